@@ -1,0 +1,71 @@
+/*
+ * model.h - ONNX models loaded for execution on a backend.
+ *
+ * swarm_model_load_*() parses the ONNX protobuf (protobuf-c, Debian's
+ * onnx.proto), validates the graph, checks every operator is supported and
+ * uploads weights through the backend.  Unsupported operators, attributes or
+ * malformed files are refused with the node name, the operator and the reason.
+ *
+ * The leading dimension of every graph input and output is the batch (rows)
+ * dimension and may be symbolic.
+ *
+ * Threads: a loaded model is run by one thread at a time (it owns its
+ * intermediate buffers).  Different models may run on different threads.
+ */
+#ifndef SWARM_MODEL_H
+#define SWARM_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "swarm/backend.h"
+#include "swarm/err.h"
+#include "swarm/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct swarm_model swarm_model_t;
+
+/* Signature of one graph input or output.  shape[0] is -1 when the batch
+ * dimension is symbolic; other dims are fixed (> 0). */
+typedef struct swarm_model_io {
+        const char *name;       /* borrowed from the model */
+        swarm_dtype_t dtype;
+        int ndim;
+        int64_t shape[SWARM_MAX_DIMS];
+        size_t row_bytes;       /* bytes of one batch row */
+} swarm_model_io_t;
+
+/* Load from a file or memory.  `be` is borrowed and must outlive the model.
+ * On success *out is owned by the caller (swarm_model_destroy). */
+int swarm_model_load_file(const char *path, swarm_backend_t *be,
+                          swarm_model_t **out, swarm_err_t *err);
+int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
+                         swarm_model_t **out, swarm_err_t *err);
+void swarm_model_destroy(swarm_model_t *m);
+
+int swarm_model_n_inputs(const swarm_model_t *m);
+int swarm_model_n_outputs(const swarm_model_t *m);
+const swarm_model_io_t *swarm_model_input(const swarm_model_t *m, int i);
+const swarm_model_io_t *swarm_model_output(const swarm_model_t *m, int i);
+
+/* Run `rows` batch rows.  inputs[i] points to rows * input(i)->row_bytes
+ * contiguous host bytes.  On success outputs[i] points to rows *
+ * output(i)->row_bytes host bytes owned by the model, valid until the next
+ * run or destroy.  Errors: SWARM_ERR_INVALID (rows < 1),
+ * SWARM_ERR_NOMEM / SWARM_ERR_BACKEND (the batch failed; the model stays
+ * usable). */
+int swarm_model_run(swarm_model_t *m, int64_t rows,
+                    const void *const *inputs, const void **outputs,
+                    swarm_err_t *err);
+
+/* Human-readable signature, e.g. "input:FLOAT32[N,784] -> logits:FLOAT32[N,10]",
+ * written into buf (truncated to size). */
+void swarm_model_signature(const swarm_model_t *m, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+int swarm_exec_placeholder_(void); int swarm_exec_placeholder_(void) { return 0; }

@@ -1,0 +1,12 @@
+# Writes one `const char swarm_schema_<Name>[]` per .avsc file in DIR to OUT.
+file(GLOB files ${DIR}/*.avsc)
+list(SORT files)
+set(out "/* generated from the .avsc files in schemas/; do not edit */\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND out "const char swarm_schema_${name}[] = {${hex}0x00};\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${out}")
+file(RENAME ${OUT}.tmp ${OUT})
