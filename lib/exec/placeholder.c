@@ -1,1 +1,0 @@
-int swarm_exec_placeholder_(void); int swarm_exec_placeholder_(void) { return 0; }
