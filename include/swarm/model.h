@@ -61,6 +61,24 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                     const void *const *inputs, const void **outputs,
                     swarm_err_t *err);
 
+/* Leading dimension every input shares when no input has a symbolic batch
+ * dimension (run() then requires rows == this); -1 when the batch is
+ * symbolic.  An input with a fixed leading dimension (io->shape[0] >= 0)
+ * always holds shape[0] * row_bytes bytes (row_bytes for a 0-D input),
+ * whatever rows is; the same holds for outputs. */
+int64_t swarm_model_fixed_rows(const swarm_model_t *m);
+
+/* Backend calls per run after fusion (Gemm + Add + Relu counts one). */
+int swarm_model_n_steps(const swarm_model_t *m);
+
+/* Decode a serialized ONNX TensorProto (e.g. the input_N.pb / output_N.pb of
+ * ONNX test data) into *t: dtype, shape, data.  t->data is malloc'ed and the
+ * caller frees it (free((void *)t->data)); t->name is left empty.
+ * Errors: SWARM_ERR_PARSE, SWARM_ERR_INVALID, SWARM_ERR_TRUNCATED (raw_data
+ * shorter than the shape), SWARM_ERR_UNSUPPORTED (dtype, external data). */
+int swarm_model_tensor_decode(const void *buf, size_t len, swarm_tensor_t *t,
+                              swarm_err_t *err);
+
 /* Human-readable signature, e.g. "input:FLOAT32[N,784] -> logits:FLOAT32[N,10]",
  * written into buf (truncated to size). */
 void swarm_model_signature(const swarm_model_t *m, char *buf, size_t size);
