@@ -18,6 +18,27 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                   rd_kafka_name(rk), buf);
 }
 
+/* Without an error callback librdkafka logs every error event a second time
+ * (the FAIL log line already said it).  Transport errors are transient and
+ * retried by librdkafka, so they go to debug; fatal ones stay loud. */
+static void error_cb(rd_kafka_t *rk, int code, const char *reason,
+                     void *opaque) {
+        const swarm_kafka_opaque_t *op = opaque;
+        const swarm_log_t *lg = op ? op->log : NULL;
+        rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)code;
+
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                char buf[512];
+                rd_kafka_fatal_error(rk, buf, sizeof(buf));
+                SWARM_ERROR(lg, "kafka fatal error client=%s: %s", rd_kafka_name(rk), buf);
+        } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                SWARM_WARN(lg, "kafka client=%s: %s", rd_kafka_name(rk), reason);
+        } else {
+                SWARM_DEBUG(lg, "kafka client=%s error=%s: %s", rd_kafka_name(rk),
+                            rd_kafka_err2name(e), reason);
+        }
+}
+
 typedef struct apply_ctx {
         rd_kafka_conf_t *kconf;
         swarm_err_t *err;
@@ -58,6 +79,7 @@ int swarm_kafka_conf(const swarm_conf_t *c, const char *const *overrides,
                 return err ? err->code : SWARM_ERR_CONFIG;
         }
         rd_kafka_conf_set_log_cb(kconf, log_cb);
+        rd_kafka_conf_set_error_cb(kconf, error_cb);
         rd_kafka_conf_set_opaque(kconf, opaque);
         *out = kconf;
         return SWARM_OK;
