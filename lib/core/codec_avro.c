@@ -289,10 +289,67 @@ int swarm_codec__validate(avro_schema_t schema, const uint8_t *p, size_t len,
 void swarm_codec__writer_fini(struct codec_writer *w) {
         if (w->resolver)
                 avro_value_iface_decref(w->resolver);
+        if (w->reader_class)
+                avro_value_iface_decref(w->reader_class);
+        if (w->reader)
+                avro_schema_decref(w->reader);
+        w->reader = NULL;
+        w->reader_class = NULL;
         if (w->schema)
                 avro_schema_decref(w->schema);
         w->resolver = NULL;
         w->schema = NULL;
+}
+
+/* Optional fields of our schemas: their defaults (null, {}) are what the
+ * mapping below produces when the field is absent. */
+static int has_default(const char *field) {
+        static const char *const opt[] = {"version", "reply_topic",
+                                          "deadline_ms", "metadata", "error",
+                                          NULL};
+        for (int i = 0; opt[i]; i++)
+                if (!strcmp(field, opt[i]))
+                        return 1;
+        return 0;
+}
+
+/* Avro C 1.11.1 cannot fill reader fields the writer lacks from their
+ * defaults (avro_resolved_writer_new fails, and crashed on the failure path
+ * here), so resolve into our reader schema restricted to the writer's
+ * fields; the mapping treats the rest as their defaults. */
+static int project_reader(avro_schema_t reader, avro_schema_t writer,
+                          avro_schema_t *out, int32_t id, swarm_err_t *err) {
+        avro_schema_t p;
+        size_t n = avro_schema_record_size(reader);
+
+        *out = NULL;
+        p = avro_schema_record(avro_schema_name(reader),
+                               avro_schema_namespace(reader));
+        if (!p)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "schema id %d: %s",
+                                     id, avro_strerror());
+        for (size_t i = 0; i < n; i++) {
+                const char *f = avro_schema_record_field_name(reader, (int)i);
+                if (avro_schema_record_field_get_index(writer, f) < 0) {
+                        if (has_default(f))
+                                continue;
+                        avro_schema_decref(p);
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "schema id %d: writer lacks "
+                                             "field '%s', which has no "
+                                             "default", id, f);
+                }
+                if (avro_schema_record_field_append(
+                            p, f, avro_schema_record_field_get_by_index(
+                                          reader, (int)i))) {
+                        avro_schema_decref(p);
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "schema id %d: %s", id,
+                                             avro_strerror());
+                }
+        }
+        *out = p;
+        return SWARM_OK;
 }
 
 int swarm_codec__writer_init(const swarm_codec_t *c, struct codec_writer *w,
@@ -332,7 +389,15 @@ int swarm_codec__writer_init(const swarm_codec_t *c, struct codec_writer *w,
                 w->fast = 1;
                 goto out;
         }
-        w->resolver = avro_resolved_writer_new(w->schema, reader);
+        if ((rc = project_reader(reader, w->schema, &w->reader, id, err)))
+                goto out;
+        w->reader_class = avro_generic_class_from_schema(w->reader);
+        if (!w->reader_class) {
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "schema id %d: %s",
+                                   id, avro_strerror());
+                goto out;
+        }
+        w->resolver = avro_resolved_writer_new(w->schema, w->reader);
         if (!w->resolver)
                 rc = swarm_err_set(err, SWARM_ERR_INVALID,
                                    "schema id %d: cannot resolve into %s: %s",
@@ -459,10 +524,12 @@ static int map_field_int(avro_value_t *rec, const char *field, int32_t *out,
 static int map_optional(avro_value_t *rec, const char *field, int *present,
                         avro_value_t *branch, swarm_err_t *err) {
         avro_value_t v;
-        int disc, arc, rc = get_field(rec, field, &v, err);
+        int disc, arc;
 
-        if (rc)
-                return rc;
+        /* absent from the writer: the default, null */
+        *present = 0;
+        if (avro_value_get_by_name(rec, field, &v, NULL))
+                return SWARM_OK;
         if ((arc = avro_value_get_discriminant(&v, &disc)) ||
             (arc = avro_value_get_current_branch(&v, branch)))
                 return averr(err, field, arc);
@@ -572,9 +639,9 @@ static int map_request(avro_value_t *rec, swarm_request_t *req,
 
         /* Metadata is re-encoded as one Avro map block so that
          * swarm_request_metadata_next() reads it like a fast-path one. */
-        if ((rc = get_field(rec, "metadata", &m, err)))
-                return rc;
-        if ((arc = avro_value_get_size(&m, &n)))
+        n = 0;
+        if (!avro_value_get_by_name(rec, "metadata", &m, NULL) &&
+            (arc = avro_value_get_size(&m, &n)))
                 return averr(err, "metadata", arc);
         start = a->len;
         if (n)
@@ -649,7 +716,7 @@ static int map_resp_cb(avro_value_t *rec, void *out, struct arena *a,
         return map_response(rec, out, a, err);
 }
 
-static int slow_decode(avro_value_iface_t *cls, const struct codec_writer *w,
+static int slow_decode(const struct codec_writer *w,
                        const uint8_t *p, size_t len, map_fn map, void *out,
                        void **scratch, swarm_err_t *err) {
         avro_value_t dest = {NULL, NULL}, resolved = {NULL, NULL};
@@ -660,7 +727,7 @@ static int slow_decode(avro_value_iface_t *cls, const struct codec_writer *w,
         *scratch = NULL;
         if ((rc = swarm_codec__validate(w->schema, p, len, err)))
                 goto out;
-        if ((arc = avro_generic_value_new(cls, &dest)) ||
+        if ((arc = avro_generic_value_new(w->reader_class, &dest)) ||
             (arc = avro_resolved_writer_new_value(w->resolver, &resolved))) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "avro: %s",
                                    avro_strerror());
@@ -705,7 +772,7 @@ int swarm_codec__slow_request(const swarm_codec_t *c,
                               const struct codec_writer *w, const uint8_t *p,
                               size_t len, swarm_request_t *req,
                               swarm_err_t *err) {
-        return slow_decode(c->req_class, w, p, len, map_req_cb, req,
+        return slow_decode(w, p, len, map_req_cb, req,
                            &req->scratch, err);
 }
 
@@ -713,6 +780,6 @@ int swarm_codec__slow_response(const swarm_codec_t *c,
                                const struct codec_writer *w, const uint8_t *p,
                                size_t len, swarm_response_t *resp,
                                swarm_err_t *err) {
-        return slow_decode(c->resp_class, w, p, len, map_resp_cb, resp,
+        return slow_decode(w, p, len, map_resp_cb, resp,
                            &resp->scratch, err);
 }

@@ -21,6 +21,9 @@ struct codec_writer {
         enum codec_kind kind;
         int fast;                       /* equal to our reader schema */
         avro_schema_t schema;           /* owned */
+        avro_schema_t reader;           /* owned: our schema projected onto
+                                         * the writer's fields */
+        avro_value_iface_t *reader_class;       /* owned */
         avro_value_iface_t *resolver;   /* owned; NULL when fast */
 };
 

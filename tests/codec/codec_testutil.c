@@ -251,33 +251,42 @@ static void avro_from_tensors(avro_value_t *arr, const swarm_tensor_t *ts,
         }
 }
 
+/* Fields the (writer) schema lacks are skipped, so evolved writer schemas
+ * can be filled too. */
 void avro_from_request(avro_value_t *rec, const swarm_request_t *req,
                        const swarm_str_t *meta, size_t n_meta) {
         avro_value_t v, b;
 
-        set_field_str(rec, "request_id", req->request_id);
-        set_field_str(rec, "model", req->model);
-        field(rec, "version", &v);
-        CHECK_AVRO(avro_value_set_branch(&v, req->has_version, &b));
-        if (req->has_version)
-                CHECK_AVRO(avro_value_set_int(&b, req->version));
-        else
-                CHECK_AVRO(avro_value_set_null(&b));
-        field(rec, "inputs", &v);
-        avro_from_tensors(&v, req->inputs, req->n_inputs);
-        field(rec, "reply_topic", &v);
-        CHECK_AVRO(avro_value_set_branch(&v, req->has_reply_topic, &b));
-        if (req->has_reply_topic)
-                set_str(&b, req->reply_topic);
-        else
-                CHECK_AVRO(avro_value_set_null(&b));
-        field(rec, "deadline_ms", &v);
-        CHECK_AVRO(avro_value_set_branch(&v, req->has_deadline, &b));
-        if (req->has_deadline)
-                CHECK_AVRO(avro_value_set_long(&b, req->deadline_ms));
-        else
-                CHECK_AVRO(avro_value_set_null(&b));
-        field(rec, "metadata", &v);
+        if (!avro_value_get_by_name(rec, "request_id", &v, NULL))
+                set_str(&v, req->request_id);
+        if (!avro_value_get_by_name(rec, "model", &v, NULL))
+                set_str(&v, req->model);
+        if (!avro_value_get_by_name(rec, "version", &v, NULL)) {
+                CHECK_AVRO(avro_value_set_branch(&v, req->has_version, &b));
+                if (req->has_version)
+                        CHECK_AVRO(avro_value_set_int(&b, req->version));
+                else
+                        CHECK_AVRO(avro_value_set_null(&b));
+        }
+        if (!avro_value_get_by_name(rec, "inputs", &v, NULL))
+                avro_from_tensors(&v, req->inputs, req->n_inputs);
+        if (!avro_value_get_by_name(rec, "reply_topic", &v, NULL)) {
+                CHECK_AVRO(avro_value_set_branch(&v, req->has_reply_topic,
+                                                 &b));
+                if (req->has_reply_topic)
+                        set_str(&b, req->reply_topic);
+                else
+                        CHECK_AVRO(avro_value_set_null(&b));
+        }
+        if (!avro_value_get_by_name(rec, "deadline_ms", &v, NULL)) {
+                CHECK_AVRO(avro_value_set_branch(&v, req->has_deadline, &b));
+                if (req->has_deadline)
+                        CHECK_AVRO(avro_value_set_long(&b, req->deadline_ms));
+                else
+                        CHECK_AVRO(avro_value_set_null(&b));
+        }
+        if (avro_value_get_by_name(rec, "metadata", &v, NULL))
+                return;
         for (size_t i = 0; i < n_meta; i++) {
                 char key[64];
                 int is_new;
