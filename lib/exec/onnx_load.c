@@ -1068,6 +1068,15 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 const Onnx__NodeProto *np = g->node[n->src];
                 if ((rc = infer_node(m, n, np, opset, err)))
                         goto out;
+                /* Keeps rows * elements * 4 representable at run time. */
+                if (swarm_shape_elems(m->vals[n->out].shape,
+                                      m->vals[n->out].ndim) < 0 ||
+                    swarm_shape_elems(m->vals[n->out].shape,
+                                      m->vals[n->out].ndim) > INT32_MAX * 16LL) {
+                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                      "result shape too large");
+                        goto out;
+                }
         }
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
