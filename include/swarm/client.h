@@ -3,12 +3,14 @@
  * receive their responses through callbacks.
  *
  * A client owns two librdkafka handles: a producer for the request topic and,
- * when a result topic is given, a group-less consumer of the result topic.
- * The consumer assigns every partition of the result topic at the high
+ * when a result topic is given, a consumer of the result topic that belongs
+ * to no group (librdkafka's simple consumer: rd_kafka_assign() insists on a
+ * group.id).  It starts every partition of the result topic at the high
  * watermark it queries when the client is created (before any send), so no
  * response to this client's requests can be missed, and it never commits
- * offsets or joins a group.  Partitions added to the result topic after
- * creation are not read.
+ * offsets or joins a group: any number of clients may share a result topic,
+ * each reading every response and keeping its own.  Partitions added to the
+ * result topic after creation are not read.
  *
  * Requests are bounded by a window: swarm_client_send() blocks, serving
  * callbacks, while `max_in_flight` requests are outstanding.  A request is

@@ -44,8 +44,11 @@ struct swarm_client {
         const swarm_log_t *log;
         swarm_codec_t *codec;
         rd_kafka_t *prod, *cons;
-        rd_kafka_topic_t *rkt;
-        rd_kafka_queue_t *cq;
+        rd_kafka_topic_t *rkt;          /* requests, on prod */
+        rd_kafka_topic_t *res_rkt;      /* results, on cons */
+        rd_kafka_queue_t *cq;           /* every result partition feeds it */
+        int32_t *res_parts;             /* started partitions */
+        int n_res_parts;
         char *req_topic, *res_topic;
         int window, keyed, timeout_ms;
 
@@ -229,6 +232,7 @@ static void poll_once(swarm_client_t *cl, int wait_ms) {
                 return;
         }
         rd_kafka_poll(cl->prod, 0);
+        rd_kafka_poll(cl->cons, 0);
         n = rd_kafka_consume_batch_queue(cl->cq, wait_ms, msgs, CONSUME_BATCH);
         for (ssize_t i = 0; i < n; i++) {
                 handle_result(cl, msgs[i]);
@@ -376,15 +380,17 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         return SWARM_OK;
 }
 
-/* Assign every partition of the result topic at its current high
- * watermark. */
-static int assign_results(swarm_client_t *cl, swarm_err_t *err) {
+/* Start fetching every partition of the result topic at its current high
+ * watermark into cl->cq.  This uses librdkafka's simple (legacy) consumer:
+ * rd_kafka_assign() refuses to work without a group.id, and the client must
+ * not join or commit to any group. */
+static int start_results(swarm_client_t *cl, swarm_err_t *err) {
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_partition_list_t *parts = NULL;
         rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         int64_t deadline = now_us() + 10 * 1000000;
         int r = SWARM_OK, np = 0;
+        int64_t *hi = NULL;
 
         /* metadata through the producer: it may auto-create the topic */
         rkt = rd_kafka_topic_new(cl->prod, cl->res_topic, NULL);
@@ -415,12 +421,19 @@ static int assign_results(swarm_client_t *cl, swarm_err_t *err) {
                 /* a topic being auto-created reports LEADER_NOT_AVAILABLE */
                 nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
         }
-        parts = rd_kafka_topic_partition_list_new(np);
+        /* all watermarks before any fetch starts: no response to a request
+         * sent after this function returns can be older than them */
+        hi = calloc((size_t)np, sizeof(*hi));
+        cl->res_parts = calloc((size_t)np, sizeof(*cl->res_parts));
+        if (!hi || !cl->res_parts) {
+                r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
         for (int i = 0; i < np; i++) {
                 int32_t p = md->topics[0].partitions[i].id;
-                int64_t lo = 0, hi = 0;
+                int64_t lo = 0;
                 kerr = rd_kafka_query_watermark_offsets(cl->cons, cl->res_topic,
-                                                        p, &lo, &hi, 5000);
+                                                        p, &lo, &hi[i], 5000);
                 if (kerr) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s partition %d: "
@@ -428,20 +441,30 @@ static int assign_results(swarm_client_t *cl, swarm_err_t *err) {
                                           rd_kafka_err2str(kerr));
                         goto out;
                 }
-                rd_kafka_topic_partition_list_add(parts, cl->res_topic, p)->offset =
-                        hi;
         }
-        if ((kerr = rd_kafka_assign(cl->cons, parts))) {
-                r = swarm_err_set(err, SWARM_ERR_KAFKA,
-                                  "assigning result topic %s: %s", cl->res_topic,
-                                  rd_kafka_err2str(kerr));
+        cl->cq = rd_kafka_queue_new(cl->cons);
+        cl->res_rkt = rd_kafka_topic_new(cl->cons, cl->res_topic, NULL);
+        if (!cl->cq || !cl->res_rkt) {
+                r = swarm_err_set(err, SWARM_ERR_KAFKA, "result topic %s: %s",
+                                  cl->res_topic,
+                                  rd_kafka_err2str(rd_kafka_last_error()));
                 goto out;
+        }
+        for (int i = 0; i < np; i++) {
+                int32_t p = md->topics[0].partitions[i].id;
+                if (rd_kafka_consume_start_queue(cl->res_rkt, p, hi[i], cl->cq)) {
+                        r = swarm_err_set(err, SWARM_ERR_KAFKA,
+                                          "result topic %s partition %d: start: %s",
+                                          cl->res_topic, (int)p,
+                                          rd_kafka_err2str(rd_kafka_last_error()));
+                        goto out;
+                }
+                cl->res_parts[cl->n_res_parts++] = p;
         }
         SWARM_DEBUG(cl->log, "client reading results topic=%s partitions=%d",
                     cl->res_topic, np);
 out:
-        if (parts)
-                rd_kafka_topic_partition_list_destroy(parts);
+        free(hi);
         if (md)
                 rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
@@ -462,6 +485,7 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                 "fetch.wait.max.ms", "10",
                 "enable.partition.eof", "false",
                 "enable.auto.commit", "false",
+                "enable.auto.offset.store", "false",
                 NULL,
         };
         rd_kafka_conf_t *kconf = NULL;
@@ -538,10 +562,8 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                 if ((r = swarm_kafka_new(RD_KAFKA_CONSUMER, kconf, &cl->cons,
                                          err)))
                         goto fail;
-                rd_kafka_poll_set_consumer(cl->cons);
-                if ((r = assign_results(cl, err)))
+                if ((r = start_results(cl, err)))
                         goto fail;
-                cl->cq = rd_kafka_queue_get_consumer(cl->cons);
         }
         *out = cl;
         return SWARM_OK;
@@ -567,12 +589,15 @@ void swarm_client_destroy(swarm_client_t *cl) {
                  * released; the requests are already completed */
                 rd_kafka_flush(cl->prod, 5000);
         }
+        for (int i = 0; i < cl->n_res_parts; i++)
+                rd_kafka_consume_stop(cl->res_rkt, cl->res_parts[i]);
+        if (cl->res_rkt)
+                rd_kafka_topic_destroy(cl->res_rkt);
         if (cl->cq)
                 rd_kafka_queue_destroy(cl->cq);
-        if (cl->cons) {
-                rd_kafka_consumer_close(cl->cons);
+        if (cl->cons)
                 rd_kafka_destroy(cl->cons);
-        }
+        free(cl->res_parts);
         if (cl->rkt)
                 rd_kafka_topic_destroy(cl->rkt);
         if (cl->prod)
