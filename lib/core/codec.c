@@ -279,7 +279,10 @@ int swarm_codec__tensor_check(const swarm_tensor_t *t, swarm_err_t *err) {
                                              "%lld", i,
                                              (long long)t->shape[i]);
         elems = swarm_shape_elems(t->shape, t->ndim);
-        fmt_shape(shape, sizeof(shape), t->shape, t->ndim);
+        /* the shape text is formatted only on the error paths: snprintf
+         * would cost more than the whole decode */
+        if (elems < 0 || (uint64_t)elems * dsize != (uint64_t)t->size)
+                fmt_shape(shape, sizeof(shape), t->shape, t->ndim);
         if (elems < 0)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "shape: %s of tensor '%.*s' has too "
