@@ -102,7 +102,8 @@ static int file_exists(const char *dir, const char *name) {
 static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
                       swarm_err_t *err) {
         char base[PATH_MAX - 64], lock[PATH_MAX], tmp[PATH_MAX];
-        char marker[PATH_MAX], pom_def[PATH_MAX], ver_def[128], out_def[PATH_MAX + 32];
+        char marker[PATH_MAX], pom_def[PATH_MAX], ver_def[128];
+        char out_def[PATH_MAX + 32], mvn_log[PATH_MAX];
         const char *pom = getenv("SWARM_BROKER_POM");
         long long t0 = swarm_broker_now_ms();
         int lfd = -1, rc, status = 0;
@@ -124,7 +125,11 @@ static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
         if ((lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
                 return swarm_err_set(err, SWARM_ERR_IO, "open %s: %s", lock,
                                      strerror(errno));
-        SWARM_INFO(&o->log, "waiting for cache lock lock=%s", lock);
+        if (flock(lfd, LOCK_EX | LOCK_NB) != 0)
+                SWARM_INFO(&o->log, "another swarm-broker is fetching, "
+                           "waiting lock=%s", lock);
+        else
+                goto locked;
         while (flock(lfd, LOCK_EX) != 0) {
                 if (errno != EINTR || swarm_broker_stop) {
                         close(lfd);
@@ -133,6 +138,7 @@ static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
                                              strerror(errno));
                 }
         }
+locked:
         /* Another run may have completed the fetch while we waited. */
         if (file_exists(k->jars, MARKER)) {
                 rc = SWARM_OK;
@@ -151,15 +157,18 @@ static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
         SWARM_INFO(&o->log, "fetching kafka broker version=%s into=%s "
                    "(once; needs Maven Central)", o->kafka_version, k->jars);
         snprintf(pom_def, sizeof(pom_def), "%s", pom);
+        snprintf(mvn_log, sizeof(mvn_log), "%s/kafka-%s.fetch.log", base,
+                 o->kafka_version);
+        unlink(mvn_log);
         snprintf(ver_def, sizeof(ver_def), "-Dkafka.version=%s",
                  o->kafka_version);
         snprintf(out_def, sizeof(out_def), "-DoutputDirectory=%s", tmp);
         {
                 char *argv[] = {"mvn", "-q", "-B", "-f", pom_def, ver_def,
                                 "dependency:copy-dependencies", out_def, NULL};
-                /* NULL out_path: mvn's output goes to our stderr, never to
+                /* mvn's output goes to a file (shown on failure), never to
                  * stdout, which carries only the bootstrap line. */
-                if ((rc = swarm_broker_spawn(argv, NULL, &pid, err)))
+                if ((rc = swarm_broker_spawn(argv, mvn_log, &pid, err)))
                         goto out;
         }
         if (swarm_broker_wait_child(pid, FETCH_TIMEOUT_MS, 1, &status, err)) {
@@ -171,6 +180,7 @@ static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 swarm_broker_rmtree(tmp, NULL);
+                swarm_broker_tail(&o->log, mvn_log, 30);
                 rc = swarm_err_set(err, SWARM_ERR_IO,
                                    "mvn failed (status %d) fetching "
                                    "org.apache.kafka:kafka_2.13:%s",

@@ -218,6 +218,12 @@ int main(int argc, char **argv) {
 
         r = o.mock ? swarm_broker_mock_run(&o, &err)
                    : swarm_broker_kraft_run(&o, &err);
+        if (r != SWARM_OK && swarm_broker_stop) {
+                /* Asked to stop before the broker was ready: not a failure
+                 * of ours, and cleanup has run. */
+                SWARM_INFO(&o.log, "stopped during startup (%s)", err.msg);
+                return 0;
+        }
         if (r != SWARM_OK) {
                 SWARM_ERROR(&o.log, "%s code=%s", err.msg,
                             swarm_code_name(err.code));
