@@ -554,6 +554,15 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                 goto fail;
         }
 
+        {
+                /* learn the request topic's partitions now: otherwise the
+                 * first requests wait in librdkafka for a metadata round
+                 * trip and their latency is skewed.  Failure is not fatal
+                 * here; produce reports it. */
+                const struct rd_kafka_metadata *md = NULL;
+                if (!rd_kafka_metadata(cl->prod, 0, cl->rkt, &md, 5000) && md)
+                        rd_kafka_metadata_destroy(md);
+        }
         if (cl->res_topic) {
                 if ((r = swarm_kafka_conf(conf, cons_defaults, &cl->kop, &kconf,
                                           err)))

@@ -7,16 +7,13 @@
  * responses older than the client ignored, send-only mode, request timeout,
  * and "client closed" on destroy.
  */
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "swarm/client.h"
 #include "swarm/codec.h"
 #include "swarm/conf.h"
+#include "mock_worker.h"
 #include "test_util.h"
 
 #define REQ_TOPIC "req"
@@ -27,164 +24,7 @@
 #define GHOST_EVERY 10
 
 static const swarm_log_t lg = {SWARM_LOG_WARN, "test-client", NULL};
-static char bootstraps[256];
-
-typedef struct worker {
-        pthread_t th;
-        atomic_int stop;
-        atomic_int pause;
-        atomic_int answered;
-        int ghosts;
-        swarm_err_t err;
-} worker_t;
-
-static rd_kafka_t *new_handle(rd_kafka_type_t type, const char *const *kv) {
-        char errstr[512];
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, NULL, 0);
-        for (int i = 0; kv && kv[i]; i += 2)
-                if (rd_kafka_conf_set(c, kv[i], kv[i + 1], errstr,
-                                      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-                        fprintf(stderr, "%s\n", errstr);
-                        exit(1);
-                }
-        rk = rd_kafka_new(type, c, errstr, sizeof(errstr));
-        if (!rk) {
-                fprintf(stderr, "rd_kafka_new: %s\n", errstr);
-                exit(1);
-        }
-        return rk;
-}
-
-static void produce(rd_kafka_t *rk, int32_t part, const void *p, size_t n) {
-        rd_kafka_resp_err_t e;
-        while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(RES_TOPIC),
-                                      RD_KAFKA_V_PARTITION(part),
-                                      RD_KAFKA_V_VALUE((void *)p, n),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(rk, 10);
-        if (e) {
-                fprintf(stderr, "worker produce: %s\n", rd_kafka_err2str(e));
-                exit(1);
-        }
-}
-
-/* Encode a response for `id` whose single output is `data` (float32 [1,n]). */
-static void answer(swarm_codec_t *codec, rd_kafka_t *rk, int32_t part,
-                   swarm_str_t id, const float *data, int n) {
-        swarm_response_t r;
-        swarm_buf_t b = {NULL, 0, 0};
-        swarm_err_t err;
-
-        memset(&r, 0, sizeof(r));
-        swarm_err_clear(&err);
-        r.request_id = id;
-        r.model = SWARM_STR("m");
-        r.version = 3;
-        r.n_outputs = 1;
-        r.outputs[0].name = SWARM_STR("out");
-        r.outputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        r.outputs[0].ndim = 2;
-        r.outputs[0].shape[0] = 1;
-        r.outputs[0].shape[1] = n;
-        r.outputs[0].data = data;
-        r.outputs[0].size = (size_t)n * sizeof(float);
-        r.status = SWARM_STATUS_OK;
-        r.worker = SWARM_STR("w0");
-        r.batch_rows = 1;
-        if (swarm_codec_encode_response(codec, &r, &b, &err)) {
-                fprintf(stderr, "encode response: %s\n", err.msg);
-                exit(1);
-        }
-        produce(rk, part, b.data, b.len);
-        swarm_buf_free(&b);
-}
-
-static void *worker_main(void *arg) {
-        /* librdkafka's assign() needs a group.id (never joined here) */
-        static const char *const ckv[] = {"group.id", "test-worker",
-                                          "enable.auto.commit", "false",
-                                          "fetch.wait.max.ms", "10",
-                                          "enable.partition.eof", "false", NULL};
-        static const char *const pkv[] = {"linger.ms", "1", NULL};
-        worker_t *w = arg;
-        rd_kafka_t *cons = new_handle(RD_KAFKA_CONSUMER, ckv);
-        rd_kafka_t *prod = new_handle(RD_KAFKA_PRODUCER, pkv);
-        rd_kafka_topic_partition_list_t *parts =
-                rd_kafka_topic_partition_list_new(NPART);
-        swarm_codec_t *codec = NULL;
-        int seen = 0, garbage_sent = 0;
-        rd_kafka_resp_err_t kerr;
-
-        if (swarm_codec_new(&codec, &w->err))
-                return NULL;
-        for (int p = 0; p < NPART; p++)
-                rd_kafka_topic_partition_list_add(parts, REQ_TOPIC, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-        if ((kerr = rd_kafka_assign(cons, parts))) {
-                fprintf(stderr, "worker assign: %s\n", rd_kafka_err2str(kerr));
-                exit(1);
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
-        while (!atomic_load(&w->stop)) {
-                rd_kafka_message_t *m;
-                swarm_request_t req;
-                float out[64];
-                int n;
-
-                rd_kafka_poll(prod, 0);
-                if (atomic_load(&w->pause)) {
-                        usleep(5000);
-                        continue;
-                }
-                m = rd_kafka_consumer_poll(cons, 20);
-                if (!m)
-                        continue;
-                if (m->err) {
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                memset(&req, 0, sizeof(req));
-                if (swarm_codec_decode_request(codec, m->payload, m->len, &req,
-                                               &w->err)) {
-                        fprintf(stderr, "worker decode: %s\n", w->err.msg);
-                        exit(1);
-                }
-                n = (int)(req.inputs[0].size / sizeof(float));
-                for (int i = 0; i < n && i < 64; i++) {
-                        float f;
-                        memcpy(&f, (const char *)req.inputs[0].data + 4 * i, 4);
-                        out[i] = 2 * f;
-                }
-                if (!garbage_sent) {
-                        /* an undecodable record on the result topic */
-                        produce(prod, m->partition, "\0\0\0\0\2garbage", 12);
-                        garbage_sent = 1;
-                }
-                if (++seen % GHOST_EVERY == 0) {
-                        char ghost[64];
-                        snprintf(ghost, sizeof(ghost), "ghost-%d", seen);
-                        /* same partition, just before the real answer, so it
-                         * is read before the client's flush can finish */
-                        answer(codec, prod, m->partition, swarm_str(ghost), out,
-                               n);
-                        w->ghosts++;
-                }
-                answer(codec, prod, m->partition, req.request_id, out, n);
-                atomic_fetch_add(&w->answered, 1);
-                swarm_request_release(&req);
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_flush(prod, 5000);
-        rd_kafka_consumer_close(cons);
-        rd_kafka_destroy(cons);
-        rd_kafka_destroy(prod);
-        swarm_codec_destroy(codec);
-        return NULL;
-}
+static mock_kafka_t mk;
 
 /* ---- the application side */
 
@@ -270,12 +110,12 @@ static swarm_conf_t *client_conf(void) {
         swarm_err_t err;
         swarm_err_clear(&err);
         swarm_conf_new(&c, &err);
-        swarm_conf_add(c, SWARM_CONF_CLI, "bootstrap.servers", bootstraps, "test",
+        swarm_conf_add(c, SWARM_CONF_CLI, "bootstrap.servers", mk.bootstraps, "test",
                        &err);
         return c;
 }
 
-static void test_round_trip(worker_t *w) {
+static void test_round_trip(mock_worker_t *w) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0};
         swarm_conf_t *conf = client_conf();
         swarm_client_stats_t st;
@@ -356,7 +196,7 @@ static void test_send_only(void) {
         free(app);
 }
 
-static void test_timeout_and_close(worker_t *w) {
+static void test_timeout_and_close(mock_worker_t *w) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 16, 0, 300};
         swarm_conf_t *conf = client_conf();
         swarm_client_stats_t st;
@@ -429,51 +269,43 @@ static void test_no_broker(void) {
 }
 
 int main(void) {
+        static const char *const topics[] = {REQ_TOPIC, RES_TOPIC, NULL};
         static const char *const kv[] = {"linger.ms", "0", NULL};
-        char errstr[256];
-        rd_kafka_conf_t *mc = rd_kafka_conf_new();
-        rd_kafka_t *mrk;
-        rd_kafka_mock_cluster_t *mcluster;
-        worker_t w;
+        static const int64_t shape[2] = {1, 4};
+        mock_worker_t w;
         rd_kafka_t *old;
 
-        rd_kafka_conf_set(mc, "log_level", "3", NULL, 0);
-        mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mc, errstr, sizeof(errstr));
-        if (!mrk || !(mcluster = rd_kafka_mock_cluster_new(mrk, 3))) {
-                fprintf(stderr, "cannot start the mock cluster\n");
-                return 1;
-        }
-        snprintf(bootstraps, sizeof(bootstraps), "%s",
-                 rd_kafka_mock_cluster_bootstraps(mcluster));
-        rd_kafka_mock_topic_create(mcluster, REQ_TOPIC, NPART, 1);
-        rd_kafka_mock_topic_create(mcluster, RES_TOPIC, NPART, 1);
-
+        mock_kafka_start(&mk, topics, NPART);
         /* a stale response that must not be read by clients created later */
-        old = new_handle(RD_KAFKA_PRODUCER, kv);
+        old = mock_handle(&mk, RD_KAFKA_PRODUCER, kv);
         {
                 swarm_codec_t *codec = NULL;
                 swarm_err_t err;
                 float f[4] = {0};
                 swarm_err_clear(&err);
                 swarm_codec_new(&codec, &err);
-                answer(codec, old, 1, SWARM_STR("t-0"), f, 4);
+                mock_answer(codec, old, RES_TOPIC, 1, SWARM_STR("t-0"), f, 2,
+                            shape);
                 rd_kafka_flush(old, 5000);
                 swarm_codec_destroy(codec);
         }
         rd_kafka_destroy(old);
 
         memset(&w, 0, sizeof(w));
-        swarm_err_clear(&w.err);
-        pthread_create(&w.th, NULL, worker_main, &w);
+        w.kafka = &mk;
+        w.req_topic = REQ_TOPIC;
+        w.res_topic = RES_TOPIC;
+        w.partitions = NPART;
+        w.ghost_every = GHOST_EVERY;
+        w.garbage = 1;
+        mock_worker_start(&w);
 
         test_no_broker();
         test_round_trip(&w);
         test_send_only();
         test_timeout_and_close(&w);
 
-        atomic_store(&w.stop, 1);
-        pthread_join(w.th, NULL);
-        rd_kafka_mock_cluster_destroy(mcluster);
-        rd_kafka_destroy(mrk);
+        mock_worker_stop(&w);
+        mock_kafka_stop(&mk);
         TEST_DONE();
 }

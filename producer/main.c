@@ -1,0 +1,583 @@
+/*
+ * swarm-producer: send the rows of an array file as inference requests,
+ * optionally wait for every response, write the outputs in input order and
+ * print a summary.  A thin program over the client library (client.h) and
+ * array I/O (arrayio.h).
+ *
+ * stdout: the summary only (key=value lines); stderr: logs.
+ * Exit: 0 everything sent (and with --wait answered OK), 1 otherwise, 2 usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "swarm/arrayio.h"
+#include "swarm/client.h"
+#include "swarm/conf.h"
+#include "swarm/log.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static const swarm_opt_t producer_opts[] = {
+        {"model", 'm', "swarm.model", "NAME", "model name (required)", NULL, 0},
+        {"version", 0, "swarm.version", "V",
+         "model version (default: the production version)", NULL, 0},
+        {"input", 'i', "swarm.input", "FILE", "input array (required)", NULL, 0},
+        {"input-name", 0, "swarm.input.name", "NAME", "input tensor name",
+         "input", 0},
+        {"format", 'f', "swarm.format", "npy|csv|raw",
+         "input format (default: from the extension, raw otherwise)", NULL, 0},
+        {"shape", 0, "swarm.shape", "D1,D2,...",
+         "shape of one row of raw float32 input", NULL, 0},
+        {"as-float32", 0, "swarm.as.float32", NULL,
+         "convert the input to float32 before sending", "false", 0},
+        {"rows-per-request", 'r', "swarm.rows.per.request", "N",
+         "rows per request", "1", 0},
+        {"repeat", 0, "swarm.repeat", "N", "passes over the input", "1", 0},
+        {"rate", 0, "swarm.rate", "R",
+         "requests per second, 0 = as fast as the window allows", "0", 0},
+        {"window", 'w', "swarm.window", "N", "max requests in flight", "1024",
+         0},
+        {"keyed", 0, "swarm.keyed", NULL,
+         "key requests by id (default: no key, spread over partitions)",
+         "false", 0},
+        {"wait", 0, "swarm.wait", NULL, "wait for every response", "false", 0},
+        {"results", 0, "swarm.results", "TOPIC",
+         "result topic read with --wait (default: --reply-topic if given)",
+         "results", 0},
+        {"reply-topic", 0, "swarm.reply.topic", "T",
+         "ask workers to answer on topic T", NULL, 0},
+        {"deadline-ms", 0, "swarm.deadline.ms", "MS",
+         "deadline of each request, MS after it is sent", NULL, 0},
+        {"timeout", 0, "swarm.timeout", "S",
+         "after the last send, wait at most S seconds for responses "
+         "(deliveries without --wait)", "60", 0},
+        {"output", 'o', "swarm.output", "FILE",
+         "write the first output tensor, row-aligned with the input "
+         "(.npy or .csv; needs --wait; first pass of --repeat)", NULL, 0},
+        {"meta", 0, "swarm.meta", "K=V", "request metadata", NULL, 1},
+        {"id-prefix", 0, "swarm.id.prefix", "P",
+         "request id prefix (ids are P<run id>-<seq>)", "", 0},
+        SWARM_OPT_END,
+};
+
+static const swarm_cli_t producer_cli = {
+        "swarm-producer",
+        "--model NAME --input FILE [options]",
+        "Send the rows of an array file (.npy, .csv, raw float32) as inference "
+        "requests to the request topic (-t, default \"requests\"); with --wait "
+        "collect the responses, with --output write them in input order.  "
+        "Prints a summary line to stdout.",
+        producer_opts,
+        SWARM_CLI_ALL,
+};
+
+typedef struct run {
+        const swarm_log_t *log;
+        const swarm_array_t *in;
+        int64_t rows, rows_per_req, per_pass;
+        int wait;
+        const char *output;
+
+        /* outcomes */
+        uint64_t answered, delivered, delivery_failed, unanswered;
+        uint64_t by_status[SWARM_STATUS__COUNT];
+        int64_t *lat_us;
+        size_t n_lat, cap_lat;
+        int64_t last_done_us;
+        int logged_status, logged_output;
+
+        /* --output */
+        swarm_array_t *out;
+        size_t out_row_bytes;
+        int64_t out_rows_filled;
+} run_t;
+
+static int64_t mono_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void add_latency(run_t *rn, int64_t us) {
+        if (rn->n_lat == rn->cap_lat) {
+                size_t cap = rn->cap_lat ? rn->cap_lat * 2 : 4096;
+                int64_t *v = realloc(rn->lat_us, cap * sizeof(*v));
+                if (!v)
+                        return; /* the summary then covers fewer samples */
+                rn->lat_us = v;
+                rn->cap_lat = cap;
+        }
+        rn->lat_us[rn->n_lat++] = us;
+}
+
+/* Copy the first output of an OK response of the first pass into the output
+ * array at its input rows. */
+static void store_output(run_t *rn, int64_t first_row, int64_t rows,
+                         const swarm_response_t *resp) {
+        const swarm_tensor_t *t = &resp->outputs[0];
+        size_t row_bytes;
+        swarm_err_t err;
+
+        swarm_err_clear(&err);
+        if (resp->n_outputs < 1 || t->ndim < 1 || t->shape[0] != rows ||
+            t->size % (size_t)rows) {
+                if (!rn->logged_output++)
+                        SWARM_WARN(rn->log, "response output does not have the "
+                                   "request's %lld rows; it is left out of "
+                                   "--output", (long long)rows);
+                return;
+        }
+        row_bytes = t->size / (size_t)rows;
+        if (!rn->out) {
+                int64_t shape[SWARM_MAX_DIMS];
+                shape[0] = rn->rows;
+                for (int i = 1; i < t->ndim; i++)
+                        shape[i] = t->shape[i];
+                if (swarm_array_new(t->dtype, t->ndim, shape, &rn->out, &err)) {
+                        SWARM_ERROR(rn->log, "--output: %s", err.msg);
+                        rn->logged_output++;
+                        rn->out_row_bytes = (size_t)-1;
+                        return;
+                }
+                rn->out_row_bytes = row_bytes;
+        }
+        if (rn->out_row_bytes != row_bytes || rn->out->dtype != t->dtype) {
+                if (!rn->logged_output++)
+                        SWARM_WARN(rn->log, "responses disagree on the output "
+                                   "row shape or dtype; --output keeps the first");
+                return;
+        }
+        memcpy((char *)rn->out->data + (size_t)first_row * row_bytes, t->data,
+               t->size);
+        rn->out_rows_filled += rows;
+}
+
+/* Request ids end in -<seq>; the sequence locates the rows. */
+static void on_done(const char *id, const swarm_response_t *resp,
+                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
+        run_t *rn = opaque;
+        const char *dash = strrchr(id, '-');
+        int64_t seq = dash ? strtoll(dash + 1, NULL, 10) : 0;
+
+        rn->last_done_us = mono_us();
+        if (err) {
+                if (err->code == SWARM_ERR_KAFKA) {
+                        rn->delivery_failed++;
+                        SWARM_ERROR(rn->log, "request failed id=%s err=\"%s\"", id,
+                                    err->msg);
+                } else {
+                        rn->unanswered++;
+                        SWARM_DEBUG(rn->log, "request unanswered id=%s err=\"%s\"",
+                                    id, err->msg);
+                }
+                return;
+        }
+        add_latency(rn, latency_us);
+        if (!resp) {
+                rn->delivered++;
+                return;
+        }
+        rn->answered++;
+        if ((unsigned)resp->status < SWARM_STATUS__COUNT)
+                rn->by_status[resp->status]++;
+        if (resp->status != SWARM_STATUS_OK) {
+                /* one line per distinct failure would flood a big run */
+                if (rn->logged_status++ < 5)
+                        SWARM_WARN(rn->log, "request not served id=%s status=%s "
+                                   "error=\"%.*s\"", id,
+                                   swarm_status_name(resp->status),
+                                   (int)resp->error.len,
+                                   resp->error.ptr ? resp->error.ptr : "");
+                return;
+        }
+        if (rn->output && seq < rn->per_pass) {
+                int64_t first = seq * rn->rows_per_req;
+                int64_t rows = rn->rows - first < rn->rows_per_req
+                                       ? rn->rows - first
+                                       : rn->rows_per_req;
+                store_output(rn, first, rows, resp);
+        }
+}
+
+static int cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x > y) - (x < y);
+}
+
+static double pct_ms(const int64_t *v, size_t n, int pct) {
+        size_t k;
+        if (!n)
+                return 0;
+        /* nearest rank */
+        k = (n * (size_t)pct + 99) / 100;
+        if (k == 0)
+                k = 1;
+        return (double)v[k - 1] / 1000.0;
+}
+
+static void run_id(char *buf, size_t size) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+                r = (uint32_t)mono_us() ^ (uint32_t)getpid() << 16;
+        snprintf(buf, size, "%08" PRIx32, r);
+}
+
+/* Usage-level checks of one integer option. */
+static int get_int(const swarm_conf_t *c, const char *key, int64_t def,
+                   int64_t min, int64_t *out) {
+        swarm_err_t err;
+        swarm_err_clear(&err);
+        if (swarm_conf_get_i64(c, key, def, out, &err)) {
+                fprintf(stderr, "swarm-producer: %s\n", err.msg);
+                return -1;
+        }
+        if (*out < min) {
+                fprintf(stderr, "swarm-producer: %s: %s must be at least %lld\n",
+                        swarm_conf_origin(c, key), key, (long long)min);
+                return -1;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        swarm_conf_t *conf = NULL;
+        swarm_err_t err;
+        swarm_log_t lg = {SWARM_LOG_INFO, "swarm-producer", NULL};
+        swarm_array_t *in = NULL;
+        swarm_array_load_opts_t lo;
+        swarm_client_t *cl = NULL;
+        swarm_client_opts_t co;
+        swarm_client_stats_t st;
+        swarm_str_t *meta = NULL;
+        run_t rn;
+        const char *model, *input, *fmt, *shape, *reply, *output, *topic,
+                *results, *prefix, *lvl;
+        int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
+        double rate;
+        int argi = 0, exit_code = -1, wait = 0, keyed = 0, as_f32 = 0, rc = 1;
+        size_t n_meta;
+        char rid[16];
+        uint64_t seq = 0, total, send_failed = 0;
+        int64_t t0 = 0, t_end;
+        struct sigaction sa;
+
+        swarm_err_clear(&err);
+        memset(&rn, 0, sizeof(rn));
+        if (swarm_conf_new(&conf, &err)) {
+                fprintf(stderr, "swarm-producer: %s\n", err.msg);
+                return 1;
+        }
+        if (swarm_cli_parse(&producer_cli, argc, argv, conf, &argi, &exit_code) ||
+            exit_code >= 0) {
+                rc = exit_code >= 0 ? exit_code : 2;
+                goto out;
+        }
+        rc = 2; /* usage errors until the options check out */
+        if (argi < argc) {
+                fprintf(stderr, "swarm-producer: unexpected argument \"%s\"\n"
+                        "Try 'swarm-producer --help'.\n", argv[argi]);
+                goto out;
+        }
+        if ((lvl = swarm_conf_get(conf, "swarm.log.level")))
+                lg.level = (swarm_level_t)swarm_log_level_parse(lvl);
+
+        model = swarm_conf_get(conf, "swarm.model");
+        input = swarm_conf_get(conf, "swarm.input");
+        fmt = swarm_conf_get(conf, "swarm.format");
+        shape = swarm_conf_get(conf, "swarm.shape");
+        reply = swarm_conf_get(conf, "swarm.reply.topic");
+        output = swarm_conf_get(conf, "swarm.output");
+        topic = swarm_conf_get(conf, "swarm.topic");
+        prefix = swarm_conf_get(conf, "swarm.id.prefix");
+        results = swarm_conf_get(conf, "swarm.results");
+        if (!topic || !*topic)
+                topic = "requests";
+        if (!prefix)
+                prefix = "";
+        /* workers answer on the reply topic when one is given; read that
+         * unless --results was set explicitly */
+        if (reply && *reply &&
+            !strcmp(swarm_conf_origin(conf, "swarm.results"), "default"))
+                results = reply;
+        if (!model || !*model || !input || !*input) {
+                fprintf(stderr, "swarm-producer: --model and --input are "
+                        "required\nTry 'swarm-producer --help'.\n");
+                goto out;
+        }
+        if (swarm_conf_get_bool(conf, "swarm.wait", 0, &wait, &err) ||
+            swarm_conf_get_bool(conf, "swarm.keyed", 0, &keyed, &err) ||
+            swarm_conf_get_bool(conf, "swarm.as.float32", 0, &as_f32, &err) ||
+            swarm_conf_get_double(conf, "swarm.rate", 0, &rate, &err)) {
+                fprintf(stderr, "swarm-producer: %s\n", err.msg);
+                goto out;
+        }
+        if (rate < 0) {
+                fprintf(stderr, "swarm-producer: --rate must be >= 0\n");
+                goto out;
+        }
+        if (get_int(conf, "swarm.rows.per.request", 1, 1, &rpr) ||
+            get_int(conf, "swarm.repeat", 1, 1, &repeat) ||
+            get_int(conf, "swarm.window", 1024, 1, &window) ||
+            get_int(conf, "swarm.timeout", 60, 0, &timeout_s) ||
+            (swarm_conf_get(conf, "swarm.version") &&
+             get_int(conf, "swarm.version", 0, 0, &version)) ||
+            (swarm_conf_get(conf, "swarm.deadline.ms") &&
+             get_int(conf, "swarm.deadline.ms", 0, 0, &deadline)))
+                goto out;
+        if (window > 1 << 20 || version > INT32_MAX) {
+                fprintf(stderr, "swarm-producer: --window or --version too large\n");
+                goto out;
+        }
+        if (output && !wait) {
+                fprintf(stderr, "swarm-producer: --output needs --wait\n");
+                goto out;
+        }
+        if (output && swarm_array_format_of(output) == SWARM_ARRAY_RAW) {
+                fprintf(stderr, "swarm-producer: --output must end in .npy or "
+                        ".csv\n");
+                goto out;
+        }
+        memset(&lo, 0, sizeof(lo));
+        lo.to_float32 = as_f32;
+        if (fmt) {
+                int f = swarm_array_format_parse(fmt);
+                if (f < 0) {
+                        fprintf(stderr, "swarm-producer: --format must be npy, "
+                                "csv or raw, not \"%s\"\n", fmt);
+                        goto out;
+                }
+                lo.format = (swarm_array_format_t)f;
+        }
+        if (shape && swarm_array_shape_parse(shape, lo.row_shape,
+                                             SWARM_MAX_DIMS - 1, &lo.row_ndim,
+                                             &err)) {
+                fprintf(stderr, "swarm-producer: --shape: %s\n", err.msg);
+                goto out;
+        }
+        n_meta = swarm_conf_count(conf, "swarm.meta");
+        meta = calloc(2 * n_meta + 1, sizeof(*meta));
+        if (!meta) {
+                rc = 1;
+                goto out;
+        }
+        for (size_t i = 0; i < n_meta; i++) {
+                const char *kv = swarm_conf_get_nth(conf, "swarm.meta", i);
+                const char *eq = strchr(kv, '=');
+                if (!eq || eq == kv) {
+                        fprintf(stderr, "swarm-producer: --meta expects "
+                                "key=value, got \"%s\"\n", kv);
+                        goto out;
+                }
+                meta[2 * i] = (swarm_str_t){kv, (size_t)(eq - kv)};
+                meta[2 * i + 1] = swarm_str(eq + 1);
+        }
+
+        /* from here on failures are runtime errors */
+        rc = 1;
+        if (swarm_array_load(input, &lo, &in, &err)) {
+                SWARM_ERROR(&lg, "cannot read input: %s", err.msg);
+                goto out;
+        }
+        if (in->ndim == 0) {
+                /* a scalar is one row of one element */
+                in->ndim = 1;
+                in->shape[0] = 1;
+        }
+        rn.log = &lg;
+        rn.in = in;
+        rn.rows = swarm_array_rows(in);
+        rn.rows_per_req = rpr;
+        rn.per_pass = (rn.rows + rpr - 1) / rpr;
+        rn.wait = wait;
+        rn.output = output;
+        if (rn.rows == 0) {
+                SWARM_ERROR(&lg, "input %s has no rows", input);
+                goto out;
+        }
+        total = (uint64_t)rn.per_pass * (uint64_t)repeat;
+
+        memset(&co, 0, sizeof(co));
+        co.request_topic = topic;
+        co.result_topic = wait ? results : NULL;
+        co.max_in_flight = (int)window;
+        co.keyed = keyed;
+        if (swarm_client_new(conf, &lg, &co, &cl, &err)) {
+                SWARM_ERROR(&lg, "%s", err.msg);
+                goto out;
+        }
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        run_id(rid, sizeof(rid));
+        SWARM_INFO(&lg, "sending topic=%s model=%s input=%s rows=%lld "
+                   "requests=%llu window=%lld run=%s%s", topic, model, input,
+                   (long long)rn.rows, (unsigned long long)total,
+                   (long long)window, rid, wait ? " wait=true" : "");
+        t0 = mono_us();
+        for (int64_t pass = 0; pass < repeat && !stop_requested; pass++) {
+                for (int64_t k = 0; k < rn.per_pass && !stop_requested; k++) {
+                        swarm_request_t req;
+                        size_t rb = swarm_array_row_bytes(in);
+                        int64_t first = k * rpr;
+                        int64_t rows = rn.rows - first < rpr ? rn.rows - first : rpr;
+                        char id[256];
+
+                        if (rate > 0) {
+                                int64_t due = t0 + (int64_t)((double)seq * 1e6 / rate);
+                                int64_t now;
+                                while (!stop_requested && (now = mono_us()) < due)
+                                        swarm_client_poll(cl, (int)((due - now + 999) / 1000));
+                        }
+                        snprintf(id, sizeof(id), "%s%s-%llu", prefix, rid,
+                                 (unsigned long long)seq);
+                        memset(&req, 0, sizeof(req));
+                        req.request_id = swarm_str(id);
+                        req.model = swarm_str(model);
+                        if (version >= 0) {
+                                req.has_version = 1;
+                                req.version = (int32_t)version;
+                        }
+                        if (reply && *reply) {
+                                req.has_reply_topic = 1;
+                                req.reply_topic = swarm_str(reply);
+                        }
+                        if (deadline >= 0) {
+                                req.has_deadline = 1;
+                                req.deadline_ms = wall_ms() + deadline;
+                        }
+                        req.n_inputs = 1;
+                        req.inputs[0].name = swarm_str(
+                                swarm_conf_get(conf, "swarm.input.name"));
+                        req.inputs[0].dtype = in->dtype;
+                        req.inputs[0].ndim = in->ndim;
+                        memcpy(req.inputs[0].shape, in->shape, sizeof(in->shape));
+                        req.inputs[0].shape[0] = rows;
+                        req.inputs[0].data = (const char *)in->data +
+                                             (size_t)first * rb;
+                        req.inputs[0].size = (size_t)rows * rb;
+                        if (swarm_client_send(cl, &req, meta, n_meta, on_done,
+                                              &rn, &err)) {
+                                SWARM_ERROR(&lg, "send failed id=%s: %s", id,
+                                            err.msg);
+                                send_failed++;
+                                stop_requested = 1;
+                                break;
+                        }
+                        seq++;
+                }
+        }
+        if (stop_requested && !send_failed)
+                SWARM_WARN(&lg, "interrupted after %llu of %llu requests",
+                           (unsigned long long)seq, (unsigned long long)total);
+        {
+                /* a signal or a failed send ends the wait at once */
+                int64_t limit = (int64_t)timeout_s * 1000, start = mono_us();
+                swarm_err_clear(&err);
+                while (!stop_requested && swarm_client_in_flight(cl) > 0) {
+                        int64_t left = limit - (mono_us() - start) / 1000;
+                        if (left <= 0) {
+                                SWARM_WARN(&lg, "gave up waiting after %llds "
+                                           "in_flight=%lld",
+                                           (long long)timeout_s,
+                                           (long long)swarm_client_in_flight(cl));
+                                break;
+                        }
+                        swarm_client_flush(cl, left < 200 ? (int)left : 200, &err);
+                }
+        }
+        swarm_client_stats(cl, &st);
+        swarm_client_destroy(cl); /* completes the rest as unanswered */
+        cl = NULL;
+        t_end = rn.last_done_us > t0 ? rn.last_done_us : mono_us();
+
+        {
+                uint64_t done = wait ? rn.answered : rn.delivered;
+                double secs = (double)(t_end - t0) / 1e6;
+                int all_ok;
+
+                qsort(rn.lat_us, rn.n_lat, sizeof(*rn.lat_us), cmp_i64);
+                printf("delivery sent=%llu delivered=%llu delivery_failed=%llu "
+                       "unknown_responses=%llu decode_errors=%llu elapsed_s=%.3f\n",
+                       (unsigned long long)seq, (unsigned long long)st.delivered,
+                       (unsigned long long)st.delivery_failed,
+                       (unsigned long long)st.unknown_responses,
+                       (unsigned long long)st.decode_errors, secs);
+                printf("summary sent=%llu answered=%llu ok=%llu invalid_request=%llu "
+                       "model_not_found=%llu deadline_exceeded=%llu "
+                       "internal_error=%llu unanswered=%llu throughput_rps=%.1f "
+                       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+                       (unsigned long long)seq, (unsigned long long)rn.answered,
+                       (unsigned long long)rn.by_status[SWARM_STATUS_OK],
+                       (unsigned long long)rn.by_status[SWARM_STATUS_INVALID_REQUEST],
+                       (unsigned long long)rn.by_status[SWARM_STATUS_MODEL_NOT_FOUND],
+                       (unsigned long long)rn.by_status[SWARM_STATUS_DEADLINE_EXCEEDED],
+                       (unsigned long long)rn.by_status[SWARM_STATUS_INTERNAL_ERROR],
+                       (unsigned long long)(wait ? seq - rn.answered : 0),
+                       secs > 0 ? (double)done / secs : 0.0,
+                       pct_ms(rn.lat_us, rn.n_lat, 50),
+                       pct_ms(rn.lat_us, rn.n_lat, 99),
+                       rn.n_lat ? (double)rn.lat_us[rn.n_lat - 1] / 1000.0 : 0.0);
+                fflush(stdout);
+
+                all_ok = seq == total && !send_failed && rn.delivery_failed == 0 &&
+                         (wait ? rn.by_status[SWARM_STATUS_OK] == seq
+                               : rn.delivered == seq);
+                if (output) {
+                        if (!rn.out) {
+                                SWARM_ERROR(&lg, "--output %s not written: no OK "
+                                            "response with outputs", output);
+                                all_ok = 0;
+                        } else {
+                                if (rn.out_rows_filled != rn.rows) {
+                                        SWARM_WARN(&lg, "--output %s: %lld of %lld "
+                                                   "rows have no OK response and "
+                                                   "are zero", output,
+                                                   (long long)(rn.rows -
+                                                               rn.out_rows_filled),
+                                                   (long long)rn.rows);
+                                        all_ok = 0;
+                                }
+                                swarm_err_clear(&err);
+                                if ((swarm_array_format_of(output) == SWARM_ARRAY_NPY
+                                             ? swarm_array_write_npy(output, rn.out, &err)
+                                             : swarm_array_write_csv(output, rn.out, &err))) {
+                                        SWARM_ERROR(&lg, "--output: %s", err.msg);
+                                        all_ok = 0;
+                                }
+                        }
+                }
+                rc = all_ok ? 0 : 1;
+        }
+
+out:
+        swarm_client_destroy(cl);
+        swarm_array_destroy(in);
+        swarm_array_destroy(rn.out);
+        free(rn.lat_us);
+        free(meta);
+        swarm_conf_destroy(conf);
+        return rc;
+}
