@@ -274,6 +274,8 @@ int main(int argc, char **argv) {
 out:
         if (p)
                 rd_kafka_destroy(p);
+        for (int i = 0; i < o.cnt; i++)
+                free((char *)o.topics[i]);
         if (err.code) {
                 SWARM_ERROR(&o.log, "check failed: %s", err.msg);
                 return 1;
