@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
         atomic_store(&w.pause, 1);
         usleep(100000);
         snprintf(args, sizeof(args),
-                 "--model m --input %s -r 5 --wait --timeout 1 2>/dev/null",
+                 "--model m --input %s -r 5 --wait --timeout 1",
                  path("in.npy"));
         CHECK(run(args) == 1);
         CHECK(strstr(out_text, "summary sent=2 answered=0 ok=0 "));
