@@ -143,6 +143,20 @@ int swarm_broker_wait_topics(rd_kafka_t *rk, const swarm_broker_opts_t *o,
                 if (md->broker_cnt < 1)
                         ready = 0;
                 rd_kafka_metadata_destroy(md);
+                /* Metadata can name a leader before the partition serves
+                 * ListOffsets (NOT_LEADER_FOR_PARTITION for a moment on
+                 * KRaft): clients that query watermarks at start would fail,
+                 * so ready means every partition answers them. */
+                for (int i = 0; i < o->topic_cnt && ready; i++)
+                        for (int p = 0; p < o->topics[i].partitions && ready; p++) {
+                                int64_t lo, hi;
+                                if (rd_kafka_query_watermark_offsets(
+                                            rk, o->topics[i].name, p, &lo, &hi,
+                                            2000)) {
+                                        ready = 0;
+                                        missing = o->topics[i].name;
+                                }
+                        }
                 if (ready)
                         return SWARM_OK;
                 swarm_broker_sleep_ms(100);
