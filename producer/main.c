@@ -79,7 +79,8 @@ static const swarm_cli_t producer_cli = {
         "Send the rows of an array file (.npy, .csv, raw float32) as inference "
         "requests to the request topic (-t, default \"requests\"); with --wait "
         "collect the responses, with --output write them in input order.  "
-        "Prints a summary line to stdout.",
+        "Prints key=value summary lines to stdout; latency is send to response "
+        "(send to broker acknowledgement without --wait).",
         producer_opts,
         SWARM_CLI_ALL,
 };
@@ -273,7 +274,7 @@ int main(int argc, char **argv) {
                 *results, *prefix, *lvl;
         int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
         double rate;
-        int argi = 0, exit_code = -1, wait = 0, keyed = 0, as_f32 = 0, rc = 1;
+        int argi = 0, exit_code = -1, wait = 0, keyed = 0, as_f32 = 0, rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
@@ -420,6 +421,7 @@ int main(int argc, char **argv) {
         co.result_topic = wait ? results : NULL;
         co.max_in_flight = (int)window;
         co.keyed = keyed;
+        co.send_timeout_ms = 200;
         if (swarm_client_new(conf, &lg, &co, &cl, &err)) {
                 SWARM_ERROR(&lg, "%s", err.msg);
                 goto out;
@@ -478,8 +480,16 @@ int main(int argc, char **argv) {
                         req.inputs[0].data = (const char *)in->data +
                                              (size_t)first * rb;
                         req.inputs[0].size = (size_t)rows * rb;
-                        if (swarm_client_send(cl, &req, meta, n_meta, on_done,
-                                              &rn, &err)) {
+                        /* sends give up every 200 ms while the window
+                         * stays full, so SIGINT still ends the run */
+                        while ((r = swarm_client_send(cl, &req, meta, n_meta,
+                                                      on_done, &rn, &err)) ==
+                                       SWARM_ERR_TIMEOUT &&
+                               !stop_requested)
+                                swarm_err_clear(&err);
+                        if (r == SWARM_ERR_TIMEOUT)
+                                break;
+                        if (r) {
                                 SWARM_ERROR(&lg, "send failed id=%s: %s", id,
                                             err.msg);
                                 send_failed++;

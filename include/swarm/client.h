@@ -55,6 +55,11 @@ typedef struct swarm_client_opts {
         int request_timeout_ms;     /* > 0: a request unanswered this long
                                        completes with SWARM_ERR_TIMEOUT; 0: wait
                                        until flush/destroy */
+        int send_timeout_ms;        /* > 0: swarm_client_send() gives up
+                                       after this long without a free slot
+                                       (SWARM_ERR_TIMEOUT, retriable), so a
+                                       caller can check for a stop request;
+                                       0: block until a slot frees */
 } swarm_client_opts_t;
 
 /* Completion of one request, called exactly once per accepted send.
@@ -100,7 +105,9 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
 
 /* Encode `req` (request_id and model required) with metadata pairs meta_kv
  * (n_meta key/value pairs, may be NULL when 0) and produce it asynchronously.
- * Blocks, serving callbacks, while the window is full.  req and meta are
+ * Blocks, serving callbacks, while the window is full (at most
+ * send_timeout_ms when set: then SWARM_ERR_TIMEOUT with err->retriable set,
+ * and nothing was sent).  req and meta are
  * copied into the message; the caller may reuse them on return.  On success
  * `cb` (may be NULL) will be called exactly once with `opaque`.  On failure
  * (SWARM_ERR_INVALID: bad request or encode failure; SWARM_ERR_KAFKA: produce

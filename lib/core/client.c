@@ -50,7 +50,7 @@ struct swarm_client {
         int32_t *res_parts;             /* started partitions */
         int n_res_parts;
         char *req_topic, *res_topic;
-        int window, keyed, timeout_ms;
+        int window, keyed, timeout_ms, send_timeout_ms;
 
         entry_t *e;
         int n_entries, free_head;       /* free list through e[].chain */
@@ -301,6 +301,7 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         entry_t *e;
         int idx, r;
         uint64_t h;
+        int64_t deadline;
 
         if (cl->in_cb)
                 return swarm_err_set(err, SWARM_ERR_STATE,
@@ -321,8 +322,14 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                                  (int)req->request_id.len, req->request_id.ptr);
                 return r;
         }
-        while (cl->st.in_flight >= cl->window || cl->free_head < 0)
+        deadline = cl->send_timeout_ms > 0
+                           ? now_us() + (int64_t)cl->send_timeout_ms * 1000
+                           : INT64_MAX;
+        while (cl->st.in_flight >= cl->window || cl->free_head < 0) {
+                if (now_us() >= deadline)
+                        goto timeout;
                 poll_once(cl, SLICE_MS);
+        }
 
         idx = cl->free_head;
         e = &cl->e[idx];
@@ -346,6 +353,11 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                         RD_KAFKA_V_OPAQUE(e), RD_KAFKA_V_END);
                 if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
+                if (now_us() >= deadline) {
+                        free(e->id);
+                        e->id = NULL;
+                        goto timeout;
+                }
                 /* librdkafka's own queue is full: let it drain */
                 poll_once(cl, SLICE_MS);
         }
@@ -378,6 +390,14 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         if (cl->st.in_flight > cl->st.max_in_flight_seen)
                 cl->st.max_in_flight_seen = cl->st.in_flight;
         return SWARM_OK;
+
+timeout:
+        r = swarm_err_set(err, SWARM_ERR_TIMEOUT,
+                          "no free slot within %d ms (%lld in flight)",
+                          cl->send_timeout_ms, (long long)cl->st.in_flight);
+        if (err)
+                err->retriable = 1;
+        return r;
 }
 
 /* Start fetching every partition of the result topic at its current high
@@ -505,6 +525,7 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                                              : DEFAULT_WINDOW;
         cl->keyed = opts->keyed;
         cl->timeout_ms = opts->request_timeout_ms;
+        cl->send_timeout_ms = opts->send_timeout_ms;
         cl->head = cl->tail = -1;
         cl->req_topic = strdup(opts->request_topic);
         cl->res_topic = opts->result_topic && *opts->result_topic

@@ -116,7 +116,7 @@ static swarm_conf_t *client_conf(void) {
 }
 
 static void test_round_trip(mock_worker_t *w) {
-        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0};
+        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0, 0};
         swarm_conf_t *conf = client_conf();
         swarm_client_stats_t st;
         swarm_err_t err;
@@ -168,7 +168,7 @@ static void test_round_trip(mock_worker_t *w) {
 }
 
 static void test_send_only(void) {
-        swarm_client_opts_t o = {REQ_TOPIC, NULL, 4, 1, 0};
+        swarm_client_opts_t o = {REQ_TOPIC, NULL, 4, 1, 0, 0};
         swarm_conf_t *conf = client_conf();
         swarm_client_stats_t st;
         swarm_err_t err;
@@ -197,7 +197,7 @@ static void test_send_only(void) {
 }
 
 static void test_timeout_and_close(mock_worker_t *w) {
-        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 16, 0, 300};
+        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 16, 0, 300, 0};
         swarm_conf_t *conf = client_conf();
         swarm_client_stats_t st;
         swarm_err_t err;
@@ -246,13 +246,27 @@ static void test_timeout_and_close(mock_worker_t *w) {
                 CHECK(app->calls[i] == 1);
         CHECK(app->errors == 8 && app->last_code == SWARM_ERR_STATE);
         CHECK(app->bad == 0);
+
+        /* a full window with send_timeout_ms: the send gives up, retriable,
+         * and its callback never runs */
+        o.max_in_flight = 2;
+        o.request_timeout_ms = 0;
+        o.send_timeout_ms = 100;
+        CHECK(swarm_client_new(conf, &lg, &o, &cl, &err) == 0);
+        CHECK(send_one(cl, app, 20, &err) == 0);
+        CHECK(send_one(cl, app, 21, &err) == 0);
+        CHECK_ERR(send_one(cl, app, 22, &err), err, SWARM_ERR_TIMEOUT,
+                  "no free slot within 100 ms (2 in flight)");
+        CHECK(swarm_client_in_flight(cl) == 2);
+        swarm_client_destroy(cl);
+        CHECK(app->calls[20] == 1 && app->calls[21] == 1 && app->calls[22] == 0);
         atomic_store(&w->pause, 0);
         swarm_conf_destroy(conf);
         free(app);
 }
 
 static void test_no_broker(void) {
-        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 4, 0, 0};
+        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 4, 0, 0, 0};
         swarm_conf_t *conf = NULL;
         swarm_err_t err;
         swarm_client_t *cl = NULL;
