@@ -53,7 +53,7 @@ static int failures;
                 }                                                              \
         } while (0)
 
-enum kind { GOOD = 0, UNKNOWN_MODEL, BAD_SHAPE };
+enum kind { GOOD = 0, UNKNOWN_MODEL, BAD_SHAPE, EXPIRED };
 
 typedef struct expect {
         enum kind kind;
@@ -65,7 +65,7 @@ typedef struct ctx {
         const float *expected;  /* [rows, 10] */
         expect_t *ex;
         int64_t n;
-        int64_t ok, not_found, invalid, errors;
+        int64_t ok, not_found, invalid, expired, errors;
         int64_t max_rel_err_x1e9;
         char workers[NWORKERS + 4][128];
         int nworkers;
@@ -158,6 +158,12 @@ static void on_done(const char *request_id, const swarm_response_t *resp,
                       "%s: error does not name the expected signature: %.*s",
                       request_id, (int)resp->error.len, resp->error.ptr);
                 c->invalid++;
+                break;
+        case EXPIRED:
+                CHECK(resp->status == SWARM_STATUS_DEADLINE_EXCEEDED,
+                      "%s: want DEADLINE_EXCEEDED, got %s", request_id,
+                      swarm_status_name(resp->status));
+                c->expired++;
                 break;
         }
 }
@@ -340,7 +346,8 @@ int main(int argc, char **argv) {
         {
                 /* keyed: the request id's hash spreads requests evenly over
                  * all 16 partitions, whatever the send rate */
-                swarm_client_opts_t o = {"requests", "results", 2048, 1, 0};
+                swarm_client_opts_t o = {.request_topic = "requests", .result_topic = "results",
+                                         .max_in_flight = 2048, .keyed = 1};
                 if (swarm_client_new(conf, &log, &o, &cl, &err))
                         goto fatal;
         }
@@ -350,7 +357,7 @@ int main(int argc, char **argv) {
 
         /* every 500th request is followed by one unknown-model request, one
          * wrong-shape request and three malformed messages */
-        c.n = n_good + 2 * (n_good / 500 + 1);
+        c.n = n_good + 3 * (n_good / 500 + 1);
         c.ex = calloc((size_t)c.n, sizeof(*c.ex));
         {
                 int64_t id = 0;
@@ -394,6 +401,17 @@ int main(int argc, char **argv) {
                         c.ex[id++].kind = BAD_SHAPE;
                         if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
                                 goto fatal;
+                        /* deadline long gone */
+                        snprintf(rid, sizeof(rid), "r%" PRId64, id);
+                        req.request_id = swarm_str(rid);
+                        req.inputs[0].shape[1] = 784;
+                        req.inputs[0].size = 784 * 4;
+                        req.has_deadline = 1;
+                        req.deadline_ms = 1000;
+                        c.ex[id++].kind = EXPIRED;
+                        if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
+                                goto fatal;
+                        req.has_deadline = 0;
                         /* malformed: garbage, wrong magic, truncated */
                         {
                                 static const char garbage[] = "not avro at all";
@@ -426,6 +444,7 @@ int main(int argc, char **argv) {
         CHECK(c.not_found == n_good / 500 + (n_good % 500 != 0),
               "model_not_found %" PRId64, c.not_found);
         CHECK(c.invalid == c.not_found, "invalid_request %" PRId64, c.invalid);
+        CHECK(c.expired == c.not_found, "deadline_exceeded %" PRId64, c.expired);
         CHECK(c.nworkers == NWORKERS, "%d workers answered, want %d", c.nworkers,
               NWORKERS);
 
@@ -447,10 +466,11 @@ int main(int argc, char **argv) {
               c.n + n_malformed);
 
         printf("e2e: requests=%" PRId64 " ok=%" PRId64 " model_not_found=%" PRId64
-               " invalid_request=%" PRId64 " dead_lettered=%" PRId64
+               " invalid_request=%" PRId64 " deadline_exceeded=%" PRId64
+               " dead_lettered=%" PRId64
                " workers=%d committed=high_watermark(16 partitions, %" PRId64
                " messages) max_in_flight=%" PRId64 " unknown_responses=%" PRIu64 "\n",
-               c.n, c.ok, c.not_found, c.invalid, n_malformed, c.nworkers,
+               c.n, c.ok, c.not_found, c.invalid, c.expired, n_malformed, c.nworkers,
                total_msgs, cst.max_in_flight_seen, cst.unknown_responses);
         swarm_client_destroy(cl);
         rd_kafka_destroy(raw);
