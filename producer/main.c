@@ -528,7 +528,8 @@ int main(int argc, char **argv) {
                 double secs = (double)(t_end - t0) / 1e6;
                 int all_ok;
 
-                qsort(rn.lat_us, rn.n_lat, sizeof(*rn.lat_us), cmp_i64);
+                if (rn.n_lat)
+                        qsort(rn.lat_us, rn.n_lat, sizeof(*rn.lat_us), cmp_i64);
                 printf("delivery sent=%llu delivered=%llu delivery_failed=%llu "
                        "unknown_responses=%llu decode_errors=%llu elapsed_s=%.3f\n",
                        (unsigned long long)seq, (unsigned long long)st.delivered,
