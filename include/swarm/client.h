@@ -95,7 +95,8 @@ typedef struct swarm_client_stats {
 /* Create a client.  conf: every non-"swarm." key goes to librdkafka
  * (bootstrap.servers, -X ...) and overrides the client's defaults (producer:
  * linger.ms=5, acks=all, enable.idempotence=false, compression.type=lz4;
- * consumer: fetch.wait.max.ms=10).  conf and log are borrowed and must
+ * consumer: fetch.wait.max.ms=10).  conf and log (NULL: silent) are
+ * borrowed and must
  * outlive the client; opts is copied.  Queries the result topic's partitions
  * and high watermarks (blocking, up to ~10 s), so a missing broker fails
  * here with SWARM_ERR_KAFKA.  Caller destroys *out. */

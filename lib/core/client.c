@@ -144,6 +144,23 @@ static void complete_err(swarm_client_t *cl, entry_t *e, swarm_code_t code,
         complete(cl, e, NULL, &err);
 }
 
+/* One conf feeds both handles, so librdkafka warns that every producer
+ * property is ignored by the consumer and vice versa (-X linger.ms, -g).
+ * Those warnings are expected here and go to DEBUG; every other line keeps
+ * the shape of kafka.c's log callback. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+        const swarm_client_t *cl = rd_kafka_opaque(rk);
+        swarm_level_t lvl = level <= 3   ? SWARM_LOG_ERROR
+                            : level <= 5 ? SWARM_LOG_WARN
+                            : level <= 6 ? SWARM_LOG_INFO
+                                         : SWARM_LOG_DEBUG;
+        if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
+                lvl = SWARM_LOG_DEBUG;
+        SWARM_LOG(cl->log, lvl, "rdkafka fac=%s client=%s %s", fac,
+                  rd_kafka_name(rk), buf);
+}
+
 /* librdkafka delivery report, run inside rd_kafka_poll() on our thread. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         swarm_client_t *cl = opaque;
@@ -562,6 +579,7 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         if ((r = swarm_kafka_conf(conf, prod_defaults, &cl->kop, &kconf, err)))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
+        rd_kafka_conf_set_log_cb(kconf, log_cb);
         /* the dr callback needs the client; kafka.c's log callback reads the
          * swarm_kafka_opaque_t at its start */
         rd_kafka_conf_set_opaque(kconf, cl);
@@ -589,6 +607,7 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                                           err)))
                         goto fail;
                 rd_kafka_conf_set_opaque(kconf, cl);
+                rd_kafka_conf_set_log_cb(kconf, log_cb);
                 if ((r = swarm_kafka_new(RD_KAFKA_CONSUMER, kconf, &cl->cons,
                                          err)))
                         goto fail;
