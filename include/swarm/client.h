@@ -95,11 +95,12 @@ typedef struct swarm_client_stats {
 /* Create a client.  conf: every non-"swarm." key goes to librdkafka
  * (bootstrap.servers, -X ...) and overrides the client's defaults (producer:
  * linger.ms=5, acks=all, enable.idempotence=false, compression.type=lz4;
- * consumer: fetch.wait.max.ms=10).  conf and log (NULL: silent) are
- * borrowed and must
- * outlive the client; opts is copied.  Queries the result topic's partitions
- * and high watermarks (blocking, up to ~10 s), so a missing broker fails
- * here with SWARM_ERR_KAFKA.  Caller destroys *out. */
+ * consumer: fetch.wait.max.ms=10).  conf and log (NULL: silent) are borrowed
+ * and must outlive the client; opts is copied.  Fetches the request topic's
+ * metadata (up to 5 s, failure tolerated: produce reports it later) and, with
+ * a result topic, its partitions and high watermarks (up to ~10 s), so then a
+ * missing broker or topic fails here with SWARM_ERR_KAFKA.  Caller destroys
+ * *out. */
 int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                      const swarm_client_opts_t *opts, swarm_client_t **out,
                      swarm_err_t *err);
