@@ -42,8 +42,9 @@ cleanup() {
 trap cleanup EXIT
 
 /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/data" >/dev/null
-"$build/tests/broker/swarm-broker" "${mock[@]}" --topic requests:16 --topic results:16 \
-  --topic requests.dlq:1 --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
+# one request topic per model, so neither worker sees the other's backlog
+"$build/tests/broker/swarm-broker" "${mock[@]}" --topic requests.identity:16 \
+  --topic requests.fashion:16 --topic results:16 --topic requests.dlq:1 --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
 pids+=($!)
 for _ in $(seq 1 600); do [ -s "$work/bootstrap" ] && break; sleep 0.2; done
 brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
@@ -54,14 +55,20 @@ declare -A rps p50 p99 rss0 rssmax rssend
 
 run() { # name model
   local name=$1 model=$2 wpid sampler
-  "$build/consumer/swarm-consumer" -b "$brokers" -g "bench-$name" -m "$name=$model" \
+  "$build/consumer/swarm-consumer" -b "$brokers" -t "requests.$name" -g "bench-$name" -m "$name=$model" \
      --log-level warn 2>"$work/worker-$name.log" &
   wpid=$!
   ( while kill -0 $wpid 2>/dev/null; do
       awk '/VmRSS/ {print $2}' /proc/$wpid/status 2>/dev/null; sleep 1
     done ) >"$work/rss-$name" &
   sampler=$!
-  "$build/producer/swarm-producer" -b "$brokers" --model "$name" --input "$work/data/test.npy" \
+  # warm-up: the group join and first fetches are not part of the figure
+  "$build/producer/swarm-producer" -b "$brokers" -t "requests.$name" --model "$name" \
+     --input "$work/data/test.csv" --wait --timeout 120 --id-prefix "warm-$name-" \
+     >/dev/null 2>>"$work/producer-$name.log"
+  rss0[$name]=$(awk '/VmRSS/ {print $2}' /proc/$wpid/status)
+  "$build/producer/swarm-producer" -b "$brokers" -t "requests.$name" --model "$name" \
+     --input "$work/data/test.npy" \
      --repeat "$repeat" --window "$window" --wait --timeout 600 \
      --id-prefix "$name-" >"$work/out-$name" 2>"$work/producer-$name.log" || true
   kill -TERM $wpid; wait $wpid || true; wait $sampler 2>/dev/null || true
@@ -71,7 +78,6 @@ run() { # name model
   rps[$name]=$(sed -n 's/.*throughput_rps=\([0-9.]*\).*/\1/p' <<<"$line")
   p50[$name]=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")
   p99[$name]=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-  rss0[$name]=$(sed -n 3p "$work/rss-$name")
   rssmax[$name]=$(sort -n "$work/rss-$name" | tail -1)
   rssend[$name]=$(grep . "$work/rss-$name" | tail -1)
 }
@@ -81,7 +87,7 @@ echo "requests per model: $total (1 row each), window $window, broker ${mock[*]:
 run identity tests/fixtures/identity/model.onnx
 run fashion tests/fixtures/fashion-mlp/model.onnx
 echo
-printf '%-10s %12s %10s %10s %14s %14s %14s\n' model req/s p50_ms p99_ms rss_3s_kB rss_max_kB rss_end_kB
+printf '%-10s %12s %10s %10s %14s %14s %14s\n' model req/s p50_ms p99_ms rss_warm_kB rss_max_kB rss_end_kB
 for m in identity fashion; do
   printf '%-10s %12s %10s %10s %14s %14s %14s\n' $m "${rps[$m]}" "${p50[$m]}" "${p99[$m]}" \
     "${rss0[$m]:-?}" "${rssmax[$m]:-?}" "${rssend[$m]:-?}"

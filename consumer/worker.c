@@ -1057,6 +1057,11 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "auto.offset.reset", "earliest",
                 "fetch.wait.max.ms", "10",
                 "partition.assignment.strategy", "cooperative-sticky",
+                /* Bound the prefetch (librdkafka's default is 64 MB and
+                 * 100k messages per worker): the exec queue already holds
+                 * the next batches, and memory must stay flat on backlog. */
+                "queued.max.messages.kbytes", "16384",
+                "queued.min.messages", "20000",
                 NULL};
         static const char *const prod_defaults[] = {
                 "linger.ms", "5",
