@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A request's reply_topic overrides the worker's result topic; a reply topic
+# that does not exist makes the request a dead-letter record (with the reason)
+# instead of losing it.  Runs under with-broker.sh (SWARM_BOOTSTRAP set).
+# Usage: test_reply_topic.sh CONSUMER PRODUCER MODEL DATA_DIR
+set -euo pipefail
+consumer=$1 producer=$2 model=$3 data=$4
+work=$(mktemp -d)
+wpid=
+cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; cat "$work/worker.log" >&2; exit 1; }
+
+"$consumer" -b "$SWARM_BOOTSTRAP" -g reply-test -m "fashion=$model" \
+  -X topic.metadata.propagation.max.ms=1000 -X message.timeout.ms=10000 \
+  2>"$work/worker.log" &
+wpid=$!
+
+# 100 requests answered on "replies", none on "results"
+out=$("$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv" \
+        --reply-topic replies --wait --timeout 120)
+grep -q '^summary sent=100 answered=100 ok=100 ' <<<"$out" || fail "reply topic: $out"
+
+# 5 requests asking for a topic that does not exist: dead-lettered
+"$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv" \
+  --reply-topic no-such-topic --timeout 30 >/dev/null 2>&1 || true
+for _ in $(seq 1 120); do
+  n=$(grep -c "could not be delivered to reply_topic" "$work/worker.log" || true)
+  [ "$n" -ge 100 ] && break
+  sleep 0.5
+done
+[ "${n:-0}" -eq 100 ] || fail "expected 100 dead-lettered requests, saw ${n:-0}"
+
+kill -TERM $wpid; wait $wpid || fail "worker exited non-zero"; wpid=
+grep -q "summary messages=200 ok=200 .*dead_lettered=100" "$work/worker.log" ||
+  fail "worker summary: $(grep summary "$work/worker.log")"
+echo "reply_topic: 100 answered on replies, 100 dead-lettered for a missing topic"
