@@ -21,7 +21,7 @@ out=$("$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv"
         --reply-topic replies --wait --timeout 120)
 grep -q '^summary sent=100 answered=100 ok=100 ' <<<"$out" || fail "reply topic: $out"
 
-# 5 requests asking for a topic that does not exist: dead-lettered
+# 100 requests asking for a topic that does not exist: dead-lettered
 "$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv" \
   --reply-topic no-such-topic --timeout 30 >/dev/null 2>&1 || true
 for _ in $(seq 1 120); do
