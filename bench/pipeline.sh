@@ -92,5 +92,9 @@ for m in identity fashion; do
   printf '%-10s %12s %10s %10s %14s %14s %14s\n' $m "${rps[$m]}" "${p50[$m]}" "${p99[$m]}" \
     "${rss0[$m]:-?}" "${rssmax[$m]:-?}" "${rssend[$m]:-?}"
 done
+echo "worker RSS (kB) at 25/50/75/100% of each run (flat = bounded queues, no leak):"
+for m in identity fashion; do
+  awk -v m=$m '{v[NR]=$1} END {printf "  %-9s %s %s %s %s\n", m, v[int(NR*.25)+0], v[int(NR*.5)+0], v[int(NR*.75)+0], v[NR]}' "$work/rss-$m"
+done
 awk -v a="${rps[fashion]}" -v b="${rps[identity]}" \
   'BEGIN { printf "ratio fashion/identity throughput: %.2f (goal >= 0.70)\n", a / b }'

@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,8 +97,8 @@ struct worker {
         offtrack_t *track;
 
         queue_t execq, outq;
-        volatile int flush;             /* exec: do not wait for max delay */
-        volatile int fatal;
+        atomic_int flush;               /* exec: do not wait for max delay */
+        atomic_int fatal;
         char fatal_msg[512];
 
         /* output thread only: partitions whose stored offset advanced */
@@ -125,16 +127,47 @@ static int64_t wall_ms(void) {
 }
 
 static void queue_init(queue_t *q) {
+        pthread_condattr_t ca;
+
         memset(q, 0, sizeof(*q));
         pthread_mutex_init(&q->lock, NULL);
-        pthread_cond_init(&q->cond, NULL);
-        pthread_cond_init(&q->space, NULL);
+        /* deadlines are computed on the monotonic clock, so wait on it */
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&q->cond, &ca);
+        pthread_cond_init(&q->space, &ca);
+        pthread_condattr_destroy(&ca);
+}
+
+/* Wait on `c` until signalled or until the monotonic time `until_us`. */
+static void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+                            int64_t until_us) {
+        struct timespec ts;
+        ts.tv_sec = until_us / 1000000;
+        ts.tv_nsec = (until_us % 1000000) * 1000;
+        pthread_cond_timedwait(c, m, &ts);
 }
 
 static void queue_fini(queue_t *q) {
         pthread_mutex_destroy(&q->lock);
         pthread_cond_destroy(&q->cond);
         pthread_cond_destroy(&q->space);
+}
+
+/* Record the first fatal error (any thread); the consumer loop then stops
+ * without committing past what was answered. */
+static void set_fatal(worker_t *w, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void set_fatal(worker_t *w, const char *fmt, ...) {
+        va_list ap;
+        pthread_mutex_lock(&w->stats_lock);
+        if (!atomic_load(&w->fatal)) {
+                va_start(ap, fmt);
+                vsnprintf(w->fatal_msg, sizeof(w->fatal_msg), fmt, ap);
+                va_end(ap);
+                atomic_store(&w->fatal, 1);
+        }
+        pthread_mutex_unlock(&w->stats_lock);
 }
 
 static void stat_add(worker_t *w, int64_t *field, int64_t v) {
@@ -440,9 +473,7 @@ static void answer_now(worker_t *w, job_t *j) {
                 /* Without memory we cannot answer; failing loudly and not
                  * committing beats a silent drop: the message is redelivered
                  * after restart. */
-                w->fatal = 1;
-                snprintf(w->fatal_msg, sizeof(w->fatal_msg),
-                         "out of memory answering a request");
+                set_fatal(w, "out of memory answering a request");
                 job_free(j);
                 return;
         }
@@ -458,8 +489,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
 
         j = calloc(1, sizeof(*j));
         if (!j) {
-                w->fatal = 1;
-                snprintf(w->fatal_msg, sizeof(w->fatal_msg), "out of memory");
+                set_fatal(w, "out of memory");
                 rd_kafka_message_destroy(msg);
                 return;
         }
@@ -467,8 +497,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
         j->recv_us = now_us();
         swarm_err_clear(&err);
         if (offtrack_add(w->track, msg->partition, msg->offset, &j->ref, &err)) {
-                w->fatal = 1;
-                snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", err.msg);
+                set_fatal(w, "%s", err.msg);
                 job_free(j);
                 return;
         }
@@ -580,8 +609,7 @@ fail:
         SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64 " error=\"%s\"",
                     b->model->name, (int)b->model->version, b->rows, err.msg);
         if (err.fatal) {
-                w->fatal = 1;
-                snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", err.msg);
+                set_fatal(w, "%s", err.msg);
         }
 }
 
@@ -592,11 +620,12 @@ fail:
 static batch_t *next_batch(worker_t *w) {
         queue_t *q = &w->execq;
         batch_t *b = NULL;
+        job_t *expired = NULL, **exp_tail = &expired;
 
         pthread_mutex_lock(&q->lock);
-        for (;;) {
-                job_t *head = q->head, *j, **pp;
-                int64_t rows = 0, now;
+        while (!b) {
+                job_t *head = q->head, *j, *prev, *next, **tailp;
+                int64_t rows = 0, wall;
 
                 if (!head) {
                         if (q->closed)
@@ -607,23 +636,11 @@ static batch_t *next_batch(worker_t *w) {
                 for (j = head; j && rows < w->max_batch_rows; j = j->next)
                         if (j->model == head->model)
                                 rows += j->rows;
-                now = now_us();
-                if (rows < w->max_batch_rows && !q->closed && !w->flush &&
-                    now < head->recv_us + w->max_delay_us) {
-                        int64_t until = head->recv_us + w->max_delay_us;
-                        struct timespec ts;
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        (void)until;
-                        /* the condvar uses CLOCK_REALTIME; wait a delta */
-                        int64_t d = until - now;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_sec += d / 1000000;
-                        ts.tv_nsec += (d % 1000000) * 1000;
-                        if (ts.tv_nsec >= 1000000000) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000;
-                        }
-                        pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+                if (rows < w->max_batch_rows && !q->closed &&
+                    !atomic_load(&w->flush) &&
+                    now_us() < head->recv_us + w->max_delay_us) {
+                        cond_wait_until(&q->cond, &q->lock,
+                                        head->recv_us + w->max_delay_us);
                         continue;
                 }
                 b = calloc(1, sizeof(*b));
@@ -633,60 +650,62 @@ static batch_t *next_batch(worker_t *w) {
                         pthread_mutex_lock(&q->lock);
                         continue;
                 }
+                /* Unlink the rows of head's (model, version), oldest first,
+                 * up to max batch rows (a request bigger than that runs
+                 * alone); requests of other models keep their order. */
                 b->model = head->model;
-                /* unlink the batch's jobs, keeping the others in order */
-                {
-                        job_t *last = NULL, **tailp = &b->jobs;
-                        int64_t wall = wall_ms();
-                        pp = (job_t **)&q->head;
-                        while (*pp) {
-                                j = *pp;
-                                if (j->model != b->model ||
-                                    (b->rows > 0 &&
-                                     b->rows + j->rows > w->max_batch_rows)) {
-                                        last = j;
-                                        pp = &j->next;
-                                        continue;
-                                }
-                                *pp = j->next;
-                                q->n -= j->rows;
-                                j->next = NULL;
-                                if (j->req.has_deadline && j->req.deadline_ms < wall) {
-                                        j->kind = JOB_ERROR;
-                                        j->status = SWARM_STATUS_DEADLINE_EXCEEDED;
-                                        snprintf(j->error, sizeof(j->error),
-                                                 "deadline %" PRId64 " passed %" PRId64
-                                                 " ms before execution",
-                                                 j->req.deadline_ms,
-                                                 wall - j->req.deadline_ms);
-                                        pthread_mutex_unlock(&q->lock);
-                                        answer_now(w, j);
-                                        pthread_mutex_lock(&q->lock);
-                                        /* the list may have changed only at
-                                         * its tail; restart the scan */
-                                        pp = last ? &last->next
-                                                  : (job_t **)&q->head;
-                                        continue;
-                                }
-                                *tailp = j;
-                                tailp = &j->next;
-                                b->rows += j->rows;
-                                if (b->rows >= w->max_batch_rows)
-                                        break;
+                tailp = &b->jobs;
+                wall = wall_ms();
+                for (prev = NULL, j = q->head; j; j = next) {
+                        next = j->next;
+                        if (j->model != b->model ||
+                            (b->rows > 0 && b->rows + j->rows > w->max_batch_rows)) {
+                                prev = j;
+                                continue;
                         }
-                        q->tail = NULL;
-                        for (j = q->head; j; j = j->next)
-                                q->tail = j;
+                        if (prev)
+                                prev->next = next;
+                        else
+                                q->head = next;
+                        if (q->tail == j)
+                                q->tail = prev;
+                        q->n -= j->rows;
+                        j->next = NULL;
+                        if (j->req.has_deadline && j->req.deadline_ms < wall) {
+                                j->kind = JOB_ERROR;
+                                j->status = SWARM_STATUS_DEADLINE_EXCEEDED;
+                                snprintf(j->error, sizeof(j->error),
+                                         "deadline %" PRId64 " passed %" PRId64
+                                         " ms before execution",
+                                         j->req.deadline_ms, wall - j->req.deadline_ms);
+                                *exp_tail = j;
+                                exp_tail = &j->next;
+                                continue;
+                        }
+                        *tailp = j;
+                        tailp = &j->next;
+                        b->rows += j->rows;
+                        if (b->rows >= w->max_batch_rows)
+                                break;
                 }
                 pthread_cond_broadcast(&q->space);
-                if (!b->jobs) {
+                if (!b->jobs) { /* every candidate had expired */
                         free(b);
                         b = NULL;
-                        continue;
+                        if (expired)
+                                break;
                 }
-                break;
         }
         pthread_mutex_unlock(&q->lock);
+        /* answered outside the lock: out_push may wait for room */
+        while (expired) {
+                job_t *j = expired;
+                expired = j->next;
+                j->next = NULL;
+                answer_now(w, j);
+        }
+        if (!b && !q->closed)
+                return next_batch(w);
         return b;
 }
 
@@ -788,11 +807,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         /* The result or dead-letter topic itself failed after librdkafka's
          * retries.  Not storing the offset keeps the request for the next
          * worker; exiting lets the fleet replace this one. */
-        w->fatal = 1;
-        snprintf(w->fatal_msg, sizeof(w->fatal_msg),
-                 "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+        set_fatal(w, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
                  rd_kafka_err2str(m->err));
-        SWARM_ERROR(w->log, "%s partition=%d offset=%" PRId64, w->fatal_msg,
+        SWARM_ERROR(w->log, "delivery to %s failed: %s partition=%d offset=%" PRId64,
+                    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
                     (int)j->msg->partition, j->msg->offset);
         job_free(j);
 }
@@ -937,9 +955,7 @@ static void emit_batch(worker_t *w, batch_t *b) {
                 if (j->kind == JOB_INFER)
                         row += j->rows;
                 if (r) {
-                        w->fatal = 1;
-                        snprintf(w->fatal_msg, sizeof(w->fatal_msg),
-                                 "could not produce a response");
+                        set_fatal(w, "could not produce a response");
                         job_free(j);
                 }
         }
@@ -953,16 +969,9 @@ static void *out_main(void *arg) {
         for (;;) {
                 batch_t *b;
                 pthread_mutex_lock(&q->lock);
-                if (!q->head && !q->closed) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 2000000;
-                        if (ts.tv_nsec >= 1000000000) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000;
-                        }
-                        pthread_cond_timedwait(&q->cond, &q->lock, &ts);
-                }
+                /* wake at least every 2 ms to serve delivery reports */
+                if (!q->head && !q->closed)
+                        cond_wait_until(&q->cond, &q->lock, now_us() + 2000);
                 b = q->head;
                 if (b) {
                         q->head = b->next;
@@ -996,13 +1005,13 @@ static void *out_main(void *arg) {
 /* Wait until every consumed message is answered and acknowledged. */
 static void drain(worker_t *w) {
         int64_t t0 = now_us();
-        w->flush = 1;
+        atomic_store(&w->flush, 1);
         pthread_mutex_lock(&w->execq.lock);
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
         while (offtrack_inflight(w->track) > 0 && !w->fatal)
                 usleep(1000);
-        w->flush = 0;
+        atomic_store(&w->flush, 0);
         SWARM_DEBUG(w->log, "drained in %" PRId64 " us", now_us() - t0);
 }
 
