@@ -1,0 +1,118 @@
+/*
+ * metrics.h - counters, gauges and histograms with labels, rendered in the
+ * Prometheus text exposition format (0.0.4), and a small HTTP server
+ * (libmicrohttpd) that serves /metrics, /healthz and /readyz.
+ *
+ * Shape: a registry (swarm_metrics_t) holds families (swarm_metric_t: one
+ * name, type, help and list of label names); a family holds series
+ * (swarm_series_t: one combination of label values).  Look a series up once
+ * with swarm_metrics_with() and keep the handle: updates through a handle
+ * never allocate and never take the registry lock.
+ *
+ * Naming (Prometheus conventions): every name starts with "swarm_";
+ * counters end in "_total"; units are base units in the name ("_seconds",
+ * "_bytes"); a histogram family "x" renders x_bucket{le=...}, x_sum, x_count.
+ *
+ * Threads: everything here may be called from any thread.  Counters and
+ * gauges are lock-free atomics; a histogram series takes its own mutex for
+ * one observation (so bucket counts, sum and count stay consistent);
+ * creating families and series and rendering take the registry / family
+ * locks.  Families and series live until swarm_metrics_destroy().
+ */
+#ifndef SWARM_METRICS_H
+#define SWARM_METRICS_H
+
+#include <stddef.h>
+
+#include "swarm/err.h"
+#include "swarm/log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct swarm_metrics swarm_metrics_t;  /* registry */
+typedef struct swarm_metric swarm_metric_t;    /* family */
+typedef struct swarm_series swarm_series_t;    /* one label combination */
+
+#define SWARM_METRICS_MAX_LABELS 8
+
+int swarm_metrics_new(swarm_metrics_t **out, swarm_err_t *err);
+/* Frees the registry, its families and series.  NULL is accepted.  Stop the
+ * HTTP server first. */
+void swarm_metrics_destroy(swarm_metrics_t *m);
+
+/* Register a family.  `labels` is a NULL-terminated list of label names (or
+ * NULL for none; at most SWARM_METRICS_MAX_LABELS), copied.  Names are
+ * checked ([a-zA-Z_:][a-zA-Z0-9_:]*, counters must end in "_total", "le" is
+ * reserved for histograms); registering an existing name with the same type
+ * and labels returns the existing family, anything else is SWARM_ERR_INVALID.
+ * *out is borrowed from the registry. */
+int swarm_metrics_counter(swarm_metrics_t *m, const char *name,
+                          const char *help, const char *const *labels,
+                          swarm_metric_t **out, swarm_err_t *err);
+int swarm_metrics_gauge(swarm_metrics_t *m, const char *name,
+                        const char *help, const char *const *labels,
+                        swarm_metric_t **out, swarm_err_t *err);
+/* `bounds`: n strictly increasing upper bounds (copied); +Inf is implicit. */
+int swarm_metrics_histogram(swarm_metrics_t *m, const char *name,
+                            const char *help, const char *const *labels,
+                            const double *bounds, size_t n,
+                            swarm_metric_t **out, swarm_err_t *err);
+
+/* Default latency buckets in seconds (0.0005 .. 10), for
+ * swarm_metrics_histogram(..., SWARM_METRICS_LATENCY_BUCKETS, ...). */
+extern const double swarm_metrics_latency_buckets[];
+extern const size_t swarm_metrics_latency_bucket_count;
+
+/* The series for one combination of label values (as many as the family has
+ * label names; NULL for a family without labels).  Created on first use
+ * (the only allocation), found by a scan afterwards: call it once and keep
+ * the handle for the hot path.  Returns NULL only when out of memory or when
+ * `f` is NULL; every update function accepts NULL and then does nothing, so
+ * an out-of-memory metric never breaks the caller. */
+swarm_series_t *swarm_metrics_with(swarm_metric_t *f,
+                                   const char *const *values);
+
+/* Counter: add v (v >= 0; a negative v is ignored). */
+void swarm_metrics_add(swarm_series_t *s, double v);
+/* Gauge: set / add (v may be negative). */
+void swarm_metrics_set(swarm_series_t *s, double v);
+void swarm_metrics_gauge_add(swarm_series_t *s, double v);
+/* Histogram: one observation. */
+void swarm_metrics_observe(swarm_series_t *s, double v);
+/* Current value of a counter or gauge (a histogram's sum); 0 for NULL. */
+double swarm_metrics_value(const swarm_series_t *s);
+
+/* Render every family in registration order, series in creation order.
+ * *out is NUL-terminated and the caller frees it; *len excludes the NUL. */
+int swarm_metrics_render(swarm_metrics_t *m, char **out, size_t *len,
+                         swarm_err_t *err);
+
+/* ---- HTTP ---- */
+
+typedef struct swarm_metrics_http swarm_metrics_http_t;
+
+/* Readiness probe: return non-zero when ready.  Called on the server's
+ * thread; must be thread-safe and quick. */
+typedef int (swarm_metrics_ready_cb)(void *opaque);
+
+/* Serve GET /metrics (text format 0.0.4), /healthz (200 "ok" while the
+ * process runs) and /readyz (200 "ready" when ready(opaque) is non-zero or
+ * ready is NULL, else 503 "not ready") on all interfaces, port `port`
+ * (0: the kernel picks a free one, see swarm_metrics_http_port(); the port
+ * is logged at INFO).  The server runs on its own thread.  `m`, `log` and
+ * `opaque` are borrowed and must outlive the server. */
+int swarm_metrics_http_start(swarm_metrics_t *m, int port,
+                             swarm_metrics_ready_cb *ready, void *opaque,
+                             const swarm_log_t *log,
+                             swarm_metrics_http_t **out, swarm_err_t *err);
+/* The port actually bound. */
+int swarm_metrics_http_port(const swarm_metrics_http_t *h);
+/* Stop serving and free.  NULL is accepted. */
+void swarm_metrics_http_stop(swarm_metrics_http_t *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
