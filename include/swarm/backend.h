@@ -9,6 +9,7 @@
  * pointer arithmetic on them: every kernel takes element offsets instead, so a
  * backend whose handles are not addresses works too.  All tensors are FLOAT32,
  * row-major and contiguous unless a leading dimension says otherwise.
+ * The one exception: `gather` indices, which are INT64 or INT32.
  *
  * Kernels may run asynchronously; `download` is the synchronisation point.
  * Every fallible entry returns SWARM_OK or an error code and fills err
@@ -29,12 +30,69 @@
 extern "C" {
 #endif
 
+/* Element-wise unary functions.  The first four are the activations a GEMM
+ * may fuse; the others run through `unary` (and may be fused too).  alpha
+ * and beta are the parameters named in the comment, unused otherwise. */
 typedef enum swarm_act {
-        SWARM_ACT_NONE = 0,
+        SWARM_ACT_NONE = 0,     /* identity */
         SWARM_ACT_RELU,
         SWARM_ACT_SIGMOID,
-        SWARM_ACT_TANH
+        SWARM_ACT_TANH,
+        SWARM_ACT_LEAKY_RELU,   /* x < 0 ? alpha * x : x */
+        SWARM_ACT_CLIP,         /* min(max(x, alpha), beta) */
+        SWARM_ACT_GELU,         /* x/2 (1 + erf(x/sqrt 2)) */
+        SWARM_ACT_GELU_TANH,    /* the tanh approximation of GELU */
+        SWARM_ACT_ERF,
+        SWARM_ACT_SQRT,
+        SWARM_ACT_EXP,
+        SWARM_ACT_LOG,
+        SWARM_ACT_NEG,
+        SWARM_ACT_ABS,
+        SWARM_ACT_RECIPROCAL,
+        SWARM_ACT_FLOOR,
+        SWARM_ACT_CEIL,
+        SWARM_ACT_AFFINE        /* alpha * x + beta */
 } swarm_act_t;
+
+/* Element-wise binary operators (NumPy broadcasting via strides). */
+typedef enum swarm_binop {
+        SWARM_BIN_ADD = 0,
+        SWARM_BIN_SUB,
+        SWARM_BIN_MUL,
+        SWARM_BIN_DIV,
+        SWARM_BIN_POW,
+        SWARM_BIN_MAX,
+        SWARM_BIN_MIN
+} swarm_binop_t;
+
+/* Reductions. */
+typedef enum swarm_reduce {
+        SWARM_RED_SUM = 0,
+        SWARM_RED_MEAN,
+        SWARM_RED_MAX,
+        SWARM_RED_MIN,
+        SWARM_RED_PROD,
+        SWARM_RED_SUMSQUARE,
+        SWARM_RED_L2
+} swarm_reduce_t;
+
+/* Geometry of a 2-D window over n planes of h x w (images * channels for
+ * pooling, one image's channels for im2col).  Output is oh x ow; the window
+ * is kh x kw with strides sh, sw and dilations dh, dw; pad_t / pad_l are the
+ * top / left zero padding, pad_b / pad_r the bottom / right padding that
+ * count_include_pad counts (the extra rows ceil_mode adds beyond it are
+ * never counted). */
+typedef struct swarm_window {
+        int64_t n, h, w, oh, ow;
+        int64_t kh, kw, sh, sw, dh, dw;
+        int64_t pad_t, pad_l, pad_b, pad_r;
+} swarm_window_t;
+
+typedef enum swarm_pool_kind {
+        SWARM_POOL_MAX = 0,
+        SWARM_POOL_AVG,         /* padding not counted */
+        SWARM_POOL_AVG_PAD      /* count_include_pad = 1 */
+} swarm_pool_kind_t;
 
 /* How the GEMM bias is broadcast onto the m x n result. */
 typedef enum swarm_bias {
@@ -62,6 +120,7 @@ typedef struct swarm_gemm {
         void *c;
         int64_t c_off, ldc;
         swarm_act_t act;
+        float act_alpha, act_beta;      /* parameters of act, see above */
 } swarm_gemm_t;
 
 typedef struct swarm_backend swarm_backend_t;
@@ -104,6 +163,69 @@ struct swarm_backend {
         /* Device -> device copy of bytes. */
         int (*copy)(swarm_backend_t *be, void *dst, const void *src,
                     size_t bytes, swarm_err_t *err);
+
+        /* ---- generic kernels for CNNs, embeddings and normalisation ----
+         * One entry per kind of kernel, not per ONNX operator: the loader
+         * maps Sub, Mul, Pow ... onto `binary`, Transpose, Concat, Slice
+         * and Expand onto `copy_strided`, and so on. */
+
+        /* c = a OP b, broadcast as for `add`. */
+        int (*binary)(swarm_backend_t *be, swarm_binop_t op, int ndim,
+                      const int64_t *shape, const void *a,
+                      const int64_t *a_str, const void *b,
+                      const int64_t *b_str, void *c, swarm_err_t *err);
+        /* y = op(x; alpha, beta) over n elements; y may equal x. */
+        int (*unary)(swarm_backend_t *be, swarm_act_t op, float alpha,
+                     float beta, const void *x, void *y, int64_t n,
+                     swarm_err_t *err);
+        /* Log-softmax, same layout as softmax. */
+        int (*log_softmax)(swarm_backend_t *be, const void *x, void *y,
+                           int64_t outer, int64_t n, int64_t inner,
+                           swarm_err_t *err);
+        /* Reduce x of `shape` (ndim dims) over the dims whose bit is set in
+         * `axes`; y has the same dims with those set to 1. */
+        int (*reduce)(swarm_backend_t *be, swarm_reduce_t op, int ndim,
+                      const int64_t *shape, uint32_t axes, const void *x,
+                      void *y, swarm_err_t *err);
+        /* Pool w->n planes of x ([n, h, w]) into y ([n, oh, ow]). */
+        int (*pool)(swarm_backend_t *be, swarm_pool_kind_t kind,
+                    const swarm_window_t *w, const void *x, void *y,
+                    swarm_err_t *err);
+        /* Unfold w->n channels of one image (x + x_off, [n, h, w]) into the
+         * columns matrix col ([n * kh * kw, oh * ow]) a GEMM multiplies by
+         * the filters; padding reads as 0. */
+        int (*im2col)(swarm_backend_t *be, const swarm_window_t *w,
+                      const void *x, int64_t x_off, void *col,
+                      swarm_err_t *err);
+        /* y[o, i, j] = x[o, idx[i], j] for x viewed as [outer, axis_n,
+         * inner] (4-byte elements) and n_idx indices, INT64 when idx64 else
+         * INT32; negative indices count from the end.  An index out of range
+         * fails with SWARM_ERR_INVALID (the input was bad, not the device). */
+        int (*gather)(swarm_backend_t *be, const void *x, int64_t outer,
+                      int64_t axis_n, int64_t inner, const void *idx,
+                      int idx64, int64_t n_idx, void *y, swarm_err_t *err);
+        /* y[y_off + sum i_d * y_str[d]] = x[x_off + sum i_d * x_str[d]] for
+         * every index of `shape` (4-byte elements): transposes, concats,
+         * slices and expands are all this with different strides. */
+        int (*copy_strided)(swarm_backend_t *be, int ndim,
+                            const int64_t *shape, const void *x,
+                            int64_t x_off, const int64_t *x_str, void *y,
+                            int64_t y_off, const int64_t *y_str,
+                            swarm_err_t *err);
+        /* Per-channel affine (inference BatchNormalization the loader could
+         * not fold): y[o, c, i] = x[o, c, i] * scale[c] + bias[c] over
+         * [outer, c, inner]. */
+        int (*channel_affine)(swarm_backend_t *be, const void *x,
+                              const void *scale, const void *bias, void *y,
+                              int64_t outer, int64_t c, int64_t inner,
+                              swarm_err_t *err);
+        /* Layer normalisation of each of `outer` rows of n values:
+         * y = (x - mean) / sqrt(var + eps) * scale + bias, with scale and
+         * bias n values each (bias may be NULL). */
+        int (*layer_norm)(swarm_backend_t *be, const void *x,
+                          const void *scale, const void *bias, void *y,
+                          int64_t outer, int64_t n, float eps,
+                          swarm_err_t *err);
 
         void (*destroy)(swarm_backend_t *be);
 };

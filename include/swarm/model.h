@@ -46,6 +46,17 @@ int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
                          swarm_model_t **out, swarm_err_t *err);
 void swarm_model_destroy(swarm_model_t *m);
 
+/* Like swarm_model_load_mem(), with the graph inputs named in bind[0..n_bind)
+ * replaced by those constant values (name, dtype, shape, data; copied), so
+ * inputs that set shapes, axes or limits (Reshape's shape, Clip's min ...)
+ * fold at load time.  The model's inputs are the remaining ones.  Errors as
+ * for load, plus SWARM_ERR_INVALID for a bound value whose size does not
+ * match its shape. */
+int swarm_model_load_mem_bound(const void *buf, size_t len,
+                               const swarm_tensor_t *bind, int n_bind,
+                               swarm_backend_t *be, swarm_model_t **out,
+                               swarm_err_t *err);
+
 int swarm_model_n_inputs(const swarm_model_t *m);
 int swarm_model_n_outputs(const swarm_model_t *m);
 const swarm_model_io_t *swarm_model_input(const swarm_model_t *m, int i);
@@ -67,6 +78,14 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
  * always holds shape[0] * row_bytes bytes (row_bytes for a 0-D input),
  * whatever rows is; the same holds for outputs. */
 int64_t swarm_model_fixed_rows(const swarm_model_t *m);
+
+/* Working memory of one run: intermediate buffers (after reuse planning)
+ * grow by work_row_bytes per batch row on top of work_fixed_bytes (buffers
+ * of unbatched values and the convolution scratch).  Weights and the
+ * caller's inputs are not included.  A worker sizes batches to a budget
+ * with rows <= (budget - fixed) / row_bytes. */
+size_t swarm_model_work_row_bytes(const swarm_model_t *m);
+size_t swarm_model_work_fixed_bytes(const swarm_model_t *m);
 
 /* Backend calls per run after fusion (Gemm + Add + Relu counts one). */
 int swarm_model_n_steps(const swarm_model_t *m);

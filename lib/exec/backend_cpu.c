@@ -11,6 +11,7 @@
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
+#include "model_internal.h"
 
 static int cpu_alloc(swarm_backend_t *be, size_t bytes, void **out,
                      swarm_err_t *err) {
@@ -43,7 +44,7 @@ static int cpu_memcpy(swarm_backend_t *be, void *dst, const void *src,
         return SWARM_OK;
 }
 
-static float apply_act(swarm_act_t act, float v) {
+static float apply_act(swarm_act_t act, float a, float b, float v) {
         switch (act) {
         case SWARM_ACT_RELU:
                 return v > 0.0f ? v : 0.0f;
@@ -57,13 +58,43 @@ static float apply_act(swarm_act_t act, float v) {
                 }
         case SWARM_ACT_TANH:
                 return tanhf(v);
+        case SWARM_ACT_LEAKY_RELU:
+                return v < 0.0f ? a * v : v;
+        case SWARM_ACT_CLIP:
+                /* NaN passes through, as in ONNX. */
+                return v < a ? a : v > b ? b : v;
+        case SWARM_ACT_GELU:
+                return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        case SWARM_ACT_GELU_TANH:
+                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
+                                                (v + 0.044715f * v * v * v)));
+        case SWARM_ACT_ERF:
+                return erff(v);
+        case SWARM_ACT_SQRT:
+                return sqrtf(v);
+        case SWARM_ACT_EXP:
+                return expf(v);
+        case SWARM_ACT_LOG:
+                return logf(v);
+        case SWARM_ACT_NEG:
+                return -v;
+        case SWARM_ACT_ABS:
+                return fabsf(v);
+        case SWARM_ACT_RECIPROCAL:
+                return 1.0f / v;
+        case SWARM_ACT_FLOOR:
+                return floorf(v);
+        case SWARM_ACT_CEIL:
+                return ceilf(v);
+        case SWARM_ACT_AFFINE:
+                return a * v + b;
         default:
                 return v;
         }
 }
 
-static int cpu_act(swarm_backend_t *be, swarm_act_t act, const void *x,
-                   void *y, int64_t n, swarm_err_t *err) {
+static int cpu_unary(swarm_backend_t *be, swarm_act_t act, float a, float b,
+                     const void *x, void *y, int64_t n, swarm_err_t *err) {
         const float *xs = x;
         float *ys = y;
 
@@ -73,9 +104,19 @@ static int cpu_act(swarm_backend_t *be, swarm_act_t act, const void *x,
                         ys[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
                 return SWARM_OK;
         }
+        if (act == SWARM_ACT_NONE) {
+                if (x != y)
+                        memmove(y, x, (size_t)n * sizeof(float));
+                return SWARM_OK;
+        }
         for (int64_t i = 0; i < n; i++)
-                ys[i] = apply_act(act, xs[i]);
+                ys[i] = apply_act(act, a, b, xs[i]);
         return SWARM_OK;
+}
+
+static int cpu_act(swarm_backend_t *be, swarm_act_t act, const void *x,
+                   void *y, int64_t n, swarm_err_t *err) {
+        return cpu_unary(be, act, 0.0f, 0.0f, x, y, n, err);
 }
 
 static void fill_bias(const swarm_gemm_t *g, const float *bias, float *c) {
@@ -144,14 +185,52 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
         /* Activation while the rows are still warm in cache. */
         if (g->act != SWARM_ACT_NONE)
                 for (int64_t i = 0; i < m; i++)
-                        cpu_act(be, g->act, c + i * g->ldc, c + i * g->ldc, n,
-                                err);
+                        cpu_unary(be, g->act, g->act_alpha, g->act_beta,
+                                  c + i * g->ldc, c + i * g->ldc, n, err);
         return SWARM_OK;
 }
 
-static int cpu_add(swarm_backend_t *be, int ndim, const int64_t *shape,
-                   const void *a, const int64_t *a_str, const void *b,
-                   const int64_t *b_str, void *c, swarm_err_t *err) {
+static inline float binop(swarm_binop_t op, float a, float b) {
+        switch (op) {
+        case SWARM_BIN_ADD: return a + b;
+        case SWARM_BIN_SUB: return a - b;
+        case SWARM_BIN_MUL: return a * b;
+        case SWARM_BIN_DIV: return a / b;
+        case SWARM_BIN_POW: return powf(a, b);
+        /* NaN propagates, as in NumPy's maximum/minimum. */
+        case SWARM_BIN_MAX: return a != a || a > b ? a : b;
+        case SWARM_BIN_MIN: return a != a || a < b ? a : b;
+        }
+        return 0.0f;
+}
+
+/* The inner row of a broadcast binary op.  Add and Mul with unit or zero
+ * strides get straight loops the compiler vectorises (bias over rows,
+ * per-channel scale). */
+static void bin_row(swarm_binop_t op, const float *ar, int64_t ais,
+                    const float *br, int64_t bis, float *cr, int64_t inner) {
+        if (op == SWARM_BIN_ADD && ais == 1 && bis == 1) {
+                for (int64_t j = 0; j < inner; j++)
+                        cr[j] = ar[j] + br[j];
+        } else if (op == SWARM_BIN_ADD && ais == 1 && bis == 0) {
+                for (int64_t j = 0; j < inner; j++)
+                        cr[j] = ar[j] + br[0];
+        } else if (op == SWARM_BIN_MUL && ais == 1 && bis == 1) {
+                for (int64_t j = 0; j < inner; j++)
+                        cr[j] = ar[j] * br[j];
+        } else if (op == SWARM_BIN_MUL && ais == 1 && bis == 0) {
+                for (int64_t j = 0; j < inner; j++)
+                        cr[j] = ar[j] * br[0];
+        } else {
+                for (int64_t j = 0; j < inner; j++)
+                        cr[j] = binop(op, ar[j * ais], br[j * bis]);
+        }
+}
+
+static int cpu_binary(swarm_backend_t *be, swarm_binop_t op, int ndim,
+                      const int64_t *shape, const void *a,
+                      const int64_t *a_str, const void *b,
+                      const int64_t *b_str, void *c, swarm_err_t *err) {
         const float *as = a, *bs = b;
         float *cs = c;
         int64_t idx[SWARM_MAX_DIMS] = {0};
@@ -159,9 +238,9 @@ static int cpu_add(swarm_backend_t *be, int ndim, const int64_t *shape,
 
         if (ndim < 0 || ndim > SWARM_MAX_DIMS)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
-                                     "cpu: add with %d dims", ndim);
+                                     "cpu: binary op with %d dims", ndim);
         if (ndim == 0) {
-                cs[0] = as[0] + bs[0];
+                cs[0] = binop(op, as[0], bs[0]);
                 return SWARM_OK;
         }
         inner = shape[ndim - 1];
@@ -172,19 +251,10 @@ static int cpu_add(swarm_backend_t *be, int ndim, const int64_t *shape,
         if (inner == 0)
                 return SWARM_OK;
         /* Walk the outer dims with an odometer; the inner loop has stride 0
-         * or 1 per operand, which makes bias-over-rows a straight loop. */
+         * or 1 per operand in the common cases. */
         for (int64_t o = 0; o < outer; o++) {
-                float *cr = cs + o * inner;
-                const float *ar = as + ao, *br = bs + bo;
-                if (ais == 1 && bis == 1)
-                        for (int64_t j = 0; j < inner; j++)
-                                cr[j] = ar[j] + br[j];
-                else if (ais == 1 && bis == 0)
-                        for (int64_t j = 0; j < inner; j++)
-                                cr[j] = ar[j] + br[0];
-                else
-                        for (int64_t j = 0; j < inner; j++)
-                                cr[j] = ar[j * ais] + br[j * bis];
+                bin_row(op, as + ao, ais, bs + bo, bis, cs + o * inner,
+                        inner);
                 for (int d = ndim - 2; d >= 0; d--) {
                         idx[d]++;
                         ao += a_str[d];
@@ -199,14 +269,15 @@ static int cpu_add(swarm_backend_t *be, int ndim, const int64_t *shape,
         return SWARM_OK;
 }
 
-static int cpu_softmax(swarm_backend_t *be, const void *x, void *y,
-                       int64_t outer, int64_t n, int64_t inner,
-                       swarm_err_t *err) {
-        const float *xs = x;
-        float *ys = y;
+static int cpu_add(swarm_backend_t *be, int ndim, const int64_t *shape,
+                   const void *a, const int64_t *a_str, const void *b,
+                   const int64_t *b_str, void *c, swarm_err_t *err) {
+        return cpu_binary(be, SWARM_BIN_ADD, ndim, shape, a, a_str, b, b_str,
+                          c, err);
+}
 
-        if (n <= 0)
-                return SWARM_OK;
+static void softmax_any(const float *xs, float *ys, int64_t outer,
+                        int64_t n, int64_t inner, int log_form) {
         for (int64_t o = 0; o < outer; o++) {
                 for (int64_t in = 0; in < inner; in++) {
                         const float *xp = xs + o * n * inner + in;
@@ -216,14 +287,317 @@ static int cpu_softmax(swarm_backend_t *be, const void *x, void *y,
                         for (int64_t j = 0; j < n; j++)
                                 if (xp[j * inner] > mx)
                                         mx = xp[j * inner];
-                        for (int64_t j = 0; j < n; j++) {
-                                float e = expf(xp[j * inner] - mx);
-                                yp[j * inner] = e;
-                                sum += e;
-                        }
                         for (int64_t j = 0; j < n; j++)
-                                yp[j * inner] /= sum;
+                                sum += expf(xp[j * inner] - mx);
+                        if (log_form) {
+                                float ls = logf(sum);
+                                for (int64_t j = 0; j < n; j++)
+                                        yp[j * inner] = xp[j * inner] - mx -
+                                                        ls;
+                        } else {
+                                for (int64_t j = 0; j < n; j++)
+                                        yp[j * inner] =
+                                                expf(xp[j * inner] - mx) / sum;
+                        }
                 }
+        }
+}
+
+static int cpu_softmax(swarm_backend_t *be, const void *x, void *y,
+                       int64_t outer, int64_t n, int64_t inner,
+                       swarm_err_t *err) {
+        if (n > 0)
+                softmax_any(x, y, outer, n, inner, 0);
+        return SWARM_OK;
+}
+
+static int cpu_log_softmax(swarm_backend_t *be, const void *x, void *y,
+                           int64_t outer, int64_t n, int64_t inner,
+                           swarm_err_t *err) {
+        if (n > 0)
+                softmax_any(x, y, outer, n, inner, 1);
+        return SWARM_OK;
+}
+
+static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
+                      const int64_t *shape, uint32_t axes, const void *x,
+                      void *y, swarm_err_t *err) {
+        const float *xs = x;
+        float *ys = y;
+        int64_t ostr[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        int64_t total = 1, out_n = 1, cnt = 1, yo = 0, s = 1;
+        /* Accumulate in double: means over thousands of values stay exact
+         * to float precision whatever the order. */
+        double *acc;
+
+        if (ndim < 0 || ndim > SWARM_MAX_DIMS)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: reduce with %d dims", ndim);
+        for (int d = ndim - 1; d >= 0; d--) {
+                total *= shape[d];
+                if (axes & (1u << d)) {
+                        ostr[d] = 0;
+                        cnt *= shape[d];
+                } else {
+                        ostr[d] = s;
+                        s *= shape[d];
+                        out_n *= shape[d];
+                }
+        }
+        acc = malloc((size_t)(out_n ? out_n : 1) * sizeof(double));
+        if (!acc)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu: reduce: out of memory");
+        for (int64_t i = 0; i < out_n; i++)
+                acc[i] = op == SWARM_RED_MAX ? -INFINITY
+                         : op == SWARM_RED_MIN ? INFINITY
+                         : op == SWARM_RED_PROD ? 1.0 : 0.0;
+        for (int64_t i = 0; i < total; i++) {
+                double v = xs[i];
+                switch (op) {
+                case SWARM_RED_MAX: if (v > acc[yo] || v != v) acc[yo] = v;
+                        break;
+                case SWARM_RED_MIN: if (v < acc[yo] || v != v) acc[yo] = v;
+                        break;
+                case SWARM_RED_PROD: acc[yo] *= v; break;
+                case SWARM_RED_SUMSQUARE:
+                case SWARM_RED_L2: acc[yo] += v * v; break;
+                default: acc[yo] += v; break;
+                }
+                for (int d = ndim - 1; d >= 0; d--) {
+                        idx[d]++;
+                        yo += ostr[d];
+                        if (idx[d] < shape[d])
+                                break;
+                        yo -= ostr[d] * shape[d];
+                        idx[d] = 0;
+                }
+        }
+        for (int64_t i = 0; i < out_n; i++) {
+                double v = acc[i];
+                if (op == SWARM_RED_MEAN)
+                        v = cnt ? v / (double)cnt : NAN;
+                else if (op == SWARM_RED_L2)
+                        v = sqrt(v);
+                ys[i] = (float)v;
+        }
+        free(acc);
+        return SWARM_OK;
+}
+
+static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
+                    const swarm_window_t *w, const void *x, void *y,
+                    swarm_err_t *err) {
+        const float *xs = x;
+        float *ys = y;
+
+        for (int64_t p = 0; p < w->n; p++) {
+                const float *xp = xs + p * w->h * w->w;
+                float *yp = ys + p * w->oh * w->ow;
+                for (int64_t oy = 0; oy < w->oh; oy++) {
+                        for (int64_t ox = 0; ox < w->ow; ox++) {
+                                int64_t y0 = oy * w->sh - w->pad_t;
+                                int64_t x0 = ox * w->sw - w->pad_l;
+                                float mx = -INFINITY, sum = 0.0f;
+                                int64_t cnt = 0, padded = 0;
+                                for (int64_t ky = 0; ky < w->kh; ky++) {
+                                        int64_t iy = y0 + ky * w->dh;
+                                        for (int64_t kx = 0; kx < w->kw;
+                                             kx++) {
+                                                int64_t ix = x0 + kx * w->dw;
+                                                float v;
+                                                /* Inside the declared pads
+                                                 * (not ceil_mode's extra
+                                                 * rows) counts for
+                                                 * count_include_pad. */
+                                                if (iy < w->h + w->pad_b &&
+                                                    ix < w->w + w->pad_r)
+                                                        padded++;
+                                                if (iy < 0 || iy >= w->h ||
+                                                    ix < 0 || ix >= w->w)
+                                                        continue;
+                                                v = xp[iy * w->w + ix];
+                                                if (v > mx || v != v)
+                                                        mx = v;
+                                                sum += v;
+                                                cnt++;
+                                        }
+                                }
+                                if (kind == SWARM_POOL_MAX)
+                                        yp[oy * w->ow + ox] = mx;
+                                else if (kind == SWARM_POOL_AVG_PAD)
+                                        yp[oy * w->ow + ox] =
+                                                padded ? sum / (float)padded
+                                                       : 0.0f;
+                                else
+                                        yp[oy * w->ow + ox] =
+                                                cnt ? sum / (float)cnt : 0.0f;
+                        }
+                }
+        }
+        return SWARM_OK;
+}
+
+static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
+                      const void *x, int64_t x_off, void *col,
+                      swarm_err_t *err) {
+        const float *xs = (const float *)x + x_off;
+        float *cs = col;
+        int64_t plane = w->oh * w->ow;
+
+        for (int64_t c = 0; c < w->n; c++) {
+                const float *xp = xs + c * w->h * w->w;
+                for (int64_t ky = 0; ky < w->kh; ky++) {
+                        for (int64_t kx = 0; kx < w->kw; kx++) {
+                                float *row = cs + ((c * w->kh + ky) * w->kw +
+                                                   kx) * plane;
+                                for (int64_t oy = 0; oy < w->oh; oy++) {
+                                        int64_t iy = oy * w->sh - w->pad_t +
+                                                     ky * w->dh;
+                                        float *r = row + oy * w->ow;
+                                        int64_t x0 = kx * w->dw - w->pad_l;
+                                        if (iy < 0 || iy >= w->h) {
+                                                memset(r, 0, (size_t)w->ow *
+                                                       sizeof(float));
+                                                continue;
+                                        }
+                                        if (w->sw == 1 && x0 >= 0 &&
+                                            x0 + w->ow <= w->w) {
+                                                /* The common interior row:
+                                                 * one contiguous copy. */
+                                                memcpy(r, xp + iy * w->w + x0,
+                                                       (size_t)w->ow *
+                                                       sizeof(float));
+                                                continue;
+                                        }
+                                        for (int64_t ox = 0; ox < w->ow;
+                                             ox++) {
+                                                int64_t ix = x0 + ox * w->sw;
+                                                r[ox] = ix < 0 || ix >= w->w
+                                                        ? 0.0f
+                                                        : xp[iy * w->w + ix];
+                                        }
+                                }
+                        }
+                }
+        }
+        return SWARM_OK;
+}
+
+static int cpu_gather(swarm_backend_t *be, const void *x, int64_t outer,
+                      int64_t axis_n, int64_t inner, const void *idx,
+                      int idx64, int64_t n_idx, void *y, swarm_err_t *err) {
+        const uint32_t *xs = x;
+        uint32_t *ys = y;
+
+        for (int64_t i = 0; i < n_idx; i++) {
+                int64_t k = idx64 ? ((const int64_t *)idx)[i]
+                                  : ((const int32_t *)idx)[i];
+                if (k < 0)
+                        k += axis_n;
+                if (k < 0 || k >= axis_n)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "gather: index %lld out of "
+                                             "range [-%lld, %lld)",
+                                             (long long)(idx64
+                                                 ? ((const int64_t *)idx)[i]
+                                                 : ((const int32_t *)idx)[i]),
+                                             (long long)axis_n,
+                                             (long long)axis_n);
+                for (int64_t o = 0; o < outer; o++)
+                        memcpy(ys + (o * n_idx + i) * inner,
+                               xs + (o * axis_n + k) * inner,
+                               (size_t)inner * sizeof(float));
+        }
+        return SWARM_OK;
+}
+
+static int cpu_copy_strided(swarm_backend_t *be, int ndim,
+                            const int64_t *shape, const void *x,
+                            int64_t x_off, const int64_t *x_str, void *y,
+                            int64_t y_off, const int64_t *y_str,
+                            swarm_err_t *err) {
+        const uint32_t *xs = (const uint32_t *)x + x_off;
+        uint32_t *ys = (uint32_t *)y + y_off;
+        int64_t idx[SWARM_MAX_DIMS] = {0}, outer = 1, inner, xo = 0, yo = 0;
+        int64_t xis, yis;
+
+        if (ndim < 0 || ndim > SWARM_MAX_DIMS)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: strided copy with %d dims", ndim);
+        if (ndim == 0) {
+                ys[0] = xs[0];
+                return SWARM_OK;
+        }
+        for (int d = 0; d < ndim; d++)
+                if (shape[d] == 0)
+                        return SWARM_OK;
+        for (int d = 0; d < ndim - 1; d++)
+                outer *= shape[d];
+        inner = shape[ndim - 1];
+        xis = x_str[ndim - 1];
+        yis = y_str[ndim - 1];
+        for (int64_t o = 0; o < outer; o++) {
+                if (xis == 1 && yis == 1)
+                        memcpy(ys + yo, xs + xo,
+                               (size_t)inner * sizeof(uint32_t));
+                else
+                        for (int64_t j = 0; j < inner; j++)
+                                ys[yo + j * yis] = xs[xo + j * xis];
+                for (int d = ndim - 2; d >= 0; d--) {
+                        idx[d]++;
+                        xo += x_str[d];
+                        yo += y_str[d];
+                        if (idx[d] < shape[d])
+                                break;
+                        xo -= x_str[d] * shape[d];
+                        yo -= y_str[d] * shape[d];
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+static int cpu_channel_affine(swarm_backend_t *be, const void *x,
+                              const void *scale, const void *bias, void *y,
+                              int64_t outer, int64_t c, int64_t inner,
+                              swarm_err_t *err) {
+        const float *xs = x, *sc = scale, *bi = bias;
+        float *ys = y;
+
+        for (int64_t o = 0; o < outer; o++)
+                for (int64_t k = 0; k < c; k++) {
+                        const float *xp = xs + (o * c + k) * inner;
+                        float *yp = ys + (o * c + k) * inner;
+                        float s = sc[k], b = bi[k];
+                        for (int64_t i = 0; i < inner; i++)
+                                yp[i] = xp[i] * s + b;
+                }
+        return SWARM_OK;
+}
+
+static int cpu_layer_norm(swarm_backend_t *be, const void *x,
+                          const void *scale, const void *bias, void *y,
+                          int64_t outer, int64_t n, float eps,
+                          swarm_err_t *err) {
+        const float *xs = x, *sc = scale, *bi = bias;
+        float *ys = y;
+
+        for (int64_t o = 0; o < outer; o++) {
+                const float *xp = xs + o * n;
+                float *yp = ys + o * n;
+                double mean = 0.0, var = 0.0;
+                float inv;
+                for (int64_t i = 0; i < n; i++)
+                        mean += xp[i];
+                mean = n ? mean / (double)n : 0.0;
+                for (int64_t i = 0; i < n; i++)
+                        var += (xp[i] - mean) * (xp[i] - mean);
+                var = n ? var / (double)n : 0.0;
+                inv = (float)(1.0 / sqrt(var + (double)eps));
+                for (int64_t i = 0; i < n; i++)
+                        yp[i] = ((float)(xp[i] - mean)) * inv * sc[i] +
+                                (bi ? bi[i] : 0.0f);
         }
         return SWARM_OK;
 }
@@ -232,14 +606,8 @@ static void cpu_destroy(swarm_backend_t *be) {
         free(be);
 }
 
-swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
-        swarm_backend_t *be = calloc(1, sizeof(*be));
-
-        if (!be) {
-                swarm_err_set(err, SWARM_ERR_NOMEM,
-                              "cpu backend: out of memory");
-                return NULL;
-        }
+void exec_cpu_backend_init(swarm_backend_t *be) {
+        memset(be, 0, sizeof(*be));
         be->name = "cpu";
         be->host_mem = 1;
         be->alloc = cpu_alloc;
@@ -251,7 +619,28 @@ swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
         be->act = cpu_act;
         be->softmax = cpu_softmax;
         be->copy = cpu_memcpy;
+        be->binary = cpu_binary;
+        be->unary = cpu_unary;
+        be->log_softmax = cpu_log_softmax;
+        be->reduce = cpu_reduce;
+        be->pool = cpu_pool;
+        be->im2col = cpu_im2col;
+        be->gather = cpu_gather;
+        be->copy_strided = cpu_copy_strided;
+        be->channel_affine = cpu_channel_affine;
+        be->layer_norm = cpu_layer_norm;
         be->destroy = cpu_destroy;
+}
+
+swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
+        swarm_backend_t *be = calloc(1, sizeof(*be));
+
+        if (!be) {
+                swarm_err_set(err, SWARM_ERR_NOMEM,
+                              "cpu backend: out of memory");
+                return NULL;
+        }
+        exec_cpu_backend_init(be);
         /* See backend.h for why 1 is the default. */
         openblas_set_num_threads(threads > 0 ? threads : 1);
         return be;

@@ -19,13 +19,17 @@ void swarm_model_destroy(swarm_model_t *m) {
                 xvalue_t *v = &m->vals[i];
                 free(v->name);
                 free(v->host);
+                free(v->nsym);
                 if (v->kind == V_CONST && v->dev)
                         m->be->free_buf(m->be, v->dev);
         }
         for (int i = 0; i < m->n_nodes; i++) {
                 free(m->nodes[i].name);
                 free(m->nodes[i].op_type);
+                free(m->nodes[i].in);
         }
+        if (m->scratch.dev)
+                m->be->free_buf(m->be, m->scratch.dev);
         for (int i = 0; m->slots && i < m->n_slots; i++)
                 m->be->free_buf(m->be, m->slots[i].dev);
         for (int i = 0; m->in_dev && i < m->n_in; i++)
@@ -157,6 +161,9 @@ static int reserve(swarm_model_t *m, int64_t rows, swarm_err_t *err) {
         }
         for (int s = 0; s < m->n_slots && !rc; s++)
                 rc = grow(be, 0, &m->slots[s], need[s] ? need[s] : 4, err);
+        if (!rc && m->scratch_elems > 0)
+                rc = grow(be, 0, &m->scratch,
+                          (size_t)m->scratch_elems * sizeof(float), err);
         if (!rc && !be->host_mem) {
                 if (!m->in_dev)
                         m->in_dev = calloc((size_t)m->n_in + 1,
@@ -182,17 +189,63 @@ static int reserve(swarm_model_t *m, int64_t rows, swarm_err_t *err) {
         return rc;
 }
 
+void exec_resolve_value(xvalue_t *v, int64_t rows) {
+        memcpy(v->cshape, v->shape, sizeof(v->cshape));
+        if (v->batched)
+                v->cshape[0] *= rows;
+        v->celems = swarm_shape_elems(v->cshape, v->ndim);
+}
+
 static void resolve(swarm_model_t *m, int64_t rows) {
         if (rows == m->cur_rows)
                 return;
-        for (int i = 0; i < m->n_vals; i++) {
-                xvalue_t *v = &m->vals[i];
-                memcpy(v->cshape, v->shape, sizeof(v->cshape));
-                if (v->batched)
-                        v->cshape[0] *= rows;
-                v->celems = swarm_shape_elems(v->cshape, v->ndim);
-        }
+        for (int i = 0; i < m->n_vals; i++)
+                exec_resolve_value(&m->vals[i], rows);
         m->cur_rows = rows;
+}
+
+size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
+        size_t *per = calloc((size_t)m->n_slots + 1, sizeof(size_t));
+        size_t total = 0;
+
+        /* A slot holds, over the run, the largest value planned into it;
+         * only batched values grow with rows. */
+        if (!per)
+                return 0;
+        for (int i = 0; i < m->n_vals; i++) {
+                const xvalue_t *v = &m->vals[i];
+                size_t b;
+                if (v->slot < 0 || !v->batched)
+                        continue;
+                b = value_bytes(v, 1);
+                if (b > per[v->slot])
+                        per[v->slot] = b;
+        }
+        for (int s = 0; s < m->n_slots; s++)
+                total += per[s];
+        free(per);
+        return total;
+}
+
+size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
+        size_t *per = calloc((size_t)m->n_slots + 1, sizeof(size_t));
+        size_t total = (size_t)m->scratch_elems * sizeof(float);
+
+        if (!per)
+                return total;
+        for (int i = 0; i < m->n_vals; i++) {
+                const xvalue_t *v = &m->vals[i];
+                size_t b;
+                if (v->slot < 0 || v->batched)
+                        continue;
+                b = value_bytes(v, 1);
+                if (b > per[v->slot])
+                        per[v->slot] = b;
+        }
+        for (int s = 0; s < m->n_slots; s++)
+                total += per[s];
+        free(per);
+        return total;
 }
 
 /* Element strides of `v` broadcast to an output of `nd` dims (0 where
@@ -221,7 +274,8 @@ static swarm_bias_t bias_mode(const xvalue_t *c, int64_t rows_m, int64_t n) {
         return SWARM_BIAS_FULL;
 }
 
-static int run_gemm(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
+static int run_gemm(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                    swarm_err_t *err) {
         const xvalue_t *a = &m->vals[n->in[0]], *b = &m->vals[n->in[1]];
         const xvalue_t *o = &m->vals[n->out];
         const xvalue_t *c = n->bias >= 0 ? &m->vals[n->bias] : NULL;
@@ -233,6 +287,8 @@ static int run_gemm(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
         g.alpha = n->alpha;
         g.beta = n->beta;
         g.act = n->act;
+        g.act_alpha = n->act_alpha;
+        g.act_beta = n->act_beta;
         g.a = a->dev;
         g.b = b->dev;
         g.c = o->dev;
@@ -252,7 +308,7 @@ static int run_gemm(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
                         g.m = o->cshape[0];
                 if (c)
                         g.bias_mode = bias_mode(c, g.m, g.n);
-                return m->be->gemm(m->be, &g, err);
+                return be->gemm(be, &g, err);
         }
         {
                 /* Batched MatMul: one GEMM per output matrix, operands
@@ -283,7 +339,7 @@ static int run_gemm(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
                         g.a_off = ao * mk;
                         g.b_off = bo * kn;
                         g.c_off = t * g.m * g.n;
-                        if ((rc = m->be->gemm(m->be, &g, err)))
+                        if ((rc = be->gemm(be, &g, err)))
                                 return rc;
                         for (int i = nd - 1; i >= 0; i--) {
                                 if (++idx[i] < o->cshape[i])
@@ -295,25 +351,100 @@ static int run_gemm(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
         }
 }
 
-static int run_node(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
-        swarm_backend_t *be = m->be;
-        const xvalue_t *x = &m->vals[n->in[0]], *o = &m->vals[n->out];
+static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                    swarm_err_t *err) {
+        const xvalue_t *x = &m->vals[n->in[0]], *w = &m->vals[n->in[1]];
+        const xvalue_t *o = &m->vals[n->out];
+        const xvalue_t *b = n->bias >= 0 ? &m->vals[n->bias] : NULL;
+        int64_t imgs = x->cshape[0], cin = x->cshape[1], mout = o->cshape[1];
+        int64_t mg = mout / n->group, plane = n->win.oh * n->win.ow;
+        int64_t k = n->win.n * n->win.kh * n->win.kw;
+        int64_t in_img = x->celems / (imgs ? imgs : 1);
+        int64_t in_plane = n->win.h * n->win.w;
+        swarm_window_t win = n->win;
+        swarm_gemm_t g;
+        int rc;
+
+        (void)cin;
+        memset(&g, 0, sizeof(g));
+        g.alpha = 1.0f;
+        g.beta = 1.0f;
+        g.m = mg;
+        g.n = plane;
+        g.k = k;
+        g.a = w->dev;
+        g.lda = k;
+        g.c = o->dev;
+        g.ldc = plane;
+        g.act = n->act;
+        g.act_alpha = n->act_alpha;
+        g.act_beta = n->act_beta;
+        g.bias = b ? b->dev : NULL;
+        g.bias_mode = b ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
+        g.ldb = plane;
+        /* One GEMM per image and group: filters [mg, k] times the unfolded
+         * columns [k, oh*ow] land directly in NCHW order. */
+        for (int64_t i = 0; i < imgs; i++) {
+                for (int64_t gi = 0; gi < n->group; gi++) {
+                        int64_t x_off = i * in_img + gi * n->win.n * in_plane;
+                        if (n->scratch > 0) {
+                                if ((rc = be->im2col(be, &win, x->dev, x_off,
+                                                     m->scratch.dev, err)))
+                                        return rc;
+                                g.b = m->scratch.dev;
+                                g.b_off = 0;
+                        } else {
+                                g.b = x->dev;
+                                g.b_off = x_off;
+                        }
+                        g.a_off = gi * mg * k;
+                        g.bias_off = gi * mg;
+                        g.c_off = (i * mout + gi * mg) * plane;
+                        if ((rc = be->gemm(be, &g, err)))
+                                return rc;
+                }
+        }
+        return SWARM_OK;
+}
+
+int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                  swarm_err_t *err) {
+        const xvalue_t *x = n->n_in ? &m->vals[n->in[0]] : NULL;
+        const xvalue_t *o = &m->vals[n->out];
+        int rc;
 
         switch (n->op) {
         case OP_GEMM:
         case OP_MATMUL:
-                return run_gemm(m, n, err);
-        case OP_ADD: {
+                return run_gemm(m, be, n, err);
+        case OP_ADD:
+        case OP_BINARY: {
                 int64_t sa[SWARM_MAX_DIMS], sb[SWARM_MAX_DIMS];
-                const xvalue_t *y = &m->vals[n->in[1]];
-                bstrides(x, o->ndim, o->cshape, sa);
-                bstrides(y, o->ndim, o->cshape, sb);
-                return be->add(be, o->ndim, o->cshape, x->dev, sa, y->dev, sb,
-                               o->dev, err);
+                swarm_binop_t op = n->op == OP_ADD ? SWARM_BIN_ADD
+                                                   : (swarm_binop_t)n->sub;
+                /* Variadic Max/Min/Sum/Mean fold left into the output. */
+                for (int j = 1; j < n->n_in; j++) {
+                        const xvalue_t *a = j == 1 ? x : o;
+                        const xvalue_t *y = &m->vals[n->in[j]];
+                        bstrides(a, o->ndim, o->cshape, sa);
+                        bstrides(y, o->ndim, o->cshape, sb);
+                        if ((rc = be->binary(be, op, o->ndim, o->cshape,
+                                             a->dev, sa, y->dev, sb, o->dev,
+                                             err)))
+                                return rc;
+                }
+                if (n->act != SWARM_ACT_NONE)
+                        return be->unary(be, n->act, n->act_alpha,
+                                         n->act_beta, o->dev, o->dev,
+                                         o->celems, err);
+                return SWARM_OK;
         }
         case OP_ACT:
-                return be->act(be, n->act, x->dev, o->dev, x->celems, err);
-        case OP_SOFTMAX: {
+        case OP_UNARY:
+                return be->unary(be, n->act, n->act_alpha, n->act_beta,
+                                 x->dev, o->dev, x->celems, err);
+        case OP_SOFTMAX:
+        case OP_LOGSOFTMAX: {
                 int64_t outer = 1, len = 1, inner = 1;
                 for (int i = 0; i < x->ndim; i++) {
                         if (i < n->axis)
@@ -323,12 +454,101 @@ static int run_node(swarm_model_t *m, const xnode_t *n, swarm_err_t *err) {
                         else
                                 inner *= x->cshape[i];
                 }
+                if (n->op == OP_LOGSOFTMAX)
+                        return be->log_softmax(be, x->dev, o->dev, outer, len,
+                                               inner, err);
                 return be->softmax(be, x->dev, o->dev, outer, len, inner,
                                    err);
         }
         case OP_COPY:
-                return be->copy(be, o->dev, x->dev,
-                                (size_t)x->celems * sizeof(float), err);
+                rc = be->copy(be, o->dev, x->dev,
+                              (size_t)x->celems * swarm_dtype_size(x->dtype),
+                              err);
+                if (!rc && n->act != SWARM_ACT_NONE)
+                        rc = be->unary(be, n->act, n->act_alpha, n->act_beta,
+                                       o->dev, o->dev, o->celems, err);
+                return rc;
+        case OP_REDUCE:
+                return be->reduce(be, (swarm_reduce_t)n->sub, x->ndim,
+                                  x->cshape, n->axes, x->dev, o->dev, err);
+        case OP_POOL: {
+                swarm_window_t w = n->win;
+                w.n = x->cshape[0] * x->cshape[1];
+                return be->pool(be, (swarm_pool_kind_t)n->sub, &w, x->dev,
+                                o->dev, err);
+        }
+        case OP_CONV:
+                return run_conv(m, be, n, err);
+        case OP_GATHER: {
+                const xvalue_t *ix = &m->vals[n->in[1]];
+                int64_t outer = 1, inner = 1;
+                for (int d = 0; d < x->ndim; d++) {
+                        if (d < n->axis)
+                                outer *= x->cshape[d];
+                        else if (d > n->axis)
+                                inner *= x->cshape[d];
+                }
+                return be->gather(be, x->dev, outer, x->cshape[n->axis],
+                                  inner, ix->dev,
+                                  ix->dtype == SWARM_DTYPE_INT64, ix->celems,
+                                  o->dev, err);
+        }
+        case OP_STRIDED: {
+                int64_t ys[SWARM_MAX_DIMS], s = 1;
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        ys[d] = s;
+                        s *= o->cshape[d];
+                }
+                return be->copy_strided(be, o->ndim, o->cshape, x->dev,
+                                        n->xoff, n->xstr, o->dev, 0, ys, err);
+        }
+        case OP_CONCAT: {
+                int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS], s = 1, at = 0;
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        ys[d] = s;
+                        s *= o->cshape[d];
+                }
+                for (int j = 0; j < n->n_in; j++) {
+                        const xvalue_t *v = &m->vals[n->in[j]];
+                        int64_t t = 1;
+                        for (int d = v->ndim - 1; d >= 0; d--) {
+                                xs[d] = t;
+                                t *= v->cshape[d];
+                        }
+                        if (v->celems > 0 &&
+                            (rc = be->copy_strided(be, v->ndim, v->cshape,
+                                                   v->dev, 0, xs, o->dev,
+                                                   at * ys[n->axis], ys,
+                                                   err)))
+                                return rc;
+                        at += v->cshape[n->axis];
+                }
+                return SWARM_OK;
+        }
+        case OP_AFFINE: {
+                int64_t inner = 1;
+                for (int d = 2; d < x->ndim; d++)
+                        inner *= x->cshape[d];
+                return be->channel_affine(be, x->dev, m->vals[n->in[1]].dev,
+                                          m->vals[n->in[2]].dev, o->dev,
+                                          x->cshape[0], x->cshape[1], inner,
+                                          err);
+        }
+        case OP_LAYERNORM: {
+                int64_t outer = 1, len = 1;
+                for (int d = 0; d < x->ndim; d++) {
+                        if (d < n->axis)
+                                outer *= x->cshape[d];
+                        else
+                                len *= x->cshape[d];
+                }
+                return be->layer_norm(be, x->dev, m->vals[n->in[1]].dev,
+                                      n->n_in > 2 && n->in[2] >= 0
+                                      ? m->vals[n->in[2]].dev : NULL,
+                                      o->dev, outer, len, n->eps, err);
+        }
+        case OP_FOLDED:
+                break;
         }
         return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
 }
@@ -385,7 +605,7 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                 const xnode_t *n = &m->nodes[i];
                 if (n->dead)
                         continue;
-                if ((rc = run_node(m, n, err))) {
+                if ((rc = exec_run_node(m, be, n, err))) {
                         swarm_err_prefix(err, "node '%s' (%s): ", n->name,
                                          n->op_type);
                         goto out;

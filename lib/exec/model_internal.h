@@ -1,6 +1,6 @@
 /*
  * model_internal.h - the executor's plan, shared by the ONNX loader
- * (onnx_load.c) and the runner (model.c).  Not a public header.
+ * (onnx_load.c, onnx_ops.c) and the runner (model.c).  Not a public header.
  */
 #ifndef SWARM_MODEL_INTERNAL_H
 #define SWARM_MODEL_INTERNAL_H
@@ -15,7 +15,13 @@ enum vkind { V_INPUT, V_CONST, V_TEMP };
 
 /* One tensor of the graph.  When `batched`, the leading dimension is
  * rows * shape[0] (shape[0] is a multiplier, 1 for the graph inputs), so
- * shapes are inferred once at load and resolved cheaply per run. */
+ * shapes are inferred once at load and resolved cheaply per run.
+ *
+ * Integer constants (INT64; INT32 initializers are widened) live on the
+ * host during loading so shape computations fold.  `nsym`, when set, marks
+ * elements whose value is host[i] * rows: what Shape() of a batched tensor
+ * yields, carried through Gather/Concat/... so the Reshape at the end of
+ * the chain knows which dimension is the batch. */
 typedef struct xvalue {
         char *name;
         enum vkind kind;
@@ -30,21 +36,37 @@ typedef struct xvalue {
         int last_use;           /* last live node reading it */
         int slot;               /* buffer slot of a V_TEMP, else -1 */
         int input_idx;          /* position among model inputs, else -1 */
+        int unusable;           /* an optional output we do not compute */
         void *host;             /* const data before upload (loader only) */
         size_t host_bytes;
+        uint8_t *nsym;          /* see above; NULL when no element is */
         void *dev;              /* device data for the current run */
         int64_t cshape[SWARM_MAX_DIMS]; /* shape for the current rows */
         int64_t celems;
 } xvalue_t;
 
-enum xop { OP_GEMM, OP_MATMUL, OP_ADD, OP_ACT, OP_SOFTMAX, OP_COPY };
+enum xop {
+        OP_GEMM, OP_MATMUL, OP_ADD, OP_ACT, OP_SOFTMAX, OP_COPY,
+        OP_BINARY,      /* sub = swarm_binop_t */
+        OP_UNARY,       /* act, act_alpha, act_beta */
+        OP_LOGSOFTMAX,
+        OP_REDUCE,      /* sub = swarm_reduce_t, axes */
+        OP_POOL,        /* sub = swarm_pool_kind_t, window */
+        OP_CONV,        /* in: x, w, [bias]; group, window */
+        OP_GATHER,      /* in: data, indices; axis */
+        OP_STRIDED,     /* transpose / slice / expand: xstr, xoff */
+        OP_CONCAT,      /* axis */
+        OP_AFFINE,      /* in: x, scale, bias (channel axis 1) */
+        OP_LAYERNORM,   /* in: x, scale, [bias]; axis, eps */
+        OP_FOLDED       /* computed at load: output is a constant */
+};
 
 typedef struct xnode {
         char *name;
         char *op_type;
         enum xop op;
-        int dead;               /* folded into another node by fusion */
-        int in[3];              /* value ids, -1 when absent */
+        int dead;               /* folded into another node or constant */
+        int *in;                /* value ids, -1 when absent */
         int n_in;
         int out;
         int src;                /* index in GraphProto.node */
@@ -53,10 +75,22 @@ typedef struct xnode {
         float alpha, beta;
         int trans_a, trans_b;
         int bias;
-        swarm_act_t act;        /* OP_ACT and fused activations */
+        swarm_act_t act;        /* OP_ACT / OP_UNARY and fused activations */
+        float act_alpha, act_beta;
         /* OP_SOFTMAX: reduce over [axis, end) (legacy) or [axis] only */
         int axis;
         int legacy;
+        int sub;                /* binop / reduce op / pool kind */
+        uint32_t axes;          /* OP_REDUCE: reduced dims */
+        float eps;
+        int64_t group;          /* OP_CONV */
+        swarm_window_t win;     /* OP_CONV / OP_POOL (n, h, w per run) */
+        /* OP_STRIDED: input strides per output dim (0 = broadcast) and
+         * start offset, in elements of the per-row / unbatched shape.  A
+         * batched input's dim-0 stride applies to rows as well. */
+        int64_t xstr[SWARM_MAX_DIMS];
+        int64_t xoff;
+        int64_t scratch;        /* OP_CONV: im2col floats per run */
 } xnode_t;
 
 typedef struct xslot {
@@ -67,7 +101,7 @@ typedef struct xslot {
 struct swarm_model {
         swarm_backend_t *be;
         xvalue_t *vals;
-        int n_vals;
+        int n_vals, cap_vals;
         xnode_t *nodes;         /* topologically sorted */
         int n_nodes;
         int n_steps;            /* live nodes: backend calls per run */
@@ -77,11 +111,43 @@ struct swarm_model {
         int64_t fixed_rows;     /* -1 when some input has a symbolic batch */
         xslot_t *slots;
         int n_slots;
+        xslot_t scratch;        /* im2col columns, sized at load */
+        int64_t scratch_elems;
         int64_t cap_rows;       /* rows the buffers are sized for */
         int64_t cur_rows;       /* rows the cshapes are resolved for */
         /* Only for backends without host_mem: */
         xslot_t *in_dev;
         xslot_t *out_host;
 };
+
+/* onnx_ops.c: per-operator checks, shape inference and load-time folding.
+ * Returns SWARM_OK with n->op and the output value filled, or an error
+ * naming the node. */
+struct Onnx__NodeProto;
+int exec_infer_node(swarm_model_t *m, xnode_t *n,
+                    const struct Onnx__NodeProto *np, int64_t opset,
+                    swarm_err_t *err);
+/* Decode a TensorProto (onnx_load.c); INT32 data is widened to INT64. */
+struct Onnx__TensorProto;
+int exec_tensor_decode(const struct Onnx__TensorProto *t, swarm_dtype_t *dt,
+                       int *ndim, int64_t *shape, void **data, size_t *bytes,
+                       swarm_err_t *err);
+/* Input count bounds of a supported operator; -1 when unsupported. */
+int exec_op_inputs(const char *op_type, int *min_in, int *max_in);
+/* Add a constant value (host data owned by the value). -1 on NOMEM. */
+int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
+                   int ndim, const int64_t *shape, void *host);
+/* Fold BatchNormalization into Conv/Gemm, fuse bias and activations. */
+void exec_fuse(swarm_model_t *m);
+
+/* model.c: run one live node on `be` with values' dev and cshape set. */
+int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                  swarm_err_t *err);
+/* Resolve cshape / celems of one value for `rows`. */
+void exec_resolve_value(xvalue_t *v, int64_t rows);
+
+/* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
+ * thread setting (the loader folds constants with it). */
+void exec_cpu_backend_init(swarm_backend_t *be);
 
 #endif

@@ -140,6 +140,31 @@ nomem:
                              "tensor '%s': out of memory (%zu bytes)", nm, nb);
 }
 
+int exec_tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
+                       int *ndim, int64_t *shape, void **data, size_t *bytes,
+                       swarm_err_t *err) {
+        int rc = tensor_decode(t, dt, ndim, shape, data, bytes, err);
+        int64_t e;
+        int64_t *w;
+        /* The loader computes on INT64 only (shape chains, indices). */
+        if (rc || *dt != SWARM_DTYPE_INT32)
+                return rc;
+        e = swarm_shape_elems(shape, *ndim);
+        w = malloc((size_t)(e > 0 ? e : 1) * sizeof(int64_t));
+        if (!w) {
+                free(*data);
+                *data = NULL;
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        for (int64_t i = 0; i < e; i++)
+                w[i] = ((int32_t *)*data)[i];
+        free(*data);
+        *data = w;
+        *bytes = (size_t)e * sizeof(int64_t);
+        *dt = SWARM_DTYPE_INT64;
+        return SWARM_OK;
+}
+
 int swarm_model_tensor_decode(const void *buf, size_t len, swarm_tensor_t *t,
                               swarm_err_t *err) {
         Onnx__TensorProto *tp;
@@ -195,7 +220,6 @@ static void names_put(names_t *nt, const xvalue_t *vals, int id) {
                 i = (i + 1) & (nt->cap - 1);
         nt->ids[i] = id;
 }
-
 /* ---- error helpers ---- */
 
 static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
@@ -217,359 +241,6 @@ static char *dup_str(const char *s) {
         return strdup(nz(s));
 }
 
-/* ---- shapes with a symbolic batch ---- */
-
-static void fmt_shape(const xvalue_t *v, char *buf, size_t size) {
-        size_t o = 0;
-        o += (size_t)snprintf(buf + o, size - o, "[");
-        for (int i = 0; i < v->ndim && o < size; i++) {
-                if (i == 0 && v->batched)
-                        o += (size_t)snprintf(buf + o, size - o, "%sN*%lld",
-                                              "", (long long)v->shape[0]);
-                else
-                        o += (size_t)snprintf(buf + o, size - o, "%s%lld",
-                                              i ? "," : "",
-                                              (long long)v->shape[i]);
-        }
-        if (o < size)
-                snprintf(buf + o, size - o, "]");
-}
-
-/* NumPy broadcast of a[a_from..a_to) with b[b_from..b_to).  A symbolic dim
- * (index 0 of a batched value) only broadcasts with 1 or the same symbol
- * and must stay the leading output dim.  Returns 0 or -1 with `why`. */
-static int bcast(const xvalue_t *a, int a_from, int a_to, const xvalue_t *b,
-                 int b_from, int b_to, int *ndim, int64_t *shape,
-                 int *batched, char *why, size_t whylen) {
-        int na = a_to - a_from, nb = b_to - b_from;
-        int nd = na > nb ? na : nb;
-
-        *batched = 0;
-        for (int i = 0; i < nd; i++) {
-                int ai = a_from + i - (nd - na), bi = b_from + i - (nd - nb);
-                int64_t ad = 1, bd = 1, od;
-                int as = 0, bs = 0, os;
-                if (ai >= a_from) {
-                        ad = a->shape[ai];
-                        as = ai == 0 && a->batched;
-                }
-                if (bi >= b_from) {
-                        bd = b->shape[bi];
-                        bs = bi == 0 && b->batched;
-                }
-                if (as && bs) {
-                        if (ad != bd)
-                                goto bad;
-                        od = ad;
-                        os = 1;
-                } else if (as || bs) {
-                        if ((as ? bd : ad) != 1)
-                                goto bad;
-                        od = as ? ad : bd;
-                        os = 1;
-                } else {
-                        if (ad != bd && ad != 1 && bd != 1)
-                                goto bad;
-                        od = ad == 1 ? bd : ad;
-                        os = 0;
-                }
-                if (os && i != 0) {
-                        snprintf(why, whylen, "the batch dimension would not "
-                                 "stay the leading dimension");
-                        return -1;
-                }
-                shape[i] = od;
-                if (os)
-                        *batched = 1;
-        }
-        *ndim = nd;
-        return 0;
-bad: {
-                char sa[128], sb[128];
-                fmt_shape(a, sa, sizeof(sa));
-                fmt_shape(b, sb, sizeof(sb));
-                snprintf(why, whylen, "shapes %s and %s do not broadcast",
-                         sa, sb);
-                return -1;
-        }
-}
-
-/* ---- attributes ---- */
-
-static const Onnx__AttributeProto *attr_find(const Onnx__NodeProto *np,
-                                             const char *name) {
-        for (size_t i = 0; i < np->n_attribute; i++)
-                if (np->attribute[i] &&
-                    strcmp(nz(np->attribute[i]->name), name) == 0)
-                        return np->attribute[i];
-        return NULL;
-}
-
-static int attr_int(const Onnx__NodeProto *np, const xnode_t *n,
-                    const char *name, int64_t def, int64_t *out,
-                    swarm_err_t *err) {
-        const Onnx__AttributeProto *a = attr_find(np, name);
-        *out = def;
-        if (!a)
-                return SWARM_OK;
-        if (!a->has_i || (a->has_type &&
-                          a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT))
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "attribute '%s' must be an int", name);
-        *out = a->i;
-        return SWARM_OK;
-}
-
-static int attr_float(const Onnx__NodeProto *np, const xnode_t *n,
-                      const char *name, float def, float *out,
-                      swarm_err_t *err) {
-        const Onnx__AttributeProto *a = attr_find(np, name);
-        *out = def;
-        if (!a)
-                return SWARM_OK;
-        if (!a->has_f ||
-            (a->has_type &&
-             a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT))
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "attribute '%s' must be a float", name);
-        *out = a->f;
-        return SWARM_OK;
-}
-
-/* Refuse attributes we would otherwise silently ignore. */
-static int attrs_only(const Onnx__NodeProto *np, const xnode_t *n,
-                      const char *const *allowed, swarm_err_t *err) {
-        for (size_t i = 0; i < np->n_attribute; i++) {
-                const char *an = np->attribute[i]
-                                 ? nz(np->attribute[i]->name) : "";
-                int ok = 0;
-                for (int j = 0; allowed[j]; j++)
-                        if (strcmp(an, allowed[j]) == 0)
-                                ok = 1;
-                if (!ok)
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "attribute '%s' is not supported",
-                                        an);
-        }
-        return SWARM_OK;
-}
-
-/* ---- operators ---- */
-
-typedef struct opdef {
-        const char *name;
-        enum xop op;
-        swarm_act_t act;
-        int min_in, max_in;
-} opdef_t;
-
-static const opdef_t OPS[] = {
-        {"Gemm", OP_GEMM, SWARM_ACT_NONE, 2, 3},
-        {"MatMul", OP_MATMUL, SWARM_ACT_NONE, 2, 2},
-        {"Add", OP_ADD, SWARM_ACT_NONE, 2, 2},
-        {"Relu", OP_ACT, SWARM_ACT_RELU, 1, 1},
-        {"Sigmoid", OP_ACT, SWARM_ACT_SIGMOID, 1, 1},
-        {"Tanh", OP_ACT, SWARM_ACT_TANH, 1, 1},
-        {"Softmax", OP_SOFTMAX, SWARM_ACT_NONE, 1, 1},
-        {"Flatten", OP_COPY, SWARM_ACT_NONE, 1, 1},
-        {"Identity", OP_COPY, SWARM_ACT_NONE, 1, 1},
-};
-
-static const opdef_t *op_find(const char *name) {
-        for (size_t i = 0; i < sizeof(OPS) / sizeof(OPS[0]); i++)
-                if (strcmp(OPS[i].name, name) == 0)
-                        return &OPS[i];
-        return NULL;
-}
-
-static int infer_gemm(swarm_model_t *m, xnode_t *n,
-                      const Onnx__NodeProto *np, swarm_err_t *err) {
-        static const char *const allowed[] = {"alpha", "beta", "transA",
-                                              "transB", "broadcast", NULL};
-        xvalue_t *a = &m->vals[n->in[0]], *b = &m->vals[n->in[1]];
-        xvalue_t *o = &m->vals[n->out];
-        int64_t ta, tb, bc, ka, kb;
-        int rc;
-
-        if ((rc = attrs_only(np, n, allowed, err)) ||
-            (rc = attr_float(np, n, "alpha", 1.0f, &n->alpha, err)) ||
-            (rc = attr_float(np, n, "beta", 1.0f, &n->beta, err)) ||
-            (rc = attr_int(np, n, "transA", 0, &ta, err)) ||
-            (rc = attr_int(np, n, "transB", 0, &tb, err)) ||
-            (rc = attr_int(np, n, "broadcast", 1, &bc, err)))
-                return rc;
-        n->trans_a = ta != 0;
-        n->trans_b = tb != 0;
-        if (a->ndim != 2 || b->ndim != 2)
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "A and B must be 2-D (got %d-D and %d-D)",
-                                a->ndim, b->ndim);
-        if (a->batched && n->trans_a)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "transA on an input with a batch dimension");
-        if (b->batched)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "B depends on the batch dimension");
-        ka = n->trans_a ? a->shape[0] : a->shape[1];
-        kb = n->trans_b ? b->shape[1] : b->shape[0];
-        if (ka != kb)
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "inner dimensions differ (%lld vs %lld)",
-                                (long long)ka, (long long)kb);
-        o->ndim = 2;
-        o->shape[0] = n->trans_a ? a->shape[1] : a->shape[0];
-        o->shape[1] = n->trans_b ? b->shape[0] : b->shape[1];
-        o->batched = a->batched;
-        n->bias = n->n_in > 2 ? n->in[2] : -1;
-        if (n->bias >= 0) {
-                xvalue_t *c = &m->vals[n->bias];
-                int nd, bt;
-                int64_t sh[SWARM_MAX_DIMS];
-                char why[256];
-                if (c->ndim > 2 ||
-                    bcast(o, 0, 2, c, 0, c->ndim, &nd, sh, &bt, why,
-                          sizeof(why)) ||
-                    sh[0] != o->shape[0] || sh[1] != o->shape[1] ||
-                    bt != o->batched)
-                        return node_err(err, SWARM_ERR_INVALID, n,
-                                        "C does not broadcast to the "
-                                        "%lldx%lld result",
-                                        (long long)o->shape[0],
-                                        (long long)o->shape[1]);
-        }
-        return SWARM_OK;
-}
-
-static int infer_matmul(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
-        xvalue_t *a = &m->vals[n->in[0]], *b = &m->vals[n->in[1]];
-        xvalue_t *o = &m->vals[n->out];
-        int nd, bt;
-        char why[256];
-
-        if (a->ndim < 2 || b->ndim < 2)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "1-D operands are not supported");
-        if (b->batched && b->ndim == 2)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "B depends on the batch dimension");
-        if (a->shape[a->ndim - 1] != b->shape[b->ndim - 2])
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "inner dimensions differ (%lld vs %lld)",
-                                (long long)a->shape[a->ndim - 1],
-                                (long long)b->shape[b->ndim - 2]);
-        if (a->ndim == 2 && b->ndim == 2) {
-                nd = 0;
-                bt = 0;
-        } else if (a->ndim == 2 && a->batched) {
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "the batch dimension would not stay the "
-                                "leading dimension");
-        } else if (bcast(a, 0, a->ndim - 2, b, 0, b->ndim - 2, &nd, o->shape,
-                         &bt, why, sizeof(why))) {
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
-        }
-        o->shape[nd] = a->shape[a->ndim - 2];
-        o->shape[nd + 1] = b->shape[b->ndim - 1];
-        o->ndim = nd + 2;
-        o->batched = nd == 0 ? a->batched : bt;
-        n->alpha = 1.0f;
-        n->beta = 1.0f;
-        n->bias = -1;
-        return SWARM_OK;
-}
-
-static int infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
-                      int64_t opset, swarm_err_t *err) {
-        static const char *const no_attrs[] = {NULL};
-        static const char *const axis_only[] = {"axis", NULL};
-        xvalue_t *x = &m->vals[n->in[0]], *o = &m->vals[n->out];
-        int64_t axis;
-        int rc;
-
-        for (int i = 0; i < n->n_in; i++) {
-                const xvalue_t *v = &m->vals[n->in[i]];
-                if (v->dtype != SWARM_DTYPE_FLOAT32)
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "input '%s' has dtype %s; only "
-                                        "FLOAT32 is supported", v->name,
-                                        swarm_dtype_name(v->dtype));
-        }
-        o->dtype = SWARM_DTYPE_FLOAT32;
-        switch (n->op) {
-        case OP_GEMM:
-                return infer_gemm(m, n, np, err);
-        case OP_MATMUL:
-                if ((rc = attrs_only(np, n, no_attrs, err)))
-                        return rc;
-                return infer_matmul(m, n, err);
-        case OP_ADD: {
-                char why[256];
-                if ((rc = attrs_only(np, n, no_attrs, err)))
-                        return rc;
-                if (bcast(x, 0, x->ndim, &m->vals[n->in[1]], 0,
-                          m->vals[n->in[1]].ndim, &o->ndim, o->shape,
-                          &o->batched, why, sizeof(why)))
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s",
-                                        why);
-                return SWARM_OK;
-        }
-        case OP_ACT:
-                if ((rc = attrs_only(np, n, no_attrs, err)))
-                        return rc;
-                break;
-        case OP_SOFTMAX:
-                if ((rc = attrs_only(np, n, axis_only, err)) ||
-                    (rc = attr_int(np, n, "axis", opset < 13 ? 1 : -1, &axis,
-                                   err)))
-                        return rc;
-                if (axis < -x->ndim || axis >= x->ndim)
-                        return node_err(err, SWARM_ERR_INVALID, n,
-                                        "axis %lld out of range for %d-D "
-                                        "input", (long long)axis, x->ndim);
-                if (axis < 0)
-                        axis += x->ndim;
-                n->axis = (int)axis;
-                /* Before opset 13 the input is coerced to 2-D at axis and
-                 * the softmax covers [axis, end); from 13 only [axis]. */
-                n->legacy = opset < 13;
-                if (x->batched && axis == 0)
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "softmax across the batch "
-                                        "dimension");
-                break;
-        case OP_COPY:
-                if (strcmp(n->op_type, "Identity") == 0) {
-                        if ((rc = attrs_only(np, n, no_attrs, err)))
-                                return rc;
-                        break;
-                }
-                if ((rc = attrs_only(np, n, axis_only, err)) ||
-                    (rc = attr_int(np, n, "axis", 1, &axis, err)))
-                        return rc;
-                if (axis < -x->ndim || axis > x->ndim)
-                        return node_err(err, SWARM_ERR_INVALID, n,
-                                        "axis %lld out of range for %d-D "
-                                        "input", (long long)axis, x->ndim);
-                if (axis < 0)
-                        axis += x->ndim;
-                if (x->batched && axis == 0)
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "flattening the batch dimension "
-                                        "into the columns");
-                o->ndim = 2;
-                o->shape[0] = 1;
-                o->shape[1] = 1;
-                for (int i = 0; i < x->ndim; i++)
-                        o->shape[i < axis ? 0 : 1] *= x->shape[i];
-                o->batched = x->batched;
-                return SWARM_OK;
-        }
-        o->ndim = x->ndim;
-        memcpy(o->shape, x->shape, sizeof(o->shape));
-        o->batched = x->batched;
-        return SWARM_OK;
-}
-
 /* ---- graph inputs ---- */
 
 static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
@@ -582,13 +253,17 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': only tensor inputs are "
                                      "supported", v->name);
+        /* FLOAT32 for data; INT64 / INT32 for indices (embeddings). */
         if (!tp->tensor_type->has_elem_type ||
-            tp->tensor_type->elem_type != ONNX_FLOAT)
+            (tp->tensor_type->elem_type != ONNX_FLOAT &&
+             tp->tensor_type->elem_type != ONNX_INT64 &&
+             tp->tensor_type->elem_type != ONNX_INT32))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': element type %d; only "
-                                     "FLOAT32 inputs are supported", v->name,
+                                     "FLOAT32, INT64 and INT32 inputs are "
+                                     "supported", v->name,
                                      (int)tp->tensor_type->elem_type);
-        v->dtype = SWARM_DTYPE_FLOAT32;
+        onnx_dtype(tp->tensor_type->elem_type, &v->dtype);
         sp = tp->tensor_type->shape;
         if (!sp)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
@@ -674,72 +349,6 @@ static int check_output(const Onnx__ValueInfoProto *vi, const xvalue_t *v,
         return SWARM_OK;
 }
 
-/* ---- fusion and planning ---- */
-
-static void count_uses(swarm_model_t *m) {
-        for (int i = 0; i < m->n_vals; i++) {
-                m->vals[i].n_uses = 0;
-                m->vals[i].last_use = -1;
-        }
-        for (int i = 0; i < m->n_nodes; i++) {
-                xnode_t *n = &m->nodes[i];
-                if (n->dead)
-                        continue;
-                for (int j = 0; j < n->n_in; j++) {
-                        m->vals[n->in[j]].n_uses++;
-                        m->vals[n->in[j]].consumer = i;
-                        m->vals[n->in[j]].last_use = i;
-                }
-        }
-}
-
-/* The single live consumer of a GEMM output, if it may be folded in. */
-static xnode_t *sole_consumer(swarm_model_t *m, const xnode_t *n) {
-        const xvalue_t *o = &m->vals[n->out];
-        if (o->is_output || o->n_uses != 1)
-                return NULL;
-        return &m->nodes[o->consumer];
-}
-
-/* Fold Gemm/MatMul -> Add(constant row bias) -> Relu/Sigmoid/Tanh into one
- * backend GEMM: one pass over the result instead of three. */
-static void fuse(swarm_model_t *m) {
-        for (int i = 0; i < m->n_nodes; i++) {
-                xnode_t *g = &m->nodes[i], *c;
-                if (g->dead || (g->op != OP_GEMM && g->op != OP_MATMUL))
-                        continue;
-                count_uses(m);
-                c = sole_consumer(m, g);
-                if (c && c->op == OP_ADD && g->bias < 0 &&
-                    (g->op == OP_GEMM || m->vals[g->in[1]].ndim == 2)) {
-                        int other = c->in[0] == g->out ? c->in[1] : c->in[0];
-                        const xvalue_t *bv = &m->vals[other];
-                        const xvalue_t *ov = &m->vals[g->out];
-                        int64_t n_cols = ov->shape[ov->ndim - 1];
-                        int64_t el = swarm_shape_elems(bv->shape, bv->ndim);
-                        int row = bv->ndim >= 1 &&
-                                  bv->shape[bv->ndim - 1] == n_cols &&
-                                  el == n_cols;
-                        if (bv->kind == V_CONST && other != g->out &&
-                            bv->ndim <= ov->ndim && (el == 1 || row)) {
-                                g->in[2] = other;
-                                g->n_in = 3;
-                                g->bias = other;
-                                g->beta = 1.0f;
-                                g->out = c->out;
-                                c->dead = 1;
-                                count_uses(m);
-                                c = sole_consumer(m, g);
-                        }
-                }
-                if (c && c->op == OP_ACT) {
-                        g->act = c->act;
-                        g->out = c->out;
-                        c->dead = 1;
-                }
-        }
-        count_uses(m);
-}
 
 static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
         int *busy = calloc((size_t)m->n_vals + 1, sizeof(int));
@@ -769,8 +378,13 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                 busy[s] = 1;
                 o->slot = s;
                 /* Graph outputs keep their buffer until the next run. */
+                if (n->op == OP_CONV && n->scratch > m->scratch_elems)
+                        m->scratch_elems = n->scratch;
                 for (int j = -1; j < n->n_in; j++) {
-                        xvalue_t *v = j < 0 ? o : &m->vals[n->in[j]];
+                        xvalue_t *v;
+                        if (j >= 0 && n->in[j] < 0)
+                                continue;
+                        v = j < 0 ? o : &m->vals[n->in[j]];
                         if (v->kind == V_TEMP && !v->is_output &&
                             v->slot >= 0 && v->last_use <= i)
                                 busy[v->slot] = 0;
@@ -833,7 +447,8 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         }
         for (int i = 0; i < n; i++) {
                 for (int j = 0; j < m->nodes[i].n_in; j++)
-                        if (m->vals[m->nodes[i].in[j]].producer >= 0)
+                        if (m->nodes[i].in[j] >= 0 &&
+                            m->vals[m->nodes[i].in[j]].producer >= 0)
                                 indeg[i]++;
                 if (indeg[i] == 0)
                         queue[tail++] = i;
@@ -845,7 +460,8 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
                 order[head - 1] = u;
                 for (int i = 0; i < n; i++)
                         for (int j = 0; j < m->nodes[i].n_in; j++)
-                                if (m->vals[m->nodes[i].in[j]].producer == u &&
+                                if (m->nodes[i].in[j] >= 0 &&
+                                    m->vals[m->nodes[i].in[j]].producer == u &&
                                     --indeg[i] == 0)
                                         queue[tail++] = i;
         }
@@ -890,8 +506,42 @@ static int new_value(swarm_model_t *m, names_t *nt, const char *name,
         return SWARM_OK;
 }
 
+static const swarm_tensor_t *find_bind(const swarm_tensor_t *bind,
+                                      int n_bind, const char *name) {
+        for (int i = 0; i < n_bind; i++)
+                if (bind[i].name.len == strlen(name) &&
+                    memcmp(bind[i].name.ptr, name, bind[i].name.len) == 0)
+                        return &bind[i];
+        return NULL;
+}
+
+/* A graph input replaced by a constant (swarm_model_load_mem_bound). */
+static int bind_input(xvalue_t *v, const swarm_tensor_t *t, swarm_err_t *err) {
+        int64_t e = swarm_shape_elems(t->shape, t->ndim);
+        size_t esz = swarm_dtype_size(t->dtype);
+
+        if (t->ndim < 0 || t->ndim > SWARM_MAX_DIMS || e < 0 || !esz ||
+            (size_t)e * esz != t->size || (e && !t->data))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "bound input '%s': size does not match "
+                                     "its shape", v->name);
+        v->ndim = t->ndim;
+        memcpy(v->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+        v->dtype = t->dtype == SWARM_DTYPE_INT32 ? SWARM_DTYPE_INT64
+                                                 : t->dtype;
+        v->host_bytes = (size_t)e * swarm_dtype_size(v->dtype);
+        v->host = malloc(v->host_bytes ? v->host_bytes : 1);
+        if (!v->host)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; t->dtype == SWARM_DTYPE_INT32 && i < e; i++)
+                ((int64_t *)v->host)[i] = ((const int32_t *)t->data)[i];
+        if (t->dtype != SWARM_DTYPE_INT32 && e)
+                memcpy(v->host, t->data, t->size);
+        return SWARM_OK;
+}
+
 static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
-                 swarm_err_t *err) {
+                 const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
         names_t nt = {NULL, 0};
         int64_t opset = -1;
@@ -910,7 +560,10 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
             g->n_input > INT_MAX / 4)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "graph too large");
-        max_vals = g->n_initializer + g->n_input + g->n_node + 1;
+        max_vals = g->n_initializer + g->n_input + 4 * g->n_node + 16;
+        for (size_t i = 0; i < g->n_node; i++)
+                max_vals += g->node[i] ? g->node[i]->n_output : 0;
+        m->cap_vals = (int)max_vals;
         for (nt.cap = 16; nt.cap < 2 * max_vals; nt.cap *= 2)
                 ;
         nt.ids = malloc(nt.cap * sizeof(int));
@@ -930,8 +583,9 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if ((rc = new_value(m, &nt, nz(t->name), V_CONST, err)))
                         goto out;
                 v = &m->vals[m->n_vals - 1];
-                if ((rc = tensor_decode(t, &v->dtype, &v->ndim, v->shape,
-                                        &v->host, &v->host_bytes, err)))
+                if ((rc = exec_tensor_decode(t, &v->dtype, &v->ndim,
+                                             v->shape, &v->host,
+                                             &v->host_bytes, err)))
                         goto out;
         }
         if (g->n_sparse_initializer) {
@@ -948,6 +602,14 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if (names_find(&nt, m->vals, name) >= 0 &&
                     m->vals[names_find(&nt, m->vals, name)].kind == V_CONST)
                         continue;
+                if (find_bind(bind, n_bind, name)) {
+                        if ((rc = new_value(m, &nt, name, V_CONST, err)) ||
+                            (rc = bind_input(&m->vals[m->n_vals - 1],
+                                             find_bind(bind, n_bind, name),
+                                             err)))
+                                goto out;
+                        continue;
+                }
                 if ((rc = new_value(m, &nt, name, V_INPUT, err)))
                         goto out;
                 v = &m->vals[m->n_vals - 1];
@@ -960,9 +622,9 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
         for (size_t i = 0; i < g->n_node; i++) {
                 const Onnx__NodeProto *np = g->node[i];
                 xnode_t *n = &m->nodes[m->n_nodes++];
-                const opdef_t *od;
                 const char *dom = nz(np->domain);
                 char dflt[32];
+                int min_in, max_in;
 
                 snprintf(dflt, sizeof(dflt), "#%zu", i);
                 n->name = dup_str(np->name && *np->name ? np->name : dflt);
@@ -970,11 +632,15 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 n->bias = -1;
                 n->out = -1;
                 n->src = (int)i;
-                if (!n->name || !n->op_type) {
+                /* Room for the inputs fusion adds (bias). */
+                n->in = malloc((np->n_input + 4) * sizeof(int));
+                if (!n->name || !n->op_type || !n->in) {
                         rc = swarm_err_set(err, SWARM_ERR_NOMEM,
                                            "out of memory");
                         goto out;
                 }
+                for (size_t j = 0; j < np->n_input + 4; j++)
+                        n->in[j] = -1;
                 if (*dom && strcmp(dom, "ai.onnx") != 0) {
                         rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                       "operator domain '%s' is not supported",
@@ -989,40 +655,45 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                            "ONNX domain");
                         goto out;
                 }
-                od = op_find(n->op_type);
-                if (!od) {
+                if (exec_op_inputs(n->op_type, &min_in, &max_in)) {
                         rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "operator is not supported (supported: "
-                                      "Gemm, MatMul, Add, Relu, Sigmoid, "
-                                      "Tanh, Softmax, Flatten, Identity)");
+                                      "operator is not supported (opset "
+                                      "%lld)", (long long)opset);
                         goto out;
                 }
-                n->op = od->op;
-                n->act = od->act;
                 /* Trailing empty names are absent optional inputs. */
-                n->n_in = (int)(np->n_input < 4 ? np->n_input : 4);
+                n->n_in = (int)np->n_input;
                 while (n->n_in > 0 && !*nz(np->input[n->n_in - 1]))
                         n->n_in--;
-                if (n->n_in < od->min_in || n->n_in > od->max_in ||
-                    np->n_input > 3) {
+                if (n->n_in < min_in || n->n_in > max_in) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "%zu inputs (expected %d to %d)",
-                                      np->n_input, od->min_in, od->max_in);
+                                      np->n_input, min_in, max_in);
                         goto out;
                 }
-                if (np->n_output != 1 || !*nz(np->output[0])) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "%zu outputs (expected 1)",
-                                      np->n_output);
+                if (np->n_output < 1 || !*nz(np->output[0])) {
+                        rc = node_err(err, SWARM_ERR_INVALID, n,
+                                      "no output");
                         goto out;
                 }
-                if ((rc = new_value(m, &nt, np->output[0], V_TEMP, err))) {
-                        swarm_err_prefix(err, "node '%s' (%s): ", n->name,
-                                         n->op_type);
-                        goto out;
+                for (size_t j = 0; j < np->n_output; j++) {
+                        if (!*nz(np->output[j]))
+                                continue;
+                        if ((rc = new_value(m, &nt, np->output[j], V_TEMP,
+                                            err))) {
+                                swarm_err_prefix(err, "node '%s' (%s): ",
+                                                 n->name, n->op_type);
+                                goto out;
+                        }
+                        /* Optional extra outputs (MaxPool indices,
+                         * BatchNormalization running stats, Dropout mask)
+                         * are refused where used. */
+                        m->vals[m->n_vals - 1].unusable = j > 0;
+                        if (j == 0) {
+                                n->out = m->n_vals - 1;
+                                m->vals[n->out].producer = (int)i;
+                        }
                 }
-                n->out = m->n_vals - 1;
-                m->vals[n->out].producer = (int)i;
         }
         /* Resolve inputs now that every name is declared. */
         for (int i = 0; i < m->n_nodes; i++) {
@@ -1030,7 +701,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 for (int j = 0; j < n->n_in; j++) {
                         const char *in = nz(g->node[i]->input[j]);
                         n->in[j] = *in ? names_find(&nt, m->vals, in) : -1;
-                        if (n->in[j] < 0) {
+                        if (*in && n->in[j] < 0) {
                                 rc = node_err(err, SWARM_ERR_INVALID, n,
                                               "input '%s' is not defined (no "
                                               "initializer, graph input or "
@@ -1048,10 +719,12 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                            name);
                         goto out;
                 }
-                if (m->vals[id].kind != V_TEMP) {
+                if (m->vals[id].kind != V_TEMP || m->vals[id].unusable) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "output '%s' is not computed by "
-                                           "any node", name);
+                                           "any node (or is an optional "
+                                           "output this executor does not "
+                                           "compute)", name);
                         goto out;
                 }
                 m->vals[id].is_output = 1;
@@ -1066,8 +739,12 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *n = &m->nodes[i];
                 const Onnx__NodeProto *np = g->node[n->src];
-                if ((rc = infer_node(m, n, np, opset, err)))
+                if (n->dead)
+                        continue;
+                if ((rc = exec_infer_node(m, n, np, opset, err)))
                         goto out;
+                if (n->dead)
+                        continue;
                 /* Keeps rows * elements * 4 representable at run time. */
                 if (swarm_shape_elems(m->vals[n->out].shape,
                                       m->vals[n->out].ndim) < 0 ||
@@ -1082,7 +759,14 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
                                        err)))
                         goto out;
-        fuse(m);
+        for (int i = 0; i < m->n_out; i++)
+                if (m->vals[m->out_vals[i]].kind != V_TEMP) {
+                        rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                           "output '%s' is a constant",
+                                           m->vals[m->out_vals[i]].name);
+                        goto out;
+                }
+        exec_fuse(m);
         if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
                 goto out;
 
@@ -1112,6 +796,13 @@ out:
 
 int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
                          swarm_model_t **out, swarm_err_t *err) {
+        return swarm_model_load_mem_bound(buf, len, NULL, 0, be, out, err);
+}
+
+int swarm_model_load_mem_bound(const void *buf, size_t len,
+                               const swarm_tensor_t *bind, int n_bind,
+                               swarm_backend_t *be, swarm_model_t **out,
+                               swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
         int rc;
@@ -1134,7 +825,7 @@ int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
         }
         m->be = be;
         m->cur_rows = -1;
-        if ((rc = build(m, mp, err))) {
+        if ((rc = build(m, mp, bind, n_bind, err))) {
                 swarm_err_prefix(err, "loading model: ");
                 goto out;
         }

@@ -427,8 +427,8 @@ static void test_refusals(swarm_backend_t *be) {
         bld_init(&b, 13);
         vi(&b, 0, "x", 1, 2, xd);
         vi(&b, 1, "y", 1, 2, yd);
-        node(&b, "conv1", "Conv", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "conv1", "Conv",
+        node(&b, "conv1", "ConvTranspose", "x", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "conv1", "ConvTranspose",
                "not supported", NULL);
 
         bld_init(&b, 13);

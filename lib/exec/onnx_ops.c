@@ -1,0 +1,2188 @@
+/*
+ * onnx_ops.c - per-operator checks, shape inference with a symbolic batch,
+ * load-time constant folding and fusion.
+ *
+ * Each supported ONNX operator maps onto one of a few generic plan ops
+ * (model_internal.h), which model.c runs through the backend's generic
+ * kernels.  Integer tensors only ever exist at load time (shape chains:
+ * Shape -> Gather -> Unsqueeze -> Concat -> Reshape), except graph inputs
+ * used as Gather indices; everything else computes in FLOAT32.
+ *
+ * Batch rule: a batched value's leading dim is rows * shape[0] and must stay
+ * the leading dim.  An operator that would move the batch elsewhere or mix
+ * it with other dims (Transpose of dim 0, Reshape to a fixed leading dim,
+ * reductions or concatenation over dim 0 ...) is refused with a message.
+ */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+#include "model_internal.h"
+
+#define OPARGS swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np, \
+        int64_t opset, swarm_err_t *err
+
+static const char *nz(const char *s) {
+        return s ? s : "";
+}
+
+
+/* ---- error helpers ---- */
+
+static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
+                    const char *fmt, ...) {
+        char why[SWARM_ERR_MSG_SIZE];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        return swarm_err_set(err, code, "node '%s' (%s): %s", n->name,
+                             n->op_type, why);
+}
+
+/* ---- shapes with a symbolic batch ---- */
+
+static void fmt_shape(const xvalue_t *v, char *buf, size_t size) {
+        size_t o = 0;
+        o += (size_t)snprintf(buf + o, size - o, "[");
+        for (int i = 0; i < v->ndim && o < size; i++) {
+                if (i == 0 && v->batched)
+                        o += (size_t)snprintf(buf + o, size - o, "%sN*%lld",
+                                              "", (long long)v->shape[0]);
+                else
+                        o += (size_t)snprintf(buf + o, size - o, "%s%lld",
+                                              i ? "," : "",
+                                              (long long)v->shape[i]);
+        }
+        if (o < size)
+                snprintf(buf + o, size - o, "]");
+}
+
+/* NumPy broadcast of a[a_from..a_to) with b[b_from..b_to).  A symbolic dim
+ * (index 0 of a batched value) only broadcasts with 1 or the same symbol
+ * and must stay the leading output dim.  Returns 0 or -1 with `why`. */
+static int bcast(const xvalue_t *a, int a_from, int a_to, const xvalue_t *b,
+                 int b_from, int b_to, int *ndim, int64_t *shape,
+                 int *batched, char *why, size_t whylen) {
+        int na = a_to - a_from, nb = b_to - b_from;
+        int nd = na > nb ? na : nb;
+
+        *batched = 0;
+        for (int i = 0; i < nd; i++) {
+                int ai = a_from + i - (nd - na), bi = b_from + i - (nd - nb);
+                int64_t ad = 1, bd = 1, od;
+                int as = 0, bs = 0, os;
+                if (ai >= a_from) {
+                        ad = a->shape[ai];
+                        as = ai == 0 && a->batched;
+                }
+                if (bi >= b_from) {
+                        bd = b->shape[bi];
+                        bs = bi == 0 && b->batched;
+                }
+                if (as && bs) {
+                        if (ad != bd)
+                                goto bad;
+                        od = ad;
+                        os = 1;
+                } else if (as || bs) {
+                        if ((as ? bd : ad) != 1)
+                                goto bad;
+                        od = as ? ad : bd;
+                        os = 1;
+                } else {
+                        if (ad != bd && ad != 1 && bd != 1)
+                                goto bad;
+                        od = ad == 1 ? bd : ad;
+                        os = 0;
+                }
+                if (os && i != 0) {
+                        snprintf(why, whylen, "the batch dimension would not "
+                                 "stay the leading dimension");
+                        return -1;
+                }
+                shape[i] = od;
+                if (os)
+                        *batched = 1;
+        }
+        *ndim = nd;
+        return 0;
+bad: {
+                char sa[128], sb[128];
+                fmt_shape(a, sa, sizeof(sa));
+                fmt_shape(b, sb, sizeof(sb));
+                snprintf(why, whylen, "shapes %s and %s do not broadcast",
+                         sa, sb);
+                return -1;
+        }
+}
+
+/* ---- attributes ---- */
+
+static const Onnx__AttributeProto *attr_find(const Onnx__NodeProto *np,
+                                             const char *name) {
+        for (size_t i = 0; i < np->n_attribute; i++)
+                if (np->attribute[i] &&
+                    strcmp(nz(np->attribute[i]->name), name) == 0)
+                        return np->attribute[i];
+        return NULL;
+}
+
+static int attr_int(const Onnx__NodeProto *np, const xnode_t *n,
+                    const char *name, int64_t def, int64_t *out,
+                    swarm_err_t *err) {
+        const Onnx__AttributeProto *a = attr_find(np, name);
+        *out = def;
+        if (!a)
+                return SWARM_OK;
+        if (!a->has_i || (a->has_type &&
+                          a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "attribute '%s' must be an int", name);
+        *out = a->i;
+        return SWARM_OK;
+}
+
+static int attr_float(const Onnx__NodeProto *np, const xnode_t *n,
+                      const char *name, float def, float *out,
+                      swarm_err_t *err) {
+        const Onnx__AttributeProto *a = attr_find(np, name);
+        *out = def;
+        if (!a)
+                return SWARM_OK;
+        if (!a->has_f ||
+            (a->has_type &&
+             a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "attribute '%s' must be a float", name);
+        *out = a->f;
+        return SWARM_OK;
+}
+
+/* Refuse attributes we would otherwise silently ignore. */
+static int attrs_only(const Onnx__NodeProto *np, const xnode_t *n,
+                      const char *const *allowed, swarm_err_t *err) {
+        for (size_t i = 0; i < np->n_attribute; i++) {
+                const char *an = np->attribute[i]
+                                 ? nz(np->attribute[i]->name) : "";
+                int ok = 0;
+                for (int j = 0; allowed[j]; j++)
+                        if (strcmp(an, allowed[j]) == 0)
+                                ok = 1;
+                if (!ok)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "attribute '%s' is not supported",
+                                        an);
+        }
+        return SWARM_OK;
+}
+
+
+/* Integer list attribute; *cnt = -1 when absent. */
+static int attr_ints(const Onnx__NodeProto *np, const xnode_t *n,
+                     const char *name, int64_t *out, int max, int *cnt,
+                     swarm_err_t *err) {
+        const Onnx__AttributeProto *a = attr_find(np, name);
+        *cnt = -1;
+        if (!a)
+                return SWARM_OK;
+        if ((int64_t)a->n_ints > max)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "attribute '%s' has %zu values (at most %d)",
+                                name, a->n_ints, max);
+        for (size_t i = 0; i < a->n_ints; i++)
+                out[i] = a->ints[i];
+        *cnt = (int)a->n_ints;
+        return SWARM_OK;
+}
+
+static const char *attr_str(const Onnx__NodeProto *np, const char *name,
+                            char *buf, size_t size) {
+        const Onnx__AttributeProto *a = attr_find(np, name);
+        size_t l;
+        if (!a || !a->has_s)
+                return NULL;
+        l = a->s.len < size - 1 ? a->s.len : size - 1;
+        memcpy(buf, a->s.data, l);
+        buf[l] = '\0';
+        return buf;
+}
+
+/* ---- small helpers over values ---- */
+
+#define VAL(j) (&m->vals[n->in[(j)]])
+
+static int has_in(const xnode_t *n, int j) {
+        return j < n->n_in && n->in[j] >= 0;
+}
+
+static int is_const(const xvalue_t *v) {
+        return v->kind == V_CONST && v->host != NULL;
+}
+
+static int64_t elems_of(const xvalue_t *v) {
+        return swarm_shape_elems(v->shape, v->ndim);
+}
+
+static void contig_strides(const int64_t *shape, int ndim, int64_t *str) {
+        int64_t s = 1;
+        for (int i = ndim - 1; i >= 0; i--) {
+                str[i] = s;
+                s *= shape[i];
+        }
+}
+
+static int need_float(swarm_model_t *m, xnode_t *n, int j, swarm_err_t *err) {
+        const xvalue_t *v = VAL(j);
+        if (v->dtype != SWARM_DTYPE_FLOAT32)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input '%s' has dtype %s; only FLOAT32 is "
+                                "supported there", v->name,
+                                swarm_dtype_name(v->dtype));
+        return SWARM_OK;
+}
+
+/* The values of a constant integer input (axes, shapes, pads ...).  With
+ * `sym` NULL, elements that depend on the batch are refused. */
+static int const_ints(swarm_model_t *m, xnode_t *n, int j, int64_t *out,
+                      int max, int *cnt, uint8_t *sym, swarm_err_t *err) {
+        const xvalue_t *v = VAL(j);
+        int64_t e = elems_of(v);
+        if (!is_const(v))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input '%s' must be a constant (an "
+                                "initializer or computable at load time)",
+                                v->name);
+        if (v->dtype != SWARM_DTYPE_INT64)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input '%s' must be INT64 (got %s)", v->name,
+                                swarm_dtype_name(v->dtype));
+        if (e > max)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input '%s' has %lld values (at most %d)",
+                                v->name, (long long)e, max);
+        for (int64_t i = 0; i < e; i++) {
+                out[i] = ((const int64_t *)v->host)[i];
+                if (sym)
+                        sym[i] = v->nsym ? v->nsym[i] : 0;
+                else if (v->nsym && v->nsym[i])
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "input '%s' depends on the batch "
+                                        "dimension", v->name);
+        }
+        *cnt = (int)e;
+        return SWARM_OK;
+}
+
+static int const_scalar(swarm_model_t *m, xnode_t *n, int j, float *out,
+                        swarm_err_t *err) {
+        const xvalue_t *v = VAL(j);
+        if (!is_const(v) || elems_of(v) != 1 ||
+            v->dtype != SWARM_DTYPE_FLOAT32)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input '%s' must be a constant FLOAT32 "
+                                "scalar", v->name);
+        *out = ((const float *)v->host)[0];
+        return SWARM_OK;
+}
+
+static int norm_axis(xnode_t *n, int64_t axis, int ndim, int64_t *out,
+                     swarm_err_t *err) {
+        *out = 0;
+        if (axis < -ndim || axis >= ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axis %lld out of range for %d-D input",
+                                (long long)axis, ndim);
+        *out = axis < 0 ? axis + ndim : axis;
+        return SWARM_OK;
+}
+
+static void out_like(xvalue_t *o, const xvalue_t *x) {
+        o->ndim = x->ndim;
+        memcpy(o->shape, x->shape, sizeof(o->shape));
+        o->batched = x->batched;
+        o->dtype = x->dtype;
+}
+
+/* Give the output its own host data: the node is folded. */
+static int fold_host(swarm_model_t *m, xnode_t *n, xvalue_t *o, int with_sym,
+                     swarm_err_t *err) {
+        int64_t e = elems_of(o);
+        size_t b = (size_t)(e > 0 ? e : 0) * swarm_dtype_size(o->dtype);
+        o->host = calloc(1, b ? b : 1);
+        o->host_bytes = b;
+        if (with_sym && e > 0)
+                o->nsym = calloc((size_t)e, 1);
+        if (!o->host || (with_sym && e > 0 && !o->nsym))
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        o->kind = V_CONST;
+        o->batched = 0;
+        n->op = OP_FOLDED;
+        n->dead = 1;
+        return SWARM_OK;
+}
+
+int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
+                   int ndim, const int64_t *shape, void *host) {
+        xvalue_t *v;
+        char nm[256];
+        if (m->n_vals >= m->cap_vals)
+                return -1;
+        v = &m->vals[m->n_vals];
+        memset(v, 0, sizeof(*v));
+        snprintf(nm, sizeof(nm), "%s#folded%d", hint, m->n_vals);
+        v->name = strdup(nm);
+        if (!v->name)
+                return -1;
+        v->kind = V_CONST;
+        v->dtype = dt;
+        v->ndim = ndim;
+        memcpy(v->shape, shape, sizeof(int64_t) * (size_t)ndim);
+        v->host = host;
+        v->host_bytes = (size_t)swarm_shape_elems(shape, ndim) *
+                        swarm_dtype_size(dt);
+        v->producer = -1;
+        v->slot = -1;
+        v->input_idx = -1;
+        v->last_use = -1;
+        return m->n_vals++;
+}
+
+/* ---- Gemm, MatMul ---- */
+
+static int h_gemm(OPARGS) {
+        static const char *const allowed[] = {"alpha", "beta", "transA",
+                                              "transB", "broadcast", NULL};
+        xvalue_t *a = VAL(0), *b = VAL(1);
+        xvalue_t *o = &m->vals[n->out];
+        int64_t ta, tb, bc, ka, kb;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_float(np, n, "alpha", 1.0f, &n->alpha, err)) ||
+            (rc = attr_float(np, n, "beta", 1.0f, &n->beta, err)) ||
+            (rc = attr_int(np, n, "transA", 0, &ta, err)) ||
+            (rc = attr_int(np, n, "transB", 0, &tb, err)) ||
+            (rc = attr_int(np, n, "broadcast", 1, &bc, err)))
+                return rc;
+        for (int j = 0; j < n->n_in; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        n->op = OP_GEMM;
+        n->trans_a = ta != 0;
+        n->trans_b = tb != 0;
+        if (a->ndim != 2 || b->ndim != 2)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "A and B must be 2-D (got %d-D and %d-D)",
+                                a->ndim, b->ndim);
+        if (a->batched && n->trans_a)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "transA on an input with a batch dimension");
+        if (b->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "B depends on the batch dimension");
+        ka = n->trans_a ? a->shape[0] : a->shape[1];
+        kb = n->trans_b ? b->shape[1] : b->shape[0];
+        if (ka != kb)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "inner dimensions differ (%lld vs %lld)",
+                                (long long)ka, (long long)kb);
+        o->ndim = 2;
+        o->shape[0] = n->trans_a ? a->shape[1] : a->shape[0];
+        o->shape[1] = n->trans_b ? b->shape[0] : b->shape[1];
+        o->batched = a->batched;
+        n->bias = n->n_in > 2 ? n->in[2] : -1;
+        if (n->bias >= 0) {
+                xvalue_t *c = &m->vals[n->bias];
+                int nd, bt;
+                int64_t sh[SWARM_MAX_DIMS];
+                char why[256];
+                if (c->ndim > 2 ||
+                    bcast(o, 0, 2, c, 0, c->ndim, &nd, sh, &bt, why,
+                          sizeof(why)) ||
+                    sh[0] != o->shape[0] || sh[1] != o->shape[1] ||
+                    bt != o->batched)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "C does not broadcast to the "
+                                        "%lldx%lld result",
+                                        (long long)o->shape[0],
+                                        (long long)o->shape[1]);
+        }
+        return SWARM_OK;
+}
+
+static int h_matmul(OPARGS) {
+        static const char *const no_attrs[] = {NULL};
+        xvalue_t *a = VAL(0), *b = VAL(1);
+        xvalue_t *o = &m->vals[n->out];
+        int nd, bt, rc;
+        char why[256];
+
+        if ((rc = attrs_only(np, n, no_attrs, err)) ||
+            (rc = need_float(m, n, 0, err)) || (rc = need_float(m, n, 1, err)))
+                return rc;
+        n->op = OP_MATMUL;
+        if (a->ndim < 2 || b->ndim < 2)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "1-D operands are not supported");
+        if (b->batched && b->ndim == 2)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "B depends on the batch dimension");
+        if (a->shape[a->ndim - 1] != b->shape[b->ndim - 2])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "inner dimensions differ (%lld vs %lld)",
+                                (long long)a->shape[a->ndim - 1],
+                                (long long)b->shape[b->ndim - 2]);
+        if (a->ndim == 2 && b->ndim == 2) {
+                nd = 0;
+                bt = 0;
+        } else if (a->ndim == 2 && a->batched) {
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "the batch dimension would not stay the "
+                                "leading dimension");
+        } else if (bcast(a, 0, a->ndim - 2, b, 0, b->ndim - 2, &nd, o->shape,
+                         &bt, why, sizeof(why))) {
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
+        }
+        o->shape[nd] = a->shape[a->ndim - 2];
+        o->shape[nd + 1] = b->shape[b->ndim - 1];
+        o->ndim = nd + 2;
+        o->batched = nd == 0 ? a->batched : bt;
+        n->alpha = 1.0f;
+        n->beta = 1.0f;
+        n->bias = -1;
+        return SWARM_OK;
+}
+
+/* ---- element-wise ---- */
+
+static int int_binop(swarm_binop_t op, int64_t a, int as, int64_t b, int bs,
+                     int64_t *r, uint8_t *rs) {
+        /* A batch-dependent value is coef * N: only linear arithmetic on it
+         * stays representable. */
+        switch (op) {
+        case SWARM_BIN_ADD:
+        case SWARM_BIN_SUB:
+                if (as != bs && !(as ? b == 0 : a == 0))
+                        return -1;
+                *r = op == SWARM_BIN_ADD ? a + b : a - b;
+                *rs = (uint8_t)(as | bs);
+                return 0;
+        case SWARM_BIN_MUL:
+                if (as && bs)
+                        return -1;
+                *r = a * b;
+                *rs = (uint8_t)(as | bs);
+                return 0;
+        case SWARM_BIN_DIV:
+                if (b == 0 || bs || (as && a % b))
+                        return -1;
+                /* ONNX integer Div truncates like C. */
+                *r = a / b;
+                *rs = (uint8_t)as;
+                return 0;
+        case SWARM_BIN_MAX:
+        case SWARM_BIN_MIN:
+                if (as || bs)
+                        return -1;
+                *r = (op == SWARM_BIN_MAX) == (a > b) ? a : b;
+                *rs = 0;
+                return 0;
+        default:
+                return -1;
+        }
+}
+
+static void bstr_of(const xvalue_t *v, int nd, const int64_t *oshape,
+                    int64_t *str) {
+        int64_t s = 1;
+        for (int i = nd - 1; i >= 0; i--) {
+                int vi = i - (nd - v->ndim);
+                int64_t d = vi >= 0 ? v->shape[vi] : 1;
+                str[i] = (d == 1 && oshape[i] != 1) || vi < 0 ? 0 : s;
+                s *= d;
+        }
+}
+
+static int h_binary(OPARGS) {
+        static const char *const allowed[] = {"broadcast",
+                                              "consumed_inputs", NULL};
+        static const struct {
+                const char *name;
+                swarm_binop_t op;
+        } T[] = {{"Add", SWARM_BIN_ADD}, {"Sub", SWARM_BIN_SUB},
+                 {"Mul", SWARM_BIN_MUL}, {"Div", SWARM_BIN_DIV},
+                 {"Pow", SWARM_BIN_POW}, {"Max", SWARM_BIN_MAX},
+                 {"Min", SWARM_BIN_MIN}, {"Sum", SWARM_BIN_ADD},
+                 {"Mean", SWARM_BIN_ADD}};
+        xvalue_t *o = &m->vals[n->out];
+        int rc, ints = 0;
+
+        if ((rc = attrs_only(np, n, allowed, err)))
+                return rc;
+        if (n->n_in < 1)
+                return node_err(err, SWARM_ERR_INVALID, n, "no inputs");
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(T[i].name, n->op_type) == 0)
+                        n->sub = (int)T[i].op;
+        for (int j = 0; j < n->n_in; j++)
+                if (VAL(j)->dtype == SWARM_DTYPE_INT64)
+                        ints++;
+        if (ints && (ints != n->n_in || n->n_in != 2 || !is_const(VAL(0)) ||
+                     !is_const(VAL(1))))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "integer arithmetic only on constants "
+                                "(shape computations)");
+        if (!ints)
+                for (int j = 0; j < n->n_in; j++)
+                        if ((rc = need_float(m, n, j, err)))
+                                return rc;
+        out_like(o, VAL(0));
+        for (int j = 1; j < n->n_in; j++) {
+                xvalue_t acc = *o;
+                char why[256];
+                if (bcast(&acc, 0, acc.ndim, VAL(j), 0, VAL(j)->ndim,
+                          &o->ndim, o->shape, &o->batched, why, sizeof(why)))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s",
+                                        why);
+        }
+        if (ints) {
+                int64_t sa[SWARM_MAX_DIMS], sb[SWARM_MAX_DIMS];
+                int64_t idx[SWARM_MAX_DIMS] = {0}, e;
+                const xvalue_t *a = VAL(0), *b = VAL(1);
+                o->dtype = SWARM_DTYPE_INT64;
+                if ((rc = fold_host(m, n, o, 1, err)))
+                        return rc;
+                bstr_of(a, o->ndim, o->shape, sa);
+                bstr_of(b, o->ndim, o->shape, sb);
+                e = elems_of(o);
+                for (int64_t i = 0; i < e; i++) {
+                        int64_t ao = 0, bo = 0;
+                        for (int d = 0; d < o->ndim; d++) {
+                                ao += idx[d] * sa[d];
+                                bo += idx[d] * sb[d];
+                        }
+                        if (int_binop((swarm_binop_t)n->sub,
+                                      ((int64_t *)a->host)[ao],
+                                      a->nsym ? a->nsym[ao] : 0,
+                                      ((int64_t *)b->host)[bo],
+                                      b->nsym ? b->nsym[bo] : 0,
+                                      &((int64_t *)o->host)[i], &o->nsym[i]))
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "integer %s not computable at "
+                                                "load time (on the batch "
+                                                "dimension or by zero)",
+                                                n->op_type);
+                        for (int d = o->ndim - 1; d >= 0; d--) {
+                                if (++idx[d] < o->shape[d])
+                                        break;
+                                idx[d] = 0;
+                        }
+                }
+                return SWARM_OK;
+        }
+        n->op = n->n_in == 1 ? OP_COPY : OP_BINARY;
+        n->act = SWARM_ACT_NONE;
+        if (strcmp(n->op_type, "Mean") == 0) {
+                n->act = SWARM_ACT_AFFINE;
+                n->act_alpha = 1.0f / (float)n->n_in;
+                n->act_beta = 0.0f;
+                if (n->n_in == 1)
+                        n->op = OP_COPY;
+        }
+        return SWARM_OK;
+}
+
+static int h_unary(OPARGS) {
+        static const struct {
+                const char *name;
+                swarm_act_t act;
+        } T[] = {{"Relu", SWARM_ACT_RELU}, {"Sigmoid", SWARM_ACT_SIGMOID},
+                 {"Tanh", SWARM_ACT_TANH}, {"LeakyRelu", SWARM_ACT_LEAKY_RELU},
+                 {"Clip", SWARM_ACT_CLIP}, {"Gelu", SWARM_ACT_GELU},
+                 {"Erf", SWARM_ACT_ERF}, {"Sqrt", SWARM_ACT_SQRT},
+                 {"Exp", SWARM_ACT_EXP}, {"Log", SWARM_ACT_LOG},
+                 {"Neg", SWARM_ACT_NEG}, {"Abs", SWARM_ACT_ABS},
+                 {"Reciprocal", SWARM_ACT_RECIPROCAL},
+                 {"Floor", SWARM_ACT_FLOOR}, {"Ceil", SWARM_ACT_CEIL}};
+        static const char *const plain[] = {"consumed_inputs", NULL};
+        static const char *const leaky[] = {"alpha", "consumed_inputs", NULL};
+        static const char *const clip_old[] = {"min", "max",
+                                               "consumed_inputs", NULL};
+        static const char *const gelu[] = {"approximate", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int rc;
+
+        if ((rc = need_float(m, n, 0, err)))
+                return rc;
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(T[i].name, n->op_type) == 0)
+                        n->act = T[i].act;
+        n->op = OP_UNARY;
+        n->act_alpha = 0.0f;
+        n->act_beta = 0.0f;
+        switch (n->act) {
+        case SWARM_ACT_LEAKY_RELU:
+                if ((rc = attrs_only(np, n, leaky, err)) ||
+                    (rc = attr_float(np, n, "alpha", 0.01f, &n->act_alpha,
+                                     err)))
+                        return rc;
+                break;
+        case SWARM_ACT_CLIP:
+                if (opset < 11) {
+                        if ((rc = attrs_only(np, n, clip_old, err)) ||
+                            (rc = attr_float(np, n, "min", -INFINITY,
+                                             &n->act_alpha, err)) ||
+                            (rc = attr_float(np, n, "max", INFINITY,
+                                             &n->act_beta, err)))
+                                return rc;
+                        break;
+                }
+                if ((rc = attrs_only(np, n, plain, err)))
+                        return rc;
+                n->act_alpha = -INFINITY;
+                n->act_beta = INFINITY;
+                if (has_in(n, 1) &&
+                    (rc = const_scalar(m, n, 1, &n->act_alpha, err)))
+                        return rc;
+                if (has_in(n, 2) &&
+                    (rc = const_scalar(m, n, 2, &n->act_beta, err)))
+                        return rc;
+                break;
+        case SWARM_ACT_GELU: {
+                char buf[16];
+                const char *ap;
+                if ((rc = attrs_only(np, n, gelu, err)))
+                        return rc;
+                ap = attr_str(np, "approximate", buf, sizeof(buf));
+                if (ap && strcmp(ap, "tanh") == 0)
+                        n->act = SWARM_ACT_GELU_TANH;
+                else if (ap && strcmp(ap, "none") != 0)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "approximate='%s'", ap);
+                break;
+        }
+        default:
+                if ((rc = attrs_only(np, n, plain, err)))
+                        return rc;
+                if (n->n_in != 1)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "expected 1 input");
+                break;
+        }
+        out_like(o, x);
+        return SWARM_OK;
+}
+
+static int h_softmax(OPARGS) {
+        static const char *const axis_only[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, axis_only, err)) ||
+            (rc = need_float(m, n, 0, err)) ||
+            (rc = attr_int(np, n, "axis", opset < 13 ? 1 : -1, &axis, err)) ||
+            (rc = norm_axis(n, axis, x->ndim, &axis, err)))
+                return rc;
+        n->op = strcmp(n->op_type, "Softmax") == 0 ? OP_SOFTMAX
+                                                   : OP_LOGSOFTMAX;
+        n->axis = (int)axis;
+        /* Before opset 13 the input is coerced to 2-D at axis and the
+         * softmax covers [axis, end); from 13 only [axis]. */
+        n->legacy = opset < 13;
+        if (x->batched && axis == 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "softmax across the batch dimension");
+        out_like(o, x);
+        return SWARM_OK;
+}
+
+/* ---- shape-only operators: the data is copied unchanged ---- */
+
+/* Reshape-like ops on constants: the data (and batch marks) carry over. */
+static int fold_same_data(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t e = elems_of(x);
+        int rc;
+        o->dtype = x->dtype;
+        if ((rc = fold_host(m, n, o, x->nsym != NULL, err)))
+                return rc;
+        memcpy(o->host, x->host, x->host_bytes);
+        if (x->nsym && e > 0)
+                memcpy(o->nsym, x->nsym, (size_t)e);
+        return SWARM_OK;
+}
+
+static int finish_copy(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        xvalue_t *x = VAL(0);
+        n->op = OP_COPY;
+        m->vals[n->out].dtype = x->dtype;
+        if (is_const(x))
+                return fold_same_data(m, n, err);
+        if (x->dtype != SWARM_DTYPE_FLOAT32)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "%s of a run-time %s tensor", n->op_type,
+                                swarm_dtype_name(x->dtype));
+        return SWARM_OK;
+}
+
+static int h_identity(OPARGS) {
+        static const char *const allowed[] = {"ratio", "seed", "is_test",
+                                              NULL};
+        int rc;
+        if ((rc = attrs_only(np, n, allowed, err)))
+                return rc;
+        /* Dropout at inference is the identity; a training_mode input must
+         * be a constant false. */
+        if (has_in(n, 2)) {
+                const xvalue_t *t = VAL(2);
+                if (!is_const(t) || t->host_bytes < 1 ||
+                    ((const uint8_t *)t->host)[0] != 0)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "training_mode must be a constant "
+                                        "false");
+        }
+        out_like(&m->vals[n->out], VAL(0));
+        return finish_copy(m, n, err);
+}
+
+static int h_flatten(OPARGS) {
+        static const char *const axis_only[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, axis_only, err)) ||
+            (rc = attr_int(np, n, "axis", 1, &axis, err)))
+                return rc;
+        if (axis < -x->ndim || axis > x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axis %lld out of range for %d-D input",
+                                (long long)axis, x->ndim);
+        if (axis < 0)
+                axis += x->ndim;
+        if (x->batched && axis == 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "flattening the batch dimension into the "
+                                "columns");
+        o->ndim = 2;
+        o->shape[0] = 1;
+        o->shape[1] = 1;
+        for (int i = 0; i < x->ndim; i++)
+                o->shape[i < axis ? 0 : 1] *= x->shape[i];
+        o->batched = x->batched;
+        return finish_copy(m, n, err);
+}
+
+static int h_reshape(OPARGS) {
+        static const char *const allowed[] = {"shape", "allowzero",
+                                              "consumed_inputs", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t t[SWARM_MAX_DIMS], allowzero, known = 1, total;
+        uint8_t s[SWARM_MAX_DIMS] = {0};
+        int cnt, rc, neg = -1;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "allowzero", 0, &allowzero, err)))
+                return rc;
+        if (opset < 5)
+                rc = attr_ints(np, n, "shape", t, SWARM_MAX_DIMS, &cnt, err);
+        else if (!has_in(n, 1))
+                return node_err(err, SWARM_ERR_INVALID, n, "no shape input");
+        else
+                rc = const_ints(m, n, 1, t, SWARM_MAX_DIMS, &cnt, s, err);
+        if (rc)
+                return rc;
+        if (cnt < 0)
+                return node_err(err, SWARM_ERR_INVALID, n, "no shape");
+        total = elems_of(x);
+        o->ndim = cnt;
+        o->batched = 0;
+        for (int i = 0; i < cnt; i++) {
+                if (s[i]) {
+                        /* N * t[i]: the batch, which must lead. */
+                        if (i != 0 || !x->batched)
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "the batch dimension would "
+                                                "move to dimension %d", i);
+                        o->batched = 1;
+                        o->shape[i] = t[i];
+                } else if (t[i] == 0 && !allowzero) {
+                        if (i >= x->ndim)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "0 at dimension %d copies a "
+                                                "dimension the input lacks",
+                                                i);
+                        o->shape[i] = x->shape[i];
+                        if (i == 0 && x->batched)
+                                o->batched = 1;
+                } else if (t[i] == -1) {
+                        if (neg >= 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "more than one -1");
+                        neg = i;
+                        o->shape[i] = 1;
+                        continue;
+                } else if (t[i] < 0) {
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "dimension %lld", (long long)t[i]);
+                } else {
+                        o->shape[i] = t[i];
+                }
+                known *= o->shape[i];
+        }
+        if (x->batched && !o->batched) {
+                if (neg != 0)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "the result's leading dimension is "
+                                        "fixed, which mixes the batch "
+                                        "dimension into the others (use 0, "
+                                        "-1 or x.shape[0] there)");
+                o->batched = 1;
+        }
+        if (neg >= 0) {
+                if (known == 0 || total % known)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "cannot infer the -1 dimension");
+                o->shape[neg] = total / known;
+                known *= o->shape[neg];
+        }
+        if (known != total)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%lld elements cannot take the new shape "
+                                "(%lld elements)", (long long)total,
+                                (long long)known);
+        return finish_copy(m, n, err);
+}
+
+/* Axes from the attribute (before `input_from`) or the input. */
+static int get_axes(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
+                    int64_t opset, int64_t input_from, int in_idx,
+                    int64_t *axes, int *cnt, swarm_err_t *err) {
+        *cnt = -1;
+        if (opset < input_from)
+                return attr_ints(np, n, "axes", axes, SWARM_MAX_DIMS, cnt,
+                                 err);
+        if (!has_in(n, in_idx))
+                return SWARM_OK;
+        return const_ints(m, n, in_idx, axes, SWARM_MAX_DIMS, cnt, NULL, err);
+}
+
+static int h_squeeze(OPARGS) {
+        static const char *const allowed[] = {"axes", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axes[SWARM_MAX_DIMS];
+        int cnt, rc, drop[SWARM_MAX_DIMS] = {0};
+        int unsq = strcmp(n->op_type, "Unsqueeze") == 0;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = get_axes(m, n, np, opset, 13, 1, axes, &cnt, err)))
+                return rc;
+        if (unsq) {
+                int nd = x->ndim + (cnt > 0 ? cnt : 0), add[SWARM_MAX_DIMS] = {0};
+                if (cnt <= 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "no axes");
+                if (nd > SWARM_MAX_DIMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "more than %d dims", SWARM_MAX_DIMS);
+                for (int i = 0; i < cnt; i++) {
+                        int64_t a;
+                        if ((rc = norm_axis(n, axes[i], nd, &a, err)))
+                                return rc;
+                        if (add[a]++)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "axis %lld repeated",
+                                                (long long)a);
+                }
+                if (x->batched && add[0])
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "a new leading dimension would push "
+                                        "the batch dimension back");
+                o->ndim = nd;
+                for (int i = 0, j = 0; i < nd; i++)
+                        o->shape[i] = add[i] ? 1 : x->shape[j++];
+                o->batched = x->batched;
+                return finish_copy(m, n, err);
+        }
+        for (int i = 0; i < cnt; i++) {
+                int64_t a;
+                if ((rc = norm_axis(n, axes[i], x->ndim, &a, err)))
+                        return rc;
+                if ((a == 0 && x->batched) || x->shape[a] != 1)
+                        return node_err(err, a == 0 && x->batched
+                                        ? SWARM_ERR_UNSUPPORTED
+                                        : SWARM_ERR_INVALID, n,
+                                        "dimension %lld is not 1",
+                                        (long long)a);
+                drop[a] = 1;
+        }
+        if (cnt < 0)
+                for (int i = 0; i < x->ndim; i++)
+                        drop[i] = x->shape[i] == 1 && !(i == 0 && x->batched);
+        o->ndim = 0;
+        for (int i = 0; i < x->ndim; i++)
+                if (!drop[i])
+                        o->shape[o->ndim++] = x->shape[i];
+        o->batched = x->batched;
+        return finish_copy(m, n, err);
+}
+
+/* ---- data movement through copy_strided / gather ---- */
+
+static int h_transpose(OPARGS) {
+        static const char *const allowed[] = {"perm", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t perm[SWARM_MAX_DIMS], str[SWARM_MAX_DIMS];
+        int cnt, rc, seen[SWARM_MAX_DIMS] = {0};
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_ints(np, n, "perm", perm, SWARM_MAX_DIMS, &cnt, err)))
+                return rc;
+        if (cnt < 0) {
+                cnt = x->ndim;
+                for (int i = 0; i < cnt; i++)
+                        perm[i] = cnt - 1 - i;
+        }
+        if (cnt != x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "perm has %d entries for a %d-D input", cnt,
+                                x->ndim);
+        contig_strides(x->shape, x->ndim, str);
+        for (int i = 0; i < cnt; i++) {
+                if (perm[i] < 0 || perm[i] >= cnt || seen[perm[i]]++)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "bad perm");
+                o->shape[i] = x->shape[perm[i]];
+                n->xstr[i] = str[perm[i]];
+        }
+        if (x->batched && cnt && perm[0] != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "the batch dimension would move to "
+                                "dimension %d", (int)perm[0]);
+        o->ndim = cnt;
+        o->batched = x->batched;
+        o->dtype = x->dtype;
+        n->xoff = 0;
+        n->op = OP_STRIDED;
+        return SWARM_OK;
+}
+
+static int h_slice(OPARGS) {
+        static const char *const old[] = {"starts", "ends", "axes", NULL};
+        static const char *const none[] = {NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t st[SWARM_MAX_DIMS], en[SWARM_MAX_DIMS], ax[SWARM_MAX_DIMS];
+        int64_t sp[SWARM_MAX_DIMS], str[SWARM_MAX_DIMS];
+        int ns, ne, na = -1, nsp = -1, rc, seen[SWARM_MAX_DIMS] = {0};
+
+        if (opset < 10) {
+                if ((rc = attrs_only(np, n, old, err)) ||
+                    (rc = attr_ints(np, n, "starts", st, SWARM_MAX_DIMS, &ns,
+                                    err)) ||
+                    (rc = attr_ints(np, n, "ends", en, SWARM_MAX_DIMS, &ne,
+                                    err)) ||
+                    (rc = attr_ints(np, n, "axes", ax, SWARM_MAX_DIMS, &na,
+                                    err)))
+                        return rc;
+        } else {
+                if ((rc = attrs_only(np, n, none, err)))
+                        return rc;
+                if (n->n_in < 3)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "starts and ends are required");
+                if ((rc = const_ints(m, n, 1, st, SWARM_MAX_DIMS, &ns, NULL,
+                                     err)) ||
+                    (rc = const_ints(m, n, 2, en, SWARM_MAX_DIMS, &ne, NULL,
+                                     err)) ||
+                    (has_in(n, 3) &&
+                     (rc = const_ints(m, n, 3, ax, SWARM_MAX_DIMS, &na, NULL,
+                                      err))) ||
+                    (has_in(n, 4) &&
+                     (rc = const_ints(m, n, 4, sp, SWARM_MAX_DIMS, &nsp,
+                                      NULL, err))))
+                        return rc;
+        }
+        if (ns < 0 || ne != ns || (na >= 0 && na != ns) ||
+            (nsp >= 0 && nsp != ns))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "starts/ends/axes/steps lengths differ");
+        out_like(o, x);
+        contig_strides(x->shape, x->ndim, str);
+        memcpy(n->xstr, str, sizeof(str));
+        n->xoff = 0;
+        for (int i = 0; i < ns; i++) {
+                int64_t a = na >= 0 ? ax[i] : i, d, s, e, step, len;
+                step = nsp >= 0 ? sp[i] : 1;
+                if ((rc = norm_axis(n, a, x->ndim, &a, err)))
+                        return rc;
+                if (seen[a]++ || step == 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "repeated axis or zero step");
+                d = x->shape[a];
+                s = st[i];
+                e = en[i];
+                if (a == 0 && x->batched) {
+                        if (s != 0 || step != 1 || e < INT32_MAX)
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "slicing the batch "
+                                                "dimension");
+                        continue;
+                }
+                if (s < 0)
+                        s += d;
+                if (e < 0)
+                        e += d;
+                if (step > 0) {
+                        s = s < 0 ? 0 : s > d ? d : s;
+                        e = e < 0 ? 0 : e > d ? d : e;
+                        len = e > s ? (e - s + step - 1) / step : 0;
+                } else {
+                        s = s < 0 ? -1 : s > d - 1 ? d - 1 : s;
+                        e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+                        len = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+                }
+                o->shape[a] = len;
+                if (len > 0)
+                        n->xoff += s * str[a];
+                n->xstr[a] = str[a] * step;
+        }
+        n->op = OP_STRIDED;
+        return SWARM_OK;
+}
+
+static int h_expand(OPARGS) {
+        static const char *const none[] = {NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t t[SWARM_MAX_DIMS], str[SWARM_MAX_DIMS];
+        uint8_t s[SWARM_MAX_DIMS] = {0};
+        xvalue_t tv;
+        int cnt, rc;
+        char why[256];
+
+        if ((rc = attrs_only(np, n, none, err)) ||
+            (rc = const_ints(m, n, 1, t, SWARM_MAX_DIMS, &cnt, s, err)))
+                return rc;
+        memset(&tv, 0, sizeof(tv));
+        tv.ndim = cnt;
+        for (int i = 0; i < cnt; i++) {
+                tv.shape[i] = t[i];
+                if (s[i]) {
+                        if (i != 0)
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "the batch dimension would "
+                                                "move to dimension %d", i);
+                        tv.batched = 1;
+                }
+        }
+        if (bcast(x, 0, x->ndim, &tv, 0, tv.ndim, &o->ndim, o->shape,
+                  &o->batched, why, sizeof(why)))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
+        contig_strides(x->shape, x->ndim, str);
+        for (int i = 0; i < o->ndim; i++) {
+                int xi = i - (o->ndim - x->ndim);
+                n->xstr[i] = xi < 0 || (x->shape[xi] == 1 &&
+                                        !(xi == 0 && x->batched))
+                             ? 0 : str[xi];
+        }
+        o->dtype = x->dtype;
+        n->xoff = 0;
+        n->op = OP_STRIDED;
+        return SWARM_OK;
+}
+
+static int h_concat(OPARGS) {
+        static const char *const axis_only[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, axis_only, err)) ||
+            (rc = attr_int(np, n, "axis", 1, &axis, err)) ||
+            (rc = norm_axis(n, axis, x->ndim, &axis, err)))
+                return rc;
+        out_like(o, x);
+        o->shape[axis] = 0;
+        for (int j = 0; j < n->n_in; j++) {
+                const xvalue_t *v = VAL(j);
+                if (v->ndim != x->ndim || v->dtype != x->dtype ||
+                    v->batched != x->batched)
+                        return node_err(err, v->batched != x->batched
+                                        ? SWARM_ERR_UNSUPPORTED
+                                        : SWARM_ERR_INVALID, n,
+                                        "input '%s' differs in rank, type or "
+                                        "batch", v->name);
+                for (int d = 0; d < x->ndim; d++)
+                        if (d != axis && v->shape[d] != x->shape[d])
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "input '%s': dimension %d "
+                                                "differs", v->name, d);
+                o->shape[axis] += v->shape[axis];
+        }
+        if (x->batched && axis == 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "concatenation along the batch dimension");
+        n->axis = (int)axis;
+        n->op = OP_CONCAT;
+        return SWARM_OK;
+}
+
+static int h_gather(OPARGS) {
+        static const char *const axis_only[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *ix = VAL(1), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, axis_only, err)) ||
+            (rc = attr_int(np, n, "axis", 0, &axis, err)) ||
+            (rc = norm_axis(n, axis, x->ndim, &axis, err)))
+                return rc;
+        if (ix->dtype != SWARM_DTYPE_INT64 && ix->dtype != SWARM_DTYPE_INT32)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "indices must be INT64 or INT32");
+        if (x->ndim - 1 + ix->ndim > SWARM_MAX_DIMS)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "result has more than %d dims",
+                                SWARM_MAX_DIMS);
+        if (ix->nsym)
+                for (int64_t i = 0; i < elems_of(ix); i++)
+                        if (ix->nsym[i])
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "indices depend on the batch");
+        if (is_const(ix)) {
+                for (int64_t i = 0; i < elems_of(ix); i++) {
+                        int64_t k = ((const int64_t *)ix->host)[i];
+                        if (k < -x->shape[axis] || k >= x->shape[axis] ||
+                            (axis == 0 && x->batched))
+                                return node_err(err, axis == 0 && x->batched
+                                                ? SWARM_ERR_UNSUPPORTED
+                                                : SWARM_ERR_INVALID, n,
+                                                "index %lld out of range or "
+                                                "on the batch dimension",
+                                                (long long)k);
+                }
+        }
+        if (x->batched && (axis == 0 || ix->batched))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "gathering along the batch dimension");
+        if (ix->batched && axis != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "batched indices would not lead the result");
+        o->ndim = 0;
+        for (int d = 0; d < axis; d++)
+                o->shape[o->ndim++] = x->shape[d];
+        for (int d = 0; d < ix->ndim; d++)
+                o->shape[o->ndim++] = ix->shape[d];
+        for (int d = (int)axis + 1; d < x->ndim; d++)
+                o->shape[o->ndim++] = x->shape[d];
+        o->batched = x->batched || ix->batched;
+        o->dtype = x->dtype;
+        n->axis = (int)axis;
+        n->op = OP_GATHER;
+        if (x->dtype != SWARM_DTYPE_FLOAT32 && !is_const(x))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "gathering from a run-time %s tensor",
+                                swarm_dtype_name(x->dtype));
+        return SWARM_OK;
+}
+
+/* ---- windows: Conv and pooling ---- */
+
+/* Output size and pads of one spatial dim.  ceil only for pooling. */
+static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
+                      int64_t s, int64_t d, int64_t *pb, int64_t *pe,
+                      int ceil_mode, int64_t *out, swarm_err_t *err) {
+        int64_t eff = (k - 1) * d + 1, o;
+        if (k < 1 || s < 1 || d < 1)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "kernel, stride and dilation must be >= 1");
+        if (!*autopad || strcmp(autopad, "NOTSET") == 0) {
+                int64_t span = in + *pb + *pe - eff;
+                if (*pb < 0 || *pe < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "negative pads");
+                if (span < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "the window is larger than the "
+                                        "padded input");
+                o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+                /* A last window starting in the end padding is dropped,
+                 * as PyTorch and onnxruntime do. */
+                if (ceil_mode && (o - 1) * s >= in + *pb)
+                        o--;
+        } else if (strcmp(autopad, "VALID") == 0) {
+                *pb = *pe = 0;
+                if (in < eff)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "the window is larger than the "
+                                        "input");
+                o = (in - eff) / s + 1;
+        } else if (strcmp(autopad, "SAME_UPPER") == 0 ||
+                   strcmp(autopad, "SAME_LOWER") == 0) {
+                int64_t total;
+                o = (in + s - 1) / s;
+                total = (o - 1) * s + eff - in;
+                if (total < 0)
+                        total = 0;
+                if (autopad[5] == 'U') {
+                        *pb = total / 2;
+                        *pe = total - *pb;
+                } else {
+                        *pe = total / 2;
+                        *pb = total - *pe;
+                }
+        } else {
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "auto_pad '%s'", autopad);
+        }
+        *out = o;
+        return SWARM_OK;
+}
+
+/* Fill n->win from the attributes for an input x of [N, C, (H,) W].
+ * Kernel sizes come from `kshape` (the weights for Conv). */
+static int window_attrs(swarm_model_t *m, xnode_t *n,
+                        const Onnx__NodeProto *np, const xvalue_t *x,
+                        const int64_t *kshape, int is_pool, int64_t *oh,
+                        int64_t *ow, swarm_err_t *err) {
+        int64_t ks[2], st[2] = {1, 1}, dl[2] = {1, 1}, pads[4] = {0};
+        int64_t in[2], out[2], ceil_mode = 0, so = 0;
+        int sd = x->ndim - 2, cnt, rc;
+        char ap[32] = "";
+        const char *apv = attr_str(np, "auto_pad", ap, sizeof(ap));
+
+        if (sd < 1 || sd > 2)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "%d spatial dims (1 or 2 supported)", sd);
+        (void)apv;
+        if ((rc = attr_ints(np, n, "kernel_shape", ks, 2, &cnt, err)))
+                return rc;
+        if (cnt < 0 && !kshape)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "kernel_shape is required");
+        for (int i = 0; i < sd; i++) {
+                if (kshape && cnt >= 0 && ks[i] != kshape[i])
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "kernel_shape differs from the "
+                                        "weights");
+                if (kshape)
+                        ks[i] = kshape[i];
+        }
+        if ((cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "strides", st, 2, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "dilations", dl, 2, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "pads", pads, 4, &cnt, err)) ||
+            (cnt >= 0 && cnt != 2 * sd))
+                return rc ? rc : node_err(err, SWARM_ERR_INVALID, n,
+                                          "window attributes do not match "
+                                          "%d spatial dims", sd);
+        if (is_pool && (rc = attr_int(np, n, "ceil_mode", 0, &ceil_mode,
+                                      err)))
+                return rc;
+        if ((rc = attr_int(np, n, "storage_order", 0, &so, err)))
+                return rc;
+        if (so)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "storage_order=1");
+        for (int i = 0; i < sd; i++) {
+                in[i] = x->shape[2 + i];
+                if ((rc = window_dim(n, ap, in[i], ks[i], st[i], dl[i],
+                                     &pads[i], &pads[i + sd], (int)ceil_mode,
+                                     &out[i], err)))
+                        return rc;
+        }
+        memset(&n->win, 0, sizeof(n->win));
+        /* 1-D windows run as 2-D ones over a single row. */
+        n->win.h = sd == 2 ? in[0] : 1;
+        n->win.w = in[sd - 1];
+        n->win.oh = sd == 2 ? out[0] : 1;
+        n->win.ow = out[sd - 1];
+        n->win.kh = sd == 2 ? ks[0] : 1;
+        n->win.kw = ks[sd - 1];
+        n->win.sh = sd == 2 ? st[0] : 1;
+        n->win.sw = st[sd - 1];
+        n->win.dh = sd == 2 ? dl[0] : 1;
+        n->win.dw = dl[sd - 1];
+        n->win.pad_t = sd == 2 ? pads[0] : 0;
+        n->win.pad_l = pads[sd - 1];
+        n->win.pad_b = sd == 2 ? pads[2] : 0;
+        n->win.pad_r = pads[2 * sd - 1];
+        *oh = out[0];
+        *ow = sd == 2 ? out[1] : 0;
+        return SWARM_OK;
+}
+
+static int h_conv(OPARGS) {
+        static const char *const allowed[] = {"auto_pad", "dilations", "group",
+                                              "kernel_shape", "pads",
+                                              "strides", NULL};
+        xvalue_t *x = VAL(0), *w = VAL(1), *o = &m->vals[n->out];
+        int64_t oh, ow, k;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "group", 1, &n->group, err)))
+                return rc;
+        for (int j = 0; j < n->n_in; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        if (x->ndim < 3 || w->ndim != x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "X and W must have the same rank >= 3");
+        if (w->batched || (has_in(n, 2) && VAL(2)->batched))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "weights depend on the batch dimension");
+        if (n->group < 1 || x->shape[1] != w->shape[1] * n->group ||
+            w->shape[0] % n->group)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "channels %lld, weights [%lld,%lld,...] and "
+                                "group %lld do not match",
+                                (long long)x->shape[1], (long long)w->shape[0],
+                                (long long)w->shape[1], (long long)n->group);
+        if (has_in(n, 2) && elems_of(VAL(2)) != w->shape[0])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "bias has %lld values for %lld filters",
+                                (long long)elems_of(VAL(2)),
+                                (long long)w->shape[0]);
+        if ((rc = window_attrs(m, n, np, x, w->shape + 2, 0, &oh, &ow, err)))
+                return rc;
+        out_like(o, x);
+        o->shape[1] = w->shape[0];
+        o->shape[2] = oh;
+        if (x->ndim == 4)
+                o->shape[3] = ow;
+        n->op = OP_CONV;
+        n->bias = has_in(n, 2) ? n->in[2] : -1;
+        n->alpha = 1.0f;
+        n->beta = 1.0f;
+        n->win.n = w->shape[1];
+        k = n->win.n * n->win.kh * n->win.kw;
+        /* A 1x1 window with stride 1 and no padding reads the input as
+         * the columns matrix directly. */
+        if (n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
+            n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
+            !n->win.pad_b && !n->win.pad_r)
+                n->scratch = 0;
+        else
+                n->scratch = k * n->win.oh * n->win.ow;
+        return SWARM_OK;
+}
+
+static int h_pool(OPARGS) {
+        static const char *const maxp[] = {"auto_pad", "ceil_mode",
+                                           "dilations", "kernel_shape",
+                                           "pads", "storage_order",
+                                           "strides", NULL};
+        static const char *const avgp[] = {"auto_pad", "ceil_mode",
+                                           "count_include_pad",
+                                           "kernel_shape", "pads", "strides",
+                                           NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int is_max = strcmp(n->op_type, "MaxPool") == 0;
+        int64_t oh, ow, cip = 0;
+        int rc;
+
+        if ((rc = attrs_only(np, n, is_max ? maxp : avgp, err)) ||
+            (rc = need_float(m, n, 0, err)) ||
+            (rc = attr_int(np, n, "count_include_pad", 0, &cip, err)) ||
+            (rc = window_attrs(m, n, np, x, NULL, 1, &oh, &ow, err)))
+                return rc;
+        n->sub = is_max ? SWARM_POOL_MAX
+                        : cip ? SWARM_POOL_AVG_PAD : SWARM_POOL_AVG;
+        out_like(o, x);
+        o->shape[2] = oh;
+        if (x->ndim == 4)
+                o->shape[3] = ow;
+        n->op = OP_POOL;
+        return SWARM_OK;
+}
+
+/* ---- reductions ---- */
+
+static int h_reduce(OPARGS) {
+        static const char *const allowed[] = {"axes", "keepdims",
+                                              "noop_with_empty_axes", NULL};
+        static const struct {
+                const char *name;
+                swarm_reduce_t op;
+        } T[] = {{"ReduceSum", SWARM_RED_SUM}, {"ReduceMean", SWARM_RED_MEAN},
+                 {"ReduceMax", SWARM_RED_MAX}, {"ReduceMin", SWARM_RED_MIN},
+                 {"ReduceProd", SWARM_RED_PROD},
+                 {"ReduceSumSquare", SWARM_RED_SUMSQUARE},
+                 {"ReduceL2", SWARM_RED_L2},
+                 {"GlobalAveragePool", SWARM_RED_MEAN},
+                 {"GlobalMaxPool", SWARM_RED_MAX}};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axes[SWARM_MAX_DIMS], keep = 1, noop = 0;
+        int cnt = -1, rc;
+
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(T[i].name, n->op_type) == 0)
+                        n->sub = (int)T[i].op;
+        if ((rc = need_float(m, n, 0, err)))
+                return rc;
+        if (strncmp(n->op_type, "Global", 6) == 0) {
+                static const char *const none[] = {NULL};
+                if ((rc = attrs_only(np, n, none, err)))
+                        return rc;
+                if (x->ndim < 3)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "input must be [N, C, ...]");
+                cnt = x->ndim - 2;
+                for (int i = 0; i < cnt; i++)
+                        axes[i] = 2 + i;
+        } else {
+                if ((rc = attrs_only(np, n, allowed, err)) ||
+                    (rc = attr_int(np, n, "keepdims", 1, &keep, err)) ||
+                    (rc = attr_int(np, n, "noop_with_empty_axes", 0, &noop,
+                                   err)) ||
+                    (rc = get_axes(m, n, np, opset,
+                                   strcmp(n->op_type, "ReduceSum") == 0
+                                   ? 13 : 18, 1, axes, &cnt, err)))
+                        return rc;
+        }
+        n->axes = 0;
+        if (cnt <= 0 && noop) {
+                out_like(o, x);
+                n->op = OP_COPY;
+                return SWARM_OK;
+        }
+        if (cnt <= 0)
+                n->axes = x->ndim ? (1u << x->ndim) - 1 : 0;
+        for (int i = 0; i < cnt; i++) {
+                int64_t a;
+                if ((rc = norm_axis(n, axes[i], x->ndim, &a, err)))
+                        return rc;
+                n->axes |= 1u << a;
+        }
+        if (x->batched && (n->axes & 1u))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "reducing over the batch dimension");
+        o->ndim = 0;
+        for (int d = 0; d < x->ndim; d++) {
+                if (!(n->axes & (1u << d)))
+                        o->shape[o->ndim++] = x->shape[d];
+                else if (keep)
+                        o->shape[o->ndim++] = 1;
+        }
+        o->batched = x->batched;
+        n->op = OP_REDUCE;
+        return SWARM_OK;
+}
+
+/* ---- normalisation ---- */
+
+static int h_batchnorm(OPARGS) {
+        static const char *const allowed[] = {"epsilon", "momentum", "spatial",
+                                              "is_test", "consumed_inputs",
+                                              "training_mode", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t spatial, tm, c;
+        float eps, *sc = NULL, *bi = NULL;
+        int rc, ids, idb;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_float(np, n, "epsilon", 1e-5f, &eps, err)) ||
+            (rc = attr_int(np, n, "spatial", 1, &spatial, err)) ||
+            (rc = attr_int(np, n, "training_mode", 0, &tm, err)))
+                return rc;
+        if (!spatial || tm)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "spatial=0 or training_mode=1");
+        if (n->n_in != 5)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "expected 5 inputs");
+        if (x->ndim < 2)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be [N, C, ...]");
+        c = x->shape[1];
+        for (int j = 0; j < 5; j++) {
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+                if (j && (!is_const(VAL(j)) || elems_of(VAL(j)) != c))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "'%s' must be a constant of %lld "
+                                        "values (inference mode)",
+                                        VAL(j)->name, (long long)c);
+        }
+        sc = malloc((size_t)c * sizeof(float) + 1);
+        bi = malloc((size_t)c * sizeof(float) + 1);
+        if (!sc || !bi) {
+                free(sc);
+                free(bi);
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        }
+        /* y = (x - mean) / sqrt(var + eps) * scale + B = x * s + t */
+        for (int64_t i = 0; i < c; i++) {
+                double s = ((float *)VAL(1)->host)[i] /
+                           sqrt((double)((float *)VAL(4)->host)[i] + eps);
+                sc[i] = (float)s;
+                bi[i] = (float)(((float *)VAL(2)->host)[i] -
+                                ((float *)VAL(3)->host)[i] * s);
+        }
+        ids = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, 1, &c, sc);
+        if (ids < 0) {
+                free(sc);
+                free(bi);
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        }
+        idb = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, 1, &c, bi);
+        if (idb < 0) {
+                free(bi);
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        }
+        n->in[1] = ids;
+        n->in[2] = idb;
+        n->n_in = 3;
+        out_like(o, x);
+        n->op = OP_AFFINE;
+        return SWARM_OK;
+}
+
+static int h_layernorm(OPARGS) {
+        static const char *const allowed[] = {"axis", "epsilon", "stash_type",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, len = 1;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", -1, &axis, err)) ||
+            (rc = attr_float(np, n, "epsilon", 1e-5f, &n->eps, err)) ||
+            (rc = norm_axis(n, axis, x->ndim, &axis, err)))
+                return rc;
+        for (int j = 0; j < n->n_in; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        if (x->batched && axis == 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "normalising across the batch dimension");
+        for (int d = (int)axis; d < x->ndim; d++)
+                len *= x->shape[d];
+        /* scale and bias: constants broadcast to the normalised shape,
+         * expanded here so the kernel reads len values each. */
+        for (int j = 1; j < n->n_in && j < 3; j++) {
+                xvalue_t *v = VAL(j);
+                int64_t e = elems_of(v);
+                float *full;
+                int id;
+                if (!is_const(v))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "'%s' must be a constant", v->name);
+                if (e == len)
+                        continue;
+                if (e != 1)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "'%s' must have 1 or %lld values",
+                                        v->name, (long long)len);
+                full = malloc((size_t)len * sizeof(float) + 1);
+                if (!full)
+                        return node_err(err, SWARM_ERR_NOMEM, n,
+                                        "out of memory");
+                for (int64_t i = 0; i < len; i++)
+                        full[i] = ((float *)v->host)[0];
+                id = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, 1, &len,
+                                    full);
+                if (id < 0) {
+                        free(full);
+                        return node_err(err, SWARM_ERR_NOMEM, n,
+                                        "out of memory");
+                }
+                n->in[j] = id;
+        }
+        out_like(o, x);
+        n->axis = (int)axis;
+        n->op = OP_LAYERNORM;
+        return SWARM_OK;
+}
+
+/* ---- constants and shape computations (folded) ---- */
+
+static int h_constant(OPARGS) {
+        xvalue_t *o = &m->vals[n->out];
+        const Onnx__AttributeProto *a;
+        int rc;
+
+        if (np->n_attribute != 1 || !np->attribute[0])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "expected exactly one attribute");
+        a = np->attribute[0];
+        n->op = OP_FOLDED;
+        if (strcmp(nz(a->name), "value") == 0 && a->t) {
+                void *data = NULL;
+                size_t bytes = 0;
+                if ((rc = exec_tensor_decode(a->t, &o->dtype, &o->ndim,
+                                             o->shape, &data, &bytes, err))) {
+                        swarm_err_prefix(err, "node '%s' (Constant): ",
+                                         n->name);
+                        return rc;
+                }
+                o->kind = V_CONST;
+                o->host = data;
+                o->host_bytes = bytes;
+                n->dead = 1;
+                return SWARM_OK;
+        }
+        if (strcmp(nz(a->name), "value_float") == 0 ||
+            strcmp(nz(a->name), "value_floats") == 0) {
+                int one = a->name[11] == '\0';
+                o->dtype = SWARM_DTYPE_FLOAT32;
+                o->ndim = one ? 0 : 1;
+                o->shape[0] = one ? 1 : (int64_t)a->n_floats;
+                if ((rc = fold_host(m, n, o, 0, err)))
+                        return rc;
+                if (one)
+                        ((float *)o->host)[0] = a->f;
+                else if (a->n_floats)
+                        memcpy(o->host, a->floats,
+                               a->n_floats * sizeof(float));
+                return SWARM_OK;
+        }
+        if (strcmp(nz(a->name), "value_int") == 0 ||
+            strcmp(nz(a->name), "value_ints") == 0) {
+                int one = a->name[9] == '\0';
+                o->dtype = SWARM_DTYPE_INT64;
+                o->ndim = one ? 0 : 1;
+                o->shape[0] = one ? 1 : (int64_t)a->n_ints;
+                if ((rc = fold_host(m, n, o, 0, err)))
+                        return rc;
+                if (one)
+                        ((int64_t *)o->host)[0] = a->i;
+                else if (a->n_ints)
+                        memcpy(o->host, a->ints, a->n_ints * sizeof(int64_t));
+                return SWARM_OK;
+        }
+        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                        "attribute '%s' is not supported", nz(a->name));
+}
+
+static int h_shape(OPARGS) {
+        static const char *const allowed[] = {"start", "end", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t st, en;
+        int rc, size = strcmp(n->op_type, "Size") == 0;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "start", 0, &st, err)) ||
+            (rc = attr_int(np, n, "end", x->ndim, &en, err)))
+                return rc;
+        if (st < 0)
+                st += x->ndim;
+        if (en < 0)
+                en += x->ndim;
+        st = st < 0 ? 0 : st > x->ndim ? x->ndim : st;
+        en = en < 0 ? 0 : en > x->ndim ? x->ndim : en;
+        if (en < st)
+                en = st;
+        o->dtype = SWARM_DTYPE_INT64;
+        o->ndim = size ? 0 : 1;
+        o->shape[0] = size ? 1 : en - st;
+        if ((rc = fold_host(m, n, o, 1, err)))
+                return rc;
+        if (size) {
+                ((int64_t *)o->host)[0] = elems_of(x);
+                o->nsym[0] = (uint8_t)x->batched;
+                return SWARM_OK;
+        }
+        for (int64_t i = st; i < en; i++) {
+                ((int64_t *)o->host)[i - st] = x->shape[i];
+                o->nsym[i - st] = (uint8_t)(i == 0 && x->batched);
+        }
+        return SWARM_OK;
+}
+
+static int h_constant_of_shape(OPARGS) {
+        xvalue_t *o = &m->vals[n->out];
+        const Onnx__AttributeProto *a = attr_find(np, "value");
+        int64_t t[SWARM_MAX_DIMS], e;
+        int cnt, rc;
+        swarm_dtype_t dt = SWARM_DTYPE_FLOAT32;
+        void *val = NULL;
+        int vnd;
+        int64_t vsh[SWARM_MAX_DIMS];
+        size_t vb = 0;
+
+        if ((rc = const_ints(m, n, 0, t, SWARM_MAX_DIMS, &cnt, NULL, err)))
+                return rc;
+        if (a && a->t &&
+            (rc = exec_tensor_decode(a->t, &dt, &vnd, vsh, &val, &vb, err)))
+                return rc;
+        o->dtype = dt;
+        o->ndim = cnt;
+        memcpy(o->shape, t, sizeof(int64_t) * (size_t)cnt);
+        e = elems_of(o);
+        if (e < 0 || e > (1 << 24)) {
+                free(val);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "shape too large");
+        }
+        if ((rc = fold_host(m, n, o, 0, err))) {
+                free(val);
+                return rc;
+        }
+        for (int64_t i = 0; val && vb && i < e; i++)
+                memcpy((char *)o->host + (size_t)i * vb, val, vb);
+        free(val);
+        return SWARM_OK;
+}
+
+static int h_cast(OPARGS) {
+        static const char *const allowed[] = {"to", "saturate", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t to, e = elems_of(x);
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "to", 0, &to, err)))
+                return rc;
+        out_like(o, x);
+        if (to == 1)
+                o->dtype = SWARM_DTYPE_FLOAT32;
+        else if (to == 7 || to == 6)
+                o->dtype = SWARM_DTYPE_INT64;
+        else
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "cast to type %lld", (long long)to);
+        if (!is_const(x)) {
+                if (x->dtype != o->dtype)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "run-time cast from %s",
+                                        swarm_dtype_name(x->dtype));
+                return finish_copy(m, n, err);
+        }
+        if (x->dtype != SWARM_DTYPE_FLOAT32 && x->dtype != SWARM_DTYPE_INT64)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "cast from %s", swarm_dtype_name(x->dtype));
+        if ((rc = fold_host(m, n, o, x->nsym && o->dtype == x->dtype, err)))
+                return rc;
+        for (int64_t i = 0; i < e; i++) {
+                if (x->dtype == o->dtype)
+                        break;
+                if (o->dtype == SWARM_DTYPE_FLOAT32)
+                        ((float *)o->host)[i] =
+                                (float)((int64_t *)x->host)[i];
+                else
+                        ((int64_t *)o->host)[i] =
+                                (int64_t)((float *)x->host)[i];
+        }
+        if (x->dtype == o->dtype) {
+                memcpy(o->host, x->host, x->host_bytes);
+                if (o->nsym)
+                        memcpy(o->nsym, x->nsym, (size_t)e);
+        } else if (x->nsym) {
+                for (int64_t i = 0; i < e; i++)
+                        if (x->nsym[i])
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "casting the batch size");
+        }
+        return SWARM_OK;
+}
+
+static int h_range(OPARGS) {
+        xvalue_t *o = &m->vals[n->out];
+        double v[3];
+        int64_t len;
+        int rc;
+
+        for (int j = 0; j < 3; j++) {
+                const xvalue_t *a = VAL(j);
+                if (!is_const(a) || elems_of(a) != 1 ||
+                    (a->nsym && a->nsym[0]))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "inputs must be constant scalars");
+                v[j] = a->dtype == SWARM_DTYPE_INT64
+                       ? (double)((int64_t *)a->host)[0]
+                       : (double)((float *)a->host)[0];
+        }
+        if (v[2] == 0)
+                return node_err(err, SWARM_ERR_INVALID, n, "delta is 0");
+        len = (int64_t)ceil((v[1] - v[0]) / v[2]);
+        if (len < 0)
+                len = 0;
+        if (len > (1 << 24))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "too long");
+        o->dtype = VAL(0)->dtype;
+        o->ndim = 1;
+        o->shape[0] = len;
+        if ((rc = fold_host(m, n, o, 0, err)))
+                return rc;
+        for (int64_t i = 0; i < len; i++) {
+                if (o->dtype == SWARM_DTYPE_INT64)
+                        ((int64_t *)o->host)[i] = (int64_t)(v[0] + i * v[2]);
+                else
+                        ((float *)o->host)[i] = (float)(v[0] + i * v[2]);
+        }
+        return SWARM_OK;
+}
+
+/* ---- the operator table ---- */
+
+typedef struct opdef {
+        const char *name;
+        int (*fn)(OPARGS);
+        int min_in, max_in;
+} opdef_t;
+
+static const opdef_t OPS[] = {
+        {"Gemm", h_gemm, 2, 3},
+        {"MatMul", h_matmul, 2, 2},
+        {"Add", h_binary, 2, 2}, {"Sub", h_binary, 2, 2},
+        {"Mul", h_binary, 2, 2}, {"Div", h_binary, 2, 2},
+        {"Pow", h_binary, 2, 2}, {"Max", h_binary, 1, 64},
+        {"Min", h_binary, 1, 64}, {"Sum", h_binary, 1, 64},
+        {"Mean", h_binary, 1, 64},
+        {"Relu", h_unary, 1, 1}, {"Sigmoid", h_unary, 1, 1},
+        {"Tanh", h_unary, 1, 1}, {"LeakyRelu", h_unary, 1, 1},
+        {"Clip", h_unary, 1, 3}, {"Gelu", h_unary, 1, 1},
+        {"Erf", h_unary, 1, 1}, {"Sqrt", h_unary, 1, 1},
+        {"Exp", h_unary, 1, 1}, {"Log", h_unary, 1, 1},
+        {"Neg", h_unary, 1, 1}, {"Abs", h_unary, 1, 1},
+        {"Reciprocal", h_unary, 1, 1}, {"Floor", h_unary, 1, 1},
+        {"Ceil", h_unary, 1, 1},
+        {"Softmax", h_softmax, 1, 1}, {"LogSoftmax", h_softmax, 1, 1},
+        {"Identity", h_identity, 1, 1}, {"Dropout", h_identity, 1, 3},
+        {"Flatten", h_flatten, 1, 1}, {"Reshape", h_reshape, 1, 2},
+        {"Squeeze", h_squeeze, 1, 2}, {"Unsqueeze", h_squeeze, 1, 2},
+        {"Transpose", h_transpose, 1, 1}, {"Slice", h_slice, 1, 5},
+        {"Expand", h_expand, 2, 2}, {"Concat", h_concat, 1, 64},
+        {"Gather", h_gather, 2, 2},
+        {"Conv", h_conv, 2, 3}, {"MaxPool", h_pool, 1, 1},
+        {"AveragePool", h_pool, 1, 1},
+        {"GlobalAveragePool", h_reduce, 1, 1},
+        {"GlobalMaxPool", h_reduce, 1, 1},
+        {"ReduceSum", h_reduce, 1, 2}, {"ReduceMean", h_reduce, 1, 1},
+        {"ReduceMax", h_reduce, 1, 1}, {"ReduceMin", h_reduce, 1, 1},
+        {"ReduceProd", h_reduce, 1, 1}, {"ReduceSumSquare", h_reduce, 1, 1},
+        {"ReduceL2", h_reduce, 1, 1},
+        {"BatchNormalization", h_batchnorm, 5, 5},
+        {"LayerNormalization", h_layernorm, 2, 3},
+        {"Constant", h_constant, 0, 0}, {"Shape", h_shape, 1, 1},
+        {"Size", h_shape, 1, 1}, {"ConstantOfShape", h_constant_of_shape, 1, 1},
+        {"Cast", h_cast, 1, 1}, {"Range", h_range, 3, 3},
+};
+
+static const opdef_t *op_find(const char *name) {
+        for (size_t i = 0; i < sizeof(OPS) / sizeof(OPS[0]); i++)
+                if (strcmp(OPS[i].name, name) == 0)
+                        return &OPS[i];
+        return NULL;
+}
+
+int exec_op_inputs(const char *op_type, int *min_in, int *max_in) {
+        const opdef_t *od = op_find(op_type);
+        if (!od)
+                return -1;
+        *min_in = od->min_in;
+        *max_in = od->max_in;
+        return 0;
+}
+
+/* Run a node whose inputs are all constants once, on the host, with the
+ * CPU kernels.  Integer tensors go through the data-movement kernels as
+ * 4-byte element ids that are mapped back to values (and batch marks). */
+static int fold_run(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        swarm_backend_t cpu;
+        xvalue_t *o = &m->vals[n->out];
+        int ints = o->dtype != SWARM_DTYPE_FLOAT32, rc = SWARM_OK;
+        int n_data = n->op == OP_CONCAT ? n->n_in : 1;
+        uint32_t *ids[64] = {NULL}, *oid = NULL;
+        float *scratch = NULL;
+        int64_t e, base = 0;
+        int anysym = 0;
+
+        if (ints && o->dtype != SWARM_DTYPE_INT64)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "%s constants", swarm_dtype_name(o->dtype));
+        if (ints && n->op != OP_STRIDED && n->op != OP_CONCAT &&
+            n->op != OP_GATHER)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "integer %s", n->op_type);
+        exec_cpu_backend_init(&cpu);
+        for (int j = 0; j < n->n_in; j++) {
+                xvalue_t *v = VAL(j);
+                if (n->in[j] < 0)
+                        continue;
+                exec_resolve_value(v, 1);
+                v->dev = v->host;
+                if (ints && j < n_data && v->nsym)
+                        anysym = 1;
+        }
+        exec_resolve_value(o, 1);
+        e = elems_of(o);
+        {
+                enum xop op = n->op;
+                if ((rc = fold_host(m, n, o, anysym, err)))
+                        goto out;
+                n->op = op;     /* run it once below */
+        }
+        o->dev = o->host;
+        if (ints) {
+                for (int j = 0; j < n_data; j++) {
+                        xvalue_t *v = VAL(j);
+                        int64_t ve = elems_of(v);
+                        ids[j] = malloc((size_t)(ve > 0 ? ve : 1) * 4);
+                        if (!ids[j]) {
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
+                                goto out;
+                        }
+                        for (int64_t i = 0; i < ve; i++)
+                                ids[j][i] = (uint32_t)(base + i);
+                        base += ve;
+                        v->dev = ids[j];
+                }
+                oid = malloc((size_t)(e > 0 ? e : 1) * 4);
+                if (!oid) {
+                        rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                      "out of memory");
+                        goto out;
+                }
+                o->dev = oid;
+        }
+        if (n->scratch > 0) {
+                scratch = malloc((size_t)n->scratch * sizeof(float));
+                if (!scratch) {
+                        rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                      "out of memory");
+                        goto out;
+                }
+        }
+        /* exec_run_node reaches the scratch through the model. */
+        {
+                xslot_t keep = m->scratch;
+                m->scratch.dev = scratch;
+                rc = exec_run_node(m, &cpu, n, err);
+                m->scratch = keep;
+        }
+        if (rc) {
+                swarm_err_prefix(err, "node '%s' (%s): folding: ", n->name,
+                                 n->op_type);
+                goto out;
+        }
+        n->op = OP_FOLDED;
+        if (ints) {
+                for (int64_t i = 0; i < e; i++) {
+                        int64_t id = oid[i];
+                        int j = 0;
+                        while (id >= elems_of(VAL(j))) {
+                                id -= elems_of(VAL(j));
+                                j++;
+                        }
+                        ((int64_t *)o->host)[i] =
+                                ((int64_t *)VAL(j)->host)[id];
+                        if (anysym)
+                                o->nsym[i] = VAL(j)->nsym
+                                             ? VAL(j)->nsym[id] : 0;
+                }
+        }
+out:
+        for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] >= 0)
+                        VAL(j)->dev = NULL;
+        o->dev = NULL;
+        for (int j = 0; j < 64; j++)
+                free(ids[j]);
+        free(oid);
+        free(scratch);
+        return rc;
+}
+
+int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
+                    int64_t opset, swarm_err_t *err) {
+        const opdef_t *od = op_find(n->op_type);
+        xvalue_t *o = &m->vals[n->out];
+        int all_const = n->n_in > 0, rc;
+
+        if (!od)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "operator is not supported");
+        for (int j = 0; j < n->n_in; j++) {
+                if (n->in[j] < 0)
+                        continue;
+                if (VAL(j)->unusable)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "input '%s' is an optional output "
+                                        "this executor does not compute",
+                                        VAL(j)->name);
+                if (!is_const(VAL(j)))
+                        all_const = 0;
+        }
+        o->dtype = SWARM_DTYPE_FLOAT32;
+        o->batched = 0;
+        if ((rc = od->fn(m, n, np, opset, err)))
+                return rc;
+        if (n->op == OP_FOLDED)
+                return SWARM_OK;
+        if (all_const)
+                return fold_run(m, n, err);
+        if (o->dtype != SWARM_DTYPE_FLOAT32)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "computes a run-time %s tensor",
+                                swarm_dtype_name(o->dtype));
+        return SWARM_OK;
+}
+
+/* ---- fusion ---- */
+
+static void count_uses(swarm_model_t *m) {
+        for (int i = 0; i < m->n_vals; i++) {
+                m->vals[i].n_uses = 0;
+                m->vals[i].last_use = -1;
+        }
+        for (int i = 0; i < m->n_nodes; i++) {
+                xnode_t *n = &m->nodes[i];
+                if (n->dead)
+                        continue;
+                for (int j = 0; j < n->n_in; j++) {
+                        if (n->in[j] < 0)
+                                continue;
+                        m->vals[n->in[j]].n_uses++;
+                        m->vals[n->in[j]].consumer = i;
+                        m->vals[n->in[j]].last_use = i;
+                }
+        }
+}
+
+/* The single live consumer of a node's output, if it may be folded in. */
+static xnode_t *sole_consumer(swarm_model_t *m, const xnode_t *n) {
+        const xvalue_t *o = &m->vals[n->out];
+        if (o->is_output || o->n_uses != 1)
+                return NULL;
+        return &m->nodes[o->consumer];
+}
+
+/* Fold an inference BatchNormalization (y = x * s + t per channel) into
+ * the Conv or Gemm before it: W' = W * s per output channel, b' = b * s + t.
+ * New constants are made, so weights shared with other nodes stay. */
+static int fold_affine(swarm_model_t *m, xnode_t *g, const xnode_t *c) {
+        const xvalue_t *s = &m->vals[c->in[1]], *t = &m->vals[c->in[2]];
+        const xvalue_t *w = &m->vals[g->in[1]];
+        const xvalue_t *b = g->bias >= 0 ? &m->vals[g->bias] : NULL;
+        const xvalue_t *o = &m->vals[g->out];
+        int64_t ch = o->shape[1], e = elems_of(w), per;
+        float *nw, *nb;
+        int iw, ib;
+
+        if (c->in[0] != g->out || !is_const(w) || !is_const(s) ||
+            !is_const(t) || (b && !is_const(b)) || o->ndim < 2 ||
+            elems_of(s) != ch)
+                return -1;
+        if (g->op == OP_GEMM) {
+                int64_t be = b ? elems_of(b) : 0;
+                if (o->ndim != 2 || (b && be != 1 && be != ch) ||
+                    (b && be == ch && b->ndim == 2 && b->shape[0] != 1))
+                        return -1;
+        } else if (b && elems_of(b) != ch) {
+                return -1;
+        }
+        nw = malloc((size_t)e * sizeof(float) + 1);
+        nb = malloc((size_t)ch * sizeof(float) + 1);
+        if (!nw || !nb) {
+                free(nw);
+                free(nb);
+                return -1;
+        }
+        memcpy(nw, w->host, (size_t)e * sizeof(float));
+        per = e / ch;
+        for (int64_t i = 0; i < e; i++) {
+                int64_t k;
+                if (g->op == OP_CONV || g->trans_b)
+                        k = i / per;    /* [ch, ...] */
+                else
+                        k = i % ch;     /* [K, ch] */
+                nw[i] *= ((float *)s->host)[k];
+        }
+        for (int64_t k = 0; k < ch; k++) {
+                float bv = 0.0f;
+                if (b)
+                        bv = ((float *)b->host)[elems_of(b) == 1 ? 0 : k] *
+                             (g->op == OP_GEMM ? g->beta : 1.0f);
+                nb[k] = bv * ((float *)s->host)[k] + ((float *)t->host)[k];
+        }
+        iw = exec_new_const(m, g->name, SWARM_DTYPE_FLOAT32, w->ndim,
+                            w->shape, nw);
+        if (iw < 0) {
+                free(nw);
+                free(nb);
+                return -1;
+        }
+        ib = exec_new_const(m, g->name, SWARM_DTYPE_FLOAT32, 1, &ch, nb);
+        if (ib < 0) {
+                free(nb);
+                return -1;
+        }
+        g->in[1] = iw;
+        g->in[2] = ib;
+        g->n_in = 3;
+        g->bias = ib;
+        g->beta = 1.0f;
+        return 0;
+}
+
+/* Conv/Gemm/MatMul -> BatchNormalization -> Add(constant row bias) ->
+ * activation become one kernel sequence: one pass over the result instead
+ * of four. */
+void exec_fuse(swarm_model_t *m) {
+        for (int i = 0; i < m->n_nodes; i++) {
+                xnode_t *g = &m->nodes[i], *c;
+                if (g->dead || (g->op != OP_GEMM && g->op != OP_MATMUL &&
+                                g->op != OP_CONV))
+                        continue;
+                count_uses(m);
+                c = sole_consumer(m, g);
+                if (c && c->op == OP_AFFINE && g->op != OP_MATMUL &&
+                    g->act == SWARM_ACT_NONE && fold_affine(m, g, c) == 0) {
+                        g->out = c->out;
+                        c->dead = 1;
+                        count_uses(m);
+                        c = sole_consumer(m, g);
+                }
+                if (c && c->op == OP_BINARY && c->sub == SWARM_BIN_ADD &&
+                    c->n_in == 2 && c->act == SWARM_ACT_NONE &&
+                    g->bias < 0 && g->op != OP_CONV &&
+                    (g->op == OP_GEMM || m->vals[g->in[1]].ndim == 2)) {
+                        int other = c->in[0] == g->out ? c->in[1] : c->in[0];
+                        const xvalue_t *bv = &m->vals[other];
+                        const xvalue_t *ov = &m->vals[g->out];
+                        const xvalue_t *cv = &m->vals[c->out];
+                        int64_t n_cols = ov->shape[ov->ndim - 1];
+                        int64_t el = swarm_shape_elems(bv->shape, bv->ndim);
+                        int row = bv->ndim >= 1 &&
+                                  bv->shape[bv->ndim - 1] == n_cols &&
+                                  el == n_cols;
+                        if (bv->kind == V_CONST && other != g->out &&
+                            bv->ndim <= ov->ndim && (el == 1 || row) &&
+                            cv->ndim == ov->ndim) {
+                                g->in[2] = other;
+                                g->n_in = 3;
+                                g->bias = other;
+                                g->beta = 1.0f;
+                                g->out = c->out;
+                                c->dead = 1;
+                                count_uses(m);
+                                c = sole_consumer(m, g);
+                        }
+                }
+                if (c && (c->op == OP_UNARY || c->op == OP_ACT) &&
+                    g->act == SWARM_ACT_NONE) {
+                        g->act = c->act;
+                        g->act_alpha = c->act_alpha;
+                        g->act_beta = c->act_beta;
+                        g->out = c->out;
+                        c->dead = 1;
+                }
+        }
+        count_uses(m);
+}
