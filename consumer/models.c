@@ -61,7 +61,7 @@ typedef struct request {        /* an explicit version to load */
 struct models {
         const swarm_log_t *log;
         swarm_backend_t *be;
-        char *conninfo, *alias, *topic;
+        char *conninfo, *alias, *topic, *state_dir;
         char **names;           /* fixed follow list, or NULL (by topic) */
         size_t n_names;
         size_t cache_bytes;
@@ -232,6 +232,8 @@ static int load_version(models_t *mm, const char *name, int32_t version,
         return rc;
 }
 
+static void save_state(models_t *mm, const char *name, const entry_t *e);
+
 /* Bring one followed model to its alias target. */
 static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         swarm_registry_version_t v;
@@ -295,6 +297,8 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         SWARM_INFO(mm->log, "model switched name=%s alias=%s from=%" PRId32 " to=%" PRId32,
                    f->name, mm->alias, old ? old->pub.version : 0, v.version);
         swarm_registry_version_clear(&v);
+        if (mm->state_dir)
+                save_state(mm, f->name, e);
         return SWARM_OK;
 }
 
@@ -466,6 +470,150 @@ static void *thread_main(void *arg) {
         return NULL;
 }
 
+/* ------------------------------------------------------------ last-known state */
+
+static int write_file(const char *path, const void *buf, size_t len) {
+        char tmp[4200];
+        FILE *f;
+        int ok;
+
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        if (!(f = fopen(tmp, "wb")))
+                return -1;
+        ok = fwrite(buf, 1, len, f) == len;
+        ok &= fclose(f) == 0;
+        /* rename: a crash never leaves a half-written state behind */
+        return ok && !rename(tmp, path) ? 0 : -1;
+}
+
+/* Background thread, after a switch: keep SHA256.onnx of the new target and
+ * rewrite `state`.  Failures are logged; serving does not depend on them. */
+static void save_state(models_t *mm, const char *name, const entry_t *e) {
+        char path[4200];
+        void *buf = NULL;
+        size_t len = 0, n = 0, cap = 0;
+        char *text = NULL;
+        swarm_err_t err;
+        FILE *probe;
+
+        if (strchr(name, '\n')) {
+                SWARM_WARN(mm->log, "state not saved name=%s reason=\"newline in name\"", name);
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/%s.onnx", mm->state_dir, e->sha256);
+        if ((probe = fopen(path, "rb"))) {
+                fclose(probe);          /* same bytes already there */
+        } else {
+                swarm_err_clear(&err);
+                if (swarm_registry_fetch(mm->reg, name, e->pub.version, &buf, &len, &err) ||
+                    write_file(path, buf, len)) {
+                        SWARM_WARN(mm->log, "state not saved name=%s path=%s error=\"%s\"", name,
+                                   path, err.code ? err.msg : strerror(errno));
+                        free(buf);
+                        return;
+                }
+                free(buf);
+        }
+        pthread_mutex_lock(&mm->lock);
+        for (follow_t *f = mm->follows; f; f = f->next) {
+                size_t need;
+                if (!f->target || strchr(f->name, '\n'))
+                        continue;
+                need = strlen(f->name) + 100;
+                if (n + need > cap) {
+                        char *nt = realloc(text, cap = (n + need) * 2);
+                        if (!nt)
+                                break;
+                        text = nt;
+                }
+                n += (size_t)snprintf(text + n, cap - n, "%" PRId32 "\t%s\t%s\n",
+                                      f->target->pub.version, f->target->sha256, f->name);
+        }
+        pthread_mutex_unlock(&mm->lock);
+        snprintf(path, sizeof(path), "%s/state", mm->state_dir);
+        if (write_file(path, text ? text : "", n))
+                SWARM_WARN(mm->log, "state not saved path=%s error=\"%s\"", path, strerror(errno));
+        free(text);
+}
+
+/* models_new, registry unreachable: serve what the state folder holds. */
+static int load_state(models_t *mm, swarm_err_t *err) {
+        char path[4200], line[4200];
+        FILE *f;
+        int n = 0, rc = SWARM_OK;
+
+        snprintf(path, sizeof(path), "%s/state", mm->state_dir);
+        if (!(f = fopen(path, "r")))
+                return swarm_err_set(err, SWARM_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
+        while (fgets(line, sizeof(line), f)) {
+                char *sha, *name, *nl;
+                long version = strtol(line, &sha, 10);
+                void *buf = NULL;
+                size_t len = 0;
+                entry_t *e = NULL;
+                follow_t *fl;
+                swarm_err_t e2;
+
+                if (*sha != '\t' || !(name = strchr(sha + 1, '\t')))
+                        continue;
+                *sha++ = '\0';
+                *name++ = '\0';
+                if ((nl = strchr(name, '\n')))
+                        *nl = '\0';
+                if (mm->names && !find_follow(mm, name, strlen(name)))
+                        continue;       /* not one of ours */
+                snprintf(path, sizeof(path), "%s/%s.onnx", mm->state_dir, sha);
+                swarm_err_clear(&e2);
+                {
+                        FILE *af = fopen(path, "rb");
+                        long sz;
+                        if (af && !fseek(af, 0, SEEK_END) && (sz = ftell(af)) >= 0 &&
+                            !fseek(af, 0, SEEK_SET) && (buf = malloc((size_t)sz + 1)) &&
+                            fread(buf, 1, (size_t)sz, af) == (size_t)sz)
+                                len = (size_t)sz;
+                        else
+                                swarm_err_set(&e2, SWARM_ERR_IO, "%s: cannot read", path);
+                        if (af)
+                                fclose(af);
+                }
+                if (!e2.code) {
+                        char hex[65];
+                        swarm_sha256_hex(buf, len, hex);
+                        if (strcmp(hex, sha))
+                                swarm_err_set(&e2, SWARM_ERR_INVALID, "%s: sha256 mismatch", path);
+                }
+                if (!e2.code)
+                        entry_load(mm, name, (int32_t)version, buf, len, &e, &e2);
+                free(buf);
+                if (e2.code) {
+                        SWARM_ERROR(mm->log, "state model skipped name=%s error=\"%s\"", name,
+                                    e2.msg);
+                        continue;
+                }
+                if (!(fl = find_follow(mm, name, strlen(name)))) {
+                        if (!(fl = calloc(1, sizeof(*fl))) || !(fl->name = strdup(name))) {
+                                free(fl);
+                                entry_free(e);
+                                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                                break;
+                        }
+                        fl->next = mm->follows;
+                        mm->follows = fl;
+                }
+                fl->target = insert(mm, e);
+                if (fl->target != e)
+                        entry_free(e);
+                SWARM_WARN(mm->log, "model loaded from last-known state name=%s version=%ld "
+                           "sha256=%s", name, version, sha);
+                n++;
+        }
+        fclose(f);
+        if (!rc && !n)
+                rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND, "no usable model in %s/state",
+                                   mm->state_dir);
+        return rc;
+}
+
 /* ------------------------------------------------------------ public */
 
 static int add_static(models_t *mm, const char *spec, swarm_err_t *err) {
@@ -582,10 +730,22 @@ int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
                 rc = swarm_err_set(err, SWARM_ERR_IO, "pipe: %s", strerror(errno));
                 goto out;
         }
+        if (o->state_dir && !(mm->state_dir = strdup(o->state_dir)))
+                goto nomem;
         /* the first sync is synchronous: the worker starts with its models */
         if ((rc = connect_and_sync(mm, err))) {
-                swarm_err_prefix(err, "model registry: ");
-                goto out;
+                swarm_err_t e2;
+                swarm_err_clear(&e2);
+                if (!mm->state_dir || !o->start_from_state || load_state(mm, &e2)) {
+                        if (e2.code)
+                                SWARM_ERROR(log, "last-known state unusable error=\"%s\"", e2.msg);
+                        swarm_err_prefix(err, "model registry: ");
+                        goto out;
+                }
+                SWARM_WARN(log, "registry unreachable at start: serving the last-known state "
+                           "error=\"%s\"", err->msg);
+                swarm_err_clear(err);
+                rc = SWARM_OK;
         }
         if (pthread_create(&mm->thr, NULL, thread_main, mm)) {
                 rc = swarm_err_set(err, SWARM_ERR_STATE, "cannot start the registry thread");
@@ -642,6 +802,7 @@ void models_destroy(models_t *mm) {
         free(mm->conninfo);
         free(mm->alias);
         free(mm->topic);
+        free(mm->state_dir);
         pthread_cond_destroy(&mm->cond);
         pthread_mutex_destroy(&mm->lock);
         free(mm);

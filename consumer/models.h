@@ -69,6 +69,14 @@ typedef struct models_opts {
         const char *alias;              /* NULL: "production" */
         size_t cache_bytes;             /* 0: no bound */
         int64_t backoff_max_ms;         /* 0: 5000 */
+        /* last-known state: when set, every alias switch writes the
+         * artifact (as SHA256.onnx) and a `state` file (version, sha256,
+         * name per line) into this folder; with start_from_state, a start
+         * while the registry is unreachable loads the models from there
+         * (sha256 verified) and keeps reconnecting in the background,
+         * instead of failing */
+        const char *state_dir;
+        int start_from_state;
         swarm_backend_t *backend;       /* borrowed; outlives the manager */
 } models_opts_t;
 
@@ -76,7 +84,7 @@ typedef struct models_opts {
  * model's alias target, then start the background thread.  Strings in `o`
  * are copied; `log` and o->backend are borrowed.  Errors: a static model
  * that does not load (SWARM_ERR_*), the registry unreachable at start
- * (SWARM_ERR_IO, retriable).  A followed registry model without the alias
+ * (SWARM_ERR_IO, retriable) unless start_from_state finds a state.  A followed registry model without the alias
  * is only logged (it is served once promoted). */
 int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
                swarm_err_t *err);

@@ -117,13 +117,15 @@ int main(int argc, char **argv) {
         int32_t v;
         double ms;
         const char *pgctl = getenv("SWARM_PG_CTL");
-        char cmd[1024];
+        char cmd[1024], state_dir[] = "/tmp/test_models_state.XXXXXX";
 
         if (argc != 3 || !pgctl) {
                 fprintf(stderr, "usage: test_models MLP.onnx IDENTITY.onnx (under with-postgres.sh)\n");
                 return 2;
         }
         setvbuf(stdout, NULL, _IONBF, 0);
+        if (!mkdtemp(state_dir))
+                return 1;
         mlp = slurp(argv[1], &mlp_len);
         ident = slurp(argv[2], &ident_len);
         swarm_err_clear(&err);
@@ -180,6 +182,7 @@ int main(int argc, char **argv) {
                 o.backend = be;
                 o.backoff_max_ms = 1000;
                 o.cache_bytes = 3 * mlp_len;
+                o.state_dir = state_dir;
                 MUST(models_new(&o, &log, &mm, &err));
         }
         CHECK(served(mm, "mlp") == 1, "production alias resolves to 1 (got %d)",
@@ -244,7 +247,32 @@ int main(int argc, char **argv) {
         CHECK(ms >= 0, "promotion after restart reached the manager");
 
         models_destroy(mm);
+        mm = NULL;
         swarm_registry_destroy(reg);
+        reg = NULL;
+
+        /* last-known state: a start while PostgreSQL is down */
+        snprintf(cmd, sizeof(cmd), "%s stop >/dev/null", pgctl);
+        CHECK(system(cmd) == 0, "pg_ctl stop");
+        {
+                models_opts_t o = {0};
+                o.use_registry = 1;
+                o.conninfo = getenv("SWARM_REGISTRY");
+                o.request_topic = "requests";
+                o.backend = be;
+                o.backoff_max_ms = 1000;
+                o.state_dir = state_dir;
+                swarm_err_clear(&err);
+                CHECK(models_new(&o, &log, &mm, &err) == SWARM_ERR_IO && !mm,
+                      "without start_from_state an unreachable registry fails the start");
+                o.start_from_state = 1;
+                MUST(models_new(&o, &log, &mm, &err));
+                CHECK(served(mm, "mlp") == 1, "started from the last-known state (got %d)",
+                      (int)served(mm, "mlp"));
+                models_destroy(mm);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+        CHECK(system(cmd) == 0, "rm state");
         swarm_backend_destroy(be);
         free(mlp);
         free(ident);
