@@ -37,6 +37,22 @@ static const swarm_opt_t opts[] = {
          "BLAS threads (0: cores - 1, at least 1)", "0", 0},
         {"worker-name", 0, "swarm.worker.name", "NAME",
          "name reported in responses (default host-pid)", NULL, 0},
+        {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
+         "where models run (auto: a GPU when present, else the CPU)", "auto", 0},
+        {"registry", 0, "swarm.registry", "CONNINFO",
+         "serve models from the PostgreSQL registry (libpq conninfo; \"\" = PG* "
+         "environment)", NULL, 0},
+        {"serve", 0, "swarm.serve", "NAME",
+         "registry model to serve (default: every model whose deployment names "
+         "this worker's topic)", NULL, 1},
+        {"alias", 0, "swarm.alias", "ALIAS",
+         "alias a request without a version gets", "production", 0},
+        {"cache-mb", 0, "swarm.cache.mb", "MB",
+         "memory bound of the loaded-version cache (0: none)", "1024", 0},
+        {"state-dir", 0, "swarm.state.dir", "DIR",
+         "keep the last known registry state (artifacts, aliases) here", NULL, 0},
+        {"start-from-state", 0, "swarm.start.from.state", NULL,
+         "start from --state-dir when the registry is unreachable", NULL, 0},
         SWARM_OPT_END,
 };
 
@@ -50,35 +66,6 @@ static const swarm_cli_t cli = {
         opts,
         SWARM_CLI_ALL,
 };
-
-static int add_models(const swarm_conf_t *conf, worker_t *w, swarm_err_t *err) {
-        size_t n = swarm_conf_count(conf, "swarm.model");
-        for (size_t i = 0; i < n; i++) {
-                const char *spec = swarm_conf_get_nth(conf, "swarm.model", i);
-                const char *eq = strchr(spec, '=');
-                char name[256];
-                long version = 1;
-                char *colon, *end;
-                int r;
-
-                if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(name))
-                        return swarm_err_set(err, SWARM_ERR_CONFIG,
-                                             "--model expects NAME[:VERSION]=FILE, got \"%s\"",
-                                             spec);
-                memcpy(name, spec, (size_t)(eq - spec));
-                name[eq - spec] = '\0';
-                if ((colon = strchr(name, ':'))) {
-                        *colon = '\0';
-                        version = strtol(colon + 1, &end, 10);
-                        if (*end || version < 1 || version > 0x7fffffff)
-                                return swarm_err_set(err, SWARM_ERR_CONFIG,
-                                                     "--model %s: bad version", spec);
-                }
-                if ((r = worker_add_model(w, name, (int32_t)version, eq + 1, err)))
-                        return r;
-        }
-        return SWARM_OK;
-}
 
 int main(int argc, char **argv) {
         swarm_conf_t *conf = NULL;
@@ -104,8 +91,10 @@ int main(int argc, char **argv) {
         }
         log.level = (swarm_level_t)swarm_log_level_parse(
                 swarm_conf_get(conf, "swarm.log.level"));
-        if (!swarm_conf_count(conf, "swarm.model")) {
-                fprintf(stderr, "swarm-consumer: no model: give --model NAME=FILE.onnx\n");
+        if (!swarm_conf_count(conf, "swarm.model") &&
+            !swarm_conf_get(conf, "swarm.registry")) {
+                fprintf(stderr, "swarm-consumer: no model: give --model NAME=FILE.onnx "
+                                "or --registry CONNINFO\n");
                 rc = 2;
                 goto out;
         }
@@ -114,8 +103,7 @@ int main(int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
 
-        if (worker_new(conf, &log, &w, &err) || add_models(conf, w, &err) ||
-            worker_run(w, &stop_flag, &err))
+        if (worker_new(conf, &log, &w, &err) || worker_run(w, &stop_flag, &err))
                 goto out;
         rc = 0;
 out:

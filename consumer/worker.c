@@ -22,18 +22,13 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "models.h"
 #include "offsets.h"
 #include "swarm/backend.h"
 #include "swarm/codec.h"
+#include "swarm/device.h"
 #include "swarm/kafka.h"
 #include "swarm/model.h"
-
-typedef struct model_slot {
-        char *name;
-        int32_t version;
-        swarm_model_t *m;
-        char sig[512];
-} model_slot_t;
 
 typedef enum job_kind {
         JOB_INFER = 0,          /* goes through the exec stage */
@@ -46,7 +41,7 @@ typedef struct job {
         rd_kafka_message_t *msg;
         swarm_request_t req;
         job_kind_t kind;
-        model_slot_t *model;
+        models_ref_t *model;            /* owned reference, NULL until resolved */
         int64_t rows;
         int64_t recv_us;
         offtrack_ref_t ref;
@@ -61,7 +56,7 @@ typedef struct job {
 typedef struct batch {
         struct batch *next;
         job_t *jobs;
-        model_slot_t *model;
+        models_ref_t *model;            /* borrowed from the first job */
         int64_t rows;
         int64_t start_us, compute_us;
         int n_out;
@@ -90,8 +85,7 @@ struct worker {
 
         swarm_codec_t *codec;
         swarm_backend_t *backend;
-        model_slot_t *models;
-        int nmodels;
+        models_t *mm;
 
         rd_kafka_t *consumer, *producer;
         offtrack_t *track;
@@ -182,9 +176,10 @@ void worker_stats(worker_t *w, worker_stats_t *st) {
         pthread_mutex_unlock(&w->stats_lock);
 }
 
-static void job_free(job_t *j) {
+static void job_free(worker_t *w, job_t *j) {
         if (!j)
                 return;
+        models_release(w->mm, j->model);
         swarm_request_release(&j->req);
         if (j->msg)
                 rd_kafka_message_destroy(j->msg);
@@ -205,6 +200,55 @@ static const char *conf_str(const swarm_conf_t *c, const char *key,
                             const char *def) {
         const char *v = swarm_conf_get(c, key);
         return v && *v ? v : def;
+}
+
+/* Collect a repeatable option's values (borrowed from the conf). */
+static const char **conf_list(const swarm_conf_t *c, const char *key,
+                              size_t *n) {
+        const char **v;
+        *n = swarm_conf_count(c, key);
+        v = calloc(*n ? *n : 1, sizeof(*v));
+        for (size_t i = 0; v && i < *n; i++)
+                v[i] = swarm_conf_get_nth(c, key, i);
+        return v;
+}
+
+/* The model manager: static --model files and/or the registry. */
+static int start_models(worker_t *w, swarm_err_t *err) {
+        const swarm_conf_t *c = w->conf;
+        models_opts_t o;
+        int64_t cache_mb;
+        int r;
+
+        memset(&o, 0, sizeof(o));
+        o.files = conf_list(c, "swarm.model", &o.n_files);
+        o.names = conf_list(c, "swarm.serve", &o.n_names);
+        o.conninfo = swarm_conf_get(c, "swarm.registry");
+        o.use_registry = o.conninfo != NULL;
+        o.request_topic = w->topic;
+        o.alias = swarm_conf_get(c, "swarm.alias");
+        o.state_dir = swarm_conf_get(c, "swarm.state.dir");
+        o.backend = w->backend;
+        if (!o.files || !o.names) {
+                r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        if ((r = swarm_conf_get_i64(c, "swarm.cache.mb", 1024, &cache_mb, err)) ||
+            (r = swarm_conf_get_bool(c, "swarm.start.from.state", 0,
+                                     &o.start_from_state, err)))
+                goto out;
+        o.cache_bytes = cache_mb > 0 ? (size_t)cache_mb << 20 : 0;
+        if (!o.n_files && !o.use_registry) {
+                r = swarm_err_set(err, SWARM_ERR_CONFIG,
+                                  "no model to serve: give --model NAME=FILE.onnx "
+                                  "or --registry CONNINFO");
+                goto out;
+        }
+        r = models_new(&o, w->log, &w->mm, err);
+out:
+        free((void *)o.files);
+        free((void *)o.names);
+        return r;
 }
 
 int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
@@ -249,9 +293,12 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
                 goto fail;
         }
         /* Room for the batch being filled, one waiting and one in compute:
-         * enough to keep exec busy, small enough to bound memory. */
+         * enough to keep exec busy, small enough to bound memory (and room
+         * for registry deployments that ask for bigger batches). */
         if (w->max_queue_rows <= 0)
-                w->max_queue_rows = 4 * w->max_batch_rows;
+                w->max_queue_rows = 4 * w->max_batch_rows > 4096
+                                            ? 4 * w->max_batch_rows
+                                            : 4096;
         if (threads <= 0) {
                 /* The consumer and output stages and librdkafka's threads
                  * need a core between them; BLAS gets the rest, at least 1. */
@@ -263,11 +310,10 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
         if ((r = swarm_codec_new(&w->codec, err)) ||
             (r = offtrack_new(&w->track, err)))
                 goto fail;
-        w->backend = swarm_backend_cpu_new(w->blas_threads, err);
-        if (!w->backend) {
-                r = err->code ? err->code : SWARM_ERR_BACKEND;
+        if ((r = swarm_backend_select(swarm_conf_get(conf, "swarm.device"),
+                                      w->blas_threads, log, &w->backend, err)) ||
+            (r = start_models(w, err)))
                 goto fail;
-        }
         *out = w;
         return SWARM_OK;
 fail:
@@ -278,11 +324,7 @@ fail:
 void worker_destroy(worker_t *w) {
         if (!w)
                 return;
-        for (int i = 0; i < w->nmodels; i++) {
-                swarm_model_destroy(w->models[i].m);
-                free(w->models[i].name);
-        }
-        free(w->models);
+        models_destroy(w->mm);
         for (int i = 0; i < SWARM_MAX_INPUTS; i++)
                 free(w->gather[i]);
         if (w->consumer)
@@ -300,73 +342,7 @@ void worker_destroy(worker_t *w) {
         free(w);
 }
 
-int worker_add_model(worker_t *w, const char *name, int32_t version,
-                     const char *path, swarm_err_t *err) {
-        model_slot_t *v, *s;
-        int r;
-
-        for (int i = 0; i < w->nmodels; i++)
-                if (!strcmp(w->models[i].name, name) &&
-                    w->models[i].version == version)
-                        return swarm_err_set(err, SWARM_ERR_INVALID,
-                                             "model %s version %d given twice",
-                                             name, (int)version);
-        v = realloc(w->models, (size_t)(w->nmodels + 1) * sizeof(*v));
-        if (!v)
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        w->models = v;
-        s = &w->models[w->nmodels];
-        memset(s, 0, sizeof(*s));
-        if ((r = swarm_model_load_file(path, w->backend, &s->m, err))) {
-                swarm_err_prefix(err, "model %s (%s): ", name, path);
-                return r;
-        }
-        for (int i = 0; i < swarm_model_n_inputs(s->m); i++) {
-                const swarm_model_io_t *io = swarm_model_input(s->m, i);
-                if (io->ndim < 1 || io->row_bytes == 0) {
-                        swarm_model_destroy(s->m);
-                        return swarm_err_set(
-                                err, SWARM_ERR_UNSUPPORTED,
-                                "model %s (%s): input %s has no batch dimension",
-                                name, path, io->name);
-                }
-        }
-        if (swarm_model_n_inputs(s->m) > SWARM_MAX_INPUTS ||
-            swarm_model_n_outputs(s->m) > SWARM_MAX_INPUTS) {
-                swarm_model_destroy(s->m);
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "model %s: more than %d inputs or outputs",
-                                     name, SWARM_MAX_INPUTS);
-        }
-        s->name = strdup(name);
-        if (!s->name) {
-                swarm_model_destroy(s->m);
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        }
-        s->version = version;
-        swarm_model_signature(s->m, s->sig, sizeof(s->sig));
-        w->nmodels++;
-        SWARM_INFO(w->log, "model loaded name=%s version=%d path=%s signature=\"%s\"",
-                   name, (int)version, path, s->sig);
-        return SWARM_OK;
-}
-
 /* ---------------------------------------------------- consumer stage */
-
-static model_slot_t *find_model(worker_t *w, swarm_str_t name, int has_version,
-                                int32_t version) {
-        model_slot_t *best = NULL;
-        for (int i = 0; i < w->nmodels; i++) {
-                model_slot_t *s = &w->models[i];
-                if (strlen(s->name) != name.len ||
-                    memcmp(s->name, name.ptr, name.len))
-                        continue;
-                if (has_version ? s->version == version
-                                : (!best || s->version > best->version))
-                        best = s;
-        }
-        return best;
-}
 
 static void describe_tensor(const swarm_tensor_t *t, char *buf, size_t size) {
         size_t n = (size_t)snprintf(buf, size, "%.*s:%s[", (int)t->name.len,
@@ -474,7 +450,7 @@ static void answer_now(worker_t *w, job_t *j) {
                  * committing beats a silent drop: the message is redelivered
                  * after restart. */
                 set_fatal(w, "out of memory answering a request");
-                job_free(j);
+                job_free(w, j);
                 return;
         }
         b->jobs = j;
@@ -498,7 +474,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
         swarm_err_clear(&err);
         if (offtrack_add(w->track, msg->partition, msg->offset, &j->ref, &err)) {
                 set_fatal(w, "%s", err.msg);
-                job_free(j);
+                job_free(w, j);
                 return;
         }
         stat_add(w, &w->st.messages, 1);
@@ -518,19 +494,26 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 answer_now(w, j);
                 return;
         }
-        j->model = find_model(w, j->req.model, j->req.has_version,
-                              j->req.version);
-        if (!j->model) {
+        /* A pinned version that is not loaded yet is loaded by the manager;
+         * waiting here holds back this partition's stream only briefly and
+         * only for that rare request. */
+        swarm_err_clear(&err);
+        if (models_resolve(w->mm, j->req.model.ptr, j->req.model.len,
+                           j->req.has_version, j->req.version, 10000,
+                           &j->model, &err)) {
                 char ver[32] = "";
+                j->model = NULL;
                 j->kind = JOB_ERROR;
-                j->status = SWARM_STATUS_MODEL_NOT_FOUND;
+                j->status = err.code == SWARM_ERR_NOT_FOUND
+                                    ? SWARM_STATUS_MODEL_NOT_FOUND
+                                    : SWARM_STATUS_INTERNAL_ERROR;
                 if (j->req.has_version)
                         snprintf(ver, sizeof(ver), " version %d",
                                  (int)j->req.version);
                 snprintf(j->error, sizeof(j->error),
-                         "model \"%.*s\"%s is not served by worker %s",
+                         "model \"%.*s\"%s is not served by worker %s: %s",
                          (int)(j->req.model.len > 200 ? 200 : j->req.model.len),
-                         j->req.model.ptr, ver, w->name);
+                         j->req.model.ptr, ver, w->name, err.msg);
                 answer_now(w, j);
                 return;
         }
@@ -625,7 +608,7 @@ static batch_t *next_batch(worker_t *w) {
         pthread_mutex_lock(&q->lock);
         while (!b) {
                 job_t *head = q->head, *j, *prev, *next, **tailp;
-                int64_t rows = 0, wall;
+                int64_t rows = 0, wall, max_rows = 0, max_delay = 0;
 
                 if (!head) {
                         if (q->closed)
@@ -633,14 +616,21 @@ static batch_t *next_batch(worker_t *w) {
                         pthread_cond_wait(&q->cond, &q->lock);
                         continue;
                 }
-                for (j = head; j && rows < w->max_batch_rows; j = j->next)
+                /* the model's deployment settings win over the worker's */
+                models_deployment(w->mm, head->model->name,
+                                  strlen(head->model->name), &max_rows,
+                                  &max_delay);
+                if (max_rows <= 0)
+                        max_rows = w->max_batch_rows;
+                if (max_delay <= 0)
+                        max_delay = w->max_delay_us;
+                for (j = head; j && rows < max_rows; j = j->next)
                         if (j->model == head->model)
                                 rows += j->rows;
-                if (rows < w->max_batch_rows && !q->closed &&
-                    !atomic_load(&w->flush) &&
-                    now_us() < head->recv_us + w->max_delay_us) {
+                if (rows < max_rows && !q->closed && !atomic_load(&w->flush) &&
+                    now_us() < head->recv_us + max_delay) {
                         cond_wait_until(&q->cond, &q->lock,
-                                        head->recv_us + w->max_delay_us);
+                                        head->recv_us + max_delay);
                         continue;
                 }
                 b = calloc(1, sizeof(*b));
@@ -659,7 +649,7 @@ static batch_t *next_batch(worker_t *w) {
                 for (prev = NULL, j = q->head; j; j = next) {
                         next = j->next;
                         if (j->model != b->model ||
-                            (b->rows > 0 && b->rows + j->rows > w->max_batch_rows)) {
+                            (b->rows > 0 && b->rows + j->rows > max_rows)) {
                                 prev = j;
                                 continue;
                         }
@@ -685,7 +675,7 @@ static batch_t *next_batch(worker_t *w) {
                         *tailp = j;
                         tailp = &j->next;
                         b->rows += j->rows;
-                        if (b->rows >= w->max_batch_rows)
+                        if (b->rows >= max_rows)
                                 break;
                 }
                 pthread_cond_broadcast(&q->space);
@@ -777,7 +767,7 @@ static void finish_job(worker_t *w, job_t *j) {
         int64_t off;
         if (offtrack_done(w->track, j->ref, &off))
                 remember_store(w, j->ref.partition, off);
-        job_free(j);
+        job_free(w, j);
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -812,7 +802,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         SWARM_ERROR(w->log, "delivery to %s failed: %s partition=%d offset=%" PRId64,
                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
                     (int)j->msg->partition, j->msg->offset);
-        job_free(j);
+        job_free(w, j);
 }
 
 /* Produce with backpressure: on a full local queue serve delivery reports
@@ -894,7 +884,9 @@ static int produce_response(worker_t *w, batch_t *b, job_t *j, int64_t row0) {
                 resp.has_error = 1;
                 resp.error = swarm_str(j->kind == JOB_ERROR ? j->error : b->error);
         } else {
-                const swarm_model_t *m = b->model->m;
+                /* the job's own reference: the batch's first job may already
+                 * be delivered and released */
+                const swarm_model_t *m = j->model->m;
                 resp.n_outputs = swarm_model_n_outputs(m);
                 for (int i = 0; i < resp.n_outputs; i++) {
                         const swarm_model_io_t *io = swarm_model_output(m, i);
@@ -956,7 +948,7 @@ static void emit_batch(worker_t *w, batch_t *b) {
                         row += j->rows;
                 if (r) {
                         set_fatal(w, "could not produce a response");
-                        job_free(j);
+                        job_free(w, j);
                 }
         }
         batch_free(b);
@@ -1114,15 +1106,13 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_t exec_t, out_t;
         int r;
 
-        if (!w->nmodels)
-                return swarm_err_set(err, SWARM_ERR_CONFIG, "no model to serve");
         if ((r = start_kafka(w, err)))
                 return r;
         SWARM_INFO(w->log,
                    "worker started name=%s topic=%s results=%s dlq=%s models=%d "
                    "max_batch_rows=%" PRId64 " max_delay_us=%" PRId64
                    " blas_threads=%d backend=%s",
-                   w->name, w->topic, w->results, w->dlq, w->nmodels,
+                   w->name, w->topic, w->results, w->dlq, models_count(w->mm),
                    w->max_batch_rows, w->max_delay_us, w->blas_threads,
                    w->backend->name);
         pthread_create(&exec_t, NULL, exec_main, w);

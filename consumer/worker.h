@@ -26,15 +26,13 @@
 
 typedef struct worker worker_t;
 
-/* Reads swarm.* settings (topics, batching, threads) and librdkafka settings
- * from `conf`, which must outlive the worker. */
+/* Reads swarm.* settings (topics, batching, threads, device, models: static
+ * files and/or the registry) and librdkafka settings from `conf`, which must
+ * outlive the worker.  Loads the models (consumer/models.h) before it
+ * returns. */
 int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
                worker_t **out, swarm_err_t *err);
 void worker_destroy(worker_t *w);
-
-/* Load an ONNX file and serve it as `name` at `version`.  Before run(). */
-int worker_add_model(worker_t *w, const char *name, int32_t version,
-                     const char *path, swarm_err_t *err);
 
 /* Serve until *stop becomes non-zero (SIGTERM/SIGINT), then drain, commit
  * and leave the group.  Returns non-zero on a fatal error (a response that
