@@ -1,0 +1,430 @@
+/*
+ * swarm-scaler - lag-driven autoscaling of the worker fleet.
+ *
+ *   swarm-scaler -b B -t T -g G [options] [-- WORKER COMMAND...]
+ *   swarm-scaler status -b B -t T -g G
+ *
+ * Thin program: every poll reads the group's committed offsets and the
+ * topic's watermarks (watch.c), asks the policy (policy.c) for a worker
+ * count, logs and exports the decision, and hands it to the actuator
+ * (actuator.c).  docs/scaler.md explains the rule and the settings.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "scaler.h"
+#include "swarm/conf.h"
+#include "swarm/log.h"
+#include "swarm/metrics.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_flag = 1;
+}
+
+static const swarm_opt_t opts[] = {
+        {"min", 0, "swarm.min.workers", "N", "fewest workers (0: scale to zero when idle)", "1", 0},
+        {"max", 0, "swarm.max.workers", "N", "most workers (also capped by the partition count)", "8", 0},
+        {"poll-interval", 0, "swarm.poll.interval.s", "S", "seconds between polls", "2", 0},
+        {"drain-target", 0, "swarm.drain.target.s", "S", "drain a backlog within this many seconds", "30", 0},
+        {"worker-capacity", 0, "swarm.worker.capacity", "R",
+         "requests/s one worker handles, until measured", "1000", 0},
+        {"rate-window", 0, "swarm.rate.window.s", "S", "rates are measured over this window", "10", 0},
+        {"scale-down-window", 0, "swarm.scale.down.window.s", "S",
+         "stabilization window before removing workers", "60", 0},
+        {"idle-window", 0, "swarm.idle.window.s", "S",
+         "no traffic this long: go to --min (0 included)", "300", 0},
+        {"stall-window", 0, "swarm.stall.window.s", "S",
+         "a partition with lag whose offset is frozen this long is stuck", "60", 0},
+        {"hysteresis", 0, "swarm.hysteresis", "F",
+         "shrink only if the smaller fleet covers (1+F) x the need", "0.2", 0},
+        {"settle", 0, "swarm.settle.s", "S",
+         "after a fleet change, wait before measuring worker capacity", "5", 0},
+        {"actuator", 0, "swarm.actuator", "none|local|exec",
+         "who starts and stops workers", "none", 0},
+        {"exec", 0, "swarm.exec", "CMD", "--actuator exec: command with {n}", NULL, 0},
+        {"stop-timeout", 0, "swarm.stop.timeout.s", "S",
+         "SIGKILL a stopping worker after this many seconds", "60", 0},
+        {"metrics-port", 0, "swarm.metrics.port", "PORT",
+         "serve /metrics /healthz /readyz (0: any free port, -1: off)", "0", 0},
+        {"no-group-api", 0, "swarm.no.group.api", NULL,
+         "do not ask the broker for group membership (mock cluster)", "false", 0},
+        SWARM_OPT_END,
+};
+
+static const swarm_cli_t cli = {
+        "swarm-scaler",
+        "-b BROKERS -t TOPIC -g GROUP [options] [-- WORKER COMMAND...]\n"
+        "       swarm-scaler status -b BROKERS -t TOPIC -g GROUP",
+        "Watches GROUP's lag on TOPIC and sizes the worker fleet so the backlog\n"
+        "drains within --drain-target while keeping up with arrivals.  With\n"
+        "--actuator local it runs the worker command itself; with --actuator exec\n"
+        "it runs a command such as 'kubectl scale deployment/swarm-consumer\n"
+        "--replicas={n}'.  'status' prints one screen and exits.",
+        opts,
+        SWARM_CLI_ALL,
+};
+
+/* What the scaler exports: one handle per series, made once. */
+typedef struct mset {
+        swarm_metrics_t *reg;
+        swarm_metric_t *lag, *high, *committed, *stuck_p, *decisions;
+        swarm_series_t *lag_total, *lag_s, *arrival, *consume, *capacity,
+                *desired, *workers, *members, *stuck, *restarts, *polls,
+                *poll_errors;
+        swarm_series_t *poll_seconds;
+        volatile sig_atomic_t polled; /* readiness: one good poll */
+} mset_t;
+
+static int ready(void *opaque) {
+        return ((mset_t *)opaque)->polled;
+}
+
+static int metrics_init(mset_t *ms, swarm_err_t *err) {
+        static const char *const part[] = {"topic", "partition", NULL};
+        static const char *const dec[] = {"direction", "reason", NULL};
+        swarm_metric_t *f;
+        int r;
+
+#define GAUGE(field, name, help)                                               \
+        if ((r = swarm_metrics_gauge(ms->reg, name, help, NULL, &f, err)))     \
+                return r;                                                      \
+        ms->field = swarm_metrics_with(f, NULL);
+#define COUNTER(field, name, help)                                             \
+        if ((r = swarm_metrics_counter(ms->reg, name, help, NULL, &f, err)))   \
+                return r;                                                      \
+        ms->field = swarm_metrics_with(f, NULL);
+
+        if ((r = swarm_metrics_new(&ms->reg, err)) ||
+            (r = swarm_metrics_gauge(ms->reg, "swarm_scaler_partition_lag",
+                                     "Requests not yet committed by the group, per partition.",
+                                     part, &ms->lag, err)) ||
+            (r = swarm_metrics_gauge(ms->reg, "swarm_scaler_partition_high_watermark",
+                                     "High watermark per partition.", part, &ms->high, err)) ||
+            (r = swarm_metrics_gauge(ms->reg, "swarm_scaler_partition_committed_offset",
+                                     "Group's committed offset per partition (-1: none).",
+                                     part, &ms->committed, err)) ||
+            (r = swarm_metrics_gauge(ms->reg, "swarm_scaler_partition_stuck",
+                                     "1 when the partition has lag and its offset is frozen "
+                                     "while others move.", part, &ms->stuck_p, err)) ||
+            (r = swarm_metrics_counter(ms->reg, "swarm_scaler_decisions_total",
+                                       "Policy decisions (one per poll) by direction and reason.",
+                                       dec, &ms->decisions, err)))
+                return r;
+        GAUGE(lag_total, "swarm_scaler_lag", "Total lag of the group (requests).");
+        GAUGE(lag_s, "swarm_scaler_lag_seconds", "Lag divided by the consumption rate.");
+        GAUGE(arrival, "swarm_scaler_arrival_rate", "Requests per second arriving (high watermarks).");
+        GAUGE(consume, "swarm_scaler_consumption_rate", "Requests per second committed by the group.");
+        GAUGE(capacity, "swarm_scaler_worker_capacity", "Requests per second one worker handles (estimate).");
+        GAUGE(desired, "swarm_scaler_desired_workers", "Workers the policy wants.");
+        GAUGE(workers, "swarm_scaler_workers", "Workers running (as the actuator counts them).");
+        GAUGE(members, "swarm_scaler_group_members", "Members of the consumer group (-1: unknown).");
+        GAUGE(stuck, "swarm_scaler_stuck_partitions", "Partitions reported stuck.");
+        COUNTER(restarts, "swarm_scaler_worker_restarts_total", "Local workers that died and were replaced.");
+        COUNTER(polls, "swarm_scaler_polls_total", "Polls of Kafka.");
+        COUNTER(poll_errors, "swarm_scaler_poll_errors_total", "Polls that failed.");
+        {
+                static const double b[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+                if ((r = swarm_metrics_histogram(ms->reg, "swarm_scaler_poll_duration_seconds",
+                                                 "Time to read offsets, watermarks and membership.",
+                                                 NULL, b, sizeof(b) / sizeof(b[0]), &f, err)))
+                        return r;
+                ms->poll_seconds = swarm_metrics_with(f, NULL);
+        }
+#undef GAUGE
+#undef COUNTER
+        return SWARM_OK;
+}
+
+static int conf_policy(const swarm_conf_t *c, policy_conf_t *p, swarm_err_t *err) {
+        int64_t mn, mx;
+        int r;
+        policy_conf_default(p);
+        if ((r = swarm_conf_get_i64(c, "swarm.min.workers", 1, &mn, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.max.workers", 8, &mx, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.drain.target.s", 30, &p->drain_target_s, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.worker.capacity", 1000, &p->worker_capacity, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.rate.window.s", 10, &p->rate_window_s, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.scale.down.window.s", 60, &p->scale_down_window_s, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.idle.window.s", 300, &p->idle_window_s, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.stall.window.s", 60, &p->stall_window_s, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.hysteresis", 0.2, &p->hysteresis, err)) ||
+            (r = swarm_conf_get_double(c, "swarm.settle.s", 5, &p->settle_s, err)))
+                return r;
+        if (mn < 0 || mx > 256 || mn > mx)
+                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                     "need 0 <= --min <= --max <= 256");
+        p->min_workers = (int)mn;
+        p->max_workers = (int)mx;
+        return SWARM_OK;
+}
+
+static const char *dir_name(policy_dir_t d) {
+        return d == POLICY_UP ? "up" : d == POLICY_DOWN ? "down" : "hold";
+}
+
+static void export(mset_t *ms, const char *topic, const policy_t *p,
+                   const policy_decision_t *d, int members, long restarts) {
+        const policy_part_t *pp = policy_parts(p);
+        char num[16];
+        for (int i = 0; i < policy_partitions(p); i++) {
+                const char *const v[] = {topic, num};
+                snprintf(num, sizeof(num), "%d", i);
+                /* a scan per partition and poll: partitions are few and
+                 * polls seconds apart, so no handle cache is needed here */
+                swarm_metrics_set(swarm_metrics_with(ms->lag, v), (double)pp[i].lag);
+                swarm_metrics_set(swarm_metrics_with(ms->high, v), (double)pp[i].high);
+                swarm_metrics_set(swarm_metrics_with(ms->committed, v), (double)pp[i].committed);
+                swarm_metrics_set(swarm_metrics_with(ms->stuck_p, v), pp[i].stuck);
+        }
+        swarm_metrics_set(ms->lag_total, (double)d->lag);
+        swarm_metrics_set(ms->lag_s, d->lag_s);
+        swarm_metrics_set(ms->arrival, d->arrival_rate);
+        swarm_metrics_set(ms->consume, d->consume_rate);
+        swarm_metrics_set(ms->capacity, d->capacity);
+        swarm_metrics_set(ms->desired, d->desired);
+        swarm_metrics_set(ms->workers, d->current);
+        swarm_metrics_set(ms->members, members);
+        swarm_metrics_set(ms->stuck, d->stuck);
+        swarm_metrics_set(ms->restarts, (double)restarts);
+        swarm_metrics_add(swarm_metrics_with(ms->decisions,
+                                             (const char *const[]){dir_name(d->dir), d->reason}),
+                          1);
+}
+
+static void sleep_s(double s) {
+        if (s > 0)
+                usleep((useconds_t)(s * 1e6));
+}
+
+/* status: two polls a second apart (rates need two samples), one screen. */
+static int run_status(const swarm_conf_t *conf, const char *topic,
+                      const char *group, int group_api, const swarm_log_t *log,
+                      swarm_err_t *err) {
+        watch_t *w = NULL;
+        policy_t *p = NULL;
+        policy_conf_t pc;
+        policy_decision_t d;
+        policy_part_in_t *in = NULL;
+        watch_group_t g;
+        int r;
+
+        if ((r = conf_policy(conf, &pc, err)) ||
+            (r = watch_new(conf, topic, group, group_api, log, &w, err)) ||
+            (r = policy_new(&pc, watch_partitions(w), &p, err)))
+                goto out;
+        if (!(in = calloc((size_t)watch_partitions(w), sizeof(*in)))) {
+                r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        for (int k = 0; k < 2; k++) {
+                if (k)
+                        sleep_s(1.0);
+                if ((r = watch_poll(w, in, &g, err)))
+                        goto out;
+                policy_update(p, scaler_now(), in, g.members > 0 ? g.members : 0, &d);
+        }
+        printf("group %s  topic %s  partitions %d  state %s  members %s\n", group,
+               topic, watch_partitions(w), g.state,
+               g.members >= 0 ? "" : "unknown (no group API)");
+        if (g.members >= 0)
+                printf("members %d\n", g.members);
+        printf("\n%9s %14s %14s %12s %s\n", "partition", "high", "committed", "lag", "");
+        for (int i = 0; i < watch_partitions(w); i++) {
+                const policy_part_t *q = &policy_parts(p)[i];
+                char comm[24];
+                if (q->committed >= 0)
+                        snprintf(comm, sizeof(comm), "%lld", (long long)q->committed);
+                else
+                        snprintf(comm, sizeof(comm), "-");
+                printf("%9d %14lld %14s %12lld %s\n", i, (long long)q->high, comm,
+                       (long long)q->lag, q->stuck ? "STUCK" : "");
+        }
+        printf("\nlag %lld  lag_seconds %.1f  consumption %.0f/s  arrival %.0f/s\n",
+               (long long)d.lag, d.lag_s, d.consume_rate, d.arrival_rate);
+        printf("(rates over 1 s; stuck partitions need the running scaler's "
+               "--stall-window history)\n");
+        /* TODO(worker metrics): list models and versions served by reading
+         * the workers' /metrics (swarm_worker_requests_total{model,version})
+         * once the worker exports them and their addresses are known. */
+        printf("models: unknown (TODO: read from the workers' /metrics)\n");
+out:
+        free(in);
+        policy_destroy(p);
+        watch_destroy(w);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        swarm_conf_t *conf = NULL;
+        swarm_log_t log = {SWARM_LOG_INFO, "swarm-scaler", NULL};
+        mset_t ms = {0};
+        swarm_metrics_http_t *http = NULL;
+        watch_t *w = NULL;
+        policy_t *p = NULL;
+        actuator_t *act = NULL;
+        policy_part_in_t *in = NULL;
+        policy_conf_t pc;
+        swarm_err_t err;
+        struct sigaction sa;
+        const char *topic, *group, *akind;
+        const char *last_reason = "";
+        int argi, code, rc = 1, status = 0, group_api, last_desired = -1;
+        int64_t port;
+        double poll_s, stop_timeout, next_poll;
+        actuator_kind_t kind;
+
+        swarm_err_clear(&err);
+        if (argc > 1 && !strcmp(argv[1], "status")) {
+                status = 1;
+                argv++;
+                argc--;
+        }
+        if (swarm_conf_new(&conf, &err))
+                goto out;
+        swarm_cli_parse(&cli, argc, argv, conf, &argi, &code);
+        if (code >= 0) {
+                rc = code;
+                goto out;
+        }
+        log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
+        topic = swarm_conf_get(conf, "swarm.topic");
+        group = swarm_conf_get(conf, "group.id");
+        akind = swarm_conf_get(conf, "swarm.actuator");
+        if (!swarm_conf_get(conf, "bootstrap.servers") || !topic || !group) {
+                fprintf(stderr, "swarm-scaler: -b, -t and -g are required\n");
+                rc = 2;
+                goto out;
+        }
+        if (swarm_conf_get_bool(conf, "swarm.no.group.api", 0, &group_api, &err) ||
+            swarm_conf_get_double(conf, "swarm.poll.interval.s", 2, &poll_s, &err) ||
+            swarm_conf_get_double(conf, "swarm.stop.timeout.s", 60, &stop_timeout, &err) ||
+            swarm_conf_get_i64(conf, "swarm.metrics.port", 0, &port, &err) ||
+            conf_policy(conf, &pc, &err)) {
+                rc = 2;
+                goto out;
+        }
+        group_api = !group_api;
+        if (status) {
+                rc = run_status(conf, topic, group, group_api, &log, &err) ? 1 : 0;
+                goto out;
+        }
+        if (!strcmp(akind, "none"))
+                kind = ACTUATOR_NONE;
+        else if (!strcmp(akind, "local"))
+                kind = ACTUATOR_LOCAL;
+        else if (!strcmp(akind, "exec"))
+                kind = ACTUATOR_EXEC;
+        else {
+                fprintf(stderr, "swarm-scaler: --actuator none|local|exec, got \"%s\"\n", akind);
+                rc = 2;
+                goto out;
+        }
+        if ((kind == ACTUATOR_LOCAL) != (argi < argc)) {
+                fprintf(stderr, "swarm-scaler: %s\n", kind == ACTUATOR_LOCAL
+                        ? "--actuator local needs the worker command after --"
+                        : "a worker command is only used with --actuator local");
+                rc = 2;
+                goto out;
+        }
+        if (!(poll_s > 0) || port < -1 || port > 65535) {
+                fprintf(stderr, "swarm-scaler: bad --poll-interval or --metrics-port\n");
+                rc = 2;
+                goto out;
+        }
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (metrics_init(&ms, &err) ||
+            (port >= 0 && swarm_metrics_http_start(ms.reg, (int)port, ready, &ms,
+                                                   &log, &http, &err)) ||
+            actuator_new(kind, argv + argi, swarm_conf_get(conf, "swarm.exec"),
+                         stop_timeout, &log, &act, &err) ||
+            watch_new(conf, topic, group, group_api, &log, &w, &err) ||
+            policy_new(&pc, watch_partitions(w), &p, &err))
+                goto out;
+        if (!(in = calloc((size_t)watch_partitions(w), sizeof(*in)))) {
+                swarm_err_set(&err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        SWARM_INFO(&log, "watching topic=%s group=%s partitions=%d actuator=%s "
+                   "min=%d max=%d drain_target_s=%.0f poll_s=%.1f "
+                   "scale_down_window_s=%.0f", topic, group, watch_partitions(w),
+                   akind, pc.min_workers, pc.max_workers, pc.drain_target_s,
+                   poll_s, pc.scale_down_window_s);
+        /* local: start at min at once instead of waiting for a poll */
+        if (kind == ACTUATOR_LOCAL &&
+            actuator_tick(act, pc.min_workers, scaler_now(), &err))
+                goto out;
+
+        next_poll = scaler_now();
+        while (!stop_flag) {
+                double now = scaler_now(), t0;
+                watch_group_t g;
+                policy_decision_t d;
+                int workers;
+
+                if (now < next_poll) {
+                        if (actuator_tick(act, last_desired, now, &err))
+                                goto out;
+                        sleep_s(fmin(0.2, next_poll - now));
+                        continue;
+                }
+                next_poll = now + poll_s;
+                t0 = now;
+                swarm_metrics_add(ms.polls, 1);
+                if (watch_poll(w, in, &g, &err)) {
+                        /* Kafka hiccups are retried at the next poll; the
+                         * fleet stays as it is meanwhile. */
+                        SWARM_WARN(&log, "poll failed: %s", err.msg);
+                        swarm_metrics_add(ms.poll_errors, 1);
+                        swarm_err_clear(&err);
+                        continue;
+                }
+                swarm_metrics_observe(ms.poll_seconds, scaler_now() - t0);
+                /* who counts as a worker: the processes we run (local), else
+                 * the group's members when known, else what we last applied */
+                workers = kind == ACTUATOR_LOCAL ? actuator_workers(act)
+                          : g.members >= 0       ? g.members
+                          : actuator_workers(act) >= 0 ? actuator_workers(act)
+                                                       : pc.min_workers;
+                policy_update(p, now, in, workers, &d);
+                export(&ms, topic, p, &d, g.members, actuator_restarts(act));
+                ms.polled = 1;
+                if (d.dir != POLICY_HOLD || strcmp(last_reason, d.reason))
+                        SWARM_INFO(&log, "decision %s workers=%d desired=%d reason=%s %s",
+                                   dir_name(d.dir), d.current, d.desired, d.reason,
+                                   d.detail);
+                else
+                        SWARM_DEBUG(&log, "decision hold workers=%d desired=%d reason=%s %s",
+                                    d.current, d.desired, d.reason, d.detail);
+                last_reason = d.reason;
+                last_desired = d.desired;
+                if (actuator_tick(act, d.desired, now, &err)) {
+                        SWARM_WARN(&log, "actuator: %s", err.msg);
+                        swarm_err_clear(&err);
+                }
+        }
+        rc = 0;
+out:
+        if (err.code)
+                SWARM_ERROR(&log, "%s", err.msg);
+        actuator_destroy(act);
+        swarm_metrics_http_stop(http);
+        free(in);
+        policy_destroy(p);
+        watch_destroy(w);
+        swarm_metrics_destroy(ms.reg);
+        swarm_conf_destroy(conf);
+        return rc;
+}
