@@ -39,6 +39,9 @@ static const swarm_opt_t opts[] = {
          "name reported in responses (default host-pid)", NULL, 0},
         {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
          "where models run (auto: a GPU when present, else the CPU)", "auto", 0},
+        {"precision", 0, "swarm.precision", "fp32|tf32|fp16|bf16",
+         "GEMM precision on a GPU (weights converted once; fp32 accumulation; "
+         "the CPU always computes fp32)", "fp32", 0},
         {"registry", 0, "swarm.registry", "CONNINFO",
          "serve models from the PostgreSQL registry (libpq conninfo; \"\" = PG* "
          "environment)", NULL, 0},

@@ -257,6 +257,7 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
         char host[64] = "host";
         const char *name;
         int64_t threads;
+        swarm_precision_t prec;
         int r;
 
         if (!w)
@@ -310,8 +311,11 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
         if ((r = swarm_codec_new(&w->codec, err)) ||
             (r = offtrack_new(&w->track, err)))
                 goto fail;
-        if ((r = swarm_backend_select(swarm_conf_get(conf, "swarm.device"),
-                                      w->blas_threads, log, &w->backend, err)) ||
+        if ((r = swarm_precision_parse(conf_str(conf, "swarm.precision", "fp32"),
+                                       &prec, err)) ||
+            (r = swarm_backend_select_prec(swarm_conf_get(conf, "swarm.device"),
+                                           prec, w->blas_threads, log,
+                                           &w->backend, err)) ||
             (r = start_models(w, err)))
                 goto fail;
         *out = w;
