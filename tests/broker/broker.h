@@ -40,11 +40,15 @@ typedef struct swarm_broker_opts {
         int mock;
         int mock_brokers;
         int start_timeout_s;
+        int metrics_port;           /* -1: off, 0: any free port */
         swarm_log_t log;
 } swarm_broker_opts_t;
 
-/* Set by the SIGTERM/SIGINT handler; the only mutable global. */
+/* Set by the SIGTERM/SIGINT handler; the only mutable globals with
+ * swarm_broker_ready (set once the bootstrap line is published, read by the
+ * metrics server's /readyz). */
 extern volatile sig_atomic_t swarm_broker_stop;
+extern volatile sig_atomic_t swarm_broker_ready;
 
 /* Run the real KRaft broker until stopped.  Returns SWARM_OK after a clean
  * stop, an error code otherwise (the JVM died, start timed out, ...). */

@@ -16,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swarm/metrics.h"
+
 #define DEFAULT_KAFKA_VERSION "3.9.2"
 
 volatile sig_atomic_t swarm_broker_stop = 0;
+volatile sig_atomic_t swarm_broker_ready = 0;
 
 static void on_signal(int sig) {
         (void)sig;
@@ -44,6 +47,8 @@ static void usage(FILE *f) {
 "  --watch-group G           mock: warn when group G's committed offset falls\n"
 "                            below a partition's low watermark (repeatable)\n"
 "  --log-level L             error|warn|info|debug (default info)\n"
+"  --metrics-port P          serve /metrics /healthz /readyz (0: any free\n"
+"                            port, logged; default off)\n"
 "  --help                    this text\n"
 "\n"
 "Environment: SWARM_CACHE, SWARM_BROKER_POM (pom.xml used to fetch the jars)\n"
@@ -91,7 +96,7 @@ static int takes_value(const char *opt) {
         static const char *const names[] = {
                 "--topic",         "--bootstrap-file", "--cache",
                 "--kafka-version", "--start-timeout",  "--mock-brokers",
-                "--watch-group",   "--log-level"};
+                "--watch-group",   "--log-level",      "--metrics-port"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 if (!strcmp(opt, names[i]))
                         return 1;
@@ -162,6 +167,12 @@ static int parse_args(swarm_broker_opts_t *o, int argc, char **argv,
                                 return -1;
                         }
                         o->groups[o->group_cnt++] = v;
+                } else if (!strcmp(a, "--metrics-port")) {
+                        if (parse_int(v, 0, 65535, &o->metrics_port)) {
+                                swarm_err_set(err, SWARM_ERR_INVALID,
+                                              "bad --metrics-port '%s'", v);
+                                return -1;
+                        }
                 } else if (!strcmp(a, "--log-level")) {
                         int l = swarm_log_level_parse(v);
                         if (l < 0) {
@@ -185,14 +196,55 @@ static int parse_args(swarm_broker_opts_t *o, int argc, char **argv,
         return 0;
 }
 
+/* Broker metrics: what tests and dashboards need to see that the broker is
+ * there and what it serves.  Readiness is "the bootstrap line is out". */
+typedef struct broker_metrics {
+        swarm_metrics_t *reg;
+        swarm_metrics_http_t *http;
+} broker_metrics_t;
+
+static int broker_ready(void *opaque) {
+        (void)opaque;
+        return swarm_broker_ready;
+}
+
+static int start_metrics(const swarm_broker_opts_t *o, broker_metrics_t *bm,
+                         swarm_err_t *err) {
+        static const char *const tl[] = {"topic", NULL};
+        swarm_metric_t *f;
+        int r;
+
+        if ((r = swarm_metrics_new(&bm->reg, err)) ||
+            (r = swarm_metrics_gauge(bm->reg, "swarm_broker_up",
+                                     "1 while swarm-broker runs.", NULL, &f, err)))
+                return r;
+        swarm_metrics_set(swarm_metrics_with(f, NULL), 1);
+        if ((r = swarm_metrics_gauge(bm->reg, "swarm_broker_mock",
+                                     "1: librdkafka mock cluster, 0: real KRaft broker.",
+                                     NULL, &f, err)))
+                return r;
+        swarm_metrics_set(swarm_metrics_with(f, NULL), o->mock);
+        if ((r = swarm_metrics_gauge(bm->reg, "swarm_broker_topic_partitions",
+                                     "Partitions of each topic created at start.",
+                                     tl, &f, err)))
+                return r;
+        for (int i = 0; i < o->topic_cnt; i++)
+                swarm_metrics_set(swarm_metrics_with(f, (const char *const[]){o->topics[i].name}),
+                                  o->topics[i].partitions);
+        return swarm_metrics_http_start(bm->reg, o->metrics_port, broker_ready,
+                                        NULL, &o->log, &bm->http, err);
+}
+
 int main(int argc, char **argv) {
         swarm_broker_opts_t o = {
                 .kafka_version = DEFAULT_KAFKA_VERSION,
                 .mock_brokers = 1,
                 .start_timeout_s = 120,
+                .metrics_port = -1,
                 .log = {.level = SWARM_LOG_INFO, .prog = "swarm-broker"},
         };
         struct sigaction sa = {0};
+        broker_metrics_t bm = {0};
         swarm_err_t err;
         int r;
 
@@ -216,8 +268,14 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        if (o.metrics_port >= 0 && start_metrics(&o, &bm, &err)) {
+                SWARM_ERROR(&o.log, "%s", err.msg);
+                return 1;
+        }
         r = o.mock ? swarm_broker_mock_run(&o, &err)
                    : swarm_broker_kraft_run(&o, &err);
+        swarm_metrics_http_stop(bm.http);
+        swarm_metrics_destroy(bm.reg);
         if (r != SWARM_OK && swarm_broker_stop) {
                 /* Asked to stop before the broker was ready: not a failure
                  * of ours, and cleanup has run. */

@@ -35,6 +35,7 @@ int swarm_broker_publish(const swarm_broker_opts_t *o, const char *bootstrap,
 
         printf("bootstrap.servers=%s\n", bootstrap);
         fflush(stdout);
+        swarm_broker_ready = 1; /* /readyz: topics have leaders */
         if (!o->bootstrap_file)
                 return SWARM_OK;
         if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", o->bootstrap_file,
