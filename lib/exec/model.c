@@ -547,6 +547,24 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                       ? m->vals[n->in[2]].dev : NULL,
                                       o->dev, outer, len, n->eps, err);
         }
+        case OP_PAD: {
+                int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS], zs[SWARM_MAX_DIMS];
+                int64_t s = 1, t = 1;
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        ys[d] = s;
+                        s *= o->cshape[d];
+                        xs[d] = t;
+                        t *= x->cshape[d];
+                        zs[d] = 0;
+                }
+                /* Fill with the value (stride 0), then copy the data in. */
+                if ((rc = be->copy_strided(be, o->ndim, o->cshape,
+                                           m->vals[n->in[1]].dev, 0, zs,
+                                           o->dev, 0, ys, err)))
+                        return rc;
+                return be->copy_strided(be, x->ndim, x->cshape, x->dev, 0, xs,
+                                        o->dev, n->xoff, ys, err);
+        }
         case OP_FOLDED:
                 break;
         }

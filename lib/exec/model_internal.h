@@ -58,6 +58,7 @@ enum xop {
         OP_CONCAT,      /* axis */
         OP_AFFINE,      /* in: x, scale, bias (channel axis 1) */
         OP_LAYERNORM,   /* in: x, scale, [bias]; axis, eps */
+        OP_PAD,         /* in: x, fill value; xoff = interior offset */
         OP_FOLDED       /* computed at load: output is a constant */
 };
 

@@ -1827,6 +1827,79 @@ static int h_range(OPARGS) {
         return SWARM_OK;
 }
 
+/* Pad (constant mode): in[1] becomes a one-value constant the kernel
+ * broadcasts over the output before copying the data into the interior
+ * (xoff is the interior's offset in the output). */
+static int h_pad(OPARGS) {
+        static const char *const allowed[] = {"mode", "pads", "value", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t pads[2 * SWARM_MAX_DIMS], str[SWARM_MAX_DIMS], one = 1;
+        float value = 0.0f, *vp;
+        char mode[32] = "constant";
+        int cnt, rc, id, zero = 1;
+
+        attr_str(np, "mode", mode, sizeof(mode));
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = need_float(m, n, 0, err)))
+                return rc;
+        if (strcmp(mode, "constant") != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "mode '%s' (only constant)", mode);
+        if (opset < 11) {
+                if ((rc = attr_ints(np, n, "pads", pads, 2 * SWARM_MAX_DIMS,
+                                    &cnt, err)) ||
+                    (rc = attr_float(np, n, "value", 0.0f, &value, err)))
+                        return rc;
+        } else {
+                if (n->n_in > 3)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "the axes input");
+                if ((rc = const_ints(m, n, 1, pads, 2 * SWARM_MAX_DIMS, &cnt,
+                                     NULL, err)) ||
+                    (has_in(n, 2) &&
+                     (rc = const_scalar(m, n, 2, &value, err))))
+                        return rc;
+        }
+        if (cnt != 2 * x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%d pads for a %d-D input", cnt, x->ndim);
+        out_like(o, x);
+        contig_strides(x->shape, x->ndim, str);
+        for (int d = 0; d < x->ndim; d++) {
+                if (pads[d] < 0 || pads[d + x->ndim] < 0)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "negative pads");
+                if (pads[d] || pads[d + x->ndim])
+                        zero = 0;
+                if (d == 0 && x->batched && (pads[0] || pads[x->ndim]))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "padding the batch dimension");
+                o->shape[d] += pads[d] + pads[d + x->ndim];
+        }
+        if (zero) {
+                /* What PyTorch emits before AveragePool: nothing to do. */
+                n->op = OP_COPY;
+                return is_const(x) ? fold_same_data(m, n, err) : SWARM_OK;
+        }
+        contig_strides(o->shape, o->ndim, str);
+        n->xoff = 0;
+        for (int d = 0; d < o->ndim; d++)
+                n->xoff += pads[d] * str[d];
+        vp = malloc(sizeof(float));
+        if (!vp)
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        *vp = value;
+        id = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, 0, &one, vp);
+        if (id < 0) {
+                free(vp);
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        }
+        n->in[1] = id;
+        n->n_in = 2;
+        n->op = OP_PAD;
+        return SWARM_OK;
+}
+
 /* ---- the operator table ---- */
 
 typedef struct opdef {
@@ -1871,6 +1944,7 @@ static const opdef_t OPS[] = {
         {"Constant", h_constant, 0, 0}, {"Shape", h_shape, 1, 1},
         {"Size", h_shape, 1, 1}, {"ConstantOfShape", h_constant_of_shape, 1, 1},
         {"Cast", h_cast, 1, 1}, {"Range", h_range, 3, 3},
+        {"Pad", h_pad, 1, 4},
 };
 
 static const opdef_t *op_find(const char *name) {
