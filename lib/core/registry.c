@@ -125,6 +125,22 @@ void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size) 
         buf[o] = '\0';
 }
 
+/* Copy libpq's text (overwritten by its next call) into one log-friendly
+ * line: libpq wraps its messages with newlines and tabs. */
+static void copy_msg(char *dst, size_t size, const char *src) {
+        size_t n = 0;
+
+        for (; src && *src && n + 1 < size; src++) {
+                char c = (*src == '\n' || *src == '\t' || *src == '\r') ? ' ' : *src;
+                if (c == ' ' && (n == 0 || dst[n - 1] == ' '))
+                        continue;
+                dst[n++] = c;
+        }
+        while (n && dst[n - 1] == ' ')
+                n--;
+        dst[n] = '\0';
+}
+
 /* Copy the error of `res` (or of the connection) into err at once. */
 static int set_pg_err(swarm_registry_t *r, PGresult *res, const char *what,
                       swarm_err_t *err) {
@@ -133,12 +149,8 @@ static int set_pg_err(swarm_registry_t *r, PGresult *res, const char *what,
         const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
         char text[400];
         swarm_code_t code;
-        size_t n;
 
-        snprintf(text, sizeof(text), "%s", msg ? msg : PQerrorMessage(r->conn));
-        n = strlen(text);
-        while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-                text[--n] = '\0';
+        copy_msg(text, sizeof(text), msg ? msg : PQerrorMessage(r->conn));
         if (PQstatus(r->conn) != CONNECTION_OK || (state && !strncmp(state, "08", 2)))
                 code = SWARM_ERR_IO;
         else if (state && (!strncmp(state, "22", 2) || !strcmp(state, "23502") ||
@@ -259,11 +271,7 @@ int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
         }
         if (PQstatus(r->conn) != CONNECTION_OK) {
                 char msg[300];
-                size_t n;
-                snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
-                n = strlen(msg);
-                while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-                        msg[--n] = '\0';
+                copy_msg(msg, sizeof(msg), PQerrorMessage(r->conn));
                 rc = swarm_err_set(err, SWARM_ERR_IO, "connecting to the registry %s: %s",
                                    r->where, msg);
                 err->retriable = 1;
@@ -1079,12 +1087,8 @@ int swarm_registry_listen(swarm_registry_t *r, swarm_err_t *err) {
 
 static int lost(swarm_registry_t *r, swarm_err_t *err) {
         char msg[300];
-        size_t n;
 
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
-        n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-                msg[--n] = '\0';
+        copy_msg(msg, sizeof(msg), PQerrorMessage(r->conn));
         swarm_err_set(err, SWARM_ERR_IO, "registry connection %s lost: %s", r->where,
                       *msg ? msg : "closed");
         if (err)
