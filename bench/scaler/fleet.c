@@ -43,8 +43,6 @@ double fleet_lag(const fleet_t *f) {
 void fleet_step(fleet_t *f, double dt, double arrivals) {
         int n = fleet_active(f);
 
-        for (int i = 0; i < f->P; i++)
-                f->high[i] += arrivals / f->P;
         if (n > 0) {
                 for (int w = 0; w < n && w < f->P; w++) {
                         int mine = 0;
@@ -63,6 +61,12 @@ void fleet_step(fleet_t *f, double dt, double arrivals) {
                         }
                 }
         }
+        /* Arrivals land after this step's consumption: they are answered
+         * and committed in the next step, so a fleet that keeps up still
+         * shows about one step of lag, as the worker's once-a-second
+         * offset commit does on a real broker. */
+        for (int i = 0; i < f->P; i++)
+                f->high[i] += arrivals / f->P;
         f->worker_seconds += f->started * dt;
         f->t += dt;
 }

@@ -7,7 +7,8 @@
  * capacity evenly over its partitions that have lag.  A started worker
  * consumes only after join_delay_s (group join and rebalance); a stopped one
  * leaves at once (it finished its batch and committed).  Committed offsets
- * equal what was consumed.  Worker-seconds count every started worker,
+ * equal what was consumed; a step's arrivals are consumed from the next
+ * step on (commit lag).  Worker-seconds count every started worker,
  * joining or not.  Single-threaded.
  */
 #ifndef SWARM_BENCH_FLEET_H
