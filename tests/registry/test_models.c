@@ -202,6 +202,14 @@ int main(int argc, char **argv) {
         CHECK(ms >= 0 && ms < 1000, "promotion reached the manager in %.1f ms (limit 1000)", ms);
         CHECK(r1->version == 1 && run_once(r1) == 0, "old version still runs while referenced");
         models_release(mm, r1);
+        /* switches between cached versions: NOTIFY + a few queries + swap */
+        for (int i = 0; i < 6; i++) {
+                int32_t to = i % 2 ? 2 : 1;
+                MUST(swarm_registry_promote(reg, "mlp", to, NULL, "flip", NULL, &err));
+                ms = wait_for(mm, "mlp", to, 5000);
+                printf("promote-to-manager latency (cached version %d): %.1f ms\n", (int)to, ms);
+                CHECK(ms >= 0 && ms < 1000, "flip reached the manager in %.1f ms", ms);
+        }
 
         /* explicit versions: cached, and loaded on demand */
         MUST(models_resolve(mm, "mlp", 3, 1, 1, 0, &r1, &err));
