@@ -231,11 +231,15 @@ static int run_status(const swarm_conf_t *conf, const char *topic,
                         goto out;
                 policy_update(p, scaler_now(), in, g.members > 0 ? g.members : 0, &d);
         }
-        printf("group %s  topic %s  partitions %d  state %s  members %s\n", group,
-               topic, watch_partitions(w), g.state,
-               g.members >= 0 ? "" : "unknown (no group API)");
-        if (g.members >= 0)
-                printf("members %d\n", g.members);
+        {
+                char mem[48];
+                if (g.members >= 0)
+                        snprintf(mem, sizeof(mem), "%d", g.members);
+                else
+                        snprintf(mem, sizeof(mem), "unknown (no group API)");
+                printf("group %s  topic %s  partitions %d  state %s  members %s\n",
+                       group, topic, watch_partitions(w), g.state, mem);
+        }
         printf("\n%9s %14s %14s %12s %s\n", "partition", "high", "committed", "lag", "");
         for (int i = 0; i < watch_partitions(w); i++) {
                 const policy_part_t *q = &policy_parts(p)[i];
