@@ -33,6 +33,9 @@ static const swarm_opt_t opts[] = {
          "longest a row waits for its batch to fill", "2000", 0},
         {"max-queue-rows", 0, "swarm.max.queue.rows", "N",
          "rows decoded ahead of execution (0: 4 x max batch rows)", "0", 0},
+        {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
+         "cap a batch's rows so the model's working memory stays under MB "
+         "(0: no cap)", "0", 0},
         {"blas-threads", 0, "swarm.blas.threads", "N",
          "BLAS threads (0: cores - 1, at least 1)", "0", 0},
         {"worker-name", 0, "swarm.worker.name", "NAME",

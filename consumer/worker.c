@@ -81,6 +81,7 @@ struct worker {
         char name[128];
         const char *topic, *results, *dlq;
         int64_t max_batch_rows, max_delay_us, max_queue_rows;
+        int64_t batch_budget;           /* bytes of working memory, 0: none */
         int blas_threads;
 
         swarm_codec_t *codec;
@@ -286,8 +287,11 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
             (r = swarm_conf_get_i64(conf, "swarm.max.queue.rows", 0,
                                     &w->max_queue_rows, err)) ||
             (r = swarm_conf_get_i64(conf, "swarm.blas.threads", 0, &threads,
-                                    err)))
+                                    err)) ||
+            (r = swarm_conf_get_i64(conf, "swarm.batch.memory.mb", 0,
+                                    &w->batch_budget, err)))
                 goto fail;
+        w->batch_budget *= 1 << 20;
         if (w->max_batch_rows < 1 || w->max_delay_us < 0) {
                 r = swarm_err_set(err, SWARM_ERR_CONFIG,
                                   "max batch rows must be >= 1 and max delay >= 0");
@@ -600,6 +604,23 @@ fail:
         }
 }
 
+/* Fewer rows when the model's working memory for max_rows would pass the
+ * batch memory budget (--batch-memory-mb): a big model gets smaller batches
+ * instead of an allocation failure. */
+static int64_t cap_rows_to_budget(const worker_t *w, const swarm_model_t *m,
+                                  int64_t max_rows) {
+        size_t per_row = swarm_model_work_row_bytes(m);
+        size_t fixed = swarm_model_work_fixed_bytes(m);
+        int64_t cap;
+
+        if (w->batch_budget <= 0 || per_row == 0)
+                return max_rows;
+        if ((size_t)w->batch_budget <= fixed)
+                return 1;
+        cap = (int64_t)(((size_t)w->batch_budget - fixed) / per_row);
+        return cap < 1 ? 1 : (cap < max_rows ? cap : max_rows);
+}
+
 /* Take the next batch from the exec queue: the rows of the oldest request's
  * (model, version), up to max batch rows, once full or once the oldest has
  * waited max delay.  Expired requests are answered instead.  Returns NULL when
@@ -628,6 +649,7 @@ static batch_t *next_batch(worker_t *w) {
                         max_rows = w->max_batch_rows;
                 if (max_delay <= 0)
                         max_delay = w->max_delay_us;
+                max_rows = cap_rows_to_budget(w, head->model->m, max_rows);
                 for (j = head; j && rows < max_rows; j = j->next)
                         if (j->model == head->model)
                                 rows += j->rows;

@@ -168,6 +168,23 @@ static void on_done(const char *request_id, const swarm_response_t *resp,
         }
 }
 
+/* Warm-up responses only record which workers answer. */
+static void on_warm(const char *request_id, const swarm_response_t *resp,
+                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
+        ctx_t *c = opaque;
+        (void)request_id;
+        (void)latency_us;
+        if (err || !resp || !resp->worker.len)
+                return;
+        for (int i = 0; i < c->nworkers; i++)
+                if (strlen(c->workers[i]) == resp->worker.len &&
+                    !memcmp(c->workers[i], resp->worker.ptr, resp->worker.len))
+                        return;
+        if (c->nworkers < NWORKERS + 4)
+                snprintf(c->workers[c->nworkers++], 128, "%.*s",
+                         (int)resp->worker.len, resp->worker.ptr);
+}
+
 static pid_t spawn_worker(const char *bin, const char *bootstrap,
                           const char *model, const char *group, int i) {
         pid_t pid = fork();
@@ -310,7 +327,7 @@ int main(int argc, char **argv) {
         rd_kafka_conf_t *kc;
         pid_t workers[NWORKERS] = {0};
         ctx_t c;
-        int64_t n_good = 20000, n_malformed = 0, total_msgs = 0;
+        int64_t n_good = 20000, n_malformed = 0, total_msgs = 0, n_warm = 0;
         swarm_client_stats_t cst;
 
         if (argc < 4 || !bootstrap) {
@@ -354,6 +371,38 @@ int main(int argc, char **argv) {
         if (swarm_kafka_conf(conf, NULL, NULL, &kc, &err) ||
             swarm_kafka_new(RD_KAFKA_PRODUCER, kc, &raw, &err))
                 goto fatal;
+
+        /* Warm up until both workers answer (they joined the group and
+         * share the partitions), so the run below exercises both even on a
+         * loaded machine where the second join is slow. */
+        {
+                swarm_request_t req;
+                char rid[32];
+                memset(&req, 0, sizeof(req));
+                req.model = SWARM_STR("fashion");
+                req.n_inputs = 1;
+                req.inputs[0].name = SWARM_STR("input");
+                req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
+                req.inputs[0].ndim = 2;
+                req.inputs[0].shape[0] = 1;
+                req.inputs[0].shape[1] = 784;
+                req.inputs[0].data = test->data;
+                req.inputs[0].size = 784 * 4;
+                for (int round = 0; round < 120 && c.nworkers < NWORKERS; round++) {
+                        for (int k = 0; k < 32; k++) {
+                                snprintf(rid, sizeof(rid), "w%" PRId64, n_warm++);
+                                req.request_id = swarm_str(rid);
+                                if (swarm_client_send(cl, &req, NULL, 0, on_warm, &c, &err))
+                                        goto fatal;
+                        }
+                        if (swarm_client_flush(cl, 60000, &err))
+                                goto fatal;
+                        if (c.nworkers < NWORKERS)
+                                usleep(500000);
+                }
+                CHECK(c.nworkers == NWORKERS, "only %d workers answered the warm-up",
+                      c.nworkers);
+        }
 
         /* every 500th request is followed by one unknown-model request, one
          * wrong-shape request and three malformed messages */
@@ -461,9 +510,9 @@ int main(int argc, char **argv) {
                       dlq, n_malformed);
         }
         check_committed(bootstrap, group, &total_msgs);
-        CHECK(total_msgs == c.n + n_malformed,
+        CHECK(total_msgs == c.n + n_malformed + n_warm,
               "request topic holds %" PRId64 " messages, sent %" PRId64, total_msgs,
-              c.n + n_malformed);
+              c.n + n_malformed + n_warm);
 
         printf("e2e: requests=%" PRId64 " ok=%" PRId64 " model_not_found=%" PRId64
                " invalid_request=%" PRId64 " deadline_exceeded=%" PRId64
