@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +81,11 @@ typedef struct mset {
                 *desired, *workers, *members, *stuck, *restarts, *polls,
                 *poll_errors;
         swarm_series_t *poll_seconds;
-        volatile sig_atomic_t polled; /* readiness: one good poll */
+        atomic_int polled;    /* readiness: one good poll; read by the HTTP thread */
 } mset_t;
 
 static int ready(void *opaque) {
-        return ((mset_t *)opaque)->polled;
+        return atomic_load(&((mset_t *)opaque)->polled);
 }
 
 static int metrics_init(mset_t *ms, swarm_err_t *err) {
@@ -404,7 +405,7 @@ int main(int argc, char **argv) {
                                                        : pc.min_workers;
                 policy_update(p, now, in, workers, &d);
                 export(&ms, topic, p, &d, g.members, actuator_restarts(act));
-                ms.polled = 1;
+                atomic_store(&ms.polled, 1);
                 if (d.dir != POLICY_HOLD || strcmp(last_reason, d.reason))
                         SWARM_INFO(&log, "decision %s workers=%d desired=%d reason=%s %s",
                                    dir_name(d.dir), d.current, d.desired, d.reason,
