@@ -81,11 +81,18 @@ typedef enum swarm_reduce {
  * is kh x kw with strides sh, sw and dilations dh, dw; pad_t / pad_l are the
  * top / left zero padding, pad_b / pad_r the bottom / right padding that
  * count_include_pad counts (the extra rows ceil_mode adds beyond it are
- * never counted). */
+ * never counted).
+ *
+ * imgs / img_str are read by im2col only, and only on a backend that sets
+ * `im2col_imgs`: unfold imgs images (0 counts as 1), each img_str elements
+ * after the previous one in x, side by side into one columns matrix, so a
+ * convolution runs one GEMM per chunk of images instead of one per image.
+ * Zero-initialised windows keep the one-image meaning. */
 typedef struct swarm_window {
         int64_t n, h, w, oh, ow;
         int64_t kh, kw, sh, sw, dh, dw;
         int64_t pad_t, pad_l, pad_b, pad_r;
+        int64_t imgs, img_str;
 } swarm_window_t;
 
 typedef enum swarm_pool_kind {
@@ -130,6 +137,10 @@ struct swarm_backend {
         /* Non-zero when device handles are host pointers: the executor then
          * reads inputs in place and hands out outputs without a copy. */
         int host_mem;
+        /* Non-zero when im2col honours swarm_window_t.imgs (several images
+         * side by side); a backend that leaves it 0 gets one im2col and one
+         * GEMM per image, as before. */
+        int im2col_imgs;
 
         /* Allocate `bytes` (> 0) of device memory; *out is freed with
          * free_buf (which accepts NULL). */
@@ -193,7 +204,10 @@ struct swarm_backend {
                     swarm_err_t *err);
         /* Unfold w->n channels of one image (x + x_off, [n, h, w]) into the
          * columns matrix col ([n * kh * kw, oh * ow]) a GEMM multiplies by
-         * the filters; padding reads as 0. */
+         * the filters; padding reads as 0.  With im2col_imgs and w->imgs > 1:
+         * image j (at x + x_off + j * img_str) fills columns
+         * [j * oh * ow, (j + 1) * oh * ow) of col ([n * kh * kw,
+         * imgs * oh * ow]). */
         int (*im2col)(swarm_backend_t *be, const swarm_window_t *w,
                       const void *x, int64_t x_off, void *col,
                       swarm_err_t *err);

@@ -119,29 +119,47 @@ static int cpu_act(swarm_backend_t *be, swarm_act_t act, const void *x,
         return cpu_unary(be, act, 0.0f, 0.0f, x, y, n, err);
 }
 
-static void fill_bias(const swarm_gemm_t *g, const float *bias, float *c) {
+/* Add beta * bias to rows [i0, i1) of C and apply the activation in the
+ * same pass, after sgemm wrote C with beta 0.  Why after and not by seeding
+ * C with the bias: seeding costs a full write pass before the product and
+ * makes sgemm read C back, and the activation then needs a third pass; here
+ * C is touched once more, for both.  Relu and
+ * no activation get straight loops the compiler vectorises. */
+static void gemm_epilogue(const swarm_gemm_t *g, const float *bias, float *c,
+                          int64_t i0, int64_t i1) {
         float beta = g->beta;
+        int64_t n = g->n;
 
-        for (int64_t i = 0; i < g->m; i++) {
-                float *row = c + i * g->ldc;
-                switch (g->bias_mode) {
-                case SWARM_BIAS_SCALAR:
-                        for (int64_t j = 0; j < g->n; j++)
-                                row[j] = beta * bias[0];
-                        break;
-                case SWARM_BIAS_ROW:
-                        for (int64_t j = 0; j < g->n; j++)
-                                row[j] = beta * bias[j];
-                        break;
-                case SWARM_BIAS_COL:
-                        for (int64_t j = 0; j < g->n; j++)
-                                row[j] = beta * bias[i];
-                        break;
-                default: /* FULL */
-                        for (int64_t j = 0; j < g->n; j++)
-                                row[j] = beta * bias[i * g->n + j];
-                        break;
+        for (int64_t i = i0; i < i1; i++) {
+                float *restrict row = c + i * g->ldc;
+                const float *restrict br = NULL;
+                float bs = 0.0f;
+                switch (bias ? g->bias_mode : SWARM_BIAS_NONE) {
+                case SWARM_BIAS_SCALAR: bs = beta * bias[0]; break;
+                case SWARM_BIAS_COL: bs = beta * bias[i]; break;
+                case SWARM_BIAS_ROW: br = bias; break;
+                case SWARM_BIAS_FULL: br = bias + i * n; break;
+                default: break;
                 }
+                if (br && beta == 1.0f)
+                        for (int64_t j = 0; j < n; j++)
+                                row[j] += br[j];
+                else if (br)
+                        for (int64_t j = 0; j < n; j++)
+                                row[j] += beta * br[j];
+                if (g->act == SWARM_ACT_RELU)
+                        for (int64_t j = 0; j < n; j++) {
+                                float v = row[j] + bs;
+                                row[j] = v > 0.0f ? v : 0.0f;
+                        }
+                else if (g->act == SWARM_ACT_NONE) {
+                        if (bs != 0.0f)
+                                for (int64_t j = 0; j < n; j++)
+                                        row[j] += bs;
+                } else
+                        for (int64_t j = 0; j < n; j++)
+                                row[j] = apply_act(g->act, g->act_alpha,
+                                                   g->act_beta, row[j] + bs);
         }
 }
 
@@ -153,7 +171,6 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
                                     : NULL;
         float *c = (float *)g->c + g->c_off;
         int64_t m = g->m, n = g->n, k = g->k;
-        float beta_c = 0.0f;
 
         if (m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX ||
             k > INT32_MAX || g->lda > INT32_MAX || g->ldb > INT32_MAX ||
@@ -162,31 +179,25 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
                                      "cpu: gemm dimensions out of range");
         if (m == 0 || n == 0)
                 return SWARM_OK;
-
-        /* Seed C with beta * bias and let sgemm accumulate into it: one pass
-         * over C instead of a separate bias pass after the product. */
-        if (g->bias_mode != SWARM_BIAS_NONE && bias && g->beta != 0.0f) {
-                fill_bias(g, bias, c);
-                beta_c = 1.0f;
-        }
+        if (g->bias_mode == SWARM_BIAS_NONE || g->beta == 0.0f)
+                bias = NULL;
+        /* One sgemm over all of C, then the epilogue.  Splitting M into
+         * cache-sized blocks would keep C warm for the epilogue, but every
+         * call re-packs B: for the 1024-wide layers of an MLP that costs
+         * more than the one extra pass over C it saves. */
         if (k == 0) {
-                if (beta_c == 0.0f)
-                        for (int64_t i = 0; i < m; i++)
-                                memset(c + i * g->ldc, 0,
-                                       (size_t)n * sizeof(float));
+                for (int64_t i = 0; i < m; i++)
+                        memset(c + i * g->ldc, 0, (size_t)n * sizeof(float));
         } else {
                 cblas_sgemm(CblasRowMajor,
                             g->trans_a ? CblasTrans : CblasNoTrans,
                             g->trans_b ? CblasTrans : CblasNoTrans,
                             (blasint)m, (blasint)n, (blasint)k, g->alpha, a,
-                            (blasint)g->lda, b, (blasint)g->ldb, beta_c, c,
+                            (blasint)g->lda, b, (blasint)g->ldb, 0.0f, c,
                             (blasint)g->ldc);
         }
-        /* Activation while the rows are still warm in cache. */
-        if (g->act != SWARM_ACT_NONE)
-                for (int64_t i = 0; i < m; i++)
-                        cpu_unary(be, g->act, g->act_alpha, g->act_beta,
-                                  c + i * g->ldc, c + i * g->ldc, n, err);
+        if (bias || g->act != SWARM_ACT_NONE)
+                gemm_epilogue(g, bias, c, 0, m);
         return SWARM_OK;
 }
 
@@ -287,17 +298,26 @@ static void softmax_any(const float *xs, float *ys, int64_t outer,
                         for (int64_t j = 0; j < n; j++)
                                 if (xp[j * inner] > mx)
                                         mx = xp[j * inner];
-                        for (int64_t j = 0; j < n; j++)
-                                sum += expf(xp[j * inner] - mx);
                         if (log_form) {
-                                float ls = logf(sum);
+                                float ls;
+                                for (int64_t j = 0; j < n; j++)
+                                        sum += expf(xp[j * inner] - mx);
+                                ls = logf(sum);
                                 for (int64_t j = 0; j < n; j++)
                                         yp[j * inner] = xp[j * inner] - mx -
                                                         ls;
                         } else {
+                                /* exp once per value: store it in y, then
+                                 * scale by the reciprocal of the sum. */
+                                float inv;
+                                for (int64_t j = 0; j < n; j++) {
+                                        float e = expf(xp[j * inner] - mx);
+                                        yp[j * inner] = e;
+                                        sum += e;
+                                }
+                                inv = 1.0f / sum;
                                 for (int64_t j = 0; j < n; j++)
-                                        yp[j * inner] =
-                                                expf(xp[j * inner] - mx) / sum;
+                                        yp[j * inner] *= inv;
                         }
                 }
         }
@@ -385,57 +405,156 @@ static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
         return SWARM_OK;
 }
 
+/* Output columns [*lo, *hi) whose whole window row lies inside [0, len):
+ * there the kernels below run without per-tap bounds checks. */
+static void inside_span(int64_t len, int64_t out, int64_t k, int64_t s,
+                        int64_t d, int64_t pad, int64_t *lo, int64_t *hi) {
+        int64_t last = len - 1 - (k - 1) * d + pad;   /* x0 + pad <= last */
+
+        *lo = (pad + s - 1) / s;
+        *hi = last < 0 ? 0 : last / s + 1;
+        if (*hi > out)
+                *hi = out;
+        if (*lo > *hi)
+                *lo = *hi;
+}
+
+/* One output cell with every bounds check: the borders, and windows that
+ * hang over the padding. */
+static float pool_cell(swarm_pool_kind_t kind, const swarm_window_t *w,
+                       const float *xp, int64_t oy, int64_t ox) {
+        int64_t y0 = oy * w->sh - w->pad_t, x0 = ox * w->sw - w->pad_l;
+        float mx = -INFINITY, sum = 0.0f;
+        int64_t cnt = 0, padded = 0;
+
+        for (int64_t ky = 0; ky < w->kh; ky++) {
+                int64_t iy = y0 + ky * w->dh;
+                for (int64_t kx = 0; kx < w->kw; kx++) {
+                        int64_t ix = x0 + kx * w->dw;
+                        float v;
+                        /* Inside the declared pads (not ceil_mode's extra
+                         * rows) counts for count_include_pad. */
+                        if (iy < w->h + w->pad_b && ix < w->w + w->pad_r)
+                                padded++;
+                        if (iy < 0 || iy >= w->h || ix < 0 || ix >= w->w)
+                                continue;
+                        v = xp[iy * w->w + ix];
+                        if (v > mx || v != v)
+                                mx = v;
+                        sum += v;
+                        cnt++;
+                }
+        }
+        if (kind == SWARM_POOL_MAX)
+                return mx;
+        if (kind == SWARM_POOL_AVG_PAD)
+                return padded ? sum / (float)padded : 0.0f;
+        return cnt ? sum / (float)cnt : 0.0f;
+}
+
+/* NaN-propagating max, as the per-cell loop does it. */
+static inline float max_nan(float a, float b) {
+        return a > b || a != a ? a : b;
+}
+
+/* The interior of one output row: every tap in bounds, so no checks and,
+ * inside the window, counts are kh * kw whatever the padding mode.  The
+ * 2x2 / stride 2 case (nearly every CNN's pooling) gets its own loop: two
+ * input rows, pairs of columns, nothing else for the compiler to track. */
+static void pool_row_inside(swarm_pool_kind_t kind, const swarm_window_t *w,
+                            const float *restrict xp, float *restrict yr,
+                            int64_t y0, int64_t lo, int64_t hi) {
+        const float *r0 = xp + y0 * w->w - w->pad_l;
+        float inv = 1.0f / (float)(w->kh * w->kw);
+
+        if (w->kh == 2 && w->kw == 2 && w->sw == 2 && w->dw == 1) {
+                const float *r1 = r0 + w->dh * w->w;
+                if (kind == SWARM_POOL_MAX)
+                        for (int64_t ox = lo; ox < hi; ox++)
+                                yr[ox] = max_nan(max_nan(r0[2 * ox],
+                                                         r0[2 * ox + 1]),
+                                                 max_nan(r1[2 * ox],
+                                                         r1[2 * ox + 1]));
+                else
+                        for (int64_t ox = lo; ox < hi; ox++)
+                                yr[ox] = ((r0[2 * ox] + r0[2 * ox + 1]) +
+                                          (r1[2 * ox] + r1[2 * ox + 1])) *
+                                         0.25f;
+                return;
+        }
+        for (int64_t ox = lo; ox < hi; ox++) {
+                const float *p = r0 + ox * w->sw;
+                float acc = kind == SWARM_POOL_MAX ? -INFINITY : 0.0f;
+                for (int64_t ky = 0; ky < w->kh; ky++) {
+                        const float *q = p + ky * w->dh * w->w;
+                        if (kind == SWARM_POOL_MAX)
+                                for (int64_t kx = 0; kx < w->kw; kx++)
+                                        acc = max_nan(q[kx * w->dw], acc);
+                        else
+                                for (int64_t kx = 0; kx < w->kw; kx++)
+                                        acc += q[kx * w->dw];
+                }
+                yr[ox] = kind == SWARM_POOL_MAX ? acc : acc * inv;
+        }
+}
+
 static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
                     const swarm_window_t *w, const void *x, void *y,
                     swarm_err_t *err) {
         const float *xs = x;
         float *ys = y;
+        int64_t xlo, xhi, ylo, yhi;
 
+        /* Split each plane into the interior, where whole windows lie in
+         * the input, and the border cells that need the checked loop. */
+        inside_span(w->w, w->ow, w->kw, w->sw, w->dw, w->pad_l, &xlo, &xhi);
+        inside_span(w->h, w->oh, w->kh, w->sh, w->dh, w->pad_t, &ylo, &yhi);
         for (int64_t p = 0; p < w->n; p++) {
                 const float *xp = xs + p * w->h * w->w;
                 float *yp = ys + p * w->oh * w->ow;
                 for (int64_t oy = 0; oy < w->oh; oy++) {
-                        for (int64_t ox = 0; ox < w->ow; ox++) {
-                                int64_t y0 = oy * w->sh - w->pad_t;
-                                int64_t x0 = ox * w->sw - w->pad_l;
-                                float mx = -INFINITY, sum = 0.0f;
-                                int64_t cnt = 0, padded = 0;
-                                for (int64_t ky = 0; ky < w->kh; ky++) {
-                                        int64_t iy = y0 + ky * w->dh;
-                                        for (int64_t kx = 0; kx < w->kw;
-                                             kx++) {
-                                                int64_t ix = x0 + kx * w->dw;
-                                                float v;
-                                                /* Inside the declared pads
-                                                 * (not ceil_mode's extra
-                                                 * rows) counts for
-                                                 * count_include_pad. */
-                                                if (iy < w->h + w->pad_b &&
-                                                    ix < w->w + w->pad_r)
-                                                        padded++;
-                                                if (iy < 0 || iy >= w->h ||
-                                                    ix < 0 || ix >= w->w)
-                                                        continue;
-                                                v = xp[iy * w->w + ix];
-                                                if (v > mx || v != v)
-                                                        mx = v;
-                                                sum += v;
-                                                cnt++;
-                                        }
-                                }
-                                if (kind == SWARM_POOL_MAX)
-                                        yp[oy * w->ow + ox] = mx;
-                                else if (kind == SWARM_POOL_AVG_PAD)
-                                        yp[oy * w->ow + ox] =
-                                                padded ? sum / (float)padded
-                                                       : 0.0f;
-                                else
-                                        yp[oy * w->ow + ox] =
-                                                cnt ? sum / (float)cnt : 0.0f;
+                        float *yr = yp + oy * w->ow;
+                        if (oy < ylo || oy >= yhi || xlo >= xhi) {
+                                for (int64_t ox = 0; ox < w->ow; ox++)
+                                        yr[ox] = pool_cell(kind, w, xp, oy,
+                                                           ox);
+                                continue;
                         }
+                        for (int64_t ox = 0; ox < xlo; ox++)
+                                yr[ox] = pool_cell(kind, w, xp, oy, ox);
+                        pool_row_inside(kind, w, xp, yr,
+                                        oy * w->sh - w->pad_t, xlo, xhi);
+                        for (int64_t ox = xhi; ox < w->ow; ox++)
+                                yr[ox] = pool_cell(kind, w, xp, oy, ox);
                 }
         }
         return SWARM_OK;
+}
+
+/* One row of the columns matrix: output columns whose tap falls left or
+ * right of the input are zeros, the rest a contiguous copy (stride 1, the
+ * usual case) or a strided gather; no per-element bounds checks. */
+static void im2col_row(const float *restrict src, int64_t x0, int64_t width,
+                       int64_t ow, int64_t sw, float *restrict r) {
+        int64_t lo = 0, hi;
+
+        if (x0 < 0)
+                lo = (-x0 + sw - 1) / sw;
+        hi = width - 1 - x0 < 0 ? 0 : (width - 1 - x0) / sw + 1;
+        if (hi > ow)
+                hi = ow;
+        if (lo > hi)
+                lo = hi;
+        if (lo > 0)
+                memset(r, 0, (size_t)lo * sizeof(float));
+        if (sw == 1 && hi > lo)
+                memcpy(r + lo, src + x0 + lo, (size_t)(hi - lo) *
+                       sizeof(float));
+        else
+                for (int64_t ox = lo; ox < hi; ox++)
+                        r[ox] = src[x0 + ox * sw];
+        if (hi < ow)
+                memset(r + hi, 0, (size_t)(ow - hi) * sizeof(float));
 }
 
 static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
@@ -444,38 +563,37 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
         const float *xs = (const float *)x + x_off;
         float *cs = col;
         int64_t plane = w->oh * w->ow;
+        int64_t imgs = w->imgs > 1 ? w->imgs : 1;
+        int64_t ld = imgs * plane;
 
-        for (int64_t c = 0; c < w->n; c++) {
-                const float *xp = xs + c * w->h * w->w;
-                for (int64_t ky = 0; ky < w->kh; ky++) {
-                        for (int64_t kx = 0; kx < w->kw; kx++) {
-                                float *row = cs + ((c * w->kh + ky) * w->kw +
-                                                   kx) * plane;
-                                for (int64_t oy = 0; oy < w->oh; oy++) {
-                                        int64_t iy = oy * w->sh - w->pad_t +
-                                                     ky * w->dh;
-                                        float *r = row + oy * w->ow;
+        /* Row (c, ky, kx) of the matrix holds, per image, that tap's value
+         * for every output pixel; images sit side by side so the GEMM's N
+         * is imgs * oh * ow. */
+        for (int64_t j = 0; j < imgs; j++) {
+                const float *xi = xs + j * w->img_str;
+                for (int64_t c = 0; c < w->n; c++) {
+                        const float *xp = xi + c * w->h * w->w;
+                        for (int64_t ky = 0; ky < w->kh; ky++) {
+                                for (int64_t kx = 0; kx < w->kw; kx++) {
+                                        float *row = cs + ((c * w->kh + ky) *
+                                                           w->kw + kx) * ld +
+                                                     j * plane;
                                         int64_t x0 = kx * w->dw - w->pad_l;
-                                        if (iy < 0 || iy >= w->h) {
-                                                memset(r, 0, (size_t)w->ow *
-                                                       sizeof(float));
-                                                continue;
-                                        }
-                                        if (w->sw == 1 && x0 >= 0 &&
-                                            x0 + w->ow <= w->w) {
-                                                /* The common interior row:
-                                                 * one contiguous copy. */
-                                                memcpy(r, xp + iy * w->w + x0,
-                                                       (size_t)w->ow *
-                                                       sizeof(float));
-                                                continue;
-                                        }
-                                        for (int64_t ox = 0; ox < w->ow;
-                                             ox++) {
-                                                int64_t ix = x0 + ox * w->sw;
-                                                r[ox] = ix < 0 || ix >= w->w
-                                                        ? 0.0f
-                                                        : xp[iy * w->w + ix];
+                                        for (int64_t oy = 0; oy < w->oh;
+                                             oy++) {
+                                                int64_t iy = oy * w->sh -
+                                                             w->pad_t +
+                                                             ky * w->dh;
+                                                float *r = row + oy * w->ow;
+                                                if (iy < 0 || iy >= w->h)
+                                                        memset(r, 0,
+                                                               (size_t)w->ow *
+                                                               sizeof(float));
+                                                else
+                                                        im2col_row(
+                                                            xp + iy * w->w,
+                                                            x0, w->w, w->ow,
+                                                            w->sw, r);
                                         }
                                 }
                         }
@@ -610,6 +728,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         memset(be, 0, sizeof(*be));
         be->name = "cpu";
         be->host_mem = 1;
+        be->im2col_imgs = 1;
         be->alloc = cpu_alloc;
         be->free_buf = cpu_free;
         be->upload = cpu_memcpy;

@@ -351,6 +351,72 @@ static int run_gemm(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         }
 }
 
+/* Convolution over chunks of images: one im2col unfolds n->chunk images
+ * side by side into [k, chunk * oh * ow], one GEMM per group multiplies the
+ * filters by it (N = chunk * oh * ow instead of oh * ow: far fewer, far
+ * larger GEMMs, which is where sgemm is efficient), with bias and activation
+ * fused into its epilogue, and a strided copy moves the [mg, chunk, oh*ow]
+ * product into NCHW order.  The scratch holds the columns, then the product
+ * right after them. */
+static int run_conv_chunked(swarm_model_t *m, swarm_backend_t *be,
+                            const xnode_t *n, swarm_err_t *err) {
+        const xvalue_t *x = &m->vals[n->in[0]], *w = &m->vals[n->in[1]];
+        const xvalue_t *o = &m->vals[n->out];
+        const xvalue_t *b = n->bias >= 0 ? &m->vals[n->bias] : NULL;
+        int64_t imgs = x->cshape[0], mout = o->cshape[1];
+        int64_t mg = mout / n->group, plane = n->win.oh * n->win.ow;
+        int64_t k = n->win.n * n->win.kh * n->win.kw;
+        int64_t in_img = x->celems / (imgs ? imgs : 1);
+        int64_t in_plane = n->win.h * n->win.w;
+        swarm_window_t win = n->win;
+        swarm_gemm_t g;
+        int rc;
+
+        memset(&g, 0, sizeof(g));
+        g.alpha = 1.0f;
+        g.beta = 1.0f;
+        g.m = mg;
+        g.k = k;
+        g.a = w->dev;
+        g.lda = k;
+        g.b = m->scratch.dev;
+        g.c = m->scratch.dev;
+        g.act = n->act;
+        g.act_alpha = n->act_alpha;
+        g.act_beta = n->act_beta;
+        g.bias = b ? b->dev : NULL;
+        g.bias_mode = b ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
+        win.img_str = in_img;
+        for (int64_t i0 = 0; i0 < imgs; i0 += n->chunk) {
+                int64_t cn = imgs - i0 < n->chunk ? imgs - i0 : n->chunk;
+                int64_t cols = k * cn * plane;
+                int64_t shape[3] = {cn, mg, plane};
+                int64_t xs[3] = {plane, cn * plane, 1};
+                int64_t ys[3] = {mout * plane, plane, 1};
+                win.imgs = cn;
+                g.n = cn * plane;
+                g.ldb = g.n;
+                g.ldc = g.n;
+                g.c_off = cols;
+                for (int64_t gi = 0; gi < n->group; gi++) {
+                        int64_t x_off = i0 * in_img + gi * n->win.n * in_plane;
+                        if ((rc = be->im2col(be, &win, x->dev, x_off,
+                                             m->scratch.dev, err)))
+                                return rc;
+                        g.a_off = gi * mg * k;
+                        g.bias_off = gi * mg;
+                        if ((rc = be->gemm(be, &g, err)) ||
+                            (rc = be->copy_strided(be, 3, shape,
+                                                   m->scratch.dev, cols, xs,
+                                                   o->dev,
+                                                   (i0 * mout + gi * mg) *
+                                                   plane, ys, err)))
+                                return rc;
+                }
+        }
+        return SWARM_OK;
+}
+
 static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                     swarm_err_t *err) {
         const xvalue_t *x = &m->vals[n->in[0]], *w = &m->vals[n->in[1]];
@@ -366,6 +432,8 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         int rc;
 
         (void)cin;
+        if (n->chunk > 1 && be->im2col_imgs)
+                return run_conv_chunked(m, be, n, err);
         memset(&g, 0, sizeof(g));
         g.alpha = 1.0f;
         g.beta = 1.0f;

@@ -92,6 +92,9 @@ typedef struct xnode {
         int64_t xstr[SWARM_MAX_DIMS];
         int64_t xoff;
         int64_t scratch;        /* OP_CONV: im2col floats per run */
+        /* OP_CONV: images per im2col + GEMM (1: the per-image path); the
+         * scratch then holds the columns and the product of a chunk. */
+        int64_t chunk;
 } xnode_t;
 
 typedef struct xslot {

@@ -1324,6 +1324,39 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
         return SWARM_OK;
 }
 
+/* Columns-plus-product floats one convolution chunk may use.  Why this
+ * size: the chunk's columns matrix is written by im2col and read straight
+ * back by the GEMM's packing, so it should stay within the L2 cache; the
+ * bound also makes the scratch a fixed cost (work_fixed_bytes) that does not
+ * grow with the batch. */
+#define CONV_CHUNK_FLOATS ((int64_t)512 * 1024)
+/* A 1x1 / stride 1 / unpadded convolution reads its input as the columns
+ * matrix; with planes at least this big the per-image GEMMs are large
+ * enough that copying the input into a chunk would not pay. */
+#define CONV_DIRECT_PLANE 1024
+
+/* Choose how a convolution runs: chunk images so that one im2col and one
+ * GEMM ([mg, k] x [k, chunk * oh * ow] per group) cover many images, where
+ * the backend can unfold several images at once; otherwise one image per
+ * GEMM. */
+static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
+                      int64_t k) {
+        int64_t plane = n->win.oh * n->win.ow;
+        int direct = n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
+                     n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
+                     !n->win.pad_b && !n->win.pad_r;
+        int64_t per = (k + mg) * plane;
+
+        n->chunk = 1;
+        if (be && be->im2col_imgs && !(direct && plane >= CONV_DIRECT_PLANE) &&
+            per > 0 && CONV_CHUNK_FLOATS / per >= 2)
+                n->chunk = CONV_CHUNK_FLOATS / per;
+        if (n->chunk > 1)
+                n->scratch = n->chunk * per;
+        else
+                n->scratch = direct ? 0 : k * plane;
+}
+
 static int h_conv(OPARGS) {
         static const char *const allowed[] = {"auto_pad", "dilations", "group",
                                               "kernel_shape", "pads",
@@ -1369,14 +1402,7 @@ static int h_conv(OPARGS) {
         n->beta = 1.0f;
         n->win.n = w->shape[1];
         k = n->win.n * n->win.kh * n->win.kw;
-        /* A 1x1 window with stride 1 and no padding reads the input as
-         * the columns matrix directly. */
-        if (n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
-            n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
-            !n->win.pad_b && !n->win.pad_r)
-                n->scratch = 0;
-        else
-                n->scratch = k * n->win.oh * n->win.ow;
+        conv_plan(m->be, n, w->shape[0] / n->group, k);
         return SWARM_OK;
 }
 
