@@ -28,6 +28,7 @@
 #include "swarm/codec.h"
 #include "swarm/device.h"
 #include "swarm/kafka.h"
+#include "swarm/metrics.h"
 #include "swarm/model.h"
 
 typedef enum job_kind {
@@ -103,6 +104,13 @@ struct worker {
 
         pthread_mutex_t stats_lock;
         worker_stats_t st;
+
+        /* Prometheus metrics (/metrics, /healthz, /readyz) */
+        swarm_metrics_t *metrics;
+        swarm_metrics_http_t *http;
+        swarm_metric_t *m_requests, *m_batch_rows, *m_compute;
+        swarm_series_t *s_dlq, *s_queue, *s_e2e, *s_inflight, *s_assigned;
+        atomic_int assigned;            /* partitions owned now */
 
         /* exec thread only: gather buffers */
         void *gather[SWARM_MAX_INPUTS];
@@ -201,6 +209,66 @@ static const char *conf_str(const swarm_conf_t *c, const char *key,
                             const char *def) {
         const char *v = swarm_conf_get(c, key);
         return v && *v ? v : def;
+}
+
+/* Families the worker exports; names follow Prometheus conventions. */
+static int start_metrics(worker_t *w, swarm_err_t *err) {
+        static const char *const by_status[] = {"model", "version", "status", NULL};
+        static const char *const by_model[] = {"model", NULL};
+        static const double rows_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                              256, 512, 1024, 4096};
+        swarm_metric_t *f;
+        int r;
+
+        if ((r = swarm_metrics_new(&w->metrics, err)) ||
+            (r = swarm_metrics_counter(w->metrics, "swarm_worker_requests_total",
+                                       "Requests answered, by model, version served and status",
+                                       by_status, &w->m_requests, err)) ||
+            (r = swarm_metrics_histogram(w->metrics, "swarm_worker_batch_rows",
+                                         "Rows per executed micro-batch", by_model,
+                                         rows_buckets,
+                                         sizeof(rows_buckets) / sizeof(rows_buckets[0]),
+                                         &w->m_batch_rows, err)) ||
+            (r = swarm_metrics_histogram(w->metrics, "swarm_worker_compute_seconds",
+                                         "Model execution time per batch", by_model,
+                                         swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count,
+                                         &w->m_compute, err)))
+                return r;
+        if ((r = swarm_metrics_counter(w->metrics, "swarm_worker_dead_letters_total",
+                                       "Requests written to the dead-letter topic",
+                                       NULL, &f, err)))
+                return r;
+        w->s_dlq = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_histogram(w->metrics, "swarm_worker_queue_seconds",
+                                         "Time from consumption to the start of the batch",
+                                         NULL, swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count, &f, err)))
+                return r;
+        w->s_queue = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_histogram(w->metrics, "swarm_worker_end_to_end_seconds",
+                                         "Time from the request's Kafka timestamp to its "
+                                         "response being produced",
+                                         NULL, swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count, &f, err)))
+                return r;
+        w->s_e2e = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_gauge(w->metrics, "swarm_worker_inflight_messages",
+                                     "Consumed messages not yet answered and acknowledged",
+                                     NULL, &f, err)))
+                return r;
+        w->s_inflight = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_gauge(w->metrics, "swarm_worker_assigned_partitions",
+                                     "Request topic partitions this worker owns",
+                                     NULL, &f, err)))
+                return r;
+        w->s_assigned = swarm_metrics_with(f, NULL);
+        return SWARM_OK;
+}
+
+static int ready_cb(void *opaque) {
+        worker_t *w = opaque;
+        return atomic_load(&w->assigned) > 0;
 }
 
 /* Collect a repeatable option's values (borrowed from the conf). */
@@ -320,7 +388,7 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
             (r = swarm_backend_select_prec(swarm_conf_get(conf, "swarm.device"),
                                            prec, w->blas_threads, log,
                                            &w->backend, err)) ||
-            (r = start_models(w, err)))
+            (r = start_models(w, err)) || (r = start_metrics(w, err)))
                 goto fail;
         *out = w;
         return SWARM_OK;
@@ -332,6 +400,7 @@ fail:
 void worker_destroy(worker_t *w) {
         if (!w)
                 return;
+        swarm_metrics_http_stop(w->http);
         models_destroy(w->mm);
         for (int i = 0; i < SWARM_MAX_INPUTS; i++)
                 free(w->gather[i]);
@@ -347,6 +416,7 @@ void worker_destroy(worker_t *w) {
         queue_fini(&w->execq);
         queue_fini(&w->outq);
         pthread_mutex_destroy(&w->stats_lock);
+        swarm_metrics_destroy(w->metrics);
         free(w);
 }
 
@@ -592,6 +662,13 @@ static void run_batch(worker_t *w, batch_t *b) {
         }
         stat_add(w, &w->st.batches, 1);
         stat_add(w, &w->st.batch_rows, b->rows);
+        {
+                const char *lv[] = {b->model->name, NULL};
+                swarm_metrics_observe(swarm_metrics_with(w->m_batch_rows, lv),
+                                      (double)b->rows);
+                swarm_metrics_observe(swarm_metrics_with(w->m_compute, lv),
+                                      (double)b->compute_us / 1e6);
+        }
         return;
 fail:
         b->status = SWARM_STATUS_INTERNAL_ERROR;
@@ -886,6 +963,7 @@ static int produce_dlq(worker_t *w, job_t *j) {
         rd_kafka_header_add(h, "swarm.dlq.worker", -1, w->name, -1);
         j->to_reply_topic = 0;
         stat_add(w, &w->st.dlq, 1);
+        swarm_metrics_add(w->s_dlq, 1);
         return produce(w, w->dlq, strlen(w->dlq), m->key, m->key_len, copy,
                        m->len, h, j);
 }
@@ -947,6 +1025,28 @@ static int produce_response(worker_t *w, batch_t *b, job_t *j, int64_t row0) {
                 topic_len = j->req.reply_topic.len;
                 j->to_reply_topic = 1;
         }
+        {
+                char ver[16];
+                const char *lv[4];
+                int64_t ts_type_ms;
+                rd_kafka_timestamp_type_t tt;
+                snprintf(ver, sizeof(ver), "%d", (int)resp.version);
+                lv[0] = j->model ? j->model->name : "";
+                lv[1] = j->model ? ver : "";
+                lv[2] = swarm_status_name(st);
+                lv[3] = NULL;
+                /* an unknown model's name is user input: one label value for
+                 * all of them keeps the series count bounded */
+                if (!j->model)
+                        lv[0] = "unknown";
+                swarm_metrics_add(swarm_metrics_with(w->m_requests, lv), 1);
+                if (j->kind == JOB_INFER)
+                        swarm_metrics_observe(w->s_queue, (double)resp.queue_us / 1e6);
+                ts_type_ms = rd_kafka_message_timestamp(j->msg, &tt);
+                if (ts_type_ms > 0 && tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+                        swarm_metrics_observe(w->s_e2e,
+                                              (double)(wall_ms() - ts_type_ms) / 1e3);
+        }
         switch (st) {
         case SWARM_STATUS_OK: stat_add(w, &w->st.ok, 1); break;
         case SWARM_STATUS_INVALID_REQUEST: stat_add(w, &w->st.invalid, 1); break;
@@ -1007,6 +1107,7 @@ static void *out_main(void *arg) {
                         emit_batch(w, b);
                 rd_kafka_poll(w->producer, 0);
                 flush_store(w);
+                swarm_metrics_set(w->s_inflight, (double)offtrack_inflight(w->track));
         }
         /* every delivery report must be in before offsets are final */
         while (rd_kafka_outq_len(w->producer) > 0) {
@@ -1054,20 +1155,28 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                         offtrack_reset(w->track, parts->elems[i].partition);
                 SWARM_INFO(w->log, "assigned partitions=%d protocol=%s", parts->cnt,
                            rd_kafka_rebalance_protocol(rk));
-                if (coop)
+                if (coop) {
                         error = rd_kafka_incremental_assign(rk, parts);
-                else
+                        atomic_fetch_add(&w->assigned, parts->cnt);
+                } else {
                         rd_kafka_assign(rk, parts);
+                        atomic_store(&w->assigned, parts->cnt);
+                }
+                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
         } else {
                 /* Finish what was consumed from these partitions and commit
                  * it, so the next owner starts exactly where we stopped. */
                 SWARM_INFO(w->log, "revoking partitions=%d, draining", parts->cnt);
                 drain(w);
                 commit_sync(w);
-                if (coop)
+                if (coop) {
                         error = rd_kafka_incremental_unassign(rk, parts);
-                else
+                        atomic_fetch_sub(&w->assigned, parts->cnt);
+                } else {
                         rd_kafka_assign(rk, NULL);
+                        atomic_store(&w->assigned, 0);
+                }
+                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
         }
         if (error) {
                 SWARM_ERROR(w->log, "rebalance: %s", rd_kafka_error_string(error));
@@ -1134,6 +1243,15 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
 
         if ((r = start_kafka(w, err)))
                 return r;
+        {
+                int64_t port;
+                if ((r = swarm_conf_get_i64(w->conf, "swarm.metrics.port", 0, &port, err)))
+                        return r;
+                if (port >= 0 &&
+                    (r = swarm_metrics_http_start(w->metrics, (int)port, ready_cb, w,
+                                                  w->log, &w->http, err)))
+                        return r;
+        }
         SWARM_INFO(w->log,
                    "worker started name=%s topic=%s results=%s dlq=%s models=%d "
                    "max_batch_rows=%" PRId64 " max_delay_us=%" PRId64

@@ -416,6 +416,11 @@ static void fmt_double(double v, char *out, size_t size) {
                 snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
                 return;
         }
+        /* counts are integers: "100", never "1e+02" */
+        if (v == floor(v) && fabs(v) < 1e15) {
+                snprintf(out, size, "%.0f", v);
+                return;
+        }
         for (int prec = 1; prec <= 17; prec++) {
                 snprintf(out, size, "%.*g", prec, v);
                 if (strtod(out, NULL) == v)
