@@ -22,6 +22,7 @@
 #include "swarm/conf.h"
 #include "swarm/log.h"
 #include "swarm/metrics.h"
+#include "swarm/registry.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -55,6 +56,11 @@ static const swarm_opt_t opts[] = {
          "SIGKILL a stopping worker after this many seconds", "60", 0},
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
          "serve /metrics /healthz /readyz (0: any free port, -1: off)", "0", 0},
+        {"registry", 0, "swarm.registry", "CONNINFO",
+         "take min/max workers, drain target and topic from this registry's "
+         "deployment settings of --model (they win over flags)", NULL, 0},
+        {"model", 'm', "swarm.model", "NAME",
+         "the registry model whose deployment this scaler runs", NULL, 0},
         {"no-group-api", 0, "swarm.no.group.api", NULL,
          "do not ask the broker for group membership (mock cluster)", "false", 0},
         SWARM_OPT_END,
@@ -142,6 +148,54 @@ static int metrics_init(mset_t *ms, swarm_err_t *err) {
 #undef GAUGE
 #undef COUNTER
         return SWARM_OK;
+}
+
+/* Registry deployment settings of --model, layered over the flags (the
+ * last value of the command-line layer wins, and these come last).  A
+ * deployment value of 0 / empty means "not set" and leaves the flag.
+ * lag_target is read as the drain target in seconds: how much backlog, in
+ * time, the deployment tolerates. */
+static int apply_registry(swarm_conf_t *c, const swarm_log_t *log,
+                          swarm_err_t *err) {
+        const char *conninfo = swarm_conf_get(c, "swarm.registry");
+        const char *model = swarm_conf_get(c, "swarm.model");
+        swarm_registry_t *reg = NULL;
+        swarm_registry_deployment_t d;
+        char v[32], origin[300];
+        int r;
+
+        if (!conninfo)
+                return SWARM_OK;
+        if (!model)
+                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                     "--registry needs --model NAME");
+        memset(&d, 0, sizeof(d));
+        if ((r = swarm_registry_connect(conninfo, log, &reg, err)) ||
+            (r = swarm_registry_deployment(reg, model, &d, err)))
+                goto out;
+        snprintf(origin, sizeof(origin), "registry deployment of %s", model);
+#define SET_INT(field, key)                                                    \
+        if (!r && d.field > 0) {                                               \
+                snprintf(v, sizeof(v), "%lld", (long long)d.field);            \
+                r = swarm_conf_add(c, SWARM_CONF_CLI, key, v, origin, err);    \
+        }
+        SET_INT(min_workers, "swarm.min.workers")
+        SET_INT(max_workers, "swarm.max.workers")
+        SET_INT(lag_target, "swarm.drain.target.s")
+#undef SET_INT
+        if (!r && d.request_topic && *d.request_topic)
+                r = swarm_conf_add(c, SWARM_CONF_CLI, "swarm.topic", d.request_topic,
+                                   origin, err);
+        if (!r)
+                SWARM_INFO(log, "deployment settings model=%s min=%lld max=%lld "
+                                "drain_target_s=%lld topic=%s",
+                           model, (long long)d.min_workers, (long long)d.max_workers,
+                           (long long)d.lag_target,
+                           d.request_topic ? d.request_topic : "(flag)");
+out:
+        swarm_registry_deployment_clear(&d);
+        swarm_registry_destroy(reg);
+        return r;
 }
 
 static int conf_policy(const swarm_conf_t *c, policy_conf_t *p, swarm_err_t *err) {
@@ -300,6 +354,8 @@ int main(int argc, char **argv) {
                 goto out;
         }
         log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
+        if (apply_registry(conf, &log, &err))
+                goto out;
         topic = swarm_conf_get(conf, "swarm.topic");
         group = swarm_conf_get(conf, "group.id");
         akind = swarm_conf_get(conf, "swarm.actuator");
