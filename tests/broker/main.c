@@ -4,6 +4,10 @@
  *   swarm-broker [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
  *                [--cache DIR] [--mock] [--kafka-version V] ...
  *
+ * The command line is the one every program shares (swarm/conf.h): each
+ * option is a swarm.broker.* key, also settable with -c FILE or
+ * SWARM_<OPTION>.
+ *
  * Prints "bootstrap.servers=HOST:PORT" as the first stdout line once the
  * topics have leaders and runs until SIGTERM/SIGINT.  Exit: 0 ok, 1 runtime
  * error, 2 usage error.  Logs go to stderr.
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swarm/conf.h"
 #include "swarm/metrics.h"
 
 #define DEFAULT_KAFKA_VERSION "3.9.2"
@@ -28,32 +33,42 @@ static void on_signal(int sig) {
         swarm_broker_stop = 1;
 }
 
-static void usage(FILE *f) {
-        fprintf(f,
-"usage: swarm-broker [options]\n"
-"\n"
-"Runs a local Kafka broker until SIGTERM/SIGINT.  Once the topics have\n"
-"leaders, prints 'bootstrap.servers=HOST:PORT' as the first stdout line.\n"
-"\n"
-"  --topic NAME:PARTITIONS   create a topic (repeatable)\n"
-"  --bootstrap-file PATH     also write the bootstrap line there (atomically)\n"
-"  --cache DIR               broker jar cache (default $SWARM_CACHE,\n"
-"                            $XDG_CACHE_HOME/swarm or ~/.cache/swarm)\n"
-"  --kafka-version V         Apache Kafka broker version (default " DEFAULT_KAFKA_VERSION ")\n"
-"  --start-timeout S         seconds to wait for the broker (default 120)\n"
-"  --mock                    librdkafka's mock cluster instead (no JVM;\n"
-"                            NOT a real broker, see docs/kafka.md)\n"
-"  --mock-brokers N          brokers in the mock cluster (default 1)\n"
-"  --watch-group G           mock: warn when group G's committed offset falls\n"
-"                            below a partition's low watermark (repeatable)\n"
-"  --log-level L             error|warn|info|debug (default info)\n"
-"  --metrics-port P          serve /metrics /healthz /readyz (0: any free\n"
-"                            port, logged; default off)\n"
-"  --help                    this text\n"
-"\n"
-"Environment: SWARM_CACHE, SWARM_BROKER_POM (pom.xml used to fetch the jars)\n"
-"Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
-}
+static const swarm_opt_t opts[] = {
+        {"topic", 0, "swarm.broker.topic", "NAME:PARTITIONS",
+         "create a topic (partitions default 1)", NULL, 1},
+        {"bootstrap-file", 0, "swarm.broker.bootstrap.file", "PATH",
+         "also write the bootstrap line there (atomically)", NULL, 0},
+        {"cache", 0, "swarm.broker.cache", "DIR",
+         "broker jar cache (default $SWARM_CACHE, $XDG_CACHE_HOME/swarm or "
+         "~/.cache/swarm)", NULL, 0},
+        {"kafka-version", 0, "swarm.broker.kafka.version", "V",
+         "Apache Kafka broker version (see docs/kafka.md)", DEFAULT_KAFKA_VERSION, 0},
+        {"start-timeout", 0, "swarm.broker.start.timeout.s", "S",
+         "seconds to wait for the broker", "120", 0},
+        {"mock", 0, "swarm.broker.mock", NULL,
+         "librdkafka's mock cluster instead (no JVM; NOT a real broker, see "
+         "docs/kafka.md)", NULL, 0},
+        {"mock-brokers", 0, "swarm.broker.mock.brokers", "N",
+         "brokers in the mock cluster", "1", 0},
+        {"watch-group", 0, "swarm.broker.watch.group", "GROUP",
+         "mock: warn when GROUP's committed offset falls below a partition's "
+         "low watermark", NULL, 1},
+        {"metrics-port", 0, "swarm.metrics.port", "PORT",
+         "serve /metrics /healthz /readyz (0: any free port, logged; -1: off)",
+         "-1", 0},
+        SWARM_OPT_END,
+};
+
+static const swarm_cli_t cli = {
+        "swarm-broker",
+        "[--topic NAME:PARTITIONS]... [--bootstrap-file PATH] [--mock] [options]",
+        "Runs a local Kafka broker until SIGTERM/SIGINT.  Once the topics have\n"
+        "leaders, prints 'bootstrap.servers=HOST:PORT' as the first stdout line.\n"
+        "Environment also read: SWARM_CACHE, SWARM_BROKER_POM (the pom.xml used\n"
+        "to fetch the jars).  Exit status: 0 ok, 1 runtime error, 2 usage error.",
+        opts,
+        0,
+};
 
 /* Parse a decimal int in [min, max]. */
 static int parse_int(const char *s, int min, int max, int *out) {
@@ -92,101 +107,65 @@ static int parse_topic(swarm_broker_opts_t *o, char *arg, swarm_err_t *err) {
         return SWARM_OK;
 }
 
-static int takes_value(const char *opt) {
-        static const char *const names[] = {
-                "--topic",         "--bootstrap-file", "--cache",
-                "--kafka-version", "--start-timeout",  "--mock-brokers",
-                "--watch-group",   "--log-level",      "--metrics-port"};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                if (!strcmp(opt, names[i]))
-                        return 1;
-        return 0;
-}
+/* Read the parsed command line into `o`.  Topic strings are copied into
+ * `names` (the caller frees them).  Returns -1 on a usage error (err set). */
+static int read_conf(swarm_broker_opts_t *o, const swarm_conf_t *c,
+                     char **names, swarm_err_t *err) {
+        int64_t v;
+        int b;
 
-/* Returns 0 to run, 1 for --help, -1 on a usage error (err set). */
-static int parse_args(swarm_broker_opts_t *o, int argc, char **argv,
-                      swarm_err_t *err) {
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                char *v = NULL;
-
-                if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-                        return 1;
-                if (!strcmp(a, "--mock")) {
-                        o->mock = 1;
-                        continue;
-                }
-                if (strncmp(a, "--", 2) != 0) {
-                        swarm_err_set(err, SWARM_ERR_INVALID,
-                                      "unexpected argument '%s'", a);
+        for (size_t i = 0; i < swarm_conf_count(c, "swarm.broker.topic"); i++) {
+                if (i >= SWARM_BROKER_MAX_TOPICS) {
+                        swarm_err_set(err, SWARM_ERR_INVALID, "at most %d topics",
+                                      SWARM_BROKER_MAX_TOPICS);
                         return -1;
                 }
-                /* Every remaining option takes a value. */
-                if (!takes_value(a)) {
-                        swarm_err_set(err, SWARM_ERR_INVALID,
-                                      "unknown option '%s'", a);
+                names[i] = strdup(swarm_conf_get_nth(c, "swarm.broker.topic", i));
+                if (!names[i] || parse_topic(o, names[i], err))
                         return -1;
-                }
-                if (i + 1 >= argc) {
-                        swarm_err_set(err, SWARM_ERR_INVALID,
-                                      "%s needs a value", a);
-                        return -1;
-                }
-                v = argv[++i];
-                if (!strcmp(a, "--topic")) {
-                        if (parse_topic(o, v, err))
-                                return -1;
-                } else if (!strcmp(a, "--bootstrap-file")) {
-                        o->bootstrap_file = v;
-                } else if (!strcmp(a, "--cache")) {
-                        o->cache_dir = v;
-                } else if (!strcmp(a, "--kafka-version")) {
-                        if (!*v || strchr(v, '/')) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "bad --kafka-version '%s'", v);
-                                return -1;
-                        }
-                        o->kafka_version = v;
-                } else if (!strcmp(a, "--start-timeout")) {
-                        if (parse_int(v, 1, 3600, &o->start_timeout_s)) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "bad --start-timeout '%s'", v);
-                                return -1;
-                        }
-                } else if (!strcmp(a, "--mock-brokers")) {
-                        if (parse_int(v, 1, 16, &o->mock_brokers)) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "bad --mock-brokers '%s'", v);
-                                return -1;
-                        }
-                } else if (!strcmp(a, "--watch-group")) {
-                        if (o->group_cnt >= SWARM_BROKER_MAX_GROUPS) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "at most %d --watch-group",
-                                              SWARM_BROKER_MAX_GROUPS);
-                                return -1;
-                        }
-                        o->groups[o->group_cnt++] = v;
-                } else if (!strcmp(a, "--metrics-port")) {
-                        if (parse_int(v, 0, 65535, &o->metrics_port)) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "bad --metrics-port '%s'", v);
-                                return -1;
-                        }
-                } else if (!strcmp(a, "--log-level")) {
-                        int l = swarm_log_level_parse(v);
-                        if (l < 0) {
-                                swarm_err_set(err, SWARM_ERR_INVALID,
-                                              "bad --log-level '%s'", v);
-                                return -1;
-                        }
-                        o->log.level = (swarm_level_t)l;
-                } else {
-                        swarm_err_set(err, SWARM_ERR_INVALID,
-                                      "unknown option '%s'", a);
-                        return -1;
-                }
         }
+        for (size_t i = 0; i < swarm_conf_count(c, "swarm.broker.watch.group"); i++) {
+                if (o->group_cnt >= SWARM_BROKER_MAX_GROUPS) {
+                        swarm_err_set(err, SWARM_ERR_INVALID, "at most %d --watch-group",
+                                      SWARM_BROKER_MAX_GROUPS);
+                        return -1;
+                }
+                o->groups[o->group_cnt++] = swarm_conf_get_nth(c, "swarm.broker.watch.group", i);
+        }
+        o->bootstrap_file = swarm_conf_get(c, "swarm.broker.bootstrap.file");
+        o->cache_dir = swarm_conf_get(c, "swarm.broker.cache");
+        o->kafka_version = swarm_conf_get(c, "swarm.broker.kafka.version");
+        if (!*o->kafka_version || strchr(o->kafka_version, '/')) {
+                swarm_err_set(err, SWARM_ERR_INVALID, "bad --kafka-version '%s'",
+                              o->kafka_version);
+                return -1;
+        }
+        if (swarm_conf_get_bool(c, "swarm.broker.mock", 0, &b, err))
+                return -1;
+        o->mock = b;
+        if (swarm_conf_get_i64(c, "swarm.broker.start.timeout.s", 120, &v, err))
+                return -1;
+        if (v < 1 || v > 3600) {
+                swarm_err_set(err, SWARM_ERR_INVALID, "--start-timeout: 1 to 3600");
+                return -1;
+        }
+        o->start_timeout_s = (int)v;
+        if (swarm_conf_get_i64(c, "swarm.broker.mock.brokers", 1, &v, err))
+                return -1;
+        if (v < 1 || v > 16) {
+                swarm_err_set(err, SWARM_ERR_INVALID, "--mock-brokers: 1 to 16");
+                return -1;
+        }
+        o->mock_brokers = (int)v;
+        if (swarm_conf_get_i64(c, "swarm.metrics.port", -1, &v, err))
+                return -1;
+        if (v < -1 || v > 65535) {
+                swarm_err_set(err, SWARM_ERR_INVALID, "--metrics-port: -1 to 65535");
+                return -1;
+        }
+        o->metrics_port = (int)v;
+        o->log.level = (swarm_level_t)swarm_log_level_parse(
+                swarm_conf_get(c, "swarm.log.level"));
         if (o->group_cnt && !o->mock) {
                 swarm_err_set(err, SWARM_ERR_INVALID,
                               "--watch-group needs --mock (a real broker "
@@ -245,19 +224,26 @@ int main(int argc, char **argv) {
         };
         struct sigaction sa = {0};
         broker_metrics_t bm = {0};
+        swarm_conf_t *conf = NULL;
+        char *names[SWARM_BROKER_MAX_TOPICS] = {0};
         swarm_err_t err;
-        int r;
+        int r, argi, code;
 
         swarm_err_clear(&err);
-        r = parse_args(&o, argc, argv, &err);
-        if (r == 1) {
-                usage(stdout);
-                return 0;
+        if (swarm_conf_new(&conf, &err))
+                return 1;
+        swarm_cli_parse(&cli, argc, argv, conf, &argi, &code);
+        if (code < 0 && argi < argc) {
+                fprintf(stderr, "swarm-broker: unexpected argument '%s'\n", argv[argi]);
+                code = 2;
         }
-        if (r < 0) {
-                fprintf(stderr, "swarm-broker: %s\n", err.msg);
-                usage(stderr);
-                return 2;
+        if (code < 0 && read_conf(&o, conf, names, &err)) {
+                fprintf(stderr, "swarm-broker: %s\nTry 'swarm-broker --help'.\n", err.msg);
+                code = 2;
+        }
+        if (code >= 0) {
+                r = code;
+                goto done;
         }
 
         /* No SA_RESTART: a signal must interrupt sleeps and waits so the
@@ -270,7 +256,8 @@ int main(int argc, char **argv) {
 
         if (o.metrics_port >= 0 && start_metrics(&o, &bm, &err)) {
                 SWARM_ERROR(&o.log, "%s", err.msg);
-                return 1;
+                r = 1;
+                goto done;
         }
         r = o.mock ? swarm_broker_mock_run(&o, &err)
                    : swarm_broker_kraft_run(&o, &err);
@@ -280,12 +267,15 @@ int main(int argc, char **argv) {
                 /* Asked to stop before the broker was ready: not a failure
                  * of ours, and cleanup has run. */
                 SWARM_INFO(&o.log, "stopped during startup (%s)", err.msg);
-                return 0;
-        }
-        if (r != SWARM_OK) {
+                r = 0;
+        } else if (r != SWARM_OK) {
                 SWARM_ERROR(&o.log, "%s code=%s", err.msg,
                             swarm_code_name(err.code));
-                return 1;
+                r = 1;
         }
-        return 0;
+done:
+        for (int i = 0; i < SWARM_BROKER_MAX_TOPICS; i++)
+                free(names[i]);
+        swarm_conf_destroy(conf);
+        return r;
 }
