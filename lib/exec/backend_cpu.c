@@ -531,6 +531,38 @@ static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
         return SWARM_OK;
 }
 
+/* Copy or zero n floats where n is small and unknown (an im2col row is
+ * often 14 or 28 floats, its padding 1): libc's memcpy / memset call and
+ * its size dispatch cost as much as the work at that size.  Fixed-size
+ * blocks become plain vector loads and stores; the tail is split by bits
+ * rather than looped because GCC turns a byte-copy loop back into a libc
+ * call. */
+static inline void copy_short(float *restrict d, const float *restrict s,
+                              int64_t n) {
+        int64_t j = 0;
+
+        for (; j + 8 <= n; j += 8)
+                memcpy(d + j, s + j, 8 * sizeof(float));
+        if (n & 4) {
+                memcpy(d + j, s + j, 4 * sizeof(float));
+                j += 4;
+        }
+        if (n & 2) {
+                memcpy(d + j, s + j, 2 * sizeof(float));
+                j += 2;
+        }
+        if (n & 1)
+                d[j] = s[j];
+}
+
+static inline void zero_short(float *d, int64_t n) {
+        static const float zeros[8];
+
+        copy_short(d, zeros, n < 8 ? n : 0);
+        if (n >= 8)
+                memset(d, 0, (size_t)n * sizeof(float));
+}
+
 /* One row of the columns matrix: output columns whose tap falls left or
  * right of the input are zeros, the rest a contiguous copy (stride 1, the
  * usual case) or a strided gather; no per-element bounds checks. */
@@ -545,16 +577,52 @@ static void im2col_row(const float *restrict src, int64_t x0, int64_t width,
                 hi = ow;
         if (lo > hi)
                 lo = hi;
-        if (lo > 0)
-                memset(r, 0, (size_t)lo * sizeof(float));
+        zero_short(r, lo);
         if (sw == 1 && hi > lo)
-                memcpy(r + lo, src + x0 + lo, (size_t)(hi - lo) *
-                       sizeof(float));
+                copy_short(r + lo, src + x0 + lo, hi - lo);
         else
                 for (int64_t ox = lo; ox < hi; ox++)
                         r[ox] = src[x0 + ox * sw];
-        if (hi < ow)
-                memset(r + hi, 0, (size_t)(ow - hi) * sizeof(float));
+        zero_short(r + hi, ow - hi);
+}
+
+/* im2col for the common "same" shape: strides 1 and ow == w, so output
+ * pixel t of a tap row reads input element t + off for one constant off.
+ * The whole row is then one long copy (clipped to the plane) plus zeroed
+ * edge columns and padding rows, instead of a short copy per output row:
+ * at 14-wide planes the per-row work was most of the cost. */
+static void im2col_plane_same(const swarm_window_t *w, const float *xp,
+                              int64_t ky, int64_t kx, float *restrict row) {
+        int64_t ow = w->ow, plane = w->oh * ow, hw = w->h * w->w;
+        int64_t dy = ky * w->dh - w->pad_t, x0 = kx * w->dw - w->pad_l;
+        int64_t off = dy * w->w + x0;
+        int64_t oy_lo = dy < 0 ? -dy : 0, oy_hi = w->h - dy;
+        int64_t t_lo, t_hi;
+
+        if (oy_hi > w->oh)
+                oy_hi = w->oh;
+        if (oy_lo > oy_hi)
+                oy_lo = oy_hi;
+        t_lo = oy_lo * ow;
+        t_hi = oy_hi * ow;
+        /* Clip the copy to the plane: what falls outside is an edge column
+         * that is zeroed below anyway. */
+        if (t_lo < -off)
+                t_lo = -off < t_hi ? -off : t_hi;
+        if (t_hi > hw - off)
+                t_hi = hw - off > t_lo ? hw - off : t_lo;
+        memset(row, 0, (size_t)t_lo * sizeof(float));
+        if (t_hi > t_lo)
+                memcpy(row + t_lo, xp + t_lo + off,
+                       (size_t)(t_hi - t_lo) * sizeof(float));
+        memset(row + t_hi, 0, (size_t)(plane - t_hi) * sizeof(float));
+        /* Columns whose tap lies left or right of the input. */
+        for (int64_t ox = 0; ox < ow; ox++) {
+                if (ox + x0 >= 0 && ox + x0 < w->w)
+                        continue;
+                for (int64_t oy = oy_lo; oy < oy_hi; oy++)
+                        row[oy * ow + ox] = 0.0f;
+        }
 }
 
 static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
@@ -565,6 +633,7 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
         int64_t plane = w->oh * w->ow;
         int64_t imgs = w->imgs > 1 ? w->imgs : 1;
         int64_t ld = imgs * plane;
+        int same = w->sh == 1 && w->sw == 1 && w->ow == w->w;
 
         /* Row (c, ky, kx) of the matrix holds, per image, that tap's value
          * for every output pixel; images sit side by side so the GEMM's N
@@ -579,6 +648,11 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
                                                            w->kw + kx) * ld +
                                                      j * plane;
                                         int64_t x0 = kx * w->dw - w->pad_l;
+                                        if (same) {
+                                                im2col_plane_same(w, xp, ky,
+                                                                  kx, row);
+                                                continue;
+                                        }
                                         for (int64_t oy = 0; oy < w->oh;
                                              oy++) {
                                                 int64_t iy = oy * w->sh -

@@ -1324,21 +1324,22 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
         return SWARM_OK;
 }
 
-/* Columns-plus-product floats one convolution chunk may use.  Why this
- * size: the chunk's columns matrix is written by im2col and read straight
- * back by the GEMM's packing, so it should stay within the L2 cache; the
- * bound also makes the scratch a fixed cost (work_fixed_bytes) that does not
- * grow with the batch. */
-#define CONV_CHUNK_FLOATS ((int64_t)512 * 1024)
-/* A 1x1 / stride 1 / unpadded convolution reads its input as the columns
- * matrix; with planes at least this big the per-image GEMMs are large
- * enough that copying the input into a chunk would not pay. */
-#define CONV_DIRECT_PLANE 1024
+/* Output columns (images * oh * ow) a convolution GEMM should reach before
+ * images are chunked together.  Measured on OpenBLAS 0.3.21 (Zen 4, 1
+ * thread, the fashion CNN's 32x144 by 144x196 conv): one image per GEMM ran
+ * at ~190 GFLOP/s, chunks of 3 to 16 images at ~140, because the wider
+ * columns matrix no longer stays in L1/L2 between im2col and sgemm's
+ * packing.  So chunk only planes too small to feed sgemm on their own (7x7
+ * and below), and only up to this width. */
+#define CONV_MIN_N 192
+/* Columns-plus-product floats one chunk may use: a fixed bound, so the
+ * scratch is part of work_fixed_bytes and does not grow with the batch. */
+#define CONV_CHUNK_FLOATS ((int64_t)256 * 1024)
 
-/* Choose how a convolution runs: chunk images so that one im2col and one
- * GEMM ([mg, k] x [k, chunk * oh * ow] per group) cover many images, where
- * the backend can unfold several images at once; otherwise one image per
- * GEMM. */
+/* Choose how a convolution runs: one im2col and one GEMM per image and
+ * group, writing NCHW directly (chunk 1), or, for small planes on a backend
+ * that can unfold several images at once, chunks of images side by side
+ * ([mg, k] x [k, chunk * oh * ow] per group) and a strided copy back. */
 static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
                       int64_t k) {
         int64_t plane = n->win.oh * n->win.ow;
@@ -1348,13 +1349,18 @@ static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
         int64_t per = (k + mg) * plane;
 
         n->chunk = 1;
-        if (be && be->im2col_imgs && !(direct && plane >= CONV_DIRECT_PLANE) &&
-            per > 0 && CONV_CHUNK_FLOATS / per >= 2)
-                n->chunk = CONV_CHUNK_FLOATS / per;
+        if (be && be->im2col_imgs && plane > 0 && plane < CONV_MIN_N &&
+            per > 0) {
+                n->chunk = (CONV_MIN_N + plane - 1) / plane;
+                if (n->chunk > CONV_CHUNK_FLOATS / per)
+                        n->chunk = CONV_CHUNK_FLOATS / per;
+        }
         if (n->chunk > 1)
                 n->scratch = n->chunk * per;
-        else
+        else {
+                n->chunk = 1;
                 n->scratch = direct ? 0 : k * plane;
+        }
 }
 
 static int h_conv(OPARGS) {
