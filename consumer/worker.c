@@ -97,6 +97,12 @@ struct worker {
         atomic_int fatal;
         char fatal_msg[512];
 
+        /* output rounds completed (each ends with flush_store): drain()
+         * waits for one more round so the last acknowledged offsets are
+         * stored before it commits */
+        atomic_uint_fast64_t store_rounds;
+        atomic_int out_done;            /* the output thread has returned */
+
         /* output thread only: partitions whose stored offset advanced */
         int32_t *store_part;
         int64_t *store_off;
@@ -1107,6 +1113,7 @@ static void *out_main(void *arg) {
                         emit_batch(w, b);
                 rd_kafka_poll(w->producer, 0);
                 flush_store(w);
+                atomic_fetch_add(&w->store_rounds, 1);
                 swarm_metrics_set(w->s_inflight, (double)offtrack_inflight(w->track));
         }
         /* every delivery report must be in before offsets are final */
@@ -1116,6 +1123,7 @@ static void *out_main(void *arg) {
         }
         rd_kafka_poll(w->producer, 0);
         flush_store(w);
+        atomic_store(&w->out_done, 1);
         return NULL;
 }
 
@@ -1124,22 +1132,26 @@ static void *out_main(void *arg) {
 /* Wait until every consumed message is answered and acknowledged. */
 static void drain(worker_t *w) {
         int64_t t0 = now_us();
+        uint_fast64_t round;
+
         atomic_store(&w->flush, 1);
         pthread_mutex_lock(&w->execq.lock);
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
         while (offtrack_inflight(w->track) > 0 && !w->fatal)
                 usleep(1000);
+        /* the delivery report that emptied the tracker ran inside an output
+         * round; that round stores the offsets at its end */
+        round = atomic_load(&w->store_rounds);
+        while (atomic_load(&w->store_rounds) <= round && !w->fatal &&
+               !atomic_load(&w->out_done))
+                usleep(200);
         atomic_store(&w->flush, 0);
         SWARM_DEBUG(w->log, "drained in %" PRId64 " us", now_us() - t0);
 }
 
 static void commit_sync(worker_t *w) {
-        rd_kafka_resp_err_t e;
-        /* the output thread stores offsets at most 2 ms after the last
-         * delivery report; let it finish that round */
-        usleep(5000);
-        e = rd_kafka_commit(w->consumer, NULL, 0);
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, NULL, 0);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 SWARM_WARN(w->log, "commit failed: %s", rd_kafka_err2str(e));
 }
