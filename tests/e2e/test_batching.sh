@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Multi-row requests through the real worker: rows are batched by rows, not
+# by messages; a request bigger than --max-batch-rows runs alone; outputs come
+# back in input order and match the float64 reference (relative 1e-5 for
+# probabilities >= 1e-3).  Runs under with-broker.sh (SWARM_BOOTSTRAP set).
+# Usage: test_batching.sh CONSUMER PRODUCER MODEL DATA_DIR
+set -euo pipefail
+consumer=$1 producer=$2 model=$3 data=$4
+work=$(mktemp -d)
+wpid=
+cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
+
+"$consumer" -b "$SWARM_BOOTSTRAP" -g batching -m "fashion=$model" --max-batch-rows 64 \
+  --max-delay-us 5000 --metrics-port -1 2>"$work/worker.log" &
+wpid=$!
+
+check() { # rows_per_request
+  local n=$1 out
+  out=$("$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.npy" \
+          --rows-per-request "$n" --wait --timeout 120 --output "$work/out-$n.npy")
+  grep -q '^summary .* unanswered=0 ' <<<"$out" || fail "rows-per-request $n: $out"
+  /usr/bin/python3 - "$work/out-$n.npy" "$data/expected.npy" "$n" <<'PY' || fail "values, rows-per-request $n"
+import sys, numpy as np
+got, want = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert got.shape == want.shape, (got.shape, want.shape)
+scale = np.maximum(np.abs(want), 1e-3)
+err = float((np.abs(got - want) / scale).max())
+print(f"rows-per-request {sys.argv[3]}: {got.shape[0]} rows, max scaled error {err:.2e}")
+assert err <= 1e-5, err
+PY
+}
+check 7      # 1429 requests of 7 rows (the last one of 5): batches mix requests
+check 300    # bigger than --max-batch-rows 64: each runs alone, whole
+
+kill -TERM "$wpid"; wait "$wpid" || fail "worker exited non-zero"; wpid=
+summary=$(grep " summary " "$work/worker.log")
+# rows never exceed 64 per batch except for the 300-row requests that ran alone
+grep -q "invalid_request=0 model_not_found=0 deadline_exceeded=0 internal_error=0 dead_lettered=0" \
+  <<<"$summary" || fail "worker summary: $summary"
+echo "batching: $summary"
