@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """plot.py CSV_DIR OUT.svg - workers and lag over time, one row per trace,
-swarm vs KEDA (defaults and tuned), from sim's --csv output."""
+swarm (defaults, drain target 10 s) vs KEDA (defaults, tuned), at phase
+offset 0, from sim's --csv output."""
 import csv
 import sys
 
@@ -10,7 +11,7 @@ import matplotlib.pyplot as plt
 
 src, out = sys.argv[1], sys.argv[2]
 traces = ["burst", "ramp", "diurnal", "spiky"]
-policies = ["swarm", "keda-default", "keda-tuned"]
+policies = ["swarm", "swarm-drain10", "keda-default", "keda-tuned"]
 fig, axes = plt.subplots(len(traces), 2, figsize=(13, 3 * len(traces)), sharex=True)
 for row, tr in enumerate(traces):
     for pol in policies:
