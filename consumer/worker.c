@@ -473,6 +473,10 @@ static int validate(worker_t *w, job_t *j) {
                 rows = t->shape[0];
                 j->in_map[i] = idx;
         }
+        /* a model exported with a fixed batch size runs exactly that many
+         * rows: such requests must carry them, and each runs alone */
+        if (swarm_model_fixed_rows(m) > 0 && rows != swarm_model_fixed_rows(m))
+                goto bad;
         j->rows = rows;
         return 1;
 bad:
@@ -626,10 +630,44 @@ static int ensure_gather(worker_t *w, int i, size_t bytes, swarm_err_t *err) {
         return SWARM_OK;
 }
 
-static void run_batch(worker_t *w, batch_t *b) {
+/* Run rows [row0, row0 + rows) of the gathered batch and copy the outputs
+ * into b->out at that offset.  A retriable out-of-memory (a GPU with too
+ * little room for this batch) splits the range in two and tries again,
+ * down to one row, so one big batch never fails requests that fit alone. */
+static int run_rows(worker_t *w, batch_t *b, int64_t row0, int64_t rows,
+                    swarm_err_t *err) {
         const swarm_model_t *m = b->model->m;
         int nin = swarm_model_n_inputs(m), nout = swarm_model_n_outputs(m);
         const void *in[SWARM_MAX_INPUTS], *outp[SWARM_MAX_INPUTS];
+        int r;
+
+        for (int i = 0; i < nin; i++)
+                in[i] = (const char *)w->gather[i] +
+                        (size_t)row0 * swarm_model_input(m, i)->row_bytes;
+        r = swarm_model_run(b->model->m, rows, in, outp, err);
+        if (r == SWARM_ERR_NOMEM && err->retriable && rows > 1 &&
+            swarm_model_fixed_rows(m) < 0) {
+                int64_t half = rows / 2;
+                SWARM_WARN(w->log, "out of memory for %" PRId64 " rows of model=%s; "
+                                   "splitting the batch",
+                           rows, b->model->name);
+                swarm_err_clear(err);
+                if ((r = run_rows(w, b, row0, half, err)))
+                        return r;
+                return run_rows(w, b, row0 + half, rows - half, err);
+        }
+        if (r)
+                return r;
+        for (int i = 0; i < nout; i++) {
+                size_t rb = swarm_model_output(m, i)->row_bytes;
+                memcpy((char *)b->out[i] + (size_t)row0 * rb, outp[i], (size_t)rows * rb);
+        }
+        return SWARM_OK;
+}
+
+static void run_batch(worker_t *w, batch_t *b) {
+        const swarm_model_t *m = b->model->m;
+        int nin = swarm_model_n_inputs(m), nout = swarm_model_n_outputs(m);
         swarm_err_t err;
         int64_t t0;
 
@@ -646,15 +684,9 @@ static void run_batch(worker_t *w, batch_t *b) {
                         memcpy((char *)w->gather[i] + off, t->data, t->size);
                         off += t->size;
                 }
-                in[i] = w->gather[i];
         }
-        t0 = now_us();
-        b->start_us = t0;
-        if (swarm_model_run(b->model->m, b->rows, in, outp, &err))
-                goto fail;
-        b->compute_us = now_us() - t0;
-        /* Detach outputs from the model's buffers so the next batch can run
-         * while this one is encoded. */
+        /* Outputs are copied out of the model's buffers so the next batch
+         * can run while this one is encoded. */
         for (int i = 0; i < nout; i++) {
                 size_t bytes = (size_t)b->rows * swarm_model_output(m, i)->row_bytes;
                 b->out[i] = malloc(bytes ? bytes : 1);
@@ -664,8 +696,12 @@ static void run_batch(worker_t *w, batch_t *b) {
                         goto fail;
                 }
                 b->n_out = i + 1;
-                memcpy(b->out[i], outp[i], bytes);
         }
+        t0 = now_us();
+        b->start_us = t0;
+        if (run_rows(w, b, 0, b->rows, &err))
+                goto fail;
+        b->compute_us = now_us() - t0;
         stat_add(w, &w->st.batches, 1);
         stat_add(w, &w->st.batch_rows, b->rows);
         {
@@ -682,9 +718,9 @@ fail:
                  b->rows, err.msg);
         SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64 " error=\"%s\"",
                     b->model->name, (int)b->model->version, b->rows, err.msg);
-        if (err.fatal) {
+        /* a lost device: exit non-zero so the fleet replaces this worker */
+        if (err.fatal)
                 set_fatal(w, "%s", err.msg);
-        }
 }
 
 /* Fewer rows when the model's working memory for max_rows would pass the
@@ -733,6 +769,8 @@ static batch_t *next_batch(worker_t *w) {
                 if (max_delay <= 0)
                         max_delay = w->max_delay_us;
                 max_rows = cap_rows_to_budget(w, head->model->m, max_rows);
+                if (swarm_model_fixed_rows(head->model->m) > 0)
+                        max_rows = swarm_model_fixed_rows(head->model->m);
                 for (j = head; j && rows < max_rows; j = j->next)
                         if (j->model == head->model)
                                 rows += j->rows;
