@@ -2,7 +2,7 @@
  * swarm-scaler - lag-driven autoscaling of the worker fleet.
  *
  *   swarm-scaler -b B -t T -g G [options] [-- WORKER COMMAND...]
- *   swarm-scaler status -b B -t T -g G
+ *   swarm-scaler status -b B -t T -g G [--registry CONNINFO]
  *
  * Thin program: every poll reads the group's committed offsets and the
  * topic's watermarks (watch.c), asks the policy (policy.c) for a worker
@@ -69,12 +69,14 @@ static const swarm_opt_t opts[] = {
 static const swarm_cli_t cli = {
         "swarm-scaler",
         "-b BROKERS -t TOPIC -g GROUP [options] [-- WORKER COMMAND...]\n"
-        "       swarm-scaler status -b BROKERS -t TOPIC -g GROUP",
+        "       swarm-scaler status -b BROKERS -t TOPIC -g GROUP [--registry CONNINFO]",
         "Watches GROUP's lag on TOPIC and sizes the worker fleet so the backlog\n"
         "drains within --drain-target while keeping up with arrivals.  With\n"
         "--actuator local it runs the worker command itself; with --actuator exec\n"
         "it runs a command such as 'kubectl scale deployment/swarm-consumer\n"
-        "--replicas={n}'.  'status' prints one screen and exits.",
+        "--replicas={n}'.  'status' prints one screen and exits: partitions, lag,\n"
+        "rates, members, and with --registry the models deployed on TOPIC with\n"
+        "their production/staging versions and deployment settings.",
         opts,
         SWARM_CLI_ALL,
 };
@@ -155,7 +157,7 @@ static int metrics_init(mset_t *ms, swarm_err_t *err) {
  * deployment value of 0 / empty means "not set" and leaves the flag.
  * lag_target is read as the drain target in seconds: how much backlog, in
  * time, the deployment tolerates. */
-static int apply_registry(swarm_conf_t *c, const swarm_log_t *log,
+static int apply_registry(swarm_conf_t *c, int status, const swarm_log_t *log,
                           swarm_err_t *err) {
         const char *conninfo = swarm_conf_get(c, "swarm.registry");
         const char *model = swarm_conf_get(c, "swarm.model");
@@ -165,6 +167,9 @@ static int apply_registry(swarm_conf_t *c, const swarm_log_t *log,
         int r;
 
         if (!conninfo)
+                return SWARM_OK;
+        /* status lists every model on the topic; it needs no --model */
+        if (!model && status)
                 return SWARM_OK;
         if (!model)
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
@@ -259,6 +264,90 @@ static void sleep_s(double s) {
                 usleep((useconds_t)(s * 1e6));
 }
 
+/* Most models listed by status, so the screen stays one screen. */
+#define STATUS_MAX_MODELS 8
+
+/* status: the models the registry deploys on `topic` (deployment
+ * request_topic), each with the versions its production and staging aliases
+ * point at (what workers load) and its deployment settings.  What the
+ * workers actually run is not visible from Kafka; the registry's aliases are
+ * what they follow (they LISTEN for alias moves). */
+static int print_models(const char *conninfo, const char *topic,
+                        const swarm_log_t *log, swarm_err_t *err) {
+        static const char *const aliases[] = {"production", "staging"};
+        swarm_registry_t *reg = NULL;
+        char **names = NULL;
+        int r, n = 0;
+
+        if (!conninfo) {
+                printf("models: unknown (give --registry)\n");
+                return SWARM_OK;
+        }
+        if ((r = swarm_registry_connect(conninfo, log, &reg, err)) ||
+            (r = swarm_registry_models_for_topic(reg, topic, &names, err))) {
+                printf("models: unknown (registry: %s)\n", err->msg);
+                goto out;
+        }
+        while (names[n])
+                n++;
+        printf("models on %s (registry): %d\n", topic, n);
+        for (int i = 0; i < n && i < STATUS_MAX_MODELS; i++) {
+                swarm_registry_deployment_t d;
+                char vers[96] = "", set[160];
+                size_t len = 0;
+
+                for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++) {
+                        swarm_registry_version_t v;
+                        memset(&v, 0, sizeof(v));
+                        r = swarm_registry_resolve(reg, names[i], aliases[k], 0, &v, err);
+                        if (r == SWARM_OK)
+                                len += (size_t)snprintf(vers + len, sizeof(vers) - len,
+                                                        "%s%s v%d", len ? "  " : "",
+                                                        aliases[k], (int)v.version);
+                        else if (r == SWARM_ERR_NOT_FOUND && k == 0)
+                                /* no production alias: say so, staging is optional */
+                                len += (size_t)snprintf(vers + len, sizeof(vers) - len,
+                                                        "production -");
+                        swarm_registry_version_clear(&v);
+                        if (r && r != SWARM_ERR_NOT_FOUND)
+                                goto out;
+                        swarm_err_clear(err);
+                        r = SWARM_OK;
+                        if (len >= sizeof(vers))
+                                len = sizeof(vers) - 1;
+                }
+                memset(&d, 0, sizeof(d));
+                if ((r = swarm_registry_deployment(reg, names[i], &d, err)))
+                        goto out;
+                /* 0 is "not set" (a flag or the worker's default
+                 * applies): shown as "-" */
+                {
+                        char a[5][24];
+                        const int64_t v[5] = {d.min_workers, d.max_workers,
+                                              d.max_batch_rows, d.max_delay_us,
+                                              d.lag_target};
+                        for (int k = 0; k < 5; k++)
+                                snprintf(a[k], sizeof(a[k]), v[k] > 0 ? "%lld" : "-",
+                                         (long long)v[k]);
+                        snprintf(set, sizeof(set),
+                                 "workers %s..%s  batch %s rows/%s us  drain %s s%s%s",
+                                 a[0], a[1], a[2], a[3], a[4],
+                                 d.device && *d.device ? "  " : "",
+                                 d.device && *d.device ? d.device : "");
+                }
+                swarm_registry_deployment_clear(&d);
+                printf("  %-16s %-28s %s\n", names[i], vers, set);
+        }
+        if (n > STATUS_MAX_MODELS)
+                printf("  ... %d more (swarm-registry list)\n", n - STATUS_MAX_MODELS);
+        if (n)
+                printf("(-: not set in the deployment; flags or defaults apply)\n");
+out:
+        swarm_registry_names_free(names);
+        swarm_registry_destroy(reg);
+        return r;
+}
+
 /* status: two polls a second apart (rates need two samples), one screen. */
 static int run_status(const swarm_conf_t *conf, const char *topic,
                       const char *group, int group_api, const swarm_log_t *log,
@@ -310,10 +399,7 @@ static int run_status(const swarm_conf_t *conf, const char *topic,
                (long long)d.lag, d.lag_s, d.consume_rate, d.arrival_rate);
         printf("(rates over 1 s; stuck partitions need the running scaler's "
                "--stall-window history)\n");
-        /* TODO(worker metrics): list models and versions served by reading
-         * the workers' /metrics (swarm_worker_requests_total{model,version})
-         * once the worker exports them and their addresses are known. */
-        printf("models: unknown (TODO: read from the workers' /metrics)\n");
+        r = print_models(swarm_conf_get(conf, "swarm.registry"), topic, log, err);
 out:
         free(in);
         policy_destroy(p);
@@ -354,7 +440,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
-        if (apply_registry(conf, &log, &err))
+        if (apply_registry(conf, status, &log, &err))
                 goto out;
         topic = swarm_conf_get(conf, "swarm.topic");
         group = swarm_conf_get(conf, "group.id");
