@@ -13,8 +13,19 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
 
 "$consumer" -b "$SWARM_BOOTSTRAP" -g batching -m "fashion=$model" --max-batch-rows 64 \
-  --max-delay-us 5000 --metrics-port -1 2>"$work/worker.log" &
+  --max-delay-us 5000 --metrics-port 0 2>"$work/worker.log" &
 wpid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*metrics listening port=\([0-9]*\).*/\1/p' "$work/worker.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "worker did not log its metrics port"
+metric() { # name{labels} -> value
+  curl -sf "http://127.0.0.1:$port/metrics" | awk -v k="$1" '$1 == k {print $2}'
+}
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz"
 
 check() { # rows_per_request
   local n=$1 out
@@ -32,7 +43,16 @@ assert err <= 1e-5, err
 PY
 }
 check 7      # 1429 requests of 7 rows (the last one of 5): batches mix requests
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || fail "/readyz: not ready after serving"
+ok7=$(metric 'swarm_worker_requests_total{model="fashion",version="1",status="OK"}')
+[ "$ok7" = 1429 ] || fail "requests_total after 1429 requests: '$ok7'"
+rows7=$(metric 'swarm_worker_batch_rows_sum{model="fashion"}')
+[ "$rows7" = 10000 ] || fail "batch_rows_sum after 10000 rows: '$rows7'"
 check 300    # bigger than --max-batch-rows 64: each runs alone, whole
+ok300=$(metric 'swarm_worker_requests_total{model="fashion",version="1",status="OK"}')
+[ "$ok300" = $((1429 + 34)) ] || fail "requests_total did not move: '$ok300'"
+[ "$(metric 'swarm_worker_batch_rows_sum{model="fashion"}')" = 20000 ] || fail "batch_rows_sum"
+[ "$(metric 'swarm_worker_inflight_messages')" = 0 ] || fail "inflight after all answered"
 
 kill -TERM "$wpid"; wait "$wpid" || fail "worker exited non-zero"; wpid=
 summary=$(grep " summary " "$work/worker.log")
