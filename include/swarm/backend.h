@@ -141,6 +141,10 @@ struct swarm_backend {
          * side by side); a backend that leaves it 0 gets one im2col and one
          * GEMM per image, as before. */
         int im2col_imgs;
+        /* Lanes the backend's own kernels run on (the CPU backend's thread
+         * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
+         * so that each kernel call has enough work to split. */
+        int threads;
 
         /* Allocate `bytes` (> 0) of device memory; *out is freed with
          * free_buf (which accepts NULL). */

@@ -6,12 +6,140 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
 #include "model_internal.h"
+
+
+/* ---- the thread pool ----
+ *
+ * With threads > 1 the backend runs sgemm single-threaded and splits its
+ * own kernels, sgemm included, across a small persistent pool: the caller
+ * takes part 0, threads - 1 workers the rest.  Why not OpenBLAS' threads
+ * for the GEMMs and ours for the rest: both pools spin after a job, and on
+ * a two-core machine they take the cores from each other; one pool that
+ * does everything has nobody to fight.
+ *
+ * One job at a time: a second thread calling in while a job runs (models on
+ * different threads sharing the backend) does its work serially instead of
+ * waiting, so sharing stays safe and never slower than one lane. */
+typedef void (*par_fn_t)(void *arg, int part, int parts);
+
+typedef struct cpu_backend {
+        swarm_backend_t be;     /* first: kernels receive &be */
+        pthread_mutex_t owner;  /* held by the dispatching thread */
+        pthread_mutex_t mu;     /* guards sleeping: sleepers, wake */
+        pthread_cond_t wake;
+        pthread_t *th;
+        struct pool_arg *args;
+        int n_th;               /* started workers (threads - 1) */
+        int sleepers;
+        /* Atomics: gen is bumped (release) after fn/arg are set; left
+         * counts workers still on the job; stop ends the workers. */
+        unsigned long gen;
+        int left;
+        int stop;
+        par_fn_t fn;
+        void *arg;
+} cpu_backend_t;
+
+struct pool_arg {
+        cpu_backend_t *cb;
+        int me;                 /* part number, 1 .. n_th */
+};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+}
+
+/* How long an idle worker spins for the next job before it sleeps.  Why
+ * spin at all: a run is a string of kernel calls microseconds apart, and
+ * waking a sleeping thread through the kernel took ~100 us on the test VM,
+ * more than most of those calls take; between runs the workers sleep. */
+#define POOL_SPIN 20000
+
+static void *pool_worker(void *p) {
+        cpu_backend_t *cb = ((struct pool_arg *)p)->cb;
+        int me = ((struct pool_arg *)p)->me;
+        /* Workers start before any job (gen 0): reading gen here instead
+         * could miss a job posted before this thread got to run. */
+        unsigned long seen = 0;
+
+        for (;;) {
+                int spins = 0;
+                while (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) == seen &&
+                       !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE) &&
+                       spins++ < POOL_SPIN)
+                        cpu_relax();
+                if (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) == seen) {
+                        pthread_mutex_lock(&cb->mu);
+                        cb->sleepers++;
+                        while (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) ==
+                               seen &&
+                               !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
+                                pthread_cond_wait(&cb->wake, &cb->mu);
+                        cb->sleepers--;
+                        pthread_mutex_unlock(&cb->mu);
+                }
+                if (__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
+                        break;
+                seen = __atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE);
+                cb->fn(cb->arg, me, cb->n_th + 1);
+                __atomic_fetch_sub(&cb->left, 1, __ATOMIC_RELEASE);
+        }
+        return NULL;
+}
+
+/* Run fn(arg, part, parts) for every part; serially (one part) when the
+ * backend has no pool, the work is small (`big` is 0) or the pool is busy
+ * with another caller's job. */
+static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
+        cpu_backend_t *cb = (cpu_backend_t *)be;
+        int spins = 0;
+
+        if (be->threads <= 1 || !big || cb->n_th < 1 ||
+            pthread_mutex_trylock(&cb->owner)) {
+                fn(arg, 0, 1);
+                return;
+        }
+        cb->fn = fn;
+        cb->arg = arg;
+        __atomic_store_n(&cb->left, cb->n_th, __ATOMIC_RELAXED);
+        /* Bump gen under mu so a worker going to sleep either sees the new
+         * gen or is counted in sleepers and gets the broadcast. */
+        pthread_mutex_lock(&cb->mu);
+        __atomic_store_n(&cb->gen, cb->gen + 1, __ATOMIC_RELEASE);
+        if (cb->sleepers)
+                pthread_cond_broadcast(&cb->wake);
+        pthread_mutex_unlock(&cb->mu);
+        fn(arg, 0, cb->n_th + 1);
+        while (__atomic_load_n(&cb->left, __ATOMIC_ACQUIRE) > 0)
+                if (++spins % 1024)
+                        cpu_relax();
+                else
+                        sched_yield();  /* a worker lost its core */
+        pthread_mutex_unlock(&cb->owner);
+}
+
+/* [*lo, *hi) of n items for one part. */
+static void part_range(int64_t n, int part, int parts, int64_t *lo,
+                       int64_t *hi) {
+        *lo = n * part / parts;
+        *hi = n * (part + 1) / parts;
+}
+
+/* Element count from which splitting a memory-bound kernel pays for the
+ * wake-up (tens of microseconds on a VM). */
+#define PAR_MIN_ELEMS ((int64_t)64 * 1024)
+/* Multiply-adds from which splitting a GEMM pays. */
+#define PAR_MIN_GEMM ((int64_t)2 * 1024 * 1024)
 
 static int cpu_alloc(swarm_backend_t *be, size_t bytes, void **out,
                      swarm_err_t *err) {
@@ -126,9 +254,8 @@ static int cpu_act(swarm_backend_t *be, swarm_act_t act, const void *x,
  * C is touched once more, for both.  Relu and
  * no activation get straight loops the compiler vectorises. */
 static void gemm_epilogue(const swarm_gemm_t *g, const float *bias, float *c,
-                          int64_t i0, int64_t i1) {
+                          int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
         float beta = g->beta;
-        int64_t n = g->n;
 
         for (int64_t i = i0; i < i1; i++) {
                 float *restrict row = c + i * g->ldc;
@@ -138,28 +265,80 @@ static void gemm_epilogue(const swarm_gemm_t *g, const float *bias, float *c,
                 case SWARM_BIAS_SCALAR: bs = beta * bias[0]; break;
                 case SWARM_BIAS_COL: bs = beta * bias[i]; break;
                 case SWARM_BIAS_ROW: br = bias; break;
-                case SWARM_BIAS_FULL: br = bias + i * n; break;
+                case SWARM_BIAS_FULL: br = bias + i * g->n; break;
                 default: break;
                 }
                 if (br && beta == 1.0f)
-                        for (int64_t j = 0; j < n; j++)
+                        for (int64_t j = j0; j < j1; j++)
                                 row[j] += br[j];
                 else if (br)
-                        for (int64_t j = 0; j < n; j++)
+                        for (int64_t j = j0; j < j1; j++)
                                 row[j] += beta * br[j];
                 if (g->act == SWARM_ACT_RELU)
-                        for (int64_t j = 0; j < n; j++) {
+                        for (int64_t j = j0; j < j1; j++) {
                                 float v = row[j] + bs;
                                 row[j] = v > 0.0f ? v : 0.0f;
                         }
                 else if (g->act == SWARM_ACT_NONE) {
                         if (bs != 0.0f)
-                                for (int64_t j = 0; j < n; j++)
+                                for (int64_t j = j0; j < j1; j++)
                                         row[j] += bs;
                 } else
-                        for (int64_t j = 0; j < n; j++)
+                        for (int64_t j = j0; j < j1; j++)
                                 row[j] = apply_act(g->act, g->act_alpha,
                                                    g->act_beta, row[j] + bs);
+        }
+}
+
+typedef struct gemm_job {
+        const swarm_gemm_t *g;
+        const float *a, *b, *bias;
+        float *c;
+        int split_m;
+} gemm_job_t;
+
+/* One part of a GEMM: a band of rows of C (split_m) or of columns, its own
+ * sgemm and then its epilogue while the band is still in this core's
+ * cache.  Column bands start on multiples of 16 so every part's stores
+ * stay on whole cache lines. */
+static void gemm_part(void *p, int part, int parts) {
+        const gemm_job_t *j = p;
+        const swarm_gemm_t *g = j->g;
+        int64_t lo, hi, m = g->m, n = g->n;
+        const float *a = j->a, *b = j->b;
+        float *c = j->c;
+
+        if (j->split_m) {
+                part_range(m, part, parts, &lo, &hi);
+                a += g->trans_a ? lo : lo * g->lda;
+                c += lo * g->ldc;
+                m = hi - lo;
+        } else {
+                lo = part ? (n * part / parts) & ~(int64_t)15 : 0;
+                hi = part + 1 < parts ? (n * (part + 1) / parts) &
+                                        ~(int64_t)15 : n;
+                b += g->trans_b ? lo * g->ldb : lo;
+                c += lo;
+                n = hi - lo;
+        }
+        if (m <= 0 || n <= 0)
+                return;
+        if (g->k == 0) {
+                for (int64_t i = 0; i < m; i++)
+                        memset(c + i * g->ldc, 0, (size_t)n * sizeof(float));
+        } else {
+                cblas_sgemm(CblasRowMajor,
+                            g->trans_a ? CblasTrans : CblasNoTrans,
+                            g->trans_b ? CblasTrans : CblasNoTrans,
+                            (blasint)m, (blasint)n, (blasint)g->k, g->alpha,
+                            a, (blasint)g->lda, b, (blasint)g->ldb, 0.0f, c,
+                            (blasint)g->ldc);
+        }
+        if (j->bias || g->act != SWARM_ACT_NONE) {
+                if (j->split_m)
+                        gemm_epilogue(g, j->bias, j->c, lo, hi, 0, g->n);
+                else
+                        gemm_epilogue(g, j->bias, j->c, 0, g->m, lo, hi);
         }
 }
 
@@ -181,23 +360,19 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
                 return SWARM_OK;
         if (g->bias_mode == SWARM_BIAS_NONE || g->beta == 0.0f)
                 bias = NULL;
-        /* One sgemm over all of C, then the epilogue.  Splitting M into
-         * cache-sized blocks would keep C warm for the epilogue, but every
-         * call re-packs B: for the 1024-wide layers of an MLP that costs
-         * more than the one extra pass over C it saves. */
-        if (k == 0) {
-                for (int64_t i = 0; i < m; i++)
-                        memset(c + i * g->ldc, 0, (size_t)n * sizeof(float));
-        } else {
-                cblas_sgemm(CblasRowMajor,
-                            g->trans_a ? CblasTrans : CblasNoTrans,
-                            g->trans_b ? CblasTrans : CblasNoTrans,
-                            (blasint)m, (blasint)n, (blasint)k, g->alpha, a,
-                            (blasint)g->lda, b, (blasint)g->ldb, 0.0f, c,
-                            (blasint)g->ldc);
+        /* One sgemm over all of C per part, then the epilogue.  Splitting M
+         * into cache-sized blocks would keep C warm for the epilogue, but
+         * every call re-packs B: for the 1024-wide layers of an MLP that
+         * costs more than the one extra pass over C it saves.  Across
+         * threads: split the dimension whose other operand is the smaller
+         * one, since every part packs all of that operand (rows: all of B,
+         * columns: all of A). */
+        {
+                gemm_job_t j = {g, a, b, bias, c, m >= n};
+                par_run(be, m * n * (k ? k : 1) >= PAR_MIN_GEMM &&
+                        (j.split_m ? m : n / 16) >= be->threads,
+                        gemm_part, &j);
         }
-        if (bias || g->act != SWARM_ACT_NONE)
-                gemm_epilogue(g, bias, c, 0, m);
         return SWARM_OK;
 }
 
@@ -498,18 +673,27 @@ static void pool_row_inside(swarm_pool_kind_t kind, const swarm_window_t *w,
         }
 }
 
-static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
-                    const swarm_window_t *w, const void *x, void *y,
-                    swarm_err_t *err) {
-        const float *xs = x;
-        float *ys = y;
-        int64_t xlo, xhi, ylo, yhi;
+typedef struct pool_job {
+        swarm_pool_kind_t kind;
+        const swarm_window_t *w;
+        const float *x;
+        float *y;
+} pool_job_t;
+
+static void pool_part(void *job, int part, int parts) {
+        const pool_job_t *j = job;
+        swarm_pool_kind_t kind = j->kind;
+        const swarm_window_t *w = j->w;
+        const float *xs = j->x;
+        float *ys = j->y;
+        int64_t xlo, xhi, ylo, yhi, p0, p1;
 
         /* Split each plane into the interior, where whole windows lie in
          * the input, and the border cells that need the checked loop. */
         inside_span(w->w, w->ow, w->kw, w->sw, w->dw, w->pad_l, &xlo, &xhi);
         inside_span(w->h, w->oh, w->kh, w->sh, w->dh, w->pad_t, &ylo, &yhi);
-        for (int64_t p = 0; p < w->n; p++) {
+        part_range(w->n, part, parts, &p0, &p1);
+        for (int64_t p = p0; p < p1; p++) {
                 const float *xp = xs + p * w->h * w->w;
                 float *yp = ys + p * w->oh * w->ow;
                 for (int64_t oy = 0; oy < w->oh; oy++) {
@@ -528,6 +712,16 @@ static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
                                 yr[ox] = pool_cell(kind, w, xp, oy, ox);
                 }
         }
+}
+
+/* Planes are independent: split them across the pool. */
+static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
+                    const swarm_window_t *w, const void *x, void *y,
+                    swarm_err_t *err) {
+        pool_job_t j = {kind, w, x, y};
+
+        par_run(be, w->n * w->oh * w->ow >= PAR_MIN_ELEMS &&
+                w->n >= be->threads, pool_part, &j);
         return SWARM_OK;
 }
 
@@ -625,22 +819,34 @@ static void im2col_plane_same(const swarm_window_t *w, const float *xp,
         }
 }
 
-static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
-                      const void *x, int64_t x_off, void *col,
-                      swarm_err_t *err) {
-        const float *xs = (const float *)x + x_off;
-        float *cs = col;
+typedef struct im2col_job {
+        const swarm_window_t *w;
+        const float *x;
+        float *col;
+} im2col_job_t;
+
+/* Row (c, ky, kx) of the matrix holds, per image, that tap's value for
+ * every output pixel; images sit side by side so the GEMM's N is
+ * imgs * oh * ow.  Parts take whole images when there are enough of them
+ * (each part then fills the columns its GEMM band will read), else
+ * channels. */
+static void im2col_part(void *p, int part, int parts) {
+        const im2col_job_t *jb = p;
+        const swarm_window_t *w = jb->w;
+        const float *xs = jb->x;
+        float *cs = jb->col;
         int64_t plane = w->oh * w->ow;
         int64_t imgs = w->imgs > 1 ? w->imgs : 1;
-        int64_t ld = imgs * plane;
+        int64_t ld = imgs * plane, j0 = 0, j1 = imgs, c0 = 0, c1 = w->n;
         int same = w->sh == 1 && w->sw == 1 && w->ow == w->w;
 
-        /* Row (c, ky, kx) of the matrix holds, per image, that tap's value
-         * for every output pixel; images sit side by side so the GEMM's N
-         * is imgs * oh * ow. */
-        for (int64_t j = 0; j < imgs; j++) {
+        if (imgs >= parts)
+                part_range(imgs, part, parts, &j0, &j1);
+        else
+                part_range(w->n, part, parts, &c0, &c1);
+        for (int64_t j = j0; j < j1; j++) {
                 const float *xi = xs + j * w->img_str;
-                for (int64_t c = 0; c < w->n; c++) {
+                for (int64_t c = c0; c < c1; c++) {
                         const float *xp = xi + c * w->h * w->w;
                         for (int64_t ky = 0; ky < w->kh; ky++) {
                                 for (int64_t kx = 0; kx < w->kw; kx++) {
@@ -673,6 +879,17 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
                         }
                 }
         }
+}
+
+static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
+                      const void *x, int64_t x_off, void *col,
+                      swarm_err_t *err) {
+        im2col_job_t j = {w, (const float *)x + x_off, col};
+        int64_t imgs = w->imgs > 1 ? w->imgs : 1;
+
+        par_run(be, imgs * w->n * w->kh * w->kw * w->oh * w->ow >=
+                PAR_MIN_ELEMS && (imgs >= be->threads || w->n >= be->threads),
+                im2col_part, &j);
         return SWARM_OK;
 }
 
@@ -704,11 +921,11 @@ static int cpu_gather(swarm_backend_t *be, const void *x, int64_t outer,
         return SWARM_OK;
 }
 
-static int cpu_copy_strided(swarm_backend_t *be, int ndim,
-                            const int64_t *shape, const void *x,
-                            int64_t x_off, const int64_t *x_str, void *y,
-                            int64_t y_off, const int64_t *y_str,
-                            swarm_err_t *err) {
+static int copy_strided_serial(swarm_backend_t *be, int ndim,
+                               const int64_t *shape, const void *x,
+                               int64_t x_off, const int64_t *x_str, void *y,
+                               int64_t y_off, const int64_t *y_str,
+                               swarm_err_t *err) {
         const uint32_t *xs = (const uint32_t *)x + x_off;
         uint32_t *ys = (uint32_t *)y + y_off;
         int64_t idx[SWARM_MAX_DIMS] = {0}, outer = 1, inner, xo = 0, yo = 0;
@@ -747,6 +964,48 @@ static int cpu_copy_strided(swarm_backend_t *be, int ndim,
                         idx[d] = 0;
                 }
         }
+        return SWARM_OK;
+}
+
+typedef struct copy_job {
+        int ndim;
+        const int64_t *shape, *x_str, *y_str;
+        const void *x;
+        void *y;
+        int64_t x_off, y_off;
+} copy_job_t;
+
+static void copy_part(void *p, int part, int parts) {
+        const copy_job_t *j = p;
+        int64_t shape[SWARM_MAX_DIMS], lo, hi;
+
+        memcpy(shape, j->shape, (size_t)j->ndim * sizeof(int64_t));
+        part_range(shape[0], part, parts, &lo, &hi);
+        shape[0] = hi - lo;
+        if (shape[0] > 0)
+                copy_strided_serial(NULL, j->ndim, shape, j->x,
+                                    j->x_off + lo * j->x_str[0], j->x_str,
+                                    j->y, j->y_off + lo * j->y_str[0],
+                                    j->y_str, NULL);
+}
+
+/* Split along the outermost dimension (images for the convolution's copy
+ * back to NCHW, Pad and Transpose of a batch). */
+static int cpu_copy_strided(swarm_backend_t *be, int ndim,
+                            const int64_t *shape, const void *x,
+                            int64_t x_off, const int64_t *x_str, void *y,
+                            int64_t y_off, const int64_t *y_str,
+                            swarm_err_t *err) {
+        copy_job_t j = {ndim, shape, x_str, y_str, x, y, x_off, y_off};
+        int64_t total = 1;
+
+        if (ndim < 1 || ndim > SWARM_MAX_DIMS)
+                return copy_strided_serial(be, ndim, shape, x, x_off, x_str,
+                                           y, y_off, y_str, err);
+        for (int d = 0; d < ndim; d++)
+                total *= shape[d];
+        par_run(be, total >= PAR_MIN_ELEMS && shape[0] >= be->threads,
+                copy_part, &j);
         return SWARM_OK;
 }
 
@@ -795,7 +1054,20 @@ static int cpu_layer_norm(swarm_backend_t *be, const void *x,
 }
 
 static void cpu_destroy(swarm_backend_t *be) {
-        free(be);
+        cpu_backend_t *cb = (cpu_backend_t *)be;
+
+        pthread_mutex_lock(&cb->mu);
+        __atomic_store_n(&cb->stop, 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&cb->wake);
+        pthread_mutex_unlock(&cb->mu);
+        for (int i = 0; i < cb->n_th; i++)
+                pthread_join(cb->th[i], NULL);
+        pthread_cond_destroy(&cb->wake);
+        pthread_mutex_destroy(&cb->mu);
+        pthread_mutex_destroy(&cb->owner);
+        free(cb->th);
+        free(cb->args);
+        free(cb);
 }
 
 void exec_cpu_backend_init(swarm_backend_t *be) {
@@ -822,21 +1094,47 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->copy_strided = cpu_copy_strided;
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
-        be->destroy = cpu_destroy;
+        be->threads = 1;        /* no pool: a stack backend for folding */
+        be->destroy = NULL;
 }
 
 swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
-        swarm_backend_t *be = calloc(1, sizeof(*be));
+        cpu_backend_t *cb = calloc(1, sizeof(*cb));
 
-        if (!be) {
+        if (!cb) {
                 swarm_err_set(err, SWARM_ERR_NOMEM,
                               "cpu backend: out of memory");
                 return NULL;
         }
-        exec_cpu_backend_init(be);
-        /* See backend.h for why 1 is the default. */
-        openblas_set_num_threads(threads > 0 ? threads : 1);
-        return be;
+        exec_cpu_backend_init(&cb->be);
+        pthread_mutex_init(&cb->owner, NULL);
+        pthread_mutex_init(&cb->mu, NULL);
+        pthread_cond_init(&cb->wake, NULL);
+        cb->be.destroy = cpu_destroy;
+        if (threads > 1) {
+                cb->th = calloc((size_t)threads - 1, sizeof(*cb->th));
+                cb->args = calloc((size_t)threads - 1, sizeof(*cb->args));
+                if (!cb->th || !cb->args) {
+                        cpu_destroy(&cb->be);
+                        swarm_err_set(err, SWARM_ERR_NOMEM,
+                                      "cpu backend: out of memory");
+                        return NULL;
+                }
+                for (int i = 0; i < threads - 1; i++) {
+                        cb->args[i].cb = cb;
+                        cb->args[i].me = i + 1;
+                        if (pthread_create(&cb->th[i], NULL, pool_worker,
+                                           &cb->args[i]))
+                                break;  /* fewer lanes, still correct */
+                        cb->n_th++;
+                }
+                cb->be.threads = cb->n_th + 1;
+        }
+        /* Our pool does the splitting (see the pool above); OpenBLAS'
+         * own threads would only compete with it.  Process-wide: the last
+         * call wins, as backend.h says. */
+        openblas_set_num_threads(1);
+        return &cb->be;
 }
 
 void swarm_backend_destroy(swarm_backend_t *be) {

@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
         double acc_want, acc, worst = 0;
         const int64_t batch = 1000;
 
-        if (argc != 3) {
-                fprintf(stderr, "usage: %s FIXTURE_DIR DATA_DIR\n", argv[0]);
+        if (argc != 3 && argc != 4) {
+                fprintf(stderr, "usage: %s FIXTURE_DIR DATA_DIR [THREADS]\n", argv[0]);
                 return 2;
         }
         swarm_err_clear(&err);
@@ -75,7 +75,9 @@ int main(int argc, char **argv) {
                 goto fail;
         snprintf(path, sizeof(path), "%s/model.json", argv[1]);
         acc_want = read_accuracy(path);
-        be = swarm_backend_cpu_new(1, &err);
+        /* An optional third argument: backend threads (the pool splits the
+         * kernels; the results must not change). */
+        be = swarm_backend_cpu_new(argc > 3 ? atoi(argv[3]) : 1, &err);
         if (!be)
                 goto fail;
         snprintf(path, sizeof(path), "%s/model.onnx", argv[1]);

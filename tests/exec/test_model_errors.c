@@ -118,6 +118,19 @@ static void attr_i(bld_t *b, Onnx__NodeProto *n, const char *name,
         n->attribute[n->n_attribute++] = a;
 }
 
+static void attr_is(bld_t *b, Onnx__NodeProto *n, const char *name, int cnt,
+                    const int64_t *v) {
+        Onnx__AttributeProto *a = ba(b, sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(b, name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        a->n_ints = (size_t)cnt;
+        a->ints = ba(b, (size_t)cnt * sizeof(int64_t));
+        memcpy(a->ints, v, (size_t)cnt * sizeof(int64_t));
+        n->attribute[n->n_attribute++] = a;
+}
+
 static Onnx__TensorProto *init(bld_t *b, const char *name, int ndim,
                                const int64_t *dims, const float *data,
                                int raw) {
@@ -539,6 +552,133 @@ static void test_input_initializer(swarm_backend_t *be) {
         bld_free(&b);
 }
 
+/* ---- convolution over many images: x[N,4,6,6] -Conv(6 filters, group 2,
+ * pad 1)-> Relu -> MaxPool 2x2/2 -> Conv(3 filters, stride 2, pad 1) ->
+ * y[N,3,2,2].  The 6x6 planes are small enough that the executor unfolds
+ * several images into one columns matrix (and, with rows in the hundreds and
+ * two threads, splits the kernels across the backend's pool); the reference
+ * is a plain loop. ---- */
+static float CW1[6 * 2 * 9], CB1[6], CW2[3 * 6 * 9], CB2[3];
+
+static void conv_ref(const float *x, int64_t imgs, int64_t c, int64_t h,
+                     int64_t w, const float *wt, const float *bias,
+                     int64_t mout, int64_t group, int64_t stride, int relu,
+                     float *y, int64_t *oh_out) {
+        int64_t oh = (h + 2 - 3) / stride + 1, ow = (w + 2 - 3) / stride + 1;
+        int64_t cg = c / group, mg = mout / group;
+
+        for (int64_t i = 0; i < imgs; i++)
+                for (int64_t o = 0; o < mout; o++)
+                        for (int64_t oy = 0; oy < oh; oy++)
+                                for (int64_t ox = 0; ox < ow; ox++) {
+                                        double acc = bias[o];
+                                        int64_t g = o / mg;
+                                        for (int64_t ci = 0; ci < cg; ci++)
+                                                for (int ky = 0; ky < 3; ky++)
+                                                        for (int kx = 0; kx < 3;
+                                                             kx++) {
+                                                                int64_t iy = oy * stride - 1 + ky;
+                                                                int64_t ix = ox * stride - 1 + kx;
+                                                                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                                                                        continue;
+                                                                acc += (double)wt[((o * cg + ci) * 3 + ky) * 3 + kx] *
+                                                                       x[((i * c + g * cg + ci) * h + iy) * w + ix];
+                                                        }
+                                        if (relu && acc < 0)
+                                                acc = 0;
+                                        y[((i * mout + o) * oh + oy) * ow + ox] = (float)acc;
+                                }
+        *oh_out = oh;
+}
+
+static void conv_model_ref(const float *x, int64_t rows, float *y) {
+        float *a = malloc((size_t)rows * 6 * 36 * 4);
+        float *p = malloc((size_t)rows * 6 * 9 * 4);
+        int64_t oh;
+
+        conv_ref(x, rows, 4, 6, 6, CW1, CB1, 6, 2, 1, 1, a, &oh);
+        for (int64_t q = 0; q < rows * 6; q++)
+                for (int oy = 0; oy < 3; oy++)
+                        for (int ox = 0; ox < 3; ox++) {
+                                const float *r = a + q * 36 + oy * 12 + ox * 2;
+                                float v = r[0];
+                                v = r[1] > v ? r[1] : v;
+                                v = r[6] > v ? r[6] : v;
+                                v = r[7] > v ? r[7] : v;
+                                p[q * 9 + oy * 3 + ox] = v;
+                        }
+        conv_ref(p, rows, 6, 3, 3, CW2, CB2, 3, 1, 2, 0, y, &oh);
+        free(a);
+        free(p);
+}
+
+static void test_conv_batch(int threads) {
+        static const int64_t xd[] = {-1, 4, 6, 6}, yd[] = {-1, 3, 2, 2};
+        static const int64_t w1d[] = {6, 2, 3, 3}, b1d[] = {6};
+        static const int64_t w2d[] = {3, 6, 3, 3}, b2d[] = {3};
+        static const int64_t pads[] = {1, 1, 1, 1}, k2[] = {2, 2};
+        static const int64_t s2[] = {2, 2};
+        static const int64_t rows_seq[] = {20, 1, 7, 3000};
+        swarm_backend_t *be;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *n;
+        uint8_t *buf;
+        size_t len;
+        bld_t b;
+
+        swarm_err_clear(&err);
+        be = swarm_backend_cpu_new(threads, &err);
+        CHECK(be != NULL, "%s", err.msg);
+        if (!be)
+                return;
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, xd);
+        vi(&b, 1, "y", 1, 4, yd);
+        init(&b, "w1", 4, w1d, CW1, 1);
+        init(&b, "b1", 1, b1d, CB1, 1);
+        init(&b, "w2", 4, w2d, CW2, 0);
+        init(&b, "b2", 1, b2d, CB2, 0);
+        n = node(&b, "conv1", "Conv", "x,w1,b1", "c1");
+        attr_i(&b, n, "group", 2);
+        attr_is(&b, n, "pads", 4, pads);
+        node(&b, "relu", "Relu", "c1", "r1");
+        n = node(&b, "pool", "MaxPool", "r1", "p1");
+        attr_is(&b, n, "kernel_shape", 2, k2);
+        attr_is(&b, n, "strides", 2, s2);
+        n = node(&b, "conv2", "Conv", "p1,w2,b2", "y");
+        attr_is(&b, n, "pads", 4, pads);
+        attr_is(&b, n, "strides", 2, s2);
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        for (size_t t = 0; m && t < sizeof(rows_seq) / sizeof(rows_seq[0]);
+             t++) {
+                int64_t rows = rows_seq[t], bad = 0;
+                float *x = malloc((size_t)rows * 144 * 4);
+                float *want = malloc((size_t)rows * 12 * 4);
+                const void *in[1] = {x}, *outp[1] = {NULL};
+                for (int64_t i = 0; i < rows * 144; i++)
+                        x[i] = frand() * 2 - 1;
+                conv_model_ref(x, rows, want);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run(m, rows, in, outp, &err) == SWARM_OK,
+                      "%s", err.msg);
+                for (int64_t i = 0; outp[0] && i < rows * 12; i++)
+                        if (fabsf(((const float *)outp[0])[i] - want[i]) >
+                            1e-4f && bad++ < 3)
+                                CHECK(0, "threads %d rows %lld [%lld]: %g "
+                                      "vs %g", threads, (long long)rows,
+                                      (long long)i,
+                                      ((const float *)outp[0])[i], want[i]);
+                free(x);
+                free(want);
+        }
+        swarm_model_destroy(m);
+        swarm_backend_destroy(be);
+        free(buf);
+        bld_free(&b);
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -551,6 +691,16 @@ int main(void) {
                 W2[i] = frand();
         for (size_t i = 0; i < 3; i++)
                 B2[i] = frand();
+        for (size_t i = 0; i < sizeof(CW1) / 4; i++)
+                CW1[i] = frand() - 0.5f;
+        for (size_t i = 0; i < sizeof(CW2) / 4; i++)
+                CW2[i] = frand() - 0.5f;
+        for (size_t i = 0; i < 6; i++)
+                CB1[i] = frand() - 0.5f;
+        for (size_t i = 0; i < 3; i++)
+                CB2[i] = frand() - 0.5f;
+        test_conv_batch(1);
+        test_conv_batch(2);
         swarm_err_clear(&err);
         be = swarm_backend_cpu_new(1, &err);
         if (!be) {
