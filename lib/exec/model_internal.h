@@ -119,6 +119,9 @@ struct swarm_model {
         int64_t scratch_elems;
         int64_t cap_rows;       /* rows the buffers are sized for */
         int64_t cur_rows;       /* rows the cshapes are resolved for */
+        /* Loading only: directory external tensor data is read from
+         * (borrowed); NULL when loading from memory. */
+        const char *dir;
         /* Only for backends without host_mem: */
         xslot_t *in_dev;
         xslot_t *out_host;

@@ -540,6 +540,134 @@ static int bind_input(xvalue_t *v, const swarm_tensor_t *t, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* ---- external tensor data ----
+ *
+ * An initializer may keep its bytes in a file next to the model
+ * (data_location = EXTERNAL, external_data: location, offset, length), as
+ * onnx.save(..., save_as_external_data=True) writes for large models.  The
+ * location must be a plain relative path inside the model's directory: a
+ * model fetched from a registry must not be able to read /etc/shadow.
+ * offset and length are checked against the file's size before anything is
+ * allocated, and the bytes then go through the same raw_data checks as
+ * embedded ones. */
+static int is_external(const Onnx__TensorProto *t) {
+        return (t->has_data_location &&
+                t->data_location ==
+                        ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+               t->n_external_data > 0;
+}
+
+static int parse_size(const char *s, int64_t *out) {
+        char *end;
+        long long v;
+
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static int external_decode(const Onnx__TensorProto *t, const char *dir,
+                           xvalue_t *v, swarm_err_t *err) {
+        const char *nm = nz(t->name), *loc = NULL;
+        int64_t off = 0, len = -1, fsize;
+        char path[4096];
+        Onnx__TensorProto copy;
+        FILE *f = NULL;
+        uint8_t *data = NULL;
+        int rc = SWARM_OK;
+
+        for (size_t i = 0; i < t->n_external_data; i++) {
+                const Onnx__StringStringEntryProto *e = t->external_data[i];
+                const char *k = e ? nz(e->key) : "", *val = e ? nz(e->value)
+                                                              : "";
+                if (strcmp(k, "location") == 0)
+                        loc = val;
+                else if ((strcmp(k, "offset") == 0 && parse_size(val, &off)) ||
+                         (strcmp(k, "length") == 0 && parse_size(val, &len)))
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "tensor '%s': external data "
+                                             "%s '%s' is not a byte count",
+                                             nm, k, val);
+        }
+        if (!dir)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "tensor '%s': external data ('%s') "
+                                     "needs the model's directory; load the "
+                                     "model with swarm_model_load_file", nm,
+                                     loc ? loc : "");
+        if (!loc || !*loc)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "tensor '%s': external data without a "
+                                     "location", nm);
+        if (loc[0] == '/' || strcmp(loc, "..") == 0 ||
+            strncmp(loc, "../", 3) == 0 || strstr(loc, "/../") ||
+            (strlen(loc) >= 3 && strcmp(loc + strlen(loc) - 3, "/..") == 0))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "tensor '%s': external data location "
+                                     "'%s' leaves the model's directory", nm,
+                                     loc);
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, loc) >=
+            sizeof(path))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "tensor '%s': external data path too "
+                                     "long", nm);
+        f = fopen(path, "rb");
+        if (!f)
+                return swarm_err_set(err, SWARM_ERR_IO,
+                                     "tensor '%s': external data '%s': %s",
+                                     nm, path, strerror(errno));
+        if (fseeko(f, 0, SEEK_END) || (fsize = (int64_t)ftello(f)) < 0) {
+                rc = swarm_err_set(err, SWARM_ERR_IO,
+                                   "tensor '%s': external data '%s': %s", nm,
+                                   path, strerror(errno));
+                goto out;
+        }
+        if (len < 0)
+                len = off <= fsize ? fsize - off : -1;
+        if (off > fsize || len < 0 || len > fsize - off) {
+                rc = swarm_err_set(err, SWARM_ERR_TRUNCATED,
+                                   "tensor '%s': external data '%s' has %lld "
+                                   "bytes; offset %lld + length %lld is past "
+                                   "its end", nm, path, (long long)fsize,
+                                   (long long)off, (long long)len);
+                goto out;
+        }
+        data = malloc(len ? (size_t)len : 1);
+        if (!data) {
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                   "tensor '%s': out of memory (%lld bytes)",
+                                   nm, (long long)len);
+                goto out;
+        }
+        if (fseeko(f, (off_t)off, SEEK_SET) ||
+            fread(data, 1, (size_t)len, f) != (size_t)len) {
+                rc = swarm_err_set(err, SWARM_ERR_IO,
+                                   "tensor '%s': reading external data '%s' "
+                                   "failed", nm, path);
+                goto out;
+        }
+        /* Decode as if the bytes were embedded. */
+        copy = *t;
+        copy.has_data_location = 0;
+        copy.n_external_data = 0;
+        copy.external_data = NULL;
+        copy.has_raw_data = 1;
+        copy.raw_data.data = data;
+        copy.raw_data.len = (size_t)len;
+        rc = exec_tensor_decode(&copy, &v->dtype, &v->ndim, v->shape,
+                                &v->host, &v->host_bytes, err);
+        if (rc)
+                swarm_err_prefix(err, "external data '%s': ", path);
+out:
+        free(data);
+        if (f)
+                fclose(f);
+        return rc;
+}
+
 static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                  const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
@@ -583,9 +711,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if ((rc = new_value(m, &nt, nz(t->name), V_CONST, err)))
                         goto out;
                 v = &m->vals[m->n_vals - 1];
-                if ((rc = exec_tensor_decode(t, &v->dtype, &v->ndim,
-                                             v->shape, &v->host,
-                                             &v->host_bytes, err)))
+                if (is_external(t))
+                        rc = external_decode(t, m->dir, v, err);
+                else
+                        rc = exec_tensor_decode(t, &v->dtype, &v->ndim,
+                                                v->shape, &v->host,
+                                                &v->host_bytes, err);
+                if (rc)
                         goto out;
         }
         if (g->n_sparse_initializer) {
@@ -799,10 +931,12 @@ int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
         return swarm_model_load_mem_bound(buf, len, NULL, 0, be, out, err);
 }
 
-int swarm_model_load_mem_bound(const void *buf, size_t len,
-                               const swarm_tensor_t *bind, int n_bind,
-                               swarm_backend_t *be, swarm_model_t **out,
-                               swarm_err_t *err) {
+/* `dir`: where external tensor data lives (the model file's directory);
+ * NULL when loading from memory, which then refuses such tensors. */
+static int load_mem_dir(const void *buf, size_t len,
+                        const swarm_tensor_t *bind, int n_bind,
+                        const char *dir, swarm_backend_t *be,
+                        swarm_model_t **out, swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
         int rc;
@@ -825,7 +959,10 @@ int swarm_model_load_mem_bound(const void *buf, size_t len,
         }
         m->be = be;
         m->cur_rows = -1;
-        if ((rc = build(m, mp, bind, n_bind, err))) {
+        m->dir = dir;
+        rc = build(m, mp, bind, n_bind, err);
+        m->dir = NULL;
+        if (rc) {
                 swarm_err_prefix(err, "loading model: ");
                 goto out;
         }
@@ -836,6 +973,13 @@ out:
         if (mp)
                 onnx__model_proto__free_unpacked(mp, NULL);
         return rc;
+}
+
+int swarm_model_load_mem_bound(const void *buf, size_t len,
+                               const swarm_tensor_t *bind, int n_bind,
+                               swarm_backend_t *be, swarm_model_t **out,
+                               swarm_err_t *err) {
+        return load_mem_dir(buf, len, bind, n_bind, NULL, be, out, err);
 }
 
 int swarm_model_load_file(const char *path, swarm_backend_t *be,
@@ -882,7 +1026,17 @@ int swarm_model_load_file(const char *path, swarm_backend_t *be,
                 }
         }
         if (!rc) {
-                rc = swarm_model_load_mem(buf, len, be, out, err);
+                /* External tensor data sits next to the model file. */
+                char dir[4096];
+                const char *slash = strrchr(path, '/');
+                if (!slash)
+                        snprintf(dir, sizeof(dir), ".");
+                else if (slash == path)
+                        snprintf(dir, sizeof(dir), "/");
+                else
+                        snprintf(dir, sizeof(dir), "%.*s",
+                                 (int)(slash - path), path);
+                rc = load_mem_dir(buf, len, NULL, 0, dir, be, out, err);
                 if (rc)
                         swarm_err_prefix(err, "%s: ", path);
         }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "onnx.pb-c.h"
 #include "swarm/model.h"
@@ -679,6 +680,139 @@ static void test_conv_batch(int threads) {
         bld_free(&b);
 }
 
+/* ---- external tensor data: y[N,3] = x[N,4] * W[4,3], W in a file next to
+ * the model ---- */
+static void ext_model(bld_t *b, const char *loc, const char *off,
+                      const char *len) {
+        static const int64_t xd[] = {-1, 4}, yd[] = {-1, 3}, wd[] = {4, 3};
+        Onnx__TensorProto *t;
+        const char *kv[3][2] = {{"location", loc}, {"offset", off},
+                                {"length", len}};
+
+        bld_init(b, 13);
+        vi(b, 0, "x", 1, 2, xd);
+        vi(b, 1, "y", 1, 2, yd);
+        t = init(b, "W", 2, wd, W2, 1);
+        t->has_raw_data = 0;
+        t->raw_data.len = 0;
+        t->has_data_location = 1;
+        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->external_data = ba(b, 3 * sizeof(*t->external_data));
+        for (int i = 0; i < 3; i++) {
+                Onnx__StringStringEntryProto *e;
+                if (!kv[i][1])
+                        continue;
+                e = ba(b, sizeof(*e));
+                onnx__string_string_entry_proto__init(e);
+                e->key = bs(b, kv[i][0]);
+                e->value = bs(b, kv[i][1]);
+                t->external_data[t->n_external_data++] = e;
+        }
+        node(b, "mm", "MatMul", "x,W", "y");
+}
+
+/* Write the model to dir/model.onnx and load it from there. */
+static int ext_load(const char *dir, const char *loc, const char *off,
+                    const char *len, swarm_backend_t *be, swarm_model_t **m,
+                    swarm_err_t *err) {
+        char path[512];
+        size_t n;
+        uint8_t *buf;
+        FILE *f;
+        bld_t b;
+        int rc;
+
+        ext_model(&b, loc, off, len);
+        buf = pack(&b, &n);
+        snprintf(path, sizeof(path), "%s/model.onnx", dir);
+        f = fopen(path, "wb");
+        CHECK(f && fwrite(buf, 1, n, f) == n, "writing %s", path);
+        if (f)
+                fclose(f);
+        swarm_err_clear(err);
+        rc = swarm_model_load_file(path, be, m, err);
+        if (!rc) {
+                /* The same bytes from memory have no directory. */
+                swarm_model_t *mm = NULL;
+                swarm_err_t e2;
+                swarm_err_clear(&e2);
+                CHECK(swarm_model_load_mem(buf, n, be, &mm, &e2) ==
+                      SWARM_ERR_UNSUPPORTED &&
+                      strstr(e2.msg, "'W'") &&
+                      strstr(e2.msg, "swarm_model_load_file"), "%s",
+                      e2.msg);
+                swarm_model_destroy(mm);
+        }
+        free(buf);
+        bld_free(&b);
+        return rc;
+}
+
+static void test_external_data(swarm_backend_t *be) {
+        char dir[] = "/tmp/swarm-ext-XXXXXX", path[512];
+        float x[2 * 4], want[2 * 3];
+        const void *in[1] = {x}, *outp[1] = {NULL};
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        FILE *f;
+
+        if (!mkdtemp(dir)) {
+                CHECK(0, "mkdtemp");
+                return;
+        }
+        /* 16 bytes of something else, then W. */
+        snprintf(path, sizeof(path), "%s/w.bin", dir);
+        f = fopen(path, "wb");
+        CHECK(f && fwrite("0123456789abcdef", 1, 16, f) == 16 &&
+              fwrite(W2, 4, 12, f) == 12, "writing %s", path);
+        if (f)
+                fclose(f);
+        for (int i = 0; i < 8; i++)
+                x[i] = frand();
+        for (int r = 0; r < 2; r++)
+                for (int j = 0; j < 3; j++) {
+                        double acc = 0;
+                        for (int k = 0; k < 4; k++)
+                                acc += (double)x[r * 4 + k] * W2[k * 3 + j];
+                        want[r * 3 + j] = (float)acc;
+                }
+        CHECK(ext_load(dir, "w.bin", "16", "48", be, &m, &err) == SWARM_OK,
+              "%s", err.msg);
+        swarm_err_clear(&err);
+        CHECK(!m || swarm_model_run(m, 2, in, outp, &err) == SWARM_OK, "%s",
+              err.msg);
+        for (int i = 0; m && outp[0] && i < 6; i++)
+                CHECK(fabsf(((const float *)outp[0])[i] - want[i]) < 1e-5f,
+                      "[%d]: %g vs %g", i, ((const float *)outp[0])[i],
+                      want[i]);
+        swarm_model_destroy(m);
+        m = NULL;
+        /* No length: the rest of the file, which is exactly W. */
+        CHECK(ext_load(dir, "w.bin", "16", NULL, be, &m, &err) == SWARM_OK,
+              "%s", err.msg);
+        swarm_model_destroy(m);
+        m = NULL;
+        CHECK(ext_load(dir, "missing.bin", NULL, NULL, be, &m, &err) ==
+              SWARM_ERR_IO && strstr(err.msg, "'W'") &&
+              strstr(err.msg, "missing.bin"), "%s", err.msg);
+        CHECK(ext_load(dir, "w.bin", "40", "48", be, &m, &err) ==
+              SWARM_ERR_TRUNCATED && strstr(err.msg, "past its end"), "%s",
+              err.msg);
+        CHECK(ext_load(dir, "w.bin", "0", NULL, be, &m, &err) ==
+              SWARM_ERR_INVALID && strstr(err.msg, "raw_data"), "%s",
+              err.msg);
+        CHECK(ext_load(dir, "../w.bin", NULL, NULL, be, &m, &err) ==
+              SWARM_ERR_INVALID && strstr(err.msg, "leaves"), "%s",
+              err.msg);
+        CHECK(ext_load(dir, "w.bin", "-4", NULL, be, &m, &err) ==
+              SWARM_ERR_INVALID, "%s", err.msg);
+        CHECK(m == NULL, "no model on errors");
+        remove(path);
+        snprintf(path, sizeof(path), "%s/model.onnx", dir);
+        remove(path);
+        rmdir(dir);
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -712,6 +846,7 @@ int main(void) {
         test_input_initializer(be);
         test_refusals(be);
         test_garbage(be);
+        test_external_data(be);
         swarm_backend_destroy(be);
         printf("%s (%d failures)\n", failures ? "FAILED" : "ok", failures);
         return failures ? 1 : 0;
