@@ -537,6 +537,11 @@ static int h_binary(OPARGS) {
                 return rc;
         if (n->n_in < 1)
                 return node_err(err, SWARM_ERR_INVALID, n, "no inputs");
+        /* Variadic Sum/Max/...: every listed input is required. */
+        for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "input %d is missing", j);
         for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
                 if (strcmp(T[i].name, n->op_type) == 0)
                         n->sub = (int)T[i].op;
@@ -2128,6 +2133,11 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "operator is not supported");
         for (int j = 0; j < n->n_in; j++) {
+                /* An empty name leaves an input out; only optional ones
+                 * may be (handlers index required inputs directly). */
+                if (n->in[j] < 0 && j < od->min_in)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "required input %d is missing", j);
                 if (n->in[j] < 0)
                         continue;
                 if (VAL(j)->unusable)
