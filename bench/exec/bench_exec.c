@@ -13,6 +13,9 @@
 
 #include "swarm/model.h"
 
+/* OpenBLAS: which kernel set its dispatch picked (OPENBLAS_CORETYPE). */
+char *openblas_get_corename(void);
+
 static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -38,6 +41,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
         }
+        fprintf(stderr, "openblas core: %s\n", openblas_get_corename());
         in = swarm_model_input(m, 0);
         for (int a = 3; a < argc; a++) {
                 int64_t rows = atoll(argv[a]);

@@ -21,10 +21,14 @@ trap 'rm -rf "$work"' EXIT
 models="fashion-mlp=$root/tests/fixtures/fashion-mlp/model.onnx
 fashion-cnn=$root/tests/fixtures/fashion-cnn/model.onnx
 mlp-784-1024-1024-10=$work/mlp-1024.onnx"
+# OpenBLAS 0.3.21 does not know AVX-512 Zen 4 and falls back to its AVX2
+# (Haswell) kernels; OPENBLAS_CORETYPE=SkylakeX selects the AVX-512 ones.
+echo "# openblas core: $("$build/bench/exec/bench_exec" "$root/tests/fixtures/fashion-mlp/model.onnx" 1 1 2>&1 >/dev/null | sed -n 's/^openblas core: //p')" \
+     "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %7s %6s %12s %12s %7s\n' model threads batch swarm_ms ort_ms ort/swarm
 for t in 1 2; do
   while IFS='=' read -r name path; do
-    "$build/bench/exec/bench_exec" "$path" "$t" $batches > "$work/s.txt"
+    "$build/bench/exec/bench_exec" "$path" "$t" $batches 2>/dev/null > "$work/s.txt"
     node "$here/bench_ort.js" "$path" "$t" $batches > "$work/o.txt"
     paste "$work/s.txt" "$work/o.txt" | while read -r sb sm _ ob om _; do
       b=${sb#batch=}; s=${sm#ms_per_run=}; o=${om#ms_per_run=}
