@@ -16,7 +16,8 @@
  * (SWARM_ERR_NOMEM for allocation, SWARM_ERR_BACKEND for kernel failures).
  *
  * Threads: a backend may be shared by several models on different threads;
- * the CPU backend keeps no per-call state so that is safe there.
+ * the CPU backend keeps no per-call state (its thread pool serves one call
+ * at a time and runs others serially) so that is safe there.
  */
 #ifndef SWARM_BACKEND_H
 #define SWARM_BACKEND_H
@@ -250,15 +251,19 @@ struct swarm_backend {
 
 /* Create the CPU backend (OpenBLAS sgemm plus plain C loops).
  *
- * `threads` is passed to openblas_set_num_threads(); <= 0 picks 1.  Why 1 by
- * default: the worker runs one executor thread per core (batches from
- * different partitions in parallel), and OpenBLAS' own thread pool on top of
- * that oversubscribes the cores; the GEMMs of typical batches (tens of rows)
- * are also too small for its threading to pay off.  A deployment with a
- * single worker thread and large batches should pass the core count.
- * Note that the OpenBLAS setting is process-wide: the last call wins.
+ * `threads` lanes (<= 0 picks 1): with more than one the backend starts
+ * threads - 1 pool workers and splits large kernels, sgemm included, across
+ * them; OpenBLAS itself is set to one thread (openblas_set_num_threads(1),
+ * process-wide), so its pool and ours never compete for the cores.  Why 1
+ * by default: the worker runs one executor thread per core (batches from
+ * different partitions in parallel), and a pool on top of that
+ * oversubscribes the cores.  A deployment with a single worker thread and
+ * large batches should pass the core count.  Idle workers spin briefly
+ * after each kernel, then sleep.  A call that arrives while another
+ * thread's call holds the pool runs serially, so sharing stays safe.
  *
- * Caller owns the result (swarm_backend_destroy). Errors: SWARM_ERR_NOMEM. */
+ * Caller owns the result (swarm_backend_destroy, which joins the workers).
+ * Errors: SWARM_ERR_NOMEM. */
 swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err);
 
 /* Destroy any backend; NULL is accepted.  Models using it must be gone. */
