@@ -380,7 +380,7 @@ static int rd_tensors(struct rd *r, swarm_tensor_t *ts, int *n,
 static int rd_metadata(struct rd *r, int64_t *n, swarm_err_t *err) {
         const uint8_t *bend;
         int64_t count;
-        swarm_str_t k, v;
+        swarm_str_t k = {0}, v = {0};
         int rc;
 
         *n = 0;
@@ -518,7 +518,7 @@ int swarm_codec_decode_request(const swarm_codec_t *c, const void *msg,
                                swarm_err_t *err) {
         const struct codec_writer *w;
         const uint8_t *body = (const uint8_t *)msg + FRAME_LEN;
-        int32_t id;
+        int32_t id = 0;
         int rc;
 
         req->scratch = NULL;
@@ -558,7 +558,7 @@ int swarm_codec_decode_response(const swarm_codec_t *c, const void *msg,
                                 swarm_err_t *err) {
         const struct codec_writer *w;
         const uint8_t *body = (const uint8_t *)msg + FRAME_LEN;
-        int32_t id;
+        int32_t id = 0;
         int rc;
 
         resp->scratch = NULL;
