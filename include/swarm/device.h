@@ -32,6 +32,11 @@ typedef struct swarm_device_spec {
         int index;              /* CUDA device, 0 unless "cuda:N" */
 } swarm_device_spec_t;
 
+/* CUDA devices usable through the CUDA backend module; 0 when there are
+ * none, when the module or the CUDA libraries cannot be loaded, or in a
+ * build without CUDA.  Never fails. */
+int swarm_device_cuda_count(void);
+
 /* Parse a --device value (NULL or "" means auto).  Syntax only: whether the
  * device exists is checked by swarm_backend_select().
  * Errors: SWARM_ERR_INVALID naming the value. */

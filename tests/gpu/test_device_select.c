@@ -27,7 +27,7 @@ int main(void) {
         swarm_backend_t *be = NULL;
         swarm_precision_t pr;
         swarm_log_t lg = {SWARM_LOG_INFO, "test_device_select", NULL};
-        int n = swarm_cuda_device_count(), rc;
+        int n = swarm_device_cuda_count(), rc;
 
         static const struct {
                 const char *s;
