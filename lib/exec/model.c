@@ -204,18 +204,20 @@ static void resolve(swarm_model_t *m, int64_t rows) {
         m->cur_rows = rows;
 }
 
-size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
+/* Bytes of the planned slots for one row: a slot holds, over the run, the
+ * largest value planned into it.  `batched` picks the values that grow with
+ * rows (per-row bytes) or those that do not (fixed bytes).  Returns 0 when
+ * out of memory, which callers read as "unknown". */
+static size_t slot_bytes(const swarm_model_t *m, int batched) {
         size_t *per = calloc((size_t)m->n_slots + 1, sizeof(size_t));
         size_t total = 0;
 
-        /* A slot holds, over the run, the largest value planned into it;
-         * only batched values grow with rows. */
         if (!per)
                 return 0;
         for (int i = 0; i < m->n_vals; i++) {
                 const xvalue_t *v = &m->vals[i];
                 size_t b;
-                if (v->slot < 0 || !v->batched)
+                if (v->slot < 0 || !v->batched != !batched)
                         continue;
                 b = value_bytes(v, 1);
                 if (b > per[v->slot])
@@ -227,25 +229,12 @@ size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
         return total;
 }
 
-size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
-        size_t *per = calloc((size_t)m->n_slots + 1, sizeof(size_t));
-        size_t total = (size_t)m->scratch_elems * sizeof(float);
+size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
+        return slot_bytes(m, 1);
+}
 
-        if (!per)
-                return total;
-        for (int i = 0; i < m->n_vals; i++) {
-                const xvalue_t *v = &m->vals[i];
-                size_t b;
-                if (v->slot < 0 || v->batched)
-                        continue;
-                b = value_bytes(v, 1);
-                if (b > per[v->slot])
-                        per[v->slot] = b;
-        }
-        for (int s = 0; s < m->n_slots; s++)
-                total += per[s];
-        free(per);
-        return total;
+size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
+        return (size_t)m->scratch_elems * sizeof(float) + slot_bytes(m, 0);
 }
 
 /* Element strides of `v` broadcast to an output of `nd` dims (0 where
