@@ -32,7 +32,8 @@ static const swarm_opt_t opts[] = {
         {"max-delay-us", 0, "swarm.max.delay.us", "US",
          "longest a row waits for its batch to fill", "2000", 0},
         {"max-queue-rows", 0, "swarm.max.queue.rows", "N",
-         "rows decoded ahead of execution (0: 4 x max batch rows)", "0", 0},
+         "rows decoded ahead of execution (0: 4 x max batch rows, at least 4096)",
+         "0", 0},
         {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
          "cap a batch's rows so the model's working memory stays under MB "
          "(0: no cap)", "0", 0},
