@@ -22,9 +22,10 @@
 #include "swarm/registry.h"
 
 static const swarm_opt_t opts[] = {
-        {"db", 'd', "swarm.registry", "CONNINFO",
+        {"registry", 'R', "swarm.registry", "CONNINFO",
          "PostgreSQL conninfo or URI (default: libpq's PG* environment)", NULL, 0},
-        {"json", 'j', "swarm.registry.json", NULL, "print JSON instead of tables", NULL, 0},
+        {"json", 'j', "swarm.registry.json", NULL, "print JSON instead of tables", "false",
+         0, SWARM_OPT_BOOL},
         {"uri", 0, "swarm.registry.uri", "file://PATH",
          "register: store only this reference, not the bytes", NULL, 0},
         {"description", 0, "swarm.registry.description", "TEXT",
@@ -52,7 +53,7 @@ static const swarm_cli_t cli = {
         "  config NAME [key=value...]      show or change deployment settings\n"
         "  archive NAME:VERSION            retire a version (not while aliased)\n"
         "  export NAME:VERSION FILE        write the artifact (sha256 verified)\n"
-        "Options may follow the command.  Connection: --db, else PGHOST, PGPORT,\n"
+        "Options may follow the command.  Connection: --registry, else PGHOST, PGPORT,\n"
         "PGUSER, PGDATABASE, PGSERVICE ... (libpq).",
         opts,
         0,
@@ -68,11 +69,12 @@ typedef struct ctx {
         char **args;
 } ctx_t;
 
+/* A usage error: print it, exit 2. */
 static int usage(const char *fmt, const char *a) {
-        fprintf(stderr, "swarm-registry: ");
-        fprintf(stderr, fmt, a);
-        fprintf(stderr, " (see --help)\n");
-        return 2;
+        swarm_err_t err;
+        swarm_err_clear(&err);
+        swarm_err_set(&err, SWARM_ERR_CONFIG, fmt, a);
+        return swarm_cli_error(&cli, &err);
 }
 
 /* Move options after the command to the front: swarm_cli_parse stops at
@@ -649,10 +651,72 @@ out:
 #undef NARGS
 }
 
+/* Each command's arguments: checked before connecting, so a usage error
+ * exits 2 without touching the database. */
+static const struct command {
+        const char *name;
+        int min, max;           /* argument count; max -1: any */
+        const char *syn;
+} commands[] = {
+        {"migrate", 0, 0, "no arguments"},
+        {"register", 2, 2, "NAME FILE"},
+        {"list", 0, 0, "no arguments"},
+        {"show", 1, 1, "NAME[:VERSION]"},
+        {"promote", 2, 2, "NAME VERSION"},
+        {"rollback", 1, 1, "NAME"},
+        {"history", 1, 1, "NAME"},
+        {"config", 1, -1, "NAME [key=value...]"},
+        {"archive", 1, 1, "NAME:VERSION"},
+        {"export", 2, 2, "NAME:VERSION FILE"},
+};
+
+static int check_usage(const ctx_t *x) {
+        const struct command *c = NULL;
+        int32_t version;
+        char *name = NULL;
+
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (!strcmp(x->cmd, commands[i].name))
+                        c = &commands[i];
+        if (!c)
+                return usage("unknown command \"%s\"", x->cmd);
+        if (x->nargs < c->min || (c->max >= 0 && x->nargs > c->max)) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "%s expects %s", c->name, c->syn);
+                return usage("%s", msg);
+        }
+        if (!strcmp(c->name, "promote") && parse_version(x->args[1], &version))
+                return usage("bad version \"%s\"", x->args[1]);
+        if (!strcmp(c->name, "archive") || !strcmp(c->name, "export")) {
+                int bad = split_ref(x->args[0], &name, &version, 1);
+                free(name);
+                if (bad)
+                        return usage(!strcmp(c->name, "archive")
+                                             ? "archive expects NAME:VERSION, got \"%s\""
+                                             : "export expects NAME:VERSION, got \"%s\"",
+                                     x->args[0]);
+        }
+        if (!strcmp(c->name, "config"))
+                for (int i = 1; i < x->nargs; i++) {
+                        const char *eq = strchr(x->args[i], '=');
+                        if (!eq || eq == x->args[i])
+                                return usage("config expects key=value, got \"%s\"",
+                                             x->args[i]);
+                }
+        if (!strcmp(c->name, "register"))
+                for (size_t i = 0; i < swarm_conf_count(x->conf, "swarm.registry.tag"); i++) {
+                        const char *t = swarm_conf_get_nth(x->conf, "swarm.registry.tag", i);
+                        const char *eq = strchr(t, '=');
+                        if (!eq || eq == t)
+                                return usage("--tag expects KEY=VALUE, got \"%s\"", t);
+                }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         ctx_t x;
         swarm_err_t err;
-        int argi, code, rc = 1;
+        int argi, done, rc = 1;
         const char *db;
 
         memset(&x, 0, sizeof(x));
@@ -661,17 +725,21 @@ int main(int argc, char **argv) {
         if (swarm_conf_new(&x.conf, &err))
                 goto out;
         permute(argc, argv);
-        swarm_cli_parse(&cli, argc, argv, x.conf, &argi, &code);
-        if (code >= 0) {
-                rc = code;
+        if (swarm_cli_parse(&cli, argc, argv, x.conf, &argi, &done, &err)) {
+                rc = swarm_cli_error(&cli, &err);
+                swarm_err_clear(&err);
+                goto out;
+        }
+        if (done) {
+                rc = 0;
                 goto out;
         }
         if (swarm_conf_get(x.conf, "swarm.log.level"))
                 x.log.level = (swarm_level_t)swarm_log_level_parse(
                         swarm_conf_get(x.conf, "swarm.log.level"));
         if (swarm_conf_get_bool(x.conf, "swarm.registry.json", 0, &x.json, &err)) {
-                fprintf(stderr, "swarm-registry: %s\n", err.msg);
-                rc = 2;
+                rc = swarm_cli_error(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
         }
         if (argi >= argc) {
@@ -681,13 +749,9 @@ int main(int argc, char **argv) {
         x.cmd = argv[argi];
         x.args = argv + argi + 1;
         x.nargs = argc - argi - 1;
-        if (strcmp(x.cmd, "migrate") && strcmp(x.cmd, "register") && strcmp(x.cmd, "list") &&
-            strcmp(x.cmd, "show") && strcmp(x.cmd, "promote") && strcmp(x.cmd, "rollback") &&
-            strcmp(x.cmd, "history") && strcmp(x.cmd, "config") && strcmp(x.cmd, "archive") &&
-            strcmp(x.cmd, "export")) {
-                rc = usage("unknown command \"%s\"", x.cmd);
+        if ((rc = check_usage(&x)))
                 goto out;
-        }
+        rc = 1;
         db = swarm_conf_get(x.conf, "swarm.registry");
         if (swarm_registry_connect(db, &x.log, &x.reg, &err))
                 goto out;

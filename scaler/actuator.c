@@ -110,6 +110,10 @@ static int spawn(actuator_t *a, double now, swarm_err_t *err) {
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (getppid() != parent)
                         _exit(127);
+                /* Workers on one host cannot share the worker's fixed
+                 * default metrics port: each gets a free one (logged)
+                 * unless its command line names a port. */
+                setenv("SWARM_METRICS_PORT", "0", 1);
                 execvp(a->argv[0], a->argv);
                 fprintf(stderr, "swarm-scaler: exec %s: %s\n", a->argv[0],
                         strerror(errno));

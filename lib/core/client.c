@@ -19,8 +19,16 @@
 
 #include "swarm/kafka.h"
 
-#define DEFAULT_WINDOW 1024
 #define CONSUME_BATCH 256
+/* Built-in start-up waits: one metadata or watermark request, and the
+ * result topic's partitions (a topic being auto-created has none for a
+ * moment).  swarm_client_opts_t.start_timeout_ms can only shorten them. */
+#define METADATA_WAIT_MS 5000
+#define RESULTS_WAIT_MS 10000
+/* destroy: how long the purge's delivery reports may take */
+#define CLOSE_FLUSH_MS 5000
+/* a result topic being auto-created reports LEADER_NOT_AVAILABLE: retry */
+#define RESULTS_RETRY_NS (200 * 1000 * 1000)
 /* How long one wait on the result queue may last before delivery reports are
  * served again. */
 #define SLICE_MS 10
@@ -51,6 +59,8 @@ struct swarm_client {
         int n_res_parts;
         char *req_topic, *res_topic;
         int window, keyed, timeout_ms, send_timeout_ms;
+        int64_t start_deadline_us;      /* bounds start-up waits, 0: none */
+        int close_ms;                   /* the purge's flush at destroy */
 
         entry_t *e;
         int n_entries, free_head;       /* free list through e[].chain */
@@ -418,11 +428,21 @@ timeout:
  * watermark into cl->cq.  This uses librdkafka's simple (legacy) consumer:
  * rd_kafka_assign() refuses to work without a group.id, and the client must
  * not join or commit to any group. */
+/* Start-up waits: a metadata or watermark call gets the built-in `ms`, or
+ * what is left of start_timeout_ms when that is less (at least 1 ms). */
+static int start_wait_ms(const swarm_client_t *cl, int ms) {
+        int64_t left;
+        if (!cl->start_deadline_us)
+                return ms;
+        left = (cl->start_deadline_us - now_us()) / 1000;
+        return left < 1 ? 1 : (left < ms ? (int)left : ms);
+}
+
 static int start_results(swarm_client_t *cl, swarm_err_t *err) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-        int64_t deadline = now_us() + 10 * 1000000;
+        int64_t deadline = now_us() + (int64_t)RESULTS_WAIT_MS * 1000;
         int r = SWARM_OK, np = 0;
         int64_t *hi = NULL;
 
@@ -433,7 +453,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                                      cl->res_topic,
                                      rd_kafka_err2str(rd_kafka_last_error()));
         for (;;) {
-                kerr = rd_kafka_metadata(cl->prod, 0, rkt, &md, 5000);
+                kerr = rd_kafka_metadata(cl->prod, 0, rkt, &md,
+                                         start_wait_ms(cl, METADATA_WAIT_MS));
                 if (!kerr && md->topic_cnt == 1) {
                         kerr = md->topics[0].err;
                         np = md->topics[0].partition_cnt;
@@ -444,7 +465,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                         rd_kafka_metadata_destroy(md);
                         md = NULL;
                 }
-                if (now_us() > deadline) {
+                if (now_us() > deadline ||
+                    (cl->start_deadline_us && now_us() >= cl->start_deadline_us)) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s: no partitions: %s",
                                           cl->res_topic,
@@ -453,7 +475,7 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                         goto out;
                 }
                 /* a topic being auto-created reports LEADER_NOT_AVAILABLE */
-                nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec){0, RESULTS_RETRY_NS}, NULL);
         }
         /* all watermarks before any fetch starts: no response to a request
          * sent after this function returns can be older than them */
@@ -467,7 +489,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                 int32_t p = md->topics[0].partitions[i].id;
                 int64_t lo = 0;
                 kerr = rd_kafka_query_watermark_offsets(cl->cons, cl->res_topic,
-                                                        p, &lo, &hi[i], 5000);
+                                                        p, &lo, &hi[i],
+                                                        start_wait_ms(cl, METADATA_WAIT_MS));
                 if (kerr) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s partition %d: "
@@ -536,10 +559,16 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         cl->kop.log = log;
         cl->log = log;
         cl->window = opts->max_in_flight > 0 ? opts->max_in_flight
-                                             : DEFAULT_WINDOW;
+                                             : SWARM_CLIENT_WINDOW;
         cl->keyed = opts->keyed;
         cl->timeout_ms = opts->request_timeout_ms;
         cl->send_timeout_ms = opts->send_timeout_ms;
+        cl->start_deadline_us = opts->start_timeout_ms > 0
+                                        ? now_us() + (int64_t)opts->start_timeout_ms * 1000
+                                        : 0;
+        cl->close_ms = opts->start_timeout_ms > 0 && opts->start_timeout_ms < CLOSE_FLUSH_MS
+                               ? opts->start_timeout_ms
+                               : CLOSE_FLUSH_MS;
         cl->head = cl->tail = -1;
         cl->req_topic = strdup(opts->request_topic);
         cl->res_topic = opts->result_topic && *opts->result_topic
@@ -596,7 +625,8 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                  * trip and their latency is skewed.  Failure is not fatal
                  * here; produce reports it. */
                 const struct rd_kafka_metadata *md = NULL;
-                if (!rd_kafka_metadata(cl->prod, 0, cl->rkt, &md, 5000) && md)
+                if (!rd_kafka_metadata(cl->prod, 0, cl->rkt, &md,
+                                       start_wait_ms(cl, METADATA_WAIT_MS)) && md)
                         rd_kafka_metadata_destroy(md);
         }
         if (cl->res_topic) {
@@ -633,7 +663,7 @@ void swarm_client_destroy(swarm_client_t *cl) {
                                RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                 /* serves the purge's delivery reports so entries are
                  * released; the requests are already completed */
-                rd_kafka_flush(cl->prod, 5000);
+                rd_kafka_flush(cl->prod, cl->close_ms);
         }
         for (int i = 0; i < cl->n_res_parts; i++)
                 rd_kafka_consume_stop(cl->res_rkt, cl->res_parts[i]);

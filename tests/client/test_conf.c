@@ -51,7 +51,14 @@ static int parse(int argc, char **argv, swarm_conf_t *c, int *exit_code,
         saved = dup(2);
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 2);
-        r = swarm_cli_parse(&cli, argc, argv, c, &argi, exit_code);
+        {
+                swarm_err_t err;
+                int done = 0;
+                swarm_err_clear(&err);
+                r = swarm_cli_parse(&cli, argc, argv, c, &argi, &done, &err);
+                /* the exit code a program takes from the result */
+                *exit_code = r ? swarm_cli_error(&cli, &err) : done ? 0 : -1;
+        }
         fflush(stderr);
         dup2(saved, 2);
         close(saved);

@@ -196,7 +196,7 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
                 if (!freopen(logf, "w", stderr))
                         _exit(127);
                 execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
-                      "-m", spec, "--worker-name", name, "--max-batch-rows",
+                      "--model-file", spec, "--worker-name", name, "--metrics-port", "0", "--max-batch-rows",
                       "64", "-X", "session.timeout.ms=6000",
                       "-X", "heartbeat.interval.ms=500", (char *)NULL);
                 _exit(127);

@@ -111,8 +111,8 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
                 if (!freopen(logf, "w", stderr))
                         _exit(127);
                 execl(bin, bin, "-b", bootstrap, "-g", "rollout", "-t", "requests",
-                      "--registry", registry, "--serve", "fashion",
-                      "--worker-name", name, "--max-delay-us", "1000",
+                      "--registry", registry, "--model", "fashion",
+                      "--worker-name", name, "--metrics-port", "0", "--max-delay-us", "1000",
                       "-X", "session.timeout.ms=6000", (char *)NULL);
                 _exit(127);
         }

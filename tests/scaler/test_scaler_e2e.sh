@@ -38,7 +38,7 @@ wait_for() { # seconds, description, command...
   --min 1 --max 3 --poll-interval 1 --scale-down-window 10 --rate-window 5 \
   --drain-target 2 --worker-capacity 2000 --stall-window 30 --metrics-port 0 \
   --stop-timeout 30 -- \
-  "$consumer" -b "$SWARM_BOOTSTRAP" -t requests -g scaler-e2e -m "id=$model" \
+  "$consumer" -b "$SWARM_BOOTSTRAP" -t requests -g scaler-e2e -M "id=$model" \
   -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
   2>"$work/scaler.log" &
 spid=$!
