@@ -48,8 +48,9 @@ port=$(grep -o 'metrics listening port=[0-9]*' "$work/scaler.log" | head -1 | cu
 get /healthz | grep -q '^ok$' || fail "/healthz"
 wait_for 30 "/readyz 200 after the first poll" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3; head -1 <&3 | grep -q ' 200 '"
 [ "$(metric swarm_scaler_desired_workers)" = 1 ] || fail "desired should start at 1"
-wait_for 30 "first worker in the group" grep -q 'swarm-consumer: .*assigned\|partitions assigned\|rebalance' "$work/scaler.log" || true
-sleep 5 # the first join on a real broker
+# the worker owns partitions once it logs its assignment (worker.c's
+# rebalance callback); this wait fails the test when it never comes
+wait_for 30 "first worker in the group" grep -q 'swarm-consumer: assigned partitions=[1-9]' "$work/scaler.log"
 
 log "burst of 120000 requests"
 out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model id --input "$work/x.npy" \
