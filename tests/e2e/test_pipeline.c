@@ -30,6 +30,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "check.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/codec.h"
@@ -38,20 +39,6 @@
 
 #define PARTITIONS 16
 #define NWORKERS 2
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        if (failures++ < 20) {                                 \
-                                fprintf(stderr, "FAIL %s:%d: ", __FILE__,      \
-                                        __LINE__);                             \
-                                fprintf(stderr, __VA_ARGS__);                  \
-                                fputc('\n', stderr);                           \
-                        }                                                      \
-                }                                                              \
-        } while (0)
 
 enum kind { GOOD = 0, UNKNOWN_MODEL, BAD_SHAPE, EXPIRED };
 
@@ -528,8 +515,8 @@ int main(int argc, char **argv) {
         swarm_array_destroy(test);
         swarm_array_destroy(expected);
         free(c.ex);
-        printf("%s\n", failures ? "FAILED" : "PASSED");
-        return failures ? 1 : 0;
+        printf("%s\n", test_failures ? "FAILED" : "PASSED");
+        return test_failures ? 1 : 0;
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);

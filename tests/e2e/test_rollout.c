@@ -30,21 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/conf.h"
 
 #define NWORKERS 2
-
-static int failures;
-#define CHECK(c, ...)                                                          \
-        do {                                                                   \
-                if (!(c) && failures++ < 20) {                                 \
-                        fprintf(stderr, "FAIL line %d: ", __LINE__);           \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fputc('\n', stderr);                                   \
-                }                                                              \
-        } while (0)
 
 typedef struct state {
         int64_t answered, ok, bad_version, errors;
@@ -296,6 +287,6 @@ out:
         }
         swarm_conf_destroy(conf);
         swarm_array_destroy(test);
-        printf("%s\n", failures ? "FAILED" : "PASSED");
-        return failures ? 1 : 0;
+        printf("%s\n", test_failures ? "FAILED" : "PASSED");
+        return test_failures ? 1 : 0;
 }

@@ -21,20 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "models.h"
 #include "swarm/registry.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                        failures++;                                            \
-                }                                                              \
-        } while (0)
 
 #define MUST(call)                                                             \
         do {                                                                   \
@@ -284,8 +273,8 @@ int main(int argc, char **argv) {
         swarm_backend_destroy(be);
         free(mlp);
         free(ident);
-        if (failures) {
-                fprintf(stderr, "%d failure(s)\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d failure(s)\n", test_failures);
                 return 1;
         }
         printf("ok\n");
