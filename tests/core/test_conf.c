@@ -8,7 +8,7 @@
 
 #include "swarm/conf.h"
 #include "swarm/kafka.h"
-#include "test_util.h"
+#include "check.h"
 
 static const swarm_opt_t opts[] = {
         {"model", 'm', "swarm.model", "NAME", "model", "dflt", 0},
