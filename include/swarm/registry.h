@@ -55,7 +55,7 @@ void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size);
 /* Non-zero while the connection is up. */
 int swarm_registry_connected(const swarm_registry_t *r);
 
-/* Apply the embedded migrations (registry/migrations/NNN_*.sql) not yet
+/* Apply the embedded migrations (lib/core/migrations/NNN_*.sql) not yet
  * recorded in registry.schema_migrations, each in its own transaction, under
  * a session advisory lock so concurrent runs serialize.  Safe to re-run.
  * *applied (may be NULL) gets how many ran now.  Needs a role that may

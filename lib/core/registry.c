@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* generated from the .sql files in registry/migrations (embed.cmake) */
+/* generated from the .sql files in lib/core/migrations (embed.cmake) */
 extern const struct swarm_registry_migration {
         int number;
         const char *name;

@@ -30,7 +30,7 @@ expect 0 "migrate from empty" "$R" migrate --json
 [[ $(json 'd["applied"]') -ge 1 ]] && ok "applied >= 1" || fail "nothing applied"
 expect 0 "migrate again" "$R" migrate --json
 [[ $(json 'd["applied"]') -eq 0 ]] && ok "re-run applies nothing" || fail "re-run applied"
-n=$(ls "$(dirname "$0")"/../../registry/migrations/[0-9]*.sql | wc -l)
+n=$(ls "$(dirname "$0")"/../../lib/core/migrations/[0-9]*.sql | wc -l)
 [[ $(sql "select count(*) from registry.schema_migrations") -eq $n ]] && ok "recorded $n" || fail "migrations table"
 
 # ---- register
