@@ -109,21 +109,15 @@ int main(int argc, char **argv) {
         worker_opts_t o;
         swarm_err_t err;
         struct sigaction sa;
-        int argi, done, rc = 1;
+        int argi, rc = 1;
 
         memset(&o, 0, sizeof(o));
         swarm_err_clear(&err);
         if (swarm_conf_new(&conf, &err))
                 goto out;
-        if (swarm_cli_parse(&cli, argc, argv, conf, &argi, &done, &err)) {
-                rc = swarm_cli_error(&cli, &err);
-                swarm_err_clear(&err);
+        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
+        rc = 1;
         if (argi < argc) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG, "unexpected argument \"%s\"",
                               argv[argi]);

@@ -350,7 +350,7 @@ int main(int argc, char **argv) {
         const char *model, *input, *reply, *output, *topic, *results, *prefix, *lvl;
         int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
         double rate;
-        int argi = 0, done = 0, wait, keyed, rc = 1, r;
+        int argi = 0, wait, keyed, rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
@@ -364,14 +364,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "swarm-producer: %s\n", err.msg);
                 return 1;
         }
-        if (swarm_cli_parse(&producer_cli, argc, argv, conf, &argi, &done, &err)) {
-                rc = swarm_cli_error(&producer_cli, &err);
+        if ((rc = swarm_cli_main(&producer_cli, argc, argv, conf, &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
         rc = 2; /* usage errors until the options check out */
         if (argi < argc) {
                 rc = usage("unexpected argument \"%s\"", argv[argi]);
@@ -509,7 +503,7 @@ int main(int argc, char **argv) {
                                 int64_t due = t0 + (int64_t)((double)seq * 1e6 / rate);
                                 int64_t now;
                                 while (!stop_requested && (now = swarm_clock_us()) < due)
-                                        swarm_client_poll(cl, (int)((due - now + 999) / 1000));
+                                        swarm_client_poll(cl, (int)((due - now + 999) / 1000), NULL, NULL);
                         }
                         snprintf(id, sizeof(id), "%s%s-%llu", prefix, rid,
                                  (unsigned long long)seq);

@@ -716,7 +716,7 @@ static int check_usage(const ctx_t *x) {
 int main(int argc, char **argv) {
         ctx_t x;
         swarm_err_t err;
-        int argi, done, rc = 1;
+        int argi, rc = 1;
         const char *db;
 
         memset(&x, 0, sizeof(x));
@@ -725,15 +725,9 @@ int main(int argc, char **argv) {
         if (swarm_conf_new(&x.conf, &err))
                 goto out;
         permute(argc, argv);
-        if (swarm_cli_parse(&cli, argc, argv, x.conf, &argi, &done, &err)) {
-                rc = swarm_cli_error(&cli, &err);
-                swarm_err_clear(&err);
+        if ((rc = swarm_cli_main(&cli, argc, argv, x.conf, &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
+        rc = 1;
         if (swarm_conf_get(x.conf, "swarm.log.level"))
                 x.log.level = (swarm_level_t)swarm_log_level_parse(
                         swarm_conf_get(x.conf, "swarm.log.level"));

@@ -7,6 +7,8 @@
  */
 #include "scaler.h"
 
+#include "swarm/clock.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,9 +48,7 @@ struct actuator {
 #define STOP_GAP_S 3.0
 
 double scaler_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        return (double)swarm_clock_us() / 1e6;
 }
 
 int actuator_new(actuator_kind_t kind, char **argv, const char *cmd,

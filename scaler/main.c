@@ -460,7 +460,7 @@ int main(int argc, char **argv) {
         struct sigaction sa;
         const char *topic, *group, *akind;
         const char *last_reason = "";
-        int argi, done, rc = 1, status = 0, group_api, last_desired = -1;
+        int argi, rc = 1, status = 0, group_api, last_desired = -1;
         scaler_opts_t so;
         int64_t port;
         double poll_s, stop_timeout, next_poll;
@@ -475,15 +475,9 @@ int main(int argc, char **argv) {
         }
         if (swarm_conf_new(&conf, &err))
                 goto out;
-        if (swarm_cli_parse(&cli, argc, argv, conf, &argi, &done, &err)) {
-                rc = swarm_cli_error(&cli, &err);
-                swarm_err_clear(&err);
+        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
+        rc = 1;
         log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
         /* usage errors first: nothing below may connect before they are
          * ruled out (the topic may still come from the registry) */

@@ -130,10 +130,11 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                       swarm_client_cb_t cb, void *opaque, swarm_err_t *err);
 
 /* Serve delivery reports and responses for up to timeout_ms (0: only what is
- * ready; -1: until at least one completion).  Returns the number of
- * completion callbacks run (>= 0) or -SWARM_ERR_STATE from inside a
- * callback. */
-int swarm_client_poll(swarm_client_t *cl, int timeout_ms);
+ * ready; -1: until at least one completion).  *completed (may be NULL) gets
+ * the number of completion callbacks run.  Errors: SWARM_ERR_STATE when
+ * called from a callback. */
+int swarm_client_poll(swarm_client_t *cl, int timeout_ms, int *completed,
+                      swarm_err_t *err);
 
 /* Poll until nothing is in flight.  SWARM_ERR_TIMEOUT (message says how many
  * are left) after timeout_ms (-1: no limit); the requests stay in flight. */

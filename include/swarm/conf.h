@@ -163,6 +163,12 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
  * exit code of a usage error. */
 int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err);
 
+/* For a program's main(), where the exit is decided: swarm_cli_parse(),
+ * printing a usage error with swarm_cli_error().  Returns -1 to go on, or
+ * the exit code now: 0 after --help or -X list, 2 after a usage error. */
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_conf_t *c, int *argi);
+
 /* Store every option with a field (and the topic, see swarm_cli_t) into the
  * struct at `dst` with its type.  Strings are borrowed from `c`, which must
  * outlive `dst`; lists are allocated (swarm_opts_release()).  Errors: a

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "swarm/clock.h"
 #include "swarm/kafka.h"
 
 #define CONSUME_BATCH 256
@@ -75,12 +76,6 @@ struct swarm_client {
         swarm_buf_t buf;
 };
 
-static int64_t now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static uint64_t hash_id(const char *p, size_t n) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
         for (size_t i = 0; i < n; i++) {
@@ -133,7 +128,7 @@ static void maybe_free(swarm_client_t *cl, entry_t *e) {
 /* Run the callback of a pending entry once and take it out of the window. */
 static void complete(swarm_client_t *cl, entry_t *e,
                      const swarm_response_t *resp, const swarm_err_t *err) {
-        int64_t lat = now_us() - e->sent_us;
+        int64_t lat = swarm_clock_us() - e->sent_us;
 
         unlink_pending(cl, e);
         cl->st.in_flight--;
@@ -152,23 +147,6 @@ static void complete_err(swarm_client_t *cl, entry_t *e, swarm_code_t code,
         swarm_err_clear(&err);
         swarm_err_set(&err, code, fmt, arg);
         complete(cl, e, NULL, &err);
-}
-
-/* One conf feeds both handles, so librdkafka warns that every producer
- * property is ignored by the consumer and vice versa (-X linger.ms, -g).
- * Those warnings are expected here and go to DEBUG; every other line keeps
- * the shape of kafka.c's log callback. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        const swarm_client_t *cl = rd_kafka_opaque(rk);
-        swarm_level_t lvl = level <= 3   ? SWARM_LOG_ERROR
-                            : level <= 5 ? SWARM_LOG_WARN
-                            : level <= 6 ? SWARM_LOG_INFO
-                                         : SWARM_LOG_DEBUG;
-        if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
-                lvl = SWARM_LOG_DEBUG;
-        SWARM_LOG(cl->log, lvl, "rdkafka fac=%s client=%s %s", fac,
-                  rd_kafka_name(rk), buf);
 }
 
 /* librdkafka delivery report, run inside rd_kafka_poll() on our thread. */
@@ -237,7 +215,7 @@ static void check_timeouts(swarm_client_t *cl) {
         int64_t now;
         if (cl->timeout_ms <= 0 || cl->head < 0)
                 return;
-        now = now_us();
+        now = swarm_clock_us();
         while (cl->head >= 0 &&
                now - cl->e[cl->head].sent_us >= (int64_t)cl->timeout_ms * 1000) {
                 char ms[32];
@@ -270,15 +248,19 @@ static void poll_once(swarm_client_t *cl, int wait_ms) {
         check_timeouts(cl);
 }
 
-int swarm_client_poll(swarm_client_t *cl, int timeout_ms) {
+int swarm_client_poll(swarm_client_t *cl, int timeout_ms, int *completed,
+                      swarm_err_t *err) {
         uint64_t before = cl->completions;
-        int64_t deadline = timeout_ms >= 0 ? now_us() + (int64_t)timeout_ms * 1000
+        int64_t deadline = timeout_ms >= 0 ? swarm_clock_us() + (int64_t)timeout_ms * 1000
                                            : INT64_MAX;
 
+        if (completed)
+                *completed = 0;
         if (cl->in_cb)
-                return -SWARM_ERR_STATE;
+                return swarm_err_set(err, SWARM_ERR_STATE,
+                                     "swarm_client_poll() called from a callback");
         for (;;) {
-                int64_t left = deadline - now_us();
+                int64_t left = deadline - swarm_clock_us();
                 int slice = left <= 0             ? 0
                             : left > SLICE_MS * 1000 ? SLICE_MS
                                                    : (int)((left + 999) / 1000);
@@ -289,17 +271,19 @@ int swarm_client_poll(swarm_client_t *cl, int timeout_ms) {
                     (timeout_ms < 0 && cl->st.in_flight == 0))
                         break;
         }
-        return (int)(cl->completions - before);
+        if (completed)
+                *completed = (int)(cl->completions - before);
+        return SWARM_OK;
 }
 
 int swarm_client_flush(swarm_client_t *cl, int timeout_ms, swarm_err_t *err) {
-        int64_t deadline = timeout_ms >= 0 ? now_us() + (int64_t)timeout_ms * 1000
+        int64_t deadline = timeout_ms >= 0 ? swarm_clock_us() + (int64_t)timeout_ms * 1000
                                            : INT64_MAX;
         if (cl->in_cb)
                 return swarm_err_set(err, SWARM_ERR_STATE,
                                      "swarm_client_flush() called from a callback");
         while (cl->st.in_flight > 0) {
-                int64_t left = deadline - now_us();
+                int64_t left = deadline - swarm_clock_us();
                 if (left <= 0)
                         return swarm_err_set(err, SWARM_ERR_TIMEOUT,
                                              "%lld requests still in flight after "
@@ -350,10 +334,10 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                 return r;
         }
         deadline = cl->send_timeout_ms > 0
-                           ? now_us() + (int64_t)cl->send_timeout_ms * 1000
+                           ? swarm_clock_us() + (int64_t)cl->send_timeout_ms * 1000
                            : INT64_MAX;
         while (cl->st.in_flight >= cl->window || cl->free_head < 0) {
-                if (now_us() >= deadline)
+                if (swarm_clock_us() >= deadline)
                         goto timeout;
                 poll_once(cl, SLICE_MS);
         }
@@ -366,7 +350,7 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         memcpy(e->id, req->request_id.ptr, req->request_id.len);
         e->id[req->request_id.len] = '\0';
         e->id_len = req->request_id.len;
-        e->sent_us = now_us();
+        e->sent_us = swarm_clock_us();
         e->cb = cb;
         e->opaque = opaque;
 
@@ -380,7 +364,7 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                         RD_KAFKA_V_OPAQUE(e), RD_KAFKA_V_END);
                 if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                if (now_us() >= deadline) {
+                if (swarm_clock_us() >= deadline) {
                         free(e->id);
                         e->id = NULL;
                         goto timeout;
@@ -434,7 +418,7 @@ static int start_wait_ms(const swarm_client_t *cl, int ms) {
         int64_t left;
         if (!cl->start_deadline_us)
                 return ms;
-        left = (cl->start_deadline_us - now_us()) / 1000;
+        left = (cl->start_deadline_us - swarm_clock_us()) / 1000;
         return left < 1 ? 1 : (left < ms ? (int)left : ms);
 }
 
@@ -442,7 +426,7 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-        int64_t deadline = now_us() + (int64_t)RESULTS_WAIT_MS * 1000;
+        int64_t deadline = swarm_clock_us() + (int64_t)RESULTS_WAIT_MS * 1000;
         int r = SWARM_OK, np = 0;
         int64_t *hi = NULL;
 
@@ -465,8 +449,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                         rd_kafka_metadata_destroy(md);
                         md = NULL;
                 }
-                if (now_us() > deadline ||
-                    (cl->start_deadline_us && now_us() >= cl->start_deadline_us)) {
+                if (swarm_clock_us() > deadline ||
+                    (cl->start_deadline_us && swarm_clock_us() >= cl->start_deadline_us)) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s: no partitions: %s",
                                           cl->res_topic,
@@ -564,7 +548,7 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         cl->timeout_ms = opts->request_timeout_ms;
         cl->send_timeout_ms = opts->send_timeout_ms;
         cl->start_deadline_us = opts->start_timeout_ms > 0
-                                        ? now_us() + (int64_t)opts->start_timeout_ms * 1000
+                                        ? swarm_clock_us() + (int64_t)opts->start_timeout_ms * 1000
                                         : 0;
         cl->close_ms = opts->start_timeout_ms > 0 && opts->start_timeout_ms < CLOSE_FLUSH_MS
                                ? opts->start_timeout_ms
@@ -605,7 +589,6 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         if ((r = swarm_kafka_conf(conf, prod_defaults, &cl->kop, &kconf, err)))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
-        rd_kafka_conf_set_log_cb(kconf, log_cb);
         /* the dr callback needs the client; kafka.c's log callback reads the
          * swarm_kafka_opaque_t at its start */
         rd_kafka_conf_set_opaque(kconf, cl);
@@ -634,7 +617,6 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                                           err)))
                         goto fail;
                 rd_kafka_conf_set_opaque(kconf, cl);
-                rd_kafka_conf_set_log_cb(kconf, log_cb);
                 if ((r = swarm_kafka_new(RD_KAFKA_CONSUMER, kconf, &cl->cons,
                                          err)))
                         goto fail;

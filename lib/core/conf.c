@@ -400,6 +400,17 @@ int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err) {
         return 2;
 }
 
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_conf_t *c, int *argi) {
+        swarm_err_t err;
+        int done = 0;
+
+        swarm_err_clear(&err);
+        if (swarm_cli_parse(cli, argc, argv, c, argi, &done, &err))
+                return swarm_cli_error(cli, &err);
+        return done ? 0 : -1;
+}
+
 /* Environment variable for an option: SWARM_ + upper-cased name, '-' -> '_'. */
 static void env_name(const char *name, char *buf, size_t size) {
         size_t n = (size_t)snprintf(buf, size, "SWARM_");

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
+
 /* generated from the .sql files in lib/core/migrations (embed.cmake) */
 extern const struct swarm_registry_migration {
         int number;
@@ -1092,15 +1094,9 @@ static int lost(swarm_registry_t *r, swarm_err_t *err) {
                                    *msg ? msg : "closed");
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                         char **payload, swarm_err_t *err) {
-        int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? -1 : swarm_clock_ms() + timeout_ms;
 
         *payload = NULL;
         for (;;) {
@@ -1117,7 +1113,7 @@ int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                         return SWARM_OK;
                 }
-                wait_ms = deadline < 0 ? -1 : (int)(deadline - mono_ms());
+                wait_ms = deadline < 0 ? -1 : (int)(deadline - swarm_clock_ms());
                 if (deadline >= 0 && wait_ms <= 0)
                         return SWARM_OK;
                 p[0].fd = PQsocket(r->conn);

@@ -228,7 +228,7 @@ static void test_timeout_and_close(mock_worker_t *w) {
         CHECK_ERR(swarm_client_flush(cl, 100, &err), err, SWARM_ERR_TIMEOUT,
                   "3 requests still in flight");
         while (app->errors < 3)
-                swarm_client_poll(cl, 100);
+                swarm_client_poll(cl, 100, NULL, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         CHECK(el >= 0.29 && el < 5);

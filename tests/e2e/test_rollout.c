@@ -149,7 +149,7 @@ static void send_for(sender_t *sd, int ms, int until_switched) {
                         }
                         sent++;
                 }
-                swarm_client_poll(sd->cl, 1);
+                swarm_client_poll(sd->cl, 1, NULL, NULL);
                 if (until_switched) {
                         int all = 1;
                         for (int w = 0; w < NWORKERS; w++)

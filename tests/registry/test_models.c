@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "models.h"
+#include "swarm/clock.h"
 #include "swarm/registry.h"
 
 #define MUST(call)                                                             \
@@ -34,12 +35,6 @@
                         exit(1);                                               \
                 }                                                              \
         } while (0)
-
-static double now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void *slurp(const char *path, size_t *len) {
         FILE *f = fopen(path, "rb");
@@ -72,10 +67,10 @@ static int32_t served(models_t *mm, const char *name) {
 
 /* Poll until `name` is served at `want`; returns the ms it took or -1. */
 static double wait_for(models_t *mm, const char *name, int32_t want, double limit_ms) {
-        double t0 = now_ms();
-        while (now_ms() - t0 < limit_ms) {
+        double t0 = ((double)swarm_clock_us() / 1e3);
+        while (((double)swarm_clock_us() / 1e3) - t0 < limit_ms) {
                 if (served(mm, name) == want)
-                        return now_ms() - t0;
+                        return ((double)swarm_clock_us() / 1e3) - t0;
                 usleep(1000);
         }
         return -1;
