@@ -397,7 +397,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                                  (int)j->req.version);
                 snprintf(j->error, sizeof(j->error),
                          "model \"%.*s\"%s is not served by worker %s: %s",
-                         (int)(j->req.model.len > 200 ? 200 : j->req.model.len),
+                         (int)(j->req.model.len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : j->req.model.len),
                          j->req.model.ptr, ver, w->name, err.msg);
                 answer_now(w, j);
                 return;

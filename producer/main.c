@@ -26,6 +26,8 @@
 
 /* Sends and the final wait give up this often to look at a stop request. */
 #define SEND_SLICE_MS 200
+/* Latency samples kept before the first growth. */
+#define LATENCY_INITIAL_CAP 4096
 
 static volatile sig_atomic_t stop_requested;
 
@@ -139,7 +141,7 @@ typedef struct run {
 
 static void add_latency(run_t *rn, int64_t us) {
         if (rn->n_lat == rn->cap_lat) {
-                size_t cap = rn->cap_lat ? rn->cap_lat * 2 : 4096;
+                size_t cap = rn->cap_lat ? rn->cap_lat * 2 : LATENCY_INITIAL_CAP;
                 int64_t *v = realloc(rn->lat_us, cap * sizeof(*v));
                 if (!v)
                         return; /* the summary then covers fewer samples */

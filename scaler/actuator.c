@@ -46,6 +46,8 @@ struct actuator {
  * leave started before the next leave (avoids lost final commits and
  * rebalance storms). */
 #define STOP_GAP_S 3.0
+/* At exit, how often stopping workers are checked for. */
+#define REAP_POLL_US (50 * 1000)
 
 double scaler_now(void) {
         return (double)swarm_clock_us() / 1e6;
@@ -264,7 +266,7 @@ void actuator_destroy(actuator_t *a) {
                 slot_t *s = &a->w[a->n - 1];
                 if (s->stop_sent_s == 0) {
                         if (a->stopped_s > 0 && scaler_now() - a->stopped_s < 1.0) {
-                                usleep(50 * 1000);
+                                usleep(REAP_POLL_US);
                                 continue;
                         }
                         kill(s->pid, SIGTERM);
@@ -273,7 +275,7 @@ void actuator_destroy(actuator_t *a) {
                                    (int)s->pid);
                 }
                 reap(a, scaler_now());
-                usleep(50 * 1000);
+                usleep(REAP_POLL_US);
         }
         free(a);
 }

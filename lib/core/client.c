@@ -33,6 +33,8 @@
 /* How long one wait on the result queue may last before delivery reports are
  * served again. */
 #define SLICE_MS 10
+/* The same for a send-only client, which has only delivery reports. */
+#define NO_RESULTS_SLICE_MS 100
 
 typedef struct entry {
         char *id;               /* owned, NUL-terminated */
@@ -264,8 +266,10 @@ int swarm_client_poll(swarm_client_t *cl, int timeout_ms, int *completed,
                 int slice = left <= 0             ? 0
                             : left > SLICE_MS * 1000 ? SLICE_MS
                                                    : (int)((left + 999) / 1000);
+                /* no result queue to wake on: sleep in longer slices */
                 if (!cl->cq && timeout_ms != 0)
-                        slice = left > 100000 ? 100 : slice;
+                        slice = left > NO_RESULTS_SLICE_MS * 1000 ? NO_RESULTS_SLICE_MS
+                                                                   : slice;
                 poll_once(cl, slice);
                 if (cl->completions != before || left <= 0 ||
                     (timeout_ms < 0 && cl->st.in_flight == 0))

@@ -312,6 +312,9 @@ static const swarm_opt_t builtin_opts[] = {
 
 /* Most options one program has (common, its own, built-in). */
 #define MAX_OPTS 96
+/* getopt_long() returns this plus the table index for a long option (above
+ * every short option character). */
+#define LONGOPT_BASE 1000
 /* kcat's -F FILE is an alias of -c FILE. */
 #define CONFIG_ALIAS 'F'
 
@@ -549,7 +552,7 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                 lopts[i].name = t.o[i]->name;
                 lopts[i].has_arg = t.o[i]->arg ? required_argument : no_argument;
                 lopts[i].flag = NULL;
-                lopts[i].val = 1000 + i;
+                lopts[i].val = LONGOPT_BASE + i;
                 if (t.o[i]->short_name && ns + 3 < sizeof(sopts)) {
                         sopts[ns++] = (char)t.o[i]->short_name;
                         if (t.o[i]->arg)
@@ -607,8 +610,8 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                         config = optarg;
                         continue;
                 }
-                if (ch >= 1000)
-                        o = t.o[ch - 1000];
+                if (ch >= LONGOPT_BASE)
+                        o = t.o[ch - LONGOPT_BASE];
                 else
                         for (int i = 0; i < t.n; i++)
                                 if (t.o[i]->short_name == ch)
