@@ -177,7 +177,7 @@ void models_destroy(models_t *mm) {
         swarm_registry_destroy(mm->reg);
         while (mm->entries) {
                 entry_t *n = mm->entries->next;
-                cache_entry_free(mm->entries);
+                cache_entry_destroy(mm->entries);
                 mm->entries = n;
         }
         while (mm->follows) {

@@ -137,7 +137,7 @@ int state_load(models_t *mm, swarm_err_t *err) {
                 if (!(fl = cache_find_follow(mm, name, strlen(name)))) {
                         if (!(fl = calloc(1, sizeof(*fl))) || !(fl->name = strdup(name))) {
                                 free(fl);
-                                cache_entry_free(e);
+                                cache_entry_destroy(e);
                                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                                 break;
                         }
@@ -146,7 +146,7 @@ int state_load(models_t *mm, swarm_err_t *err) {
                 }
                 fl->target = cache_insert(mm, e);
                 if (fl->target != e)
-                        cache_entry_free(e);
+                        cache_entry_destroy(e);
                 SWARM_WARN(mm->log, "model loaded from last-known state name=%s version=%ld "
                            "sha256=%s", name, version, sha);
                 n++;

@@ -15,6 +15,7 @@
 #include "swarm/conf.h"
 #include "mock_worker.h"
 #include "test_util.h"
+#include "test_request.h"
 
 #define REQ_TOPIC "req"
 #define RES_TOPIC "res"
@@ -89,17 +90,7 @@ static int send_one(swarm_client_t *cl, app_t *app, int i, swarm_err_t *err) {
         for (int k = 0; k < 4; k++)
                 in[k] = (float)(i + k);
         snprintf(id, sizeof(id), "t-%d", i);
-        memset(&req, 0, sizeof(req));
-        req.request_id = swarm_str(id);
-        req.model = SWARM_STR("m");
-        req.n_inputs = 1;
-        req.inputs[0].name = SWARM_STR("input");
-        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        req.inputs[0].ndim = 2;
-        req.inputs[0].shape[0] = 1;
-        req.inputs[0].shape[1] = 4;
-        req.inputs[0].data = in;
-        req.inputs[0].size = sizeof(in);
+        test_request_f32(&req, id, "m", in, 1, 4);
         ctx[i].app = app;
         ctx[i].idx = i;
         return swarm_client_send(cl, &req, meta, 1, on_done, &ctx[i], err);

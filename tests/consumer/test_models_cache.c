@@ -35,7 +35,7 @@ static int evict(models_t *mm) {
         int n = 0;
         for (entry_t *e = dead; e; e = e->next)
                 n++;
-        cache_free_list(mm, dead);
+        cache_destroy_list(mm, dead);
         return n;
 }
 
@@ -61,7 +61,7 @@ int main(void) {
         {
                 entry_t *dup = entry("m", 2, 100);
                 CHECK(cache_insert(&mm, dup) == v2 && mm.bytes == 300);
-                cache_entry_free(dup);
+                cache_entry_destroy(dup);
         }
 
         /* 1 was used last: 2 is the least recently used and goes first */
@@ -108,7 +108,7 @@ int main(void) {
 
         while (mm.entries) {
                 entry_t *n = mm.entries->next;
-                cache_entry_free(mm.entries);
+                cache_entry_destroy(mm.entries);
                 mm.entries = n;
         }
         (void)v1;

@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check.h"
+#include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/codec.h"
@@ -402,18 +403,10 @@ int main(int argc, char **argv) {
                         swarm_request_t req;
                         char rid[32];
                         int row = (int)(i % rows);
-                        memset(&req, 0, sizeof(req));
                         snprintf(rid, sizeof(rid), "r%" PRId64, id);
-                        req.request_id = swarm_str(rid);
-                        req.model = SWARM_STR("fashion");
-                        req.n_inputs = 1;
-                        req.inputs[0].name = SWARM_STR("input");
-                        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-                        req.inputs[0].ndim = 2;
-                        req.inputs[0].shape[0] = 1;
-                        req.inputs[0].shape[1] = 784;
-                        req.inputs[0].data = (const char *)test->data + (size_t)row * 784 * 4;
-                        req.inputs[0].size = 784 * 4;
+                        test_request_f32(&req, rid, "fashion",
+                                         (const char *)test->data + (size_t)row * 784 * 4,
+                                         1, 784);
                         c.ex[id].kind = GOOD;
                         c.ex[id].row = row;
                         if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/conf.h"
@@ -130,18 +131,10 @@ static void send_for(sender_t *sd, int ms, int until_switched) {
                         swarm_request_t req;
                         char rid[32];
                         int row = (int)(sd->seq % swarm_array_rows(sd->test));
-                        memset(&req, 0, sizeof(req));
                         snprintf(rid, sizeof(rid), "q%" PRId64, sd->seq++);
-                        req.request_id = swarm_str(rid);
-                        req.model = SWARM_STR("fashion");
-                        req.n_inputs = 1;
-                        req.inputs[0].name = SWARM_STR("input");
-                        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-                        req.inputs[0].ndim = 2;
-                        req.inputs[0].shape[0] = 1;
-                        req.inputs[0].shape[1] = 784;
-                        req.inputs[0].data = (const char *)sd->test->data + (size_t)row * 3136;
-                        req.inputs[0].size = 3136;
+                        test_request_f32(&req, rid, "fashion",
+                                         (const char *)sd->test->data + (size_t)row * 3136,
+                                         1, 784);
                         swarm_err_clear(&err);
                         if (swarm_client_send(sd->cl, &req, NULL, 0, on_done, sd->st, &err)) {
                                 CHECK(0, "send: %s", err.msg);
