@@ -2,9 +2,8 @@
  * codec_avro.c - the slow path: evolved writer schemas resolved into our
  * reader schemas by Avro C, behind a schema-driven validator.
  *
- * Avro C 1.11.1 mallocs whatever length a message declares (a string or
- * bytes length, before checking it against the buffer) and leaks it on the
- * failure path, so no byte reaches
+ * Avro C 1.11.1 mallocs whatever length a message declares and leaks it on
+ * the failure path (see /work/shared/AVRO-C.md), so no byte reaches
  * avro_value_read() before swarm_codec__validate() has walked the whole datum
  * against the writer schema, without allocating.  The decoded values are then
  * copied into one scratch block owned by the request, because the strings
