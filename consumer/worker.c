@@ -504,14 +504,21 @@ static void *exec_main(void *arg) {
                 swarm_err_t err;
                 swarm_err_clear(&err);
                 if (execute_batch(w->exec, b, &err)) {
-                        SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64
-                                            " error=\"%s\"",
-                                    b->model->name, (int)b->model->version, b->rows,
-                                    err.msg);
                         /* a lost device: exit non-zero so the fleet replaces
-                         * this worker */
-                        if (err.fatal)
+                         * this worker (the cause is logged once, at exit);
+                         * otherwise only this batch's requests fail */
+                        if (err.fatal) {
+                                swarm_err_prefix(&err, "batch model=%s version=%d rows=%" PRId64
+                                                       ": ",
+                                                 b->model->name, (int)b->model->version,
+                                                 b->rows);
                                 job_fatal_set(&w->fatal, &err);
+                        } else {
+                                SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64
+                                                    " error=\"%s\"",
+                                            b->model->name, (int)b->model->version, b->rows,
+                                            err.msg);
+                        }
                 }
                 out_push(w, b);
         }
