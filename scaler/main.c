@@ -200,10 +200,10 @@ static int metrics_init(mset_t *ms, swarm_err_t *err) {
  * deployment value of 0 / empty means "not set" and leaves the flag.
  * lag_target is read as the drain target in seconds: how much backlog, in
  * time, the deployment tolerates. */
-static int apply_registry(swarm_conf_t *c, int status, const swarm_log_t *log,
-                          swarm_err_t *err) {
-        const char *conninfo = swarm_conf_get(c, "swarm.registry");
-        const char *model = swarm_conf_get(c, "swarm.model");
+static int apply_registry(swarm_conf_t *c, const scaler_opts_t *o, int status,
+                          const swarm_log_t *log, swarm_err_t *err) {
+        const char *conninfo = o->registry;
+        const char *model = o->model;
         swarm_registry_t *reg = NULL;
         swarm_registry_deployment_t d;
         char v[32], origin[300];
@@ -508,7 +508,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         /* the registry's deployment settings win over flags: fill again */
-        if (apply_registry(conf, status, &log, &err) ||
+        if (apply_registry(conf, &so, status, &log, &err) ||
             swarm_opts_fill(&cli, conf, &so, &err) || conf_policy(&so, &pc, &err))
                 goto out;
         topic = so.topic;
