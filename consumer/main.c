@@ -23,7 +23,7 @@ static void on_signal(int sig) {
 
 /* The port a worker's /metrics is scraped on unless told otherwise (the
  * scaler's local actuator gives its workers a free port each). */
-#define CONSUMER_METRICS_PORT "9641"
+#define CONSUMER_METRICS_PORT "9464"
 
 static int check_device(const char *value, swarm_err_t *err) {
         swarm_device_spec_t spec;

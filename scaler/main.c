@@ -32,8 +32,8 @@ static void on_signal(int sig) {
 }
 
 /* The scaler's /metrics port unless told otherwise (a fixed one, for
- * Prometheus scrape configs; the worker's is 9641). */
-#define SCALER_METRICS_PORT "9642"
+ * Prometheus scrape configs; the worker's is 9464). */
+#define SCALER_METRICS_PORT "9465"
 
 /* Settings from the option table below, which holds every default (the
  * policy's come from policy.h). */

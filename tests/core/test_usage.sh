@@ -47,13 +47,13 @@ expect 2 2 "$work/bad.conf:1: swarm.max.batch.rows=\"0\" is out of range" \
 
 # -X list: Swarm's keys with their defaults, then librdkafka's
 "$consumer" -X list >"$work/list" || fail "consumer -X list"
-grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9641 ' "$work/list" ||
-  fail "consumer -X list: metrics port 9641"
+grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9464 ' "$work/list" ||
+  fail "consumer -X list: metrics port 9464"
 grep -q '^swarm\.max\.batch\.rows ' "$work/list" || fail "consumer -X list: batch rows"
 grep -q 'bootstrap.servers' "$work/list" || fail "consumer -X list: librdkafka's properties"
 "$scaler" -X list >"$work/list" || fail "scaler -X list"
-grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9642 ' "$work/list" ||
-  fail "scaler -X list: metrics port 9642"
+grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9465 ' "$work/list" ||
+  fail "scaler -X list: metrics port 9465"
 grep -qE '^swarm\.stall\.window\.s +number +[^ ]+ +60 ' "$work/list" ||
   fail "scaler -X list: stall window 60"
 "$producer" -X list >"$work/list" || fail "producer -X list"
