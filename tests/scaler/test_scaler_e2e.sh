@@ -9,10 +9,8 @@ set -uo pipefail
 scaler=$1 consumer=$2 producer=$3 model=$4
 work=$(mktemp -d)
 spid=
-cleanup() {
-  if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then kill -TERM "$spid"; wait "$spid"; fi
-  rm -rf "$work"
-}
+. "$(dirname "$0")/../lib/wait.sh"
+cleanup() { stop_pid "$spid"; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; grep -v ' DEBUG ' "$work/scaler.log" | tail -60 >&2; exit 1; }
 log() { echo "e2e: $*" >&2; }
@@ -25,11 +23,6 @@ get() {
   exec 3<&-
 }
 metric() { get /metrics | awk -v n="$1" '$1 == n {print $2}'; }
-wait_for() { # seconds, description, command...
-  local s=$1 what=$2; shift 2
-  for _ in $(seq 1 $((s * 5))); do "$@" && return 0; sleep 0.2; done
-  fail "timed out after $s s waiting for: $what"
-}
 
 /usr/bin/python3 -c "import numpy as np; np.save('$work/x.npy', np.random.default_rng(1).random((1000, 784), dtype=np.float32))" ||
   fail "cannot make input"
