@@ -30,6 +30,7 @@
 #include "swarm/kafka.h"
 #include "swarm/metrics.h"
 #include "swarm/model.h"
+#include "swarm/schemareg.h"
 
 typedef enum job_kind {
         JOB_INFER = 0,          /* goes through the exec stage */
@@ -387,6 +388,8 @@ int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
         w->blas_threads = (int)threads;
 
         if ((r = swarm_codec_new(&w->codec, err)) ||
+            (r = swarm_schemareg_setup(conf, log, w->codec, w->topic,
+                                       w->results, err)) ||
             (r = offtrack_new(&w->track, err)))
                 goto fail;
         if ((r = swarm_precision_parse(conf_str(conf, "swarm.precision", "fp32"),

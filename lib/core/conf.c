@@ -6,6 +6,8 @@
  * than a hash and fast enough.
  */
 #include "swarm/conf.h"
+#include "swarm/schemareg.h"
+#include "swarm/version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -310,7 +312,8 @@ void swarm_cli_usage(const swarm_cli_t *cli) {
                        "or a swarm.* key (repeatable); -X list shows them\n");
         printf("  -c, --config FILE\n        key=value configuration file\n"
                "  --log-level LEVEL\n        error, warn, info (default), debug\n"
-               "  -h, --help\n        this text\n\n"
+               "  -h, --help\n        this text\n"
+               "  -V, --version\n        version, git revision, library versions\n\n"
                "Precedence: defaults < -c file < SWARM_<OPTION> environment "
                "< command line.\n");
 }
@@ -334,6 +337,8 @@ static void env_name(const char *name, char *buf, size_t size) {
 
 static int known_key(const swarm_cli_t *cli, const char *key) {
         if (!strcmp(key, "swarm.topic") || !strcmp(key, "swarm.log.level"))
+                return 1;
+        if (swarm_schemareg_known_key(key))
                 return 1;
         for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
                 if (o->key && !strcmp(o->key, key))
@@ -369,6 +374,7 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                 {"config", 'c', NULL, "FILE", NULL, NULL, 0},
                 {"log-level", 0, "swarm.log.level", "LEVEL", NULL, "info", 0},
                 {"help", 'h', NULL, NULL, NULL, NULL, 0},
+                {"version", 'V', NULL, NULL, NULL, NULL, 0},
                 SWARM_OPT_END,
         };
         struct option lopts[100];
@@ -459,6 +465,11 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                            argv[optind - 1], "");
                 if (!strcmp(o->name, "help")) {
                         swarm_cli_usage(cli);
+                        *exit_code = 0;
+                        return SWARM_OK;
+                }
+                if (!strcmp(o->name, "version")) {
+                        swarm_version_print(cli->prog, stdout);
                         *exit_code = 0;
                         return SWARM_OK;
                 }
