@@ -289,9 +289,12 @@ static int http(const swarm_schemareg_t *sr, const char *path,
         }
         hdr = curl_slist_append(hdr, "Accept: application/vnd.schemaregistry.v1+json, "
                                      "application/json");
-        if (post)
+        if (post) {
                 hdr = curl_slist_append(hdr, "Content-Type: "
                                              "application/vnd.schemaregistry.v1+json");
+                /* no 100-continue round trip for a body of a few KiB */
+                hdr = curl_slist_append(hdr, "Expect:");
+        }
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, sr->timeout_ms);
