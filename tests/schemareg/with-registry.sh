@@ -66,7 +66,7 @@ else
   url=$(cat "$tmp/plain.url")
   echo "with-registry: mini_registry.py at $url (no SWARM_APICURIO_DIR)" >&2
 fi
-export SWARM_TEST_REGISTRY_URL=$url
+export SWARM_TEST_REGISTRY_URL=$url SWARM_TEST_REGISTRY_PID=${pids[0]}
 if [ "$auth" = 1 ]; then
   start_mini auth --user swarm:s3cret
   export SWARM_TEST_REGISTRY_AUTH_URL=$(cat "$tmp/auth.url")
