@@ -8,9 +8,11 @@
 # SWARM_APICURIO_DIR names a built Quarkus application (quarkus-run.jar),
 # else tests/schemareg/mini_registry.py.  Why not always Apicurio: Maven
 # Central carries only apicurio-registry-app-*.jar, the application's
-# classes without the Quarkus runner; running it needs a Quarkus build of
-# it with its whole dependency tree (tests/schemareg/apicurio/pom.xml
-# tries that: `mvn -f tests/schemareg/apicurio/pom.xml package`).
+# classes without the Quarkus runner, and a Quarkus build of it (a pom with
+# the app as dependency and quarkus-maven-plugin:build) cannot resolve from
+# Central: 3.3.3 needs Quarkus 3.33.3.1 (a vendor build, not on Central),
+# 2.6.13.Final needs apicurio-common-app-components 0.2.7.Final and
+# apicurio-tenant-manager-client, which Central does not have either.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 auth=0
