@@ -65,13 +65,18 @@ struct status_page {
         size_t n_ev, next_ev;
         const char *last_reason;
         int last_desired;
-        /* registry */
-        double models_at;
+        /* registry, read by its own thread: a slow or unreachable database
+         * must never hold up the poll loop that scales the fleet */
+        pthread_t models_thread;
+        int models_started, stop;
+        pthread_cond_t wake;
         int models_known;
         char models_err[200];
         model_row_t models[MAX_MODELS];
         int n_models;
 };
+
+static void *models_main(void *opaque);
 
 int status_page_new(const char *topic, const char *group,
                     const char *registry, double refresh_s,
@@ -89,10 +94,18 @@ int status_page_new(const char *topic, const char *group,
         sp->refresh_s = refresh_s > 1 ? refresh_s : 1;
         sp->log = log;
         sp->last_desired = -1;
-        sp->models_at = -1e9;
+        pthread_cond_init(&sp->wake, NULL);
         if (!sp->topic || !sp->group || (registry && !sp->registry)) {
                 status_page_destroy(sp);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "status page: strdup");
+        }
+        if (sp->registry) {
+                if (pthread_create(&sp->models_thread, NULL, models_main, sp)) {
+                        status_page_destroy(sp);
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "status page: thread");
+                }
+                sp->models_started = 1;
         }
         *out = sp;
         return SWARM_OK;
@@ -101,6 +114,14 @@ int status_page_new(const char *topic, const char *group,
 void status_page_destroy(status_page_t *sp) {
         if (!sp)
                 return;
+        if (sp->models_started) {
+                pthread_mutex_lock(&sp->lock);
+                sp->stop = 1;
+                pthread_cond_signal(&sp->wake);
+                pthread_mutex_unlock(&sp->lock);
+                pthread_join(sp->models_thread, NULL);
+        }
+        pthread_cond_destroy(&sp->wake);
         pthread_mutex_destroy(&sp->lock);
         free(sp->topic);
         free(sp->group);
@@ -110,7 +131,7 @@ void status_page_destroy(status_page_t *sp) {
 }
 
 /* Registry: the models deployed on the topic and where their aliases point.
- * Runs on the main thread without the page lock (it may wait on the
+ * Runs on the models thread without the page lock (it may wait on the
  * network); the result is swapped in under the lock. */
 static void read_models(status_page_t *sp) {
         swarm_registry_t *reg = NULL;
@@ -155,18 +176,35 @@ out:
         pthread_mutex_unlock(&sp->lock);
 }
 
+static void *models_main(void *opaque) {
+        status_page_t *sp = opaque;
+
+        for (;;) {
+                struct timespec until;
+                read_models(sp);
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += (time_t)MODELS_EVERY_S;
+                pthread_mutex_lock(&sp->lock);
+                while (!sp->stop &&
+                       pthread_cond_timedwait(&sp->wake, &sp->lock, &until) == 0)
+                        ;
+                if (sp->stop) {
+                        pthread_mutex_unlock(&sp->lock);
+                        return NULL;
+                }
+                pthread_mutex_unlock(&sp->lock);
+        }
+}
+
 void status_page_record(status_page_t *sp, double now_s, const policy_t *p,
                         const policy_decision_t *d, const watch_group_t *g) {
         int n = policy_partitions(p);
         policy_part_t *parts;
         sample_t *s;
 
+        (void)now_s;
         if (!sp)
                 return;
-        if (sp->registry && now_s - sp->models_at >= MODELS_EVERY_S) {
-                sp->models_at = now_s;
-                read_models(sp);
-        }
         pthread_mutex_lock(&sp->lock);
         if (n != sp->n_parts) {
                 parts = realloc(sp->parts, (size_t)(n > 0 ? n : 1) * sizeof(*parts));

@@ -11,9 +11,9 @@
  * and carries an id or data- attribute naming it, so a test (and a person
  * with a browser's inspector) can match them.
  *
- * Threads: status_page_record() and _models() on the main thread (the
- * poll loop); status_page_render() on the metrics server's thread.  A mutex
- * keeps them apart.
+ * Threads: status_page_record() on the main thread (the poll loop);
+ * status_page_render() on the metrics server's thread; the registry is read
+ * on a thread of the page's own.  A mutex keeps them apart.
  */
 #ifndef SWARM_SCALER_STATUS_PAGE_H
 #define SWARM_SCALER_STATUS_PAGE_H
@@ -39,9 +39,9 @@ int status_page_new(const char *topic, const char *group,
 void status_page_destroy(status_page_t *sp);
 
 /* After each successful poll: the partitions as the policy now sees them,
- * the decision, the group.  Every 30 s (and at the first call) it also
- * reads the registry's models for the topic; a registry error is shown on
- * the page, never fatal. */
+ * the decision, the group.  (With a registry, a thread of the page's own
+ * reads the models for the topic every 30 s; a registry error is shown on
+ * the page, never fatal, and never delays the poll loop.) */
 void status_page_record(status_page_t *sp, double now_s, const policy_t *p,
                         const policy_decision_t *d, const watch_group_t *g);
 

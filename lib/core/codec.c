@@ -526,9 +526,10 @@ static const struct codec_writer *find_writer(const swarm_codec_t *c,
 }
 
 /* An id nobody registered: ask the resolver (a schema registry) for its
- * schema, outside the lock since that may take a network round trip, and
- * register it.  Another thread may have registered it meanwhile: then its
- * writer is used. */
+ * schema and register it.  Outside the writer lock, since that may take a
+ * network round trip, but one resolution at a time: a thread that waited
+ * finds the writer the one before it registered, and the resolver is asked
+ * about each id once. */
 static const struct codec_writer *resolve_writer(const swarm_codec_t *c,
                                                  int32_t id,
                                                  swarm_err_t *err) {
@@ -544,8 +545,14 @@ static const struct codec_writer *resolve_writer(const swarm_codec_t *c,
                               "frame: unknown schema id %d", id);
                 return NULL;
         }
+        pthread_mutex_lock(c->resolve_lock);
+        if ((w = find_writer(c, id))) {
+                pthread_mutex_unlock(c->resolve_lock);
+                return w;
+        }
         swarm_err_clear(&e);
         if ((rc = c->resolve(c->resolve_opaque, id, &json, &e))) {
+                pthread_mutex_unlock(c->resolve_lock);
                 free(json);
                 swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                               "frame: unknown schema id %d: %s", id, e.msg);
@@ -553,6 +560,7 @@ static const struct codec_writer *resolve_writer(const swarm_codec_t *c,
         }
         /* The codec was allocated writable; decoders only see it const. */
         rc = swarm_codec_register_writer((swarm_codec_t *)c, id, json, &e);
+        pthread_mutex_unlock(c->resolve_lock);
         free(json);
         if ((w = find_writer(c, id)))
                 return w;
@@ -915,11 +923,13 @@ int swarm_codec_new(swarm_codec_t **out, swarm_err_t *err) {
         c->req_id = SWARM_SCHEMA_ID_REQUEST;
         c->resp_id = SWARM_SCHEMA_ID_RESPONSE;
         if (!(c->lock = malloc(sizeof(*c->lock))) ||
-            pthread_mutex_init(c->lock, NULL)) {
+            !(c->resolve_lock = malloc(sizeof(*c->resolve_lock)))) {
                 free(c->lock);
                 free(c);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "codec: lock");
         }
+        pthread_mutex_init(c->lock, NULL);
+        pthread_mutex_init(c->resolve_lock, NULL);
         if ((rc = load_schema(swarm_schema_InferenceRequest,
                               "InferenceRequest", request_fields,
                               &c->req_schema, &c->req_class, err)) ||
@@ -945,7 +955,9 @@ void swarm_codec_destroy(swarm_codec_t *c) {
         }
         free(c->writers);
         pthread_mutex_destroy(c->lock);
+        pthread_mutex_destroy(c->resolve_lock);
         free(c->lock);
+        free(c->resolve_lock);
         if (c->req_class)
                 avro_value_iface_decref(c->req_class);
         if (c->resp_class)

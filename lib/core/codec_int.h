@@ -42,6 +42,7 @@ struct swarm_codec {
         struct codec_writer **writers;
         size_t n_writers;
         pthread_mutex_t *lock;
+        pthread_mutex_t *resolve_lock;  /* one resolver call at a time */
         swarm_codec_resolve_fn resolve; /* unknown ids; may be NULL */
         void (*resolve_free)(void *opaque);
         void *resolve_opaque;

@@ -29,6 +29,7 @@
 struct failed_id {
         int32_t id;
         int64_t until_ms;
+        int served;     /* fetched fine, but asked again: the codec refused it */
 };
 
 struct cached {
@@ -419,6 +420,7 @@ out:
         return rc;
 }
 
+/* 0: not seen lately; 1: failed; 2: served, and asked for again. */
 static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
         int64_t now = now_ms();
         int hit = 0;
@@ -426,15 +428,19 @@ static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
         pthread_mutex_lock(&sr->lock);
         for (size_t i = 0; i < sr->n_failed; i++)
                 if (sr->failed[i].id == id && sr->failed[i].until_ms > now)
-                        hit = 1;
+                        hit = 1 + sr->failed[i].served;
         pthread_mutex_unlock(&sr->lock);
         return hit;
 }
 
-static void remember_failed(swarm_schemareg_t *sr, int32_t id) {
+/* Remembered for SWARM_SCHEMAREG_RETRY_MS: a failure, or a schema handed
+ * out (a decoder that got it registers it and never asks again, so a second
+ * request means its schema could not be used; without this a stream of
+ * such messages would cost a registry round trip each). */
+static void remember_failed(swarm_schemareg_t *sr, int32_t id, int served) {
         pthread_mutex_lock(&sr->lock);
         sr->failed[sr->next_failed] = (struct failed_id){
-                id, now_ms() + SWARM_SCHEMAREG_RETRY_MS};
+                id, now_ms() + SWARM_SCHEMAREG_RETRY_MS, served};
         sr->next_failed = (sr->next_failed + 1) % MAX_FAILED;
         if (sr->n_failed < MAX_FAILED)
                 sr->n_failed++;
@@ -451,11 +457,18 @@ int swarm_schemareg_fetch(swarm_schemareg_t *sr, int32_t id,
         int rc;
 
         *schema_json = NULL;
-        if (recently_failed(sr, id))
+        switch (recently_failed(sr, id)) {
+        case 1:
                 return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                                      "schema id %d: registry failed on it "
                                      "within %d s, not retried yet", (int)id,
                                      SWARM_SCHEMAREG_RETRY_MS / 1000);
+        case 2:
+                return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                                     "schema id %d: fetched within %d s and "
+                                     "not usable here", (int)id,
+                                     SWARM_SCHEMAREG_RETRY_MS / 1000);
+        }
         snprintf(what, sizeof(what), "fetching schema id %d", (int)id);
         snprintf(path, sizeof(path), "/schemas/ids/%d", (int)id);
         if ((rc = http(sr, path, NULL, &status, &body, err)))
@@ -477,13 +490,15 @@ int swarm_schemareg_fetch(swarm_schemareg_t *sr, int32_t id,
                                    "%s: a %.32s schema, not Avro", what, type);
                 goto out;
         }
-        if (!(*schema_json = strdup(schema)))
+        if (!(*schema_json = strdup(schema))) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "%s: strdup", what);
-        else
+        } else {
                 SWARM_INFO(sr->log, "schema registry fetched id=%d", (int)id);
+                remember_failed(sr, id, 1);
+        }
 out:
         if (rc) {
-                remember_failed(sr, id);
+                remember_failed(sr, id, 0);
                 SWARM_WARN(sr->log, "schema registry: %s",
                            err ? err->msg : "fetch failed");
         }

@@ -186,6 +186,24 @@ int main(void) {
                         printf("writer id %d fetched and resolved: %s\n", (int)eid,
                                err.code ? err.msg : "ok");
                         swarm_err_clear(&err);
+                        /* a schema the registry has but the codec cannot
+                         * use (another record): refused, and the second
+                         * message with that id costs no registry call */
+                        {
+                                int32_t oid = 0;
+                                CHECK(swarm_schemareg_register(sr, "unrelated",
+                                        "{\"type\":\"record\",\"name\":\"Unrelated\","
+                                        "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}",
+                                        &oid, &err) == SWARM_OK && oid > 0);
+                                set_frame_id(&buf, oid);
+                                CHECK(swarm_codec_decode_request(worker, buf.data, buf.len,
+                                                                 &req, &err) != SWARM_OK);
+                                printf("unrelated schema id %d: %s\n", (int)oid, err.msg);
+                                swarm_err_clear(&err);
+                                CHECK_ERR(swarm_codec_decode_request(worker, buf.data, buf.len,
+                                                                     &req, &err),
+                                          err, SWARM_ERR_NOT_FOUND, "not usable here");
+                        }
                         /* an id nobody registered: not found, then not asked
                          * again for a while */
                         set_frame_id(&buf, 987654);
