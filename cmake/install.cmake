@@ -8,6 +8,13 @@ include(GNUInstallDirs)
 install(TARGETS swarm-producer swarm-consumer swarm-registry swarm-scaler
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS swarm ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The CUDA backend module: programs load it from the path the build put it
+# at; an installed tree without the build tree points them at this copy with
+# SWARM_CUDA_MODULE=<prefix>/lib/swarm/libswarm_cuda_module.so (--version
+# says whether the module it would load is there).
+if(SWARM_CUDA_ENABLED)
+  install(TARGETS swarm_cuda_module LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/swarm)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/swarm
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
