@@ -506,7 +506,20 @@ int status_page_render(void *opaque, char **body, size_t *len, const char **ctyp
                 put(&o, ", state ");
                 put_esc(&o, sp->g.state);
         }
-        put(&o, "</p>\n<h2>Models</h2>\n");
+        put(&o, "</p>\n");
+        if (sp->have && sp->g.n_listed > 0) {
+                put(&o, "<table id=\"member-list\"><tr><th class=\"l\">client id</th>"
+                        "<th class=\"l\">host</th></tr>\n");
+                for (int i = 0; i < sp->g.n_listed; i++) {
+                        put(&o, "<tr class=\"member\"><td class=\"l\">");
+                        put_esc(&o, sp->g.member[i].client_id);
+                        put(&o, "</td><td class=\"l\">");
+                        put_esc(&o, sp->g.member[i].host);
+                        put(&o, "</td></tr>\n");
+                }
+                put(&o, "</table>\n");
+        }
+        put(&o, "<h2>Models</h2>\n");
         if (!sp->registry) {
                 put(&o, "<p class=\"muted\" id=\"models-none\">No model registry "
                         "(--registry) given.</p>\n");

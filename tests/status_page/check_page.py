@@ -46,6 +46,8 @@ class Page(HTMLParser):
         if tag == "tr" and "data-partition" in a:
             self._cur = ("part", int(a["data-partition"]), "stuck" in a.get("class", ""))
             self.parts[self._cur[1]] = {"stuck": self._cur[2]}
+        if tag == "tr" and a.get("class") == "member":
+            self.members_listed = getattr(self, "members_listed", 0) + 1
         if tag == "tr" and "data-model" in a:
             self._cur = ("model", a["data-model"])
             self.models[a["data-model"]] = {}
@@ -127,6 +129,8 @@ check(abs(float(pg.ids["lag-seconds"]) - g("swarm_scaler_lag_seconds")) < 0.051,
 check(abs(float(pg.ids["arrival-rate"]) - g("swarm_scaler_arrival_rate")) < 0.051, "arrival rate")
 check(abs(float(pg.ids["consumption-rate"]) - g("swarm_scaler_consumption_rate")) < 0.051, "consumption rate")
 check(int(pg.ids["stuck"]) == g("swarm_scaler_stuck_partitions"), "stuck")
+check(getattr(pg, "members_listed", 0) == g("swarm_scaler_group_members"),
+      "members listed %d vs %s" % (getattr(pg, "members_listed", 0), g("swarm_scaler_group_members")))
 nparts = 0
 for k, v in m.items():
     mm = re.match(r'swarm_scaler_partition_lag\{topic="([^"]+)",partition="(\d+)"\}', k)
