@@ -38,6 +38,7 @@
 #include "swarm/kafka.h"
 #include "swarm/metrics.h"
 #include "swarm/model.h"
+#include "swarm/schemareg.h"
 
 /* Batches between the exec and output stages: one being encoded, a few
  * waiting, so exec never stalls on a slow produce but memory stays bounded. */
@@ -233,6 +234,8 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         w->blas_threads = (int)threads;
 
         if ((r = swarm_codec_new(&w->codec, err)) ||
+            (r = swarm_schemareg_setup(conf, log, w->codec, o->topic,
+                                       o->results, err)) ||
             (r = offtrack_new(&w->track, err)) ||
             (r = swarm_precision_parse(o->precision, &prec, err)) ||
             (r = swarm_backend_select_prec(o->device, prec, w->blas_threads, log,

@@ -50,7 +50,7 @@ typedef struct producer_opts {
 static const swarm_opt_t producer_opts[] = {
         {"model", 'm', "swarm.model", "NAME", "model name (required)", NULL, 0,
          .field = F(model)},
-        {"version", 0, "swarm.version", "V",
+        {"model-version", 0, "swarm.model.version", "V",
          "model version (default: the production version)", NULL, 0,
          SWARM_OPT_INT, 0, INT32_MAX},
         {"input", 'i', "swarm.input", "FILE", "input array (required; - reads "
@@ -376,7 +376,7 @@ int main(int argc, char **argv) {
         if ((lvl = swarm_conf_get(conf, "swarm.log.level")))
                 lg.level = (swarm_level_t)swarm_log_level_parse(lvl);
         if (swarm_opts_fill(&producer_cli, conf, &po, &err) ||
-            swarm_conf_get_i64(conf, "swarm.version", -1, &version, &err) ||
+            swarm_conf_get_i64(conf, "swarm.model.version", -1, &version, &err) ||
             swarm_conf_get_i64(conf, "swarm.deadline.ms", -1, &deadline, &err)) {
                 rc = swarm_cli_error(&producer_cli, &err);
                 goto out;

@@ -19,6 +19,7 @@
 
 #include "policy.h"
 #include "scaler.h"
+#include "status_page.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
 #include "swarm/metrics.h"
@@ -453,6 +454,7 @@ int main(int argc, char **argv) {
         swarm_metrics_http_t *http = NULL;
         watch_t *w = NULL;
         policy_t *p = NULL;
+        status_page_t *sp = NULL;
         actuator_t *act = NULL;
         policy_part_in_t *in = NULL;
         policy_conf_t pc;
@@ -536,8 +538,11 @@ int main(int argc, char **argv) {
             actuator_new(kind, argv + argi, so.exec,
                          stop_timeout, &log, &act, &err) ||
             watch_new(conf, topic, group, group_api, &log, &w, &err) ||
-            policy_new(&pc, watch_partitions(w), &p, &err))
+            policy_new(&pc, watch_partitions(w), &p, &err) ||
+            status_page_new(topic, group, swarm_conf_get(conf, "swarm.registry"),
+                            fmax(5, poll_s), &log, &sp, &err))
                 goto out;
+        swarm_metrics_http_page(http, "/", status_page_render, sp);
         if (!(in = calloc((size_t)watch_partitions(w), sizeof(*in)))) {
                 swarm_err_set(&err, SWARM_ERR_NOMEM, "out of memory");
                 goto out;
@@ -585,6 +590,7 @@ int main(int argc, char **argv) {
                                                        : pc.min_workers;
                 policy_update(p, now, in, workers, &d);
                 export(&ms, topic, p, &d, g.members, actuator_restarts(act));
+                status_page_record(sp, now, p, &d, &g);
                 atomic_store(&ms.polled, 1);
                 if (d.dir != POLICY_HOLD || strcmp(last_reason, d.reason))
                         SWARM_INFO(&log, "decision %s workers=%d desired=%d reason=%s %s",
@@ -606,6 +612,7 @@ out:
                 SWARM_ERROR(&log, "%s", err.msg);
         actuator_destroy(act);
         swarm_metrics_http_stop(http);
+        status_page_destroy(sp);
         free(in);
         policy_destroy(p);
         watch_destroy(w);

@@ -28,9 +28,18 @@ int watch_new(const swarm_conf_t *conf, const char *topic, const char *group,
 void watch_destroy(watch_t *w);
 int watch_partitions(const watch_t *w);
 
+#define WATCH_MAX_MEMBERS 32    /* members listed by name (the count is exact) */
+
+typedef struct watch_member {
+        char client_id[64];
+        char host[64];          /* as the broker saw it, "/10.0.0.7" */
+} watch_member_t;
+
 typedef struct watch_group {
         int members;            /* -1: unknown (no group API) */
         char state[32];         /* "Stable", "PreparingRebalance", ... */
+        int n_listed;           /* entries of member[] (<= WATCH_MAX_MEMBERS) */
+        watch_member_t member[WATCH_MAX_MEMBERS];
 } watch_group_t;
 
 /* One sample: parts[] gets watch_partitions() entries. */

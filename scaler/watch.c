@@ -121,6 +121,7 @@ static void poll_group(watch_t *w, watch_group_t *g) {
         rd_kafka_resp_err_t e;
 
         g->members = -1;
+        g->n_listed = 0;
         snprintf(g->state, sizeof(g->state), "unknown");
         if (!w->group_api)
                 return;
@@ -142,6 +143,16 @@ static void poll_group(watch_t *w, watch_group_t *g) {
                 g->members = gl->groups[i].member_cnt;
                 snprintf(g->state, sizeof(g->state), "%s",
                          gl->groups[i].state ? gl->groups[i].state : "?");
+                for (int k = 0; k < gl->groups[i].member_cnt &&
+                                g->n_listed < WATCH_MAX_MEMBERS; k++) {
+                        const struct rd_kafka_group_member_info *mi =
+                                &gl->groups[i].members[k];
+                        watch_member_t *wm = &g->member[g->n_listed++];
+                        snprintf(wm->client_id, sizeof(wm->client_id), "%s",
+                                 mi->client_id ? mi->client_id : "?");
+                        snprintf(wm->host, sizeof(wm->host), "%s",
+                                 mi->client_host ? mi->client_host : "?");
+                }
         }
         if (g->members < 0) {
                 g->members = 0; /* the group does not exist (yet): empty */

@@ -105,9 +105,36 @@ void swarm_codec_destroy(swarm_codec_t *c);
 /* Register another writer schema (JSON text) under `schema_id`, e.g. an
  * evolved InferenceRequest that a producer registered with a schema registry.
  * Messages carrying that id are resolved into our reader schema through Avro
- * C.  Not thread-safe: call before sharing the codec. */
+ * C.  Safe to call while other threads decode (the writer table is locked);
+ * an id already registered is SWARM_ERR_INVALID. */
 int swarm_codec_register_writer(swarm_codec_t *c, int32_t schema_id,
                                 const char *schema_json, swarm_err_t *err);
+
+/* Use `request_id` and `response_id` for our own schemas instead of
+ * SWARM_SCHEMA_ID_REQUEST/RESPONSE (the ids a schema registry assigned them):
+ * encoders frame with them and decoders take the fast path for them.  They
+ * must differ and must not be a registered writer's.  Not thread-safe: call
+ * before sharing the codec. */
+int swarm_codec_set_ids(swarm_codec_t *c, int32_t request_id,
+                        int32_t response_id, swarm_err_t *err);
+int32_t swarm_codec_request_id(const swarm_codec_t *c);
+int32_t swarm_codec_response_id(const swarm_codec_t *c);
+
+/* Fetch the writer schema (JSON, caller frees with free()) of schema id `id`,
+ * e.g. from a schema registry.  Called by a decoder, on its thread, for an id
+ * the codec does not know; may block (the resolver bounds how long).  Returns
+ * SWARM_OK or an error code with err set. */
+typedef int (*swarm_codec_resolve_fn)(void *opaque, int32_t id,
+                                      char **schema_json, swarm_err_t *err);
+
+/* Install a resolver: a message framed with an unknown id makes the decoder
+ * call `fn`, register the schema it returns (swarm_codec_register_writer) and
+ * decode with it; the id stays registered for the codec's life.  The codec
+ * owns `opaque` from now on and calls release(opaque) (may be NULL) when it is
+ * destroyed or another resolver replaces it.  Not thread-safe: call before
+ * sharing the codec. */
+void swarm_codec_set_resolver(swarm_codec_t *c, swarm_codec_resolve_fn fn,
+                              void (*release)(void *opaque), void *opaque);
 
 /* Decode a framed request.  On success `req` borrows from `msg` (which must
  * outlive it); release with swarm_request_release().  Errors:

@@ -113,6 +113,16 @@ int swarm_metrics_http_start(swarm_metrics_t *m, int port,
                              swarm_metrics_ready_cb *ready, void *opaque,
                              const swarm_log_t *log,
                              swarm_metrics_http_t **out, swarm_err_t *err);
+/* An extra page: GET `path` (e.g. "/", copied) answers what page(opaque)
+ * renders: *body (malloc'ed, the server frees it), *len bytes, and *ctype
+ * (static; preset to "text/html; charset=utf-8").  A non-zero return is a
+ * 500.  page runs on the server's thread.  Replaces the previous page;
+ * opaque must outlive the server (or the next call). */
+typedef int (swarm_metrics_page_cb)(void *opaque, char **body, size_t *len,
+                                    const char **ctype);
+void swarm_metrics_http_page(swarm_metrics_http_t *h, const char *path,
+                             swarm_metrics_page_cb *page, void *opaque);
+
 /* The port actually bound. */
 int swarm_metrics_http_port(const swarm_metrics_http_t *h);
 /* Stop serving and free.  NULL is accepted. */

@@ -10,6 +10,7 @@
  * for those stragglers; send() also waits for a free entry.
  */
 #include "swarm/client.h"
+#include "swarm/schemareg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -587,7 +588,9 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         }
         cl->free_head = 0;
 
-        if ((r = swarm_codec_new(&cl->codec, err)))
+        if ((r = swarm_codec_new(&cl->codec, err)) ||
+            (r = swarm_schemareg_setup(conf, log, cl->codec, cl->req_topic,
+                                       cl->res_topic, err)))
                 goto fail;
 
         if ((r = swarm_kafka_conf(conf, prod_defaults, &cl->kop, &kconf, err)))

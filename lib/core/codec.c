@@ -505,11 +505,68 @@ static int rd_frame(const void *msg, size_t len, int32_t *id,
         return SWARM_OK;
 }
 
-static const struct codec_writer *find_writer(const swarm_codec_t *c,
+/* Writers are never removed before the codec dies, so the pointer found
+ * under the lock stays valid after it is released. */
+static const struct codec_writer *find_locked(const swarm_codec_t *c,
                                               int32_t id) {
         for (size_t i = 0; i < c->n_writers; i++)
-                if (c->writers[i].id == id)
-                        return &c->writers[i];
+                if (c->writers[i]->id == id)
+                        return c->writers[i];
+        return NULL;
+}
+
+static const struct codec_writer *find_writer(const swarm_codec_t *c,
+                                              int32_t id) {
+        const struct codec_writer *w;
+
+        pthread_mutex_lock(c->lock);
+        w = find_locked(c, id);
+        pthread_mutex_unlock(c->lock);
+        return w;
+}
+
+/* An id nobody registered: ask the resolver (a schema registry) for its
+ * schema and register it.  Outside the writer lock, since that may take a
+ * network round trip, but one resolution at a time: a thread that waited
+ * finds the writer the one before it registered, and the resolver is asked
+ * about each id once. */
+static const struct codec_writer *resolve_writer(const swarm_codec_t *c,
+                                                 int32_t id,
+                                                 swarm_err_t *err) {
+        const struct codec_writer *w;
+        swarm_err_t e;
+        char *json = NULL;
+        int rc;
+
+        if ((w = find_writer(c, id)))
+                return w;
+        if (!c->resolve) {
+                swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                              "frame: unknown schema id %d", id);
+                return NULL;
+        }
+        pthread_mutex_lock(c->resolve_lock);
+        if ((w = find_writer(c, id))) {
+                pthread_mutex_unlock(c->resolve_lock);
+                return w;
+        }
+        swarm_err_clear(&e);
+        if ((rc = c->resolve(c->resolve_opaque, id, &json, &e))) {
+                pthread_mutex_unlock(c->resolve_lock);
+                free(json);
+                swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                              "frame: unknown schema id %d: %s", id, e.msg);
+                return NULL;
+        }
+        /* The codec was allocated writable; decoders only see it const. */
+        rc = swarm_codec_register_writer((swarm_codec_t *)c, id, json, &e);
+        pthread_mutex_unlock(c->resolve_lock);
+        free(json);
+        if ((w = find_writer(c, id)))
+                return w;
+        swarm_err_set(err, rc == SWARM_ERR_NOMEM ? SWARM_ERR_NOMEM
+                                                 : SWARM_ERR_NOT_FOUND,
+                      "frame: schema id %d: %s", id, e.msg);
         return NULL;
 }
 
@@ -528,13 +585,11 @@ int swarm_codec_decode_request(const swarm_codec_t *c, const void *msg,
         req->metadata_raw_len = 0;
         if ((rc = rd_frame(msg, len, &id, err)))
                 return rc;
-        if (id == SWARM_SCHEMA_ID_REQUEST)
+        if (id == c->req_id)
                 return swarm_codec__fast_request(body, len - FRAME_LEN, req,
                                                  err);
-        w = find_writer(c, id);
-        if (!w)
-                return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
-                                     "frame: unknown schema id %d", id);
+        if (!(w = resolve_writer(c, id, err)))
+                return err ? err->code : SWARM_ERR_NOT_FOUND;
         if (w->kind != CODEC_REQUEST)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "frame: schema id %d is not an "
@@ -565,13 +620,11 @@ int swarm_codec_decode_response(const swarm_codec_t *c, const void *msg,
         resp->n_outputs = 0;
         if ((rc = rd_frame(msg, len, &id, err)))
                 return rc;
-        if (id == SWARM_SCHEMA_ID_RESPONSE)
+        if (id == c->resp_id)
                 return swarm_codec__fast_response(body, len - FRAME_LEN, resp,
                                                   err);
-        w = find_writer(c, id);
-        if (!w)
-                return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
-                                     "frame: unknown schema id %d", id);
+        if (!(w = resolve_writer(c, id, err)))
+                return err ? err->code : SWARM_ERR_NOT_FOUND;
         if (w->kind != CODEC_RESPONSE)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "frame: schema id %d is not an "
@@ -747,7 +800,7 @@ int swarm_codec_encode_request(const swarm_codec_t *c,
                 return rc;
 
         start = p = out->data + out->len;
-        p = put_frame(p, SWARM_SCHEMA_ID_REQUEST);
+        p = put_frame(p, c->req_id);
         p = put_bytes(p, req->request_id.ptr, req->request_id.len);
         p = put_bytes(p, req->model.ptr, req->model.len);
         *p++ = req->has_version ? 2 : 0;        /* zig-zag of 1 / 0 */
@@ -796,7 +849,7 @@ int swarm_codec_encode_response(const swarm_codec_t *c,
                 return rc;
 
         start = p = out->data + out->len;
-        p = put_frame(p, SWARM_SCHEMA_ID_RESPONSE);
+        p = put_frame(p, c->resp_id);
         p = put_bytes(p, resp->request_id.ptr, resp->request_id.len);
         p = put_bytes(p, resp->model.ptr, resp->model.len);
         p = put_long(p, resp->version);
@@ -867,6 +920,16 @@ int swarm_codec_new(swarm_codec_t **out, swarm_err_t *err) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "codec: calloc");
+        c->req_id = SWARM_SCHEMA_ID_REQUEST;
+        c->resp_id = SWARM_SCHEMA_ID_RESPONSE;
+        if (!(c->lock = malloc(sizeof(*c->lock))) ||
+            !(c->resolve_lock = malloc(sizeof(*c->resolve_lock)))) {
+                free(c->lock);
+                free(c);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "codec: lock");
+        }
+        pthread_mutex_init(c->lock, NULL);
+        pthread_mutex_init(c->resolve_lock, NULL);
         if ((rc = load_schema(swarm_schema_InferenceRequest,
                               "InferenceRequest", request_fields,
                               &c->req_schema, &c->req_class, err)) ||
@@ -884,9 +947,17 @@ out:
 void swarm_codec_destroy(swarm_codec_t *c) {
         if (!c)
                 return;
-        for (size_t i = 0; i < c->n_writers; i++)
-                swarm_codec__writer_fini(&c->writers[i]);
+        if (c->resolve_free)
+                c->resolve_free(c->resolve_opaque);
+        for (size_t i = 0; i < c->n_writers; i++) {
+                swarm_codec__writer_fini(c->writers[i]);
+                free(c->writers[i]);
+        }
         free(c->writers);
+        pthread_mutex_destroy(c->lock);
+        pthread_mutex_destroy(c->resolve_lock);
+        free(c->lock);
+        free(c->resolve_lock);
         if (c->req_class)
                 avro_value_iface_decref(c->req_class);
         if (c->resp_class)
@@ -900,24 +971,79 @@ void swarm_codec_destroy(swarm_codec_t *c) {
 
 int swarm_codec_register_writer(swarm_codec_t *c, int32_t schema_id,
                                 const char *schema_json, swarm_err_t *err) {
-        struct codec_writer w, *ws;
-        int rc;
+        struct codec_writer *w, **ws;
+        int rc = SWARM_OK;
 
-        if (schema_id == SWARM_SCHEMA_ID_REQUEST ||
-            schema_id == SWARM_SCHEMA_ID_RESPONSE || find_writer(c, schema_id))
+        if (!schema_json)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
-                                     "schema id %d: already registered",
-                                     schema_id);
-        if ((rc = swarm_codec__writer_init(c, &w, schema_id, schema_json,
+                                     "schema id %d: no schema", schema_id);
+        if (!(w = calloc(1, sizeof(*w))))
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "schema id %d: calloc", schema_id);
+        /* Parsing and resolving happen under the lock too: Avro C keeps its
+         * error text in one process-wide buffer, and this is rare. */
+        pthread_mutex_lock(c->lock);
+        if (schema_id == c->req_id || schema_id == c->resp_id ||
+            find_locked(c, schema_id)) {
+                rc = swarm_err_set(err, SWARM_ERR_INVALID,
+                                   "schema id %d: already registered",
+                                   schema_id);
+                goto out;
+        }
+        if ((rc = swarm_codec__writer_init(c, w, schema_id, schema_json,
                                            err)))
-                return rc;
+                goto out;
         ws = realloc(c->writers, (c->n_writers + 1) * sizeof(*ws));
         if (!ws) {
-                swarm_codec__writer_fini(&w);
-                return swarm_err_set(err, SWARM_ERR_NOMEM,
-                                     "schema id %d: realloc", schema_id);
+                swarm_codec__writer_fini(w);
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                   "schema id %d: realloc", schema_id);
+                goto out;
         }
         ws[c->n_writers++] = w;
         c->writers = ws;
+        w = NULL;
+out:
+        pthread_mutex_unlock(c->lock);
+        free(w);
+        return rc;
+}
+
+int swarm_codec_set_ids(swarm_codec_t *c, int32_t request_id,
+                        int32_t response_id, swarm_err_t *err) {
+        int clash;
+
+        if (request_id == response_id)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "schema ids: request and response both "
+                                     "%d", request_id);
+        pthread_mutex_lock(c->lock);
+        clash = find_locked(c, request_id) || find_locked(c, response_id);
+        if (!clash) {
+                c->req_id = request_id;
+                c->resp_id = response_id;
+        }
+        pthread_mutex_unlock(c->lock);
+        if (clash)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "schema ids %d/%d: one is a registered "
+                                     "writer's", request_id, response_id);
         return SWARM_OK;
+}
+
+int32_t swarm_codec_request_id(const swarm_codec_t *c) {
+        return c->req_id;
+}
+
+int32_t swarm_codec_response_id(const swarm_codec_t *c) {
+        return c->resp_id;
+}
+
+void swarm_codec_set_resolver(swarm_codec_t *c, swarm_codec_resolve_fn fn,
+                              void (*release)(void *opaque), void *opaque) {
+        if (c->resolve_free)
+                c->resolve_free(c->resolve_opaque);
+        c->resolve = fn;
+        c->resolve_free = release;
+        c->resolve_opaque = opaque;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <avro.h>
+#include <pthread.h>
 
 #include "swarm/codec.h"
 
@@ -32,8 +33,19 @@ struct swarm_codec {
         avro_schema_t resp_schema;
         avro_value_iface_t *req_class;  /* generic classes of the above */
         avro_value_iface_t *resp_class;
-        struct codec_writer *writers;   /* registered writers, owned */
+        int32_t req_id;                 /* the ids our own schemas go by */
+        int32_t resp_id;
+        /* Registered writers, owned, each allocated on its own so a pointer
+         * stays valid while the array grows.  Decoders may add one (the
+         * resolver), so the array is guarded by *lock, allocated apart so
+         * decoders holding a const codec can take it. */
+        struct codec_writer **writers;
         size_t n_writers;
+        pthread_mutex_t *lock;
+        pthread_mutex_t *resolve_lock;  /* one resolver call at a time */
+        swarm_codec_resolve_fn resolve; /* unknown ids; may be NULL */
+        void (*resolve_free)(void *opaque);
+        void *resolve_opaque;
 };
 
 /* Read one zig-zag varint at *pp.  Returns 0 and advances *pp; 1 when the

@@ -6,6 +6,8 @@
  * than a hash and fast enough.
  */
 #include "swarm/conf.h"
+#include "swarm/schemareg.h"
+#include "swarm/version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -307,6 +309,7 @@ static const swarm_opt_t builtin_opts[] = {
         {"log-level", 0, "swarm.log.level", "LEVEL", "error, warn, info or debug",
          "info", 0, .choices = "error|warn|info|debug"},
         {"help", 'h', NULL, NULL, NULL, NULL, 0},
+        {"version", 'V', NULL, NULL, NULL, NULL, 0},
         SWARM_OPT_END,
 };
 
@@ -368,7 +371,8 @@ void swarm_cli_usage(const swarm_cli_t *cli) {
                        "or a swarm.* key (repeatable); -X list shows them\n");
         printf("  -c, -F, --config FILE\n        key=value configuration file\n"
                "  --log-level LEVEL\n        error, warn, info (default), debug\n"
-               "  -h, --help\n        this text\n\n"
+               "  -h, --help\n        this text\n"
+               "  -V, --version\n        version, git revision, library versions\n\n"
                "Precedence: defaults < -c file < SWARM_<OPTION> environment "
                "< command line.\n");
 }
@@ -453,7 +457,7 @@ static int check_swarm_key(const char *key, const char *value,
                            const char *origin, void *opaque) {
         key_check_t *k = opaque;
         (void)value;
-        if (strncmp(key, "swarm.", 6))
+        if (strncmp(key, "swarm.", 6) || swarm_schemareg_known_key(key))
                 return 0;
         for (int i = 0; i < k->t->n; i++)
                 if (k->t->o[i]->key && !strcmp(k->t->o[i]->key, key))
@@ -625,6 +629,11 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                              argv[optind - 1]);
                 if (!strcmp(o->name, "help")) {
                         swarm_cli_usage(cli);
+                        *done = 1;
+                        return SWARM_OK;
+                }
+                if (!strcmp(o->name, "version")) {
+                        swarm_version_print(cli->prog, stdout);
                         *done = 1;
                         return SWARM_OK;
                 }

@@ -1,4 +1,5 @@
 #include "swarm/kafka.h"
+#include "swarm/schemareg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +56,7 @@ static int apply(const char *key, const char *value, const char *origin,
         apply_ctx_t *a = opaque;
         char errstr[512];
 
-        if (!strncmp(key, "swarm.", 6))
+        if (!strncmp(key, "swarm.", 6) || swarm_schemareg_known_key(key))
                 return 0;
         if (rd_kafka_conf_set(a->kconf, key, value, errstr, sizeof(errstr)) !=
             RD_KAFKA_CONF_OK)

@@ -573,6 +573,11 @@ struct swarm_metrics_http {
         void *opaque;
         const swarm_log_t *log;
         int port;
+        /* one extra page (swarm_metrics_http_page); set while serving */
+        pthread_mutex_t page_lock;
+        char page_path[64];
+        swarm_metrics_page_cb *page;
+        void *page_opaque;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
@@ -631,8 +636,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
                              "not ready\n", 10, MHD_RESPMEM_PERSISTENT);
         }
+        {
+                swarm_metrics_page_cb *page;
+                void *po;
+                pthread_mutex_lock(&h->page_lock);
+                page = h->page && !strcmp(url, h->page_path) ? h->page : NULL;
+                po = h->page_opaque;
+                pthread_mutex_unlock(&h->page_lock);
+                if (page) {
+                        char *body = NULL;
+                        size_t len = 0;
+                        const char *ctype = "text/html; charset=utf-8";
+                        if (page(po, &body, &len, &ctype))
+                                return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text,
+                                             "render failed\n", 14,
+                                             MHD_RESPMEM_PERSISTENT);
+                        return reply(conn, MHD_HTTP_OK, ctype, body, len,
+                                     MHD_RESPMEM_MUST_FREE);
+                }
+        }
         return reply(conn, MHD_HTTP_NOT_FOUND, text, "not found\n", 10,
                      MHD_RESPMEM_PERSISTENT);
+}
+
+void swarm_metrics_http_page(swarm_metrics_http_t *h, const char *path,
+                             swarm_metrics_page_cb *page, void *opaque) {
+        if (!h)
+                return;
+        pthread_mutex_lock(&h->page_lock);
+        snprintf(h->page_path, sizeof(h->page_path), "%s", path ? path : "");
+        h->page = page;
+        h->page_opaque = opaque;
+        pthread_mutex_unlock(&h->page_lock);
 }
 
 int swarm_metrics_http_start(swarm_metrics_t *m, int port,
@@ -647,6 +682,7 @@ int swarm_metrics_http_start(swarm_metrics_t *m, int port,
                                      "metrics port %d out of range", port);
         if (!(h = calloc(1, sizeof(*h))))
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        pthread_mutex_init(&h->page_lock, NULL);
         h->m = m;
         h->ready = ready;
         h->opaque = opaque;
@@ -659,6 +695,7 @@ int swarm_metrics_http_start(swarm_metrics_t *m, int port,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                 MHD_OPTION_END);
         if (!h->d) {
+                pthread_mutex_destroy(&h->page_lock);
                 free(h);
                 return swarm_err_set(err, SWARM_ERR_IO,
                                      "metrics server: cannot listen on port %d",
@@ -680,5 +717,6 @@ void swarm_metrics_http_stop(swarm_metrics_http_t *h) {
         if (!h)
                 return;
         MHD_stop_daemon(h->d);
+        pthread_mutex_destroy(&h->page_lock);
         free(h);
 }
