@@ -11,6 +11,17 @@
 #include "swarm/model.h"
 #include "swarm/tensor.h"
 
+/* Largest value the loader computes on the host (a folded result, an
+ * expanded constant): a model can ask for more only by computing it at run
+ * time.  Larger run-time values are refused too, so that rows * elements *
+ * 4 stays far from overflow. */
+#define EXEC_FOLD_MAX_ELEMS ((int64_t)1 << 24)
+#define EXEC_RUN_MAX_ELEMS ((int64_t)INT32_MAX * 16)
+
+/* Graph size limits (a real network has up to ~10^5 nodes). */
+#define EXEC_MAX_NODES (1 << 20)
+#define EXEC_MAX_VALS (1 << 22)
+
 enum vkind { V_INPUT, V_CONST, V_TEMP };
 
 /* One tensor of the graph.  When `batched`, the leading dimension is
@@ -141,7 +152,14 @@ int exec_tensor_decode(const struct Onnx__TensorProto *t, swarm_dtype_t *dt,
                        swarm_err_t *err);
 /* Input count bounds of a supported operator; -1 when unsupported. */
 int exec_op_inputs(const char *op_type, int *min_in, int *max_in);
-/* Add a constant value (host data owned by the value). -1 on NOMEM. */
+/* Make room for `extra` more values (m->vals may move: value pointers
+ * taken before are stale).  -1 on NOMEM.  exec_infer_node and the fusion
+ * reserve EXEC_NODE_NEW_VALS before a handler runs, so exec_new_const never
+ * moves the array under a handler's pointers. */
+#define EXEC_NODE_NEW_VALS 8
+int exec_reserve_vals(swarm_model_t *m, int extra);
+/* Add a constant value (host data owned by the value). -1 when the
+ * reserved room is used up or on NOMEM. */
 int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
                    int ndim, const int64_t *shape, void *host);
 /* Fold BatchNormalization into Conv/Gemm, fuse bias and activations. */

@@ -439,31 +439,55 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         int *indeg = calloc((size_t)n + 1, sizeof(int));
         int *queue = calloc((size_t)n + 1, sizeof(int));
         int *order = calloc((size_t)n + 1, sizeof(int));
+        int *first = calloc((size_t)n + 2, sizeof(int));
+        int *cons = NULL;
+        size_t n_edges = 0;
         xnode_t *sorted = calloc((size_t)n + 1, sizeof(xnode_t));
 
-        if (!indeg || !queue || !order || !sorted) {
+        if (!indeg || !queue || !order || !first || !sorted) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 goto out;
         }
-        for (int i = 0; i < n; i++) {
+        /* Consumers of each node as one CSR array, so Kahn's algorithm
+         * stays linear: a hostile file of a million nodes must not make
+         * the loader quadratic. */
+        for (int i = 0; i < n; i++)
                 for (int j = 0; j < m->nodes[i].n_in; j++)
                         if (m->nodes[i].in[j] >= 0 &&
-                            m->vals[m->nodes[i].in[j]].producer >= 0)
+                            m->vals[m->nodes[i].in[j]].producer >= 0) {
+                                first[m->vals[m->nodes[i].in[j]].producer + 1]++;
+                                n_edges++;
+                        }
+        for (int i = 0; i < n; i++)
+                first[i + 1] += first[i];
+        cons = malloc((n_edges + 1) * sizeof(int));
+        if (!cons) {
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        {
+                int *fill = queue;      /* reused as fill positions */
+                for (int i = 0; i < n; i++)
+                        fill[i] = first[i];
+                for (int i = 0; i < n; i++)
+                        for (int j = 0; j < m->nodes[i].n_in; j++) {
+                                int p;
+                                if (m->nodes[i].in[j] < 0 ||
+                                    (p = m->vals[m->nodes[i].in[j]].producer) < 0)
+                                        continue;
+                                cons[fill[p]++] = i;
                                 indeg[i]++;
+                        }
+        }
+        for (int i = 0; i < n; i++)
                 if (indeg[i] == 0)
                         queue[tail++] = i;
-        }
-        /* Kahn's algorithm; consumers are found by scanning, which is
-         * quadratic but only at load and fine for thousands of nodes. */
         while (head < tail) {
                 int u = queue[head++];
                 order[head - 1] = u;
-                for (int i = 0; i < n; i++)
-                        for (int j = 0; j < m->nodes[i].n_in; j++)
-                                if (m->nodes[i].in[j] >= 0 &&
-                                    m->vals[m->nodes[i].in[j]].producer == u &&
-                                    --indeg[i] == 0)
-                                        queue[tail++] = i;
+                for (int e = first[u]; e < first[u + 1]; e++)
+                        if (--indeg[cons[e]] == 0)
+                                queue[tail++] = cons[e];
         }
         if (head != n) {
                 rc = swarm_err_set(err, SWARM_ERR_INVALID,
@@ -481,6 +505,8 @@ out:
         free(indeg);
         free(queue);
         free(order);
+        free(first);
+        free(cons);
         free(sorted);
         return rc;
 }
@@ -684,13 +710,37 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if (os && (!*d || strcmp(d, "ai.onnx") == 0))
                         opset = os->has_version ? os->version : 1;
         }
-        if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 ||
-            g->n_input > INT_MAX / 4)
+        if (g->n_node > EXEC_MAX_NODES || g->n_initializer > EXEC_MAX_NODES ||
+            g->n_input > EXEC_MAX_NODES || g->n_output > EXEC_MAX_NODES)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "graph too large");
-        max_vals = g->n_initializer + g->n_input + 4 * g->n_node + 16;
-        for (size_t i = 0; i < g->n_node; i++)
-                max_vals += g->node[i] ? g->node[i]->n_output : 0;
+                                     "graph too large (more than %d nodes, "
+                                     "initializers, inputs or outputs)",
+                                     EXEC_MAX_NODES);
+        /* Everything below is sized by what the file declares, so check
+         * first that each node declares something: a file of millions of
+         * empty nodes is refused here, before any per-node allocation. */
+        max_vals = g->n_initializer + g->n_input + 16;
+        for (size_t i = 0; i < g->n_node; i++) {
+                const Onnx__NodeProto *np = g->node[i];
+                if (!np || !np->op_type || !*np->op_type)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "node #%zu ('%s') has no "
+                                             "operator type", i,
+                                             np ? nz(np->name) : "");
+                size_t named = 0;
+                for (size_t j = 0; j < np->n_output; j++)
+                        named += *nz(np->output[j]) != '\0';
+                if (!named)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "node '%s' (%s): no output",
+                                             nz(np->name), np->op_type);
+                if (np->n_output > EXEC_MAX_NODES ||
+                    max_vals > (size_t)EXEC_MAX_VALS - np->n_output)
+                        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                             "graph too large (more than "
+                                             "%d values)", EXEC_MAX_VALS);
+                max_vals += np->n_output;
+        }
         m->cap_vals = (int)max_vals;
         for (nt.cap = 16; nt.cap < 2 * max_vals; nt.cap *= 2)
                 ;
@@ -875,17 +925,6 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         continue;
                 if ((rc = exec_infer_node(m, n, np, opset, err)))
                         goto out;
-                if (n->dead)
-                        continue;
-                /* Keeps rows * elements * 4 representable at run time. */
-                if (swarm_shape_elems(m->vals[n->out].shape,
-                                      m->vals[n->out].ndim) < 0 ||
-                    swarm_shape_elems(m->vals[n->out].shape,
-                                      m->vals[n->out].ndim) > INT32_MAX * 16LL) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "result shape too large");
-                        goto out;
-                }
         }
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],

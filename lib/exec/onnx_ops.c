@@ -49,6 +49,41 @@ static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
                              n->op_type, why);
 }
 
+/* Checked shape arithmetic (swarm_add_i64 / swarm_mul_i64): every dim,
+ * pad, stride and offset computed from numbers in the model goes through
+ * these, so an overflow is the node's error instead of a wrapped size. */
+static int ck_add(const xnode_t *n, int64_t a, int64_t b, int64_t *r,
+                  swarm_err_t *err) {
+        if (swarm_add_i64(a, b, r))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "size arithmetic overflows (%lld + %lld)",
+                                (long long)a, (long long)b);
+        return SWARM_OK;
+}
+
+static int ck_mul(const xnode_t *n, int64_t a, int64_t b, int64_t *r,
+                  swarm_err_t *err) {
+        if (swarm_mul_i64(a, b, r))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "size arithmetic overflows (%lld * %lld)",
+                                (long long)a, (long long)b);
+        return SWARM_OK;
+}
+
+/* The result of a node: its elements must be countable (swarm_shape_elems)
+ * and small enough that rows * elements * 4 stays representable at run
+ * time; a folded result must also fit the load-time bound. */
+static int check_result(const xnode_t *n, const xvalue_t *o, int folded,
+                        swarm_err_t *err) {
+        int64_t e = swarm_shape_elems(o->shape, o->ndim);
+        if (e < 0 || e > EXEC_RUN_MAX_ELEMS ||
+            (folded && e > EXEC_FOLD_MAX_ELEMS))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "result shape too large%s",
+                                folded ? " to compute at load time" : "");
+        return SWARM_OK;
+}
+
 /* ---- shapes with a symbolic batch ---- */
 
 static void fmt_shape(const xvalue_t *v, char *buf, size_t size) {
@@ -323,7 +358,13 @@ static void out_like(xvalue_t *o, const xvalue_t *x) {
 static int fold_host(swarm_model_t *m, xnode_t *n, xvalue_t *o, int with_sym,
                      swarm_err_t *err) {
         int64_t e = elems_of(o);
-        size_t b = (size_t)(e > 0 ? e : 0) * swarm_dtype_size(o->dtype);
+        size_t b;
+        int rc;
+
+        (void)m;
+        if ((rc = check_result(n, o, 1, err)))
+                return rc;
+        b = (size_t)e * swarm_dtype_size(o->dtype);
         o->host = calloc(1, b ? b : 1);
         o->host_bytes = b;
         if (with_sym && e > 0)
@@ -335,6 +376,25 @@ static int fold_host(swarm_model_t *m, xnode_t *n, xvalue_t *o, int with_sym,
         n->op = OP_FOLDED;
         n->dead = 1;
         return SWARM_OK;
+}
+
+int exec_reserve_vals(swarm_model_t *m, int extra) {
+        xvalue_t *nv;
+        int cap;
+
+        if (m->n_vals <= m->cap_vals - extra)
+                return 0;
+        if (m->n_vals > INT_MAX / 2 - extra)
+                return -1;
+        cap = 2 * m->n_vals + extra;
+        nv = realloc(m->vals, (size_t)cap * sizeof(xvalue_t));
+        if (!nv)
+                return -1;
+        memset(nv + m->cap_vals, 0,
+               (size_t)(cap - m->cap_vals) * sizeof(xvalue_t));
+        m->vals = nv;
+        m->cap_vals = cap;
+        return 0;
 }
 
 int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
@@ -480,17 +540,21 @@ static int int_binop(swarm_binop_t op, int64_t a, int as, int64_t b, int bs,
         case SWARM_BIN_SUB:
                 if (as != bs && !(as ? b == 0 : a == 0))
                         return -1;
-                *r = op == SWARM_BIN_ADD ? a + b : a - b;
+                if (op == SWARM_BIN_ADD ? swarm_add_i64(a, b, r)
+                                        : swarm_sub_i64(a, b, r))
+                        return -1;
                 *rs = (uint8_t)(as | bs);
                 return 0;
         case SWARM_BIN_MUL:
                 if (as && bs)
                         return -1;
-                *r = a * b;
+                if (swarm_mul_i64(a, b, r))
+                        return -1;
                 *rs = (uint8_t)(as | bs);
                 return 0;
         case SWARM_BIN_DIV:
-                if (b == 0 || bs || (as && a % b))
+                if (b == 0 || bs || (a == INT64_MIN && b == -1) ||
+                    (as && a % b))
                         return -1;
                 /* ONNX integer Div truncates like C. */
                 *r = a / b;
@@ -591,7 +655,8 @@ static int h_binary(OPARGS) {
                                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                                 "integer %s not computable at "
                                                 "load time (on the batch "
-                                                "dimension or by zero)",
+                                                "dimension, by zero or "
+                                                "overflowing)",
                                                 n->op_type);
                         for (int d = o->ndim - 1; d >= 0; d--) {
                                 if (++idx[d] < o->shape[d])
@@ -790,7 +855,9 @@ static int h_flatten(OPARGS) {
         o->shape[0] = 1;
         o->shape[1] = 1;
         for (int i = 0; i < x->ndim; i++)
-                o->shape[i < axis ? 0 : 1] *= x->shape[i];
+                if ((rc = ck_mul(n, o->shape[i < axis ? 0 : 1], x->shape[i],
+                                 &o->shape[i < axis ? 0 : 1], err)))
+                        return rc;
         o->batched = x->batched;
         return finish_copy(m, n, err);
 }
@@ -850,7 +917,8 @@ static int h_reshape(OPARGS) {
                 } else {
                         o->shape[i] = t[i];
                 }
-                known *= o->shape[i];
+                if ((rc = ck_mul(n, known, o->shape[i], &known, err)))
+                        return rc;
         }
         if (x->batched && !o->batched) {
                 if (neg != 0)
@@ -866,7 +934,8 @@ static int h_reshape(OPARGS) {
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "cannot infer the -1 dimension");
                 o->shape[neg] = total / known;
-                known *= o->shape[neg];
+                if ((rc = ck_mul(n, known, o->shape[neg], &known, err)))
+                        return rc;
         }
         if (known != total)
                 return node_err(err, SWARM_ERR_INVALID, n,
@@ -1050,23 +1119,38 @@ static int h_slice(OPARGS) {
                                                 "dimension");
                         continue;
                 }
+                /* Clamp before adding d so nothing overflows (starts and
+                 * ends of +-INT64_MAX are how "to the end" is written),
+                 * and clamp the step to the dim: any |step| >= d selects
+                 * one element at most, and -INT64_MIN is not an int64. */
+                s = s < -d ? -d - 1 : s > d ? d : s;
+                e = e < -d ? -d - 1 : e > d ? d : e;
                 if (s < 0)
                         s += d;
                 if (e < 0)
                         e += d;
+                if (step > d)
+                        step = d > 0 ? d : 1;
+                if (step < -d)
+                        step = d > 0 ? -d : -1;
                 if (step > 0) {
                         s = s < 0 ? 0 : s > d ? d : s;
                         e = e < 0 ? 0 : e > d ? d : e;
-                        len = e > s ? (e - s + step - 1) / step : 0;
+                        len = e > s ? (e - s - 1) / step + 1 : 0;
                 } else {
                         s = s < 0 ? -1 : s > d - 1 ? d - 1 : s;
                         e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-                        len = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+                        len = s > e ? (s - e - 1) / (-step) + 1 : 0;
                 }
                 o->shape[a] = len;
-                if (len > 0)
-                        n->xoff += s * str[a];
-                n->xstr[a] = str[a] * step;
+                if (len > 0) {
+                        int64_t off;
+                        if ((rc = ck_mul(n, s, str[a], &off, err)) ||
+                            (rc = ck_add(n, n->xoff, off, &n->xoff, err)))
+                                return rc;
+                }
+                if ((rc = ck_mul(n, str[a], step, &n->xstr[a], err)))
+                        return rc;
         }
         n->op = OP_STRIDED;
         return SWARM_OK;
@@ -1138,7 +1222,9 @@ static int h_concat(OPARGS) {
                                 return node_err(err, SWARM_ERR_INVALID, n,
                                                 "input '%s': dimension %d "
                                                 "differs", v->name, d);
-                o->shape[axis] += v->shape[axis];
+                if ((rc = ck_add(n, o->shape[axis], v->shape[axis],
+                                 &o->shape[axis], err)))
+                        return rc;
         }
         if (x->batched && axis == 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
@@ -1213,22 +1299,32 @@ static int h_gather(OPARGS) {
 static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
                       int64_t s, int64_t d, int64_t *pb, int64_t *pe,
                       int ceil_mode, int64_t *out, swarm_err_t *err) {
-        int64_t eff = (k - 1) * d + 1, o;
+        int64_t eff, o;
+        int rc;
         if (k < 1 || s < 1 || d < 1)
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "kernel, stride and dilation must be >= 1");
+        /* eff = (k - 1) * d + 1, checked: k, d and pads are the model's. */
+        if ((rc = ck_mul(n, k - 1, d, &eff, err)) ||
+            (rc = ck_add(n, eff, 1, &eff, err)))
+                return rc;
         if (!*autopad || strcmp(autopad, "NOTSET") == 0) {
-                int64_t span = in + *pb + *pe - eff;
+                int64_t span;
                 if (*pb < 0 || *pe < 0)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "negative pads");
+                if ((rc = ck_add(n, in, *pb, &span, err)) ||
+                    (rc = ck_add(n, span, *pe, &span, err)))
+                        return rc;
+                span -= eff;    /* both >= 0: cannot overflow */
                 if (span < 0)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "the window is larger than the "
                                         "padded input");
-                o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+                o = (ceil_mode ? span / s + (span % s != 0) : span / s) + 1;
                 /* A last window starting in the end padding is dropped,
-                 * as PyTorch and onnxruntime do. */
+                 * as PyTorch and onnxruntime do.  (o - 1) * s <= span +
+                 * s - 1 <= in + pb + pe: no overflow. */
                 if (ceil_mode && (o - 1) * s >= in + *pb)
                         o--;
         } else if (strcmp(autopad, "VALID") == 0) {
@@ -1241,8 +1337,12 @@ static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
         } else if (strcmp(autopad, "SAME_UPPER") == 0 ||
                    strcmp(autopad, "SAME_LOWER") == 0) {
                 int64_t total;
-                o = (in + s - 1) / s;
-                total = (o - 1) * s + eff - in;
+                o = in / s + (in % s != 0);
+                /* (o - 1) * s < in: only adding eff can overflow. */
+                if ((rc = ck_add(n, (o > 0 ? o - 1 : 0) * s, eff, &total,
+                                 err)))
+                        return rc;
+                total -= in;
                 if (total < 0)
                         total = 0;
                 if (autopad[5] == 'U') {
@@ -1357,16 +1457,24 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
  * group, writing NCHW directly (chunk 1), or, for small planes on a backend
  * that can unfold several images at once, chunks of images side by side
  * ([mg, k] x [k, chunk * oh * ow] per group) and a strided copy back. */
-static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
-                      int64_t k) {
-        int64_t plane = n->win.oh * n->win.ow;
+static int conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
+                     int64_t k, swarm_err_t *err) {
+        int64_t plane, per, kp;
+        int rc;
         int direct = n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
                      n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
                      !n->win.pad_b && !n->win.pad_r;
-        int64_t per = (k + mg) * plane;
         int64_t want = be && be->threads > 1 && CONV_PAR_N > 0
                        ? CONV_PAR_N * be->threads : CONV_MIN_N;
 
+        if ((rc = ck_mul(n, n->win.oh, n->win.ow, &plane, err)) ||
+            (rc = ck_add(n, k, mg, &per, err)) ||
+            (rc = ck_mul(n, per, plane, &per, err)) ||
+            (rc = ck_mul(n, k, plane, &kp, err)))
+                return rc;
+        if (kp > EXEC_RUN_MAX_ELEMS)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "convolution scratch too large");
         n->chunk = 1;
         if (be && be->im2col_imgs && plane > 0 && plane < want && per > 0) {
                 n->chunk = (want + plane - 1) / plane;
@@ -1377,8 +1485,9 @@ static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
                 n->scratch = n->chunk * per;
         else {
                 n->chunk = 1;
-                n->scratch = direct ? 0 : k * plane;
+                n->scratch = direct ? 0 : kp;
         }
+        return SWARM_OK;
 }
 
 static int h_conv(OPARGS) {
@@ -1425,9 +1534,8 @@ static int h_conv(OPARGS) {
         n->alpha = 1.0f;
         n->beta = 1.0f;
         n->win.n = w->shape[1];
-        k = n->win.n * n->win.kh * n->win.kw;
-        conv_plan(m->be, n, w->shape[0] / n->group, k);
-        return SWARM_OK;
+        k = n->win.n * n->win.kh * n->win.kw;  /* <= elements of w */
+        return conv_plan(m->be, n, w->shape[0] / n->group, k, err);
 }
 
 static int h_pool(OPARGS) {
@@ -1637,6 +1745,9 @@ static int h_layernorm(OPARGS) {
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "'%s' must have 1 or %lld values",
                                         v->name, (long long)len);
+                if (len > EXEC_FOLD_MAX_ELEMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "normalised shape too large");
                 full = malloc((size_t)len * sizeof(float) + 1);
                 if (!full)
                         return node_err(err, SWARM_ERR_NOMEM, n,
@@ -1769,15 +1880,22 @@ static int h_constant_of_shape(OPARGS) {
         if (a && a->t &&
             (rc = exec_tensor_decode(a->t, &dt, &vnd, vsh, &val, &vb, err)))
                 return rc;
+        /* The fill below copies vb bytes per element. */
+        if (val && vb != swarm_dtype_size(dt)) {
+                free(val);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "'value' must hold exactly one element");
+        }
         o->dtype = dt;
         o->ndim = cnt;
         memcpy(o->shape, t, sizeof(int64_t) * (size_t)cnt);
+        for (int i = 0; i < cnt; i++)
+                if (t[i] < 0) {
+                        free(val);
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "dimension %lld", (long long)t[i]);
+                }
         e = elems_of(o);
-        if (e < 0 || e > (1 << 24)) {
-                free(val);
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "shape too large");
-        }
         if ((rc = fold_host(m, n, o, 0, err))) {
                 free(val);
                 return rc;
@@ -1856,13 +1974,19 @@ static int h_range(OPARGS) {
                        ? (double)((int64_t *)a->host)[0]
                        : (double)((float *)a->host)[0];
         }
-        if (v[2] == 0)
-                return node_err(err, SWARM_ERR_INVALID, n, "delta is 0");
-        len = (int64_t)ceil((v[1] - v[0]) / v[2]);
-        if (len < 0)
-                len = 0;
-        if (len > (1 << 24))
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "too long");
+        if (v[2] == 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
+            !isfinite(v[2]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "delta is 0 or a bound is not finite");
+        {
+                /* Bound the double before converting it: casting an
+                 * out-of-range double to int64 is undefined. */
+                double dl = ceil((v[1] - v[0]) / v[2]);
+                if (!(dl <= (double)EXEC_FOLD_MAX_ELEMS))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "too long");
+                len = dl > 0 ? (int64_t)dl : 0;
+        }
         o->dtype = VAL(0)->dtype;
         o->ndim = 1;
         o->shape[0] = len;
@@ -1924,8 +2048,14 @@ static int h_pad(OPARGS) {
                 if (d == 0 && x->batched && (pads[0] || pads[x->ndim]))
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "padding the batch dimension");
-                o->shape[d] += pads[d] + pads[d + x->ndim];
+                if ((rc = ck_add(n, o->shape[d], pads[d], &o->shape[d],
+                                 err)) ||
+                    (rc = ck_add(n, o->shape[d], pads[d + x->ndim],
+                                 &o->shape[d], err)))
+                        return rc;
         }
+        if ((rc = check_result(n, o, 0, err)))
+                return rc;
         if (zero) {
                 /* What PyTorch emits before AveragePool: nothing to do. */
                 n->op = OP_COPY;
@@ -1933,8 +2063,12 @@ static int h_pad(OPARGS) {
         }
         contig_strides(o->shape, o->ndim, str);
         n->xoff = 0;
-        for (int d = 0; d < o->ndim; d++)
-                n->xoff += pads[d] * str[d];
+        for (int d = 0; d < o->ndim; d++) {
+                int64_t off;
+                if ((rc = ck_mul(n, pads[d], str[d], &off, err)) ||
+                    (rc = ck_add(n, n->xoff, off, &n->xoff, err)))
+                        return rc;
+        }
         vp = malloc(sizeof(float));
         if (!vp)
                 return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
@@ -2148,12 +2282,20 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 if (!is_const(VAL(j)))
                         all_const = 0;
         }
+        /* Handlers hold value pointers across exec_new_const: room for
+         * the constants one node may add, reserved before any is taken. */
+        if (exec_reserve_vals(m, EXEC_NODE_NEW_VALS))
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        o = &m->vals[n->out];
         o->dtype = SWARM_DTYPE_FLOAT32;
         o->batched = 0;
         if ((rc = od->fn(m, n, np, opset, err)))
                 return rc;
         if (n->op == OP_FOLDED)
                 return SWARM_OK;
+        /* Before folding: the fold allocates and writes the result. */
+        if ((rc = check_result(n, o, all_const, err)))
+                return rc;
         if (all_const)
                 return fold_run(m, n, err);
         if (o->dtype != SWARM_DTYPE_FLOAT32)
@@ -2196,13 +2338,20 @@ static xnode_t *sole_consumer(swarm_model_t *m, const xnode_t *n) {
  * the Conv or Gemm before it: W' = W * s per output channel, b' = b * s + t.
  * New constants are made, so weights shared with other nodes stay. */
 static int fold_affine(swarm_model_t *m, xnode_t *g, const xnode_t *c) {
-        const xvalue_t *s = &m->vals[c->in[1]], *t = &m->vals[c->in[2]];
-        const xvalue_t *w = &m->vals[g->in[1]];
-        const xvalue_t *b = g->bias >= 0 ? &m->vals[g->bias] : NULL;
-        const xvalue_t *o = &m->vals[g->out];
-        int64_t ch = o->shape[1], e = elems_of(w), per;
+        const xvalue_t *s, *t, *w, *b, *o;
+        int64_t ch, e, per;
         float *nw, *nb;
         int iw, ib;
+
+        if (exec_reserve_vals(m, EXEC_NODE_NEW_VALS))
+                return -1;
+        s = &m->vals[c->in[1]];
+        t = &m->vals[c->in[2]];
+        w = &m->vals[g->in[1]];
+        b = g->bias >= 0 ? &m->vals[g->bias] : NULL;
+        o = &m->vals[g->out];
+        ch = o->shape[1];
+        e = elems_of(w);
 
         if (c->in[0] != g->out || !is_const(w) || !is_const(s) ||
             !is_const(t) || (b && !is_const(b)) || o->ndim < 2 ||

@@ -161,6 +161,29 @@ static Onnx__TensorProto *init(bld_t *b, const char *name, int ndim,
         return t;
 }
 
+/* An INT64 initializer (raw_data). */
+static Onnx__TensorProto *init_i64(bld_t *b, const char *name, int ndim,
+                                   const int64_t *dims, const int64_t *data) {
+        Onnx__TensorProto *t = ba(b, sizeof(*t));
+        size_t n = 1;
+        onnx__tensor_proto__init(t);
+        t->name = bs(b, name);
+        t->has_data_type = 1;
+        t->data_type = 7;
+        t->n_dims = (size_t)ndim;
+        t->dims = ba(b, 8 * sizeof(int64_t));
+        for (int i = 0; i < ndim; i++) {
+                t->dims[i] = dims[i];
+                n *= (size_t)dims[i];
+        }
+        t->has_raw_data = 1;
+        t->raw_data.len = n * 8;
+        t->raw_data.data = ba(b, n * 8 + 1);
+        memcpy(t->raw_data.data, data, n * 8);
+        b->inits[b->g.n_initializer++] = t;
+        return t;
+}
+
 /* A value info; a dim of -1 is the symbolic "N". */
 static Onnx__ValueInfoProto *vi(bld_t *b, int is_out, const char *name,
                                 int elem, int ndim, const int64_t *dims) {
@@ -519,6 +542,227 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "r1", "bogus", NULL);
 }
 
+/* ---- issue 10, defect 1: shape arithmetic on numbers from the model ----
+ * Each model below once loaded with a wrapped size (and then wrote past a
+ * buffer at load or on every run); each must now be refused, or run
+ * correctly, without touching memory it does not own (ASan/UBSan run this
+ * test in CI). */
+static void test_hostile_shapes(swarm_backend_t *be) {
+        static const int64_t xd[] = {-1, 4}, x3[] = {-1, 8, 8};
+        static const int64_t x4[] = {-1, 1, 8, 8}, x8[] = {-1, 8};
+        static float c64[64], c4[4] = {1, 2, 3, 4}, w9[9];
+        bld_t b;
+        Onnx__NodeProto *n;
+
+        /* Reshape of 64 constant elements to [64, 7, 7905747460161236407]:
+         * 64 * 7 * that wraps to 64 in int64. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){64}, c64, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){64, 7, 7905747460161236407LL});
+        node(&b, "resh", "Reshape", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "resh", "overflows", NULL);
+
+        /* Expand of a constant to [2^20, 2^20, 2^20]. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){1}, c4, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){1 << 20, 1 << 20, 1 << 20});
+        node(&b, "exp", "Expand", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "too large", NULL);
+
+        /* The same within int64 but past what the loader computes. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){4}, c4, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){1 << 12, 1 << 12, 4});
+        node(&b, "exp", "Expand", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "load time", NULL);
+
+        /* Pad with INT64_MAX pads: [N,8,8] once became [N,6,8]. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 3, x3);
+        vi(&b, 1, "y", 1, 3, x3);
+        init_i64(&b, "P", 1, (const int64_t[]){6},
+                 (const int64_t[]){0, INT64_MAX, 0, 0, 2, 0});
+        node(&b, "pad", "Pad", "x,P", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "pad", "overflows", NULL);
+
+        /* Pooling pads and dilations near INT64_MAX (window_dim). */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        n = node(&b, "mp", "MaxPool", "x", "y");
+        attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){2, 2});
+        attr_is(&b, n, "pads", 4,
+                (const int64_t[]){INT64_MAX, 0, INT64_MAX, 0});
+        expect(&b, be, SWARM_ERR_INVALID, "mp", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        n = node(&b, "mp", "MaxPool", "x", "y");
+        attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){3, 3});
+        attr_is(&b, n, "dilations", 2,
+                (const int64_t[]){INT64_MAX / 2 + 1, 1});
+        expect(&b, be, SWARM_ERR_INVALID, "mp", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
+        n = node(&b, "cv", "Conv", "x,W", "y");
+        attr_is(&b, n, "dilations", 2,
+                (const int64_t[]){INT64_MAX / 2 + 1, 1});
+        expect(&b, be, SWARM_ERR_INVALID, "cv", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
+        n = node(&b, "cv", "Conv", "x,W", "y");
+        attr_is(&b, n, "pads", 4,
+                (const int64_t[]){1, INT64_MAX - 2, 1, 5});
+        expect(&b, be, SWARM_ERR_INVALID, "cv", "overflows", NULL);
+
+        /* Integer shape arithmetic that overflows while folding. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init_i64(&b, "A", 1, (const int64_t[]){2},
+                 (const int64_t[]){(int64_t)1 << 62, 1});
+        init_i64(&b, "B", 1, (const int64_t[]){1}, (const int64_t[]){4});
+        node(&b, "mul", "Mul", "A,B", "S");
+        node(&b, "resh", "Reshape", "x,S", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "mul", "overflowing", NULL);
+
+        /* Range whose length does not fit an int64. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "R0", 0, NULL, (const float[]){0}, 1);
+        init(&b, "R1", 0, NULL, (const float[]){1e30f}, 1);
+        init(&b, "R2", 0, NULL, (const float[]){1}, 1);
+        node(&b, "rng", "Range", "R0,R1,R2", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "rng", "too long", NULL);
+
+        /* ConstantOfShape whose value holds more than one element: the
+         * fill once copied all of them into every element. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init_i64(&b, "S", 1, (const int64_t[]){1}, (const int64_t[]){4});
+        n = node(&b, "cos", "ConstantOfShape", "S", "r");
+        {
+                Onnx__AttributeProto *a = ba(&b, sizeof(*a));
+                Onnx__TensorProto *t = ba(&b, sizeof(*t));
+                onnx__attribute_proto__init(a);
+                onnx__tensor_proto__init(t);
+                t->has_data_type = 1;
+                t->data_type = 1;
+                t->n_dims = 1;
+                t->dims = ba(&b, sizeof(int64_t));
+                t->dims[0] = 64;
+                t->has_raw_data = 1;
+                t->raw_data.len = 256;
+                t->raw_data.data = ba(&b, 256);
+                a->name = bs(&b, "value");
+                a->has_type = 1;
+                a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+                a->t = t;
+                n->attribute[n->n_attribute++] = a;
+        }
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "cos", "one element", NULL);
+
+        /* Slice with an INT64_MIN step (its negation is not an int64):
+         * from the last column backwards by "minus infinity" is that
+         * column alone. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, x8);
+        vi(&b, 1, "y", 1, 2, (const int64_t[]){-1, 1});
+        init_i64(&b, "st", 1, (const int64_t[]){1}, (const int64_t[]){-1});
+        init_i64(&b, "en", 1, (const int64_t[]){1},
+                 (const int64_t[]){INT64_MIN});
+        init_i64(&b, "ax", 1, (const int64_t[]){1}, (const int64_t[]){1});
+        init_i64(&b, "sp", 1, (const int64_t[]){1},
+                 (const int64_t[]){INT64_MIN});
+        node(&b, "sl", "Slice", "x,st,en,ax,sp", "y");
+        {
+                size_t len;
+                uint8_t *buf = pack(&b, &len);
+                swarm_model_t *m = NULL;
+                swarm_err_t err;
+                float x[3 * 8];
+                const void *in[1] = {x}, *outp[1] = {NULL};
+                for (int i = 0; i < 24; i++)
+                        x[i] = (float)i;
+                CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s",
+                      err.msg);
+                if (m) {
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_output(m, 0)->shape[1] == 1,
+                              "slice shape %lld",
+                              (long long)swarm_model_output(m, 0)->shape[1]);
+                        CHECK(swarm_model_run(m, 3, in, outp, &err) ==
+                              SWARM_OK, "%s", err.msg);
+                        for (int r = 0; outp[0] && r < 3; r++)
+                                CHECK(((const float *)outp[0])[r] ==
+                                      (float)(r * 8 + 7), "row %d: %g", r,
+                                      ((const float *)outp[0])[r]);
+                }
+                swarm_model_destroy(m);
+                free(buf);
+                bld_free(&b);
+        }
+}
+
+/* A file of millions of empty nodes (2 bytes each) once made the loader
+ * size and clear its tables for all of them before rejecting the first.
+ * It must be refused before any per-node allocation, naming node #0. */
+static void test_empty_nodes(swarm_backend_t *be) {
+        enum { N_EMPTY = 1000000 };
+        bld_t b;
+        Onnx__NodeProto **many = malloc(N_EMPTY * sizeof(*many));
+        Onnx__NodeProto empty;
+        static const int64_t xd[] = {-1, 4};
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+
+        onnx__node_proto__init(&empty);
+        for (int i = 0; i < N_EMPTY; i++)
+                many[i] = &empty;
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        b.g.node = many;
+        b.g.n_node = N_EMPTY;
+        buf = pack(&b, &len);
+        CHECK(len < 8 * (size_t)N_EMPTY, "%zu bytes", len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_ERR_INVALID && !m,
+              "%s: %s", swarm_code_name(err.code), err.msg);
+        CHECK(strstr(err.msg, "#0") && strstr(err.msg, "operator type"),
+              "%s", err.msg);
+        printf("ok %zu-byte file of %d empty nodes: %s\n", len, N_EMPTY,
+               err.msg);
+        swarm_model_destroy(m);
+        free(buf);
+        free(many);
+        bld_free(&b);
+}
+
 /* A graph input that is also an initializer is a constant. */
 static void test_input_initializer(swarm_backend_t *be) {
         static const int64_t xd[] = {2, 4}, yd[] = {2, 3}, wd[] = {4, 3};
@@ -845,6 +1089,8 @@ int main(void) {
         test_mlp(be, 1);
         test_input_initializer(be);
         test_refusals(be);
+        test_hostile_shapes(be);
+        test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
         swarm_backend_destroy(be);
