@@ -8,13 +8,16 @@ size_t swarm_dtype_size(swarm_dtype_t dt) {
         case SWARM_DTYPE_INT64: return 8;
         case SWARM_DTYPE_INT32: return 4;
         case SWARM_DTYPE_UINT8: return 1;
+        case SWARM_DTYPE_INT8: return 1;
+        case SWARM_DTYPE_BOOL: return 1;
         default: return 0;
         }
 }
 
 const char *swarm_dtype_name(swarm_dtype_t dt) {
         static const char *names[SWARM_DTYPE__COUNT] = {
-                "FLOAT32", "FLOAT16", "BFLOAT16", "INT64", "INT32", "UINT8"};
+                "FLOAT32", "FLOAT16", "BFLOAT16", "INT64", "INT32", "UINT8",
+                "INT8", "BOOL"};
         if ((unsigned)dt >= SWARM_DTYPE__COUNT)
                 return "?";
         return names[dt];

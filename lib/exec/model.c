@@ -464,6 +464,26 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         return SWARM_OK;
 }
 
+int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape) {
+        int64_t b = n->hi[1];
+        if (n->sub != 6 || b < 1) {
+                memcpy(shape, o->cshape, sizeof(int64_t) * (size_t)o->ndim);
+                return o->ndim;
+        }
+        /* DepthToSpace: [n, c, h, b, w, b]; SpaceToDepth: [n, b, b, c, h,
+         * w] over the 4-D output. */
+        if (n->hi[0]) {
+                int64_t w[6] = {o->cshape[0], o->cshape[1], o->cshape[2] / b,
+                                b, o->cshape[3] / b, b};
+                memcpy(shape, w, sizeof(w));
+        } else {
+                int64_t w[6] = {o->cshape[0], b, b, o->cshape[1] / (b * b),
+                                o->cshape[2], o->cshape[3]};
+                memcpy(shape, w, sizeof(w));
+        }
+        return 6;
+}
+
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err) {
         const xvalue_t *x = n->n_in ? &m->vals[n->in[0]] : NULL;
@@ -551,13 +571,14 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                   o->dev, err);
         }
         case OP_STRIDED: {
-                int64_t ys[SWARM_MAX_DIMS], s = 1;
-                for (int d = o->ndim - 1; d >= 0; d--) {
+                int64_t ys[SWARM_MAX_DIMS], ws[SWARM_MAX_DIMS], s = 1;
+                int nd = exec_walk(n, o, ws);
+                for (int d = nd - 1; d >= 0; d--) {
                         ys[d] = s;
-                        s *= o->cshape[d];
+                        s *= ws[d];
                 }
-                return be->copy_strided(be, o->ndim, o->cshape, x->dev,
-                                        n->xoff, n->xstr, o->dev, 0, ys, err);
+                return be->copy_strided(be, nd, ws, x->dev, n->xoff, n->xstr,
+                                        o->dev, 0, ys, err);
         }
         case OP_CONCAT: {
                 int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS], s = 1, at = 0;
@@ -622,6 +643,8 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 return be->copy_strided(be, x->ndim, x->cshape, x->dev, 0, xs,
                                         o->dev, n->xoff, ys, err);
         }
+        case OP_HOST:
+                return exec_host_run(m, be, n, err);
         case OP_FOLDED:
                 break;
         }

@@ -48,6 +48,7 @@ typedef struct xvalue {
         int slot;               /* buffer slot of a V_TEMP, else -1 */
         int input_idx;          /* position among model inputs, else -1 */
         int unusable;           /* an optional output we do not compute */
+        int widened;            /* INT32 constant data held as INT64 */
         void *host;             /* const data before upload (loader only) */
         size_t host_bytes;
         uint8_t *nsym;          /* see above; NULL when no element is */
@@ -70,7 +71,56 @@ enum xop {
         OP_AFFINE,      /* in: x, scale, bias (channel axis 1) */
         OP_LAYERNORM,   /* in: x, scale, [bias]; axis, eps */
         OP_PAD,         /* in: x, fill value; xoff = interior offset */
+        OP_HOST,        /* hk: a host kernel of any dtype (host_ops.c) */
         OP_FOLDED       /* computed at load: output is a constant */
+};
+
+/* Host kernels (OP_HOST), for tensors of every dtype. */
+enum hkernel {
+        HK_BINARY = 1,  /* hop = HB_*, NumPy broadcast */
+        HK_UNARY,       /* hop = HU_*, act_alpha / act_beta, hi[0..1] */
+        HK_CAST,        /* element conversion to the output dtype */
+        HK_WHERE,       /* in: cond (BOOL), x, y */
+        HK_STRIDED,     /* OP_STRIDED for any element size */
+        HK_CONCAT,      /* OP_CONCAT for any element size */
+        HK_PAD,         /* OP_PAD for any element size */
+        HK_GATHER,      /* OP_GATHER for any element size */
+        HK_GATHER_ELEMENTS, /* axis */
+        HK_SCATTER_ELEMENTS, /* axis; hi[0] reduction 0 none 1 add 2 mul
+                                3 max 4 min */
+        HK_GATHER_ND,   /* hi[0] batch_dims */
+        HK_SCATTER_ND,  /* hi[1] reduction as above */
+        HK_ARGMAX,      /* axis; hi[0] 1 = min; hi[1] select_last_index */
+        HK_CUMSUM,      /* axis; hi[0] exclusive, hi[1] reverse */
+        HK_TRILU,       /* hi[0] upper, hi[1] k */
+        HK_TILE,
+        HK_ONEHOT,      /* axis, hi[0] depth; in[2] = [off, on] */
+        HK_TOPK,        /* axis, hi[0] k, hi[1] largest; out2 = indices */
+        HK_INSTNORM,    /* eps; hi[0] groups (0: per channel), hi[1] 1 =
+                           scale/bias per group */
+        HK_LPNORM,      /* axis, hi[0] p */
+        HK_REDUCE,      /* hop = HR_*, axes */
+        HK_RANGE        /* in: start, limit, delta */
+};
+
+enum hbinop {
+        HB_ADD, HB_SUB, HB_MUL, HB_DIV, HB_POW, HB_MAX, HB_MIN, HB_MOD,
+        HB_FMOD, HB_EQ, HB_LT, HB_LE, HB_GT, HB_GE, HB_AND, HB_OR, HB_XOR,
+        HB_SHL, HB_SHR, HB_PRELU
+};
+
+enum hunop {
+        HU_IDENT, HU_NEG, HU_ABS, HU_SIGN, HU_NOT, HU_ISNAN, HU_ISINF,
+        HU_HARDSIGMOID, HU_HARDSWISH, HU_ELU, HU_SELU, HU_CELU, HU_SOFTPLUS,
+        HU_SOFTSIGN, HU_MISH, HU_THRESHOLDED_RELU, HU_SHRINK, HU_SIN, HU_COS,
+        HU_TAN, HU_ASIN, HU_ACOS, HU_ATAN, HU_SINH, HU_COSH, HU_ASINH,
+        HU_ACOSH, HU_ATANH, HU_ROUND, HU_RELU, HU_SIGMOID, HU_TANH, HU_LEAKY,
+        HU_CLIP, HU_EXP, HU_LOG, HU_SQRT, HU_RECIP, HU_FLOOR, HU_CEIL, HU_ERF
+};
+
+enum hreduce {
+        HR_SUM, HR_MEAN, HR_MAX, HR_MIN, HR_PROD, HR_SUMSQ, HR_L2, HR_L1,
+        HR_LOGSUM, HR_LOGSUMEXP
 };
 
 typedef struct xnode {
@@ -106,6 +156,10 @@ typedef struct xnode {
         /* OP_CONV: images per im2col + GEMM (1: the per-image path); the
          * scratch then holds the columns and the product of a chunk. */
         int64_t chunk;
+        /* OP_HOST: kernel, its operator and integer parameters */
+        int hk, hop;
+        int64_t hi[4];
+        int out2;               /* a second output (TopK indices), or -1 */
 } xnode_t;
 
 typedef struct xslot {
@@ -168,8 +222,20 @@ void exec_fuse(swarm_model_t *m);
 /* model.c: run one live node on `be` with values' dev and cshape set. */
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err);
+/* The shape an OP_STRIDED copy walks into `shape` (its output's, or a
+ * 6-D view of it for DepthToSpace / SpaceToDepth); returns its rank. */
+int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape);
 /* Resolve cshape / celems of one value for `rows`. */
 void exec_resolve_value(xvalue_t *v, int64_t rows);
+
+/* host_ops.c: run an OP_HOST node (staging through host memory on a
+ * device backend), or fold one on the values' host data into out (and
+ * out2). */
+int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                  swarm_err_t *err);
+int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out, void *out2,
+                   swarm_err_t *err);
+int exec_dtype_is_float(swarm_dtype_t dt);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
  * thread setting (the loader folds constants with it). */

@@ -19,8 +19,8 @@
 
 /* ONNX TensorProto.DataType values. */
 enum {
-        ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT32 = 6, ONNX_INT64 = 7,
-        ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
+        ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6,
+        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
 };
 
 static const char *nz(const char *s) {
@@ -35,6 +35,8 @@ static int onnx_dtype(int32_t t, swarm_dtype_t *dt) {
         case ONNX_INT64: *dt = SWARM_DTYPE_INT64; return 0;
         case ONNX_FLOAT16: *dt = SWARM_DTYPE_FLOAT16; return 0;
         case ONNX_BFLOAT16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
+        case ONNX_INT8: *dt = SWARM_DTYPE_INT8; return 0;
+        case ONNX_BOOL: *dt = SWARM_DTYPE_BOOL; return 0;
         default: return -1;
         }
 }
@@ -124,7 +126,11 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
                         ((int32_t *)p)[i] = t->int32_data[i];
                         break;
                 case SWARM_DTYPE_UINT8:
+                case SWARM_DTYPE_INT8:
                         ((uint8_t *)p)[i] = (uint8_t)t->int32_data[i];
+                        break;
+                case SWARM_DTYPE_BOOL:
+                        ((uint8_t *)p)[i] = t->int32_data[i] != 0;
                         break;
                 default: /* 16-bit floats travel as their bit patterns */
                         ((uint16_t *)p)[i] = (uint16_t)t->int32_data[i];
@@ -253,17 +259,16 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': only tensor inputs are "
                                      "supported", v->name);
-        /* FLOAT32 for data; INT64 / INT32 for indices (embeddings). */
+        /* Every dtype the executor computes on (FLOAT32 data, INT64 /
+         * INT32 ids, BOOL masks, ...). */
         if (!tp->tensor_type->has_elem_type ||
-            (tp->tensor_type->elem_type != ONNX_FLOAT &&
-             tp->tensor_type->elem_type != ONNX_INT64 &&
-             tp->tensor_type->elem_type != ONNX_INT32))
+            onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "input '%s': element type %d; only "
-                                     "FLOAT32, INT64 and INT32 inputs are "
-                                     "supported", v->name,
+                                     "input '%s': element type %d; FLOAT32, "
+                                     "FLOAT16, BFLOAT16, INT64, INT32, INT8, "
+                                     "UINT8 and BOOL inputs are supported",
+                                     v->name,
                                      (int)tp->tensor_type->elem_type);
-        onnx_dtype(tp->tensor_type->elem_type, &v->dtype);
         sp = tp->tensor_type->shape;
         if (!sp)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
@@ -319,12 +324,20 @@ static int check_output(const Onnx__ValueInfoProto *vi, const xvalue_t *v,
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "output '%s': only tensor outputs are "
                                      "supported", v->name);
-        if (tp->tensor_type->has_elem_type &&
-            tp->tensor_type->elem_type != ONNX_FLOAT)
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "output '%s': element type %d; only "
-                                     "FLOAT32 outputs are supported", v->name,
-                                     (int)tp->tensor_type->elem_type);
+        if (tp->tensor_type->has_elem_type) {
+                swarm_dtype_t dt;
+                if (onnx_dtype(tp->tensor_type->elem_type, &dt))
+                        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                             "output '%s': element type %d "
+                                             "is not supported", v->name,
+                                             (int)tp->tensor_type->elem_type);
+                if (dt != v->dtype)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "output '%s': declared %s, "
+                                             "computed %s", v->name,
+                                             swarm_dtype_name(dt),
+                                             swarm_dtype_name(v->dtype));
+        }
         sp = tp->tensor_type->shape;
         if (!sp)
                 return SWARM_OK;
@@ -377,14 +390,25 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                         m->n_slots++;
                 busy[s] = 1;
                 o->slot = s;
+                if (n->out2 >= 0) {
+                        xvalue_t *o2 = &m->vals[n->out2];
+                        for (s = 0; s < m->n_slots && busy[s]; s++)
+                                ;
+                        if (s == m->n_slots)
+                                m->n_slots++;
+                        busy[s] = 1;
+                        o2->slot = s;
+                }
                 /* Graph outputs keep their buffer until the next run. */
                 if (n->op == OP_CONV && n->scratch > m->scratch_elems)
                         m->scratch_elems = n->scratch;
-                for (int j = -1; j < n->n_in; j++) {
+                for (int j = -2; j < n->n_in; j++) {
                         xvalue_t *v;
-                        if (j >= 0 && n->in[j] < 0)
+                        if ((j >= 0 && n->in[j] < 0) ||
+                            (j == -2 && n->out2 < 0))
                                 continue;
-                        v = j < 0 ? o : &m->vals[n->in[j]];
+                        v = j == -2 ? &m->vals[n->out2]
+                            : j < 0 ? o : &m->vals[n->in[j]];
                         if (v->kind == V_TEMP && !v->is_output &&
                             v->slot >= 0 && v->last_use <= i)
                                 busy[v->slot] = 0;
@@ -496,8 +520,11 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         }
         for (int i = 0; i < n; i++)
                 sorted[i] = m->nodes[order[i]];
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
                 m->vals[sorted[i].out].producer = i;
+                if (sorted[i].out2 >= 0)
+                        m->vals[sorted[i].out2].producer = i;
+        }
         free(m->nodes);
         m->nodes = sorted;
         sorted = NULL;
@@ -555,6 +582,7 @@ static int bind_input(xvalue_t *v, const swarm_tensor_t *t, swarm_err_t *err) {
         memcpy(v->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
         v->dtype = t->dtype == SWARM_DTYPE_INT32 ? SWARM_DTYPE_INT64
                                                  : t->dtype;
+        v->widened = t->dtype == SWARM_DTYPE_INT32;
         v->host_bytes = (size_t)e * swarm_dtype_size(v->dtype);
         v->host = malloc(v->host_bytes ? v->host_bytes : 1);
         if (!v->host)
@@ -685,6 +713,7 @@ static int external_decode(const Onnx__TensorProto *t, const char *dir,
         copy.raw_data.len = (size_t)len;
         rc = exec_tensor_decode(&copy, &v->dtype, &v->ndim, v->shape,
                                 &v->host, &v->host_bytes, err);
+        v->widened = t->data_type == ONNX_INT32;
         if (rc)
                 swarm_err_prefix(err, "external data '%s': ", path);
 out:
@@ -767,6 +796,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         rc = exec_tensor_decode(t, &v->dtype, &v->ndim,
                                                 v->shape, &v->host,
                                                 &v->host_bytes, err);
+                v->widened = t->data_type == ONNX_INT32;
                 if (rc)
                         goto out;
         }
@@ -813,6 +843,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 n->op_type = dup_str(np->op_type);
                 n->bias = -1;
                 n->out = -1;
+                n->out2 = -1;
                 n->src = (int)i;
                 /* Room for the inputs fusion adds (bias). */
                 n->in = malloc((np->n_input + 4) * sizeof(int));
@@ -874,6 +905,12 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         if (j == 0) {
                                 n->out = m->n_vals - 1;
                                 m->vals[n->out].producer = (int)i;
+                        }
+                        /* TopK's indices: the one second output computed */
+                        if (j == 1 && strcmp(n->op_type, "TopK") == 0) {
+                                n->out2 = m->n_vals - 1;
+                                m->vals[n->out2].unusable = 0;
+                                m->vals[n->out2].producer = (int)i;
                         }
                 }
         }

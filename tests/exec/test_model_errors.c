@@ -515,10 +515,19 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "cycle", NULL);
 
         bld_init(&b, 13);
+        vi(&b, 0, "x", 11, 2, xd);      /* DOUBLE */
+        vi(&b, 1, "y", 1, 2, xd);
+        node(&b, "r1", "Relu", "x", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 11",
+               NULL);
+
+        /* A computed dtype that contradicts the declared output. */
+        bld_init(&b, 13);
         vi(&b, 0, "x", 7, 2, xd);
         vi(&b, 1, "y", 1, 2, xd);
         node(&b, "r1", "Relu", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "FLOAT32", NULL);
+        expect(&b, be, SWARM_ERR_INVALID, "'y'", "declared FLOAT32",
+               "computed INT64", NULL);
 
         bld_init(&b, 13);
         vi(&b, 0, "x", 1, 2, xd);
@@ -760,6 +769,88 @@ static void test_empty_nodes(swarm_backend_t *be) {
         swarm_model_destroy(m);
         free(buf);
         free(many);
+        bld_free(&b);
+}
+
+/* Run-time tensors of other dtypes with a symbolic batch: INT64 ids in,
+ * a BOOL mask (Equal), Where over FLOAT32 scores, TopK returning values
+ * and INT64 indices, and a Cast of the indices to INT32: the recommender
+ * and attention-mask shapes of issue 9. */
+static void test_typed_runtime(swarm_backend_t *be) {
+        static const int64_t d4[] = {-1, 4}, d2[] = {-1, 2};
+        bld_t b;
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *n;
+        char sig[512];
+
+        bld_init(&b, 13);
+        vi(&b, 0, "ids", 7, 2, d4);
+        vi(&b, 0, "x", 1, 2, d4);
+        vi(&b, 1, "vals", 1, 2, d2);
+        vi(&b, 1, "idx", 6, 2, d2);
+        init_i64(&b, "zero", 0, NULL, (const int64_t[]){0});
+        init(&b, "neg", 0, NULL, (const float[]){-1000.0f}, 1);
+        init_i64(&b, "k", 1, (const int64_t[]){1}, (const int64_t[]){2});
+        node(&b, "eq", "Equal", "ids,zero", "pad");
+        node(&b, "wh", "Where", "pad,neg,x", "s");
+        n = node(&b, "top", "TopK", "s,k", "vals,i64");
+        attr_i(&b, n, "axis", 1);
+        n = node(&b, "cast", "Cast", "i64", "idx");
+        attr_i(&b, n, "to", 6);
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                swarm_model_signature(m, sig, sizeof(sig));
+                CHECK(strcmp(sig, "ids:INT64[N,4], x:FLOAT32[N,4] -> "
+                              "vals:FLOAT32[N,2], idx:INT32[N,2]") == 0,
+                      "%s", sig);
+                for (int64_t rows = 1; rows <= 5; rows += 4) {
+                        int64_t ids[5 * 4];
+                        float x[5 * 4];
+                        const void *in[2] = {ids, x}, *outp[2] = {0};
+                        for (int i = 0; i < rows * 4; i++) {
+                                ids[i] = (i * 7) % 3;   /* some zeros */
+                                x[i] = (float)((i * 5) % 11) - 3.0f;
+                        }
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run(m, rows, in, outp, &err) ==
+                              SWARM_OK, "%s", err.msg);
+                        for (int64_t r = 0; outp[0] && r < rows; r++) {
+                                /* reference: masked scores, top 2, lower
+                                 * index first on ties */
+                                float s4[4];
+                                int best[2] = {-1, -1};
+                                for (int j = 0; j < 4; j++)
+                                        s4[j] = ids[r * 4 + j] == 0
+                                                ? -1000.0f : x[r * 4 + j];
+                                for (int t = 0; t < 2; t++)
+                                        for (int j = 0; j < 4; j++)
+                                                if (j != best[0] &&
+                                                    (best[t] < 0 ||
+                                                     s4[j] > s4[best[t]]))
+                                                        best[t] = j;
+                                for (int t = 0; t < 2; t++) {
+                                        CHECK(((const float *)outp[0])
+                                              [r * 2 + t] == s4[best[t]],
+                                              "rows %lld r %lld t %d",
+                                              (long long)rows, (long long)r,
+                                              t);
+                                        CHECK(((const int32_t *)outp[1])
+                                              [r * 2 + t] == best[t],
+                                              "rows %lld r %lld t %d: %d vs "
+                                              "%d", (long long)rows,
+                                              (long long)r, t,
+                                              ((const int32_t *)outp[1])
+                                              [r * 2 + t], best[t]);
+                                }
+                        }
+                }
+        }
+        swarm_model_destroy(m);
+        free(buf);
         bld_free(&b);
 }
 
@@ -1090,6 +1181,7 @@ int main(void) {
         test_input_initializer(be);
         test_refusals(be);
         test_hostile_shapes(be);
+        test_typed_runtime(be);
         test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
