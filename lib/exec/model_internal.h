@@ -160,6 +160,7 @@ typedef struct xnode {
         int hk, hop;
         int64_t hi[4];
         int out2;               /* a second output (TopK indices), or -1 */
+        int unsupported;        /* refused at load (listed in the error) */
 } xnode_t;
 
 typedef struct xslot {

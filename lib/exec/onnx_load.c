@@ -247,6 +247,45 @@ static char *dup_str(const char *s) {
         return strdup(nz(s));
 }
 
+/* ---- every unsupported node, in one message ----
+ * A user converting a model wants the whole list at once, not one node per
+ * attempt.  Entries are "node 'n' (Op): why (opset N)", separated by "; ";
+ * what does not fit the error message is counted. */
+typedef struct problems {
+        char buf[SWARM_ERR_MSG_SIZE];
+        size_t len;
+        int count, shown;
+} problems_t;
+
+static void problem_add(problems_t *p, const char *msg, int64_t opset) {
+        char one[SWARM_ERR_MSG_SIZE];
+        int l = snprintf(one, sizeof(one), "%s%s", p->count ? "; " : "",
+                         msg);
+        if (!strstr(msg, "opset") && l > 0 && (size_t)l < sizeof(one))
+                l += snprintf(one + l, sizeof(one) - (size_t)l, " (opset %lld)",
+                              (long long)opset);
+        p->count++;
+        /* keep room for the " (+N more)" tail */
+        if (l > 0 && p->len + (size_t)l + 24 < sizeof(p->buf)) {
+                memcpy(p->buf + p->len, one, (size_t)l);
+                p->len += (size_t)l;
+                p->buf[p->len] = '\0';
+                p->shown++;
+        }
+}
+
+static int problems_err(const problems_t *p, swarm_err_t *err) {
+        if (p->shown < p->count)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "%d unsupported nodes: %s (+%d more)",
+                                     p->count, p->buf, p->count - p->shown);
+        if (p->count > 1)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "%d unsupported nodes: %s", p->count,
+                                     p->buf);
+        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED, "%s", p->buf);
+}
+
 /* ---- graph inputs ---- */
 
 static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
@@ -521,7 +560,8 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         for (int i = 0; i < n; i++)
                 sorted[i] = m->nodes[order[i]];
         for (int i = 0; i < n; i++) {
-                m->vals[sorted[i].out].producer = i;
+                if (sorted[i].out >= 0)
+                        m->vals[sorted[i].out].producer = i;
                 if (sorted[i].out2 >= 0)
                         m->vals[sorted[i].out2].producer = i;
         }
@@ -727,12 +767,14 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                  const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
         names_t nt = {NULL, 0};
+        problems_t probs;
         int64_t opset = -1;
         size_t max_vals;
         int rc = SWARM_OK;
 
         if (!g)
                 return swarm_err_set(err, SWARM_ERR_INVALID, "no graph");
+        memset(&probs, 0, sizeof(probs));
         for (size_t i = 0; i < mp->n_opset_import; i++) {
                 const Onnx__OperatorSetIdProto *os = mp->opset_import[i];
                 const char *d = os ? nz(os->domain) : "";
@@ -855,36 +897,46 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 for (size_t j = 0; j < np->n_input + 4; j++)
                         n->in[j] = -1;
                 if (*dom && strcmp(dom, "ai.onnx") != 0) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "operator domain '%s' is not supported",
-                                      dom);
-                        goto out;
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        node_err(&pe, SWARM_ERR_UNSUPPORTED, n,
+                                 "operator domain '%s' is not supported",
+                                 dom);
+                        problem_add(&probs, pe.msg, opset);
+                        n->unsupported = 1;
                 }
                 /* Checked after the domain: graphs of other domains only
                  * (training ops) are unsupported rather than invalid. */
-                if (opset < 1) {
+                if (opset < 1 && !n->unsupported) {
                         rc = swarm_err_set(err, SWARM_ERR_INVALID,
                                            "no opset_import for the default "
                                            "ONNX domain");
                         goto out;
                 }
-                if (exec_op_inputs(n->op_type, &min_in, &max_in)) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "operator is not supported (opset "
-                                      "%lld)", (long long)opset);
-                        goto out;
+                if (!n->unsupported &&
+                    exec_op_inputs(n->op_type, &min_in, &max_in)) {
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        node_err(&pe, SWARM_ERR_UNSUPPORTED, n,
+                                 "operator is not supported (opset %lld)",
+                                 (long long)opset);
+                        problem_add(&probs, pe.msg, opset);
+                        n->unsupported = 1;
                 }
                 /* Trailing empty names are absent optional inputs. */
                 n->n_in = (int)np->n_input;
                 while (n->n_in > 0 && !*nz(np->input[n->n_in - 1]))
                         n->n_in--;
-                if (n->n_in < min_in || n->n_in > max_in) {
+                if (n->unsupported) {
+                        /* only its outputs matter: they poison users */
+                } else if (n->n_in < min_in || n->n_in > max_in) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "%zu inputs (expected %d to %d)",
                                       np->n_input, min_in, max_in);
                         goto out;
                 }
-                if (np->n_output < 1 || !*nz(np->output[0])) {
+                if (!n->unsupported &&
+                    (np->n_output < 1 || !*nz(np->output[0]))) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "no output");
                         goto out;
@@ -901,7 +953,8 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         /* Optional extra outputs (MaxPool indices,
                          * BatchNormalization running stats, Dropout mask)
                          * are refused where used. */
-                        m->vals[m->n_vals - 1].unusable = j > 0;
+                        m->vals[m->n_vals - 1].unusable =
+                                n->unsupported ? 2 : j > 0;
                         if (j == 0) {
                                 n->out = m->n_vals - 1;
                                 m->vals[n->out].producer = (int)i;
@@ -938,7 +991,9 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                            name);
                         goto out;
                 }
-                if (m->vals[id].kind != V_TEMP || m->vals[id].unusable) {
+                if (m->vals[id].unusable == 2)
+                        ;       /* from an unsupported node: listed below */
+                else if (m->vals[id].kind != V_TEMP || m->vals[id].unusable) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "output '%s' is not computed by "
                                            "any node (or is an optional "
@@ -958,10 +1013,45 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *n = &m->nodes[i];
                 const Onnx__NodeProto *np = g->node[n->src];
+                int poisoned = n->unsupported;
                 if (n->dead)
                         continue;
-                if ((rc = exec_infer_node(m, n, np, opset, err)))
-                        goto out;
+                for (int j = 0; j < n->n_in && !poisoned; j++)
+                        poisoned = n->in[j] >= 0 &&
+                                   m->vals[n->in[j]].unusable == 2;
+                if (!poisoned) {
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        rc = exec_infer_node(m, n, np, opset, &pe);
+                        if (rc == SWARM_ERR_UNSUPPORTED) {
+                                problem_add(&probs, pe.msg, opset);
+                                poisoned = 1;
+                                rc = SWARM_OK;
+                        }
+                        if (rc) {
+                                if (err)
+                                        *err = pe;
+                                goto out;
+                        }
+                }
+                if (poisoned) {
+                        /* Users of its outputs are not checked: their
+                         * input shapes are unknown.  The node is not
+                         * run either way. */
+                        for (size_t j = 0; j < np->n_output; j++) {
+                                int id = *nz(np->output[j])
+                                         ? names_find(&nt, m->vals,
+                                                      np->output[j])
+                                         : -1;
+                                if (id >= 0)
+                                        m->vals[id].unusable = 2;
+                        }
+                        n->dead = 1;
+                }
+        }
+        if (probs.count) {
+                rc = problems_err(&probs, err);
+                goto out;
         }
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],

@@ -549,6 +549,26 @@ static void test_refusals(swarm_backend_t *be) {
         node(&b, "r1", "Relu", "x", "y");
         attr_i(&b, b.nodes[0], "bogus", 1);
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "r1", "bogus", NULL);
+
+        /* Issue 9 item 5: every unsupported node in one message, with
+         * operator and opset; nodes downstream of one are not listed
+         * (their input shapes are unknown). */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        vi(&b, 1, "z", 1, 2, xd);
+        node(&b, "u1", "NoSuchOp", "x", "a");
+        node(&b, "after_u1", "Relu", "a", "a2");
+        node(&b, "r2", "Relu", "x", "b");
+        attr_i(&b, b.nodes[2], "bogus", 1);
+        node(&b, "dom", "Relu", "x", "c");
+        b.nodes[3]->domain = bs(&b, "com.example");
+        node(&b, "s1", "Add", "a2,b", "y");
+        node(&b, "s2", "Add", "c,x", "z");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "3 unsupported nodes",
+               "'u1' (NoSuchOp): operator is not supported (opset 13)",
+               "'r2' (Relu): attribute 'bogus' is not supported (opset 13)",
+               "'dom' (Relu): operator domain 'com.example'", NULL);
 }
 
 /* ---- issue 10, defect 1: shape arithmetic on numbers from the model ----
