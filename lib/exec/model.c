@@ -15,6 +15,7 @@
 void swarm_model_destroy(swarm_model_t *m) {
         if (!m)
                 return;
+        exec_shaped_destroy(m);
         for (int i = 0; i < m->n_vals; i++) {
                 xvalue_t *v = &m->vals[i];
                 free(v->name);
@@ -85,9 +86,13 @@ static void sig_io(const swarm_model_io_t *io, char *buf, size_t size,
         *o += (size_t)snprintf(buf + *o, size - *o, "%s:%s[", io->name,
                                swarm_dtype_name(io->dtype));
         for (int d = 0; d < io->ndim && *o < size; d++) {
-                if (io->shape[d] < 0)
-                        *o += (size_t)snprintf(buf + *o, size - *o, "%sN",
-                                               d ? "," : "");
+                if (io->shape[d] < 0 && d == 0)
+                        *o += (size_t)snprintf(buf + *o, size - *o, "N");
+                else if (io->shape[d] < 0)
+                        *o += (size_t)snprintf(buf + *o, size - *o, ",%s",
+                                               io->dim_name[d] &&
+                                               *io->dim_name[d]
+                                               ? io->dim_name[d] : "?");
                 else
                         *o += (size_t)snprintf(buf + *o, size - *o, "%s%lld",
                                                d ? "," : "",
@@ -661,6 +666,11 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "run: rows must be >= 1 (got %lld)",
                                      (long long)rows);
+        if (m->sh)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "run: the model has symbolic non-batch "
+                                     "dimensions; run it with "
+                                     "swarm_model_run_shaped");
         if (m->fixed_rows >= 0 && rows != m->fixed_rows)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "run: the model has a fixed batch of "

@@ -191,7 +191,41 @@ struct swarm_model {
         /* Only for backends without host_mem: */
         xslot_t *in_dev;
         xslot_t *out_host;
+        /* Loading only: values of the symbolic non-batch input dims (a
+         * plan of a shaped family); NULL otherwise. */
+        const struct xdimval *dimvals;
+        int n_dimvals;
+        /* A model with symbolic non-batch dims is a family of plans, one
+         * per resolved shape (shaped.c); NULL for a plain plan. */
+        struct xshaped *sh;
 };
+
+/* A symbolic non-batch dim of a graph input, and its value in a plan. */
+typedef struct xsymdim {
+        char *input;
+        int dim;
+        char *param;            /* dim_param ("" when unnamed) */
+        int group;              /* dims sharing a param share a group */
+} xsymdim_t;
+
+typedef struct xdimval {
+        const char *input;
+        int dim;
+        int64_t value;
+} xdimval_t;
+
+/* onnx_load.c: load one plan (dimvals fix the symbolic dims). */
+int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
+                   int n_bind, const char *dir, swarm_backend_t *be,
+                   const xdimval_t *dimvals, int n_dimvals,
+                   swarm_model_t **out, swarm_err_t *err);
+/* shaped.c: make the family of a model with symbolic dims (takes
+ * ownership of dims); destroy one. */
+int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
+                    int n_bind, const char *dir, swarm_backend_t *be,
+                    xsymdim_t *dims, int n_dims, swarm_model_t **out,
+                    swarm_err_t *err);
+void exec_shaped_destroy(swarm_model_t *m);
 
 /* onnx_ops.c: per-operator checks, shape inference and load-time folding.
  * Returns SWARM_OK with n->op and the output value filled, or an error

@@ -328,6 +328,19 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                         v->shape[0] = 1;
                         continue;
                 }
+                if (!fixed) {
+                        /* A plan of a shaped family: the dim's value. */
+                        int found = 0;
+                        for (int k = 0; k < m->n_dimvals; k++)
+                                if (m->dimvals[k].dim == i &&
+                                    strcmp(m->dimvals[k].input, v->name) ==
+                                    0) {
+                                        v->shape[i] = m->dimvals[k].value;
+                                        found = 1;
+                                }
+                        if (found)
+                                continue;
+                }
                 if (!fixed)
                         return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                              "input '%s': dimension %d is "
@@ -493,6 +506,7 @@ static void fill_io(const xvalue_t *v, swarm_model_io_t *io) {
         for (int i = 1; i < v->ndim; i++)
                 row *= v->shape[i];
         io->row_bytes = (size_t)row * swarm_dtype_size(v->dtype);
+        io->sym = v->batched ? 1u : 0u;
 }
 
 /* ---- the loader ---- */
@@ -1099,10 +1113,109 @@ int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
 
 /* `dir`: where external tensor data lives (the model file's directory);
  * NULL when loading from memory, which then refuses such tensors. */
+/* Symbolic non-batch dims of the graph inputs (not initializers, not
+ * bound) into *dims (caller frees with free_symdims); *n = 0 when none. */
+#define MAX_SYMDIMS 64
+
+static void free_symdims(xsymdim_t *d, int n) {
+        for (int i = 0; d && i < n; i++) {
+                free(d[i].input);
+                free(d[i].param);
+        }
+        free(d);
+}
+
+static int scan_symdims(const Onnx__GraphProto *g, const swarm_tensor_t *bind,
+                        int n_bind, xsymdim_t **dims, int *n,
+                        swarm_err_t *err) {
+        xsymdim_t *d = NULL;
+        int cnt = 0;
+
+        *dims = NULL;
+        *n = 0;
+        for (size_t i = 0; g && i < g->n_input; i++) {
+                const Onnx__ValueInfoProto *vi = g->input[i];
+                const Onnx__TensorShapeProto *sp;
+                const char *name = vi ? nz(vi->name) : "";
+                int init = 0;
+                if (!vi || !vi->type || vi->type->value_case !=
+                    ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+                    !vi->type->tensor_type ||
+                    !(sp = vi->type->tensor_type->shape) ||
+                    sp->n_dim > SWARM_MAX_DIMS)
+                        continue;
+                for (size_t j = 1; j < sp->n_dim; j++) {
+                        const Onnx__TensorShapeProto__Dimension *dm =
+                                sp->dim[j];
+                        int g2 = -1;
+                        if (dm && dm->value_case ==
+                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+                                continue;
+                        if (cnt == 0 || strcmp(d[cnt - 1].input, name)) {
+                                /* once per input: initializer or bound? */
+                                init = find_bind(bind, n_bind, name) != NULL;
+                                for (size_t k = 0; !init &&
+                                     k < g->n_initializer; k++)
+                                        init = g->initializer[k] &&
+                                               strcmp(nz(g->initializer[k]->name),
+                                                      name) == 0;
+                        }
+                        if (init)
+                                break;
+                        if (cnt == MAX_SYMDIMS) {
+                                free_symdims(d, cnt);
+                                return swarm_err_set(err,
+                                                     SWARM_ERR_UNSUPPORTED,
+                                                     "more than %d symbolic "
+                                                     "input dimensions",
+                                                     MAX_SYMDIMS);
+                        }
+                        if (!d && !(d = calloc(MAX_SYMDIMS, sizeof(*d))))
+                                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                     "out of memory");
+                        d[cnt].input = strdup(name);
+                        d[cnt].param = strdup(
+                                dm && dm->value_case ==
+                                ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+                                ? nz(dm->dim_param) : "");
+                        d[cnt].dim = (int)j;
+                        if (!d[cnt].input || !d[cnt].param) {
+                                free_symdims(d, cnt + 1);
+                                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                     "out of memory");
+                        }
+                        for (int k = 0; k < cnt && *d[cnt].param; k++)
+                                if (strcmp(d[k].param, d[cnt].param) == 0)
+                                        g2 = d[k].group;
+                        if (g2 < 0) {
+                                g2 = 0;
+                                for (int k = 0; k < cnt; k++)
+                                        if (d[k].group >= g2)
+                                                g2 = d[k].group + 1;
+                        }
+                        d[cnt].group = g2;
+                        cnt++;
+                }
+        }
+        *dims = d;
+        *n = cnt;
+        return SWARM_OK;
+}
+
 static int load_mem_dir(const void *buf, size_t len,
                         const swarm_tensor_t *bind, int n_bind,
                         const char *dir, swarm_backend_t *be,
                         swarm_model_t **out, swarm_err_t *err) {
+        return exec_load_plan(buf, len, bind, n_bind, dir, be, NULL, -1, out,
+                              err);
+}
+
+/* n_dimvals < 0: a top-level load, which becomes a shaped family when an
+ * input has symbolic non-batch dims. */
+int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
+                   int n_bind, const char *dir, swarm_backend_t *be,
+                   const xdimval_t *dimvals, int n_dimvals,
+                   swarm_model_t **out, swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
         int rc;
@@ -1118,6 +1231,23 @@ static int load_mem_dir(const void *buf, size_t len,
                                    "(%zu bytes)", len);
                 goto out;
         }
+        if (n_dimvals < 0) {
+                xsymdim_t *dims;
+                int nd;
+                if ((rc = scan_symdims(mp->graph, bind, n_bind, &dims, &nd,
+                                       err))) {
+                        swarm_err_prefix(err, "loading model: ");
+                        goto out;
+                }
+                if (nd > 0) {
+                        /* the family reloads from buf: free ours first */
+                        onnx__model_proto__free_unpacked(mp, NULL);
+                        mp = NULL;
+                        return exec_shaped_new(buf, len, bind, n_bind, dir,
+                                               be, dims, nd, out, err);
+                }
+                n_dimvals = 0;
+        }
         m = calloc(1, sizeof(*m));
         if (!m) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
@@ -1126,8 +1256,12 @@ static int load_mem_dir(const void *buf, size_t len,
         m->be = be;
         m->cur_rows = -1;
         m->dir = dir;
+        m->dimvals = dimvals;
+        m->n_dimvals = n_dimvals;
         rc = build(m, mp, bind, n_bind, err);
         m->dir = NULL;
+        m->dimvals = NULL;
+        m->n_dimvals = 0;
         if (rc) {
                 swarm_err_prefix(err, "loading model: ");
                 goto out;

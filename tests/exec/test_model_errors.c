@@ -210,7 +210,8 @@ static Onnx__ValueInfoProto *vi(bld_t *b, int is_out, const char *name,
                 if (dims[i] < 0) {
                         d->value_case =
                             ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-                        d->dim_param = bs(b, "N");
+                        /* -1 "N", -2 "seq" */
+                        d->dim_param = bs(b, dims[i] == -2 ? "seq" : "N");
                 } else {
                         d->value_case =
                             ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
@@ -874,6 +875,137 @@ static void test_typed_runtime(swarm_backend_t *be) {
         bld_free(&b);
 }
 
+/* Issue 9 item 2: a symbolic sequence length besides the batch.  x[N,seq,4]
+ * and mask[N,seq] (INT64): y2 = (x W) * mask, out = sum over seq / seq,
+ * where seq comes from Shape(x)[1] and folds per resolved shape. */
+static void seq_ref(const float *x, const int64_t *mask, int64_t rows,
+                    int64_t seq, float *y2, float *out) {
+        for (int64_t r = 0; r < rows; r++) {
+                for (int j = 0; j < 3; j++)
+                        out[r * 3 + j] = 0;
+                for (int64_t t = 0; t < seq; t++)
+                        for (int j = 0; j < 3; j++) {
+                                float v = 0;
+                                for (int k = 0; k < 4; k++)
+                                        v += x[(r * seq + t) * 4 + k] *
+                                             W2[k * 3 + j];
+                                v *= (float)mask[r * seq + t];
+                                y2[(r * seq + t) * 3 + j] = v;
+                                out[r * 3 + j] += v;
+                        }
+                for (int j = 0; j < 3; j++)
+                        out[r * 3 + j] /= (float)seq;
+        }
+}
+
+static void test_symbolic_seq(swarm_backend_t *be) {
+        static const int64_t xd[] = {-1, -2, 4}, md[] = {-1, -2};
+        static const int64_t od[] = {-1, 3}, yd[] = {-1, -2, 3};
+        static const int64_t seqs[] = {5, 7, 5, 1, 2, 3, 4, 6, 8, 9, 10, 11,
+                                       5};
+        bld_t b;
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *n;
+        char sig[512];
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 3, xd);
+        vi(&b, 0, "mask", 7, 2, md);
+        vi(&b, 1, "out", 1, 2, od);
+        vi(&b, 1, "y2", 1, 3, yd);
+        init(&b, "W", 2, (const int64_t[]){4, 3}, W2, 1);
+        init_i64(&b, "one", 0, NULL, (const int64_t[]){1});
+        init_i64(&b, "ax", 1, (const int64_t[]){1}, (const int64_t[]){2});
+        init_i64(&b, "ax1", 1, (const int64_t[]){1}, (const int64_t[]){1});
+        node(&b, "shape", "Shape", "x", "shp");
+        node(&b, "seqlen", "Gather", "shp,one", "s64");
+        n = node(&b, "castS", "Cast", "s64", "sf");
+        attr_i(&b, n, "to", 1);
+        node(&b, "mm", "MatMul", "x,W", "y");
+        n = node(&b, "castM", "Cast", "mask", "mf");
+        attr_i(&b, n, "to", 1);
+        node(&b, "unsq", "Unsqueeze", "mf,ax", "mu");
+        node(&b, "mul", "Mul", "y,mu", "y2");
+        n = node(&b, "sum", "ReduceSum", "y2,ax1", "pooled");
+        attr_i(&b, n, "keepdims", 0);
+        node(&b, "div", "Div", "pooled,sf", "out");
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (!m)
+                goto out;
+        swarm_model_signature(m, sig, sizeof(sig));
+        CHECK(strcmp(sig, "x:FLOAT32[N,seq,4], mask:INT64[N,seq] -> "
+                      "out:FLOAT32[N,3], y2:FLOAT32[N,seq,3]") == 0, "%s",
+              sig);
+        CHECK(swarm_model_is_shaped(m), "shaped");
+        CHECK(swarm_model_input(m, 0)->sym == 3u &&
+              swarm_model_output(m, 1)->sym == 3u &&
+              swarm_model_output(m, 0)->sym == 1u, "sym masks");
+        for (size_t t = 0; t < sizeof(seqs) / sizeof(seqs[0]); t++) {
+                int64_t seq = seqs[t], rows = 1 + (int64_t)t % 3;
+                int64_t shp[2][SWARM_MAX_DIMS] = {{rows, seq, 4},
+                                                   {rows, seq}};
+                int64_t osh[2][SWARM_MAX_DIMS];
+                float *x = malloc((size_t)(rows * seq * 4) * 4);
+                int64_t *mk = malloc((size_t)(rows * seq) * 8);
+                float *wy = malloc((size_t)(rows * seq * 3) * 4);
+                float wo[3 * 3];
+                const void *in[2] = {x, mk}, *outp[2] = {0};
+                for (int64_t i = 0; i < rows * seq * 4; i++)
+                        x[i] = frand();
+                for (int64_t i = 0; i < rows * seq; i++)
+                        mk[i] = (i % 4) != 3;
+                seq_ref(x, mk, rows, seq, wy, wo);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run_shaped(m, rows, shp, in, osh, outp,
+                                             &err) == SWARM_OK, "seq %lld: %s",
+                      (long long)seq, err.msg);
+                CHECK(osh[0][0] == rows && osh[0][1] == 3 &&
+                      osh[1][0] == rows && osh[1][1] == seq &&
+                      osh[1][2] == 3, "seq %lld: output shapes",
+                      (long long)seq);
+                for (int64_t i = 0; outp[0] && i < rows * 3; i++)
+                        CHECK(fabsf(((const float *)outp[0])[i] - wo[i]) <
+                              1e-5f, "seq %lld out[%lld]", (long long)seq,
+                              (long long)i);
+                for (int64_t i = 0; outp[1] && i < rows * seq * 3; i++)
+                        CHECK(fabsf(((const float *)outp[1])[i] - wy[i]) <
+                              1e-5f, "seq %lld y2[%lld]", (long long)seq,
+                              (long long)i);
+                free(x);
+                free(mk);
+                free(wy);
+        }
+        {
+                /* a fixed dim contradicted, inputs disagreeing on seq,
+                 * and the plain run entry */
+                int64_t bad1[2][SWARM_MAX_DIMS] = {{2, 5, 5}, {2, 5}};
+                int64_t bad2[2][SWARM_MAX_DIMS] = {{2, 5, 4}, {2, 6}};
+                float x[2 * 5 * 5] = {0};
+                int64_t mk[2 * 6] = {0};
+                const void *in[2] = {x, mk}, *outp[2];
+                swarm_err_clear(&err);
+                CHECK(swarm_model_check_shapes(m, bad1, &err) ==
+                      SWARM_ERR_INVALID && strstr(err.msg, "fixed") &&
+                      strstr(err.msg, "x:FLOAT32[N,seq,4]"), "%s", err.msg);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run_shaped(m, 2, bad2, in, NULL, outp,
+                                             &err) == SWARM_ERR_INVALID &&
+                      strstr(err.msg, "same name"), "%s", err.msg);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run(m, 2, in, outp, &err) ==
+                      SWARM_ERR_INVALID && strstr(err.msg, "run_shaped"),
+                      "%s", err.msg);
+        }
+out:
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
+}
+
 /* A graph input that is also an initializer is a constant. */
 static void test_input_initializer(swarm_backend_t *be) {
         static const int64_t xd[] = {2, 4}, yd[] = {2, 3}, wd[] = {4, 3};
@@ -1202,6 +1334,7 @@ int main(void) {
         test_refusals(be);
         test_hostile_shapes(be);
         test_typed_runtime(be);
+        test_symbolic_seq(be);
         test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
