@@ -476,8 +476,8 @@ static int upload_consts(swarm_model_t *m, swarm_err_t *err) {
         for (int i = 0; i < m->n_vals; i++) {
                 xvalue_t *v = &m->vals[i];
                 int rc;
-                if (v->kind != V_CONST || v->n_uses == 0 ||
-                    v->last_use < 0)
+                if (v->kind != V_CONST ||
+                    ((v->n_uses == 0 || v->last_use < 0) && !v->is_output))
                         continue;
                 rc = be->alloc(be, v->host_bytes ? v->host_bytes : 4, &v->dev,
                                err);
@@ -1071,13 +1071,22 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
                                        err)))
                         goto out;
-        for (int i = 0; i < m->n_out; i++)
-                if (m->vals[m->out_vals[i]].kind != V_TEMP) {
+        /* A folded output (Shape of a static shape ...) is a constant the
+         * run hands out as it is. */
+        for (int i = 0; i < m->n_out; i++) {
+                const xvalue_t *v = &m->vals[m->out_vals[i]];
+                int sym = 0;
+                for (int64_t k = 0; v->nsym &&
+                     k < swarm_shape_elems(v->shape, v->ndim); k++)
+                        sym |= v->nsym[k];
+                if (v->kind == V_INPUT || sym) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                           "output '%s' is a constant",
-                                           m->vals[m->out_vals[i]].name);
+                                           "output '%s' is a graph input or "
+                                           "a constant that depends on the "
+                                           "batch size", v->name);
                         goto out;
                 }
+        }
         exec_fuse(m);
         if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
                 goto out;

@@ -2312,12 +2312,31 @@ static int h_reduce(OPARGS) {
                  {"GlobalMaxPool", SWARM_RED_MAX}};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
         int64_t axes[SWARM_MAX_DIMS], keep = 1, noop = 0;
-        int cnt = -1, rc;
+        int cnt = -1, rc, host;
 
         for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
                 if (strcmp(T[i].name, n->op_type) == 0)
                         n->sub = (int)T[i].op;
-        if ((rc = need_float(m, n, 0, err)))
+        {
+                /* Reductions the backend lacks, or of other dtypes, run
+                 * as a host kernel. */
+                static const struct {
+                        const char *name;
+                        int hop;
+                } H[] = {{"ReduceSum", HR_SUM}, {"ReduceMean", HR_MEAN},
+                         {"ReduceMax", HR_MAX}, {"ReduceMin", HR_MIN},
+                         {"ReduceProd", HR_PROD},
+                         {"ReduceSumSquare", HR_SUMSQ}, {"ReduceL2", HR_L2},
+                         {"ReduceL1", HR_L1}, {"ReduceLogSum", HR_LOGSUM},
+                         {"ReduceLogSumExp", HR_LOGSUMEXP}};
+                host = -1;
+                for (size_t i = 0; i < sizeof(H) / sizeof(H[0]); i++)
+                        if (strcmp(H[i].name, n->op_type) == 0 &&
+                            (x->dtype != SWARM_DTYPE_FLOAT32 ||
+                             H[i].hop >= HR_L1))
+                                host = H[i].hop;
+        }
+        if (host < 0 && (rc = need_float(m, n, 0, err)))
                 return rc;
         if (strncmp(n->op_type, "Global", 6) == 0) {
                 static const char *const none[] = {NULL};
@@ -2365,6 +2384,12 @@ static int h_reduce(OPARGS) {
         }
         o->batched = x->batched;
         n->op = OP_REDUCE;
+        if (host >= 0) {
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                o->dtype = ldt(x);
+                return to_host(n, HK_REDUCE, host);
+        }
         return SWARM_OK;
 }
 
@@ -2888,10 +2913,11 @@ static const opdef_t OPS[] = {
         {"AveragePool", h_pool, 1, 1},
         {"GlobalAveragePool", h_reduce, 1, 1},
         {"GlobalMaxPool", h_reduce, 1, 1},
-        {"ReduceSum", h_reduce, 1, 2}, {"ReduceMean", h_reduce, 1, 1},
-        {"ReduceMax", h_reduce, 1, 1}, {"ReduceMin", h_reduce, 1, 1},
-        {"ReduceProd", h_reduce, 1, 1}, {"ReduceSumSquare", h_reduce, 1, 1},
-        {"ReduceL2", h_reduce, 1, 1},
+        {"ReduceSum", h_reduce, 1, 2}, {"ReduceMean", h_reduce, 1, 2},
+        {"ReduceMax", h_reduce, 1, 2}, {"ReduceMin", h_reduce, 1, 2},
+        {"ReduceProd", h_reduce, 1, 2}, {"ReduceSumSquare", h_reduce, 1, 2},
+        {"ReduceL2", h_reduce, 1, 2}, {"ReduceL1", h_reduce, 1, 2},
+        {"ReduceLogSum", h_reduce, 1, 2}, {"ReduceLogSumExp", h_reduce, 1, 2},
         {"BatchNormalization", h_batchnorm, 5, 5},
         {"LayerNormalization", h_layernorm, 2, 3},
         {"Constant", h_constant, 0, 0}, {"Shape", h_shape, 1, 1},
