@@ -969,6 +969,272 @@ static int run_range(const xvalue_t *s, const xvalue_t *dl, const xvalue_t *o,
         return SWARM_OK;
 }
 
+/* ConvTranspose: y[n, g*Mg+m, o] += x[n, g*Cg+c, i] * w[g*Cg+c, m, k] at
+ * o = i * stride - pad + k * dilation, over up to 3 spatial dims. */
+static int run_convt(const xnode_t *n, const xvalue_t *x, const xvalue_t *w,
+                     const xvalue_t *b, const xvalue_t *o, const void *px,
+                     const void *pw, const void *pb, void *po) {
+        int sd = (int)n->hi[0];
+        int64_t N = x->cshape[0], C = x->cshape[1], M = o->cshape[1];
+        int64_t G = n->group, Cg = C / G, Mg = M / G;
+        int64_t in[3] = {1, 1, 1}, ou[3] = {1, 1, 1}, kk[3] = {1, 1, 1};
+        int64_t ins = 1, ous = 1, ks = 1;
+        float *y = po;
+        const float *xf = px, *wf = pw;
+
+        for (int d = 0; d < sd; d++) {
+                in[3 - sd + d] = x->cshape[2 + d];
+                ou[3 - sd + d] = o->cshape[2 + d];
+                kk[3 - sd + d] = w->cshape[2 + d];
+        }
+        ins = in[0] * in[1] * in[2];
+        ous = ou[0] * ou[1] * ou[2];
+        ks = kk[0] * kk[1] * kk[2];
+        for (int64_t i = 0; i < N * M; i++) {
+                float bv = b ? (float)ldf(pb, b->dtype, i % M) : 0.0f;
+                for (int64_t j = 0; j < ous; j++)
+                        y[i * ous + j] = bv;
+        }
+        for (int64_t nn = 0; nn < N; nn++)
+                for (int64_t g = 0; g < G; g++)
+                        for (int64_t c = 0; c < Cg; c++) {
+                                const float *xc = xf + ((nn * C) + g * Cg + c)
+                                                  * ins;
+                                for (int64_t m = 0; m < Mg; m++) {
+                                        const float *wk = wf +
+                                                ((g * Cg + c) * Mg + m) * ks;
+                                        float *yc = y + (nn * M + g * Mg + m)
+                                                    * ous;
+                for (int64_t i0 = 0; i0 < in[0]; i0++)
+                for (int64_t i1 = 0; i1 < in[1]; i1++)
+                for (int64_t i2 = 0; i2 < in[2]; i2++) {
+                        float xv = xc[(i0 * in[1] + i1) * in[2] + i2];
+                        for (int64_t k0 = 0; k0 < kk[0]; k0++) {
+                                int64_t o0 = i0 * n->hp[0] - n->hp[6] +
+                                             k0 * n->hp[3];
+                                if (o0 < 0 || o0 >= ou[0])
+                                        continue;
+                                for (int64_t k1 = 0; k1 < kk[1]; k1++) {
+                                        int64_t o1 = i1 * n->hp[1] - n->hp[7] +
+                                                     k1 * n->hp[4];
+                                        if (o1 < 0 || o1 >= ou[1])
+                                                continue;
+                                        for (int64_t k2 = 0; k2 < kk[2]; k2++) {
+                                                int64_t o2 = i2 * n->hp[2] -
+                                                             n->hp[8] +
+                                                             k2 * n->hp[5];
+                                                if (o2 < 0 || o2 >= ou[2])
+                                                        continue;
+                                                yc[(o0 * ou[1] + o1) * ou[2] +
+                                                   o2] += xv *
+                                                        wk[(k0 * kk[1] + k1) *
+                                                           kk[2] + k2];
+                                        }
+                                }
+                        }
+                }
+                                }
+                        }
+        return SWARM_OK;
+}
+
+/* ---- Resize ---- */
+
+enum { CT_HALF_PIXEL, CT_ASYMMETRIC, CT_PYTORCH_HALF_PIXEL,
+       CT_ALIGN_CORNERS, CT_TF_HALF_PIXEL_NN, CT_TF_CROP_AND_RESIZE,
+       CT_HALF_PIXEL_SYMMETRIC };
+enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
+
+typedef struct taps {
+        int n;
+        int64_t idx[4];
+        double w[4];
+        int outside;            /* tf_crop_and_resize: extrapolate */
+} taps_t;
+
+static double cubic_w(double t, double a) {
+        t = fabs(t);
+        if (t <= 1)
+                return ((a + 2) * t - (a + 3)) * t * t + 1;
+        if (t < 2)
+                return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+        return 0;
+}
+
+/* hp[0] coordinate mode, hp[1] nearest mode, hp[2] exclude_outside,
+ * hi[0] mode; hf[d] scale of dim d; act_alpha cubic_coeff_a,
+ * act_beta extrapolation_value; roi in the node's roi constant (in[1]) for
+ * tf_crop_and_resize (start d at roi[d], end at roi[nd + d]). */
+static void make_taps(const xnode_t *n, const void *roi, int nd, int d,
+                      int64_t in, int64_t out, int64_t xo, taps_t *t) {
+        double sc = n->hf[d], x;
+        /* The resized length ONNX uses: the output's with sizes, in * scale
+         * (not rounded) with scales. */
+        double L = n->hp[3] ? (double)out : (double)in * sc;
+        t->n = 0;
+        t->outside = 0;
+        switch (n->hp[0]) {
+        case CT_ASYMMETRIC: x = xo / sc; break;
+        case CT_PYTORCH_HALF_PIXEL:
+                x = L > 1 ? (xo + 0.5) / sc - 0.5 : 0;
+                break;
+        case CT_ALIGN_CORNERS:
+                x = L == 1 ? 0 : xo * (double)(in - 1) / (L - 1);
+                break;
+        case CT_TF_HALF_PIXEL_NN: x = (xo + 0.5) / sc; break;
+        case CT_TF_CROP_AND_RESIZE: {
+                double st = roi ? ((const float *)roi)[d] : 0;
+                double en = roi ? ((const float *)roi)[nd + d] : 1;
+                x = L > 1 ? st * (in - 1) + xo * (en - st) * (in - 1) /
+                            (L - 1)
+                          : 0.5 * (st + en) * (in - 1);
+                if (x < 0 || x > in - 1)
+                        t->outside = 1;
+                break;
+        }
+        case CT_HALF_PIXEL_SYMMETRIC: {
+                double adj = L / (sc * in), ctr = in / 2.0;
+                x = ctr * (1 - adj) + (xo + 0.5) / sc - 0.5;
+                break;
+        }
+        default: x = (xo + 0.5) / sc - 0.5; break;
+        }
+        if (n->hi[0] == 0) {
+                double r;
+                switch (n->hp[1]) {
+                case NM_ROUND_PREFER_CEIL: r = floor(x + 0.5); break;
+                case NM_FLOOR: r = floor(x); break;
+                case NM_CEIL: r = ceil(x); break;
+                default:
+                        r = x == floor(x) + 0.5 ? floor(x) : floor(x + 0.5);
+                        break;
+                }
+                if (r < 0)
+                        r = 0;
+                if (r > in - 1)
+                        r = (double)(in - 1);
+                t->n = 1;
+                t->idx[0] = (int64_t)r;
+                t->w[0] = 1;
+                return;
+        }
+        if (n->hi[0] == 1) {
+                double xc = x < 0 ? 0 : x > in - 1 ? (double)(in - 1) : x;
+                int64_t x0 = (int64_t)floor(xc);
+                int64_t x1 = x0 + 1 < in ? x0 + 1 : x0;
+                double f = xc - (double)x0;
+                t->n = 2;
+                t->idx[0] = x0;
+                t->idx[1] = x1;
+                t->w[0] = 1 - f;
+                t->w[1] = f;
+                return;
+        }
+        {
+                int64_t x0 = (int64_t)floor(x);
+                double f = x - (double)x0, sum = 0;
+                for (int k = 0; k < 4; k++) {
+                        int64_t xi = x0 - 1 + k;
+                        double w = cubic_w(f - (k - 1), n->act_alpha);
+                        if (n->hp[2] && (xi < 0 || xi >= in))
+                                w = 0;
+                        t->idx[k] = xi < 0 ? 0 : xi >= in ? in - 1 : xi;
+                        t->w[k] = w;
+                        sum += w;
+                }
+                if (n->hp[2] && sum != 0)
+                        for (int k = 0; k < 4; k++)
+                                t->w[k] /= sum;
+                t->n = 4;
+        }
+}
+
+static int run_resize(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                      const void *px, const void *proi, void *po,
+                      swarm_err_t *err) {
+        int nd = x->ndim;
+        int64_t off[SWARM_MAX_DIMS + 1], xs[SWARM_MAX_DIMS];
+        int64_t idx[SWARM_MAX_DIMS] = {0};
+        taps_t *tp[SWARM_MAX_DIMS] = {NULL};
+        int rc = SWARM_OK;
+
+        cstr(x->cshape, nd, xs);
+        (void)off;
+        for (int d = 0; d < nd; d++) {
+                tp[d] = malloc((size_t)(o->cshape[d] > 0 ? o->cshape[d] : 1) *
+                               sizeof(taps_t));
+                if (!tp[d]) {
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+                        goto out;
+                }
+                for (int64_t i = 0; i < o->cshape[d]; i++)
+                        make_taps(n, proi, nd, d, x->cshape[d], o->cshape[d],
+                                  i, &tp[d][i]);
+        }
+        for (int64_t e = 0; e < o->celems; e++) {
+                /* sum over the product of each dim's taps */
+                int k[SWARM_MAX_DIMS] = {0}, outside = 0;
+                double acc = 0;
+                for (int d = 0; d < nd; d++)
+                        outside |= tp[d][idx[d]].outside;
+                if (outside) {
+                        acc = n->act_beta;
+                } else {
+                        for (;;) {
+                                double w = 1;
+                                int64_t at = 0;
+                                int d;
+                                for (d = 0; d < nd; d++) {
+                                        const taps_t *t = &tp[d][idx[d]];
+                                        w *= t->w[k[d]];
+                                        at += t->idx[k[d]] * xs[d];
+                                }
+                                if (w != 0)
+                                        acc += w * ldf(px, x->dtype, at);
+                                for (d = nd - 1; d >= 0; d--) {
+                                        if (++k[d] < tp[d][idx[d]].n)
+                                                break;
+                                        k[d] = 0;
+                                }
+                                if (d < 0)
+                                        break;
+                        }
+                }
+                stf(po, o->dtype, e, acc);
+                for (int d = nd - 1; d >= 0; d--) {
+                        if (++idx[d] < o->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+out:
+        for (int d = 0; d < nd; d++)
+                free(tp[d]);
+        return rc;
+}
+
+static int run_hardmax(const xnode_t *n, const xvalue_t *x, const void *px,
+                       void *po) {
+        int64_t outer, len, inner;
+        around(x, n->axis, &outer, &len, &inner);
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        int64_t best = 0;
+                        for (int64_t k = 0; k < len; k++) {
+                                int64_t at = (a * len + k) * inner + c;
+                                if (ldf(px, x->dtype, at) >
+                                    ldf(px, x->dtype,
+                                        (a * len + best) * inner + c))
+                                        best = k;
+                        }
+                        for (int64_t k = 0; k < len; k++)
+                                stf(po, x->dtype, (a * len + k) * inner + c,
+                                    k == best);
+                }
+        return SWARM_OK;
+}
+
 /* ---- dispatch ---- */
 
 static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
@@ -1057,6 +1323,13 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                         return swarm_err_set(err, SWARM_ERR_NOMEM,
                                              "out of memory");
                 return SWARM_OK;
+        case HK_CONVT:
+                return run_convt(n, x, in_v(m, n, 1), in_v(m, n, 2), o, p[0],
+                                 p[1], p[2], po);
+        case HK_RESIZE:
+                return run_resize(n, x, o, p[0], p[1], po, err);
+        case HK_HARDMAX:
+                return run_hardmax(n, x, p[0], po);
         case HK_RANGE:
                 return run_range(x, in_v(m, n, 2), o, p[0], p[2], po);
         default:

@@ -100,7 +100,14 @@ enum hkernel {
                            scale/bias per group */
         HK_LPNORM,      /* axis, hi[0] p */
         HK_REDUCE,      /* hop = HR_*, axes */
-        HK_RANGE        /* in: start, limit, delta */
+        HK_RANGE,       /* in: start, limit, delta */
+        HK_CONVT,       /* ConvTranspose: group; hp[0..2] strides, [3..5]
+                           dilations, [6..8] begin pads, over 3 spatial
+                           dims (1 where absent); hi[0] spatial dims */
+        HK_RESIZE,      /* hf[0..7] scales per dim (out / in), hi[0] mode
+                           0 nearest 1 linear 2 cubic, hi[1] coordinate
+                           mode, hi[2] nearest mode, hf... see host_ops */
+        HK_HARDMAX      /* axis */
 };
 
 enum hbinop {
@@ -159,6 +166,9 @@ typedef struct xnode {
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];
+        int64_t hp[16];         /* more host-kernel parameters (ConvTranspose
+                                 * strides / dilations / pads, Resize) */
+        float hf[8];
         int out2;               /* a second output (TopK indices), or -1 */
         int unsupported;        /* refused at load (listed in the error) */
 } xnode_t;

@@ -1351,6 +1351,277 @@ static int h_depth_space(OPARGS) {
         return SWARM_OK;
 }
 
+static int h_convt(OPARGS) {
+        static const char *const allowed[] = {"auto_pad", "dilations",
+                                              "group", "kernel_shape",
+                                              "output_padding",
+                                              "output_shape", "pads",
+                                              "strides", NULL};
+        xvalue_t *x = VAL(0), *w = VAL(1), *o = &m->vals[n->out];
+        int64_t st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, pads[6] = {0};
+        int64_t opad[3] = {0}, oshape[3], ks[3];
+        int sd = x->ndim - 2, cnt, c2, rc;
+        char ap[32] = "NOTSET";
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "group", 1, &n->group, err)))
+                return rc;
+        for (int j = 0; j < n->n_in; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        if (sd < 1 || sd > 3 || w->ndim != x->ndim)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "X and W must be 3-D to 5-D, of one rank");
+        if (!is_const(w) || (has_in(n, 2) && !is_const(VAL(2))))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "weights must be constants");
+        if (n->group < 1 || x->shape[1] != w->shape[0] ||
+            w->shape[0] % n->group)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "channels and group do not match");
+        if (has_in(n, 2) && elems_of(VAL(2)) != w->shape[1] * n->group)
+                return node_err(err, SWARM_ERR_INVALID, n, "bias size");
+        attr_str(np, "auto_pad", ap, sizeof(ap));
+        if ((rc = attr_ints(np, n, "kernel_shape", ks, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "strides", st, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "dilations", dl, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "pads", pads, 6, &cnt, err)) ||
+            (cnt >= 0 && cnt != 2 * sd) ||
+            (rc = attr_ints(np, n, "output_padding", opad, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "output_shape", oshape, 3, &c2, err)) ||
+            (c2 >= 0 && c2 != sd))
+                return rc ? rc : node_err(err, SWARM_ERR_INVALID, n,
+                                          "attributes do not match %d "
+                                          "spatial dims", sd);
+        out_like(o, x);
+        o->shape[1] = w->shape[1] * n->group;
+        for (int d = 0; d < sd; d++) {
+                int64_t in = x->shape[2 + d], k = w->shape[2 + d], full, eff;
+                if (st[d] < 1 || dl[d] < 1 || opad[d] < 0 ||
+                    pads[d] < 0 || pads[sd + d] < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "strides, dilations >= 1 and pads, "
+                                        "output_padding >= 0");
+                /* full = stride * (in - 1) + output_padding + eff */
+                if ((rc = ck_mul(n, k - 1, dl[d], &eff, err)) ||
+                    (rc = ck_mul(n, st[d], in - 1, &full, err)) ||
+                    (rc = ck_add(n, full, opad[d], &full, err)) ||
+                    (rc = ck_add(n, full, eff + 1, &full, err)))
+                        return rc;
+                if (c2 >= 0 || strncmp(ap, "SAME", 4) == 0) {
+                        int64_t want = c2 >= 0 ? oshape[d] : in * st[d];
+                        int64_t total = full - want;
+                        if (want < 0 || want > INT32_MAX)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "output_shape out of range");
+                        if (total < 0) {
+                                /* larger than the full output: zeros at
+                                 * the end, as output_padding would add */
+                                pads[d] = 0;
+                                pads[sd + d] = total;
+                        } else if (strcmp(ap, "SAME_UPPER") == 0) {
+                                pads[d] = total / 2;
+                                pads[sd + d] = total - total / 2;
+                        } else {
+                                pads[d] = total - total / 2;
+                                pads[sd + d] = total / 2;
+                        }
+                }
+                o->shape[2 + d] = full - pads[d] - pads[sd + d];
+                if (o->shape[2 + d] < 0 || o->shape[2 + d] > INT32_MAX)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "pads larger than the output");
+                n->hp[3 - sd + d] = st[d];
+                n->hp[6 - sd + d] = dl[d];
+                n->hp[9 - sd + d] = pads[d];
+        }
+        for (int d = 0; d < 3 - sd; d++) {
+                n->hp[d] = 1;
+                n->hp[3 + d] = 1;
+                n->hp[6 + d] = 0;
+        }
+        n->hi[0] = sd;
+        return to_host(n, HK_CONVT, 0);
+}
+
+static int h_hardmax(OPARGS) {
+        static const char *const allowed[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", opset < 13 ? 1 : -1, &axis, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)))
+                return rc;
+        if (opset < 13 && axis != x->ndim - 1)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "opset < 13 Hardmax over [axis, end)");
+        out_like(o, x);
+        n->axis = (int)axis;
+        return to_host(n, HK_HARDMAX, 0);
+}
+
+/* Resize (opset 10-19) and Upsample (7-9). */
+static int h_resize(OPARGS) {
+        static const char *const allowed[] = {
+                "mode", "coordinate_transformation_mode", "nearest_mode",
+                "cubic_coeff_a", "exclude_outside", "extrapolation_value",
+                "antialias", "axes", "keep_aspect_ratio_policy", "scales",
+                NULL};
+        static const char *const ctm[] = {
+                "half_pixel", "asymmetric", "pytorch_half_pixel",
+                "align_corners", "tf_half_pixel_for_nn", "tf_crop_and_resize",
+                "half_pixel_symmetric"};
+        static const char *const nm[] = {"round_prefer_floor",
+                                         "round_prefer_ceil", "floor",
+                                         "ceil"};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int upsample = strcmp(n->op_type, "Upsample") == 0;
+        char mode[32] = "nearest", ct[32], nmode[32] = "round_prefer_floor";
+        char kar[32] = "stretch";
+        int64_t ex = 0, aa = 0, axes[SWARM_MAX_DIMS], sizes[SWARM_MAX_DIMS];
+        int nax = -1, rc, si = -1, zi = -1, ri = -1;
+        float sc[SWARM_MAX_DIMS];
+        int nsc = -1, nsz = -1;
+
+        snprintf(ct, sizeof(ct), "%s", upsample || opset < 11
+                 ? "asymmetric" : "half_pixel");
+        /* Upsample and Resize-10 pick the nearest pixel by flooring. */
+        if (upsample || opset < 11)
+                snprintf(nmode, sizeof(nmode), "floor");
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_float(np, n, "cubic_coeff_a", -0.75f, &n->act_alpha,
+                             err)) ||
+            (rc = attr_float(np, n, "extrapolation_value", 0.0f,
+                             &n->act_beta, err)) ||
+            (rc = attr_int(np, n, "exclude_outside", 0, &ex, err)) ||
+            (rc = attr_int(np, n, "antialias", 0, &aa, err)) ||
+            (rc = attr_ints(np, n, "axes", axes, SWARM_MAX_DIMS, &nax, err)))
+                return rc;
+        attr_str(np, "mode", mode, sizeof(mode));
+        attr_str(np, "coordinate_transformation_mode", ct, sizeof(ct));
+        attr_str(np, "nearest_mode", nmode, sizeof(nmode));
+        attr_str(np, "keep_aspect_ratio_policy", kar, sizeof(kar));
+        if (aa || strcmp(kar, "stretch") != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "antialias or keep_aspect_ratio_policy");
+        if ((rc = no_sym(m, n, err)))
+                return rc;
+        n->hi[0] = strcmp(mode, "nearest") == 0 ? 0
+                   : strcmp(mode, "linear") == 0 ||
+                     strcmp(mode, "bilinear") == 0 ? 1
+                   : strcmp(mode, "cubic") == 0 ? 2 : -1;
+        n->hp[0] = -1;
+        for (int i = 0; i < 7; i++)
+                if (strcmp(ct, ctm[i]) == 0)
+                        n->hp[0] = i;
+        n->hp[1] = -1;
+        for (int i = 0; i < 4; i++)
+                if (strcmp(nmode, nm[i]) == 0)
+                        n->hp[1] = i;
+        n->hp[2] = ex != 0;
+        n->hp[3] = 0;   /* set below when sizes give the output */
+        if (n->hi[0] < 0 || n->hp[0] < 0 || n->hp[1] < 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "mode '%s', coordinate mode '%s' or nearest "
+                                "mode '%s'", mode, ct, nmode);
+        /* Where scales and sizes come from, by opset. */
+        if (upsample && opset < 9) {
+                const Onnx__AttributeProto *a = attr_find(np, "scales");
+                if (!a || (int)a->n_floats != x->ndim)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "scales must have one value per "
+                                        "dim");
+                nsc = x->ndim;
+                for (int i = 0; i < nsc; i++)
+                        sc[i] = a->floats[i];
+        } else if (upsample || opset < 11) {
+                si = 1;
+        } else {
+                ri = 1;
+                si = 2;
+                zi = 3;
+        }
+        if (si >= 0 && has_in(n, si) && elems_of(VAL(si)) > 0) {
+                const xvalue_t *v = VAL(si);
+                if (!is_const(v) || v->dtype != SWARM_DTYPE_FLOAT32 ||
+                    elems_of(v) > SWARM_MAX_DIMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "scales must be a constant FLOAT32 "
+                                        "list");
+                nsc = (int)elems_of(v);
+                for (int i = 0; i < nsc; i++)
+                        sc[i] = ((const float *)v->host)[i];
+        }
+        if (zi >= 0 && has_in(n, zi) && elems_of(VAL(zi)) > 0 &&
+            (rc = const_ints(m, n, zi, sizes, SWARM_MAX_DIMS, &nsz, NULL,
+                             err)))
+                return rc;
+        if ((nsc < 0) == (nsz < 0))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "exactly one of scales and sizes");
+        if (nax < 0) {
+                nax = nsc >= 0 ? nsc : nsz;
+                if (nax != x->ndim)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "%d scales/sizes for a %d-D input",
+                                        nax, x->ndim);
+                for (int i = 0; i < nax; i++)
+                        axes[i] = i;
+        } else if (nax != (nsc >= 0 ? nsc : nsz)) {
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axes and scales/sizes differ in length");
+        }
+        out_like(o, x);
+        for (int d = 0; d < x->ndim; d++)
+                n->hf[d] = 1.0f;
+        for (int i = 0; i < nax; i++) {
+                int64_t a, in;
+                if ((rc = norm_axis(n, axes[i], x->ndim, &a, err)))
+                        return rc;
+                in = x->shape[a];
+                if (nsz >= 0) {
+                        if (sizes[i] < 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "negative size");
+                        o->shape[a] = sizes[i];
+                        n->hf[a] = in ? (float)sizes[i] / (float)in : 1.0f;
+                        n->hp[3] = 1;
+                } else {
+                        double od = floor((double)in * sc[i]);
+                        if (!(sc[i] > 0) || !(od <= (double)INT32_MAX))
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "scale %g", (double)sc[i]);
+                        o->shape[a] = (int64_t)od;
+                        n->hf[a] = sc[i];
+                }
+                if (a == 0 && x->batched && o->shape[a] != in)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "resizing the batch dimension");
+        }
+        /* Only the data (and the roi of tf_crop_and_resize) reach the
+         * kernel. */
+        if (n->hp[0] == 5) {
+                const xvalue_t *r = ri >= 0 && has_in(n, ri) ? VAL(ri) : NULL;
+                if (!r || !is_const(r) || r->dtype != SWARM_DTYPE_FLOAT32 ||
+                    elems_of(r) != 2 * x->ndim)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "roi must be a constant FLOAT32 of "
+                                        "2 * rank values");
+                n->in[1] = n->in[ri];
+                n->n_in = 2;
+        } else {
+                n->n_in = 1;
+        }
+        return to_host(n, HK_RESIZE, 0);
+}
+
 static int h_unary(OPARGS) {
         static const struct {
                 const char *name;
@@ -2955,6 +3226,8 @@ static const opdef_t OPS[] = {
         {"GroupNormalization", h_instnorm, 3, 3},
         {"LpNormalization", h_lpnorm, 1, 1},
         {"DepthToSpace", h_depth_space, 1, 1},
+        {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
+        {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };
 
