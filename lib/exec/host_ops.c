@@ -1235,14 +1235,45 @@ static int run_hardmax(const xnode_t *n, const xvalue_t *x, const void *px,
         return SWARM_OK;
 }
 
+/* Split along n->axis into the outputs, in order. */
+static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
+                     const void *px, void *const *pout) {
+        int64_t outer, len, inner, at = 0;
+        size_t es = swarm_dtype_size(x->dtype);
+        around(x, n->axis, &outer, &len, &inner);
+        /* hp[k]: part k's size (outputs left out still take theirs) */
+        for (int k = 0; k <= n->n_xo; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                int64_t part = n->hp[k];
+                if (id >= 0 && pout[k])
+                        for (int64_t a = 0; a < outer; a++)
+                                memcpy((char *)pout[k] +
+                                       (size_t)(a * part * inner) * es,
+                                       (const char *)px +
+                                       (size_t)((a * len + at) * inner) * es,
+                                       (size_t)(part * inner) * es);
+                at += part;
+        }
+        return SWARM_OK;
+}
+
 /* ---- dispatch ---- */
 
 static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
         return j < n->n_in && n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
 }
 
+int exec_multi_output(const char *op_type) {
+        return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
+               strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
+               strcmp(op_type, "LSTM") == 0;
+}
+
+/* pout[0] is the first output, pout[1 + k] extra output k (NULL when the
+ * model leaves it out). */
 static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
-                  void *po, void *po2, swarm_err_t *err) {
+                  void *const *pout, swarm_err_t *err) {
+        void *po = pout[0], *po2 = n->n_xo > 0 ? pout[1] : NULL;
         const xvalue_t *x = in_v(m, n, 0), *o = &m->vals[n->out];
         switch (n->hk) {
         case HK_BINARY:
@@ -1328,6 +1359,8 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                                  p[1], p[2], po);
         case HK_RESIZE:
                 return run_resize(n, x, o, p[0], p[1], po, err);
+        case HK_SPLIT:
+                return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:
                 return run_hardmax(n, x, p[0], po);
         case HK_RANGE:
@@ -1343,17 +1376,19 @@ static size_t vbytes(const xvalue_t *v) {
 
 int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err) {
-        void *p[64] = {NULL}, *po, *po2 = NULL;
-        xvalue_t *o = &m->vals[n->out];
-        xvalue_t *o2 = n->out2 >= 0 ? &m->vals[n->out2] : NULL;
-        int rc = SWARM_OK;
+        void *p[64] = {NULL}, *pout[65] = {NULL};
+        int rc = SWARM_OK, no = 1 + n->n_xo;
 
-        if (n->n_in > 64)
+        if (n->n_in > 64 || n->n_xo > 64)
                 return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
         if (be->host_mem) {
                 for (int j = 0; j < n->n_in; j++)
                         p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].dev : NULL;
-                return kernel(m, n, p, o->dev, o2 ? o2->dev : NULL, err);
+                pout[0] = m->vals[n->out].dev;
+                for (int k = 0; k < n->n_xo; k++)
+                        pout[1 + k] = n->xo[k] >= 0 ? m->vals[n->xo[k]].dev
+                                                    : NULL;
+                return kernel(m, n, p, pout, err);
         }
         /* A device backend: stage through host memory. */
         for (int j = 0; j < n->n_in && !rc; j++) {
@@ -1368,30 +1403,36 @@ int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 else if (vbytes(v))
                         rc = be->download(be, p[j], v->dev, vbytes(v), err);
         }
-        po = rc ? NULL : malloc(vbytes(o) + 1);
-        if (!rc && o2)
-                po2 = malloc(vbytes(o2) + 1);
-        if (!rc && (!po || (o2 && !po2)))
-                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < no && !rc; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                if (id < 0)
+                        continue;
+                pout[k] = malloc(vbytes(&m->vals[id]) + 1);
+                if (!pout[k])
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+        }
         if (!rc)
-                rc = kernel(m, n, p, po, po2, err);
-        if (!rc && vbytes(o))
-                rc = be->upload(be, o->dev, po, vbytes(o), err);
-        if (!rc && o2 && vbytes(o2))
-                rc = be->upload(be, o2->dev, po2, vbytes(o2), err);
+                rc = kernel(m, n, p, pout, err);
+        for (int k = 0; k < no && !rc; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                if (id >= 0 && vbytes(&m->vals[id]))
+                        rc = be->upload(be, m->vals[id].dev, pout[k],
+                                        vbytes(&m->vals[id]), err);
+        }
         for (int j = 0; j < n->n_in; j++)
                 free(p[j]);
-        free(po);
-        free(po2);
+        for (int k = 0; k < no; k++)
+                free(pout[k]);
         return rc;
 }
 
 int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
-                   void *out2, swarm_err_t *err) {
-        void *p[64] = {NULL};
-        if (n->n_in > 64)
+                   swarm_err_t *err) {
+        void *p[64] = {NULL}, *pout[1] = {out};
+        if (n->n_in > 64 || n->n_xo)
                 return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
         for (int j = 0; j < n->n_in; j++)
                 p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].host : NULL;
-        return kernel(m, n, p, out, out2, err);
+        return kernel(m, n, p, pout, err);
 }

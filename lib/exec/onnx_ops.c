@@ -1194,8 +1194,8 @@ static int h_topk(OPARGS) {
         (void)sorted;   /* results are always sorted */
         out_like(o, x);
         o->shape[axis] = k;
-        if (n->out2 >= 0) {
-                xvalue_t *o2 = &m->vals[n->out2];
+        if (n->n_xo > 0 && n->xo[0] >= 0) {
+                xvalue_t *o2 = &m->vals[n->xo[0]];
                 out_like(o2, x);
                 o2->shape[axis] = k;
                 o2->dtype = SWARM_DTYPE_INT64;
@@ -1447,6 +1447,74 @@ static int h_convt(OPARGS) {
         }
         n->hi[0] = sd;
         return to_host(n, HK_CONVT, 0);
+}
+
+static int h_split(OPARGS) {
+        static const char *const allowed[] = {"axis", "split", "num_outputs",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, parts[64], nout = 1 + n->n_xo, numo = -1, sum = 0;
+        int cnt = -1, rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 0, &axis, err)) ||
+            (rc = attr_int(np, n, "num_outputs", -1, &numo, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (nout > 16)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "more than 16 outputs");
+        if (opset < 13 && !has_in(n, 1)) {
+                if ((rc = attr_ints(np, n, "split", parts, 64, &cnt, err)))
+                        return rc;
+        } else if (has_in(n, 1)) {
+                if ((rc = const_ints(m, n, 1, parts, 64, &cnt, NULL, err)))
+                        return rc;
+        }
+        if (cnt < 0) {
+                int64_t d = x->shape[axis];
+                if (numo > 0 && numo != nout)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "num_outputs differs from the "
+                                        "outputs");
+                for (int k = 0; k < nout; k++) {
+                        /* equal parts; with num_outputs the last one may
+                         * be smaller (opset 18) */
+                        int64_t p = numo > 0 ? (d + nout - 1) / nout
+                                             : d / nout;
+                        if (numo <= 0 && d % nout)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "%lld does not split into %lld "
+                                                "equal parts", (long long)d,
+                                                (long long)nout);
+                        parts[k] = p < d - sum ? p : d - sum;
+                        sum += parts[k];
+                }
+                cnt = (int)nout;
+        } else {
+                for (int k = 0; k < cnt; k++) {
+                        if (parts[k] < 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "negative split");
+                        sum += parts[k];
+                }
+        }
+        if (cnt != nout || sum != x->shape[axis])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "split sizes do not match");
+        for (int k = 0; k < nout; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                n->hp[k] = parts[k];
+                if (id < 0)
+                        continue;
+                out_like(&m->vals[id], x);
+                m->vals[id].shape[axis] = parts[k];
+        }
+        (void)o;
+        n->axis = (int)axis;
+        n->n_in = 1;
+        return to_host(n, HK_SPLIT, 0);
 }
 
 static int h_hardmax(OPARGS) {
@@ -3228,6 +3296,7 @@ static const opdef_t OPS[] = {
         {"DepthToSpace", h_depth_space, 1, 1},
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
+        {"Split", h_split, 1, 2},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };
 
@@ -3364,9 +3433,9 @@ static int fold_hostk(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
 
         if ((rc = no_sym(m, n, err)))
                 return rc;
-        if (n->out2 >= 0)
+        if (n->n_xo > 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "folding a node with two outputs");
+                                "folding a node with several outputs");
         for (int j = 0; j < n->n_in; j++)
                 if (n->in[j] >= 0)
                         exec_resolve_value(VAL(j), 1);
@@ -3376,7 +3445,7 @@ static int fold_hostk(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
         n->op = OP_HOST;
         n->hk = hk;
         n->hop = hop;
-        rc = exec_host_fold(m, n, o->host, NULL, err);
+        rc = exec_host_fold(m, n, o->host, err);
         n->op = OP_FOLDED;
         if (rc) {
                 swarm_err_prefix(err, "node '%s' (%s): folding: ", n->name,
@@ -3441,9 +3510,11 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
         /* Before folding: the fold allocates and writes the result. */
         if ((rc = check_result(n, o, all_const, err)))
                 return rc;
-        if (n->out2 >= 0 &&
-            (rc = check_result(n, &m->vals[n->out2], all_const, err)))
-                return rc;
+        for (int k = 0; k < n->n_xo; k++)
+                if (n->xo[k] >= 0 &&
+                    (rc = check_result(n, &m->vals[n->xo[k]], all_const,
+                                       err)))
+                        return rc;
         /* At run time INT32 is INT32: widened constants feeding a run-time
          * node get a narrowed copy, so every kernel sees one dtype. */
         if (!all_const) {
