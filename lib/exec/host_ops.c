@@ -1235,6 +1235,226 @@ static int run_hardmax(const xnode_t *n, const xvalue_t *x, const void *px,
         return SWARM_OK;
 }
 
+static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
+        return j < n->n_in && n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
+}
+
+/* ---- RNN, GRU, LSTM ---- */
+
+enum { RA_RELU, RA_TANH, RA_SIGMOID, RA_AFFINE, RA_LEAKY, RA_THRESH,
+       RA_SCALED_TANH, RA_HARD_SIGMOID, RA_ELU, RA_SOFTSIGN, RA_SOFTPLUS };
+
+static double ract(int k, double x, double a, double b) {
+        switch (k) {
+        case RA_RELU: return x > 0 ? x : 0;
+        case RA_TANH: return tanh(x);
+        case RA_SIGMOID: return 1 / (1 + exp(-x));
+        case RA_AFFINE: return a * x + b;
+        case RA_LEAKY: return x < 0 ? a * x : x;
+        case RA_THRESH: return x > a ? x : 0;
+        case RA_SCALED_TANH: return a * tanh(b * x);
+        case RA_HARD_SIGMOID: {
+                double v = a * x + b;
+                return v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+        case RA_ELU: return x < 0 ? a * (exp(x) - 1) : x;
+        case RA_SOFTSIGN: return x / (1 + fabs(x));
+        default: return log1p(exp(x));
+        }
+}
+
+/* in: X, W, R, B, sequence_lens, initial_h, initial_c, P (absent: NULL).
+ * hi[0] kind (0 RNN, 1 GRU, 2 LSTM), hi[1] directions, hi[2] hidden,
+ * hi[3] layout; hp[0] linear_before_reset, hp[1] input_forget, hp[2 +
+ * 3 * dir + j] activation j of a direction, hf[2 * (3 * dir + j)] and
+ * [+1] its alpha and beta; act_alpha = clip (0: none). */
+static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
+                   void *const *pout, swarm_err_t *err) {
+        const xvalue_t *xv = in_v(m, n, 0);
+        const xvalue_t *sl = in_v(m, n, 4);
+        int kind = (int)n->hi[0], D = (int)n->hi[1], lay = (int)n->hi[3];
+        int G = kind == 0 ? 1 : kind == 1 ? 3 : 4;
+        int64_t H = n->hi[2], T = xv->cshape[lay ? 1 : 0];
+        int64_t Bt = xv->cshape[lay ? 0 : 1], I = xv->cshape[2];
+        const float *X = p[0], *W = p[1], *R = p[2], *B = p[3];
+        const float *h0 = p[5], *c0 = p[6], *P = p[7];
+        float *Y = pout[0], *Yh = n->n_xo > 0 ? pout[1] : NULL;
+        float *Yc = n->n_xo > 1 ? pout[2] : NULL;
+        double clip = n->act_alpha;
+        double *h = calloc((size_t)(Bt * H + 1), sizeof(double));
+        double *c = calloc((size_t)(Bt * H + 1), sizeof(double));
+        double *g = calloc((size_t)(G * H + 1), sizeof(double));
+        double *rh = calloc((size_t)(H + 1), sizeof(double));
+
+        if (!h || !c || !g || !rh) {
+                free(h);
+                free(c);
+                free(g);
+                free(rh);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        if (Y)
+                memset(Y, 0, (size_t)(T * D * Bt * H) * sizeof(float));
+        for (int d = 0; d < D; d++) {
+                int rev = n->hp[9] == 1 || (n->hp[9] == 2 && d == 1);
+                const float *Wd = W + (size_t)d * G * H * I;
+                const float *Rd = R + (size_t)d * G * H * H;
+                const float *Bd = B ? B + (size_t)d * 2 * G * H : NULL;
+                const float *Pd = P ? P + (size_t)d * 3 * H : NULL;
+                int a0 = 3 * d;
+                for (int64_t b = 0; b < Bt; b++)
+                        for (int64_t k = 0; k < H; k++) {
+                                int64_t hi = lay ? (b * D + d) * H + k
+                                                 : (d * Bt + b) * H + k;
+                                h[b * H + k] = h0 ? h0[hi] : 0;
+                                c[b * H + k] = c0 ? c0[hi] : 0;
+                        }
+                for (int64_t b = 0; b < Bt; b++) {
+                        int64_t len = sl ? ldi(p[4], sl->dtype, b) : T;
+                        if (len < 0 || len > T)
+                                len = len < 0 ? 0 : T;
+                        for (int64_t s = 0; s < len; s++) {
+                                int64_t t = rev ? len - 1 - s : s;
+                                const float *xt = X + (lay ? (b * T + t) * I
+                                                           : (t * Bt + b) * I);
+                                double *hb = h + b * H, *cb = c + b * H;
+                                /* gates: x W^T + (b_w + b_r), plus h R^T
+                                 * (GRU's h gate handled below) */
+                                for (int64_t q = 0; q < G * H; q++) {
+                                        double v = Bd ? (double)Bd[q] : 0;
+                                        int hgate = kind == 1 && q >= 2 * H;
+                                        for (int64_t i = 0; i < I; i++)
+                                                v += (double)xt[i] *
+                                                     Wd[q * I + i];
+                                        if (!hgate) {
+                                                if (Bd)
+                                                        v += Bd[G * H + q];
+                                                for (int64_t i = 0; i < H; i++)
+                                                        v += hb[i] *
+                                                             Rd[q * H + i];
+                                        }
+                                        g[q] = v;
+                                }
+                                if (kind == 0) {
+                                        for (int64_t k = 0; k < H; k++) {
+                                                double v = g[k];
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                rh[k] = ract((int)n->hp[2 + a0],
+                                                             v, n->hf[2 * a0],
+                                                             n->hf[2 * a0 + 1]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = rh[k];
+                                } else if (kind == 1) {
+                                        /* z, r, then h */
+                                        for (int64_t q = 0; q < 2 * H; q++) {
+                                                double v = g[q];
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                g[q] = ract((int)n->hp[2 + a0],
+                                                            v, n->hf[2 * a0],
+                                                            n->hf[2 * a0 + 1]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++) {
+                                                const double *r = g + H;
+                                                double v = g[2 * H + k], acc;
+                                                double rb = Bd ? Bd[G * H +
+                                                                    2 * H + k]
+                                                               : 0;
+                                                acc = 0;
+                                                for (int64_t i = 0; i < H; i++)
+                                                        acc += (n->hp[0]
+                                                                ? hb[i]
+                                                                : r[i] * hb[i]) *
+                                                               Rd[(2 * H + k) *
+                                                                  H + i];
+                                                if (n->hp[0])
+                                                        v += r[k] * (acc + rb);
+                                                else
+                                                        v += acc + rb;
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                rh[k] = ract(
+                                                        (int)n->hp[3 + a0], v,
+                                                        n->hf[2 * a0 + 2],
+                                                        n->hf[2 * a0 + 3]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = (1 - g[k]) * rh[k] +
+                                                        g[k] * hb[k];
+                                } else {
+                                        /* i, o, f, c; P = [i, o, f] */
+                                        for (int64_t k = 0; k < H; k++) {
+                                                double vi = g[k], vo = g[H + k];
+                                                double vf = g[2 * H + k];
+                                                double vc = g[3 * H + k];
+                                                double it, ft, ct, ot, cn;
+                                                int fa = (int)n->hp[2 + a0];
+                                                double fa_a = n->hf[2 * a0];
+                                                double fa_b = n->hf[2 * a0 + 1];
+                                                if (Pd) {
+                                                        vi += Pd[k] * cb[k];
+                                                        vf += Pd[2 * H + k] *
+                                                              cb[k];
+                                                }
+                                                if (clip > 0) {
+                                                        vi = vi < -clip ? -clip : vi > clip ? clip : vi;
+                                                        vf = vf < -clip ? -clip : vf > clip ? clip : vf;
+                                                        vc = vc < -clip ? -clip : vc > clip ? clip : vc;
+                                                }
+                                                it = ract(fa, vi, fa_a, fa_b);
+                                                ft = n->hp[1]
+                                                     ? 1 - it
+                                                     : ract(fa, vf, fa_a, fa_b);
+                                                ct = ract((int)n->hp[3 + a0],
+                                                          vc, n->hf[2 * a0 + 2],
+                                                          n->hf[2 * a0 + 3]);
+                                                cn = ft * cb[k] + it * ct;
+                                                if (Pd)
+                                                        vo += Pd[H + k] * cn;
+                                                if (clip > 0)
+                                                        vo = vo < -clip ? -clip : vo > clip ? clip : vo;
+                                                ot = ract(fa, vo, fa_a, fa_b);
+                                                cb[k] = cn;
+                                                rh[k] = ot *
+                                                        ract((int)n->hp[4 + a0],
+                                                             cn,
+                                                             n->hf[2 * a0 + 4],
+                                                             n->hf[2 * a0 + 5]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = rh[k];
+                                }
+                                for (int64_t k = 0; Y && k < H; k++)
+                                        Y[(lay ? (b * T + t) * D + d
+                                               : (t * D + d) * Bt + b) * H +
+                                          k] = (float)hb[k];
+                        }
+                }
+                for (int64_t b = 0; b < Bt; b++)
+                        for (int64_t k = 0; k < H; k++) {
+                                int64_t at = lay ? (b * D + d) * H + k
+                                                 : (d * Bt + b) * H + k;
+                                if (Yh)
+                                        Yh[at] = (float)h[b * H + k];
+                                if (Yc)
+                                        Yc[at] = (float)c[b * H + k];
+                        }
+        }
+        free(h);
+        free(c);
+        free(g);
+        free(rh);
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1259,9 +1479,6 @@ static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
 
 /* ---- dispatch ---- */
 
-static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
-        return j < n->n_in && n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
-}
 
 int exec_multi_output(const char *op_type) {
         return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
@@ -1359,6 +1576,8 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                                  p[1], p[2], po);
         case HK_RESIZE:
                 return run_resize(n, x, o, p[0], p[1], po, err);
+        case HK_RNN:
+                return run_rnn(m, n, p, pout, err);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

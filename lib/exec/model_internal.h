@@ -174,7 +174,7 @@ typedef struct xnode {
         int64_t hi[4];
         int64_t hp[16];         /* more host-kernel parameters (ConvTranspose
                                  * strides / dilations / pads, Resize) */
-        float hf[8];
+        float hf[16];
         /* Outputs 1.. of a multi-output node (TopK, Split, RNN, GRU,
          * LSTM): value ids, -1 where the model leaves one out. */
         int *xo;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
@@ -1690,6 +1691,167 @@ static int h_resize(OPARGS) {
         return to_host(n, HK_RESIZE, 0);
 }
 
+static int h_rnn(OPARGS) {
+        static const char *const allowed[] = {
+                "activation_alpha", "activation_beta", "activations", "clip",
+                "direction", "hidden_size", "input_forget", "layout",
+                "linear_before_reset", NULL};
+        static const struct {
+                const char *name;
+                int kind;
+                float a, b;
+        } A[] = {{"Relu", 0, 0, 0}, {"Tanh", 1, 0, 0}, {"Sigmoid", 2, 0, 0},
+                 {"Affine", 3, 1, 0}, {"LeakyRelu", 4, 0.01f, 0},
+                 {"ThresholdedRelu", 5, 1, 0}, {"ScaledTanh", 6, 1, 1},
+                 {"HardSigmoid", 7, 0.2f, 0.5f}, {"Elu", 8, 1, 0},
+                 {"Softsign", 9, 0, 0}, {"Softplus", 10, 0, 0}};
+        xvalue_t *x = VAL(0), *w = VAL(1), *r = VAL(2);
+        int kind = strcmp(n->op_type, "RNN") == 0 ? 0
+                   : strcmp(n->op_type, "GRU") == 0 ? 1 : 2;
+        int G = kind == 0 ? 1 : kind == 1 ? 3 : 4, nact = kind == 0 ? 1
+                                                  : kind == 1 ? 2 : 3;
+        int64_t H, lay, lbr, ifg, D, T, Bt, I;
+        char dir[32] = "forward";
+        const Onnx__AttributeProto *aa, *al, *ab;
+        int rc, ia = 0, ib = 0;
+        float clip = 0;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "hidden_size", -1, &H, err)) ||
+            (rc = attr_int(np, n, "layout", 0, &lay, err)) ||
+            (rc = attr_int(np, n, "linear_before_reset", 0, &lbr, err)) ||
+            (rc = attr_int(np, n, "input_forget", 0, &ifg, err)) ||
+            (rc = attr_float(np, n, "clip", 0.0f, &clip, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        attr_str(np, "direction", dir, sizeof(dir));
+        for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] >= 0 && j != 4 && (rc = need_float(m, n, j, err)))
+                        return rc;
+        if (has_in(n, 4) && !is_index(VAL(4)))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "sequence_lens must be INT32");
+        D = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
+        n->hp[9] = strcmp(dir, "forward") == 0 ? 0
+                   : strcmp(dir, "reverse") == 0 ? 1 : D == 2 ? 2 : -1;
+        if (n->hp[9] < 0)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "direction '%s'", dir);
+        if (x->ndim != 3 || w->ndim != 3 || r->ndim != 3 || lay < 0 ||
+            lay > 1)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "X, W, R must be 3-D");
+        if (x->batched && !lay)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "layout 0 puts the sequence first: a "
+                                "symbolic batch there is not supported");
+        T = x->shape[lay ? 1 : 0];
+        Bt = x->shape[lay ? 0 : 1];
+        I = x->shape[2];
+        if (H < 0)
+                H = w->shape[1] / G;
+        if (H < 1 || w->shape[0] != D || w->shape[1] != G * H ||
+            w->shape[2] != I || r->shape[0] != D || r->shape[1] != G * H ||
+            r->shape[2] != H ||
+            (has_in(n, 3) && elems_of(VAL(3)) != D * 2 * G * H) ||
+            (has_in(n, 7) && elems_of(VAL(7)) != D * 3 * H))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "W, R, B or P do not match hidden_size %lld",
+                                (long long)H);
+        for (int j = 5; j <= 6; j++)
+                if (has_in(n, j) && elems_of(VAL(j)) != D * Bt * H &&
+                    !VAL(j)->batched)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "initial state size");
+        if (w->batched || r->batched || (has_in(n, 3) && VAL(3)->batched))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "weights depend on the batch");
+        /* activations: per direction, defaults by operator */
+        aa = attr_find(np, "activations");
+        al = attr_find(np, "activation_alpha");
+        ab = attr_find(np, "activation_beta");
+        for (int d = 0; d < D; d++)
+                for (int j = 0; j < nact; j++) {
+                        const char *def = j == 0 && kind > 0 ? "Sigmoid"
+                                                              : "Tanh";
+                        char nmb[32];
+                        const char *nm = def;
+                        int k = -1;
+                        size_t ai = (size_t)(d * nact + j);
+                        if (aa && ai < aa->n_strings) {
+                                size_t l = aa->strings[ai].len < 31
+                                           ? aa->strings[ai].len : 31;
+                                memcpy(nmb, aa->strings[ai].data, l);
+                                nmb[l] = '\0';
+                                nm = nmb;
+                        } else if (aa && aa->n_strings) {
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "activations: %zu for %lld "
+                                                "directions", aa->n_strings,
+                                                (long long)D);
+                        }
+                        for (size_t q = 0; q < sizeof(A) / sizeof(A[0]); q++)
+                                if (strcasecmp(A[q].name, nm) == 0)
+                                        k = (int)q;
+                        if (k < 0)
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "activation '%s'", nm);
+                        n->hp[2 + 3 * d + j] = A[k].kind;
+                        n->hf[2 * (3 * d + j)] = A[k].a;
+                        n->hf[2 * (3 * d + j) + 1] = A[k].b;
+                        /* explicit alpha / beta lists are consumed by the
+                         * activations that take them, in order */
+                        if (A[k].kind >= 3 && A[k].kind <= 8 && al &&
+                            (size_t)ia < al->n_floats)
+                                n->hf[2 * (3 * d + j)] = al->floats[ia++];
+                        if ((A[k].kind == 3 || A[k].kind == 6 ||
+                             A[k].kind == 7) && ab &&
+                            (size_t)ib < ab->n_floats)
+                                n->hf[2 * (3 * d + j) + 1] = ab->floats[ib++];
+                }
+        n->hi[0] = kind;
+        n->hi[1] = D;
+        n->hi[2] = H;
+        n->hi[3] = lay;
+        n->hp[0] = lbr != 0;
+        n->hp[1] = ifg != 0;
+        n->act_alpha = clip;
+        {
+                /* Y [T, D, Bt, H] (layout 1: [Bt, T, D, H]); Y_h, Y_c
+                 * [D, Bt, H] ([Bt, D, H]) */
+                xvalue_t *y = &m->vals[n->out];
+                y->ndim = 4;
+                y->dtype = SWARM_DTYPE_FLOAT32;
+                y->batched = x->batched;
+                if (lay) {
+                        int64_t s4[4] = {Bt, T, D, H};
+                        memcpy(y->shape, s4, sizeof(s4));
+                } else {
+                        int64_t s4[4] = {T, D, Bt, H};
+                        memcpy(y->shape, s4, sizeof(s4));
+                }
+                for (int k = 0; k < n->n_xo && k < 2; k++) {
+                        xvalue_t *v;
+                        if (n->xo[k] < 0)
+                                continue;
+                        v = &m->vals[n->xo[k]];
+                        v->ndim = 3;
+                        v->dtype = SWARM_DTYPE_FLOAT32;
+                        v->batched = x->batched;
+                        v->shape[0] = lay ? Bt : D;
+                        v->shape[1] = lay ? D : Bt;
+                        v->shape[2] = H;
+                }
+                if (n->n_xo > 2 || (kind < 2 && n->n_xo > 1 &&
+                                    n->xo[1] >= 0))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "too many outputs");
+        }
+        /* Keep the 8 input slots addressable by position. */
+        return to_host(n, HK_RNN, 0);
+}
+
 static int h_unary(OPARGS) {
         static const struct {
                 const char *name;
@@ -3297,6 +3459,7 @@ static const opdef_t OPS[] = {
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
         {"Split", h_split, 1, 2},
+        {"RNN", h_rnn, 3, 6}, {"GRU", h_rnn, 3, 6}, {"LSTM", h_rnn, 3, 8},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };
 
