@@ -214,6 +214,10 @@ struct swarm_model {
          * plan of a shaped family); NULL otherwise. */
         const struct xdimval *dimvals;
         int n_dimvals;
+        /* Loading only: a node was refused because the batch would move
+         * off the leading dim (not because it mixes rows): plans with a
+         * fixed batch can run the model. */
+        int batch_moved;
         /* A model with symbolic non-batch dims is a family of plans, one
          * per resolved shape (shaped.c); NULL for a plain plan. */
         struct xshaped *sh;

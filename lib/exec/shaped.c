@@ -235,10 +235,10 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                 }
                 /* A dim that differs between the probes (or, with one
                  * probe, equals the probe value) follows the input's. */
-                for (int d = 1; d < io->ndim; d++) {
+                for (int d = 0; d < io->ndim; d++) {
                         int s = p2 ? p2->out_io[i].shape[d] != io->shape[d]
                                    : io->shape[d] == a;
-                        if (!s)
+                        if (!s || io->shape[d] < 0)
                                 continue;
                         /* named only when one name is in play */
                         if (sh->n_groups == 1 && io->shape[d] == a &&
@@ -299,6 +299,13 @@ static int check(const swarm_model_t *m, int64_t rows,
                                                 "the other inputs'", i, d,
                                                 err);
                                 rows = v;
+                                /* plans with the batch fixed: rows is a
+                                 * key like the other symbolic dims */
+                                for (int k = 0; sh && k < sh->n_dims; k++)
+                                        if (sh->dims[k].dim == 0 &&
+                                            strcmp(sh->dims[k].input,
+                                                   io->name) == 0)
+                                                key[sh->dims[k].group] = v;
                                 continue;
                         }
                         if (io->shape[d] >= 0) {
