@@ -1455,6 +1455,69 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
         return SWARM_OK;
 }
 
+/* NegativeLogLikelihoodLoss / SoftmaxCrossEntropyLoss over x [N, C, d..],
+ * t [N, d..], optional weights [C]. */
+static int run_loss(swarm_model_t *m, const xnode_t *n, void *const *p,
+                    void *const *pout, swarm_err_t *err) {
+        const xvalue_t *x = in_v(m, n, 0), *t = in_v(m, n, 1);
+        const xvalue_t *wv = in_v(m, n, 2), *o = &m->vals[n->out];
+        int64_t N = x->cshape[0], C = x->cshape[1], inner = 1;
+        double *lp = NULL, sum = 0, wsum = 0;
+        void *lpo = n->n_xo > 0 ? pout[1] : NULL;
+
+        for (int d = 2; d < x->ndim; d++)
+                inner *= x->cshape[d];
+        lp = malloc((size_t)(x->celems > 0 ? x->celems : 1) * sizeof(double));
+        if (!lp)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < x->celems; i++)
+                lp[i] = ldf(p[0], x->dtype, i);
+        if (n->hi[0] == 1)
+                /* log-softmax over C */
+                for (int64_t a = 0; a < N; a++)
+                        for (int64_t c = 0; c < inner; c++) {
+                                double mx = -INFINITY, s = 0;
+                                for (int64_t k = 0; k < C; k++)
+                                        mx = fmax(mx, lp[(a * C + k) * inner +
+                                                         c]);
+                                for (int64_t k = 0; k < C; k++)
+                                        s += exp(lp[(a * C + k) * inner + c] -
+                                                 mx);
+                                for (int64_t k = 0; k < C; k++)
+                                        lp[(a * C + k) * inner + c] -=
+                                                mx + log(s);
+                        }
+        for (int64_t i = 0; lpo && i < x->celems; i++)
+                stf(lpo, x->dtype, i, lp[i]);
+        for (int64_t a = 0; a < N; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        int64_t at = a * inner + c;
+                        int64_t k = ldi(p[1], t->dtype, at);
+                        double w, l;
+                        if (n->hi[2] && k == n->hp[0]) {
+                                if (n->hi[1] == 0)
+                                        stf(pout[0], o->dtype, at, 0);
+                                continue;
+                        }
+                        if (k < 0 || k >= C) {
+                                free(lp);
+                                return bad_index(err, k, C);
+                        }
+                        w = wv ? ldf(p[2], wv->dtype, k) : 1;
+                        l = -lp[(a * C + k) * inner + c] * w;
+                        if (n->hi[1] == 0)
+                                stf(pout[0], o->dtype, at, l);
+                        sum += l;
+                        wsum += w;
+                }
+        if (n->hi[1] == 1)
+                stf(pout[0], o->dtype, 0, sum);
+        else if (n->hi[1] == 2)
+                stf(pout[0], o->dtype, 0, wsum != 0 ? sum / wsum : 0);
+        free(lp);
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1483,7 +1546,8 @@ static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
 int exec_multi_output(const char *op_type) {
         return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
                strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
-               strcmp(op_type, "LSTM") == 0;
+               strcmp(op_type, "LSTM") == 0 ||
+               strcmp(op_type, "SoftmaxCrossEntropyLoss") == 0;
 }
 
 /* pout[0] is the first output, pout[1 + k] extra output k (NULL when the
@@ -1578,6 +1642,8 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return run_resize(n, x, o, p[0], p[1], po, err);
         case HK_RNN:
                 return run_rnn(m, n, p, pout, err);
+        case HK_LOSS:
+                return run_loss(m, n, p, pout, err);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

@@ -113,7 +113,10 @@ enum hkernel {
         HK_RESIZE,      /* hf[0..7] scales per dim (out / in), hi[0] mode
                            0 nearest 1 linear 2 cubic, hi[1] coordinate
                            mode, hi[2] nearest mode, hf... see host_ops */
-        HK_HARDMAX      /* axis */
+        HK_HARDMAX,     /* axis */
+        HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
+                           reduction 0 none 1 sum 2 mean, hi[2] 1 with
+                           ignore_index hp[0]; xo[0] log_prob (SCE) */
 };
 
 enum hbinop {

@@ -1518,6 +1518,51 @@ static int h_split(OPARGS) {
         return to_host(n, HK_SPLIT, 0);
 }
 
+static int h_loss(OPARGS) {
+        static const char *const allowed[] = {"reduction", "ignore_index",
+                                              NULL};
+        xvalue_t *x = VAL(0), *t = VAL(1), *o = &m->vals[n->out];
+        int sce = strcmp(n->op_type, "SoftmaxCrossEntropyLoss") == 0;
+        char red[16] = "mean";
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        attr_str(np, "reduction", red, sizeof(red));
+        n->hi[0] = sce;
+        n->hi[1] = strcmp(red, "none") == 0 ? 0 : strcmp(red, "sum") == 0
+                   ? 1 : strcmp(red, "mean") == 0 ? 2 : -1;
+        n->hi[2] = attr_find(np, "ignore_index") != NULL;
+        if (n->hi[2] &&
+            (rc = attr_int(np, n, "ignore_index", 0, &n->hp[0], err)))
+                return rc;
+        if (n->hi[1] < 0)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "reduction '%s'", red);
+        if (!exec_dtype_is_float(x->dtype) || !is_index(t) || x->ndim < 2 ||
+            t->ndim != x->ndim - 1 ||
+            (has_in(n, 2) && elems_of(VAL(2)) != x->shape[1]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input [N, C, ...], target [N, ...] of "
+                                "integers, weights [C]");
+        for (int d = 0; d < t->ndim; d++)
+                if (t->shape[d] != x->shape[d == 0 ? 0 : d + 1])
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "target shape does not match");
+        if (x->batched && n->hi[1] != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "reducing the loss over the batch");
+        out_like(o, t);
+        o->dtype = x->dtype;
+        if (n->hi[1] != 0)
+                o->ndim = 0;
+        if (n->n_xo > 0 && n->xo[0] >= 0)
+                out_like(&m->vals[n->xo[0]], x);
+        return to_host(n, HK_LOSS, 0);
+}
+
 static int h_hardmax(OPARGS) {
         static const char *const allowed[] = {"axis", NULL};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
@@ -3459,6 +3504,8 @@ static const opdef_t OPS[] = {
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
         {"Split", h_split, 1, 2},
+        {"NegativeLogLikelihoodLoss", h_loss, 2, 3},
+        {"SoftmaxCrossEntropyLoss", h_loss, 2, 3},
         {"RNN", h_rnn, 3, 6}, {"GRU", h_rnn, 3, 6}, {"LSTM", h_rnn, 3, 8},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };
