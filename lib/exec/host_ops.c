@@ -1518,6 +1518,62 @@ static int run_loss(swarm_model_t *m, const xnode_t *n, void *const *p,
         return SWARM_OK;
 }
 
+static int run_padm(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                    const void *px, void *po) {
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        size_t es = swarm_dtype_size(x->dtype);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t e = 0; e < o->celems; e++) {
+                int64_t off = 0;
+                for (int d = 0; d < x->ndim; d++) {
+                        int64_t dn = x->cshape[d], j = idx[d] - n->hp[d];
+                        if (n->hi[0] == 2)
+                                j = j < 0 ? 0 : j >= dn ? dn - 1 : j;
+                        else if (n->hi[0] == 3)
+                                j = ((j % dn) + dn) % dn;
+                        else if (dn == 1)
+                                j = 0;
+                        else
+                                while (j < 0 || j >= dn)
+                                        j = j < 0 ? -j : 2 * (dn - 1) - j;
+                        off += j * xs[d];
+                }
+                memcpy((char *)po + (size_t)e * es,
+                       (const char *)px + (size_t)off * es, es);
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < o->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+static int run_lrn(const xnode_t *n, const xvalue_t *x, const void *px,
+                   void *po) {
+        int64_t N = x->cshape[0], C = x->cshape[1], inner = 1, sz = n->hi[0];
+        int64_t lo = (sz - 1) / 2, hi = sz - 1 - lo;
+        for (int d = 2; d < x->ndim; d++)
+                inner *= x->cshape[d];
+        for (int64_t a = 0; a < N; a++)
+                for (int64_t c = 0; c < C; c++)
+                        for (int64_t i = 0; i < inner; i++) {
+                                double s = 0, v;
+                                for (int64_t k = c - lo; k <= c + hi; k++)
+                                        if (k >= 0 && k < C) {
+                                                v = ldf(px, x->dtype,
+                                                        (a * C + k) * inner +
+                                                        i);
+                                                s += v * v;
+                                        }
+                                v = ldf(px, x->dtype, (a * C + c) * inner + i);
+                                stf(po, x->dtype, (a * C + c) * inner + i,
+                                    v / pow(n->hf[2] + n->hf[0] / (double)sz *
+                                            s, n->hf[1]));
+                        }
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1644,6 +1700,16 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return run_rnn(m, n, p, pout, err);
         case HK_LOSS:
                 return run_loss(m, n, p, pout, err);
+        case HK_PADM:
+                return run_padm(n, x, o, p[0], po);
+        case HK_EYE:
+                for (int64_t i = 0; i < o->cshape[0]; i++)
+                        for (int64_t j = 0; j < o->cshape[1]; j++)
+                                sti(po, o->dtype, i * o->cshape[1] + j,
+                                    j - i == n->hi[1]);
+                return SWARM_OK;
+        case HK_LRN:
+                return run_lrn(n, x, p[0], po);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

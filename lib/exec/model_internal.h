@@ -114,6 +114,10 @@ enum hkernel {
                            0 nearest 1 linear 2 cubic, hi[1] coordinate
                            mode, hi[2] nearest mode, hf... see host_ops */
         HK_HARDMAX,     /* axis */
+        HK_PADM,        /* Pad reflect (hi[0] 1) / edge (2) / wrap (3):
+                           hp[d] begin pad of dim d */
+        HK_EYE,         /* EyeLike: hi[1] = k */
+        HK_LRN,         /* hi[0] size; hf[0..2] alpha, beta, bias */
         HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
                            reduction 0 none 1 sum 2 mean, hi[2] 1 with
                            ignore_index hp[0]; xo[0] log_prob (SCE) */
