@@ -256,6 +256,8 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                     xsymdim_t *dims, int n_dims, swarm_model_t **out,
                     swarm_err_t *err);
 void exec_shaped_destroy(swarm_model_t *m);
+/* A family's most recently used plan (NULL when it has none). */
+const swarm_model_t *exec_shaped_first(const swarm_model_t *m);
 
 /* onnx_ops.c: per-operator checks, shape inference and load-time folding.
  * Returns SWARM_OK with n->op and the output value filled, or an error

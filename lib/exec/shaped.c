@@ -344,6 +344,18 @@ int swarm_model_check_shapes(const swarm_model_t *m,
         return check(m, -1, in_shapes, key, err);
 }
 
+const swarm_model_t *exec_shaped_first(const swarm_model_t *m) {
+        const struct xshaped *sh = m->sh;
+        const swarm_model_t *best = NULL;
+        uint64_t used = 0;
+        for (int i = 0; sh && i < sh->n_cache; i++)
+                if (!best || sh->cache[i].used > used) {
+                        best = sh->cache[i].plan;
+                        used = sh->cache[i].used;
+                }
+        return best;
+}
+
 int swarm_model_is_shaped(const swarm_model_t *m) {
         return m->sh != NULL;
 }

@@ -828,6 +828,11 @@ static void test_typed_runtime(swarm_backend_t *be) {
                 CHECK(strcmp(sig, "ids:INT64[N,4], x:FLOAT32[N,4] -> "
                               "vals:FLOAT32[N,2], idx:INT32[N,2]") == 0,
                       "%s", sig);
+                swarm_model_host_summary(m, sig, sizeof(sig));
+                CHECK(swarm_model_n_host_steps(m) == 4 &&
+                      strcmp(sig, "4 of 4 steps on the host: 'eq' (Equal), "
+                             "'wh' (Where), 'top' (TopK), 'cast' (Cast)") == 0,
+                      "%d: %s", swarm_model_n_host_steps(m), sig);
                 for (int64_t rows = 1; rows <= 5; rows += 4) {
                         int64_t ids[5 * 4];
                         float x[5 * 4];
