@@ -90,12 +90,13 @@ static uint16_t float_to_bf16(float v) {
 
 int exec_dtype_is_float(swarm_dtype_t dt) {
         return dt == SWARM_DTYPE_FLOAT32 || dt == SWARM_DTYPE_FLOAT16 ||
-               dt == SWARM_DTYPE_BFLOAT16;
+               dt == SWARM_DTYPE_BFLOAT16 || dt == SWARM_DTYPE_FLOAT64;
 }
 
 static double ldf(const void *p, swarm_dtype_t dt, int64_t i) {
         switch (dt) {
         case SWARM_DTYPE_FLOAT32: return ((const float *)p)[i];
+        case SWARM_DTYPE_FLOAT64: return ((const double *)p)[i];
         case SWARM_DTYPE_FLOAT16:
                 return half_to_float(((const uint16_t *)p)[i]);
         case SWARM_DTYPE_BFLOAT16:
@@ -135,6 +136,7 @@ static int64_t ldi(const void *p, swarm_dtype_t dt, int64_t i) {
 static void stf(void *p, swarm_dtype_t dt, int64_t i, double v) {
         switch (dt) {
         case SWARM_DTYPE_FLOAT32: ((float *)p)[i] = (float)v; return;
+        case SWARM_DTYPE_FLOAT64: ((double *)p)[i] = v; return;
         case SWARM_DTYPE_FLOAT16:
                 ((uint16_t *)p)[i] = float_to_half((float)v);
                 return;

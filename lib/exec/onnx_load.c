@@ -20,7 +20,8 @@
 /* ONNX TensorProto.DataType values. */
 enum {
         ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6,
-        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
+        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_DOUBLE = 11,
+        ONNX_BFLOAT16 = 16
 };
 
 static const char *nz(const char *s) {
@@ -37,6 +38,7 @@ static int onnx_dtype(int32_t t, swarm_dtype_t *dt) {
         case ONNX_BFLOAT16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
         case ONNX_INT8: *dt = SWARM_DTYPE_INT8; return 0;
         case ONNX_BOOL: *dt = SWARM_DTYPE_BOOL; return 0;
+        case ONNX_DOUBLE: *dt = SWARM_DTYPE_FLOAT64; return 0;
         default: return -1;
         }
 }
@@ -104,6 +106,7 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
         switch (*dt) {
         case SWARM_DTYPE_FLOAT32: n_typed = t->n_float_data; break;
         case SWARM_DTYPE_INT64: n_typed = t->n_int64_data; break;
+        case SWARM_DTYPE_FLOAT64: n_typed = t->n_double_data; break;
         default: n_typed = t->n_int32_data; break;
         }
         if (n_typed != (size_t)elems)
@@ -121,6 +124,9 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
                         break;
                 case SWARM_DTYPE_INT64:
                         ((int64_t *)p)[i] = t->int64_data[i];
+                        break;
+                case SWARM_DTYPE_FLOAT64:
+                        ((double *)p)[i] = t->double_data[i];
                         break;
                 case SWARM_DTYPE_INT32:
                         ((int32_t *)p)[i] = t->int32_data[i];
@@ -304,8 +310,9 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
             onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': element type %d; FLOAT32, "
-                                     "FLOAT16, BFLOAT16, INT64, INT32, INT8, "
-                                     "UINT8 and BOOL inputs are supported",
+                                     "FLOAT16, BFLOAT16, FLOAT64, INT64, "
+                                     "INT32, INT8, UINT8 and BOOL inputs are "
+                                     "supported",
                                      v->name,
                                      (int)tp->tensor_type->elem_type);
         sp = tp->tensor_type->shape;

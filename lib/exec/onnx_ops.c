@@ -1585,7 +1585,7 @@ static int h_eyelike(OPARGS) {
                 } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
                          {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
                          {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
-                         {10, SWARM_DTYPE_FLOAT16}};
+                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64}};
                 o->dtype = ldt(x);
                 for (size_t i = 0; dt >= 0 && i < sizeof(C) / sizeof(C[0]);
                      i++)
@@ -3274,7 +3274,7 @@ static int h_cast(OPARGS) {
         if (strcmp(n->op_type, "CastLike") == 0) {
                 /* to = the dtype of target_type */
                 static const int64_t onnx_of[SWARM_DTYPE__COUNT] = {
-                        1, 10, 16, 7, 6, 2, 3, 9};
+                        1, 10, 16, 7, 6, 2, 3, 9, 11};
                 swarm_dtype_t t = ldt(VAL(1));
                 to = (unsigned)t < SWARM_DTYPE__COUNT ? onnx_of[t] : 0;
                 n->n_in = 1;
@@ -3287,7 +3287,7 @@ static int h_cast(OPARGS) {
                 } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
                          {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
                          {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
-                         {10, SWARM_DTYPE_FLOAT16},
+                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64},
                          {16, SWARM_DTYPE_BFLOAT16}};
                 int found = 0;
                 for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++)

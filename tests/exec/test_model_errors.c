@@ -516,10 +516,10 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "cycle", NULL);
 
         bld_init(&b, 13);
-        vi(&b, 0, "x", 11, 2, xd);      /* DOUBLE */
+        vi(&b, 0, "x", 12, 2, xd);      /* UINT32 */
         vi(&b, 1, "y", 1, 2, xd);
         node(&b, "r1", "Relu", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 11",
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 12",
                NULL);
 
         /* A computed dtype that contradicts the declared output. */
