@@ -1576,6 +1576,55 @@ static int run_lrn(const xnode_t *n, const xvalue_t *x, const void *px,
         return SWARM_OK;
 }
 
+/* Einsum: every combination of every label's index; out[labels of the
+ * output] += prod_j x_j[labels of operand j]. */
+static int run_einsum(swarm_model_t *m, const xnode_t *n, void *const *p,
+                      void *po) {
+        const xvalue_t *o = &m->vals[n->out];
+        int nl = (int)n->hi[0], no = n->n_in;
+        int64_t size[64], idx[64] = {0}, str[9][64], total = 1;
+
+        for (int l = 0; l < nl; l++)
+                size[l] = 1;
+        memset(str, 0, sizeof(str));
+        for (int j = 0; j <= no; j++) {
+                const xvalue_t *v = j < no ? &m->vals[n->in[j]] : o;
+                int64_t s = 1;
+                for (int d = v->ndim - 1; d >= 0; d--) {
+                        int l = n->ein[j][d];
+                        if (v->cshape[d] != 1 || size[l] == 1)
+                                size[l] = v->cshape[d] > size[l]
+                                          ? v->cshape[d] : size[l];
+                        /* a dim of 1 broadcasts (ellipsis) */
+                        str[j][l] += v->cshape[d] == 1 ? 0 : s;
+                        s *= v->cshape[d];
+                }
+        }
+        for (int l = 0; l < nl; l++)
+                total *= size[l];
+        for (int64_t e = 0; e < o->celems; e++)
+                stf(po, o->dtype, e, 0);
+        for (int64_t t = 0; t < total; t++) {
+                double prod = 1;
+                int64_t oo = 0;
+                for (int j = 0; j < no; j++) {
+                        int64_t off = 0;
+                        for (int l = 0; l < nl; l++)
+                                off += idx[l] * str[j][l];
+                        prod *= ldf(p[j], m->vals[n->in[j]].dtype, off);
+                }
+                for (int l = 0; l < nl; l++)
+                        oo += idx[l] * str[no][l];
+                stf(po, o->dtype, oo, ldf(po, o->dtype, oo) + prod);
+                for (int l = nl - 1; l >= 0; l--) {
+                        if (++idx[l] < size[l])
+                                break;
+                        idx[l] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1712,6 +1761,8 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return SWARM_OK;
         case HK_LRN:
                 return run_lrn(n, x, p[0], po);
+        case HK_EINSUM:
+                return run_einsum(m, n, p, po);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

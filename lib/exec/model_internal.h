@@ -118,6 +118,7 @@ enum hkernel {
                            hp[d] begin pad of dim d */
         HK_EYE,         /* EyeLike: hi[1] = k */
         HK_LRN,         /* hi[0] size; hf[0..2] alpha, beta, bias */
+        HK_EINSUM,      /* ein: labels; hi[0] number of labels */
         HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
                            reduction 0 none 1 sum 2 mean, hi[2] 1 with
                            ignore_index hp[0]; xo[0] log_prob (SCE) */
@@ -182,6 +183,10 @@ typedef struct xnode {
         int64_t hp[16];         /* more host-kernel parameters (ConvTranspose
                                  * strides / dilations / pads, Resize) */
         float hf[16];
+        /* HK_EINSUM: labels of each operand's dims, then the output's:
+         * ein[j][d] for operand j < n_in, ein[n_in][d] for the output;
+         * -1 past a rank.  Allocated, freed with the node. */
+        int8_t (*ein)[SWARM_MAX_DIMS];
         /* Outputs 1.. of a multi-output node (TopK, Split, RNN, GRU,
          * LSTM): value ids, -1 where the model leaves one out. */
         int *xo;

@@ -1620,6 +1620,153 @@ static int h_lrn(OPARGS) {
         return to_host(n, HK_LRN, 0);
 }
 
+/* Einsum: any equation of up to 8 operands, with ellipsis, repeated
+ * labels (diagonals) and implicit outputs; computed by visiting every
+ * combination of label indices (fine for the small contractions models
+ * use; a large one should be a MatMul). */
+static int h_einsum(OPARGS) {
+        static const char *const allowed[] = {"equation", NULL};
+        xvalue_t *o = &m->vals[n->out];
+        char eq[256], *arrow, *terms[9];
+        int nt = 0, rc, lab[128], nl = 0, ell = 0;
+        int64_t lsize[64];
+        int lcount[64] = {0};
+        int8_t (*ein)[SWARM_MAX_DIMS];
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (!attr_str(np, "equation", eq, sizeof(eq)) || n->n_in > 8)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "equation required (at most 8 operands)");
+        {       /* drop spaces */
+                size_t w = 0;
+                for (size_t r = 0; eq[r]; r++)
+                        if (eq[r] != ' ')
+                                eq[w++] = eq[r];
+                eq[w] = '\0';
+        }
+        arrow = strstr(eq, "->");
+        if (arrow) {
+                *arrow = '\0';
+                arrow += 2;
+        }
+        terms[nt++] = eq;
+        for (char *c = eq; *c; c++)
+                if (*c == ',') {
+                        *c = '\0';
+                        if (nt == 9)
+                                break;
+                        terms[nt++] = c + 1;
+                }
+        if (nt != n->n_in)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%d terms for %d inputs", nt, n->n_in);
+        ein = calloc(9, sizeof(*ein));
+        if (!ein)
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        memset(ein, -1, 9 * sizeof(*ein));
+        for (int i = 0; i < 128; i++)
+                lab[i] = -1;
+        /* ellipsis dims: the most any operand has */
+        for (int j = 0; j < nt; j++) {
+                int letters = 0, dots = strstr(terms[j], "...") != NULL;
+                for (char *c = terms[j]; *c; c++)
+                        letters += *c != '.';
+                if (dots && VAL(j)->ndim - letters > ell)
+                        ell = VAL(j)->ndim - letters;
+        }
+        for (int k = 0; k < ell; k++)
+                lsize[nl++] = -1;       /* labels 0..ell-1: the ellipsis */
+        for (int j = 0; j < nt; j++) {
+                const xvalue_t *v = VAL(j);
+                int d = 0, letters = 0;
+                for (char *c = terms[j]; *c; c++)
+                        letters += *c != '.';
+                for (char *c = terms[j]; *c; c++) {
+                        int l;
+                        if (*c == '.') {
+                                int ne = v->ndim - letters;
+                                if (strncmp(c, "...", 3) || ne < 0)
+                                        goto bad;
+                                for (int k = 0; k < ne; k++)
+                                        ein[j][d++] = (int8_t)(ell - ne + k);
+                                c += 2;
+                                continue;
+                        }
+                        if (!((*c >= 'a' && *c <= 'z') ||
+                              (*c >= 'A' && *c <= 'Z')) || d >= v->ndim)
+                                goto bad;
+                        if (lab[(int)*c] < 0) {
+                                lab[(int)*c] = nl;
+                                lsize[nl++] = -1;
+                        }
+                        l = lab[(int)*c];
+                        lcount[l]++;
+                        ein[j][d++] = (int8_t)l;
+                }
+                if (d != v->ndim)
+                        goto bad;
+                for (d = 0; d < v->ndim; d++) {
+                        int l = ein[j][d];
+                        int64_t s = v->shape[d];
+                        if (lsize[l] < 0 || lsize[l] == 1)
+                                lsize[l] = s;
+                        else if (s != 1 && s != lsize[l])
+                                goto bad;
+                }
+        }
+        /* the output's labels */
+        o->ndim = 0;
+        if (arrow) {
+                for (char *c = arrow; *c; c++) {
+                        if (*c == '.') {
+                                if (strncmp(c, "...", 3))
+                                        goto bad;
+                                for (int k = 0; k < ell; k++)
+                                        ein[nt][o->ndim++] = (int8_t)k;
+                                c += 2;
+                                continue;
+                        }
+                        if (*c < 0 || lab[(int)*c] < 0 ||
+                            o->ndim >= SWARM_MAX_DIMS)
+                                goto bad;
+                        ein[nt][o->ndim++] = (int8_t)lab[(int)*c];
+                }
+        } else {
+                for (int k = 0; k < ell; k++)
+                        ein[nt][o->ndim++] = (int8_t)k;
+                for (int c = 'A'; c <= 'z'; c++)
+                        if (lab[c] >= 0 && lcount[lab[c]] == 1 &&
+                            o->ndim < SWARM_MAX_DIMS)
+                                ein[nt][o->ndim++] = (int8_t)lab[c];
+        }
+        for (int d = 0; d < o->ndim; d++)
+                o->shape[d] = lsize[ein[nt][d]] < 0 ? 1 : lsize[ein[nt][d]];
+        o->dtype = VAL(0)->dtype;
+        o->batched = 0;
+        for (int j = 0; j < nt; j++)
+                if (VAL(j)->batched) {
+                        /* the batch label must lead the output */
+                        if (!o->ndim || ein[j][0] != ein[nt][0])
+                                goto moved;
+                        o->batched = 1;
+                }
+        n->ein = ein;
+        n->hi[0] = nl;
+        return to_host(n, HK_EINSUM, 0);
+bad:
+        free(ein);
+        return node_err(err, SWARM_ERR_INVALID, n,
+                        "equation '%s' does not fit the inputs", eq);
+moved:
+        free(ein);
+        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                        "the batch dimension would move away from the "
+                        "leading dimension");
+}
+
 static int h_hardmax(OPARGS) {
         static const char *const allowed[] = {"axis", NULL};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
@@ -3587,7 +3734,7 @@ static const opdef_t OPS[] = {
         {"DepthToSpace", h_depth_space, 1, 1},
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
-        {"Split", h_split, 1, 2}, {"CastLike", h_cast, 2, 2},
+        {"Split", h_split, 1, 2}, {"Einsum", h_einsum, 1, 8}, {"CastLike", h_cast, 2, 2},
         {"EyeLike", h_eyelike, 1, 1}, {"LRN", h_lrn, 1, 1},
         {"Scatter", h_gather_elements, 3, 3},
         {"NegativeLogLikelihoodLoss", h_loss, 2, 3},
