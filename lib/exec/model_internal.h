@@ -119,6 +119,12 @@ enum hkernel {
         HK_EYE,         /* EyeLike: hi[1] = k */
         HK_LRN,         /* hi[0] size; hf[0..2] alpha, beta, bias */
         HK_EINSUM,      /* ein: labels; hi[0] number of labels */
+        HK_QUANT,       /* hi[0] 0 QuantizeLinear 1 DequantizeLinear 2
+                           DynamicQuantizeLinear; axis (per-axis scales) */
+        HK_REVSEQ,      /* ReverseSequence: hi[0] batch_axis, hi[1]
+                           time_axis */
+        HK_DET,
+        HK_DROPOUT,     /* identity plus an all-true mask (xo[0]) */
         HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
                            reduction 0 none 1 sum 2 mean, hi[2] 1 with
                            ignore_index hp[0]; xo[0] log_prob (SCE) */

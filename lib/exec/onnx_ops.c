@@ -1767,6 +1767,112 @@ moved:
                         "leading dimension");
 }
 
+static int h_quant(OPARGS) {
+        static const char *const allowed[] = {"axis", "saturate",
+                                              "block_size",
+                                              "output_dtype", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int kind = strcmp(n->op_type, "QuantizeLinear") == 0 ? 0
+                   : strcmp(n->op_type, "DequantizeLinear") == 0 ? 1 : 2;
+        int64_t axis, bs = 0;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 1, &axis, err)) ||
+            (rc = attr_int(np, n, "block_size", 0, &bs, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (bs)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "blocked quantization");
+        out_like(o, x);
+        n->hi[0] = kind;
+        if (kind == 2) {
+                if (!exec_dtype_is_float(x->dtype))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "input must be float");
+                o->dtype = SWARM_DTYPE_UINT8;
+                for (int k = 0; k < n->n_xo; k++)
+                        if (n->xo[k] >= 0) {
+                                xvalue_t *v = &m->vals[n->xo[k]];
+                                v->ndim = 0;
+                                v->batched = 0;
+                                v->dtype = k ? SWARM_DTYPE_UINT8
+                                             : SWARM_DTYPE_FLOAT32;
+                        }
+                if (x->batched)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "a scale over the whole batch");
+                return to_host(n, HK_QUANT, 0);
+        }
+        if (elems_of(VAL(1)) == 1)
+                axis = x->ndim ? 0 : 0;  /* per tensor: axis unused */
+        else if (x->ndim && (rc = data_axis(n, x, axis, &axis, err)))
+                return rc;
+        if (elems_of(VAL(1)) != 1 &&
+            (!x->ndim || elems_of(VAL(1)) != x->shape[axis]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "scale: one value or one per axis entry");
+        if (has_in(n, 2) && elems_of(VAL(2)) != elems_of(VAL(1)))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "zero point and scale differ in size");
+        if (kind == 0) {
+                o->dtype = has_in(n, 2) ? ldt(VAL(2)) : SWARM_DTYPE_UINT8;
+                if (o->dtype != SWARM_DTYPE_UINT8 &&
+                    o->dtype != SWARM_DTYPE_INT8)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "quantizing to %s",
+                                        swarm_dtype_name(o->dtype));
+        } else {
+                o->dtype = ldt(VAL(1));
+        }
+        n->axis = (int)axis;
+        return to_host(n, HK_QUANT, 0);
+}
+
+static int h_revseq(OPARGS) {
+        static const char *const allowed[] = {"batch_axis", "time_axis",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t ba, ta;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "batch_axis", 1, &ba, err)) ||
+            (rc = attr_int(np, n, "time_axis", 0, &ta, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (x->ndim < 2 || (ba != 0 && ba != 1) || (ta != 0 && ta != 1) ||
+            ba == ta || !is_index(VAL(1)) ||
+            elems_of(VAL(1)) != x->shape[ba] || x->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "axes 0 and 1, sequence_lens per batch "
+                                "entry, fixed shapes");
+        out_like(o, x);
+        n->hi[0] = ba;
+        n->hi[1] = ta;
+        return to_host(n, HK_REVSEQ, 0);
+}
+
+static int h_det(OPARGS) {
+        static const char *const none[] = {NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, none, err)) ||
+            (rc = need_float(m, n, 0, err)))
+                return rc;
+        if (x->ndim < 2 || x->shape[x->ndim - 1] != x->shape[x->ndim - 2] ||
+            (x->batched && x->ndim < 3))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be [..., M, M]");
+        out_like(o, x);
+        o->ndim -= 2;
+        return to_host(n, HK_DET, 0);
+}
+
 static int h_hardmax(OPARGS) {
         static const char *const allowed[] = {"axis", NULL};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
@@ -2300,16 +2406,36 @@ static int h_identity(OPARGS) {
         if ((rc = attrs_only(np, n, allowed, err)))
                 return rc;
         /* Dropout at inference is the identity; a training_mode input must
-         * be a constant false. */
+         * be a constant false, or true with a constant ratio of 0 (which
+         * drops nothing either). */
         if (has_in(n, 2)) {
                 const xvalue_t *t = VAL(2);
+                int zero_ratio = has_in(n, 1) && is_const(VAL(1)) &&
+                                 elems_of(VAL(1)) == 1 &&
+                                 exec_dtype_is_float(VAL(1)->dtype) &&
+                                 VAL(1)->host_bytes >= 4 &&
+                                 (VAL(1)->dtype == SWARM_DTYPE_FLOAT32
+                                  ? ((const float *)VAL(1)->host)[0] == 0
+                                  : VAL(1)->dtype == SWARM_DTYPE_FLOAT64 &&
+                                    ((const double *)VAL(1)->host)[0] == 0);
                 if (!is_const(t) || t->host_bytes < 1 ||
-                    ((const uint8_t *)t->host)[0] != 0)
+                    (((const uint8_t *)t->host)[0] != 0 && !zero_ratio))
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "training_mode must be a constant "
-                                        "false");
+                                        "false (or the ratio 0)");
         }
         out_like(&m->vals[n->out], VAL(0));
+        if (n->n_xo > 0 && n->xo[0] >= 0) {
+                /* the mask keeps everything */
+                xvalue_t *mk = &m->vals[n->xo[0]];
+                out_like(mk, VAL(0));
+                mk->dtype = SWARM_DTYPE_BOOL;
+                m->vals[n->out].dtype = ldt(VAL(0));
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                n->n_in = 1;
+                return to_host(n, HK_DROPOUT, 0);
+        }
         return finish_copy(m, n, err);
 }
 
@@ -3734,7 +3860,10 @@ static const opdef_t OPS[] = {
         {"DepthToSpace", h_depth_space, 1, 1},
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
-        {"Split", h_split, 1, 2}, {"Einsum", h_einsum, 1, 8}, {"CastLike", h_cast, 2, 2},
+        {"Split", h_split, 1, 2}, {"Einsum", h_einsum, 1, 8},
+        {"QuantizeLinear", h_quant, 2, 3}, {"DequantizeLinear", h_quant, 2, 3},
+        {"DynamicQuantizeLinear", h_quant, 1, 1},
+        {"ReverseSequence", h_revseq, 2, 2}, {"Det", h_det, 1, 1}, {"CastLike", h_cast, 2, 2},
         {"EyeLike", h_eyelike, 1, 1}, {"LRN", h_lrn, 1, 1},
         {"Scatter", h_gather_elements, 3, 3},
         {"NegativeLogLikelihoodLoss", h_loss, 2, 3},
