@@ -1392,6 +1392,18 @@ static void test_external_data(swarm_backend_t *be) {
         rmdir(dir);
 }
 
+/* The CPU kernels behind a backend that says its buffers are device
+ * memory (host_mem = 0): the executor then uploads inputs, downloads
+ * outputs and stages every host-kernel step through host buffers, as it
+ * does on CUDA.  destroy is left out: the wrapped backend owns the pool. */
+static swarm_backend_t staged_backend(const swarm_backend_t *cpu) {
+        swarm_backend_t b = *cpu;
+        b.name = "staged";
+        b.host_mem = 0;
+        b.destroy = NULL;
+        return b;
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -1428,6 +1440,14 @@ int main(void) {
         test_typed_runtime(be);
         test_symbolic_seq(be);
         test_gru_batch(be);
+        {
+                /* the same runs through the staging (device) path */
+                swarm_backend_t st = staged_backend(be);
+                test_typed_runtime(&st);
+                test_symbolic_seq(&st);
+                test_gru_batch(&st);
+                test_mlp(&st, 0);
+        }
         test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
