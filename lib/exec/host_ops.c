@@ -1775,12 +1775,16 @@ static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
 
 
 int exec_multi_output(const char *op_type) {
-        return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
-               strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
-               strcmp(op_type, "LSTM") == 0 ||
-               strcmp(op_type, "SoftmaxCrossEntropyLoss") == 0 ||
-               strcmp(op_type, "DynamicQuantizeLinear") == 0 ||
-               strcmp(op_type, "Dropout") == 0;
+        static const struct {
+                const char *op;
+                int outs;
+        } T[] = {{"TopK", 2}, {"Split", 16}, {"RNN", 2}, {"GRU", 2},
+                 {"LSTM", 3}, {"SoftmaxCrossEntropyLoss", 2},
+                 {"DynamicQuantizeLinear", 3}, {"Dropout", 2}};
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(op_type, T[i].op) == 0)
+                        return T[i].outs;
+        return 0;
 }
 
 /* pout[0] is the first output, pout[1 + k] extra output k (NULL when the

@@ -313,7 +313,7 @@ int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err);
 int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
                    swarm_err_t *err);
-/* Operators whose outputs after the first are computed. */
+/* How many outputs an operator computes (0: only the first). */
 int exec_multi_output(const char *op_type);
 int exec_dtype_is_float(swarm_dtype_t dt);
 

@@ -1001,6 +1001,20 @@ static int h_gather_nd(OPARGS) {
                 if (n->n_in != 3 || bd)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "updates are required");
+                {
+                        /* updates: indices.shape[:-1] + data.shape[k:] */
+                        int64_t want = 1;
+                        for (int d = 0; d < ix->ndim - 1; d++)
+                                want *= ix->shape[d];
+                        for (int d = (int)kk; d < x->ndim; d++)
+                                want *= x->shape[d];
+                        if (elems_of(VAL(2)) != want ||
+                            VAL(2)->dtype != x->dtype || ix->batched ||
+                            VAL(2)->batched)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "updates do not match the "
+                                                "indices and data");
+                }
                 out_like(o, x);
                 return to_host(n, HK_SCATTER_ND, 0);
         }
@@ -1463,7 +1477,7 @@ static int h_split(OPARGS) {
             (rc = data_axis(n, x, axis, &axis, err)) ||
             (rc = no_sym(m, n, err)))
                 return rc;
-        if (nout > 16)
+        if (np->n_output > 16)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "more than 16 outputs");
         if (opset < 13 && !has_in(n, 1)) {
@@ -1688,7 +1702,8 @@ static int h_einsum(OPARGS) {
                         int l;
                         if (*c == '.') {
                                 int ne = v->ndim - letters;
-                                if (strncmp(c, "...", 3) || ne < 0)
+                                if (strncmp(c, "...", 3) || ne < 0 ||
+                                    d + ne > v->ndim)
                                         goto bad;
                                 for (int k = 0; k < ne; k++)
                                         ein[j][d++] = (int8_t)(ell - ne + k);
@@ -1722,7 +1737,8 @@ static int h_einsum(OPARGS) {
         if (arrow) {
                 for (char *c = arrow; *c; c++) {
                         if (*c == '.') {
-                                if (strncmp(c, "...", 3))
+                                if (strncmp(c, "...", 3) ||
+                                    o->ndim + ell > SWARM_MAX_DIMS)
                                         goto bad;
                                 for (int k = 0; k < ell; k++)
                                         ein[nt][o->ndim++] = (int8_t)k;
@@ -1753,6 +1769,20 @@ static int h_einsum(OPARGS) {
                                 goto moved;
                         o->batched = 1;
                 }
+        {
+                /* the kernel visits every combination of label indices */
+                int64_t work = 1;
+                for (int l = 0; l < nl; l++) {
+                        int64_t sz = lsize[l] < 1 ? 1 : lsize[l];
+                        if (work > ((int64_t)1 << 32) / sz) {
+                                free(ein);
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "equation '%s' is too large "
+                                                "for the direct Einsum", eq);
+                        }
+                        work *= sz;
+                }
+        }
         n->ein = ein;
         n->hi[0] = nl;
         return to_host(n, HK_EINSUM, 0);
@@ -2114,11 +2144,25 @@ static int h_rnn(OPARGS) {
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "W, R, B or P do not match hidden_size %lld",
                                 (long long)H);
-        for (int j = 5; j <= 6; j++)
-                if (has_in(n, j) && elems_of(VAL(j)) != D * Bt * H &&
-                    !VAL(j)->batched)
+        for (int j = 5; j <= 6; j++) {
+                /* [D, batch, H] ([batch, D, H] in layout 1), exactly: the
+                 * kernel reads it by those strides */
+                const xvalue_t *v;
+                int64_t want[3] = {lay ? Bt : D, lay ? D : Bt, H};
+                if (!has_in(n, j))
+                        continue;
+                v = VAL(j);
+                if (v->ndim != 3 || v->shape[0] != want[0] ||
+                    v->shape[1] != want[1] || v->shape[2] != want[2] ||
+                    v->batched != (x->batched && lay))
                         return node_err(err, SWARM_ERR_INVALID, n,
-                                        "initial state size");
+                                        "initial state shape");
+        }
+        if (has_in(n, 4) && (VAL(4)->ndim != 1 || VAL(4)->shape[0] != Bt ||
+                             VAL(4)->batched != x->batched))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "sequence_lens must have one value per "
+                                "batch entry");
         if (w->batched || r->batched || (has_in(n, 3) && VAL(3)->batched))
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "weights depend on the batch");
