@@ -415,7 +415,11 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                         t.o[i]->def, "default", &err)))
                         goto fail;
 
-        optind = 1;
+        /* 0, not 1: glibc then also forgets where it was inside a group
+         * of short options ("-nm8") when the previous parse stopped there;
+         * with 1 the next parse resumed from that pointer into the old
+         * argv (a use-after-free found by fuzz_conf) */
+        optind = 0;
         opterr = 0;
         for (;;) {
                 int longind = -1, ch;
