@@ -77,17 +77,68 @@ static const swarm_cli_t cli = {
         SWARM_CLI_ALL,
 };
 
+/* Collect a repeatable option's values (borrowed from the conf). */
+static int conf_list(const swarm_conf_t *c, const char *key, const char ***v,
+                     size_t *n, swarm_err_t *err) {
+        *n = swarm_conf_count(c, key);
+        *v = calloc(*n ? *n : 1, sizeof(**v));
+        if (!*v)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < *n; i++)
+                (*v)[i] = swarm_conf_get_nth(c, key, i);
+        return SWARM_OK;
+}
+
+/* The worker's settings from the conf; every default is in `opts`. */
+static int fill_opts(const swarm_conf_t *c, worker_opts_t *o, swarm_err_t *err) {
+        int64_t cache_mb;
+        int r;
+
+        memset(o, 0, sizeof(*o));
+        o->topic = swarm_conf_get(c, "swarm.topic");
+        o->results = swarm_conf_get(c, "swarm.results");
+        o->dlq = swarm_conf_get(c, "swarm.dlq");
+        o->name = swarm_conf_get(c, "swarm.worker.name");
+        o->device = swarm_conf_get(c, "swarm.device");
+        o->precision = swarm_conf_get(c, "swarm.precision");
+        o->models.conninfo = swarm_conf_get(c, "swarm.registry");
+        o->models.use_registry = o->models.conninfo != NULL;
+        o->models.alias = swarm_conf_get(c, "swarm.alias");
+        o->models.state_dir = swarm_conf_get(c, "swarm.state.dir");
+        if ((r = swarm_conf_get_i64(c, "swarm.max.batch.rows", 0, &o->max_batch_rows, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.max.delay.us", 0, &o->max_delay_us, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.max.queue.rows", 0, &o->max_queue_rows, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.batch.memory.mb", 0, &o->batch_memory_mb, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.blas.threads", 0, &o->blas_threads, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.metrics.port", 0, &o->metrics_port, err)) ||
+            (r = swarm_conf_get_i64(c, "swarm.cache.mb", 0, &cache_mb, err)) ||
+            (r = swarm_conf_get_bool(c, "swarm.start.from.state", 0,
+                                     &o->models.start_from_state, err)) ||
+            (r = conf_list(c, "swarm.model", (const char ***)&o->models.files,
+                           &o->models.n_files, err)) ||
+            (r = conf_list(c, "swarm.serve", (const char ***)&o->models.names,
+                           &o->models.n_names, err)))
+                return r;
+        o->models.cache_bytes = cache_mb > 0 ? (size_t)cache_mb << 20 : 0;
+        return SWARM_OK;
+}
+
 int main(int argc, char **argv) {
         swarm_conf_t *conf = NULL;
         swarm_log_t log = {SWARM_LOG_INFO, "swarm-consumer", NULL};
         worker_t *w = NULL;
-        worker_stats_t st;
+        worker_opts_t o;
         swarm_err_t err;
         struct sigaction sa;
         int argi, code, rc = 1;
 
+        memset(&o, 0, sizeof(o));
         swarm_err_clear(&err);
-        if (swarm_conf_new(&conf, &err))
+        /* the worker's request topic when -t is not given (the shared -t
+         * option has no default: the producer requires one) */
+        if (swarm_conf_new(&conf, &err) ||
+            swarm_conf_add(conf, SWARM_CONF_DEFAULT, "swarm.topic", "requests",
+                           "default", &err))
                 goto out;
         swarm_cli_parse(&cli, argc, argv, conf, &argi, &code);
         if (code >= 0) {
@@ -108,31 +159,23 @@ int main(int argc, char **argv) {
                 rc = 2;
                 goto out;
         }
+        if (fill_opts(conf, &o, &err))
+                goto out;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
 
-        if (worker_new(conf, &log, &w, &err) || worker_run(w, &stop_flag, &err))
+        if (worker_new(&o, conf, &log, &w, &err) || worker_run(w, &stop_flag, &err))
                 goto out;
         rc = 0;
 out:
         if (err.code)
                 SWARM_ERROR(&log, "%s", err.msg);
-        if (w) {
-                worker_stats(w, &st);
-                SWARM_INFO(&log,
-                           "summary messages=%lld ok=%lld invalid_request=%lld "
-                           "model_not_found=%lld deadline_exceeded=%lld "
-                           "internal_error=%lld dead_lettered=%lld batches=%lld "
-                           "mean_batch_rows=%.1f",
-                           (long long)st.messages, (long long)st.ok,
-                           (long long)st.invalid, (long long)st.not_found,
-                           (long long)st.deadline, (long long)st.internal,
-                           (long long)st.dlq, (long long)st.batches,
-                           st.batches ? (double)st.batch_rows / (double)st.batches : 0.0);
-        }
+        worker_log_summary(w);
         worker_destroy(w);
+        free((void *)o.models.files);
+        free((void *)o.models.names);
         swarm_conf_destroy(conf);
         return rc;
 }

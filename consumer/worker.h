@@ -3,15 +3,14 @@
  *
  * A worker joins a consumer group on the request topic and runs three
  * threads that overlap:
- *   consumer  poll, decode (zero copy), validate against the model signature,
- *             queue rows; bad input is answered or dead-lettered at once
- *   exec      micro-batches rows per (model, version), bounded by max batch
- *             rows and max delay (Triton's dynamic batcher), gathers them and
- *             runs the model on the backend
+ *   consumer  poll, decode (zero copy), match against the model signature
+ *             (match.h), queue rows; bad input is answered or dead-lettered
+ *             at once
+ *   exec      micro-batches rows per (model, version) (batcher.h), bounded by
+ *             max batch rows and max delay (Triton's dynamic batcher), and
+ *             runs them on the backend (execute.h)
  *   output    encodes one response per request, produces it, serves delivery
- *             reports, and stores a source offset only once every response of
- *             that message and of every earlier message is acknowledged
- *             (enable.auto.offset.store=false)
+ *             reports and stores offsets (output.h)
  * On stop it finishes the batches in hand, commits and leaves the group.
  */
 #ifndef SWARM_CONSUMER_WORKER_H
@@ -20,31 +19,46 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "models.h"
 #include "swarm/conf.h"
 #include "swarm/err.h"
 #include "swarm/log.h"
 
 typedef struct worker worker_t;
 
-/* Reads swarm.* settings (topics, batching, threads, device, models: static
- * files and/or the registry) and librdkafka settings from `conf`, which must
- * outlive the worker.  Loads the models (consumer/models.h) before it
- * returns. */
-int worker_new(const swarm_conf_t *conf, const swarm_log_t *log,
-               worker_t **out, swarm_err_t *err);
+/* The worker's settings, filled from swarm-consumer's option table (which
+ * holds every default; nothing here is defaulted again).  Strings are
+ * borrowed and must outlive the worker. */
+typedef struct worker_opts {
+        const char *topic, *results, *dlq;
+        const char *name;               /* NULL or "": host-pid */
+        int64_t max_batch_rows;         /* >= 1 */
+        int64_t max_delay_us;           /* >= 0 */
+        int64_t max_queue_rows;         /* 0: 4 x max batch rows, >= 4096 */
+        int64_t batch_memory_mb;        /* 0: no cap */
+        int64_t blas_threads;           /* 0: cores - 1, at least 1 */
+        int64_t metrics_port;           /* 0: a free port; -1: off */
+        const char *device;             /* swarm_backend_select() spec */
+        const char *precision;          /* fp32|tf32|fp16|bf16 */
+        /* the model manager; backend and request_topic are set by the
+         * worker */
+        models_opts_t models;
+} worker_opts_t;
+
+/* Loads the models (consumer/models.h) before it returns.  librdkafka
+ * settings come from the non-swarm.* keys of `conf`, which, like `o` and
+ * `log`, must outlive the worker. */
+int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
+               const swarm_log_t *log, worker_t **out, swarm_err_t *err);
 void worker_destroy(worker_t *w);
 
 /* Serve until *stop becomes non-zero (SIGTERM/SIGINT), then drain, commit
- * and leave the group.  Returns non-zero on a fatal error (a response that
- * could not be delivered, a lost backend). */
+ * and leave the group.  Returns the cause of a fatal error (a response that
+ * could not be delivered, a lost backend) with its own code. */
 int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err);
 
-/* Totals since start, for the summary line. */
-typedef struct worker_stats {
-        int64_t messages, ok, invalid, not_found, deadline, internal, dlq;
-        int64_t batches, batch_rows;
-} worker_stats_t;
-
-void worker_stats(worker_t *w, worker_stats_t *st);
+/* Log the totals since start (from the worker's Prometheus metrics): the
+ * "summary messages=... ok=..." line.  NULL is accepted. */
+void worker_log_summary(worker_t *w);
 
 #endif

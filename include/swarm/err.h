@@ -50,6 +50,17 @@ void swarm_err_clear(swarm_err_t *err);
 int swarm_err_set(swarm_err_t *err, swarm_code_t code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* Flags for swarm_err_set_flags(). */
+#define SWARM_ERR_F_RETRIABLE 0x1
+#define SWARM_ERR_F_FATAL     0x2
+
+/* swarm_err_set() that also marks the error retriable and/or fatal, but only
+ * when this error is the one kept: the first message wins, and so do its
+ * flags, so a later error never relabels an earlier one.  Returns `code`. */
+int swarm_err_set_flags(swarm_err_t *err, swarm_code_t code, int flags,
+                        const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 /* Prepend context ("loading model x: ") to an already set message. */
 void swarm_err_prefix(swarm_err_t *err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -83,6 +83,12 @@ void swarm_metrics_gauge_add(swarm_series_t *s, double v);
 void swarm_metrics_observe(swarm_series_t *s, double v);
 /* Current value of a counter or gauge (a histogram's sum); 0 for NULL. */
 double swarm_metrics_value(const swarm_series_t *s);
+/* The sum over a family's series whose `label` is `value` (every series
+ * when label is NULL): values of counters and gauges, sums of histograms, or
+ * with `count` set a histogram's observation counts.  For summaries that
+ * must agree with what /metrics shows; 0 for NULL or an unknown label. */
+double swarm_metrics_sum(const swarm_metric_t *f, const char *label,
+                         const char *value, int count);
 
 /* Render every family in registration order, series in creation order.
  * *out is NUL-terminated and the caller frees it; *len excludes the NUL. */

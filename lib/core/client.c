@@ -423,12 +423,9 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         return SWARM_OK;
 
 timeout:
-        r = swarm_err_set(err, SWARM_ERR_TIMEOUT,
-                          "no free slot within %d ms (%lld in flight)",
-                          cl->send_timeout_ms, (long long)cl->st.in_flight);
-        if (err)
-                err->retriable = 1;
-        return r;
+        return swarm_err_set_flags(err, SWARM_ERR_TIMEOUT, SWARM_ERR_F_RETRIABLE,
+                                   "no free slot within %d ms (%lld in flight)",
+                                   cl->send_timeout_ms, (long long)cl->st.in_flight);
 }
 
 /* Start fetching every partition of the result topic at its current high

@@ -25,6 +25,21 @@ int swarm_err_set(swarm_err_t *err, swarm_code_t code, const char *fmt, ...) {
         return code;
 }
 
+int swarm_err_set_flags(swarm_err_t *err, swarm_code_t code, int flags,
+                        const char *fmt, ...) {
+        va_list ap;
+
+        if (!err || err->code != SWARM_OK)
+                return code;
+        err->code = code;
+        err->retriable = (flags & SWARM_ERR_F_RETRIABLE) != 0;
+        err->fatal = (flags & SWARM_ERR_F_FATAL) != 0;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        return code;
+}
+
 void swarm_err_prefix(swarm_err_t *err, const char *fmt, ...) {
         char tmp[SWARM_ERR_MSG_SIZE];
         size_t n;

@@ -348,6 +348,34 @@ double swarm_metrics_value(const swarm_series_t *s) {
         return from_bits(atomic_load(&s->bits));
 }
 
+double swarm_metrics_sum(const swarm_metric_t *f, const char *label,
+                         const char *value, int count) {
+        size_t li = 0;
+        double total = 0;
+
+        if (!f)
+                return 0;
+        if (label) {
+                while (li < f->nlabels && strcmp(f->labels[li], label))
+                        li++;
+                if (li == f->nlabels)
+                        return 0;
+        }
+        for (const swarm_series_t *s = atomic_load(&f->series); s;
+             s = atomic_load(&s->next)) {
+                if (label && strcmp(s->values[li], value))
+                        continue;
+                if (count && s->buckets) {
+                        pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+                        total += (double)s->count;
+                        pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+                } else {
+                        total += swarm_metrics_value(s);
+                }
+        }
+        return total;
+}
+
 /* ---- rendering ---- */
 
 typedef struct buf {

@@ -187,12 +187,11 @@ static int set_pg_err(swarm_registry_t *r, PGresult *res, const char *what,
                 code = SWARM_ERR_INVALID;   /* data exceptions, CHECK failures */
         else
                 code = SWARM_ERR_STATE;
-        swarm_err_set(err, code, "%s: %s%s%s%s%s%s", what, text,
-                      detail ? " (" : "", detail ? detail : "", detail ? ")" : "",
-                      state ? " SQLSTATE " : "", state ? state : "");
-        if (err && code == SWARM_ERR_IO)
-                err->retriable = 1;
-        return code;
+        return swarm_err_set_flags(err, code,
+                                   code == SWARM_ERR_IO ? SWARM_ERR_F_RETRIABLE : 0,
+                                   "%s: %s%s%s%s%s%s", what, text, detail ? " (" : "",
+                                   detail ? detail : "", detail ? ")" : "",
+                                   state ? " SQLSTATE " : "", state ? state : "");
 }
 
 /* Run one parameterized statement.  vals[i] NULL is SQL NULL; lens/fmts may
@@ -312,9 +311,8 @@ int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
         if (PQstatus(r->conn) != CONNECTION_OK) {
                 char msg[300];
                 copy_msg(msg, sizeof(msg), PQerrorMessage(r->conn));
-                rc = swarm_err_set(err, SWARM_ERR_IO, "connecting to the registry %s: %s",
-                                   r->where, msg);
-                err->retriable = 1;
+                rc = swarm_err_set_flags(err, SWARM_ERR_IO, SWARM_ERR_F_RETRIABLE,
+                                         "connecting to the registry %s: %s", r->where, msg);
                 goto out;
         }
         PQsetNoticeProcessor(r->conn, notice_to_log, r);
@@ -1136,11 +1134,9 @@ static int lost(swarm_registry_t *r, swarm_err_t *err) {
         char msg[300];
 
         copy_msg(msg, sizeof(msg), PQerrorMessage(r->conn));
-        swarm_err_set(err, SWARM_ERR_IO, "registry connection %s lost: %s", r->where,
-                      *msg ? msg : "closed");
-        if (err)
-                err->retriable = 1;
-        return SWARM_ERR_IO;
+        return swarm_err_set_flags(err, SWARM_ERR_IO, SWARM_ERR_F_RETRIABLE,
+                                   "registry connection %s lost: %s", r->where,
+                                   *msg ? msg : "closed");
 }
 
 static int64_t mono_ms(void) {

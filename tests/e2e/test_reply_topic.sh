@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # A request's reply_topic overrides the worker's result topic; a reply topic
 # that does not exist makes the request a dead-letter record (with the reason)
-# instead of losing it.  Runs under with-broker.sh (SWARM_BOOTSTRAP set).
-# Usage: test_reply_topic.sh CONSUMER PRODUCER MODEL DATA_DIR
+# instead of losing it.  The worker counts answers at delivery, so those are
+# dead letters, not "ok".  Runs under with-broker.sh (SWARM_BOOTSTRAP set).
+# Usage: test_reply_topic.sh CONSUMER PRODUCER TOPIC_COUNT MODEL DATA_DIR
 set -euo pipefail
-consumer=$1 producer=$2 model=$3 data=$4
+consumer=$1 producer=$2 topic_count=$3 model=$4 data=$5
 work=$(mktemp -d)
 wpid=
 cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$work/worker.log" >&2; exit 1; }
+count() { "$topic_count" "$SWARM_BOOTSTRAP" "$1" || fail "cannot count topic $1"; }
 
 "$consumer" -b "$SWARM_BOOTSTRAP" -g reply-test -m "fashion=$model" \
   -X topic.metadata.propagation.max.ms=1000 -X message.timeout.ms=10000 \
@@ -20,18 +22,24 @@ wpid=$!
 out=$("$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv" \
         --reply-topic replies --wait --timeout 120)
 grep -q '^summary sent=100 answered=100 ok=100 ' <<<"$out" || fail "reply topic: $out"
+[ "$(count replies)" = 100 ] || fail "replies holds $(count replies) records, not 100"
+[ "$(count results)" = 0 ] || fail "results holds $(count results) records, not 0"
 
 # 100 requests asking for a topic that does not exist: dead-lettered
 "$producer" -b "$SWARM_BOOTSTRAP" --model fashion --input "$data/test.csv" \
   --reply-topic no-such-topic --timeout 30 >/dev/null 2>&1 || true
+n=0
 for _ in $(seq 1 120); do
-  n=$(grep -c "could not be delivered to reply_topic" "$work/worker.log" || true)
+  n=$(count requests.dlq)
   [ "$n" -ge 100 ] && break
   sleep 0.5
 done
-[ "${n:-0}" -eq 100 ] || fail "expected 100 dead-lettered requests, saw ${n:-0}"
+[ "$n" -eq 100 ] || fail "expected 100 dead-letter records, saw $n"
+[ "$(grep -c "could not be delivered to reply_topic" "$work/worker.log")" = 100 ] ||
+  fail "expected 100 dead-lettering log lines"
+[ "$(count results)" = 0 ] || fail "results holds $(count results) records after the DLQ run"
 
 kill -TERM $wpid; wait $wpid || fail "worker exited non-zero"; wpid=
-grep -q "summary messages=200 ok=200 .*dead_lettered=100" "$work/worker.log" ||
+grep -q "summary messages=200 ok=100 .*dead_lettered=100" "$work/worker.log" ||
   fail "worker summary: $(grep summary "$work/worker.log")"
-echo "reply_topic: 100 answered on replies, 100 dead-lettered for a missing topic"
+echo "reply_topic: 100 answered on replies, 100 dead-lettered for a missing topic, results empty"

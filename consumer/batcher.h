@@ -1,0 +1,108 @@
+/*
+ * batcher.h - the worker's exec queue and micro-batch formation, without
+ * Kafka, threads or a clock of its own.
+ *
+ * Requests wait in arrival order as batcher_item_t (embedded in the caller's
+ * job).  batcher_next() takes the next batch: the rows of the oldest item's
+ * key (one model version), oldest first, up to the key's max rows, once the
+ * batch is full, the oldest item has waited max delay, or the caller flushes.
+ * An item bigger than max rows runs alone and whole; items of other keys keep
+ * their order; an item whose deadline has passed is handed back as expired
+ * instead of being batched.
+ *
+ * The limits of a key (deployment settings over the worker's defaults, the
+ * row cap from the memory budget, a fixed batch size) come from
+ * batcher_limits() so they can be computed and tested without a model.
+ *
+ * Threads: none here.  The caller holds its own lock around every call on a
+ * batcher_t (the worker's exec queue mutex) and does the waiting.
+ */
+#ifndef SWARM_CONSUMER_BATCHER_H
+#define SWARM_CONSUMER_BATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct batcher_item {
+        struct batcher_item *next;
+        const void *key;        /* batches never mix keys (model versions) */
+        int64_t rows;           /* >= 1 */
+        int64_t recv_us;        /* monotonic arrival time */
+        int has_deadline;
+        int64_t deadline_ms;    /* wall clock, as in the request */
+} batcher_item_t;
+
+typedef struct batcher {
+        batcher_item_t *head, *tail;
+        int64_t rows;           /* rows queued */
+} batcher_t;
+
+/* What one key may batch. */
+typedef struct batcher_limits {
+        int64_t max_rows;       /* >= 1 */
+        int64_t max_delay_us;   /* >= 0 */
+} batcher_limits_t;
+
+/* The inputs of batcher_limits(): the worker's defaults, the key's
+ * deployment settings and what its model needs. */
+typedef struct batcher_model {
+        int64_t deploy_rows;    /* deployment max batch rows, <= 0: unset */
+        int64_t deploy_delay_us;/* deployment max delay, <= 0: unset */
+        int64_t fixed_rows;     /* > 0: the model runs exactly this many */
+        size_t work_fixed;      /* working memory bytes of any batch */
+        size_t work_per_row;    /* and per row (0: unknown) */
+} batcher_model_t;
+
+typedef struct batcher_conf {
+        int64_t max_rows;       /* --max-batch-rows */
+        int64_t max_delay_us;   /* --max-delay-us */
+        int64_t budget_bytes;   /* --batch-memory-mb in bytes, 0: no cap */
+} batcher_conf_t;
+
+/* The deployment's settings win over the worker's; then rows are capped so
+ * the model's working memory stays under the budget (at least one row); a
+ * fixed-batch model gets exactly its batch size, whatever the rest says. */
+batcher_limits_t batcher_limits(const batcher_conf_t *c,
+                                const batcher_model_t *m);
+
+/* Rows of max_rows that fit the budget: (budget - fixed) / per_row, at least
+ * 1 and at most max_rows; max_rows when there is no budget or per_row is 0. */
+int64_t batcher_cap_rows(int64_t budget, size_t fixed, size_t per_row,
+                         int64_t max_rows);
+
+void batcher_init(batcher_t *q);
+
+/* Append an item (it->next is overwritten). */
+void batcher_push(batcher_t *q, batcher_item_t *it);
+
+/* Whether an item of `rows` must wait for room under max_rows queued rows:
+ * a queue that is empty always takes one (so an oversized request is never
+ * stuck). */
+int batcher_must_wait(const batcher_t *q, int64_t rows, int64_t max_rows);
+
+/* The oldest item, NULL when empty (its key picks the next batch's limits). */
+const batcher_item_t *batcher_head(const batcher_t *q);
+
+typedef enum batcher_state {
+        BATCHER_EMPTY = 0,      /* nothing queued */
+        BATCHER_WAIT,           /* not full yet: wait until *wake_us */
+        BATCHER_TAKEN,          /* out->items and/or out->expired are set */
+} batcher_state_t;
+
+typedef struct batcher_batch {
+        batcher_item_t *items;  /* the batch, oldest first, NULL-terminated */
+        int64_t rows;
+        batcher_item_t *expired;/* taken because their deadline passed */
+        int64_t wake_us;        /* BATCHER_WAIT: when the delay runs out */
+} batcher_batch_t;
+
+/* Form the next batch for the head's key with `lim` (batcher_limits() of
+ * that key).  now_us is the monotonic clock (the same as recv_us), now_ms
+ * the wall clock (the same as deadline_ms); flush takes a batch at once
+ * however small (drain, close).  BATCHER_TAKEN may carry only expired items
+ * when every candidate had expired. */
+batcher_state_t batcher_next(batcher_t *q, const batcher_limits_t *lim,
+                             int64_t now_us, int64_t now_ms, int flush,
+                             batcher_batch_t *out);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * execute.c - gather, run, split on out-of-memory (see execute.h).
+ */
+#include "execute.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/clock.h"
+#include "swarm/model.h"
+
+struct execute {
+        const swarm_log_t *log;
+        swarm_metric_t *m_batch_rows, *m_compute;
+        void *gather[SWARM_MAX_INPUTS];
+        size_t gather_cap[SWARM_MAX_INPUTS];
+};
+
+int execute_new(swarm_metrics_t *metrics, const swarm_log_t *log,
+                execute_t **out, swarm_err_t *err) {
+        static const char *const by_model[] = {"model", NULL};
+        static const double rows_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                              256, 512, 1024, 4096};
+        execute_t *x = calloc(1, sizeof(*x));
+        int r;
+
+        if (!x)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        x->log = log;
+        if ((r = swarm_metrics_histogram(metrics, "swarm_worker_batch_rows",
+                                         "Rows per executed micro-batch", by_model,
+                                         rows_buckets,
+                                         sizeof(rows_buckets) / sizeof(rows_buckets[0]),
+                                         &x->m_batch_rows, err)) ||
+            (r = swarm_metrics_histogram(metrics, "swarm_worker_compute_seconds",
+                                         "Model execution time per batch", by_model,
+                                         swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count,
+                                         &x->m_compute, err))) {
+                free(x);
+                return r;
+        }
+        *out = x;
+        return SWARM_OK;
+}
+
+void execute_destroy(execute_t *x) {
+        if (!x)
+                return;
+        for (int i = 0; i < SWARM_MAX_INPUTS; i++)
+                free(x->gather[i]);
+        free(x);
+}
+
+static int ensure_gather(execute_t *x, int i, size_t bytes, swarm_err_t *err) {
+        void *p;
+        if (x->gather_cap[i] >= bytes)
+                return SWARM_OK;
+        p = realloc(x->gather[i], bytes);
+        if (!p)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cannot allocate %zu bytes for a batch", bytes);
+        x->gather[i] = p;
+        x->gather_cap[i] = bytes;
+        return SWARM_OK;
+}
+
+/* Run rows [row0, row0 + rows) of the gathered batch and copy the outputs
+ * into b->out at that offset, halving on a retriable out-of-memory. */
+static int run_rows(execute_t *x, batch_t *b, int64_t row0, int64_t rows,
+                    swarm_err_t *err) {
+        const swarm_model_t *m = b->model->m;
+        int nin = swarm_model_n_inputs(m), nout = swarm_model_n_outputs(m);
+        const void *in[SWARM_MAX_INPUTS], *outp[SWARM_MAX_INPUTS];
+        int r;
+
+        for (int i = 0; i < nin; i++)
+                in[i] = (const char *)x->gather[i] +
+                        (size_t)row0 * swarm_model_input(m, i)->row_bytes;
+        r = swarm_model_run(b->model->m, rows, in, outp, err);
+        if (r == SWARM_ERR_NOMEM && err->retriable && rows > 1 &&
+            swarm_model_fixed_rows(m) < 0) {
+                int64_t half = rows / 2;
+                SWARM_WARN(x->log, "out of memory for %" PRId64 " rows of model=%s; "
+                                   "splitting the batch",
+                           rows, b->model->name);
+                swarm_err_clear(err);
+                if ((r = run_rows(x, b, row0, half, err)))
+                        return r;
+                return run_rows(x, b, row0 + half, rows - half, err);
+        }
+        if (r)
+                return r;
+        for (int i = 0; i < nout; i++) {
+                size_t rb = swarm_model_output(m, i)->row_bytes;
+                memcpy((char *)b->out[i] + (size_t)row0 * rb, outp[i], (size_t)rows * rb);
+        }
+        return SWARM_OK;
+}
+
+int execute_batch(execute_t *x, batch_t *b, swarm_err_t *err) {
+        const swarm_model_t *m = b->model->m;
+        int nin = swarm_model_n_inputs(m), nout = swarm_model_n_outputs(m);
+        const char *lv[] = {b->model->name, NULL};
+        int64_t t0;
+        int r;
+
+        /* Gather rows of every request into one contiguous buffer per input:
+         * the one copy of the tensor bytes that batching needs. */
+        for (int i = 0; i < nin; i++) {
+                const swarm_model_io_t *io = swarm_model_input(m, i);
+                size_t off = 0;
+                if ((r = ensure_gather(x, i, (size_t)b->rows * io->row_bytes, err)))
+                        goto fail;
+                for (job_t *j = b->jobs; j; j = job_next(j)) {
+                        const swarm_tensor_t *t = &j->req.inputs[j->in_map[i]];
+                        memcpy((char *)x->gather[i] + off, t->data, t->size);
+                        off += t->size;
+                }
+        }
+        /* Outputs are copied out of the model's buffers so the next batch
+         * can run while this one is encoded. */
+        for (int i = 0; i < nout; i++) {
+                size_t bytes = (size_t)b->rows * swarm_model_output(m, i)->row_bytes;
+                b->out[i] = malloc(bytes ? bytes : 1);
+                if (!b->out[i]) {
+                        r = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                          "cannot allocate %zu bytes of outputs", bytes);
+                        goto fail;
+                }
+                b->n_out = i + 1;
+        }
+        t0 = swarm_clock_us();
+        b->start_us = t0;
+        if ((r = run_rows(x, b, 0, b->rows, err)))
+                goto fail;
+        b->compute_us = swarm_clock_us() - t0;
+        swarm_metrics_observe(swarm_metrics_with(x->m_batch_rows, lv), (double)b->rows);
+        swarm_metrics_observe(swarm_metrics_with(x->m_compute, lv),
+                              (double)b->compute_us / 1e6);
+        return SWARM_OK;
+fail:
+        b->status = SWARM_STATUS_INTERNAL_ERROR;
+        snprintf(b->error, sizeof(b->error), "batch of %" PRId64 " rows failed: %s",
+                 b->rows, err->msg);
+        return r;
+}
+
+void execute_totals(const execute_t *x, int64_t *batches, int64_t *rows) {
+        *batches = (int64_t)swarm_metrics_sum(x->m_batch_rows, NULL, NULL, 1);
+        *rows = (int64_t)swarm_metrics_sum(x->m_batch_rows, NULL, NULL, 0);
+}

@@ -1,0 +1,98 @@
+/*
+ * job.h - what moves between the worker's stages: one consumed message (a
+ * job) and a unit of output work (a batch), plus the first fatal error.
+ *
+ * Ownership of a consumed message: a job_t owns the rd_kafka_message_t (its
+ * tensors and strings are views into it) from poll until the delivery report
+ * of the last record it caused; only then is its offset marked done and the
+ * message destroyed.  Jobs move consumer -> exec queue (batcher.h) -> output
+ * queue -> librdkafka (as the msg_opaque) -> delivery report (output.h).
+ */
+#ifndef SWARM_CONSUMER_JOB_H
+#define SWARM_CONSUMER_JOB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "batcher.h"
+#include "models.h"
+#include "offsets.h"
+#include "swarm/codec.h"
+#include "swarm/err.h"
+
+/* Room for an error text or a dead-letter reason in a response. */
+#define JOB_ERROR_SIZE 384
+
+typedef enum job_kind {
+        JOB_INFER = 0,          /* goes through the exec stage */
+        JOB_ERROR,              /* answered with an error status at once */
+        JOB_DLQ,                /* undecodable: dead-lettered */
+} job_kind_t;
+
+typedef struct job {
+        batcher_item_t it;              /* first: the exec queue links jobs */
+        rd_kafka_message_t *msg;
+        swarm_request_t req;
+        job_kind_t kind;
+        models_ref_t *model;            /* owned reference, NULL until resolved */
+        offtrack_ref_t ref;
+        int in_map[SWARM_MAX_INPUTS];   /* model input -> request tensor */
+        swarm_status_t status;          /* JOB_ERROR: the answer; else as sent */
+        char error[JOB_ERROR_SIZE];     /* error text or DLQ reason */
+        int to_reply_topic;             /* last record went to reply_topic */
+} job_t;
+
+/* The job an exec queue item is embedded in (it is the first member). */
+static inline job_t *job_of(batcher_item_t *it) {
+        return (job_t *)(void *)it;
+}
+
+static inline job_t *job_next(const job_t *j) {
+        return job_of(j->it.next);
+}
+
+/* A unit of work for the output stage: an executed batch, or one job that is
+ * answered without execution. */
+typedef struct batch {
+        struct batch *next;
+        job_t *jobs;                    /* linked through it.next */
+        models_ref_t *model;            /* borrowed from the first job */
+        int64_t rows;
+        int64_t start_us, compute_us;
+        int n_out;
+        void *out[SWARM_MAX_INPUTS];    /* owned copies of the model outputs */
+        swarm_status_t status;          /* INTERNAL_ERROR if the run failed */
+        char error[JOB_ERROR_SIZE];
+} batch_t;
+
+/* Release the model reference, the request and the message.  NULL is
+ * accepted. */
+void job_destroy(models_t *mm, job_t *j);
+/* Frees the outputs (not the jobs).  NULL is accepted. */
+void batch_destroy(batch_t *b);
+
+/* The first fatal error of a worker, from any thread: the consumer loop then
+ * stops without committing past what was answered, and the worker exits with
+ * this cause. */
+typedef struct job_fatal {
+        pthread_mutex_t lock;
+        atomic_int set;
+        swarm_err_t err;
+} job_fatal_t;
+
+void job_fatal_init(job_fatal_t *f);
+void job_fatal_fini(job_fatal_t *f);
+/* Keep `e` (its code and message, marked fatal) unless a cause is already
+ * kept. */
+void job_fatal_set(job_fatal_t *f, const swarm_err_t *e);
+/* The same from a code and a message. */
+void job_fatal_setf(job_fatal_t *f, swarm_code_t code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static inline int job_fatal_is_set(job_fatal_t *f) {
+        return atomic_load(&f->set);
+}
+
+#endif

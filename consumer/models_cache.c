@@ -1,0 +1,134 @@
+/*
+ * models_cache.c - loaded model versions and their LRU bound (see
+ * models_int.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models_int.h"
+#include "swarm/codec.h"
+
+void cache_entry_free(entry_t *e) {
+        if (!e)
+                return;
+        swarm_model_destroy(e->pub.m);
+        free(e->name);
+        free(e);
+}
+
+/* Load bytes into a new entry and check what the worker needs (a batch
+ * dimension, at most SWARM_MAX_INPUTS tensors).  No lock held. */
+int cache_entry_load(models_t *mm, const char *name, int32_t version,
+                      const void *buf, size_t len, entry_t **out,
+                      swarm_err_t *err) {
+        entry_t *e = calloc(1, sizeof(*e));
+        int rc;
+
+        *out = NULL;
+        if (!e || !(e->name = strdup(name))) {
+                free(e);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        if ((rc = swarm_model_load_mem(buf, len, mm->be, &e->pub.m, err)))
+                goto fail;
+        for (int i = 0; i < swarm_model_n_inputs(e->pub.m); i++) {
+                const swarm_model_io_t *io = swarm_model_input(e->pub.m, i);
+                if (io->ndim < 1 || io->row_bytes == 0) {
+                        rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                           "input %s has no batch dimension", io->name);
+                        goto fail;
+                }
+        }
+        if (swarm_model_n_inputs(e->pub.m) > SWARM_MAX_INPUTS ||
+            swarm_model_n_outputs(e->pub.m) > SWARM_MAX_INPUTS) {
+                rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                   "more than %d inputs or outputs", SWARM_MAX_INPUTS);
+                goto fail;
+        }
+        swarm_model_signature(e->pub.m, e->sig, sizeof(e->sig));
+        swarm_sha256_hex(buf, len, e->sha256);
+        e->pub.name = e->name;
+        e->pub.version = version;
+        e->pub.sig = e->sig;
+        e->bytes = len;
+        *out = e;
+        return SWARM_OK;
+fail:
+        swarm_err_prefix(err, "model %s version %" PRId32 ": ", name, version);
+        cache_entry_free(e);
+        return rc;
+}
+
+/* Under the lock. */
+entry_t *cache_find(models_t *mm, const char *name, size_t len, int32_t version) {
+        for (entry_t *e = mm->entries; e; e = e->next)
+                if (e->pub.version == version && strlen(e->name) == len &&
+                    !memcmp(e->name, name, len))
+                        return e;
+        return NULL;
+}
+
+follow_t *cache_find_follow(models_t *mm, const char *name, size_t len) {
+        for (follow_t *f = mm->follows; f; f = f->next)
+                if (strlen(f->name) == len && !memcmp(f->name, name, len))
+                        return f;
+        return NULL;
+}
+
+static int is_target(models_t *mm, const entry_t *e) {
+        for (follow_t *f = mm->follows; f; f = f->next)
+                if (f->target == e)
+                        return 1;
+        return 0;
+}
+
+/* Unlink least recently used victims while over the bound; returns them
+ * for destruction outside the lock.  Under the lock. */
+entry_t *cache_evict(models_t *mm) {
+        entry_t *dead = NULL;
+
+        while (mm->cache_bytes && mm->bytes > mm->cache_bytes) {
+                entry_t **victim = NULL;
+                for (entry_t **pp = &mm->entries; *pp; pp = &(*pp)->next) {
+                        entry_t *e = *pp;
+                        if (e->refs || e->is_static || is_target(mm, e))
+                                continue;
+                        if (!victim || e->used < (*victim)->used)
+                                victim = pp;
+                }
+                if (!victim)
+                        break;  /* everything left is pinned or in use */
+                entry_t *e = *victim;
+                *victim = e->next;
+                mm->bytes -= e->bytes;
+                e->next = dead;
+                dead = e;
+        }
+        return dead;
+}
+
+void cache_free_list(models_t *mm, entry_t *dead) {
+        while (dead) {
+                entry_t *n = dead->next;
+                SWARM_INFO(mm->log, "model evicted name=%s version=%" PRId32 " bytes=%zu",
+                           dead->name, dead->pub.version, dead->bytes);
+                cache_entry_free(dead);
+                dead = n;
+        }
+}
+
+/* Under the lock: add a loaded entry (or return the one already there). */
+entry_t *cache_insert(models_t *mm, entry_t *e) {
+        entry_t *have = cache_find(mm, e->name, strlen(e->name), e->pub.version);
+        if (have)
+                return have;
+        e->next = mm->entries;
+        mm->entries = e;
+        mm->bytes += e->bytes;
+        e->used = ++mm->clock;
+        return e;
+}
+
+/* ------------------------------------------------------------ registry side */

@@ -1,0 +1,424 @@
+/*
+ * output.c - responses, dead letters, delivery reports, offset store (see
+ * output.h).
+ */
+#include "output.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/clock.h"
+#include "swarm/kafka.h"
+#include "swarm/model.h"
+
+/* Kafka refuses topic names longer than 249 characters; a reply_topic is
+ * copied into a buffer this big to be NUL-terminated. */
+#define TOPIC_NAME_SIZE 256
+/* How long a full local producer queue is served before producing again. */
+#define QUEUE_FULL_POLL_MS 10
+/* How long output_finish() waits for delivery reports per round. */
+#define FINISH_POLL_MS 50
+/* What output_destroy() gives records still queued. */
+#define OUTPUT_CLOSE_FLUSH_MS 10000
+/* Partitions remembered per round before the first growth. */
+#define STORE_INITIAL_CAP 64
+
+struct output {
+        swarm_kafka_opaque_t kop;       /* first: librdkafka log callback */
+        output_conf_t c;
+        const swarm_log_t *log;
+        swarm_codec_t *codec;
+        offtrack_t *track;
+        models_t *mm;
+        job_fatal_t *fatal;
+        rd_kafka_t *producer;
+        rd_kafka_t *consumer;           /* borrowed: offsets are stored on it */
+
+        swarm_metric_t *m_requests;
+        swarm_series_t *s_dlq, *s_queue, *s_e2e;
+
+        /* partitions whose stored offset advanced this round */
+        int32_t *store_part;
+        int64_t *store_off;
+        int nstore, capstore;
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
+               swarm_codec_t *codec, offtrack_t *track, models_t *mm,
+               swarm_metrics_t *metrics, job_fatal_t *fatal,
+               const swarm_log_t *log, output_t **out, swarm_err_t *err) {
+        static const char *const by_status[] = {"model", "version", "status", NULL};
+        output_t *o = calloc(1, sizeof(*o));
+        swarm_metric_t *f;
+        int r;
+
+        if (!o) {
+                rd_kafka_conf_destroy(kc);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        o->kop.log = log;
+        o->c = *c;
+        o->log = log;
+        o->codec = codec;
+        o->track = track;
+        o->mm = mm;
+        o->fatal = fatal;
+        if ((r = swarm_metrics_counter(metrics, "swarm_worker_requests_total",
+                                       "Requests answered, by model, version served and "
+                                       "status (counted at delivery)",
+                                       by_status, &o->m_requests, err)) ||
+            (r = swarm_metrics_counter(metrics, "swarm_worker_dead_letters_total",
+                                       "Requests written to the dead-letter topic "
+                                       "(counted at delivery)",
+                                       NULL, &f, err)))
+                goto fail;
+        o->s_dlq = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_histogram(metrics, "swarm_worker_queue_seconds",
+                                         "Time from consumption to the start of the batch",
+                                         NULL, swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count, &f, err)))
+                goto fail;
+        o->s_queue = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_histogram(metrics, "swarm_worker_end_to_end_seconds",
+                                         "Time from the request's Kafka timestamp to its "
+                                         "response being produced",
+                                         NULL, swarm_metrics_latency_buckets,
+                                         swarm_metrics_latency_bucket_count, &f, err)))
+                goto fail;
+        o->s_e2e = swarm_metrics_with(f, NULL);
+
+        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        rd_kafka_conf_set_opaque(kc, o);
+        if ((r = swarm_kafka_new(RD_KAFKA_PRODUCER, kc, &o->producer, err))) {
+                free(o);
+                return r;
+        }
+        *out = o;
+        return SWARM_OK;
+fail:
+        rd_kafka_conf_destroy(kc);
+        free(o);
+        return r;
+}
+
+void output_destroy(output_t *o) {
+        if (!o)
+                return;
+        if (o->producer) {
+                rd_kafka_flush(o->producer, OUTPUT_CLOSE_FLUSH_MS);
+                rd_kafka_destroy(o->producer);
+        }
+        free(o->store_part);
+        free(o->store_off);
+        free(o);
+}
+
+void output_set_consumer(output_t *o, rd_kafka_t *consumer) {
+        o->consumer = consumer;
+}
+
+/* ------------------------------------------------------ offset store */
+
+static void remember_store(output_t *o, int32_t partition, int64_t offset) {
+        for (int i = 0; i < o->nstore; i++)
+                if (o->store_part[i] == partition) {
+                        if (offset > o->store_off[i])
+                                o->store_off[i] = offset;
+                        return;
+                }
+        if (o->nstore == o->capstore) {
+                int cap = o->capstore ? o->capstore * 2 : STORE_INITIAL_CAP;
+                int32_t *p = realloc(o->store_part, (size_t)cap * sizeof(*p));
+                int64_t *q;
+                /* Out of memory: this offset is stored by a later message of
+                 * the partition, or redelivered; never stored too early. */
+                if (!p)
+                        return;
+                o->store_part = p;
+                q = realloc(o->store_off, (size_t)cap * sizeof(*q));
+                if (!q)
+                        return;
+                o->store_off = q;
+                o->capstore = cap;
+        }
+        o->store_part[o->nstore] = partition;
+        o->store_off[o->nstore] = offset;
+        o->nstore++;
+}
+
+/* Store the advanced offsets of this round in one call. */
+static void flush_store(output_t *o) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_resp_err_t e;
+
+        if (!o->nstore || !o->consumer)
+                return;
+        l = rd_kafka_topic_partition_list_new(o->nstore);
+        for (int i = 0; i < o->nstore; i++)
+                rd_kafka_topic_partition_list_add(l, o->c.topic, o->store_part[i])
+                        ->offset = o->store_off[i];
+        e = rd_kafka_offsets_store(o->consumer, l);
+        if (e)
+                SWARM_DEBUG(o->log, "offsets_store: %s (partition revoked?)",
+                            rd_kafka_err2str(e));
+        rd_kafka_topic_partition_list_destroy(l);
+        o->nstore = 0;
+}
+
+static void finish_job(output_t *o, job_t *j) {
+        int64_t off;
+        if (offtrack_done(o->track, j->ref, &off))
+                remember_store(o, j->ref.partition, off);
+        job_destroy(o->mm, j);
+}
+
+/* ---------------------------------------------------------- produce */
+
+/* Produce with backpressure: on a full local queue serve delivery reports
+ * and retry.  `val` and `hdrs` are taken on success and on failure. */
+static int produce(output_t *o, const char *topic, size_t topic_len, void *key,
+                   size_t key_len, void *val, size_t val_len,
+                   rd_kafka_headers_t *hdrs, job_t *j, swarm_err_t *err) {
+        char tbuf[TOPIC_NAME_SIZE];
+        rd_kafka_resp_err_t e;
+
+        if (topic_len >= sizeof(tbuf))
+                topic_len = sizeof(tbuf) - 1;
+        memcpy(tbuf, topic, topic_len);
+        tbuf[topic_len] = '\0';
+        for (;;) {
+                e = rd_kafka_producev(
+                        o->producer, RD_KAFKA_V_TOPIC(tbuf),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(val, val_len),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
+                        RD_KAFKA_V_END);
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(o->producer, QUEUE_FULL_POLL_MS);
+        }
+        if (e) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                free(val);
+                return swarm_err_set(err, SWARM_ERR_KAFKA, "produce to %s failed: %s",
+                                     tbuf, rd_kafka_err2str(e));
+        }
+        return SWARM_OK;
+}
+
+static int produce_dlq(output_t *o, job_t *j, swarm_err_t *err) {
+        rd_kafka_headers_t *h;
+        const rd_kafka_message_t *m = j->msg;
+        char num[32];
+        void *copy = malloc(m->len ? m->len : 1);
+
+        if (!copy)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "out of memory dead-lettering %zu bytes", m->len);
+        if (m->len)
+                memcpy(copy, m->payload, m->len);
+        h = rd_kafka_headers_new(5);
+        rd_kafka_header_add(h, "swarm.dlq.reason", -1, j->error, -1);
+        rd_kafka_header_add(h, "swarm.dlq.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+        snprintf(num, sizeof(num), "%d", (int)m->partition);
+        rd_kafka_header_add(h, "swarm.dlq.partition", -1, num, -1);
+        snprintf(num, sizeof(num), "%" PRId64, m->offset);
+        rd_kafka_header_add(h, "swarm.dlq.offset", -1, num, -1);
+        rd_kafka_header_add(h, "swarm.dlq.worker", -1, o->c.worker, -1);
+        j->kind = JOB_DLQ;
+        j->to_reply_topic = 0;
+        return produce(o, o->c.dlq, strlen(o->c.dlq), m->key, m->key_len, copy,
+                       m->len, h, j, err);
+}
+
+static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
+                            swarm_err_t *err) {
+        swarm_response_t resp;
+        swarm_buf_t buf = {0};
+        swarm_err_t eerr;
+        size_t len;
+        uint8_t *bytes;
+        const char *topic = o->c.results;
+        size_t topic_len = strlen(o->c.results);
+        swarm_status_t st = j->kind == JOB_ERROR ? j->status : b->status;
+        int64_t ts_ms;
+        rd_kafka_timestamp_type_t tt;
+
+        memset(&resp, 0, sizeof(resp));
+        resp.request_id = j->req.request_id;
+        resp.model = j->req.model;
+        resp.version = j->model ? j->model->version : (j->req.has_version ? j->req.version : 0);
+        resp.status = st;
+        if (st != SWARM_STATUS_OK) {
+                resp.has_error = 1;
+                resp.error = swarm_str(j->kind == JOB_ERROR ? j->error : b->error);
+        } else {
+                /* the job's own reference: the batch's first job may already
+                 * be delivered and released */
+                const swarm_model_t *m = j->model->m;
+                resp.n_outputs = swarm_model_n_outputs(m);
+                for (int i = 0; i < resp.n_outputs; i++) {
+                        const swarm_model_io_t *io = swarm_model_output(m, i);
+                        swarm_tensor_t *t = &resp.outputs[i];
+                        t->name = swarm_str(io->name);
+                        t->dtype = io->dtype;
+                        t->ndim = io->ndim;
+                        memcpy(t->shape, io->shape, sizeof(t->shape));
+                        t->shape[0] = j->it.rows;
+                        t->data = (const char *)b->out[i] + (size_t)row0 * io->row_bytes;
+                        t->size = (size_t)j->it.rows * io->row_bytes;
+                }
+        }
+        resp.queue_us = (b->start_us > j->it.recv_us ? b->start_us - j->it.recv_us : 0);
+        resp.compute_us = j->kind == JOB_INFER ? b->compute_us : 0;
+        resp.batch_rows = j->kind == JOB_INFER ? (int32_t)b->rows : 0;
+        resp.worker = swarm_str(o->c.worker);
+        resp.source_partition = j->msg->partition;
+        resp.source_offset = j->msg->offset;
+
+        swarm_err_clear(&eerr);
+        if (swarm_codec_encode_response(o->codec, &resp, &buf, &eerr)) {
+                /* Cannot encode (out of memory): dead-letter with the reason
+                 * rather than drop the request. */
+                snprintf(j->error, sizeof(j->error), "encoding the response failed: %s",
+                         eerr.msg);
+                swarm_buf_free(&buf);
+                return produce_dlq(o, j, err);
+        }
+        bytes = swarm_buf_steal(&buf, &len);
+        if (j->req.has_reply_topic && j->req.reply_topic.len > 0) {
+                topic = j->req.reply_topic.ptr;
+                topic_len = j->req.reply_topic.len;
+                j->to_reply_topic = 1;
+        }
+        /* what the delivery report counts */
+        j->status = st;
+        if (j->kind == JOB_INFER)
+                swarm_metrics_observe(o->s_queue, (double)resp.queue_us / 1e6);
+        ts_ms = rd_kafka_message_timestamp(j->msg, &tt);
+        if (ts_ms > 0 && tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
+                swarm_metrics_observe(o->s_e2e,
+                                      (double)(swarm_clock_wall_ms() - ts_ms) / 1e3);
+        return produce(o, topic, topic_len, (void *)j->req.request_id.ptr,
+                       j->req.request_id.len, bytes, len, NULL, j, err);
+}
+
+void output_emit(output_t *o, batch_t *b) {
+        int64_t row = 0;
+        job_t *j, *next;
+
+        for (j = b->jobs; j; j = next) {
+                swarm_err_t err;
+                int64_t row0 = row;
+                int r;
+
+                next = job_next(j);
+                j->it.next = NULL;
+                /* before producing: a produced job may turn into a dead
+                 * letter, or be delivered and freed */
+                if (j->kind == JOB_INFER)
+                        row += j->it.rows;
+                swarm_err_clear(&err);
+                if (j->kind == JOB_DLQ)
+                        r = produce_dlq(o, j, &err);
+                else
+                        r = produce_response(o, b, j, row0, &err);
+                if (r) {
+                        /* logged once, by the worker's owner at exit */
+                        swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
+                                         (int)j->msg->partition, j->msg->offset);
+                        job_fatal_set(o->fatal, &err);
+                        job_destroy(o->mm, j);
+                }
+        }
+        batch_destroy(b);
+}
+
+/* -------------------------------------------------- delivery reports */
+
+/* One answer acknowledged by the broker. */
+static void count_delivered(output_t *o, const job_t *j) {
+        char ver[16];
+        const char *lv[4];
+
+        if (j->kind == JOB_DLQ) {
+                swarm_metrics_add(o->s_dlq, 1);
+                return;
+        }
+        snprintf(ver, sizeof(ver), "%d",
+                 (int)(j->model ? j->model->version
+                                : (j->req.has_version ? j->req.version : 0)));
+        /* an unknown model's name is user input: one label value for all of
+         * them keeps the series count bounded */
+        lv[0] = j->model ? j->model->name : "unknown";
+        lv[1] = j->model ? ver : "";
+        lv[2] = swarm_status_name(j->status);
+        lv[3] = NULL;
+        swarm_metrics_add(swarm_metrics_with(o->m_requests, lv), 1);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        output_t *o = opaque;
+        job_t *j = m->_private;
+        swarm_err_t err;
+
+        (void)rk;
+        if (!j)
+                return;
+        if (!m->err) {
+                count_delivered(o, j);
+                finish_job(o, j);
+                return;
+        }
+        swarm_err_clear(&err);
+        if (j->to_reply_topic) {
+                /* The requested reply topic refused the record (missing, not
+                 * authorized): the request is dead-lettered with the reason. */
+                snprintf(j->error, sizeof(j->error),
+                         "response could not be delivered to reply_topic \"%.*s\": %s",
+                         (int)j->req.reply_topic.len, j->req.reply_topic.ptr,
+                         rd_kafka_err2str(m->err));
+                SWARM_WARN(o->log, "%s; dead-lettering partition=%d offset=%" PRId64,
+                           j->error, (int)j->msg->partition, j->msg->offset);
+                if (!produce_dlq(o, j, &err))
+                        return;
+        } else {
+                /* The result or dead-letter topic itself failed after
+                 * librdkafka's retries.  Not storing the offset keeps the
+                 * request for the next worker; exiting lets the fleet replace
+                 * this one. */
+                swarm_err_set(&err, SWARM_ERR_KAFKA, "delivery to %s failed: %s",
+                              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        }
+        swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
+                         (int)j->msg->partition, j->msg->offset);
+        job_fatal_set(o->fatal, &err);
+        job_destroy(o->mm, j);
+}
+
+void output_serve(output_t *o) {
+        rd_kafka_poll(o->producer, 0);
+        flush_store(o);
+}
+
+void output_finish(output_t *o) {
+        while (rd_kafka_outq_len(o->producer) > 0) {
+                rd_kafka_poll(o->producer, FINISH_POLL_MS);
+                flush_store(o);
+        }
+        rd_kafka_poll(o->producer, 0);
+        flush_store(o);
+}
+
+int64_t output_answered(const output_t *o, const char *status) {
+        return (int64_t)swarm_metrics_sum(o->m_requests, "status", status, 0);
+}
+
+int64_t output_dead_lettered(const output_t *o) {
+        return (int64_t)swarm_metrics_value(o->s_dlq);
+}

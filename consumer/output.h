@@ -1,0 +1,72 @@
+/*
+ * output.h - the worker's output stage: encode one response per request,
+ * produce it (to the result topic or the request's reply_topic), dead-letter
+ * what cannot be answered, serve delivery reports, and store a source offset
+ * once every response of that message and of every earlier message of its
+ * partition is acknowledged (consumer/offsets.h; enable.auto.offset.store is
+ * false on the consumer).
+ *
+ * Answers are counted at delivery, not at produce time:
+ * swarm_worker_requests_total{model,version,status} and
+ * swarm_worker_dead_letters_total move when the broker acknowledged the
+ * record.  A response the reply_topic refused is dead-lettered with the
+ * reason and counts as a dead letter only.  A record the result or
+ * dead-letter topic refused after librdkafka's retries is fatal: its offset
+ * is never stored (the next owner answers it) and the worker exits.
+ *
+ * Threads: output_new/destroy from the owner; everything else from the one
+ * output thread (delivery reports run inside output_serve()).
+ */
+#ifndef SWARM_CONSUMER_OUTPUT_H
+#define SWARM_CONSUMER_OUTPUT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "job.h"
+#include "swarm/log.h"
+#include "swarm/metrics.h"
+
+typedef struct output output_t;
+
+typedef struct output_conf {
+        const char *worker;     /* name in responses and DLQ headers */
+        const char *topic;      /* the request topic (offsets are stored on it) */
+        const char *results;    /* default result topic */
+        const char *dlq;        /* dead-letter topic */
+} output_conf_t;
+
+/* Create the producer from `kc` (taken on success and on failure) with the
+ * delivery report callback set, and register the output metrics on
+ * `metrics`.  Strings in `c` are borrowed and, like codec, track, mm,
+ * metrics, fatal and log, must outlive the output. */
+int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
+               swarm_codec_t *codec, offtrack_t *track, models_t *mm,
+               swarm_metrics_t *metrics, job_fatal_t *fatal,
+               const swarm_log_t *log, output_t **out, swarm_err_t *err);
+
+/* Flush what is still queued (up to OUTPUT_CLOSE_FLUSH_MS) and free.  NULL
+ * is accepted. */
+void output_destroy(output_t *o);
+
+/* The consumer whose offsets are stored (set before the first emit). */
+void output_set_consumer(output_t *o, rd_kafka_t *consumer);
+
+/* Produce one record per job of `b` and free the batch; the jobs travel
+ * with their records until their delivery reports.  A job that cannot be
+ * produced is fatal (job_fatal_set with the cause) and freed. */
+void output_emit(output_t *o, batch_t *b);
+
+/* Serve delivery reports without waiting and store the offsets they
+ * advanced, in one call to rd_kafka_offsets_store(). */
+void output_serve(output_t *o);
+
+/* Wait until every produced record has its delivery report, storing
+ * offsets as they advance. */
+void output_finish(output_t *o);
+
+/* Responses counted with `status` so far (swarm_status_name()), and dead
+ * letters: for the worker's summary line. */
+int64_t output_answered(const output_t *o, const char *status);
+int64_t output_dead_lettered(const output_t *o);
+
+#endif

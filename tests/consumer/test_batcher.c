@@ -1,0 +1,275 @@
+/*
+ * test_batcher.c - batch formation without Kafka, threads or a real clock:
+ * max rows, max delay, fixed-batch models, oversized requests alone,
+ * interleaved models keeping their order, deadlines, the memory-budget cap
+ * and the exec queue bound.
+ */
+#include <string.h>
+
+#include "batcher.h"
+#include "check.h"
+
+#define MAX_ITEMS 64
+
+static batcher_item_t items[MAX_ITEMS];
+static int nitems;
+
+/* two model versions: batches key on their address */
+static const int model_a, model_b;
+#define A (&model_a)
+#define B (&model_b)
+
+static batcher_item_t *item(const void *key, int64_t rows, int64_t recv_us) {
+        batcher_item_t *it = &items[nitems++];
+        memset(it, 0, sizeof(*it));
+        it->key = key;
+        it->rows = rows;
+        it->recv_us = recv_us;
+        return it;
+}
+
+static int idx(const batcher_item_t *it) {
+        return (int)(it - items);
+}
+
+/* The batch's items as "i,j,k" (indices into items[]). */
+static const char *list(const batcher_item_t *it) {
+        static char buf[256];
+        size_t n = 0;
+        buf[0] = '\0';
+        for (; it && n < sizeof(buf) - 8; it = it->next)
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%d", n ? "," : "",
+                                      idx(it));
+        return buf;
+}
+
+static void reset(batcher_t *q) {
+        batcher_init(q);
+        nitems = 0;
+}
+
+static void test_max_rows_and_delay(void) {
+        batcher_t q;
+        batcher_limits_t lim = {10, 1000};
+        batcher_batch_t bb;
+
+        reset(&q);
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_EMPTY);
+        /* 3 + 3 rows at t=100,200: not full, the oldest waits until 1100 */
+        batcher_push(&q, item(A, 3, 100));
+        batcher_push(&q, item(A, 3, 200));
+        CHECK(batcher_next(&q, &lim, 500, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 1100, "wake %lld", (long long)bb.wake_us);
+        CHECK(q.rows == 6, "queued rows %lld", (long long)q.rows);
+        /* the delay passed: what is there goes */
+        CHECK(batcher_next(&q, &lim, 1100, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,1"), "batch %s", list(bb.items));
+        CHECK(bb.rows == 6 && !bb.expired && q.rows == 0 && !q.head);
+
+        /* full before the delay: 4+4+4 rows, max 10 -> 4+4 now, 4 waits */
+        reset(&q);
+        batcher_push(&q, item(A, 4, 0));
+        batcher_push(&q, item(A, 4, 0));
+        batcher_push(&q, item(A, 4, 0));
+        CHECK(batcher_next(&q, &lim, 1, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,1") && bb.rows == 8, "batch %s rows %lld",
+              list(bb.items), (long long)bb.rows);
+        CHECK(q.rows == 4 && idx(batcher_head(&q)) == 2);
+        /* a flush (drain) takes the rest at once */
+        CHECK(batcher_next(&q, &lim, 2, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2") && bb.rows == 4);
+
+        /* exactly max rows from single rows: one batch of 10 */
+        reset(&q);
+        for (int i = 0; i < 12; i++)
+                batcher_push(&q, item(A, 1, i));
+        CHECK(batcher_next(&q, &lim, 12, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(bb.rows == 10 && q.rows == 2, "rows %lld left %lld", (long long)bb.rows,
+              (long long)q.rows);
+}
+
+static void test_oversized_alone(void) {
+        batcher_t q;
+        batcher_limits_t lim = {64, 5000};
+        batcher_batch_t bb;
+
+        reset(&q);
+        batcher_push(&q, item(A, 300, 0));
+        batcher_push(&q, item(A, 300, 0));
+        batcher_push(&q, item(A, 7, 0));
+        /* a request bigger than max rows runs alone and whole */
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0") && bb.rows == 300, "batch %s",
+              list(bb.items));
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1") && bb.rows == 300);
+        /* the small one is not pulled into an oversized batch; it waits */
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(batcher_next(&q, &lim, 5000, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2") && bb.rows == 7);
+
+        /* a small batch never takes an oversized request after it */
+        reset(&q);
+        batcher_push(&q, item(A, 7, 0));
+        batcher_push(&q, item(A, 300, 0));
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0") && bb.rows == 7, "batch %s",
+              list(bb.items));
+        CHECK(idx(batcher_head(&q)) == 1);
+}
+
+static void test_interleaved_models(void) {
+        batcher_t q;
+        batcher_limits_t lim = {4, 1000};
+        batcher_batch_t bb;
+
+        reset(&q);
+        /* A0 B1 A2 B3 A4 B5 A6, one row each */
+        for (int i = 0; i < 7; i++)
+                batcher_push(&q, item(i % 2 ? B : A, 1, i));
+        /* the oldest is A: its 4 rows, oldest first */
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,2,4,6"), "batch %s", list(bb.items));
+        /* B keeps its order and is next; 3 rows wait for the delay */
+        CHECK(idx(batcher_head(&q)) == 1);
+        CHECK(batcher_next(&q, &lim, 10, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 1001, "wake %lld", (long long)bb.wake_us);
+        CHECK(batcher_next(&q, &lim, 1001, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1,3,5"), "batch %s", list(bb.items));
+        CHECK(!q.head && !q.tail && q.rows == 0);
+
+        /* a full batch of A leaves B items between them in place */
+        reset(&q);
+        batcher_push(&q, item(A, 2, 0));
+        batcher_push(&q, item(B, 1, 0));
+        batcher_push(&q, item(A, 2, 0));
+        batcher_push(&q, item(B, 1, 0));
+        batcher_push(&q, item(A, 2, 0));
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,2"), "batch %s", list(bb.items));
+        CHECK(!strcmp(list(q.head), "1,3,4"), "left %s", list(q.head));
+        CHECK(idx(q.tail) == 4 && q.rows == 4);
+}
+
+static void test_fixed_batch(void) {
+        batcher_conf_t c = {256, 2000, 0};
+        batcher_model_t m;
+        batcher_limits_t lim;
+        batcher_t q;
+        batcher_batch_t bb;
+
+        memset(&m, 0, sizeof(m));
+        m.fixed_rows = 8;
+        m.deploy_rows = 64;             /* the model's fixed size wins */
+        lim = batcher_limits(&c, &m);
+        CHECK(lim.max_rows == 8 && lim.max_delay_us == 2000, "limits %lld %lld",
+              (long long)lim.max_rows, (long long)lim.max_delay_us);
+        /* requests of a fixed-batch model carry exactly 8 rows: one each */
+        reset(&q);
+        batcher_push(&q, item(A, 8, 0));
+        batcher_push(&q, item(A, 8, 0));
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0") && bb.rows == 8);
+        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1"));
+}
+
+static void test_limits(void) {
+        batcher_conf_t c = {256, 2000, 0};
+        batcher_model_t m;
+        batcher_limits_t lim;
+
+        memset(&m, 0, sizeof(m));
+        lim = batcher_limits(&c, &m);
+        CHECK(lim.max_rows == 256 && lim.max_delay_us == 2000);
+        /* deployment settings win over the worker's */
+        m.deploy_rows = 32;
+        m.deploy_delay_us = 500;
+        lim = batcher_limits(&c, &m);
+        CHECK(lim.max_rows == 32 && lim.max_delay_us == 500);
+        /* the memory budget caps rows: (1 MiB - 64 KiB) / 4 KiB = 240 */
+        c.budget_bytes = 1 << 20;
+        m.deploy_rows = 0;
+        m.work_fixed = 64 << 10;
+        m.work_per_row = 4 << 10;
+        lim = batcher_limits(&c, &m);
+        CHECK(lim.max_rows == 240, "capped %lld", (long long)lim.max_rows);
+        /* never below one row, even when the fixed part alone is over */
+        m.work_fixed = 2 << 20;
+        CHECK(batcher_limits(&c, &m).max_rows == 1);
+        /* unknown per-row memory: no cap */
+        m.work_fixed = 0;
+        m.work_per_row = 0;
+        CHECK(batcher_limits(&c, &m).max_rows == 256);
+        CHECK(batcher_cap_rows(0, 0, 100, 77) == 77);
+        CHECK(batcher_cap_rows(1000, 100, 100, 77) == 9);
+        CHECK(batcher_cap_rows(1000, 100, 100, 5) == 5);
+}
+
+static void test_deadlines(void) {
+        batcher_t q;
+        batcher_limits_t lim = {10, 1000};
+        batcher_batch_t bb;
+        batcher_item_t *it;
+
+        reset(&q);
+        /* deadlines on the wall clock: now is 5000 ms */
+        it = item(A, 2, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = 4000;                 /* passed */
+        batcher_push(&q, it);
+        it = item(A, 2, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = 6000;                 /* still ahead */
+        batcher_push(&q, it);
+        batcher_push(&q, item(A, 2, 0));        /* none */
+        it = item(A, 2, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = 4999;                 /* passed by 1 ms */
+        batcher_push(&q, it);
+        CHECK(batcher_next(&q, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1,2") && bb.rows == 4, "batch %s",
+              list(bb.items));
+        CHECK(!strcmp(list(bb.expired), "0,3"), "expired %s", list(bb.expired));
+        CHECK(q.rows == 0 && !q.head);
+
+        /* a deadline equal to now has not passed */
+        reset(&q);
+        it = item(A, 1, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = 5000;
+        batcher_push(&q, it);
+        CHECK(batcher_next(&q, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0") && !bb.expired);
+
+        /* every candidate expired: taken with no batch, only expired */
+        reset(&q);
+        it = item(A, 1, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = 1;
+        batcher_push(&q, it);
+        CHECK(batcher_next(&q, &lim, 0, 5000, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!bb.items && bb.rows == 0 && !strcmp(list(bb.expired), "0"));
+}
+
+static void test_queue_bound(void) {
+        batcher_t q;
+
+        reset(&q);
+        /* an empty queue takes anything, even over the bound */
+        CHECK(!batcher_must_wait(&q, 10000, 4096));
+        batcher_push(&q, item(A, 4000, 0));
+        CHECK(!batcher_must_wait(&q, 96, 4096));
+        CHECK(batcher_must_wait(&q, 97, 4096));
+}
+
+int main(void) {
+        test_max_rows_and_delay();
+        test_oversized_alone();
+        test_interleaved_models();
+        test_fixed_batch();
+        test_limits();
+        test_deadlines();
+        test_queue_bound();
+        TEST_DONE();
+}
