@@ -25,6 +25,9 @@ static const swarm_opt_t opts[] = {
          "serve an ONNX model (version defaults to 1)", NULL, 1},
         {"results", 'r', "swarm.results", "TOPIC",
          "result topic (a request's reply_topic overrides it)", "results", 0},
+        {"reply-topics", 0, "swarm.reply.topics", "REGEX",
+         "topics a request's reply_topic may name besides --results (POSIX "
+         "extended regex, whole name; default: none)", NULL, 0},
         {"dlq", 0, "swarm.dlq", "TOPIC",
          "dead-letter topic for undecodable requests", "requests.dlq", 0},
         {"max-batch-rows", 0, "swarm.max.batch.rows", "N",

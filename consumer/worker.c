@@ -31,6 +31,7 @@
 #include "models.h"
 #include "offsets.h"
 #include "output.h"
+#include "reply.h"
 #include "swarm/backend.h"
 #include "swarm/clock.h"
 #include "swarm/codec.h"
@@ -91,6 +92,7 @@ struct worker {
         models_t *mm;
         execute_t *exec;
         output_t *out;
+        reply_policy_t *reply;          /* allowed reply_topics */
 
         rd_kafka_t *consumer;
         offtrack_t *track;
@@ -208,7 +210,9 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         }
         w->blas_threads = (int)threads;
 
-        if ((r = swarm_codec_new(&w->codec, err)) ||
+        if ((r = reply_new(o->results, swarm_conf_get(conf, "swarm.reply.topics"),
+                           &w->reply, err)) ||
+            (r = swarm_codec_new(&w->codec, err)) ||
             (r = offtrack_new(&w->track, err)) ||
             (r = swarm_precision_parse(o->precision, &prec, err)) ||
             (r = swarm_backend_select_prec(o->device, prec, w->blas_threads, log,
@@ -238,6 +242,7 @@ void worker_destroy(worker_t *w) {
         models_destroy(w->mm);
         swarm_backend_destroy(w->backend);
         swarm_codec_destroy(w->codec);
+        reply_destroy(w->reply);
         offtrack_destroy(w->track);
         pthread_mutex_destroy(&w->execq.lock);
         pthread_cond_destroy(&w->execq.cond);
@@ -354,6 +359,17 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                            " reason=\"%s\"",
                            rd_kafka_topic_name(msg->rkt), (int)msg->partition,
                            msg->offset, j->error);
+                answer_now(w, j);
+                return;
+        }
+        /* A reply_topic outside the allowlist is answered on the result
+         * topic, before any work is spent on it. */
+        if (j->req.has_reply_topic && j->req.reply_topic.len > 0 &&
+            reply_check(w->reply, j->req.reply_topic.ptr, j->req.reply_topic.len,
+                        j->error, sizeof(j->error))) {
+                j->req.has_reply_topic = 0;
+                j->kind = JOB_ERROR;
+                j->status = SWARM_STATUS_INVALID_REQUEST;
                 answer_now(w, j);
                 return;
         }
@@ -687,7 +703,14 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
                 if (!msg)
                         continue;
                 if (msg->err) {
-                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        /* a partition's error (a batch that does not
+                         * decompress ...) means records were skipped: on
+                         * record in the dead-letter topic; client-wide
+                         * errors (brokers down) are only logged */
+                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                            msg->rkt && msg->partition >= 0)
+                                output_dead_letter_event(w->out, msg);
+                        else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 SWARM_WARN(w->log, "consumer: %s",
                                            rd_kafka_message_errstr(msg));
                         rd_kafka_message_destroy(msg);
