@@ -43,6 +43,9 @@ typedef struct job {
         swarm_status_t status;          /* JOB_ERROR: the answer; else as sent */
         char error[JOB_ERROR_SIZE];     /* error text or DLQ reason */
         int to_reply_topic;             /* last record went to reply_topic */
+        atomic_llong *bytes;            /* the worker's in-flight bytes, which
+                                           job_destroy() gives msg->len back
+                                           to (NULL: not counted) */
 } job_t;
 
 /* The job an exec queue item is embedded in (it is the first member). */

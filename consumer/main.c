@@ -37,6 +37,12 @@ static const swarm_opt_t opts[] = {
         {"max-queue-rows", 0, "swarm.max.queue.rows", "N",
          "rows decoded ahead of execution (0: 4 x max batch rows, at least 4096)",
          "0", 0},
+        {"max-inflight-messages", 0, "swarm.max.inflight.messages", "N",
+         "consumed messages not yet answered before fetching pauses (0: "
+         "--max-queue-rows as resolved)", "0", 0},
+        {"max-inflight-mb", 0, "swarm.max.inflight.mb", "MB",
+         "bytes of consumed messages not yet answered before fetching pauses",
+         "256", 0},
         {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
          "cap a batch's rows so the model's working memory stays under MB "
          "(0: no cap)", "0", 0},

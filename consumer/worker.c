@@ -57,6 +57,14 @@
 /* Drain polls its counters this often. */
 #define DRAIN_POLL_US 1000
 #define DRAIN_ROUND_POLL_US 200
+/* In-flight bounds when not configured: messages (0: --max-queue-rows, so
+ * the exec queue cannot fill before fetching pauses) and bytes. */
+#define INFLIGHT_DEFAULT_MB 256
+/* Fetching resumes below this share of the bounds (no flapping). */
+#define RESUME_PCT 75
+/* The drain on revoke stops waiting this long before max.poll.interval.ms,
+ * and at most after half of it. */
+#define DRAIN_MARGIN_MS 10000
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
@@ -113,6 +121,14 @@ struct worker {
         swarm_metrics_http_t *http;
         swarm_series_t *s_messages, *s_inflight, *s_assigned;
         atomic_int assigned;            /* partitions owned now */
+
+        /* memory bound: consumed messages not yet answered (their bytes),
+         * fetching paused while over either bound */
+        atomic_llong inflight_bytes;
+        int64_t max_inflight_msgs, max_inflight_bytes;
+        int paused;
+        int64_t pauses;
+        int64_t drain_deadline_ms;      /* below max.poll.interval.ms */
 };
 
 static void cond_init_mono(pthread_cond_t *c) {
@@ -210,6 +226,21 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         }
         w->blas_threads = (int)threads;
 
+        {
+                int64_t mb = 0, msgs = 0, mpi = 300000;
+                if ((r = swarm_conf_get_i64(conf, "swarm.max.inflight.messages", 0, &msgs,
+                                            err)) ||
+                    (r = swarm_conf_get_i64(conf, "swarm.max.inflight.mb",
+                                            INFLIGHT_DEFAULT_MB, &mb, err)) ||
+                    (r = swarm_conf_get_i64(conf, "max.poll.interval.ms", 300000, &mpi,
+                                            err)))
+                        goto fail;
+                w->max_inflight_msgs = msgs > 0 ? msgs : w->max_queue_rows;
+                w->max_inflight_bytes = (mb > 0 ? mb : INFLIGHT_DEFAULT_MB) << 20;
+                w->drain_deadline_ms = mpi - DRAIN_MARGIN_MS < mpi / 2
+                                               ? mpi / 2
+                                               : mpi - DRAIN_MARGIN_MS;
+        }
         if ((r = reply_new(o->results, swarm_conf_get(conf, "swarm.reply.topics"),
                            &w->reply, err)) ||
             (r = swarm_codec_new(&w->codec, err)) ||
@@ -338,6 +369,8 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 return;
         }
         j->msg = msg;
+        j->bytes = &w->inflight_bytes;
+        atomic_fetch_add(&w->inflight_bytes, (long long)msg->len);
         j->it.recv_us = swarm_clock_us();
         swarm_err_clear(&err);
         if (offtrack_add(w->track, msg->partition, msg->offset, &j->ref, &err)) {
@@ -568,8 +601,20 @@ static void drain(worker_t *w) {
         pthread_mutex_lock(&w->execq.lock);
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
-        while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal))
+        while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal)) {
+                /* a drain longer than max.poll.interval.ms would get this
+                 * worker thrown out of the group in the middle of the
+                 * rebalance; what is still in flight is not committed, so
+                 * the next owner answers it again (a duplicate, not a loss) */
+                if (swarm_clock_us() - t0 > w->drain_deadline_ms * 1000) {
+                        SWARM_WARN(w->log, "drain deadline of %" PRId64 " ms passed with "
+                                   "%" PRId64 " messages in flight: not committing them",
+                                   w->drain_deadline_ms,
+                                   (int64_t)offtrack_inflight(w->track));
+                        break;
+                }
                 usleep(DRAIN_POLL_US);
+        }
         /* the delivery report that emptied the tracker ran inside an output
          * round; that round stores the offsets at its end */
         round = atomic_load(&w->store_rounds);
@@ -646,6 +691,11 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "acks", "all",
                 "compression.codec", "lz4",
                 "queue.buffering.max.messages", "200000",
+                /* librdkafka's 1 GiB default would let a slow or absent
+                 * result topic grow the worker that far: a full queue
+                 * blocks the output stage instead, and the in-flight bound
+                 * then pauses fetching */
+                "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
         rd_kafka_conf_t *kc;
@@ -678,6 +728,50 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* Pause (or resume) fetching on every partition owned now.  Pausing drops
+ * what librdkafka prefetched for them, so memory stops growing at once. */
+static void set_paused(worker_t *w, int pause) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+
+        if (rd_kafka_assignment(w->consumer, &parts) || !parts)
+                return;
+        if (parts->cnt)
+                (void)(pause ? rd_kafka_pause_partitions(w->consumer, parts)
+                             : rd_kafka_resume_partitions(w->consumer, parts));
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The memory bound: pause fetching while the consumed-but-unanswered
+ * messages or their bytes are over the bound, resume below RESUME_PCT of
+ * both.  While paused the loop still polls, so the group sees it alive. */
+static void bound_inflight(worker_t *w) {
+        int64_t msgs = (int64_t)offtrack_inflight(w->track);
+        int64_t bytes = (int64_t)atomic_load(&w->inflight_bytes);
+
+        if (!w->paused) {
+                if (msgs < w->max_inflight_msgs && bytes < w->max_inflight_bytes)
+                        return;
+                w->paused = 1;
+                w->pauses++;
+                SWARM_INFO(w->log, "fetch paused inflight_messages=%" PRId64
+                           " inflight_bytes=%" PRId64 " max_messages=%" PRId64
+                           " max_bytes=%" PRId64, msgs, bytes, w->max_inflight_msgs,
+                           w->max_inflight_bytes);
+                set_paused(w, 1);
+                return;
+        }
+        if (msgs * 100 <= w->max_inflight_msgs * RESUME_PCT &&
+            bytes * 100 <= w->max_inflight_bytes * RESUME_PCT) {
+                w->paused = 0;
+                SWARM_INFO(w->log, "fetch resumed inflight_messages=%" PRId64
+                           " inflight_bytes=%" PRId64, msgs, bytes);
+                set_paused(w, 0);
+                return;
+        }
+        /* partitions assigned since the pause start unpaused */
+        set_paused(w, 1);
+}
+
 int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_t exec_t, out_t;
         int r;
@@ -699,7 +793,9 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_create(&out_t, NULL, out_main, w);
 
         while (!*stop && !job_fatal_is_set(&w->fatal)) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
+                rd_kafka_message_t *msg;
+                bound_inflight(w);
+                msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
                         continue;
                 if (msg->err) {

@@ -20,6 +20,14 @@
  *     request must be answered at least once; duplicates are printed (at
  *     least once delivery: a killed worker's uncommitted work is redone).
  *
+ *   fault outage CONSUMER IDENTITY.onnx N SECONDS
+ *     The worker's result topic does not exist while N requests (3 KB each)
+ *     arrive; it is created SECONDS later (librdkafka holds the responses
+ *     for topic.metadata.propagation.max.ms, set to 300 s).  The worker's resident memory, sampled
+ *     every 250 ms, must stay within its in-flight bound (--max-inflight-mb
+ *     32, --max-inflight-messages 2000) plus a fixed allowance (librdkafka's
+ *     prefetch, the process itself); then every request must be answered.
+ *
  * Figures go to stdout as "fault <test>: key=value ..." lines.
  */
 #include <inttypes.h>
@@ -45,6 +53,7 @@
 #define BIG_ROWS 150 /* x 784 x 4 = 470 KB: over WORKER_MAX_MSG */
 
 static const char *bootstrap;
+static const char *res_topic = RES;     /* where the reader looks for answers */
 static swarm_codec_t *codec;
 
 static double now_s(void) {
@@ -242,12 +251,24 @@ static rd_kafka_t *reader_new(void) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(32);
 
         rd_kafka_poll_set_consumer(rk);
-        if (rd_kafka_metadata(rk, 1, NULL, &md, 10000)) {
-                fprintf(stderr, "metadata failed\n");
-                exit(1);
+        /* a topic created a moment ago may not be in the metadata yet */
+        for (int tries = 0;; tries++) {
+                int found = 0;
+                if (rd_kafka_metadata(rk, 1, NULL, &md, 10000)) {
+                        fprintf(stderr, "metadata failed\n");
+                        exit(1);
+                }
+                for (int t = 0; t < md->topic_cnt; t++)
+                        found |= !strcmp(md->topics[t].topic, res_topic) &&
+                                 md->topics[t].partition_cnt > 0 && !md->topics[t].err;
+                if (found || tries >= 50)
+                        break;
+                rd_kafka_metadata_destroy(md);
+                usleep(200000);
         }
         for (int t = 0; t < md->topic_cnt; t++)
-                if (!strcmp(md->topics[t].topic, RES) || !strcmp(md->topics[t].topic, DLQ))
+                if (!strcmp(md->topics[t].topic, res_topic) ||
+                    !strcmp(md->topics[t].topic, DLQ))
                         for (int i = 0; i < md->topics[t].partition_cnt; i++)
                                 rd_kafka_topic_partition_list_add(l, md->topics[t].topic, i)
                                         ->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -320,7 +341,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
                 i = parse_id(r.request_id.ptr, r.request_id.len, &kind);
                 if (kind == 'g' && i >= 0 && i < t->n_good) {
                         int ok = r.status == SWARM_STATUS_OK && r.n_outputs == 1 &&
-                                 r.outputs[0].size == 16;
+                                 (r.outputs[0].size == 16 || r.outputs[0].size == 784 * 4);
                         for (int k = 0; ok && k < 4; k++) {
                                 float f;
                                 memcpy(&f, (const char *)r.outputs[0].data + 4 * k, 4);
@@ -645,6 +666,150 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         return 0;
 }
 
+/* ---- the result topic unavailable */
+
+static long rss_kb(pid_t pid) {
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (!strncmp(line, "VmRSS:", 6))
+                        kb = atol(line + 6);
+        fclose(f);
+        return kb;
+}
+
+static int topic_admin(rd_kafka_t *rk, int create) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_event_t *ev;
+        int rc = 0;
+        char es[256];
+
+        if (create) {
+                rd_kafka_NewTopic_t *t = rd_kafka_NewTopic_new(res_topic, 8, 1, es,
+                                                               sizeof(es));
+                rd_kafka_CreateTopics(rk, &t, 1, NULL, q);
+                rd_kafka_NewTopic_destroy(t);
+        } else {
+                rd_kafka_DeleteTopic_t *t = rd_kafka_DeleteTopic_new(res_topic);
+                rd_kafka_DeleteTopics(rk, &t, 1, NULL, q);
+                rd_kafka_DeleteTopic_destroy(t);
+        }
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (!ev || rd_kafka_event_error(ev)) {
+                fprintf(stderr, "%s topic: %s\n", create ? "create" : "delete",
+                        ev ? rd_kafka_event_error_string(ev) : "timeout");
+                rc = -1;
+        } else {
+                const rd_kafka_topic_result_t **r;
+                size_t n;
+                r = create ? rd_kafka_CreateTopics_result_topics(
+                                     rd_kafka_event_CreateTopics_result(ev), &n)
+                           : rd_kafka_DeleteTopics_result_topics(
+                                     rd_kafka_event_DeleteTopics_result(ev), &n);
+                for (size_t i = 0; i < n; i++)
+                        if (rd_kafka_topic_result_error(r[i])) {
+                                fprintf(stderr, "%s %s: %s\n", create ? "create" : "delete",
+                                        rd_kafka_topic_result_name(r[i]),
+                                        rd_kafka_topic_result_error_string(r[i]));
+                                rc = -1;
+                        }
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        return rc;
+}
+
+static int test_outage(const char *bin, const char *ident, int n, int secs) {
+        static const char *const pkv[] = {"linger.ms", "20", NULL};
+        char m1[1024];
+        const char *models[] = {m1, NULL};
+        const char *extra[] = {"--results", "outage-results",
+                               "--max-inflight-mb", "32", "--max-inflight-messages", "2000",
+                               "-X", "topic.metadata.propagation.max.ms=300000",
+                               "-X", "message.timeout.ms=300000",
+                               "-X", "topic.metadata.refresh.interval.ms=1000", NULL};
+        rd_kafka_t *p = handle(RD_KAFKA_PRODUCER, pkv), *rk;
+        swarm_buf_t buf = {0};
+        long base, peak = 0;
+        double t0, t_back, t_all;
+        tally_t t;
+        pid_t w;
+        int rc, sent = 0;
+
+        snprintf(m1, sizeof(m1), "ident=%s", ident);
+        res_topic = "outage-results";
+        w = spawn(bin, models, 0, extra);
+        sleep(6); /* joined, assigned, models loaded */
+        base = rss_kb(w);
+        t0 = now_s();
+        while (now_s() - t0 < secs) {
+                long r;
+                int64_t due = (int64_t)((now_s() - t0) / (secs * 0.6) * n);
+                for (; sent < n && sent < due; sent++) {
+                        char id[32];
+                        snprintf(id, sizeof(id), "g-%d", sent);
+                        encode(&buf, id, "ident", 1, 784, (float)(sent % 1000),
+                               SWARM_DTYPE_FLOAT32);
+                        produce(p, id, buf.data, buf.len);
+                }
+                rd_kafka_poll(p, 0);
+                if ((r = rss_kb(w)) > peak)
+                        peak = r;
+                usleep(250000);
+        }
+        rd_kafka_flush(p, 30000);
+        CHECK(waitpid(w, NULL, WNOHANG) == 0, "the worker died during the outage");
+        if (topic_admin(p, 1))
+                return 1;
+        t_back = now_s();
+        tally_init(&t, n, 0);
+        /* reader_new reads every partition of the new topic from the start */
+        rk = reader_new();
+        {
+                double until = now_s() + 240;
+                while (t.answered < n && now_s() < until) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                        long r = rss_kb(w);
+                        if (r > peak)
+                                peak = r;
+                        if (m && !m->err)
+                                take(&t, m);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                }
+        }
+        t_all = now_s() - t_back;
+        kill(w, SIGTERM);
+        rc = wait_exit(w, 60);
+        {
+                int missing = 0;
+                long growth_mb = (peak - base) / 1024;
+                for (int i = 0; i < n; i++)
+                        missing += !t.good[i];
+                printf("fault outage: requests=%d request_mb=%.0f outage_s=%d rss_base_mb=%ld "
+                       "rss_peak_mb=%ld growth_mb=%ld bound_mb=32+2000msgs answered=%lld "
+                       "missing=%d duplicates=%lld recover_s=%.1f worker_exit=%d\n",
+                       n, (double)n * 3.2 / 1024, secs, base / 1024, peak / 1024, growth_mb,
+                       (long long)t.answered, missing, (long long)duplicates(&t), t_all, rc);
+                CHECK(missing == 0);
+                /* 32 MB of messages + 16 MB of prefetch + what answering them
+                 * holds (responses as big as the requests) */
+                CHECK(growth_mb < 120, "worker grew %ld MB", growth_mb);
+                CHECK(rc == 0, "worker exit %d", rc);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        rd_kafka_destroy(p);
+        swarm_buf_free(&buf);
+        tally_free(&t);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         swarm_err_t err;
 
@@ -659,6 +824,8 @@ int main(int argc, char **argv) {
                 return 1;
         if (argc == 6 && !strcmp(argv[1], "poison"))
                 test_poison(argv[2], argv[3], argv[4], atoi(argv[5]));
+        else if (argc == 6 && !strcmp(argv[1], "outage"))
+                test_outage(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
         else if (argc == 6 && !strcmp(argv[1], "kill"))
                 test_kill(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
         else {
