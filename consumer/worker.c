@@ -65,6 +65,8 @@
 /* The drain on revoke stops waiting this long before max.poll.interval.ms,
  * and at most after half of it. */
 #define DRAIN_MARGIN_MS 10000
+/* How long a stop waits for the first assignment (wait_first_assignment). */
+#define FIRST_ASSIGN_WAIT_MS 15000
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
@@ -121,6 +123,7 @@ struct worker {
         swarm_metrics_http_t *http;
         swarm_series_t *s_messages, *s_inflight, *s_assigned;
         atomic_int assigned;            /* partitions owned now */
+        atomic_int assigned_once;       /* an assignment callback has run */
 
         /* memory bound: consumed messages not yet answered (their bytes),
          * fetching paused while over either bound */
@@ -638,6 +641,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         rd_kafka_error_t *error = NULL;
 
         if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                atomic_store(&w->assigned_once, 1);
                 for (int i = 0; i < parts->cnt; i++)
                         offtrack_reset(w->track, parts->elems[i].partition);
                 SWARM_INFO(w->log, "assigned partitions=%d protocol=%s", parts->cnt,
@@ -728,6 +732,29 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* librdkafka 2.0.2 asserts in the sticky assignor (assignor_state NULL,
+ * fixed in 2.2.1) when a consumer that has joined the group is destroyed
+ * before its first assignment arrived.  So a worker stopped in that window
+ * first polls until the assignment comes (bounded), dropping what it is
+ * given: nothing of it is stored, the next owner consumes it.  Not joined
+ * yet (no member id): nothing to wait for. */
+static void wait_first_assignment(worker_t *w) {
+        int64_t until = swarm_clock_us() + (int64_t)FIRST_ASSIGN_WAIT_MS * 1000;
+        char *member = rd_kafka_memberid(w->consumer);
+        int joined = member && *member;
+
+        rd_kafka_mem_free(w->consumer, member);
+        if (!joined || atomic_load(&w->assigned_once))
+                return;
+        SWARM_INFO(w->log, "stopping before the first assignment: waiting for it "
+                   "(librdkafka 2.0.2 sticky assignor)");
+        while (!atomic_load(&w->assigned_once) && swarm_clock_us() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, POLL_MS);
+                if (m)
+                        rd_kafka_message_destroy(m);
+        }
+}
+
 /* Pause (or resume) fetching on every partition owned now.  Pausing drops
  * what librdkafka prefetched for them, so memory stops growing at once. */
 static void set_paused(worker_t *w, int pause) {
@@ -816,6 +843,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         }
 
         SWARM_INFO(w->log, "stopping: finishing batches in hand");
+        wait_first_assignment(w);
         if (!job_fatal_is_set(&w->fatal)) {
                 drain(w);
                 commit_sync(w);
