@@ -310,7 +310,8 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         uint8_t *bytes;
         const char *topic = o->c.results;
         size_t topic_len = strlen(o->c.results);
-        swarm_status_t st = j->kind == JOB_ERROR ? j->status : b->status;
+        int own = j->kind == JOB_ERROR || j->rows_failed;
+        swarm_status_t st = own ? j->status : b->status;
         int64_t ts_ms;
         rd_kafka_timestamp_type_t tt;
 
@@ -321,7 +322,7 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         resp.status = st;
         if (st != SWARM_STATUS_OK) {
                 resp.has_error = 1;
-                resp.error = swarm_str(j->kind == JOB_ERROR ? j->error : b->error);
+                resp.error = swarm_str(own ? j->error : b->error);
         } else {
                 /* the job's own reference: the batch's first job may already
                  * be delivered and released */

@@ -28,6 +28,12 @@
  *     32, --max-inflight-messages 2000) plus a fixed allowance (librdkafka's
  *     prefetch, the process itself); then every request must be answered.
  *
+ *   fault embed CONSUMER EMBED.onnx
+ *     40 requests to an embedding model (Gather of a 10 x 4 table by int64
+ *     ids [N,3]) that batch together; two carry an id out of range.  Those
+ *     two are answered INVALID_REQUEST naming the index, the 38 others OK
+ *     with the right rows of the table, from the same batch.
+ *
  * Figures go to stdout as "fault <test>: key=value ..." lines.
  */
 #include <inttypes.h>
@@ -810,6 +816,112 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         return 0;
 }
 
+/* ---- one bad embedding id in a batch */
+
+static int test_embed(const char *bin, const char *embed) {
+        static const char *const pkv[] = {"linger.ms", "50", NULL};
+        char m1[1024];
+        const char *models[] = {m1, NULL};
+        const char *extra[] = {"--max-delay-us", "300000", "--max-batch-rows", "64", NULL};
+        rd_kafka_t *p = handle(RD_KAFKA_PRODUCER, pkv), *rk;
+        int ok = 0, invalid = 0, wrong = 0, batched = 0, got = 0, rc;
+        int seen[40] = {0};
+        double until;
+        pid_t w;
+
+        snprintf(m1, sizeof(m1), "emb=%s", embed);
+        w = spawn(bin, models, 0, extra);
+        sleep(6);
+        for (int i = 0; i < 40; i++) {
+                int64_t ids[3] = {i % 10, (i + 1) % 10, (i + 2) % 10};
+                swarm_request_t req;
+                swarm_buf_t buf = {0};
+                swarm_err_t err;
+                char id[32];
+                if (i == 17)
+                        ids[1] = 99;
+                if (i == 29)
+                        ids[2] = -50;
+                snprintf(id, sizeof(id), "e-%d", i);
+                memset(&req, 0, sizeof(req));
+                req.request_id = swarm_str(id);
+                req.model = SWARM_STR("emb");
+                req.n_inputs = 1;
+                req.inputs[0].name = SWARM_STR("ids");
+                req.inputs[0].dtype = SWARM_DTYPE_INT64;
+                req.inputs[0].ndim = 2;
+                req.inputs[0].shape[0] = 1;
+                req.inputs[0].shape[1] = 3;
+                req.inputs[0].data = ids;
+                req.inputs[0].size = sizeof(ids);
+                swarm_err_clear(&err);
+                if (swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err))
+                        return 1;
+                /* one partition: one consumer fetch, one batch */
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(REQ), RD_KAFKA_V_PARTITION(0),
+                                  RD_KAFKA_V_VALUE(buf.data, buf.len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                swarm_buf_free(&buf);
+        }
+        rd_kafka_flush(p, 10000);
+        rk = reader_new();
+        until = now_s() + 60;
+        while (got < 40 && now_s() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                swarm_response_t r;
+                swarm_err_t err;
+                int i;
+                if (!m)
+                        continue;
+                memset(&r, 0, sizeof(r));
+                swarm_err_clear(&err);
+                if (!m->err && !strcmp(rd_kafka_topic_name(m->rkt), RES) &&
+                    !swarm_codec_decode_response(codec, m->payload, m->len, &r, &err) &&
+                    r.request_id.len > 2 && r.request_id.ptr[0] == 'e' &&
+                    (i = atoi(r.request_id.ptr + 2)) >= 0 && i < 40 && !seen[i]++) {
+                        got++;
+                        if (i == 17 || i == 29) {
+                                if (r.status == SWARM_STATUS_INVALID_REQUEST && r.has_error &&
+                                    memmem(r.error.ptr, r.error.len, "out of range", 12))
+                                        invalid++;
+                                else
+                                        wrong++;
+                        } else if (r.status == SWARM_STATUS_OK && r.n_outputs == 1 &&
+                                   r.outputs[0].size == 48) {
+                                int good = 1;
+                                for (int k = 0; k < 3; k++)
+                                        for (int c = 0; c < 4; c++) {
+                                                float f;
+                                                memcpy(&f, (const char *)r.outputs[0].data +
+                                                                   4 * (4 * k + c), 4);
+                                                good &= f == (float)(4 * ((i + k) % 10) + c);
+                                        }
+                                ok += good;
+                                wrong += !good;
+                                batched += r.batch_rows > 2;
+                        } else {
+                                fprintf(stderr, "e-%d: status %s %.*s\n", i,
+                                        swarm_status_name(r.status), (int)r.error.len,
+                                        r.error.ptr ? r.error.ptr : "");
+                                wrong++;
+                        }
+                }
+                swarm_response_release(&r);
+                rd_kafka_message_destroy(m);
+        }
+        kill(w, SIGTERM);
+        rc = wait_exit(w, 60);
+        printf("fault embed: requests=40 ok=%d invalid=%d wrong=%d batched_ok=%d "
+               "worker_exit=%d\n", ok, invalid, wrong, batched, rc);
+        CHECK(ok == 38 && invalid == 2 && wrong == 0);
+        CHECK(batched > 0, "the good requests never shared a batch");
+        CHECK(rc == 0);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        rd_kafka_destroy(p);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         swarm_err_t err;
 
@@ -824,6 +936,8 @@ int main(int argc, char **argv) {
                 return 1;
         if (argc == 6 && !strcmp(argv[1], "poison"))
                 test_poison(argv[2], argv[3], argv[4], atoi(argv[5]));
+        else if (argc == 4 && !strcmp(argv[1], "embed"))
+                test_embed(argv[2], argv[3]);
         else if (argc == 6 && !strcmp(argv[1], "outage"))
                 test_outage(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
         else if (argc == 6 && !strcmp(argv[1], "kill"))
