@@ -47,8 +47,8 @@
  * (else 4 x max batch rows): room for the batch being filled, one waiting
  * and one in compute, and for registry deployments with bigger batches. */
 #define EXECQ_MIN_ROWS 4096
-/* How long a request with a version that is not loaded yet waits for the
- * model manager to load it. */
+/* How long a request with a version that is not loaded yet is held (only
+ * it: see dispatch()) while the model manager loads it in the background. */
 #define RESOLVE_WAIT_MS 10000
 /* The output thread wakes at least this often to serve delivery reports. */
 #define OUTPUT_TICK_US 2000
@@ -132,6 +132,10 @@ struct worker {
         int paused;
         int64_t pauses;
         int64_t drain_deadline_ms;      /* below max.poll.interval.ms */
+
+        /* jobs whose pinned version is loading (consumer thread only),
+         * linked through it.next */
+        job_t *parked, *parked_tail;
 };
 
 static void cond_init_mono(pthread_cond_t *c) {
@@ -270,6 +274,11 @@ void worker_destroy(worker_t *w) {
         swarm_metrics_http_stop(w->http);
         if (w->consumer)
                 rd_kafka_destroy(w->consumer);
+        while (w->parked) {
+                job_t *j = w->parked;
+                w->parked = job_of(j->it.next);
+                job_destroy(w->mm, j);
+        }
         /* jobs still queued in the producer hold model references */
         output_destroy(w->out);
         execute_destroy(w->exec);
@@ -361,6 +370,10 @@ static void answer_now(worker_t *w, job_t *j) {
 
 /* ---------------------------------------------------- consumer stage */
 
+static int dispatch(worker_t *w, job_t *j, int final);
+static void park(worker_t *w, job_t *j);
+static void retry_parked(worker_t *w);
+
 static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
         job_t *j;
         swarm_err_t err;
@@ -409,14 +422,24 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 answer_now(w, j);
                 return;
         }
-        /* A pinned version that is not loaded yet is loaded by the manager;
-         * waiting here holds back this partition's stream only briefly and
-         * only for that rare request. */
+        if (dispatch(w, j, 0))
+                park(w, j);
+}
+
+/* Resolve the job's model and send it on: to the exec queue, or answered at
+ * once (model not served, input that does not match).  A pinned version
+ * that is not loaded yet is loaded by the manager's thread; then, unless
+ * `final`, this returns 1 and the caller parks the job: only the requests
+ * that need that version wait, the partition's stream goes on. */
+static int dispatch(worker_t *w, job_t *j, int final) {
+        swarm_err_t err;
+
         swarm_err_clear(&err);
         if (models_resolve(w->mm, j->req.model.ptr, j->req.model.len,
-                           j->req.has_version, j->req.version, RESOLVE_WAIT_MS,
-                           &j->model, &err)) {
+                           j->req.has_version, j->req.version, 0, &j->model, &err)) {
                 char ver[32] = "";
+                if (err.code == SWARM_ERR_TIMEOUT && err.retriable && !final)
+                        return 1;
                 j->model = NULL;
                 j->kind = JOB_ERROR;
                 j->status = err.code == SWARM_ERR_NOT_FOUND
@@ -430,7 +453,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                          (int)(j->req.model.len > 200 ? 200 : j->req.model.len),
                          j->req.model.ptr, ver, w->name, err.msg);
                 answer_now(w, j);
-                return;
+                return 0;
         }
         swarm_err_clear(&err);
         if (match_request(j->model, &j->req, j->in_map, &j->it.rows, &err)) {
@@ -438,13 +461,50 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 j->status = SWARM_STATUS_INVALID_REQUEST;
                 snprintf(j->error, sizeof(j->error), "%s", err.msg);
                 answer_now(w, j);
-                return;
+                return 0;
         }
         j->kind = JOB_INFER;
         j->it.key = j->model;
         j->it.has_deadline = j->req.has_deadline;
         j->it.deadline_ms = j->req.deadline_ms;
         exec_push(w, j);
+        return 0;
+}
+
+/* Hold a job whose pinned version is loading (consumer thread only). */
+static void park(worker_t *w, job_t *j) {
+        j->it.next = NULL;
+        if (w->parked_tail)
+                w->parked_tail->it.next = &j->it;
+        else
+                w->parked = j;
+        w->parked_tail = j;
+}
+
+/* Try the parked jobs again; one still loading after RESOLVE_WAIT_MS is
+ * answered (INTERNAL_ERROR "still loading").  Consumer thread only (the
+ * loop, and drain(), which the rebalance callback runs on that thread). */
+static void retry_parked(worker_t *w) {
+        job_t *j = w->parked, *keep = NULL, *keep_tail = NULL;
+        int64_t now = swarm_clock_us();
+
+        w->parked = w->parked_tail = NULL;
+        while (j) {
+                job_t *next = job_of(j->it.next);
+                int final = now - j->it.recv_us > (int64_t)RESOLVE_WAIT_MS * 1000;
+                j->it.next = NULL;
+                if (dispatch(w, j, final)) {
+                        if (keep_tail)
+                                keep_tail->it.next = &j->it;
+                        else
+                                keep = j;
+                        keep_tail = j;
+                }
+                j = next;
+        }
+        /* dispatch() never parks, so nothing was added meanwhile */
+        w->parked = keep;
+        w->parked_tail = keep_tail;
 }
 
 /* ------------------------------------------------------- exec stage */
@@ -605,6 +665,8 @@ static void drain(worker_t *w) {
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
         while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal)) {
+                if (w->parked)
+                        retry_parked(w);
                 /* a drain longer than max.poll.interval.ms would get this
                  * worker thrown out of the group in the middle of the
                  * rebalance; what is still in flight is not committed, so
@@ -821,6 +883,8 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
 
         while (!*stop && !job_fatal_is_set(&w->fatal)) {
                 rd_kafka_message_t *msg;
+                if (w->parked)
+                        retry_parked(w);
                 bound_inflight(w);
                 msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
