@@ -53,6 +53,9 @@ static const swarm_opt_t opts[] = {
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
          "serve /metrics, /healthz, /readyz (0: a free port, logged; -1: off)",
          "0", 0},
+        {"metrics-bind", 0, "swarm.metrics.bind", "ADDR",
+         "numeric address the metrics server listens on (default: all IPv4 "
+         "interfaces; 127.0.0.1 keeps it local)", NULL, 0},
         {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
          "where models run (auto: a GPU when present, else the CPU)", "auto", 0},
         {"precision", 0, "swarm.precision", "fp32|tf32|fp16|bf16",

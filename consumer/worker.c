@@ -817,6 +817,18 @@ static void wait_first_assignment(worker_t *w) {
         }
 }
 
+/* /metrics, /healthz, /readyz on --metrics-bind (default all IPv4
+ * interfaces) with the server's connection limits and timeout. */
+static int start_http(worker_t *w, swarm_err_t *err) {
+        swarm_metrics_http_opts_t ho;
+
+        memset(&ho, 0, sizeof(ho));
+        ho.bind = swarm_conf_get(w->conf, "swarm.metrics.bind");
+        ho.port = (int)w->o.metrics_port;
+        return swarm_metrics_http_listen(w->metrics, &ho, ready_cb, w, w->log, &w->http,
+                                         err);
+}
+
 /* Pause (or resume) fetching on every partition owned now.  Pausing drops
  * what librdkafka prefetched for them, so memory stops growing at once. */
 static void set_paused(worker_t *w, int pause) {
@@ -868,8 +880,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         if ((r = start_kafka(w, err)))
                 return r;
         if (w->o.metrics_port >= 0 &&
-            (r = swarm_metrics_http_start(w->metrics, (int)w->o.metrics_port, ready_cb,
-                                          w, w->log, &w->http, err)))
+            (r = start_http(w, err)))
                 return r;
         SWARM_INFO(w->log,
                    "worker started name=%s topic=%s results=%s dlq=%s models=%d "
