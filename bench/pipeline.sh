@@ -55,7 +55,7 @@ declare -A rps p50 p99 rss0 rssmax rssend
 
 run() { # name model
   local name=$1 model=$2 wpid sampler
-  "$build/consumer/swarm-consumer" -b "$brokers" -t "requests.$name" -g "bench-$name" -m "$name=$model" \
+  "$build/consumer/swarm-consumer" -b "$brokers" -t "requests.$name" -g "bench-$name" -M "$name=$model" --metrics-port 0 \
      --log-level warn 2>"$work/worker-$name.log" &
   wpid=$!
   ( while kill -0 $wpid 2>/dev/null; do

@@ -177,7 +177,7 @@ void models_destroy(models_t *mm) {
         swarm_registry_destroy(mm->reg);
         while (mm->entries) {
                 entry_t *n = mm->entries->next;
-                cache_entry_free(mm->entries);
+                cache_entry_destroy(mm->entries);
                 mm->entries = n;
         }
         while (mm->follows) {
@@ -239,7 +239,7 @@ int models_resolve(models_t *mm, const char *name, size_t name_len,
                 goto found;
         if (!has_version || !mm->use_registry || !cache_find_follow(mm, name, name_len)) {
                 rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND, "model \"%.*s\"%s is not served",
-                                   (int)(name_len > 200 ? 200 : name_len), name,
+                                   (int)(name_len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : name_len), name,
                                    has_version ? " at that version" : "");
                 goto out;
         }
@@ -297,7 +297,7 @@ int models_resolve(models_t *mm, const char *name, size_t name_len,
         }
         rc = swarm_err_set_flags(err, SWARM_ERR_TIMEOUT, SWARM_ERR_F_RETRIABLE,
                                  "model \"%.*s\" version %" PRId32 " is still loading",
-                                 (int)(name_len > 200 ? 200 : name_len), name, version);
+                                 (int)(name_len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : name_len), name, version);
         goto out;
 found:
         e->refs++;

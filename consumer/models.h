@@ -42,6 +42,9 @@
 
 typedef struct models models_t;
 
+/* How much of a request's model name (user input) an error message quotes. */
+#define MODELS_NAME_QUOTED 200
+
 /* A loaded model version.  Read-only for the caller; valid from a
  * successful models_resolve() until the matching models_release().  Two
  * resolves of the same version return the same pointer, so it can key

@@ -10,7 +10,7 @@
 #include "models_int.h"
 #include "swarm/codec.h"
 
-void cache_entry_free(entry_t *e) {
+void cache_entry_destroy(entry_t *e) {
         if (!e)
                 return;
         swarm_model_destroy(e->pub.m);
@@ -57,7 +57,7 @@ int cache_entry_load(models_t *mm, const char *name, int32_t version,
         return SWARM_OK;
 fail:
         swarm_err_prefix(err, "model %s version %" PRId32 ": ", name, version);
-        cache_entry_free(e);
+        cache_entry_destroy(e);
         return rc;
 }
 
@@ -109,12 +109,12 @@ entry_t *cache_evict(models_t *mm) {
         return dead;
 }
 
-void cache_free_list(models_t *mm, entry_t *dead) {
+void cache_destroy_list(models_t *mm, entry_t *dead) {
         while (dead) {
                 entry_t *n = dead->next;
                 SWARM_INFO(mm->log, "model evicted name=%s version=%" PRId32 " bytes=%zu",
                            dead->name, dead->pub.version, dead->bytes);
-                cache_entry_free(dead);
+                cache_entry_destroy(dead);
                 dead = n;
         }
 }

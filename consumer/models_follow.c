@@ -91,7 +91,7 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
                 }
         }
         pthread_mutex_lock(&mm->lock);
-        e = cache_insert(mm, e) == e ? e : (cache_entry_free(e), cache_find(mm, f->name, strlen(f->name),
+        e = cache_insert(mm, e) == e ? e : (cache_entry_destroy(e), cache_find(mm, f->name, strlen(f->name),
                                                                    v.version));
         old = f->target;
         f->target = e;          /* the swap: the next resolve() gets e */
@@ -188,7 +188,7 @@ static int serve_requests(models_t *mm) {
                         q->done = -1;
                         q->err = err;
                 } else {
-                        cache_insert(mm, e) == e ? (void)0 : cache_entry_free(e);
+                        cache_insert(mm, e) == e ? (void)0 : cache_entry_destroy(e);
                         q->done = 1;
                 }
                 pthread_cond_broadcast(&mm->cond);
@@ -288,7 +288,7 @@ void *follow_main(void *arg) {
                 pthread_mutex_lock(&mm->lock);
                 dead = cache_evict(mm);
                 pthread_mutex_unlock(&mm->lock);
-                cache_free_list(mm, dead);
+                cache_destroy_list(mm, dead);
         }
         return NULL;
 }

@@ -84,7 +84,7 @@ struct models {
 };
 
 /* models_cache.c */
-void cache_entry_free(entry_t *e);
+void cache_entry_destroy(entry_t *e);
 /* Load bytes into a new entry and check what the worker needs (a batch
  * dimension, at most SWARM_MAX_INPUTS tensors).  No lock held. */
 int cache_entry_load(models_t *mm, const char *name, int32_t version,
@@ -95,9 +95,9 @@ follow_t *cache_find_follow(models_t *mm, const char *name, size_t len);
 /* Under the lock: add a loaded entry, or return the one already there. */
 entry_t *cache_insert(models_t *mm, entry_t *e);
 /* Under the lock: unlink least recently used victims while over the bound;
- * returns them for cache_free_list() outside the lock. */
+ * returns them for cache_destroy_list() outside the lock. */
 entry_t *cache_evict(models_t *mm);
-void cache_free_list(models_t *mm, entry_t *dead);
+void cache_destroy_list(models_t *mm, entry_t *dead);
 
 /* models_follow.c */
 /* Connect, LISTEN, then sync every followed alias (no lock held). */

@@ -13,6 +13,9 @@
 #include "models_int.h"
 #include "swarm/codec.h"
 
+/* A state line: version, tab, 64 hex digits, tab, the name, newline. */
+#define STATE_LINE_EXTRA 100
+
 static int write_file(const char *path, const void *buf, size_t len) {
         char tmp[MODELS_PATH_SIZE];
         FILE *f;
@@ -60,7 +63,7 @@ void state_save(models_t *mm, const char *name, const entry_t *e) {
                 size_t need;
                 if (!f->target || strchr(f->name, '\n'))
                         continue;
-                need = strlen(f->name) + 100;
+                need = strlen(f->name) + STATE_LINE_EXTRA;
                 if (n + need > cap) {
                         char *nt = realloc(text, cap = (n + need) * 2);
                         if (!nt)
@@ -134,7 +137,7 @@ int state_load(models_t *mm, swarm_err_t *err) {
                 if (!(fl = cache_find_follow(mm, name, strlen(name)))) {
                         if (!(fl = calloc(1, sizeof(*fl))) || !(fl->name = strdup(name))) {
                                 free(fl);
-                                cache_entry_free(e);
+                                cache_entry_destroy(e);
                                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                                 break;
                         }
@@ -143,7 +146,7 @@ int state_load(models_t *mm, swarm_err_t *err) {
                 }
                 fl->target = cache_insert(mm, e);
                 if (fl->target != e)
-                        cache_entry_free(e);
+                        cache_entry_destroy(e);
                 SWARM_WARN(mm->log, "model loaded from last-known state name=%s version=%ld "
                            "sha256=%s", name, version, sha);
                 n++;

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* In-flight offsets a partition's ring holds before its first growth. */
+#define RING_INITIAL_SLOTS 1024
+
 typedef struct slot {
         int64_t offset;
         int done;
@@ -75,7 +78,7 @@ int offtrack_add(offtrack_t *t, int32_t partition, int64_t offset,
         }
         if (p->tail_seq - p->head_seq == p->cap) {
                 /* grow: copy live slots into a ring twice the size */
-                uint64_t cap = p->cap ? p->cap * 2 : 1024;
+                uint64_t cap = p->cap ? p->cap * 2 : RING_INITIAL_SLOTS;
                 slot_t *ring = malloc(cap * sizeof(*ring));
                 if (!ring) {
                         r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");

@@ -178,6 +178,30 @@ static int start_metrics(worker_t *w, swarm_err_t *err) {
         return execute_new(w->metrics, w->log, &w->exec, err);
 }
 
+/* The model manager: static --model-file files and/or the registry. */
+static int start_models(worker_t *w, swarm_err_t *err) {
+        models_opts_t mo;
+
+        memset(&mo, 0, sizeof(mo));
+        mo.files = w->o.model_files.v;
+        mo.n_files = w->o.model_files.n;
+        mo.names = w->o.serve.v;
+        mo.n_names = w->o.serve.n;
+        mo.use_registry = w->o.registry != NULL;
+        mo.conninfo = w->o.registry;
+        mo.request_topic = w->o.topic;
+        mo.alias = w->o.alias;
+        mo.cache_bytes = w->o.cache_mb > 0 ? (size_t)w->o.cache_mb << 20 : 0;
+        mo.state_dir = w->o.state_dir;
+        mo.start_from_state = w->o.start_from_state;
+        mo.backend = w->backend;
+        if (!mo.n_files && !mo.use_registry)
+                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                     "no model to serve: give --model-file NAME=FILE.onnx "
+                                     "or --registry CONNINFO");
+        return models_new(&mo, w->log, &w->mm, err);
+}
+
 static int ready_cb(void *opaque) {
         worker_t *w = opaque;
         return atomic_load(&w->assigned) > 0;
@@ -256,9 +280,7 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
             (r = swarm_backend_select_prec(o->device, prec, w->blas_threads, log,
                                            &w->backend, err)))
                 goto fail;
-        w->o.models.backend = w->backend;
-        w->o.models.request_topic = o->topic;
-        if ((r = models_new(&w->o.models, log, &w->mm, err)) ||
+        if ((r = start_models(w, err)) ||
             (r = start_metrics(w, err)))
                 goto fail;
         *out = w;
@@ -450,7 +472,7 @@ static int dispatch(worker_t *w, job_t *j, int final) {
                                  (int)j->req.version);
                 snprintf(j->error, sizeof(j->error),
                          "model \"%.*s\"%s is not served by worker %s: %s",
-                         (int)(j->req.model.len > 200 ? 200 : j->req.model.len),
+                         (int)(j->req.model.len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : j->req.model.len),
                          j->req.model.ptr, ver, w->name, err.msg);
                 answer_now(w, j);
                 return 0;
@@ -594,14 +616,21 @@ static void *exec_main(void *arg) {
                 swarm_err_t err;
                 swarm_err_clear(&err);
                 if (execute_batch(w->exec, b, &err)) {
-                        SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64
-                                            " error=\"%s\"",
-                                    b->model->name, (int)b->model->version, b->rows,
-                                    err.msg);
                         /* a lost device: exit non-zero so the fleet replaces
-                         * this worker */
-                        if (err.fatal)
+                         * this worker (the cause is logged once, at exit);
+                         * otherwise only this batch's requests fail */
+                        if (err.fatal) {
+                                swarm_err_prefix(&err, "batch model=%s version=%d rows=%" PRId64
+                                                       ": ",
+                                                 b->model->name, (int)b->model->version,
+                                                 b->rows);
                                 job_fatal_set(&w->fatal, &err);
+                        } else {
+                                SWARM_ERROR(w->log, "batch failed model=%s version=%d rows=%" PRId64
+                                                    " error=\"%s\"",
+                                            b->model->name, (int)b->model->version, b->rows,
+                                            err.msg);
+                        }
                 }
                 out_push(w, b);
         }

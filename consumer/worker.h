@@ -19,16 +19,15 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "models.h"
 #include "swarm/conf.h"
 #include "swarm/err.h"
 #include "swarm/log.h"
 
 typedef struct worker worker_t;
 
-/* The worker's settings, filled from swarm-consumer's option table (which
- * holds every default; nothing here is defaulted again).  Strings are
- * borrowed and must outlive the worker. */
+/* The worker's settings, filled from swarm-consumer's option table
+ * (consumer/main.c), which holds every default and bound; nothing here is
+ * defaulted again.  Strings are borrowed and must outlive the worker. */
 typedef struct worker_opts {
         const char *topic, *results, *dlq;
         const char *name;               /* NULL or "": host-pid */
@@ -40,9 +39,13 @@ typedef struct worker_opts {
         int64_t metrics_port;           /* 0: a free port; -1: off */
         const char *device;             /* swarm_backend_select() spec */
         const char *precision;          /* fp32|tf32|fp16|bf16 */
-        /* the model manager; backend and request_topic are set by the
-         * worker */
-        models_opts_t models;
+        swarm_opt_list_t model_files;   /* NAME[:VERSION]=FILE.onnx */
+        swarm_opt_list_t serve;         /* registry models to serve */
+        const char *registry;           /* conninfo; NULL: no registry */
+        const char *alias;
+        int64_t cache_mb;               /* 0: no bound */
+        const char *state_dir;
+        int start_from_state;
 } worker_opts_t;
 
 /* Loads the models (consumer/models.h) before it returns.  librdkafka

@@ -20,8 +20,14 @@
 
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
+#include "swarm/clock.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
+
+/* Sends and the final wait give up this often to look at a stop request. */
+#define SEND_SLICE_MS 200
+/* Latency samples kept before the first growth. */
+#define LATENCY_INITIAL_CAP 4096
 
 static volatile sig_atomic_t stop_requested;
 
@@ -30,48 +36,73 @@ static void on_signal(int sig) {
         stop_requested = 1;
 }
 
+/* The producer's settings; every default and bound is in producer_opts. */
+typedef struct producer_opts {
+        const char *topic, *model, *input, *input_name, *format, *shape;
+        const char *results, *reply, *output, *id_prefix, *version, *deadline;
+        int64_t rows_per_req, repeat, window, timeout_s;
+        double rate;
+        int as_f32, keyed, wait;
+        swarm_opt_list_t meta;
+} producer_opts_t;
+
+#define F(m) SWARM_FIELD(producer_opts_t, m)
 static const swarm_opt_t producer_opts[] = {
-        {"model", 'm', "swarm.model", "NAME", "model name (required)", NULL, 0},
+        {"model", 'm', "swarm.model", "NAME", "model name (required)", NULL, 0,
+         .field = F(model)},
         {"version", 0, "swarm.version", "V",
-         "model version (default: the production version)", NULL, 0},
-        {"input", 'i', "swarm.input", "FILE", "input array (required)", NULL, 0},
+         "model version (default: the production version)", NULL, 0,
+         SWARM_OPT_INT, 0, INT32_MAX},
+        {"input", 'i', "swarm.input", "FILE", "input array (required; - reads "
+         "standard input)", NULL, 0, .field = F(input)},
         {"input-name", 0, "swarm.input.name", "NAME", "input tensor name",
-         "input", 0},
+         "input", 0, .field = F(input_name)},
         {"format", 'f', "swarm.format", "npy|csv|raw",
-         "input format (default: from the extension, raw otherwise)", NULL, 0},
+         "input format (default: from the extension, raw otherwise; npy for "
+         "standard input)", NULL, 0, .choices = "npy|csv|raw", .field = F(format)},
         {"shape", 0, "swarm.shape", "D1,D2,...",
-         "shape of one row of raw float32 input", NULL, 0},
+         "shape of one row of raw float32 input", NULL, 0, .field = F(shape)},
         {"as-float32", 0, "swarm.as.float32", NULL,
-         "convert the input to float32 before sending", "false", 0},
-        {"rows-per-request", 'r', "swarm.rows.per.request", "N",
-         "rows per request", "1", 0},
-        {"repeat", 0, "swarm.repeat", "N", "passes over the input", "1", 0},
+         "convert the input to float32 before sending", "false", 0,
+         SWARM_OPT_BOOL, .field = F(as_f32)},
+        {"rows-per-request", 'n', "swarm.rows.per.request", "N",
+         "rows per request", "1", 0, SWARM_OPT_INT, 1, INT32_MAX,
+         .field = F(rows_per_req)},
+        {"repeat", 0, "swarm.repeat", "N", "passes over the input", "1", 0,
+         SWARM_OPT_INT, 1, 1e12, .field = F(repeat)},
         {"rate", 0, "swarm.rate", "R",
-         "requests per second, 0 = as fast as the window allows", "0", 0},
-        {"window", 'w', "swarm.window", "N", "max requests in flight", "1024",
-         0},
+         "requests per second, 0 = as fast as the window allows", "0", 0,
+         SWARM_OPT_DOUBLE, 0, 1e9, .field = F(rate)},
+        {"window", 'w', "swarm.window", "N", "max requests in flight",
+         SWARM_STRINGIFY(SWARM_CLIENT_WINDOW), 0, SWARM_OPT_INT, 1, 1 << 20, .field = F(window)},
         {"keyed", 0, "swarm.keyed", NULL,
          "key requests by id (default: no key, spread over partitions)",
-         "false", 0},
-        {"wait", 0, "swarm.wait", NULL, "wait for every response", "false", 0},
-        {"results", 0, "swarm.results", "TOPIC",
+         "false", 0, SWARM_OPT_BOOL, .field = F(keyed)},
+        {"wait", 0, "swarm.wait", NULL, "wait for every response", "false", 0,
+         SWARM_OPT_BOOL, .field = F(wait)},
+        {"results", 'r', "swarm.results", "TOPIC",
          "result topic read with --wait (default: --reply-topic if given)",
-         "results", 0},
+         "results", 0, .field = F(results)},
         {"reply-topic", 0, "swarm.reply.topic", "T",
-         "ask workers to answer on topic T", NULL, 0},
+         "ask workers to answer on topic T", NULL, 0, .field = F(reply)},
         {"deadline-ms", 0, "swarm.deadline.ms", "MS",
-         "deadline of each request, MS after it is sent", NULL, 0},
+         "deadline of each request, MS after it is sent", NULL, 0,
+         SWARM_OPT_INT, 0, 1e12},
         {"timeout", 0, "swarm.timeout", "S",
-         "after the last send, wait at most S seconds for responses "
-         "(deliveries without --wait)", "60", 0},
+         "bounds the start (broker and topic lookups) and, after the last "
+         "send, the wait for responses (deliveries without --wait)", "60", 0,
+         SWARM_OPT_INT, 0, 1e6, .field = F(timeout_s)},
         {"output", 'o', "swarm.output", "FILE",
          "write the first output tensor, row-aligned with the input "
-         "(.npy or .csv; needs --wait; first pass of --repeat)", NULL, 0},
-        {"meta", 0, "swarm.meta", "K=V", "request metadata", NULL, 1},
+         "(.npy or .csv; needs --wait; first pass of --repeat)", NULL, 0,
+         .field = F(output)},
+        {"meta", 0, "swarm.meta", "K=V", "request metadata", NULL, 1,
+         SWARM_OPT_LIST, .field = F(meta)},
         {"id-prefix", 0, "swarm.id.prefix", "P",
-         "request id prefix (ids are P<run id>-<seq>)", "", 0},
+         "request id prefix (ids are P<run id>-<seq>)", "", 0, .field = F(id_prefix)},
         SWARM_OPT_END,
 };
+#undef F
 
 static const swarm_cli_t producer_cli = {
         "swarm-producer",
@@ -83,6 +114,8 @@ static const swarm_cli_t producer_cli = {
         "(send to broker acknowledgement without --wait).",
         producer_opts,
         SWARM_CLI_ALL,
+        "requests",
+        SWARM_FIELD(producer_opts_t, topic),
 };
 
 typedef struct run {
@@ -106,21 +139,9 @@ typedef struct run {
         int64_t out_rows_filled;
 } run_t;
 
-static int64_t mono_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void add_latency(run_t *rn, int64_t us) {
         if (rn->n_lat == rn->cap_lat) {
-                size_t cap = rn->cap_lat ? rn->cap_lat * 2 : 4096;
+                size_t cap = rn->cap_lat ? rn->cap_lat * 2 : LATENCY_INITIAL_CAP;
                 int64_t *v = realloc(rn->lat_us, cap * sizeof(*v));
                 if (!v)
                         return; /* the summary then covers fewer samples */
@@ -179,7 +200,7 @@ static void on_done(const char *id, const swarm_response_t *resp,
         const char *dash = strrchr(id, '-');
         int64_t seq = dash ? strtoll(dash + 1, NULL, 10) : 0;
 
-        rn->last_done_us = mono_us();
+        rn->last_done_us = swarm_clock_us();
         if (err) {
                 if (err->code == SWARM_ERR_KAFKA) {
                         rn->delivery_failed++;
@@ -238,25 +259,82 @@ static double pct_ms(const int64_t *v, size_t n, int pct) {
 static void run_id(char *buf, size_t size) {
         uint32_t r = 0;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-                r = (uint32_t)mono_us() ^ (uint32_t)getpid() << 16;
+                r = (uint32_t)swarm_clock_us() ^ (uint32_t)getpid() << 16;
         snprintf(buf, size, "%08" PRIx32, r);
 }
 
-/* Usage-level checks of one integer option. */
-static int get_int(const swarm_conf_t *c, const char *key, int64_t def,
-                   int64_t min, int64_t *out) {
+/* A usage error: print it, exit 2. */
+static int usage(const char *fmt, const char *arg) {
         swarm_err_t err;
         swarm_err_clear(&err);
-        if (swarm_conf_get_i64(c, key, def, out, &err)) {
-                fprintf(stderr, "swarm-producer: %s\n", err.msg);
-                return -1;
+        swarm_err_set(&err, SWARM_ERR_CONFIG, fmt, arg);
+        return swarm_cli_error(&producer_cli, &err);
+}
+
+/* Read all of standard input for `-i -`; the caller frees *buf. */
+static int read_stdin(void **buf, size_t *len, swarm_err_t *err) {
+        size_t cap = 0, n = 0;
+        char *p = NULL;
+
+        for (;;) {
+                size_t got;
+                if (n == cap) {
+                        char *np = realloc(p, cap = cap ? cap * 2 : 1 << 16);
+                        if (!np) {
+                                free(p);
+                                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                     "out of memory reading standard input");
+                        }
+                        p = np;
+                }
+                got = fread(p + n, 1, cap - n, stdin);
+                n += got;
+                if (got == 0)
+                        break;
         }
-        if (*out < min) {
-                fprintf(stderr, "swarm-producer: %s: %s must be at least %lld\n",
-                        swarm_conf_origin(c, key), key, (long long)min);
-                return -1;
+        if (ferror(stdin)) {
+                free(p);
+                return swarm_err_set(err, SWARM_ERR_IO, "reading standard input: %s",
+                                     strerror(errno));
         }
-        return 0;
+        *buf = p;
+        *len = n;
+        return SWARM_OK;
+}
+
+/* `-i -`: standard input holds a .npy array (the one self-describing
+ * format); `-f csv`/`-f raw` are read through a temporary file. */
+static int load_input(const producer_opts_t *po, const swarm_array_load_opts_t *lo,
+                      swarm_array_t **out, swarm_err_t *err) {
+        void *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        if (strcmp(po->input, "-"))
+                return swarm_array_load(po->input, lo, out, err);
+        if ((r = read_stdin(&buf, &len, err)))
+                return r;
+        if (!po->format || !strcmp(po->format, "npy")) {
+                r = swarm_array_parse_npy(buf, len, "standard input", lo->to_float32,
+                                          out, err);
+        } else {
+                char path[] = "/tmp/swarm-producer-stdin-XXXXXX";
+                int fd = mkstemp(path);
+                if (fd < 0) {
+                        free(buf);
+                        return swarm_err_set(err, SWARM_ERR_IO, "temporary file: %s",
+                                             strerror(errno));
+                }
+                if (write(fd, buf, len) != (ssize_t)len)
+                        r = swarm_err_set(err, SWARM_ERR_IO, "temporary file: %s",
+                                          strerror(errno));
+                close(fd);
+                if (!r)
+                        r = swarm_array_load(path, lo, out, err);
+                unlink(path);
+        }
+        free(buf);
+        return r;
 }
 
 int main(int argc, char **argv) {
@@ -270,122 +348,92 @@ int main(int argc, char **argv) {
         swarm_client_stats_t st;
         swarm_str_t *meta = NULL;
         run_t rn;
-        const char *model, *input, *fmt, *shape, *reply, *output, *topic,
-                *results, *prefix, *lvl;
+        producer_opts_t po;
+        const char *model, *input, *reply, *output, *topic, *results, *prefix, *lvl;
         int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
         double rate;
-        int argi = 0, exit_code = -1, wait = 0, keyed = 0, as_f32 = 0, rc = 1, r;
+        int argi = 0, wait, keyed, rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
-        int64_t t0 = 0, t_end;
+        int64_t t0 = 0, t_end, start_us = 0;
         struct sigaction sa;
 
         swarm_err_clear(&err);
         memset(&rn, 0, sizeof(rn));
+        memset(&po, 0, sizeof(po));
         if (swarm_conf_new(&conf, &err)) {
                 fprintf(stderr, "swarm-producer: %s\n", err.msg);
                 return 1;
         }
-        if (swarm_cli_parse(&producer_cli, argc, argv, conf, &argi, &exit_code) ||
-            exit_code >= 0) {
-                rc = exit_code >= 0 ? exit_code : 2;
+        if ((rc = swarm_cli_main(&producer_cli, argc, argv, conf, &argi)) >= 0)
                 goto out;
-        }
         rc = 2; /* usage errors until the options check out */
         if (argi < argc) {
-                fprintf(stderr, "swarm-producer: unexpected argument \"%s\"\n"
-                        "Try 'swarm-producer --help'.\n", argv[argi]);
+                rc = usage("unexpected argument \"%s\"", argv[argi]);
                 goto out;
         }
         if ((lvl = swarm_conf_get(conf, "swarm.log.level")))
                 lg.level = (swarm_level_t)swarm_log_level_parse(lvl);
-
-        model = swarm_conf_get(conf, "swarm.model");
-        input = swarm_conf_get(conf, "swarm.input");
-        fmt = swarm_conf_get(conf, "swarm.format");
-        shape = swarm_conf_get(conf, "swarm.shape");
-        reply = swarm_conf_get(conf, "swarm.reply.topic");
-        output = swarm_conf_get(conf, "swarm.output");
-        topic = swarm_conf_get(conf, "swarm.topic");
-        prefix = swarm_conf_get(conf, "swarm.id.prefix");
-        results = swarm_conf_get(conf, "swarm.results");
-        if (!topic || !*topic)
-                topic = "requests";
-        if (!prefix)
-                prefix = "";
+        if (swarm_opts_fill(&producer_cli, conf, &po, &err) ||
+            swarm_conf_get_i64(conf, "swarm.version", -1, &version, &err) ||
+            swarm_conf_get_i64(conf, "swarm.deadline.ms", -1, &deadline, &err)) {
+                rc = swarm_cli_error(&producer_cli, &err);
+                goto out;
+        }
+        model = po.model;
+        input = po.input;
+        reply = po.reply;
+        output = po.output;
+        topic = po.topic;
+        prefix = po.id_prefix ? po.id_prefix : "";
+        results = po.results;
+        rpr = po.rows_per_req;
+        repeat = po.repeat;
+        window = po.window;
+        timeout_s = po.timeout_s;
+        rate = po.rate;
+        wait = po.wait;
+        keyed = po.keyed;
         /* workers answer on the reply topic when one is given; read that
          * unless --results was set explicitly */
         if (reply && *reply &&
             !strcmp(swarm_conf_origin(conf, "swarm.results"), "default"))
                 results = reply;
         if (!model || !*model || !input || !*input) {
-                fprintf(stderr, "swarm-producer: --model and --input are "
-                        "required\nTry 'swarm-producer --help'.\n");
-                goto out;
-        }
-        if (swarm_conf_get_bool(conf, "swarm.wait", 0, &wait, &err) ||
-            swarm_conf_get_bool(conf, "swarm.keyed", 0, &keyed, &err) ||
-            swarm_conf_get_bool(conf, "swarm.as.float32", 0, &as_f32, &err) ||
-            swarm_conf_get_double(conf, "swarm.rate", 0, &rate, &err)) {
-                fprintf(stderr, "swarm-producer: %s\n", err.msg);
-                goto out;
-        }
-        if (rate < 0) {
-                fprintf(stderr, "swarm-producer: --rate must be >= 0\n");
-                goto out;
-        }
-        if (get_int(conf, "swarm.rows.per.request", 1, 1, &rpr) ||
-            get_int(conf, "swarm.repeat", 1, 1, &repeat) ||
-            get_int(conf, "swarm.window", 1024, 1, &window) ||
-            get_int(conf, "swarm.timeout", 60, 0, &timeout_s) ||
-            (swarm_conf_get(conf, "swarm.version") &&
-             get_int(conf, "swarm.version", 0, 0, &version)) ||
-            (swarm_conf_get(conf, "swarm.deadline.ms") &&
-             get_int(conf, "swarm.deadline.ms", 0, 0, &deadline)))
-                goto out;
-        if (window > 1 << 20 || version > INT32_MAX) {
-                fprintf(stderr, "swarm-producer: --window or --version too large\n");
+                rc = usage("%s", "--model and --input are required");
                 goto out;
         }
         if (output && !wait) {
-                fprintf(stderr, "swarm-producer: --output needs --wait\n");
+                rc = usage("%s", "--output needs --wait");
                 goto out;
         }
         if (output && swarm_array_format_of(output) == SWARM_ARRAY_RAW) {
-                fprintf(stderr, "swarm-producer: --output must end in .npy or "
-                        ".csv\n");
+                rc = usage("%s", "--output must end in .npy or .csv");
                 goto out;
         }
         memset(&lo, 0, sizeof(lo));
-        lo.to_float32 = as_f32;
-        if (fmt) {
-                int f = swarm_array_format_parse(fmt);
-                if (f < 0) {
-                        fprintf(stderr, "swarm-producer: --format must be npy, "
-                                "csv or raw, not \"%s\"\n", fmt);
-                        goto out;
-                }
-                lo.format = (swarm_array_format_t)f;
-        }
-        if (shape && swarm_array_shape_parse(shape, lo.row_shape,
-                                             SWARM_MAX_DIMS - 1, &lo.row_ndim,
-                                             &err)) {
-                fprintf(stderr, "swarm-producer: --shape: %s\n", err.msg);
+        lo.to_float32 = po.as_f32;
+        if (po.format)
+                lo.format = (swarm_array_format_t)swarm_array_format_parse(po.format);
+        if (po.shape && swarm_array_shape_parse(po.shape, lo.row_shape,
+                                                SWARM_MAX_DIMS - 1, &lo.row_ndim,
+                                                &err)) {
+                swarm_err_prefix(&err, "--shape: ");
+                rc = swarm_cli_error(&producer_cli, &err);
                 goto out;
         }
-        n_meta = swarm_conf_count(conf, "swarm.meta");
+        n_meta = po.meta.n;
         meta = calloc(2 * n_meta + 1, sizeof(*meta));
         if (!meta) {
                 rc = 1;
                 goto out;
         }
         for (size_t i = 0; i < n_meta; i++) {
-                const char *kv = swarm_conf_get_nth(conf, "swarm.meta", i);
+                const char *kv = po.meta.v[i];
                 const char *eq = strchr(kv, '=');
                 if (!eq || eq == kv) {
-                        fprintf(stderr, "swarm-producer: --meta expects "
-                                "key=value, got \"%s\"\n", kv);
+                        rc = usage("--meta expects key=value, got \"%s\"", kv);
                         goto out;
                 }
                 meta[2 * i] = (swarm_str_t){kv, (size_t)(eq - kv)};
@@ -394,7 +442,7 @@ int main(int argc, char **argv) {
 
         /* from here on failures are runtime errors */
         rc = 1;
-        if (swarm_array_load(input, &lo, &in, &err)) {
+        if (load_input(&po, &lo, &in, &err)) {
                 SWARM_ERROR(&lg, "cannot read input: %s", err.msg);
                 goto out;
         }
@@ -421,11 +469,17 @@ int main(int argc, char **argv) {
         co.result_topic = wait ? results : NULL;
         co.max_in_flight = (int)window;
         co.keyed = keyed;
-        co.send_timeout_ms = 200;
+        co.send_timeout_ms = SEND_SLICE_MS;
+        /* --timeout bounds the start too: a dead broker fails within it */
+        co.start_timeout_ms = timeout_s > 0 && timeout_s < INT32_MAX / 1000
+                                      ? (int)(timeout_s * 1000)
+                                      : 0;
+        start_us = swarm_clock_us();
         if (swarm_client_new(conf, &lg, &co, &cl, &err)) {
                 SWARM_ERROR(&lg, "%s", err.msg);
                 goto out;
         }
+        start_us = swarm_clock_us() - start_us;
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -438,7 +492,7 @@ int main(int argc, char **argv) {
                    "requests=%llu window=%lld run=%s%s", topic, model, input,
                    (long long)rn.rows, (unsigned long long)total,
                    (long long)window, rid, wait ? " wait=true" : "");
-        t0 = mono_us();
+        t0 = swarm_clock_us();
         for (int64_t pass = 0; pass < repeat && !stop_requested; pass++) {
                 for (int64_t k = 0; k < rn.per_pass && !stop_requested; k++) {
                         swarm_request_t req;
@@ -450,8 +504,8 @@ int main(int argc, char **argv) {
                         if (rate > 0) {
                                 int64_t due = t0 + (int64_t)((double)seq * 1e6 / rate);
                                 int64_t now;
-                                while (!stop_requested && (now = mono_us()) < due)
-                                        swarm_client_poll(cl, (int)((due - now + 999) / 1000));
+                                while (!stop_requested && (now = swarm_clock_us()) < due)
+                                        swarm_client_poll(cl, (int)((due - now + 999) / 1000), NULL, NULL);
                         }
                         snprintf(id, sizeof(id), "%s%s-%llu", prefix, rid,
                                  (unsigned long long)seq);
@@ -468,11 +522,10 @@ int main(int argc, char **argv) {
                         }
                         if (deadline >= 0) {
                                 req.has_deadline = 1;
-                                req.deadline_ms = wall_ms() + deadline;
+                                req.deadline_ms = swarm_clock_wall_ms() + deadline;
                         }
                         req.n_inputs = 1;
-                        req.inputs[0].name = swarm_str(
-                                swarm_conf_get(conf, "swarm.input.name"));
+                        req.inputs[0].name = swarm_str(po.input_name);
                         req.inputs[0].dtype = in->dtype;
                         req.inputs[0].ndim = in->ndim;
                         memcpy(req.inputs[0].shape, in->shape, sizeof(in->shape));
@@ -480,7 +533,7 @@ int main(int argc, char **argv) {
                         req.inputs[0].data = (const char *)in->data +
                                              (size_t)first * rb;
                         req.inputs[0].size = (size_t)rows * rb;
-                        /* sends give up every 200 ms while the window
+                        /* sends give up every SEND_SLICE_MS while the window
                          * stays full, so SIGINT still ends the run */
                         while ((r = swarm_client_send(cl, &req, meta, n_meta,
                                                       on_done, &rn, &err)) ==
@@ -504,10 +557,13 @@ int main(int argc, char **argv) {
                            (unsigned long long)seq, (unsigned long long)total);
         {
                 /* a signal or a failed send ends the wait at once */
-                int64_t limit = (int64_t)timeout_s * 1000, start = mono_us();
+                /* what the start took counts against --timeout: against a
+                 * dead broker the whole run ends within it */
+                int64_t limit = (int64_t)timeout_s * 1000 - start_us / 1000,
+                        start = swarm_clock_us();
                 swarm_err_clear(&err);
                 while (!stop_requested && swarm_client_in_flight(cl) > 0) {
-                        int64_t left = limit - (mono_us() - start) / 1000;
+                        int64_t left = limit - (swarm_clock_us() - start) / 1000;
                         if (left <= 0) {
                                 SWARM_WARN(&lg, "gave up waiting after %llds "
                                            "in_flight=%lld",
@@ -515,16 +571,18 @@ int main(int argc, char **argv) {
                                            (long long)swarm_client_in_flight(cl));
                                 break;
                         }
-                        swarm_client_flush(cl, left < 200 ? (int)left : 200, &err);
+                        swarm_client_flush(cl, left < SEND_SLICE_MS ? (int)left
+                                                                    : SEND_SLICE_MS,
+                                           &err);
                 }
         }
         swarm_client_stats(cl, &st);
         swarm_client_destroy(cl); /* completes the rest as unanswered */
         cl = NULL;
-        t_end = rn.last_done_us > t0 ? rn.last_done_us : mono_us();
+        t_end = rn.last_done_us > t0 ? rn.last_done_us : swarm_clock_us();
 
         {
-                uint64_t done = wait ? rn.answered : rn.delivered;
+                uint64_t finished = wait ? rn.answered : rn.delivered;
                 double secs = (double)(t_end - t0) / 1e6;
                 int all_ok;
 
@@ -547,7 +605,7 @@ int main(int argc, char **argv) {
                        (unsigned long long)rn.by_status[SWARM_STATUS_DEADLINE_EXCEEDED],
                        (unsigned long long)rn.by_status[SWARM_STATUS_INTERNAL_ERROR],
                        (unsigned long long)(wait ? seq - rn.answered : 0),
-                       secs > 0 ? (double)done / secs : 0.0,
+                       secs > 0 ? (double)finished / secs : 0.0,
                        pct_ms(rn.lat_us, rn.n_lat, 50),
                        pct_ms(rn.lat_us, rn.n_lat, 99),
                        rn.n_lat ? (double)rn.lat_us[rn.n_lat - 1] / 1000.0 : 0.0);
@@ -589,6 +647,7 @@ out:
         swarm_array_destroy(rn.out);
         free(rn.lat_us);
         free(meta);
+        swarm_opts_clear(&producer_cli, &po);
         swarm_conf_destroy(conf);
         return rc;
 }

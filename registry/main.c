@@ -21,22 +21,36 @@
 #include "swarm/model.h"
 #include "swarm/registry.h"
 
+/* The CLI's settings; every default is in the table below. */
+typedef struct registry_opts {
+        const char *registry;           /* conninfo; NULL: libpq's PG* */
+        int json;
+        const char *uri, *description, *meta, *alias, *reason;
+        swarm_opt_list_t tags;
+} registry_opts_t;
+
+#define F(m) SWARM_FIELD(registry_opts_t, m)
 static const swarm_opt_t opts[] = {
-        {"db", 'd', "swarm.registry", "CONNINFO",
-         "PostgreSQL conninfo or URI (default: libpq's PG* environment)", NULL, 0},
-        {"json", 'j', "swarm.registry.json", NULL, "print JSON instead of tables", NULL, 0},
+        {"registry", 'R', "swarm.registry", "CONNINFO",
+         "PostgreSQL conninfo or URI (default: libpq's PG* environment)", NULL, 0,
+         .field = F(registry)},
+        {"json", 'j', "swarm.registry.json", NULL, "print JSON instead of tables", "false",
+         0, SWARM_OPT_BOOL, .field = F(json)},
         {"uri", 0, "swarm.registry.uri", "file://PATH",
-         "register: store only this reference, not the bytes", NULL, 0},
+         "register: store only this reference, not the bytes", NULL, 0, .field = F(uri)},
         {"description", 0, "swarm.registry.description", "TEXT",
-         "register: the model's description", NULL, 0},
-        {"tag", 0, "swarm.registry.tag", "KEY=VALUE", "register: a tag (repeatable)", NULL, 1},
-        {"meta", 0, "swarm.registry.meta", "JSON", "register: metadata (a JSON object)", NULL, 0},
+         "register: the model's description", NULL, 0, .field = F(description)},
+        {"tag", 0, "swarm.registry.tag", "KEY=VALUE", "register: a tag (repeatable)", NULL, 1,
+         SWARM_OPT_LIST, .field = F(tags)},
+        {"meta", 0, "swarm.registry.meta", "JSON", "register: metadata (a JSON object)", NULL, 0,
+         .field = F(meta)},
         {"alias", 'a', "swarm.registry.alias", "ALIAS",
-         "promote/rollback: the alias", SWARM_REGISTRY_PRODUCTION, 0},
+         "promote/rollback: the alias", SWARM_REGISTRY_PRODUCTION, 0, .field = F(alias)},
         {"reason", 0, "swarm.registry.reason", "TEXT",
-         "promote/rollback/config: recorded in the history", NULL, 0},
+         "promote/rollback/config: recorded in the history", NULL, 0, .field = F(reason)},
         SWARM_OPT_END,
 };
+#undef F
 
 static const swarm_cli_t cli = {
         "swarm-registry",
@@ -52,7 +66,7 @@ static const swarm_cli_t cli = {
         "  config NAME [key=value...]      show or change deployment settings\n"
         "  archive NAME:VERSION            retire a version (not while aliased)\n"
         "  export NAME:VERSION FILE        write the artifact (sha256 verified)\n"
-        "Options may follow the command.  Connection: --db, else PGHOST, PGPORT,\n"
+        "Options may follow the command.  Connection: --registry, else PGHOST, PGPORT,\n"
         "PGUSER, PGDATABASE, PGSERVICE ... (libpq).",
         opts,
         0,
@@ -62,17 +76,18 @@ typedef struct ctx {
         swarm_conf_t *conf;
         swarm_log_t log;
         swarm_registry_t *reg;
-        int json;
+        registry_opts_t o;
         const char *cmd;
         int nargs;
         char **args;
 } ctx_t;
 
+/* A usage error: print it, exit 2. */
 static int usage(const char *fmt, const char *a) {
-        fprintf(stderr, "swarm-registry: ");
-        fprintf(stderr, fmt, a);
-        fprintf(stderr, " (see --help)\n");
-        return 2;
+        swarm_err_t err;
+        swarm_err_clear(&err);
+        swarm_err_set(&err, SWARM_ERR_CONFIG, fmt, a);
+        return swarm_cli_error(&cli, &err);
 }
 
 /* Move options after the command to the front: swarm_cli_parse stops at
@@ -234,7 +249,7 @@ static int show_text(ctx_t *x, const char *what, const char *text) {
         size_t i;
         json_t *e;
 
-        if (x->json)
+        if (x->o.json)
                 return print_json_text(text);
         if (!(j = json_loads(text, 0, &je))) {
                 fprintf(stderr, "swarm-registry: bad JSON from the registry: %s\n", je.text);
@@ -361,9 +376,9 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
         swarm_model_t *m = NULL;
         char *inputs = NULL, *outputs = NULL, *meta = NULL, *tags = NULL;
         json_t *tj = json_object();
-        const char *uri = swarm_conf_get(x->conf, "swarm.registry.uri");
-        const char *mtext = swarm_conf_get(x->conf, "swarm.registry.meta");
-        size_t ntags = swarm_conf_count(x->conf, "swarm.registry.tag");
+        const char *uri = x->o.uri;
+        const char *mtext = x->o.meta;
+        size_t ntags = x->o.tags.n;
         swarm_registry_new_version_t nv;
         char sha[65];
         int32_t version;
@@ -374,7 +389,7 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
                 goto out;
         }
         for (size_t i = 0; i < ntags; i++) {
-                const char *t = swarm_conf_get_nth(x->conf, "swarm.registry.tag", i);
+                const char *t = x->o.tags.v[i];
                 const char *eq = strchr(t, '=');
                 char *k;
                 if (!eq || eq == t) {
@@ -429,7 +444,7 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
         tags = json_dumps(tj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         memset(&nv, 0, sizeof(nv));
         nv.model = x->args[0];
-        nv.description = swarm_conf_get(x->conf, "swarm.registry.description");
+        nv.description = x->o.description;
         nv.artifact = buf;
         nv.size = len;
         nv.uri = uri;
@@ -440,7 +455,7 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
         nv.tags_json = tags;
         if (swarm_registry_register(x->reg, &nv, &version, sha, err))
                 goto out;
-        if (x->json) {
+        if (x->o.json) {
                 json_t *o = json_pack("{s:s, s:i, s:s, s:I}", "model", x->args[0], "version",
                                       (int)version, "sha256", sha, "size", (json_int_t)len);
                 json_dumpf(o, stdout, JSON_PRESERVE_ORDER);
@@ -467,7 +482,7 @@ out:
 }
 
 static int print_ok(ctx_t *x, json_t *o, const char *human) {
-        if (x->json) {
+        if (x->o.json) {
                 json_dumpf(o, stdout, JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
         } else {
@@ -478,8 +493,8 @@ static int print_ok(ctx_t *x, json_t *o, const char *human) {
 }
 
 static int run_cmd(ctx_t *x, swarm_err_t *err) {
-        const char *alias = swarm_conf_get(x->conf, "swarm.registry.alias");
-        const char *reason = swarm_conf_get(x->conf, "swarm.registry.reason");
+        const char *alias = x->o.alias;
+        const char *reason = x->o.reason;
         char *name = NULL, *text = NULL, msg[512];
         int32_t version = 0, other = 0;
         int rc = 1;
@@ -553,7 +568,7 @@ static int run_cmd(ctx_t *x, swarm_err_t *err) {
                                 json_t *d = json_object_get(j, "deployment");
                                 const char *k;
                                 json_t *v;
-                                if (x->json) {
+                                if (x->o.json) {
                                         json_dumpf(d ? d : json_null(), stdout,
                                                    JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
                                         fputc('\n', stdout);
@@ -649,10 +664,72 @@ out:
 #undef NARGS
 }
 
+/* Each command's arguments: checked before connecting, so a usage error
+ * exits 2 without touching the database. */
+static const struct command {
+        const char *name;
+        int min, max;           /* argument count; max -1: any */
+        const char *syn;
+} commands[] = {
+        {"migrate", 0, 0, "no arguments"},
+        {"register", 2, 2, "NAME FILE"},
+        {"list", 0, 0, "no arguments"},
+        {"show", 1, 1, "NAME[:VERSION]"},
+        {"promote", 2, 2, "NAME VERSION"},
+        {"rollback", 1, 1, "NAME"},
+        {"history", 1, 1, "NAME"},
+        {"config", 1, -1, "NAME [key=value...]"},
+        {"archive", 1, 1, "NAME:VERSION"},
+        {"export", 2, 2, "NAME:VERSION FILE"},
+};
+
+static int check_usage(const ctx_t *x) {
+        const struct command *c = NULL;
+        int32_t version;
+        char *name = NULL;
+
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (!strcmp(x->cmd, commands[i].name))
+                        c = &commands[i];
+        if (!c)
+                return usage("unknown command \"%s\"", x->cmd);
+        if (x->nargs < c->min || (c->max >= 0 && x->nargs > c->max)) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "%s expects %s", c->name, c->syn);
+                return usage("%s", msg);
+        }
+        if (!strcmp(c->name, "promote") && parse_version(x->args[1], &version))
+                return usage("bad version \"%s\"", x->args[1]);
+        if (!strcmp(c->name, "archive") || !strcmp(c->name, "export")) {
+                int bad = split_ref(x->args[0], &name, &version, 1);
+                free(name);
+                if (bad)
+                        return usage(!strcmp(c->name, "archive")
+                                             ? "archive expects NAME:VERSION, got \"%s\""
+                                             : "export expects NAME:VERSION, got \"%s\"",
+                                     x->args[0]);
+        }
+        if (!strcmp(c->name, "config"))
+                for (int i = 1; i < x->nargs; i++) {
+                        const char *eq = strchr(x->args[i], '=');
+                        if (!eq || eq == x->args[i])
+                                return usage("config expects key=value, got \"%s\"",
+                                             x->args[i]);
+                }
+        if (!strcmp(c->name, "register"))
+                for (size_t i = 0; i < x->o.tags.n; i++) {
+                        const char *t = x->o.tags.v[i];
+                        const char *eq = strchr(t, '=');
+                        if (!eq || eq == t)
+                                return usage("--tag expects KEY=VALUE, got \"%s\"", t);
+                }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         ctx_t x;
         swarm_err_t err;
-        int argi, code, rc = 1;
+        int argi, rc = 1;
         const char *db;
 
         memset(&x, 0, sizeof(x));
@@ -661,17 +738,15 @@ int main(int argc, char **argv) {
         if (swarm_conf_new(&x.conf, &err))
                 goto out;
         permute(argc, argv);
-        swarm_cli_parse(&cli, argc, argv, x.conf, &argi, &code);
-        if (code >= 0) {
-                rc = code;
+        if ((rc = swarm_cli_main(&cli, argc, argv, x.conf, &argi)) >= 0)
                 goto out;
-        }
+        rc = 1;
         if (swarm_conf_get(x.conf, "swarm.log.level"))
                 x.log.level = (swarm_level_t)swarm_log_level_parse(
                         swarm_conf_get(x.conf, "swarm.log.level"));
-        if (swarm_conf_get_bool(x.conf, "swarm.registry.json", 0, &x.json, &err)) {
-                fprintf(stderr, "swarm-registry: %s\n", err.msg);
-                rc = 2;
+        if (swarm_opts_fill(&cli, x.conf, &x.o, &err)) {
+                rc = swarm_cli_error(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
         }
         if (argi >= argc) {
@@ -681,14 +756,10 @@ int main(int argc, char **argv) {
         x.cmd = argv[argi];
         x.args = argv + argi + 1;
         x.nargs = argc - argi - 1;
-        if (strcmp(x.cmd, "migrate") && strcmp(x.cmd, "register") && strcmp(x.cmd, "list") &&
-            strcmp(x.cmd, "show") && strcmp(x.cmd, "promote") && strcmp(x.cmd, "rollback") &&
-            strcmp(x.cmd, "history") && strcmp(x.cmd, "config") && strcmp(x.cmd, "archive") &&
-            strcmp(x.cmd, "export")) {
-                rc = usage("unknown command \"%s\"", x.cmd);
+        if ((rc = check_usage(&x)))
                 goto out;
-        }
-        db = swarm_conf_get(x.conf, "swarm.registry");
+        rc = 1;
+        db = x.o.registry;
         if (swarm_registry_connect(db, &x.log, &x.reg, &err))
                 goto out;
         rc = run_cmd(&x, &err);
@@ -698,6 +769,7 @@ out:
         if (rc == 0 && err.code)
                 rc = 1;
         swarm_registry_destroy(x.reg);
+        swarm_opts_clear(&cli, &x.o);
         swarm_conf_destroy(x.conf);
         return rc;
 }

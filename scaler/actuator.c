@@ -7,6 +7,8 @@
  */
 #include "scaler.h"
 
+#include "swarm/clock.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,11 +46,11 @@ struct actuator {
  * leave started before the next leave (avoids lost final commits and
  * rebalance storms). */
 #define STOP_GAP_S 3.0
+/* At exit, how often stopping workers are checked for. */
+#define REAP_POLL_US (50 * 1000)
 
 double scaler_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        return (double)swarm_clock_us() / 1e6;
 }
 
 int actuator_new(actuator_kind_t kind, char **argv, const char *cmd,
@@ -110,6 +112,10 @@ static int spawn(actuator_t *a, double now, swarm_err_t *err) {
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (getppid() != parent)
                         _exit(127);
+                /* Workers on one host cannot share the worker's fixed
+                 * default metrics port: each gets a free one (logged)
+                 * unless its command line names a port. */
+                setenv("SWARM_METRICS_PORT", "0", 1);
                 execvp(a->argv[0], a->argv);
                 fprintf(stderr, "swarm-scaler: exec %s: %s\n", a->argv[0],
                         strerror(errno));
@@ -260,7 +266,7 @@ void actuator_destroy(actuator_t *a) {
                 slot_t *s = &a->w[a->n - 1];
                 if (s->stop_sent_s == 0) {
                         if (a->stopped_s > 0 && scaler_now() - a->stopped_s < 1.0) {
-                                usleep(50 * 1000);
+                                usleep(REAP_POLL_US);
                                 continue;
                         }
                         kill(s->pid, SIGTERM);
@@ -269,7 +275,7 @@ void actuator_destroy(actuator_t *a) {
                                    (int)s->pid);
                 }
                 reap(a, scaler_now());
-                usleep(50 * 1000);
+                usleep(REAP_POLL_US);
         }
         free(a);
 }

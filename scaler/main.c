@@ -31,40 +31,81 @@ static void on_signal(int sig) {
         stop_flag = 1;
 }
 
+/* The scaler's /metrics port unless told otherwise (a fixed one, for
+ * Prometheus scrape configs; the worker's is 9464). */
+#define SCALER_METRICS_PORT "9465"
+
+/* Settings from the option table below, which holds every default (the
+ * policy's come from policy.h). */
+typedef struct scaler_opts {
+        const char *topic, *actuator, *exec, *registry, *model;
+        int64_t min_workers, max_workers, metrics_port;
+        double poll_s, drain_target_s, worker_capacity, rate_window_s,
+                scale_down_window_s, idle_window_s, stall_window_s, hysteresis,
+                settle_s, stop_timeout_s;
+        int no_group_api;
+} scaler_opts_t;
+
+#define F(m) SWARM_FIELD(scaler_opts_t, m)
+#define S(x) SWARM_STRINGIFY(x)
 static const swarm_opt_t opts[] = {
-        {"min", 0, "swarm.min.workers", "N", "fewest workers (0: scale to zero when idle)", "1", 0},
-        {"max", 0, "swarm.max.workers", "N", "most workers (also capped by the partition count)", "8", 0},
-        {"poll-interval", 0, "swarm.poll.interval.s", "S", "seconds between polls", "2", 0},
-        {"drain-target", 0, "swarm.drain.target.s", "S", "drain a backlog within this many seconds", "30", 0},
+        {"min", 0, "swarm.min.workers", "N", "fewest workers (0: scale to zero when idle)",
+         S(POLICY_MIN_WORKERS), 0, SWARM_OPT_INT, 0, POLICY_MAX_WORKERS_LIMIT,
+         .field = F(min_workers)},
+        {"max", 0, "swarm.max.workers", "N", "most workers (also capped by the partition count)",
+         S(POLICY_MAX_WORKERS), 0, SWARM_OPT_INT, 1, POLICY_MAX_WORKERS_LIMIT,
+         .field = F(max_workers)},
+        {"poll-interval", 0, "swarm.poll.interval.s", "S", "seconds between polls", "2", 0,
+         SWARM_OPT_DOUBLE, 0.01, 3600, .field = F(poll_s)},
+        {"drain-target", 0, "swarm.drain.target.s", "S", "drain a backlog within this many seconds",
+         S(POLICY_DRAIN_TARGET_S), 0, SWARM_OPT_DOUBLE, 0.001, 1e6,
+         .field = F(drain_target_s)},
         {"worker-capacity", 0, "swarm.worker.capacity", "R",
-         "requests/s one worker handles, until measured", "1000", 0},
-        {"rate-window", 0, "swarm.rate.window.s", "S", "rates are measured over this window", "10", 0},
+         "requests/s one worker handles, until measured", S(POLICY_WORKER_CAPACITY), 0,
+         SWARM_OPT_DOUBLE, 1e-6, 1e12, .field = F(worker_capacity)},
+        {"rate-window", 0, "swarm.rate.window.s", "S", "rates are measured over this window",
+         S(POLICY_RATE_WINDOW_S), 0, SWARM_OPT_DOUBLE, 0.001, 1e6, .field = F(rate_window_s)},
         {"scale-down-window", 0, "swarm.scale.down.window.s", "S",
-         "stabilization window before removing workers", "60", 0},
+         "stabilization window before removing workers", S(POLICY_SCALE_DOWN_WINDOW_S), 0,
+         SWARM_OPT_DOUBLE, 0, 1e6, .field = F(scale_down_window_s)},
         {"idle-window", 0, "swarm.idle.window.s", "S",
-         "no traffic this long: go to --min (0 included)", "300", 0},
+         "no traffic this long: go to --min (0 included)", S(POLICY_IDLE_WINDOW_S), 0,
+         SWARM_OPT_DOUBLE, 0, 1e7, .field = F(idle_window_s)},
         {"stall-window", 0, "swarm.stall.window.s", "S",
-         "a partition with lag whose offset is frozen this long is stuck", "60", 0},
+         "a partition with lag whose offset is frozen this long is stuck",
+         S(POLICY_STALL_WINDOW_S), 0, SWARM_OPT_DOUBLE, 0.001, 1e6,
+         .field = F(stall_window_s)},
         {"hysteresis", 0, "swarm.hysteresis", "F",
-         "shrink only if the smaller fleet covers (1+F) x the need", "0.2", 0},
+         "shrink only if the smaller fleet covers (1+F) x the need", S(POLICY_HYSTERESIS), 0,
+         SWARM_OPT_DOUBLE, 0, 100, .field = F(hysteresis)},
         {"settle", 0, "swarm.settle.s", "S",
-         "after a fleet change, wait before measuring worker capacity", "5", 0},
+         "after a fleet change, wait before measuring worker capacity", S(POLICY_SETTLE_S), 0,
+         SWARM_OPT_DOUBLE, 0, 1e6, .field = F(settle_s)},
         {"actuator", 0, "swarm.actuator", "none|local|exec",
-         "who starts and stops workers", "none", 0},
-        {"exec", 0, "swarm.exec", "CMD", "--actuator exec: command with {n}", NULL, 0},
+         "who starts and stops workers", "none", 0, .choices = "none|local|exec",
+         .field = F(actuator)},
+        {"exec", 0, "swarm.exec", "CMD", "--actuator exec: command with {n}", NULL, 0,
+         .field = F(exec)},
         {"stop-timeout", 0, "swarm.stop.timeout.s", "S",
-         "SIGKILL a stopping worker after this many seconds", "60", 0},
+         "SIGKILL a stopping worker after this many seconds", "60", 0,
+         SWARM_OPT_DOUBLE, 0, 1e6, .field = F(stop_timeout_s)},
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
-         "serve /metrics /healthz /readyz (0: any free port, -1: off)", "0", 0},
-        {"registry", 0, "swarm.registry", "CONNINFO",
+         "serve /metrics /healthz /readyz (0: any free port, logged; -1: off)",
+         SCALER_METRICS_PORT, 0, SWARM_OPT_INT, -1, 65535, .field = F(metrics_port)},
+        {"registry", 'R', "swarm.registry", "CONNINFO",
          "take min/max workers, drain target and topic from this registry's "
-         "deployment settings of --model (they win over flags)", NULL, 0},
+         "deployment settings of --model (they win over flags)", NULL, 0,
+         .field = F(registry)},
         {"model", 'm', "swarm.model", "NAME",
-         "the registry model whose deployment this scaler runs", NULL, 0},
+         "the registry model whose deployment this scaler runs", NULL, 0,
+         .field = F(model)},
         {"no-group-api", 0, "swarm.no.group.api", NULL,
-         "do not ask the broker for group membership (mock cluster)", "false", 0},
+         "do not ask the broker for group membership (mock cluster)", "false", 0,
+         SWARM_OPT_BOOL, .field = F(no_group_api)},
         SWARM_OPT_END,
 };
+#undef S
+#undef F
 
 static const swarm_cli_t cli = {
         "swarm-scaler",
@@ -79,6 +120,8 @@ static const swarm_cli_t cli = {
         "their production/staging versions and deployment settings.",
         opts,
         SWARM_CLI_ALL,
+        NULL,
+        SWARM_FIELD(scaler_opts_t, topic),
 };
 
 /* What the scaler exports: one handle per series, made once. */
@@ -157,10 +200,10 @@ static int metrics_init(mset_t *ms, swarm_err_t *err) {
  * deployment value of 0 / empty means "not set" and leaves the flag.
  * lag_target is read as the drain target in seconds: how much backlog, in
  * time, the deployment tolerates. */
-static int apply_registry(swarm_conf_t *c, int status, const swarm_log_t *log,
-                          swarm_err_t *err) {
-        const char *conninfo = swarm_conf_get(c, "swarm.registry");
-        const char *model = swarm_conf_get(c, "swarm.model");
+static int apply_registry(swarm_conf_t *c, const scaler_opts_t *o, int status,
+                          const swarm_log_t *log, swarm_err_t *err) {
+        const char *conninfo = o->registry;
+        const char *model = o->model;
         swarm_registry_t *reg = NULL;
         swarm_registry_deployment_t d;
         char v[32], origin[300];
@@ -203,26 +246,22 @@ out:
         return r;
 }
 
-static int conf_policy(const swarm_conf_t *c, policy_conf_t *p, swarm_err_t *err) {
-        int64_t mn, mx;
-        int r;
+static int conf_policy(const scaler_opts_t *o, policy_conf_t *p, swarm_err_t *err) {
         policy_conf_default(p);
-        if ((r = swarm_conf_get_i64(c, "swarm.min.workers", 1, &mn, err)) ||
-            (r = swarm_conf_get_i64(c, "swarm.max.workers", 8, &mx, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.drain.target.s", 30, &p->drain_target_s, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.worker.capacity", 1000, &p->worker_capacity, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.rate.window.s", 10, &p->rate_window_s, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.scale.down.window.s", 60, &p->scale_down_window_s, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.idle.window.s", 300, &p->idle_window_s, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.stall.window.s", 60, &p->stall_window_s, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.hysteresis", 0.2, &p->hysteresis, err)) ||
-            (r = swarm_conf_get_double(c, "swarm.settle.s", 5, &p->settle_s, err)))
-                return r;
-        if (mn < 0 || mx > 256 || mn > mx)
+        if (o->min_workers > o->max_workers)
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
-                                     "need 0 <= --min <= --max <= 256");
-        p->min_workers = (int)mn;
-        p->max_workers = (int)mx;
+                                     "need 0 <= --min <= --max <= %d",
+                                     POLICY_MAX_WORKERS_LIMIT);
+        p->min_workers = (int)o->min_workers;
+        p->max_workers = (int)o->max_workers;
+        p->drain_target_s = o->drain_target_s;
+        p->worker_capacity = o->worker_capacity;
+        p->rate_window_s = o->rate_window_s;
+        p->scale_down_window_s = o->scale_down_window_s;
+        p->idle_window_s = o->idle_window_s;
+        p->stall_window_s = o->stall_window_s;
+        p->hysteresis = o->hysteresis;
+        p->settle_s = o->settle_s;
         return SWARM_OK;
 }
 
@@ -349,9 +388,9 @@ out:
 }
 
 /* status: two polls a second apart (rates need two samples), one screen. */
-static int run_status(const swarm_conf_t *conf, const char *topic,
-                      const char *group, int group_api, const swarm_log_t *log,
-                      swarm_err_t *err) {
+static int run_status(const swarm_conf_t *conf, const scaler_opts_t *o,
+                      const char *topic, const char *group, int group_api,
+                      const swarm_log_t *log, swarm_err_t *err) {
         watch_t *w = NULL;
         policy_t *p = NULL;
         policy_conf_t pc;
@@ -360,7 +399,7 @@ static int run_status(const swarm_conf_t *conf, const char *topic,
         watch_group_t g;
         int r;
 
-        if ((r = conf_policy(conf, &pc, err)) ||
+        if ((r = conf_policy(o, &pc, err)) ||
             (r = watch_new(conf, topic, group, group_api, log, &w, err)) ||
             (r = policy_new(&pc, watch_partitions(w), &p, err)))
                 goto out;
@@ -399,7 +438,7 @@ static int run_status(const swarm_conf_t *conf, const char *topic,
                (long long)d.lag, d.lag_s, d.consume_rate, d.arrival_rate);
         printf("(rates over 1 s; stuck partitions need the running scaler's "
                "--stall-window history)\n");
-        r = print_models(swarm_conf_get(conf, "swarm.registry"), topic, log, err);
+        r = print_models(o->registry, topic, log, err);
 out:
         free(in);
         policy_destroy(p);
@@ -421,12 +460,14 @@ int main(int argc, char **argv) {
         struct sigaction sa;
         const char *topic, *group, *akind;
         const char *last_reason = "";
-        int argi, code, rc = 1, status = 0, group_api, last_desired = -1;
+        int argi, rc = 1, status = 0, group_api, last_desired = -1;
+        scaler_opts_t so;
         int64_t port;
         double poll_s, stop_timeout, next_poll;
         actuator_kind_t kind;
 
         swarm_err_clear(&err);
+        memset(&so, 0, sizeof(so));
         if (argc > 1 && !strcmp(argv[1], "status")) {
                 status = 1;
                 argv++;
@@ -434,58 +475,55 @@ int main(int argc, char **argv) {
         }
         if (swarm_conf_new(&conf, &err))
                 goto out;
-        swarm_cli_parse(&cli, argc, argv, conf, &argi, &code);
-        if (code >= 0) {
-                rc = code;
+        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
                 goto out;
-        }
+        rc = 1;
         log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
-        if (apply_registry(conf, status, &log, &err))
-                goto out;
-        topic = swarm_conf_get(conf, "swarm.topic");
+        /* usage errors first: nothing below may connect before they are
+         * ruled out (the topic may still come from the registry) */
         group = swarm_conf_get(conf, "group.id");
-        akind = swarm_conf_get(conf, "swarm.actuator");
-        if (!swarm_conf_get(conf, "bootstrap.servers") || !topic || !group) {
-                fprintf(stderr, "swarm-scaler: -b, -t and -g are required\n");
-                rc = 2;
+        if (swarm_opts_fill(&cli, conf, &so, &err)) {
+                rc = swarm_cli_error(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
         }
-        if (swarm_conf_get_bool(conf, "swarm.no.group.api", 0, &group_api, &err) ||
-            swarm_conf_get_double(conf, "swarm.poll.interval.s", 2, &poll_s, &err) ||
-            swarm_conf_get_double(conf, "swarm.stop.timeout.s", 60, &stop_timeout, &err) ||
-            swarm_conf_get_i64(conf, "swarm.metrics.port", 0, &port, &err) ||
-            conf_policy(conf, &pc, &err)) {
-                rc = 2;
+        if (!swarm_conf_get(conf, "bootstrap.servers") || !group ||
+            (!so.topic && !(so.registry && so.model))) {
+                swarm_err_set(&err, SWARM_ERR_CONFIG, "-b, -t and -g are required");
+        } else if (so.registry && !so.model && !status) {
+                swarm_err_set(&err, SWARM_ERR_CONFIG, "--registry needs --model NAME");
+        } else if (!status && (!strcmp(so.actuator, "local")) != (argi < argc)) {
+                swarm_err_set(&err, SWARM_ERR_CONFIG, "%s",
+                              !strcmp(so.actuator, "local")
+                                      ? "--actuator local needs the worker command after --"
+                                      : "a worker command is only used with --actuator local");
+        } else if (!status && !strcmp(so.actuator, "exec") && !so.exec) {
+                swarm_err_set(&err, SWARM_ERR_CONFIG, "--actuator exec needs --exec CMD");
+        } else if (so.min_workers > so.max_workers) {
+                swarm_err_set(&err, SWARM_ERR_CONFIG, "need --min <= --max");
+        }
+        if (err.code) {
+                rc = swarm_cli_error(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
         }
-        group_api = !group_api;
+        /* the registry's deployment settings win over flags: fill again */
+        if (apply_registry(conf, &so, status, &log, &err) ||
+            swarm_opts_fill(&cli, conf, &so, &err) || conf_policy(&so, &pc, &err))
+                goto out;
+        topic = so.topic;
+        akind = so.actuator;
+        group_api = !so.no_group_api;
+        poll_s = so.poll_s;
+        stop_timeout = so.stop_timeout_s;
+        port = so.metrics_port;
         if (status) {
-                rc = run_status(conf, topic, group, group_api, &log, &err) ? 1 : 0;
+                rc = run_status(conf, &so, topic, group, group_api, &log, &err) ? 1 : 0;
                 goto out;
         }
-        if (!strcmp(akind, "none"))
-                kind = ACTUATOR_NONE;
-        else if (!strcmp(akind, "local"))
-                kind = ACTUATOR_LOCAL;
-        else if (!strcmp(akind, "exec"))
-                kind = ACTUATOR_EXEC;
-        else {
-                fprintf(stderr, "swarm-scaler: --actuator none|local|exec, got \"%s\"\n", akind);
-                rc = 2;
-                goto out;
-        }
-        if ((kind == ACTUATOR_LOCAL) != (argi < argc)) {
-                fprintf(stderr, "swarm-scaler: %s\n", kind == ACTUATOR_LOCAL
-                        ? "--actuator local needs the worker command after --"
-                        : "a worker command is only used with --actuator local");
-                rc = 2;
-                goto out;
-        }
-        if (!(poll_s > 0) || port < -1 || port > 65535) {
-                fprintf(stderr, "swarm-scaler: bad --poll-interval or --metrics-port\n");
-                rc = 2;
-                goto out;
-        }
+        kind = !strcmp(akind, "local") ? ACTUATOR_LOCAL
+               : !strcmp(akind, "exec") ? ACTUATOR_EXEC
+                                        : ACTUATOR_NONE;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
@@ -495,7 +533,7 @@ int main(int argc, char **argv) {
         if (metrics_init(&ms, &err) ||
             (port >= 0 && swarm_metrics_http_start(ms.reg, (int)port, ready, &ms,
                                                    &log, &http, &err)) ||
-            actuator_new(kind, argv + argi, swarm_conf_get(conf, "swarm.exec"),
+            actuator_new(kind, argv + argi, so.exec,
                          stop_timeout, &log, &act, &err) ||
             watch_new(conf, topic, group, group_api, &log, &w, &err) ||
             policy_new(&pc, watch_partitions(w), &p, &err))

@@ -45,16 +45,16 @@ struct policy {
 };
 
 void policy_conf_default(policy_conf_t *c) {
-        c->min_workers = 1;
-        c->max_workers = 8;
-        c->drain_target_s = 30;
-        c->worker_capacity = 1000;
-        c->rate_window_s = 10;
-        c->scale_down_window_s = 60;
-        c->idle_window_s = 300;
-        c->stall_window_s = 30;
-        c->hysteresis = 0.2;
-        c->settle_s = 5;
+        c->min_workers = POLICY_MIN_WORKERS;
+        c->max_workers = POLICY_MAX_WORKERS;
+        c->drain_target_s = POLICY_DRAIN_TARGET_S;
+        c->worker_capacity = POLICY_WORKER_CAPACITY;
+        c->rate_window_s = POLICY_RATE_WINDOW_S;
+        c->scale_down_window_s = POLICY_SCALE_DOWN_WINDOW_S;
+        c->idle_window_s = POLICY_IDLE_WINDOW_S;
+        c->stall_window_s = POLICY_STALL_WINDOW_S;
+        c->hysteresis = POLICY_HYSTERESIS;
+        c->settle_s = POLICY_SETTLE_S;
 }
 
 int policy_new(const policy_conf_t *c, int partitions, policy_t **out,

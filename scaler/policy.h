@@ -15,9 +15,22 @@
 
 #include "swarm/err.h"
 
-/* Settings: filled from flags today; the registry fills the same struct from
- * a deployment's settings later.  policy_conf_default() gives every field a
- * usable value. */
+/* The defaults, written once: policy_conf_default() and swarm-scaler's
+ * option table (which shows them in --help and -X list) both use these. */
+#define POLICY_MIN_WORKERS 1
+#define POLICY_MAX_WORKERS 8
+#define POLICY_MAX_WORKERS_LIMIT 256
+#define POLICY_DRAIN_TARGET_S 30
+#define POLICY_WORKER_CAPACITY 1000
+#define POLICY_RATE_WINDOW_S 10
+#define POLICY_SCALE_DOWN_WINDOW_S 60
+#define POLICY_IDLE_WINDOW_S 300
+#define POLICY_STALL_WINDOW_S 60
+#define POLICY_HYSTERESIS 0.2
+#define POLICY_SETTLE_S 5
+
+/* Settings: from flags, with the registry deployment's settings winning.
+ * policy_conf_default() gives every field its default. */
 typedef struct policy_conf {
         int min_workers;             /* 0 allows scale to zero */
         int max_workers;

@@ -9,6 +9,12 @@
 
 #include "swarm/kafka.h"
 
+/* The topic's metadata at start, then each poll's committed offsets and
+ * watermarks: a poll that cannot finish within these fails and is retried
+ * at the next one. */
+#define METADATA_TIMEOUT_MS 10000
+#define QUERY_TIMEOUT_MS 5000
+
 struct watch {
         swarm_kafka_opaque_t opaque;    /* first: the log callback finds it */
         rd_kafka_t *rk;
@@ -32,7 +38,7 @@ static int count_partitions(watch_t *w, swarm_err_t *err) {
         if (!rkt)
                 return swarm_err_set(err, SWARM_ERR_KAFKA, "topic %s: %s", w->topic,
                                      rd_kafka_err2str(rd_kafka_last_error()));
-        e = rd_kafka_metadata(w->rk, 0, rkt, &md, 10000);
+        e = rd_kafka_metadata(w->rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
         if (e) {
                 r = swarm_err_set(err, SWARM_ERR_KAFKA, "metadata for %s: %s",
                                   w->topic, rd_kafka_err2str(e));
@@ -152,14 +158,14 @@ int watch_poll(watch_t *w, policy_part_in_t *parts, watch_group_t *g,
                 w->list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
                 w->list->elems[i].err = 0;
         }
-        if ((e = rd_kafka_committed(w->rk, w->list, 5000)))
+        if ((e = rd_kafka_committed(w->rk, w->list, QUERY_TIMEOUT_MS)))
                 return swarm_err_set(err, SWARM_ERR_KAFKA,
                                      "committed offsets of group %s: %s",
                                      w->group, rd_kafka_err2str(e));
         for (int i = 0; i < w->partitions; i++) {
                 int64_t lo = 0, hi = 0;
                 if ((e = rd_kafka_query_watermark_offsets(w->rk, w->topic, i, &lo,
-                                                          &hi, 5000)))
+                                                          &hi, QUERY_TIMEOUT_MS)))
                         return swarm_err_set(err, SWARM_ERR_KAFKA,
                                              "watermarks of %s [%d]: %s",
                                              w->topic, i, rd_kafka_err2str(e));

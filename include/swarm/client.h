@@ -46,11 +46,15 @@ extern "C" {
 
 typedef struct swarm_client swarm_client_t;
 
+/* The window when swarm_client_opts_t.max_in_flight is <= 0, and the
+ * producer's --window default (as a string for its option table). */
+#define SWARM_CLIENT_WINDOW 1024
+
 typedef struct swarm_client_opts {
         const char *request_topic;  /* required; copied */
         const char *result_topic;   /* NULL: send only (callback on delivery);
                                        copied */
-        int max_in_flight;          /* the window; <= 0 means 1024 */
+        int max_in_flight;          /* the window; <= 0: SWARM_CLIENT_WINDOW */
         int keyed;                  /* 1: key = request_id; 0: NULL key */
         int request_timeout_ms;     /* > 0: a request unanswered this long
                                        completes with SWARM_ERR_TIMEOUT; 0: wait
@@ -60,6 +64,10 @@ typedef struct swarm_client_opts {
                                        (SWARM_ERR_TIMEOUT, retriable), so a
                                        caller can check for a stop request;
                                        0: block until a slot frees */
+        int start_timeout_ms;       /* > 0: the most swarm_client_new() waits
+                                       for metadata and watermarks in all
+                                       (and destroy for the purge); 0: the
+                                       built-in waits (5 s, 10 s) */
 } swarm_client_opts_t;
 
 /* Completion of one request, called exactly once per accepted send.
@@ -102,7 +110,8 @@ typedef struct swarm_client_stats {
  * and must outlive the client; opts is copied.  Fetches the request topic's
  * metadata (up to 5 s, failure tolerated: produce reports it later) and, with
  * a result topic, its partitions and high watermarks (up to ~10 s), so then a
- * missing broker or topic fails here with SWARM_ERR_KAFKA.  Caller destroys
+ * missing broker or topic fails here with SWARM_ERR_KAFKA; start_timeout_ms
+ * bounds all of these waits together.  Caller destroys
  * *out. */
 int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                      const swarm_client_opts_t *opts, swarm_client_t **out,
@@ -124,10 +133,11 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                       swarm_client_cb_t cb, void *opaque, swarm_err_t *err);
 
 /* Serve delivery reports and responses for up to timeout_ms (0: only what is
- * ready; -1: until at least one completion).  Returns the number of
- * completion callbacks run (>= 0) or -SWARM_ERR_STATE from inside a
- * callback. */
-int swarm_client_poll(swarm_client_t *cl, int timeout_ms);
+ * ready; -1: until at least one completion).  *completed (may be NULL) gets
+ * the number of completion callbacks run.  Errors: SWARM_ERR_STATE when
+ * called from a callback. */
+int swarm_client_poll(swarm_client_t *cl, int timeout_ms, int *completed,
+                      swarm_err_t *err);
 
 /* Poll until nothing is in flight.  SWARM_ERR_TIMEOUT (message says how many
  * are left) after timeout_ms (-1: no limit); the requests stay in flight. */

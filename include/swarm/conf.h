@@ -8,6 +8,10 @@
  * (--max-batch-rows 64 is swarm.max.batch.rows=64), so a config file or -X
  * can set any of them.
  *
+ * Each program declares its options in one table (swarm_opt_t) with the type
+ * and bounds of each key and the struct field it fills (swarm_opts_fill()),
+ * so a default lives in one place and a bad value is a usage error.
+ *
  * Precedence is explicit and applied after everything is collected:
  * defaults < config file (-c) < environment (SWARM_<OPTION>) < command line.
  * Within a layer the last value wins; repeatable options keep all values of
@@ -20,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "swarm/err.h"
 
@@ -76,6 +81,24 @@ int swarm_conf_each(const swarm_conf_t *c,
 
 /* ---- command line ---- */
 
+/* The type of an option's value: checked (with the bounds) when the
+ * command line is parsed, whatever layer the value came from, and stored
+ * by swarm_opts_fill(). */
+typedef enum swarm_opt_type {
+        SWARM_OPT_STRING = 0,   /* const char * (borrowed; NULL when unset) */
+        SWARM_OPT_INT,          /* int64_t; k/M/G suffixes */
+        SWARM_OPT_DOUBLE,       /* double */
+        SWARM_OPT_BOOL,         /* int 0/1 (true/false, 1/0, yes/no, on/off) */
+        SWARM_OPT_LIST,         /* swarm_opt_list_t: all values of a
+                                   repeatable option (strings) */
+} swarm_opt_type_t;
+
+typedef struct swarm_opt_list {
+        const char **v;         /* borrowed strings; the array is freed by
+                                   swarm_opts_clear() */
+        size_t n;
+} swarm_opt_list_t;
+
 typedef struct swarm_opt {
         const char *name;       /* long option, e.g. "max-batch-rows" */
         int short_name;         /* e.g. 'm', or 0 */
@@ -85,10 +108,28 @@ typedef struct swarm_opt {
         const char *def;        /* default shown in --help and stored in
                                    SWARM_CONF_DEFAULT; may be NULL */
         int repeatable;
+        swarm_opt_type_t type;
+        double min, max;        /* INT, DOUBLE: inclusive bounds, checked
+                                   when min < max */
+        const char *choices;    /* STRING: "a|b|c", the value must be one */
+        /* STRING: a further check of the value (e.g. a device spec); fills
+         * err and returns non-zero when the value is bad */
+        int (*check)(const char *value, swarm_err_t *err);
+        size_t field;           /* SWARM_FIELD(): where swarm_opts_fill()
+                                   stores the value; 0: nowhere */
 } swarm_opt_t;
 
+/* A numeric macro as the string an option table's default needs, so a
+ * default defined as a number elsewhere is written once. */
+#define SWARM_STRINGIFY_(x) #x
+#define SWARM_STRINGIFY(x) SWARM_STRINGIFY_(x)
+
+/* Where swarm_opts_fill() stores an option: the member's offset plus one,
+ * so that 0 means "not stored". */
+#define SWARM_FIELD(type, member) (offsetof(type, member) + 1)
+
 /* Terminate option tables with SWARM_OPT_END. */
-#define SWARM_OPT_END {NULL, 0, NULL, NULL, NULL, NULL, 0}
+#define SWARM_OPT_END {NULL, 0, NULL, NULL, NULL, NULL, 0, SWARM_OPT_STRING, 0, 0, NULL, NULL, 0}
 
 typedef struct swarm_cli {
         const char *prog;         /* "swarm-consumer" */
@@ -96,6 +137,8 @@ typedef struct swarm_cli {
         const char *description;  /* a paragraph for --help; may be NULL */
         const swarm_opt_t *opts;  /* program options, SWARM_OPT_END-terminated */
         int common;               /* bitmask of SWARM_CLI_* common options */
+        const char *topic_def;    /* -t default of this program, may be NULL */
+        size_t topic_field;       /* SWARM_FIELD() of the topic (a string), or 0 */
 } swarm_cli_t;
 
 #define SWARM_CLI_BROKERS 0x1   /* -b, --brokers  -> bootstrap.servers */
@@ -104,16 +147,44 @@ typedef struct swarm_cli {
 #define SWARM_CLI_KAFKA   0x8   /* -X key=value, -X list */
 #define SWARM_CLI_ALL     0xf
 
-/* Parse argv into `c` (defaults, -c file, SWARM_* environment, command line).
- * -c, --log-level and --help are always available.  Returns SWARM_OK and sets
- * *argi to the index of the first positional argument; *exit_code to -1 to
- * continue, or to the code the program should exit with now (0 after --help
- * or -X list, 2 on a usage error, with the message already printed). */
+/* Parse argv into `c` (defaults, -c/-F file, SWARM_* environment, command
+ * line) and check every typed option's effective value (type, bounds,
+ * choices) whatever layer it came from, so a usage error is found before
+ * the program connects anywhere.  -c, -F, --log-level and --help are always
+ * available.  Prints nothing but --help and -X list.
+ * Returns SWARM_OK with *argi the index of the first positional argument and
+ * *done 0, or *done 1 when --help or -X list was printed (exit 0).  A usage
+ * error is SWARM_ERR_CONFIG with the message in err: print it with
+ * swarm_cli_error() and exit 2. */
 int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
-                    swarm_conf_t *c, int *argi, int *exit_code);
+                    swarm_conf_t *c, int *argi, int *done, swarm_err_t *err);
+
+/* Print "PROG: MESSAGE" and "Try 'PROG --help'." to stderr; returns 2, the
+ * exit code of a usage error. */
+int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err);
+
+/* For a program's main(), where the exit is decided: swarm_cli_parse(),
+ * printing a usage error with swarm_cli_error().  Returns -1 to go on, or
+ * the exit code now: 0 after --help or -X list, 2 after a usage error. */
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_conf_t *c, int *argi);
+
+/* Store every option with a field (and the topic, see swarm_cli_t) into the
+ * struct at `dst` with its type.  Strings are borrowed from `c`, which must
+ * outlive `dst`; lists are allocated (swarm_opts_clear()).  Errors: a
+ * value that does not parse or is out of bounds (SWARM_ERR_CONFIG, citing
+ * the key and its origin), SWARM_ERR_NOMEM. */
+int swarm_opts_fill(const swarm_cli_t *cli, const swarm_conf_t *c, void *dst,
+                    swarm_err_t *err);
+/* Free what swarm_opts_fill() allocated in `dst`.  NULL is accepted. */
+void swarm_opts_clear(const swarm_cli_t *cli, void *dst);
 
 /* Print --help for `cli` to stdout. */
 void swarm_cli_usage(const swarm_cli_t *cli);
+
+/* Print Swarm's own keys of `cli` (key, type, bounds or choices, default,
+ * what it does) to `out`: the first part of -X list. */
+void swarm_cli_list_keys(const swarm_cli_t *cli, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -65,7 +65,7 @@ int swarm_registry_connected(const swarm_registry_t *r);
 void swarm_registry_set_idle_check(swarm_registry_t *r, int every_ms,
                                    int answer_ms);
 
-/* Apply the embedded migrations (registry/migrations/NNN_*.sql) not yet
+/* Apply the embedded migrations (lib/core/migrations/NNN_*.sql) not yet
  * recorded in registry.schema_migrations, each in its own transaction, under
  * a session advisory lock so concurrent runs serialize.  Safe to re-run.
  * *applied (may be NULL) gets how many ran now.  Needs a role that may

@@ -17,13 +17,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "swarm/clock.h"
 #include "swarm/kafka.h"
 
-#define DEFAULT_WINDOW 1024
 #define CONSUME_BATCH 256
+/* Built-in start-up waits: one metadata or watermark request, and the
+ * result topic's partitions (a topic being auto-created has none for a
+ * moment).  swarm_client_opts_t.start_timeout_ms can only shorten them. */
+#define METADATA_WAIT_MS 5000
+#define RESULTS_WAIT_MS 10000
+/* destroy: how long the purge's delivery reports may take */
+#define CLOSE_FLUSH_MS 5000
+/* a result topic being auto-created reports LEADER_NOT_AVAILABLE: retry */
+#define RESULTS_RETRY_NS (200 * 1000 * 1000)
 /* How long one wait on the result queue may last before delivery reports are
  * served again. */
 #define SLICE_MS 10
+/* The same for a send-only client, which has only delivery reports. */
+#define NO_RESULTS_SLICE_MS 100
 
 typedef struct entry {
         char *id;               /* owned, NUL-terminated */
@@ -51,6 +62,8 @@ struct swarm_client {
         int n_res_parts;
         char *req_topic, *res_topic;
         int window, keyed, timeout_ms, send_timeout_ms;
+        int64_t start_deadline_us;      /* bounds start-up waits, 0: none */
+        int close_ms;                   /* the purge's flush at destroy */
 
         entry_t *e;
         int n_entries, free_head;       /* free list through e[].chain */
@@ -64,12 +77,6 @@ struct swarm_client {
         swarm_client_stats_t st;
         swarm_buf_t buf;
 };
-
-static int64_t now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static uint64_t hash_id(const char *p, size_t n) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -131,7 +138,7 @@ static void release_unsent(swarm_client_t *cl, entry_t *e) {
 /* Run the callback of a pending entry once and take it out of the window. */
 static void complete(swarm_client_t *cl, entry_t *e,
                      const swarm_response_t *resp, const swarm_err_t *err) {
-        int64_t lat = now_us() - e->sent_us;
+        int64_t lat = swarm_clock_us() - e->sent_us;
 
         unlink_pending(cl, e);
         cl->st.in_flight--;
@@ -150,23 +157,6 @@ static void complete_err(swarm_client_t *cl, entry_t *e, swarm_code_t code,
         swarm_err_clear(&err);
         swarm_err_set(&err, code, fmt, arg);
         complete(cl, e, NULL, &err);
-}
-
-/* One conf feeds both handles, so librdkafka warns that every producer
- * property is ignored by the consumer and vice versa (-X linger.ms, -g).
- * Those warnings are expected here and go to DEBUG; every other line keeps
- * the shape of kafka.c's log callback. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        const swarm_client_t *cl = rd_kafka_opaque(rk);
-        swarm_level_t lvl = level <= 3   ? SWARM_LOG_ERROR
-                            : level <= 5 ? SWARM_LOG_WARN
-                            : level <= 6 ? SWARM_LOG_INFO
-                                         : SWARM_LOG_DEBUG;
-        if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
-                lvl = SWARM_LOG_DEBUG;
-        SWARM_LOG(cl->log, lvl, "rdkafka fac=%s client=%s %s", fac,
-                  rd_kafka_name(rk), buf);
 }
 
 /* librdkafka delivery report, run inside rd_kafka_poll() on our thread. */
@@ -235,7 +225,7 @@ static void check_timeouts(swarm_client_t *cl) {
         int64_t now;
         if (cl->timeout_ms <= 0 || cl->head < 0)
                 return;
-        now = now_us();
+        now = swarm_clock_us();
         while (cl->head >= 0 &&
                now - cl->e[cl->head].sent_us >= (int64_t)cl->timeout_ms * 1000) {
                 char ms[32];
@@ -268,36 +258,44 @@ static void poll_once(swarm_client_t *cl, int wait_ms) {
         check_timeouts(cl);
 }
 
-int swarm_client_poll(swarm_client_t *cl, int timeout_ms) {
+int swarm_client_poll(swarm_client_t *cl, int timeout_ms, int *completed,
+                      swarm_err_t *err) {
         uint64_t before = cl->completions;
-        int64_t deadline = timeout_ms >= 0 ? now_us() + (int64_t)timeout_ms * 1000
+        int64_t deadline = timeout_ms >= 0 ? swarm_clock_us() + (int64_t)timeout_ms * 1000
                                            : INT64_MAX;
 
+        if (completed)
+                *completed = 0;
         if (cl->in_cb)
-                return -SWARM_ERR_STATE;
+                return swarm_err_set(err, SWARM_ERR_STATE,
+                                     "swarm_client_poll() called from a callback");
         for (;;) {
-                int64_t left = deadline - now_us();
+                int64_t left = deadline - swarm_clock_us();
                 int slice = left <= 0             ? 0
                             : left > SLICE_MS * 1000 ? SLICE_MS
                                                    : (int)((left + 999) / 1000);
+                /* no result queue to wake on: sleep in longer slices */
                 if (!cl->cq && timeout_ms != 0)
-                        slice = left > 100000 ? 100 : slice;
+                        slice = left > NO_RESULTS_SLICE_MS * 1000 ? NO_RESULTS_SLICE_MS
+                                                                   : slice;
                 poll_once(cl, slice);
                 if (cl->completions != before || left <= 0 ||
                     (timeout_ms < 0 && cl->st.in_flight == 0))
                         break;
         }
-        return (int)(cl->completions - before);
+        if (completed)
+                *completed = (int)(cl->completions - before);
+        return SWARM_OK;
 }
 
 int swarm_client_flush(swarm_client_t *cl, int timeout_ms, swarm_err_t *err) {
-        int64_t deadline = timeout_ms >= 0 ? now_us() + (int64_t)timeout_ms * 1000
+        int64_t deadline = timeout_ms >= 0 ? swarm_clock_us() + (int64_t)timeout_ms * 1000
                                            : INT64_MAX;
         if (cl->in_cb)
                 return swarm_err_set(err, SWARM_ERR_STATE,
                                      "swarm_client_flush() called from a callback");
         while (cl->st.in_flight > 0) {
-                int64_t left = deadline - now_us();
+                int64_t left = deadline - swarm_clock_us();
                 if (left <= 0)
                         return swarm_err_set(err, SWARM_ERR_TIMEOUT,
                                              "%lld requests still in flight after "
@@ -351,10 +349,10 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                 return r;
         }
         deadline = cl->send_timeout_ms > 0
-                           ? now_us() + (int64_t)cl->send_timeout_ms * 1000
+                           ? swarm_clock_us() + (int64_t)cl->send_timeout_ms * 1000
                            : INT64_MAX;
         while (cl->st.in_flight >= cl->window || cl->free_head < 0) {
-                if (now_us() >= deadline)
+                if (swarm_clock_us() >= deadline)
                         goto timeout;
                 poll_once(cl, SLICE_MS);
         }
@@ -375,7 +373,7 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
         memcpy(e->id, req->request_id.ptr, req->request_id.len);
         e->id[req->request_id.len] = '\0';
         e->id_len = req->request_id.len;
-        e->sent_us = now_us();
+        e->sent_us = swarm_clock_us();
         e->cb = cb;
         e->opaque = opaque;
 
@@ -389,7 +387,7 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                         RD_KAFKA_V_OPAQUE(e), RD_KAFKA_V_END);
                 if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                if (now_us() >= deadline) {
+                if (swarm_clock_us() >= deadline) {
                         release_unsent(cl, e);
                         goto timeout;
                 }
@@ -432,11 +430,21 @@ timeout:
  * watermark into cl->cq.  This uses librdkafka's simple (legacy) consumer:
  * rd_kafka_assign() refuses to work without a group.id, and the client must
  * not join or commit to any group. */
+/* Start-up waits: a metadata or watermark call gets the built-in `ms`, or
+ * what is left of start_timeout_ms when that is less (at least 1 ms). */
+static int start_wait_ms(const swarm_client_t *cl, int ms) {
+        int64_t left;
+        if (!cl->start_deadline_us)
+                return ms;
+        left = (cl->start_deadline_us - swarm_clock_us()) / 1000;
+        return left < 1 ? 1 : (left < ms ? (int)left : ms);
+}
+
 static int start_results(swarm_client_t *cl, swarm_err_t *err) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-        int64_t deadline = now_us() + 10 * 1000000;
+        int64_t deadline = swarm_clock_us() + (int64_t)RESULTS_WAIT_MS * 1000;
         int r = SWARM_OK, np = 0;
         int64_t *hi = NULL;
 
@@ -447,7 +455,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                                      cl->res_topic,
                                      rd_kafka_err2str(rd_kafka_last_error()));
         for (;;) {
-                kerr = rd_kafka_metadata(cl->prod, 0, rkt, &md, 5000);
+                kerr = rd_kafka_metadata(cl->prod, 0, rkt, &md,
+                                         start_wait_ms(cl, METADATA_WAIT_MS));
                 if (!kerr && md->topic_cnt == 1) {
                         kerr = md->topics[0].err;
                         np = md->topics[0].partition_cnt;
@@ -458,7 +467,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                         rd_kafka_metadata_destroy(md);
                         md = NULL;
                 }
-                if (now_us() > deadline) {
+                if (swarm_clock_us() > deadline ||
+                    (cl->start_deadline_us && swarm_clock_us() >= cl->start_deadline_us)) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s: no partitions: %s",
                                           cl->res_topic,
@@ -467,7 +477,7 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                         goto out;
                 }
                 /* a topic being auto-created reports LEADER_NOT_AVAILABLE */
-                nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec){0, RESULTS_RETRY_NS}, NULL);
         }
         /* all watermarks before any fetch starts: no response to a request
          * sent after this function returns can be older than them */
@@ -481,7 +491,8 @@ static int start_results(swarm_client_t *cl, swarm_err_t *err) {
                 int32_t p = md->topics[0].partitions[i].id;
                 int64_t lo = 0;
                 kerr = rd_kafka_query_watermark_offsets(cl->cons, cl->res_topic,
-                                                        p, &lo, &hi[i], 5000);
+                                                        p, &lo, &hi[i],
+                                                        start_wait_ms(cl, METADATA_WAIT_MS));
                 if (kerr) {
                         r = swarm_err_set(err, SWARM_ERR_KAFKA,
                                           "result topic %s partition %d: "
@@ -550,10 +561,16 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         cl->kop.log = log;
         cl->log = log;
         cl->window = opts->max_in_flight > 0 ? opts->max_in_flight
-                                             : DEFAULT_WINDOW;
+                                             : SWARM_CLIENT_WINDOW;
         cl->keyed = opts->keyed;
         cl->timeout_ms = opts->request_timeout_ms;
         cl->send_timeout_ms = opts->send_timeout_ms;
+        cl->start_deadline_us = opts->start_timeout_ms > 0
+                                        ? swarm_clock_us() + (int64_t)opts->start_timeout_ms * 1000
+                                        : 0;
+        cl->close_ms = opts->start_timeout_ms > 0 && opts->start_timeout_ms < CLOSE_FLUSH_MS
+                               ? opts->start_timeout_ms
+                               : CLOSE_FLUSH_MS;
         cl->head = cl->tail = -1;
         cl->req_topic = strdup(opts->request_topic);
         cl->res_topic = opts->result_topic && *opts->result_topic
@@ -590,7 +607,6 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
         if ((r = swarm_kafka_conf(conf, prod_defaults, &cl->kop, &kconf, err)))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
-        rd_kafka_conf_set_log_cb(kconf, log_cb);
         /* the dr callback needs the client; kafka.c's log callback reads the
          * swarm_kafka_opaque_t at its start */
         rd_kafka_conf_set_opaque(kconf, cl);
@@ -610,7 +626,8 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                  * trip and their latency is skewed.  Failure is not fatal
                  * here; produce reports it. */
                 const struct rd_kafka_metadata *md = NULL;
-                if (!rd_kafka_metadata(cl->prod, 0, cl->rkt, &md, 5000) && md)
+                if (!rd_kafka_metadata(cl->prod, 0, cl->rkt, &md,
+                                       start_wait_ms(cl, METADATA_WAIT_MS)) && md)
                         rd_kafka_metadata_destroy(md);
         }
         if (cl->res_topic) {
@@ -618,7 +635,6 @@ int swarm_client_new(const swarm_conf_t *conf, const swarm_log_t *log,
                                           err)))
                         goto fail;
                 rd_kafka_conf_set_opaque(kconf, cl);
-                rd_kafka_conf_set_log_cb(kconf, log_cb);
                 if ((r = swarm_kafka_new(RD_KAFKA_CONSUMER, kconf, &cl->cons,
                                          err)))
                         goto fail;
@@ -647,7 +663,7 @@ void swarm_client_destroy(swarm_client_t *cl) {
                                RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                 /* serves the purge's delivery reports so entries are
                  * released; the requests are already completed */
-                rd_kafka_flush(cl->prod, 5000);
+                rd_kafka_flush(cl->prod, cl->close_ms);
         }
         for (int i = 0; i < cl->n_res_parts; i++)
                 rd_kafka_consume_stop(cl->res_rkt, cl->res_parts[i]);

@@ -173,20 +173,16 @@ const char *swarm_conf_get_nth(const swarm_conf_t *c, const char *key,
         return NULL;
 }
 
-int swarm_conf_get_i64(const swarm_conf_t *c, const char *key, int64_t def,
-                       int64_t *out, swarm_err_t *err) {
-        const entry_t *e = effective(c, key);
+/* Parsers of one value; errors cite where it came from. */
+static int parse_i64(const char *key, const char *value, const char *origin,
+                     int64_t *out, swarm_err_t *err) {
         char *end;
         long long v;
         int64_t mul = 1;
 
-        if (!e) {
-                *out = def;
-                return SWARM_OK;
-        }
         errno = 0;
-        v = strtoll(e->value, &end, 0);
-        if (end != e->value) {
+        v = strtoll(value, &end, 0);
+        if (end != value) {
                 switch (*end) {
                 case 'k': case 'K': mul = 1000; end++; break;
                 case 'M': mul = 1000000; end++; break;
@@ -194,58 +190,80 @@ int swarm_conf_get_i64(const swarm_conf_t *c, const char *key, int64_t def,
                 default: break;
                 }
         }
-        if (errno || end == e->value || *end ||
+        if (errno || end == value || *end ||
             (v > 0 && v > INT64_MAX / mul) || (v < 0 && v < INT64_MIN / mul))
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
                                      "%s: %s=\"%s\" is not an integer",
-                                     e->origin, key, e->value);
+                                     origin, key, value);
         *out = (int64_t)v * mul;
         return SWARM_OK;
 }
 
-int swarm_conf_get_double(const swarm_conf_t *c, const char *key, double def,
-                          double *out, swarm_err_t *err) {
-        const entry_t *e = effective(c, key);
+static int parse_double(const char *key, const char *value, const char *origin,
+                        double *out, swarm_err_t *err) {
         char *end;
         double v;
 
-        if (!e) {
-                *out = def;
-                return SWARM_OK;
-        }
         errno = 0;
-        v = strtod(e->value, &end);
-        if (errno || end == e->value || *end || !isfinite(v))
+        v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v))
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
                                      "%s: %s=\"%s\" is not a number",
-                                     e->origin, key, e->value);
+                                     origin, key, value);
         *out = v;
         return SWARM_OK;
 }
 
-int swarm_conf_get_bool(const swarm_conf_t *c, const char *key, int def,
-                        int *out, swarm_err_t *err) {
+static int parse_bool(const char *key, const char *value, const char *origin,
+                      int *out, swarm_err_t *err) {
         static const char *yes[] = {"true", "1", "yes", "on"};
         static const char *no[] = {"false", "0", "no", "off"};
-        const entry_t *e = effective(c, key);
 
-        if (!e) {
-                *out = def;
-                return SWARM_OK;
-        }
-        for (int i = 0; i < 4; i++) {
-                if (!strcasecmp(e->value, yes[i])) {
+        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+                if (!strcasecmp(value, yes[i])) {
                         *out = 1;
                         return SWARM_OK;
                 }
-                if (!strcasecmp(e->value, no[i])) {
+                if (!strcasecmp(value, no[i])) {
                         *out = 0;
                         return SWARM_OK;
                 }
         }
         return swarm_err_set(err, SWARM_ERR_CONFIG,
-                             "%s: %s=\"%s\" is not a boolean", e->origin, key,
-                             e->value);
+                             "%s: %s=\"%s\" is not a boolean", origin, key, value);
+}
+
+int swarm_conf_get_i64(const swarm_conf_t *c, const char *key, int64_t def,
+                       int64_t *out, swarm_err_t *err) {
+        const entry_t *e = effective(c, key);
+
+        if (!e) {
+                *out = def;
+                return SWARM_OK;
+        }
+        return parse_i64(key, e->value, e->origin, out, err);
+}
+
+int swarm_conf_get_double(const swarm_conf_t *c, const char *key, double def,
+                          double *out, swarm_err_t *err) {
+        const entry_t *e = effective(c, key);
+
+        if (!e) {
+                *out = def;
+                return SWARM_OK;
+        }
+        return parse_double(key, e->value, e->origin, out, err);
+}
+
+int swarm_conf_get_bool(const swarm_conf_t *c, const char *key, int def,
+                        int *out, swarm_err_t *err) {
+        const entry_t *e = effective(c, key);
+
+        if (!e) {
+                *out = def;
+                return SWARM_OK;
+        }
+        return parse_bool(key, e->value, e->origin, out, err);
 }
 
 int swarm_conf_each(const swarm_conf_t *c,
@@ -284,6 +302,42 @@ static const swarm_opt_t common_opts[] = {
 static const int common_bits[] = {SWARM_CLI_BROKERS, SWARM_CLI_TOPIC,
                                   SWARM_CLI_GROUP};
 
+static const swarm_opt_t builtin_opts[] = {
+        {"config", 'c', NULL, "FILE", NULL, NULL, 0},
+        {"log-level", 0, "swarm.log.level", "LEVEL", "error, warn, info or debug",
+         "info", 0, .choices = "error|warn|info|debug"},
+        {"help", 'h', NULL, NULL, NULL, NULL, 0},
+        SWARM_OPT_END,
+};
+
+/* Most options one program has (common, its own, built-in). */
+#define MAX_OPTS 96
+/* getopt_long() returns this plus the table index for a long option (above
+ * every short option character). */
+#define LONGOPT_BASE 1000
+/* kcat's -F FILE is an alias of -c FILE. */
+#define CONFIG_ALIAS 'F'
+
+static const char *type_name(const swarm_opt_t *o) {
+        switch (o->type) {
+        case SWARM_OPT_INT: return "integer";
+        case SWARM_OPT_DOUBLE: return "number";
+        case SWARM_OPT_BOOL: return "boolean";
+        case SWARM_OPT_LIST: return "string, repeatable";
+        default: return o->arg ? "string" : "flag";
+        }
+}
+
+/* "1..65535", "a|b|c" or "" for --help and -X list. */
+static void bounds_text(const swarm_opt_t *o, char *buf, size_t size) {
+        buf[0] = '\0';
+        if (o->choices)
+                snprintf(buf, size, "%s", o->choices);
+        else if ((o->type == SWARM_OPT_INT || o->type == SWARM_OPT_DOUBLE) &&
+                 o->min < o->max)
+                snprintf(buf, size, "%.15g..%.15g", o->min, o->max);
+}
+
 void swarm_cli_usage(const swarm_cli_t *cli) {
         printf("Usage: %s %s\n\n", cli->prog, cli->synopsis ? cli->synopsis : "[options]");
         if (cli->description)
@@ -293,35 +347,71 @@ void swarm_cli_usage(const swarm_cli_t *cli) {
                 const swarm_opt_t *o = &common_opts[i];
                 if (!(cli->common & common_bits[i]))
                         continue;
-                printf("  -%c, --%s %s\n        %s (%s)\n", o->short_name,
-                       o->name, o->arg, o->help, o->key);
+                printf("  -%c, --%s %s\n        %s (%s%s%s)\n", o->short_name,
+                       o->name, o->arg, o->help, o->key,
+                       i == 1 && cli->topic_def ? ", default " : "",
+                       i == 1 && cli->topic_def ? cli->topic_def : "");
         }
         for (const swarm_opt_t *o = cli->opts; o && o->name; o++) {
-                char sh[8] = "    ";
+                char sh[8] = "    ", range[128];
                 if (o->short_name)
                         snprintf(sh, sizeof(sh), "-%c, ", o->short_name);
-                printf("  %s--%s%s%s\n        %s (%s%s%s%s)\n", sh, o->name,
+                bounds_text(o, range, sizeof(range));
+                printf("  %s--%s%s%s\n        %s (%s%s%s%s%s%s)\n", sh, o->name,
                        o->arg ? " " : "", o->arg ? o->arg : "", o->help,
                        o->key, o->def ? ", default " : "", o->def ? o->def : "",
+                       *range ? ", " : "", range,
                        o->repeatable ? ", repeatable" : "");
         }
         if (cli->common & SWARM_CLI_KAFKA)
                 printf("  -X KEY=VALUE\n        set any librdkafka property, "
                        "or a swarm.* key (repeatable); -X list shows them\n");
-        printf("  -c, --config FILE\n        key=value configuration file\n"
+        printf("  -c, -F, --config FILE\n        key=value configuration file\n"
                "  --log-level LEVEL\n        error, warn, info (default), debug\n"
                "  -h, --help\n        this text\n\n"
                "Precedence: defaults < -c file < SWARM_<OPTION> environment "
                "< command line.\n");
 }
 
-static int usage_error(const swarm_cli_t *cli, int *exit_code, const char *fmt,
-                       const char *a, const char *b) {
-        fprintf(stderr, "%s: ", cli->prog);
-        fprintf(stderr, fmt, a, b);
-        fprintf(stderr, "\nTry '%s --help'.\n", cli->prog);
-        *exit_code = 2;
-        return SWARM_ERR_CONFIG;
+static void list_one(FILE *out, const swarm_opt_t *o, const char *def) {
+        char range[128];
+        bounds_text(o, range, sizeof(range));
+        fprintf(out, "%-32s %-18s %-22s %-12s %s\n", o->key, type_name(o),
+                *range ? range : "-", def ? (*def ? def : "\"\"") : "-",
+                o->help ? o->help : "");
+}
+
+void swarm_cli_list_keys(const swarm_cli_t *cli, FILE *out) {
+        fprintf(out, "%s keys (-X key=value, -c file, SWARM_<OPTION>):\n\n", cli->prog);
+        fprintf(out, "%-32s %-18s %-22s %-12s %s\n", "Key", "Type", "Range",
+                "Default", "Description");
+        for (int i = 0; common_opts[i].name; i++)
+                if ((cli->common & common_bits[i]) && !strncmp(common_opts[i].key, "swarm.", 6))
+                        list_one(out, &common_opts[i], cli->topic_def);
+        for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
+                if (o->key && !strncmp(o->key, "swarm.", 6))
+                        list_one(out, o, o->def);
+        for (int i = 0; builtin_opts[i].name; i++)
+                if (builtin_opts[i].key)
+                        list_one(out, &builtin_opts[i], builtin_opts[i].def);
+        fprintf(out, "\nlibrdkafka properties (passed through verbatim):\n\n");
+}
+
+int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err) {
+        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", cli->prog,
+                err && *err->msg ? err->msg : "usage error", cli->prog);
+        return 2;
+}
+
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_conf_t *c, int *argi) {
+        swarm_err_t err;
+        int done = 0;
+
+        swarm_err_clear(&err);
+        if (swarm_cli_parse(cli, argc, argv, c, argi, &done, &err))
+                return swarm_cli_error(cli, &err);
+        return done ? 0 : -1;
 }
 
 /* Environment variable for an option: SWARM_ + upper-cased name, '-' -> '_'. */
@@ -417,73 +507,137 @@ static int env_or_file(swarm_conf_t *c, const char *name, const char *key,
         return SWARM_OK;
 }
 
-static int known_key(const swarm_cli_t *cli, const char *key) {
-        if (!strcmp(key, "swarm.topic") || !strcmp(key, "swarm.log.level"))
-                return 1;
-        for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
-                if (o->key && !strcmp(o->key, key))
-                        return 1;
-        return 0;
-}
-
 typedef struct table {
-        const swarm_opt_t *o[96];
+        const swarm_opt_t *o[MAX_OPTS];
         int n;
 } table_t;
 
 static void table_add(table_t *t, const swarm_opt_t *o) {
-        if (t->n < (int)(sizeof(t->o) / sizeof(t->o[0])))
+        if (t->n < MAX_OPTS)
                 t->o[t->n++] = o;
 }
 
+/* Every option of the program: common, its own, built-in. */
+static void table_fill(const swarm_cli_t *cli, table_t *t) {
+        t->n = 0;
+        for (int i = 0; common_opts[i].name; i++)
+                if (cli->common & common_bits[i])
+                        table_add(t, &common_opts[i]);
+        for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
+                table_add(t, o);
+        for (int i = 0; builtin_opts[i].name; i++)
+                table_add(t, &builtin_opts[i]);
+}
+
+typedef struct key_check {
+        const table_t *t;
+        swarm_err_t *err;
+} key_check_t;
+
 static int check_swarm_key(const char *key, const char *value,
                            const char *origin, void *opaque) {
-        const swarm_cli_t *cli = opaque;
+        key_check_t *k = opaque;
         (void)value;
-        if (!strncmp(key, "swarm.", 6) && !known_key(cli, key)) {
-                fprintf(stderr, "%s: %s: unknown configuration key \"%s\"\n",
-                        cli->prog, origin, key);
-                return 1;
+        if (strncmp(key, "swarm.", 6))
+                return 0;
+        for (int i = 0; i < k->t->n; i++)
+                if (k->t->o[i]->key && !strcmp(k->t->o[i]->key, key))
+                        return 0;
+        return swarm_err_set(k->err, SWARM_ERR_CONFIG,
+                             "%s: unknown configuration key \"%s\"", origin, key);
+}
+
+/* Check one value of a typed option; errors cite key and origin. */
+static int check_value(const swarm_opt_t *o, const char *value, const char *origin,
+                       swarm_err_t *err) {
+        int64_t i64;
+        double d = 0;
+        int b, r;
+
+        switch (o->type) {
+        case SWARM_OPT_INT:
+                if ((r = parse_i64(o->key, value, origin, &i64, err)))
+                        return r;
+                d = (double)i64;
+                break;
+        case SWARM_OPT_DOUBLE:
+                if ((r = parse_double(o->key, value, origin, &d, err)))
+                        return r;
+                break;
+        case SWARM_OPT_BOOL:
+                return parse_bool(o->key, value, origin, &b, err);
+        default:
+                if (o->choices) {
+                        const char *p = o->choices;
+                        size_t n = strlen(value);
+                        for (;;) {
+                                const char *bar = strchr(p, '|');
+                                size_t len = bar ? (size_t)(bar - p) : strlen(p);
+                                if (len == n && !strncasecmp(p, value, n))
+                                        break;
+                                if (!bar)
+                                        return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                                             "%s: %s=\"%s\": expected one of %s",
+                                                             origin, o->key, value, o->choices);
+                                p = bar + 1;
+                        }
+                }
+                if (o->check && (r = o->check(value, err))) {
+                        swarm_err_prefix(err, "%s: %s=\"%s\": ", origin, o->key, value);
+                        return r;
+                }
+                return SWARM_OK;
         }
-        return 0;
+        if (o->min < o->max && (d < o->min || d > o->max))
+                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                     "%s: %s=\"%s\" is out of range %.15g..%.15g",
+                                     origin, o->key, value, o->min, o->max);
+        return SWARM_OK;
+}
+
+/* Every effective value of every typed option, whatever its layer. */
+static int check_values(const swarm_conf_t *c, const table_t *t, swarm_err_t *err) {
+        for (int i = 0; i < t->n; i++) {
+                const swarm_opt_t *o = t->o[i];
+                size_t n;
+                int r;
+                if (!o->key)
+                        continue;
+                n = swarm_conf_count(c, o->key);
+                for (size_t k = 0; k < n; k++) {
+                        const char *v = swarm_conf_get_nth(c, o->key, k);
+                        if ((r = check_value(o, v, swarm_conf_origin(c, o->key), err)))
+                                return r;
+                }
+        }
+        return SWARM_OK;
 }
 
 int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
-                    swarm_conf_t *c, int *argi, int *exit_code) {
-        static const swarm_opt_t builtin[] = {
-                {"config", 'c', NULL, "FILE", NULL, NULL, 0},
-                {"log-level", 0, "swarm.log.level", "LEVEL", NULL, "info", 0},
-                {"help", 'h', NULL, NULL, NULL, NULL, 0},
-                SWARM_OPT_END,
-        };
-        struct option lopts[100];
-        char sopts[200];
-        table_t t = {{0}, 0};
+                    swarm_conf_t *c, int *argi, int *done, swarm_err_t *err) {
+        struct option lopts[MAX_OPTS + 1];
+        char sopts[2 * MAX_OPTS + 8];
+        table_t t;
         size_t ns = 0;
-        swarm_err_t err;
         const char *config = NULL;
         int r, list = 0;
 
-        swarm_err_clear(&err);
-        *exit_code = -1;
-        for (int i = 0; common_opts[i].name; i++)
-                if (cli->common & common_bits[i])
-                        table_add(&t, &common_opts[i]);
-        for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
-                table_add(&t, o);
-        for (int i = 0; builtin[i].name; i++)
-                table_add(&t, &builtin[i]);
+        *done = 0;
+        *argi = argc;
+        table_fill(cli, &t);
 
         sopts[ns++] = '+'; /* stop at the first positional argument */
         if (cli->common & SWARM_CLI_KAFKA) {
                 sopts[ns++] = 'X';
                 sopts[ns++] = ':';
         }
+        sopts[ns++] = CONFIG_ALIAS;
+        sopts[ns++] = ':';
         for (int i = 0; i < t.n; i++) {
                 lopts[i].name = t.o[i]->name;
                 lopts[i].has_arg = t.o[i]->arg ? required_argument : no_argument;
                 lopts[i].flag = NULL;
-                lopts[i].val = 1000 + i;
+                lopts[i].val = LONGOPT_BASE + i;
                 if (t.o[i]->short_name && ns + 3 < sizeof(sopts)) {
                         sopts[ns++] = (char)t.o[i]->short_name;
                         if (t.o[i]->arg)
@@ -494,11 +648,15 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
         sopts[ns] = '\0';
 
         /* defaults first; they are the lowest layer */
+        if (cli->topic_def && (cli->common & SWARM_CLI_TOPIC) &&
+            (r = swarm_conf_add(c, SWARM_CONF_DEFAULT, "swarm.topic", cli->topic_def,
+                                "default", err)))
+                return r;
         for (int i = 0; i < t.n; i++)
                 if (t.o[i]->key && t.o[i]->def &&
                     (r = swarm_conf_add(c, SWARM_CONF_DEFAULT, t.o[i]->key,
-                                        t.o[i]->def, "default", &err)))
-                        goto fail;
+                                        t.o[i]->def, "default", err)))
+                        return r;
 
         /* 0, not 1: glibc then also forgets where it was inside a group
          * of short options ("-nm8") when the previous parse stopped there;
@@ -515,9 +673,9 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                 if (ch == -1)
                         break;
                 if (ch == '?')
-                        return usage_error(cli, exit_code,
-                                           "unknown option or missing argument: %s%s",
-                                           argv[optind - 1], "");
+                        return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                             "unknown option or missing argument: %s",
+                                             argv[optind - 1]);
                 if (ch == 'X') {
                         char *eq;
                         char kv[4096];
@@ -528,9 +686,9 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                         snprintf(kv, sizeof(kv), "%s", optarg);
                         eq = strchr(kv, '=');
                         if (!eq || eq == kv)
-                                return usage_error(cli, exit_code,
-                                                   "-X expects key=value, got \"%s\"%s",
-                                                   optarg, "");
+                                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                                     "-X expects key=value, got \"%s\"",
+                                                     optarg);
                         *eq = '\0';
                         if (is_kafka_secret(kv)) {
                                 char env[128], *q;
@@ -542,22 +700,26 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                         "-c FILE\n", cli->prog, kv, env, env);
                         }
                         if ((r = swarm_conf_add(c, SWARM_CONF_CLI, kv, eq + 1,
-                                                "-X", &err)))
-                                goto fail;
+                                                "-X", err)))
+                                return r;
                         continue;
                 }
-                if (ch >= 1000)
-                        o = t.o[ch - 1000];
+                if (ch == CONFIG_ALIAS) {
+                        config = optarg;
+                        continue;
+                }
+                if (ch >= LONGOPT_BASE)
+                        o = t.o[ch - LONGOPT_BASE];
                 else
                         for (int i = 0; i < t.n; i++)
                                 if (t.o[i]->short_name == ch)
                                         o = t.o[i];
                 if (!o)
-                        return usage_error(cli, exit_code, "unknown option %s%s",
-                                           argv[optind - 1], "");
+                        return swarm_err_set(err, SWARM_ERR_CONFIG, "unknown option %s",
+                                             argv[optind - 1]);
                 if (!strcmp(o->name, "help")) {
                         swarm_cli_usage(cli);
-                        *exit_code = 0;
+                        *done = 1;
                         return SWARM_OK;
                 }
                 if (!strcmp(o->name, "config")) {
@@ -574,14 +736,15 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                 "~/.pgpass\n", cli->prog, o->name, env);
                 }
                 if ((r = swarm_conf_add(c, SWARM_CONF_CLI, o->key,
-                                        o->arg ? optarg : "true", origin, &err)))
-                        goto fail;
+                                        o->arg ? optarg : "true", origin, err)))
+                        return r;
         }
         *argi = optind;
 
         if (list) {
+                swarm_cli_list_keys(cli, stdout);
                 rd_kafka_conf_properties_show(stdout);
-                *exit_code = 0;
+                *done = 1;
                 return SWARM_OK;
         }
 
@@ -593,8 +756,8 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                 if (!t.o[i]->key)
                         continue;
                 env_name(t.o[i]->name, name, sizeof(name));
-                if ((r = env_or_file(c, name, t.o[i]->key, &err)))
-                        goto fail;
+                if ((r = env_or_file(c, name, t.o[i]->key, err)))
+                        return r;
         }
         if (cli->common & SWARM_CLI_KAFKA)
                 for (int i = 0; kafka_secrets[i]; i++) {
@@ -602,32 +765,76 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                         snprintf(name, sizeof(name), "SWARM_KAFKA_%s", kafka_secrets[i]);
                         for (p = name + 12; *p; p++)
                                 *p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-                        if ((r = env_or_file(c, name, kafka_secrets[i], &err)))
-                                goto fail;
+                        if ((r = env_or_file(c, name, kafka_secrets[i], err)))
+                                return r;
                 }
         if (!config)
                 config = getenv("SWARM_CONFIG");
-        if (config && (r = swarm_conf_load_file(c, config, &err)))
-                goto fail;
-
-        if (swarm_conf_each(c, check_swarm_key, (void *)cli)) {
-                *exit_code = 2;
-                return SWARM_ERR_CONFIG;
-        }
+        if (config && (r = swarm_conf_load_file(c, config, err)))
+                return r;
         {
-                const char *lvl = swarm_conf_get(c, "swarm.log.level");
-                static const char *names[] = {"error", "warn", "info", "debug"};
-                int ok = 0;
-                for (int i = 0; lvl && i < 4; i++)
-                        ok |= !strcasecmp(lvl, names[i]);
-                if (lvl && !ok)
-                        return usage_error(cli, exit_code,
-                                           "bad --log-level \"%s\"%s", lvl, "");
+                key_check_t k = {&t, err};
+                if ((r = swarm_conf_each(c, check_swarm_key, &k)))
+                        return r;
+        }
+        return check_values(c, &t, err);
+}
+
+static void *field_at(void *dst, size_t field) {
+        return (char *)dst + field - 1;
+}
+
+int swarm_opts_fill(const swarm_cli_t *cli, const swarm_conf_t *c, void *dst,
+                    swarm_err_t *err) {
+        int r;
+
+        if (cli->topic_field)
+                *(const char **)field_at(dst, cli->topic_field) =
+                        swarm_conf_get(c, "swarm.topic");
+        for (const swarm_opt_t *o = cli->opts; o && o->name; o++) {
+                void *f;
+                if (!o->field || !o->key)
+                        continue;
+                f = field_at(dst, o->field);
+                switch (o->type) {
+                case SWARM_OPT_INT:
+                        if ((r = swarm_conf_get_i64(c, o->key, 0, f, err)))
+                                return r;
+                        break;
+                case SWARM_OPT_DOUBLE:
+                        if ((r = swarm_conf_get_double(c, o->key, 0, f, err)))
+                                return r;
+                        break;
+                case SWARM_OPT_BOOL:
+                        if ((r = swarm_conf_get_bool(c, o->key, 0, f, err)))
+                                return r;
+                        break;
+                case SWARM_OPT_LIST: {
+                        swarm_opt_list_t *l = f;
+                        l->n = swarm_conf_count(c, o->key);
+                        l->v = calloc(l->n ? l->n : 1, sizeof(*l->v));
+                        if (!l->v)
+                                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                        for (size_t i = 0; i < l->n; i++)
+                                l->v[i] = swarm_conf_get_nth(c, o->key, i);
+                        break;
+                }
+                default:
+                        *(const char **)f = swarm_conf_get(c, o->key);
+                        break;
+                }
         }
         return SWARM_OK;
+}
 
-fail:
-        fprintf(stderr, "%s: %s\n", cli->prog, err.msg);
-        *exit_code = 2;
-        return r;
+void swarm_opts_clear(const swarm_cli_t *cli, void *dst) {
+        if (!dst)
+                return;
+        for (const swarm_opt_t *o = cli->opts; o && o->name; o++)
+                if (o->field && o->type == SWARM_OPT_LIST) {
+                        swarm_opt_list_t *l = field_at(dst, o->field);
+                        free(l->v);
+                        l->v = NULL;
+                        l->n = 0;
+                }
 }

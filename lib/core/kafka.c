@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* librdkafka's syslog levels on ours.  One conf feeds a program's producer
+ * and consumer, so librdkafka warns that each handle ignores the other's
+ * properties (-g on a producer, linger.ms on a consumer): expected, so
+ * DEBUG. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
         const swarm_kafka_opaque_t *op = rd_kafka_opaque(rk);
@@ -10,6 +14,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                             : level <= 5 ? SWARM_LOG_WARN
                             : level <= 6 ? SWARM_LOG_INFO
                                          : SWARM_LOG_DEBUG;
+        if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
+                lvl = SWARM_LOG_DEBUG;
         if (!op || !op->log) {
                 fprintf(stderr, "rdkafka %s: %s\n", fac, buf);
                 return;

@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* generated from the .sql files in registry/migrations (embed.cmake) */
+#include "swarm/clock.h"
+
+/* generated from the .sql files in lib/core/migrations (embed.cmake) */
 extern const struct swarm_registry_migration {
         int number;
         const char *name;
@@ -55,7 +57,6 @@ struct swarm_registry {
         int broken;             /* a probe went unanswered */
 };
 
-static int64_t mono_ms(void);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -316,7 +317,7 @@ int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
                 goto out;
         }
         PQsetNoticeProcessor(r->conn, notice_to_log, r);
-        r->last_rx_ms = mono_ms();
+        r->last_rx_ms = swarm_clock_ms();
         SWARM_DEBUG(log, "registry connected conninfo=\"%s\"", r->where);
 out:
         if (rc) {
@@ -1139,12 +1140,6 @@ static int lost(swarm_registry_t *r, swarm_err_t *err) {
                                    *msg ? msg : "closed");
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The idle check of swarm_registry_wait(): send "SELECT 1" after check_ms
  * without hearing from the server, collect its answer when it comes, and
  * declare the connection lost when it does not come within answer_ms.
@@ -1182,7 +1177,7 @@ static int idle_check(swarm_registry_t *r, int64_t now, swarm_err_t *err) {
 
 int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                         char **payload, swarm_err_t *err) {
-        int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? -1 : swarm_clock_ms() + timeout_ms;
 
         *payload = NULL;
         if (r->broken)
@@ -1196,7 +1191,7 @@ int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
 
                 if (PQstatus(r->conn) != CONNECTION_OK || !PQconsumeInput(r->conn))
                         return lost(r, err);
-                now = mono_ms();
+                now = swarm_clock_ms();
                 if (idle_check(r, now, err))
                         return SWARM_ERR_IO;
                 if ((nt = PQnotifies(r->conn))) {
@@ -1231,7 +1226,7 @@ int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                 if (pr < 0 && errno != EINTR)
                         return swarm_err_set(err, SWARM_ERR_IO, "poll: %s", strerror(errno));
                 if (pr > 0 && (p[0].revents & POLLIN))
-                        r->last_rx_ms = mono_ms();
+                        r->last_rx_ms = swarm_clock_ms();
                 if (pr > 0 && np == 2 && (p[1].revents & POLLIN))
                         return SWARM_OK;
                 /* a hang-up shows as POLLIN/POLLHUP; PQconsumeInput above

@@ -232,7 +232,16 @@ int main(int argc, char **argv) {
         swarm_err_clear(&err);
         if (swarm_conf_new(&conf, &err))
                 return 1;
-        swarm_cli_parse(&cli, argc, argv, conf, &argi, &code);
+        {
+                int done = 0;
+                code = -1;
+                if (swarm_cli_parse(&cli, argc, argv, conf, &argi, &done, &err)) {
+                        code = swarm_cli_error(&cli, &err);
+                        swarm_err_clear(&err);
+                } else if (done) {
+                        code = 0;
+                }
+        }
         if (code < 0 && argi < argc) {
                 fprintf(stderr, "swarm-broker: unexpected argument '%s'\n", argv[argi]);
                 code = 2;

@@ -15,6 +15,7 @@
 #include "swarm/conf.h"
 #include "mock_worker.h"
 #include "test_util.h"
+#include "test_request.h"
 
 #define REQ_TOPIC "req"
 #define RES_TOPIC "res"
@@ -89,17 +90,7 @@ static int send_one(swarm_client_t *cl, app_t *app, int i, swarm_err_t *err) {
         for (int k = 0; k < 4; k++)
                 in[k] = (float)(i + k);
         snprintf(id, sizeof(id), "t-%d", i);
-        memset(&req, 0, sizeof(req));
-        req.request_id = swarm_str(id);
-        req.model = SWARM_STR("m");
-        req.n_inputs = 1;
-        req.inputs[0].name = SWARM_STR("input");
-        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        req.inputs[0].ndim = 2;
-        req.inputs[0].shape[0] = 1;
-        req.inputs[0].shape[1] = 4;
-        req.inputs[0].data = in;
-        req.inputs[0].size = sizeof(in);
+        test_request_f32(&req, id, "m", in, 1, 4);
         ctx[i].app = app;
         ctx[i].idx = i;
         return swarm_client_send(cl, &req, meta, 1, on_done, &ctx[i], err);
@@ -228,7 +219,7 @@ static void test_timeout_and_close(mock_worker_t *w) {
         CHECK_ERR(swarm_client_flush(cl, 100, &err), err, SWARM_ERR_TIMEOUT,
                   "3 requests still in flight");
         while (app->errors < 3)
-                swarm_client_poll(cl, 100);
+                swarm_client_poll(cl, 100, NULL, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         CHECK(el >= 0.29 && el < 5);
@@ -304,7 +295,7 @@ static void test_queue_full(mock_worker_t *w) {
                 swarm_client_stats(cl, &st);
                 if (st.free_slots == 2 * WINDOW)
                         break;
-                swarm_client_poll(cl, 20);
+                swarm_client_poll(cl, 20, NULL, NULL);
         }
         swarm_client_stats(cl, &st);
         fprintf(stderr, "queue-full: sent=%llu answered=%llu free_slots=%d\n",

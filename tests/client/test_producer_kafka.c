@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
 
         /* CSV in, CSV out, answers on a reply topic, ids with a prefix */
         snprintf(args, sizeof(args),
-                 "--model m --input %s -r 4 --wait --reply-topic replies "
+                 "--model m --input %s -n 4 --wait --reply-topic replies "
                  "--id-prefix job- --output %s --rate 200", path("in.csv"),
                  path("out.csv"));
         CHECK(run(args) == 0);
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
         atomic_store(&w.pause, 1);
         usleep(100000);
         snprintf(args, sizeof(args),
-                 "--model m --input %s -r 5 --wait --timeout 1",
+                 "--model m --input %s -n 5 --wait --timeout 1",
                  path("in.npy"));
         CHECK(run(args) == 1);
         CHECK(strstr(out_text, "summary sent=2 answered=0 ok=0 "));

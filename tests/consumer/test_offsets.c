@@ -5,18 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "offsets.h"
-
-static int failures;
-#define CHECK(c, ...)                                                          \
-        do {                                                                   \
-                if (!(c)) {                                                    \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL line %d: ", __LINE__);           \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fputc('\n', stderr);                                   \
-                }                                                              \
-        } while (0)
 
 int main(void) {
         offtrack_t *t;
@@ -73,6 +63,6 @@ int main(void) {
         CHECK(!offtrack_done(t, r[0], &off), "done after reset is ignored");
 
         offtrack_destroy(t);
-        printf("%s\n", failures ? "FAILED" : "offsets: all checks passed");
-        return failures ? 1 : 0;
+        printf("%s\n", test_failures ? "FAILED" : "offsets: all checks passed");
+        return test_failures ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_request.h"
 #include "mock_worker.h"
 #include "models.h"
 #include "offsets.h"
@@ -37,18 +38,8 @@ static void produce_request(rd_kafka_t *p, swarm_codec_t *codec, const char *id,
         swarm_buf_t buf = {0};
         swarm_err_t err;
 
-        memset(&req, 0, sizeof(req));
         swarm_err_clear(&err);
-        req.request_id = swarm_str(id);
-        req.model = SWARM_STR("id");
-        req.n_inputs = 1;
-        req.inputs[0].name = SWARM_STR("input");
-        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        req.inputs[0].ndim = 2;
-        req.inputs[0].shape[0] = rows;
-        req.inputs[0].shape[1] = WIDTH;
-        req.inputs[0].data = data;
-        req.inputs[0].size = (size_t)rows * WIDTH * sizeof(float);
+        test_request_f32(&req, id, "id", data, rows, WIDTH);
         CHECK_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err), err);
         produce_raw(p, buf.data, buf.len);
         swarm_buf_free(&buf);

@@ -14,7 +14,7 @@ cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; 
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
 
-"$consumer" -b "$SWARM_BOOTSTRAP" -g batching -m "fashion=$model" --max-batch-rows 64 \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g batching -M "fashion=$model" --max-batch-rows 64 \
   --max-delay-us 5000 --metrics-port 0 2>"$work/worker.log" &
 wpid=$!
 port=

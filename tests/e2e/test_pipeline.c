@@ -30,6 +30,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "check.h"
+#include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/codec.h"
@@ -38,20 +40,6 @@
 
 #define PARTITIONS 16
 #define NWORKERS 2
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        if (failures++ < 20) {                                 \
-                                fprintf(stderr, "FAIL %s:%d: ", __FILE__,      \
-                                        __LINE__);                             \
-                                fprintf(stderr, __VA_ARGS__);                  \
-                                fputc('\n', stderr);                           \
-                        }                                                      \
-                }                                                              \
-        } while (0)
 
 enum kind { GOOD = 0, UNKNOWN_MODEL, BAD_SHAPE, EXPIRED };
 
@@ -196,7 +184,7 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
                 if (!freopen(logf, "w", stderr))
                         _exit(127);
                 execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
-                      "-m", spec, "--worker-name", name, "--max-batch-rows",
+                      "--model-file", spec, "--worker-name", name, "--metrics-port", "0", "--max-batch-rows",
                       "64", "-X", "session.timeout.ms=6000",
                       "-X", "heartbeat.interval.ms=500", (char *)NULL);
                 _exit(127);
@@ -415,18 +403,10 @@ int main(int argc, char **argv) {
                         swarm_request_t req;
                         char rid[32];
                         int row = (int)(i % rows);
-                        memset(&req, 0, sizeof(req));
                         snprintf(rid, sizeof(rid), "r%" PRId64, id);
-                        req.request_id = swarm_str(rid);
-                        req.model = SWARM_STR("fashion");
-                        req.n_inputs = 1;
-                        req.inputs[0].name = SWARM_STR("input");
-                        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-                        req.inputs[0].ndim = 2;
-                        req.inputs[0].shape[0] = 1;
-                        req.inputs[0].shape[1] = 784;
-                        req.inputs[0].data = (const char *)test->data + (size_t)row * 784 * 4;
-                        req.inputs[0].size = 784 * 4;
+                        test_request_f32(&req, rid, "fashion",
+                                         (const char *)test->data + (size_t)row * 784 * 4,
+                                         1, 784);
                         c.ex[id].kind = GOOD;
                         c.ex[id].row = row;
                         if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
@@ -528,8 +508,8 @@ int main(int argc, char **argv) {
         swarm_array_destroy(test);
         swarm_array_destroy(expected);
         free(c.ex);
-        printf("%s\n", failures ? "FAILED" : "PASSED");
-        return failures ? 1 : 0;
+        printf("%s\n", test_failures ? "FAILED" : "PASSED");
+        return test_failures ? 1 : 0;
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);

@@ -16,7 +16,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$work/worker.log" >&2; exit 1; }
 count() { "$topic_count" "$SWARM_BOOTSTRAP" "$1" || fail "cannot count topic $1"; }
 
-"$consumer" -b "$SWARM_BOOTSTRAP" -g reply-test -m "fashion=$model" \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g reply-test -M "fashion=$model" --metrics-port 0 \
   --reply-topics 'replies|no-such-.*' \
   -X topic.metadata.propagation.max.ms=1000 -X message.timeout.ms=10000 \
   2>"$work/worker.log" &

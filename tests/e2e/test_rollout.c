@@ -30,21 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/conf.h"
 
 #define NWORKERS 2
-
-static int failures;
-#define CHECK(c, ...)                                                          \
-        do {                                                                   \
-                if (!(c) && failures++ < 20) {                                 \
-                        fprintf(stderr, "FAIL line %d: ", __LINE__);           \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fputc('\n', stderr);                                   \
-                }                                                              \
-        } while (0)
 
 typedef struct state {
         int64_t answered, ok, bad_version, errors;
@@ -111,8 +103,8 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
                 if (!freopen(logf, "w", stderr))
                         _exit(127);
                 execl(bin, bin, "-b", bootstrap, "-g", "rollout", "-t", "requests",
-                      "--registry", registry, "--serve", "fashion",
-                      "--worker-name", name, "--max-delay-us", "1000",
+                      "--registry", registry, "--model", "fashion",
+                      "--worker-name", name, "--metrics-port", "0", "--max-delay-us", "1000",
                       "-X", "session.timeout.ms=6000", (char *)NULL);
                 _exit(127);
         }
@@ -139,18 +131,10 @@ static void send_for(sender_t *sd, int ms, int until_switched) {
                         swarm_request_t req;
                         char rid[32];
                         int row = (int)(sd->seq % swarm_array_rows(sd->test));
-                        memset(&req, 0, sizeof(req));
                         snprintf(rid, sizeof(rid), "q%" PRId64, sd->seq++);
-                        req.request_id = swarm_str(rid);
-                        req.model = SWARM_STR("fashion");
-                        req.n_inputs = 1;
-                        req.inputs[0].name = SWARM_STR("input");
-                        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-                        req.inputs[0].ndim = 2;
-                        req.inputs[0].shape[0] = 1;
-                        req.inputs[0].shape[1] = 784;
-                        req.inputs[0].data = (const char *)sd->test->data + (size_t)row * 3136;
-                        req.inputs[0].size = 3136;
+                        test_request_f32(&req, rid, "fashion",
+                                         (const char *)sd->test->data + (size_t)row * 3136,
+                                         1, 784);
                         swarm_err_clear(&err);
                         if (swarm_client_send(sd->cl, &req, NULL, 0, on_done, sd->st, &err)) {
                                 CHECK(0, "send: %s", err.msg);
@@ -158,7 +142,7 @@ static void send_for(sender_t *sd, int ms, int until_switched) {
                         }
                         sent++;
                 }
-                swarm_client_poll(sd->cl, 1);
+                swarm_client_poll(sd->cl, 1, NULL, NULL);
                 if (until_switched) {
                         int all = 1;
                         for (int w = 0; w < NWORKERS; w++)
@@ -296,6 +280,6 @@ out:
         }
         swarm_conf_destroy(conf);
         swarm_array_destroy(test);
-        printf("%s\n", failures ? "FAILED" : "PASSED");
-        return failures ? 1 : 0;
+        printf("%s\n", test_failures ? "FAILED" : "PASSED");
+        return test_failures ? 1 : 0;
 }

@@ -211,7 +211,7 @@ static pid_t spawn(const char *bin, const char *const *models, int i,
                 argv[n++] = "-X";
                 argv[n++] = "heartbeat.interval.ms=500";
                 for (; *models; models++) {
-                        argv[n++] = "-m";
+                        argv[n++] = "-M";
                         argv[n++] = *models;
                 }
                 for (; extra && *extra; extra++)

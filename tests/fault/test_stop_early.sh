@@ -9,7 +9,7 @@ work=$(mktemp -d)
 apid=
 cleanup() { [ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-"$consumer" -b "$SWARM_BOOTSTRAP" -g stop-early -m "tiny=$model" --metrics-port -1 \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g stop-early -M "tiny=$model" --metrics-port -1 \
   2>"$work/a.log" &
 apid=$!
 sleep 5
@@ -17,7 +17,7 @@ crashes=0 stopped=0
 for i in $(seq 1 "$runs"); do
   # delays over the join window: 0.6 .. 2.9 s
   d=$(awk -v i="$i" 'BEGIN { printf "%.2f", 0.6 + (i * 37 % 24) / 10.0 }')
-  "$consumer" -b "$SWARM_BOOTSTRAP" -g stop-early -m "tiny=$model" --metrics-port -1 \
+  "$consumer" -b "$SWARM_BOOTSTRAP" -g stop-early -M "tiny=$model" --metrics-port -1 \
     -X session.timeout.ms=6000 2>"$work/w.log" &
   pid=$!
   sleep "$d"

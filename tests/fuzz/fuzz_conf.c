@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *nul = memchr(data, 0, size);
         size_t flen = nul ? (size_t)(nul - data) : size;
         char *args = NULL, *argv[66], path[64];
-        int argc = 0, argi = 0, code = -1;
+        int argc = 0, argi = 0, done = 0;
         swarm_conf_t *c = NULL;
         swarm_err_t err;
 
@@ -87,8 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         swarm_err_clear(&err);
         if (swarm_conf_new(&c, &err))
                 abort();
-        if (swarm_cli_parse(&cli, argc, argv, c, &argi, &code) == SWARM_OK &&
-            code < 0) {
+        swarm_err_clear(&err);
+        if (swarm_cli_parse(&cli, argc, argv, c, &argi, &done, &err) == SWARM_OK &&
+            !done) {
                 FUZZ_ASSERT(argi >= 1 && argi <= argc);
                 swarm_conf_each(c, visit, c);
                 for (size_t i = 0; i < swarm_conf_count(c, "swarm.model"); i++)

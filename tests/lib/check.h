@@ -2,8 +2,9 @@
  * check.h - the one assertion helper of the C tests.
  *
  * CHECK(cond) or CHECK(cond, "fmt", args...) counts a failure and reports
- * file:line, the condition and the optional message; the test goes on so one
- * run shows every failed check.  CHECK_OK(rc, err) reports a swarm_err_t.
+ * file:line, the condition and the optional message (the first
+ * CHECK_MAX_REPORTS of them: a broken pipeline fails thousands of rows); the
+ * test goes on so one run shows every kind of failure.  CHECK_OK(rc, err) reports a swarm_err_t.
  * CHECK_ERR(rc, err, code, needle) expects an error with that code whose
  * message contains needle, then clears err.  TEST_DONE() ends main: exit 1
  * when any check failed, else prints "ok" and exits 0.
@@ -19,12 +20,13 @@
 
 static int test_failures;
 
+#define CHECK_MAX_REPORTS 20
+
 /* The message is optional: it is pasted after " " so CHECK(c) and
  * CHECK(c, "fmt", ...) both compile without format warnings. */
 #define CHECK(cond, ...)                                                       \
         do {                                                                   \
-                if (!(cond)) {                                                 \
-                        test_failures++;                                       \
+                if (!(cond) && test_failures++ < CHECK_MAX_REPORTS) {          \
                         fprintf(stderr, "%s:%d: CHECK failed: %s:",            \
                                 __FILE__, __LINE__, #cond);                    \
                         fprintf(stderr, " " __VA_ARGS__);                      \

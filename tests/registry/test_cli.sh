@@ -30,7 +30,7 @@ expect 0 "migrate from empty" "$R" migrate --json
 [[ $(json 'd["applied"]') -ge 1 ]] && ok "applied >= 1" || fail "nothing applied"
 expect 0 "migrate again" "$R" migrate --json
 [[ $(json 'd["applied"]') -eq 0 ]] && ok "re-run applies nothing" || fail "re-run applied"
-n=$(ls "$(dirname "$0")"/../../registry/migrations/[0-9]*.sql | wc -l)
+n=$(ls "$(dirname "$0")"/../../lib/core/migrations/[0-9]*.sql | wc -l)
 [[ $(sql "select count(*) from registry.schema_migrations") -eq $n ]] && ok "recorded $n" || fail "migrations table"
 
 # ---- register
@@ -144,23 +144,23 @@ expect 0 "history of the evil name" "$R" history "$evil" --json
 sql "create role test_worker login in role swarm_worker"
 sql "create role test_admin login in role swarm_admin"
 W="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=test_worker"
-expect 0 "worker can list" "$R" --db "$W" list
-expect 0 "worker can export" "$R" --db "$W" export mlp:1 "$tmp/w.onnx"
-expect 1 "worker cannot promote" "$R" --db "$W" promote mlp 3
+expect 0 "worker can list" "$R" --registry "$W" list
+expect 0 "worker can export" "$R" --registry "$W" export mlp:1 "$tmp/w.onnx"
+expect 1 "worker cannot promote" "$R" --registry "$W" promote mlp 3
 has "$tmp/err" "permission denied" "permission denied message"
-expect 1 "worker cannot register" "$R" --db "$W" register mlp "$MLP"
-expect 1 "worker cannot configure" "$R" --db "$W" config mlp max_batch_rows=8
+expect 1 "worker cannot register" "$R" --registry "$W" register mlp "$MLP"
+expect 1 "worker cannot configure" "$R" --registry "$W" config mlp max_batch_rows=8
 psql -X -q "$W" -c "update registry.history set reason = 'x'" >/dev/null 2>&1 && fail "worker updated history" || ok "worker cannot update history"
 psql -X -q "$W" -c "listen swarm_registry" >/dev/null 2>&1 && ok "worker can LISTEN" || fail "worker LISTEN"
 A="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=test_admin"
-expect 0 "admin can promote" "$R" --db "$A" promote mlp 3 --reason "admin role"
+expect 0 "admin can promote" "$R" --registry "$A" promote mlp 3 --reason "admin role"
 psql -X -q "$A" -c "delete from registry.history" >/dev/null 2>&1 && fail "admin deleted history" || ok "history is append-only"
 
 # ---- connection errors, password masking, usage
-expect 1 "unreachable database" "$R" --db "host=$tmp/nosock port=1 password=s3cr3tpw" list
+expect 1 "unreachable database" "$R" --registry "host=$tmp/nosock port=1 password=s3cr3tpw" list
 has "$tmp/err" "password=****" "password masked"
 grep -q s3cr3tpw "$tmp/err" && fail "password printed" || ok "password not printed"
-expect 1 "unreachable URI" "$R" --db "postgresql://u:s3cr3tpw@127.0.0.1:1/db" list
+expect 1 "unreachable URI" "$R" --registry "postgresql://u:s3cr3tpw@127.0.0.1:1/db" list
 grep -q s3cr3tpw "$tmp/err" && fail "URI password printed" || ok "URI password not printed"
 expect 2 "no command" "$R"
 expect 2 "unknown command" "$R" frobnicate

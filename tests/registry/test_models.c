@@ -21,20 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "models.h"
+#include "swarm/clock.h"
 #include "swarm/registry.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                        failures++;                                            \
-                }                                                              \
-        } while (0)
 
 #define MUST(call)                                                             \
         do {                                                                   \
@@ -45,12 +35,6 @@ static int failures;
                         exit(1);                                               \
                 }                                                              \
         } while (0)
-
-static double now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void *slurp(const char *path, size_t *len) {
         FILE *f = fopen(path, "rb");
@@ -83,10 +67,10 @@ static int32_t served(models_t *mm, const char *name) {
 
 /* Poll until `name` is served at `want`; returns the ms it took or -1. */
 static double wait_for(models_t *mm, const char *name, int32_t want, double limit_ms) {
-        double t0 = now_ms();
-        while (now_ms() - t0 < limit_ms) {
+        double t0 = ((double)swarm_clock_us() / 1e3);
+        while (((double)swarm_clock_us() / 1e3) - t0 < limit_ms) {
                 if (served(mm, name) == want)
-                        return now_ms() - t0;
+                        return ((double)swarm_clock_us() / 1e3) - t0;
                 usleep(1000);
         }
         return -1;
@@ -284,8 +268,8 @@ int main(int argc, char **argv) {
         swarm_backend_destroy(be);
         free(mlp);
         free(ident);
-        if (failures) {
-                fprintf(stderr, "%d failure(s)\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d failure(s)\n", test_failures);
                 return 1;
         }
         printf("ok\n");

@@ -10,20 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "fleet.h"
 #include "policy.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                }                                                              \
-        } while (0)
 
 typedef double (*trace_fn)(double t, void *arg); /* requests in [t, t+1) */
 
@@ -268,8 +257,8 @@ int main(int argc, char **argv) {
         test_noise();
         test_idle();
         test_stuck();
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d check(s) failed\n", test_failures);
                 return 1;
         }
         printf("policy: all traces pass\n");

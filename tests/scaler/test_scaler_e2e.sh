@@ -9,10 +9,8 @@ set -uo pipefail
 scaler=$1 consumer=$2 producer=$3 model=$4
 work=$(mktemp -d)
 spid=
-cleanup() {
-  if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then kill -TERM "$spid"; wait "$spid"; fi
-  rm -rf "$work"
-}
+. "$(dirname "$0")/../lib/wait.sh"
+cleanup() { stop_pid "$spid"; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; grep -v ' DEBUG ' "$work/scaler.log" | tail -60 >&2; exit 1; }
 log() { echo "e2e: $*" >&2; }
@@ -25,11 +23,6 @@ get() {
   exec 3<&-
 }
 metric() { get /metrics | awk -v n="$1" '$1 == n {print $2}'; }
-wait_for() { # seconds, description, command...
-  local s=$1 what=$2; shift 2
-  for _ in $(seq 1 $((s * 5))); do "$@" && return 0; sleep 0.2; done
-  fail "timed out after $s s waiting for: $what"
-}
 
 /usr/bin/python3 -c "import numpy as np; np.save('$work/x.npy', np.random.default_rng(1).random((1000, 784), dtype=np.float32))" ||
   fail "cannot make input"
@@ -38,7 +31,7 @@ wait_for() { # seconds, description, command...
   --min 1 --max 3 --poll-interval 1 --scale-down-window 10 --rate-window 5 \
   --drain-target 2 --worker-capacity 2000 --stall-window 30 --metrics-port 0 \
   --stop-timeout 30 -- \
-  "$consumer" -b "$SWARM_BOOTSTRAP" -t requests -g scaler-e2e -m "id=$model" \
+  "$consumer" -b "$SWARM_BOOTSTRAP" -t requests -g scaler-e2e -M "id=$model" \
   -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
   2>"$work/scaler.log" &
 spid=$!
@@ -48,8 +41,9 @@ port=$(grep -o 'metrics listening port=[0-9]*' "$work/scaler.log" | head -1 | cu
 get /healthz | grep -q '^ok$' || fail "/healthz"
 wait_for 30 "/readyz 200 after the first poll" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3; head -1 <&3 | grep -q ' 200 '"
 [ "$(metric swarm_scaler_desired_workers)" = 1 ] || fail "desired should start at 1"
-wait_for 30 "first worker in the group" grep -q 'swarm-consumer: .*assigned\|partitions assigned\|rebalance' "$work/scaler.log" || true
-sleep 5 # the first join on a real broker
+# the worker owns partitions once it logs its assignment (worker.c's
+# rebalance callback); this wait fails the test when it never comes
+wait_for 30 "first worker in the group" grep -q 'swarm-consumer: assigned partitions=[1-9]' "$work/scaler.log"
 
 log "burst of 120000 requests"
 out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model id --input "$work/x.npy" \

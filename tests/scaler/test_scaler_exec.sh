@@ -8,17 +8,10 @@ set -uo pipefail
 scaler=$1 producer=$2
 work=$(mktemp -d)
 spid=
-cleanup() {
-  if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then kill -TERM "$spid"; wait "$spid"; fi
-  rm -rf "$work"
-}
+. "$(dirname "$0")/../lib/wait.sh"
+cleanup() { stop_pid "$spid"; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; echo "--- applied:" >&2; cat "$work/applied" >&2; tail -30 "$work/scaler.log" >&2; exit 1; }
-wait_for() { # seconds, description, command...
-  local s=$1 what=$2; shift 2
-  for _ in $(seq 1 $((s * 5))); do "$@" && return 0; sleep 0.2; done
-  fail "timed out after $s s waiting for: $what"
-}
 : >"$work/applied"
 
 # worker capacity 100 req/s and a 2 s drain target: 2,000 requests need 10+

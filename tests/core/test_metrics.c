@@ -11,19 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "swarm/metrics.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                }                                                              \
-        } while (0)
 
 static const char expected[] =
         "# HELP swarm_requests_total Requests answered, by model and status.\n"
@@ -186,8 +175,8 @@ int main(void) {
         swarm_metrics_http_stop(h);
         free(text);
         swarm_metrics_destroy(m);
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d check(s) failed\n", test_failures);
                 return 1;
         }
         printf("metrics: exposition and endpoints ok\n");

@@ -2,7 +2,7 @@
 # to OUT as a C table: swarm_registry_migrations[] = {{number, name, sql}...}.
 file(GLOB files ${DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(out "/* generated from the .sql files in registry/migrations; do not edit */\n#include <stddef.h>\n")
+set(out "/* generated from the .sql files in lib/core/migrations; do not edit */\n#include <stddef.h>\n")
 set(table "")
 set(i 0)
 foreach(f ${files})

@@ -8,7 +8,7 @@
 
 #include "swarm/conf.h"
 #include "swarm/kafka.h"
-#include "test_util.h"
+#include "check.h"
 
 static const swarm_opt_t opts[] = {
         {"model", 'm', "swarm.model", "NAME", "model", "dflt", 0},
@@ -51,7 +51,14 @@ static int parse(int argc, char **argv, swarm_conf_t *c, int *exit_code,
         saved = dup(2);
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 2);
-        r = swarm_cli_parse(&cli, argc, argv, c, &argi, exit_code);
+        {
+                swarm_err_t err;
+                int done = 0;
+                swarm_err_clear(&err);
+                r = swarm_cli_parse(&cli, argc, argv, c, &argi, &done, &err);
+                /* the exit code a program takes from the result */
+                *exit_code = r ? swarm_cli_error(&cli, &err) : done ? 0 : -1;
+        }
         fflush(stderr);
         dup2(saved, 2);
         close(saved);
@@ -142,14 +149,14 @@ static void test_secrets(void) {
         swarm_conf_t *c = NULL;
         swarm_err_t err;
         char *argv[] = {"prog", NULL};
-        int argi, code;
+        int argi, done = 0;
 
         swarm_err_clear(&err);
         setenv("SWARM_ID_PREFIX_FILE", write_tmp("prefix", "from-file\n"), 1);
         setenv("SWARM_KAFKA_SASL_PASSWORD", "env-secret", 1);
         setenv("SWARM_KAFKA_SSL_KEY_PASSWORD_FILE", write_tmp("kp", "file-secret\r\n"), 1);
         CHECK(swarm_conf_new(&c, &err) == 0);
-        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &code) == 0 && code == -1);
+        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &done, &err) == 0 && !done);
         CHECK(!strcmp(swarm_conf_get(c, "swarm.id.prefix"), "from-file"));
         CHECK(!strcmp(swarm_conf_origin(c, "swarm.id.prefix"), "SWARM_ID_PREFIX_FILE"));
         CHECK(!strcmp(swarm_conf_get(c, "sasl.password"), "env-secret"));
@@ -159,7 +166,9 @@ static void test_secrets(void) {
         /* a missing file is a configuration error naming the variable */
         setenv("SWARM_ID_PREFIX_FILE", "/nonexistent/secret", 1);
         CHECK(swarm_conf_new(&c, &err) == 0);
-        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &code) != 0 && code == 2);
+        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &done, &err) == SWARM_ERR_CONFIG &&
+              strstr(err.msg, "SWARM_ID_PREFIX_FILE"));
+        swarm_err_clear(&err);
         swarm_conf_destroy(c);
         unsetenv("SWARM_ID_PREFIX_FILE");
         unsetenv("SWARM_KAFKA_SASL_PASSWORD");
@@ -258,6 +267,144 @@ static void test_errors(void) {
         }
 }
 
+/* Typed options: checked at parse time whatever the layer, filled into a
+ * struct, listed by -X list; -F is -c. */
+typedef struct typed {
+        const char *topic, *mode, *name;
+        int64_t rows;
+        double ratio;
+        int flag;
+        swarm_opt_list_t tags;
+} typed_t;
+
+static int check_even(const char *v, swarm_err_t *err) {
+        return strlen(v) % 2 ? swarm_err_set(err, SWARM_ERR_CONFIG, "odd length") : 0;
+}
+
+#define TF(m) SWARM_FIELD(typed_t, m)
+static const swarm_opt_t typed_opts[] = {
+        {"rows", 'n', "swarm.rows", "N", "rows", "8", 0, SWARM_OPT_INT, 1, 64,
+         .field = TF(rows)},
+        {"ratio", 0, "swarm.ratio", "F", "ratio", "0.5", 0, SWARM_OPT_DOUBLE, 0, 1,
+         .field = TF(ratio)},
+        {"mode", 0, "swarm.mode", "a|b", "mode", "a", 0, .choices = "a|b",
+         .field = TF(mode)},
+        {"flag", 0, "swarm.flag", NULL, "flag", "false", 0, SWARM_OPT_BOOL,
+         .field = TF(flag)},
+        {"tag", 0, "swarm.tag", "T", "tags", NULL, 1, SWARM_OPT_LIST, .field = TF(tags)},
+        {"name", 0, "swarm.name", "S", "even-length name", NULL, 0, .check = check_even,
+         .field = TF(name)},
+        SWARM_OPT_END,
+};
+#undef TF
+static const swarm_cli_t typed_cli = {"test-typed", "[options]", NULL, typed_opts,
+                                      SWARM_CLI_ALL, "requests",
+                                      SWARM_FIELD(typed_t, topic)};
+
+static int typed_parse(int argc, char **argv, swarm_conf_t **c, typed_t *t,
+                       swarm_err_t *err) {
+        int argi, done, r;
+        swarm_err_clear(err);
+        memset(t, 0, sizeof(*t));
+        swarm_conf_new(c, err);
+        r = swarm_cli_parse(&typed_cli, argc, argv, *c, &argi, &done, err);
+        if (!r)
+                r = swarm_opts_fill(&typed_cli, *c, t, err);
+        return r;
+}
+
+static void test_typed(void) {
+        swarm_conf_t *c = NULL;
+        swarm_err_t err;
+        typed_t t;
+
+        /* defaults, then values from three layers */
+        {
+                char *argv[] = {"prog", NULL};
+                CHECK(typed_parse(1, argv, &c, &t, &err) == 0, "%s", err.msg);
+                CHECK(t.rows == 8 && t.ratio == 0.5 && !strcmp(t.mode, "a") && !t.flag);
+                CHECK(!strcmp(t.topic, "requests") && !t.name && t.tags.n == 0);
+                swarm_opts_clear(&typed_cli, &t);
+                CHECK(t.tags.v == NULL);
+                swarm_conf_destroy(c);
+        }
+        {
+                const char *file = write_tmp("t.conf", "swarm.ratio=0.25\nswarm.mode=B\n");
+                char *argv[] = {"prog", "-F", (char *)file, "-n", "64", "--flag", "--tag", "x",
+                                "--tag", "y", "-t", "other", "--name", "ab", NULL};
+                setenv("SWARM_ROWS", "3", 1);
+                CHECK(typed_parse(14, argv, &c, &t, &err) == 0, "%s", err.msg);
+                unsetenv("SWARM_ROWS");
+                CHECK(t.rows == 64, "the command line beats the environment: %lld",
+                      (long long)t.rows);
+                CHECK(t.ratio == 0.25 && !strcmp(t.mode, "B"), "-F loads the file like -c");
+                CHECK(t.flag && !strcmp(t.topic, "other") && !strcmp(t.name, "ab"));
+                CHECK(t.tags.n == 2 && !strcmp(t.tags.v[0], "x") && !strcmp(t.tags.v[1], "y"));
+                swarm_opts_clear(&typed_cli, &t);
+                swarm_conf_destroy(c);
+        }
+        /* bad values are usage errors citing where they came from */
+        {
+                char *argv[] = {"prog", "--rows", "abc", NULL};
+                CHECK_ERR(typed_parse(3, argv, &c, &t, &err), err, SWARM_ERR_CONFIG,
+                          "--rows: swarm.rows=\"abc\" is not an integer");
+                swarm_conf_destroy(c);
+        }
+        {
+                char *argv[] = {"prog", "-n", "65", NULL};
+                CHECK_ERR(typed_parse(3, argv, &c, &t, &err), err, SWARM_ERR_CONFIG,
+                          "out of range 1..64");
+                swarm_conf_destroy(c);
+        }
+        {
+                char *argv[] = {"prog", "-X", "swarm.ratio=1.5", NULL};
+                CHECK_ERR(typed_parse(3, argv, &c, &t, &err), err, SWARM_ERR_CONFIG,
+                          "-X: swarm.ratio=\"1.5\" is out of range 0..1");
+                swarm_conf_destroy(c);
+        }
+        {
+                const char *file = write_tmp("u.conf", "swarm.mode=c\n");
+                char *argv[] = {"prog", "-c", (char *)file, NULL};
+                char want[300];
+                snprintf(want, sizeof(want), "%s:1: swarm.mode=\"c\": expected one of a|b",
+                         file);
+                CHECK_ERR(typed_parse(3, argv, &c, &t, &err), err, SWARM_ERR_CONFIG, want);
+                swarm_conf_destroy(c);
+        }
+        {
+                char *argv[] = {"prog", NULL};
+                setenv("SWARM_FLAG", "maybe", 1);
+                CHECK_ERR(typed_parse(1, argv, &c, &t, &err), err, SWARM_ERR_CONFIG,
+                          "SWARM_FLAG: swarm.flag=\"maybe\" is not a boolean");
+                unsetenv("SWARM_FLAG");
+                swarm_conf_destroy(c);
+        }
+        {
+                char *argv[] = {"prog", "--name", "abc", NULL};
+                CHECK_ERR(typed_parse(3, argv, &c, &t, &err), err, SWARM_ERR_CONFIG,
+                          "--name: swarm.name=\"abc\": odd length");
+                swarm_conf_destroy(c);
+        }
+        /* -X list: our keys with type, range and default, then librdkafka's */
+        {
+                char path[300], buf[8192];
+                FILE *f;
+                size_t n;
+                snprintf(path, sizeof(path), "%s/list", dir);
+                f = fopen(path, "w+");
+                swarm_cli_list_keys(&typed_cli, f);
+                rewind(f);
+                n = fread(buf, 1, sizeof(buf) - 1, f);
+                buf[n] = '\0';
+                fclose(f);
+                CHECK(strstr(buf, "swarm.rows") && strstr(buf, "integer") &&
+                      strstr(buf, "1..64"), "%s", buf);
+                CHECK(strstr(buf, "swarm.mode") && strstr(buf, "a|b"));
+                CHECK(strstr(buf, "swarm.topic") && strstr(buf, "requests"));
+                CHECK(strstr(buf, "librdkafka properties"));
+        }
+}
+
 int main(void) {
         char cmd[128];
         snprintf(dir, sizeof(dir), "/tmp/swarm-conf-XXXXXX");
@@ -268,6 +415,7 @@ int main(void) {
         test_precedence();
         test_secrets();
         test_errors();
+        test_typed();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
