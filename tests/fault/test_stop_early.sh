@@ -4,7 +4,7 @@
 # (assignor_state NULL) in that window, about 1 run in 16.  Runs under
 # with-broker.sh.  Usage: test_stop_early.sh CONSUMER MODEL [RUNS]
 set -u
-consumer=$1 model=$2 runs=${3:-32}
+consumer=$1 model=$2 runs=${3:-16}
 work=$(mktemp -d)
 apid=
 cleanup() { [ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
