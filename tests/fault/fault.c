@@ -34,6 +34,14 @@
  *     two are answered INVALID_REQUEST naming the index, the 38 others OK
  *     with the right rows of the table, from the same batch.
  *
+ *   fault leader CONSUMER TINY.onnx N
+ *     librdkafka's in-process mock cluster with three brokers (topics with
+ *     replication factor 3; the mock does not enforce min.insync.replicas),
+ *     not the real broker (which runs one node here): N requests to two
+ *     workers while broker 1's partitions move to broker 2 and broker 1 goes
+ *     down for 5 s, then comes back and every leader moves again.  Every
+ *     request must be answered.  Needs no SWARM_BOOTSTRAP.
+ *
  * Figures go to stdout as "fault <test>: key=value ..." lines.
  */
 #include <inttypes.h>
@@ -46,6 +54,7 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "check.h"
 #include "swarm/codec.h"
@@ -922,11 +931,118 @@ static int test_embed(const char *bin, const char *embed) {
         return 0;
 }
 
+/* ---- leaders moving and a broker down on a 3-broker mock cluster */
+
+static void move_leaders(rd_kafka_mock_cluster_t *mc, int from, int to, int rotate) {
+        static const char *const topics[] = {REQ, RES, DLQ, NULL};
+        for (int t = 0; topics[t]; t++)
+                for (int p = 0; p < (t == 2 ? 1 : 8); p++) {
+                        int32_t leader = rotate ? 1 + (p + 1) % 3 : to;
+                        /* partitions are spread as p % 3 + 1 at creation */
+                        if (!rotate && 1 + p % 3 != from)
+                                continue;
+                        rd_kafka_mock_partition_set_leader(mc, topics[t], p, leader);
+                }
+}
+
+static int test_leader(const char *bin, const char *tiny, int n) {
+        static const char *const pkv[] = {"linger.ms", "10", NULL};
+        char m1[1024], es[256];
+        const char *models[] = {m1, NULL};
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_t *host, *p, *rk;
+        rd_kafka_mock_cluster_t *mc;
+        swarm_buf_t buf = {0};
+        tally_t t;
+        pid_t w[2];
+        double t0;
+        int sent = 0, phase = 0, rc0, rc1;
+
+        host = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+        mc = rd_kafka_mock_cluster_new(host, 3);
+        rd_kafka_mock_topic_create(mc, REQ, 8, 3);
+        rd_kafka_mock_topic_create(mc, RES, 8, 3);
+        rd_kafka_mock_topic_create(mc, DLQ, 1, 3);
+        for (int p2 = 0; p2 < 8; p2++) {
+                rd_kafka_mock_partition_set_leader(mc, REQ, p2, 1 + p2 % 3);
+                rd_kafka_mock_partition_set_leader(mc, RES, p2, 1 + p2 % 3);
+        }
+        rd_kafka_mock_partition_set_leader(mc, DLQ, 0, 1);
+        bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+        p = handle(RD_KAFKA_PRODUCER, pkv);
+        snprintf(m1, sizeof(m1), "tiny=%s", tiny);
+        w[0] = spawn(bin, models, 0, NULL);
+        w[1] = spawn(bin, models, 1, NULL);
+        tally_init(&t, n, 0);
+        rk = reader_new();
+        t0 = now_s();
+        while (t.answered < n && now_s() - t0 < 240) {
+                double el = now_s() - t0;
+                int64_t due = (int64_t)(el / 20.0 * n);
+                for (; sent < n && sent < due; sent++) {
+                        char id[32];
+                        snprintf(id, sizeof(id), "g-%d", sent);
+                        encode(&buf, id, "tiny", 1, 4, (float)(sent % 1000),
+                               SWARM_DTYPE_FLOAT32);
+                        produce(p, id, buf.data, buf.len);
+                }
+                if (phase == 0 && el > 5) {
+                        move_leaders(mc, 1, 2, 0);      /* an election */
+                        rd_kafka_mock_broker_set_down(mc, 1);
+                        phase = 1;
+                } else if (phase == 1 && el > 10) {
+                        rd_kafka_mock_broker_set_up(mc, 1);
+                        phase = 2;
+                } else if (phase == 2 && el > 13) {
+                        move_leaders(mc, 0, 0, 1);      /* every leader moves */
+                        phase = 3;
+                }
+                {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
+                        if (m && !m->err)
+                                take(&t, m);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                }
+        }
+        kill(w[0], SIGTERM);
+        kill(w[1], SIGTERM);
+        rc0 = wait_exit(w[0], 60);
+        rc1 = wait_exit(w[1], 60);
+        {
+                int missing = 0;
+                for (int i = 0; i < n; i++)
+                        missing += !t.good[i];
+                printf("fault leader: brokers=3 (mock) requests=%d answered=%lld missing=%d "
+                       "duplicates=%lld broker_down_s=5 leader_moves=2 seconds=%.1f "
+                       "worker_exit=%d,%d\n", n, (long long)t.answered, missing,
+                       (long long)duplicates(&t), now_s() - t0, rc0, rc1);
+                CHECK(missing == 0 && phase == 3);
+                CHECK(rc0 == 0 && rc1 == 0, "workers exited %d %d", rc0, rc1);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        rd_kafka_destroy(p);
+        tally_free(&t);
+        swarm_buf_free(&buf);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(host);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         swarm_err_t err;
 
         signal(SIGPIPE, SIG_IGN);
         bootstrap = getenv("SWARM_BOOTSTRAP");
+        if (argc == 5 && !strcmp(argv[1], "leader")) {
+                swarm_err_clear(&err);
+                if (swarm_codec_new(&codec, &err))
+                        return 1;
+                test_leader(argv[2], argv[3], atoi(argv[4]));
+                swarm_codec_destroy(codec);
+                TEST_DONE();
+        }
         if (!bootstrap) {
                 fprintf(stderr, "run under tests/lib/with-broker.sh\n");
                 return 77;
