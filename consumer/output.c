@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "swarm/clock.h"
 #include "swarm/kafka.h"
@@ -477,8 +478,18 @@ void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
                    "offset=%" PRId64 " reason=\"%s\"", topic, (int)ev->partition,
                    ev->offset, reason);
         /* no job: nothing of it is tracked for the offset store, and its
-         * delivery report (opaque NULL) is not waited for */
-        e = try_produce(o, o->c.dlq, strlen(o->c.dlq), NULL, 0, NULL, 0, h, NULL);
+         * delivery report (opaque NULL) is not waited for.  This runs on
+         * the consumer thread, which must not serve delivery reports (they
+         * belong to the output thread), so a full queue is waited out, not
+         * polled */
+        for (int tries = 0;; tries++) {
+                e = rd_kafka_producev(o->producer, RD_KAFKA_V_TOPIC(o->c.dlq),
+                                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(NULL),
+                                      RD_KAFKA_V_END);
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 500)
+                        break;
+                usleep(QUEUE_FULL_POLL_MS * 1000);
+        }
         if (e) {
                 rd_kafka_headers_destroy(h);
                 SWARM_ERROR(o->log, "dead-lettering a consumer error failed: %s",
