@@ -100,6 +100,68 @@ static int run_rows(execute_t *x, batch_t *b, int64_t row0, int64_t rows,
         return SWARM_OK;
 }
 
+/* The batch was refused as invalid (SWARM_ERR_INVALID: the executor found
+ * bad input, e.g. an embedding id out of range) while nothing says which
+ * request carried it.  Bisect over the jobs [lo, hi) (rows from row0): a
+ * half that runs is answered normally, a single job that fails alone is
+ * answered INVALID_REQUEST with the executor's message.  Returns non-zero
+ * only for a failure other than invalid input (then the batch fails). */
+static int bisect_invalid(execute_t *x, batch_t *b, job_t **jobs, int lo, int hi,
+                          int64_t row0, int *n_bad, swarm_err_t *err) {
+        int64_t rows = 0;
+        int r;
+
+        for (int i = lo; i < hi; i++)
+                rows += jobs[i]->it.rows;
+        swarm_err_clear(err);
+        r = run_rows(x, b, row0, rows, err);
+        if (r != SWARM_ERR_INVALID)
+                return r;
+        if (hi - lo == 1) {
+                job_t *j = jobs[lo];
+                j->rows_failed = 1;
+                j->status = SWARM_STATUS_INVALID_REQUEST;
+                snprintf(j->error, sizeof(j->error), "%s", err->msg);
+                (*n_bad)++;
+                swarm_err_clear(err);
+                return SWARM_OK;
+        }
+        {
+                int mid = lo + (hi - lo) / 2;
+                int64_t mid_row = row0;
+                for (int i = lo; i < mid; i++)
+                        mid_row += jobs[i]->it.rows;
+                if ((r = bisect_invalid(x, b, jobs, lo, mid, row0, n_bad, err)))
+                        return r;
+                return bisect_invalid(x, b, jobs, mid, hi, mid_row, n_bad, err);
+        }
+}
+
+static int retry_invalid(execute_t *x, batch_t *b, swarm_err_t *err) {
+        job_t *stack[64], **jobs = stack;
+        int n = 0, n_bad = 0, r;
+        char first[256];
+
+        for (job_t *j = b->jobs; j; j = job_next(j))
+                n++;
+        if (n < 2)
+                return SWARM_ERR_INVALID;       /* the one request is the culprit */
+        if (n > 64 && !(jobs = malloc((size_t)n * sizeof(*jobs))))
+                return SWARM_ERR_INVALID;
+        n = 0;
+        for (job_t *j = b->jobs; j; j = job_next(j))
+                jobs[n++] = j;
+        snprintf(first, sizeof(first), "%s", err->msg);
+        r = bisect_invalid(x, b, jobs, 0, n, 0, &n_bad, err);
+        if (!r)
+                SWARM_WARN(x->log, "batch of %d requests refused as invalid (%s): "
+                           "%d request(s) answered INVALID_REQUEST, the rest served "
+                           "model=%s", n, first, n_bad, b->model->name);
+        if (jobs != stack)
+                free(jobs);
+        return r;
+}
+
 int execute_batch(execute_t *x, batch_t *b, swarm_err_t *err) {
         const swarm_model_t *m = b->model->m;
         int nin = swarm_model_n_inputs(m), nout = swarm_model_n_outputs(m);
@@ -134,7 +196,18 @@ int execute_batch(execute_t *x, batch_t *b, swarm_err_t *err) {
         }
         t0 = swarm_clock_us();
         b->start_us = t0;
-        if ((r = run_rows(x, b, 0, b->rows, err)))
+        r = run_rows(x, b, 0, b->rows, err);
+        if (r == SWARM_ERR_INVALID)
+                r = retry_invalid(x, b, err);
+        if (r == SWARM_ERR_INVALID && b->jobs && !job_next(b->jobs)) {
+                /* a batch of one: that request is the invalid one */
+                b->jobs->rows_failed = 1;
+                b->jobs->status = SWARM_STATUS_INVALID_REQUEST;
+                snprintf(b->jobs->error, sizeof(b->jobs->error), "%s", err->msg);
+                swarm_err_clear(err);
+                r = SWARM_OK;
+        }
+        if (r)
                 goto fail;
         b->compute_us = swarm_clock_us() - t0;
         swarm_metrics_observe(swarm_metrics_with(x->m_batch_rows, lv), (double)b->rows);

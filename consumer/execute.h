@@ -4,7 +4,10 @@
  *
  * A retriable out-of-memory (a GPU with too little room for this batch)
  * splits the rows in two and tries again, down to one row, so one big batch
- * never fails requests that fit alone.  A failed batch is answered
+ * never fails requests that fit alone.  A batch refused as invalid input
+ * (SWARM_ERR_INVALID: an embedding id out of range) is bisected over its
+ * requests: only those that fail alone are answered INVALID_REQUEST (their
+ * job's rows_failed), the others normally.  A failed batch is answered
  * INTERNAL_ERROR; a fatal error (a lost device) is also returned so the
  * worker exits and the fleet replaces it.
  *

@@ -12,6 +12,8 @@ void job_destroy(models_t *mm, job_t *j) {
                 return;
         models_release(mm, j->model);
         swarm_request_release(&j->req);
+        if (j->msg && j->bytes)
+                atomic_fetch_sub(j->bytes, (long long)j->msg->len);
         if (j->msg)
                 rd_kafka_message_destroy(j->msg);
         free(j);

@@ -43,6 +43,13 @@ typedef struct job {
         swarm_status_t status;          /* JOB_ERROR: the answer; else as sent */
         char error[JOB_ERROR_SIZE];     /* error text or DLQ reason */
         int to_reply_topic;             /* last record went to reply_topic */
+        int rows_failed;                /* ran in its batch, but its own rows
+                                           were refused (an embedding id out
+                                           of range): answered with status
+                                           and error, the others normally */
+        atomic_llong *bytes;            /* the worker's in-flight bytes, which
+                                           job_destroy() gives msg->len back
+                                           to (NULL: not counted) */
 } job_t;
 
 /* The job an exec queue item is embedded in (it is the first member). */

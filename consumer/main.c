@@ -41,6 +41,9 @@ static const swarm_opt_t opts[] = {
         {"results", 'r', "swarm.results", "TOPIC",
          "result topic (a request's reply_topic overrides it)", "results", 0,
          .field = F(results)},
+        {"reply-topics", 0, "swarm.reply.topics", "REGEX",
+         "topics a request's reply_topic may name besides --results (POSIX "
+         "extended regex, whole name; default: none)", NULL, 0},
         {"dlq", 0, "swarm.dlq", "TOPIC",
          "dead-letter topic for undecodable requests", "requests.dlq", 0,
          .field = F(dlq)},
@@ -53,6 +56,12 @@ static const swarm_opt_t opts[] = {
         {"max-queue-rows", 0, "swarm.max.queue.rows", "N",
          "rows decoded ahead of execution (0: 4 x max batch rows, at least 4096)",
          "0", 0, SWARM_OPT_INT, 0, 1 << 30, .field = F(max_queue_rows)},
+        {"max-inflight-messages", 0, "swarm.max.inflight.messages", "N",
+         "consumed messages not yet answered before fetching pauses (0: "
+         "--max-queue-rows as resolved)", "0", 0, SWARM_OPT_INT, 0, 1 << 30},
+        {"max-inflight-mb", 0, "swarm.max.inflight.mb", "MB",
+         "bytes of consumed messages not yet answered before fetching pauses",
+         "256", 0, SWARM_OPT_INT, 1, 1 << 20},
         {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
          "cap a batch's rows so the model's working memory stays under MB "
          "(0: no cap)", "0", 0, SWARM_OPT_INT, 0, 1 << 24, .field = F(batch_memory_mb)},
@@ -64,6 +73,9 @@ static const swarm_opt_t opts[] = {
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
          "serve /metrics, /healthz, /readyz (0: a free port, logged; -1: off)",
          CONSUMER_METRICS_PORT, 0, SWARM_OPT_INT, -1, 65535, .field = F(metrics_port)},
+        {"metrics-bind", 0, "swarm.metrics.bind", "ADDR",
+         "numeric address the metrics server listens on (default: all IPv4 "
+         "interfaces; 127.0.0.1 keeps it local)", NULL, 0},
         {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
          "where models run (auto: a GPU when present, else the CPU)", "auto", 0,
          .check = check_device, .field = F(device)},

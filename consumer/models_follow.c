@@ -140,6 +140,25 @@ static int sync_all(models_t *mm, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* A pinned version that was archived is not served: SWARM_ERR_NOT_FOUND
+ * saying so (the request is answered MODEL_NOT_FOUND with that reason). */
+static int refuse_archived(models_t *mm, const char *name, int32_t version,
+                           swarm_err_t *err) {
+        swarm_registry_version_t v;
+        int rc, archived;
+
+        memset(&v, 0, sizeof(v));
+        if ((rc = swarm_registry_resolve(mm->reg, name, NULL, version, &v, err)))
+                return rc;
+        archived = v.status && !strcmp(v.status, "archived");
+        swarm_registry_version_clear(&v);
+        if (archived)
+                return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                                     "version %" PRId32 " of \"%s\" is archived and no "
+                                     "longer served", version, name);
+        return SWARM_OK;
+}
+
 /* Serve explicit-version load requests. */
 static int serve_requests(models_t *mm) {
         for (;;) {
@@ -158,7 +177,7 @@ static int serve_requests(models_t *mm) {
                 if (!mm->reg) {
                         rc = swarm_err_set_flags(&err, SWARM_ERR_IO, SWARM_ERR_F_RETRIABLE,
                                                  "the registry is unreachable");
-                } else {
+                } else if (!(rc = refuse_archived(mm, q->name, q->version, &err))) {
                         rc = load_version(mm, q->name, q->version, &e, &err);
                 }
                 if (rc)         /* before the waiter may free q */

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "swarm/clock.h"
 #include "swarm/kafka.h"
 #include "swarm/model.h"
+#include "swarm/registry.h"     /* swarm_sha256_hex */
 
 /* Kafka refuses topic names longer than 249 characters; a reply_topic is
  * copied into a buffer this big to be NUL-terminated. */
@@ -35,6 +37,7 @@ struct output {
         job_fatal_t *fatal;
         rd_kafka_t *producer;
         rd_kafka_t *consumer;           /* borrowed: offsets are stored on it */
+        size_t max_msg;                 /* the producer's message.max.bytes */
 
         swarm_metric_t *m_requests;
         swarm_series_t *s_dlq, *s_queue, *s_e2e;
@@ -91,6 +94,14 @@ int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
                 goto fail;
         o->s_e2e = swarm_metrics_with(f, NULL);
 
+        {
+                char v[32];
+                size_t vn = sizeof(v);
+                o->max_msg = rd_kafka_conf_get(kc, "message.max.bytes", v, &vn) ==
+                                             RD_KAFKA_CONF_OK
+                                     ? (size_t)strtoull(v, NULL, 10)
+                                     : 1000000;
+        }
         rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
         rd_kafka_conf_set_opaque(kc, o);
         if ((r = swarm_kafka_new(RD_KAFKA_PRODUCER, kc, &o->producer, err))) {
@@ -179,10 +190,13 @@ static void finish_job(output_t *o, job_t *j) {
 /* ---------------------------------------------------------- produce */
 
 /* Produce with backpressure: on a full local queue serve delivery reports
- * and retry.  `val` and `hdrs` are taken on success and on failure. */
-static int produce(output_t *o, const char *topic, size_t topic_len, void *key,
-                   size_t key_len, void *val, size_t val_len,
-                   rd_kafka_headers_t *hdrs, job_t *j, swarm_err_t *err) {
+ * and retry.  On success `val` and `hdrs` are librdkafka's; on failure they
+ * stay the caller's and the error is returned (MSG_SIZE_TOO_LARGE,
+ * UNKNOWN_TOPIC ... come back here at once, before any delivery report). */
+static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
+                                       size_t topic_len, void *key, size_t key_len,
+                                       void *val, size_t val_len,
+                                       rd_kafka_headers_t *hdrs, job_t *j) {
         char tbuf[TOPIC_NAME_SIZE];
         rd_kafka_resp_err_t e;
 
@@ -198,46 +212,98 @@ static int produce(output_t *o, const char *topic, size_t topic_len, void *key,
                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
                         RD_KAFKA_V_END);
                 if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        break;
+                        return e;
                 rd_kafka_poll(o->producer, QUEUE_FULL_POLL_MS);
         }
-        if (e) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                free(val);
-                return swarm_err_set(err, SWARM_ERR_KAFKA, "produce to %s failed: %s",
-                                     tbuf, rd_kafka_err2str(e));
+}
+
+/* A record that can never be delivered as it is, whatever the retries: too
+ * big for the producer or the topic, refused as invalid.  These are about
+ * one record, so they must cost that record, never the worker. */
+static int record_error(rd_kafka_resp_err_t e) {
+        return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+               e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+               e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+               e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+               e == RD_KAFKA_RESP_ERR_INVALID_MSG;
+}
+
+/* Dead-letter the job's message.  `limit` (0: the producer's
+ * message.max.bytes) bounds the record: a payload that does not fit is
+ * stored truncated, with headers for its original size and sha256, so the
+ * record still says what arrived and the worker goes on. */
+static int produce_dlq_limit(output_t *o, job_t *j, size_t limit, swarm_err_t *err) {
+        const rd_kafka_message_t *m = j->msg;
+        size_t keep = m->len;
+        rd_kafka_resp_err_t e;
+
+        if (!limit)
+                limit = o->max_msg;
+        j->kind = JOB_DLQ;
+        j->to_reply_topic = 0;
+        for (int attempt = 0;; attempt++) {
+                rd_kafka_headers_t *h;
+                char num[32], sha[65];
+                void *copy = malloc(keep ? keep : 1);
+
+                if (!copy)
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "out of memory dead-lettering %zu bytes",
+                                             keep);
+                if (keep)
+                        memcpy(copy, m->payload, keep);
+                h = rd_kafka_headers_new(8);
+                rd_kafka_header_add(h, "swarm.dlq.reason", -1, j->error, -1);
+                rd_kafka_header_add(h, "swarm.dlq.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+                snprintf(num, sizeof(num), "%d", (int)m->partition);
+                rd_kafka_header_add(h, "swarm.dlq.partition", -1, num, -1);
+                snprintf(num, sizeof(num), "%" PRId64, m->offset);
+                rd_kafka_header_add(h, "swarm.dlq.offset", -1, num, -1);
+                rd_kafka_header_add(h, "swarm.dlq.worker", -1, o->c.worker, -1);
+                if (keep < m->len) {
+                        snprintf(num, sizeof(num), "%zu", m->len);
+                        rd_kafka_header_add(h, "swarm.dlq.original.size", -1, num, -1);
+                        swarm_sha256_hex(m->payload, m->len, sha);
+                        rd_kafka_header_add(h, "swarm.dlq.original.sha256", -1, sha, -1);
+                        snprintf(num, sizeof(num), "%zu", keep);
+                        rd_kafka_header_add(h, "swarm.dlq.truncated.to", -1, num, -1);
+                }
+                e = try_produce(o, o->c.dlq, strlen(o->c.dlq), m->key,
+                                m->key_len, copy, keep, h, j);
+                if (!e)
+                        return SWARM_OK;
+                rd_kafka_headers_destroy(h);
+                free(copy);
+                if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || attempt >= 8 ||
+                    keep == 0)
+                        return swarm_err_set(err, SWARM_ERR_KAFKA,
+                                             "produce to %s failed: %s", o->c.dlq,
+                                             rd_kafka_err2str(e));
+                /* room for the key, the headers (reason up to
+                 * JOB_ERROR_SIZE) and the record framing; halve after that */
+                if (attempt == 0 && limit > m->key_len + 4096)
+                        keep = limit - m->key_len - 4096;
+                else
+                        keep /= 2;
+                if (keep > m->len)
+                        keep = m->len / 2;
+                SWARM_WARN(o->log, "dead-letter record of %zu bytes too large for "
+                           "%s (message.max.bytes %zu): storing the first %zu bytes "
+                           "partition=%d offset=%" PRId64, m->len, o->c.dlq,
+                           o->max_msg, keep, (int)m->partition, m->offset);
         }
-        return SWARM_OK;
 }
 
 static int produce_dlq(output_t *o, job_t *j, swarm_err_t *err) {
-        rd_kafka_headers_t *h;
-        const rd_kafka_message_t *m = j->msg;
-        char num[32];
-        void *copy = malloc(m->len ? m->len : 1);
-
-        if (!copy)
-                return swarm_err_set(err, SWARM_ERR_NOMEM,
-                                     "out of memory dead-lettering %zu bytes", m->len);
-        if (m->len)
-                memcpy(copy, m->payload, m->len);
-        h = rd_kafka_headers_new(5);
-        rd_kafka_header_add(h, "swarm.dlq.reason", -1, j->error, -1);
-        rd_kafka_header_add(h, "swarm.dlq.topic", -1, rd_kafka_topic_name(m->rkt), -1);
-        snprintf(num, sizeof(num), "%d", (int)m->partition);
-        rd_kafka_header_add(h, "swarm.dlq.partition", -1, num, -1);
-        snprintf(num, sizeof(num), "%" PRId64, m->offset);
-        rd_kafka_header_add(h, "swarm.dlq.offset", -1, num, -1);
-        rd_kafka_header_add(h, "swarm.dlq.worker", -1, o->c.worker, -1);
-        j->kind = JOB_DLQ;
-        j->to_reply_topic = 0;
-        return produce(o, o->c.dlq, strlen(o->c.dlq), m->key, m->key_len, copy,
-                       m->len, h, j, err);
+        return produce_dlq_limit(o, j, 0, err);
 }
+
+static int response_refused(output_t *o, job_t *j, rd_kafka_resp_err_t e, size_t len,
+                            size_t limit, const char *limit_name, swarm_err_t *err);
 
 static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                             swarm_err_t *err) {
+        rd_kafka_resp_err_t e;
         swarm_response_t resp;
         swarm_buf_t buf = {0};
         swarm_err_t eerr;
@@ -245,7 +311,8 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         uint8_t *bytes;
         const char *topic = o->c.results;
         size_t topic_len = strlen(o->c.results);
-        swarm_status_t st = j->kind == JOB_ERROR ? j->status : b->status;
+        int own = j->kind == JOB_ERROR || j->rows_failed;
+        swarm_status_t st = own ? j->status : b->status;
         int64_t ts_ms;
         rd_kafka_timestamp_type_t tt;
 
@@ -256,7 +323,7 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         resp.status = st;
         if (st != SWARM_STATUS_OK) {
                 resp.has_error = 1;
-                resp.error = swarm_str(j->kind == JOB_ERROR ? j->error : b->error);
+                resp.error = swarm_str(own ? j->error : b->error);
         } else {
                 /* the job's own reference: the batch's first job may already
                  * be delivered and released */
@@ -304,8 +371,57 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         if (ts_ms > 0 && tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE)
                 swarm_metrics_observe(o->s_e2e,
                                       (double)(swarm_clock_wall_ms() - ts_ms) / 1e3);
-        return produce(o, topic, topic_len, (void *)j->req.request_id.ptr,
-                       j->req.request_id.len, bytes, len, NULL, j, err);
+        e = try_produce(o, topic, topic_len, (void *)j->req.request_id.ptr,
+                        j->req.request_id.len, bytes, len, NULL, j);
+        if (!e)
+                return SWARM_OK;
+        free(bytes);
+        return response_refused(o, j, e, len, o->max_msg, "the worker's message.max.bytes",
+                                err);
+}
+
+/* The response of j was refused with `e` (at produce or in its delivery
+ * report): one record's problem, so never the worker's end.  A result too
+ * large becomes an error response naming the limit; anything else about the
+ * record or a reply_topic dead-letters the request with the reason; a
+ * failure of the result topic itself stays fatal (err set). */
+static int response_refused(output_t *o, job_t *j, rd_kafka_resp_err_t e, size_t len,
+                            size_t limit, const char *limit_name, swarm_err_t *err) {
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && j->status == SWARM_STATUS_OK) {
+                batch_t nb;
+                memset(&nb, 0, sizeof(nb));
+                nb.start_us = j->it.recv_us;
+                if (limit)
+                        snprintf(j->error, sizeof(j->error),
+                                 "response of %zu bytes is larger than %s (%zu bytes): "
+                                 "send fewer rows per request", len, limit_name, limit);
+                else
+                        snprintf(j->error, sizeof(j->error),
+                                 "response of %zu bytes is larger than %s: send fewer "
+                                 "rows per request", len, limit_name);
+                SWARM_WARN(o->log, "%s partition=%d offset=%" PRId64, j->error,
+                           (int)j->msg->partition, j->msg->offset);
+                j->kind = JOB_ERROR;
+                j->status = SWARM_STATUS_INVALID_REQUEST;
+                return produce_response(o, &nb, j, 0, err);
+        }
+        if (j->to_reply_topic || record_error(e)) {
+                if (j->to_reply_topic)
+                        snprintf(j->error, sizeof(j->error),
+                                 "response could not be delivered to reply_topic "
+                                 "\"%.*s\": %s",
+                                 (int)(j->req.reply_topic.len > 200 ? 200
+                                                                    : j->req.reply_topic.len),
+                                 j->req.reply_topic.ptr, rd_kafka_err2str(e));
+                else
+                        snprintf(j->error, sizeof(j->error),
+                                 "response could not be produced: %s", rd_kafka_err2str(e));
+                SWARM_WARN(o->log, "%s; dead-lettering partition=%d offset=%" PRId64,
+                           j->error, (int)j->msg->partition, j->msg->offset);
+                return produce_dlq(o, j, err);
+        }
+        return swarm_err_set(err, SWARM_ERR_KAFKA, "produce to %s failed: %s",
+                             o->c.results, rd_kafka_err2str(e));
 }
 
 void output_emit(output_t *o, batch_t *b) {
@@ -337,6 +453,50 @@ void output_emit(output_t *o, batch_t *b) {
                 }
         }
         batch_destroy(b);
+}
+
+void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+        char num[32], reason[JOB_ERROR_SIZE];
+        const char *topic = ev->rkt ? rd_kafka_topic_name(ev->rkt) : "";
+        rd_kafka_resp_err_t e;
+
+        /* the event's payload, when there is one, is librdkafka's text */
+        snprintf(reason, sizeof(reason), "consumer error: %s%s%.*s",
+                 rd_kafka_err2str(ev->err), ev->payload && ev->len ? ": " : "",
+                 ev->payload ? (int)(ev->len > 300 ? 300 : ev->len) : 0,
+                 ev->payload ? (const char *)ev->payload : "");
+        rd_kafka_header_add(h, "swarm.dlq.reason", -1, reason, -1);
+        rd_kafka_header_add(h, "swarm.dlq.topic", -1, topic, -1);
+        snprintf(num, sizeof(num), "%d", (int)ev->partition);
+        rd_kafka_header_add(h, "swarm.dlq.partition", -1, num, -1);
+        snprintf(num, sizeof(num), "%" PRId64, ev->offset);
+        rd_kafka_header_add(h, "swarm.dlq.offset", -1, num, -1);
+        rd_kafka_header_add(h, "swarm.dlq.worker", -1, o->c.worker, -1);
+        rd_kafka_header_add(h, "swarm.dlq.event", -1, "consumer-error", -1);
+        SWARM_WARN(o->log, "dead-lettering a consumer error topic=%s partition=%d "
+                   "offset=%" PRId64 " reason=\"%s\"", topic, (int)ev->partition,
+                   ev->offset, reason);
+        /* no job: nothing of it is tracked for the offset store, and its
+         * delivery report (opaque NULL) is not waited for.  This runs on
+         * the consumer thread, which must not serve delivery reports (they
+         * belong to the output thread), so a full queue is waited out, not
+         * polled */
+        for (int tries = 0;; tries++) {
+                e = rd_kafka_producev(o->producer, RD_KAFKA_V_TOPIC(o->c.dlq),
+                                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(NULL),
+                                      RD_KAFKA_V_END);
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 500)
+                        break;
+                usleep(QUEUE_FULL_POLL_MS * 1000);
+        }
+        if (e) {
+                rd_kafka_headers_destroy(h);
+                SWARM_ERROR(o->log, "dead-lettering a consumer error failed: %s",
+                            rd_kafka_err2str(e));
+                return;
+        }
+        swarm_metrics_add(o->s_dlq, 1);
 }
 
 /* -------------------------------------------------- delivery reports */
@@ -376,16 +536,21 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                 return;
         }
         swarm_err_clear(&err);
-        if (j->to_reply_topic) {
+        if (j->kind == JOB_DLQ && record_error(m->err)) {
+                /* the dead-letter topic's own limit is below ours: keep
+                 * halving the stored part */
+                snprintf(j->error + strnlen(j->error, sizeof(j->error) - 1),
+                         sizeof(j->error) - strnlen(j->error, sizeof(j->error) - 1),
+                         " (dead-letter record refused: %s)", rd_kafka_err2str(m->err));
+                if (m->len > 1 && !produce_dlq_limit(o, j, m->len / 2, &err))
+                        return;
+        } else if (j->kind != JOB_DLQ && (j->to_reply_topic || record_error(m->err))) {
                 /* The requested reply topic refused the record (missing, not
-                 * authorized): the request is dead-lettered with the reason. */
-                snprintf(j->error, sizeof(j->error),
-                         "response could not be delivered to reply_topic \"%.*s\": %s",
-                         (int)j->req.reply_topic.len, j->req.reply_topic.ptr,
-                         rd_kafka_err2str(m->err));
-                SWARM_WARN(o->log, "%s; dead-lettering partition=%d offset=%" PRId64,
-                           j->error, (int)j->msg->partition, j->msg->offset);
-                if (!produce_dlq(o, j, &err))
+                 * authorized), or the result topic refused this one record
+                 * (larger than its max.message.bytes): the request gets an
+                 * error response or a dead letter with the reason. */
+                if (!response_refused(o, j, m->err, m->len, 0,
+                                      "the result topic's max.message.bytes", &err))
                         return;
         } else {
                 /* The result or dead-letter topic itself failed after

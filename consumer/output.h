@@ -10,9 +10,15 @@
  * swarm_worker_requests_total{model,version,status} and
  * swarm_worker_dead_letters_total move when the broker acknowledged the
  * record.  A response the reply_topic refused is dead-lettered with the
- * reason and counts as a dead letter only.  A record the result or
- * dead-letter topic refused after librdkafka's retries is fatal: its offset
- * is never stored (the next owner answers it) and the worker exits.
+ * reason and counts as a dead letter only.  One record never ends the
+ * worker: a response larger than message.max.bytes (the producer's, or the
+ * result topic's when the broker refuses it) becomes an INVALID_REQUEST
+ * response naming the limit; a dead-letter record too large is stored
+ * truncated with headers swarm.dlq.original.size, swarm.dlq.original.sha256
+ * and swarm.dlq.truncated.to; a record refused as invalid is dead-lettered.
+ * A failure of the result or dead-letter topic itself (after librdkafka's
+ * retries) is fatal: its offset is never stored (the next owner answers it)
+ * and the worker exits.
  *
  * Threads: output_new/destroy from the owner; everything else from the one
  * output thread (delivery reports run inside output_serve()).
@@ -55,6 +61,12 @@ void output_set_consumer(output_t *o, rd_kafka_t *consumer);
  * with their records until their delivery reports.  A job that cannot be
  * produced is fatal (job_fatal_set with the cause) and freed. */
 void output_emit(output_t *o, batch_t *b);
+
+/* Write a dead-letter record (no payload; headers: reason, topic,
+ * partition, offset, worker, swarm.dlq.event=consumer-error) for a
+ * partition-level consumer error event, such as a batch that does not
+ * decompress, so what was skipped is on record.  Any thread. */
+void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev);
 
 /* Serve delivery reports without waiting and store the offsets they
  * advanced, in one call to rd_kafka_offsets_store(). */

@@ -31,6 +31,7 @@
 #include "models.h"
 #include "offsets.h"
 #include "output.h"
+#include "reply.h"
 #include "swarm/backend.h"
 #include "swarm/clock.h"
 #include "swarm/codec.h"
@@ -47,8 +48,8 @@
  * (else 4 x max batch rows): room for the batch being filled, one waiting
  * and one in compute, and for registry deployments with bigger batches. */
 #define EXECQ_MIN_ROWS 4096
-/* How long a request with a version that is not loaded yet waits for the
- * model manager to load it. */
+/* How long a request with a version that is not loaded yet is held (only
+ * it: see dispatch()) while the model manager loads it in the background. */
 #define RESOLVE_WAIT_MS 10000
 /* The output thread wakes at least this often to serve delivery reports. */
 #define OUTPUT_TICK_US 2000
@@ -57,6 +58,16 @@
 /* Drain polls its counters this often. */
 #define DRAIN_POLL_US 1000
 #define DRAIN_ROUND_POLL_US 200
+/* In-flight bounds when not configured: messages (0: --max-queue-rows, so
+ * the exec queue cannot fill before fetching pauses) and bytes. */
+#define INFLIGHT_DEFAULT_MB 256
+/* Fetching resumes below this share of the bounds (no flapping). */
+#define RESUME_PCT 75
+/* The drain on revoke stops waiting this long before max.poll.interval.ms,
+ * and at most after half of it. */
+#define DRAIN_MARGIN_MS 10000
+/* How long a stop waits for the first assignment (wait_first_assignment). */
+#define FIRST_ASSIGN_WAIT_MS 15000
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
@@ -92,6 +103,7 @@ struct worker {
         models_t *mm;
         execute_t *exec;
         output_t *out;
+        reply_policy_t *reply;          /* allowed reply_topics */
 
         rd_kafka_t *consumer;
         offtrack_t *track;
@@ -112,6 +124,19 @@ struct worker {
         swarm_metrics_http_t *http;
         swarm_series_t *s_messages, *s_inflight, *s_assigned;
         atomic_int assigned;            /* partitions owned now */
+        atomic_int assigned_once;       /* an assignment callback has run */
+
+        /* memory bound: consumed messages not yet answered (their bytes),
+         * fetching paused while over either bound */
+        atomic_llong inflight_bytes;
+        int64_t max_inflight_msgs, max_inflight_bytes;
+        int paused;
+        int64_t pauses;
+        int64_t drain_deadline_ms;      /* below max.poll.interval.ms */
+
+        /* jobs whose pinned version is loading (consumer thread only),
+         * linked through it.next */
+        job_t *parked, *parked_tail;
 };
 
 static void cond_init_mono(pthread_cond_t *c) {
@@ -233,7 +258,24 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         }
         w->blas_threads = (int)threads;
 
-        if ((r = swarm_codec_new(&w->codec, err)) ||
+        {
+                int64_t mb = 0, msgs = 0, mpi = 300000;
+                if ((r = swarm_conf_get_i64(conf, "swarm.max.inflight.messages", 0, &msgs,
+                                            err)) ||
+                    (r = swarm_conf_get_i64(conf, "swarm.max.inflight.mb",
+                                            INFLIGHT_DEFAULT_MB, &mb, err)) ||
+                    (r = swarm_conf_get_i64(conf, "max.poll.interval.ms", 300000, &mpi,
+                                            err)))
+                        goto fail;
+                w->max_inflight_msgs = msgs > 0 ? msgs : w->max_queue_rows;
+                w->max_inflight_bytes = (mb > 0 ? mb : INFLIGHT_DEFAULT_MB) << 20;
+                w->drain_deadline_ms = mpi - DRAIN_MARGIN_MS < mpi / 2
+                                               ? mpi / 2
+                                               : mpi - DRAIN_MARGIN_MS;
+        }
+        if ((r = reply_new(o->results, swarm_conf_get(conf, "swarm.reply.topics"),
+                           &w->reply, err)) ||
+            (r = swarm_codec_new(&w->codec, err)) ||
             (r = swarm_schemareg_setup(conf, log, w->codec, o->topic,
                                        o->results, err)) ||
             (r = offtrack_new(&w->track, err)) ||
@@ -257,12 +299,18 @@ void worker_destroy(worker_t *w) {
         swarm_metrics_http_stop(w->http);
         if (w->consumer)
                 rd_kafka_destroy(w->consumer);
+        while (w->parked) {
+                job_t *j = w->parked;
+                w->parked = job_of(j->it.next);
+                job_destroy(w->mm, j);
+        }
         /* jobs still queued in the producer hold model references */
         output_destroy(w->out);
         execute_destroy(w->exec);
         models_destroy(w->mm);
         swarm_backend_destroy(w->backend);
         swarm_codec_destroy(w->codec);
+        reply_destroy(w->reply);
         offtrack_destroy(w->track);
         pthread_mutex_destroy(&w->execq.lock);
         pthread_cond_destroy(&w->execq.cond);
@@ -347,6 +395,10 @@ static void answer_now(worker_t *w, job_t *j) {
 
 /* ---------------------------------------------------- consumer stage */
 
+static int dispatch(worker_t *w, job_t *j, int final);
+static void park(worker_t *w, job_t *j);
+static void retry_parked(worker_t *w);
+
 static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
         job_t *j;
         swarm_err_t err;
@@ -358,6 +410,8 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 return;
         }
         j->msg = msg;
+        j->bytes = &w->inflight_bytes;
+        atomic_fetch_add(&w->inflight_bytes, (long long)msg->len);
         j->it.recv_us = swarm_clock_us();
         swarm_err_clear(&err);
         if (offtrack_add(w->track, msg->partition, msg->offset, &j->ref, &err)) {
@@ -382,14 +436,35 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 answer_now(w, j);
                 return;
         }
-        /* A pinned version that is not loaded yet is loaded by the manager;
-         * waiting here holds back this partition's stream only briefly and
-         * only for that rare request. */
+        /* A reply_topic outside the allowlist is answered on the result
+         * topic, before any work is spent on it. */
+        if (j->req.has_reply_topic && j->req.reply_topic.len > 0 &&
+            reply_check(w->reply, j->req.reply_topic.ptr, j->req.reply_topic.len,
+                        j->error, sizeof(j->error))) {
+                j->req.has_reply_topic = 0;
+                j->kind = JOB_ERROR;
+                j->status = SWARM_STATUS_INVALID_REQUEST;
+                answer_now(w, j);
+                return;
+        }
+        if (dispatch(w, j, 0))
+                park(w, j);
+}
+
+/* Resolve the job's model and send it on: to the exec queue, or answered at
+ * once (model not served, input that does not match).  A pinned version
+ * that is not loaded yet is loaded by the manager's thread; then, unless
+ * `final`, this returns 1 and the caller parks the job: only the requests
+ * that need that version wait, the partition's stream goes on. */
+static int dispatch(worker_t *w, job_t *j, int final) {
+        swarm_err_t err;
+
         swarm_err_clear(&err);
         if (models_resolve(w->mm, j->req.model.ptr, j->req.model.len,
-                           j->req.has_version, j->req.version, RESOLVE_WAIT_MS,
-                           &j->model, &err)) {
+                           j->req.has_version, j->req.version, 0, &j->model, &err)) {
                 char ver[32] = "";
+                if (err.code == SWARM_ERR_TIMEOUT && err.retriable && !final)
+                        return 1;
                 j->model = NULL;
                 j->kind = JOB_ERROR;
                 j->status = err.code == SWARM_ERR_NOT_FOUND
@@ -403,7 +478,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                          (int)(j->req.model.len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : j->req.model.len),
                          j->req.model.ptr, ver, w->name, err.msg);
                 answer_now(w, j);
-                return;
+                return 0;
         }
         swarm_err_clear(&err);
         if (match_request(j->model, &j->req, j->in_map, &j->it.rows, &err)) {
@@ -411,13 +486,50 @@ static void handle_message(worker_t *w, rd_kafka_message_t *msg) {
                 j->status = SWARM_STATUS_INVALID_REQUEST;
                 snprintf(j->error, sizeof(j->error), "%s", err.msg);
                 answer_now(w, j);
-                return;
+                return 0;
         }
         j->kind = JOB_INFER;
         j->it.key = j->model;
         j->it.has_deadline = j->req.has_deadline;
         j->it.deadline_ms = j->req.deadline_ms;
         exec_push(w, j);
+        return 0;
+}
+
+/* Hold a job whose pinned version is loading (consumer thread only). */
+static void park(worker_t *w, job_t *j) {
+        j->it.next = NULL;
+        if (w->parked_tail)
+                w->parked_tail->it.next = &j->it;
+        else
+                w->parked = j;
+        w->parked_tail = j;
+}
+
+/* Try the parked jobs again; one still loading after RESOLVE_WAIT_MS is
+ * answered (INTERNAL_ERROR "still loading").  Consumer thread only (the
+ * loop, and drain(), which the rebalance callback runs on that thread). */
+static void retry_parked(worker_t *w) {
+        job_t *j = w->parked, *keep = NULL, *keep_tail = NULL;
+        int64_t now = swarm_clock_us();
+
+        w->parked = w->parked_tail = NULL;
+        while (j) {
+                job_t *next = job_of(j->it.next);
+                int final = now - j->it.recv_us > (int64_t)RESOLVE_WAIT_MS * 1000;
+                j->it.next = NULL;
+                if (dispatch(w, j, final)) {
+                        if (keep_tail)
+                                keep_tail->it.next = &j->it;
+                        else
+                                keep = j;
+                        keep_tail = j;
+                }
+                j = next;
+        }
+        /* dispatch() never parks, so nothing was added meanwhile */
+        w->parked = keep;
+        w->parked_tail = keep_tail;
 }
 
 /* ------------------------------------------------------- exec stage */
@@ -584,8 +696,22 @@ static void drain(worker_t *w) {
         pthread_mutex_lock(&w->execq.lock);
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
-        while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal))
+        while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal)) {
+                if (w->parked)
+                        retry_parked(w);
+                /* a drain longer than max.poll.interval.ms would get this
+                 * worker thrown out of the group in the middle of the
+                 * rebalance; what is still in flight is not committed, so
+                 * the next owner answers it again (a duplicate, not a loss) */
+                if (swarm_clock_us() - t0 > w->drain_deadline_ms * 1000) {
+                        SWARM_WARN(w->log, "drain deadline of %" PRId64 " ms passed with "
+                                   "%" PRId64 " messages in flight: not committing them",
+                                   w->drain_deadline_ms,
+                                   (int64_t)offtrack_inflight(w->track));
+                        break;
+                }
                 usleep(DRAIN_POLL_US);
+        }
         /* the delivery report that emptied the tracker ran inside an output
          * round; that round stores the offsets at its end */
         round = atomic_load(&w->store_rounds);
@@ -609,6 +735,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         rd_kafka_error_t *error = NULL;
 
         if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                atomic_store(&w->assigned_once, 1);
                 for (int i = 0; i < parts->cnt; i++)
                         offtrack_reset(w->track, parts->elems[i].partition);
                 SWARM_INFO(w->log, "assigned partitions=%d protocol=%s", parts->cnt,
@@ -662,6 +789,11 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "acks", "all",
                 "compression.codec", "lz4",
                 "queue.buffering.max.messages", "200000",
+                /* librdkafka's 1 GiB default would let a slow or absent
+                 * result topic grow the worker that far: a full queue
+                 * blocks the output stage instead, and the in-flight bound
+                 * then pauses fetching */
+                "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
         rd_kafka_conf_t *kc;
@@ -694,6 +826,85 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* librdkafka 2.0.2 asserts in the sticky assignor (assignor_state NULL,
+ * fixed in 2.2.1) when a consumer that has joined the group is destroyed
+ * before its first assignment arrived.  So a worker stopped in that window
+ * first polls until the assignment comes (bounded), dropping what it is
+ * given: nothing of it is stored, the next owner consumes it.  Not joined
+ * yet (no member id): nothing to wait for. */
+static void wait_first_assignment(worker_t *w) {
+        int64_t until = swarm_clock_us() + (int64_t)FIRST_ASSIGN_WAIT_MS * 1000;
+        char *member = rd_kafka_memberid(w->consumer);
+        int joined = member && *member;
+
+        rd_kafka_mem_free(w->consumer, member);
+        if (!joined || atomic_load(&w->assigned_once))
+                return;
+        SWARM_INFO(w->log, "stopping before the first assignment: waiting for it "
+                   "(librdkafka 2.0.2 sticky assignor)");
+        while (!atomic_load(&w->assigned_once) && swarm_clock_us() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, POLL_MS);
+                if (m)
+                        rd_kafka_message_destroy(m);
+        }
+}
+
+/* /metrics, /healthz, /readyz on --metrics-bind (default all IPv4
+ * interfaces) with the server's connection limits and timeout. */
+static int start_http(worker_t *w, swarm_err_t *err) {
+        swarm_metrics_http_opts_t ho;
+
+        memset(&ho, 0, sizeof(ho));
+        ho.bind = swarm_conf_get(w->conf, "swarm.metrics.bind");
+        ho.port = (int)w->o.metrics_port;
+        return swarm_metrics_http_listen(w->metrics, &ho, ready_cb, w, w->log, &w->http,
+                                         err);
+}
+
+/* Pause (or resume) fetching on every partition owned now.  Pausing drops
+ * what librdkafka prefetched for them, so memory stops growing at once. */
+static void set_paused(worker_t *w, int pause) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+
+        if (rd_kafka_assignment(w->consumer, &parts) || !parts)
+                return;
+        if (parts->cnt)
+                (void)(pause ? rd_kafka_pause_partitions(w->consumer, parts)
+                             : rd_kafka_resume_partitions(w->consumer, parts));
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The memory bound: pause fetching while the consumed-but-unanswered
+ * messages or their bytes are over the bound, resume below RESUME_PCT of
+ * both.  While paused the loop still polls, so the group sees it alive. */
+static void bound_inflight(worker_t *w) {
+        int64_t msgs = (int64_t)offtrack_inflight(w->track);
+        int64_t bytes = (int64_t)atomic_load(&w->inflight_bytes);
+
+        if (!w->paused) {
+                if (msgs < w->max_inflight_msgs && bytes < w->max_inflight_bytes)
+                        return;
+                w->paused = 1;
+                w->pauses++;
+                SWARM_INFO(w->log, "fetch paused inflight_messages=%" PRId64
+                           " inflight_bytes=%" PRId64 " max_messages=%" PRId64
+                           " max_bytes=%" PRId64, msgs, bytes, w->max_inflight_msgs,
+                           w->max_inflight_bytes);
+                set_paused(w, 1);
+                return;
+        }
+        if (msgs * 100 <= w->max_inflight_msgs * RESUME_PCT &&
+            bytes * 100 <= w->max_inflight_bytes * RESUME_PCT) {
+                w->paused = 0;
+                SWARM_INFO(w->log, "fetch resumed inflight_messages=%" PRId64
+                           " inflight_bytes=%" PRId64, msgs, bytes);
+                set_paused(w, 0);
+                return;
+        }
+        /* partitions assigned since the pause start unpaused */
+        set_paused(w, 1);
+}
+
 int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_t exec_t, out_t;
         int r;
@@ -701,8 +912,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         if ((r = start_kafka(w, err)))
                 return r;
         if (w->o.metrics_port >= 0 &&
-            (r = swarm_metrics_http_start(w->metrics, (int)w->o.metrics_port, ready_cb,
-                                          w, w->log, &w->http, err)))
+            (r = start_http(w, err)))
                 return r;
         SWARM_INFO(w->log,
                    "worker started name=%s topic=%s results=%s dlq=%s models=%d "
@@ -715,11 +925,22 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_create(&out_t, NULL, out_main, w);
 
         while (!*stop && !job_fatal_is_set(&w->fatal)) {
-                rd_kafka_message_t *msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
+                rd_kafka_message_t *msg;
+                if (w->parked)
+                        retry_parked(w);
+                bound_inflight(w);
+                msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
                         continue;
                 if (msg->err) {
-                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        /* a partition's error (a batch that does not
+                         * decompress ...) means records were skipped: on
+                         * record in the dead-letter topic; client-wide
+                         * errors (brokers down) are only logged */
+                        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                            msg->rkt && msg->partition >= 0)
+                                output_dead_letter_event(w->out, msg);
+                        else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 SWARM_WARN(w->log, "consumer: %s",
                                            rd_kafka_message_errstr(msg));
                         rd_kafka_message_destroy(msg);
@@ -729,6 +950,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         }
 
         SWARM_INFO(w->log, "stopping: finishing batches in hand");
+        wait_first_assignment(w);
         if (!job_fatal_is_set(&w->fatal)) {
                 drain(w);
                 commit_sync(w);

@@ -98,6 +98,9 @@ typedef struct swarm_client_stats {
         uint64_t decode_errors;     /* result messages that did not decode */
         int64_t in_flight;          /* now */
         int64_t max_in_flight_seen; /* never above the window */
+        int free_slots;             /* pending-request entries free now: 2 x
+                                       the window once every request is
+                                       complete and every delivery report in */
 } swarm_client_stats_t;
 
 /* Create a client.  conf: every non-"swarm." key goes to librdkafka

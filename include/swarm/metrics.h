@@ -103,12 +103,35 @@ typedef struct swarm_metrics_http swarm_metrics_http_t;
  * thread; must be thread-safe and quick. */
 typedef int (swarm_metrics_ready_cb)(void *opaque);
 
+/* Where and how the server listens.  Zero fields take the defaults: the
+ * limits keep a scraper storm or a slow-loris client from tying up the
+ * worker's file descriptors and memory. */
+typedef struct swarm_metrics_http_opts {
+        const char *bind;       /* numeric IPv4/IPv6 address ("127.0.0.1",
+                                   "::1"); NULL or "": all IPv4 interfaces */
+        int port;               /* 0: the kernel picks a free one */
+        int max_connections;    /* 0: 64; more are closed on accept */
+        int max_per_ip;         /* 0: 8 from one client address */
+        int timeout_s;          /* 0: 10; an idle or slow connection is
+                                   closed after this long */
+} swarm_metrics_http_opts_t;
+
 /* Serve GET /metrics (text format 0.0.4), /healthz (200 "ok" while the
  * process runs) and /readyz (200 "ready" when ready(opaque) is non-zero or
- * ready is NULL, else 503 "not ready") on all interfaces, port `port`
- * (0: the kernel picks a free one, see swarm_metrics_http_port(); the port
- * is logged at INFO).  The server runs on its own thread.  `m`, `log` and
- * `opaque` are borrowed and must outlive the server. */
+ * ready is NULL, else 503 "not ready") as `o` says (NULL: all defaults; the
+ * address and port are logged at INFO, see swarm_metrics_http_port()).  The
+ * server runs on its own thread.  `m`, `log` and `opaque` are borrowed and
+ * must outlive the server; `o` is read during the call only.
+ * Errors: SWARM_ERR_CONFIG (port out of range, bind not a numeric address),
+ * SWARM_ERR_IO (cannot listen). */
+int swarm_metrics_http_listen(swarm_metrics_t *m,
+                              const swarm_metrics_http_opts_t *o,
+                              swarm_metrics_ready_cb *ready, void *opaque,
+                              const swarm_log_t *log,
+                              swarm_metrics_http_t **out, swarm_err_t *err);
+
+/* swarm_metrics_http_listen() on all IPv4 interfaces, port `port`, with the
+ * default limits. */
 int swarm_metrics_http_start(swarm_metrics_t *m, int port,
                              swarm_metrics_ready_cb *ready, void *opaque,
                              const swarm_log_t *log,

@@ -42,18 +42,28 @@ typedef struct swarm_registry swarm_registry_t;
  * environment variables, service files).  `log` is borrowed and may be NULL.
  * On success *out is owned by the caller (swarm_registry_destroy).
  * Errors: SWARM_ERR_IO (retriable) with libpq's message; the conninfo is
- * cited with any password masked. */
+ * cited with any password masked.  TCP keepalives are on (idle 30 s,
+ * 3 probes 10 s apart) unless the conninfo sets keepalives* itself. */
 int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
                            swarm_registry_t **out, swarm_err_t *err);
 void swarm_registry_destroy(swarm_registry_t *r);
 
-/* Copy `conninfo` into buf with the value of password=... (and the password
- * of a postgresql://user:password@host URI) replaced by "****".  Used for
+/* Copy `conninfo` into buf with the values of password=... and
+ * sslpassword=... (and the password of a postgresql://user:password@host
+ * URI) replaced by "****".  Used for
  * every log line and error that cites a conninfo. */
 void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size);
 
-/* Non-zero while the connection is up. */
+/* Non-zero while the connection is up (zero too once the idle check of
+ * swarm_registry_wait() went unanswered). */
 int swarm_registry_connected(const swarm_registry_t *r);
+
+/* The idle check of swarm_registry_wait(): after every_ms (default 30000;
+ * <= 0: off) without hearing from the server it sends "SELECT 1", and
+ * declares the connection lost when no answer comes within answer_ms
+ * (default 10000). */
+void swarm_registry_set_idle_check(swarm_registry_t *r, int every_ms,
+                                   int answer_ms);
 
 /* Apply the embedded migrations (lib/core/migrations/NNN_*.sql) not yet
  * recorded in registry.schema_migrations, each in its own transaction, under
@@ -200,8 +210,11 @@ int swarm_registry_listen(swarm_registry_t *r, swarm_err_t *err);
 /* Wait up to timeout_ms (-1: forever) for a notification, polling the
  * connection's socket and `wake_fd` (-1: none; readable wakes the call, the
  * caller drains it).  On a notification *payload (caller frees) gets its
- * payload; on timeout or wake it is NULL.  Errors: SWARM_ERR_IO (retriable:
- * the connection was lost; reconnect with a new handle). */
+ * payload; on timeout or wake it is NULL.  While idle it checks the
+ * connection (swarm_registry_set_idle_check), so a half-open TCP connection
+ * is found within every_ms + answer_ms.  Errors: SWARM_ERR_IO (retriable:
+ * the connection was lost or the check went unanswered; reconnect with a
+ * new handle). */
 int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                         char **payload, swarm_err_t *err);
 

@@ -709,6 +709,24 @@ static int load_csv(const char *path, swarm_array_t **out, swarm_err_t *err) {
         text[m.len] = '\0';
         p = text;
         end = text + m.len;
+        /* the scanner below stops at NUL as the end of the text: a NUL byte
+         * inside the file would stop it short of `end` for good (found by
+         * fuzz_csv: it looped forever), so it is refused up front */
+        {
+                const char *nul = memchr(text, '\0', m.len), *ls = text;
+                if (nul) {
+                        line = 1;
+                        for (const char *c = text; c < nul; c++)
+                                if (*c == '\n') {
+                                        line++;
+                                        ls = c + 1;
+                                }
+                        r = swarm_err_set(err, SWARM_ERR_PARSE,
+                                          "%s:%ld:%ld: NUL byte in a text file",
+                                          path, line, (long)(nul - ls) + 1);
+                        goto out;
+                }
+        }
 
         while (p < end) {
                 const char *ls = p, *q = p;

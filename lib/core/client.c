@@ -128,6 +128,14 @@ static void maybe_free(swarm_client_t *cl, entry_t *e) {
         cl->free_head = (int)(e - cl->e);
 }
 
+/* Give back an entry taken by send() whose message was never produced. */
+static void release_unsent(swarm_client_t *cl, entry_t *e) {
+        free(e->id);
+        e->id = NULL;
+        e->chain = cl->free_head;
+        cl->free_head = (int)(e - cl->e);
+}
+
 /* Run the callback of a pending entry once and take it out of the window. */
 static void complete(swarm_client_t *cl, entry_t *e,
                      const swarm_response_t *resp, const swarm_err_t *err) {
@@ -308,6 +316,9 @@ int64_t swarm_client_in_flight(const swarm_client_t *cl) {
 
 void swarm_client_stats(const swarm_client_t *cl, swarm_client_stats_t *out) {
         *out = cl->st;
+        out->free_slots = 0;
+        for (int i = cl->free_head; i >= 0; i = cl->e[i].chain)
+                out->free_slots++;
 }
 
 int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
@@ -347,11 +358,19 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                 poll_once(cl, SLICE_MS);
         }
 
+        /* take the entry off the free list before anything polls: the
+         * QUEUE_FULL retry below serves delivery reports and responses,
+         * which push freed entries onto the list head, and popping it
+         * afterwards would drop those entries for good */
         idx = cl->free_head;
         e = &cl->e[idx];
+        cl->free_head = e->chain;
+        e->chain = -1;
         e->id = malloc(req->request_id.len + 1);
-        if (!e->id)
+        if (!e->id) {
+                release_unsent(cl, e);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
         memcpy(e->id, req->request_id.ptr, req->request_id.len);
         e->id[req->request_id.len] = '\0';
         e->id_len = req->request_id.len;
@@ -370,23 +389,18 @@ int swarm_client_send(swarm_client_t *cl, const swarm_request_t *req,
                 if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 if (swarm_clock_us() >= deadline) {
-                        free(e->id);
-                        e->id = NULL;
+                        release_unsent(cl, e);
                         goto timeout;
                 }
                 /* librdkafka's own queue is full: let it drain */
                 poll_once(cl, SLICE_MS);
         }
         if (kerr) {
-                free(e->id);
-                e->id = NULL;
+                release_unsent(cl, e);
                 return swarm_err_set(err, SWARM_ERR_KAFKA,
                                      "producing to %s: %s", cl->req_topic,
                                      rd_kafka_err2str(kerr));
         }
-        /* the entry may have been taken by nothing else meanwhile: polling
-         * above only frees entries, never allocates them */
-        cl->free_head = e->chain;
         h = hash_id(e->id, e->id_len);
         e->hash = h;
         e->in_use = 1;

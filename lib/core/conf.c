@@ -426,6 +426,91 @@ static void env_name(const char *name, char *buf, size_t size) {
         buf[n] = '\0';
 }
 
+/* librdkafka properties that hold secrets.  Given on the command line they
+ * are readable by every user through ps and /proc/PID/cmdline, so they may
+ * come from the environment (SWARM_KAFKA_SASL_PASSWORD ...) or a file
+ * (SWARM_KAFKA_SASL_PASSWORD_FILE) instead, and a command-line value gets a
+ * warning (never echoing the value). */
+static const char *const kafka_secrets[] = {
+        "sasl.password", "ssl.key.password", "ssl.keystore.password",
+        "sasl.oauthbearer.client.secret", "ssl.key.pem", NULL};
+
+static int is_kafka_secret(const char *key) {
+        for (int i = 0; kafka_secrets[i]; i++)
+                if (!strcmp(key, kafka_secrets[i]))
+                        return 1;
+        return 0;
+}
+
+/* A conninfo with a password in it (password=..., postgresql://u:p@h). */
+static int has_password(const char *v) {
+        const char *at, *colon;
+        if (strstr(v, "password"))
+                return 1;
+        if ((!strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11)) &&
+            (at = strchr(v, '@')) && (colon = strchr(strstr(v, "://") + 3, ':')) &&
+            colon < at)
+                return 1;
+        return 0;
+}
+
+/* Read a secret file (at most 64 KiB; one trailing newline dropped, as
+ * `echo` and editors leave one) into buf.  Returns 0, or -1 with errno. */
+static int read_secret(const char *path, char *buf, size_t size) {
+        FILE *fp = fopen(path, "r");
+        size_t n;
+
+        if (!fp)
+                return -1;
+        n = fread(buf, 1, size - 1, fp);
+        if (ferror(fp) || (n == size - 1 && fgetc(fp) != EOF)) {
+                fclose(fp);
+                errno = EFBIG;
+                return -1;
+        }
+        fclose(fp);
+        buf[n] = '\0';
+        if (n && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        if (n && buf[n - 1] == '\r')
+                buf[--n] = '\0';
+        return 0;
+}
+
+/* NAME (env) or NAME_FILE (a file holding the value) into the environment
+ * layer under key.  The file wins when both are set. */
+static int env_or_file(swarm_conf_t *c, const char *name, const char *key,
+                       swarm_err_t *err) {
+        char fname[160], origin[200];
+        const char *v;
+        int r;
+
+        if ((v = getenv(name)) &&
+            (r = swarm_conf_add(c, SWARM_CONF_ENV, key, v, name, err)))
+                return r;
+        snprintf(fname, sizeof(fname), "%s_FILE", name);
+        if ((v = getenv(fname))) {
+                enum { SECRET_MAX = 65536 };
+                char *buf = malloc(SECRET_MAX);
+                if (!buf)
+                        return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                if (read_secret(v, buf, SECRET_MAX)) {
+                        int e = errno;
+                        free(buf);
+                        return swarm_err_set(err, SWARM_ERR_CONFIG, "%s=%s: %s", fname, v,
+                                             e == EFBIG ? "larger than 64 KiB"
+                                                        : strerror(e));
+                }
+                snprintf(origin, sizeof(origin), "%s", fname);
+                r = swarm_conf_add(c, SWARM_CONF_ENV, key, buf, origin, err);
+                memset(buf, 0, SECRET_MAX);
+                free(buf);
+                if (r)
+                        return r;
+        }
+        return SWARM_OK;
+}
+
 typedef struct table {
         const swarm_opt_t *o[MAX_OPTS];
         int n;
@@ -609,6 +694,15 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                                      "-X expects key=value, got \"%s\"",
                                                      optarg);
                         *eq = '\0';
+                        if (is_kafka_secret(kv)) {
+                                char env[128], *q;
+                                snprintf(env, sizeof(env), "SWARM_KAFKA_%s", kv);
+                                for (q = env + 12; *q; q++)
+                                        *q = *q == '.' ? '_' : (char)toupper((unsigned char)*q);
+                                fprintf(stderr, "%s: warning: -X %s on the command line is "
+                                        "visible to every user (ps); use %s, %s_FILE or "
+                                        "-c FILE\n", cli->prog, kv, env, env);
+                        }
                         if ((r = swarm_conf_add(c, SWARM_CONF_CLI, kv, eq + 1,
                                                 "-X", err)))
                                 return r;
@@ -642,6 +736,14 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                         continue;
                 }
                 snprintf(origin, sizeof(origin), "--%s", o->name);
+                if (o->arg && optarg && o->key && !strcmp(o->key, "swarm.registry") &&
+                    has_password(optarg)) {
+                        char env[128];
+                        env_name(o->name, env, sizeof(env));
+                        fprintf(stderr, "%s: warning: --%s with a password is visible "
+                                "to every user (ps); use %s_FILE, PGPASSWORD or "
+                                "~/.pgpass\n", cli->prog, o->name, env);
+                }
                 if ((r = swarm_conf_add(c, SWARM_CONF_CLI, o->key,
                                         o->arg ? optarg : "true", origin, err)))
                         return r;
@@ -655,18 +757,26 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                 return SWARM_OK;
         }
 
-        /* environment layer: SWARM_<OPTION> for every option with a key */
+        /* environment layer: SWARM_<OPTION> (or SWARM_<OPTION>_FILE) for
+         * every option with a key, SWARM_KAFKA_<PROPERTY>(_FILE) for
+         * librdkafka's secrets */
         for (int i = 0; i < t.n; i++) {
                 char name[128];
-                const char *v;
                 if (!t.o[i]->key)
                         continue;
                 env_name(t.o[i]->name, name, sizeof(name));
-                if ((v = getenv(name)) &&
-                    (r = swarm_conf_add(c, SWARM_CONF_ENV, t.o[i]->key, v,
-                                        name, err)))
+                if ((r = env_or_file(c, name, t.o[i]->key, err)))
                         return r;
         }
+        if (cli->common & SWARM_CLI_KAFKA)
+                for (int i = 0; kafka_secrets[i]; i++) {
+                        char name[128], *p;
+                        snprintf(name, sizeof(name), "SWARM_KAFKA_%s", kafka_secrets[i]);
+                        for (p = name + 12; *p; p++)
+                                *p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+                        if ((r = env_or_file(c, name, kafka_secrets[i], err)))
+                                return r;
+                }
         if (!config)
                 config = getenv("SWARM_CONFIG");
         if (config && (r = swarm_conf_load_file(c, config, err)))

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 typedef enum mtype { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
 
@@ -580,6 +583,20 @@ struct swarm_metrics_http {
         void *page_opaque;
 };
 
+/* libmicrohttpd's own messages ("Server reached connection limit") in the
+ * shape of every other log line. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        const swarm_metrics_http_t *h = cls;
+        char msg[512];
+        size_t n;
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        n = strlen(msg);
+        while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+        SWARM_WARN(h->log, "metrics server msg=\"%s\"", msg);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                              const char *ctype, char *body, size_t len,
                              enum MHD_ResponseMemoryMode mode) {
@@ -670,16 +687,48 @@ void swarm_metrics_http_page(swarm_metrics_http_t *h, const char *path,
         pthread_mutex_unlock(&h->page_lock);
 }
 
-int swarm_metrics_http_start(swarm_metrics_t *m, int port,
-                             swarm_metrics_ready_cb *ready, void *opaque,
-                             const swarm_log_t *log,
-                             swarm_metrics_http_t **out, swarm_err_t *err) {
+int swarm_metrics_http_listen(swarm_metrics_t *m,
+                              const swarm_metrics_http_opts_t *o,
+                              swarm_metrics_ready_cb *ready, void *opaque,
+                              const swarm_log_t *log,
+                              swarm_metrics_http_t **out, swarm_err_t *err) {
+        static const swarm_metrics_http_opts_t defaults = {0};
         swarm_metrics_http_t *h;
         const union MHD_DaemonInfo *info;
+        struct sockaddr_storage sa;
+        const char *bind;
+        unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_ERROR_LOG;
+        int port;
 
+        if (!o)
+                o = &defaults;
+        port = o->port;
+        bind = o->bind && *o->bind ? o->bind : "0.0.0.0";
         if (port < 0 || port > 65535)
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
                                      "metrics port %d out of range", port);
+        if (o->max_connections < 0 || o->max_per_ip < 0 || o->timeout_s < 0)
+                return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                     "metrics server: negative limit");
+        memset(&sa, 0, sizeof(sa));
+        {
+                struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
+                if (inet_pton(AF_INET, bind, &a4->sin_addr) == 1) {
+                        a4->sin_family = AF_INET;
+                        a4->sin_port = htons((uint16_t)port);
+                } else if (inet_pton(AF_INET6, bind, &a6->sin6_addr) == 1) {
+                        a6->sin6_family = AF_INET6;
+                        a6->sin6_port = htons((uint16_t)port);
+                        flags |= MHD_USE_IPv6;
+                } else {
+                        return swarm_err_set(err, SWARM_ERR_CONFIG,
+                                             "metrics bind address \"%s\" is not "
+                                             "a numeric IPv4 or IPv6 address",
+                                             bind);
+                }
+        }
         if (!(h = calloc(1, sizeof(*h))))
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         pthread_mutex_init(&h->page_lock, NULL);
@@ -687,26 +736,44 @@ int swarm_metrics_http_start(swarm_metrics_t *m, int port,
         h->ready = ready;
         h->opaque = opaque;
         h->log = log;
-        /* One internal thread polling all connections: scrapes are rare and
-         * small, so a thread per connection would only cost memory. */
-        h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                        MHD_USE_ERROR_LOG,
-                                (uint16_t)port, NULL, NULL, on_request, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                MHD_OPTION_END);
+        /* One internal thread polling all connections (poll or epoll, not
+         * select, so a high descriptor number cannot break it): scrapes are
+         * rare and small, a thread per connection would only cost memory.
+         * The requests carry no body, so 32 KiB per connection is ample. */
+        h->d = MHD_start_daemon(
+                flags, (uint16_t)port, NULL, NULL, on_request, h,
+                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first, or MHD warns */
+                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                MHD_OPTION_CONNECTION_TIMEOUT,
+                (unsigned)(o->timeout_s ? o->timeout_s : 10),
+                MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned)(o->max_connections ? o->max_connections : 64),
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                (unsigned)(o->max_per_ip ? o->max_per_ip : 8),
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+                MHD_OPTION_END);
         if (!h->d) {
                 pthread_mutex_destroy(&h->page_lock);
                 free(h);
                 return swarm_err_set(err, SWARM_ERR_IO,
-                                     "metrics server: cannot listen on port %d",
-                                     port);
+                                     "metrics server: cannot listen on %s port %d",
+                                     bind, port);
         }
         info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
         h->port = info ? info->port : port;
-        SWARM_INFO(log, "metrics listening port=%d paths=/metrics,/healthz,/readyz",
-                   h->port);
+        SWARM_INFO(log, "metrics listening port=%d bind=%s "
+                   "paths=/metrics,/healthz,/readyz", h->port, bind);
         *out = h;
         return SWARM_OK;
+}
+
+int swarm_metrics_http_start(swarm_metrics_t *m, int port,
+                             swarm_metrics_ready_cb *ready, void *opaque,
+                             const swarm_log_t *log,
+                             swarm_metrics_http_t **out, swarm_err_t *err) {
+        swarm_metrics_http_opts_t o = {0};
+        o.port = port;
+        return swarm_metrics_http_listen(m, &o, ready, opaque, log, out, err);
 }
 
 int swarm_metrics_http_port(const swarm_metrics_http_t *h) {

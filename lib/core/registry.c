@@ -40,11 +40,23 @@ extern const struct swarm_registry_migration {
  * libpq passes lengths as int.  Larger models use --uri. */
 #define BYTEA_MAX ((size_t)1000 * 1000 * 1000)
 
+/* While idle, swarm_registry_wait() proves the connection alive this often
+ * and gives the server this long to answer: a half-open TCP connection (a
+ * peer that vanished without a FIN) otherwise looks like a quiet one, and
+ * promotions are missed until the kernel gives up hours later. */
+#define IDLE_CHECK_MS 30000
+#define IDLE_ANSWER_MS 10000
+
 struct swarm_registry {
         PGconn *conn;
         const swarm_log_t *log;
         char where[256];        /* masked conninfo for messages */
+        int check_ms, answer_ms;
+        int64_t last_rx_ms;     /* last time the server was heard from */
+        int64_t probe_ms;       /* a probe is outstanding since; 0: none */
+        int broken;             /* a probe went unanswered */
 };
+
 
 /* ------------------------------------------------------------ helpers */
 
@@ -69,8 +81,24 @@ void swarm_sha256_hex(const void *buf, size_t len, char hex[65]) {
         hex[64] = '\0';
 }
 
+/* Length of the secret key word (password, sslpassword) starting at s when
+ * it starts a parameter, else 0. */
+static size_t secret_key(const char *s, const char *start) {
+        static const char *const keys[] = {"password", "sslpassword", NULL};
+
+        if (s != start && !isspace((unsigned char)s[-1]) && s[-1] != '?' &&
+            s[-1] != '&')
+                return 0;
+        for (int i = 0; keys[i]; i++) {
+                size_t n = strlen(keys[i]);
+                if (!strncmp(s, keys[i], n))
+                        return n;
+        }
+        return 0;
+}
+
 void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size) {
-        size_t o = 0;
+        size_t o = 0, klen;
         const char *s = conninfo ? conninfo : "";
         const char *uri_pw = NULL, *uri_at = NULL;
 
@@ -94,11 +122,10 @@ void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size) 
                         s = uri_at;
                         continue;
                 }
-                /* password=VALUE (conninfo or URI query): keep the key */
-                if (!strncmp(s, "password", 8) &&
-                    (s == conninfo || isspace((unsigned char)s[-1]) ||
-                     s[-1] == '?' || s[-1] == '&')) {
-                        const char *p = s + 8;
+                /* password=VALUE, sslpassword=VALUE (conninfo or URI
+                 * query): keep the key */
+                if ((klen = secret_key(s, conninfo))) {
+                        const char *p = s + klen;
                         while (isspace((unsigned char)*p))
                                 p++;
                         if (*p == '=') {
@@ -115,7 +142,8 @@ void swarm_registry_mask_conninfo(const char *conninfo, char *buf, size_t size) 
                                         while (*p && !isspace((unsigned char)*p) && *p != '&')
                                                 p++;
                                 }
-                                o += (size_t)snprintf(buf + o, size - o, "password=****");
+                                o += (size_t)snprintf(buf + o, size - o, "%.*s=****",
+                                                      (int)klen, s);
                                 s = p;
                                 continue;
                         }
@@ -265,7 +293,18 @@ int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
                 swarm_registry_mask_conninfo(conninfo, r->where, sizeof(r->where));
         else
                 snprintf(r->where, sizeof(r->where), "(libpq defaults)");
-        r->conn = PQconnectdb(conninfo ? conninfo : "");
+        r->check_ms = IDLE_CHECK_MS;
+        r->answer_ms = IDLE_ANSWER_MS;
+        {
+                /* TCP keepalives unless the conninfo sets its own: the
+                 * expanded dbname comes last, so what it names wins */
+                static const char *const keys[] = {
+                        "keepalives", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "dbname", NULL};
+                const char *vals[] = {"1", "30", "10", "3",
+                                      conninfo ? conninfo : "", NULL};
+                r->conn = PQconnectdbParams(keys, vals, 1);
+        }
         if (!r->conn) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 goto out;
@@ -278,6 +317,7 @@ int swarm_registry_connect(const char *conninfo, const swarm_log_t *log,
                 goto out;
         }
         PQsetNoticeProcessor(r->conn, notice_to_log, r);
+        r->last_rx_ms = swarm_clock_ms();
         SWARM_DEBUG(log, "registry connected conninfo=\"%s\"", r->where);
 out:
         if (rc) {
@@ -297,7 +337,13 @@ void swarm_registry_destroy(swarm_registry_t *r) {
 }
 
 int swarm_registry_connected(const swarm_registry_t *r) {
-        return r && r->conn && PQstatus(r->conn) == CONNECTION_OK;
+        return r && r->conn && !r->broken && PQstatus(r->conn) == CONNECTION_OK;
+}
+
+void swarm_registry_set_idle_check(swarm_registry_t *r, int every_ms,
+                                   int answer_ms) {
+        r->check_ms = every_ms;
+        r->answer_ms = answer_ms > 0 ? answer_ms : IDLE_ANSWER_MS;
 }
 
 /* ------------------------------------------------------------ migrate */
@@ -1094,28 +1140,79 @@ static int lost(swarm_registry_t *r, swarm_err_t *err) {
                                    *msg ? msg : "closed");
 }
 
+/* The idle check of swarm_registry_wait(): send "SELECT 1" after check_ms
+ * without hearing from the server, collect its answer when it comes, and
+ * declare the connection lost when it does not come within answer_ms.
+ * Another statement run meanwhile drains the probe's result (libpq does
+ * that before sending), which also proves the connection alive.
+ * Returns 0, or SWARM_ERR_IO with err set. */
+static int idle_check(swarm_registry_t *r, int64_t now, swarm_err_t *err) {
+        if (r->probe_ms) {
+                if (!PQisBusy(r->conn)) {
+                        PGresult *res;
+                        while ((res = PQgetResult(r->conn)))
+                                PQclear(res);
+                        r->probe_ms = 0;
+                        r->last_rx_ms = now;
+                } else if (now - r->probe_ms >= r->answer_ms) {
+                        r->broken = 1;
+                        swarm_err_set(err, SWARM_ERR_IO,
+                                      "registry connection %s lost: no answer to "
+                                      "the idle check within %d ms", r->where,
+                                      r->answer_ms);
+                        if (err)
+                                err->retriable = 1;
+                        return SWARM_ERR_IO;
+                }
+                return SWARM_OK;
+        }
+        if (r->check_ms > 0 && now - r->last_rx_ms >= r->check_ms &&
+            PQtransactionStatus(r->conn) == PQTRANS_IDLE) {
+                if (!PQsendQuery(r->conn, "SELECT 1"))
+                        return lost(r, err);
+                r->probe_ms = now;
+        }
+        return SWARM_OK;
+}
+
 int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                         char **payload, swarm_err_t *err) {
         int64_t deadline = timeout_ms < 0 ? -1 : swarm_clock_ms() + timeout_ms;
 
         *payload = NULL;
+        if (r->broken)
+                return swarm_err_set(err, SWARM_ERR_IO, "registry connection %s "
+                                     "lost: no answer to the idle check", r->where);
         for (;;) {
                 PGnotify *nt;
                 struct pollfd p[2];
                 int np = 1, wait_ms, pr;
+                int64_t now;
 
                 if (PQstatus(r->conn) != CONNECTION_OK || !PQconsumeInput(r->conn))
                         return lost(r, err);
+                now = swarm_clock_ms();
+                if (idle_check(r, now, err))
+                        return SWARM_ERR_IO;
                 if ((nt = PQnotifies(r->conn))) {
+                        r->last_rx_ms = now;
                         *payload = strdup(nt->extra ? nt->extra : "");
                         PQfreemem(nt);
                         if (!*payload)
                                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                         return SWARM_OK;
                 }
-                wait_ms = deadline < 0 ? -1 : (int)(deadline - swarm_clock_ms());
+                wait_ms = deadline < 0 ? -1 : (int)(deadline - now);
                 if (deadline >= 0 && wait_ms <= 0)
                         return SWARM_OK;
+                /* wake up for the idle check's next step too */
+                if (r->check_ms > 0) {
+                        int64_t next = r->probe_ms ? r->probe_ms + r->answer_ms
+                                                   : r->last_rx_ms + r->check_ms;
+                        int step = next > now ? (int)(next - now) : 0;
+                        if (wait_ms < 0 || step < wait_ms)
+                                wait_ms = step;
+                }
                 p[0].fd = PQsocket(r->conn);
                 p[0].events = POLLIN;
                 if (p[0].fd < 0)
@@ -1128,6 +1225,8 @@ int swarm_registry_wait(swarm_registry_t *r, int timeout_ms, int wake_fd,
                 pr = poll(p, (nfds_t)np, wait_ms);
                 if (pr < 0 && errno != EINTR)
                         return swarm_err_set(err, SWARM_ERR_IO, "poll: %s", strerror(errno));
+                if (pr > 0 && (p[0].revents & POLLIN))
+                        r->last_rx_ms = swarm_clock_ms();
                 if (pr > 0 && np == 2 && (p[1].revents & POLLIN))
                         return SWARM_OK;
                 /* a hang-up shows as POLLIN/POLLHUP; PQconsumeInput above

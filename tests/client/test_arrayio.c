@@ -308,6 +308,10 @@ static void test_csv(void) {
         write_file(tmp("b4.csv"), "1;2\n", 4);
         CHECK_ERR(swarm_array_load(tmp("b4.csv"), NULL, &a, &err), err,
                   SWARM_ERR_PARSE, "b4.csv:1:2: unexpected character ';'");
+        /* a NUL byte used to stop the scanner short of the end: a hang */
+        write_file(tmp("b6.csv"), "1,2\n\0\n3,4\n", 9);
+        CHECK_ERR(swarm_array_load(tmp("b6.csv"), NULL, &a, &err), err,
+                  SWARM_ERR_PARSE, "b6.csv:2:1: NUL byte in a text file");
         write_file(tmp("b5.csv"), "1,1e999\n", 8);
         CHECK_ERR(swarm_array_load(tmp("b5.csv"), NULL, &a, &err), err,
                   SWARM_ERR_PARSE, "b5.csv:1:3: number out of float32 range");

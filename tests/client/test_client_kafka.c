@@ -256,6 +256,75 @@ static void test_timeout_and_close(mock_worker_t *w) {
         free(app);
 }
 
+/* librdkafka's queue holds one message, so nearly every send runs the
+ * QUEUE_FULL retry, whose polling frees entries of answered requests while
+ * the send holds the head of the free list.  300 requests must leave the
+ * whole window usable: with the worker paused, WINDOW sends in a row must
+ * all find a slot (a leaked slot makes one of them time out). */
+static void test_queue_full(mock_worker_t *w) {
+        swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0, 3000};
+        swarm_conf_t *conf = client_conf();
+        swarm_client_stats_t st;
+        swarm_err_t err;
+        app_t *app = calloc(1, sizeof(*app));
+        swarm_client_t *cl = NULL;
+        int sent = 0;
+
+        swarm_err_clear(&err);
+        swarm_conf_add(conf, SWARM_CONF_CLI, "queue.buffering.max.messages", "1",
+                       "-X", &err);
+        swarm_conf_add(conf, SWARM_CONF_CLI, "linger.ms", "0", "-X", &err);
+        CHECK(swarm_client_new(conf, &lg, &o, &cl, &err) == 0);
+        if (!cl) {
+                fprintf(stderr, "%s\n", err.msg);
+                exit(1);
+        }
+        for (int i = 0; i < N; i++) {
+                if (send_one(cl, app, i, &err)) {
+                        fprintf(stderr, "queue-full send %d: %s\n", i, err.msg);
+                        test_failures++;
+                        swarm_err_clear(&err);
+                        break;
+                }
+                sent++;
+        }
+        CHECK(swarm_client_flush(cl, 30000, &err) == 0);
+        /* a response can overtake its delivery report: give the last
+         * reports a moment */
+        for (int i = 0; i < 100; i++) {
+                swarm_client_stats(cl, &st);
+                if (st.free_slots == 2 * WINDOW)
+                        break;
+                swarm_client_poll(cl, 20, NULL, NULL);
+        }
+        swarm_client_stats(cl, &st);
+        fprintf(stderr, "queue-full: sent=%llu answered=%llu free_slots=%d\n",
+                (unsigned long long)st.sent, (unsigned long long)st.answered,
+                st.free_slots);
+        CHECK(sent == N && st.answered == N);
+        /* every slot is back: twice the window once all delivery reports
+         * are in (flush waits for the last of them) */
+        CHECK(st.free_slots == 2 * WINDOW);
+        for (int i = 0; i < N; i++)
+                CHECK(app->calls[i] == 1);
+
+        /* and the whole window is usable while nothing is answered */
+        atomic_store(&w->pause, 1);
+        usleep(100000);
+        for (int i = 0; i < WINDOW; i++) {
+                if (send_one(cl, app, 100 + i, &err)) {
+                        fprintf(stderr, "window send %d: %s\n", i, err.msg);
+                        test_failures++;
+                        swarm_err_clear(&err);
+                }
+        }
+        CHECK(swarm_client_in_flight(cl) == WINDOW);
+        swarm_client_destroy(cl);
+        atomic_store(&w->pause, 0);
+        swarm_conf_destroy(conf);
+        free(app);
+}
+
 static void test_no_broker(void) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 4, 0, 0, 0};
         swarm_conf_t *conf = NULL;
@@ -309,6 +378,7 @@ int main(void) {
         test_round_trip(&w);
         test_send_only();
         test_timeout_and_close(&w);
+        test_queue_full(&w);
 
         mock_worker_stop(&w);
         mock_kafka_stop(&mk);

@@ -265,6 +265,39 @@ int main(int argc, char **argv) {
         }
         rd_kafka_destroy(reader);
 
+        /* a partition's consumer error (a batch that does not decompress)
+         * becomes a dead-letter record: no payload, where and why */
+        {
+                static const char text[] = "Decompression (codec 0x3) of message at 42 failed";
+                rd_kafka_message_t ev;
+                rd_kafka_message_t *got[2];
+                memset(&ev, 0, sizeof(ev));
+                ev.err = RD_KAFKA_RESP_ERR__BAD_COMPRESSION;
+                ev.rkt = rd_kafka_topic_new(prod, REQ_TOPIC, NULL);
+                ev.partition = 0;
+                ev.offset = 42;
+                ev.payload = (void *)text;
+                ev.len = sizeof(text) - 1;
+                output_dead_letter_event(out, &ev);
+                output_finish(out);
+                rd_kafka_topic_destroy(ev.rkt);
+                CHECK(consume(DLQ_TOPIC, "reader-ev", got, 2, &reader) == 2);
+                if (!test_failures) {
+                        CHECK(got[1]->len == 0);
+                        CHECK(!strcmp(header(got[1], "swarm.dlq.event", hbuf, sizeof(hbuf)),
+                                      "consumer-error"));
+                        CHECK(!strcmp(header(got[1], "swarm.dlq.offset", hbuf, sizeof(hbuf)),
+                                      "42"));
+                        CHECK(strstr(header(got[1], "swarm.dlq.reason", hbuf, sizeof(hbuf)),
+                                     "Decompression") != NULL, "reason %s", hbuf);
+                        CHECK(output_dead_lettered(out) == 1 + 1, "dead letters %lld",
+                              (long long)output_dead_lettered(out));
+                        for (int i = 0; i < 2; i++)
+                                rd_kafka_message_destroy(got[i]);
+                }
+                rd_kafka_destroy(reader);
+        }
+
         /* the result topic refuses r-3: fatal, its offset never stored */
         /* ApiKey 0 is Produce; the error is not retriable */
         rd_kafka_mock_push_request_errors(mk.mc, 0, 1,

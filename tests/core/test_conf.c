@@ -142,6 +142,39 @@ static void test_precedence(void) {
         unsetenv("SWARM_MODEL");
 }
 
+/* Secrets from the environment or a file instead of the command line:
+ * SWARM_<OPTION>_FILE for any option, SWARM_KAFKA_<PROPERTY>[_FILE] for
+ * librdkafka's secret properties; the file's trailing newline is dropped. */
+static void test_secrets(void) {
+        swarm_conf_t *c = NULL;
+        swarm_err_t err;
+        char *argv[] = {"prog", NULL};
+        int argi, done = 0;
+
+        swarm_err_clear(&err);
+        setenv("SWARM_ID_PREFIX_FILE", write_tmp("prefix", "from-file\n"), 1);
+        setenv("SWARM_KAFKA_SASL_PASSWORD", "env-secret", 1);
+        setenv("SWARM_KAFKA_SSL_KEY_PASSWORD_FILE", write_tmp("kp", "file-secret\r\n"), 1);
+        CHECK(swarm_conf_new(&c, &err) == 0);
+        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &done, &err) == 0 && !done);
+        CHECK(!strcmp(swarm_conf_get(c, "swarm.id.prefix"), "from-file"));
+        CHECK(!strcmp(swarm_conf_origin(c, "swarm.id.prefix"), "SWARM_ID_PREFIX_FILE"));
+        CHECK(!strcmp(swarm_conf_get(c, "sasl.password"), "env-secret"));
+        CHECK(!strcmp(swarm_conf_origin(c, "sasl.password"), "SWARM_KAFKA_SASL_PASSWORD"));
+        CHECK(!strcmp(swarm_conf_get(c, "ssl.key.password"), "file-secret"));
+        swarm_conf_destroy(c);
+        /* a missing file is a configuration error naming the variable */
+        setenv("SWARM_ID_PREFIX_FILE", "/nonexistent/secret", 1);
+        CHECK(swarm_conf_new(&c, &err) == 0);
+        CHECK(swarm_cli_parse(&cli, 1, argv, c, &argi, &done, &err) == SWARM_ERR_CONFIG &&
+              strstr(err.msg, "SWARM_ID_PREFIX_FILE"));
+        swarm_err_clear(&err);
+        swarm_conf_destroy(c);
+        unsetenv("SWARM_ID_PREFIX_FILE");
+        unsetenv("SWARM_KAFKA_SASL_PASSWORD");
+        unsetenv("SWARM_KAFKA_SSL_KEY_PASSWORD_FILE");
+}
+
 static void test_errors(void) {
         swarm_conf_t *c = NULL;
         swarm_err_t err;
@@ -380,6 +413,7 @@ int main(void) {
                 return 1;
         }
         test_precedence();
+        test_secrets();
         test_errors();
         test_typed();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

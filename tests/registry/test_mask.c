@@ -33,6 +33,14 @@ int main(void) {
              "postgres://alice@db/swarm?password=****&sslmode=require");
         mask("postgresql://db/swarm", "postgresql://db/swarm");
         mask("service=swarm passwordx=1", "service=swarm passwordx=1");
+        /* the client key's passphrase is a secret too */
+        mask("host=db sslkey=/k sslpassword=k3y sslmode=verify-full",
+             "host=db sslkey=/k sslpassword=**** sslmode=verify-full");
+        mask("sslpassword = 'a b\\'c' password=pw",
+             "sslpassword=**** password=****");
+        mask("postgresql://alice@db/swarm?sslpassword=k3y&sslmode=require",
+             "postgresql://alice@db/swarm?sslpassword=****&sslmode=require");
+        mask("host=db xsslpassword=1", "host=db xsslpassword=1");
         swarm_registry_mask_conninfo("password=s3cret", small, sizeof(small));
         if (strstr(small, "s3c")) {
                 fprintf(stderr, "FAIL truncated mask leaks: %s\n", small);
