@@ -22,6 +22,7 @@
 #include "swarm/client.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
+#include "score.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -280,6 +281,10 @@ int main(int argc, char **argv) {
         uint64_t seq = 0, total, send_failed = 0;
         int64_t t0 = 0, t_end;
         struct sigaction sa;
+
+        /* `swarm-producer score ...`: offline batch scoring (score.h) */
+        if (argc > 1 && !strcmp(argv[1], "score"))
+                return score_main(argc - 1, argv + 1);
 
         swarm_err_clear(&err);
         memset(&rn, 0, sizeof(rn));
