@@ -86,8 +86,9 @@ static const swarm_opt_t score_opts[] = {
         {"top-k", 0, "swarm.top.k", "K",
          "add \"top_k\": the K best (index, score) of the first output", "0", 0},
         {"rows-per-request", 'r', "swarm.rows.per.request", "N",
-         "scored rows per request message", "256", 0},
-        {"window", 'w', "swarm.window", "N", "most requests in flight", "32", 0},
+         "scored rows per request message (lowered to fit message.max.bytes)",
+         "256", 0},
+        {"window", 'w', "swarm.window", "N", "most requests in flight", "64", 0},
         {"max-memory-mb", 0, "swarm.max.memory.mb", "MB",
          "bound on the rows held in flight (input and outputs)", "256", 0},
         {"results", 0, "swarm.results", "TOPIC",
@@ -832,6 +833,14 @@ int score_main(int argc, char **argv) {
                 fprintf(stderr, PROG ": %s\n", err.msg);
                 return 1;
         }
+        /* Row data is float tensors: lz4 halves scoring throughput (measured,
+         * bench/README.md) for little gain; -X compression.type=... wins. */
+        if (swarm_conf_add(conf, SWARM_CONF_DEFAULT, "compression.type", "none",
+                           "score default", &err)) {
+                fprintf(stderr, PROG ": %s\n", err.msg);
+                swarm_conf_destroy(conf);
+                return 1;
+        }
         if (swarm_cli_parse(&score_cli, argc, argv, conf, &argi, &exit_code) ||
             exit_code >= 0) {
                 rc = exit_code >= 0 ? exit_code : 2;
@@ -876,6 +885,36 @@ int score_main(int argc, char **argv) {
                 goto out;
         }
         rn.t = score_reader_tensors(rn.rd, &rn.n_t);
+        {
+                /* A request must fit one Kafka message (librdkafka's
+                 * message.max.bytes, which the broker's default matches):
+                 * fewer rows per request rather than a refused produce. */
+                int64_t mmb = 1000000, row = 0, fit;
+                swarm_err_clear(&err);
+                if (swarm_conf_get_i64(conf, "message.max.bytes", 1000000, &mmb, &err)) {
+                        SWARM_ERROR(&lg, "%s", err.msg);
+                        goto out;
+                }
+                for (int t = 0; t < rn.n_t; t++)
+                        row += (int64_t)rn.t[t].row_bytes;
+                fit = (mmb - 4096) / (row ? row : 1);
+                if (fit < 1) {
+                        SWARM_ERROR(&lg, "one row (%lld bytes) does not fit "
+                                    "message.max.bytes=%lld", (long long)row,
+                                    (long long)mmb);
+                        goto out;
+                }
+                if (o.rpr > fit) {
+                        if (strcmp(swarm_conf_origin(conf, "swarm.rows.per.request"),
+                                   "default"))
+                                SWARM_WARN(&lg, "rows per request lowered to %lld: "
+                                           "%lld rows of %lld bytes would not fit "
+                                           "message.max.bytes=%lld", (long long)fit,
+                                           (long long)o.rpr, (long long)row,
+                                           (long long)mmb);
+                        o.rpr = fit;
+                }
+        }
 
         settings_text(&o, settings, sizeof(settings));
         if (score_ckpt_fingerprint(o.input, settings, fp, &err)) {
@@ -1084,7 +1123,11 @@ int score_main(int argc, char **argv) {
                 }
                 if (rn.fatal)
                         SWARM_ERROR(&lg, "%s", rn.fatal_msg);
-                if (!complete) {
+                if (!complete && !resumed && rn.commit_seq == 0) {
+                        /* nothing committed: a rerun starts from scratch
+                         * anyway, and may change the options */
+                        unlink(o.ckpt);
+                } else if (!complete) {
                         swarm_err_clear(&err);
                         if (checkpoint(&rn, o.ckpt, elapsed_before, t0, &err))
                                 SWARM_ERROR(&lg, "checkpoint: %s", err.msg);
