@@ -148,6 +148,26 @@ static int copy_field(avro_value_t *f, swarm_dtype_t dt, uint8_t *dst,
         case AVRO_ARRAY:
                 if (avro_value_get_size(&v, &n))
                         break;
+                if (n && dt == SWARM_DTYPE_FLOAT32) {
+                        /* the common case, array<float> into float32: no
+                         * per-element type dispatch (most of the reader's
+                         * own time otherwise) */
+                        avro_value_t e;
+                        if (!avro_value_get_by_index(&v, 0, &e, NULL) &&
+                            avro_value_get_type(&e) == AVRO_FLOAT) {
+                                float *out = (float *)(void *)(dst + (size_t)*k * 4);
+                                for (size_t j = 0; j < n; j++) {
+                                        float x;
+                                        if (avro_value_get_by_index(&v, j, &e, NULL) ||
+                                            avro_value_get_float(&e, &x))
+                                                goto generic;
+                                        memcpy(out + j, &x, 4);
+                                }
+                                *k += (int64_t)n;
+                                return 0;
+                        }
+                }
+generic:
                 for (size_t j = 0; j < n; j++) {
                         avro_value_t e, u;
                         if (avro_value_get_by_index(&v, j, &e, NULL))

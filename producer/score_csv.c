@@ -5,8 +5,9 @@
  * state across calls, so a quoted field may span lines).  That costs nothing
  * measurable and tells us, for every row, the line it starts on and the byte
  * offset after it: rejects cite lines, and a checkpoint can seek straight to
- * the next row instead of re-parsing the file.  Only '\n' ends a row ('\r' is
- * trimmed like a space), so a line ends at most one row.
+ * the next row instead of re-parsing the file.  libcsv ends a row at '\r' or
+ * '\n' (so "\r\n" is one end); a bare '\r' inside a line, which would end
+ * two rows on one line, rejects that line.
  *
  * Bad quoting (a quote inside an unquoted field, text after a closing quote)
  * makes libcsv stop; the row is rejected, the parser reset and reading goes
@@ -53,7 +54,7 @@ typedef struct csv_reader {
         size_t fbuf_len, fbuf_cap;
         size_t *foff;
         int n_f, cap_f;
-        int row_done, mem_failed;
+        int row_done, two_rows, mem_failed;
 
         /* the row's text, for the rejects file */
         char *raw;
@@ -104,15 +105,14 @@ static void on_field(void *s, size_t len, void *opaque) {
 static void on_row(int ch, void *opaque) {
         csv_reader_t *c = opaque;
         (void)ch;
+        /* a bare '\r' inside a line ends a row there too */
+        if (c->row_done)
+                c->two_rows = 1;
         c->row_done = 1;
 }
 
-static int is_term(unsigned char ch) {
-        return ch == '\n';
-}
-
 static int is_space(unsigned char ch) {
-        return ch == ' ' || ch == '\t' || ch == '\r';
+        return ch == ' ' || ch == '\t';
 }
 
 static int parser_reset(csv_reader_t *c, swarm_err_t *err) {
@@ -123,11 +123,10 @@ static int parser_reset(csv_reader_t *c, swarm_err_t *err) {
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         c->p_live = 1;
         csv_set_delim(&c->p, (unsigned char)c->delim);
-        csv_set_term_func(&c->p, is_term);
-        csv_set_space_func(&c->p, is_space);
         c->n_f = 0;
         c->fbuf_len = 0;
         c->row_done = 0;
+        c->two_rows = 0;
         return SWARM_OK;
 }
 
@@ -224,7 +223,7 @@ typedef enum { GOT_ROW, GOT_BAD, GOT_EOF } got_t;
 
 static int blank(const char *p, size_t n) {
         for (size_t i = 0; i < n; i++)
-                if (!is_space((unsigned char)p[i]) && p[i] != '\n')
+                if (!is_space((unsigned char)p[i]) && p[i] != '\n' && p[i] != '\r')
                         return 0;
         return 1;
 }
@@ -312,6 +311,13 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
                         *got = GOT_BAD;
                         return parser_reset(c, err);
                 }
+                if (c->two_rows) {
+                        snprintf(reason, rsize, "a carriage return inside line %llu",
+                                 (unsigned long long)c->base.pos.line);
+                        raw_trim(c);
+                        *got = GOT_BAD;
+                        return parser_reset(c, err);
+                }
                 if (c->row_done) {
                         raw_trim(c);
                         *got = GOT_ROW;
@@ -322,6 +328,60 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
 
 static const char *field(const csv_reader_t *c, int i) {
         return c->fbuf + c->foff[i];
+}
+
+/* Decimal text to double without strtod when the answer is exact: up to 19
+ * significant digits that fit 2^53 and a power of ten up to 22 make one
+ * correctly rounded IEEE multiply or divide (Clinger's fast path), so the
+ * result is strtod's.  Anything else (more digits, hex, inf, nan, spaces)
+ * returns -1 and goes to strtod.  Parsing is most of a wide CSV's cost. */
+static int fast_double(const char *s, double *out) {
+        static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        const char *p = s;
+        uint64_t m = 0;
+        int neg = 0, sig = 0, any = 0, e = 0;
+        double v;
+
+        if (*p == '-' || *p == '+')
+                neg = *p++ == '-';
+        for (; *p >= '0' && *p <= '9'; p++, any = 1) {
+                if (m || *p != '0') {
+                        if (++sig > 19)
+                                return -1;
+                        m = m * 10 + (uint64_t)(*p - '0');
+                }
+        }
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++, any = 1) {
+                        if (m || *p != '0') {
+                                if (++sig > 19)
+                                        return -1;
+                                m = m * 10 + (uint64_t)(*p - '0');
+                        }
+                        e--;
+                }
+        if (!any)
+                return -1;
+        if (*p == 'e' || *p == 'E') {
+                int en = 0, eneg = 0, ed = 0;
+                p++;
+                if (*p == '-' || *p == '+')
+                        eneg = *p++ == '-';
+                for (; *p >= '0' && *p <= '9'; p++, ed++)
+                        if (en < 1000)
+                                en = en * 10 + (*p - '0');
+                if (!ed)
+                        return -1;
+                e += eneg ? -en : en;
+        }
+        if (*p || m > (1ull << 53) || e < -22 || e > 22)
+                return -1;
+        v = (double)m;
+        v = e < 0 ? v / p10[-e] : v * p10[e];
+        *out = neg ? -v : v;
+        return 0;
 }
 
 /* One field into element k of tensor t's row. */
@@ -342,8 +402,11 @@ static int convert(csv_reader_t *c, int t, int64_t k, const char *f,
                 errno = 0;
         }
         {
-                double v = strtod(f, &end);
-                if (*end || end == f || (errno == ERANGE && dt != SWARM_DTYPE_FLOAT32)) {
+                double v;
+                if (fast_double(f, &v) &&
+                    ((v = strtod(f, &end)), *end || end == f ||
+                                                    (errno == ERANGE &&
+                                                     dt != SWARM_DTYPE_FLOAT32))) {
                         snprintf(reason, rsize, "column %s: \"%.40s\" is not a "
                                  "number", col, f);
                         return -1;
@@ -365,6 +428,7 @@ static int csv_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         c->n_f = 0;
         c->fbuf_len = 0;
         c->row_done = 0;
+        c->two_rows = 0;
         if ((r = parse_row(c, &got, &row->line, row->reason, sizeof(row->reason),
                            err)))
                 return r;

@@ -92,24 +92,36 @@ done
 
 echo "== 3. online p99 at $rate requests/s for $seconds s"
 n=$(( rate * seconds ))
+/usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:int(sys.argv[3])])" \
+  "$work/data/test.npy" "$work/online.npy" "$n"
 online_p99() { # label
-  "$P" -b "$brokers" -t requests --model fashion --input "$work/data/test.npy" \
-     --rows-per-request 1 --rate "$rate" --repeat $(( (n + 9999) / 10000 )) --wait 2>/dev/null |
+  "$P" -b "$brokers" -t requests --model fashion --input "$work/online.npy" \
+     --rows-per-request 1 --rate "$rate" --wait 2>/dev/null |
      grep '^summary' | sed "s/^/$1: /"
 }
-alone=$(online_p99 alone); echo "$alone"
-backfill() { # topic
-  "$P" score -b "$brokers" -t "$1" --model fashion --input "$work/rows.npy" \
-     --output "$work/bf.avro" --restart --progress-interval 3600 >"$work/bf.out" 2>"$work/bf.log" &
+backfill() { # topic: score the .npy again and again until bf.stop appears
+  rm -f "$work/bf.stop"; : >"$work/bf.out"
+  ( while [ ! -e "$work/bf.stop" ]; do
+      "$P" score -b "$brokers" -t "$1" --model fashion --input "$work/rows.npy" \
+         --output "$work/bf.avro" --restart --progress-interval 3600 \
+         >"$work/bf.one" 2>>"$work/bf.log" || true
+      grep '^summary' "$work/bf.one" >>"$work/bf.out" || true
+    done ) &
   bpid=$!
-  sleep 1
+  sleep 2
 }
+backfill_stop() { # the pass in progress finishes
+  touch "$work/bf.stop"; wait $bpid 2>/dev/null || true
+  echo "backfill: $(wc -l <"$work/bf.out") passes of $rows rows, rows/s:" \
+       "$(sed -n 's/.*rows_per_s=\([0-9.]*\).*/\1/p' "$work/bf.out" | tr '\n' ' ')"
+}
+alone=$(online_p99 alone); echo "$alone"
 backfill requests.batch
 beside=$(online_p99 "backfill on requests.batch"); echo "$beside"
-kill -INT $bpid 2>/dev/null || true; wait $bpid 2>/dev/null || true; cat "$work/bf.out"
+backfill_stop
 backfill requests
 shared=$(online_p99 "backfill on requests (shared)"); echo "$shared"
-kill -INT $bpid 2>/dev/null || true; wait $bpid 2>/dev/null || true; cat "$work/bf.out"
+backfill_stop
 
 echo
 echo "| path | rows/s | vs online |"
