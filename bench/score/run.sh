@@ -53,7 +53,11 @@ PY
   --topic requests.batch:4 --topic results.batch:4 --topic requests.dlq:1 \
   --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
 pids+=($!)
-for _ in $(seq 1 600); do [ -s "$work/bootstrap" ] && break; sleep 0.2; done
+for _ in $(seq 1 600); do
+  [ -s "$work/bootstrap" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break
+  sleep 0.2
+done
 brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
 [ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
 

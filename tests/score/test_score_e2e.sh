@@ -15,7 +15,8 @@
 #   4. malformed rows (short, not a number, bad quoting, empty, unterminated
 #      quote) land in the rejects file with their record and line numbers,
 #      the rest is scored, exit code 3; the same input to CSV output;
-#   5. .npy input, read back with Apache Avro's Python reader as well.
+#   5. .npy input, read back with Apache Avro's Python reader as well;
+#   6. on a terminal (script(1)) a progress bar instead of log lines.
 # Usage: test_score_e2e.sh CONSUMER PRODUCER MAKE_INPUTS CHECK_SCORES MODEL DATA_DIR WORK_DIR
 set -euo pipefail
 consumer=$1 producer=$2 make_inputs=$3 check=$4 model=$5 data=$6 work=$7
@@ -200,6 +201,14 @@ assert err <= 1e-5, err
 assert all(x["top_k"][0]["index"] == int(i) for x, i in zip(recs, want.argmax(axis=1)))
 print(f"python avro: {len(recs)} records, max abs err {err:.2e}")
 PY
+
+# ---- 6. on a terminal: a progress bar (script(1) gives the run a pty)
+script -qefc "$(printf '%q ' "${score[@]}" --input "$data/test.npy" --output "$work/out_tty.avro")" \
+  /dev/null >"$work/tty.out" 2>&1 || fail "terminal run: $(tail -3 "$work/tty.out")"
+grep -aq $'\r\[###.* rows  [0-9]* rows/s  ETA ' "$work/tty.out" || fail "no progress bar on a terminal: $(head -c 300 "$work/tty.out")"
+grep -aq "progress rows=" "$work/tty.out" && fail "log lines instead of a bar on a terminal"
+cmp -s "$work/out_tty.avro" "$work/out_npy.avro" && fail "--top-k did not change the file"
+echo "terminal: progress bar drawn"
 
 kill -TERM "$wpid"; wait "$wpid" || fail "worker exited non-zero"; wpid=
 grep " summary " "$work/worker.log"
