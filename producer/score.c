@@ -139,6 +139,7 @@ typedef struct slot {
         uint64_t seq;
         int attempts;
         int n_rows;
+        uint8_t *block;         /* owns in[], record, ids */
         uint8_t *in[SWARM_MAX_INPUTS];
         uint64_t *record;
         char *ids;              /* n_rows x ID_LEN when the input has ids */
@@ -154,6 +155,7 @@ typedef struct slot {
 } slot_t;
 
 #define ID_LEN 256
+#define POOL_MAX 16
 
 typedef struct run {
         const swarm_log_t *log;
@@ -171,6 +173,8 @@ typedef struct run {
         char rid[16];
 
         slot_t *ring;
+        uint8_t *pool[POOL_MAX];
+        int n_pool;
         uint64_t next_seq, commit_seq;
         int inflight;
         int eof, fatal, seen_ok;
@@ -260,41 +264,61 @@ static int rej_write(run_t *rn, const void *p, size_t n, swarm_err_t *err) {
 
 /* ------------------------------------------------------------ chunks */
 
-static void slot_release(run_t *rn, slot_t *s) {
-        for (int t = 0; t < SWARM_MAX_INPUTS; t++) {
-                free(s->in[t]);
-                s->in[t] = NULL;
-        }
-        free(s->record);
-        free(s->ids);
-        free(s->out);
-        swarm_buf_free(&s->rej);
-        rn->held -= s->held;
-        memset(s, 0, sizeof(*s));
-}
-
-static size_t chunk_in_bytes(const run_t *rn) {
+/* A chunk's input rows, record numbers and ids: one block of
+ * chunk_fixed_bytes(), kept in a small pool when released (a fresh block of
+ * this size is an mmap and a page fault per page: measurably slower). */
+static size_t chunk_fixed_bytes(const run_t *rn) {
         size_t b = 0;
         for (int t = 0; t < rn->n_t; t++)
                 b += rn->t[t].row_bytes;
-        return b * (size_t)rn->rpr;
+        return (b + sizeof(uint64_t) + (rn->has_id ? ID_LEN : 0)) * (size_t)rn->rpr;
+}
+
+static void slot_release(run_t *rn, slot_t *s) {
+        size_t fixed = chunk_fixed_bytes(rn);
+        if (s->block && rn->n_pool < POOL_MAX && rn->held <= rn->max_mem) {
+                /* pooled memory stays counted in rn->held */
+                rn->pool[rn->n_pool++] = s->block;
+                rn->held -= s->held - fixed;
+        } else {
+                free(s->block);
+                rn->held -= s->held;
+        }
+        free(s->out);
+        swarm_buf_free(&s->rej);
+        memset(s, 0, sizeof(*s));
+}
+
+static void pool_free(run_t *rn) {
+        while (rn->n_pool > 0) {
+                free(rn->pool[--rn->n_pool]);
+                rn->held -= chunk_fixed_bytes(rn);
+        }
 }
 
 /* Read rows into a new chunk until it is full or the input ends. */
 static int fill(run_t *rn, slot_t *s, swarm_err_t *err) {
         score_row_t row;
-        size_t in_bytes = chunk_in_bytes(rn);
+        size_t fixed = chunk_fixed_bytes(rn), off = 0;
 
         memset(s, 0, sizeof(*s));
         s->seq = rn->next_seq;
-        for (int t = 0; t < rn->n_t; t++)
-                if (!(s->in[t] = malloc(rn->t[t].row_bytes * (size_t)rn->rpr)))
+        if (rn->n_pool > 0) {
+                s->block = rn->pool[--rn->n_pool];
+        } else {
+                if (!(s->block = malloc(fixed)))
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        s->record = malloc(sizeof(*s->record) * (size_t)rn->rpr);
-        if (!s->record || (rn->has_id && !(s->ids = malloc(ID_LEN * (size_t)rn->rpr))))
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        s->held = in_bytes + (size_t)rn->rpr * (sizeof(uint64_t) + (rn->has_id ? ID_LEN : 0));
-        rn->held += s->held;
+                rn->held += fixed;
+        }
+        s->held = fixed;
+        for (int t = 0; t < rn->n_t; t++) {
+                s->in[t] = s->block + off;
+                off += rn->t[t].row_bytes * (size_t)rn->rpr;
+        }
+        s->record = (uint64_t *)(void *)(s->block + off);
+        off += sizeof(uint64_t) * (size_t)rn->rpr;
+        if (rn->has_id)
+                s->ids = (char *)s->block + off;
 
         memset(&row, 0, sizeof(row));
         while (s->n_rows < rn->rpr && s->rej.len < MAX_CHUNK_REJECT_BYTES) {
@@ -1048,11 +1072,12 @@ int score_main(int argc, char **argv) {
                         break;
                 /* a new chunk while the window and the memory bound allow */
                 if (!rn.eof && rn.next_seq - rn.commit_seq < (uint64_t)rn.window) {
-                        size_t next = chunk_in_bytes(&rn) +
+                        size_t next = (rn.n_pool ? 0 : chunk_fixed_bytes(&rn)) +
                                       (size_t)rn.rpr * (rn.out_row_bytes
                                                                 ? rn.out_row_bytes
                                                                 : 64);
-                        if (rn.held == 0 || rn.held + next <= rn.max_mem) {
+                        if (rn.next_seq == rn.commit_seq ||
+                            rn.held + next <= rn.max_mem) {
                                 slot_t *s = slot_of(&rn, rn.next_seq);
                                 if (fill(&rn, s, &err)) {
                                         slot_release(&rn, s);
@@ -1173,6 +1198,7 @@ out:
         if (rn.ring)
                 for (int i = 0; i < rn.window; i++)
                         slot_release(&rn, &rn.ring[i]);
+        pool_free(&rn);
         free(rn.ring);
         swarm_err_clear(&err);
         if (rn.wr && score_writer_close(rn.wr, &err) && rc == 0) {

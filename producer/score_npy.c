@@ -24,8 +24,15 @@ typedef struct npy_reader {
         char *path;
         swarm_npy_header_t h;
         uint64_t rows, file_row_bytes;
-        uint8_t *row;           /* one row as stored in the file */
+        /* rows are read READ_BYTES at a time: a pread() per row costs a
+         * syscall per 3 KB */
+        uint8_t *buf;
+        size_t buf_cap, buf_len;
+        uint64_t buf_off;
+        const uint8_t *row;     /* the current row, in buf */
 } npy_reader_t;
+
+#define READ_BYTES (1u << 20)
 
 /* float16 / bfloat16 to float (the two input dtypes .npy files may hold that
  * requests carry as they are unless converted). */
@@ -67,26 +74,32 @@ static int npy_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         npy_reader_t *n = (npy_reader_t *)base;
         const score_tensor_t *t = &base->t[0];
         uint64_t rec = base->pos.record;
-        size_t got = 0;
 
         if (rec >= n->rows) {
                 row->kind = SCORE_ROW_EOF;
                 return SWARM_OK;
         }
-        while (got < n->file_row_bytes) {
-                ssize_t r = pread(n->fd, n->row + got, n->file_row_bytes - got,
-                                  (off_t)(base->pos.offset + got));
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        return swarm_err_set(err, r < 0 ? SWARM_ERR_IO
-                                                        : SWARM_ERR_TRUNCATED,
-                                             "%s: row %llu: %s", n->path,
-                                             (unsigned long long)rec,
-                                             r < 0 ? strerror(errno)
-                                                   : "the file ends early");
-                got += (size_t)r;
+        if (base->pos.offset < n->buf_off ||
+            base->pos.offset + n->file_row_bytes > n->buf_off + n->buf_len) {
+                n->buf_off = base->pos.offset;
+                n->buf_len = 0;
+                while (n->buf_len < n->file_row_bytes) {
+                        ssize_t r = pread(n->fd, n->buf + n->buf_len,
+                                          n->buf_cap - n->buf_len,
+                                          (off_t)(n->buf_off + n->buf_len));
+                        if (r < 0 && errno == EINTR)
+                                continue;
+                        if (r <= 0)
+                                return swarm_err_set(err, r < 0 ? SWARM_ERR_IO
+                                                                : SWARM_ERR_TRUNCATED,
+                                                     "%s: row %llu: %s", n->path,
+                                                     (unsigned long long)rec,
+                                                     r < 0 ? strerror(errno)
+                                                           : "the file ends early");
+                        n->buf_len += (size_t)r;
+                }
         }
+        n->row = n->buf + (base->pos.offset - n->buf_off);
         row->record = rec;
         base->pos.record++;
         base->pos.offset += n->file_row_bytes;
@@ -136,7 +149,7 @@ static void npy_destroy(score_reader_t *base) {
         npy_reader_t *n = (npy_reader_t *)base;
         if (n->fd >= 0)
                 close(n->fd);
-        free(n->row);
+        free(n->buf);
         free(n->path);
         free(n);
 }
@@ -201,8 +214,10 @@ int score_npy_open(const score_input_opts_t *o, score_reader_t **out,
                                   o->path);
                 goto fail;
         }
-        n->row = malloc((size_t)n->file_row_bytes);
-        if (!n->row) {
+        n->buf_cap = n->file_row_bytes > READ_BYTES ? (size_t)n->file_row_bytes
+                                                    : READ_BYTES;
+        n->buf = malloc(n->buf_cap);
+        if (!n->buf) {
                 r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 goto fail;
         }
