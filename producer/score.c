@@ -1081,7 +1081,6 @@ int score_main(int argc, char **argv) {
                                 slot_t *s = slot_of(&rn, rn.next_seq);
                                 if (fill(&rn, s, &err)) {
                                         slot_release(&rn, s);
-                                        SWARM_ERROR(&lg, "input: %s", err.msg);
                                         set_fatal(&rn, "input: %s%s", err.msg, "");
                                         break;
                                 }
