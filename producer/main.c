@@ -23,6 +23,7 @@
 #include "swarm/clock.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
+#include "score.h"
 
 /* Sends and the final wait give up this often to look at a stop request. */
 #define SEND_SLICE_MS 200
@@ -358,6 +359,10 @@ int main(int argc, char **argv) {
         uint64_t seq = 0, total, send_failed = 0;
         int64_t t0 = 0, t_end, start_us = 0;
         struct sigaction sa;
+
+        /* `swarm-producer score ...`: offline batch scoring (score.h) */
+        if (argc > 1 && !strcmp(argv[1], "score"))
+                return score_main(argc - 1, argv + 1);
 
         swarm_err_clear(&err);
         memset(&rn, 0, sizeof(rn));

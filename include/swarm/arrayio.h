@@ -106,6 +106,24 @@ int swarm_array_write_csv(const char *path, const swarm_array_t *a,
 int64_t swarm_array_rows(const swarm_array_t *a);
 size_t swarm_array_row_bytes(const swarm_array_t *a);
 
+/* The header of a .npy file, for readers that stream its rows instead of
+ * loading it (swarm-producer score).  `buf` holds the first `len` bytes of
+ * the file (at least the whole header); the same checks as
+ * swarm_array_load().  float64 files report is_float64 = 1 and dtype
+ * FLOAT32 (the dtype they convert to); elem_size is the file's element
+ * size. */
+typedef struct swarm_npy_header {
+        swarm_dtype_t dtype;
+        int is_float64;
+        size_t elem_size;
+        int ndim;
+        int64_t shape[SWARM_MAX_DIMS];
+        size_t data_off;        /* bytes before the first element */
+} swarm_npy_header_t;
+
+int swarm_array_npy_header(const void *buf, size_t len, const char *name,
+                           swarm_npy_header_t *out, swarm_err_t *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -157,7 +157,8 @@ int swarm_registry_rollback(swarm_registry_t *r, const char *model,
 /* Set deployment settings of `model`: keys[i] = values[i] ("" clears one),
  * in one transaction, each change appended to the history.  Keys:
  * request_topic, result_topic, max_batch_rows, max_delay_us, device,
- * precision, min_workers, max_workers, lag_target.
+ * precision, min_workers, max_workers, lag_target, batch_request_topic,
+ * batch_result_topic (the topics of offline scoring, docs/scoring.md).
  * Errors: SWARM_ERR_NOT_FOUND, SWARM_ERR_INVALID (unknown key, bad value). */
 int swarm_registry_config(swarm_registry_t *r, const char *model,
                           const char *const *keys, const char *const *values,
@@ -167,6 +168,7 @@ int swarm_registry_config(swarm_registry_t *r, const char *model,
  * struct: free with swarm_registry_deployment_clear(). */
 typedef struct swarm_registry_deployment {
         char *request_topic, *result_topic, *device, *precision;
+        char *batch_request_topic, *batch_result_topic;
         int64_t max_batch_rows, max_delay_us, min_workers, max_workers,
                 lag_target;
 } swarm_registry_deployment_t;
@@ -198,7 +200,8 @@ int swarm_registry_show(swarm_registry_t *r, const char *model,
 int swarm_registry_history(swarm_registry_t *r, const char *model,
                            char **json, swarm_err_t *err);
 
-/* Names of the models whose deployment request_topic is `topic`, as a
+/* Names of the models whose deployment request_topic or batch_request_topic
+ * is `topic`, as a
  * NULL-terminated array (caller frees with swarm_registry_names_free). */
 int swarm_registry_models_for_topic(swarm_registry_t *r, const char *topic,
                                     char ***names, swarm_err_t *err);

@@ -615,6 +615,24 @@ int swarm_array_parse_npy(const void *buf, size_t len, const char *name,
         return npy_to_array(buf, len, name, &h, to_float32, NULL, out, err);
 }
 
+int swarm_array_npy_header(const void *buf, size_t len, const char *name,
+                           swarm_npy_header_t *out, swarm_err_t *err) {
+        npy_hdr_t h;
+        int r;
+
+        memset(&h, 0, sizeof(h));
+        memset(out, 0, sizeof(*out));
+        if ((r = parse_npy_header(buf, len, name, &h, err)))
+                return r;
+        out->is_float64 = h.kind == K_F64;
+        out->dtype = out->is_float64 ? SWARM_DTYPE_FLOAT32 : (swarm_dtype_t)h.kind;
+        out->elem_size = kind_size(h.kind);
+        out->ndim = h.ndim;
+        memcpy(out->shape, h.shape, sizeof(h.shape));
+        out->data_off = h.data_off;
+        return SWARM_OK;
+}
+
 static int load_npy(const char *path, int to_float32, swarm_array_t **out,
                     swarm_err_t *err) {
         file_map_t m;

@@ -815,6 +815,7 @@ static const struct {
         {"device", "text"},          {"precision", "text"},
         {"min_workers", "integer"},  {"max_workers", "integer"},
         {"lag_target", "bigint"},
+        {"batch_request_topic", "text"}, {"batch_result_topic", "text"},
 };
 #define N_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -834,7 +835,8 @@ int swarm_registry_config(swarm_registry_t *r, const char *model,
                                              "unknown deployment setting \"%s\" (known: "
                                              "request_topic result_topic max_batch_rows "
                                              "max_delay_us device precision min_workers "
-                                             "max_workers lag_target)",
+                                             "max_workers lag_target "
+                                             "batch_request_topic batch_result_topic)",
                                              keys[i]);
         }
         if ((rc = begin(r, err)) || (rc = model_id(r, model, 1, id, err)))
@@ -906,6 +908,8 @@ void swarm_registry_deployment_clear(swarm_registry_deployment_t *d) {
         free(d->result_topic);
         free(d->device);
         free(d->precision);
+        free(d->batch_request_topic);
+        free(d->batch_result_topic);
         memset(d, 0, sizeof(*d));
 }
 
@@ -914,8 +918,9 @@ int swarm_registry_deployment(swarm_registry_t *r, const char *model,
                               swarm_err_t *err) {
         const char *vals[1] = {model};
         PGresult *res;
-        char **strs[4] = {&out->request_topic, &out->result_topic, &out->device,
-                          &out->precision};
+        char **strs[6] = {&out->request_topic, &out->result_topic, &out->device,
+                          &out->precision, &out->batch_request_topic,
+                          &out->batch_result_topic};
         int64_t *nums[5] = {&out->max_batch_rows, &out->max_delay_us, &out->min_workers,
                             &out->max_workers, &out->lag_target};
 
@@ -923,7 +928,8 @@ int swarm_registry_deployment(swarm_registry_t *r, const char *model,
         res = q(r, "reading the deployment",
                 "SELECT d.request_topic, d.result_topic, d.device, d.precision,"
                 " d.max_batch_rows, d.max_delay_us, d.min_workers, d.max_workers,"
-                " d.lag_target FROM registry.models m"
+                " d.lag_target, d.batch_request_topic, d.batch_result_topic"
+                " FROM registry.models m"
                 " LEFT JOIN registry.deployments d ON d.model_id = m.id WHERE m.name = $1",
                 1, vals, err);
         if (!res)
@@ -934,6 +940,9 @@ int swarm_registry_deployment(swarm_registry_t *r, const char *model,
         }
         for (int i = 0; i < 4; i++)
                 *strs[i] = PQgetisnull(res, 0, i) ? NULL : strdup(PQgetvalue(res, 0, i));
+        for (int i = 4; i < 6; i++)
+                *strs[i] = PQgetisnull(res, 0, 5 + i) ? NULL
+                                                      : strdup(PQgetvalue(res, 0, 5 + i));
         for (int i = 0; i < 5; i++)
                 *nums[i] = PQgetisnull(res, 0, 4 + i) ? 0
                                                       : strtoll(PQgetvalue(res, 0, 4 + i), NULL, 10);
@@ -1097,7 +1106,8 @@ int swarm_registry_models_for_topic(swarm_registry_t *r, const char *topic,
         *names = NULL;
         res = q(r, "listing the topic's models",
                 "SELECT m.name FROM registry.models m JOIN registry.deployments d"
-                " ON d.model_id = m.id WHERE d.request_topic = $1 ORDER BY m.name",
+                " ON d.model_id = m.id WHERE d.request_topic = $1"
+                " OR d.batch_request_topic = $1 ORDER BY m.name",
                 1, vals, err);
         if (!res)
                 return err->code;

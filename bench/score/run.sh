@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Offline scoring benchmark (docs/scoring.md, bench/README.md "Offline
+# scoring"), all in one run on one broker:
+#   1. rows/s of the one-row-per-request online path (swarm-producer
+#      --rows-per-request 1 --wait) against one worker;
+#   2. rows/s of `swarm-producer score` on the same rows (.npy, CSV, Avro)
+#      against an identical worker on the scoring topic;
+#   3. online p99 at a fixed request rate: alone, with a backfill on the
+#      scoring topic (its own worker), and with the backfill sent to the
+#      online topic instead (what the separate topic avoids).
+#
+#   bash bench/score/run.sh [--rows N] [--rate R] [--seconds S] [--build DIR]
+#
+# Defaults: 200,000 rows (the Fashion-MNIST test set tiled), online rate
+# 200 requests/s for 20 s.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+rows=200000 rate=200 seconds=20 build=$root/build/release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rows) rows=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    *) echo "usage: $0 [--rows N] [--rate R] [--seconds S] [--build DIR]" >&2; exit 2 ;;
+  esac
+done
+if [ ! -x "$build/producer/swarm-producer" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
+work=$(mktemp -d /tmp/swarm-bench-score.XXXXXX)
+pids=()
+cleanup() {
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+model=$root/tests/fixtures/fashion-mlp/model.onnx
+/usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/data" >/dev/null
+/usr/bin/python3 - "$work/data/test.npy" "$rows" "$work/rows.npy" <<'PY'
+import sys, numpy as np
+x = np.load(sys.argv[1]); n = int(sys.argv[2])
+np.save(sys.argv[3], np.ascontiguousarray(np.resize(x, (n, x.shape[1]))))
+PY
+"$build/tests/score/score_make_inputs" "$work/data/test.npy" "$rows" "$work/rows.csv" "$work/rows.avro"
+
+"$build/tests/broker/swarm-broker" --topic requests:4 --topic results:4 \
+  --topic requests.batch:4 --topic results.batch:4 --topic requests.dlq:1 \
+  --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
+pids+=($!)
+for _ in $(seq 1 600); do
+  [ -s "$work/bootstrap" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break
+  sleep 0.2
+done
+brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
+[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+
+worker() { # topic group log
+  "$build/consumer/swarm-consumer" -b "$brokers" -t "$1" -g "$2" -M "fashion=$model" \
+    --metrics-port -1 --log-level warn 2>"$work/$3" &
+  pids+=($!)
+}
+worker requests online worker-online.log
+worker requests.batch scoring worker-batch.log
+P=$build/producer/swarm-producer
+# warm-up: both groups joined, first fetches done
+"$P" -b "$brokers" -t requests --model fashion --input "$work/data/test.npy" --wait >/dev/null 2>&1
+"$P" score -b "$brokers" --model fashion --input "$work/data/test.npy" --output "$work/warm.avro" >/dev/null 2>&1
+
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+
+echo "== 1. online path: one row per request, window 4096, $rows rows"
+reps=$(( (rows + 9999) / 10000 ))
+out=$("$P" -b "$brokers" -t requests --model fashion --input "$work/data/test.npy" \
+        --rows-per-request 1 --window 4096 --repeat "$reps" --wait 2>/dev/null | grep '^summary')
+echo "$out"
+online=$(field throughput_rps <<<"$out")
+
+echo "== 2. score: .npy, CSV, Avro ($rows rows)"
+declare -A sc
+for f in npy csv avro; do
+  extra=()
+  [ $f = avro ] && extra=(--tensor input=pixels --id-column id)
+  [ $f = csv ] && extra=(--features px0..px783 --id-column id)
+  out=$("$P" score -b "$brokers" --model fashion --input "$work/rows.$f" \
+          --output "$work/out-$f.avro" --progress-interval 3600 "${extra[@]}" 2>"$work/score-$f.log" | grep '^summary')
+  echo "$f: $out"
+  sc[$f]=$(field rows_per_s <<<"$out")
+done
+
+echo "== 3. online p99 at $rate requests/s for $seconds s"
+n=$(( rate * seconds ))
+/usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:int(sys.argv[3])])" \
+  "$work/data/test.npy" "$work/online.npy" "$n"
+online_p99() { # label
+  "$P" -b "$brokers" -t requests --model fashion --input "$work/online.npy" \
+     --rows-per-request 1 --rate "$rate" --wait 2>/dev/null |
+     grep '^summary' | sed "s/^/$1: /"
+}
+backfill() { # topic: score the .npy again and again until bf.stop appears
+  rm -f "$work/bf.stop"; : >"$work/bf.out"
+  ( while [ ! -e "$work/bf.stop" ]; do
+      "$P" score -b "$brokers" -t "$1" --model fashion --input "$work/rows.npy" \
+         --output "$work/bf.avro" --restart --progress-interval 3600 \
+         >"$work/bf.one" 2>>"$work/bf.log" || true
+      grep '^summary' "$work/bf.one" >>"$work/bf.out" || true
+    done ) &
+  bpid=$!
+  sleep 2
+}
+backfill_stop() { # the pass in progress finishes
+  touch "$work/bf.stop"; wait $bpid 2>/dev/null || true
+  echo "backfill: $(wc -l <"$work/bf.out") passes of $rows rows, rows/s:" \
+       "$(sed -n 's/.*rows_per_s=\([0-9.]*\).*/\1/p' "$work/bf.out" | tr '\n' ' ')"
+}
+alone=$(online_p99 alone); echo "$alone"
+backfill requests.batch
+beside=$(online_p99 "backfill on requests.batch"); echo "$beside"
+backfill_stop
+backfill requests
+shared=$(online_p99 "backfill on requests (shared)"); echo "$shared"
+backfill_stop
+
+echo
+echo "| path | rows/s | vs online |"
+echo "|---|---|---|"
+echo "| online, 1 row/request | $online | 1.0x |"
+for f in npy csv avro; do
+  printf '| score, %s input | %s | %.1fx |\n' "$f" "${sc[$f]}" "$(echo "${sc[$f]} / $online" | bc -l)"
+done
+echo
+echo "| online at $rate req/s | p50 ms | p99 ms | max ms |"
+echo "|---|---|---|---|"
+for l in "$alone" "$beside" "$shared"; do
+  printf '| %s | %s | %s | %s |\n' "${l%%: *}" "$(field p50_ms <<<"$l")" "$(field p99_ms <<<"$l")" "$(field max_ms <<<"$l")"
+done

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The scoring deployment named by the registry: a model's deployment sets
+# batch_request_topic / batch_result_topic; a worker started with --registry
+# on the batch topic serves the model without --model or -M, and
+# `score --registry` sends there and reads the answers there.  Runs under
+# with-postgres.sh and with-broker.sh (SWARM_REGISTRY, SWARM_BOOTSTRAP set).
+# Usage: test_score_registry.sh REGISTRY CONSUMER PRODUCER CHECK_SCORES MODEL DATA_DIR
+set -euo pipefail
+registry=$1 consumer=$2 producer=$3 check=$4 model=$5 data=$6
+work=$(mktemp -d)
+wpid=
+cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -5 "$work/worker.log" >&2 || true; exit 1; }
+
+R=("$registry" --db "$SWARM_REGISTRY")
+"${R[@]}" migrate >/dev/null
+"${R[@]}" register fashion "$model" >/dev/null
+"${R[@]}" promote fashion 1 >/dev/null
+"${R[@]}" config fashion request_topic=requests batch_request_topic=requests.scoring \
+  batch_result_topic=results.scoring --reason "offline scoring" >/dev/null
+"${R[@]}" --json show fashion >"$work/show.json"
+/usr/bin/python3 - "$work/show.json" <<'PY' || fail "deployment does not show the batch topics"
+import json, sys
+d = json.load(open(sys.argv[1]))["deployment"]
+assert d["batch_request_topic"] == "requests.scoring" and d["batch_result_topic"] == "results.scoring", d
+PY
+rc=0; "${R[@]}" config fashion batch_colour=blue >/dev/null 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "unknown key accepted"
+
+/usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:3000])" \
+  "$data/test.npy" "$work/in.npy"
+"$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.scoring --registry "$SWARM_REGISTRY" \
+  --metrics-port -1 2>"$work/worker.log" &
+wpid=$!
+"$producer" score -b "$SWARM_BOOTSTRAP" --registry "$SWARM_REGISTRY" --model fashion \
+  --input "$work/in.npy" --output "$work/out.avro" --label >"$work/s.out" 2>"$work/s.err" \
+  || fail "score: $(tail -3 "$work/s.err")"
+cat "$work/s.out"
+grep -q "topic=requests.scoring results=results.scoring" "$work/s.err" || fail "not the deployment's topics: $(grep scoring "$work/s.err")"
+grep -q "^summary rows=3000 scored=3000 " "$work/s.out" || fail "summary"
+"$check" "$work/out.avro" "$data/expected.npy" 3000 || fail "values"
+kill -TERM "$wpid"; wait "$wpid" || fail "worker exit"; wpid=
+grep -q "summary messages=12 ok=12" "$work/worker.log" || fail "worker: $(grep ' summary ' "$work/worker.log")"
+echo "score registry: all checks passed"
