@@ -14,6 +14,7 @@
  * reductions or concatenation over dim 0 ...) is refused with a message.
  */
 #include <float.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1366,6 +1367,11 @@ static int h_depth_space(OPARGS) {
         return SWARM_OK;
 }
 
+/* Bound on every window parameter taken from a model (see window_dim). */
+#define WINDOW_PARAM_MAX INT32_MAX
+/* Output cells x window taps of one pooled plane (see h_pool). */
+#define POOL_MAX_TAPS ((int64_t)1 << 30)
+
 static int h_convt(OPARGS) {
         static const char *const allowed[] = {"auto_pad", "dilations",
                                               "group", "kernel_shape",
@@ -1422,6 +1428,13 @@ static int h_convt(OPARGS) {
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "strides, dilations >= 1 and pads, "
                                         "output_padding >= 0");
+                if (st[d] > WINDOW_PARAM_MAX || dl[d] > WINDOW_PARAM_MAX ||
+                    opad[d] > WINDOW_PARAM_MAX || pads[d] > WINDOW_PARAM_MAX ||
+                    pads[sd + d] > WINDOW_PARAM_MAX)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "strides, dilations, pads and "
+                                        "output_padding must be at most %d",
+                                        WINDOW_PARAM_MAX);
                 /* full = stride * (in - 1) + output_padding + eff */
                 if ((rc = ck_mul(n, k - 1, dl[d], &eff, err)) ||
                     (rc = ck_mul(n, st[d], in - 1, &full, err)) ||
@@ -2952,6 +2965,16 @@ static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
         if (k < 1 || s < 1 || d < 1)
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "kernel, stride and dilation must be >= 1");
+        /* The kernels add and multiply these (pad + stride, (k - 1) * d +
+         * pad ...) without checks on every tap: with each at most
+         * WINDOW_PARAM_MAX no such sum or product of two can overflow.  No
+         * real model comes near (found by fuzz_onnx: pads and strides near
+         * 2^62 overflowed inside_span() at inference). */
+        if (k > WINDOW_PARAM_MAX || s > WINDOW_PARAM_MAX || d > WINDOW_PARAM_MAX ||
+            *pb > WINDOW_PARAM_MAX || *pe > WINDOW_PARAM_MAX)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "kernel, stride, dilation and pads must be at "
+                                "most %d", WINDOW_PARAM_MAX);
         /* eff = (k - 1) * d + 1, checked: k, d and pads are the model's. */
         if ((rc = ck_mul(n, k - 1, d, &eff, err)) ||
             (rc = ck_add(n, eff, 1, &eff, err)))
@@ -3061,6 +3084,28 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
                                      &pads[i], &pads[i + sd], (int)ceil_mode,
                                      &out[i], err)))
                         return rc;
+        }
+        if (is_pool) {
+                /* A pooling cell visits every tap of its window, padding
+                 * included: pads of the kernel's size or more only add taps
+                 * that read nothing (onnxruntime refuses them too), and a
+                 * window visited per output cell bounds the work per plane
+                 * (fuzz_onnx found models that pooled for minutes). */
+                int64_t taps = 1;
+                for (int i = 0; i < sd; i++) {
+                        if (pads[i] >= ks[i] || pads[i + sd] >= ks[i])
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "pads must be smaller than the "
+                                                "kernel");
+                        if ((rc = ck_mul(n, taps, out[i], &taps, err)) ||
+                            (rc = ck_mul(n, taps, ks[i], &taps, err)))
+                                return rc;
+                }
+                if (taps > POOL_MAX_TAPS)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "%" PRId64 " window taps per plane "
+                                        "(at most %" PRId64 ")", taps,
+                                        (int64_t)POOL_MAX_TAPS);
         }
         memset(&n->win, 0, sizeof(n->win));
         /* 1-D windows run as 2-D ones over a single row. */

@@ -177,6 +177,8 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
 /* ---- the target */
 
 #define RUN_INPUT_LIMIT ((size_t)4 << 20)
+/* Working memory of the one run (see the check before it). */
+#define RUN_WORK_LIMIT ((size_t)256 << 20)
 
 /* How many row_bytes a tensor holds (model.h): `rows` with a symbolic
  * batch dimension, its fixed leading dimension otherwise, 1 for 0-D. */
@@ -205,6 +207,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fixed = swarm_model_fixed_rows(model);
         rows = fixed > 0 ? fixed : 1;
         if (nin > 16 || nout > 16 || fixed > 64)
+                goto out;
+        /* A model may legitimately need more working memory than a fuzzer
+         * allows (libFuzzer's malloc limit counts as a finding); the worker
+         * sizes batches to its memory budget and gets SWARM_ERR_NOMEM
+         * beyond it, so run only what fits a modest budget. */
+        if (swarm_model_work_fixed_bytes(model) > RUN_WORK_LIMIT ||
+            swarm_model_work_row_bytes(model) > RUN_WORK_LIMIT / (size_t)rows ||
+            swarm_model_work_fixed_bytes(model) +
+                            swarm_model_work_row_bytes(model) * (size_t)rows >
+                    RUN_WORK_LIMIT)
                 goto out;
         for (int i = 0; i < nin; i++) {
                 const swarm_model_io_t *io = swarm_model_input(model, i);
