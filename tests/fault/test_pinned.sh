@@ -27,13 +27,13 @@ R config fashion request_topic=requests
 wpid=$!
 
 # archived v1: MODEL_NOT_FOUND with the reason
-out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model fashion --version 1 \
+out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model fashion --model-version 1 \
         --input "$data/test.csv" --wait --timeout 60 2>"$work/p1.log") || true
 grep -q 'model_not_found=100' <<<"$out" || fail "archived v1: $out"
 grep -q 'archived' "$work/p1.log" || fail "the reason does not say archived: $(head -3 "$work/p1.log")"
 
 # v3 is not loaded: its requests wait for the load, the production ones do not
-out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model fashion --version 3 \
+out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model fashion --model-version 3 \
         --input "$data/test.csv" --wait --timeout 60 2>"$work/p3.log") || true
 grep -q '^summary sent=100 answered=100 ok=100 ' <<<"$out" || fail "pinned v3: $out"
 out=$("$producer" -b "$SWARM_BOOTSTRAP" -t requests --model fashion \
