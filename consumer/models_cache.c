@@ -35,7 +35,9 @@ int cache_entry_load(models_t *mm, const char *name, int32_t version,
                 goto fail;
         for (int i = 0; i < swarm_model_n_inputs(e->pub.m); i++) {
                 const swarm_model_io_t *io = swarm_model_input(e->pub.m, i);
-                if (io->ndim < 1 || io->row_bytes == 0) {
+                /* row_bytes is 0 when a non-batch dim is symbolic: its
+                 * rows are sized per batch from the requests' shapes */
+                if (io->ndim < 1 || (io->row_bytes == 0 && !(io->sym & ~1u))) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "input %s has no batch dimension", io->name);
                         goto fail;
