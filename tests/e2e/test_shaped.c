@@ -21,6 +21,8 @@
  *    add up to exactly what was sent at that length, no batch has more than
  *    8 rows, and requests were batched together (fewer batches than
  *    requests) at every length;
+ *  - the same model with external data (model_ext.onnx + .data, served as
+ *    shaped_ext from --model-file) answers each case whole the same way;
  *  - the worker exits 0 on SIGTERM.
  * Usage: test_shaped CONSUMER FIXTURE_DIR [REPEAT]
  */
@@ -70,6 +72,7 @@ typedef struct fcase {
 typedef struct expect {
         int cs;                 /* case; -1: a bad request */
         int64_t r0, rows;
+        int ext;                /* sent to shaped_ext */
         int answered;
 } expect_t;
 
@@ -197,13 +200,13 @@ static void on_done(const char *request_id, const swarm_response_t *resp,
 }
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap, const char *spec,
-                          const char *group, const char *log) {
+                          const char *spec_ext, const char *group, const char *log) {
         pid_t pid = fork();
         if (pid == 0) {
                 if (!freopen(log, "w", stderr))
                         _exit(127);
                 execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests", "-M",
-                      spec, "--max-batch-rows", "8", "--max-delay-us", "20000",
+                      spec, "-M", spec_ext, "--max-batch-rows", "8", "--max-delay-us", "20000",
                       "--log-level", "debug", "-X", "session.timeout.ms=6000", "-X",
                       "heartbeat.interval.ms=500", (char *)NULL);
                 _exit(127);
@@ -223,19 +226,26 @@ static int wait_exit(pid_t pid, int timeout_s) {
         return -1;
 }
 
-static int send_req(swarm_client_t *cl, ctx_t *c, swarm_request_t *req, int cs,
-                    int64_t r0, int64_t rows, swarm_err_t *err) {
+static int send_to(swarm_client_t *cl, ctx_t *c, const char *model,
+                   swarm_request_t *req, int cs, int64_t r0, int64_t rows,
+                   swarm_err_t *err) {
         char rid[32];
         snprintf(rid, sizeof(rid), "r%" PRId64, c->n);
         req->request_id = swarm_str(rid);
-        req->model = swarm_str("shaped");
+        req->model = swarm_str(model);
         c->ex[c->n].cs = cs;
         c->ex[c->n].r0 = r0;
         c->ex[c->n].rows = rows;
+        c->ex[c->n].ext = strcmp(model, "shaped") != 0;
         c->n++;
-        if (cs >= 0)
+        if (cs >= 0 && !strcmp(model, "shaped"))
                 c->sent_rows[cs] += rows;
         return swarm_client_send(cl, req, NULL, 0, on_done, c, err) ? -1 : 0;
+}
+
+static int send_req(swarm_client_t *cl, ctx_t *c, swarm_request_t *req, int cs,
+                    int64_t r0, int64_t rows, swarm_err_t *err) {
+        return send_to(cl, c, "shaped", req, cs, r0, rows, err);
 }
 
 /* Rows [r0, r0 + rows) of case cs as a request. */
@@ -287,7 +297,7 @@ static void check_log(const char *log, const ctx_t *c) {
         }
         fclose(f);
         for (int64_t i = 0; i < c->n; i++)
-                if (c->ex[i].cs >= 0)
+                if (c->ex[i].cs >= 0 && !c->ex[i].ext)
                         reqs_at[c->ex[i].cs]++;
         for (int k = 0; k < N_CASES; k++) {
                 printf("length %" PRId64 ": %" PRId64 " requests, %" PRId64 " rows in %" PRId64
@@ -305,7 +315,7 @@ static void check_log(const char *log, const ctx_t *c) {
 
 int main(int argc, char **argv) {
         const char *bootstrap = getenv("SWARM_BOOTSTRAP");
-        char spec[4096], group[64], log[64];
+        char spec[4096], spec_ext[4096], group[64], log[64];
         swarm_conf_t *conf = NULL;
         swarm_client_t *cl = NULL;
         swarm_log_t lg = {SWARM_LOG_WARN, "test_shaped", NULL};
@@ -327,14 +337,15 @@ int main(int argc, char **argv) {
                 return 1;
         if (load_cases(argv[2], c, &err))
                 goto fatal;
-        c->ex = calloc((size_t)(repeat * 6 * N_CASES + N_CASES + N_BAD), sizeof(*c->ex));
+        c->ex = calloc((size_t)(repeat * 6 * N_CASES + 2 * N_CASES + N_BAD), sizeof(*c->ex));
         if (!c->ex)
                 return 1;
 
         snprintf(spec, sizeof(spec), "shaped=%s/model.onnx", argv[2]);
+        snprintf(spec_ext, sizeof(spec_ext), "shaped_ext=%s/model_ext.onnx", argv[2]);
         snprintf(group, sizeof(group), "shaped-%d", (int)getpid());
         snprintf(log, sizeof(log), "shaped-worker-%d.log", (int)getpid());
-        worker = spawn_worker(argv[1], bootstrap, spec, group, log);
+        worker = spawn_worker(argv[1], bootstrap, spec, spec_ext, group, log);
         if (swarm_conf_new(&conf, &err) ||
             swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap, "test",
                            &err))
@@ -359,6 +370,12 @@ int main(int argc, char **argv) {
         for (int cs = 0; cs < N_CASES; cs++) {
                 case_request(c, cs, 0, 6, &req);
                 if (send_req(cl, c, &req, cs, 0, 6, &err))
+                        goto fatal;
+        }
+        /* the same model with its weights in model_ext.onnx.data */
+        for (int cs = 0; cs < N_CASES; cs++) {
+                case_request(c, cs, 0, 6, &req);
+                if (send_to(cl, c, "shaped_ext", &req, cs, 0, 6, &err))
                         goto fatal;
         }
         /* bias 9 wide where the model fixes 8 */
