@@ -55,32 +55,76 @@ const batcher_item_t *batcher_head(const batcher_t *q) {
         return q->head;
 }
 
-batcher_state_t batcher_next(batcher_t *q, const batcher_limits_t *lim,
+int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b) {
+        return a->key == b->key && a->n_dims == b->n_dims &&
+               (a->n_dims <= 0 ||
+                !memcmp(a->dims, b->dims, (size_t)a->n_dims * sizeof(*a->dims)));
+}
+
+/* One batch key seen while scanning: its oldest item, rows counted up to
+ * its max rows, its limits. */
+typedef struct cand {
+        batcher_item_t *first;
+        int64_t rows;
+        batcher_limits_t lim;
+} cand_t;
+
+batcher_state_t batcher_next(batcher_t *q, batcher_limits_fn limits, void *ctx,
                              int64_t now_us, int64_t now_ms, int flush,
                              batcher_batch_t *out) {
-        batcher_item_t *head = q->head, *j, *prev, *next;
+        cand_t c[BATCHER_SCAN_KEYS];
+        const cand_t *pick = NULL;
+        batcher_item_t *h, *j, *prev, *next;
         batcher_item_t **tailp, **exp_tail;
-        int64_t rows = 0;
+        int nc = 0;
 
         memset(out, 0, sizeof(*out));
-        if (!head)
+        if (!q->head)
                 return BATCHER_EMPTY;
-        for (j = head; j && rows < lim->max_rows; j = j->next)
-                if (j->key == head->key)
-                        rows += j->rows;
-        if (rows < lim->max_rows && !flush &&
-            now_us < head->recv_us + lim->max_delay_us) {
-                out->wake_us = head->recv_us + lim->max_delay_us;
+        /* Count the rows of each batch key, oldest key first; stop early
+         * once the oldest key's batch is full (it goes first anyway). */
+        for (j = q->head; j; j = j->next) {
+                int k;
+                for (k = 0; k < nc && !batcher_same_batch(c[k].first, j); k++)
+                        ;
+                if (k == nc) {
+                        if (nc == BATCHER_SCAN_KEYS)
+                                continue;
+                        c[nc].first = j;
+                        c[nc].rows = 0;
+                        c[nc].lim = limits(ctx, j);
+                        if (c[nc].lim.max_rows < 1)
+                                c[nc].lim.max_rows = 1;
+                        nc++;
+                }
+                if (c[k].rows < c[k].lim.max_rows)
+                        c[k].rows += j->rows;
+                if (c[0].rows >= c[0].lim.max_rows)
+                        break;
+        }
+        if (flush)
+                pick = &c[0];
+        for (int k = 0; k < nc && !pick; k++)
+                if (c[k].rows >= c[k].lim.max_rows ||
+                    now_us - c[k].first->recv_us >= c[k].lim.max_delay_us)
+                        pick = &c[k];
+        if (!pick) {
+                out->wake_us = c[0].first->recv_us + c[0].lim.max_delay_us;
+                for (int k = 1; k < nc; k++)
+                        if (c[k].first->recv_us + c[k].lim.max_delay_us < out->wake_us)
+                                out->wake_us = c[k].first->recv_us + c[k].lim.max_delay_us;
                 return BATCHER_WAIT;
         }
-        /* Unlink the rows of head's key, oldest first, up to max rows (an
-         * item bigger than that runs alone); other keys keep their order. */
+        /* Unlink the rows of the picked batch key, oldest first, up to max
+         * rows (an item bigger than that runs alone); other items keep
+         * their order. */
+        h = pick->first;
         tailp = &out->items;
         exp_tail = &out->expired;
         for (prev = NULL, j = q->head; j; j = next) {
                 next = j->next;
-                if (j->key != head->key ||
-                    (out->rows > 0 && out->rows + j->rows > lim->max_rows)) {
+                if (!batcher_same_batch(j, h) ||
+                    (out->rows > 0 && out->rows + j->rows > pick->lim.max_rows)) {
                         prev = j;
                         continue;
                 }
@@ -100,7 +144,7 @@ batcher_state_t batcher_next(batcher_t *q, const batcher_limits_t *lim,
                 *tailp = j;
                 tailp = &j->next;
                 out->rows += j->rows;
-                if (out->rows >= lim->max_rows)
+                if (out->rows >= pick->lim.max_rows)
                         break;
         }
         return BATCHER_TAKEN;

@@ -3,12 +3,18 @@
  * Kafka, threads or a clock of its own.
  *
  * Requests wait in arrival order as batcher_item_t (embedded in the caller's
- * job).  batcher_next() takes the next batch: the rows of the oldest item's
- * key (one model version), oldest first, up to the key's max rows, once the
- * batch is full, the oldest item has waited max delay, or the caller flushes.
- * An item bigger than max rows runs alone and whole; items of other keys keep
- * their order; an item whose deadline has passed is handed back as expired
- * instead of being batched.
+ * job).  Items batch together only when they have the same key (one model
+ * version) and the same resolved non-batch dims (`dims`: the values of the
+ * model's symbolic dims, e.g. the sequence length; Triton's rule for
+ * batching without ragged tensors).  A (key, dims) pair is a batch key with
+ * its own max rows and max delay.  batcher_next() takes the next batch: the
+ * batch key of the oldest item whose batch is ready (full, its oldest item
+ * has waited max delay, or the caller flushes), its rows oldest first, up to
+ * its max rows.  So a full batch of one sequence length does not wait for
+ * the delay of an older, emptier length, and the oldest item still goes once
+ * its own delay has passed.  An item bigger than max rows runs alone and
+ * whole; items of other batch keys keep their order; an item whose deadline
+ * has passed is handed back as expired instead of being batched.
  *
  * The limits of a key (deployment settings over the worker's defaults, the
  * row cap from the memory budget, a fixed batch size) come from
@@ -26,6 +32,8 @@
 typedef struct batcher_item {
         struct batcher_item *next;
         const void *key;        /* batches never mix keys (model versions) */
+        const int64_t *dims;    /* nor resolved non-batch dims: n_dims values */
+        int n_dims;             /* (0 for a model without symbolic dims) */
         int64_t rows;           /* >= 1 */
         int64_t recv_us;        /* monotonic arrival time */
         int has_deadline;
@@ -96,12 +104,25 @@ typedef struct batcher_batch {
         int64_t wake_us;        /* BATCHER_WAIT: when the delay runs out */
 } batcher_batch_t;
 
-/* Form the next batch for the head's key with `lim` (batcher_limits() of
- * that key).  now_us is the monotonic clock (the same as recv_us), now_ms
- * the wall clock (the same as deadline_ms); flush takes a batch at once
- * however small (drain, close).  BATCHER_TAKEN may carry only expired items
- * when every candidate had expired. */
-batcher_state_t batcher_next(batcher_t *q, const batcher_limits_t *lim,
+/* The limits of the batch key of `first` (batcher_limits() of its model
+ * and resolved shape); called once per batch key looked at. */
+typedef batcher_limits_t (*batcher_limits_fn)(void *ctx,
+                                              const batcher_item_t *first);
+
+/* Batch keys batcher_next() looks at, oldest first: items of younger keys
+ * wait until older keys drain (this bounds the scan to O(items x this)). */
+#define BATCHER_SCAN_KEYS 32
+
+/* Whether two items may run in one batch (same key and dims). */
+int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b);
+
+/* Form the next batch: the oldest ready batch key, with the limits `limits`
+ * gives for it.  now_us is the monotonic clock (the same as recv_us), now_ms
+ * the wall clock (the same as deadline_ms); flush takes the oldest item's
+ * batch at once however small (drain, close).  BATCHER_WAIT's wake_us is
+ * when the first delay runs out.  BATCHER_TAKEN may carry only expired
+ * items when every candidate had expired. */
+batcher_state_t batcher_next(batcher_t *q, batcher_limits_fn limits, void *ctx,
                              int64_t now_us, int64_t now_ms, int flush,
                              batcher_batch_t *out);
 

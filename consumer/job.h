@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "batcher.h"
+#include "match.h"
 #include "models.h"
 #include "offsets.h"
 #include "swarm/codec.h"
@@ -40,6 +41,7 @@ typedef struct job {
         models_ref_t *model;            /* owned reference, NULL until resolved */
         offtrack_ref_t ref;
         int in_map[SWARM_MAX_INPUTS];   /* model input -> request tensor */
+        int64_t dims[MATCH_MAX_DIMS];   /* its symbolic dims (it.dims) */
         swarm_status_t status;          /* JOB_ERROR: the answer; else as sent */
         char error[JOB_ERROR_SIZE];     /* error text or DLQ reason */
         int to_reply_topic;             /* last record went to reply_topic */
@@ -71,6 +73,10 @@ typedef struct batch {
         int64_t start_us, compute_us;
         int n_out;
         void *out[SWARM_MAX_INPUTS];    /* owned copies of the model outputs */
+        /* output i's resolved shape (rows leading) and bytes per row: a
+         * model with symbolic dims knows them only once the batch ran */
+        int64_t out_shape[SWARM_MAX_INPUTS][SWARM_MAX_DIMS];
+        size_t out_row_bytes[SWARM_MAX_INPUTS];
         swarm_status_t status;          /* INTERNAL_ERROR if the run failed */
         char error[JOB_ERROR_SIZE];
 } batch_t;

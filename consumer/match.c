@@ -22,8 +22,10 @@ static void describe_tensor(const swarm_tensor_t *t, char *buf, size_t size) {
                 snprintf(buf + n, size - n, "]");
 }
 
-static int mismatch(const models_ref_t *ref, const swarm_request_t *req,
-                    swarm_err_t *err) {
+/* INVALID_REQUEST text: the expected signature (or the executor's reason,
+ * which names it) and what was sent. */
+static int mismatch_why(const models_ref_t *ref, const swarm_request_t *req,
+                        const char *why, swarm_err_t *err) {
         char got[GOT_SIZE];
 
         got[0] = '\0';
@@ -36,10 +38,20 @@ static int mismatch(const models_ref_t *ref, const swarm_request_t *req,
                 n = strlen(got);
                 describe_tensor(&req->inputs[k], got + n, sizeof(got) - n);
         }
+        if (why)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "inputs do not match model %s version %d: %s; got %s",
+                                     ref->name, (int)ref->version, why,
+                                     req->n_inputs ? got : "no inputs");
         return swarm_err_set(err, SWARM_ERR_INVALID,
                              "inputs do not match model %s version %d: expected %s; got %s",
                              ref->name, (int)ref->version, ref->sig,
                              req->n_inputs ? got : "no inputs");
+}
+
+static int mismatch(const models_ref_t *ref, const swarm_request_t *req,
+                    swarm_err_t *err) {
+        return mismatch_why(ref, req, NULL, err);
 }
 
 int match_request(const models_ref_t *ref, const swarm_request_t *req,
@@ -47,8 +59,9 @@ int match_request(const models_ref_t *ref, const swarm_request_t *req,
         const swarm_model_t *m = ref->m;
         int nin = swarm_model_n_inputs(m);
         int64_t rows = -1;
+        int64_t shapes[SWARM_MAX_INPUTS][SWARM_MAX_DIMS];
 
-        if (req->n_inputs != nin)
+        if (req->n_inputs != nin || nin > SWARM_MAX_INPUTS)
                 return mismatch(ref, req, err);
         for (int i = 0; i < nin; i++) {
                 const swarm_model_io_t *io = swarm_model_input(m, i);
@@ -67,9 +80,12 @@ int match_request(const models_ref_t *ref, const swarm_request_t *req,
                 t = &req->inputs[idx];
                 if (t->dtype != io->dtype || t->ndim != io->ndim || t->shape[0] < 1)
                         return mismatch(ref, req, err);
+                /* a symbolic dim (sequence length, H, W) takes any value
+                 * here; swarm_model_check_shapes() below checks those */
                 for (int d = 1; d < io->ndim; d++)
-                        if (t->shape[d] != io->shape[d])
+                        if (!(io->sym & (1u << d)) && t->shape[d] != io->shape[d])
                                 return mismatch(ref, req, err);
+                memcpy(shapes[i], t->shape, sizeof(shapes[i]));
                 if (rows >= 0 && t->shape[0] != rows)
                         return mismatch(ref, req, err);
                 rows = t->shape[0];
@@ -79,6 +95,29 @@ int match_request(const models_ref_t *ref, const swarm_request_t *req,
          * rows: such requests must carry them, and each runs alone */
         if (swarm_model_fixed_rows(m) > 0 && rows != swarm_model_fixed_rows(m))
                 return mismatch(ref, req, err);
+        /* symbolic dims: >= 1, within range, and the same value where
+         * inputs share a dim name (ids and mask of one sequence length) */
+        if (swarm_model_is_shaped(m)) {
+                swarm_err_t e;
+                swarm_err_clear(&e);
+                if (swarm_model_check_shapes(m, (const int64_t(*)[SWARM_MAX_DIMS])shapes, &e))
+                        return mismatch_why(ref, req, e.msg, err);
+        }
         *rows_out = rows;
         return SWARM_OK;
+}
+
+int match_batch_dims(const models_ref_t *ref, const swarm_request_t *req,
+                     const int *in_map, int64_t *dims) {
+        const swarm_model_t *m = ref->m;
+        int n = 0;
+
+        for (int i = 0; i < swarm_model_n_inputs(m) && i < SWARM_MAX_INPUTS; i++) {
+                const swarm_model_io_t *io = swarm_model_input(m, i);
+                const swarm_tensor_t *t = &req->inputs[in_map[i]];
+                for (int d = 1; d < io->ndim && d < SWARM_MAX_DIMS; d++)
+                        if (io->sym & (1u << d))
+                                dims[n++] = t->shape[d];
+        }
+        return n;
 }

@@ -60,7 +60,8 @@ static int add_static(models_t *mm, const char *spec, swarm_err_t *err) {
                 len += got;
         }
         fclose(f);
-        if ((rc = cache_entry_load(mm, name, (int32_t)version, buf, len, &e, err))) {
+        if ((rc = cache_entry_load_path(mm, name, (int32_t)version, eq + 1, buf, len, &e,
+                                        err))) {
                 swarm_err_prefix(err, "%s: ", eq + 1);
                 goto out;
         }

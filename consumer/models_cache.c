@@ -23,6 +23,12 @@ void cache_entry_destroy(entry_t *e) {
 int cache_entry_load(models_t *mm, const char *name, int32_t version,
                       const void *buf, size_t len, entry_t **out,
                       swarm_err_t *err) {
+        return cache_entry_load_path(mm, name, version, NULL, buf, len, out, err);
+}
+
+int cache_entry_load_path(models_t *mm, const char *name, int32_t version,
+                          const char *path, const void *buf, size_t len,
+                          entry_t **out, swarm_err_t *err) {
         entry_t *e = calloc(1, sizeof(*e));
         int rc;
 
@@ -31,11 +37,14 @@ int cache_entry_load(models_t *mm, const char *name, int32_t version,
                 free(e);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         }
-        if ((rc = swarm_model_load_mem(buf, len, mm->be, &e->pub.m, err)))
+        if ((rc = path ? swarm_model_load_file(path, mm->be, &e->pub.m, err)
+                       : swarm_model_load_mem(buf, len, mm->be, &e->pub.m, err)))
                 goto fail;
         for (int i = 0; i < swarm_model_n_inputs(e->pub.m); i++) {
                 const swarm_model_io_t *io = swarm_model_input(e->pub.m, i);
-                if (io->ndim < 1 || io->row_bytes == 0) {
+                /* row_bytes is 0 when a non-batch dim is symbolic: its
+                 * rows are sized per batch from the requests' shapes */
+                if (io->ndim < 1 || (io->row_bytes == 0 && !(io->sym & ~1u))) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "input %s has no batch dimension", io->name);
                         goto fail;

@@ -89,6 +89,12 @@ void cache_entry_destroy(entry_t *e);
  * dimension, at most SWARM_MAX_INPUTS tensors).  No lock held. */
 int cache_entry_load(models_t *mm, const char *name, int32_t version,
                      const void *buf, size_t len, entry_t **out, swarm_err_t *err);
+/* The same for a --model-file: the model is loaded from `path` (so weights
+ * in external data files beside it, torch.onnx.export's default, are
+ * found); buf/len are its bytes (the checksum). */
+int cache_entry_load_path(models_t *mm, const char *name, int32_t version,
+                          const char *path, const void *buf, size_t len,
+                          entry_t **out, swarm_err_t *err);
 /* Under the lock. */
 entry_t *cache_find(models_t *mm, const char *name, size_t len, int32_t version);
 follow_t *cache_find_follow(models_t *mm, const char *name, size_t len);

@@ -333,12 +333,14 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                         const swarm_model_io_t *io = swarm_model_output(m, i);
                         swarm_tensor_t *t = &resp.outputs[i];
                         t->name = swarm_str(io->name);
+                        /* the batch's resolved shape: symbolic dims
+                         * (sequence length) have their values */
                         t->dtype = io->dtype;
                         t->ndim = io->ndim;
-                        memcpy(t->shape, io->shape, sizeof(t->shape));
+                        memcpy(t->shape, b->out_shape[i], sizeof(t->shape));
                         t->shape[0] = j->it.rows;
-                        t->data = (const char *)b->out[i] + (size_t)row0 * io->row_bytes;
-                        t->size = (size_t)j->it.rows * io->row_bytes;
+                        t->data = (const char *)b->out[i] + (size_t)row0 * b->out_row_bytes[i];
+                        t->size = (size_t)j->it.rows * b->out_row_bytes[i];
                 }
         }
         resp.queue_us = (b->start_us > j->it.recv_us ? b->start_us - j->it.recv_us : 0);

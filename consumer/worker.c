@@ -349,6 +349,9 @@ void worker_log_summary(worker_t *w) {
 /* Push one job to the exec queue (blocks while it holds max_queue_rows). */
 static void exec_push(worker_t *w, job_t *j) {
         execq_t *q = &w->execq;
+        /* a batch never mixes resolved shapes (sequence lengths) */
+        j->it.n_dims = match_batch_dims(j->model, &j->req, j->in_map, j->dims);
+        j->it.dims = j->dims;
         pthread_mutex_lock(&q->lock);
         while (batcher_must_wait(&q->b, j->it.rows, w->max_queue_rows) && !q->closed)
                 pthread_cond_wait(&q->space, &q->lock);
@@ -546,7 +549,20 @@ static batcher_limits_t head_limits(worker_t *w, const job_t *head) {
         bm.fixed_rows = swarm_model_fixed_rows(m);
         bm.work_fixed = swarm_model_work_fixed_bytes(m);
         bm.work_per_row = swarm_model_work_row_bytes(m);
+        /* A model with symbolic dims has no per-row size until its shape
+         * resolves (work_row_bytes is 0): cap by this batch key's gathered
+         * input bytes per row, from the head's actual shapes. */
+        if (bm.work_per_row == 0 && swarm_model_is_shaped(m))
+                for (int i = 0; i < swarm_model_n_inputs(m); i++) {
+                        const swarm_tensor_t *t = &head->req.inputs[head->in_map[i]];
+                        bm.work_per_row += t->size / (size_t)head->it.rows;
+                }
         return batcher_limits(&w->bconf, &bm);
+}
+
+/* batcher_next()'s limits of a batch key, from its oldest job. */
+static batcher_limits_t item_limits(void *ctx, const batcher_item_t *first) {
+        return head_limits(ctx, job_of((batcher_item_t *)first));
 }
 
 static void answer_expired(worker_t *w, batcher_item_t *expired, int64_t wall) {
@@ -578,7 +594,6 @@ static batch_t *next_batch(worker_t *w) {
                 pthread_mutex_lock(&q->lock);
                 for (;;) {
                         const batcher_item_t *head = batcher_head(&q->b);
-                        batcher_limits_t lim;
                         if (!head) {
                                 if (q->closed) {
                                         pthread_mutex_unlock(&q->lock);
@@ -587,9 +602,8 @@ static batch_t *next_batch(worker_t *w) {
                                 pthread_cond_wait(&q->cond, &q->lock);
                                 continue;
                         }
-                        lim = head_limits(w, job_of((batcher_item_t *)head));
                         wall = swarm_clock_wall_ms();
-                        st = batcher_next(&q->b, &lim, swarm_clock_us(), wall,
+                        st = batcher_next(&q->b, item_limits, w, swarm_clock_us(), wall,
                                           q->closed || atomic_load(&w->flush), &bb);
                         if (st == BATCHER_WAIT) {
                                 cond_wait_until(&q->cond, &q->lock, bb.wake_us);

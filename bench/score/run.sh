@@ -61,13 +61,13 @@ done
 brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
 [ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
 
-worker() { # topic group log
-  "$build/consumer/swarm-consumer" -b "$brokers" -t "$1" -g "$2" -M "fashion=$model" \
+worker() { # topic group log results
+  "$build/consumer/swarm-consumer" -b "$brokers" -t "$1" -r "$4" -g "$2" -M "fashion=$model" \
     --metrics-port -1 --log-level warn 2>"$work/$3" &
   pids+=($!)
 }
-worker requests online worker-online.log
-worker requests.batch scoring worker-batch.log
+worker requests online worker-online.log results
+worker requests.batch scoring worker-batch.log results.batch
 P=$build/producer/swarm-producer
 # warm-up: both groups joined, first fetches done
 "$P" -b "$brokers" -t requests --model fashion --input "$work/data/test.npy" --wait >/dev/null 2>&1

@@ -334,16 +334,19 @@ static void cluster_id(char out[23]) {
 
 static int format_storage(const swarm_broker_opts_t *o, kraft_t *k,
                           swarm_err_t *err) {
-        char id[23], props[PATH_MAX], out[PATH_MAX];
+        char id[23], idopt[40], props[PATH_MAX], out[PATH_MAX];
         int rc, status = 0;
         pid_t pid;
 
         cluster_id(id);
+        /* one argument: an id starting with '-' (1 in 64) would be taken
+         * for an option after a separate -t */
+        snprintf(idopt, sizeof(idopt), "--cluster-id=%s", id);
         snprintf(props, sizeof(props), "%s/server.properties", k->dir);
         snprintf(out, sizeof(out), "%s/format.log", k->dir);
         {
                 char *argv[] = JAVA_ARGV(k, "kafka.tools.StorageTool",
-                                         "format", "-t", id, "-c", props);
+                                         "format", idopt, "-c", props);
                 if ((rc = swarm_broker_spawn(argv, out, &pid, err)))
                         return rc;
         }

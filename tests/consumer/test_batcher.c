@@ -2,14 +2,16 @@
  * test_batcher.c - batch formation without Kafka, threads or a real clock:
  * max rows, max delay, fixed-batch models, oversized requests alone,
  * interleaved models keeping their order, deadlines, the memory-budget cap
- * and the exec queue bound.
+ * and the exec queue bound; mixed sequence lengths of one model: batches
+ * never mix shapes, order within a shape is kept, max rows and max delay
+ * per shape, a full shape does not wait for an older, emptier one.
  */
 #include <string.h>
 
 #include "batcher.h"
 #include "check.h"
 
-#define MAX_ITEMS 64
+#define MAX_ITEMS 256
 
 static batcher_item_t items[MAX_ITEMS];
 static int nitems;
@@ -43,6 +45,12 @@ static const char *list(const batcher_item_t *it) {
         return buf;
 }
 
+/* The limits for every batch key: the test's `lim`. */
+static batcher_limits_t same_limits(void *ctx, const batcher_item_t *first) {
+        (void)first;
+        return *(const batcher_limits_t *)ctx;
+}
+
 static void reset(batcher_t *q) {
         batcher_init(q);
         nitems = 0;
@@ -54,15 +62,15 @@ static void test_max_rows_and_delay(void) {
         batcher_batch_t bb;
 
         reset(&q);
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_EMPTY);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_EMPTY);
         /* 3 + 3 rows at t=100,200: not full, the oldest waits until 1100 */
         batcher_push(&q, item(A, 3, 100));
         batcher_push(&q, item(A, 3, 200));
-        CHECK(batcher_next(&q, &lim, 500, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(batcher_next(&q, same_limits, &lim, 500, 0, 0, &bb) == BATCHER_WAIT);
         CHECK(bb.wake_us == 1100, "wake %lld", (long long)bb.wake_us);
         CHECK(q.rows == 6, "queued rows %lld", (long long)q.rows);
         /* the delay passed: what is there goes */
-        CHECK(batcher_next(&q, &lim, 1100, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 1100, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0,1"), "batch %s", list(bb.items));
         CHECK(bb.rows == 6 && !bb.expired && q.rows == 0 && !q.head);
 
@@ -71,19 +79,19 @@ static void test_max_rows_and_delay(void) {
         batcher_push(&q, item(A, 4, 0));
         batcher_push(&q, item(A, 4, 0));
         batcher_push(&q, item(A, 4, 0));
-        CHECK(batcher_next(&q, &lim, 1, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 1, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0,1") && bb.rows == 8, "batch %s rows %lld",
               list(bb.items), (long long)bb.rows);
         CHECK(q.rows == 4 && idx(batcher_head(&q)) == 2);
         /* a flush (drain) takes the rest at once */
-        CHECK(batcher_next(&q, &lim, 2, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 2, 0, 1, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "2") && bb.rows == 4);
 
         /* exactly max rows from single rows: one batch of 10 */
         reset(&q);
         for (int i = 0; i < 12; i++)
                 batcher_push(&q, item(A, 1, i));
-        CHECK(batcher_next(&q, &lim, 12, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 12, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(bb.rows == 10 && q.rows == 2, "rows %lld left %lld", (long long)bb.rows,
               (long long)q.rows);
 }
@@ -98,21 +106,21 @@ static void test_oversized_alone(void) {
         batcher_push(&q, item(A, 300, 0));
         batcher_push(&q, item(A, 7, 0));
         /* a request bigger than max rows runs alone and whole */
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 300, "batch %s",
               list(bb.items));
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "1") && bb.rows == 300);
         /* the small one is not pulled into an oversized batch; it waits */
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_WAIT);
-        CHECK(batcher_next(&q, &lim, 5000, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(batcher_next(&q, same_limits, &lim, 5000, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "2") && bb.rows == 7);
 
         /* a small batch never takes an oversized request after it */
         reset(&q);
         batcher_push(&q, item(A, 7, 0));
         batcher_push(&q, item(A, 300, 0));
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 7, "batch %s",
               list(bb.items));
         CHECK(idx(batcher_head(&q)) == 1);
@@ -128,13 +136,13 @@ static void test_interleaved_models(void) {
         for (int i = 0; i < 7; i++)
                 batcher_push(&q, item(i % 2 ? B : A, 1, i));
         /* the oldest is A: its 4 rows, oldest first */
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0,2,4,6"), "batch %s", list(bb.items));
         /* B keeps its order and is next; 3 rows wait for the delay */
         CHECK(idx(batcher_head(&q)) == 1);
-        CHECK(batcher_next(&q, &lim, 10, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(batcher_next(&q, same_limits, &lim, 10, 0, 0, &bb) == BATCHER_WAIT);
         CHECK(bb.wake_us == 1001, "wake %lld", (long long)bb.wake_us);
-        CHECK(batcher_next(&q, &lim, 1001, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 1001, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "1,3,5"), "batch %s", list(bb.items));
         CHECK(!q.head && !q.tail && q.rows == 0);
 
@@ -145,7 +153,7 @@ static void test_interleaved_models(void) {
         batcher_push(&q, item(A, 2, 0));
         batcher_push(&q, item(B, 1, 0));
         batcher_push(&q, item(A, 2, 0));
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0,2"), "batch %s", list(bb.items));
         CHECK(!strcmp(list(q.head), "1,3,4"), "left %s", list(q.head));
         CHECK(idx(q.tail) == 4 && q.rows == 4);
@@ -168,9 +176,9 @@ static void test_fixed_batch(void) {
         reset(&q);
         batcher_push(&q, item(A, 8, 0));
         batcher_push(&q, item(A, 8, 0));
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 8);
-        CHECK(batcher_next(&q, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "1"));
 }
 
@@ -227,7 +235,7 @@ static void test_deadlines(void) {
         it->has_deadline = 1;
         it->deadline_ms = 4999;                 /* passed by 1 ms */
         batcher_push(&q, it);
-        CHECK(batcher_next(&q, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "1,2") && bb.rows == 4, "batch %s",
               list(bb.items));
         CHECK(!strcmp(list(bb.expired), "0,3"), "expired %s", list(bb.expired));
@@ -239,7 +247,7 @@ static void test_deadlines(void) {
         it->has_deadline = 1;
         it->deadline_ms = 5000;
         batcher_push(&q, it);
-        CHECK(batcher_next(&q, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && !bb.expired);
 
         /* every candidate expired: taken with no batch, only expired */
@@ -248,8 +256,159 @@ static void test_deadlines(void) {
         it->has_deadline = 1;
         it->deadline_ms = 1;
         batcher_push(&q, it);
-        CHECK(batcher_next(&q, &lim, 0, 5000, 1, &bb) == BATCHER_TAKEN);
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 5000, 1, &bb) == BATCHER_TAKEN);
         CHECK(!bb.items && bb.rows == 0 && !strcmp(list(bb.expired), "0"));
+}
+
+/* Resolved sequence lengths (the item's dims point here). */
+static const int64_t len8[] = {8}, len16[] = {16}, len32[] = {32};
+
+static batcher_item_t *seq_item(const void *key, const int64_t *len, int64_t rows,
+                                int64_t recv_us) {
+        batcher_item_t *it = item(key, rows, recv_us);
+        it->dims = len;
+        it->n_dims = 1;
+        return it;
+}
+
+/* Per-shape limits, as the worker's memory cap from the resolved shape
+ * gives them: longer sequences get fewer rows and, here, a shorter delay. */
+static batcher_limits_t by_length(void *ctx, const batcher_item_t *first) {
+        batcher_limits_t l = {4, 2000};
+        int *calls = ctx;
+        (*calls)++;
+        if (first->n_dims == 1 && first->dims[0] == 32) {
+                l.max_rows = 2;
+                l.max_delay_us = 500;
+        }
+        return l;
+}
+
+/* Every item of the batch has the same key and dims as the first. */
+static int one_shape(const batcher_item_t *it) {
+        for (const batcher_item_t *j = it; j; j = j->next)
+                if (!batcher_same_batch(it, j))
+                        return 0;
+        return 1;
+}
+
+static void test_mixed_lengths(void) {
+        batcher_t q;
+        batcher_limits_t lim = {4, 1000};
+        batcher_batch_t bb;
+        int calls = 0;
+
+        /* 8,16,32,8,16,32,...: one batch per length, oldest length first,
+         * each in arrival order */
+        reset(&q);
+        for (int i = 0; i < 12; i++)
+                batcher_push(&q, seq_item(A, i % 3 == 0 ? len8 : i % 3 == 1 ? len16 : len32,
+                                          1, i));
+        CHECK(batcher_next(&q, same_limits, &lim, 100, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,3,6,9") && bb.rows == 4, "batch %s",
+              list(bb.items));
+        CHECK(batcher_next(&q, same_limits, &lim, 100, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1,4,7,10"), "batch %s", list(bb.items));
+        CHECK(batcher_next(&q, same_limits, &lim, 100, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2,5,8,11"), "batch %s", list(bb.items));
+        CHECK(batcher_next(&q, same_limits, &lim, 100, 0, 0, &bb) == BATCHER_EMPTY);
+
+        /* a full batch of length 16 does not wait for the delay of an
+         * older, lone length-8 request; that one goes at its own delay */
+        reset(&q);
+        batcher_push(&q, seq_item(A, len8, 1, 0));
+        for (int i = 0; i < 4; i++)
+                batcher_push(&q, seq_item(A, len16, 1, 10 + i));
+        CHECK(batcher_next(&q, same_limits, &lim, 20, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1,2,3,4"), "batch %s", list(bb.items));
+        CHECK(idx(batcher_head(&q)) == 0 && q.rows == 1);
+        CHECK(batcher_next(&q, same_limits, &lim, 20, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 1000, "wake %lld", (long long)bb.wake_us);
+        CHECK(batcher_next(&q, same_limits, &lim, 1000, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0"), "batch %s", list(bb.items));
+
+        /* max rows and max delay per shape (by_length: 32 -> 2 rows, 500 us;
+         * else 4 rows, 2000 us) */
+        reset(&q);
+        batcher_push(&q, seq_item(A, len8, 1, 0));
+        batcher_push(&q, seq_item(A, len32, 1, 100));
+        CHECK(batcher_next(&q, by_length, &calls, 300, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 600, "wake %lld", (long long)bb.wake_us);
+        CHECK(calls == 2, "limits asked %d times", calls);
+        CHECK(batcher_next(&q, by_length, &calls, 600, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1"), "batch %s", list(bb.items));
+        CHECK(batcher_next(&q, by_length, &calls, 700, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 2000, "wake %lld", (long long)bb.wake_us);
+        batcher_push(&q, seq_item(A, len32, 1, 800));
+        batcher_push(&q, seq_item(A, len32, 1, 801));
+        batcher_push(&q, seq_item(A, len32, 1, 802));
+        /* length 32 is full at 2 rows: taken at once, its third waits */
+        CHECK(batcher_next(&q, by_length, &calls, 810, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2,3") && bb.rows == 2, "batch %s",
+              list(bb.items));
+        CHECK(batcher_next(&q, by_length, &calls, 810, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(bb.wake_us == 1302, "wake %lld", (long long)bb.wake_us);
+        /* a flush takes the oldest item's shape, and only it */
+        CHECK(batcher_next(&q, by_length, &calls, 811, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0"), "batch %s", list(bb.items));
+        CHECK(batcher_next(&q, by_length, &calls, 811, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "4"), "batch %s", list(bb.items));
+        CHECK(!q.head && q.rows == 0);
+
+        /* the same length of two model versions never mixes */
+        reset(&q);
+        batcher_push(&q, seq_item(A, len8, 1, 0));
+        batcher_push(&q, seq_item(B, len8, 1, 0));
+        batcher_push(&q, seq_item(A, len8, 1, 0));
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,2"), "batch %s", list(bb.items));
+}
+
+/* A long random mixed stream (1-3 rows, lengths 8/16/32, time moving on):
+ * every item is taken exactly once, no batch mixes shapes or goes over its
+ * max rows unless it is one oversized item, order within a shape is kept,
+ * and no item waits more than its shape's max delay (+ one 50 us step). */
+static void test_mixed_stream(void) {
+        static const int64_t *lens[] = {len8, len16, len32};
+        batcher_t q;
+        batcher_batch_t bb;
+        uint32_t rnd = 12345;
+        int taken[MAX_ITEMS] = {0}, last[3] = {-1, -1, -1}, n = 0, calls = 0;
+        int64_t now = 0;
+
+        reset(&q);
+        while (n < MAX_ITEMS || q.head) {
+                batcher_state_t st;
+                if (n < MAX_ITEMS) {
+                        rnd = rnd * 1103515245u + 12345u;
+                        batcher_push(&q, seq_item(A, lens[(rnd >> 16) % 3],
+                                                  1 + (rnd >> 8) % 3, now));
+                        n++;
+                }
+                now += 50;
+                while ((st = batcher_next(&q, by_length, &calls, now, 0, 0, &bb)) ==
+                       BATCHER_TAKEN) {
+                        int64_t max = bb.items->dims[0] == 32 ? 2 : 4;
+                        CHECK(one_shape(bb.items), "batch %s mixes shapes",
+                              list(bb.items));
+                        CHECK(bb.rows <= max || !bb.items->next, "batch %s: %lld rows",
+                              list(bb.items), (long long)bb.rows);
+                        for (batcher_item_t *j = bb.items; j; j = j->next) {
+                                int s = j->dims[0] == 8 ? 0 : j->dims[0] == 16 ? 1 : 2;
+                                CHECK(idx(j) > last[s], "item %d after %d", idx(j), last[s]);
+                                CHECK(now - j->recv_us <= (s == 2 ? 500 : 2000) + 50,
+                                      "item %d waited %lld us", idx(j),
+                                      (long long)(now - j->recv_us));
+                                last[s] = idx(j);
+                                taken[idx(j)]++;
+                        }
+                }
+                CHECK(st == BATCHER_EMPTY || bb.wake_us > now);
+                if (n == MAX_ITEMS && st == BATCHER_WAIT)
+                        now = bb.wake_us - 50;
+        }
+        for (int i = 0; i < MAX_ITEMS; i++)
+                CHECK(taken[i] == 1, "item %d taken %d times", i, taken[i]);
 }
 
 static void test_queue_bound(void) {
@@ -271,5 +430,7 @@ int main(void) {
         test_limits();
         test_deadlines();
         test_queue_bound();
+        test_mixed_lengths();
+        test_mixed_stream();
         TEST_DONE();
 }

@@ -29,7 +29,7 @@ start() { # n: a broker with the scoring topics, and a worker on it
   done
   bs=$(sed -n 's/^bootstrap\.servers=//p' "$work/bootstrap")
   [ -n "$bs" ] || exit 125
-  "$consumer" -b "$bs" -g scoring -t requests.batch -M "fashion=$model" --metrics-port -1 \
+  "$consumer" -b "$bs" -g scoring -t requests.batch -r results.batch -M "fashion=$model" --metrics-port -1 \
     -X session.timeout.ms=6000 2>"$work/worker-$1.log" &
   wpid=$!
 }

@@ -42,7 +42,7 @@ if [ ! -s "$work/in.csv" ] || [ ! -s "$work/in.avro" ]; then
 fi
 echo "inputs: $(du -h "$work/in.csv" | cut -f1) CSV, $(du -h "$work/in.avro" | cut -f1) Avro, $rows rows ($(( $(date +%s) - t0 )) s)"
 
-"$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.batch -M "fashion=$model" \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.batch -r results.batch -M "fashion=$model" \
   --max-batch-rows 256 --max-queue-rows 1024 --metrics-port -1 2>"$work/worker.log" &
 wpid=$!
 

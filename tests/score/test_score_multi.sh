@@ -35,7 +35,7 @@ with DataFileWriter(open(f"{sys.argv[1]}/in.avro", "wb"), DatumWriter(), schema)
         w.append({"key": k, "dense": d, "u": ids[0], "v": ids[1]})
 json.dump(rows, open(f"{sys.argv[1]}/rows.json", "w"))
 PY
-"$consumer" -b "$SWARM_BOOTSTRAP" -g multi -t requests.batch -M "multi=$work/multi.onnx" \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g multi -t requests.batch -r results.batch -M "multi=$work/multi.onnx" \
   --metrics-port -1 2>"$work/worker.log" &
 wpid=$!
 S=("$producer" score -b "$SWARM_BOOTSTRAP" --model multi --id-column key)

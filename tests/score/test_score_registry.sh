@@ -30,7 +30,7 @@ rc=0; "${R[@]}" config fashion batch_colour=blue >/dev/null 2>&1 || rc=$?
 
 /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:3000])" \
   "$data/test.npy" "$work/in.npy"
-"$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.scoring --registry "$SWARM_REGISTRY" \
+"$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.scoring -r results.scoring --registry "$SWARM_REGISTRY" \
   --metrics-port -1 2>"$work/worker.log" &
 wpid=$!
 "$producer" score -b "$SWARM_BOOTSTRAP" --registry "$SWARM_REGISTRY" --model fashion \
