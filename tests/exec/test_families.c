@@ -70,7 +70,7 @@ static int load_case(const char *dir, const char *name, int n_in, int n_out,
                      fam_case_t *c, swarm_err_t *err) {
         char path[4096];
         memset(c, 0, sizeof(*c));
-        snprintf(c->name, sizeof(c->name), "%s", name);
+        snprintf(c->name, sizeof(c->name), "%.63s", name);
         for (int i = 0; i < n_in; i++) {
                 snprintf(path, sizeof(path), "%s/%s/input_%d.npy", dir, name, i);
                 if (swarm_array_load(path, NULL, &c->in[i], err))
