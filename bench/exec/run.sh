@@ -34,9 +34,13 @@ if [ "$set_" != base ]; then
   fam_src="$root/tests/fixtures/families"
   fam_gen="$build/data/families"
   bash "$fam_src/make.sh" "$build/venv-families" "$fam_gen" large >&2
+  # each family from both exporters (NAME: dynamo, NAME_ts: TorchScript)
   for fc in bert:s32 bert:s128 dlrm:b4 gru:t25 lstm:t25 seg:h96w128 \
             resnet18:b2 mobilenet_v3_small:b2 efficientnet_b0:b2 \
-            regnet_y_400mf:b2; do
+            regnet_y_400mf:b2 \
+            bert_ts:s32 bert_ts:s128 dlrm_ts:b4 gru_ts:t25 lstm_ts:t25 \
+            seg_ts:h96w128 resnet18_ts:b2 mobilenet_v3_small_ts:b2 \
+            efficientnet_b0_ts:b2 regnet_y_400mf_ts:b2; do
     f=${fc%%:*} c=${fc#*:} d="$fam_src/$f"
     [ -d "$d" ] || d="$fam_gen/$f"
     models="${models:+$models
