@@ -7,7 +7,13 @@
  * malformed files are refused with the node name, the operator and the reason.
  *
  * The leading dimension of every graph input and output is the batch (rows)
- * dimension and may be symbolic.
+ * dimension and may be symbolic.  Other dimensions may be symbolic too
+ * (sequence length, image height and width): such a model resolves its
+ * shapes when a batch forms, from the actual input shapes given to
+ * swarm_model_run_shaped(), and keeps one plan (shapes, memory plan,
+ * weights) per resolved shape in a bounded cache (SWARM_MODEL_SHAPE_CACHE
+ * plans, least recently used evicted).  Inputs that share a dim_param name
+ * must agree on its value.
  *
  * Threads: a loaded model is run by one thread at a time (it owns its
  * intermediate buffers).  Different models may run on different threads.
@@ -29,14 +35,21 @@ extern "C" {
 typedef struct swarm_model swarm_model_t;
 
 /* Signature of one graph input or output.  shape[0] is -1 when the batch
- * dimension is symbolic; other dims are fixed (> 0). */
+ * dimension is symbolic; any other dim is -1 when symbolic (bit d of `sym`
+ * set, its dim_param name in dim_name[d]) and fixed (>= 0) otherwise. */
 typedef struct swarm_model_io {
         const char *name;       /* borrowed from the model */
         swarm_dtype_t dtype;
         int ndim;
         int64_t shape[SWARM_MAX_DIMS];
-        size_t row_bytes;       /* bytes of one batch row */
+        size_t row_bytes;       /* bytes of one batch row; 0 when a non-
+                                 * batch dim is symbolic (see run_shaped) */
+        uint32_t sym;           /* bit d: dim d is symbolic (bit 0 = batch) */
+        const char *dim_name[SWARM_MAX_DIMS]; /* borrowed; NULL if fixed */
 } swarm_model_io_t;
+
+/* Resolved plans a model with symbolic non-batch dims keeps at most. */
+#define SWARM_MODEL_SHAPE_CACHE 8
 
 /* Load from a file or memory.  `be` is borrowed and must outlive the model.
  * On success *out is owned by the caller (swarm_model_destroy). */
@@ -65,12 +78,40 @@ const swarm_model_io_t *swarm_model_output(const swarm_model_t *m, int i);
 /* Run `rows` batch rows.  inputs[i] points to rows * input(i)->row_bytes
  * contiguous host bytes.  On success outputs[i] points to rows *
  * output(i)->row_bytes host bytes owned by the model, valid until the next
- * run or destroy.  Errors: SWARM_ERR_INVALID (rows < 1),
+ * run or destroy.  Errors: SWARM_ERR_INVALID (rows < 1, or the model has
+ * symbolic non-batch dims: use swarm_model_run_shaped),
  * SWARM_ERR_NOMEM / SWARM_ERR_BACKEND (the batch failed; the model stays
  * usable). */
 int swarm_model_run(swarm_model_t *m, int64_t rows,
                     const void *const *inputs, const void **outputs,
                     swarm_err_t *err);
+
+/* Run with the actual input shapes: in_shapes[i][0..input(i)->ndim) is
+ * input i's shape (rows leading when batched), inputs[i] its contiguous
+ * host bytes.  Works for every model; it is the only way to run one whose
+ * non-batch dims are symbolic.  On success out_shapes[i] (may be NULL)
+ * receives output i's resolved shape and outputs[i] its bytes (owned by the
+ * model, valid until the next run or destroy).  Errors: SWARM_ERR_INVALID
+ * when a shape contradicts a fixed dim, two inputs disagree on a shared
+ * symbolic dim or the batch, or the shape cannot be planned (the message
+ * names the expected signature); otherwise as swarm_model_run().  A new
+ * shape loads a plan (the cost of a load) and may evict the least recently
+ * used one. */
+int swarm_model_run_shaped(swarm_model_t *m, int64_t rows,
+                           const int64_t (*in_shapes)[SWARM_MAX_DIMS],
+                           const void *const *inputs,
+                           int64_t (*out_shapes)[SWARM_MAX_DIMS],
+                           const void **outputs, swarm_err_t *err);
+
+/* Check input shapes against the signature without running (for
+ * INVALID_REQUEST before a batch forms).  Errors as for run_shaped's
+ * SWARM_ERR_INVALID. */
+int swarm_model_check_shapes(const swarm_model_t *m,
+                             const int64_t (*in_shapes)[SWARM_MAX_DIMS],
+                             swarm_err_t *err);
+
+/* Non-zero when some non-batch dim of an input is symbolic. */
+int swarm_model_is_shaped(const swarm_model_t *m);
 
 /* Leading dimension every input shares when no input has a symbolic batch
  * dimension (run() then requires rows == this); -1 when the batch is

@@ -20,6 +20,8 @@ typedef enum swarm_dtype {
         SWARM_DTYPE_INT64,
         SWARM_DTYPE_INT32,
         SWARM_DTYPE_UINT8,
+        SWARM_DTYPE_INT8,
+        SWARM_DTYPE_BOOL,       /* one byte, 0 or 1 */
         SWARM_DTYPE__COUNT
 } swarm_dtype_t;
 
@@ -48,9 +50,35 @@ typedef struct swarm_tensor {
 size_t swarm_dtype_size(swarm_dtype_t dt);
 /* "FLOAT32", ...; "?" for an invalid dtype. */
 const char *swarm_dtype_name(swarm_dtype_t dt);
-/* Product of the shape; -1 on a negative dimension or overflow past
- * INT64_MAX / 16 (so that elements * dtype size never overflows). */
+/* Largest element count of any tensor, and largest product of its non-zero
+ * dims: elements * 16 bytes and every stride stay representable. */
+#define SWARM_ELEMS_MAX (INT64_MAX / 16)
+
+/* Product of the shape; -1 on a negative dimension, when the product of the
+ * non-zero dims exceeds SWARM_ELEMS_MAX (so a zero-size tensor cannot hide
+ * dims whose strides overflow), or for ndim outside [0, SWARM_MAX_DIMS]. */
 int64_t swarm_shape_elems(const int64_t *shape, int ndim);
+
+/* Bytes of a tensor of `shape` and `dt` into *bytes; -1 when the shape is
+ * refused by swarm_shape_elems, the dtype is invalid, or the bytes exceed
+ * max_bytes. */
+int swarm_shape_bytes(const int64_t *shape, int ndim, swarm_dtype_t dt,
+                      size_t max_bytes, size_t *bytes);
+
+/* Checked int64 arithmetic for sizes, dims, pads and offsets taken from
+ * messages and model files (every such number is hostile): *r = a + b,
+ * a - b, a * b.  Return 0, or -1 when the exact result does not fit in an
+ * int64 (*r is then unspecified).  One helper for every shape computation
+ * instead of ad hoc range checks. */
+static inline int swarm_add_i64(int64_t a, int64_t b, int64_t *r) {
+        return __builtin_add_overflow(a, b, r) ? -1 : 0;
+}
+static inline int swarm_sub_i64(int64_t a, int64_t b, int64_t *r) {
+        return __builtin_sub_overflow(a, b, r) ? -1 : 0;
+}
+static inline int swarm_mul_i64(int64_t a, int64_t b, int64_t *r) {
+        return __builtin_mul_overflow(a, b, r) ? -1 : 0;
+}
 
 static inline swarm_str_t swarm_str(const char *s) {
         swarm_str_t r;

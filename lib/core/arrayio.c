@@ -89,7 +89,11 @@ static void convert_to_f32(int kind, const unsigned char *src, size_t n,
                         break;
                 }
                 case SWARM_DTYPE_UINT8:
+                case SWARM_DTYPE_BOOL:
                         dst[i] = (float)src[i];
+                        break;
+                case SWARM_DTYPE_INT8:
+                        dst[i] = (float)(int8_t)src[i];
                         break;
                 case K_F64: {
                         double v;
@@ -349,6 +353,8 @@ static int parse_descr(lexer_t *lx, int *kind) {
                 {"<f4", SWARM_DTYPE_FLOAT32}, {"<f2", SWARM_DTYPE_FLOAT16},
                 {"<i8", SWARM_DTYPE_INT64},   {"<i4", SWARM_DTYPE_INT32},
                 {"|u1", SWARM_DTYPE_UINT8},   {"<u1", SWARM_DTYPE_UINT8},
+                {"|i1", SWARM_DTYPE_INT8},    {"<i1", SWARM_DTYPE_INT8},
+                {"|b1", SWARM_DTYPE_BOOL},    {"<b1", SWARM_DTYPE_BOOL},
                 {"<f8", K_F64},
         };
         char d[32];
@@ -848,6 +854,8 @@ static const char *npy_descr(swarm_dtype_t dt) {
         case SWARM_DTYPE_INT64: return "<i8";
         case SWARM_DTYPE_INT32: return "<i4";
         case SWARM_DTYPE_UINT8: return "|u1";
+        case SWARM_DTYPE_INT8: return "|i1";
+        case SWARM_DTYPE_BOOL: return "|b1";
         default: return NULL;
         }
 }
@@ -953,7 +961,11 @@ int swarm_array_write_csv(const char *path, const swarm_array_t *a,
                                 break;
                         }
                         case SWARM_DTYPE_UINT8:
+                        case SWARM_DTYPE_BOOL:
                                 fprintf(fp, "%u", d[k]);
+                                break;
+                        case SWARM_DTYPE_INT8:
+                                fprintf(fp, "%d", (int)(int8_t)d[k]);
                                 break;
                         default: {
                                 float f;

@@ -15,6 +15,7 @@
 void swarm_model_destroy(swarm_model_t *m) {
         if (!m)
                 return;
+        exec_shaped_destroy(m);
         for (int i = 0; i < m->n_vals; i++) {
                 xvalue_t *v = &m->vals[i];
                 free(v->name);
@@ -85,9 +86,13 @@ static void sig_io(const swarm_model_io_t *io, char *buf, size_t size,
         *o += (size_t)snprintf(buf + *o, size - *o, "%s:%s[", io->name,
                                swarm_dtype_name(io->dtype));
         for (int d = 0; d < io->ndim && *o < size; d++) {
-                if (io->shape[d] < 0)
-                        *o += (size_t)snprintf(buf + *o, size - *o, "%sN",
-                                               d ? "," : "");
+                if (io->shape[d] < 0 && d == 0)
+                        *o += (size_t)snprintf(buf + *o, size - *o, "N");
+                else if (io->shape[d] < 0)
+                        *o += (size_t)snprintf(buf + *o, size - *o, ",%s",
+                                               io->dim_name[d] &&
+                                               *io->dim_name[d]
+                                               ? io->dim_name[d] : "?");
                 else
                         *o += (size_t)snprintf(buf + *o, size - *o, "%s%lld",
                                                d ? "," : "",
@@ -464,6 +469,26 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         return SWARM_OK;
 }
 
+int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape) {
+        int64_t b = n->hi[1];
+        if (n->sub != 6 || b < 1) {
+                memcpy(shape, o->cshape, sizeof(int64_t) * (size_t)o->ndim);
+                return o->ndim;
+        }
+        /* DepthToSpace: [n, c, h, b, w, b]; SpaceToDepth: [n, b, b, c, h,
+         * w] over the 4-D output. */
+        if (n->hi[0]) {
+                int64_t w[6] = {o->cshape[0], o->cshape[1], o->cshape[2] / b,
+                                b, o->cshape[3] / b, b};
+                memcpy(shape, w, sizeof(w));
+        } else {
+                int64_t w[6] = {o->cshape[0], b, b, o->cshape[1] / (b * b),
+                                o->cshape[2], o->cshape[3]};
+                memcpy(shape, w, sizeof(w));
+        }
+        return 6;
+}
+
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err) {
         const xvalue_t *x = n->n_in ? &m->vals[n->in[0]] : NULL;
@@ -551,13 +576,14 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                   o->dev, err);
         }
         case OP_STRIDED: {
-                int64_t ys[SWARM_MAX_DIMS], s = 1;
-                for (int d = o->ndim - 1; d >= 0; d--) {
+                int64_t ys[SWARM_MAX_DIMS], ws[SWARM_MAX_DIMS], s = 1;
+                int nd = exec_walk(n, o, ws);
+                for (int d = nd - 1; d >= 0; d--) {
                         ys[d] = s;
-                        s *= o->cshape[d];
+                        s *= ws[d];
                 }
-                return be->copy_strided(be, o->ndim, o->cshape, x->dev,
-                                        n->xoff, n->xstr, o->dev, 0, ys, err);
+                return be->copy_strided(be, nd, ws, x->dev, n->xoff, n->xstr,
+                                        o->dev, 0, ys, err);
         }
         case OP_CONCAT: {
                 int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS], s = 1, at = 0;
@@ -622,6 +648,8 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 return be->copy_strided(be, x->ndim, x->cshape, x->dev, 0, xs,
                                         o->dev, n->xoff, ys, err);
         }
+        case OP_HOST:
+                return exec_host_run(m, be, n, err);
         case OP_FOLDED:
                 break;
         }
@@ -638,6 +666,11 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "run: rows must be >= 1 (got %lld)",
                                      (long long)rows);
+        if (m->sh)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "run: the model has symbolic non-batch "
+                                     "dimensions; run it with "
+                                     "swarm_model_run_shaped");
         if (m->fixed_rows >= 0 && rows != m->fixed_rows)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "run: the model has a fixed batch of "

@@ -11,6 +11,17 @@
 #include "swarm/model.h"
 #include "swarm/tensor.h"
 
+/* Largest value the loader computes on the host (a folded result, an
+ * expanded constant): a model can ask for more only by computing it at run
+ * time.  Larger run-time values are refused too, so that rows * elements *
+ * 4 stays far from overflow. */
+#define EXEC_FOLD_MAX_ELEMS ((int64_t)1 << 24)
+#define EXEC_RUN_MAX_ELEMS ((int64_t)INT32_MAX * 16)
+
+/* Graph size limits (a real network has up to ~10^5 nodes). */
+#define EXEC_MAX_NODES (1 << 20)
+#define EXEC_MAX_VALS (1 << 22)
+
 enum vkind { V_INPUT, V_CONST, V_TEMP };
 
 /* One tensor of the graph.  When `batched`, the leading dimension is
@@ -37,6 +48,7 @@ typedef struct xvalue {
         int slot;               /* buffer slot of a V_TEMP, else -1 */
         int input_idx;          /* position among model inputs, else -1 */
         int unusable;           /* an optional output we do not compute */
+        int widened;            /* INT32 constant data held as INT64 */
         void *host;             /* const data before upload (loader only) */
         size_t host_bytes;
         uint8_t *nsym;          /* see above; NULL when no element is */
@@ -59,7 +71,56 @@ enum xop {
         OP_AFFINE,      /* in: x, scale, bias (channel axis 1) */
         OP_LAYERNORM,   /* in: x, scale, [bias]; axis, eps */
         OP_PAD,         /* in: x, fill value; xoff = interior offset */
+        OP_HOST,        /* hk: a host kernel of any dtype (host_ops.c) */
         OP_FOLDED       /* computed at load: output is a constant */
+};
+
+/* Host kernels (OP_HOST), for tensors of every dtype. */
+enum hkernel {
+        HK_BINARY = 1,  /* hop = HB_*, NumPy broadcast */
+        HK_UNARY,       /* hop = HU_*, act_alpha / act_beta, hi[0..1] */
+        HK_CAST,        /* element conversion to the output dtype */
+        HK_WHERE,       /* in: cond (BOOL), x, y */
+        HK_STRIDED,     /* OP_STRIDED for any element size */
+        HK_CONCAT,      /* OP_CONCAT for any element size */
+        HK_PAD,         /* OP_PAD for any element size */
+        HK_GATHER,      /* OP_GATHER for any element size */
+        HK_GATHER_ELEMENTS, /* axis */
+        HK_SCATTER_ELEMENTS, /* axis; hi[0] reduction 0 none 1 add 2 mul
+                                3 max 4 min */
+        HK_GATHER_ND,   /* hi[0] batch_dims */
+        HK_SCATTER_ND,  /* hi[1] reduction as above */
+        HK_ARGMAX,      /* axis; hi[0] 1 = min; hi[1] select_last_index */
+        HK_CUMSUM,      /* axis; hi[0] exclusive, hi[1] reverse */
+        HK_TRILU,       /* hi[0] upper, hi[1] k */
+        HK_TILE,
+        HK_ONEHOT,      /* axis, hi[0] depth; in[2] = [off, on] */
+        HK_TOPK,        /* axis, hi[0] k, hi[1] largest; out2 = indices */
+        HK_INSTNORM,    /* eps; hi[0] groups (0: per channel), hi[1] 1 =
+                           scale/bias per group */
+        HK_LPNORM,      /* axis, hi[0] p */
+        HK_REDUCE,      /* hop = HR_*, axes */
+        HK_RANGE        /* in: start, limit, delta */
+};
+
+enum hbinop {
+        HB_ADD, HB_SUB, HB_MUL, HB_DIV, HB_POW, HB_MAX, HB_MIN, HB_MOD,
+        HB_FMOD, HB_EQ, HB_LT, HB_LE, HB_GT, HB_GE, HB_AND, HB_OR, HB_XOR,
+        HB_SHL, HB_SHR, HB_PRELU
+};
+
+enum hunop {
+        HU_IDENT, HU_NEG, HU_ABS, HU_SIGN, HU_NOT, HU_ISNAN, HU_ISINF,
+        HU_HARDSIGMOID, HU_HARDSWISH, HU_ELU, HU_SELU, HU_CELU, HU_SOFTPLUS,
+        HU_SOFTSIGN, HU_MISH, HU_THRESHOLDED_RELU, HU_SHRINK, HU_SIN, HU_COS,
+        HU_TAN, HU_ASIN, HU_ACOS, HU_ATAN, HU_SINH, HU_COSH, HU_ASINH,
+        HU_ACOSH, HU_ATANH, HU_ROUND, HU_RELU, HU_SIGMOID, HU_TANH, HU_LEAKY,
+        HU_CLIP, HU_EXP, HU_LOG, HU_SQRT, HU_RECIP, HU_FLOOR, HU_CEIL, HU_ERF
+};
+
+enum hreduce {
+        HR_SUM, HR_MEAN, HR_MAX, HR_MIN, HR_PROD, HR_SUMSQ, HR_L2, HR_L1,
+        HR_LOGSUM, HR_LOGSUMEXP
 };
 
 typedef struct xnode {
@@ -95,6 +156,11 @@ typedef struct xnode {
         /* OP_CONV: images per im2col + GEMM (1: the per-image path); the
          * scratch then holds the columns and the product of a chunk. */
         int64_t chunk;
+        /* OP_HOST: kernel, its operator and integer parameters */
+        int hk, hop;
+        int64_t hi[4];
+        int out2;               /* a second output (TopK indices), or -1 */
+        int unsupported;        /* refused at load (listed in the error) */
 } xnode_t;
 
 typedef struct xslot {
@@ -125,7 +191,41 @@ struct swarm_model {
         /* Only for backends without host_mem: */
         xslot_t *in_dev;
         xslot_t *out_host;
+        /* Loading only: values of the symbolic non-batch input dims (a
+         * plan of a shaped family); NULL otherwise. */
+        const struct xdimval *dimvals;
+        int n_dimvals;
+        /* A model with symbolic non-batch dims is a family of plans, one
+         * per resolved shape (shaped.c); NULL for a plain plan. */
+        struct xshaped *sh;
 };
+
+/* A symbolic non-batch dim of a graph input, and its value in a plan. */
+typedef struct xsymdim {
+        char *input;
+        int dim;
+        char *param;            /* dim_param ("" when unnamed) */
+        int group;              /* dims sharing a param share a group */
+} xsymdim_t;
+
+typedef struct xdimval {
+        const char *input;
+        int dim;
+        int64_t value;
+} xdimval_t;
+
+/* onnx_load.c: load one plan (dimvals fix the symbolic dims). */
+int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
+                   int n_bind, const char *dir, swarm_backend_t *be,
+                   const xdimval_t *dimvals, int n_dimvals,
+                   swarm_model_t **out, swarm_err_t *err);
+/* shaped.c: make the family of a model with symbolic dims (takes
+ * ownership of dims); destroy one. */
+int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
+                    int n_bind, const char *dir, swarm_backend_t *be,
+                    xsymdim_t *dims, int n_dims, swarm_model_t **out,
+                    swarm_err_t *err);
+void exec_shaped_destroy(swarm_model_t *m);
 
 /* onnx_ops.c: per-operator checks, shape inference and load-time folding.
  * Returns SWARM_OK with n->op and the output value filled, or an error
@@ -141,7 +241,14 @@ int exec_tensor_decode(const struct Onnx__TensorProto *t, swarm_dtype_t *dt,
                        swarm_err_t *err);
 /* Input count bounds of a supported operator; -1 when unsupported. */
 int exec_op_inputs(const char *op_type, int *min_in, int *max_in);
-/* Add a constant value (host data owned by the value). -1 on NOMEM. */
+/* Make room for `extra` more values (m->vals may move: value pointers
+ * taken before are stale).  -1 on NOMEM.  exec_infer_node and the fusion
+ * reserve EXEC_NODE_NEW_VALS before a handler runs, so exec_new_const never
+ * moves the array under a handler's pointers. */
+#define EXEC_NODE_NEW_VALS 8
+int exec_reserve_vals(swarm_model_t *m, int extra);
+/* Add a constant value (host data owned by the value). -1 when the
+ * reserved room is used up or on NOMEM. */
 int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
                    int ndim, const int64_t *shape, void *host);
 /* Fold BatchNormalization into Conv/Gemm, fuse bias and activations. */
@@ -150,8 +257,20 @@ void exec_fuse(swarm_model_t *m);
 /* model.c: run one live node on `be` with values' dev and cshape set. */
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err);
+/* The shape an OP_STRIDED copy walks into `shape` (its output's, or a
+ * 6-D view of it for DepthToSpace / SpaceToDepth); returns its rank. */
+int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape);
 /* Resolve cshape / celems of one value for `rows`. */
 void exec_resolve_value(xvalue_t *v, int64_t rows);
+
+/* host_ops.c: run an OP_HOST node (staging through host memory on a
+ * device backend), or fold one on the values' host data into out (and
+ * out2). */
+int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                  swarm_err_t *err);
+int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out, void *out2,
+                   swarm_err_t *err);
+int exec_dtype_is_float(swarm_dtype_t dt);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
  * thread setting (the loader folds constants with it). */

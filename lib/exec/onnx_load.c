@@ -19,8 +19,8 @@
 
 /* ONNX TensorProto.DataType values. */
 enum {
-        ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT32 = 6, ONNX_INT64 = 7,
-        ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
+        ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6,
+        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
 };
 
 static const char *nz(const char *s) {
@@ -35,6 +35,8 @@ static int onnx_dtype(int32_t t, swarm_dtype_t *dt) {
         case ONNX_INT64: *dt = SWARM_DTYPE_INT64; return 0;
         case ONNX_FLOAT16: *dt = SWARM_DTYPE_FLOAT16; return 0;
         case ONNX_BFLOAT16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
+        case ONNX_INT8: *dt = SWARM_DTYPE_INT8; return 0;
+        case ONNX_BOOL: *dt = SWARM_DTYPE_BOOL; return 0;
         default: return -1;
         }
 }
@@ -124,7 +126,11 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
                         ((int32_t *)p)[i] = t->int32_data[i];
                         break;
                 case SWARM_DTYPE_UINT8:
+                case SWARM_DTYPE_INT8:
                         ((uint8_t *)p)[i] = (uint8_t)t->int32_data[i];
+                        break;
+                case SWARM_DTYPE_BOOL:
+                        ((uint8_t *)p)[i] = t->int32_data[i] != 0;
                         break;
                 default: /* 16-bit floats travel as their bit patterns */
                         ((uint16_t *)p)[i] = (uint16_t)t->int32_data[i];
@@ -241,6 +247,45 @@ static char *dup_str(const char *s) {
         return strdup(nz(s));
 }
 
+/* ---- every unsupported node, in one message ----
+ * A user converting a model wants the whole list at once, not one node per
+ * attempt.  Entries are "node 'n' (Op): why (opset N)", separated by "; ";
+ * what does not fit the error message is counted. */
+typedef struct problems {
+        char buf[SWARM_ERR_MSG_SIZE];
+        size_t len;
+        int count, shown;
+} problems_t;
+
+static void problem_add(problems_t *p, const char *msg, int64_t opset) {
+        char one[SWARM_ERR_MSG_SIZE];
+        int l = snprintf(one, sizeof(one), "%s%s", p->count ? "; " : "",
+                         msg);
+        if (!strstr(msg, "opset") && l > 0 && (size_t)l < sizeof(one))
+                l += snprintf(one + l, sizeof(one) - (size_t)l, " (opset %lld)",
+                              (long long)opset);
+        p->count++;
+        /* keep room for the " (+N more)" tail */
+        if (l > 0 && p->len + (size_t)l + 24 < sizeof(p->buf)) {
+                memcpy(p->buf + p->len, one, (size_t)l);
+                p->len += (size_t)l;
+                p->buf[p->len] = '\0';
+                p->shown++;
+        }
+}
+
+static int problems_err(const problems_t *p, swarm_err_t *err) {
+        if (p->shown < p->count)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "%d unsupported nodes: %s (+%d more)",
+                                     p->count, p->buf, p->count - p->shown);
+        if (p->count > 1)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "%d unsupported nodes: %s", p->count,
+                                     p->buf);
+        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED, "%s", p->buf);
+}
+
 /* ---- graph inputs ---- */
 
 static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
@@ -253,17 +298,16 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': only tensor inputs are "
                                      "supported", v->name);
-        /* FLOAT32 for data; INT64 / INT32 for indices (embeddings). */
+        /* Every dtype the executor computes on (FLOAT32 data, INT64 /
+         * INT32 ids, BOOL masks, ...). */
         if (!tp->tensor_type->has_elem_type ||
-            (tp->tensor_type->elem_type != ONNX_FLOAT &&
-             tp->tensor_type->elem_type != ONNX_INT64 &&
-             tp->tensor_type->elem_type != ONNX_INT32))
+            onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "input '%s': element type %d; only "
-                                     "FLOAT32, INT64 and INT32 inputs are "
-                                     "supported", v->name,
+                                     "input '%s': element type %d; FLOAT32, "
+                                     "FLOAT16, BFLOAT16, INT64, INT32, INT8, "
+                                     "UINT8 and BOOL inputs are supported",
+                                     v->name,
                                      (int)tp->tensor_type->elem_type);
-        onnx_dtype(tp->tensor_type->elem_type, &v->dtype);
         sp = tp->tensor_type->shape;
         if (!sp)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
@@ -283,6 +327,19 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                         v->batched = 1;
                         v->shape[0] = 1;
                         continue;
+                }
+                if (!fixed) {
+                        /* A plan of a shaped family: the dim's value. */
+                        int found = 0;
+                        for (int k = 0; k < m->n_dimvals; k++)
+                                if (m->dimvals[k].dim == i &&
+                                    strcmp(m->dimvals[k].input, v->name) ==
+                                    0) {
+                                        v->shape[i] = m->dimvals[k].value;
+                                        found = 1;
+                                }
+                        if (found)
+                                continue;
                 }
                 if (!fixed)
                         return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
@@ -319,12 +376,20 @@ static int check_output(const Onnx__ValueInfoProto *vi, const xvalue_t *v,
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "output '%s': only tensor outputs are "
                                      "supported", v->name);
-        if (tp->tensor_type->has_elem_type &&
-            tp->tensor_type->elem_type != ONNX_FLOAT)
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "output '%s': element type %d; only "
-                                     "FLOAT32 outputs are supported", v->name,
-                                     (int)tp->tensor_type->elem_type);
+        if (tp->tensor_type->has_elem_type) {
+                swarm_dtype_t dt;
+                if (onnx_dtype(tp->tensor_type->elem_type, &dt))
+                        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                             "output '%s': element type %d "
+                                             "is not supported", v->name,
+                                             (int)tp->tensor_type->elem_type);
+                if (dt != v->dtype)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "output '%s': declared %s, "
+                                             "computed %s", v->name,
+                                             swarm_dtype_name(dt),
+                                             swarm_dtype_name(v->dtype));
+        }
         sp = tp->tensor_type->shape;
         if (!sp)
                 return SWARM_OK;
@@ -377,14 +442,25 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                         m->n_slots++;
                 busy[s] = 1;
                 o->slot = s;
+                if (n->out2 >= 0) {
+                        xvalue_t *o2 = &m->vals[n->out2];
+                        for (s = 0; s < m->n_slots && busy[s]; s++)
+                                ;
+                        if (s == m->n_slots)
+                                m->n_slots++;
+                        busy[s] = 1;
+                        o2->slot = s;
+                }
                 /* Graph outputs keep their buffer until the next run. */
                 if (n->op == OP_CONV && n->scratch > m->scratch_elems)
                         m->scratch_elems = n->scratch;
-                for (int j = -1; j < n->n_in; j++) {
+                for (int j = -2; j < n->n_in; j++) {
                         xvalue_t *v;
-                        if (j >= 0 && n->in[j] < 0)
+                        if ((j >= 0 && n->in[j] < 0) ||
+                            (j == -2 && n->out2 < 0))
                                 continue;
-                        v = j < 0 ? o : &m->vals[n->in[j]];
+                        v = j == -2 ? &m->vals[n->out2]
+                            : j < 0 ? o : &m->vals[n->in[j]];
                         if (v->kind == V_TEMP && !v->is_output &&
                             v->slot >= 0 && v->last_use <= i)
                                 busy[v->slot] = 0;
@@ -400,8 +476,8 @@ static int upload_consts(swarm_model_t *m, swarm_err_t *err) {
         for (int i = 0; i < m->n_vals; i++) {
                 xvalue_t *v = &m->vals[i];
                 int rc;
-                if (v->kind != V_CONST || v->n_uses == 0 ||
-                    v->last_use < 0)
+                if (v->kind != V_CONST ||
+                    ((v->n_uses == 0 || v->last_use < 0) && !v->is_output))
                         continue;
                 rc = be->alloc(be, v->host_bytes ? v->host_bytes : 4, &v->dev,
                                err);
@@ -430,6 +506,7 @@ static void fill_io(const xvalue_t *v, swarm_model_io_t *io) {
         for (int i = 1; i < v->ndim; i++)
                 row *= v->shape[i];
         io->row_bytes = (size_t)row * swarm_dtype_size(v->dtype);
+        io->sym = v->batched ? 1u : 0u;
 }
 
 /* ---- the loader ---- */
@@ -439,31 +516,55 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         int *indeg = calloc((size_t)n + 1, sizeof(int));
         int *queue = calloc((size_t)n + 1, sizeof(int));
         int *order = calloc((size_t)n + 1, sizeof(int));
+        int *first = calloc((size_t)n + 2, sizeof(int));
+        int *cons = NULL;
+        size_t n_edges = 0;
         xnode_t *sorted = calloc((size_t)n + 1, sizeof(xnode_t));
 
-        if (!indeg || !queue || !order || !sorted) {
+        if (!indeg || !queue || !order || !first || !sorted) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 goto out;
         }
-        for (int i = 0; i < n; i++) {
+        /* Consumers of each node as one CSR array, so Kahn's algorithm
+         * stays linear: a hostile file of a million nodes must not make
+         * the loader quadratic. */
+        for (int i = 0; i < n; i++)
                 for (int j = 0; j < m->nodes[i].n_in; j++)
                         if (m->nodes[i].in[j] >= 0 &&
-                            m->vals[m->nodes[i].in[j]].producer >= 0)
+                            m->vals[m->nodes[i].in[j]].producer >= 0) {
+                                first[m->vals[m->nodes[i].in[j]].producer + 1]++;
+                                n_edges++;
+                        }
+        for (int i = 0; i < n; i++)
+                first[i + 1] += first[i];
+        cons = malloc((n_edges + 1) * sizeof(int));
+        if (!cons) {
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        {
+                int *fill = queue;      /* reused as fill positions */
+                for (int i = 0; i < n; i++)
+                        fill[i] = first[i];
+                for (int i = 0; i < n; i++)
+                        for (int j = 0; j < m->nodes[i].n_in; j++) {
+                                int p;
+                                if (m->nodes[i].in[j] < 0 ||
+                                    (p = m->vals[m->nodes[i].in[j]].producer) < 0)
+                                        continue;
+                                cons[fill[p]++] = i;
                                 indeg[i]++;
+                        }
+        }
+        for (int i = 0; i < n; i++)
                 if (indeg[i] == 0)
                         queue[tail++] = i;
-        }
-        /* Kahn's algorithm; consumers are found by scanning, which is
-         * quadratic but only at load and fine for thousands of nodes. */
         while (head < tail) {
                 int u = queue[head++];
                 order[head - 1] = u;
-                for (int i = 0; i < n; i++)
-                        for (int j = 0; j < m->nodes[i].n_in; j++)
-                                if (m->nodes[i].in[j] >= 0 &&
-                                    m->vals[m->nodes[i].in[j]].producer == u &&
-                                    --indeg[i] == 0)
-                                        queue[tail++] = i;
+                for (int e = first[u]; e < first[u + 1]; e++)
+                        if (--indeg[cons[e]] == 0)
+                                queue[tail++] = cons[e];
         }
         if (head != n) {
                 rc = swarm_err_set(err, SWARM_ERR_INVALID,
@@ -472,8 +573,12 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         }
         for (int i = 0; i < n; i++)
                 sorted[i] = m->nodes[order[i]];
-        for (int i = 0; i < n; i++)
-                m->vals[sorted[i].out].producer = i;
+        for (int i = 0; i < n; i++) {
+                if (sorted[i].out >= 0)
+                        m->vals[sorted[i].out].producer = i;
+                if (sorted[i].out2 >= 0)
+                        m->vals[sorted[i].out2].producer = i;
+        }
         free(m->nodes);
         m->nodes = sorted;
         sorted = NULL;
@@ -481,6 +586,8 @@ out:
         free(indeg);
         free(queue);
         free(order);
+        free(first);
+        free(cons);
         free(sorted);
         return rc;
 }
@@ -529,6 +636,7 @@ static int bind_input(xvalue_t *v, const swarm_tensor_t *t, swarm_err_t *err) {
         memcpy(v->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
         v->dtype = t->dtype == SWARM_DTYPE_INT32 ? SWARM_DTYPE_INT64
                                                  : t->dtype;
+        v->widened = t->dtype == SWARM_DTYPE_INT32;
         v->host_bytes = (size_t)e * swarm_dtype_size(v->dtype);
         v->host = malloc(v->host_bytes ? v->host_bytes : 1);
         if (!v->host)
@@ -659,6 +767,7 @@ static int external_decode(const Onnx__TensorProto *t, const char *dir,
         copy.raw_data.len = (size_t)len;
         rc = exec_tensor_decode(&copy, &v->dtype, &v->ndim, v->shape,
                                 &v->host, &v->host_bytes, err);
+        v->widened = t->data_type == ONNX_INT32;
         if (rc)
                 swarm_err_prefix(err, "external data '%s': ", path);
 out:
@@ -672,25 +781,51 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                  const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
         names_t nt = {NULL, 0};
+        problems_t probs;
         int64_t opset = -1;
         size_t max_vals;
         int rc = SWARM_OK;
 
         if (!g)
                 return swarm_err_set(err, SWARM_ERR_INVALID, "no graph");
+        memset(&probs, 0, sizeof(probs));
         for (size_t i = 0; i < mp->n_opset_import; i++) {
                 const Onnx__OperatorSetIdProto *os = mp->opset_import[i];
                 const char *d = os ? nz(os->domain) : "";
                 if (os && (!*d || strcmp(d, "ai.onnx") == 0))
                         opset = os->has_version ? os->version : 1;
         }
-        if (g->n_node > INT_MAX / 4 || g->n_initializer > INT_MAX / 4 ||
-            g->n_input > INT_MAX / 4)
+        if (g->n_node > EXEC_MAX_NODES || g->n_initializer > EXEC_MAX_NODES ||
+            g->n_input > EXEC_MAX_NODES || g->n_output > EXEC_MAX_NODES)
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "graph too large");
-        max_vals = g->n_initializer + g->n_input + 4 * g->n_node + 16;
-        for (size_t i = 0; i < g->n_node; i++)
-                max_vals += g->node[i] ? g->node[i]->n_output : 0;
+                                     "graph too large (more than %d nodes, "
+                                     "initializers, inputs or outputs)",
+                                     EXEC_MAX_NODES);
+        /* Everything below is sized by what the file declares, so check
+         * first that each node declares something: a file of millions of
+         * empty nodes is refused here, before any per-node allocation. */
+        max_vals = g->n_initializer + g->n_input + 16;
+        for (size_t i = 0; i < g->n_node; i++) {
+                const Onnx__NodeProto *np = g->node[i];
+                if (!np || !np->op_type || !*np->op_type)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "node #%zu ('%s') has no "
+                                             "operator type", i,
+                                             np ? nz(np->name) : "");
+                size_t named = 0;
+                for (size_t j = 0; j < np->n_output; j++)
+                        named += *nz(np->output[j]) != '\0';
+                if (!named)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "node '%s' (%s): no output",
+                                             nz(np->name), np->op_type);
+                if (np->n_output > EXEC_MAX_NODES ||
+                    max_vals > (size_t)EXEC_MAX_VALS - np->n_output)
+                        return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                             "graph too large (more than "
+                                             "%d values)", EXEC_MAX_VALS);
+                max_vals += np->n_output;
+        }
         m->cap_vals = (int)max_vals;
         for (nt.cap = 16; nt.cap < 2 * max_vals; nt.cap *= 2)
                 ;
@@ -717,6 +852,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         rc = exec_tensor_decode(t, &v->dtype, &v->ndim,
                                                 v->shape, &v->host,
                                                 &v->host_bytes, err);
+                v->widened = t->data_type == ONNX_INT32;
                 if (rc)
                         goto out;
         }
@@ -763,6 +899,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 n->op_type = dup_str(np->op_type);
                 n->bias = -1;
                 n->out = -1;
+                n->out2 = -1;
                 n->src = (int)i;
                 /* Room for the inputs fusion adds (bias). */
                 n->in = malloc((np->n_input + 4) * sizeof(int));
@@ -774,36 +911,46 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 for (size_t j = 0; j < np->n_input + 4; j++)
                         n->in[j] = -1;
                 if (*dom && strcmp(dom, "ai.onnx") != 0) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "operator domain '%s' is not supported",
-                                      dom);
-                        goto out;
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        node_err(&pe, SWARM_ERR_UNSUPPORTED, n,
+                                 "operator domain '%s' is not supported",
+                                 dom);
+                        problem_add(&probs, pe.msg, opset);
+                        n->unsupported = 1;
                 }
                 /* Checked after the domain: graphs of other domains only
                  * (training ops) are unsupported rather than invalid. */
-                if (opset < 1) {
+                if (opset < 1 && !n->unsupported) {
                         rc = swarm_err_set(err, SWARM_ERR_INVALID,
                                            "no opset_import for the default "
                                            "ONNX domain");
                         goto out;
                 }
-                if (exec_op_inputs(n->op_type, &min_in, &max_in)) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "operator is not supported (opset "
-                                      "%lld)", (long long)opset);
-                        goto out;
+                if (!n->unsupported &&
+                    exec_op_inputs(n->op_type, &min_in, &max_in)) {
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        node_err(&pe, SWARM_ERR_UNSUPPORTED, n,
+                                 "operator is not supported (opset %lld)",
+                                 (long long)opset);
+                        problem_add(&probs, pe.msg, opset);
+                        n->unsupported = 1;
                 }
                 /* Trailing empty names are absent optional inputs. */
                 n->n_in = (int)np->n_input;
                 while (n->n_in > 0 && !*nz(np->input[n->n_in - 1]))
                         n->n_in--;
-                if (n->n_in < min_in || n->n_in > max_in) {
+                if (n->unsupported) {
+                        /* only its outputs matter: they poison users */
+                } else if (n->n_in < min_in || n->n_in > max_in) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "%zu inputs (expected %d to %d)",
                                       np->n_input, min_in, max_in);
                         goto out;
                 }
-                if (np->n_output < 1 || !*nz(np->output[0])) {
+                if (!n->unsupported &&
+                    (np->n_output < 1 || !*nz(np->output[0]))) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "no output");
                         goto out;
@@ -820,10 +967,17 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         /* Optional extra outputs (MaxPool indices,
                          * BatchNormalization running stats, Dropout mask)
                          * are refused where used. */
-                        m->vals[m->n_vals - 1].unusable = j > 0;
+                        m->vals[m->n_vals - 1].unusable =
+                                n->unsupported ? 2 : j > 0;
                         if (j == 0) {
                                 n->out = m->n_vals - 1;
                                 m->vals[n->out].producer = (int)i;
+                        }
+                        /* TopK's indices: the one second output computed */
+                        if (j == 1 && strcmp(n->op_type, "TopK") == 0) {
+                                n->out2 = m->n_vals - 1;
+                                m->vals[n->out2].unusable = 0;
+                                m->vals[n->out2].producer = (int)i;
                         }
                 }
         }
@@ -851,7 +1005,9 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                            name);
                         goto out;
                 }
-                if (m->vals[id].kind != V_TEMP || m->vals[id].unusable) {
+                if (m->vals[id].unusable == 2)
+                        ;       /* from an unsupported node: listed below */
+                else if (m->vals[id].kind != V_TEMP || m->vals[id].unusable) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "output '%s' is not computed by "
                                            "any node (or is an optional "
@@ -871,33 +1027,66 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *n = &m->nodes[i];
                 const Onnx__NodeProto *np = g->node[n->src];
+                int poisoned = n->unsupported;
                 if (n->dead)
                         continue;
-                if ((rc = exec_infer_node(m, n, np, opset, err)))
-                        goto out;
-                if (n->dead)
-                        continue;
-                /* Keeps rows * elements * 4 representable at run time. */
-                if (swarm_shape_elems(m->vals[n->out].shape,
-                                      m->vals[n->out].ndim) < 0 ||
-                    swarm_shape_elems(m->vals[n->out].shape,
-                                      m->vals[n->out].ndim) > INT32_MAX * 16LL) {
-                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                      "result shape too large");
-                        goto out;
+                for (int j = 0; j < n->n_in && !poisoned; j++)
+                        poisoned = n->in[j] >= 0 &&
+                                   m->vals[n->in[j]].unusable == 2;
+                if (!poisoned) {
+                        swarm_err_t pe;
+                        swarm_err_clear(&pe);
+                        rc = exec_infer_node(m, n, np, opset, &pe);
+                        if (rc == SWARM_ERR_UNSUPPORTED) {
+                                problem_add(&probs, pe.msg, opset);
+                                poisoned = 1;
+                                rc = SWARM_OK;
+                        }
+                        if (rc) {
+                                if (err)
+                                        *err = pe;
+                                goto out;
+                        }
                 }
+                if (poisoned) {
+                        /* Users of its outputs are not checked: their
+                         * input shapes are unknown.  The node is not
+                         * run either way. */
+                        for (size_t j = 0; j < np->n_output; j++) {
+                                int id = *nz(np->output[j])
+                                         ? names_find(&nt, m->vals,
+                                                      np->output[j])
+                                         : -1;
+                                if (id >= 0)
+                                        m->vals[id].unusable = 2;
+                        }
+                        n->dead = 1;
+                }
+        }
+        if (probs.count) {
+                rc = problems_err(&probs, err);
+                goto out;
         }
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
                                        err)))
                         goto out;
-        for (int i = 0; i < m->n_out; i++)
-                if (m->vals[m->out_vals[i]].kind != V_TEMP) {
+        /* A folded output (Shape of a static shape ...) is a constant the
+         * run hands out as it is. */
+        for (int i = 0; i < m->n_out; i++) {
+                const xvalue_t *v = &m->vals[m->out_vals[i]];
+                int sym = 0;
+                for (int64_t k = 0; v->nsym &&
+                     k < swarm_shape_elems(v->shape, v->ndim); k++)
+                        sym |= v->nsym[k];
+                if (v->kind == V_INPUT || sym) {
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                           "output '%s' is a constant",
-                                           m->vals[m->out_vals[i]].name);
+                                           "output '%s' is a graph input or "
+                                           "a constant that depends on the "
+                                           "batch size", v->name);
                         goto out;
                 }
+        }
         exec_fuse(m);
         if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
                 goto out;
@@ -933,10 +1122,109 @@ int swarm_model_load_mem(const void *buf, size_t len, swarm_backend_t *be,
 
 /* `dir`: where external tensor data lives (the model file's directory);
  * NULL when loading from memory, which then refuses such tensors. */
+/* Symbolic non-batch dims of the graph inputs (not initializers, not
+ * bound) into *dims (caller frees with free_symdims); *n = 0 when none. */
+#define MAX_SYMDIMS 64
+
+static void free_symdims(xsymdim_t *d, int n) {
+        for (int i = 0; d && i < n; i++) {
+                free(d[i].input);
+                free(d[i].param);
+        }
+        free(d);
+}
+
+static int scan_symdims(const Onnx__GraphProto *g, const swarm_tensor_t *bind,
+                        int n_bind, xsymdim_t **dims, int *n,
+                        swarm_err_t *err) {
+        xsymdim_t *d = NULL;
+        int cnt = 0;
+
+        *dims = NULL;
+        *n = 0;
+        for (size_t i = 0; g && i < g->n_input; i++) {
+                const Onnx__ValueInfoProto *vi = g->input[i];
+                const Onnx__TensorShapeProto *sp;
+                const char *name = vi ? nz(vi->name) : "";
+                int init = 0;
+                if (!vi || !vi->type || vi->type->value_case !=
+                    ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+                    !vi->type->tensor_type ||
+                    !(sp = vi->type->tensor_type->shape) ||
+                    sp->n_dim > SWARM_MAX_DIMS)
+                        continue;
+                for (size_t j = 1; j < sp->n_dim; j++) {
+                        const Onnx__TensorShapeProto__Dimension *dm =
+                                sp->dim[j];
+                        int g2 = -1;
+                        if (dm && dm->value_case ==
+                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+                                continue;
+                        if (cnt == 0 || strcmp(d[cnt - 1].input, name)) {
+                                /* once per input: initializer or bound? */
+                                init = find_bind(bind, n_bind, name) != NULL;
+                                for (size_t k = 0; !init &&
+                                     k < g->n_initializer; k++)
+                                        init = g->initializer[k] &&
+                                               strcmp(nz(g->initializer[k]->name),
+                                                      name) == 0;
+                        }
+                        if (init)
+                                break;
+                        if (cnt == MAX_SYMDIMS) {
+                                free_symdims(d, cnt);
+                                return swarm_err_set(err,
+                                                     SWARM_ERR_UNSUPPORTED,
+                                                     "more than %d symbolic "
+                                                     "input dimensions",
+                                                     MAX_SYMDIMS);
+                        }
+                        if (!d && !(d = calloc(MAX_SYMDIMS, sizeof(*d))))
+                                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                     "out of memory");
+                        d[cnt].input = strdup(name);
+                        d[cnt].param = strdup(
+                                dm && dm->value_case ==
+                                ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+                                ? nz(dm->dim_param) : "");
+                        d[cnt].dim = (int)j;
+                        if (!d[cnt].input || !d[cnt].param) {
+                                free_symdims(d, cnt + 1);
+                                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                     "out of memory");
+                        }
+                        for (int k = 0; k < cnt && *d[cnt].param; k++)
+                                if (strcmp(d[k].param, d[cnt].param) == 0)
+                                        g2 = d[k].group;
+                        if (g2 < 0) {
+                                g2 = 0;
+                                for (int k = 0; k < cnt; k++)
+                                        if (d[k].group >= g2)
+                                                g2 = d[k].group + 1;
+                        }
+                        d[cnt].group = g2;
+                        cnt++;
+                }
+        }
+        *dims = d;
+        *n = cnt;
+        return SWARM_OK;
+}
+
 static int load_mem_dir(const void *buf, size_t len,
                         const swarm_tensor_t *bind, int n_bind,
                         const char *dir, swarm_backend_t *be,
                         swarm_model_t **out, swarm_err_t *err) {
+        return exec_load_plan(buf, len, bind, n_bind, dir, be, NULL, -1, out,
+                              err);
+}
+
+/* n_dimvals < 0: a top-level load, which becomes a shaped family when an
+ * input has symbolic non-batch dims. */
+int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
+                   int n_bind, const char *dir, swarm_backend_t *be,
+                   const xdimval_t *dimvals, int n_dimvals,
+                   swarm_model_t **out, swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
         int rc;
@@ -952,6 +1240,23 @@ static int load_mem_dir(const void *buf, size_t len,
                                    "(%zu bytes)", len);
                 goto out;
         }
+        if (n_dimvals < 0) {
+                xsymdim_t *dims;
+                int nd;
+                if ((rc = scan_symdims(mp->graph, bind, n_bind, &dims, &nd,
+                                       err))) {
+                        swarm_err_prefix(err, "loading model: ");
+                        goto out;
+                }
+                if (nd > 0) {
+                        /* the family reloads from buf: free ours first */
+                        onnx__model_proto__free_unpacked(mp, NULL);
+                        mp = NULL;
+                        return exec_shaped_new(buf, len, bind, n_bind, dir,
+                                               be, dims, nd, out, err);
+                }
+                n_dimvals = 0;
+        }
         m = calloc(1, sizeof(*m));
         if (!m) {
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
@@ -960,8 +1265,12 @@ static int load_mem_dir(const void *buf, size_t len,
         m->be = be;
         m->cur_rows = -1;
         m->dir = dir;
+        m->dimvals = dimvals;
+        m->n_dimvals = n_dimvals;
         rc = build(m, mp, bind, n_bind, err);
         m->dir = NULL;
+        m->dimvals = NULL;
+        m->n_dimvals = 0;
         if (rc) {
                 swarm_err_prefix(err, "loading model: ");
                 goto out;

@@ -49,6 +49,41 @@ static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
                              n->op_type, why);
 }
 
+/* Checked shape arithmetic (swarm_add_i64 / swarm_mul_i64): every dim,
+ * pad, stride and offset computed from numbers in the model goes through
+ * these, so an overflow is the node's error instead of a wrapped size. */
+static int ck_add(const xnode_t *n, int64_t a, int64_t b, int64_t *r,
+                  swarm_err_t *err) {
+        if (swarm_add_i64(a, b, r))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "size arithmetic overflows (%lld + %lld)",
+                                (long long)a, (long long)b);
+        return SWARM_OK;
+}
+
+static int ck_mul(const xnode_t *n, int64_t a, int64_t b, int64_t *r,
+                  swarm_err_t *err) {
+        if (swarm_mul_i64(a, b, r))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "size arithmetic overflows (%lld * %lld)",
+                                (long long)a, (long long)b);
+        return SWARM_OK;
+}
+
+/* The result of a node: its elements must be countable (swarm_shape_elems)
+ * and small enough that rows * elements * 4 stays representable at run
+ * time; a folded result must also fit the load-time bound. */
+static int check_result(const xnode_t *n, const xvalue_t *o, int folded,
+                        swarm_err_t *err) {
+        int64_t e = swarm_shape_elems(o->shape, o->ndim);
+        if (e < 0 || e > EXEC_RUN_MAX_ELEMS ||
+            (folded && e > EXEC_FOLD_MAX_ELEMS))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "result shape too large%s",
+                                folded ? " to compute at load time" : "");
+        return SWARM_OK;
+}
+
 /* ---- shapes with a symbolic batch ---- */
 
 static void fmt_shape(const xvalue_t *v, char *buf, size_t size) {
@@ -233,6 +268,11 @@ static int64_t elems_of(const xvalue_t *v) {
         return swarm_shape_elems(v->shape, v->ndim);
 }
 
+/* The dtype a value has in the model: INT32 constants are held widened. */
+static swarm_dtype_t ldt(const xvalue_t *v) {
+        return v->widened ? SWARM_DTYPE_INT32 : v->dtype;
+}
+
 static void contig_strides(const int64_t *shape, int ndim, int64_t *str) {
         int64_t s = 1;
         for (int i = ndim - 1; i >= 0; i--) {
@@ -268,16 +308,30 @@ static int const_ints(swarm_model_t *m, xnode_t *n, int j, int64_t *out,
                                 "input '%s' must be a constant (an "
                                 "initializer or computable at load time)",
                                 v->name);
-        if (v->dtype != SWARM_DTYPE_INT64)
+        if (v->dtype != SWARM_DTYPE_INT64 && v->dtype != SWARM_DTYPE_INT32 &&
+            v->dtype != SWARM_DTYPE_INT8 && v->dtype != SWARM_DTYPE_UINT8)
                 return node_err(err, SWARM_ERR_INVALID, n,
-                                "input '%s' must be INT64 (got %s)", v->name,
-                                swarm_dtype_name(v->dtype));
+                                "input '%s' must be an integer (got %s)",
+                                v->name, swarm_dtype_name(v->dtype));
         if (e > max)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "input '%s' has %lld values (at most %d)",
                                 v->name, (long long)e, max);
         for (int64_t i = 0; i < e; i++) {
-                out[i] = ((const int64_t *)v->host)[i];
+                switch (v->dtype) {
+                case SWARM_DTYPE_INT32:
+                        out[i] = ((const int32_t *)v->host)[i];
+                        break;
+                case SWARM_DTYPE_INT8:
+                        out[i] = ((const int8_t *)v->host)[i];
+                        break;
+                case SWARM_DTYPE_UINT8:
+                        out[i] = ((const uint8_t *)v->host)[i];
+                        break;
+                default:
+                        out[i] = ((const int64_t *)v->host)[i];
+                        break;
+                }
                 if (sym)
                         sym[i] = v->nsym ? v->nsym[i] : 0;
                 else if (v->nsym && v->nsym[i])
@@ -323,7 +377,13 @@ static void out_like(xvalue_t *o, const xvalue_t *x) {
 static int fold_host(swarm_model_t *m, xnode_t *n, xvalue_t *o, int with_sym,
                      swarm_err_t *err) {
         int64_t e = elems_of(o);
-        size_t b = (size_t)(e > 0 ? e : 0) * swarm_dtype_size(o->dtype);
+        size_t b;
+        int rc;
+
+        (void)m;
+        if ((rc = check_result(n, o, 1, err)))
+                return rc;
+        b = (size_t)e * swarm_dtype_size(o->dtype);
         o->host = calloc(1, b ? b : 1);
         o->host_bytes = b;
         if (with_sym && e > 0)
@@ -335,6 +395,25 @@ static int fold_host(swarm_model_t *m, xnode_t *n, xvalue_t *o, int with_sym,
         n->op = OP_FOLDED;
         n->dead = 1;
         return SWARM_OK;
+}
+
+int exec_reserve_vals(swarm_model_t *m, int extra) {
+        xvalue_t *nv;
+        int cap;
+
+        if (m->n_vals <= m->cap_vals - extra)
+                return 0;
+        if (m->n_vals > INT_MAX / 2 - extra)
+                return -1;
+        cap = 2 * m->n_vals + extra;
+        nv = realloc(m->vals, (size_t)cap * sizeof(xvalue_t));
+        if (!nv)
+                return -1;
+        memset(nv + m->cap_vals, 0,
+               (size_t)(cap - m->cap_vals) * sizeof(xvalue_t));
+        m->vals = nv;
+        m->cap_vals = cap;
+        return 0;
 }
 
 int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
@@ -480,17 +559,21 @@ static int int_binop(swarm_binop_t op, int64_t a, int as, int64_t b, int bs,
         case SWARM_BIN_SUB:
                 if (as != bs && !(as ? b == 0 : a == 0))
                         return -1;
-                *r = op == SWARM_BIN_ADD ? a + b : a - b;
+                if (op == SWARM_BIN_ADD ? swarm_add_i64(a, b, r)
+                                        : swarm_sub_i64(a, b, r))
+                        return -1;
                 *rs = (uint8_t)(as | bs);
                 return 0;
         case SWARM_BIN_MUL:
                 if (as && bs)
                         return -1;
-                *r = a * b;
+                if (swarm_mul_i64(a, b, r))
+                        return -1;
                 *rs = (uint8_t)(as | bs);
                 return 0;
         case SWARM_BIN_DIV:
-                if (b == 0 || bs || (as && a % b))
+                if (b == 0 || bs || (a == INT64_MIN && b == -1) ||
+                    (as && a % b))
                         return -1;
                 /* ONNX integer Div truncates like C. */
                 *r = a / b;
@@ -518,6 +601,9 @@ static void bstr_of(const xvalue_t *v, int nd, const int64_t *oshape,
                 s *= d;
         }
 }
+
+static int host_binary(swarm_model_t *m, xnode_t *n, int hop,
+                       swarm_err_t *err);
 
 static int h_binary(OPARGS) {
         static const char *const allowed[] = {"broadcast",
@@ -550,9 +636,14 @@ static int h_binary(OPARGS) {
                         ints++;
         if (ints && (ints != n->n_in || n->n_in != 2 || !is_const(VAL(0)) ||
                      !is_const(VAL(1))))
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "integer arithmetic only on constants "
-                                "(shape computations)");
+                ints = 0;
+        if (!ints) {
+                int typed = 0;
+                for (int j = 0; j < n->n_in; j++)
+                        typed |= VAL(j)->dtype != SWARM_DTYPE_FLOAT32;
+                if (typed)
+                        return host_binary(m, n, -1, err);
+        }
         if (!ints)
                 for (int j = 0; j < n->n_in; j++)
                         if ((rc = need_float(m, n, j, err)))
@@ -591,7 +682,8 @@ static int h_binary(OPARGS) {
                                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                                 "integer %s not computable at "
                                                 "load time (on the batch "
-                                                "dimension or by zero)",
+                                                "dimension, by zero or "
+                                                "overflowing)",
                                                 n->op_type);
                         for (int d = o->ndim - 1; d >= 0; d--) {
                                 if (++idx[d] < o->shape[d])
@@ -613,6 +705,652 @@ static int h_binary(OPARGS) {
         return SWARM_OK;
 }
 
+/* ---- operators of any dtype, as host kernels (host_ops.c) ---- */
+
+static int to_host(xnode_t *n, int hk, int hop) {
+        n->op = OP_HOST;
+        n->hk = hk;
+        n->hop = hop;
+        return SWARM_OK;
+}
+
+/* Reject batch marks: host kernels compute values, and a value that is
+ * "N times something" cannot be computed before N is known. */
+static int no_sym(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        for (int j = 0; j < n->n_in; j++) {
+                const xvalue_t *v;
+                if (n->in[j] < 0)
+                        continue;
+                v = VAL(j);
+                for (int64_t i = 0; v->nsym && i < elems_of(v); i++)
+                        if (v->nsym[i])
+                                return node_err(err, SWARM_ERR_UNSUPPORTED,
+                                                n, "input '%s' depends on "
+                                                "the batch size", v->name);
+        }
+        return SWARM_OK;
+}
+
+/* Element-wise binary of any dtype; hop < 0 maps n->sub (swarm_binop_t). */
+static int host_binary(swarm_model_t *m, xnode_t *n, int hop,
+                       swarm_err_t *err) {
+        static const int from_binop[] = {HB_ADD, HB_SUB, HB_MUL, HB_DIV,
+                                         HB_POW, HB_MAX, HB_MIN};
+        xvalue_t *o = &m->vals[n->out];
+        char why[256];
+        int rc;
+
+        if (n->n_in != 2)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "%d inputs of a non-FLOAT32 type",
+                                n->n_in);
+        if (hop < 0)
+                hop = from_binop[n->sub];
+        if ((rc = no_sym(m, n, err)))
+                return rc;
+        if (bcast(VAL(0), 0, VAL(0)->ndim, VAL(1), 0, VAL(1)->ndim,
+                  &o->ndim, o->shape, &o->batched, why, sizeof(why)))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
+        o->dtype = hop >= HB_EQ && hop <= HB_XOR ? SWARM_DTYPE_BOOL
+                                                 : ldt(VAL(0));
+        return to_host(n, HK_BINARY, hop);
+}
+
+static int h_compare(OPARGS) {
+        static const char *const allowed[] = {"broadcast", "fmod",
+                                              "direction", NULL};
+        static const struct {
+                const char *name;
+                int hop;
+        } T[] = {{"Equal", HB_EQ}, {"Less", HB_LT}, {"LessOrEqual", HB_LE},
+                 {"Greater", HB_GT}, {"GreaterOrEqual", HB_GE},
+                 {"And", HB_AND}, {"Or", HB_OR}, {"Xor", HB_XOR},
+                 {"Mod", HB_MOD}, {"BitShift", HB_SHL}, {"PRelu", HB_PRELU}};
+        int hop = -1, rc;
+        int64_t fm = 0;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "fmod", 0, &fm, err)))
+                return rc;
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(T[i].name, n->op_type) == 0)
+                        hop = T[i].hop;
+        if (hop == HB_MOD && fm)
+                hop = HB_FMOD;
+        if (hop == HB_SHL) {
+                char dir[16];
+                if (!attr_str(np, "direction", dir, sizeof(dir)))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "direction is required");
+                hop = strcmp(dir, "RIGHT") == 0 ? HB_SHR : HB_SHL;
+        }
+        if (hop == HB_MOD && exec_dtype_is_float(ldt(VAL(0))) && !fm)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "fmod=0 on floating point inputs");
+        return host_binary(m, n, hop, err);
+}
+
+static int h_hunary(OPARGS) {
+        static const struct {
+                const char *name;
+                int hop;
+                float a, b;     /* attribute defaults */
+        } T[] = {{"Not", HU_NOT, 0, 0}, {"Sign", HU_SIGN, 0, 0},
+                 {"IsNaN", HU_ISNAN, 0, 0}, {"IsInf", HU_ISINF, 1, 1},
+                 {"HardSigmoid", HU_HARDSIGMOID, 0.2f, 0.5f},
+                 {"HardSwish", HU_HARDSWISH, 0, 0}, {"Elu", HU_ELU, 1, 0},
+                 {"Selu", HU_SELU, 1.67326319217681884765625f,
+                  1.05070102214813232421875f},
+                 {"Celu", HU_CELU, 1, 0}, {"Softplus", HU_SOFTPLUS, 0, 0},
+                 {"Softsign", HU_SOFTSIGN, 0, 0}, {"Mish", HU_MISH, 0, 0},
+                 {"ThresholdedRelu", HU_THRESHOLDED_RELU, 1, 0},
+                 {"Shrink", HU_SHRINK, 0.5f, 0}, {"Sin", HU_SIN, 0, 0},
+                 {"Cos", HU_COS, 0, 0}, {"Tan", HU_TAN, 0, 0},
+                 {"Asin", HU_ASIN, 0, 0}, {"Acos", HU_ACOS, 0, 0},
+                 {"Atan", HU_ATAN, 0, 0}, {"Sinh", HU_SINH, 0, 0},
+                 {"Cosh", HU_COSH, 0, 0}, {"Asinh", HU_ASINH, 0, 0},
+                 {"Acosh", HU_ACOSH, 0, 0}, {"Atanh", HU_ATANH, 0, 0},
+                 {"Round", HU_ROUND, 0, 0}};
+        static const char *const allowed[] = {"alpha", "beta", "gamma",
+                                              "lambd", "bias",
+                                              "detect_positive",
+                                              "detect_negative",
+                                              "consumed_inputs", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int rc, hop = -1;
+        size_t t = 0;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)))
+                return rc;
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(T[i].name, n->op_type) == 0) {
+                        hop = T[i].hop;
+                        t = i;
+                }
+        n->act_alpha = T[t].a;
+        n->act_beta = T[t].b;
+        switch (hop) {
+        case HU_SELU:
+                if ((rc = attr_float(np, n, "alpha", T[t].a, &n->act_alpha,
+                                     err)) ||
+                    (rc = attr_float(np, n, "gamma", T[t].b, &n->act_beta,
+                                     err)))
+                        return rc;
+                break;
+        case HU_SHRINK:
+                if ((rc = attr_float(np, n, "lambd", 0.5f, &n->act_alpha,
+                                     err)) ||
+                    (rc = attr_float(np, n, "bias", 0.0f, &n->act_beta, err)))
+                        return rc;
+                break;
+        case HU_ISINF: {
+                int64_t dp, dn;
+                if ((rc = attr_int(np, n, "detect_positive", 1, &dp, err)) ||
+                    (rc = attr_int(np, n, "detect_negative", 1, &dn, err)))
+                        return rc;
+                n->act_alpha = (float)(dp != 0);
+                n->act_beta = (float)(dn != 0);
+                break;
+        }
+        default:
+                if ((rc = attr_float(np, n, "alpha", T[t].a, &n->act_alpha,
+                                     err)) ||
+                    (rc = attr_float(np, n, "beta", T[t].b, &n->act_beta,
+                                     err)))
+                        return rc;
+                break;
+        }
+        if (hop == HU_NOT && ldt(x) != SWARM_DTYPE_BOOL)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be BOOL");
+        out_like(o, x);
+        o->dtype = hop == HU_NOT || hop == HU_ISNAN || hop == HU_ISINF
+                   ? SWARM_DTYPE_BOOL : ldt(x);
+        if ((rc = no_sym(m, n, err)))
+                return rc;
+        return to_host(n, HK_UNARY, hop);
+}
+
+static int h_where(OPARGS) {
+        static const char *const none[] = {NULL};
+        xvalue_t *c = VAL(0), *o = &m->vals[n->out], acc;
+        char why[256];
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, none, err)) || (rc = no_sym(m, n, err)))
+                return rc;
+        if (ldt(c) != SWARM_DTYPE_BOOL)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "condition must be BOOL");
+        if (bcast(c, 0, c->ndim, VAL(1), 0, VAL(1)->ndim, &o->ndim, o->shape,
+                  &o->batched, why, sizeof(why)))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
+        acc = *o;
+        if (bcast(&acc, 0, acc.ndim, VAL(2), 0, VAL(2)->ndim, &o->ndim,
+                  o->shape, &o->batched, why, sizeof(why)))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
+        if (VAL(1)->dtype != VAL(2)->dtype)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "X and Y differ in type");
+        o->dtype = VAL(1)->dtype;
+        o->widened = VAL(1)->widened;
+        return to_host(n, HK_WHERE, 0);
+}
+
+/* An axis that must not be the batch dim. */
+static int data_axis(xnode_t *n, const xvalue_t *x, int64_t axis,
+                     int64_t *out, swarm_err_t *err) {
+        int rc = norm_axis(n, axis, x->ndim, out, err);
+        if (rc)
+                return rc;
+        if (*out == 0 && x->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "operating along the batch dimension");
+        return SWARM_OK;
+}
+
+static int is_index(const xvalue_t *v) {
+        swarm_dtype_t d = ldt(v);
+        return d == SWARM_DTYPE_INT64 || d == SWARM_DTYPE_INT32;
+}
+
+static int h_gather_elements(OPARGS) {
+        static const char *const allowed[] = {"axis", "reduction", NULL};
+        xvalue_t *x = VAL(0), *ix = VAL(1), *o = &m->vals[n->out];
+        int scatter = strncmp(n->op_type, "Scatter", 7) == 0;
+        int64_t axis;
+        char red[16] = "none";
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 0, &axis, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (!is_index(ix) || ix->ndim != x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "indices must be INT64/INT32 of the data's "
+                                "rank");
+        if (ix->batched != x->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "data and indices differ in batch");
+        for (int d = 0; d < x->ndim; d++)
+                if (d != axis && !(d == 0 && x->batched) &&
+                    ix->shape[d] > x->shape[d])
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "indices larger than the data at "
+                                        "dimension %d", d);
+        n->axis = (int)axis;
+        if (!scatter) {
+                out_like(o, ix);
+                o->dtype = x->dtype;
+                o->widened = x->widened;
+                return to_host(n, HK_GATHER_ELEMENTS, 0);
+        }
+        attr_str(np, "reduction", red, sizeof(red));
+        n->hi[0] = strcmp(red, "add") == 0 ? 1 : strcmp(red, "mul") == 0 ? 2
+                   : strcmp(red, "max") == 0 ? 3 : strcmp(red, "min") == 0
+                   ? 4 : 0;
+        if (n->n_in != 3 || elems_of(VAL(2)) != elems_of(ix))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "updates must match the indices");
+        out_like(o, x);
+        return to_host(n, HK_SCATTER_ELEMENTS, 0);
+}
+
+static int h_gather_nd(OPARGS) {
+        static const char *const allowed[] = {"batch_dims", "reduction",
+                                              NULL};
+        xvalue_t *x = VAL(0), *ix = VAL(1), *o = &m->vals[n->out];
+        int scatter = strcmp(n->op_type, "ScatterND") == 0;
+        int64_t bd = 0, kk;
+        char red[16] = "none";
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "batch_dims", 0, &bd, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (!is_index(ix) || ix->ndim < 1)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "indices must be INT64/INT32, at least 1-D");
+        kk = ix->shape[ix->ndim - 1];
+        if (bd < 0 || bd >= ix->ndim || bd > x->ndim || kk < 1 ||
+            kk > x->ndim - bd || (ix->ndim - 1 == 0 && ix->batched))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "batch_dims or index depth out of range");
+        for (int d = 0; d < bd; d++)
+                if (ix->shape[d] != x->shape[d])
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "batch dims differ");
+        if (x->batched && (bd == 0 || !ix->batched))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "indexing into the batch dimension");
+        if (scatter) {
+                attr_str(np, "reduction", red, sizeof(red));
+                n->hi[1] = strcmp(red, "add") == 0 ? 1
+                           : strcmp(red, "mul") == 0 ? 2
+                           : strcmp(red, "max") == 0 ? 3
+                           : strcmp(red, "min") == 0 ? 4 : 0;
+                if (n->n_in != 3 || bd)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "updates are required");
+                out_like(o, x);
+                return to_host(n, HK_SCATTER_ND, 0);
+        }
+        n->hi[0] = bd;
+        o->ndim = 0;
+        for (int d = 0; d < ix->ndim - 1; d++)
+                o->shape[o->ndim++] = ix->shape[d];
+        for (int d = (int)(bd + kk); d < x->ndim; d++) {
+                if (o->ndim == SWARM_MAX_DIMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "result has more than %d dims",
+                                        SWARM_MAX_DIMS);
+                o->shape[o->ndim++] = x->shape[d];
+        }
+        o->batched = ix->batched;
+        o->dtype = x->dtype;
+        o->widened = x->widened;
+        return to_host(n, HK_GATHER_ND, 0);
+}
+
+static int h_tile(OPARGS) {
+        static const char *const none[] = {NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t rep[SWARM_MAX_DIMS];
+        int cnt, rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, none, err)) ||
+            (rc = const_ints(m, n, 1, rep, SWARM_MAX_DIMS, &cnt, NULL, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (cnt != x->ndim)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%d repeats for a %d-D input", cnt, x->ndim);
+        out_like(o, x);
+        for (int d = 0; d < cnt; d++) {
+                if (rep[d] < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "negative repeat");
+                if (d == 0 && x->batched && rep[d] != 1)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "tiling the batch dimension");
+                if ((rc = ck_mul(n, o->shape[d], rep[d], &o->shape[d], err)))
+                        return rc;
+        }
+        return to_host(n, HK_TILE, 0);
+}
+
+static int h_argmax(OPARGS) {
+        static const char *const allowed[] = {"axis", "keepdims",
+                                              "select_last_index", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, keep, last;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 0, &axis, err)) ||
+            (rc = attr_int(np, n, "keepdims", 1, &keep, err)) ||
+            (rc = attr_int(np, n, "select_last_index", 0, &last, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        out_like(o, x);
+        o->dtype = SWARM_DTYPE_INT64;
+        o->shape[axis] = 1;
+        if (!keep) {
+                for (int d = (int)axis; d + 1 < x->ndim; d++)
+                        o->shape[d] = x->shape[d + 1];
+                o->ndim--;
+        }
+        n->axis = (int)axis;
+        n->hi[0] = strcmp(n->op_type, "ArgMin") == 0;
+        n->hi[1] = last != 0;
+        return to_host(n, HK_ARGMAX, 0);
+}
+
+static int h_cumsum(OPARGS) {
+        static const char *const allowed[] = {"exclusive", "reverse", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t ax[1], axis, ex, rv;
+        int cnt, rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "exclusive", 0, &ex, err)) ||
+            (rc = attr_int(np, n, "reverse", 0, &rv, err)) ||
+            (rc = const_ints(m, n, 1, ax, 1, &cnt, NULL, err)))
+                return rc;
+        if (cnt != 1)
+                return node_err(err, SWARM_ERR_INVALID, n, "axis must be "
+                                "one value");
+        if ((rc = data_axis(n, x, ax[0], &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        out_like(o, x);
+        o->dtype = ldt(x);
+        n->axis = (int)axis;
+        n->hi[0] = ex != 0;
+        n->hi[1] = rv != 0;
+        return to_host(n, HK_CUMSUM, 0);
+}
+
+static int h_trilu(OPARGS) {
+        static const char *const allowed[] = {"upper", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t up, k = 0;
+        int cnt, rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "upper", 1, &up, err)) ||
+            (has_in(n, 1) &&
+             (rc = const_ints(m, n, 1, &k, 1, &cnt, NULL, err))) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (x->ndim < 2 || (x->batched && x->ndim < 3))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input must be at least 2-D (3-D when "
+                                "batched)");
+        out_like(o, x);
+        n->hi[0] = up != 0;
+        n->hi[1] = k;
+        return to_host(n, HK_TRILU, 0);
+}
+
+static int h_onehot(OPARGS) {
+        static const char *const allowed[] = {"axis", NULL};
+        xvalue_t *ix = VAL(0), *vals = VAL(2), *o = &m->vals[n->out];
+        int64_t axis, depth;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", -1, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (!is_const(VAL(1)) || elems_of(VAL(1)) != 1)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "depth must be a constant scalar");
+        depth = VAL(1)->dtype == SWARM_DTYPE_INT64
+                ? ((int64_t *)VAL(1)->host)[0]
+                : VAL(1)->dtype == SWARM_DTYPE_FLOAT32
+                ? (int64_t)((float *)VAL(1)->host)[0] : -1;
+        if (depth < 1 || depth > EXEC_FOLD_MAX_ELEMS || elems_of(vals) != 2)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "depth < 1 or values not [off, on]");
+        if (ix->ndim + 1 > SWARM_MAX_DIMS)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "too many dims");
+        if ((rc = norm_axis(n, axis, ix->ndim + 1, &axis, err)))
+                return rc;
+        if (axis == 0 && ix->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "a new leading dimension would push the "
+                                "batch dimension back");
+        o->ndim = ix->ndim + 1;
+        for (int d = 0, j = 0; d < o->ndim; d++)
+                o->shape[d] = d == axis ? depth : ix->shape[j++];
+        o->batched = ix->batched;
+        o->dtype = vals->dtype;
+        o->widened = vals->widened;
+        n->axis = (int)axis;
+        n->hi[0] = depth;
+        return to_host(n, HK_ONEHOT, 0);
+}
+
+static int h_topk(OPARGS) {
+        static const char *const allowed[] = {"axis", "k", "largest",
+                                              "sorted", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, k, largest, sorted;
+        int cnt, rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", -1, &axis, err)) ||
+            (rc = attr_int(np, n, "largest", 1, &largest, err)) ||
+            (rc = attr_int(np, n, "sorted", 1, &sorted, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (opset < 10) {
+                if ((rc = attr_int(np, n, "k", -1, &k, err)))
+                        return rc;
+        } else if (!has_in(n, 1) ||
+                   (rc = const_ints(m, n, 1, &k, 1, &cnt, NULL, err))) {
+                return rc ? rc : node_err(err, SWARM_ERR_INVALID, n,
+                                          "K is required");
+        }
+        if (k < 0 || k > x->shape[axis])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "k %lld out of range", (long long)k);
+        (void)sorted;   /* results are always sorted */
+        out_like(o, x);
+        o->shape[axis] = k;
+        if (n->out2 >= 0) {
+                xvalue_t *o2 = &m->vals[n->out2];
+                out_like(o2, x);
+                o2->shape[axis] = k;
+                o2->dtype = SWARM_DTYPE_INT64;
+        }
+        n->axis = (int)axis;
+        n->hi[0] = k;
+        n->hi[1] = largest != 0;
+        return to_host(n, HK_TOPK, 0);
+}
+
+static int h_instnorm(OPARGS) {
+        static const char *const allowed[] = {"epsilon", "num_groups",
+                                              "stash_type", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int group = strcmp(n->op_type, "GroupNormalization") == 0;
+        int64_t g = 0, c;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_float(np, n, "epsilon", 1e-5f, &n->eps, err)) ||
+            (rc = attr_int(np, n, "num_groups", 0, &g, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        for (int j = 0; j < 3; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        if (x->ndim < 2)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be [N, C, ...]");
+        c = x->shape[1];
+        if (group) {
+                if (g < 1 || c % g)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "num_groups %lld does not divide %lld "
+                                        "channels", (long long)g,
+                                        (long long)c);
+                /* Opset 18 scales per group, 21 per channel. */
+                n->hi[1] = opset < 21 && elems_of(VAL(1)) == g;
+                if (elems_of(VAL(1)) != (n->hi[1] ? g : c) ||
+                    elems_of(VAL(2)) != (n->hi[1] ? g : c))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "scale and bias sizes");
+        } else if (elems_of(VAL(1)) != c || elems_of(VAL(2)) != c) {
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "scale and bias must have %lld values",
+                                (long long)c);
+        }
+        if (VAL(1)->batched || VAL(2)->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "scale depends on the batch");
+        n->hi[0] = group ? g : 0;
+        out_like(o, x);
+        return to_host(n, HK_INSTNORM, 0);
+}
+
+static int h_lpnorm(OPARGS) {
+        static const char *const allowed[] = {"axis", "p", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, p;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", -1, &axis, err)) ||
+            (rc = attr_int(np, n, "p", 2, &p, err)) ||
+            (rc = need_float(m, n, 0, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)))
+                return rc;
+        if (p != 1 && p != 2)
+                return node_err(err, SWARM_ERR_INVALID, n, "p must be 1 or 2");
+        out_like(o, x);
+        n->axis = (int)axis;
+        n->hi[0] = p;
+        return to_host(n, HK_LPNORM, 0);
+}
+
+/* DepthToSpace / SpaceToDepth: a 6-D strided copy of [N, C, H, W]. */
+static int h_depth_space(OPARGS) {
+        static const char *const allowed[] = {"blocksize", "mode", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int d2s = strcmp(n->op_type, "DepthToSpace") == 0;
+        int64_t b, c, h, w, s[6];
+        char mode[8] = "DCR";
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "blocksize", 0, &b, err)))
+                return rc;
+        attr_str(np, "mode", mode, sizeof(mode));
+        if (x->ndim != 4 || b < 1 || b > 1 << 16)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be 4-D with blocksize >= 1");
+        c = x->shape[1];
+        h = x->shape[2];
+        w = x->shape[3];
+        out_like(o, x);
+        if (d2s) {
+                int crd = strcmp(mode, "CRD") == 0;
+                if (c % (b * b))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "channels not divisible by "
+                                        "blocksize^2");
+                o->shape[1] = c / (b * b);
+                o->shape[2] = h * b;
+                o->shape[3] = w * b;
+                /* out [n, c', h, b1, w, b2] reads x [n, ..., h, w]:
+                 * DCR: x channel = (b1 * b + b2) * c' + c'
+                 * CRD: x channel = c' * b * b + b1 * b + b2 */
+                s[0] = c * h * w;
+                s[1] = crd ? b * b * h * w : h * w;
+                s[2] = w;
+                s[3] = crd ? b * h * w : b * o->shape[1] * h * w;
+                s[4] = 1;
+                s[5] = crd ? h * w : o->shape[1] * h * w;
+        } else {
+                if (h % b || w % b)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "spatial dims not divisible by "
+                                        "blocksize");
+                /* out [n, b1, b2, c, h', w'] reads x [n, c, h'*b+b1,
+                 * w'*b+b2]; channel = (b1 * b + b2) * c + c */
+                s[0] = c * h * w;
+                s[1] = w;
+                s[2] = 1;
+                s[3] = h * w;
+                s[4] = b * w;
+                s[5] = b;
+        }
+        memcpy(n->xstr, s, sizeof(s));
+        n->xoff = 0;
+        n->op = OP_STRIDED;
+        /* The copy walks a 6-D view of the 4-D output (exec_walk). */
+        n->hi[0] = d2s;
+        n->hi[1] = b;
+        {
+                int64_t fin[4];
+                if (d2s) {
+                        fin[0] = x->shape[0];
+                        fin[1] = c / (b * b);
+                        fin[2] = h * b;
+                        fin[3] = w * b;
+                } else {
+                        fin[0] = x->shape[0];
+                        fin[1] = c * b * b;
+                        fin[2] = h / b;
+                        fin[3] = w / b;
+                }
+                o->ndim = 4;
+                memcpy(o->shape, fin, sizeof(fin));
+        }
+        n->sub = 6;
+        return SWARM_OK;
+}
+
 static int h_unary(OPARGS) {
         static const struct {
                 const char *name;
@@ -630,9 +1368,69 @@ static int h_unary(OPARGS) {
         static const char *const clip_old[] = {"min", "max",
                                                "consumed_inputs", NULL};
         static const char *const gelu[] = {"approximate", NULL};
+        static const struct {
+                const char *name;
+                int hop;
+        } H[] = {{"Relu", HU_RELU}, {"Neg", HU_NEG}, {"Abs", HU_ABS},
+                 {"Clip", HU_CLIP}};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
         int rc;
 
+        if (n->in[0] >= 0 && x->dtype != SWARM_DTYPE_FLOAT32) {
+                /* Integer (or 16-bit float) inputs: a host kernel. */
+                int hop = -1, cnt;
+                for (size_t i = 0; i < sizeof(H) / sizeof(H[0]); i++)
+                        if (strcmp(H[i].name, n->op_type) == 0)
+                                hop = H[i].hop;
+                if (hop < 0 || !is_index(x)) {
+                        if (hop < 0 && !exec_dtype_is_float(x->dtype))
+                                return need_float(m, n, 0, err);
+                }
+                if (hop < 0)
+                        hop = HU_IDENT;
+                n->hi[0] = INT64_MIN;
+                n->hi[1] = INT64_MAX;
+                if (hop == HU_CLIP && opset >= 11) {
+                        if ((has_in(n, 1) &&
+                             (rc = const_ints(m, n, 1, &n->hi[0], 1, &cnt,
+                                              NULL, err))) ||
+                            (has_in(n, 2) &&
+                             (rc = const_ints(m, n, 2, &n->hi[1], 1, &cnt,
+                                              NULL, err))))
+                                return rc;
+                }
+                if (!exec_dtype_is_float(x->dtype) &&
+                    hop != HU_RELU && hop != HU_NEG && hop != HU_ABS &&
+                    hop != HU_CLIP)
+                        return need_float(m, n, 0, err);
+                if (exec_dtype_is_float(x->dtype)) {
+                        /* FLOAT16 / BFLOAT16: the float kernel's act */
+                        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                                if (strcmp(T[i].name, n->op_type) == 0)
+                                        n->act = T[i].act;
+                        switch (n->act) {
+                        case SWARM_ACT_RELU: hop = HU_RELU; break;
+                        case SWARM_ACT_SIGMOID: hop = HU_SIGMOID; break;
+                        case SWARM_ACT_TANH: hop = HU_TANH; break;
+                        case SWARM_ACT_NEG: hop = HU_NEG; break;
+                        case SWARM_ACT_ABS: hop = HU_ABS; break;
+                        case SWARM_ACT_EXP: hop = HU_EXP; break;
+                        case SWARM_ACT_LOG: hop = HU_LOG; break;
+                        case SWARM_ACT_SQRT: hop = HU_SQRT; break;
+                        case SWARM_ACT_RECIPROCAL: hop = HU_RECIP; break;
+                        case SWARM_ACT_FLOOR: hop = HU_FLOOR; break;
+                        case SWARM_ACT_CEIL: hop = HU_CEIL; break;
+                        case SWARM_ACT_ERF: hop = HU_ERF; break;
+                        default:
+                                return need_float(m, n, 0, err);
+                        }
+                }
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                out_like(o, x);
+                o->dtype = ldt(x);
+                return to_host(n, HK_UNARY, hop);
+        }
         if ((rc = need_float(m, n, 0, err)))
                 return rc;
         for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
@@ -726,6 +1524,7 @@ static int fold_same_data(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
         int64_t e = elems_of(x);
         int rc;
         o->dtype = x->dtype;
+        o->widened = x->widened;
         if ((rc = fold_host(m, n, o, x->nsym != NULL, err)))
                 return rc;
         memcpy(o->host, x->host, x->host_bytes);
@@ -740,10 +1539,7 @@ static int finish_copy(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
         m->vals[n->out].dtype = x->dtype;
         if (is_const(x))
                 return fold_same_data(m, n, err);
-        if (x->dtype != SWARM_DTYPE_FLOAT32)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "%s of a run-time %s tensor", n->op_type,
-                                swarm_dtype_name(x->dtype));
+        /* A byte copy: every dtype. */
         return SWARM_OK;
 }
 
@@ -790,7 +1586,9 @@ static int h_flatten(OPARGS) {
         o->shape[0] = 1;
         o->shape[1] = 1;
         for (int i = 0; i < x->ndim; i++)
-                o->shape[i < axis ? 0 : 1] *= x->shape[i];
+                if ((rc = ck_mul(n, o->shape[i < axis ? 0 : 1], x->shape[i],
+                                 &o->shape[i < axis ? 0 : 1], err)))
+                        return rc;
         o->batched = x->batched;
         return finish_copy(m, n, err);
 }
@@ -850,7 +1648,8 @@ static int h_reshape(OPARGS) {
                 } else {
                         o->shape[i] = t[i];
                 }
-                known *= o->shape[i];
+                if ((rc = ck_mul(n, known, o->shape[i], &known, err)))
+                        return rc;
         }
         if (x->batched && !o->batched) {
                 if (neg != 0)
@@ -866,7 +1665,8 @@ static int h_reshape(OPARGS) {
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "cannot infer the -1 dimension");
                 o->shape[neg] = total / known;
-                known *= o->shape[neg];
+                if ((rc = ck_mul(n, known, o->shape[neg], &known, err)))
+                        return rc;
         }
         if (known != total)
                 return node_err(err, SWARM_ERR_INVALID, n,
@@ -1050,23 +1850,38 @@ static int h_slice(OPARGS) {
                                                 "dimension");
                         continue;
                 }
+                /* Clamp before adding d so nothing overflows (starts and
+                 * ends of +-INT64_MAX are how "to the end" is written),
+                 * and clamp the step to the dim: any |step| >= d selects
+                 * one element at most, and -INT64_MIN is not an int64. */
+                s = s < -d ? -d - 1 : s > d ? d : s;
+                e = e < -d ? -d - 1 : e > d ? d : e;
                 if (s < 0)
                         s += d;
                 if (e < 0)
                         e += d;
+                if (step > d)
+                        step = d > 0 ? d : 1;
+                if (step < -d)
+                        step = d > 0 ? -d : -1;
                 if (step > 0) {
                         s = s < 0 ? 0 : s > d ? d : s;
                         e = e < 0 ? 0 : e > d ? d : e;
-                        len = e > s ? (e - s + step - 1) / step : 0;
+                        len = e > s ? (e - s - 1) / step + 1 : 0;
                 } else {
                         s = s < 0 ? -1 : s > d - 1 ? d - 1 : s;
                         e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-                        len = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+                        len = s > e ? (s - e - 1) / (-step) + 1 : 0;
                 }
                 o->shape[a] = len;
-                if (len > 0)
-                        n->xoff += s * str[a];
-                n->xstr[a] = str[a] * step;
+                if (len > 0) {
+                        int64_t off;
+                        if ((rc = ck_mul(n, s, str[a], &off, err)) ||
+                            (rc = ck_add(n, n->xoff, off, &n->xoff, err)))
+                                return rc;
+                }
+                if ((rc = ck_mul(n, str[a], step, &n->xstr[a], err)))
+                        return rc;
         }
         n->op = OP_STRIDED;
         return SWARM_OK;
@@ -1138,7 +1953,9 @@ static int h_concat(OPARGS) {
                                 return node_err(err, SWARM_ERR_INVALID, n,
                                                 "input '%s': dimension %d "
                                                 "differs", v->name, d);
-                o->shape[axis] += v->shape[axis];
+                if ((rc = ck_add(n, o->shape[axis], v->shape[axis],
+                                 &o->shape[axis], err)))
+                        return rc;
         }
         if (x->batched && axis == 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
@@ -1198,12 +2015,9 @@ static int h_gather(OPARGS) {
                 o->shape[o->ndim++] = x->shape[d];
         o->batched = x->batched || ix->batched;
         o->dtype = x->dtype;
+        o->widened = x->widened;
         n->axis = (int)axis;
         n->op = OP_GATHER;
-        if (x->dtype != SWARM_DTYPE_FLOAT32 && !is_const(x))
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "gathering from a run-time %s tensor",
-                                swarm_dtype_name(x->dtype));
         return SWARM_OK;
 }
 
@@ -1213,22 +2027,32 @@ static int h_gather(OPARGS) {
 static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
                       int64_t s, int64_t d, int64_t *pb, int64_t *pe,
                       int ceil_mode, int64_t *out, swarm_err_t *err) {
-        int64_t eff = (k - 1) * d + 1, o;
+        int64_t eff, o;
+        int rc;
         if (k < 1 || s < 1 || d < 1)
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "kernel, stride and dilation must be >= 1");
+        /* eff = (k - 1) * d + 1, checked: k, d and pads are the model's. */
+        if ((rc = ck_mul(n, k - 1, d, &eff, err)) ||
+            (rc = ck_add(n, eff, 1, &eff, err)))
+                return rc;
         if (!*autopad || strcmp(autopad, "NOTSET") == 0) {
-                int64_t span = in + *pb + *pe - eff;
+                int64_t span;
                 if (*pb < 0 || *pe < 0)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "negative pads");
+                if ((rc = ck_add(n, in, *pb, &span, err)) ||
+                    (rc = ck_add(n, span, *pe, &span, err)))
+                        return rc;
+                span -= eff;    /* both >= 0: cannot overflow */
                 if (span < 0)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "the window is larger than the "
                                         "padded input");
-                o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+                o = (ceil_mode ? span / s + (span % s != 0) : span / s) + 1;
                 /* A last window starting in the end padding is dropped,
-                 * as PyTorch and onnxruntime do. */
+                 * as PyTorch and onnxruntime do.  (o - 1) * s <= span +
+                 * s - 1 <= in + pb + pe: no overflow. */
                 if (ceil_mode && (o - 1) * s >= in + *pb)
                         o--;
         } else if (strcmp(autopad, "VALID") == 0) {
@@ -1241,8 +2065,12 @@ static int window_dim(xnode_t *n, const char *autopad, int64_t in, int64_t k,
         } else if (strcmp(autopad, "SAME_UPPER") == 0 ||
                    strcmp(autopad, "SAME_LOWER") == 0) {
                 int64_t total;
-                o = (in + s - 1) / s;
-                total = (o - 1) * s + eff - in;
+                o = in / s + (in % s != 0);
+                /* (o - 1) * s < in: only adding eff can overflow. */
+                if ((rc = ck_add(n, (o > 0 ? o - 1 : 0) * s, eff, &total,
+                                 err)))
+                        return rc;
+                total -= in;
                 if (total < 0)
                         total = 0;
                 if (autopad[5] == 'U') {
@@ -1357,16 +2185,24 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
  * group, writing NCHW directly (chunk 1), or, for small planes on a backend
  * that can unfold several images at once, chunks of images side by side
  * ([mg, k] x [k, chunk * oh * ow] per group) and a strided copy back. */
-static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
-                      int64_t k) {
-        int64_t plane = n->win.oh * n->win.ow;
+static int conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
+                     int64_t k, swarm_err_t *err) {
+        int64_t plane, per, kp;
+        int rc;
         int direct = n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
                      n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
                      !n->win.pad_b && !n->win.pad_r;
-        int64_t per = (k + mg) * plane;
         int64_t want = be && be->threads > 1 && CONV_PAR_N > 0
                        ? CONV_PAR_N * be->threads : CONV_MIN_N;
 
+        if ((rc = ck_mul(n, n->win.oh, n->win.ow, &plane, err)) ||
+            (rc = ck_add(n, k, mg, &per, err)) ||
+            (rc = ck_mul(n, per, plane, &per, err)) ||
+            (rc = ck_mul(n, k, plane, &kp, err)))
+                return rc;
+        if (kp > EXEC_RUN_MAX_ELEMS)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "convolution scratch too large");
         n->chunk = 1;
         if (be && be->im2col_imgs && plane > 0 && plane < want && per > 0) {
                 n->chunk = (want + plane - 1) / plane;
@@ -1377,8 +2213,9 @@ static void conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
                 n->scratch = n->chunk * per;
         else {
                 n->chunk = 1;
-                n->scratch = direct ? 0 : k * plane;
+                n->scratch = direct ? 0 : kp;
         }
+        return SWARM_OK;
 }
 
 static int h_conv(OPARGS) {
@@ -1425,9 +2262,8 @@ static int h_conv(OPARGS) {
         n->alpha = 1.0f;
         n->beta = 1.0f;
         n->win.n = w->shape[1];
-        k = n->win.n * n->win.kh * n->win.kw;
-        conv_plan(m->be, n, w->shape[0] / n->group, k);
-        return SWARM_OK;
+        k = n->win.n * n->win.kh * n->win.kw;  /* <= elements of w */
+        return conv_plan(m->be, n, w->shape[0] / n->group, k, err);
 }
 
 static int h_pool(OPARGS) {
@@ -1476,12 +2312,31 @@ static int h_reduce(OPARGS) {
                  {"GlobalMaxPool", SWARM_RED_MAX}};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
         int64_t axes[SWARM_MAX_DIMS], keep = 1, noop = 0;
-        int cnt = -1, rc;
+        int cnt = -1, rc, host;
 
         for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
                 if (strcmp(T[i].name, n->op_type) == 0)
                         n->sub = (int)T[i].op;
-        if ((rc = need_float(m, n, 0, err)))
+        {
+                /* Reductions the backend lacks, or of other dtypes, run
+                 * as a host kernel. */
+                static const struct {
+                        const char *name;
+                        int hop;
+                } H[] = {{"ReduceSum", HR_SUM}, {"ReduceMean", HR_MEAN},
+                         {"ReduceMax", HR_MAX}, {"ReduceMin", HR_MIN},
+                         {"ReduceProd", HR_PROD},
+                         {"ReduceSumSquare", HR_SUMSQ}, {"ReduceL2", HR_L2},
+                         {"ReduceL1", HR_L1}, {"ReduceLogSum", HR_LOGSUM},
+                         {"ReduceLogSumExp", HR_LOGSUMEXP}};
+                host = -1;
+                for (size_t i = 0; i < sizeof(H) / sizeof(H[0]); i++)
+                        if (strcmp(H[i].name, n->op_type) == 0 &&
+                            (x->dtype != SWARM_DTYPE_FLOAT32 ||
+                             H[i].hop >= HR_L1))
+                                host = H[i].hop;
+        }
+        if (host < 0 && (rc = need_float(m, n, 0, err)))
                 return rc;
         if (strncmp(n->op_type, "Global", 6) == 0) {
                 static const char *const none[] = {NULL};
@@ -1529,6 +2384,12 @@ static int h_reduce(OPARGS) {
         }
         o->batched = x->batched;
         n->op = OP_REDUCE;
+        if (host >= 0) {
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                o->dtype = ldt(x);
+                return to_host(n, HK_REDUCE, host);
+        }
         return SWARM_OK;
 }
 
@@ -1637,6 +2498,9 @@ static int h_layernorm(OPARGS) {
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "'%s' must have 1 or %lld values",
                                         v->name, (long long)len);
+                if (len > EXEC_FOLD_MAX_ELEMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "normalised shape too large");
                 full = malloc((size_t)len * sizeof(float) + 1);
                 if (!full)
                         return node_err(err, SWARM_ERR_NOMEM, n,
@@ -1769,15 +2633,22 @@ static int h_constant_of_shape(OPARGS) {
         if (a && a->t &&
             (rc = exec_tensor_decode(a->t, &dt, &vnd, vsh, &val, &vb, err)))
                 return rc;
+        /* The fill below copies vb bytes per element. */
+        if (val && vb != swarm_dtype_size(dt)) {
+                free(val);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "'value' must hold exactly one element");
+        }
         o->dtype = dt;
         o->ndim = cnt;
         memcpy(o->shape, t, sizeof(int64_t) * (size_t)cnt);
+        for (int i = 0; i < cnt; i++)
+                if (t[i] < 0) {
+                        free(val);
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "dimension %lld", (long long)t[i]);
+                }
         e = elems_of(o);
-        if (e < 0 || e > (1 << 24)) {
-                free(val);
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "shape too large");
-        }
         if ((rc = fold_host(m, n, o, 0, err))) {
                 free(val);
                 return rc;
@@ -1798,23 +2669,40 @@ static int h_cast(OPARGS) {
             (rc = attr_int(np, n, "to", 0, &to, err)))
                 return rc;
         out_like(o, x);
-        if (to == 1)
-                o->dtype = SWARM_DTYPE_FLOAT32;
-        else if (to == 7 || to == 6)
-                o->dtype = SWARM_DTYPE_INT64;
-        else
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "cast to type %lld", (long long)to);
-        if (!is_const(x)) {
-                if (x->dtype != o->dtype)
+        {
+                static const struct {
+                        int64_t onnx;
+                        swarm_dtype_t dt;
+                } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
+                         {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
+                         {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
+                         {10, SWARM_DTYPE_FLOAT16},
+                         {16, SWARM_DTYPE_BFLOAT16}};
+                int found = 0;
+                for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++)
+                        if (C[i].onnx == to) {
+                                o->dtype = C[i].dt;
+                                found = 1;
+                        }
+                if (!found)
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "run-time cast from %s",
-                                        swarm_dtype_name(x->dtype));
-                return finish_copy(m, n, err);
+                                        "cast to type %lld", (long long)to);
         }
-        if (x->dtype != SWARM_DTYPE_FLOAT32 && x->dtype != SWARM_DTYPE_INT64)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "cast from %s", swarm_dtype_name(x->dtype));
+        if (!is_const(x) || (x->dtype != SWARM_DTYPE_FLOAT32 &&
+                             x->dtype != SWARM_DTYPE_INT64) ||
+            (o->dtype != SWARM_DTYPE_FLOAT32 &&
+             o->dtype != SWARM_DTYPE_INT64 && o->dtype != SWARM_DTYPE_INT32)) {
+                if (ldt(x) == o->dtype && !is_const(x))
+                        return finish_copy(m, n, err);
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                return to_host(n, HK_CAST, HU_IDENT);
+        }
+        /* Constant INT32 results stay widened, as loaded ones are. */
+        if (o->dtype == SWARM_DTYPE_INT32) {
+                o->dtype = SWARM_DTYPE_INT64;
+                o->widened = 1;
+        }
         if ((rc = fold_host(m, n, o, x->nsym && o->dtype == x->dtype, err)))
                 return rc;
         for (int64_t i = 0; i < e; i++) {
@@ -1856,13 +2744,19 @@ static int h_range(OPARGS) {
                        ? (double)((int64_t *)a->host)[0]
                        : (double)((float *)a->host)[0];
         }
-        if (v[2] == 0)
-                return node_err(err, SWARM_ERR_INVALID, n, "delta is 0");
-        len = (int64_t)ceil((v[1] - v[0]) / v[2]);
-        if (len < 0)
-                len = 0;
-        if (len > (1 << 24))
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n, "too long");
+        if (v[2] == 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
+            !isfinite(v[2]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "delta is 0 or a bound is not finite");
+        {
+                /* Bound the double before converting it: casting an
+                 * out-of-range double to int64 is undefined. */
+                double dl = ceil((v[1] - v[0]) / v[2]);
+                if (!(dl <= (double)EXEC_FOLD_MAX_ELEMS))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "too long");
+                len = dl > 0 ? (int64_t)dl : 0;
+        }
         o->dtype = VAL(0)->dtype;
         o->ndim = 1;
         o->shape[0] = len;
@@ -1889,8 +2783,7 @@ static int h_pad(OPARGS) {
         int cnt, rc, id, zero = 1;
 
         attr_str(np, "mode", mode, sizeof(mode));
-        if ((rc = attrs_only(np, n, allowed, err)) ||
-            (rc = need_float(m, n, 0, err)))
+        if ((rc = attrs_only(np, n, allowed, err)))
                 return rc;
         if (strcmp(mode, "constant") != 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
@@ -1905,10 +2798,23 @@ static int h_pad(OPARGS) {
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "the axes input");
                 if ((rc = const_ints(m, n, 1, pads, 2 * SWARM_MAX_DIMS, &cnt,
-                                     NULL, err)) ||
-                    (has_in(n, 2) &&
-                     (rc = const_scalar(m, n, 2, &value, err))))
+                                     NULL, err)))
                         return rc;
+                if (has_in(n, 2) && x->dtype != SWARM_DTYPE_FLOAT32) {
+                        int64_t iv;
+                        int c1;
+                        if (!is_index(VAL(2)) ||
+                            (rc = const_ints(m, n, 2, &iv, 1, &c1, NULL,
+                                             err)))
+                                return rc ? rc : node_err(
+                                        err, SWARM_ERR_UNSUPPORTED, n,
+                                        "pad value of type %s",
+                                        swarm_dtype_name(VAL(2)->dtype));
+                        value = (float)iv;
+                } else if (has_in(n, 2) &&
+                           (rc = const_scalar(m, n, 2, &value, err))) {
+                        return rc;
+                }
         }
         if (cnt != 2 * x->ndim)
                 return node_err(err, SWARM_ERR_INVALID, n,
@@ -1924,8 +2830,14 @@ static int h_pad(OPARGS) {
                 if (d == 0 && x->batched && (pads[0] || pads[x->ndim]))
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "padding the batch dimension");
-                o->shape[d] += pads[d] + pads[d + x->ndim];
+                if ((rc = ck_add(n, o->shape[d], pads[d], &o->shape[d],
+                                 err)) ||
+                    (rc = ck_add(n, o->shape[d], pads[d + x->ndim],
+                                 &o->shape[d], err)))
+                        return rc;
         }
+        if ((rc = check_result(n, o, 0, err)))
+                return rc;
         if (zero) {
                 /* What PyTorch emits before AveragePool: nothing to do. */
                 n->op = OP_COPY;
@@ -1933,13 +2845,29 @@ static int h_pad(OPARGS) {
         }
         contig_strides(o->shape, o->ndim, str);
         n->xoff = 0;
-        for (int d = 0; d < o->ndim; d++)
-                n->xoff += pads[d] * str[d];
-        vp = malloc(sizeof(float));
+        for (int d = 0; d < o->ndim; d++) {
+                int64_t off;
+                if ((rc = ck_mul(n, pads[d], str[d], &off, err)) ||
+                    (rc = ck_add(n, n->xoff, off, &n->xoff, err)))
+                        return rc;
+        }
+        vp = malloc(sizeof(int64_t));
         if (!vp)
                 return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
-        *vp = value;
-        id = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, 0, &one, vp);
+        /* The fill value in the data's own dtype (the kernels copy it). */
+        if (x->dtype == SWARM_DTYPE_FLOAT32)
+                *vp = value;
+        else if (is_index(x) && x->dtype == SWARM_DTYPE_INT64)
+                *(int64_t *)(void *)vp = (int64_t)value;
+        else if (x->dtype == SWARM_DTYPE_INT32)
+                *(int32_t *)(void *)vp = (int32_t)value;
+        else if (swarm_dtype_size(x->dtype) == 1)
+                *(uint8_t *)(void *)vp = (uint8_t)(int)value;
+        else
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "padding a %s tensor",
+                                swarm_dtype_name(x->dtype));
+        id = exec_new_const(m, n->name, x->dtype, 0, &one, vp);
         if (id < 0) {
                 free(vp);
                 return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
@@ -1985,16 +2913,49 @@ static const opdef_t OPS[] = {
         {"AveragePool", h_pool, 1, 1},
         {"GlobalAveragePool", h_reduce, 1, 1},
         {"GlobalMaxPool", h_reduce, 1, 1},
-        {"ReduceSum", h_reduce, 1, 2}, {"ReduceMean", h_reduce, 1, 1},
-        {"ReduceMax", h_reduce, 1, 1}, {"ReduceMin", h_reduce, 1, 1},
-        {"ReduceProd", h_reduce, 1, 1}, {"ReduceSumSquare", h_reduce, 1, 1},
-        {"ReduceL2", h_reduce, 1, 1},
+        {"ReduceSum", h_reduce, 1, 2}, {"ReduceMean", h_reduce, 1, 2},
+        {"ReduceMax", h_reduce, 1, 2}, {"ReduceMin", h_reduce, 1, 2},
+        {"ReduceProd", h_reduce, 1, 2}, {"ReduceSumSquare", h_reduce, 1, 2},
+        {"ReduceL2", h_reduce, 1, 2}, {"ReduceL1", h_reduce, 1, 2},
+        {"ReduceLogSum", h_reduce, 1, 2}, {"ReduceLogSumExp", h_reduce, 1, 2},
         {"BatchNormalization", h_batchnorm, 5, 5},
         {"LayerNormalization", h_layernorm, 2, 3},
         {"Constant", h_constant, 0, 0}, {"Shape", h_shape, 1, 1},
         {"Size", h_shape, 1, 1}, {"ConstantOfShape", h_constant_of_shape, 1, 1},
         {"Cast", h_cast, 1, 1}, {"Range", h_range, 3, 3},
         {"Pad", h_pad, 1, 4},
+        {"Equal", h_compare, 2, 2}, {"Less", h_compare, 2, 2},
+        {"LessOrEqual", h_compare, 2, 2}, {"Greater", h_compare, 2, 2},
+        {"GreaterOrEqual", h_compare, 2, 2}, {"And", h_compare, 2, 2},
+        {"Or", h_compare, 2, 2}, {"Xor", h_compare, 2, 2},
+        {"Mod", h_compare, 2, 2}, {"BitShift", h_compare, 2, 2},
+        {"PRelu", h_compare, 2, 2},
+        {"Not", h_hunary, 1, 1}, {"Sign", h_hunary, 1, 1},
+        {"IsNaN", h_hunary, 1, 1}, {"IsInf", h_hunary, 1, 1},
+        {"HardSigmoid", h_hunary, 1, 1}, {"HardSwish", h_hunary, 1, 1},
+        {"Elu", h_hunary, 1, 1}, {"Selu", h_hunary, 1, 1},
+        {"Celu", h_hunary, 1, 1}, {"Softplus", h_hunary, 1, 1},
+        {"Softsign", h_hunary, 1, 1}, {"Mish", h_hunary, 1, 1},
+        {"ThresholdedRelu", h_hunary, 1, 1}, {"Shrink", h_hunary, 1, 1},
+        {"Sin", h_hunary, 1, 1}, {"Cos", h_hunary, 1, 1},
+        {"Tan", h_hunary, 1, 1}, {"Asin", h_hunary, 1, 1},
+        {"Acos", h_hunary, 1, 1}, {"Atan", h_hunary, 1, 1},
+        {"Sinh", h_hunary, 1, 1}, {"Cosh", h_hunary, 1, 1},
+        {"Asinh", h_hunary, 1, 1}, {"Acosh", h_hunary, 1, 1},
+        {"Atanh", h_hunary, 1, 1}, {"Round", h_hunary, 1, 1},
+        {"Where", h_where, 3, 3},
+        {"GatherElements", h_gather_elements, 2, 2},
+        {"ScatterElements", h_gather_elements, 3, 3},
+        {"GatherND", h_gather_nd, 2, 2}, {"ScatterND", h_gather_nd, 3, 3},
+        {"Tile", h_tile, 2, 2},
+        {"ArgMax", h_argmax, 1, 1}, {"ArgMin", h_argmax, 1, 1},
+        {"CumSum", h_cumsum, 2, 2}, {"Trilu", h_trilu, 1, 2},
+        {"OneHot", h_onehot, 3, 3}, {"TopK", h_topk, 1, 2},
+        {"InstanceNormalization", h_instnorm, 3, 3},
+        {"GroupNormalization", h_instnorm, 3, 3},
+        {"LpNormalization", h_lpnorm, 1, 1},
+        {"DepthToSpace", h_depth_space, 1, 1},
+        {"SpaceToDepth", h_depth_space, 1, 1},
 };
 
 static const opdef_t *op_find(const char *name) {
@@ -2123,6 +3084,51 @@ out:
         return rc;
 }
 
+/* Fold an OP_HOST node on its constant inputs' host data. */
+static int fold_hostk(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        xvalue_t *o = &m->vals[n->out];
+        int rc, hk = n->hk, hop = n->hop;
+
+        if ((rc = no_sym(m, n, err)))
+                return rc;
+        if (n->out2 >= 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "folding a node with two outputs");
+        for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] >= 0)
+                        exec_resolve_value(VAL(j), 1);
+        exec_resolve_value(o, 1);
+        if ((rc = fold_host(m, n, o, 0, err)))
+                return rc;
+        n->op = OP_HOST;
+        n->hk = hk;
+        n->hop = hop;
+        rc = exec_host_fold(m, n, o->host, NULL, err);
+        n->op = OP_FOLDED;
+        if (rc) {
+                swarm_err_prefix(err, "node '%s' (%s): folding: ", n->name,
+                                 n->op_type);
+                return rc;
+        }
+        /* Integer constants live as INT64 (INT32 widened) for the shape
+         * code. */
+        if (o->dtype == SWARM_DTYPE_INT32) {
+                int64_t e = elems_of(o);
+                int64_t *w = malloc((size_t)(e > 0 ? e : 1) * 8);
+                if (!w)
+                        return node_err(err, SWARM_ERR_NOMEM, n,
+                                        "out of memory");
+                for (int64_t i = 0; i < e; i++)
+                        w[i] = ((int32_t *)o->host)[i];
+                free(o->host);
+                o->host = w;
+                o->host_bytes = (size_t)e * 8;
+                o->dtype = SWARM_DTYPE_INT64;
+                o->widened = 1;
+        }
+        return SWARM_OK;
+}
+
 int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                     int64_t opset, swarm_err_t *err) {
         const opdef_t *od = op_find(n->op_type);
@@ -2148,18 +3154,81 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 if (!is_const(VAL(j)))
                         all_const = 0;
         }
+        /* Handlers hold value pointers across exec_new_const: room for
+         * the constants one node may add, reserved before any is taken. */
+        if (exec_reserve_vals(m, EXEC_NODE_NEW_VALS))
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        o = &m->vals[n->out];
         o->dtype = SWARM_DTYPE_FLOAT32;
         o->batched = 0;
         if ((rc = od->fn(m, n, np, opset, err)))
                 return rc;
         if (n->op == OP_FOLDED)
                 return SWARM_OK;
-        if (all_const)
+        /* Before folding: the fold allocates and writes the result. */
+        if ((rc = check_result(n, o, all_const, err)))
+                return rc;
+        if (n->out2 >= 0 &&
+            (rc = check_result(n, &m->vals[n->out2], all_const, err)))
+                return rc;
+        /* At run time INT32 is INT32: widened constants feeding a run-time
+         * node get a narrowed copy, so every kernel sees one dtype. */
+        if (!all_const) {
+                for (int j = 0; j < n->n_in; j++) {
+                        xvalue_t *v;
+                        int32_t *nv;
+                        int64_t e;
+                        int id;
+                        if (n->in[j] < 0 || !VAL(j)->widened ||
+                            !is_const(VAL(j)))
+                                continue;
+                        v = VAL(j);
+                        e = elems_of(v);
+                        nv = malloc((size_t)(e > 0 ? e : 1) * 4);
+                        if (!nv)
+                                return node_err(err, SWARM_ERR_NOMEM, n,
+                                                "out of memory");
+                        for (int64_t i = 0; i < e; i++)
+                                nv[i] = (int32_t)((int64_t *)v->host)[i];
+                        id = exec_new_const(m, n->name, SWARM_DTYPE_INT32,
+                                            v->ndim, v->shape, nv);
+                        if (id < 0) {
+                                free(nv);
+                                return node_err(err, SWARM_ERR_NOMEM, n,
+                                                "out of memory");
+                        }
+                        n->in[j] = id;
+                }
+                o = &m->vals[n->out];
+                if (o->widened) {
+                        o->dtype = SWARM_DTYPE_INT32;
+                        o->widened = 0;
+                }
+        }
+        /* INT64 shape chains fold through the id-mapping path, which
+         * keeps batch marks; every other non-FLOAT32 fold and run runs
+         * the data movement on host kernels of the right element size. */
+        if (all_const && n->op != OP_HOST &&
+            (o->dtype == SWARM_DTYPE_FLOAT32 ||
+             (o->dtype == SWARM_DTYPE_INT64 &&
+              (n->op == OP_STRIDED || n->op == OP_CONCAT ||
+               n->op == OP_GATHER))))
                 return fold_run(m, n, err);
-        if (o->dtype != SWARM_DTYPE_FLOAT32)
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "computes a run-time %s tensor",
-                                swarm_dtype_name(o->dtype));
+        if (n->op == OP_STRIDED || n->op == OP_CONCAT || n->op == OP_PAD ||
+            n->op == OP_GATHER) {
+                const xvalue_t *d = VAL(0);
+                if (swarm_dtype_size(d->dtype) != 4 || all_const)
+                        to_host(n, n->op == OP_STRIDED ? HK_STRIDED
+                                   : n->op == OP_CONCAT ? HK_CONCAT
+                                   : n->op == OP_PAD ? HK_PAD : HK_GATHER, 0);
+        }
+        if (all_const) {
+                if (n->op != OP_HOST)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "folding %s constants",
+                                        swarm_dtype_name(o->dtype));
+                return fold_hostk(m, n, err);
+        }
         return SWARM_OK;
 }
 
@@ -2196,13 +3265,20 @@ static xnode_t *sole_consumer(swarm_model_t *m, const xnode_t *n) {
  * the Conv or Gemm before it: W' = W * s per output channel, b' = b * s + t.
  * New constants are made, so weights shared with other nodes stay. */
 static int fold_affine(swarm_model_t *m, xnode_t *g, const xnode_t *c) {
-        const xvalue_t *s = &m->vals[c->in[1]], *t = &m->vals[c->in[2]];
-        const xvalue_t *w = &m->vals[g->in[1]];
-        const xvalue_t *b = g->bias >= 0 ? &m->vals[g->bias] : NULL;
-        const xvalue_t *o = &m->vals[g->out];
-        int64_t ch = o->shape[1], e = elems_of(w), per;
+        const xvalue_t *s, *t, *w, *b, *o;
+        int64_t ch, e, per;
         float *nw, *nb;
         int iw, ib;
+
+        if (exec_reserve_vals(m, EXEC_NODE_NEW_VALS))
+                return -1;
+        s = &m->vals[c->in[1]];
+        t = &m->vals[c->in[2]];
+        w = &m->vals[g->in[1]];
+        b = g->bias >= 0 ? &m->vals[g->bias] : NULL;
+        o = &m->vals[g->out];
+        ch = o->shape[1];
+        e = elems_of(w);
 
         if (c->in[0] != g->out || !is_const(w) || !is_const(s) ||
             !is_const(t) || (b && !is_const(b)) || o->ndim < 2 ||

@@ -161,6 +161,29 @@ static Onnx__TensorProto *init(bld_t *b, const char *name, int ndim,
         return t;
 }
 
+/* An INT64 initializer (raw_data). */
+static Onnx__TensorProto *init_i64(bld_t *b, const char *name, int ndim,
+                                   const int64_t *dims, const int64_t *data) {
+        Onnx__TensorProto *t = ba(b, sizeof(*t));
+        size_t n = 1;
+        onnx__tensor_proto__init(t);
+        t->name = bs(b, name);
+        t->has_data_type = 1;
+        t->data_type = 7;
+        t->n_dims = (size_t)ndim;
+        t->dims = ba(b, 8 * sizeof(int64_t));
+        for (int i = 0; i < ndim; i++) {
+                t->dims[i] = dims[i];
+                n *= (size_t)dims[i];
+        }
+        t->has_raw_data = 1;
+        t->raw_data.len = n * 8;
+        t->raw_data.data = ba(b, n * 8 + 1);
+        memcpy(t->raw_data.data, data, n * 8);
+        b->inits[b->g.n_initializer++] = t;
+        return t;
+}
+
 /* A value info; a dim of -1 is the symbolic "N". */
 static Onnx__ValueInfoProto *vi(bld_t *b, int is_out, const char *name,
                                 int elem, int ndim, const int64_t *dims) {
@@ -187,7 +210,8 @@ static Onnx__ValueInfoProto *vi(bld_t *b, int is_out, const char *name,
                 if (dims[i] < 0) {
                         d->value_case =
                             ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-                        d->dim_param = bs(b, "N");
+                        /* -1 "N", -2 "seq" */
+                        d->dim_param = bs(b, dims[i] == -2 ? "seq" : "N");
                 } else {
                         d->value_case =
                             ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
@@ -492,10 +516,19 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "cycle", NULL);
 
         bld_init(&b, 13);
+        vi(&b, 0, "x", 11, 2, xd);      /* DOUBLE */
+        vi(&b, 1, "y", 1, 2, xd);
+        node(&b, "r1", "Relu", "x", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 11",
+               NULL);
+
+        /* A computed dtype that contradicts the declared output. */
+        bld_init(&b, 13);
         vi(&b, 0, "x", 7, 2, xd);
         vi(&b, 1, "y", 1, 2, xd);
         node(&b, "r1", "Relu", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "FLOAT32", NULL);
+        expect(&b, be, SWARM_ERR_INVALID, "'y'", "declared FLOAT32",
+               "computed INT64", NULL);
 
         bld_init(&b, 13);
         vi(&b, 0, "x", 1, 2, xd);
@@ -517,6 +550,460 @@ static void test_refusals(swarm_backend_t *be) {
         node(&b, "r1", "Relu", "x", "y");
         attr_i(&b, b.nodes[0], "bogus", 1);
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "r1", "bogus", NULL);
+
+        /* Issue 9 item 5: every unsupported node in one message, with
+         * operator and opset; nodes downstream of one are not listed
+         * (their input shapes are unknown). */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        vi(&b, 1, "z", 1, 2, xd);
+        node(&b, "u1", "NoSuchOp", "x", "a");
+        node(&b, "after_u1", "Relu", "a", "a2");
+        node(&b, "r2", "Relu", "x", "b");
+        attr_i(&b, b.nodes[2], "bogus", 1);
+        node(&b, "dom", "Relu", "x", "c");
+        b.nodes[3]->domain = bs(&b, "com.example");
+        node(&b, "s1", "Add", "a2,b", "y");
+        node(&b, "s2", "Add", "c,x", "z");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "3 unsupported nodes",
+               "'u1' (NoSuchOp): operator is not supported (opset 13)",
+               "'r2' (Relu): attribute 'bogus' is not supported (opset 13)",
+               "'dom' (Relu): operator domain 'com.example'", NULL);
+}
+
+/* ---- issue 10, defect 1: shape arithmetic on numbers from the model ----
+ * Each model below once loaded with a wrapped size (and then wrote past a
+ * buffer at load or on every run); each must now be refused, or run
+ * correctly, without touching memory it does not own (ASan/UBSan run this
+ * test in CI). */
+static void test_hostile_shapes(swarm_backend_t *be) {
+        static const int64_t xd[] = {-1, 4}, x3[] = {-1, 8, 8};
+        static const int64_t x4[] = {-1, 1, 8, 8}, x8[] = {-1, 8};
+        static float c64[64], c4[4] = {1, 2, 3, 4}, w9[9];
+        bld_t b;
+        Onnx__NodeProto *n;
+
+        /* Reshape of 64 constant elements to [64, 7, 7905747460161236407]:
+         * 64 * 7 * that wraps to 64 in int64. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){64}, c64, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){64, 7, 7905747460161236407LL});
+        node(&b, "resh", "Reshape", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "resh", "overflows", NULL);
+
+        /* Expand of a constant to [2^20, 2^20, 2^20]. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){1}, c4, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){1 << 20, 1 << 20, 1 << 20});
+        node(&b, "exp", "Expand", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "too large", NULL);
+
+        /* The same within int64 but past what the loader computes. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "C", 1, (const int64_t[]){4}, c4, 1);
+        init_i64(&b, "S", 1, (const int64_t[]){3},
+                 (const int64_t[]){1 << 12, 1 << 12, 4});
+        node(&b, "exp", "Expand", "C,S", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "load time", NULL);
+
+        /* Pad with INT64_MAX pads: [N,8,8] once became [N,6,8]. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 3, x3);
+        vi(&b, 1, "y", 1, 3, x3);
+        init_i64(&b, "P", 1, (const int64_t[]){6},
+                 (const int64_t[]){0, INT64_MAX, 0, 0, 2, 0});
+        node(&b, "pad", "Pad", "x,P", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "pad", "overflows", NULL);
+
+        /* Pooling pads and dilations near INT64_MAX (window_dim). */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        n = node(&b, "mp", "MaxPool", "x", "y");
+        attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){2, 2});
+        attr_is(&b, n, "pads", 4,
+                (const int64_t[]){INT64_MAX, 0, INT64_MAX, 0});
+        expect(&b, be, SWARM_ERR_INVALID, "mp", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        n = node(&b, "mp", "MaxPool", "x", "y");
+        attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){3, 3});
+        attr_is(&b, n, "dilations", 2,
+                (const int64_t[]){INT64_MAX / 2 + 1, 1});
+        expect(&b, be, SWARM_ERR_INVALID, "mp", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
+        n = node(&b, "cv", "Conv", "x,W", "y");
+        attr_is(&b, n, "dilations", 2,
+                (const int64_t[]){INT64_MAX / 2 + 1, 1});
+        expect(&b, be, SWARM_ERR_INVALID, "cv", "overflows", NULL);
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 4, x4);
+        vi(&b, 1, "y", 1, 4, x4);
+        init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
+        n = node(&b, "cv", "Conv", "x,W", "y");
+        attr_is(&b, n, "pads", 4,
+                (const int64_t[]){1, INT64_MAX - 2, 1, 5});
+        expect(&b, be, SWARM_ERR_INVALID, "cv", "overflows", NULL);
+
+        /* Integer shape arithmetic that overflows while folding. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init_i64(&b, "A", 1, (const int64_t[]){2},
+                 (const int64_t[]){(int64_t)1 << 62, 1});
+        init_i64(&b, "B", 1, (const int64_t[]){1}, (const int64_t[]){4});
+        node(&b, "mul", "Mul", "A,B", "S");
+        node(&b, "resh", "Reshape", "x,S", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "mul", "overflowing", NULL);
+
+        /* Range whose length does not fit an int64. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init(&b, "R0", 0, NULL, (const float[]){0}, 1);
+        init(&b, "R1", 0, NULL, (const float[]){1e30f}, 1);
+        init(&b, "R2", 0, NULL, (const float[]){1}, 1);
+        node(&b, "rng", "Range", "R0,R1,R2", "r");
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "rng", "too long", NULL);
+
+        /* ConstantOfShape whose value holds more than one element: the
+         * fill once copied all of them into every element. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        init_i64(&b, "S", 1, (const int64_t[]){1}, (const int64_t[]){4});
+        n = node(&b, "cos", "ConstantOfShape", "S", "r");
+        {
+                Onnx__AttributeProto *a = ba(&b, sizeof(*a));
+                Onnx__TensorProto *t = ba(&b, sizeof(*t));
+                onnx__attribute_proto__init(a);
+                onnx__tensor_proto__init(t);
+                t->has_data_type = 1;
+                t->data_type = 1;
+                t->n_dims = 1;
+                t->dims = ba(&b, sizeof(int64_t));
+                t->dims[0] = 64;
+                t->has_raw_data = 1;
+                t->raw_data.len = 256;
+                t->raw_data.data = ba(&b, 256);
+                a->name = bs(&b, "value");
+                a->has_type = 1;
+                a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+                a->t = t;
+                n->attribute[n->n_attribute++] = a;
+        }
+        node(&b, "add", "Add", "x,r", "y");
+        expect(&b, be, SWARM_ERR_INVALID, "cos", "one element", NULL);
+
+        /* Slice with an INT64_MIN step (its negation is not an int64):
+         * from the last column backwards by "minus infinity" is that
+         * column alone. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, x8);
+        vi(&b, 1, "y", 1, 2, (const int64_t[]){-1, 1});
+        init_i64(&b, "st", 1, (const int64_t[]){1}, (const int64_t[]){-1});
+        init_i64(&b, "en", 1, (const int64_t[]){1},
+                 (const int64_t[]){INT64_MIN});
+        init_i64(&b, "ax", 1, (const int64_t[]){1}, (const int64_t[]){1});
+        init_i64(&b, "sp", 1, (const int64_t[]){1},
+                 (const int64_t[]){INT64_MIN});
+        node(&b, "sl", "Slice", "x,st,en,ax,sp", "y");
+        {
+                size_t len;
+                uint8_t *buf = pack(&b, &len);
+                swarm_model_t *m = NULL;
+                swarm_err_t err;
+                float x[3 * 8];
+                const void *in[1] = {x}, *outp[1] = {NULL};
+                for (int i = 0; i < 24; i++)
+                        x[i] = (float)i;
+                CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s",
+                      err.msg);
+                if (m) {
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_output(m, 0)->shape[1] == 1,
+                              "slice shape %lld",
+                              (long long)swarm_model_output(m, 0)->shape[1]);
+                        CHECK(swarm_model_run(m, 3, in, outp, &err) ==
+                              SWARM_OK, "%s", err.msg);
+                        for (int r = 0; outp[0] && r < 3; r++)
+                                CHECK(((const float *)outp[0])[r] ==
+                                      (float)(r * 8 + 7), "row %d: %g", r,
+                                      ((const float *)outp[0])[r]);
+                }
+                swarm_model_destroy(m);
+                free(buf);
+                bld_free(&b);
+        }
+}
+
+/* A file of millions of empty nodes (2 bytes each) once made the loader
+ * size and clear its tables for all of them before rejecting the first.
+ * It must be refused before any per-node allocation, naming node #0. */
+static void test_empty_nodes(swarm_backend_t *be) {
+        enum { N_EMPTY = 1000000 };
+        bld_t b;
+        Onnx__NodeProto **many = malloc(N_EMPTY * sizeof(*many));
+        Onnx__NodeProto empty;
+        static const int64_t xd[] = {-1, 4};
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+
+        onnx__node_proto__init(&empty);
+        for (int i = 0; i < N_EMPTY; i++)
+                many[i] = &empty;
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y", 1, 2, xd);
+        b.g.node = many;
+        b.g.n_node = N_EMPTY;
+        buf = pack(&b, &len);
+        CHECK(len < 8 * (size_t)N_EMPTY, "%zu bytes", len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_ERR_INVALID && !m,
+              "%s: %s", swarm_code_name(err.code), err.msg);
+        CHECK(strstr(err.msg, "#0") && strstr(err.msg, "operator type"),
+              "%s", err.msg);
+        printf("ok %zu-byte file of %d empty nodes: %s\n", len, N_EMPTY,
+               err.msg);
+        swarm_model_destroy(m);
+        free(buf);
+        free(many);
+        bld_free(&b);
+}
+
+/* Run-time tensors of other dtypes with a symbolic batch: INT64 ids in,
+ * a BOOL mask (Equal), Where over FLOAT32 scores, TopK returning values
+ * and INT64 indices, and a Cast of the indices to INT32: the recommender
+ * and attention-mask shapes of issue 9. */
+static void test_typed_runtime(swarm_backend_t *be) {
+        static const int64_t d4[] = {-1, 4}, d2[] = {-1, 2};
+        bld_t b;
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *n;
+        char sig[512];
+
+        bld_init(&b, 13);
+        vi(&b, 0, "ids", 7, 2, d4);
+        vi(&b, 0, "x", 1, 2, d4);
+        vi(&b, 1, "vals", 1, 2, d2);
+        vi(&b, 1, "idx", 6, 2, d2);
+        init_i64(&b, "zero", 0, NULL, (const int64_t[]){0});
+        init(&b, "neg", 0, NULL, (const float[]){-1000.0f}, 1);
+        init_i64(&b, "k", 1, (const int64_t[]){1}, (const int64_t[]){2});
+        node(&b, "eq", "Equal", "ids,zero", "pad");
+        node(&b, "wh", "Where", "pad,neg,x", "s");
+        n = node(&b, "top", "TopK", "s,k", "vals,i64");
+        attr_i(&b, n, "axis", 1);
+        n = node(&b, "cast", "Cast", "i64", "idx");
+        attr_i(&b, n, "to", 6);
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                swarm_model_signature(m, sig, sizeof(sig));
+                CHECK(strcmp(sig, "ids:INT64[N,4], x:FLOAT32[N,4] -> "
+                              "vals:FLOAT32[N,2], idx:INT32[N,2]") == 0,
+                      "%s", sig);
+                for (int64_t rows = 1; rows <= 5; rows += 4) {
+                        int64_t ids[5 * 4];
+                        float x[5 * 4];
+                        const void *in[2] = {ids, x}, *outp[2] = {0};
+                        for (int i = 0; i < rows * 4; i++) {
+                                ids[i] = (i * 7) % 3;   /* some zeros */
+                                x[i] = (float)((i * 5) % 11) - 3.0f;
+                        }
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run(m, rows, in, outp, &err) ==
+                              SWARM_OK, "%s", err.msg);
+                        for (int64_t r = 0; outp[0] && r < rows; r++) {
+                                /* reference: masked scores, top 2, lower
+                                 * index first on ties */
+                                float s4[4];
+                                int best[2] = {-1, -1};
+                                for (int j = 0; j < 4; j++)
+                                        s4[j] = ids[r * 4 + j] == 0
+                                                ? -1000.0f : x[r * 4 + j];
+                                for (int t = 0; t < 2; t++)
+                                        for (int j = 0; j < 4; j++)
+                                                if (j != best[0] &&
+                                                    (best[t] < 0 ||
+                                                     s4[j] > s4[best[t]]))
+                                                        best[t] = j;
+                                for (int t = 0; t < 2; t++) {
+                                        CHECK(((const float *)outp[0])
+                                              [r * 2 + t] == s4[best[t]],
+                                              "rows %lld r %lld t %d",
+                                              (long long)rows, (long long)r,
+                                              t);
+                                        CHECK(((const int32_t *)outp[1])
+                                              [r * 2 + t] == best[t],
+                                              "rows %lld r %lld t %d: %d vs "
+                                              "%d", (long long)rows,
+                                              (long long)r, t,
+                                              ((const int32_t *)outp[1])
+                                              [r * 2 + t], best[t]);
+                                }
+                        }
+                }
+        }
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
+}
+
+/* Issue 9 item 2: a symbolic sequence length besides the batch.  x[N,seq,4]
+ * and mask[N,seq] (INT64): y2 = (x W) * mask, out = sum over seq / seq,
+ * where seq comes from Shape(x)[1] and folds per resolved shape. */
+static void seq_ref(const float *x, const int64_t *mask, int64_t rows,
+                    int64_t seq, float *y2, float *out) {
+        for (int64_t r = 0; r < rows; r++) {
+                for (int j = 0; j < 3; j++)
+                        out[r * 3 + j] = 0;
+                for (int64_t t = 0; t < seq; t++)
+                        for (int j = 0; j < 3; j++) {
+                                float v = 0;
+                                for (int k = 0; k < 4; k++)
+                                        v += x[(r * seq + t) * 4 + k] *
+                                             W2[k * 3 + j];
+                                v *= (float)mask[r * seq + t];
+                                y2[(r * seq + t) * 3 + j] = v;
+                                out[r * 3 + j] += v;
+                        }
+                for (int j = 0; j < 3; j++)
+                        out[r * 3 + j] /= (float)seq;
+        }
+}
+
+static void test_symbolic_seq(swarm_backend_t *be) {
+        static const int64_t xd[] = {-1, -2, 4}, md[] = {-1, -2};
+        static const int64_t od[] = {-1, 3}, yd[] = {-1, -2, 3};
+        static const int64_t seqs[] = {5, 7, 5, 1, 2, 3, 4, 6, 8, 9, 10, 11,
+                                       5};
+        bld_t b;
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *n;
+        char sig[512];
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 3, xd);
+        vi(&b, 0, "mask", 7, 2, md);
+        vi(&b, 1, "out", 1, 2, od);
+        vi(&b, 1, "y2", 1, 3, yd);
+        init(&b, "W", 2, (const int64_t[]){4, 3}, W2, 1);
+        init_i64(&b, "one", 0, NULL, (const int64_t[]){1});
+        init_i64(&b, "ax", 1, (const int64_t[]){1}, (const int64_t[]){2});
+        init_i64(&b, "ax1", 1, (const int64_t[]){1}, (const int64_t[]){1});
+        node(&b, "shape", "Shape", "x", "shp");
+        node(&b, "seqlen", "Gather", "shp,one", "s64");
+        n = node(&b, "castS", "Cast", "s64", "sf");
+        attr_i(&b, n, "to", 1);
+        node(&b, "mm", "MatMul", "x,W", "y");
+        n = node(&b, "castM", "Cast", "mask", "mf");
+        attr_i(&b, n, "to", 1);
+        node(&b, "unsq", "Unsqueeze", "mf,ax", "mu");
+        node(&b, "mul", "Mul", "y,mu", "y2");
+        n = node(&b, "sum", "ReduceSum", "y2,ax1", "pooled");
+        attr_i(&b, n, "keepdims", 0);
+        node(&b, "div", "Div", "pooled,sf", "out");
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (!m)
+                goto out;
+        swarm_model_signature(m, sig, sizeof(sig));
+        CHECK(strcmp(sig, "x:FLOAT32[N,seq,4], mask:INT64[N,seq] -> "
+                      "out:FLOAT32[N,3], y2:FLOAT32[N,seq,3]") == 0, "%s",
+              sig);
+        CHECK(swarm_model_is_shaped(m), "shaped");
+        CHECK(swarm_model_input(m, 0)->sym == 3u &&
+              swarm_model_output(m, 1)->sym == 3u &&
+              swarm_model_output(m, 0)->sym == 1u, "sym masks");
+        for (size_t t = 0; t < sizeof(seqs) / sizeof(seqs[0]); t++) {
+                int64_t seq = seqs[t], rows = 1 + (int64_t)t % 3;
+                int64_t shp[2][SWARM_MAX_DIMS] = {{rows, seq, 4},
+                                                   {rows, seq}};
+                int64_t osh[2][SWARM_MAX_DIMS];
+                float *x = malloc((size_t)(rows * seq * 4) * 4);
+                int64_t *mk = malloc((size_t)(rows * seq) * 8);
+                float *wy = malloc((size_t)(rows * seq * 3) * 4);
+                float wo[3 * 3];
+                const void *in[2] = {x, mk}, *outp[2] = {0};
+                for (int64_t i = 0; i < rows * seq * 4; i++)
+                        x[i] = frand();
+                for (int64_t i = 0; i < rows * seq; i++)
+                        mk[i] = (i % 4) != 3;
+                seq_ref(x, mk, rows, seq, wy, wo);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run_shaped(m, rows, shp, in, osh, outp,
+                                             &err) == SWARM_OK, "seq %lld: %s",
+                      (long long)seq, err.msg);
+                CHECK(osh[0][0] == rows && osh[0][1] == 3 &&
+                      osh[1][0] == rows && osh[1][1] == seq &&
+                      osh[1][2] == 3, "seq %lld: output shapes",
+                      (long long)seq);
+                for (int64_t i = 0; outp[0] && i < rows * 3; i++)
+                        CHECK(fabsf(((const float *)outp[0])[i] - wo[i]) <
+                              1e-5f, "seq %lld out[%lld]", (long long)seq,
+                              (long long)i);
+                for (int64_t i = 0; outp[1] && i < rows * seq * 3; i++)
+                        CHECK(fabsf(((const float *)outp[1])[i] - wy[i]) <
+                              1e-5f, "seq %lld y2[%lld]", (long long)seq,
+                              (long long)i);
+                free(x);
+                free(mk);
+                free(wy);
+        }
+        {
+                /* a fixed dim contradicted, inputs disagreeing on seq,
+                 * and the plain run entry */
+                int64_t bad1[2][SWARM_MAX_DIMS] = {{2, 5, 5}, {2, 5}};
+                int64_t bad2[2][SWARM_MAX_DIMS] = {{2, 5, 4}, {2, 6}};
+                float x[2 * 5 * 5] = {0};
+                int64_t mk[2 * 6] = {0};
+                const void *in[2] = {x, mk}, *outp[2];
+                swarm_err_clear(&err);
+                CHECK(swarm_model_check_shapes(m, bad1, &err) ==
+                      SWARM_ERR_INVALID && strstr(err.msg, "fixed") &&
+                      strstr(err.msg, "x:FLOAT32[N,seq,4]"), "%s", err.msg);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run_shaped(m, 2, bad2, in, NULL, outp,
+                                             &err) == SWARM_ERR_INVALID &&
+                      strstr(err.msg, "same name"), "%s", err.msg);
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run(m, 2, in, outp, &err) ==
+                      SWARM_ERR_INVALID && strstr(err.msg, "run_shaped"),
+                      "%s", err.msg);
+        }
+out:
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
 }
 
 /* A graph input that is also an initializer is a constant. */
@@ -845,6 +1332,10 @@ int main(void) {
         test_mlp(be, 1);
         test_input_initializer(be);
         test_refusals(be);
+        test_hostile_shapes(be);
+        test_typed_runtime(be);
+        test_symbolic_seq(be);
+        test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
         swarm_backend_destroy(be);

@@ -1,0 +1,1124 @@
+/*
+ * host_ops.c - kernels for tensors of every dtype, run on the host.
+ *
+ * The backend vtable (backend.h) is FLOAT32 compute plus 4-byte data
+ * movement.  Everything else a model computes at run time -- integer and
+ * boolean tensors (attention masks, ids, comparisons, Where, Cast), 1-, 2-
+ * and 8-byte data movement, and operators no backend kernel exists for --
+ * runs here, as plan op OP_HOST.  On a host-memory backend (the CPU one)
+ * the kernels read and write the value buffers in place; on a device
+ * backend the node's inputs are downloaded, the kernel runs on the host
+ * and the output is uploaded (the loader logs that placement once).
+ *
+ * Elements are read as int64 (integer and bool dtypes) or double (float
+ * dtypes) and stored converted to the output dtype, so one loop serves
+ * every dtype pair; float32 arithmetic done in double and rounded once
+ * gives the float32 result for + - * /.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+/* ---- element access ---- */
+
+static float half_to_float(uint16_t h) {
+        uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f,
+                 m = h & 0x3ff, f;
+        float r;
+        if (e == 0) {
+                /* zero or subnormal: m * 2^-24 */
+                r = (float)m * 5.9604644775390625e-8f;
+                return s ? -r : r;
+        }
+        if (e == 31)
+                f = s | 0x7f800000u | (m << 13);
+        else
+                f = s | ((e + 112) << 23) | (m << 13);
+        memcpy(&r, &f, 4);
+        return r;
+}
+
+static uint16_t float_to_half(float v) {
+        uint32_t f, s, e, m;
+        memcpy(&f, &v, 4);
+        s = (f >> 16) & 0x8000;
+        e = (f >> 23) & 0xff;
+        m = f & 0x7fffff;
+        if (e == 0xff)
+                return (uint16_t)(s | 0x7c00 | (m ? 0x200 : 0));
+        if (e > 142)
+                return (uint16_t)(s | 0x7c00);          /* overflow: inf */
+        if (e < 113) {
+                /* subnormal half (or zero): round m | implicit 1 */
+                uint32_t sh, mm, r;
+                if (e < 102)
+                        return (uint16_t)s;
+                mm = m | 0x800000;
+                sh = 126 - e;
+                r = mm >> sh;
+                if ((mm >> (sh - 1) & 1) &&
+                    ((mm & ((1u << (sh - 1)) - 1)) || (r & 1)))
+                        r++;
+                return (uint16_t)(s | r);
+        }
+        {
+                uint32_t h = s | ((e - 112) << 10) | (m >> 13);
+                uint32_t rest = m & 0x1fff;
+                if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+                        h++;    /* may carry into the exponent: correct */
+                return (uint16_t)h;
+        }
+}
+
+static float bf16_to_float(uint16_t h) {
+        uint32_t f = (uint32_t)h << 16;
+        float r;
+        memcpy(&r, &f, 4);
+        return r;
+}
+
+static uint16_t float_to_bf16(float v) {
+        uint32_t f;
+        memcpy(&f, &v, 4);
+        if ((f & 0x7fffffff) > 0x7f800000)
+                return (uint16_t)((f >> 16) | 0x40);
+        f += 0x7fff + ((f >> 16) & 1);
+        return (uint16_t)(f >> 16);
+}
+
+int exec_dtype_is_float(swarm_dtype_t dt) {
+        return dt == SWARM_DTYPE_FLOAT32 || dt == SWARM_DTYPE_FLOAT16 ||
+               dt == SWARM_DTYPE_BFLOAT16;
+}
+
+static double ldf(const void *p, swarm_dtype_t dt, int64_t i) {
+        switch (dt) {
+        case SWARM_DTYPE_FLOAT32: return ((const float *)p)[i];
+        case SWARM_DTYPE_FLOAT16:
+                return half_to_float(((const uint16_t *)p)[i]);
+        case SWARM_DTYPE_BFLOAT16:
+                return bf16_to_float(((const uint16_t *)p)[i]);
+        case SWARM_DTYPE_INT64: return (double)((const int64_t *)p)[i];
+        case SWARM_DTYPE_INT32: return ((const int32_t *)p)[i];
+        case SWARM_DTYPE_INT8: return ((const int8_t *)p)[i];
+        case SWARM_DTYPE_UINT8:
+        case SWARM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+        default: return 0;
+        }
+}
+
+/* Float to int64 without undefined behaviour: truncation toward zero,
+ * NaN to 0, saturated at the int64 range. */
+static int64_t f2i(double v) {
+        if (v != v)
+                return 0;
+        if (v >= 9.2233720368547758e18)
+                return INT64_MAX;
+        if (v <= -9.2233720368547758e18)
+                return INT64_MIN;
+        return (int64_t)v;
+}
+
+static int64_t ldi(const void *p, swarm_dtype_t dt, int64_t i) {
+        switch (dt) {
+        case SWARM_DTYPE_INT64: return ((const int64_t *)p)[i];
+        case SWARM_DTYPE_INT32: return ((const int32_t *)p)[i];
+        case SWARM_DTYPE_INT8: return ((const int8_t *)p)[i];
+        case SWARM_DTYPE_UINT8:
+        case SWARM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+        default: return f2i(ldf(p, dt, i));
+        }
+}
+
+static void stf(void *p, swarm_dtype_t dt, int64_t i, double v) {
+        switch (dt) {
+        case SWARM_DTYPE_FLOAT32: ((float *)p)[i] = (float)v; return;
+        case SWARM_DTYPE_FLOAT16:
+                ((uint16_t *)p)[i] = float_to_half((float)v);
+                return;
+        case SWARM_DTYPE_BFLOAT16:
+                ((uint16_t *)p)[i] = float_to_bf16((float)v);
+                return;
+        case SWARM_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; return;
+        default: break;
+        }
+        {
+                int64_t x = f2i(v);
+                switch (dt) {
+                case SWARM_DTYPE_INT64: ((int64_t *)p)[i] = x; break;
+                case SWARM_DTYPE_INT32:
+                        ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)x;
+                        break;
+                case SWARM_DTYPE_INT8:
+                        ((int8_t *)p)[i] = (int8_t)(uint8_t)(uint64_t)x;
+                        break;
+                case SWARM_DTYPE_UINT8:
+                        ((uint8_t *)p)[i] = (uint8_t)(uint64_t)x;
+                        break;
+                default: break;
+                }
+        }
+}
+
+static void sti(void *p, swarm_dtype_t dt, int64_t i, int64_t v) {
+        switch (dt) {
+        case SWARM_DTYPE_INT64: ((int64_t *)p)[i] = v; return;
+        case SWARM_DTYPE_INT32:
+                ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)v;
+                return;
+        case SWARM_DTYPE_INT8:
+                ((int8_t *)p)[i] = (int8_t)(uint8_t)(uint64_t)v;
+                return;
+        case SWARM_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)(uint64_t)v; return;
+        case SWARM_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; return;
+        default: stf(p, dt, i, (double)v); return;
+        }
+}
+
+/* ---- strided iteration over an output shape ---- */
+
+/* Advance the index of `shape` by one; off[k] += str[k][d] bookkeeping
+ * for `nops` operands. */
+static void step(int nd, const int64_t *shape, int64_t *idx, int nops,
+                 int64_t *off, int64_t (*str)[SWARM_MAX_DIMS]) {
+        for (int d = nd - 1; d >= 0; d--) {
+                if (++idx[d] < shape[d]) {
+                        for (int k = 0; k < nops; k++)
+                                off[k] += str[k][d];
+                        return;
+                }
+                idx[d] = 0;
+                for (int k = 0; k < nops; k++)
+                        off[k] -= str[k][d] * (shape[d] - 1);
+        }
+}
+
+/* Element strides of v broadcast to `nd` output dims (NumPy). */
+static void bstr(const xvalue_t *v, int nd, const int64_t *oshape,
+                 int64_t *str) {
+        int64_t s = 1;
+        for (int i = nd - 1; i >= 0; i--) {
+                int vi = i - (nd - v->ndim);
+                int64_t d = vi >= 0 ? v->cshape[vi] : 1;
+                str[i] = (d == 1 && oshape[i] != 1) || vi < 0 ? 0 : s;
+                s *= d;
+        }
+}
+
+static void cstr(const int64_t *shape, int nd, int64_t *str) {
+        int64_t s = 1;
+        for (int i = nd - 1; i >= 0; i--) {
+                str[i] = s;
+                s *= shape[i];
+        }
+}
+
+/* ---- kernels ---- */
+
+static int64_t imod(int64_t a, int64_t b, int fmod_) {
+        int64_t r;
+        if (b == 0)
+                return 0;
+        if (b == -1)
+                return 0;
+        r = a % b;
+        if (!fmod_ && r != 0 && ((r < 0) != (b < 0)))
+                r += b;
+        return r;
+}
+
+static int64_t ipow(int64_t a, int64_t b) {
+        uint64_t r = 1, x = (uint64_t)a;
+        if (b < 0)
+                return a == 1 ? 1 : a == -1 ? (b & 1 ? -1 : 1) : 0;
+        while (b) {
+                if (b & 1)
+                        r *= x;
+                x *= x;
+                b >>= 1;
+        }
+        return (int64_t)r;
+}
+
+static int run_binary(const xnode_t *n, const xvalue_t *a, const xvalue_t *b,
+                      const xvalue_t *o, const void *pa, const void *pb,
+                      void *po) {
+        int64_t str[2][SWARM_MAX_DIMS], off[2] = {0, 0};
+        int64_t idx[SWARM_MAX_DIMS] = {0};
+        int nd = o->ndim, hop = n->hop;
+        /* Integer arithmetic when both operands are integers (exact int64),
+         * float arithmetic otherwise. */
+        int ints = !exec_dtype_is_float(a->dtype) &&
+                   !exec_dtype_is_float(b->dtype);
+
+        bstr(a, nd, o->cshape, str[0]);
+        bstr(b, nd, o->cshape, str[1]);
+        for (int64_t i = 0; i < o->celems; i++) {
+                if (ints) {
+                        int64_t x = ldi(pa, a->dtype, off[0]);
+                        int64_t y = ldi(pb, b->dtype, off[1]), r = 0;
+                        uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
+                        switch (hop) {
+                        case HB_ADD: r = (int64_t)(ux + uy); break;
+                        case HB_SUB: r = (int64_t)(ux - uy); break;
+                        case HB_MUL: r = (int64_t)(ux * uy); break;
+                        case HB_DIV:
+                                r = y == 0 ? 0 : (x == INT64_MIN && y == -1)
+                                    ? INT64_MIN : x / y;
+                                break;
+                        case HB_POW: r = ipow(x, y); break;
+                        case HB_MAX: r = x > y ? x : y; break;
+                        case HB_MIN: r = x < y ? x : y; break;
+                        case HB_MOD: r = imod(x, y, 0); break;
+                        case HB_FMOD: r = imod(x, y, 1); break;
+                        case HB_EQ: r = x == y; break;
+                        case HB_LT: r = x < y; break;
+                        case HB_LE: r = x <= y; break;
+                        case HB_GT: r = x > y; break;
+                        case HB_GE: r = x >= y; break;
+                        case HB_AND: r = x && y; break;
+                        case HB_OR: r = x || y; break;
+                        case HB_XOR: r = !x != !y; break;
+                        case HB_SHL: r = uy >= 64 ? 0 : (int64_t)(ux << uy);
+                                break;
+                        case HB_SHR: r = uy >= 64 ? 0 : (int64_t)(ux >> uy);
+                                break;
+                        case HB_PRELU: r = x < 0 ? (int64_t)(ux * uy) : x;
+                                break;
+                        default: break;
+                        }
+                        /* unsigned shifts and wrap-around of narrow types:
+                         * the store truncates to the output dtype */
+                        sti(po, o->dtype, i, r);
+                } else {
+                        double x = ldf(pa, a->dtype, off[0]);
+                        double y = ldf(pb, b->dtype, off[1]), r = 0;
+                        int f32 = o->dtype == SWARM_DTYPE_FLOAT32;
+                        switch (hop) {
+                        case HB_ADD: r = x + y; break;
+                        case HB_SUB: r = x - y; break;
+                        case HB_MUL: r = x * y; break;
+                        case HB_DIV: r = x / y; break;
+                        case HB_POW:
+                                r = f32 ? powf((float)x, (float)y) : pow(x, y);
+                                break;
+                        case HB_MAX: r = x != x || y != y ? NAN
+                                         : x > y ? x : y; break;
+                        case HB_MIN: r = x != x || y != y ? NAN
+                                         : x < y ? x : y; break;
+                        case HB_MOD: {
+                                r = fmod(x, y);
+                                if (r != 0 && ((r < 0) != (y < 0)))
+                                        r += y;
+                                break;
+                        }
+                        case HB_FMOD: r = fmod(x, y); break;
+                        case HB_EQ: r = x == y; break;
+                        case HB_LT: r = x < y; break;
+                        case HB_LE: r = x <= y; break;
+                        case HB_GT: r = x > y; break;
+                        case HB_GE: r = x >= y; break;
+                        case HB_AND: r = x != 0 && y != 0; break;
+                        case HB_OR: r = x != 0 || y != 0; break;
+                        case HB_XOR: r = (x != 0) != (y != 0); break;
+                        case HB_PRELU: r = x < 0 ? x * y : x; break;
+                        default: break;
+                        }
+                        stf(po, o->dtype, i, r);
+                }
+                step(nd, o->cshape, idx, 2, off, str);
+        }
+        return SWARM_OK;
+}
+
+static double act_f(int hop, double x, float al, float be) {
+        switch (hop) {
+        case HU_NEG: return -x;
+        case HU_ABS: return fabs(x);
+        case HU_SIGN: return x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x;
+        case HU_NOT: return x == 0;
+        case HU_ISNAN: return x != x;
+        case HU_ISINF:
+                return isinf(x) && ((x > 0 && al != 0) || (x < 0 && be != 0));
+        case HU_IDENT: return x;
+        case HU_HARDSIGMOID: {
+                double v = al * x + be;
+                return v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+        case HU_HARDSWISH: {
+                double v = x / 6.0 + 0.5;
+                return x * (v < 0 ? 0 : v > 1 ? 1 : v);
+        }
+        case HU_ELU: return x < 0 ? al * (exp(x) - 1) : x;
+        case HU_SELU: return be * (x <= 0 ? al * (exp(x) - 1) : x);
+        case HU_CELU: return (x > 0 ? x : 0) +
+                             fmin(0.0, al * (exp(x / al) - 1));
+        case HU_SOFTPLUS: return x > 30 ? x : log1p(exp(x));
+        case HU_SOFTSIGN: return x / (1 + fabs(x));
+        case HU_MISH: return x * tanh(x > 30 ? x : log1p(exp(x)));
+        case HU_THRESHOLDED_RELU: return x > al ? x : 0;
+        case HU_SHRINK:
+                return x < -al ? x + be : x > al ? x - be : 0;
+        case HU_SIN: return sin(x);
+        case HU_COS: return cos(x);
+        case HU_TAN: return tan(x);
+        case HU_ASIN: return asin(x);
+        case HU_ACOS: return acos(x);
+        case HU_ATAN: return atan(x);
+        case HU_SINH: return sinh(x);
+        case HU_COSH: return cosh(x);
+        case HU_ASINH: return asinh(x);
+        case HU_ACOSH: return acosh(x);
+        case HU_ATANH: return atanh(x);
+        case HU_ROUND: return nearbyint(x);     /* half to even */
+        case HU_RELU: return x > 0 ? x : 0;
+        case HU_SIGMOID: return 1 / (1 + exp(-x));
+        case HU_TANH: return tanh(x);
+        case HU_LEAKY: return x < 0 ? al * x : x;
+        case HU_CLIP: return x < al ? al : x > be ? be : x;
+        case HU_EXP: return exp(x);
+        case HU_LOG: return log(x);
+        case HU_SQRT: return sqrt(x);
+        case HU_RECIP: return 1 / x;
+        case HU_FLOOR: return floor(x);
+        case HU_CEIL: return ceil(x);
+        case HU_ERF: return erf(x);
+        default: return x;
+        }
+}
+
+static int run_unary(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                     const void *px, void *po) {
+        int ints = !exec_dtype_is_float(x->dtype);
+        for (int64_t i = 0; i < o->celems; i++) {
+                if (ints && (n->hop == HU_NEG || n->hop == HU_ABS ||
+                             n->hop == HU_SIGN || n->hop == HU_IDENT ||
+                             n->hop == HU_RELU || n->hop == HU_CLIP)) {
+                        int64_t v = ldi(px, x->dtype, i);
+                        switch (n->hop) {
+                        case HU_NEG: v = (int64_t)(0 - (uint64_t)v); break;
+                        case HU_ABS: v = v < 0 ? (int64_t)(0 - (uint64_t)v)
+                                               : v; break;
+                        case HU_SIGN: v = (v > 0) - (v < 0); break;
+                        case HU_RELU: v = v > 0 ? v : 0; break;
+                        case HU_CLIP:
+                                v = v < n->hi[0] ? n->hi[0]
+                                    : v > n->hi[1] ? n->hi[1] : v;
+                                break;
+                        default: break;
+                        }
+                        sti(po, o->dtype, i, v);
+                        continue;
+                }
+                stf(po, o->dtype, i,
+                    act_f(n->hop, ldf(px, x->dtype, i), n->act_alpha,
+                          n->act_beta));
+        }
+        return SWARM_OK;
+}
+
+static int run_where(const xvalue_t *c, const xvalue_t *a, const xvalue_t *b,
+                     const xvalue_t *o, const void *pc, const void *pa,
+                     const void *pb, void *po) {
+        int64_t str[3][SWARM_MAX_DIMS], off[3] = {0, 0, 0};
+        int64_t idx[SWARM_MAX_DIMS] = {0};
+        size_t es = swarm_dtype_size(o->dtype);
+
+        bstr(c, o->ndim, o->cshape, str[0]);
+        bstr(a, o->ndim, o->cshape, str[1]);
+        bstr(b, o->ndim, o->cshape, str[2]);
+        for (int64_t i = 0; i < o->celems; i++) {
+                int t = ((const uint8_t *)pc)[off[0]] != 0;
+                memcpy((char *)po + (size_t)i * es,
+                       t ? (const char *)pa + (size_t)off[1] * es
+                         : (const char *)pb + (size_t)off[2] * es, es);
+                step(o->ndim, o->cshape, idx, 3, off, str);
+        }
+        return SWARM_OK;
+}
+
+/* y[sum i_d * ys_d] = x[xoff + sum i_d * xs_d], elements of es bytes. */
+static void strided(int nd, const int64_t *shape, const void *x,
+                    int64_t xoff, const int64_t *xs, void *y, int64_t yoff,
+                    const int64_t *ys, size_t es) {
+        int64_t str[2][SWARM_MAX_DIMS], off[2] = {xoff, yoff};
+        int64_t idx[SWARM_MAX_DIMS] = {0}, total = 1;
+        for (int d = 0; d < nd; d++) {
+                str[0][d] = xs[d];
+                str[1][d] = ys[d];
+                total *= shape[d];
+        }
+        for (int64_t i = 0; i < total; i++) {
+                memcpy((char *)y + (size_t)off[1] * es,
+                       (const char *)x + (size_t)off[0] * es, es);
+                step(nd, shape, idx, 2, off, str);
+        }
+}
+
+static int bad_index(swarm_err_t *err, int64_t k, int64_t n) {
+        return swarm_err_set(err, SWARM_ERR_INVALID,
+                             "index %lld out of range [-%lld, %lld)",
+                             (long long)k, (long long)n, (long long)n);
+}
+
+/* Gather of any element size: y[o, i, j] = x[o, idx[i], j]. */
+static int run_gather(const xnode_t *n, const xvalue_t *x,
+                      const xvalue_t *ix, const xvalue_t *o, const void *px,
+                      const void *pi, void *po, swarm_err_t *err) {
+        int64_t outer = 1, inner = 1, an = x->cshape[n->axis];
+        size_t es = swarm_dtype_size(x->dtype);
+        (void)o;
+        for (int d = 0; d < x->ndim; d++) {
+                if (d < n->axis)
+                        outer *= x->cshape[d];
+                else if (d > n->axis)
+                        inner *= x->cshape[d];
+        }
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t i = 0; i < ix->celems; i++) {
+                        int64_t k = ldi(pi, ix->dtype, i);
+                        if (k < -an || k >= an)
+                                return bad_index(err, k, an);
+                        if (k < 0)
+                                k += an;
+                        memcpy((char *)po + (size_t)((a * ix->celems + i) *
+                                                     inner) * es,
+                               (const char *)px + (size_t)((a * an + k) *
+                                                           inner) * es,
+                               (size_t)inner * es);
+                }
+        return SWARM_OK;
+}
+
+static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
+                               const xvalue_t *ix, const void *px,
+                               const void *pi, void *po, swarm_err_t *err) {
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        int64_t an = x->cshape[n->axis];
+        size_t es = swarm_dtype_size(x->dtype);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t i = 0; i < ix->celems; i++) {
+                int64_t k = ldi(pi, ix->dtype, i), off = 0;
+                if (k < -an || k >= an)
+                        return bad_index(err, k, an);
+                if (k < 0)
+                        k += an;
+                for (int d = 0; d < ix->ndim; d++)
+                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                memcpy((char *)po + (size_t)i * es,
+                       (const char *)px + (size_t)off * es, es);
+                for (int d = ix->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < ix->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+/* ScatterElements: copy data, then out[..k..] (op)= upd[i]. */
+static int run_scatter_elements(const xnode_t *n, const xvalue_t *x,
+                                const xvalue_t *ix, const xvalue_t *up,
+                                const void *px, const void *pi,
+                                const void *pu, void *po, swarm_err_t *err) {
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        int64_t an = x->cshape[n->axis];
+        size_t es = swarm_dtype_size(x->dtype);
+        memcpy(po, px, (size_t)x->celems * es);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t i = 0; i < ix->celems; i++) {
+                int64_t k = ldi(pi, ix->dtype, i), off = 0;
+                if (k < -an || k >= an)
+                        return bad_index(err, k, an);
+                if (k < 0)
+                        k += an;
+                for (int d = 0; d < ix->ndim; d++)
+                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                if (n->hi[0] == 0) {
+                        memcpy((char *)po + (size_t)off * es,
+                               (const char *)pu + (size_t)i * es, es);
+                } else {
+                        double a = ldf(po, x->dtype, off);
+                        double b = ldf(pu, up->dtype, i);
+                        switch (n->hi[0]) {
+                        case 1: a += b; break;
+                        case 2: a *= b; break;
+                        case 3: a = a > b ? a : b; break;
+                        default: a = a < b ? a : b; break;
+                        }
+                        stf(po, x->dtype, off, a);
+                }
+                for (int d = ix->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < ix->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+/* GatherND (batch_dims = hi[0]) and ScatterND (reduction hi[1]). */
+static int nd_offset(const xvalue_t *x, int bd, int64_t b, const void *pi,
+                     swarm_dtype_t idt, int64_t at, int64_t kk,
+                     const int64_t *xs, int64_t bstride, int64_t *out,
+                     swarm_err_t *err) {
+        int64_t off = b * bstride;
+        for (int64_t j = 0; j < kk; j++) {
+                int64_t dn = x->cshape[bd + j];
+                int64_t k = ldi(pi, idt, at + j);
+                if (k < -dn || k >= dn)
+                        return bad_index(err, k, dn);
+                if (k < 0)
+                        k += dn;
+                off += k * xs[bd + j];
+        }
+        *out = off;
+        return SWARM_OK;
+}
+
+static int run_gather_nd(const xnode_t *n, const xvalue_t *x,
+                         const xvalue_t *ix, const void *px, const void *pi,
+                         void *po, swarm_err_t *err) {
+        int bd = (int)n->hi[0];
+        int64_t xs[SWARM_MAX_DIMS], kk = ix->cshape[ix->ndim - 1];
+        int64_t nb = 1, slice = 1, per_b, bstride;
+        size_t es = swarm_dtype_size(x->dtype);
+        int rc;
+        cstr(x->cshape, x->ndim, xs);
+        for (int d = 0; d < bd; d++)
+                nb *= x->cshape[d];
+        for (int d = bd + (int)kk; d < x->ndim; d++)
+                slice *= x->cshape[d];
+        bstride = bd > 0 ? xs[bd - 1] : 0;
+        per_b = kk ? ix->celems / kk / (nb ? nb : 1) : 0;
+        for (int64_t b = 0; b < nb; b++)
+                for (int64_t t = 0; t < per_b; t++) {
+                        int64_t off, q = b * per_b + t;
+                        if ((rc = nd_offset(x, bd, b, pi, ix->dtype, q * kk,
+                                            kk, xs, bstride, &off, err)))
+                                return rc;
+                        memcpy((char *)po + (size_t)(q * slice) * es,
+                               (const char *)px + (size_t)off * es,
+                               (size_t)slice * es);
+                }
+        return SWARM_OK;
+}
+
+static int run_scatter_nd(const xnode_t *n, const xvalue_t *x,
+                          const xvalue_t *ix, const xvalue_t *up,
+                          const void *px, const void *pi, const void *pu,
+                          void *po, swarm_err_t *err) {
+        int64_t xs[SWARM_MAX_DIMS], kk = ix->cshape[ix->ndim - 1];
+        int64_t slice = 1, nq = kk ? ix->celems / kk : 0;
+        size_t es = swarm_dtype_size(x->dtype);
+        int rc;
+        memcpy(po, px, (size_t)x->celems * es);
+        cstr(x->cshape, x->ndim, xs);
+        for (int d = (int)kk; d < x->ndim; d++)
+                slice *= x->cshape[d];
+        for (int64_t q = 0; q < nq; q++) {
+                int64_t off;
+                if ((rc = nd_offset(x, 0, 0, pi, ix->dtype, q * kk, kk, xs, 0,
+                                    &off, err)))
+                        return rc;
+                for (int64_t e = 0; e < slice; e++) {
+                        double a, b;
+                        if (n->hi[1] == 0) {
+                                memcpy((char *)po + (size_t)(off + e) * es,
+                                       (const char *)pu +
+                                       (size_t)(q * slice + e) * es, es);
+                                continue;
+                        }
+                        a = ldf(po, x->dtype, off + e);
+                        b = ldf(pu, up->dtype, q * slice + e);
+                        switch (n->hi[1]) {
+                        case 1: a += b; break;
+                        case 2: a *= b; break;
+                        case 3: a = a > b ? a : b; break;
+                        default: a = a < b ? a : b; break;
+                        }
+                        stf(po, x->dtype, off + e, a);
+                }
+        }
+        return SWARM_OK;
+}
+
+/* View x as [outer, len, inner] around n->axis. */
+static void around(const xvalue_t *x, int axis, int64_t *outer, int64_t *len,
+                   int64_t *inner) {
+        *outer = 1;
+        *inner = 1;
+        *len = x->cshape[axis];
+        for (int d = 0; d < x->ndim; d++) {
+                if (d < axis)
+                        *outer *= x->cshape[d];
+                else if (d > axis)
+                        *inner *= x->cshape[d];
+        }
+}
+
+/* ArgMax / ArgMin: hi[0] = 1 for min, hi[1] = select_last_index. */
+static int run_argmax(const xnode_t *n, const xvalue_t *x, const void *px,
+                      void *po) {
+        int64_t outer, len, inner;
+        around(x, n->axis, &outer, &len, &inner);
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        int64_t best = 0;
+                        double bv = ldf(px, x->dtype, a * len * inner + c);
+                        for (int64_t k = 1; k < len; k++) {
+                                double v = ldf(px, x->dtype,
+                                               (a * len + k) * inner + c);
+                                int better = n->hi[0] ? v < bv : v > bv;
+                                if (better || (n->hi[1] && v == bv)) {
+                                        bv = v;
+                                        best = k;
+                                }
+                        }
+                        ((int64_t *)po)[a * inner + c] = best;
+                }
+        return SWARM_OK;
+}
+
+/* CumSum: hi[0] exclusive, hi[1] reverse. */
+static int run_cumsum(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                      const void *px, void *po) {
+        int64_t outer, len, inner;
+        int ints = !exec_dtype_is_float(x->dtype);
+        around(x, n->axis, &outer, &len, &inner);
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        double s = 0;
+                        uint64_t si = 0;
+                        for (int64_t t = 0; t < len; t++) {
+                                int64_t k = n->hi[1] ? len - 1 - t : t;
+                                int64_t at = (a * len + k) * inner + c;
+                                if (n->hi[0]) {
+                                        if (ints)
+                                                sti(po, o->dtype, at,
+                                                    (int64_t)si);
+                                        else
+                                                stf(po, o->dtype, at, s);
+                                }
+                                if (ints)
+                                        si += (uint64_t)ldi(px, x->dtype, at);
+                                else
+                                        s += ldf(px, x->dtype, at);
+                                if (!n->hi[0]) {
+                                        if (ints)
+                                                sti(po, o->dtype, at,
+                                                    (int64_t)si);
+                                        else
+                                                stf(po, o->dtype, at, s);
+                                }
+                        }
+                }
+        return SWARM_OK;
+}
+
+/* Trilu over the last two dims: hi[0] = upper, hi[1] = k. */
+static int run_trilu(const xnode_t *n, const xvalue_t *x, const void *px,
+                     void *po) {
+        int64_t r = x->cshape[x->ndim - 2], c = x->cshape[x->ndim - 1];
+        int64_t mats = r * c != 0 ? x->celems / (r * c) : 0;
+        size_t es = swarm_dtype_size(x->dtype);
+        for (int64_t m = 0; m < mats; m++)
+                for (int64_t i = 0; i < r; i++)
+                        for (int64_t j = 0; j < c; j++) {
+                                int64_t at = (m * r + i) * c + j;
+                                int keep = n->hi[0] ? j - i >= n->hi[1]
+                                                    : j - i <= n->hi[1];
+                                if (keep)
+                                        memcpy((char *)po + (size_t)at * es,
+                                               (const char *)px +
+                                               (size_t)at * es, es);
+                                else
+                                        memset((char *)po + (size_t)at * es,
+                                               0, es);
+                        }
+        return SWARM_OK;
+}
+
+/* Tile: out index d -> in index d mod dim. */
+static int run_tile(const xvalue_t *x, const xvalue_t *o, const void *px,
+                    void *po) {
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        size_t es = swarm_dtype_size(x->dtype);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t i = 0; i < o->celems; i++) {
+                int64_t off = 0;
+                for (int d = 0; d < o->ndim; d++)
+                        off += (idx[d] % x->cshape[d]) * xs[d];
+                memcpy((char *)po + (size_t)i * es,
+                       (const char *)px + (size_t)off * es, es);
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < o->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+/* OneHot: indices [..] -> [.., depth, ..] at n->axis; values in[2]
+ * (off, on); hi[0] = depth. */
+static int run_onehot(const xnode_t *n, const xvalue_t *ix,
+                      const xvalue_t *val, const xvalue_t *o, const void *pi,
+                      const void *pv, void *po) {
+        int64_t depth = n->hi[0], outer = 1, inner = 1;
+        for (int d = 0; d < ix->ndim; d++) {
+                if (d < n->axis)
+                        outer *= ix->cshape[d];
+                else
+                        inner *= ix->cshape[d];
+        }
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t k = 0; k < depth; k++)
+                        for (int64_t c = 0; c < inner; c++) {
+                                int64_t v = ldi(pi, ix->dtype, a * inner + c);
+                                int64_t at = (a * depth + k) * inner + c;
+                                if (v < 0)
+                                        v += depth;
+                                /* values may be a widened constant: read
+                                 * by its own dtype */
+                                if (exec_dtype_is_float(val->dtype))
+                                        stf(po, o->dtype, at,
+                                            ldf(pv, val->dtype, v == k));
+                                else
+                                        sti(po, o->dtype, at,
+                                            ldi(pv, val->dtype, v == k));
+                        }
+        return SWARM_OK;
+}
+
+/* TopK along n->axis: hi[0] = k, hi[1] = largest, hi[2] = sorted (always
+ * sorted here).  Ties keep the lower index first, as onnxruntime does. */
+static int run_topk(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                    const void *px, void *pv, void *pidx, swarm_err_t *err) {
+        int64_t outer, len, inner, k = n->hi[0];
+        int64_t *ord;
+        around(x, n->axis, &outer, &len, &inner);
+        ord = malloc((size_t)(len > 0 ? len : 1) * sizeof(int64_t));
+        if (!ord)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        /* insertion into the first k of the order */
+                        int64_t have = 0;
+                        for (int64_t t = 0; t < len; t++) {
+                                double v = ldf(px, x->dtype,
+                                               (a * len + t) * inner + c);
+                                int64_t p = have < k ? have : k;
+                                while (p > 0) {
+                                        double w = ldf(px, x->dtype,
+                                                       (a * len + ord[p - 1]) *
+                                                       inner + c);
+                                        int before = n->hi[1] ? v > w : v < w;
+                                        if (!before)
+                                                break;
+                                        if (p < k)
+                                                ord[p] = ord[p - 1];
+                                        p--;
+                                }
+                                if (p < k) {
+                                        ord[p] = t;
+                                        if (have < k)
+                                                have++;
+                                }
+                        }
+                        for (int64_t j = 0; j < k; j++) {
+                                int64_t at = (a * k + j) * inner + c;
+                                stf(pv, o->dtype, at,
+                                    ldf(px, x->dtype,
+                                        (a * len + ord[j]) * inner + c));
+                                ((int64_t *)pidx)[at] = ord[j];
+                        }
+                }
+        free(ord);
+        return SWARM_OK;
+}
+
+/* Normalisations over [outer, len, inner] groups computed in double:
+ * InstanceNormalization (per channel, then scale/bias per channel),
+ * LpNormalization (p = hi[0] along axis).  in[1], in[2] scale and bias. */
+static int run_instnorm(const xnode_t *n, const xvalue_t *x, const void *px,
+                        const void *ps, const void *pb, void *po) {
+        int64_t imgs = x->cshape[0], ch = x->cshape[1], inner = 1;
+        int64_t groups = n->hi[0] > 0 ? n->hi[0] : ch, per;
+        for (int d = 2; d < x->ndim; d++)
+                inner *= x->cshape[d];
+        per = ch / groups * inner;
+        for (int64_t i = 0; i < imgs; i++)
+                for (int64_t g = 0; g < groups; g++) {
+                        int64_t base = (i * groups + g) * per;
+                        double s = 0, q = 0, mean, inv;
+                        for (int64_t t = 0; t < per; t++)
+                                s += ldf(px, x->dtype, base + t);
+                        mean = per ? s / (double)per : 0;
+                        for (int64_t t = 0; t < per; t++) {
+                                double d = ldf(px, x->dtype, base + t) - mean;
+                                q += d * d;
+                        }
+                        inv = 1 / sqrt((per ? q / (double)per : 0) +
+                                       n->eps);
+                        for (int64_t t = 0; t < per; t++) {
+                                /* scale/bias per channel (InstanceNorm,
+                                 * GroupNorm opset 21) */
+                                int64_t c = g * (ch / groups) + t / inner;
+                                int64_t sc = n->hi[1] ? g : c;
+                                double v = (ldf(px, x->dtype, base + t) -
+                                            mean) * inv;
+                                stf(po, x->dtype, base + t,
+                                    v * ldf(ps, x->dtype, sc) +
+                                    ldf(pb, x->dtype, sc));
+                        }
+                }
+        return SWARM_OK;
+}
+
+static int run_lpnorm(const xnode_t *n, const xvalue_t *x, const void *px,
+                      void *po) {
+        int64_t outer, len, inner;
+        around(x, n->axis, &outer, &len, &inner);
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        double s = 0;
+                        for (int64_t t = 0; t < len; t++) {
+                                double v = ldf(px, x->dtype,
+                                               (a * len + t) * inner + c);
+                                s += n->hi[0] == 1 ? fabs(v) : v * v;
+                        }
+                        if (n->hi[0] != 1)
+                                s = sqrt(s);
+                        for (int64_t t = 0; t < len; t++) {
+                                int64_t at = (a * len + t) * inner + c;
+                                stf(po, x->dtype, at,
+                                    s == 0 ? 0 : ldf(px, x->dtype, at) / s);
+                        }
+                }
+        return SWARM_OK;
+}
+
+/* Reductions of any dtype (ReduceL1, ReduceLogSum, ..., integer ones):
+ * hop = swarm_reduce_t or HR_*, over the dims in n->axes. */
+static int run_reduce(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                      const void *px, void *po) {
+        int64_t ostr[SWARM_MAX_DIMS], xs[1][SWARM_MAX_DIMS], off[1] = {0};
+        int64_t idx[SWARM_MAX_DIMS] = {0}, s = 1, cnt;
+        double *acc = calloc((size_t)(o->celems > 0 ? o->celems : 1),
+                             sizeof(double));
+        if (!acc)
+                return SWARM_ERR_NOMEM;
+        /* Output offsets of each input index: stride 0 on reduced dims. */
+        for (int d = x->ndim - 1; d >= 0; d--) {
+                int red = (n->axes >> d) & 1;
+                ostr[d] = red ? 0 : s;
+                s *= red ? 1 : x->cshape[d];
+        }
+        memcpy(xs[0], ostr, sizeof(ostr));
+        cnt = o->celems ? x->celems / o->celems : 0;
+        for (int64_t i = 0; i < o->celems; i++)
+                acc[i] = n->hop == HR_MAX ? -INFINITY
+                         : n->hop == HR_MIN ? INFINITY
+                         : n->hop == HR_PROD ? 1 : 0;
+        for (int64_t i = 0; i < x->celems; i++) {
+                double v = ldf(px, x->dtype, i);
+                double *a = &acc[off[0]];
+                switch (n->hop) {
+                case HR_SUM: case HR_MEAN: case HR_LOGSUM: *a += v; break;
+                case HR_L1: *a += fabs(v); break;
+                case HR_L2: case HR_SUMSQ: *a += v * v; break;
+                case HR_LOGSUMEXP: *a += exp(v); break;
+                case HR_MAX: *a = v > *a || v != v ? v : *a; break;
+                case HR_MIN: *a = v < *a || v != v ? v : *a; break;
+                case HR_PROD: *a *= v; break;
+                default: break;
+                }
+                step(x->ndim, x->cshape, idx, 1, off, xs);
+        }
+        for (int64_t i = 0; i < o->celems; i++) {
+                double v = acc[i];
+                switch (n->hop) {
+                case HR_MEAN: v = cnt ? v / (double)cnt : NAN; break;
+                case HR_L2: v = sqrt(v); break;
+                case HR_LOGSUM: case HR_LOGSUMEXP: v = log(v); break;
+                default: break;
+                }
+                stf(po, o->dtype, i, v);
+        }
+        free(acc);
+        return SWARM_OK;
+}
+
+/* DepthToSpace / SpaceToDepth are strided copies (OP_STRIDED); Range at
+ * run time: start in[0], delta in[2], length o. */
+static int run_range(const xvalue_t *s, const xvalue_t *dl, const xvalue_t *o,
+                     const void *ps, const void *pd, void *po) {
+        for (int64_t i = 0; i < o->celems; i++) {
+                if (exec_dtype_is_float(o->dtype))
+                        stf(po, o->dtype, i,
+                            ldf(ps, s->dtype, 0) +
+                            (double)i * ldf(pd, dl->dtype, 0));
+                else
+                        sti(po, o->dtype, i,
+                            ldi(ps, s->dtype, 0) +
+                            i * ldi(pd, dl->dtype, 0));
+        }
+        return SWARM_OK;
+}
+
+/* ---- dispatch ---- */
+
+static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
+        return j < n->n_in && n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
+}
+
+static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
+                  void *po, void *po2, swarm_err_t *err) {
+        const xvalue_t *x = in_v(m, n, 0), *o = &m->vals[n->out];
+        switch (n->hk) {
+        case HK_BINARY:
+                return run_binary(n, x, in_v(m, n, 1), o, p[0], p[1], po);
+        case HK_UNARY:
+        case HK_CAST:
+                return run_unary(n, x, o, p[0], po);
+        case HK_WHERE:
+                return run_where(x, in_v(m, n, 1), in_v(m, n, 2), o, p[0],
+                                 p[1], p[2], po);
+        case HK_STRIDED: {
+                int64_t ys[SWARM_MAX_DIMS], ws[SWARM_MAX_DIMS];
+                int nd = exec_walk(n, o, ws);
+                cstr(ws, nd, ys);
+                strided(nd, ws, p[0], n->xoff, n->xstr, po, 0, ys,
+                        swarm_dtype_size(o->dtype));
+                return SWARM_OK;
+        }
+        case HK_CONCAT: {
+                int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS], at = 0;
+                cstr(o->cshape, o->ndim, ys);
+                for (int j = 0; j < n->n_in; j++) {
+                        const xvalue_t *v = in_v(m, n, j);
+                        cstr(v->cshape, v->ndim, xs);
+                        if (v->celems > 0)
+                                strided(v->ndim, v->cshape, p[j], 0, xs, po,
+                                        at * ys[n->axis], ys,
+                                        swarm_dtype_size(o->dtype));
+                        at += v->cshape[n->axis];
+                }
+                return SWARM_OK;
+        }
+        case HK_PAD: {
+                /* fill with in[1]'s one value, then copy x inside */
+                int64_t ys[SWARM_MAX_DIMS], xs[SWARM_MAX_DIMS];
+                int64_t zs[SWARM_MAX_DIMS] = {0};
+                size_t es = swarm_dtype_size(o->dtype);
+                cstr(o->cshape, o->ndim, ys);
+                cstr(x->cshape, x->ndim, xs);
+                strided(o->ndim, o->cshape, p[1], 0, zs, po, 0, ys, es);
+                strided(x->ndim, x->cshape, p[0], 0, xs, po, n->xoff, ys, es);
+                return SWARM_OK;
+        }
+        case HK_GATHER:
+                return run_gather(n, x, in_v(m, n, 1), o, p[0], p[1], po,
+                                  err);
+        case HK_GATHER_ELEMENTS:
+                return run_gather_elements(n, x, in_v(m, n, 1), p[0], p[1],
+                                           po, err);
+        case HK_SCATTER_ELEMENTS:
+                return run_scatter_elements(n, x, in_v(m, n, 1),
+                                            in_v(m, n, 2), p[0], p[1], p[2],
+                                            po, err);
+        case HK_GATHER_ND:
+                return run_gather_nd(n, x, in_v(m, n, 1), p[0], p[1], po,
+                                     err);
+        case HK_SCATTER_ND:
+                return run_scatter_nd(n, x, in_v(m, n, 1), in_v(m, n, 2),
+                                      p[0], p[1], p[2], po, err);
+        case HK_ARGMAX:
+                return run_argmax(n, x, p[0], po);
+        case HK_CUMSUM:
+                return run_cumsum(n, x, o, p[0], po);
+        case HK_TRILU:
+                return run_trilu(n, x, p[0], po);
+        case HK_TILE:
+                return run_tile(x, o, p[0], po);
+        case HK_ONEHOT:
+                return run_onehot(n, x, in_v(m, n, 2), o, p[0], p[2], po);
+        case HK_TOPK:
+                return run_topk(n, x, o, p[0], po, po2, err);
+        case HK_INSTNORM:
+                return run_instnorm(n, x, p[0], p[1], p[2], po);
+        case HK_LPNORM:
+                return run_lpnorm(n, x, p[0], po);
+        case HK_REDUCE:
+                if (run_reduce(n, x, o, p[0], po))
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "out of memory");
+                return SWARM_OK;
+        case HK_RANGE:
+                return run_range(x, in_v(m, n, 2), o, p[0], p[2], po);
+        default:
+                return swarm_err_set(err, SWARM_ERR_STATE, "bad host kernel");
+        }
+}
+
+static size_t vbytes(const xvalue_t *v) {
+        return (size_t)v->celems * swarm_dtype_size(v->dtype);
+}
+
+int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                  swarm_err_t *err) {
+        void *p[64] = {NULL}, *po, *po2 = NULL;
+        xvalue_t *o = &m->vals[n->out];
+        xvalue_t *o2 = n->out2 >= 0 ? &m->vals[n->out2] : NULL;
+        int rc = SWARM_OK;
+
+        if (n->n_in > 64)
+                return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
+        if (be->host_mem) {
+                for (int j = 0; j < n->n_in; j++)
+                        p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].dev : NULL;
+                return kernel(m, n, p, o->dev, o2 ? o2->dev : NULL, err);
+        }
+        /* A device backend: stage through host memory. */
+        for (int j = 0; j < n->n_in && !rc; j++) {
+                const xvalue_t *v;
+                if (n->in[j] < 0)
+                        continue;
+                v = &m->vals[n->in[j]];
+                p[j] = malloc(vbytes(v) + 1);
+                if (!p[j])
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+                else if (vbytes(v))
+                        rc = be->download(be, p[j], v->dev, vbytes(v), err);
+        }
+        po = rc ? NULL : malloc(vbytes(o) + 1);
+        if (!rc && o2)
+                po2 = malloc(vbytes(o2) + 1);
+        if (!rc && (!po || (o2 && !po2)))
+                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        if (!rc)
+                rc = kernel(m, n, p, po, po2, err);
+        if (!rc && vbytes(o))
+                rc = be->upload(be, o->dev, po, vbytes(o), err);
+        if (!rc && o2 && vbytes(o2))
+                rc = be->upload(be, o2->dev, po2, vbytes(o2), err);
+        for (int j = 0; j < n->n_in; j++)
+                free(p[j]);
+        free(po);
+        free(po2);
+        return rc;
+}
+
+int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
+                   void *out2, swarm_err_t *err) {
+        void *p[64] = {NULL};
+        if (n->n_in > 64)
+                return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
+        for (int j = 0; j < n->n_in; j++)
+                p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].host : NULL;
+        return kernel(m, n, p, out, out2, err);
+}
