@@ -27,38 +27,58 @@ static double now_s(void) {
 
 #define MAX_IN 16
 
+/* swarm_model_run_shaped when a non-batch dim is symbolic, else the plain
+ * run (what the worker calls for such models). */
+static int run(swarm_model_t *m, int64_t rows,
+               int64_t (*shp)[SWARM_MAX_DIMS], const void **ip,
+               const void **op, swarm_err_t *err) {
+        if (swarm_model_is_shaped(m))
+                return swarm_model_run_shaped(
+                        m, rows, (const int64_t (*)[SWARM_MAX_DIMS])shp, ip,
+                        NULL, op, err);
+        return swarm_model_run(m, rows, ip, op, err);
+}
+
 /* Input i for `rows` rows: DIR/input_i.npy's rows repeated, or (no DIR)
- * the pseudo-random pattern.  Caller frees.  NULL on error (printed). */
+ * the pseudo-random pattern; its shape in shape[] (the case's sequence
+ * length or image size for symbolic dims).  Caller frees.  NULL on error
+ * (printed). */
 static void *make_input(const swarm_model_t *m, int i, const char *dir,
-                        int64_t rows) {
+                        int64_t rows, int64_t *shape) {
         const swarm_model_io_t *io = swarm_model_input(m, i);
-        size_t total = io->row_bytes * (size_t)rows;
-        char *x = malloc(total ? total : 1);
-        if (!x)
-                return NULL;
+        swarm_array_t *a = NULL;
+        size_t rb = io->row_bytes, total;
+        char *x;
+        memcpy(shape, io->shape, sizeof(io->shape));
         if (dir) {
                 char path[4096];
                 swarm_err_t err;
-                swarm_array_t *a = NULL;
-                int64_t have;
                 snprintf(path, sizeof(path), "%s/input_%d.npy", dir, i);
                 swarm_err_clear(&err);
                 if (swarm_array_load(path, NULL, &a, &err) ||
-                    a->dtype != io->dtype ||
-                    swarm_array_row_bytes(a) != io->row_bytes) {
+                    a->dtype != io->dtype || a->ndim != io->ndim) {
                         fprintf(stderr, "%s: %s\n", path,
                                 err.code ? err.msg
                                          : "does not fit the model's input");
                         swarm_array_destroy(a);
-                        free(x);
                         return NULL;
                 }
-                have = swarm_array_rows(a);
+                rb = swarm_array_row_bytes(a);
+                memcpy(shape, a->shape, sizeof(a->shape));
+        }
+        shape[0] = rows;
+        total = rb * (size_t)rows;
+        x = malloc(total ? total : 1);
+        if (!x) {
+                swarm_array_destroy(a);
+                return NULL;
+        }
+        if (a) {
+                int64_t have = swarm_array_rows(a);
                 for (int64_t r = 0; r < rows; r++)
-                        memcpy(x + (size_t)r * io->row_bytes,
-                               (const char *)a->data +
-                               (size_t)(r % have) * io->row_bytes,
-                               io->row_bytes);
+                        memcpy(x + (size_t)r * rb,
+                               (const char *)a->data + (size_t)(r % have) * rb,
+                               rb);
                 swarm_array_destroy(a);
         } else {
                 float *f = (float *)x;
@@ -104,23 +124,24 @@ int main(int argc, char **argv) {
         for (int a = first; a < argc; a++) {
                 int64_t rows = atoll(argv[a]);
                 void *x[MAX_IN];
+                int64_t shp[MAX_IN][SWARM_MAX_DIMS];
                 const void *ip[MAX_IN], *op[MAX_IN];
                 double t0, t;
                 int iters = 0;
                 for (int i = 0; i < n_in; i++) {
-                        x[i] = make_input(m, i, dir, rows);
+                        x[i] = make_input(m, i, dir, rows, shp[i]);
                         if (!x[i])
                                 return 1;
                         ip[i] = x[i];
                 }
                 for (int w = 0; w < 3; w++)
-                        if (swarm_model_run(m, rows, ip, op, &err)) {
+                        if (run(m, rows, shp, ip, op, &err)) {
                                 fprintf(stderr, "%s\n", err.msg);
                                 return 1;
                         }
                 t0 = now_s();
                 do {
-                        if (swarm_model_run(m, rows, ip, op, &err)) {
+                        if (run(m, rows, shp, ip, op, &err)) {
                                 fprintf(stderr, "%s\n", err.msg);
                                 return 1;
                         }

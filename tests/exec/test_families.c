@@ -12,7 +12,7 @@
  * model.
  *
  * Asserts, for every case:
- *  - each output's dtype and element count are what the reference holds;
+ *  - each output's dtype and resolved shape are the reference's;
  *  - float outputs: every |got - want| <= 1e-4 * max|want| of that output;
  *    integer outputs (the recommender's top-k ids): equal;
  *  - the same when each batch row is run alone (batching must not change
@@ -137,53 +137,73 @@ static long compare(const swarm_model_t *m, const fam_case_t *c, int o,
         return bad;
 }
 
-/* Run `rows` rows from `r0` of case c and compare every output. */
+/* Run `rows` rows from `r0` of case c with the arrays' shapes
+ * (swarm_model_run_shaped: the sequence length or image size comes from the
+ * case) and compare every output's shape and values. */
 static long run_rows(swarm_model_t *m, const fam_case_t *c, int64_t r0,
                      int64_t rows, double *worst, const char *what,
                      swarm_err_t *err) {
         const void *ip[MAX_IO], *op[MAX_IO];
+        int64_t in_shapes[MAX_IO][SWARM_MAX_DIMS];
+        int64_t out_shapes[MAX_IO][SWARM_MAX_DIMS];
         long bad = 0;
-        for (int i = 0; i < c->n_in; i++)
+        for (int i = 0; i < c->n_in; i++) {
                 ip[i] = (const char *)c->in[i]->data +
                         (size_t)r0 * swarm_array_row_bytes(c->in[i]);
-        if (swarm_model_run(m, rows, ip, op, err)) {
+                memcpy(in_shapes[i], c->in[i]->shape, sizeof(in_shapes[i]));
+                in_shapes[i][0] = rows;
+        }
+        if (swarm_model_run_shaped(m, rows, (const int64_t (*)[SWARM_MAX_DIMS])
+                                   in_shapes, ip, out_shapes, op, err)) {
                 printf("FAIL %s %s: run: %s\n", c->name, what, err->msg);
                 return 1;
         }
-        for (int o = 0; o < c->n_out; o++)
+        for (int o = 0; o < c->n_out; o++) {
+                const swarm_array_t *w = c->want[o];
+                int same = swarm_model_output(m, o)->ndim == w->ndim &&
+                           out_shapes[o][0] == rows;
+                for (int d = 1; same && d < w->ndim; d++)
+                        same = out_shapes[o][d] == w->shape[d];
+                if (!same) {
+                        printf("FAIL %s %s: output %s has another shape than "
+                               "the reference\n", c->name, what,
+                               swarm_model_output(m, o)->name);
+                        bad++;
+                        continue;
+                }
                 bad += compare(m, c, o, op[o], r0, rows, worst, what);
+        }
         return bad;
 }
 
-/* The model's signature must hold this case's arrays: dtypes, and (for
- * fixed non-batch dimensions) one row's bytes. */
+/* The model's signature must hold this case's arrays: dtypes, ranks and
+ * every fixed dimension. */
+static int fits(const swarm_model_io_t *io, const swarm_array_t *a) {
+        if (io->dtype != a->dtype || io->ndim != a->ndim)
+                return 0;
+        for (int d = 1; d < a->ndim; d++)
+                if (!(io->sym & (1u << d)) && io->shape[d] != a->shape[d])
+                        return 0;
+        return 1;
+}
+
 static int check_case(const swarm_model_t *m, const fam_case_t *c) {
         int64_t rows = swarm_array_rows(c->in[0]);
+        char sig[2048];
+        swarm_model_signature(m, sig, sizeof(sig));
         for (int i = 0; i < c->n_in; i++) {
-                const swarm_model_io_t *io = swarm_model_input(m, i);
-                if (io->dtype != c->in[i]->dtype ||
-                    swarm_array_rows(c->in[i]) != rows ||
-                    swarm_array_row_bytes(c->in[i]) != io->row_bytes) {
-                        printf("FAIL %s: input %d (%s %s, %zu B/row) does not "
-                               "fit the model's %s %s (%zu B/row)\n", c->name,
-                               i, swarm_dtype_name(c->in[i]->dtype),
-                               "array", swarm_array_row_bytes(c->in[i]),
-                               io->name, swarm_dtype_name(io->dtype),
-                               io->row_bytes);
+                if (!fits(swarm_model_input(m, i), c->in[i]) ||
+                    swarm_array_rows(c->in[i]) != rows) {
+                        printf("FAIL %s: input %d does not fit %s\n", c->name,
+                               i, sig);
                         return -1;
                 }
         }
         for (int o = 0; o < c->n_out; o++) {
-                const swarm_model_io_t *io = swarm_model_output(m, o);
-                if (io->dtype != c->want[o]->dtype ||
-                    swarm_array_rows(c->want[o]) != rows ||
-                    swarm_array_row_bytes(c->want[o]) != io->row_bytes) {
-                        printf("FAIL %s: output %d %s is %s with %zu B/row, "
-                               "the reference %s with %zu B/row\n", c->name,
-                               o, io->name, swarm_dtype_name(io->dtype),
-                               io->row_bytes,
-                               swarm_dtype_name(c->want[o]->dtype),
-                               swarm_array_row_bytes(c->want[o]));
+                if (!fits(swarm_model_output(m, o), c->want[o]) ||
+                    swarm_array_rows(c->want[o]) != rows) {
+                        printf("FAIL %s: reference output %d does not fit "
+                               "%s\n", c->name, o, sig);
                         return -1;
                 }
         }
