@@ -969,14 +969,528 @@ static int run_range(const xvalue_t *s, const xvalue_t *dl, const xvalue_t *o,
         return SWARM_OK;
 }
 
-/* ---- dispatch ---- */
+/* ConvTranspose: y[n, g*Mg+m, o] += x[n, g*Cg+c, i] * w[g*Cg+c, m, k] at
+ * o = i * stride - pad + k * dilation, over up to 3 spatial dims. */
+static int run_convt(const xnode_t *n, const xvalue_t *x, const xvalue_t *w,
+                     const xvalue_t *b, const xvalue_t *o, const void *px,
+                     const void *pw, const void *pb, void *po) {
+        int sd = (int)n->hi[0];
+        int64_t N = x->cshape[0], C = x->cshape[1], M = o->cshape[1];
+        int64_t G = n->group, Cg = C / G, Mg = M / G;
+        int64_t in[3] = {1, 1, 1}, ou[3] = {1, 1, 1}, kk[3] = {1, 1, 1};
+        int64_t ins = 1, ous = 1, ks = 1;
+        float *y = po;
+        const float *xf = px, *wf = pw;
+
+        for (int d = 0; d < sd; d++) {
+                in[3 - sd + d] = x->cshape[2 + d];
+                ou[3 - sd + d] = o->cshape[2 + d];
+                kk[3 - sd + d] = w->cshape[2 + d];
+        }
+        ins = in[0] * in[1] * in[2];
+        ous = ou[0] * ou[1] * ou[2];
+        ks = kk[0] * kk[1] * kk[2];
+        for (int64_t i = 0; i < N * M; i++) {
+                float bv = b ? (float)ldf(pb, b->dtype, i % M) : 0.0f;
+                for (int64_t j = 0; j < ous; j++)
+                        y[i * ous + j] = bv;
+        }
+        for (int64_t nn = 0; nn < N; nn++)
+                for (int64_t g = 0; g < G; g++)
+                        for (int64_t c = 0; c < Cg; c++) {
+                                const float *xc = xf + ((nn * C) + g * Cg + c)
+                                                  * ins;
+                                for (int64_t m = 0; m < Mg; m++) {
+                                        const float *wk = wf +
+                                                ((g * Cg + c) * Mg + m) * ks;
+                                        float *yc = y + (nn * M + g * Mg + m)
+                                                    * ous;
+                for (int64_t i0 = 0; i0 < in[0]; i0++)
+                for (int64_t i1 = 0; i1 < in[1]; i1++)
+                for (int64_t i2 = 0; i2 < in[2]; i2++) {
+                        float xv = xc[(i0 * in[1] + i1) * in[2] + i2];
+                        for (int64_t k0 = 0; k0 < kk[0]; k0++) {
+                                int64_t o0 = i0 * n->hp[0] - n->hp[6] +
+                                             k0 * n->hp[3];
+                                if (o0 < 0 || o0 >= ou[0])
+                                        continue;
+                                for (int64_t k1 = 0; k1 < kk[1]; k1++) {
+                                        int64_t o1 = i1 * n->hp[1] - n->hp[7] +
+                                                     k1 * n->hp[4];
+                                        if (o1 < 0 || o1 >= ou[1])
+                                                continue;
+                                        for (int64_t k2 = 0; k2 < kk[2]; k2++) {
+                                                int64_t o2 = i2 * n->hp[2] -
+                                                             n->hp[8] +
+                                                             k2 * n->hp[5];
+                                                if (o2 < 0 || o2 >= ou[2])
+                                                        continue;
+                                                yc[(o0 * ou[1] + o1) * ou[2] +
+                                                   o2] += xv *
+                                                        wk[(k0 * kk[1] + k1) *
+                                                           kk[2] + k2];
+                                        }
+                                }
+                        }
+                }
+                                }
+                        }
+        return SWARM_OK;
+}
+
+/* ---- Resize ---- */
+
+enum { CT_HALF_PIXEL, CT_ASYMMETRIC, CT_PYTORCH_HALF_PIXEL,
+       CT_ALIGN_CORNERS, CT_TF_HALF_PIXEL_NN, CT_TF_CROP_AND_RESIZE,
+       CT_HALF_PIXEL_SYMMETRIC };
+enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
+
+typedef struct taps {
+        int n;
+        int64_t idx[4];
+        double w[4];
+        int outside;            /* tf_crop_and_resize: extrapolate */
+} taps_t;
+
+static double cubic_w(double t, double a) {
+        t = fabs(t);
+        if (t <= 1)
+                return ((a + 2) * t - (a + 3)) * t * t + 1;
+        if (t < 2)
+                return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+        return 0;
+}
+
+/* hp[0] coordinate mode, hp[1] nearest mode, hp[2] exclude_outside,
+ * hi[0] mode; hf[d] scale of dim d; act_alpha cubic_coeff_a,
+ * act_beta extrapolation_value; roi in the node's roi constant (in[1]) for
+ * tf_crop_and_resize (start d at roi[d], end at roi[nd + d]). */
+static void make_taps(const xnode_t *n, const void *roi, int nd, int d,
+                      int64_t in, int64_t out, int64_t xo, taps_t *t) {
+        double sc = n->hf[d], x;
+        /* The resized length ONNX uses: the output's with sizes, in * scale
+         * (not rounded) with scales. */
+        double L = n->hp[3] ? (double)out : (double)in * sc;
+        t->n = 0;
+        t->outside = 0;
+        switch (n->hp[0]) {
+        case CT_ASYMMETRIC: x = xo / sc; break;
+        case CT_PYTORCH_HALF_PIXEL:
+                x = L > 1 ? (xo + 0.5) / sc - 0.5 : 0;
+                break;
+        case CT_ALIGN_CORNERS:
+                x = L == 1 ? 0 : xo * (double)(in - 1) / (L - 1);
+                break;
+        case CT_TF_HALF_PIXEL_NN: x = (xo + 0.5) / sc; break;
+        case CT_TF_CROP_AND_RESIZE: {
+                double st = roi ? ((const float *)roi)[d] : 0;
+                double en = roi ? ((const float *)roi)[nd + d] : 1;
+                x = L > 1 ? st * (in - 1) + xo * (en - st) * (in - 1) /
+                            (L - 1)
+                          : 0.5 * (st + en) * (in - 1);
+                if (x < 0 || x > in - 1)
+                        t->outside = 1;
+                break;
+        }
+        case CT_HALF_PIXEL_SYMMETRIC: {
+                double adj = L / (sc * in), ctr = in / 2.0;
+                x = ctr * (1 - adj) + (xo + 0.5) / sc - 0.5;
+                break;
+        }
+        default: x = (xo + 0.5) / sc - 0.5; break;
+        }
+        if (n->hi[0] == 0) {
+                double r;
+                switch (n->hp[1]) {
+                case NM_ROUND_PREFER_CEIL: r = floor(x + 0.5); break;
+                case NM_FLOOR: r = floor(x); break;
+                case NM_CEIL: r = ceil(x); break;
+                default:
+                        r = x == floor(x) + 0.5 ? floor(x) : floor(x + 0.5);
+                        break;
+                }
+                if (r < 0)
+                        r = 0;
+                if (r > in - 1)
+                        r = (double)(in - 1);
+                t->n = 1;
+                t->idx[0] = (int64_t)r;
+                t->w[0] = 1;
+                return;
+        }
+        if (n->hi[0] == 1) {
+                double xc = x < 0 ? 0 : x > in - 1 ? (double)(in - 1) : x;
+                int64_t x0 = (int64_t)floor(xc);
+                int64_t x1 = x0 + 1 < in ? x0 + 1 : x0;
+                double f = xc - (double)x0;
+                t->n = 2;
+                t->idx[0] = x0;
+                t->idx[1] = x1;
+                t->w[0] = 1 - f;
+                t->w[1] = f;
+                return;
+        }
+        {
+                int64_t x0 = (int64_t)floor(x);
+                double f = x - (double)x0, sum = 0;
+                for (int k = 0; k < 4; k++) {
+                        int64_t xi = x0 - 1 + k;
+                        double w = cubic_w(f - (k - 1), n->act_alpha);
+                        if (n->hp[2] && (xi < 0 || xi >= in))
+                                w = 0;
+                        t->idx[k] = xi < 0 ? 0 : xi >= in ? in - 1 : xi;
+                        t->w[k] = w;
+                        sum += w;
+                }
+                if (n->hp[2] && sum != 0)
+                        for (int k = 0; k < 4; k++)
+                                t->w[k] /= sum;
+                t->n = 4;
+        }
+}
+
+static int run_resize(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                      const void *px, const void *proi, void *po,
+                      swarm_err_t *err) {
+        int nd = x->ndim;
+        int64_t off[SWARM_MAX_DIMS + 1], xs[SWARM_MAX_DIMS];
+        int64_t idx[SWARM_MAX_DIMS] = {0};
+        taps_t *tp[SWARM_MAX_DIMS] = {NULL};
+        int rc = SWARM_OK;
+
+        cstr(x->cshape, nd, xs);
+        (void)off;
+        for (int d = 0; d < nd; d++) {
+                tp[d] = malloc((size_t)(o->cshape[d] > 0 ? o->cshape[d] : 1) *
+                               sizeof(taps_t));
+                if (!tp[d]) {
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+                        goto out;
+                }
+                for (int64_t i = 0; i < o->cshape[d]; i++)
+                        make_taps(n, proi, nd, d, x->cshape[d], o->cshape[d],
+                                  i, &tp[d][i]);
+        }
+        for (int64_t e = 0; e < o->celems; e++) {
+                /* sum over the product of each dim's taps */
+                int k[SWARM_MAX_DIMS] = {0}, outside = 0;
+                double acc = 0;
+                for (int d = 0; d < nd; d++)
+                        outside |= tp[d][idx[d]].outside;
+                if (outside) {
+                        acc = n->act_beta;
+                } else {
+                        for (;;) {
+                                double w = 1;
+                                int64_t at = 0;
+                                int d;
+                                for (d = 0; d < nd; d++) {
+                                        const taps_t *t = &tp[d][idx[d]];
+                                        w *= t->w[k[d]];
+                                        at += t->idx[k[d]] * xs[d];
+                                }
+                                if (w != 0)
+                                        acc += w * ldf(px, x->dtype, at);
+                                for (d = nd - 1; d >= 0; d--) {
+                                        if (++k[d] < tp[d][idx[d]].n)
+                                                break;
+                                        k[d] = 0;
+                                }
+                                if (d < 0)
+                                        break;
+                        }
+                }
+                stf(po, o->dtype, e, acc);
+                for (int d = nd - 1; d >= 0; d--) {
+                        if (++idx[d] < o->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+out:
+        for (int d = 0; d < nd; d++)
+                free(tp[d]);
+        return rc;
+}
+
+static int run_hardmax(const xnode_t *n, const xvalue_t *x, const void *px,
+                       void *po) {
+        int64_t outer, len, inner;
+        around(x, n->axis, &outer, &len, &inner);
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        int64_t best = 0;
+                        for (int64_t k = 0; k < len; k++) {
+                                int64_t at = (a * len + k) * inner + c;
+                                if (ldf(px, x->dtype, at) >
+                                    ldf(px, x->dtype,
+                                        (a * len + best) * inner + c))
+                                        best = k;
+                        }
+                        for (int64_t k = 0; k < len; k++)
+                                stf(po, x->dtype, (a * len + k) * inner + c,
+                                    k == best);
+                }
+        return SWARM_OK;
+}
 
 static const xvalue_t *in_v(const swarm_model_t *m, const xnode_t *n, int j) {
         return j < n->n_in && n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
 }
 
+/* ---- RNN, GRU, LSTM ---- */
+
+enum { RA_RELU, RA_TANH, RA_SIGMOID, RA_AFFINE, RA_LEAKY, RA_THRESH,
+       RA_SCALED_TANH, RA_HARD_SIGMOID, RA_ELU, RA_SOFTSIGN, RA_SOFTPLUS };
+
+static double ract(int k, double x, double a, double b) {
+        switch (k) {
+        case RA_RELU: return x > 0 ? x : 0;
+        case RA_TANH: return tanh(x);
+        case RA_SIGMOID: return 1 / (1 + exp(-x));
+        case RA_AFFINE: return a * x + b;
+        case RA_LEAKY: return x < 0 ? a * x : x;
+        case RA_THRESH: return x > a ? x : 0;
+        case RA_SCALED_TANH: return a * tanh(b * x);
+        case RA_HARD_SIGMOID: {
+                double v = a * x + b;
+                return v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+        case RA_ELU: return x < 0 ? a * (exp(x) - 1) : x;
+        case RA_SOFTSIGN: return x / (1 + fabs(x));
+        default: return log1p(exp(x));
+        }
+}
+
+/* in: X, W, R, B, sequence_lens, initial_h, initial_c, P (absent: NULL).
+ * hi[0] kind (0 RNN, 1 GRU, 2 LSTM), hi[1] directions, hi[2] hidden,
+ * hi[3] layout; hp[0] linear_before_reset, hp[1] input_forget, hp[2 +
+ * 3 * dir + j] activation j of a direction, hf[2 * (3 * dir + j)] and
+ * [+1] its alpha and beta; act_alpha = clip (0: none). */
+static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
+                   void *const *pout, swarm_err_t *err) {
+        const xvalue_t *xv = in_v(m, n, 0);
+        const xvalue_t *sl = in_v(m, n, 4);
+        int kind = (int)n->hi[0], D = (int)n->hi[1], lay = (int)n->hi[3];
+        int G = kind == 0 ? 1 : kind == 1 ? 3 : 4;
+        int64_t H = n->hi[2], T = xv->cshape[lay ? 1 : 0];
+        int64_t Bt = xv->cshape[lay ? 0 : 1], I = xv->cshape[2];
+        const float *X = p[0], *W = p[1], *R = p[2], *B = p[3];
+        const float *h0 = p[5], *c0 = p[6], *P = p[7];
+        float *Y = pout[0], *Yh = n->n_xo > 0 ? pout[1] : NULL;
+        float *Yc = n->n_xo > 1 ? pout[2] : NULL;
+        double clip = n->act_alpha;
+        double *h = calloc((size_t)(Bt * H + 1), sizeof(double));
+        double *c = calloc((size_t)(Bt * H + 1), sizeof(double));
+        double *g = calloc((size_t)(G * H + 1), sizeof(double));
+        double *rh = calloc((size_t)(H + 1), sizeof(double));
+
+        if (!h || !c || !g || !rh) {
+                free(h);
+                free(c);
+                free(g);
+                free(rh);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        if (Y)
+                memset(Y, 0, (size_t)(T * D * Bt * H) * sizeof(float));
+        for (int d = 0; d < D; d++) {
+                int rev = n->hp[9] == 1 || (n->hp[9] == 2 && d == 1);
+                const float *Wd = W + (size_t)d * G * H * I;
+                const float *Rd = R + (size_t)d * G * H * H;
+                const float *Bd = B ? B + (size_t)d * 2 * G * H : NULL;
+                const float *Pd = P ? P + (size_t)d * 3 * H : NULL;
+                int a0 = 3 * d;
+                for (int64_t b = 0; b < Bt; b++)
+                        for (int64_t k = 0; k < H; k++) {
+                                int64_t hi = lay ? (b * D + d) * H + k
+                                                 : (d * Bt + b) * H + k;
+                                h[b * H + k] = h0 ? h0[hi] : 0;
+                                c[b * H + k] = c0 ? c0[hi] : 0;
+                        }
+                for (int64_t b = 0; b < Bt; b++) {
+                        int64_t len = sl ? ldi(p[4], sl->dtype, b) : T;
+                        if (len < 0 || len > T)
+                                len = len < 0 ? 0 : T;
+                        for (int64_t s = 0; s < len; s++) {
+                                int64_t t = rev ? len - 1 - s : s;
+                                const float *xt = X + (lay ? (b * T + t) * I
+                                                           : (t * Bt + b) * I);
+                                double *hb = h + b * H, *cb = c + b * H;
+                                /* gates: x W^T + (b_w + b_r), plus h R^T
+                                 * (GRU's h gate handled below) */
+                                for (int64_t q = 0; q < G * H; q++) {
+                                        double v = Bd ? (double)Bd[q] : 0;
+                                        int hgate = kind == 1 && q >= 2 * H;
+                                        for (int64_t i = 0; i < I; i++)
+                                                v += (double)xt[i] *
+                                                     Wd[q * I + i];
+                                        if (!hgate) {
+                                                if (Bd)
+                                                        v += Bd[G * H + q];
+                                                for (int64_t i = 0; i < H; i++)
+                                                        v += hb[i] *
+                                                             Rd[q * H + i];
+                                        }
+                                        g[q] = v;
+                                }
+                                if (kind == 0) {
+                                        for (int64_t k = 0; k < H; k++) {
+                                                double v = g[k];
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                rh[k] = ract((int)n->hp[2 + a0],
+                                                             v, n->hf[2 * a0],
+                                                             n->hf[2 * a0 + 1]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = rh[k];
+                                } else if (kind == 1) {
+                                        /* z, r, then h */
+                                        for (int64_t q = 0; q < 2 * H; q++) {
+                                                double v = g[q];
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                g[q] = ract((int)n->hp[2 + a0],
+                                                            v, n->hf[2 * a0],
+                                                            n->hf[2 * a0 + 1]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++) {
+                                                const double *r = g + H;
+                                                double v = g[2 * H + k], acc;
+                                                double rb = Bd ? Bd[G * H +
+                                                                    2 * H + k]
+                                                               : 0;
+                                                acc = 0;
+                                                for (int64_t i = 0; i < H; i++)
+                                                        acc += (n->hp[0]
+                                                                ? hb[i]
+                                                                : r[i] * hb[i]) *
+                                                               Rd[(2 * H + k) *
+                                                                  H + i];
+                                                if (n->hp[0])
+                                                        v += r[k] * (acc + rb);
+                                                else
+                                                        v += acc + rb;
+                                                if (clip > 0)
+                                                        v = v < -clip ? -clip
+                                                            : v > clip ? clip
+                                                            : v;
+                                                rh[k] = ract(
+                                                        (int)n->hp[3 + a0], v,
+                                                        n->hf[2 * a0 + 2],
+                                                        n->hf[2 * a0 + 3]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = (1 - g[k]) * rh[k] +
+                                                        g[k] * hb[k];
+                                } else {
+                                        /* i, o, f, c; P = [i, o, f] */
+                                        for (int64_t k = 0; k < H; k++) {
+                                                double vi = g[k], vo = g[H + k];
+                                                double vf = g[2 * H + k];
+                                                double vc = g[3 * H + k];
+                                                double it, ft, ct, ot, cn;
+                                                int fa = (int)n->hp[2 + a0];
+                                                double fa_a = n->hf[2 * a0];
+                                                double fa_b = n->hf[2 * a0 + 1];
+                                                if (Pd) {
+                                                        vi += Pd[k] * cb[k];
+                                                        vf += Pd[2 * H + k] *
+                                                              cb[k];
+                                                }
+                                                if (clip > 0) {
+                                                        vi = vi < -clip ? -clip : vi > clip ? clip : vi;
+                                                        vf = vf < -clip ? -clip : vf > clip ? clip : vf;
+                                                        vc = vc < -clip ? -clip : vc > clip ? clip : vc;
+                                                }
+                                                it = ract(fa, vi, fa_a, fa_b);
+                                                ft = n->hp[1]
+                                                     ? 1 - it
+                                                     : ract(fa, vf, fa_a, fa_b);
+                                                ct = ract((int)n->hp[3 + a0],
+                                                          vc, n->hf[2 * a0 + 2],
+                                                          n->hf[2 * a0 + 3]);
+                                                cn = ft * cb[k] + it * ct;
+                                                if (Pd)
+                                                        vo += Pd[H + k] * cn;
+                                                if (clip > 0)
+                                                        vo = vo < -clip ? -clip : vo > clip ? clip : vo;
+                                                ot = ract(fa, vo, fa_a, fa_b);
+                                                cb[k] = cn;
+                                                rh[k] = ot *
+                                                        ract((int)n->hp[4 + a0],
+                                                             cn,
+                                                             n->hf[2 * a0 + 4],
+                                                             n->hf[2 * a0 + 5]);
+                                        }
+                                        for (int64_t k = 0; k < H; k++)
+                                                hb[k] = rh[k];
+                                }
+                                for (int64_t k = 0; Y && k < H; k++)
+                                        Y[(lay ? (b * T + t) * D + d
+                                               : (t * D + d) * Bt + b) * H +
+                                          k] = (float)hb[k];
+                        }
+                }
+                for (int64_t b = 0; b < Bt; b++)
+                        for (int64_t k = 0; k < H; k++) {
+                                int64_t at = lay ? (b * D + d) * H + k
+                                                 : (d * Bt + b) * H + k;
+                                if (Yh)
+                                        Yh[at] = (float)h[b * H + k];
+                                if (Yc)
+                                        Yc[at] = (float)c[b * H + k];
+                        }
+        }
+        free(h);
+        free(c);
+        free(g);
+        free(rh);
+        return SWARM_OK;
+}
+
+/* Split along n->axis into the outputs, in order. */
+static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
+                     const void *px, void *const *pout) {
+        int64_t outer, len, inner, at = 0;
+        size_t es = swarm_dtype_size(x->dtype);
+        around(x, n->axis, &outer, &len, &inner);
+        /* hp[k]: part k's size (outputs left out still take theirs) */
+        for (int k = 0; k <= n->n_xo; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                int64_t part = n->hp[k];
+                if (id >= 0 && pout[k])
+                        for (int64_t a = 0; a < outer; a++)
+                                memcpy((char *)pout[k] +
+                                       (size_t)(a * part * inner) * es,
+                                       (const char *)px +
+                                       (size_t)((a * len + at) * inner) * es,
+                                       (size_t)(part * inner) * es);
+                at += part;
+        }
+        return SWARM_OK;
+}
+
+/* ---- dispatch ---- */
+
+
+int exec_multi_output(const char *op_type) {
+        return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
+               strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
+               strcmp(op_type, "LSTM") == 0;
+}
+
+/* pout[0] is the first output, pout[1 + k] extra output k (NULL when the
+ * model leaves it out). */
 static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
-                  void *po, void *po2, swarm_err_t *err) {
+                  void *const *pout, swarm_err_t *err) {
+        void *po = pout[0], *po2 = n->n_xo > 0 ? pout[1] : NULL;
         const xvalue_t *x = in_v(m, n, 0), *o = &m->vals[n->out];
         switch (n->hk) {
         case HK_BINARY:
@@ -1057,6 +1571,17 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                         return swarm_err_set(err, SWARM_ERR_NOMEM,
                                              "out of memory");
                 return SWARM_OK;
+        case HK_CONVT:
+                return run_convt(n, x, in_v(m, n, 1), in_v(m, n, 2), o, p[0],
+                                 p[1], p[2], po);
+        case HK_RESIZE:
+                return run_resize(n, x, o, p[0], p[1], po, err);
+        case HK_RNN:
+                return run_rnn(m, n, p, pout, err);
+        case HK_SPLIT:
+                return run_split(m, n, x, p[0], pout);
+        case HK_HARDMAX:
+                return run_hardmax(n, x, p[0], po);
         case HK_RANGE:
                 return run_range(x, in_v(m, n, 2), o, p[0], p[2], po);
         default:
@@ -1070,17 +1595,19 @@ static size_t vbytes(const xvalue_t *v) {
 
 int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err) {
-        void *p[64] = {NULL}, *po, *po2 = NULL;
-        xvalue_t *o = &m->vals[n->out];
-        xvalue_t *o2 = n->out2 >= 0 ? &m->vals[n->out2] : NULL;
-        int rc = SWARM_OK;
+        void *p[64] = {NULL}, *pout[65] = {NULL};
+        int rc = SWARM_OK, no = 1 + n->n_xo;
 
-        if (n->n_in > 64)
+        if (n->n_in > 64 || n->n_xo > 64)
                 return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
         if (be->host_mem) {
                 for (int j = 0; j < n->n_in; j++)
                         p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].dev : NULL;
-                return kernel(m, n, p, o->dev, o2 ? o2->dev : NULL, err);
+                pout[0] = m->vals[n->out].dev;
+                for (int k = 0; k < n->n_xo; k++)
+                        pout[1 + k] = n->xo[k] >= 0 ? m->vals[n->xo[k]].dev
+                                                    : NULL;
+                return kernel(m, n, p, pout, err);
         }
         /* A device backend: stage through host memory. */
         for (int j = 0; j < n->n_in && !rc; j++) {
@@ -1095,30 +1622,36 @@ int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 else if (vbytes(v))
                         rc = be->download(be, p[j], v->dev, vbytes(v), err);
         }
-        po = rc ? NULL : malloc(vbytes(o) + 1);
-        if (!rc && o2)
-                po2 = malloc(vbytes(o2) + 1);
-        if (!rc && (!po || (o2 && !po2)))
-                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < no && !rc; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                if (id < 0)
+                        continue;
+                pout[k] = malloc(vbytes(&m->vals[id]) + 1);
+                if (!pout[k])
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+        }
         if (!rc)
-                rc = kernel(m, n, p, po, po2, err);
-        if (!rc && vbytes(o))
-                rc = be->upload(be, o->dev, po, vbytes(o), err);
-        if (!rc && o2 && vbytes(o2))
-                rc = be->upload(be, o2->dev, po2, vbytes(o2), err);
+                rc = kernel(m, n, p, pout, err);
+        for (int k = 0; k < no && !rc; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                if (id >= 0 && vbytes(&m->vals[id]))
+                        rc = be->upload(be, m->vals[id].dev, pout[k],
+                                        vbytes(&m->vals[id]), err);
+        }
         for (int j = 0; j < n->n_in; j++)
                 free(p[j]);
-        free(po);
-        free(po2);
+        for (int k = 0; k < no; k++)
+                free(pout[k]);
         return rc;
 }
 
 int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
-                   void *out2, swarm_err_t *err) {
-        void *p[64] = {NULL};
-        if (n->n_in > 64)
+                   swarm_err_t *err) {
+        void *p[64] = {NULL}, *pout[1] = {out};
+        if (n->n_in > 64 || n->n_xo)
                 return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
         for (int j = 0; j < n->n_in; j++)
                 p[j] = n->in[j] >= 0 ? m->vals[n->in[j]].host : NULL;
-        return kernel(m, n, p, out, out2, err);
+        return kernel(m, n, p, pout, err);
 }

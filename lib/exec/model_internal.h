@@ -95,12 +95,25 @@ enum hkernel {
         HK_TRILU,       /* hi[0] upper, hi[1] k */
         HK_TILE,
         HK_ONEHOT,      /* axis, hi[0] depth; in[2] = [off, on] */
-        HK_TOPK,        /* axis, hi[0] k, hi[1] largest; out2 = indices */
+        HK_TOPK,        /* axis, hi[0] k, hi[1] largest; xo[0] indices */
+        HK_SPLIT,       /* axis; outputs out, xo[..] in order */
+        HK_RNN,         /* hi[0] 0 RNN 1 GRU 2 LSTM, hi[1] directions,
+                           hi[2] hidden, hi[3] layout; hp[0]
+                           linear_before_reset, hp[1] input_forget, hp[2..7]
+                           activation kinds, hf[0..5] their alpha/beta
+                           pairs... see host_ops.c; act_alpha clip */
         HK_INSTNORM,    /* eps; hi[0] groups (0: per channel), hi[1] 1 =
                            scale/bias per group */
         HK_LPNORM,      /* axis, hi[0] p */
         HK_REDUCE,      /* hop = HR_*, axes */
-        HK_RANGE        /* in: start, limit, delta */
+        HK_RANGE,       /* in: start, limit, delta */
+        HK_CONVT,       /* ConvTranspose: group; hp[0..2] strides, [3..5]
+                           dilations, [6..8] begin pads, over 3 spatial
+                           dims (1 where absent); hi[0] spatial dims */
+        HK_RESIZE,      /* hf[0..7] scales per dim (out / in), hi[0] mode
+                           0 nearest 1 linear 2 cubic, hi[1] coordinate
+                           mode, hi[2] nearest mode, hf... see host_ops */
+        HK_HARDMAX      /* axis */
 };
 
 enum hbinop {
@@ -159,7 +172,13 @@ typedef struct xnode {
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];
-        int out2;               /* a second output (TopK indices), or -1 */
+        int64_t hp[16];         /* more host-kernel parameters (ConvTranspose
+                                 * strides / dilations / pads, Resize) */
+        float hf[16];
+        /* Outputs 1.. of a multi-output node (TopK, Split, RNN, GRU,
+         * LSTM): value ids, -1 where the model leaves one out. */
+        int *xo;
+        int n_xo;
         int unsupported;        /* refused at load (listed in the error) */
 } xnode_t;
 
@@ -264,12 +283,14 @@ int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape);
 void exec_resolve_value(xvalue_t *v, int64_t rows);
 
 /* host_ops.c: run an OP_HOST node (staging through host memory on a
- * device backend), or fold one on the values' host data into out (and
- * out2). */
+ * device backend), or fold a single-output one on the values' host data
+ * into out. */
 int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err);
-int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out, void *out2,
+int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
                    swarm_err_t *err);
+/* Operators whose outputs after the first are computed. */
+int exec_multi_output(const char *op_type);
 int exec_dtype_is_float(swarm_dtype_t dt);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'

@@ -442,24 +442,26 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                         m->n_slots++;
                 busy[s] = 1;
                 o->slot = s;
-                if (n->out2 >= 0) {
-                        xvalue_t *o2 = &m->vals[n->out2];
+                for (int k = 0; k < n->n_xo; k++) {
+                        if (n->xo[k] < 0)
+                                continue;
                         for (s = 0; s < m->n_slots && busy[s]; s++)
                                 ;
                         if (s == m->n_slots)
                                 m->n_slots++;
                         busy[s] = 1;
-                        o2->slot = s;
+                        m->vals[n->xo[k]].slot = s;
                 }
                 /* Graph outputs keep their buffer until the next run. */
                 if (n->op == OP_CONV && n->scratch > m->scratch_elems)
                         m->scratch_elems = n->scratch;
-                for (int j = -2; j < n->n_in; j++) {
+                for (int j = -1 - n->n_xo; j < n->n_in; j++) {
                         xvalue_t *v;
+                        int xk = -2 - j;        /* j < -1: xo[xk] */
                         if ((j >= 0 && n->in[j] < 0) ||
-                            (j == -2 && n->out2 < 0))
+                            (j < -1 && n->xo[xk] < 0))
                                 continue;
-                        v = j == -2 ? &m->vals[n->out2]
+                        v = j < -1 ? &m->vals[n->xo[xk]]
                             : j < 0 ? o : &m->vals[n->in[j]];
                         if (v->kind == V_TEMP && !v->is_output &&
                             v->slot >= 0 && v->last_use <= i)
@@ -576,8 +578,9 @@ static int topo_sort(swarm_model_t *m, swarm_err_t *err) {
         for (int i = 0; i < n; i++) {
                 if (sorted[i].out >= 0)
                         m->vals[sorted[i].out].producer = i;
-                if (sorted[i].out2 >= 0)
-                        m->vals[sorted[i].out2].producer = i;
+                for (int k = 0; k < sorted[i].n_xo; k++)
+                        if (sorted[i].xo[k] >= 0)
+                                m->vals[sorted[i].xo[k]].producer = i;
         }
         free(m->nodes);
         m->nodes = sorted;
@@ -899,7 +902,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 n->op_type = dup_str(np->op_type);
                 n->bias = -1;
                 n->out = -1;
-                n->out2 = -1;
+
                 n->src = (int)i;
                 /* Room for the inputs fusion adds (bias). */
                 n->in = malloc((np->n_input + 4) * sizeof(int));
@@ -949,7 +952,30 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                       np->n_input, min_in, max_in);
                         goto out;
                 }
-                if (!n->unsupported &&
+                if (!n->unsupported && exec_multi_output(n->op_type) &&
+                    np->n_output > 1) {
+                        n->n_xo = (int)np->n_output - 1;
+                        n->xo = malloc((size_t)n->n_xo * sizeof(int));
+                        if (!n->xo) {
+                                rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                                   "out of memory");
+                                goto out;
+                        }
+                        for (int k = 0; k < n->n_xo; k++)
+                                n->xo[k] = -1;
+                }
+                if (!n->unsupported && n->n_xo && np->n_output >= 1 &&
+                    !*nz(np->output[0])) {
+                        /* The first output left out (RNN's Y when only
+                         * Y_h is used): computed into a hidden value. */
+                        char hid[48];
+                        snprintf(hid, sizeof(hid), "#%zu#out0", i);
+                        if ((rc = new_value(m, &nt, hid, V_TEMP, err)))
+                                goto out;
+                        n->out = m->n_vals - 1;
+                        m->vals[n->out].producer = (int)i;
+                }
+                if (!n->unsupported && n->out < 0 &&
                     (np->n_output < 1 || !*nz(np->output[0]))) {
                         rc = node_err(err, SWARM_ERR_INVALID, n,
                                       "no output");
@@ -973,11 +999,10 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                 n->out = m->n_vals - 1;
                                 m->vals[n->out].producer = (int)i;
                         }
-                        /* TopK's indices: the one second output computed */
-                        if (j == 1 && strcmp(n->op_type, "TopK") == 0) {
-                                n->out2 = m->n_vals - 1;
-                                m->vals[n->out2].unusable = 0;
-                                m->vals[n->out2].producer = (int)i;
+                        if (j >= 1 && n->n_xo) {
+                                n->xo[j - 1] = m->n_vals - 1;
+                                m->vals[m->n_vals - 1].unusable = 0;
+                                m->vals[m->n_vals - 1].producer = (int)i;
                         }
                 }
         }

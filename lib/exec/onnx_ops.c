@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
@@ -1194,8 +1195,8 @@ static int h_topk(OPARGS) {
         (void)sorted;   /* results are always sorted */
         out_like(o, x);
         o->shape[axis] = k;
-        if (n->out2 >= 0) {
-                xvalue_t *o2 = &m->vals[n->out2];
+        if (n->n_xo > 0 && n->xo[0] >= 0) {
+                xvalue_t *o2 = &m->vals[n->xo[0]];
                 out_like(o2, x);
                 o2->shape[axis] = k;
                 o2->dtype = SWARM_DTYPE_INT64;
@@ -1349,6 +1350,506 @@ static int h_depth_space(OPARGS) {
         }
         n->sub = 6;
         return SWARM_OK;
+}
+
+static int h_convt(OPARGS) {
+        static const char *const allowed[] = {"auto_pad", "dilations",
+                                              "group", "kernel_shape",
+                                              "output_padding",
+                                              "output_shape", "pads",
+                                              "strides", NULL};
+        xvalue_t *x = VAL(0), *w = VAL(1), *o = &m->vals[n->out];
+        int64_t st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, pads[6] = {0};
+        int64_t opad[3] = {0}, oshape[3], ks[3];
+        int sd = x->ndim - 2, cnt, c2, rc;
+        char ap[32] = "NOTSET";
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "group", 1, &n->group, err)))
+                return rc;
+        for (int j = 0; j < n->n_in; j++)
+                if ((rc = need_float(m, n, j, err)))
+                        return rc;
+        if (sd < 1 || sd > 3 || w->ndim != x->ndim)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "X and W must be 3-D to 5-D, of one rank");
+        if (!is_const(w) || (has_in(n, 2) && !is_const(VAL(2))))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "weights must be constants");
+        if (n->group < 1 || x->shape[1] != w->shape[0] ||
+            w->shape[0] % n->group)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "channels and group do not match");
+        if (has_in(n, 2) && elems_of(VAL(2)) != w->shape[1] * n->group)
+                return node_err(err, SWARM_ERR_INVALID, n, "bias size");
+        attr_str(np, "auto_pad", ap, sizeof(ap));
+        if ((rc = attr_ints(np, n, "kernel_shape", ks, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "strides", st, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "dilations", dl, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "pads", pads, 6, &cnt, err)) ||
+            (cnt >= 0 && cnt != 2 * sd) ||
+            (rc = attr_ints(np, n, "output_padding", opad, 3, &cnt, err)) ||
+            (cnt >= 0 && cnt != sd) ||
+            (rc = attr_ints(np, n, "output_shape", oshape, 3, &c2, err)) ||
+            (c2 >= 0 && c2 != sd))
+                return rc ? rc : node_err(err, SWARM_ERR_INVALID, n,
+                                          "attributes do not match %d "
+                                          "spatial dims", sd);
+        out_like(o, x);
+        o->shape[1] = w->shape[1] * n->group;
+        for (int d = 0; d < sd; d++) {
+                int64_t in = x->shape[2 + d], k = w->shape[2 + d], full, eff;
+                if (st[d] < 1 || dl[d] < 1 || opad[d] < 0 ||
+                    pads[d] < 0 || pads[sd + d] < 0)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "strides, dilations >= 1 and pads, "
+                                        "output_padding >= 0");
+                /* full = stride * (in - 1) + output_padding + eff */
+                if ((rc = ck_mul(n, k - 1, dl[d], &eff, err)) ||
+                    (rc = ck_mul(n, st[d], in - 1, &full, err)) ||
+                    (rc = ck_add(n, full, opad[d], &full, err)) ||
+                    (rc = ck_add(n, full, eff + 1, &full, err)))
+                        return rc;
+                if (c2 >= 0 || strncmp(ap, "SAME", 4) == 0) {
+                        int64_t want = c2 >= 0 ? oshape[d] : in * st[d];
+                        int64_t total = full - want;
+                        if (want < 0 || want > INT32_MAX)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "output_shape out of range");
+                        if (total < 0) {
+                                /* larger than the full output: zeros at
+                                 * the end, as output_padding would add */
+                                pads[d] = 0;
+                                pads[sd + d] = total;
+                        } else if (strcmp(ap, "SAME_UPPER") == 0) {
+                                pads[d] = total / 2;
+                                pads[sd + d] = total - total / 2;
+                        } else {
+                                pads[d] = total - total / 2;
+                                pads[sd + d] = total / 2;
+                        }
+                }
+                o->shape[2 + d] = full - pads[d] - pads[sd + d];
+                if (o->shape[2 + d] < 0 || o->shape[2 + d] > INT32_MAX)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "pads larger than the output");
+                n->hp[3 - sd + d] = st[d];
+                n->hp[6 - sd + d] = dl[d];
+                n->hp[9 - sd + d] = pads[d];
+        }
+        for (int d = 0; d < 3 - sd; d++) {
+                n->hp[d] = 1;
+                n->hp[3 + d] = 1;
+                n->hp[6 + d] = 0;
+        }
+        n->hi[0] = sd;
+        return to_host(n, HK_CONVT, 0);
+}
+
+static int h_split(OPARGS) {
+        static const char *const allowed[] = {"axis", "split", "num_outputs",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis, parts[64], nout = 1 + n->n_xo, numo = -1, sum = 0;
+        int cnt = -1, rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 0, &axis, err)) ||
+            (rc = attr_int(np, n, "num_outputs", -1, &numo, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (nout > 16)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "more than 16 outputs");
+        if (opset < 13 && !has_in(n, 1)) {
+                if ((rc = attr_ints(np, n, "split", parts, 64, &cnt, err)))
+                        return rc;
+        } else if (has_in(n, 1)) {
+                if ((rc = const_ints(m, n, 1, parts, 64, &cnt, NULL, err)))
+                        return rc;
+        }
+        if (cnt < 0) {
+                int64_t d = x->shape[axis];
+                if (numo > 0 && numo != nout)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "num_outputs differs from the "
+                                        "outputs");
+                for (int k = 0; k < nout; k++) {
+                        /* equal parts; with num_outputs the last one may
+                         * be smaller (opset 18) */
+                        int64_t p = numo > 0 ? (d + nout - 1) / nout
+                                             : d / nout;
+                        if (numo <= 0 && d % nout)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "%lld does not split into %lld "
+                                                "equal parts", (long long)d,
+                                                (long long)nout);
+                        parts[k] = p < d - sum ? p : d - sum;
+                        sum += parts[k];
+                }
+                cnt = (int)nout;
+        } else {
+                for (int k = 0; k < cnt; k++) {
+                        if (parts[k] < 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "negative split");
+                        sum += parts[k];
+                }
+        }
+        if (cnt != nout || sum != x->shape[axis])
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "split sizes do not match");
+        for (int k = 0; k < nout; k++) {
+                int id = k ? n->xo[k - 1] : n->out;
+                n->hp[k] = parts[k];
+                if (id < 0)
+                        continue;
+                out_like(&m->vals[id], x);
+                m->vals[id].shape[axis] = parts[k];
+        }
+        (void)o;
+        n->axis = (int)axis;
+        n->n_in = 1;
+        return to_host(n, HK_SPLIT, 0);
+}
+
+static int h_hardmax(OPARGS) {
+        static const char *const allowed[] = {"axis", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t axis;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", opset < 13 ? 1 : -1, &axis, err)) ||
+            (rc = data_axis(n, x, axis, &axis, err)))
+                return rc;
+        if (opset < 13 && axis != x->ndim - 1)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "opset < 13 Hardmax over [axis, end)");
+        out_like(o, x);
+        n->axis = (int)axis;
+        return to_host(n, HK_HARDMAX, 0);
+}
+
+/* Resize (opset 10-19) and Upsample (7-9). */
+static int h_resize(OPARGS) {
+        static const char *const allowed[] = {
+                "mode", "coordinate_transformation_mode", "nearest_mode",
+                "cubic_coeff_a", "exclude_outside", "extrapolation_value",
+                "antialias", "axes", "keep_aspect_ratio_policy", "scales",
+                NULL};
+        static const char *const ctm[] = {
+                "half_pixel", "asymmetric", "pytorch_half_pixel",
+                "align_corners", "tf_half_pixel_for_nn", "tf_crop_and_resize",
+                "half_pixel_symmetric"};
+        static const char *const nm[] = {"round_prefer_floor",
+                                         "round_prefer_ceil", "floor",
+                                         "ceil"};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int upsample = strcmp(n->op_type, "Upsample") == 0;
+        char mode[32] = "nearest", ct[32], nmode[32] = "round_prefer_floor";
+        char kar[32] = "stretch";
+        int64_t ex = 0, aa = 0, axes[SWARM_MAX_DIMS], sizes[SWARM_MAX_DIMS];
+        int nax = -1, rc, si = -1, zi = -1, ri = -1;
+        float sc[SWARM_MAX_DIMS];
+        int nsc = -1, nsz = -1;
+
+        snprintf(ct, sizeof(ct), "%s", upsample || opset < 11
+                 ? "asymmetric" : "half_pixel");
+        /* Upsample and Resize-10 pick the nearest pixel by flooring. */
+        if (upsample || opset < 11)
+                snprintf(nmode, sizeof(nmode), "floor");
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_float(np, n, "cubic_coeff_a", -0.75f, &n->act_alpha,
+                             err)) ||
+            (rc = attr_float(np, n, "extrapolation_value", 0.0f,
+                             &n->act_beta, err)) ||
+            (rc = attr_int(np, n, "exclude_outside", 0, &ex, err)) ||
+            (rc = attr_int(np, n, "antialias", 0, &aa, err)) ||
+            (rc = attr_ints(np, n, "axes", axes, SWARM_MAX_DIMS, &nax, err)))
+                return rc;
+        attr_str(np, "mode", mode, sizeof(mode));
+        attr_str(np, "coordinate_transformation_mode", ct, sizeof(ct));
+        attr_str(np, "nearest_mode", nmode, sizeof(nmode));
+        attr_str(np, "keep_aspect_ratio_policy", kar, sizeof(kar));
+        if (aa || strcmp(kar, "stretch") != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "antialias or keep_aspect_ratio_policy");
+        if ((rc = no_sym(m, n, err)))
+                return rc;
+        n->hi[0] = strcmp(mode, "nearest") == 0 ? 0
+                   : strcmp(mode, "linear") == 0 ||
+                     strcmp(mode, "bilinear") == 0 ? 1
+                   : strcmp(mode, "cubic") == 0 ? 2 : -1;
+        n->hp[0] = -1;
+        for (int i = 0; i < 7; i++)
+                if (strcmp(ct, ctm[i]) == 0)
+                        n->hp[0] = i;
+        n->hp[1] = -1;
+        for (int i = 0; i < 4; i++)
+                if (strcmp(nmode, nm[i]) == 0)
+                        n->hp[1] = i;
+        n->hp[2] = ex != 0;
+        n->hp[3] = 0;   /* set below when sizes give the output */
+        if (n->hi[0] < 0 || n->hp[0] < 0 || n->hp[1] < 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "mode '%s', coordinate mode '%s' or nearest "
+                                "mode '%s'", mode, ct, nmode);
+        /* Where scales and sizes come from, by opset. */
+        if (upsample && opset < 9) {
+                const Onnx__AttributeProto *a = attr_find(np, "scales");
+                if (!a || (int)a->n_floats != x->ndim)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "scales must have one value per "
+                                        "dim");
+                nsc = x->ndim;
+                for (int i = 0; i < nsc; i++)
+                        sc[i] = a->floats[i];
+        } else if (upsample || opset < 11) {
+                si = 1;
+        } else {
+                ri = 1;
+                si = 2;
+                zi = 3;
+        }
+        if (si >= 0 && has_in(n, si) && elems_of(VAL(si)) > 0) {
+                const xvalue_t *v = VAL(si);
+                if (!is_const(v) || v->dtype != SWARM_DTYPE_FLOAT32 ||
+                    elems_of(v) > SWARM_MAX_DIMS)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "scales must be a constant FLOAT32 "
+                                        "list");
+                nsc = (int)elems_of(v);
+                for (int i = 0; i < nsc; i++)
+                        sc[i] = ((const float *)v->host)[i];
+        }
+        if (zi >= 0 && has_in(n, zi) && elems_of(VAL(zi)) > 0 &&
+            (rc = const_ints(m, n, zi, sizes, SWARM_MAX_DIMS, &nsz, NULL,
+                             err)))
+                return rc;
+        if ((nsc < 0) == (nsz < 0))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "exactly one of scales and sizes");
+        if (nax < 0) {
+                nax = nsc >= 0 ? nsc : nsz;
+                if (nax != x->ndim)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "%d scales/sizes for a %d-D input",
+                                        nax, x->ndim);
+                for (int i = 0; i < nax; i++)
+                        axes[i] = i;
+        } else if (nax != (nsc >= 0 ? nsc : nsz)) {
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axes and scales/sizes differ in length");
+        }
+        out_like(o, x);
+        for (int d = 0; d < x->ndim; d++)
+                n->hf[d] = 1.0f;
+        for (int i = 0; i < nax; i++) {
+                int64_t a, in;
+                if ((rc = norm_axis(n, axes[i], x->ndim, &a, err)))
+                        return rc;
+                in = x->shape[a];
+                if (nsz >= 0) {
+                        if (sizes[i] < 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "negative size");
+                        o->shape[a] = sizes[i];
+                        n->hf[a] = in ? (float)sizes[i] / (float)in : 1.0f;
+                        n->hp[3] = 1;
+                } else {
+                        double od = floor((double)in * sc[i]);
+                        if (!(sc[i] > 0) || !(od <= (double)INT32_MAX))
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "scale %g", (double)sc[i]);
+                        o->shape[a] = (int64_t)od;
+                        n->hf[a] = sc[i];
+                }
+                if (a == 0 && x->batched && o->shape[a] != in)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "resizing the batch dimension");
+        }
+        /* Only the data (and the roi of tf_crop_and_resize) reach the
+         * kernel. */
+        if (n->hp[0] == 5) {
+                const xvalue_t *r = ri >= 0 && has_in(n, ri) ? VAL(ri) : NULL;
+                if (!r || !is_const(r) || r->dtype != SWARM_DTYPE_FLOAT32 ||
+                    elems_of(r) != 2 * x->ndim)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "roi must be a constant FLOAT32 of "
+                                        "2 * rank values");
+                n->in[1] = n->in[ri];
+                n->n_in = 2;
+        } else {
+                n->n_in = 1;
+        }
+        return to_host(n, HK_RESIZE, 0);
+}
+
+static int h_rnn(OPARGS) {
+        static const char *const allowed[] = {
+                "activation_alpha", "activation_beta", "activations", "clip",
+                "direction", "hidden_size", "input_forget", "layout",
+                "linear_before_reset", NULL};
+        static const struct {
+                const char *name;
+                int kind;
+                float a, b;
+        } A[] = {{"Relu", 0, 0, 0}, {"Tanh", 1, 0, 0}, {"Sigmoid", 2, 0, 0},
+                 {"Affine", 3, 1, 0}, {"LeakyRelu", 4, 0.01f, 0},
+                 {"ThresholdedRelu", 5, 1, 0}, {"ScaledTanh", 6, 1, 1},
+                 {"HardSigmoid", 7, 0.2f, 0.5f}, {"Elu", 8, 1, 0},
+                 {"Softsign", 9, 0, 0}, {"Softplus", 10, 0, 0}};
+        xvalue_t *x = VAL(0), *w = VAL(1), *r = VAL(2);
+        int kind = strcmp(n->op_type, "RNN") == 0 ? 0
+                   : strcmp(n->op_type, "GRU") == 0 ? 1 : 2;
+        int G = kind == 0 ? 1 : kind == 1 ? 3 : 4, nact = kind == 0 ? 1
+                                                  : kind == 1 ? 2 : 3;
+        int64_t H, lay, lbr, ifg, D, T, Bt, I;
+        char dir[32] = "forward";
+        const Onnx__AttributeProto *aa, *al, *ab;
+        int rc, ia = 0, ib = 0;
+        float clip = 0;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "hidden_size", -1, &H, err)) ||
+            (rc = attr_int(np, n, "layout", 0, &lay, err)) ||
+            (rc = attr_int(np, n, "linear_before_reset", 0, &lbr, err)) ||
+            (rc = attr_int(np, n, "input_forget", 0, &ifg, err)) ||
+            (rc = attr_float(np, n, "clip", 0.0f, &clip, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        attr_str(np, "direction", dir, sizeof(dir));
+        for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] >= 0 && j != 4 && (rc = need_float(m, n, j, err)))
+                        return rc;
+        if (has_in(n, 4) && !is_index(VAL(4)))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "sequence_lens must be INT32");
+        D = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
+        n->hp[9] = strcmp(dir, "forward") == 0 ? 0
+                   : strcmp(dir, "reverse") == 0 ? 1 : D == 2 ? 2 : -1;
+        if (n->hp[9] < 0)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "direction '%s'", dir);
+        if (x->ndim != 3 || w->ndim != 3 || r->ndim != 3 || lay < 0 ||
+            lay > 1)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "X, W, R must be 3-D");
+        if (x->batched && !lay)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "layout 0 puts the sequence first: a "
+                                "symbolic batch there is not supported");
+        T = x->shape[lay ? 1 : 0];
+        Bt = x->shape[lay ? 0 : 1];
+        I = x->shape[2];
+        if (H < 0)
+                H = w->shape[1] / G;
+        if (H < 1 || w->shape[0] != D || w->shape[1] != G * H ||
+            w->shape[2] != I || r->shape[0] != D || r->shape[1] != G * H ||
+            r->shape[2] != H ||
+            (has_in(n, 3) && elems_of(VAL(3)) != D * 2 * G * H) ||
+            (has_in(n, 7) && elems_of(VAL(7)) != D * 3 * H))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "W, R, B or P do not match hidden_size %lld",
+                                (long long)H);
+        for (int j = 5; j <= 6; j++)
+                if (has_in(n, j) && elems_of(VAL(j)) != D * Bt * H &&
+                    !VAL(j)->batched)
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "initial state size");
+        if (w->batched || r->batched || (has_in(n, 3) && VAL(3)->batched))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "weights depend on the batch");
+        /* activations: per direction, defaults by operator */
+        aa = attr_find(np, "activations");
+        al = attr_find(np, "activation_alpha");
+        ab = attr_find(np, "activation_beta");
+        for (int d = 0; d < D; d++)
+                for (int j = 0; j < nact; j++) {
+                        const char *def = j == 0 && kind > 0 ? "Sigmoid"
+                                                              : "Tanh";
+                        char nmb[32];
+                        const char *nm = def;
+                        int k = -1;
+                        size_t ai = (size_t)(d * nact + j);
+                        if (aa && ai < aa->n_strings) {
+                                size_t l = aa->strings[ai].len < 31
+                                           ? aa->strings[ai].len : 31;
+                                memcpy(nmb, aa->strings[ai].data, l);
+                                nmb[l] = '\0';
+                                nm = nmb;
+                        } else if (aa && aa->n_strings) {
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "activations: %zu for %lld "
+                                                "directions", aa->n_strings,
+                                                (long long)D);
+                        }
+                        for (size_t q = 0; q < sizeof(A) / sizeof(A[0]); q++)
+                                if (strcasecmp(A[q].name, nm) == 0)
+                                        k = (int)q;
+                        if (k < 0)
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "activation '%s'", nm);
+                        n->hp[2 + 3 * d + j] = A[k].kind;
+                        n->hf[2 * (3 * d + j)] = A[k].a;
+                        n->hf[2 * (3 * d + j) + 1] = A[k].b;
+                        /* explicit alpha / beta lists are consumed by the
+                         * activations that take them, in order */
+                        if (A[k].kind >= 3 && A[k].kind <= 8 && al &&
+                            (size_t)ia < al->n_floats)
+                                n->hf[2 * (3 * d + j)] = al->floats[ia++];
+                        if ((A[k].kind == 3 || A[k].kind == 6 ||
+                             A[k].kind == 7) && ab &&
+                            (size_t)ib < ab->n_floats)
+                                n->hf[2 * (3 * d + j) + 1] = ab->floats[ib++];
+                }
+        n->hi[0] = kind;
+        n->hi[1] = D;
+        n->hi[2] = H;
+        n->hi[3] = lay;
+        n->hp[0] = lbr != 0;
+        n->hp[1] = ifg != 0;
+        n->act_alpha = clip;
+        {
+                /* Y [T, D, Bt, H] (layout 1: [Bt, T, D, H]); Y_h, Y_c
+                 * [D, Bt, H] ([Bt, D, H]) */
+                xvalue_t *y = &m->vals[n->out];
+                y->ndim = 4;
+                y->dtype = SWARM_DTYPE_FLOAT32;
+                y->batched = x->batched;
+                if (lay) {
+                        int64_t s4[4] = {Bt, T, D, H};
+                        memcpy(y->shape, s4, sizeof(s4));
+                } else {
+                        int64_t s4[4] = {T, D, Bt, H};
+                        memcpy(y->shape, s4, sizeof(s4));
+                }
+                for (int k = 0; k < n->n_xo && k < 2; k++) {
+                        xvalue_t *v;
+                        if (n->xo[k] < 0)
+                                continue;
+                        v = &m->vals[n->xo[k]];
+                        v->ndim = 3;
+                        v->dtype = SWARM_DTYPE_FLOAT32;
+                        v->batched = x->batched;
+                        v->shape[0] = lay ? Bt : D;
+                        v->shape[1] = lay ? D : Bt;
+                        v->shape[2] = H;
+                }
+                if (n->n_xo > 2 || (kind < 2 && n->n_xo > 1 &&
+                                    n->xo[1] >= 0))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "too many outputs");
+        }
+        /* Keep the 8 input slots addressable by position. */
+        return to_host(n, HK_RNN, 0);
 }
 
 static int h_unary(OPARGS) {
@@ -2955,6 +3456,10 @@ static const opdef_t OPS[] = {
         {"GroupNormalization", h_instnorm, 3, 3},
         {"LpNormalization", h_lpnorm, 1, 1},
         {"DepthToSpace", h_depth_space, 1, 1},
+        {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
+        {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
+        {"Split", h_split, 1, 2},
+        {"RNN", h_rnn, 3, 6}, {"GRU", h_rnn, 3, 6}, {"LSTM", h_rnn, 3, 8},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };
 
@@ -3091,9 +3596,9 @@ static int fold_hostk(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
 
         if ((rc = no_sym(m, n, err)))
                 return rc;
-        if (n->out2 >= 0)
+        if (n->n_xo > 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "folding a node with two outputs");
+                                "folding a node with several outputs");
         for (int j = 0; j < n->n_in; j++)
                 if (n->in[j] >= 0)
                         exec_resolve_value(VAL(j), 1);
@@ -3103,7 +3608,7 @@ static int fold_hostk(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
         n->op = OP_HOST;
         n->hk = hk;
         n->hop = hop;
-        rc = exec_host_fold(m, n, o->host, NULL, err);
+        rc = exec_host_fold(m, n, o->host, err);
         n->op = OP_FOLDED;
         if (rc) {
                 swarm_err_prefix(err, "node '%s' (%s): folding: ", n->name,
@@ -3168,9 +3673,11 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
         /* Before folding: the fold allocates and writes the result. */
         if ((rc = check_result(n, o, all_const, err)))
                 return rc;
-        if (n->out2 >= 0 &&
-            (rc = check_result(n, &m->vals[n->out2], all_const, err)))
-                return rc;
+        for (int k = 0; k < n->n_xo; k++)
+                if (n->xo[k] >= 0 &&
+                    (rc = check_result(n, &m->vals[n->xo[k]], all_const,
+                                       err)))
+                        return rc;
         /* At run time INT32 is INT32: widened constants feeding a run-time
          * node get a narrowed copy, so every kernel sees one dtype. */
         if (!all_const) {

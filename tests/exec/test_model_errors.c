@@ -465,8 +465,8 @@ static void test_refusals(swarm_backend_t *be) {
         bld_init(&b, 13);
         vi(&b, 0, "x", 1, 2, xd);
         vi(&b, 1, "y", 1, 2, yd);
-        node(&b, "conv1", "ConvTranspose", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "conv1", "ConvTranspose",
+        node(&b, "conv1", "NonMaxSuppression", "x", "y");
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "conv1", "NonMaxSuppression",
                "not supported", NULL);
 
         bld_init(&b, 13);
