@@ -16,7 +16,8 @@
  *  - float outputs: every |got - want| <= 1e-4 * max|want| of that output;
  *    integer outputs (the recommender's top-k ids): equal;
  *  - the same when each batch row is run alone (batching must not change
- *    results).
+ *    results), and through swarm_model_run() when no non-batch dim is
+ *    symbolic (the CNNs).
  *
  * Usage: test_families FAMILY_DIR [THREADS].  Exit 0 pass, 1 fail (a model
  * that does not load fails, with the loader's message), 2 usage.
@@ -176,6 +177,21 @@ static long run_rows(swarm_model_t *m, const fam_case_t *c, int64_t r0,
         return bad;
 }
 
+static long run_plain(swarm_model_t *m, const fam_case_t *c, int64_t rows,
+                      double *worst, swarm_err_t *err) {
+        const void *ip[MAX_IO], *op[MAX_IO];
+        long bad = 0;
+        for (int i = 0; i < c->n_in; i++)
+                ip[i] = c->in[i]->data;
+        if (swarm_model_run(m, rows, ip, op, err)) {
+                printf("FAIL %s plain: run: %s\n", c->name, err->msg);
+                return 1;
+        }
+        for (int o = 0; o < c->n_out; o++)
+                bad += compare(m, c, o, op[o], 0, rows, worst, "plain");
+        return bad;
+}
+
 /* The model's signature must hold this case's arrays: dtypes, ranks and
  * every fixed dimension. */
 static int fits(const swarm_model_io_t *io, const swarm_array_t *a) {
@@ -266,6 +282,10 @@ int main(int argc, char **argv) {
                 /* Each row alone gives the batch's results. */
                 for (int64_t r = 0; rows > 1 && r < rows; r++)
                         cbad += run_rows(m, &c, r, 1, &worst, "row", &err);
+                /* A model without symbolic non-batch dims also runs through
+                 * the plain entry point (the worker's path for it). */
+                if (!swarm_model_is_shaped(m))
+                        cbad += run_plain(m, &c, rows, &worst, &err);
                 printf("%s: %s rows=%" PRId64 ", %ld mismatches\n",
                        cbad ? "FAIL" : "ok", c.name, rows, cbad);
                 bad += cbad;
