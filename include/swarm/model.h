@@ -131,6 +131,16 @@ size_t swarm_model_work_fixed_bytes(const swarm_model_t *m);
 /* Backend calls per run after fusion (Gemm + Add + Relu counts one). */
 int swarm_model_n_steps(const swarm_model_t *m);
 
+/* Steps that run as host kernels (tensors of other dtypes, operators the
+ * backend has no kernel for).  On a device backend each stages its inputs
+ * and output through host memory; a loader of such a model should log
+ * swarm_model_host_summary(), e.g. "3 of 57 steps on the host: 'eq'
+ * (Equal), 'wh' (Where), 'top' (TopK)" (truncated to size).  A model with
+ * symbolic non-batch dims reports its first plan's. */
+int swarm_model_n_host_steps(const swarm_model_t *m);
+void swarm_model_host_summary(const swarm_model_t *m, char *buf,
+                              size_t size);
+
 /* Decode a serialized ONNX TensorProto (e.g. the input_N.pb / output_N.pb of
  * ONNX test data) into *t: dtype, shape, data.  t->data is malloc'ed and the
  * caller frees it (free((void *)t->data)); t->name is left empty.

@@ -22,6 +22,7 @@ typedef enum swarm_dtype {
         SWARM_DTYPE_UINT8,
         SWARM_DTYPE_INT8,
         SWARM_DTYPE_BOOL,       /* one byte, 0 or 1 */
+        SWARM_DTYPE_FLOAT64,
         SWARM_DTYPE__COUNT
 } swarm_dtype_t;
 

@@ -95,6 +95,7 @@ static void convert_to_f32(int kind, const unsigned char *src, size_t n,
                 case SWARM_DTYPE_INT8:
                         dst[i] = (float)(int8_t)src[i];
                         break;
+                case SWARM_DTYPE_FLOAT64:
                 case K_F64: {
                         double v;
                         memcpy(&v, src + 8 * i, 8);
@@ -856,6 +857,7 @@ static const char *npy_descr(swarm_dtype_t dt) {
         case SWARM_DTYPE_UINT8: return "|u1";
         case SWARM_DTYPE_INT8: return "|i1";
         case SWARM_DTYPE_BOOL: return "|b1";
+        case SWARM_DTYPE_FLOAT64: return "<f8";
         default: return NULL;
         }
 }

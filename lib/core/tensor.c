@@ -10,6 +10,7 @@ size_t swarm_dtype_size(swarm_dtype_t dt) {
         case SWARM_DTYPE_UINT8: return 1;
         case SWARM_DTYPE_INT8: return 1;
         case SWARM_DTYPE_BOOL: return 1;
+        case SWARM_DTYPE_FLOAT64: return 8;
         default: return 0;
         }
 }
@@ -17,7 +18,7 @@ size_t swarm_dtype_size(swarm_dtype_t dt) {
 const char *swarm_dtype_name(swarm_dtype_t dt) {
         static const char *names[SWARM_DTYPE__COUNT] = {
                 "FLOAT32", "FLOAT16", "BFLOAT16", "INT64", "INT32", "UINT8",
-                "INT8", "BOOL"};
+                "INT8", "BOOL", "FLOAT64"};
         if ((unsigned)dt >= SWARM_DTYPE__COUNT)
                 return "?";
         return names[dt];

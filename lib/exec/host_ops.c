@@ -90,12 +90,13 @@ static uint16_t float_to_bf16(float v) {
 
 int exec_dtype_is_float(swarm_dtype_t dt) {
         return dt == SWARM_DTYPE_FLOAT32 || dt == SWARM_DTYPE_FLOAT16 ||
-               dt == SWARM_DTYPE_BFLOAT16;
+               dt == SWARM_DTYPE_BFLOAT16 || dt == SWARM_DTYPE_FLOAT64;
 }
 
 static double ldf(const void *p, swarm_dtype_t dt, int64_t i) {
         switch (dt) {
         case SWARM_DTYPE_FLOAT32: return ((const float *)p)[i];
+        case SWARM_DTYPE_FLOAT64: return ((const double *)p)[i];
         case SWARM_DTYPE_FLOAT16:
                 return half_to_float(((const uint16_t *)p)[i]);
         case SWARM_DTYPE_BFLOAT16:
@@ -135,6 +136,7 @@ static int64_t ldi(const void *p, swarm_dtype_t dt, int64_t i) {
 static void stf(void *p, swarm_dtype_t dt, int64_t i, double v) {
         switch (dt) {
         case SWARM_DTYPE_FLOAT32: ((float *)p)[i] = (float)v; return;
+        case SWARM_DTYPE_FLOAT64: ((double *)p)[i] = v; return;
         case SWARM_DTYPE_FLOAT16:
                 ((uint16_t *)p)[i] = float_to_half((float)v);
                 return;
@@ -1455,6 +1457,125 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
         return SWARM_OK;
 }
 
+/* NegativeLogLikelihoodLoss / SoftmaxCrossEntropyLoss over x [N, C, d..],
+ * t [N, d..], optional weights [C]. */
+static int run_loss(swarm_model_t *m, const xnode_t *n, void *const *p,
+                    void *const *pout, swarm_err_t *err) {
+        const xvalue_t *x = in_v(m, n, 0), *t = in_v(m, n, 1);
+        const xvalue_t *wv = in_v(m, n, 2), *o = &m->vals[n->out];
+        int64_t N = x->cshape[0], C = x->cshape[1], inner = 1;
+        double *lp = NULL, sum = 0, wsum = 0;
+        void *lpo = n->n_xo > 0 ? pout[1] : NULL;
+
+        for (int d = 2; d < x->ndim; d++)
+                inner *= x->cshape[d];
+        lp = malloc((size_t)(x->celems > 0 ? x->celems : 1) * sizeof(double));
+        if (!lp)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < x->celems; i++)
+                lp[i] = ldf(p[0], x->dtype, i);
+        if (n->hi[0] == 1)
+                /* log-softmax over C */
+                for (int64_t a = 0; a < N; a++)
+                        for (int64_t c = 0; c < inner; c++) {
+                                double mx = -INFINITY, s = 0;
+                                for (int64_t k = 0; k < C; k++)
+                                        mx = fmax(mx, lp[(a * C + k) * inner +
+                                                         c]);
+                                for (int64_t k = 0; k < C; k++)
+                                        s += exp(lp[(a * C + k) * inner + c] -
+                                                 mx);
+                                for (int64_t k = 0; k < C; k++)
+                                        lp[(a * C + k) * inner + c] -=
+                                                mx + log(s);
+                        }
+        for (int64_t i = 0; lpo && i < x->celems; i++)
+                stf(lpo, x->dtype, i, lp[i]);
+        for (int64_t a = 0; a < N; a++)
+                for (int64_t c = 0; c < inner; c++) {
+                        int64_t at = a * inner + c;
+                        int64_t k = ldi(p[1], t->dtype, at);
+                        double w, l;
+                        if (n->hi[2] && k == n->hp[0]) {
+                                if (n->hi[1] == 0)
+                                        stf(pout[0], o->dtype, at, 0);
+                                continue;
+                        }
+                        if (k < 0 || k >= C) {
+                                free(lp);
+                                return bad_index(err, k, C);
+                        }
+                        w = wv ? ldf(p[2], wv->dtype, k) : 1;
+                        l = -lp[(a * C + k) * inner + c] * w;
+                        if (n->hi[1] == 0)
+                                stf(pout[0], o->dtype, at, l);
+                        sum += l;
+                        wsum += w;
+                }
+        if (n->hi[1] == 1)
+                stf(pout[0], o->dtype, 0, sum);
+        else if (n->hi[1] == 2)
+                stf(pout[0], o->dtype, 0, wsum != 0 ? sum / wsum : 0);
+        free(lp);
+        return SWARM_OK;
+}
+
+static int run_padm(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
+                    const void *px, void *po) {
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        size_t es = swarm_dtype_size(x->dtype);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t e = 0; e < o->celems; e++) {
+                int64_t off = 0;
+                for (int d = 0; d < x->ndim; d++) {
+                        int64_t dn = x->cshape[d], j = idx[d] - n->hp[d];
+                        if (n->hi[0] == 2)
+                                j = j < 0 ? 0 : j >= dn ? dn - 1 : j;
+                        else if (n->hi[0] == 3)
+                                j = ((j % dn) + dn) % dn;
+                        else if (dn == 1)
+                                j = 0;
+                        else
+                                while (j < 0 || j >= dn)
+                                        j = j < 0 ? -j : 2 * (dn - 1) - j;
+                        off += j * xs[d];
+                }
+                memcpy((char *)po + (size_t)e * es,
+                       (const char *)px + (size_t)off * es, es);
+                for (int d = o->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < o->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+static int run_lrn(const xnode_t *n, const xvalue_t *x, const void *px,
+                   void *po) {
+        int64_t N = x->cshape[0], C = x->cshape[1], inner = 1, sz = n->hi[0];
+        int64_t lo = (sz - 1) / 2, hi = sz - 1 - lo;
+        for (int d = 2; d < x->ndim; d++)
+                inner *= x->cshape[d];
+        for (int64_t a = 0; a < N; a++)
+                for (int64_t c = 0; c < C; c++)
+                        for (int64_t i = 0; i < inner; i++) {
+                                double s = 0, v;
+                                for (int64_t k = c - lo; k <= c + hi; k++)
+                                        if (k >= 0 && k < C) {
+                                                v = ldf(px, x->dtype,
+                                                        (a * C + k) * inner +
+                                                        i);
+                                                s += v * v;
+                                        }
+                                v = ldf(px, x->dtype, (a * C + c) * inner + i);
+                                stf(po, x->dtype, (a * C + c) * inner + i,
+                                    v / pow(n->hf[2] + n->hf[0] / (double)sz *
+                                            s, n->hf[1]));
+                        }
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1483,7 +1604,8 @@ static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
 int exec_multi_output(const char *op_type) {
         return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
                strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
-               strcmp(op_type, "LSTM") == 0;
+               strcmp(op_type, "LSTM") == 0 ||
+               strcmp(op_type, "SoftmaxCrossEntropyLoss") == 0;
 }
 
 /* pout[0] is the first output, pout[1 + k] extra output k (NULL when the
@@ -1578,6 +1700,18 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return run_resize(n, x, o, p[0], p[1], po, err);
         case HK_RNN:
                 return run_rnn(m, n, p, pout, err);
+        case HK_LOSS:
+                return run_loss(m, n, p, pout, err);
+        case HK_PADM:
+                return run_padm(n, x, o, p[0], po);
+        case HK_EYE:
+                for (int64_t i = 0; i < o->cshape[0]; i++)
+                        for (int64_t j = 0; j < o->cshape[1]; j++)
+                                sti(po, o->dtype, i * o->cshape[1] + j,
+                                    j - i == n->hi[1]);
+                return SWARM_OK;
+        case HK_LRN:
+                return run_lrn(n, x, p[0], po);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

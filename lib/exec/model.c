@@ -74,6 +74,40 @@ int swarm_model_n_steps(const swarm_model_t *m) {
         return m->n_steps;
 }
 
+int swarm_model_n_host_steps(const swarm_model_t *m) {
+        int n = 0;
+        if (m->sh)
+                m = exec_shaped_first(m);
+        for (int i = 0; m && i < m->n_nodes; i++)
+                n += !m->nodes[i].dead && m->nodes[i].op == OP_HOST;
+        return n;
+}
+
+void swarm_model_host_summary(const swarm_model_t *m, char *buf,
+                              size_t size) {
+        size_t o;
+        int shown = 0;
+
+        if (!size)
+                return;
+        if (m->sh)
+                m = exec_shaped_first(m);
+        if (!m) {
+                snprintf(buf, size, "no plan");
+                return;
+        }
+        o = (size_t)snprintf(buf, size, "%d of %d steps on the host",
+                             swarm_model_n_host_steps(m), m->n_steps);
+        for (int i = 0; i < m->n_nodes && o < size; i++) {
+                const xnode_t *n = &m->nodes[i];
+                if (n->dead || n->op != OP_HOST)
+                        continue;
+                o += (size_t)snprintf(buf + o, size - o, "%s'%s' (%s)",
+                                      shown++ ? ", " : ": ", n->name,
+                                      n->op_type);
+        }
+}
+
 static size_t value_bytes(const xvalue_t *v, int64_t rows) {
         int64_t e = swarm_shape_elems(v->shape, v->ndim);
         return (size_t)e * (v->batched ? (size_t)rows : 1) *

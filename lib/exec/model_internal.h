@@ -113,7 +113,14 @@ enum hkernel {
         HK_RESIZE,      /* hf[0..7] scales per dim (out / in), hi[0] mode
                            0 nearest 1 linear 2 cubic, hi[1] coordinate
                            mode, hi[2] nearest mode, hf... see host_ops */
-        HK_HARDMAX      /* axis */
+        HK_HARDMAX,     /* axis */
+        HK_PADM,        /* Pad reflect (hi[0] 1) / edge (2) / wrap (3):
+                           hp[d] begin pad of dim d */
+        HK_EYE,         /* EyeLike: hi[1] = k */
+        HK_LRN,         /* hi[0] size; hf[0..2] alpha, beta, bias */
+        HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
+                           reduction 0 none 1 sum 2 mean, hi[2] 1 with
+                           ignore_index hp[0]; xo[0] log_prob (SCE) */
 };
 
 enum hbinop {
@@ -214,6 +221,10 @@ struct swarm_model {
          * plan of a shaped family); NULL otherwise. */
         const struct xdimval *dimvals;
         int n_dimvals;
+        /* Loading only: a node was refused because the batch would move
+         * off the leading dim (not because it mixes rows): plans with a
+         * fixed batch can run the model. */
+        int batch_moved;
         /* A model with symbolic non-batch dims is a family of plans, one
          * per resolved shape (shaped.c); NULL for a plain plan. */
         struct xshaped *sh;
@@ -245,6 +256,8 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                     xsymdim_t *dims, int n_dims, swarm_model_t **out,
                     swarm_err_t *err);
 void exec_shaped_destroy(swarm_model_t *m);
+/* A family's most recently used plan (NULL when it has none). */
+const swarm_model_t *exec_shaped_first(const swarm_model_t *m);
 
 /* onnx_ops.c: per-operator checks, shape inference and load-time folding.
  * Returns SWARM_OK with n->op and the output value filled, or an error

@@ -20,7 +20,8 @@
 /* ONNX TensorProto.DataType values. */
 enum {
         ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6,
-        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_BFLOAT16 = 16
+        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_DOUBLE = 11,
+        ONNX_BFLOAT16 = 16
 };
 
 static const char *nz(const char *s) {
@@ -37,6 +38,7 @@ static int onnx_dtype(int32_t t, swarm_dtype_t *dt) {
         case ONNX_BFLOAT16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
         case ONNX_INT8: *dt = SWARM_DTYPE_INT8; return 0;
         case ONNX_BOOL: *dt = SWARM_DTYPE_BOOL; return 0;
+        case ONNX_DOUBLE: *dt = SWARM_DTYPE_FLOAT64; return 0;
         default: return -1;
         }
 }
@@ -104,6 +106,7 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
         switch (*dt) {
         case SWARM_DTYPE_FLOAT32: n_typed = t->n_float_data; break;
         case SWARM_DTYPE_INT64: n_typed = t->n_int64_data; break;
+        case SWARM_DTYPE_FLOAT64: n_typed = t->n_double_data; break;
         default: n_typed = t->n_int32_data; break;
         }
         if (n_typed != (size_t)elems)
@@ -121,6 +124,9 @@ static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
                         break;
                 case SWARM_DTYPE_INT64:
                         ((int64_t *)p)[i] = t->int64_data[i];
+                        break;
+                case SWARM_DTYPE_FLOAT64:
+                        ((double *)p)[i] = t->double_data[i];
                         break;
                 case SWARM_DTYPE_INT32:
                         ((int32_t *)p)[i] = t->int32_data[i];
@@ -304,8 +310,9 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
             onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': element type %d; FLOAT32, "
-                                     "FLOAT16, BFLOAT16, INT64, INT32, INT8, "
-                                     "UINT8 and BOOL inputs are supported",
+                                     "FLOAT16, BFLOAT16, FLOAT64, INT64, "
+                                     "INT32, INT8, UINT8 and BOOL inputs are "
+                                     "supported",
                                      v->name,
                                      (int)tp->tensor_type->elem_type);
         sp = tp->tensor_type->shape;
@@ -323,11 +330,6 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                 const Onnx__TensorShapeProto__Dimension *d = sp->dim[i];
                 int fixed = d && d->value_case ==
                         ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-                if (!fixed && i == 0) {
-                        v->batched = 1;
-                        v->shape[0] = 1;
-                        continue;
-                }
                 if (!fixed) {
                         /* A plan of a shaped family: the dim's value. */
                         int found = 0;
@@ -340,6 +342,11 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
                                 }
                         if (found)
                                 continue;
+                }
+                if (!fixed && i == 0) {
+                        v->batched = 1;
+                        v->shape[0] = 1;
+                        continue;
                 }
                 if (!fixed)
                         return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
@@ -1063,6 +1070,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         swarm_err_clear(&pe);
                         rc = exec_infer_node(m, n, np, opset, &pe);
                         if (rc == SWARM_ERR_UNSUPPORTED) {
+                                /* The refusals that only move the batch
+                                 * (each row stays its own). */
+                                if (strstr(pe.msg, "would move") ||
+                                    strstr(pe.msg, "would not stay") ||
+                                    strstr(pe.msg, "push the batch") ||
+                                    strstr(pe.msg, "sequence first"))
+                                        m->batch_moved = 1;
                                 problem_add(&probs, pe.msg, opset);
                                 poisoned = 1;
                                 rc = SWARM_OK;
@@ -1160,7 +1174,7 @@ static void free_symdims(xsymdim_t *d, int n) {
 }
 
 static int scan_symdims(const Onnx__GraphProto *g, const swarm_tensor_t *bind,
-                        int n_bind, xsymdim_t **dims, int *n,
+                        int n_bind, int with_batch, xsymdim_t **dims, int *n,
                         swarm_err_t *err) {
         xsymdim_t *d = NULL;
         int cnt = 0;
@@ -1178,7 +1192,7 @@ static int scan_symdims(const Onnx__GraphProto *g, const swarm_tensor_t *bind,
                     !(sp = vi->type->tensor_type->shape) ||
                     sp->n_dim > SWARM_MAX_DIMS)
                         continue;
-                for (size_t j = 1; j < sp->n_dim; j++) {
+                for (size_t j = with_batch ? 0 : 1; j < sp->n_dim; j++) {
                         const Onnx__TensorShapeProto__Dimension *dm =
                                 sp->dim[j];
                         int g2 = -1;
@@ -1208,8 +1222,10 @@ static int scan_symdims(const Onnx__GraphProto *g, const swarm_tensor_t *bind,
                                 return swarm_err_set(err, SWARM_ERR_NOMEM,
                                                      "out of memory");
                         d[cnt].input = strdup(name);
+                        /* every batch dim is one: the rows */
                         d[cnt].param = strdup(
-                                dm && dm->value_case ==
+                                j == 0 ? "#batch"
+                                : dm && dm->value_case ==
                                 ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
                                 ? nz(dm->dim_param) : "");
                         d[cnt].dim = (int)j;
@@ -1252,7 +1268,7 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                    swarm_model_t **out, swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
-        int rc;
+        int rc, top;
 
         *out = NULL;
         if (!be || (!buf && len))
@@ -1265,11 +1281,12 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                                    "(%zu bytes)", len);
                 goto out;
         }
+        top = n_dimvals < 0;
         if (n_dimvals < 0) {
                 xsymdim_t *dims;
                 int nd;
-                if ((rc = scan_symdims(mp->graph, bind, n_bind, &dims, &nd,
-                                       err))) {
+                if ((rc = scan_symdims(mp->graph, bind, n_bind, 0, &dims,
+                                       &nd, err))) {
                         swarm_err_prefix(err, "loading model: ");
                         goto out;
                 }
@@ -1296,6 +1313,29 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
         m->dir = NULL;
         m->dimvals = NULL;
         m->n_dimvals = 0;
+        if (rc == SWARM_ERR_UNSUPPORTED && top && m->batch_moved) {
+                /* Refused with a symbolic batch (it moves, or mixes with
+                 * other dims: a GRU over [seq, batch, ...]): try plans
+                 * with the batch fixed per plan, one per batch size. */
+                xsymdim_t *dims;
+                int nd;
+                if (scan_symdims(mp->graph, bind, n_bind, 1, &dims, &nd,
+                                 NULL) == SWARM_OK && nd > 0) {
+                        swarm_model_t *f = NULL;
+                        swarm_err_t fe;
+                        int frc;
+                        swarm_err_clear(&fe);
+                        onnx__model_proto__free_unpacked(mp, NULL);
+                        mp = NULL;
+                        frc = exec_shaped_new(buf, len, bind, n_bind, dir, be,
+                                              dims, nd, &f, &fe);
+                        if (frc == SWARM_OK) {
+                                swarm_model_destroy(m);
+                                *out = f;
+                                return SWARM_OK;
+                        }
+                }
+        }
         if (rc) {
                 swarm_err_prefix(err, "loading model: ");
                 goto out;

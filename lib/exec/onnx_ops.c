@@ -1518,6 +1518,108 @@ static int h_split(OPARGS) {
         return to_host(n, HK_SPLIT, 0);
 }
 
+static int h_loss(OPARGS) {
+        static const char *const allowed[] = {"reduction", "ignore_index",
+                                              NULL};
+        xvalue_t *x = VAL(0), *t = VAL(1), *o = &m->vals[n->out];
+        int sce = strcmp(n->op_type, "SoftmaxCrossEntropyLoss") == 0;
+        char red[16] = "mean";
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        attr_str(np, "reduction", red, sizeof(red));
+        n->hi[0] = sce;
+        n->hi[1] = strcmp(red, "none") == 0 ? 0 : strcmp(red, "sum") == 0
+                   ? 1 : strcmp(red, "mean") == 0 ? 2 : -1;
+        n->hi[2] = attr_find(np, "ignore_index") != NULL;
+        if (n->hi[2] &&
+            (rc = attr_int(np, n, "ignore_index", 0, &n->hp[0], err)))
+                return rc;
+        if (n->hi[1] < 0)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "reduction '%s'", red);
+        if (!exec_dtype_is_float(x->dtype) || !is_index(t) || x->ndim < 2 ||
+            t->ndim != x->ndim - 1 ||
+            (has_in(n, 2) && elems_of(VAL(2)) != x->shape[1]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input [N, C, ...], target [N, ...] of "
+                                "integers, weights [C]");
+        for (int d = 0; d < t->ndim; d++)
+                if (t->shape[d] != x->shape[d == 0 ? 0 : d + 1])
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "target shape does not match");
+        if (x->batched && n->hi[1] != 0)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "reducing the loss over the batch");
+        out_like(o, t);
+        o->dtype = x->dtype;
+        if (n->hi[1] != 0)
+                o->ndim = 0;
+        if (n->n_xo > 0 && n->xo[0] >= 0)
+                out_like(&m->vals[n->xo[0]], x);
+        return to_host(n, HK_LOSS, 0);
+}
+
+static int h_eyelike(OPARGS) {
+        static const char *const allowed[] = {"dtype", "k", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t k, dt = -1;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "k", 0, &k, err)) ||
+            (rc = attr_int(np, n, "dtype", -1, &dt, err)))
+                return rc;
+        if (x->ndim != 2 || x->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input must be 2-D with fixed dims");
+        out_like(o, x);
+        {
+                static const struct {
+                        int64_t onnx;
+                        swarm_dtype_t dt;
+                } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
+                         {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
+                         {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
+                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64}};
+                o->dtype = ldt(x);
+                for (size_t i = 0; dt >= 0 && i < sizeof(C) / sizeof(C[0]);
+                     i++)
+                        if (C[i].onnx == dt)
+                                o->dtype = C[i].dt;
+        }
+        /* The result depends on the shape only: a constant. */
+        n->hi[1] = k;
+        return to_host(n, HK_EYE, 0);
+}
+
+static int h_lrn(OPARGS) {
+        static const char *const allowed[] = {"alpha", "beta", "bias", "size",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t size;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = need_float(m, n, 0, err)) ||
+            (rc = attr_float(np, n, "alpha", 1e-4f, &n->hf[0], err)) ||
+            (rc = attr_float(np, n, "beta", 0.75f, &n->hf[1], err)) ||
+            (rc = attr_float(np, n, "bias", 1.0f, &n->hf[2], err)) ||
+            (rc = attr_int(np, n, "size", 0, &size, err)))
+                return rc;
+        if (size < 1 || x->ndim < 2)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "size >= 1 over [N, C, ...]");
+        out_like(o, x);
+        n->hi[0] = size;
+        return to_host(n, HK_LRN, 0);
+}
+
 static int h_hardmax(OPARGS) {
         static const char *const allowed[] = {"axis", NULL};
         xvalue_t *x = VAL(0), *o = &m->vals[n->out];
@@ -3169,6 +3271,14 @@ static int h_cast(OPARGS) {
         if ((rc = attrs_only(np, n, allowed, err)) ||
             (rc = attr_int(np, n, "to", 0, &to, err)))
                 return rc;
+        if (strcmp(n->op_type, "CastLike") == 0) {
+                /* to = the dtype of target_type */
+                static const int64_t onnx_of[SWARM_DTYPE__COUNT] = {
+                        1, 10, 16, 7, 6, 2, 3, 9, 11};
+                swarm_dtype_t t = ldt(VAL(1));
+                to = (unsigned)t < SWARM_DTYPE__COUNT ? onnx_of[t] : 0;
+                n->n_in = 1;
+        }
         out_like(o, x);
         {
                 static const struct {
@@ -3177,7 +3287,7 @@ static int h_cast(OPARGS) {
                 } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
                          {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
                          {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
-                         {10, SWARM_DTYPE_FLOAT16},
+                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64},
                          {16, SWARM_DTYPE_BFLOAT16}};
                 int found = 0;
                 for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++)
@@ -3286,9 +3396,10 @@ static int h_pad(OPARGS) {
         attr_str(np, "mode", mode, sizeof(mode));
         if ((rc = attrs_only(np, n, allowed, err)))
                 return rc;
-        if (strcmp(mode, "constant") != 0)
+        if (strcmp(mode, "constant") != 0 && strcmp(mode, "reflect") != 0 &&
+            strcmp(mode, "edge") != 0 && strcmp(mode, "wrap") != 0)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "mode '%s' (only constant)", mode);
+                                "mode '%s'", mode);
         if (opset < 11) {
                 if ((rc = attr_ints(np, n, "pads", pads, 2 * SWARM_MAX_DIMS,
                                     &cnt, err)) ||
@@ -3343,6 +3454,24 @@ static int h_pad(OPARGS) {
                 /* What PyTorch emits before AveragePool: nothing to do. */
                 n->op = OP_COPY;
                 return is_const(x) ? fold_same_data(m, n, err) : SWARM_OK;
+        }
+        if (strcmp(mode, "constant") != 0) {
+                /* reflect / edge / wrap: an index map per dim */
+                n->hi[0] = mode[0] == 'r' ? 1 : mode[0] == 'e' ? 2 : 3;
+                for (int d = 0; d < x->ndim; d++) {
+                        if (x->shape[d] == 0 ||
+                            (n->hi[0] == 1 && x->shape[d] > 1 &&
+                             (pads[d] >= x->shape[d] ||
+                              pads[d + x->ndim] >= x->shape[d])))
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "pads too large for mode "
+                                                "'%s'", mode);
+                        n->hp[d] = pads[d];
+                }
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                n->n_in = 1;
+                return to_host(n, HK_PADM, 0);
         }
         contig_strides(o->shape, o->ndim, str);
         n->xoff = 0;
@@ -3458,7 +3587,11 @@ static const opdef_t OPS[] = {
         {"DepthToSpace", h_depth_space, 1, 1},
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
-        {"Split", h_split, 1, 2},
+        {"Split", h_split, 1, 2}, {"CastLike", h_cast, 2, 2},
+        {"EyeLike", h_eyelike, 1, 1}, {"LRN", h_lrn, 1, 1},
+        {"Scatter", h_gather_elements, 3, 3},
+        {"NegativeLogLikelihoodLoss", h_loss, 2, 3},
+        {"SoftmaxCrossEntropyLoss", h_loss, 2, 3},
         {"RNN", h_rnn, 3, 6}, {"GRU", h_rnn, 3, 6}, {"LSTM", h_rnn, 3, 8},
         {"SpaceToDepth", h_depth_space, 1, 1},
 };

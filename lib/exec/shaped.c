@@ -235,10 +235,10 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                 }
                 /* A dim that differs between the probes (or, with one
                  * probe, equals the probe value) follows the input's. */
-                for (int d = 1; d < io->ndim; d++) {
+                for (int d = 0; d < io->ndim; d++) {
                         int s = p2 ? p2->out_io[i].shape[d] != io->shape[d]
                                    : io->shape[d] == a;
-                        if (!s)
+                        if (!s || io->shape[d] < 0)
                                 continue;
                         /* named only when one name is in play */
                         if (sh->n_groups == 1 && io->shape[d] == a &&
@@ -299,6 +299,13 @@ static int check(const swarm_model_t *m, int64_t rows,
                                                 "the other inputs'", i, d,
                                                 err);
                                 rows = v;
+                                /* plans with the batch fixed: rows is a
+                                 * key like the other symbolic dims */
+                                for (int k = 0; sh && k < sh->n_dims; k++)
+                                        if (sh->dims[k].dim == 0 &&
+                                            strcmp(sh->dims[k].input,
+                                                   io->name) == 0)
+                                                key[sh->dims[k].group] = v;
                                 continue;
                         }
                         if (io->shape[d] >= 0) {
@@ -335,6 +342,18 @@ int swarm_model_check_shapes(const swarm_model_t *m,
                              swarm_err_t *err) {
         int64_t key[64];
         return check(m, -1, in_shapes, key, err);
+}
+
+const swarm_model_t *exec_shaped_first(const swarm_model_t *m) {
+        const struct xshaped *sh = m->sh;
+        const swarm_model_t *best = NULL;
+        uint64_t used = 0;
+        for (int i = 0; sh && i < sh->n_cache; i++)
+                if (!best || sh->cache[i].used > used) {
+                        best = sh->cache[i].plan;
+                        used = sh->cache[i].used;
+                }
+        return best;
 }
 
 int swarm_model_is_shaped(const swarm_model_t *m) {

@@ -15,7 +15,8 @@
         "{\"name\": \"name\", \"type\": \"string\"},"                         \
         "{\"name\": \"dtype\", \"type\": {\"type\": \"enum\", \"name\": "     \
         "\"DType\", \"symbols\": [\"FLOAT32\", \"FLOAT16\", \"BFLOAT16\", "   \
-        "\"INT64\", \"INT32\", \"UINT8\", \"INT8\", \"BOOL\"]}},"            \
+        "\"INT64\", \"INT32\", \"UINT8\", \"INT8\", \"BOOL\", "           \
+        "\"FLOAT64\"]}},"                                                     \
         "{\"name\": \"shape\", \"type\": {\"type\": \"array\", \"items\": "   \
         "\"long\"}},"                                                         \
         "{\"name\": \"data\", \"type\": \"bytes\"}]}}"

@@ -192,7 +192,7 @@ static void specific_errors(void) {
         CHECK(strstr(err.msg, "version"));
 
         /* enum and union indexes */
-        b = 16;         /* dtype 8: one past BOOL */
+        b = 18;         /* dtype 9: one past FLOAT64 */
         CHECK(patched(OFF_DTYPE, 1, &b, 1, &err) == SWARM_ERR_PARSE);
         CHECK(strstr(err.msg, "inputs[0].dtype"));
         b = 1;          /* dtype -1 */

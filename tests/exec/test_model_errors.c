@@ -516,10 +516,10 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "cycle", NULL);
 
         bld_init(&b, 13);
-        vi(&b, 0, "x", 11, 2, xd);      /* DOUBLE */
+        vi(&b, 0, "x", 12, 2, xd);      /* UINT32 */
         vi(&b, 1, "y", 1, 2, xd);
         node(&b, "r1", "Relu", "x", "y");
-        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 11",
+        expect(&b, be, SWARM_ERR_UNSUPPORTED, "'x'", "element type 12",
                NULL);
 
         /* A computed dtype that contradicts the declared output. */
@@ -828,6 +828,11 @@ static void test_typed_runtime(swarm_backend_t *be) {
                 CHECK(strcmp(sig, "ids:INT64[N,4], x:FLOAT32[N,4] -> "
                               "vals:FLOAT32[N,2], idx:INT32[N,2]") == 0,
                       "%s", sig);
+                swarm_model_host_summary(m, sig, sizeof(sig));
+                CHECK(swarm_model_n_host_steps(m) == 4 &&
+                      strcmp(sig, "4 of 4 steps on the host: 'eq' (Equal), "
+                             "'wh' (Where), 'top' (TopK), 'cast' (Cast)") == 0,
+                      "%d: %s", swarm_model_n_host_steps(m), sig);
                 for (int64_t rows = 1; rows <= 5; rows += 4) {
                         int64_t ids[5 * 4];
                         float x[5 * 4];
@@ -1004,6 +1009,93 @@ out:
         swarm_model_destroy(m);
         free(buf);
         bld_free(&b);
+}
+
+/* A GRU over a batch_first input as torch.onnx.export writes it: x[N,T,F]
+ * -> Transpose -> GRU (layout 0, the batch in dim 1) -> Y_h -> Squeeze.
+ * The batch cannot stay leading, so the model runs as plans with the batch
+ * fixed per plan; it must agree with the same GRU in layout 1 (batch
+ * leading, one plan), for several batch sizes. */
+static void gru_model(bld_t *b, int layout, const float *w, const float *r,
+                      const float *bias) {
+        static const int64_t xd[] = {-1, 5, 3}, hd[] = {-1, 4};
+        Onnx__NodeProto *n;
+        bld_init(b, 14);
+        vi(b, 0, "x", 1, 3, xd);
+        vi(b, 1, "h", 1, 2, hd);
+        init(b, "W", 3, (const int64_t[]){1, 12, 3}, w, 1);
+        init(b, "R", 3, (const int64_t[]){1, 12, 4}, r, 1);
+        init(b, "B", 2, (const int64_t[]){1, 24}, bias, 1);
+        init_i64(b, "ax", 1, (const int64_t[]){1},
+                 (const int64_t[]){layout ? 1 : 0});
+        if (!layout) {
+                n = node(b, "tr", "Transpose", "x", "xt");
+                attr_is(b, n, "perm", 3, (const int64_t[]){1, 0, 2});
+                n = node(b, "gru", "GRU", "xt,W,R,B", "y,yh");
+        } else {
+                n = node(b, "gru", "GRU", "x,W,R,B", "y,yh");
+                attr_i(b, n, "layout", 1);
+        }
+        attr_i(b, n, "hidden_size", 4);
+        attr_i(b, n, "linear_before_reset", 1);
+        node(b, "sq", "Squeeze", "yh,ax", "h");
+}
+
+static void test_gru_batch(swarm_backend_t *be) {
+        float w[12 * 3], r[12 * 4], bias[24];
+        bld_t b0, b1;
+        size_t l0, l1;
+        uint8_t *buf0, *buf1;
+        swarm_model_t *m0 = NULL, *m1 = NULL;
+        swarm_err_t err;
+        char sig[256];
+
+        for (int i = 0; i < 36; i++)
+                w[i] = frand();
+        for (int i = 0; i < 48; i++)
+                r[i] = frand();
+        for (int i = 0; i < 24; i++)
+                bias[i] = frand();
+        gru_model(&b0, 0, w, r, bias);
+        gru_model(&b1, 1, w, r, bias);
+        buf0 = pack(&b0, &l0);
+        buf1 = pack(&b1, &l1);
+        CHECK(load(buf0, l0, be, &m0, &err) == SWARM_OK, "%s", err.msg);
+        CHECK(load(buf1, l1, be, &m1, &err) == SWARM_OK, "%s", err.msg);
+        if (m0 && m1) {
+                swarm_model_signature(m0, sig, sizeof(sig));
+                CHECK(strcmp(sig, "x:FLOAT32[N,5,3] -> h:FLOAT32[N,4]") == 0,
+                      "%s", sig);
+                CHECK(swarm_model_is_shaped(m0) && !swarm_model_is_shaped(m1),
+                      "plans per batch size for layout 0 only");
+                for (int64_t rows = 1; rows <= 4; rows++) {
+                        float x[4 * 15];
+                        int64_t shp[1][SWARM_MAX_DIMS] = {{rows, 5, 3}};
+                        const void *in[1] = {x}, *o0[1] = {0}, *o1[1] = {0};
+                        for (int i = 0; i < rows * 15; i++)
+                                x[i] = frand();
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run_shaped(m0, rows, shp, in, NULL,
+                                                     o0, &err) == SWARM_OK,
+                              "%s", err.msg);
+                        CHECK(swarm_model_run(m1, rows, in, o1, &err) ==
+                              SWARM_OK, "%s", err.msg);
+                        for (int i = 0; o0[0] && o1[0] && i < rows * 4; i++)
+                                CHECK(fabsf(((const float *)o0[0])[i] -
+                                            ((const float *)o1[0])[i]) < 1e-6f
+                                      && ((const float *)o0[0])[i] != 0.0f,
+                                      "rows %lld [%d]: %g vs %g",
+                                      (long long)rows, i,
+                                      ((const float *)o0[0])[i],
+                                      ((const float *)o1[0])[i]);
+                }
+        }
+        swarm_model_destroy(m0);
+        swarm_model_destroy(m1);
+        free(buf0);
+        free(buf1);
+        bld_free(&b0);
+        bld_free(&b1);
 }
 
 /* A graph input that is also an initializer is a constant. */
@@ -1335,6 +1427,7 @@ int main(void) {
         test_hostile_shapes(be);
         test_typed_runtime(be);
         test_symbolic_seq(be);
+        test_gru_batch(be);
         test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
