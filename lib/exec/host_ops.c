@@ -1576,6 +1576,179 @@ static int run_lrn(const xnode_t *n, const xvalue_t *x, const void *px,
         return SWARM_OK;
 }
 
+/* Einsum: every combination of every label's index; out[labels of the
+ * output] += prod_j x_j[labels of operand j]. */
+static int run_einsum(swarm_model_t *m, const xnode_t *n, void *const *p,
+                      void *po) {
+        const xvalue_t *o = &m->vals[n->out];
+        int nl = (int)n->hi[0], no = n->n_in;
+        int64_t size[64], idx[64] = {0}, str[9][64], total = 1;
+
+        for (int l = 0; l < nl; l++)
+                size[l] = 1;
+        memset(str, 0, sizeof(str));
+        for (int j = 0; j <= no; j++) {
+                const xvalue_t *v = j < no ? &m->vals[n->in[j]] : o;
+                int64_t s = 1;
+                for (int d = v->ndim - 1; d >= 0; d--) {
+                        int l = n->ein[j][d];
+                        if (v->cshape[d] != 1 || size[l] == 1)
+                                size[l] = v->cshape[d] > size[l]
+                                          ? v->cshape[d] : size[l];
+                        /* a dim of 1 broadcasts (ellipsis) */
+                        str[j][l] += v->cshape[d] == 1 ? 0 : s;
+                        s *= v->cshape[d];
+                }
+        }
+        for (int l = 0; l < nl; l++)
+                total *= size[l];
+        for (int64_t e = 0; e < o->celems; e++)
+                stf(po, o->dtype, e, 0);
+        for (int64_t t = 0; t < total; t++) {
+                double prod = 1;
+                int64_t oo = 0;
+                for (int j = 0; j < no; j++) {
+                        int64_t off = 0;
+                        for (int l = 0; l < nl; l++)
+                                off += idx[l] * str[j][l];
+                        prod *= ldf(p[j], m->vals[n->in[j]].dtype, off);
+                }
+                for (int l = 0; l < nl; l++)
+                        oo += idx[l] * str[no][l];
+                stf(po, o->dtype, oo, ldf(po, o->dtype, oo) + prod);
+                for (int l = nl - 1; l >= 0; l--) {
+                        if (++idx[l] < size[l])
+                                break;
+                        idx[l] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+static double sat_q(double v, swarm_dtype_t dt) {
+        double lo = dt == SWARM_DTYPE_INT8 ? -128 : 0;
+        double hi = dt == SWARM_DTYPE_INT8 ? 127 : 255;
+        return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int run_quant(swarm_model_t *m, const xnode_t *n, void *const *p,
+                     void *const *pout) {
+        const xvalue_t *x = in_v(m, n, 0), *s = in_v(m, n, 1);
+        const xvalue_t *z = in_v(m, n, 2), *o = &m->vals[n->out];
+        int64_t outer, len, inner;
+        if (n->hi[0] == 2) {
+                /* in float32, as the reference computes it */
+                float mn = 0, mx = 0, sc, zp;
+                for (int64_t i = 0; i < x->celems; i++) {
+                        float v = (float)ldf(p[0], x->dtype, i);
+                        mn = v < mn ? v : mn;
+                        mx = v > mx ? v : mx;
+                }
+                sc = (mx - mn) / 255.0f;
+                zp = sc != 0 ? (float)sat_q(nearbyintf(-mn / sc), o->dtype)
+                             : 0;
+                for (int64_t i = 0; i < x->celems; i++)
+                        stf(pout[0], o->dtype, i,
+                            sat_q((double)nearbyintf(sc != 0
+                                  ? (float)ldf(p[0], x->dtype, i) / sc : 0) +
+                                  zp, o->dtype));
+                if (n->n_xo > 0 && pout[1])
+                        stf(pout[1], SWARM_DTYPE_FLOAT32, 0, sc);
+                if (n->n_xo > 1 && pout[2])
+                        stf(pout[2], SWARM_DTYPE_UINT8, 0, zp);
+                return SWARM_OK;
+        }
+        around(x, x->ndim ? n->axis : 0, &outer, &len, &inner);
+        if (!x->ndim)
+                outer = len = inner = 1;
+        for (int64_t a = 0; a < outer; a++)
+                for (int64_t k = 0; k < len; k++)
+                        for (int64_t c = 0; c < inner; c++) {
+                                int64_t at = (a * len + k) * inner + c;
+                                int64_t q = s->celems == 1 ? 0 : k;
+                                double sc = ldf(p[1], s->dtype, q);
+                                double zp = z ? ldf(p[2], z->dtype,
+                                                    z->celems == 1 ? 0 : q)
+                                              : 0;
+                                double v = ldf(p[0], x->dtype, at);
+                                if (n->hi[0] == 0)
+                                        stf(pout[0], o->dtype, at,
+                                            sat_q((double)nearbyintf(
+                                                  (float)v / (float)sc) + zp,
+                                                  o->dtype));
+                                else
+                                        stf(pout[0], o->dtype, at,
+                                            (v - zp) * sc);
+                        }
+        return SWARM_OK;
+}
+
+static int run_revseq(swarm_model_t *m, const xnode_t *n, void *const *p,
+                      void *po) {
+        const xvalue_t *x = in_v(m, n, 0), *sl = in_v(m, n, 1);
+        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
+        int ba = (int)n->hi[0], ta = (int)n->hi[1];
+        size_t es = swarm_dtype_size(x->dtype);
+        cstr(x->cshape, x->ndim, xs);
+        for (int64_t e = 0; e < x->celems; e++) {
+                int64_t len = ldi(p[1], sl->dtype, idx[ba]), t = idx[ta];
+                int64_t src = e;
+                if (len > x->cshape[ta])
+                        len = x->cshape[ta];
+                if (t < len)
+                        src = e + (len - 1 - 2 * t) * xs[ta];
+                memcpy((char *)po + (size_t)e * es,
+                       (const char *)p[0] + (size_t)src * es, es);
+                for (int d = x->ndim - 1; d >= 0; d--) {
+                        if (++idx[d] < x->cshape[d])
+                                break;
+                        idx[d] = 0;
+                }
+        }
+        return SWARM_OK;
+}
+
+/* Det of [..., M, M] by LU with partial pivoting, in double. */
+static int run_det(const xvalue_t *x, const xvalue_t *o, const void *px,
+                   void *po, swarm_err_t *err) {
+        int64_t M = x->cshape[x->ndim - 1];
+        double *a = malloc((size_t)(M * M + 1) * sizeof(double));
+        if (!a)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int64_t q = 0; q < o->celems; q++) {
+                double det = 1;
+                for (int64_t i = 0; i < M * M; i++)
+                        a[i] = ldf(px, x->dtype, q * M * M + i);
+                for (int64_t c = 0; c < M && det != 0; c++) {
+                        int64_t piv = c;
+                        for (int64_t r = c + 1; r < M; r++)
+                                if (fabs(a[r * M + c]) > fabs(a[piv * M + c]))
+                                        piv = r;
+                        if (a[piv * M + c] == 0) {
+                                det = 0;
+                                break;
+                        }
+                        if (piv != c) {
+                                for (int64_t k = 0; k < M; k++) {
+                                        double t = a[c * M + k];
+                                        a[c * M + k] = a[piv * M + k];
+                                        a[piv * M + k] = t;
+                                }
+                                det = -det;
+                        }
+                        det *= a[c * M + c];
+                        for (int64_t r = c + 1; r < M; r++) {
+                                double f = a[r * M + c] / a[c * M + c];
+                                for (int64_t k = c; k < M; k++)
+                                        a[r * M + k] -= f * a[c * M + k];
+                        }
+                }
+                stf(po, o->dtype, q, det);
+        }
+        free(a);
+        return SWARM_OK;
+}
+
 /* Split along n->axis into the outputs, in order. */
 static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
                      const void *px, void *const *pout) {
@@ -1602,10 +1775,16 @@ static int run_split(swarm_model_t *m, const xnode_t *n, const xvalue_t *x,
 
 
 int exec_multi_output(const char *op_type) {
-        return strcmp(op_type, "TopK") == 0 || strcmp(op_type, "Split") == 0 ||
-               strcmp(op_type, "RNN") == 0 || strcmp(op_type, "GRU") == 0 ||
-               strcmp(op_type, "LSTM") == 0 ||
-               strcmp(op_type, "SoftmaxCrossEntropyLoss") == 0;
+        static const struct {
+                const char *op;
+                int outs;
+        } T[] = {{"TopK", 2}, {"Split", 16}, {"RNN", 2}, {"GRU", 2},
+                 {"LSTM", 3}, {"SoftmaxCrossEntropyLoss", 2},
+                 {"DynamicQuantizeLinear", 3}, {"Dropout", 2}};
+        for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+                if (strcmp(op_type, T[i].op) == 0)
+                        return T[i].outs;
+        return 0;
 }
 
 /* pout[0] is the first output, pout[1 + k] extra output k (NULL when the
@@ -1712,6 +1891,20 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return SWARM_OK;
         case HK_LRN:
                 return run_lrn(n, x, p[0], po);
+        case HK_EINSUM:
+                return run_einsum(m, n, p, po);
+        case HK_QUANT:
+                return run_quant(m, n, p, pout);
+        case HK_REVSEQ:
+                return run_revseq(m, n, p, po);
+        case HK_DROPOUT:
+                memcpy(po, p[0], (size_t)o->celems *
+                       swarm_dtype_size(o->dtype));
+                if (po2)
+                        memset(po2, 1, (size_t)o->celems);
+                return SWARM_OK;
+        case HK_DET:
+                return run_det(x, o, p[0], po, err);
         case HK_SPLIT:
                 return run_split(m, n, x, p[0], pout);
         case HK_HARDMAX:

@@ -29,6 +29,7 @@ void swarm_model_destroy(swarm_model_t *m) {
                 free(m->nodes[i].op_type);
                 free(m->nodes[i].in);
                 free(m->nodes[i].xo);
+                free(m->nodes[i].ein);
         }
         if (m->scratch.dev)
                 m->be->free_buf(m->be, m->scratch.dev);

@@ -118,6 +118,13 @@ enum hkernel {
                            hp[d] begin pad of dim d */
         HK_EYE,         /* EyeLike: hi[1] = k */
         HK_LRN,         /* hi[0] size; hf[0..2] alpha, beta, bias */
+        HK_EINSUM,      /* ein: labels; hi[0] number of labels */
+        HK_QUANT,       /* hi[0] 0 QuantizeLinear 1 DequantizeLinear 2
+                           DynamicQuantizeLinear; axis (per-axis scales) */
+        HK_REVSEQ,      /* ReverseSequence: hi[0] batch_axis, hi[1]
+                           time_axis */
+        HK_DET,
+        HK_DROPOUT,     /* identity plus an all-true mask (xo[0]) */
         HK_LOSS         /* hi[0] 0 NLL 1 SoftmaxCrossEntropy, hi[1]
                            reduction 0 none 1 sum 2 mean, hi[2] 1 with
                            ignore_index hp[0]; xo[0] log_prob (SCE) */
@@ -182,6 +189,10 @@ typedef struct xnode {
         int64_t hp[16];         /* more host-kernel parameters (ConvTranspose
                                  * strides / dilations / pads, Resize) */
         float hf[16];
+        /* HK_EINSUM: labels of each operand's dims, then the output's:
+         * ein[j][d] for operand j < n_in, ein[n_in][d] for the output;
+         * -1 past a rank.  Allocated, freed with the node. */
+        int8_t (*ein)[SWARM_MAX_DIMS];
         /* Outputs 1.. of a multi-output node (TopK, Split, RNN, GRU,
          * LSTM): value ids, -1 where the model leaves one out. */
         int *xo;
@@ -302,7 +313,7 @@ int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err);
 int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
                    swarm_err_t *err);
-/* Operators whose outputs after the first are computed. */
+/* How many outputs an operator computes (0: only the first). */
 int exec_multi_output(const char *op_type);
 int exec_dtype_is_float(swarm_dtype_t dt);
 

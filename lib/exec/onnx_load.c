@@ -961,7 +961,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 }
                 if (!n->unsupported && exec_multi_output(n->op_type) &&
                     np->n_output > 1) {
-                        n->n_xo = (int)np->n_output - 1;
+                        /* outputs past what the operator computes stay
+                         * unusable (refused where read) */
+                        n->n_xo = (int)(np->n_output <
+                                        (size_t)exec_multi_output(n->op_type)
+                                        ? np->n_output
+                                        : (size_t)exec_multi_output(
+                                                  n->op_type)) - 1;
                         n->xo = malloc((size_t)n->n_xo * sizeof(int));
                         if (!n->xo) {
                                 rc = swarm_err_set(err, SWARM_ERR_NOMEM,
@@ -1006,7 +1012,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                                 n->out = m->n_vals - 1;
                                 m->vals[n->out].producer = (int)i;
                         }
-                        if (j >= 1 && n->n_xo) {
+                        if (j >= 1 && (int)j <= n->n_xo) {
                                 n->xo[j - 1] = m->n_vals - 1;
                                 m->vals[m->n_vals - 1].unusable = 0;
                                 m->vals[m->n_vals - 1].producer = (int)i;

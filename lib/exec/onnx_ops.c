@@ -1001,6 +1001,20 @@ static int h_gather_nd(OPARGS) {
                 if (n->n_in != 3 || bd)
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "updates are required");
+                {
+                        /* updates: indices.shape[:-1] + data.shape[k:] */
+                        int64_t want = 1;
+                        for (int d = 0; d < ix->ndim - 1; d++)
+                                want *= ix->shape[d];
+                        for (int d = (int)kk; d < x->ndim; d++)
+                                want *= x->shape[d];
+                        if (elems_of(VAL(2)) != want ||
+                            VAL(2)->dtype != x->dtype || ix->batched ||
+                            VAL(2)->batched)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "updates do not match the "
+                                                "indices and data");
+                }
                 out_like(o, x);
                 return to_host(n, HK_SCATTER_ND, 0);
         }
@@ -1463,7 +1477,7 @@ static int h_split(OPARGS) {
             (rc = data_axis(n, x, axis, &axis, err)) ||
             (rc = no_sym(m, n, err)))
                 return rc;
-        if (nout > 16)
+        if (np->n_output > 16)
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "more than 16 outputs");
         if (opset < 13 && !has_in(n, 1)) {
@@ -1618,6 +1632,275 @@ static int h_lrn(OPARGS) {
         out_like(o, x);
         n->hi[0] = size;
         return to_host(n, HK_LRN, 0);
+}
+
+/* Einsum: any equation of up to 8 operands, with ellipsis, repeated
+ * labels (diagonals) and implicit outputs; computed by visiting every
+ * combination of label indices (fine for the small contractions models
+ * use; a large one should be a MatMul). */
+static int h_einsum(OPARGS) {
+        static const char *const allowed[] = {"equation", NULL};
+        xvalue_t *o = &m->vals[n->out];
+        char eq[256], *arrow, *terms[9];
+        int nt = 0, rc, lab[128], nl = 0, ell = 0;
+        int64_t lsize[64];
+        int lcount[64] = {0};
+        int8_t (*ein)[SWARM_MAX_DIMS];
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (!attr_str(np, "equation", eq, sizeof(eq)) || n->n_in > 8)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "equation required (at most 8 operands)");
+        {       /* drop spaces */
+                size_t w = 0;
+                for (size_t r = 0; eq[r]; r++)
+                        if (eq[r] != ' ')
+                                eq[w++] = eq[r];
+                eq[w] = '\0';
+        }
+        arrow = strstr(eq, "->");
+        if (arrow) {
+                *arrow = '\0';
+                arrow += 2;
+        }
+        terms[nt++] = eq;
+        for (char *c = eq; *c; c++)
+                if (*c == ',') {
+                        *c = '\0';
+                        if (nt == 9)
+                                break;
+                        terms[nt++] = c + 1;
+                }
+        if (nt != n->n_in)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%d terms for %d inputs", nt, n->n_in);
+        ein = calloc(9, sizeof(*ein));
+        if (!ein)
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        memset(ein, -1, 9 * sizeof(*ein));
+        for (int i = 0; i < 128; i++)
+                lab[i] = -1;
+        /* ellipsis dims: the most any operand has */
+        for (int j = 0; j < nt; j++) {
+                int letters = 0, dots = strstr(terms[j], "...") != NULL;
+                for (char *c = terms[j]; *c; c++)
+                        letters += *c != '.';
+                if (dots && VAL(j)->ndim - letters > ell)
+                        ell = VAL(j)->ndim - letters;
+        }
+        for (int k = 0; k < ell; k++)
+                lsize[nl++] = -1;       /* labels 0..ell-1: the ellipsis */
+        for (int j = 0; j < nt; j++) {
+                const xvalue_t *v = VAL(j);
+                int d = 0, letters = 0;
+                for (char *c = terms[j]; *c; c++)
+                        letters += *c != '.';
+                for (char *c = terms[j]; *c; c++) {
+                        int l;
+                        if (*c == '.') {
+                                int ne = v->ndim - letters;
+                                if (strncmp(c, "...", 3) || ne < 0 ||
+                                    d + ne > v->ndim)
+                                        goto bad;
+                                for (int k = 0; k < ne; k++)
+                                        ein[j][d++] = (int8_t)(ell - ne + k);
+                                c += 2;
+                                continue;
+                        }
+                        if (!((*c >= 'a' && *c <= 'z') ||
+                              (*c >= 'A' && *c <= 'Z')) || d >= v->ndim)
+                                goto bad;
+                        if (lab[(int)*c] < 0) {
+                                lab[(int)*c] = nl;
+                                lsize[nl++] = -1;
+                        }
+                        l = lab[(int)*c];
+                        lcount[l]++;
+                        ein[j][d++] = (int8_t)l;
+                }
+                if (d != v->ndim)
+                        goto bad;
+                for (d = 0; d < v->ndim; d++) {
+                        int l = ein[j][d];
+                        int64_t s = v->shape[d];
+                        if (lsize[l] < 0 || lsize[l] == 1)
+                                lsize[l] = s;
+                        else if (s != 1 && s != lsize[l])
+                                goto bad;
+                }
+        }
+        /* the output's labels */
+        o->ndim = 0;
+        if (arrow) {
+                for (char *c = arrow; *c; c++) {
+                        if (*c == '.') {
+                                if (strncmp(c, "...", 3) ||
+                                    o->ndim + ell > SWARM_MAX_DIMS)
+                                        goto bad;
+                                for (int k = 0; k < ell; k++)
+                                        ein[nt][o->ndim++] = (int8_t)k;
+                                c += 2;
+                                continue;
+                        }
+                        if (*c < 0 || lab[(int)*c] < 0 ||
+                            o->ndim >= SWARM_MAX_DIMS)
+                                goto bad;
+                        ein[nt][o->ndim++] = (int8_t)lab[(int)*c];
+                }
+        } else {
+                for (int k = 0; k < ell; k++)
+                        ein[nt][o->ndim++] = (int8_t)k;
+                for (int c = 'A'; c <= 'z'; c++)
+                        if (lab[c] >= 0 && lcount[lab[c]] == 1 &&
+                            o->ndim < SWARM_MAX_DIMS)
+                                ein[nt][o->ndim++] = (int8_t)lab[c];
+        }
+        for (int d = 0; d < o->ndim; d++)
+                o->shape[d] = lsize[ein[nt][d]] < 0 ? 1 : lsize[ein[nt][d]];
+        o->dtype = VAL(0)->dtype;
+        o->batched = 0;
+        for (int j = 0; j < nt; j++)
+                if (VAL(j)->batched) {
+                        /* the batch label must lead the output */
+                        if (!o->ndim || ein[j][0] != ein[nt][0])
+                                goto moved;
+                        o->batched = 1;
+                }
+        {
+                /* the kernel visits every combination of label indices */
+                int64_t work = 1;
+                for (int l = 0; l < nl; l++) {
+                        int64_t sz = lsize[l] < 1 ? 1 : lsize[l];
+                        if (work > ((int64_t)1 << 32) / sz) {
+                                free(ein);
+                                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                                "equation '%s' is too large "
+                                                "for the direct Einsum", eq);
+                        }
+                        work *= sz;
+                }
+        }
+        n->ein = ein;
+        n->hi[0] = nl;
+        return to_host(n, HK_EINSUM, 0);
+bad:
+        free(ein);
+        return node_err(err, SWARM_ERR_INVALID, n,
+                        "equation '%s' does not fit the inputs", eq);
+moved:
+        free(ein);
+        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                        "the batch dimension would move away from the "
+                        "leading dimension");
+}
+
+static int h_quant(OPARGS) {
+        static const char *const allowed[] = {"axis", "saturate",
+                                              "block_size",
+                                              "output_dtype", NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int kind = strcmp(n->op_type, "QuantizeLinear") == 0 ? 0
+                   : strcmp(n->op_type, "DequantizeLinear") == 0 ? 1 : 2;
+        int64_t axis, bs = 0;
+        int rc;
+
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "axis", 1, &axis, err)) ||
+            (rc = attr_int(np, n, "block_size", 0, &bs, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (bs)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "blocked quantization");
+        out_like(o, x);
+        n->hi[0] = kind;
+        if (kind == 2) {
+                if (!exec_dtype_is_float(x->dtype))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "input must be float");
+                o->dtype = SWARM_DTYPE_UINT8;
+                for (int k = 0; k < n->n_xo; k++)
+                        if (n->xo[k] >= 0) {
+                                xvalue_t *v = &m->vals[n->xo[k]];
+                                v->ndim = 0;
+                                v->batched = 0;
+                                v->dtype = k ? SWARM_DTYPE_UINT8
+                                             : SWARM_DTYPE_FLOAT32;
+                        }
+                if (x->batched)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "a scale over the whole batch");
+                return to_host(n, HK_QUANT, 0);
+        }
+        if (elems_of(VAL(1)) == 1)
+                axis = x->ndim ? 0 : 0;  /* per tensor: axis unused */
+        else if (x->ndim && (rc = data_axis(n, x, axis, &axis, err)))
+                return rc;
+        if (elems_of(VAL(1)) != 1 &&
+            (!x->ndim || elems_of(VAL(1)) != x->shape[axis]))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "scale: one value or one per axis entry");
+        if (has_in(n, 2) && elems_of(VAL(2)) != elems_of(VAL(1)))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "zero point and scale differ in size");
+        if (kind == 0) {
+                o->dtype = has_in(n, 2) ? ldt(VAL(2)) : SWARM_DTYPE_UINT8;
+                if (o->dtype != SWARM_DTYPE_UINT8 &&
+                    o->dtype != SWARM_DTYPE_INT8)
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "quantizing to %s",
+                                        swarm_dtype_name(o->dtype));
+        } else {
+                o->dtype = ldt(VAL(1));
+        }
+        n->axis = (int)axis;
+        return to_host(n, HK_QUANT, 0);
+}
+
+static int h_revseq(OPARGS) {
+        static const char *const allowed[] = {"batch_axis", "time_axis",
+                                              NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int64_t ba, ta;
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, allowed, err)) ||
+            (rc = attr_int(np, n, "batch_axis", 1, &ba, err)) ||
+            (rc = attr_int(np, n, "time_axis", 0, &ta, err)) ||
+            (rc = no_sym(m, n, err)))
+                return rc;
+        if (x->ndim < 2 || (ba != 0 && ba != 1) || (ta != 0 && ta != 1) ||
+            ba == ta || !is_index(VAL(1)) ||
+            elems_of(VAL(1)) != x->shape[ba] || x->batched)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "axes 0 and 1, sequence_lens per batch "
+                                "entry, fixed shapes");
+        out_like(o, x);
+        n->hi[0] = ba;
+        n->hi[1] = ta;
+        return to_host(n, HK_REVSEQ, 0);
+}
+
+static int h_det(OPARGS) {
+        static const char *const none[] = {NULL};
+        xvalue_t *x = VAL(0), *o = &m->vals[n->out];
+        int rc;
+
+        (void)opset;
+        if ((rc = attrs_only(np, n, none, err)) ||
+            (rc = need_float(m, n, 0, err)))
+                return rc;
+        if (x->ndim < 2 || x->shape[x->ndim - 1] != x->shape[x->ndim - 2] ||
+            (x->batched && x->ndim < 3))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input must be [..., M, M]");
+        out_like(o, x);
+        o->ndim -= 2;
+        return to_host(n, HK_DET, 0);
 }
 
 static int h_hardmax(OPARGS) {
@@ -1861,11 +2144,25 @@ static int h_rnn(OPARGS) {
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "W, R, B or P do not match hidden_size %lld",
                                 (long long)H);
-        for (int j = 5; j <= 6; j++)
-                if (has_in(n, j) && elems_of(VAL(j)) != D * Bt * H &&
-                    !VAL(j)->batched)
+        for (int j = 5; j <= 6; j++) {
+                /* [D, batch, H] ([batch, D, H] in layout 1), exactly: the
+                 * kernel reads it by those strides */
+                const xvalue_t *v;
+                int64_t want[3] = {lay ? Bt : D, lay ? D : Bt, H};
+                if (!has_in(n, j))
+                        continue;
+                v = VAL(j);
+                if (v->ndim != 3 || v->shape[0] != want[0] ||
+                    v->shape[1] != want[1] || v->shape[2] != want[2] ||
+                    v->batched != (x->batched && lay))
                         return node_err(err, SWARM_ERR_INVALID, n,
-                                        "initial state size");
+                                        "initial state shape");
+        }
+        if (has_in(n, 4) && (VAL(4)->ndim != 1 || VAL(4)->shape[0] != Bt ||
+                             VAL(4)->batched != x->batched))
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "sequence_lens must have one value per "
+                                "batch entry");
         if (w->batched || r->batched || (has_in(n, 3) && VAL(3)->batched))
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "weights depend on the batch");
@@ -2153,16 +2450,36 @@ static int h_identity(OPARGS) {
         if ((rc = attrs_only(np, n, allowed, err)))
                 return rc;
         /* Dropout at inference is the identity; a training_mode input must
-         * be a constant false. */
+         * be a constant false, or true with a constant ratio of 0 (which
+         * drops nothing either). */
         if (has_in(n, 2)) {
                 const xvalue_t *t = VAL(2);
+                int zero_ratio = has_in(n, 1) && is_const(VAL(1)) &&
+                                 elems_of(VAL(1)) == 1 &&
+                                 exec_dtype_is_float(VAL(1)->dtype) &&
+                                 VAL(1)->host_bytes >= 4 &&
+                                 (VAL(1)->dtype == SWARM_DTYPE_FLOAT32
+                                  ? ((const float *)VAL(1)->host)[0] == 0
+                                  : VAL(1)->dtype == SWARM_DTYPE_FLOAT64 &&
+                                    ((const double *)VAL(1)->host)[0] == 0);
                 if (!is_const(t) || t->host_bytes < 1 ||
-                    ((const uint8_t *)t->host)[0] != 0)
+                    (((const uint8_t *)t->host)[0] != 0 && !zero_ratio))
                         return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                         "training_mode must be a constant "
-                                        "false");
+                                        "false (or the ratio 0)");
         }
         out_like(&m->vals[n->out], VAL(0));
+        if (n->n_xo > 0 && n->xo[0] >= 0) {
+                /* the mask keeps everything */
+                xvalue_t *mk = &m->vals[n->xo[0]];
+                out_like(mk, VAL(0));
+                mk->dtype = SWARM_DTYPE_BOOL;
+                m->vals[n->out].dtype = ldt(VAL(0));
+                if ((rc = no_sym(m, n, err)))
+                        return rc;
+                n->n_in = 1;
+                return to_host(n, HK_DROPOUT, 0);
+        }
         return finish_copy(m, n, err);
 }
 
@@ -3587,7 +3904,10 @@ static const opdef_t OPS[] = {
         {"DepthToSpace", h_depth_space, 1, 1},
         {"ConvTranspose", h_convt, 2, 3}, {"Hardmax", h_hardmax, 1, 1},
         {"Resize", h_resize, 1, 4}, {"Upsample", h_resize, 1, 2},
-        {"Split", h_split, 1, 2}, {"CastLike", h_cast, 2, 2},
+        {"Split", h_split, 1, 2}, {"Einsum", h_einsum, 1, 8},
+        {"QuantizeLinear", h_quant, 2, 3}, {"DequantizeLinear", h_quant, 2, 3},
+        {"DynamicQuantizeLinear", h_quant, 1, 1},
+        {"ReverseSequence", h_revseq, 2, 2}, {"Det", h_det, 1, 1}, {"CastLike", h_cast, 2, 2},
         {"EyeLike", h_eyelike, 1, 1}, {"LRN", h_lrn, 1, 1},
         {"Scatter", h_gather_elements, 3, 3},
         {"NegativeLogLikelihoodLoss", h_loss, 2, 3},

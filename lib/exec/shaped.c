@@ -187,9 +187,9 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                 }
                 if (first.code == SWARM_OK)
                         first = e;
-                /* Only a shape that does not fit the model is worth
-                 * another probe. */
-                if (r != SWARM_ERR_INVALID)
+                /* Another value may fit (a probe too large for the plan,
+                 * a window larger than the image): try them all. */
+                if (r == SWARM_ERR_NOMEM || r == SWARM_ERR_BACKEND)
                         break;
         }
         if (!p1) {

@@ -132,6 +132,19 @@ static void attr_is(bld_t *b, Onnx__NodeProto *n, const char *name, int cnt,
         n->attribute[n->n_attribute++] = a;
 }
 
+static void attr_s(bld_t *b, Onnx__NodeProto *n, const char *name,
+                   const char *v) {
+        Onnx__AttributeProto *a = ba(b, sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(b, name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        a->has_s = 1;
+        a->s.data = (uint8_t *)bs(b, v);
+        a->s.len = strlen(v);
+        n->attribute[n->n_attribute++] = a;
+}
+
 static Onnx__TensorProto *init(bld_t *b, const char *name, int ndim,
                                const int64_t *dims, const float *data,
                                int raw) {
@@ -714,6 +727,33 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         }
         node(&b, "add", "Add", "x,r", "y");
         expect(&b, be, SWARM_ERR_INVALID, "cos", "one element", NULL);
+
+        /* Einsum terms with more ellipses than dims once wrote past the
+         * label table. */
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2});
+        vi(&b, 1, "y", 1, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2});
+        n = node(&b, "ein", "Einsum", "x", "y");
+        {
+                char eq[128] = "";
+                for (int i = 0; i < 30; i++)
+                        strcat(eq, "...");
+                strcat(eq, "->...");
+                attr_s(&b, n, "equation", eq);
+        }
+        expect(&b, be, SWARM_ERR_INVALID, "ein", "does not fit", NULL);
+
+        /* An RNN initial state smaller than [D, batch, H] was read past
+         * its end. */
+        bld_init(&b, 14);
+        vi(&b, 0, "x", 1, 3, (const int64_t[]){5, 2, 3});
+        vi(&b, 1, "y", 1, 4, (const int64_t[]){5, 1, 2, 4});
+        init(&b, "W", 3, (const int64_t[]){1, 4, 3}, c64, 1);
+        init(&b, "R", 3, (const int64_t[]){1, 4, 4}, c64, 1);
+        init(&b, "H0", 3, (const int64_t[]){1, 1, 1}, c4, 1);
+        n = node(&b, "rnn", "RNN", "x,W,R,-,-,H0", "y");
+        attr_i(&b, n, "hidden_size", 4);
+        expect(&b, be, SWARM_ERR_INVALID, "rnn", "initial state", NULL);
 
         /* Slice with an INT64_MIN step (its negation is not an int64):
          * from the last column backwards by "minus infinity" is that
@@ -1392,6 +1432,18 @@ static void test_external_data(swarm_backend_t *be) {
         rmdir(dir);
 }
 
+/* The CPU kernels behind a backend that says its buffers are device
+ * memory (host_mem = 0): the executor then uploads inputs, downloads
+ * outputs and stages every host-kernel step through host buffers, as it
+ * does on CUDA.  destroy is left out: the wrapped backend owns the pool. */
+static swarm_backend_t staged_backend(const swarm_backend_t *cpu) {
+        swarm_backend_t b = *cpu;
+        b.name = "staged";
+        b.host_mem = 0;
+        b.destroy = NULL;
+        return b;
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -1428,6 +1480,14 @@ int main(void) {
         test_typed_runtime(be);
         test_symbolic_seq(be);
         test_gru_batch(be);
+        {
+                /* the same runs through the staging (device) path */
+                swarm_backend_t st = staged_backend(be);
+                test_typed_runtime(&st);
+                test_symbolic_seq(&st);
+                test_gru_batch(&st);
+                test_mlp(&st, 0);
+        }
         test_empty_nodes(be);
         test_garbage(be);
         test_external_data(be);
