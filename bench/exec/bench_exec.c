@@ -1,8 +1,10 @@
 /*
  * bench_exec.c - time swarm_model_run on one ONNX file.
  *
- * Usage: bench_exec MODEL.onnx THREADS BATCH [BATCH...]
- * Input 0 is filled with a fixed pseudo-random pattern in [0, 1); each batch
+ * Usage: bench_exec MODEL.onnx THREADS [--inputs DIR] BATCH [BATCH...]
+ * Input 0 is filled with a fixed pseudo-random pattern in [0, 1); with
+ * --inputs, every input I is DIR/input_I.npy (a model-family case: token
+ * ids, images ...) with its rows repeated to the batch size.  Each batch
  * size is warmed up, then run for at least ~0.5 s.  Prints one line per
  * batch: "batch=B ms_per_run=T rows_per_s=R".
  */
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "swarm/arrayio.h"
 #include "swarm/model.h"
 
 /* OpenBLAS: which kernel set its dispatch picked (OPENBLAS_CORETYPE). */
@@ -22,16 +25,86 @@ static double now_s(void) {
         return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+#define MAX_IN 16
+
+/* swarm_model_run_shaped when a non-batch dim is symbolic, else the plain
+ * run (what the worker calls for such models). */
+static int run(swarm_model_t *m, int64_t rows,
+               int64_t (*shp)[SWARM_MAX_DIMS], const void **ip,
+               const void **op, swarm_err_t *err) {
+        if (swarm_model_is_shaped(m))
+                return swarm_model_run_shaped(
+                        m, rows, (const int64_t (*)[SWARM_MAX_DIMS])shp, ip,
+                        NULL, op, err);
+        return swarm_model_run(m, rows, ip, op, err);
+}
+
+/* Input i for `rows` rows: DIR/input_i.npy's rows repeated, or (no DIR)
+ * the pseudo-random pattern; its shape in shape[] (the case's sequence
+ * length or image size for symbolic dims).  Caller frees.  NULL on error
+ * (printed). */
+static void *make_input(const swarm_model_t *m, int i, const char *dir,
+                        int64_t rows, int64_t *shape) {
+        const swarm_model_io_t *io = swarm_model_input(m, i);
+        swarm_array_t *a = NULL;
+        size_t rb = io->row_bytes, total;
+        char *x;
+        memcpy(shape, io->shape, sizeof(io->shape));
+        if (dir) {
+                char path[4096];
+                swarm_err_t err;
+                snprintf(path, sizeof(path), "%s/input_%d.npy", dir, i);
+                swarm_err_clear(&err);
+                if (swarm_array_load(path, NULL, &a, &err) ||
+                    a->dtype != io->dtype || a->ndim != io->ndim) {
+                        fprintf(stderr, "%s: %s\n", path,
+                                err.code ? err.msg
+                                         : "does not fit the model's input");
+                        swarm_array_destroy(a);
+                        return NULL;
+                }
+                rb = swarm_array_row_bytes(a);
+                memcpy(shape, a->shape, sizeof(a->shape));
+        }
+        shape[0] = rows;
+        total = rb * (size_t)rows;
+        x = malloc(total ? total : 1);
+        if (!x) {
+                swarm_array_destroy(a);
+                return NULL;
+        }
+        if (a) {
+                int64_t have = swarm_array_rows(a);
+                for (int64_t r = 0; r < rows; r++)
+                        memcpy(x + (size_t)r * rb,
+                               (const char *)a->data + (size_t)(r % have) * rb,
+                               rb);
+                swarm_array_destroy(a);
+        } else {
+                float *f = (float *)x;
+                uint32_t s = 12345;
+                for (size_t k = 0; k < total / sizeof(float); k++) {
+                        s = s * 1664525u + 1013904223u;
+                        f[k] = (float)(s >> 8) / 16777216.0f;
+                }
+        }
+        return x;
+}
+
 int main(int argc, char **argv) {
         swarm_err_t err;
         swarm_backend_t *be;
         swarm_model_t *m = NULL;
-        const swarm_model_io_t *in;
-        int threads;
+        const char *dir = NULL;
+        int threads, first = 3, n_in;
 
-        if (argc < 4) {
-                fprintf(stderr, "usage: %s MODEL.onnx THREADS BATCH...\n",
-                        argv[0]);
+        if (argc > 4 && strcmp(argv[3], "--inputs") == 0) {
+                dir = argv[4];
+                first = 5;
+        }
+        if (argc <= first) {
+                fprintf(stderr, "usage: %s MODEL.onnx THREADS [--inputs DIR] "
+                        "BATCH...\n", argv[0]);
                 return 2;
         }
         threads = atoi(argv[2]);
@@ -42,30 +115,33 @@ int main(int argc, char **argv) {
                 return 1;
         }
         fprintf(stderr, "openblas core: %s\n", openblas_get_corename());
-        in = swarm_model_input(m, 0);
-        for (int a = 3; a < argc; a++) {
+        n_in = swarm_model_n_inputs(m);
+        if (n_in > MAX_IN || (!dir && n_in != 1) ||
+            swarm_model_n_outputs(m) > MAX_IN) {
+                fprintf(stderr, "%d inputs: give --inputs DIR\n", n_in);
+                return 1;
+        }
+        for (int a = first; a < argc; a++) {
                 int64_t rows = atoll(argv[a]);
-                size_t n = in->row_bytes * (size_t)rows / sizeof(float);
-                float *x = malloc(n * sizeof(float));
-                const void *ip[1], *op[8];
+                void *x[MAX_IN];
+                int64_t shp[MAX_IN][SWARM_MAX_DIMS];
+                const void *ip[MAX_IN], *op[MAX_IN];
                 double t0, t;
                 int iters = 0;
-                uint32_t s = 12345;
-                if (!x)
-                        return 1;
-                for (size_t i = 0; i < n; i++) {
-                        s = s * 1664525u + 1013904223u;
-                        x[i] = (float)(s >> 8) / 16777216.0f;
+                for (int i = 0; i < n_in; i++) {
+                        x[i] = make_input(m, i, dir, rows, shp[i]);
+                        if (!x[i])
+                                return 1;
+                        ip[i] = x[i];
                 }
-                ip[0] = x;
                 for (int w = 0; w < 3; w++)
-                        if (swarm_model_run(m, rows, ip, op, &err)) {
+                        if (run(m, rows, shp, ip, op, &err)) {
                                 fprintf(stderr, "%s\n", err.msg);
                                 return 1;
                         }
                 t0 = now_s();
                 do {
-                        if (swarm_model_run(m, rows, ip, op, &err)) {
+                        if (run(m, rows, shp, ip, op, &err)) {
                                 fprintf(stderr, "%s\n", err.msg);
                                 return 1;
                         }
@@ -74,7 +150,8 @@ int main(int argc, char **argv) {
                 } while (t < 0.5 || iters < 3);
                 printf("batch=%lld ms_per_run=%.4f rows_per_s=%.0f\n",
                        (long long)rows, t * 1e3 / iters, rows * iters / t);
-                free(x);
+                for (int i = 0; i < n_in; i++)
+                        free(x[i]);
         }
         swarm_model_destroy(m);
         swarm_backend_destroy(be);

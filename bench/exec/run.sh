@@ -3,11 +3,16 @@
 # at the same thread counts.  Usage: bash bench/exec/run.sh [BUILD_DIR]
 # Needs node/npm; installs onnxruntime-node into bench/exec/node_modules on
 # first use (ONNXRUNTIME_NODE_INSTALL=skip: CPU only).
+# BENCH_SET=base (the MLPs and the fashion CNN), families (the model-family
+# fixtures of tests/fixtures/families, made with the local wheels on first
+# use) or all (default).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/exec"
 build=${1:-$root/build-bench}
+set_=${BENCH_SET:-all}
 batches="1 16 64 256 1024"
+family_batches="1 16 64"
 if [ ! -x "$build/bench/exec/bench_exec" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j"$(nproc)" --target bench_exec >/dev/null
@@ -17,23 +22,58 @@ if [ ! -d "$here/node_modules/onnxruntime-node" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 "$here/make_mlp.py" "$work/mlp-1024.onnx"
-models="fashion-mlp=$root/tests/fixtures/fashion-mlp/model.onnx
+# name=model.onnx[=inputs folder]
+models=""
+if [ "$set_" != families ]; then
+  /usr/bin/python3 "$here/make_mlp.py" "$work/mlp-1024.onnx"
+  models="fashion-mlp=$root/tests/fixtures/fashion-mlp/model.onnx
 fashion-cnn=$root/tests/fixtures/fashion-cnn/model.onnx
 mlp-784-1024-1024-10=$work/mlp-1024.onnx"
+fi
+if [ "$set_" != base ]; then
+  fam_src="$root/tests/fixtures/families"
+  fam_gen="$build/data/families"
+  bash "$fam_src/make.sh" "$build/venv-families" "$fam_gen" large >&2
+  # each family from both exporters (NAME: dynamo, NAME_ts: TorchScript)
+  for fc in bert:s32 bert:s128 dlrm:b4 gru:t25 lstm:t25 seg:h96w128 \
+            resnet18:b2 mobilenet_v3_small:b2 efficientnet_b0:b2 \
+            regnet_y_400mf:b2 \
+            bert_ts:s32 bert_ts:s128 dlrm_ts:b4 gru_ts:t25 lstm_ts:t25 \
+            seg_ts:h96w128 resnet18_ts:b2 mobilenet_v3_small_ts:b2 \
+            efficientnet_b0_ts:b2 regnet_y_400mf_ts:b2; do
+    f=${fc%%:*} c=${fc#*:} d="$fam_src/$f"
+    [ -d "$d" ] || d="$fam_gen/$f"
+    models="${models:+$models
+}$f-$c=$d/model.onnx=$d/$c"
+  done
+fi
 # OpenBLAS 0.3.21 does not know AVX-512 Zen 4 and falls back to its AVX2
 # (Haswell) kernels; OPENBLAS_CORETYPE=SkylakeX selects the AVX-512 ones.
 echo "# openblas core: $("$build/bench/exec/bench_exec" "$root/tests/fixtures/fashion-mlp/model.onnx" 1 1 2>&1 >/dev/null | sed -n 's/^openblas core: //p')" \
      "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-22s %7s %6s %12s %12s %7s\n' model threads batch swarm_ms ort_ms ort/swarm
+printf '%-26s %7s %6s %12s %12s %7s\n' model threads batch swarm_ms ort_ms ort/swarm
+: > "$work/ratios"
 for t in 1 2; do
-  while IFS='=' read -r name path; do
-    "$build/bench/exec/bench_exec" "$path" "$t" $batches 2>/dev/null > "$work/s.txt"
-    node "$here/bench_ort.js" "$path" "$t" $batches > "$work/o.txt"
+  while IFS='=' read -r name path inputs; do
+    b=$batches args=()
+    if [ -n "$inputs" ]; then b=$family_batches args=(--inputs "$inputs"); fi
+    # shellcheck disable=SC2086
+    if ! "$build/bench/exec/bench_exec" "$path" "$t" "${args[@]}" $b \
+         2>"$work/err" > "$work/s.txt"; then
+      printf '%-26s %7d   does not load: %s\n' "$name" "$t" \
+        "$(grep -v '^openblas core' "$work/err" | head -1 | sed 's|^.*model.onnx: ||')"
+      continue
+    fi
+    # shellcheck disable=SC2086
+    node "$here/bench_ort.js" "$path" "$t" "${args[@]}" $b > "$work/o.txt"
     paste "$work/s.txt" "$work/o.txt" | while read -r sb sm _ ob om _; do
       b=${sb#batch=}; s=${sm#ms_per_run=}; o=${om#ms_per_run=}
       awk -v n="$name" -v t="$t" -v b="$b" -v s="$s" -v o="$o" \
-        'BEGIN { printf "%-22s %7d %6d %12.4f %12.4f %7.2f\n", n, t, b, s, o, o / s }'
+        'BEGIN { printf "%-26s %7d %6d %12.4f %12.4f %7.2f\n", n, t, b, s, o, o / s }'
+      awk -v s="$s" -v o="$o" 'BEGIN { print o / s }' >> "$work/ratios"
     done
   done <<< "$models"
 done
+awk '{ l += log($1); n++; if (n == 1 || $1 < m) m = $1 }
+     END { if (n) printf "# %d cells: geometric mean ort/swarm %.2f, lowest %.2f\n", n, exp(l / n), m }' \
+  "$work/ratios"

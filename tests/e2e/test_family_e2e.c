@@ -1,0 +1,382 @@
+/*
+ * test_family_e2e.c - a model family fixture (tests/fixtures/families)
+ * through Kafka and a real swarm-consumer: the encoder (int64 ids and mask
+ * in, embeddings out) or the recommender (ids in, scores and top-k int64 ids
+ * out).
+ *
+ * Runs under tests/lib/with-broker.sh (SWARM_BOOTSTRAP set; topics requests,
+ * results, requests.dlq).  Starts one worker serving FAMILY_DIR/model.onnx
+ * as MODEL_NAME, then sends, REPEAT times, every row of every case as a
+ * one-row request, interleaving the cases (the encoder's cases have
+ * different sequence lengths, so one stream mixes them), and every case
+ * once more as one multi-row request.  Asserts:
+ *  - every request is answered exactly once, status OK;
+ *  - each response has the model's outputs (names from io.txt), with the
+ *    reference's dtype and shape (rows = the request's rows);
+ *  - float values within 1e-4 * max|reference| of onnxruntime's (the
+ *    executor tests' bound); integer outputs (top-k ids) equal;
+ *  - the worker exits 0 on SIGTERM.
+ * Usage: test_family_e2e CONSUMER FAMILY_DIR MODEL_NAME [REPEAT]
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "swarm/arrayio.h"
+#include "swarm/client.h"
+#include "swarm/codec.h"
+#include "swarm/conf.h"
+
+#define MAX_CASES 8
+#define MAX_IO 16
+#define REL_TOL 1e-4
+
+static int failures;
+
+#define CHECK(cond, ...)                                                       \
+        do {                                                                   \
+                if (!(cond)) {                                                 \
+                        if (failures++ < 20) {                                 \
+                                fprintf(stderr, "FAIL %s:%d: ", __FILE__,      \
+                                        __LINE__);                             \
+                                fprintf(stderr, __VA_ARGS__);                  \
+                                fputc('\n', stderr);                           \
+                        }                                                      \
+                }                                                              \
+        } while (0)
+
+typedef struct fcase {
+        char name[64];
+        swarm_array_t *in[MAX_IO];
+        swarm_array_t *want[MAX_IO];
+        double lim[MAX_IO];     /* REL_TOL * max|want| per float output */
+} fcase_t;
+
+typedef struct expect {
+        int cs;                 /* case */
+        int64_t r0, rows;       /* rows of the case in this request */
+        int answered;
+} expect_t;
+
+typedef struct ctx {
+        fcase_t cases[MAX_CASES];
+        int n_cases;
+        char in_names[MAX_IO][128], out_names[MAX_IO][128];
+        int n_in, n_out;
+        const char *model;      /* the name the worker serves it under */
+        expect_t *ex;
+        int64_t n, ok;
+        double worst;
+} ctx_t;
+
+/* io.txt: "inputs A B ..." and "outputs C D ...". */
+static int read_io(const char *dir, ctx_t *c) {
+        char path[4096], line[4096];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/io.txt", dir);
+        f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                char *save = NULL, *tok = strtok_r(line, " \n", &save);
+                int out;
+                if (!tok)
+                        continue;
+                out = strcmp(tok, "outputs") == 0;
+                while ((tok = strtok_r(NULL, " \n", &save))) {
+                        int *n = out ? &c->n_out : &c->n_in;
+                        if (*n >= MAX_IO)
+                                break;
+                        snprintf(out ? c->out_names[*n] : c->in_names[*n], 128,
+                                 "%s", tok);
+                        (*n)++;
+                }
+        }
+        fclose(f);
+        return c->n_in > 0 && c->n_out > 0 ? 0 : -1;
+}
+
+static int read_cases(const char *dir, ctx_t *c, swarm_err_t *err) {
+        char path[4096], line[1024];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/family.txt", dir);
+        f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (c->n_cases < MAX_CASES && fgets(line, sizeof(line), f)) {
+                fcase_t *k = &c->cases[c->n_cases];
+                if (sscanf(line, "%63s", k->name) != 1)
+                        continue;
+                for (int i = 0; i < c->n_in; i++) {
+                        snprintf(path, sizeof(path), "%s/%s/input_%d.npy", dir,
+                                 k->name, i);
+                        if (swarm_array_load(path, NULL, &k->in[i], err))
+                                goto fail;
+                }
+                for (int o = 0; o < c->n_out; o++) {
+                        snprintf(path, sizeof(path), "%s/%s/output_%d.npy", dir,
+                                 k->name, o);
+                        if (swarm_array_load(path, NULL, &k->want[o], err))
+                                goto fail;
+                        if (k->want[o]->dtype == SWARM_DTYPE_FLOAT32) {
+                                const float *p = k->want[o]->data;
+                                double m = 0;
+                                for (size_t e = 0; e < k->want[o]->size / 4; e++)
+                                        if (fabs(p[e]) > m)
+                                                m = fabs(p[e]);
+                                k->lim[o] = REL_TOL * m;
+                        }
+                }
+                c->n_cases++;
+        }
+        fclose(f);
+        return c->n_cases > 0 ? 0 : -1;
+fail:
+        fclose(f);
+        c->n_cases++; /* so its arrays are freed */
+        return -1;
+}
+
+static void check_output(ctx_t *c, const char *rid, const expect_t *e, int o,
+                         const swarm_tensor_t *t) {
+        const fcase_t *k = &c->cases[e->cs];
+        const swarm_array_t *w = k->want[o];
+        size_t rb = swarm_array_row_bytes(w);
+        const char *want = (const char *)w->data + (size_t)e->r0 * rb;
+        int shape_ok = t->dtype == w->dtype && t->ndim == w->ndim &&
+                       t->shape[0] == e->rows && t->size == rb * (size_t)e->rows;
+        for (int d = 1; shape_ok && d < w->ndim; d++)
+                shape_ok = t->shape[d] == w->shape[d];
+        CHECK(t->name.len == strlen(c->out_names[o]) &&
+                      !memcmp(t->name.ptr, c->out_names[o], t->name.len),
+              "%s: output %d is '%.*s', want '%s'", rid, o, (int)t->name.len,
+              t->name.ptr, c->out_names[o]);
+        CHECK(shape_ok, "%s: output %s: %s, %d dims, %zu bytes; want %s, %d "
+              "dims, %zu bytes", rid, c->out_names[o],
+              swarm_dtype_name(t->dtype), t->ndim, t->size,
+              swarm_dtype_name(w->dtype), w->ndim, rb * (size_t)e->rows);
+        if (!shape_ok)
+                return;
+        if (w->dtype == SWARM_DTYPE_FLOAT32) {
+                int bad = 0;
+                for (size_t i = 0; i < t->size / 4; i++) {
+                        float g, x;
+                        double d;
+                        memcpy(&g, (const char *)t->data + 4 * i, 4); /* unaligned */
+                        memcpy(&x, want + 4 * i, 4);
+                        d = fabs((double)g - x);
+                        if (k->lim[o] > 0 && d / k->lim[o] > c->worst)
+                                c->worst = d / k->lim[o];
+                        if (!(d <= k->lim[o]) && bad++ < 3)
+                                CHECK(0, "%s: %s[%zu] = %.9g, reference %.9g",
+                                      rid, c->out_names[o], i, g, x);
+                }
+        } else {
+                CHECK(!memcmp(t->data, want, t->size),
+                      "%s: %s: integer values differ from the reference", rid,
+                      c->out_names[o]);
+        }
+}
+
+static void on_done(const char *request_id, const swarm_response_t *resp,
+                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
+        ctx_t *c = opaque;
+        long idx = strtol(request_id + 1, NULL, 10);
+        expect_t *e;
+        (void)latency_us;
+        if (idx < 0 || idx >= c->n) {
+                CHECK(0, "response for unexpected id %s", request_id);
+                return;
+        }
+        e = &c->ex[idx];
+        e->answered++;
+        if (err) {
+                CHECK(0, "%s failed: %s", request_id, err->msg);
+                return;
+        }
+        CHECK(resp->status == SWARM_STATUS_OK, "%s: status %s: %.*s",
+              request_id, swarm_status_name(resp->status),
+              (int)resp->error.len, resp->error.ptr);
+        if (resp->status != SWARM_STATUS_OK)
+                return;
+        CHECK(resp->n_outputs == c->n_out, "%s: %d outputs, want %d",
+              request_id, resp->n_outputs, c->n_out);
+        if (resp->n_outputs != c->n_out)
+                return;
+        for (int o = 0; o < c->n_out; o++)
+                check_output(c, request_id, e, o, &resp->outputs[o]);
+        c->ok++;
+}
+
+static pid_t spawn_worker(const char *bin, const char *bootstrap,
+                          const char *spec, const char *group) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (!freopen("worker.log", "w", stderr))
+                        _exit(127);
+                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
+                      "-M", spec, "--max-batch-rows", "64", "--max-delay-us",
+                      "20000", "-X", "session.timeout.ms=6000",
+                      "-X", "heartbeat.interval.ms=500", (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_s) {
+        for (int i = 0; i < timeout_s * 10; i++) {
+                int st;
+                pid_t r = waitpid(pid, &st, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(st) ? WEXITSTATUS(st)
+                                             : 128 + WTERMSIG(st);
+                usleep(100000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+}
+
+static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
+                     int64_t rows, swarm_err_t *err) {
+        const fcase_t *k = &c->cases[cs];
+        swarm_request_t req;
+        char rid[32];
+        memset(&req, 0, sizeof(req));
+        snprintf(rid, sizeof(rid), "r%" PRId64, c->n);
+        req.request_id = swarm_str(rid);
+        req.model = swarm_str(c->model);
+        req.n_inputs = c->n_in;
+        for (int i = 0; i < c->n_in; i++) {
+                const swarm_array_t *a = k->in[i];
+                size_t rb = swarm_array_row_bytes(a);
+                swarm_tensor_t *t = &req.inputs[i];
+                t->name = swarm_str(c->in_names[i]);
+                t->dtype = a->dtype;
+                t->ndim = a->ndim;
+                memcpy(t->shape, a->shape, sizeof(t->shape));
+                t->shape[0] = rows;
+                t->data = (const char *)a->data + (size_t)r0 * rb;
+                t->size = rb * (size_t)rows;
+        }
+        c->ex[c->n].cs = cs;
+        c->ex[c->n].r0 = r0;
+        c->ex[c->n].rows = rows;
+        c->n++;
+        return swarm_client_send(cl, &req, NULL, 0, on_done, c, err) ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+        const char *bootstrap = getenv("SWARM_BOOTSTRAP");
+        char spec[4096], group[64];
+        swarm_conf_t *conf = NULL;
+        swarm_client_t *cl = NULL;
+        swarm_log_t log = {SWARM_LOG_WARN, "test_family_e2e", NULL};
+        swarm_err_t err;
+        pid_t worker = 0;
+        ctx_t *c;
+        int repeat = 20, rc;
+        int64_t max_rows = 0, total = 0;
+
+        if (argc < 4 || !bootstrap) {
+                fprintf(stderr, "usage: SWARM_BOOTSTRAP=... %s CONSUMER "
+                        "FAMILY_DIR MODEL_NAME [REPEAT]\n", argv[0]);
+                return 2;
+        }
+        if (argc > 4)
+                repeat = atoi(argv[4]);
+        swarm_err_clear(&err);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return 1;
+        c->model = argv[3];
+        if (read_io(argv[2], c)) {
+                fprintf(stderr, "FAIL: %s/io.txt missing or empty\n", argv[2]);
+                return 1;
+        }
+        if (read_cases(argv[2], c, &err))
+                goto fatal;
+        for (int k = 0; k < c->n_cases; k++) {
+                int64_t r = swarm_array_rows(c->cases[k].in[0]);
+                max_rows = r > max_rows ? r : max_rows;
+                total += r;
+        }
+        c->ex = calloc((size_t)(total * repeat + c->n_cases), sizeof(*c->ex));
+        if (!c->ex)
+                return 1;
+
+        snprintf(spec, sizeof(spec), "%s=%s/model.onnx", argv[3], argv[2]);
+        snprintf(group, sizeof(group), "family-%d", (int)getpid());
+        worker = spawn_worker(argv[1], bootstrap, spec, group);
+        if (swarm_conf_new(&conf, &err) ||
+            swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap,
+                           "test", &err))
+                goto fatal;
+        {
+                swarm_client_opts_t o = {.request_topic = "requests",
+                                         .result_topic = "results",
+                                         .max_in_flight = 1024,
+                                         .request_timeout_ms = 120000};
+                if (swarm_client_new(conf, &log, &o, &cl, &err))
+                        goto fatal;
+        }
+        /* One-row requests, the cases interleaved row by row (sequence
+         * lengths / sizes mixed in one stream), then each case whole. */
+        for (int k = 0; k < repeat; k++)
+                for (int64_t r = 0; r < max_rows; r++)
+                        for (int cs = 0; cs < c->n_cases; cs++) {
+                                if (r >= swarm_array_rows(c->cases[cs].in[0]))
+                                        continue;
+                                if (send_rows(cl, c, cs, r, 1, &err))
+                                        goto fatal;
+                        }
+        for (int cs = 0; cs < c->n_cases; cs++)
+                if (send_rows(cl, c, cs, 0, swarm_array_rows(c->cases[cs].in[0]),
+                              &err))
+                        goto fatal;
+        if (swarm_client_flush(cl, 180000, &err))
+                goto fatal;
+        for (int64_t i = 0; i < c->n; i++)
+                CHECK(c->ex[i].answered == 1, "request r%" PRId64
+                      " answered %d times", i, c->ex[i].answered);
+        CHECK(c->ok == c->n, "ok %" PRId64 " of %" PRId64, c->ok, c->n);
+        kill(worker, SIGTERM);
+        rc = wait_exit(worker, 60);
+        worker = 0;
+        CHECK(rc == 0, "worker exited %d (see worker.log)", rc);
+        printf("family e2e %s: %d cases, %" PRId64 " requests, %" PRId64
+               " ok, worst |diff| / limit %.3g\n", argv[3], c->n_cases, c->n,
+               c->ok, c->worst);
+        swarm_client_destroy(cl);
+        swarm_conf_destroy(conf);
+        for (int k = 0; k < c->n_cases; k++)
+                for (int i = 0; i < MAX_IO; i++) {
+                        swarm_array_destroy(c->cases[k].in[i]);
+                        swarm_array_destroy(c->cases[k].want[i]);
+                }
+        free(c->ex);
+        free(c);
+        if (failures) {
+                if (system("tail -20 worker.log >&2")) {
+                }
+                printf("FAILED\n");
+        } else {
+                printf("PASSED\n");
+        }
+        return failures ? 1 : 0;
+
+fatal:
+        fprintf(stderr, "FAIL: %s\n", err.msg);
+        if (worker > 0) {
+                kill(worker, SIGKILL);
+                waitpid(worker, NULL, 0);
+        }
+        if (system("tail -20 worker.log >&2")) {
+        }
+        return 1;
+}
