@@ -6,6 +6,7 @@
 #ifndef SWARM_VERSION_H
 #define SWARM_VERSION_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -25,6 +26,13 @@ const char *swarm_version_git(void);
  * links no BLAS), and cuda (whether the backend module was built and is
  * loadable from its path). */
 void swarm_version_print(const char *prog, FILE *out);
+
+/* Where the CUDA backend module is loaded from: $SWARM_CUDA_MODULE when
+ * set; else the installed copy beside the running program
+ * (<bin>/../<libdir>/swarm/libswarm_cuda_module.so, written into buf) when
+ * it is there; else the path the build put it at.  NULL when the build has
+ * no CUDA backend.  The result is env, buf or a constant. */
+const char *swarm_cuda_module_path(char *buf, size_t size);
 
 #ifdef __cplusplus
 }

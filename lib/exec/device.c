@@ -11,6 +11,7 @@
  * with the loader's reason.
  */
 #include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "swarm/backend_cuda.h"
 #include "swarm/device.h"
+#include "swarm/version.h"
 
 static const char *const prec_names[] = {"fp32", "tf32", "fp16", "bf16"};
 
@@ -51,11 +53,10 @@ typedef struct cuda_module {
  * cheap).  Returns 0, or -1 with the reason in why. */
 static int cuda_module_load(cuda_module_t *m, char *why, size_t size) {
 #ifdef SWARM_CUDA_MODULE
-        const char *path = getenv("SWARM_CUDA_MODULE");
+        char buf[PATH_MAX];
+        const char *path = swarm_cuda_module_path(buf, sizeof(buf));
         void *h;
 
-        if (!path || !*path)
-                path = SWARM_CUDA_MODULE;
         h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
                 snprintf(why, size, "cannot load the CUDA backend: %s", dlerror());

@@ -13,7 +13,7 @@ cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; 
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -5 "$work/worker.log" >&2 || true; exit 1; }
 
-R=("$registry" --db "$SWARM_REGISTRY")
+R=("$registry" --registry "$SWARM_REGISTRY")
 "${R[@]}" migrate >/dev/null
 "${R[@]}" register fashion "$model" >/dev/null
 "${R[@]}" promote fashion 1 >/dev/null
