@@ -254,11 +254,11 @@ struct swarm_backend {
  * `threads` lanes (<= 0 picks 1): with more than one the backend starts
  * threads - 1 pool workers and splits large kernels, sgemm included, across
  * them; OpenBLAS itself is set to one thread (openblas_set_num_threads(1),
- * process-wide), so its pool and ours never compete for the cores.  Why 1
- * by default: the worker runs one executor thread per core (batches from
- * different partitions in parallel), and a pool on top of that
- * oversubscribes the cores.  A deployment with a single worker thread and
- * large batches should pass the core count.  Idle workers spin briefly
+ * process-wide), so its pool and ours never compete for the cores.  1 is
+ * the library default because a process may run several executor threads;
+ * the worker runs one exec stage and passes --blas-threads (default: the
+ * cores less one, which its consumer and output stages and librdkafka
+ * share).  Idle workers spin briefly
  * after each kernel, then sleep.  A call that arrives while another
  * thread's call holds the pool runs serially, so sharing stays safe.
  *

@@ -2,10 +2,13 @@
  * backend_cuda.h - the CUDA backend (cuBLASLt / cuBLAS GEMMs plus our own
  * kernels) behind the same vtable as the CPU backend (backend.h).
  *
- * Compiled only when the build has SWARM_CUDA enabled (SWARM_HAVE_CUDA is
- * then defined for users of swarm_exec).  In a build without it the two
- * functions below still link: device_count() is 0 and new() fails with
- * SWARM_ERR_UNSUPPORTED "cuda unavailable in this build".
+ * Compiled only when the build has SWARM_CUDA enabled, into the module
+ * libswarm_cuda_module.so (lib/cuda/module.c), which lib/exec/device.c
+ * loads with dlopen() the first time a device spec asks for CUDA: no
+ * program links these functions or any CUDA library.  Programs reach them
+ * through device.h (swarm_backend_select*), which
+ * answers "cuda unavailable in this build" or "cannot load the CUDA
+ * backend" when there is no module.
  *
  * Execution model: every backend owns one non-default CUDA stream; uploads
  * are staged through pinned host memory and copied with cudaMemcpyAsync,

@@ -12,7 +12,9 @@
 extern "C" {
 #endif
 
-/* Order matches the `dtype` enum symbols of schemas/Tensor.avsc. */
+/* Order matches the symbols of the `DType` enum in schemas/InferenceRequest.avsc
+ * and schemas/InferenceResponse.avsc (the codec maps one onto the other by
+ * position; new dtypes are appended at the end of both). */
 typedef enum swarm_dtype {
         SWARM_DTYPE_FLOAT32 = 0,
         SWARM_DTYPE_FLOAT16,
