@@ -465,6 +465,16 @@ static int bad_index(swarm_err_t *err, int64_t k, int64_t n) {
                              (long long)k, (long long)n, (long long)n);
 }
 
+/* Advance the row-major multi-index idx over shape (nd dims) by one
+ * element: the odometer every element-by-element host kernel walks. */
+static inline void index_next(int64_t *idx, const int64_t *shape, int nd) {
+        for (int d = nd - 1; d >= 0; d--) {
+                if (++idx[d] < shape[d])
+                        return;
+                idx[d] = 0;
+        }
+}
+
 /* Gather of any element size: y[o, i, j] = x[o, idx[i], j]. */
 static int run_gather(const xnode_t *n, const xvalue_t *x,
                       const xvalue_t *ix, const xvalue_t *o, const void *px,
@@ -511,11 +521,7 @@ static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
                         off += (d == n->axis ? k : idx[d]) * xs[d];
                 memcpy((char *)po + (size_t)i * es,
                        (const char *)px + (size_t)off * es, es);
-                for (int d = ix->ndim - 1; d >= 0; d--) {
-                        if (++idx[d] < ix->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, ix->cshape, ix->ndim);
         }
         return SWARM_OK;
 }
@@ -552,11 +558,7 @@ static int run_scatter_elements(const xnode_t *n, const xvalue_t *x,
                         }
                         stf(po, x->dtype, off, a);
                 }
-                for (int d = ix->ndim - 1; d >= 0; d--) {
-                        if (++idx[d] < ix->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, ix->cshape, ix->ndim);
         }
         return SWARM_OK;
 }
@@ -755,11 +757,7 @@ static int run_tile(const xvalue_t *x, const xvalue_t *o, const void *px,
                         off += (idx[d] % x->cshape[d]) * xs[d];
                 memcpy((char *)po + (size_t)i * es,
                        (const char *)px + (size_t)off * es, es);
-                for (int d = o->ndim - 1; d >= 0; d--) {
-                        if (++idx[d] < o->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, o->cshape, o->ndim);
         }
         return SWARM_OK;
 }
@@ -1204,11 +1202,7 @@ static int run_resize(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
                         }
                 }
                 stf(po, o->dtype, e, acc);
-                for (int d = nd - 1; d >= 0; d--) {
-                        if (++idx[d] < o->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, o->cshape, nd);
         }
 out:
         for (int d = 0; d < nd; d++)
@@ -1542,11 +1536,7 @@ static int run_padm(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
                 }
                 memcpy((char *)po + (size_t)e * es,
                        (const char *)px + (size_t)off * es, es);
-                for (int d = o->ndim - 1; d >= 0; d--) {
-                        if (++idx[d] < o->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, o->cshape, o->ndim);
         }
         return SWARM_OK;
 }
@@ -1699,11 +1689,7 @@ static int run_revseq(swarm_model_t *m, const xnode_t *n, void *const *p,
                         src = e + (len - 1 - 2 * t) * xs[ta];
                 memcpy((char *)po + (size_t)e * es,
                        (const char *)p[0] + (size_t)src * es, es);
-                for (int d = x->ndim - 1; d >= 0; d--) {
-                        if (++idx[d] < x->cshape[d])
-                                break;
-                        idx[d] = 0;
-                }
+                index_next(idx, x->cshape, x->ndim);
         }
         return SWARM_OK;
 }
