@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "codec_int.h"
+#include "codec_tensor_check.h"
 
 /* Deeper data is refused: it bounds the walker's recursion (recursive
  * schemas could otherwise nest as deep as the message is long). */

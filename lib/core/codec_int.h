@@ -82,11 +82,6 @@ done:
         return 0;
 }
 
-/* Semantic checks shared by every decode path and the encoder: dtype,
- * ndim <= SWARM_MAX_DIMS, dims >= 0, elements * dtype size == size.  The
- * message names the field ("shape", "data", ...) for the caller to prefix. */
-int swarm_codec__tensor_check(const swarm_tensor_t *t, swarm_err_t *err);
-
 /* Decode a request/response body (after the 5-byte frame) with our own
  * schema: the allocation-free fast path. */
 int swarm_codec__fast_request(const uint8_t *p, size_t len,

@@ -277,11 +277,6 @@ struct Onnx__NodeProto;
 int exec_infer_node(swarm_model_t *m, xnode_t *n,
                     const struct Onnx__NodeProto *np, int64_t opset,
                     swarm_err_t *err);
-/* Decode a TensorProto (onnx_load.c); INT32 data is widened to INT64. */
-struct Onnx__TensorProto;
-int exec_tensor_decode(const struct Onnx__TensorProto *t, swarm_dtype_t *dt,
-                       int *ndim, int64_t *shape, void **data, size_t *bytes,
-                       swarm_err_t *err);
 /* Input count bounds of a supported operator; -1 when unsupported. */
 int exec_op_inputs(const char *op_type, int *min_in, int *max_in);
 /* Make room for `extra` more values (m->vals may move: value pointers

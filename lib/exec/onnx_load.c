@@ -16,189 +16,11 @@
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
-
-/* ONNX TensorProto.DataType values. */
-enum {
-        ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6,
-        ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10, ONNX_DOUBLE = 11,
-        ONNX_BFLOAT16 = 16
-};
+#include "node_err.h"
+#include "tensor_decode.h"
 
 static const char *nz(const char *s) {
         return s ? s : "";
-}
-
-static int onnx_dtype(int32_t t, swarm_dtype_t *dt) {
-        switch (t) {
-        case ONNX_FLOAT: *dt = SWARM_DTYPE_FLOAT32; return 0;
-        case ONNX_UINT8: *dt = SWARM_DTYPE_UINT8; return 0;
-        case ONNX_INT32: *dt = SWARM_DTYPE_INT32; return 0;
-        case ONNX_INT64: *dt = SWARM_DTYPE_INT64; return 0;
-        case ONNX_FLOAT16: *dt = SWARM_DTYPE_FLOAT16; return 0;
-        case ONNX_BFLOAT16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
-        case ONNX_INT8: *dt = SWARM_DTYPE_INT8; return 0;
-        case ONNX_BOOL: *dt = SWARM_DTYPE_BOOL; return 0;
-        case ONNX_DOUBLE: *dt = SWARM_DTYPE_FLOAT64; return 0;
-        default: return -1;
-        }
-}
-
-/* Decode one TensorProto into a malloc'ed host buffer.  Sizes are checked
- * against the data actually present before allocating, so a small file
- * can never make us allocate a huge buffer. */
-static int tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
-                         int *ndim, int64_t *shape, void **data,
-                         size_t *bytes, swarm_err_t *err) {
-        const char *nm = nz(t->name);
-        int64_t elems;
-        size_t esz, nb;
-        size_t n_typed;
-        void *p = NULL;
-
-        *data = NULL;
-        if ((t->has_data_location &&
-             t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
-            t->n_external_data > 0)
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "tensor '%s': external data is not "
-                                     "supported; embed the weights in the "
-                                     "model file", nm);
-        if (t->segment)
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "tensor '%s': segmented tensors are not "
-                                     "supported", nm);
-        if (!t->has_data_type || onnx_dtype(t->data_type, dt))
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "tensor '%s': data type %d is not "
-                                     "supported", nm, (int)t->data_type);
-        if (t->n_dims > SWARM_MAX_DIMS)
-                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
-                                     "tensor '%s': %zu dimensions (at most "
-                                     "%d)", nm, t->n_dims, SWARM_MAX_DIMS);
-        *ndim = (int)t->n_dims;
-        for (size_t i = 0; i < t->n_dims; i++)
-                shape[i] = t->dims[i];
-        elems = swarm_shape_elems(shape, *ndim);
-        if (elems < 0)
-                return swarm_err_set(err, SWARM_ERR_INVALID,
-                                     "tensor '%s': bad dimensions", nm);
-        esz = swarm_dtype_size(*dt);
-        nb = (size_t)elems * esz;
-        if (t->has_raw_data) {
-                if (t->raw_data.len < nb)
-                        return swarm_err_set(err, SWARM_ERR_TRUNCATED,
-                                             "tensor '%s': raw_data has %zu "
-                                             "bytes, shape needs %zu", nm,
-                                             t->raw_data.len, nb);
-                if (t->raw_data.len > nb)
-                        return swarm_err_set(err, SWARM_ERR_INVALID,
-                                             "tensor '%s': raw_data has %zu "
-                                             "bytes, shape needs %zu", nm,
-                                             t->raw_data.len, nb);
-                p = malloc(nb ? nb : 1);
-                if (!p)
-                        goto nomem;
-                /* raw_data is little-endian, as is every host we build on. */
-                if (nb)
-                        memcpy(p, t->raw_data.data, nb);
-                goto done;
-        }
-        switch (*dt) {
-        case SWARM_DTYPE_FLOAT32: n_typed = t->n_float_data; break;
-        case SWARM_DTYPE_INT64: n_typed = t->n_int64_data; break;
-        case SWARM_DTYPE_FLOAT64: n_typed = t->n_double_data; break;
-        default: n_typed = t->n_int32_data; break;
-        }
-        if (n_typed != (size_t)elems)
-                return swarm_err_set(err, SWARM_ERR_INVALID,
-                                     "tensor '%s': has %zu values, shape "
-                                     "needs %lld", nm, n_typed,
-                                     (long long)elems);
-        p = malloc(nb ? nb : 1);
-        if (!p)
-                goto nomem;
-        for (int64_t i = 0; i < elems; i++) {
-                switch (*dt) {
-                case SWARM_DTYPE_FLOAT32:
-                        ((float *)p)[i] = t->float_data[i];
-                        break;
-                case SWARM_DTYPE_INT64:
-                        ((int64_t *)p)[i] = t->int64_data[i];
-                        break;
-                case SWARM_DTYPE_FLOAT64:
-                        ((double *)p)[i] = t->double_data[i];
-                        break;
-                case SWARM_DTYPE_INT32:
-                        ((int32_t *)p)[i] = t->int32_data[i];
-                        break;
-                case SWARM_DTYPE_UINT8:
-                case SWARM_DTYPE_INT8:
-                        ((uint8_t *)p)[i] = (uint8_t)t->int32_data[i];
-                        break;
-                case SWARM_DTYPE_BOOL:
-                        ((uint8_t *)p)[i] = t->int32_data[i] != 0;
-                        break;
-                default: /* 16-bit floats travel as their bit patterns */
-                        ((uint16_t *)p)[i] = (uint16_t)t->int32_data[i];
-                        break;
-                }
-        }
-done:
-        *data = p;
-        *bytes = nb;
-        return SWARM_OK;
-nomem:
-        return swarm_err_set(err, SWARM_ERR_NOMEM,
-                             "tensor '%s': out of memory (%zu bytes)", nm, nb);
-}
-
-int exec_tensor_decode(const Onnx__TensorProto *t, swarm_dtype_t *dt,
-                       int *ndim, int64_t *shape, void **data, size_t *bytes,
-                       swarm_err_t *err) {
-        int rc = tensor_decode(t, dt, ndim, shape, data, bytes, err);
-        int64_t e;
-        int64_t *w;
-        /* The loader computes on INT64 only (shape chains, indices). */
-        if (rc || *dt != SWARM_DTYPE_INT32)
-                return rc;
-        e = swarm_shape_elems(shape, *ndim);
-        w = malloc((size_t)(e > 0 ? e : 1) * sizeof(int64_t));
-        if (!w) {
-                free(*data);
-                *data = NULL;
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        }
-        for (int64_t i = 0; i < e; i++)
-                w[i] = ((int32_t *)*data)[i];
-        free(*data);
-        *data = w;
-        *bytes = (size_t)e * sizeof(int64_t);
-        *dt = SWARM_DTYPE_INT64;
-        return SWARM_OK;
-}
-
-int swarm_model_tensor_decode(const void *buf, size_t len, swarm_tensor_t *t,
-                              swarm_err_t *err) {
-        Onnx__TensorProto *tp;
-        void *data = NULL;
-        size_t bytes = 0;
-        int rc;
-
-        memset(t, 0, sizeof(*t));
-        if (!buf && len)
-                return swarm_err_set(err, SWARM_ERR_INVALID, "no buffer");
-        tp = onnx__tensor_proto__unpack(NULL, len, buf);
-        if (!tp)
-                return swarm_err_set(err, SWARM_ERR_PARSE,
-                                     "not a valid ONNX TensorProto");
-        rc = tensor_decode(tp, &t->dtype, &t->ndim, t->shape, &data, &bytes,
-                           err);
-        onnx__tensor_proto__free_unpacked(tp, NULL);
-        if (rc)
-                return rc;
-        t->data = data;
-        t->size = bytes;
-        return SWARM_OK;
 }
 
 /* ---- name table: open addressing over value ids ---- */
@@ -232,23 +54,6 @@ static void names_put(names_t *nt, const xvalue_t *vals, int id) {
                 i = (i + 1) & (nt->cap - 1);
         nt->ids[i] = id;
 }
-/* ---- error helpers ---- */
-
-static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                    const char *fmt, ...) {
-        char why[SWARM_ERR_MSG_SIZE];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        return swarm_err_set(err, code, "node '%s' (%s): %s", n->name,
-                             n->op_type, why);
-}
-
 static char *dup_str(const char *s) {
         return strdup(nz(s));
 }
@@ -307,7 +112,7 @@ static int declare_input(swarm_model_t *m, const Onnx__ValueInfoProto *vi,
         /* Every dtype the executor computes on (FLOAT32 data, INT64 /
          * INT32 ids, BOOL masks, ...). */
         if (!tp->tensor_type->has_elem_type ||
-            onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
+            exec_onnx_dtype(tp->tensor_type->elem_type, &v->dtype))
                 return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                      "input '%s': element type %d; FLOAT32, "
                                      "FLOAT16, BFLOAT16, FLOAT64, INT64, "
@@ -385,7 +190,7 @@ static int check_output(const Onnx__ValueInfoProto *vi, const xvalue_t *v,
                                      "supported", v->name);
         if (tp->tensor_type->has_elem_type) {
                 swarm_dtype_t dt;
-                if (onnx_dtype(tp->tensor_type->elem_type, &dt))
+                if (exec_onnx_dtype(tp->tensor_type->elem_type, &dt))
                         return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                              "output '%s': element type %d "
                                              "is not supported", v->name,

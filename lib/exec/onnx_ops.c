@@ -25,6 +25,8 @@
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
+#include "node_err.h"
+#include "tensor_decode.h"
 
 #define OPARGS swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np, \
         int64_t opset, swarm_err_t *err
@@ -33,23 +35,6 @@ static const char *nz(const char *s) {
         return s ? s : "";
 }
 
-
-/* ---- error helpers ---- */
-
-static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int node_err(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                    const char *fmt, ...) {
-        char why[SWARM_ERR_MSG_SIZE];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        return swarm_err_set(err, code, "node '%s' (%s): %s", n->name,
-                             n->op_type, why);
-}
 
 /* Checked shape arithmetic (swarm_add_i64 / swarm_mul_i64): every dim,
  * pad, stride and offset computed from numbers in the model goes through
