@@ -11,7 +11,7 @@ void job_destroy(models_t *mm, job_t *j) {
         if (!j)
                 return;
         models_release(mm, j->model);
-        swarm_request_release(&j->req);
+        swarm_request_destroy(&j->req);
         if (j->msg && j->bytes)
                 atomic_fetch_sub(j->bytes, (long long)j->msg->len);
         if (j->msg)

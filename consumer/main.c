@@ -162,7 +162,7 @@ out:
                 SWARM_ERROR(&log, "%s", err.msg);
         worker_log_summary(w);
         worker_destroy(w);
-        swarm_opts_clear(&cli, &o);
+        swarm_opts_destroy(&cli, &o);
         swarm_conf_destroy(conf);
         return rc;
 }

@@ -54,7 +54,7 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         f->max_delay_us = rc ? 0 : d.max_delay_us;
         cur = f->target ? f->target->pub.version : 0;
         pthread_mutex_unlock(&mm->lock);
-        swarm_registry_deployment_clear(&d);
+        swarm_registry_deployment_destroy(&d);
         swarm_err_clear(err);
 
         rc = swarm_registry_resolve(mm->reg, f->name, mm->alias, 0, &v, err);
@@ -70,7 +70,7 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
                 return rc;
         f->warned = 0;
         if (v.version == cur || v.version == f->failed) {
-                swarm_registry_version_clear(&v);
+                swarm_registry_version_destroy(&v);
                 return SWARM_OK;
         }
         pthread_mutex_lock(&mm->lock);
@@ -83,7 +83,7 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
                                     " serving=%" PRId32 " error=\"%s\"",
                                     f->name, mm->alias, v.version, cur, err->msg);
                         f->failed = v.version;
-                        swarm_registry_version_clear(&v);
+                        swarm_registry_version_destroy(&v);
                         if (rc == SWARM_ERR_IO && !swarm_registry_connected(mm->reg))
                                 return rc;      /* the connection: reconnect */
                         swarm_err_clear(err);
@@ -100,7 +100,7 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         pthread_mutex_unlock(&mm->lock);
         SWARM_INFO(mm->log, "model switched name=%s alias=%s from=%" PRId32 " to=%" PRId32,
                    f->name, mm->alias, old ? old->pub.version : 0, v.version);
-        swarm_registry_version_clear(&v);
+        swarm_registry_version_destroy(&v);
         if (mm->state_dir)
                 state_save(mm, f->name, e);
         return SWARM_OK;
@@ -130,7 +130,7 @@ static int sync_all(models_t *mm, swarm_err_t *err) {
                                 SWARM_DEBUG(mm->log, "following model name=%s topic=%s", *p,
                                             mm->topic);
                 }
-                swarm_registry_names_free(names);
+                swarm_registry_names_destroy(names);
         }
         /* follows are only ever added, never removed while running, so the
          * list can be walked without the lock */
@@ -151,7 +151,7 @@ static int refuse_archived(models_t *mm, const char *name, int32_t version,
         if ((rc = swarm_registry_resolve(mm->reg, name, NULL, version, &v, err)))
                 return rc;
         archived = v.status && !strcmp(v.status, "archived");
-        swarm_registry_version_clear(&v);
+        swarm_registry_version_destroy(&v);
         if (archived)
                 return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                                      "version %" PRId32 " of \"%s\" is archived and no "

@@ -356,7 +356,7 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                  * rather than drop the request. */
                 snprintf(j->error, sizeof(j->error), "encoding the response failed: %s",
                          eerr.msg);
-                swarm_buf_free(&buf);
+                swarm_buf_destroy(&buf);
                 return produce_dlq(o, j, err);
         }
         bytes = swarm_buf_steal(&buf, &len);

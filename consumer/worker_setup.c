@@ -159,7 +159,7 @@ fail:
 void worker_destroy(worker_t *w) {
         if (!w)
                 return;
-        swarm_metrics_http_stop(w->http);
+        swarm_metrics_http_destroy(w->http);
         if (w->consumer)
                 rd_kafka_destroy(w->consumer);
         while (w->parked) {

@@ -652,7 +652,7 @@ out:
         swarm_array_destroy(rn.out);
         free(rn.lat_us);
         free(meta);
-        swarm_opts_clear(&producer_cli, &po);
+        swarm_opts_destroy(&producer_cli, &po);
         swarm_conf_destroy(conf);
         return rc;
 }

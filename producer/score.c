@@ -285,7 +285,7 @@ static void slot_release(run_t *rn, slot_t *s) {
                 rn->held -= s->held;
         }
         free(s->out);
-        swarm_buf_free(&s->rej);
+        swarm_buf_destroy(&s->rej);
         memset(s, 0, sizeof(*s));
 }
 
@@ -610,13 +610,13 @@ static int commit(run_t *rn, swarm_err_t *err) {
                         swarm_buf_t b = {0};
                         for (int i = 0; i < s->n_rows; i++)
                                 if (reject_line(&b, s->record[i], 0, s->error, NULL, 0)) {
-                                        swarm_buf_free(&b);
+                                        swarm_buf_destroy(&b);
                                         r = swarm_err_set(err, SWARM_ERR_NOMEM,
                                                           "out of memory");
                                         goto out;
                                 }
                         r = rej_write(rn, b.data, b.len, err);
-                        swarm_buf_free(&b);
+                        swarm_buf_destroy(&b);
                         if (r)
                                 goto out;
                         rn->ck.rejected += (uint64_t)s->n_rows;
@@ -823,7 +823,7 @@ static int registry_topics(const opts_t *o, const swarm_log_t *lg,
                 if (d.batch_result_topic && *d.batch_result_topic)
                         snprintf(res, size, "%s", d.batch_result_topic);
         }
-        swarm_registry_deployment_clear(&d);
+        swarm_registry_deployment_destroy(&d);
         swarm_registry_destroy(reg);
         return r;
 }

@@ -526,8 +526,8 @@ int score_writer_close(score_writer_t *w, swarm_err_t *err) {
         if (close(w->fd) && err)
                 r = swarm_err_set(err, SWARM_ERR_IO, "%s: close: %s", w->path,
                                   strerror(errno));
-        swarm_buf_free(&w->blk);
-        swarm_buf_free(&w->out);
+        swarm_buf_destroy(&w->blk);
+        swarm_buf_destroy(&w->out);
         free(w->path);
         free(w);
         return r;

@@ -769,7 +769,7 @@ out:
         if (rc == 0 && err.code)
                 rc = 1;
         swarm_registry_destroy(x.reg);
-        swarm_opts_clear(&cli, &x.o);
+        swarm_opts_destroy(&cli, &x.o);
         swarm_conf_destroy(x.conf);
         return rc;
 }

@@ -242,7 +242,7 @@ static int apply_registry(swarm_conf_t *c, const scaler_opts_t *o, int status,
                            (long long)d.lag_target,
                            d.request_topic ? d.request_topic : "(flag)");
 out:
-        swarm_registry_deployment_clear(&d);
+        swarm_registry_deployment_destroy(&d);
         swarm_registry_destroy(reg);
         return r;
 }
@@ -348,7 +348,7 @@ static int print_models(const char *conninfo, const char *topic,
                                 /* no production alias: say so, staging is optional */
                                 len += (size_t)snprintf(vers + len, sizeof(vers) - len,
                                                         "production -");
-                        swarm_registry_version_clear(&v);
+                        swarm_registry_version_destroy(&v);
                         if (r && r != SWARM_ERR_NOT_FOUND)
                                 goto out;
                         swarm_err_clear(err);
@@ -375,7 +375,7 @@ static int print_models(const char *conninfo, const char *topic,
                                  d.device && *d.device ? "  " : "",
                                  d.device && *d.device ? d.device : "");
                 }
-                swarm_registry_deployment_clear(&d);
+                swarm_registry_deployment_destroy(&d);
                 printf("  %-16s %-28s %s\n", names[i], vers, set);
         }
         if (n > STATUS_MAX_MODELS)
@@ -383,7 +383,7 @@ static int print_models(const char *conninfo, const char *topic,
         if (n)
                 printf("(-: not set in the deployment; flags or defaults apply)\n");
 out:
-        swarm_registry_names_free(names);
+        swarm_registry_names_destroy(names);
         swarm_registry_destroy(reg);
         return r;
 }
@@ -611,7 +611,7 @@ out:
         if (err.code)
                 SWARM_ERROR(&log, "%s", err.msg);
         actuator_destroy(act);
-        swarm_metrics_http_stop(http);
+        swarm_metrics_http_destroy(http);
         status_page_destroy(sp);
         free(in);
         policy_destroy(p);

@@ -154,7 +154,7 @@ static void read_models(status_page_t *sp) {
                         r = swarm_registry_resolve(reg, names[n], alias[k], 0, &v, &err);
                         if (r == SWARM_OK)
                                 *(k ? &rows[n].staging : &rows[n].production) = (int)v.version;
-                        swarm_registry_version_clear(&v);
+                        swarm_registry_version_destroy(&v);
                         if (r && r != SWARM_ERR_NOT_FOUND)
                                 goto out;
                         swarm_err_clear(&err);
@@ -162,7 +162,7 @@ static void read_models(status_page_t *sp) {
                 }
         }
 out:
-        swarm_registry_names_free(names);
+        swarm_registry_names_destroy(names);
         swarm_registry_destroy(reg);
         pthread_mutex_lock(&sp->lock);
         if (r) {

@@ -114,7 +114,7 @@ static int run(swarm_codec_t *codec, int rows, long iters) {
                         fprintf(stderr, "decode: %s\n", err.msg);
                         return 1;
                 }
-                swarm_request_release(&dec);
+                swarm_request_destroy(&dec);
         }
         our_dec = (now_s() - t) / (double)iters;
 
@@ -159,8 +159,8 @@ static int run(swarm_codec_t *codec, int rows, long iters) {
         avro_value_iface_decref(pi);
         avro_schema_decref(rs);
         avro_schema_decref(ps);
-        swarm_buf_free(&msg);
-        swarm_buf_free(&enc);
+        swarm_buf_destroy(&msg);
+        swarm_buf_destroy(&enc);
         free(wbuf);
         free(in);
         free(out);

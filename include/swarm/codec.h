@@ -63,7 +63,7 @@ typedef struct swarm_request {
         int64_t n_metadata;
         const uint8_t *metadata_raw;
         size_t metadata_raw_len;
-        void *scratch;          /* owned; freed by swarm_request_release() */
+        void *scratch;          /* owned; freed by swarm_request_destroy() */
 } swarm_request_t;
 
 typedef struct swarm_response {
@@ -81,7 +81,7 @@ typedef struct swarm_response {
         swarm_str_t worker;
         int32_t source_partition;
         int64_t source_offset;
-        void *scratch;          /* owned; freed by swarm_response_release() */
+        void *scratch;          /* owned; freed by swarm_response_destroy() */
 } swarm_response_t;
 
 /* A growable byte buffer; encoders append to it. */
@@ -94,7 +94,9 @@ typedef struct swarm_buf {
 int swarm_buf_reserve(swarm_buf_t *b, size_t extra, swarm_err_t *err);
 /* Hand the bytes to the caller (caller frees with free()); b becomes empty. */
 uint8_t *swarm_buf_steal(swarm_buf_t *b, size_t *len);
-void swarm_buf_free(swarm_buf_t *b);
+/* Free the bytes; b becomes empty (the struct is the caller's).  NULL is
+ * accepted. */
+void swarm_buf_destroy(swarm_buf_t *b);
 
 typedef struct swarm_codec swarm_codec_t;
 
@@ -137,7 +139,7 @@ void swarm_codec_set_resolver(swarm_codec_t *c, swarm_codec_resolve_fn fn,
                               void (*release)(void *opaque), void *opaque);
 
 /* Decode a framed request.  On success `req` borrows from `msg` (which must
- * outlive it); release with swarm_request_release().  Errors:
+ * outlive it); release with swarm_request_destroy().  Errors:
  * SWARM_ERR_PARSE (bad magic byte, malformed varint, bad enum/union index),
  * SWARM_ERR_NOT_FOUND (unknown schema id), SWARM_ERR_TRUNCATED (a length runs
  * past the end), SWARM_ERR_INVALID (shape/data size mismatch, too many
@@ -145,7 +147,8 @@ void swarm_codec_set_resolver(swarm_codec_t *c, swarm_codec_resolve_fn fn,
 int swarm_codec_decode_request(const swarm_codec_t *c, const void *msg,
                                size_t len, swarm_request_t *req,
                                swarm_err_t *err);
-void swarm_request_release(swarm_request_t *req);
+/* Free what decoding allocated in `req` (not `req`).  NULL is accepted. */
+void swarm_request_destroy(swarm_request_t *req);
 
 /* Iterate metadata entries; *pos starts at 0.  Returns 1 with key/value set,
  * 0 at the end. */
@@ -163,7 +166,8 @@ int swarm_codec_encode_request(const swarm_codec_t *c,
 int swarm_codec_decode_response(const swarm_codec_t *c, const void *msg,
                                 size_t len, swarm_response_t *resp,
                                 swarm_err_t *err);
-void swarm_response_release(swarm_response_t *resp);
+/* Free what decoding allocated in `resp` (not `resp`).  NULL is accepted. */
+void swarm_response_destroy(swarm_response_t *resp);
 
 int swarm_codec_encode_response(const swarm_codec_t *c,
                                 const swarm_response_t *resp,

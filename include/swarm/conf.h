@@ -95,7 +95,7 @@ typedef enum swarm_opt_type {
 
 typedef struct swarm_opt_list {
         const char **v;         /* borrowed strings; the array is freed by
-                                   swarm_opts_clear() */
+                                   swarm_opts_destroy() */
         size_t n;
 } swarm_opt_list_t;
 
@@ -171,13 +171,13 @@ int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
 
 /* Store every option with a field (and the topic, see swarm_cli_t) into the
  * struct at `dst` with its type.  Strings are borrowed from `c`, which must
- * outlive `dst`; lists are allocated (swarm_opts_clear()).  Errors: a
+ * outlive `dst`; lists are allocated (swarm_opts_destroy()).  Errors: a
  * value that does not parse or is out of bounds (SWARM_ERR_CONFIG, citing
  * the key and its origin), SWARM_ERR_NOMEM. */
 int swarm_opts_fill(const swarm_cli_t *cli, const swarm_conf_t *c, void *dst,
                     swarm_err_t *err);
 /* Free what swarm_opts_fill() allocated in `dst`.  NULL is accepted. */
-void swarm_opts_clear(const swarm_cli_t *cli, void *dst);
+void swarm_opts_destroy(const swarm_cli_t *cli, void *dst);
 
 /* Print --help for `cli` to stdout. */
 void swarm_cli_usage(const swarm_cli_t *cli);

@@ -149,7 +149,7 @@ void swarm_metrics_http_page(swarm_metrics_http_t *h, const char *path,
 /* The port actually bound. */
 int swarm_metrics_http_port(const swarm_metrics_http_t *h);
 /* Stop serving and free.  NULL is accepted. */
-void swarm_metrics_http_stop(swarm_metrics_http_t *h);
+void swarm_metrics_http_destroy(swarm_metrics_http_t *h);
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,7 @@ int swarm_registry_register(swarm_registry_t *r,
                             swarm_err_t *err);
 
 /* One version row (no artifact bytes).  Strings are owned by the struct:
- * free with swarm_registry_version_clear(). */
+ * free with swarm_registry_version_destroy(). */
 typedef struct swarm_registry_version {
         char *model;
         int32_t version;
@@ -115,7 +115,8 @@ typedef struct swarm_registry_version {
         char *status;           /* "active" | "archived" */
 } swarm_registry_version_t;
 
-void swarm_registry_version_clear(swarm_registry_version_t *v);
+/* Free the strings (not `v`).  NULL is accepted. */
+void swarm_registry_version_destroy(swarm_registry_version_t *v);
 
 /* Resolve `model` at `alias` (when non-NULL) or at `version`.
  * Errors: SWARM_ERR_NOT_FOUND (unknown model, alias or version). */
@@ -165,7 +166,7 @@ int swarm_registry_config(swarm_registry_t *r, const char *model,
                           size_t n, const char *reason, swarm_err_t *err);
 
 /* Deployment settings of a model; 0 / NULL when unset.  Strings owned by the
- * struct: free with swarm_registry_deployment_clear(). */
+ * struct: free with swarm_registry_deployment_destroy(). */
 typedef struct swarm_registry_deployment {
         char *request_topic, *result_topic, *device, *precision;
         char *batch_request_topic, *batch_result_topic;
@@ -173,7 +174,8 @@ typedef struct swarm_registry_deployment {
                 lag_target;
 } swarm_registry_deployment_t;
 
-void swarm_registry_deployment_clear(swarm_registry_deployment_t *d);
+/* Free the strings (not `d`).  NULL is accepted. */
+void swarm_registry_deployment_destroy(swarm_registry_deployment_t *d);
 
 /* Errors: SWARM_ERR_NOT_FOUND (no such model).  A model without settings
  * gets an all-zero struct. */
@@ -202,10 +204,11 @@ int swarm_registry_history(swarm_registry_t *r, const char *model,
 
 /* Names of the models whose deployment request_topic or batch_request_topic
  * is `topic`, as a
- * NULL-terminated array (caller frees with swarm_registry_names_free). */
+ * NULL-terminated array (caller frees with swarm_registry_names_destroy). */
 int swarm_registry_models_for_topic(swarm_registry_t *r, const char *topic,
                                     char ***names, swarm_err_t *err);
-void swarm_registry_names_free(char **names);
+/* Free the array and its names.  NULL is accepted. */
+void swarm_registry_names_destroy(char **names);
 
 /* LISTEN on SWARM_REGISTRY_CHANNEL. */
 int swarm_registry_listen(swarm_registry_t *r, swarm_err_t *err);

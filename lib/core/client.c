@@ -207,7 +207,7 @@ static void handle_result(swarm_client_t *cl, const rd_kafka_message_t *m) {
                                    "ones are only counted)", cl->res_topic,
                                    (int)m->partition, (long long)m->offset,
                                    err.msg);
-                swarm_response_release(&resp);
+                swarm_response_destroy(&resp);
                 return;
         }
         e = resp.request_id.len ? lookup(cl, resp.request_id.ptr,
@@ -219,7 +219,7 @@ static void handle_result(swarm_client_t *cl, const rd_kafka_message_t *m) {
                 cl->st.answered++;
                 complete(cl, e, &resp, NULL);
         }
-        swarm_response_release(&resp);
+        swarm_response_destroy(&resp);
 }
 
 static void check_timeouts(swarm_client_t *cl) {
@@ -684,7 +684,7 @@ void swarm_client_destroy(swarm_client_t *cl) {
         for (int i = 0; cl->e && i < cl->n_entries; i++)
                 free(cl->e[i].id);
         swarm_codec_destroy(cl->codec);
-        swarm_buf_free(&cl->buf);
+        swarm_buf_destroy(&cl->buf);
         free(cl->e);
         free(cl->bucket);
         free(cl->req_topic);

@@ -89,7 +89,7 @@ uint8_t *swarm_buf_steal(swarm_buf_t *b, size_t *len) {
         return p;
 }
 
-void swarm_buf_free(swarm_buf_t *b) {
+void swarm_buf_destroy(swarm_buf_t *b) {
         if (!b)
                 return;
         free(b->data);
@@ -547,7 +547,7 @@ int swarm_codec_decode_request(const swarm_codec_t *c, const void *msg,
                                          err);
 }
 
-void swarm_request_release(swarm_request_t *req) {
+void swarm_request_destroy(swarm_request_t *req) {
         if (!req)
                 return;
         free(req->scratch);
@@ -582,7 +582,7 @@ int swarm_codec_decode_response(const swarm_codec_t *c, const void *msg,
                                           err);
 }
 
-void swarm_response_release(swarm_response_t *resp) {
+void swarm_response_destroy(swarm_response_t *resp) {
         if (!resp)
                 return;
         free(resp->scratch);

@@ -836,7 +836,7 @@ int swarm_opts_fill(const swarm_cli_t *cli, const swarm_conf_t *c, void *dst,
         return SWARM_OK;
 }
 
-void swarm_opts_clear(const swarm_cli_t *cli, void *dst) {
+void swarm_opts_destroy(const swarm_cli_t *cli, void *dst) {
         if (!dst)
                 return;
         for (const swarm_opt_t *o = cli->opts; o && o->name; o++)

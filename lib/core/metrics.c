@@ -780,7 +780,7 @@ int swarm_metrics_http_port(const swarm_metrics_http_t *h) {
         return h ? h->port : -1;
 }
 
-void swarm_metrics_http_stop(swarm_metrics_http_t *h) {
+void swarm_metrics_http_destroy(swarm_metrics_http_t *h) {
         if (!h)
                 return;
         MHD_stop_daemon(h->d);

@@ -496,7 +496,7 @@ out:
 
 /* ------------------------------------------------------------ resolve, fetch */
 
-void swarm_registry_version_clear(swarm_registry_version_t *v) {
+void swarm_registry_version_destroy(swarm_registry_version_t *v) {
         if (!v)
                 return;
         free(v->model);
@@ -559,7 +559,7 @@ int swarm_registry_resolve(swarm_registry_t *r, const char *model,
         out->status = strdup(PQgetvalue(res, 0, 6));
         if (!out->model || !out->format || !out->status ||
             (!PQgetisnull(res, 0, 4) && !out->uri)) {
-                swarm_registry_version_clear(out);
+                swarm_registry_version_destroy(out);
                 rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         }
 out:
@@ -901,7 +901,7 @@ out:
         return rc;
 }
 
-void swarm_registry_deployment_clear(swarm_registry_deployment_t *d) {
+void swarm_registry_deployment_destroy(swarm_registry_deployment_t *d) {
         if (!d)
                 return;
         free(d->request_topic);
@@ -1119,7 +1119,7 @@ int swarm_registry_models_for_topic(swarm_registry_t *r, const char *topic,
         for (int i = 0; i < n; i++)
                 if (!(v[i] = strdup(PQgetvalue(res, i, 0)))) {
                         PQclear(res);
-                        swarm_registry_names_free(v);
+                        swarm_registry_names_destroy(v);
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 }
         PQclear(res);
@@ -1127,7 +1127,7 @@ int swarm_registry_models_for_topic(swarm_registry_t *r, const char *topic,
         return SWARM_OK;
 }
 
-void swarm_registry_names_free(char **names) {
+void swarm_registry_names_destroy(char **names) {
         if (!names)
                 return;
         for (char **p = names; *p; p++)

@@ -270,7 +270,7 @@ int main(int argc, char **argv) {
         }
         r = o.mock ? swarm_broker_mock_run(&o, &err)
                    : swarm_broker_kraft_run(&o, &err);
-        swarm_metrics_http_stop(bm.http);
+        swarm_metrics_http_destroy(bm.http);
         swarm_metrics_destroy(bm.reg);
         if (r != SWARM_OK && swarm_broker_stop) {
                 /* Asked to stop before the broker was ready: not a failure

@@ -91,7 +91,7 @@ void mock_answer(swarm_codec_t *codec, rd_kafka_t *rk, const char *topic,
                 exit(1);
         }
         produce(rk, topic, part, b.data, b.len);
-        swarm_buf_free(&b);
+        swarm_buf_destroy(&b);
 }
 
 static void *worker_main(void *arg) {
@@ -181,7 +181,7 @@ static void *worker_main(void *arg) {
                 mock_answer(codec, prod, topic, m->partition, req.request_id, out,
                             req.inputs[0].ndim, req.inputs[0].shape);
                 atomic_fetch_add(&w->answered, 1);
-                swarm_request_release(&req);
+                swarm_request_destroy(&req);
                 rd_kafka_message_destroy(m);
         }
         free(out);

@@ -531,7 +531,7 @@ static void put_blocks(swarm_buf_t *out, size_t n, item_fn item,
                         put_long(out, (int64_t)k);
                 }
                 put_raw(out, tmp.data, tmp.len);
-                swarm_buf_free(&tmp);
+                swarm_buf_destroy(&tmp);
                 i += k;
         }
         put_long(out, 0);

@@ -52,7 +52,7 @@ static void cross_request(rng_t *r, avro_value_t *v) {
         CHECK_OK(swarm_codec_decode_request(codec, avro_msg, avro_len, &got,
                                             &err), &err);
         check_request(&got, &g.req, g.meta, g.n_meta);
-        swarm_request_release(&got);
+        swarm_request_destroy(&got);
         free(avro_msg);
 
         /* negative block counts -> both */
@@ -63,9 +63,9 @@ static void cross_request(rng_t *r, avro_value_t *v) {
         CHECK_OK(swarm_codec_decode_request(codec, buf.data, buf.len, &got,
                                             &err), &err);
         check_request(&got, &g.req, g.meta, g.n_meta);
-        swarm_request_release(&got);
+        swarm_request_destroy(&got);
 
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         gen_free(&g);
 }
 
@@ -90,9 +90,9 @@ static void cross_response(rng_t *r, avro_value_t *v) {
         CHECK_OK(swarm_codec_decode_response(codec, avro_msg, avro_len, &got,
                                              &err), &err);
         check_response(&got, &g.resp);
-        swarm_response_release(&got);
+        swarm_response_destroy(&got);
         free(avro_msg);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         gen_free(&g);
 }
 

@@ -119,7 +119,7 @@ static void evolved_requests(int32_t id, const char *json, int has_optional) {
                                                     &err), &err);
                 CHECK(got.scratch != NULL);
                 check_request(&got, &g.req, g.meta, g.n_meta);
-                swarm_request_release(&got);
+                swarm_request_destroy(&got);
                 CHECK(got.scratch == NULL);
                 free(msg);
                 gen_free(&g);
@@ -152,7 +152,7 @@ static void evolved_responses(void) {
                 CHECK_OK(swarm_codec_decode_response(codec, msg, len, &got,
                                                      &err), &err);
                 check_response(&got, &g.resp);
-                swarm_response_release(&got);
+                swarm_response_destroy(&got);
                 free(msg);
                 gen_free(&g);
         }
@@ -264,7 +264,7 @@ static void wrong_kind(void) {
         buf.data[4] = 9;
         CHECK(swarm_codec_decode_request(codec, buf.data, buf.len, &got_req,
                                          &err) == SWARM_ERR_INVALID);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 /* Our own schema under another id keeps the zero-copy fast path. */
@@ -282,7 +282,7 @@ static void same_schema_new_id(void) {
                                             &err), &err);
         CHECK(got.scratch == NULL);
         CHECK((const uint8_t *)got.model.ptr == buf.data + 8);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 int main(void) {

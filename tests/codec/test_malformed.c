@@ -36,7 +36,7 @@ static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
         } else {
                 CHECK((int)err->code == rc && err->msg[0]);
         }
-        swarm_request_release(&req);
+        swarm_request_destroy(&req);
         free(copy);
         return rc;
 }
@@ -50,7 +50,7 @@ static int dec_resp(const uint8_t *msg, size_t len, swarm_err_t *err) {
         memcpy(copy, msg, len);
         swarm_err_clear(err);
         rc = swarm_codec_decode_response(codec, copy, len, &resp, err);
-        swarm_response_release(&resp);
+        swarm_response_destroy(&resp);
         free(copy);
         return rc;
 }
@@ -100,7 +100,7 @@ static void truncations(void) {
                         exit(1);
                 }
         }
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 /* Replace bytes [at, at+n_old) of the sample with `rep`, then decode. */
@@ -119,7 +119,7 @@ static int patched(size_t at, size_t n_old, const void *rep, size_t n_rep,
         memcpy(m + at + n_rep, buf.data + at + n_old, buf.len - at - n_old);
         rc = dec_req(m, len, err);
         free(m);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         return rc;
 }
 
@@ -227,7 +227,7 @@ static void specific_errors(void) {
                 CHECK(strstr(err.msg, "trailing"));
                 free(m);
         }
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 /* 17 tensors: one more than SWARM_MAX_INPUTS */
@@ -276,7 +276,7 @@ static void responses(void) {
         CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_OK);
         buf.data[4] = SWARM_SCHEMA_ID_REQUEST;
         CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 /* Seeded random corruption of random valid messages: any result is fine
@@ -316,7 +316,7 @@ static void fuzz(void) {
                 dec_resp(buf.data, buf.len, &err);
                 buf.data[4] = 7;
                 dec_req(buf.data, buf.len, &err);
-                swarm_buf_free(&buf);
+                swarm_buf_destroy(&buf);
                 gen_free(&g);
         }
         printf("fuzz: %d decoded, %d refused\n", ok, bad);

@@ -26,8 +26,8 @@ static void roundtrip_req(const swarm_request_t *req, const swarm_str_t *meta,
         if (req->model.len)
                 CHECK((const uint8_t *)got.model.ptr > buf.data &&
                       (const uint8_t *)got.model.ptr < buf.data + buf.len);
-        swarm_request_release(&got);
-        swarm_buf_free(&buf);
+        swarm_request_destroy(&got);
+        swarm_buf_destroy(&buf);
 }
 
 static void roundtrip_resp(const swarm_response_t *resp) {
@@ -41,8 +41,8 @@ static void roundtrip_resp(const swarm_response_t *resp) {
         rc = swarm_codec_decode_response(codec, buf.data, buf.len, &got, &err);
         CHECK_OK(rc, &err);
         check_response(&got, resp);
-        swarm_response_release(&got);
-        swarm_buf_free(&buf);
+        swarm_response_destroy(&got);
+        swarm_buf_destroy(&buf);
 }
 
 static void test_dtypes(void) {
@@ -187,8 +187,8 @@ static void test_append(void) {
         p = swarm_buf_steal(&buf, &len);
         CHECK(len == 2 * first && buf.data == NULL && buf.len == 0);
         free(p);
-        swarm_buf_free(&buf);
-        swarm_buf_free(NULL);
+        swarm_buf_destroy(&buf);
+        swarm_buf_destroy(NULL);
 }
 
 static void test_encode_refuses(void) {
@@ -213,7 +213,7 @@ static void test_encode_refuses(void) {
         CHECK(swarm_codec_encode_response(codec, &resp, &buf, &err) ==
               SWARM_ERR_INVALID);
         CHECK(buf.len == 0);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 int main(void) {

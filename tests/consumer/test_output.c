@@ -42,7 +42,7 @@ static void produce_request(rd_kafka_t *p, swarm_codec_t *codec, const char *id,
         test_request_f32(&req, id, "id", data, rows, WIDTH);
         CHECK_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err), err);
         produce_raw(p, buf.data, buf.len);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
 }
 
 /* Consume exactly n messages of `topic` with a fresh consumer in `group`. */
@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
                         CHECK(resp.error.len == strlen("shape mismatch for the test"));
                         CHECK(resp.batch_rows == 0 && resp.n_outputs == 0);
                 }
-                swarm_response_release(&resp);
+                swarm_response_destroy(&resp);
         }
         for (int i = 0; i < 2; i++)
                 rd_kafka_message_destroy(res[i]);

@@ -324,7 +324,7 @@ static void test_typed(void) {
                 CHECK(typed_parse(1, argv, &c, &t, &err) == 0, "%s", err.msg);
                 CHECK(t.rows == 8 && t.ratio == 0.5 && !strcmp(t.mode, "a") && !t.flag);
                 CHECK(!strcmp(t.topic, "requests") && !t.name && t.tags.n == 0);
-                swarm_opts_clear(&typed_cli, &t);
+                swarm_opts_destroy(&typed_cli, &t);
                 CHECK(t.tags.v == NULL);
                 swarm_conf_destroy(c);
         }
@@ -340,7 +340,7 @@ static void test_typed(void) {
                 CHECK(t.ratio == 0.25 && !strcmp(t.mode, "B"), "-F loads the file like -c");
                 CHECK(t.flag && !strcmp(t.topic, "other") && !strcmp(t.name, "ab"));
                 CHECK(t.tags.n == 2 && !strcmp(t.tags.v[0], "x") && !strcmp(t.tags.v[1], "y"));
-                swarm_opts_clear(&typed_cli, &t);
+                swarm_opts_destroy(&typed_cli, &t);
                 swarm_conf_destroy(c);
         }
         /* bad values are usage errors citing where they came from */

@@ -172,7 +172,7 @@ int main(void) {
         CHECK(r && strstr(r, " 404 "), "unknown path: %s", r ? r : "-");
         free(r);
 
-        swarm_metrics_http_stop(h);
+        swarm_metrics_http_destroy(h);
         free(text);
         swarm_metrics_destroy(m);
         if (test_failures) {

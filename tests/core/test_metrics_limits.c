@@ -173,7 +173,7 @@ int main(void) {
         }
         for (int i = 1; i < 4; i++)
                 close(fds[i]);
-        swarm_metrics_http_stop(h);
+        swarm_metrics_http_destroy(h);
 
         /* defaults: at most 8 connections from one address */
         CHECK(swarm_metrics_http_start(m, 0, NULL, NULL, &log, &h, &err) == 0,
@@ -187,7 +187,7 @@ int main(void) {
         CHECK(healthz(fds[0]), "first of the eight served");
         for (int i = 0; i < 9; i++)
                 close(fds[i]);
-        swarm_metrics_http_stop(h);
+        swarm_metrics_http_destroy(h);
 
         /* a name is not an address */
         memset(&o, 0, sizeof(o));
@@ -200,7 +200,7 @@ int main(void) {
         o.bind = "::1";
         swarm_err_clear(&err);
         if (swarm_metrics_http_listen(m, &o, NULL, NULL, &log, &h, &err) == 0)
-                swarm_metrics_http_stop(h);
+                swarm_metrics_http_destroy(h);
         else /* a host without IPv6 loopback: say so, not a failure */
                 fprintf(stderr, "note: ::1 not available: %s\n", err.msg);
 

@@ -458,7 +458,7 @@ int main(int argc, char **argv) {
                                 produce_raw(raw, b.data, b.len);
                                 b.data[0] = 0;
                                 produce_raw(raw, b.data, b.len / 2);
-                                swarm_buf_free(&b);
+                                swarm_buf_destroy(&b);
                                 n_malformed += 3;
                         }
                 }

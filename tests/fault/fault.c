@@ -350,7 +350,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
                 memset(&r, 0, sizeof(r));
                 swarm_err_clear(&err);
                 if (swarm_codec_decode_response(codec, m->payload, m->len, &r, &err)) {
-                        swarm_response_release(&r);
+                        swarm_response_destroy(&r);
                         return;
                 }
                 i = parse_id(r.request_id.ptr, r.request_id.len, &kind);
@@ -377,7 +377,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
                                         t->oversize_named++;
                         }
                 }
-                swarm_response_release(&r);
+                swarm_response_destroy(&r);
         }
 }
 
@@ -565,7 +565,7 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         rd_kafka_destroy(p);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         free(raw);
         tally_free(&t);
         return 0;
@@ -676,7 +676,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         rd_kafka_destroy(p);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         tally_free(&t);
         return 0;
 }
@@ -824,7 +824,7 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         rd_kafka_destroy(p);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         tally_free(&t);
         return 0;
 }
@@ -874,7 +874,7 @@ static int test_embed(const char *bin, const char *embed) {
                 rd_kafka_producev(p, RD_KAFKA_V_TOPIC(REQ), RD_KAFKA_V_PARTITION(0),
                                   RD_KAFKA_V_VALUE(buf.data, buf.len),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                swarm_buf_free(&buf);
+                swarm_buf_destroy(&buf);
         }
         rd_kafka_flush(p, 10000);
         rk = reader_new();
@@ -919,7 +919,7 @@ static int test_embed(const char *bin, const char *embed) {
                                 wrong++;
                         }
                 }
-                swarm_response_release(&r);
+                swarm_response_destroy(&r);
                 rd_kafka_message_destroy(m);
         }
         kill(w, SIGTERM);
@@ -1028,7 +1028,7 @@ static int test_leader(const char *bin, const char *tiny, int n) {
         rd_kafka_destroy(rk);
         rd_kafka_destroy(p);
         tally_free(&t);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(host);
         return 0;

@@ -92,7 +92,7 @@ static void roundtrip(const swarm_request_t *req) {
         if (swarm_codec_encode_request(codec, req, kv, n, &buf, &err)) {
                 /* the encoder may refuse what it would never write (an
                  * empty id), never crash */
-                swarm_buf_free(&buf);
+                swarm_buf_destroy(&buf);
                 return;
         }
         memset(&again, 0, sizeof(again));
@@ -112,8 +112,8 @@ static void roundtrip(const swarm_request_t *req) {
         FUZZ_ASSERT(again.has_reply_topic == req->has_reply_topic);
         FUZZ_ASSERT(!req->has_reply_topic ||
                     same_str(again.reply_topic, req->reply_topic));
-        swarm_request_release(&again);
-        swarm_buf_free(&buf);
+        swarm_request_destroy(&again);
+        swarm_buf_destroy(&buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else {
                 FUZZ_ASSERT(err.code != SWARM_OK && err.msg[0]);
         }
-        swarm_request_release(&req);
+        swarm_request_destroy(&req);
 
         memset(&resp, 0, sizeof(resp));
         swarm_err_clear(&err);
@@ -147,6 +147,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (int i = 0; i < resp.n_outputs; i++)
                         check_tensor(&resp.outputs[i]);
         }
-        swarm_response_release(&resp);
+        swarm_response_destroy(&resp);
         return 0;
 }

@@ -35,7 +35,7 @@ static void req(const char *name, swarm_request_t *r, const swarm_str_t *kv,
                 exit(1);
         }
         put(name, &b);
-        swarm_buf_free(&b);
+        swarm_buf_destroy(&b);
 }
 
 int main(int argc, char **argv) {
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
         if (swarm_codec_encode_response(codec, &s, &b, &err))
                 return 1;
         put("response_error", &b);
-        swarm_buf_free(&b);
+        swarm_buf_destroy(&b);
         swarm_codec_destroy(codec);
         return 0;
 }

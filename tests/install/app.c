@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
                 FAIL("round trip differs\n");
         printf("encoded %zu bytes, schema id %d, decoded %lld floats\n", buf.len,
                buf.data[4], (long long)(back.inputs[0].size / sizeof(float)));
-        swarm_request_release(&back);
+        swarm_request_destroy(&back);
 
         if (swarm_conf_new(&conf, &err) ||
             swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", argv[1],
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
         if (calls != 1 || closed != 1)
                 FAIL("callback calls=%d closed=%d, expected 1/1\n", calls, closed);
         printf("client: 1 request queued, completed on destroy\n");
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         swarm_codec_destroy(codec);
         swarm_conf_destroy(conf);
         return 0;

@@ -149,7 +149,7 @@ int main(void) {
         encode_one(codec, &buf);
         CHECK(frame_id(&buf) == rid);
         CHECK(swarm_codec_decode_request(codec, buf.data, buf.len, &req, &err) == SWARM_OK);
-        swarm_request_release(&req);
+        swarm_request_destroy(&req);
         printf("setup: request id %d, response id %d\n", (int)rid, (int)sid);
 
         /* a writer id the worker has never seen: a schema another producer
@@ -182,7 +182,7 @@ int main(void) {
                                         memcpy(&third, (const char *)req.inputs[0].data + 8, 4);
                                 CHECK(third == 3.0f);
                         }
-                        swarm_request_release(&req);
+                        swarm_request_destroy(&req);
                         printf("writer id %d fetched and resolved: %s\n", (int)eid,
                                err.code ? err.msg : "ok");
                         swarm_err_clear(&err);
@@ -263,6 +263,6 @@ int main(void) {
 
         swarm_codec_destroy(worker);
         swarm_codec_destroy(codec);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         TEST_DONE();
 }
