@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "tracker.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/codec.h"
@@ -35,20 +37,6 @@
 #define MAX_CASES 8
 #define MAX_IO 16
 #define REL_TOL 1e-4
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        if (failures++ < 20) {                                 \
-                                fprintf(stderr, "FAIL %s:%d: ", __FILE__,      \
-                                        __LINE__);                             \
-                                fprintf(stderr, __VA_ARGS__);                  \
-                                fputc('\n', stderr);                           \
-                        }                                                      \
-                }                                                              \
-        } while (0)
 
 typedef struct fcase {
         char name[64];
@@ -60,7 +48,6 @@ typedef struct fcase {
 typedef struct expect {
         int cs;                 /* case */
         int64_t r0, rows;       /* rows of the case in this request */
-        int answered;
 } expect_t;
 
 typedef struct ctx {
@@ -70,6 +57,7 @@ typedef struct ctx {
         int n_in, n_out;
         const char *model;      /* the name the worker serves it under */
         expect_t *ex;
+        tracker_t tr;           /* answers per request */
         int64_t n, ok;
         double worst;
 } ctx_t;
@@ -186,19 +174,13 @@ static void check_output(ctx_t *c, const char *rid, const expect_t *e, int o,
 static void on_done(const char *request_id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque) {
         ctx_t *c = opaque;
-        long idx = strtol(request_id + 1, NULL, 10);
+        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
         expect_t *e;
+
         (void)latency_us;
-        if (idx < 0 || idx >= c->n) {
-                CHECK(0, "response for unexpected id %s", request_id);
+        if (idx < 0)
                 return;
-        }
         e = &c->ex[idx];
-        e->answered++;
-        if (err) {
-                CHECK(0, "%s failed: %s", request_id, err->msg);
-                return;
-        }
         CHECK(resp->status == SWARM_STATUS_OK, "%s: status %s: %.*s",
               request_id, swarm_status_name(resp->status),
               (int)resp->error.len, resp->error.ptr);
@@ -307,7 +289,7 @@ int main(int argc, char **argv) {
                 total += r;
         }
         c->ex = calloc((size_t)(total * repeat + c->n_cases), sizeof(*c->ex));
-        if (!c->ex)
+        if (!c->ex || tracker_init(&c->tr, total * repeat + c->n_cases))
                 return 1;
 
         snprintf(spec, sizeof(spec), "%s=%s/model.onnx", argv[3], argv[2]);
@@ -341,9 +323,7 @@ int main(int argc, char **argv) {
                         goto fatal;
         if (swarm_client_flush(cl, 180000, &err))
                 goto fatal;
-        for (int64_t i = 0; i < c->n; i++)
-                CHECK(c->ex[i].answered == 1, "request r%" PRId64
-                      " answered %d times", i, c->ex[i].answered);
+        tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n, "ok %" PRId64 " of %" PRId64, c->ok, c->n);
         kill(worker, SIGTERM);
         rc = wait_exit(worker, 60);
@@ -360,15 +340,16 @@ int main(int argc, char **argv) {
                         swarm_array_destroy(c->cases[k].want[i]);
                 }
         free(c->ex);
+        tracker_fini(&c->tr);
         free(c);
-        if (failures) {
+        if (test_failures) {
                 if (system("tail -20 worker.log >&2")) {
                 }
                 printf("FAILED\n");
         } else {
                 printf("PASSED\n");
         }
-        return failures ? 1 : 0;
+        return test_failures ? 1 : 0;
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);

@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check.h"
+#include "tracker.h"
 #include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
@@ -46,14 +47,14 @@ enum kind { GOOD = 0, UNKNOWN_MODEL, BAD_SHAPE, EXPIRED };
 typedef struct expect {
         enum kind kind;
         int row;                /* GOOD: test-set row */
-        int answered;
 } expect_t;
 
 typedef struct ctx {
         const float *expected;  /* [rows, 10] */
         expect_t *ex;
+        tracker_t tr;           /* answers per request */
         int64_t n;
-        int64_t ok, not_found, invalid, expired, errors;
+        int64_t ok, not_found, invalid, expired;
         int64_t max_rel_err_x1e9;
         char workers[NWORKERS + 4][128];
         int nworkers;
@@ -75,21 +76,13 @@ static int close_row(float a, float b, const float *row, int n) {
 static void on_done(const char *request_id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque) {
         ctx_t *c = opaque;
-        long idx = strtol(request_id + 1, NULL, 10);
+        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
         expect_t *e;
 
         (void)latency_us;
-        if (idx < 0 || idx >= c->n) {
-                CHECK(0, "response for unexpected id %s", request_id);
+        if (idx < 0)
                 return;
-        }
         e = &c->ex[idx];
-        e->answered++;
-        if (err) {
-                c->errors++;
-                CHECK(0, "request %s failed: %s", request_id, err->msg);
-                return;
-        }
         if (resp->worker.len) {
                 int seen = 0;
                 for (int i = 0; i < c->nworkers; i++)
@@ -399,6 +392,10 @@ int main(int argc, char **argv) {
          * wrong-shape request and three malformed messages */
         c.n = n_good + 3 * (n_good / 500 + 1);
         c.ex = calloc((size_t)c.n, sizeof(*c.ex));
+        if (!c.ex || tracker_init(&c.tr, c.n)) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+        }
         {
                 int64_t id = 0;
                 int64_t rows = swarm_array_rows(test);
@@ -469,9 +466,7 @@ int main(int argc, char **argv) {
                 goto fatal;
         swarm_client_stats(cl, &cst);
 
-        for (int64_t i = 0; i < c.n; i++)
-                CHECK(c.ex[i].answered == 1, "request r%" PRId64 " answered %d times",
-                      i, c.ex[i].answered);
+        tracker_check_once(&c.tr, c.n);
         CHECK(c.ok == n_good, "ok %" PRId64 " of %" PRId64, c.ok, n_good);
         CHECK(c.not_found == n_good / 500 + (n_good % 500 != 0),
               "model_not_found %" PRId64, c.not_found);
@@ -511,6 +506,7 @@ int main(int argc, char **argv) {
         swarm_array_destroy(test);
         swarm_array_destroy(expected);
         free(c.ex);
+        tracker_fini(&c.tr);
         printf("%s\n", test_failures ? "FAILED" : "PASSED");
         return test_failures ? 1 : 0;
 

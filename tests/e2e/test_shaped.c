@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "tracker.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
 #include "swarm/codec.h"
@@ -46,17 +48,6 @@
 #define MAX_ROWS 8
 #define REL_TOL 1e-5
 #define N_BAD 3
-
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond) && failures++ < 20) {                              \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fputc('\n', stderr);                                   \
-                }                                                              \
-        } while (0)
 
 static const char *const case_names[N_CASES] = {"s8", "s16", "s32"};
 static const int64_t case_seq[N_CASES] = {8, 16, 32};
@@ -73,12 +64,12 @@ typedef struct expect {
         int cs;                 /* case; -1: a bad request */
         int64_t r0, rows;
         int ext;                /* sent to shaped_ext */
-        int answered;
 } expect_t;
 
 typedef struct ctx {
         fcase_t cases[N_CASES];
         expect_t *ex;
+        tracker_t tr;           /* answers per request */
         int64_t n, ok, invalid;
         int64_t sent_rows[N_CASES];
         double worst;
@@ -159,20 +150,13 @@ static void check_output(ctx_t *c, const char *rid, const expect_t *e, int o,
 static void on_done(const char *request_id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque) {
         ctx_t *c = opaque;
-        long idx = strtol(request_id + 1, NULL, 10);
+        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
         expect_t *e;
 
         (void)latency_us;
-        if (idx < 0 || idx >= c->n) {
-                CHECK(0, "response for unexpected id %s", request_id);
+        if (idx < 0)
                 return;
-        }
         e = &c->ex[idx];
-        e->answered++;
-        if (err) {
-                CHECK(0, "%s failed: %s", request_id, err->msg);
-                return;
-        }
         if (e->cs < 0) {
                 int sig = resp->has_error &&
                           memmem(resp->error.ptr, resp->error.len, "ids:INT64[", 10);
@@ -338,7 +322,7 @@ int main(int argc, char **argv) {
         if (load_cases(argv[2], c, &err))
                 goto fatal;
         c->ex = calloc((size_t)(repeat * 6 * N_CASES + 2 * N_CASES + N_BAD), sizeof(*c->ex));
-        if (!c->ex)
+        if (!c->ex || tracker_init(&c->tr, repeat * 6 * N_CASES + 2 * N_CASES + N_BAD))
                 return 1;
 
         snprintf(spec, sizeof(spec), "shaped=%s/model.onnx", argv[2]);
@@ -409,9 +393,7 @@ int main(int argc, char **argv) {
         }
         if (swarm_client_flush(cl, 180000, &err))
                 goto fatal;
-        for (int64_t i = 0; i < c->n; i++)
-                CHECK(c->ex[i].answered == 1, "request r%" PRId64 " answered %d times", i,
-                      c->ex[i].answered);
+        tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n - N_BAD, "ok %" PRId64 " of %" PRId64, c->ok, c->n - N_BAD);
         CHECK(c->invalid == N_BAD, "invalid %" PRId64 " of %d", c->invalid, N_BAD);
         kill(worker, SIGTERM);
@@ -430,8 +412,9 @@ int main(int argc, char **argv) {
                         swarm_array_destroy(c->cases[k].want[o]);
         }
         free(c->ex);
+        tracker_fini(&c->tr);
         free(c);
-        if (failures) {
+        if (test_failures) {
                 char cmd[128];
                 snprintf(cmd, sizeof(cmd), "grep -v 'batch model=' %s | tail -20 >&2", log);
                 if (system(cmd)) {
