@@ -46,46 +46,23 @@ static int unwrap(avro_value_t *v, avro_value_t *out) {
         return avro_value_get_type(out) == AVRO_NULL;
 }
 
+/* A numeric field's value: one row per Avro type, read into an int64 (ints
+ * and booleans, *is_int set) or a double.  -1 when it is not a number. */
 static int num_of(avro_value_t *v, double *d, int64_t *i, int *is_int) {
-        int32_t i32;
-        int64_t i64;
-        float f;
-        double dd;
-        int b;
+        int32_t i32 = 0;
+        float f = 0;
+        int b = 0, rc;
 
-        *is_int = 0;
+        *is_int = 1;
         switch (avro_value_get_type(v)) {
-        case AVRO_INT32:
-                if (avro_value_get_int(v, &i32))
-                        return -1;
-                *i = i32;
-                *is_int = 1;
-                return 0;
-        case AVRO_INT64:
-                if (avro_value_get_long(v, &i64))
-                        return -1;
-                *i = i64;
-                *is_int = 1;
-                return 0;
-        case AVRO_BOOLEAN:
-                if (avro_value_get_boolean(v, &b))
-                        return -1;
-                *i = b != 0;
-                *is_int = 1;
-                return 0;
-        case AVRO_FLOAT:
-                if (avro_value_get_float(v, &f))
-                        return -1;
-                *d = f;
-                return 0;
-        case AVRO_DOUBLE:
-                if (avro_value_get_double(v, &dd))
-                        return -1;
-                *d = dd;
-                return 0;
-        default:
-                return -1;
+        case AVRO_INT32: rc = avro_value_get_int(v, &i32); *i = i32; break;
+        case AVRO_INT64: rc = avro_value_get_long(v, i); break;
+        case AVRO_BOOLEAN: rc = avro_value_get_boolean(v, &b); *i = b != 0; break;
+        case AVRO_FLOAT: rc = avro_value_get_float(v, &f); *d = f; *is_int = 0; break;
+        case AVRO_DOUBLE: rc = avro_value_get_double(v, d); *is_int = 0; break;
+        default: return -1;
         }
+        return rc ? -1 : 0;
 }
 
 static int store(swarm_dtype_t dt, uint8_t *dst, int64_t k, avro_value_t *v,
@@ -122,12 +99,10 @@ static int64_t field_elems(avro_value_t *f, swarm_dtype_t dt) {
                         return -1;
                 return (int64_t)n;
         case AVRO_BYTES:
-                if (avro_value_get_bytes(&v, &p, &n))
-                        return -1;
-                return n % swarm_dtype_size(dt) ? -1
-                                                : (int64_t)(n / swarm_dtype_size(dt));
         case AVRO_FIXED:
-                if (avro_value_get_fixed(&v, &p, &n))
+                if (avro_value_get_type(&v) == AVRO_BYTES
+                            ? avro_value_get_bytes(&v, &p, &n)
+                            : avro_value_get_fixed(&v, &p, &n))
                         return -1;
                 return n % swarm_dtype_size(dt) ? -1
                                                 : (int64_t)(n / swarm_dtype_size(dt));
@@ -227,7 +202,6 @@ static void id_text(avro_value_t *f, char *out, size_t size) {
         avro_value_t v;
         const char *s;
         size_t n;
-        int32_t i32;
         int64_t i64;
 
         out[0] = 0;
@@ -239,13 +213,13 @@ static void id_text(avro_value_t *f, char *out, size_t size) {
                         snprintf(out, size, "%.*s", (int)(n ? n - 1 : 0), s);
                 break;
         case AVRO_INT32:
-                if (!avro_value_get_int(&v, &i32))
-                        snprintf(out, size, "%d", (int)i32);
-                break;
-        case AVRO_INT64:
-                if (!avro_value_get_long(&v, &i64))
+        case AVRO_INT64: {
+                double d;
+                int is_int;
+                if (!num_of(&v, &d, &i64, &is_int))
                         snprintf(out, size, "%lld", (long long)i64);
                 break;
+        }
         default:
                 break;
         }
