@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
@@ -210,20 +211,6 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
         return pid;
 }
 
-static int wait_exit(pid_t pid, int timeout_s) {
-        for (int i = 0; i < timeout_s * 10; i++) {
-                int st;
-                pid_t r = waitpid(pid, &st, WNOHANG);
-                if (r == pid)
-                        return WIFEXITED(st) ? WEXITSTATUS(st)
-                                             : 128 + WTERMSIG(st);
-                usleep(100000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-}
-
 static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
                      int64_t rows, swarm_err_t *err) {
         const fcase_t *k = &c->cases[cs];
@@ -326,7 +313,7 @@ int main(int argc, char **argv) {
         tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n, "ok %" PRId64 " of %" PRId64, c->ok, c->n);
         kill(worker, SIGTERM);
-        rc = wait_exit(worker, 60);
+        rc = proc_wait_exit(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see worker.log)", rc);
         printf("family e2e %s: %d cases, %" PRId64 " requests, %" PRId64

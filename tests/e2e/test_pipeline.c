@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check.h"
+#include "proc.h"
 #include "tracker.h"
 #include "test_request.h"
 #include "swarm/arrayio.h"
@@ -186,19 +187,6 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap,
                 _exit(127);
         }
         return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s) {
-        for (int i = 0; i < timeout_s * 10; i++) {
-                int st;
-                pid_t r = waitpid(pid, &st, WNOHANG);
-                if (r == pid)
-                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                usleep(100000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
 }
 
 /* Produce raw (malformed) values straight to the request topic. */
@@ -479,7 +467,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < NWORKERS; i++) {
                 int rc;
                 kill(workers[i], SIGTERM);
-                rc = wait_exit(workers[i], 60);
+                rc = proc_wait_exit(workers[i], 60);
                 CHECK(rc == 0, "worker %d exited %d (see worker-%d.log)", i, rc, i);
         }
         {

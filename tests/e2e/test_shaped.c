@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
@@ -196,18 +197,6 @@ static pid_t spawn_worker(const char *bin, const char *bootstrap, const char *sp
                 _exit(127);
         }
         return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s) {
-        for (int i = 0; i < timeout_s * 10; i++) {
-                int st;
-                if (waitpid(pid, &st, WNOHANG) == pid)
-                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                usleep(100000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
 }
 
 static int send_to(swarm_client_t *cl, ctx_t *c, const char *model,
@@ -397,7 +386,7 @@ int main(int argc, char **argv) {
         CHECK(c->ok == c->n - N_BAD, "ok %" PRId64 " of %" PRId64, c->ok, c->n - N_BAD);
         CHECK(c->invalid == N_BAD, "invalid %" PRId64 " of %d", c->invalid, N_BAD);
         kill(worker, SIGTERM);
-        rc = wait_exit(worker, 60);
+        rc = proc_wait_exit(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see %s)", rc, log);
         check_log(log, c);

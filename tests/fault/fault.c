@@ -57,6 +57,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "check.h"
+#include "proc.h"
 #include "swarm/codec.h"
 #include "swarm/registry.h"
 
@@ -232,16 +233,25 @@ static pid_t spawn(const char *bin, const char *const *models, int i,
         return pid;
 }
 
-static int wait_exit(pid_t pid, int timeout_s) {
-        for (int i = 0; i < timeout_s * 10; i++) {
-                int st;
-                if (waitpid(pid, &st, WNOHANG) == pid)
-                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                usleep(100000);
+/* SIGTERM every worker at once (they drain side by side), then wait for
+ * each: rc[i] is its exit status. */
+static void stop_workers(const pid_t *w, int n, int *rc) {
+        for (int i = 0; i < n; i++)
+                kill(w[i], SIGTERM);
+        for (int i = 0; i < n; i++)
+                rc[i] = proc_wait_exit(w[i], 60);
+}
+
+/* Produce good requests g-<*sent> onwards until `due` (at most n of them):
+ * `cols` float32 values (index % 1000) + k for `model`. */
+static void send_good(rd_kafka_t *p, swarm_buf_t *buf, const char *model, int cols,
+                      int *sent, int64_t due, int n) {
+        for (; *sent < n && *sent < due; (*sent)++) {
+                char id[32];
+                snprintf(id, sizeof(id), "g-%d", *sent);
+                encode(buf, id, model, 1, cols, (float)(*sent % 1000), SWARM_DTYPE_FLOAT32);
+                produce(p, id, buf->data, buf->len);
         }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
 }
 
 /* ---- the reader: every partition of results and the DLQ from the start */
@@ -381,17 +391,32 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
         }
 }
 
+/* Read one record (waiting up to timeout_ms) into the tally. */
+static void read_one(rd_kafka_t *rk, tally_t *t, int timeout_ms) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout_ms);
+        if (m && !m->err)
+                take(t, m);
+        if (m)
+                rd_kafka_message_destroy(m);
+}
+
+/* Read for `secs` more: stragglers that would be duplicates. */
+static void read_for(rd_kafka_t *rk, tally_t *t, double secs) {
+        double until = now_s() + secs;
+        while (now_s() < until)
+                read_one(rk, t, 100);
+}
+
+static void reader_destroy(rd_kafka_t *rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+}
+
 /* Read until `want` distinct ids are answered or `timeout_s` passes. */
 static void collect(rd_kafka_t *rk, tally_t *t, int64_t want, double timeout_s) {
         double until = now_s() + timeout_s;
-        while (t->answered < want && now_s() < until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m)
-                        continue;
-                if (!m->err)
-                        take(t, m);
-                rd_kafka_message_destroy(m);
-        }
+        while (t->answered < want && now_s() < until)
+                read_one(rk, t, 100);
 }
 
 static void tally_init(tally_t *t, int n_good, int n_bad) {
@@ -409,6 +434,22 @@ static void tally_free(tally_t *t) {
         free(t->good_bad);
         free(t->bad_resp);
         free(t->bad_dlq);
+}
+
+/* Good ids among the first n without a right answer. */
+static int tally_missing(const tally_t *t, int n) {
+        int missing = 0;
+        for (int i = 0; i < n; i++)
+                missing += !t->good[i];
+        return missing;
+}
+
+/* Good ids among the first n answered wrongly or dead-lettered. */
+static int tally_wrong(const tally_t *t, int n) {
+        int wrong = 0;
+        for (int i = 0; i < n; i++)
+                wrong += t->good_bad[i] > 0;
+        return wrong;
 }
 
 static int64_t duplicates(const tally_t *t) {
@@ -522,25 +563,13 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         collect(rk, &t, (int64_t)n_good + sent_bad, 240);
         el = now_s() - t0;
         /* a moment for stragglers that would be duplicates */
-        {
-                double until = now_s() + 2;
-                while (now_s() < until) {
-                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                        if (m && !m->err)
-                                take(&t, m);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                }
-        }
+        read_for(rk, &t, 2);
         CHECK(waitpid(w, NULL, WNOHANG) == 0, "the worker died during the run");
         kill(w, SIGTERM);
-        rc = wait_exit(w, 60);
+        rc = proc_wait_exit(w, 60);
         {
-                int good_missing = 0, bad_missing = 0, good_wrong = 0, bad_both = 0;
-                for (int i = 0; i < n_good; i++) {
-                        good_missing += !t.good[i];
-                        good_wrong += t.good_bad[i] > 0;
-                }
+                int good_missing = tally_missing(&t, n_good);
+                int good_wrong = tally_wrong(&t, n_good), bad_missing = 0, bad_both = 0;
                 for (int i = 0; i < sent_bad; i++) {
                         bad_missing += !t.bad_resp[i] && !t.bad_dlq[i];
                         bad_both += t.bad_resp[i] && t.bad_dlq[i];
@@ -562,8 +591,7 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
                 CHECK(t.oversize_named >= n_oversize, "%d oversized responses named "
                       "the limit", t.oversize_named);
         }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        reader_destroy(rk);
         rd_kafka_destroy(p);
         swarm_buf_destroy(&buf);
         free(raw);
@@ -582,7 +610,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         pid_t w[2];
         tally_t t;
         double t0, next_kill, produce_s = 20.0, recover_max = 0, recover_sum = 0;
-        int done_kills = 0, sent = 0, spawned = 2, rc0, rc1;
+        int done_kills = 0, sent = 0, spawned = 2, rc[2];
         int64_t backlog_at_kill = -1;
         double kill_at = 0;
 
@@ -597,13 +625,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
                 double now = now_s();
                 /* produce at a steady pace over produce_s */
                 int64_t due = (int64_t)((now - t0) / produce_s * n);
-                for (; sent < n && sent < due; sent++) {
-                        char id[32];
-                        snprintf(id, sizeof(id), "g-%d", sent);
-                        encode(&buf, id, "tiny", 1, 4, (float)(sent % 1000),
-                               SWARM_DTYPE_FLOAT32);
-                        produce(p, id, buf.data, buf.len);
-                }
+                send_good(p, &buf, "tiny", 4, &sent, due, n);
                 rd_kafka_poll(p, 0);
                 if (done_kills < kills && now >= next_kill && backlog_at_kill < 0) {
                         int v = done_kills % 2;
@@ -617,13 +639,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
                         w[v] = spawn(bin, models, spawned++, NULL);
                         next_kill = now_s() + 5;
                 }
-                {
-                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
-                        if (m && !m->err)
-                                take(&t, m);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                }
+                read_one(rk, &t, 20);
                 /* recovered: everything sent before the kill is answered */
                 if (backlog_at_kill >= 0) {
                         int64_t have = 0;
@@ -643,26 +659,10 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
                 if (now - t0 > 300)
                         break;
         }
+        read_for(rk, &t, 3);
+        stop_workers(w, 2, rc);
         {
-                double until = now_s() + 3;
-                while (now_s() < until) {
-                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                        if (m && !m->err)
-                                take(&t, m);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                }
-        }
-        kill(w[0], SIGTERM);
-        kill(w[1], SIGTERM);
-        rc0 = wait_exit(w[0], 60);
-        rc1 = wait_exit(w[1], 60);
-        {
-                int missing = 0, wrong = 0;
-                for (int i = 0; i < n; i++) {
-                        missing += !t.good[i];
-                        wrong += t.good_bad[i] > 0;
-                }
+                int missing = tally_missing(&t, n), wrong = tally_wrong(&t, n);
                 printf("fault kill: requests=%d kills=%d answered=%lld missing=%d wrong=%d "
                        "duplicates=%lld recover_max_s=%.1f recover_mean_s=%.1f "
                        "seconds=%.1f\n",
@@ -671,10 +671,9 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
                        done_kills ? recover_sum / done_kills : 0.0, now_s() - t0);
                 CHECK(missing == 0 && wrong == 0);
                 CHECK(done_kills >= kills);
-                CHECK(rc0 == 0 && rc1 == 0, "workers exited %d %d", rc0, rc1);
+                CHECK(rc[0] == 0 && rc[1] == 0, "workers exited %d %d", rc[0], rc[1]);
         }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        reader_destroy(rk);
         rd_kafka_destroy(p);
         swarm_buf_destroy(&buf);
         tally_free(&t);
@@ -769,13 +768,7 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         while (now_s() - t0 < secs) {
                 long r;
                 int64_t due = (int64_t)((now_s() - t0) / (secs * 0.6) * n);
-                for (; sent < n && sent < due; sent++) {
-                        char id[32];
-                        snprintf(id, sizeof(id), "g-%d", sent);
-                        encode(&buf, id, "ident", 1, 784, (float)(sent % 1000),
-                               SWARM_DTYPE_FLOAT32);
-                        produce(p, id, buf.data, buf.len);
-                }
+                send_good(p, &buf, "ident", 784, &sent, due, n);
                 rd_kafka_poll(p, 0);
                 if ((r = rss_kb(w)) > peak)
                         peak = r;
@@ -804,12 +797,10 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         }
         t_all = now_s() - t_back;
         kill(w, SIGTERM);
-        rc = wait_exit(w, 60);
+        rc = proc_wait_exit(w, 60);
         {
-                int missing = 0;
+                int missing = tally_missing(&t, n);
                 long growth_mb = (peak - base) / 1024;
-                for (int i = 0; i < n; i++)
-                        missing += !t.good[i];
                 printf("fault outage: requests=%d request_mb=%.0f outage_s=%d rss_base_mb=%ld "
                        "rss_peak_mb=%ld growth_mb=%ld bound_mb=32+2000msgs answered=%lld "
                        "missing=%d duplicates=%lld recover_s=%.1f worker_exit=%d\n",
@@ -821,8 +812,7 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
                 CHECK(growth_mb < 120, "worker grew %ld MB", growth_mb);
                 CHECK(rc == 0, "worker exit %d", rc);
         }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        reader_destroy(rk);
         rd_kafka_destroy(p);
         swarm_buf_destroy(&buf);
         tally_free(&t);
@@ -923,14 +913,13 @@ static int test_embed(const char *bin, const char *embed) {
                 rd_kafka_message_destroy(m);
         }
         kill(w, SIGTERM);
-        rc = wait_exit(w, 60);
+        rc = proc_wait_exit(w, 60);
         printf("fault embed: requests=40 ok=%d invalid=%d wrong=%d batched_ok=%d "
                "worker_exit=%d\n", ok, invalid, wrong, batched, rc);
         CHECK(ok == 38 && invalid == 2 && wrong == 0);
         CHECK(batched > 0, "the good requests never shared a batch");
         CHECK(rc == 0);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        reader_destroy(rk);
         rd_kafka_destroy(p);
         return 0;
 }
@@ -960,7 +949,7 @@ static int test_leader(const char *bin, const char *tiny, int n) {
         tally_t t;
         pid_t w[2];
         double t0;
-        int sent = 0, phase = 0, rc0, rc1;
+        int sent = 0, phase = 0, rc[2];
 
         host = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
         mc = rd_kafka_mock_cluster_new(host, 3);
@@ -983,13 +972,7 @@ static int test_leader(const char *bin, const char *tiny, int n) {
         while (t.answered < n && now_s() - t0 < 240) {
                 double el = now_s() - t0;
                 int64_t due = (int64_t)(el / 20.0 * n);
-                for (; sent < n && sent < due; sent++) {
-                        char id[32];
-                        snprintf(id, sizeof(id), "g-%d", sent);
-                        encode(&buf, id, "tiny", 1, 4, (float)(sent % 1000),
-                               SWARM_DTYPE_FLOAT32);
-                        produce(p, id, buf.data, buf.len);
-                }
+                send_good(p, &buf, "tiny", 4, &sent, due, n);
                 if (phase == 0 && el > 5) {
                         move_leaders(mc, 1, 2, 0);      /* an election */
                         rd_kafka_mock_broker_set_down(mc, 1);
@@ -1001,31 +984,19 @@ static int test_leader(const char *bin, const char *tiny, int n) {
                         move_leaders(mc, 0, 0, 1);      /* every leader moves */
                         phase = 3;
                 }
-                {
-                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
-                        if (m && !m->err)
-                                take(&t, m);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                }
+                read_one(rk, &t, 20);
         }
-        kill(w[0], SIGTERM);
-        kill(w[1], SIGTERM);
-        rc0 = wait_exit(w[0], 60);
-        rc1 = wait_exit(w[1], 60);
+        stop_workers(w, 2, rc);
         {
-                int missing = 0;
-                for (int i = 0; i < n; i++)
-                        missing += !t.good[i];
+                int missing = tally_missing(&t, n);
                 printf("fault leader: brokers=3 (mock) requests=%d answered=%lld missing=%d "
                        "duplicates=%lld broker_down_s=5 leader_moves=2 seconds=%.1f "
                        "worker_exit=%d,%d\n", n, (long long)t.answered, missing,
-                       (long long)duplicates(&t), now_s() - t0, rc0, rc1);
+                       (long long)duplicates(&t), now_s() - t0, rc[0], rc[1]);
                 CHECK(missing == 0 && phase == 3);
-                CHECK(rc0 == 0 && rc1 == 0, "workers exited %d %d", rc0, rc1);
+                CHECK(rc[0] == 0 && rc[1] == 0, "workers exited %d %d", rc[0], rc[1]);
         }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        reader_destroy(rk);
         rd_kafka_destroy(p);
         tally_free(&t);
         swarm_buf_destroy(&buf);

@@ -1,0 +1,27 @@
+/*
+ * proc.h - child processes of the tests (workers started with fork/exec).
+ */
+#ifndef SWARM_TESTS_PROC_H
+#define SWARM_TESTS_PROC_H
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Wait up to timeout_s for `pid` to exit: its exit status, 128 + the signal
+ * that ended it, or -1 when it was still running (it is SIGKILLed then, so
+ * a hung worker never outlives the test). */
+static inline int proc_wait_exit(pid_t pid, int timeout_s) {
+        for (int i = 0; i < timeout_s * 10; i++) {
+                int st;
+                if (waitpid(pid, &st, WNOHANG) == pid)
+                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                usleep(100000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+}
+
+#endif
