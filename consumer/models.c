@@ -15,13 +15,14 @@
 
 #include "models_int.h"
 #include "swarm/clock.h"
+#include "swarm/fileio.h"
 
 static int add_static(models_t *mm, const char *spec, swarm_err_t *err) {
         const char *eq = strchr(spec, '=');
         char name[256], *colon, *end;
         long version = 1;
         void *buf = NULL;
-        size_t len = 0, cap = 0;
+        size_t len = 0;
         entry_t *e = NULL;
         FILE *f;
         int rc;
@@ -44,22 +45,10 @@ static int add_static(models_t *mm, const char *spec, swarm_err_t *err) {
         if (!(f = fopen(eq + 1, "rb")))
                 return swarm_err_set(err, SWARM_ERR_IO, "model %s: %s: %s", name, eq + 1,
                                      strerror(errno));
-        for (;;) {
-                size_t got;
-                if (len == cap) {
-                        void *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 16);
-                        if (!nb) {
-                                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                                fclose(f);
-                                goto out;
-                        }
-                        buf = nb;
-                }
-                if (!(got = fread((char *)buf + len, 1, cap - len, f)))
-                        break;
-                len += got;
-        }
+        rc = swarm_fileio_read(f, eq + 1, &buf, &len, err);
         fclose(f);
+        if (rc)
+                goto out;
         if ((rc = cache_entry_load_path(mm, name, (int32_t)version, eq + 1, buf, len, &e,
                                         err))) {
                 swarm_err_prefix(err, "%s: ", eq + 1);

@@ -12,6 +12,7 @@
 
 #include "models_int.h"
 #include "swarm/codec.h"
+#include "swarm/fileio.h"
 
 /* A state line: version, tab, 64 hex digits, tab, the name, newline. */
 #define STATE_LINE_EXTRA 100
@@ -108,18 +109,7 @@ int state_load(models_t *mm, swarm_err_t *err) {
                         continue;       /* not one of ours */
                 snprintf(path, sizeof(path), "%s/%s.onnx", mm->state_dir, sha);
                 swarm_err_clear(&e2);
-                {
-                        FILE *af = fopen(path, "rb");
-                        long sz;
-                        if (af && !fseek(af, 0, SEEK_END) && (sz = ftell(af)) >= 0 &&
-                            !fseek(af, 0, SEEK_SET) && (buf = malloc((size_t)sz + 1)) &&
-                            fread(buf, 1, (size_t)sz, af) == (size_t)sz)
-                                len = (size_t)sz;
-                        else
-                                swarm_err_set(&e2, SWARM_ERR_IO, "%s: cannot read", path);
-                        if (af)
-                                fclose(af);
-                }
+                swarm_fileio_read_path(path, &buf, &len, &e2);
                 if (!e2.code) {
                         char hex[65];
                         swarm_sha256_hex(buf, len, hex);

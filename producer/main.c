@@ -22,6 +22,7 @@
 #include "swarm/client.h"
 #include "swarm/clock.h"
 #include "swarm/conf.h"
+#include "swarm/fileio.h"
 #include "swarm/log.h"
 #include "score.h"
 
@@ -272,37 +273,6 @@ static int usage(const char *fmt, const char *arg) {
         return swarm_cli_error(&producer_cli, &err);
 }
 
-/* Read all of standard input for `-i -`; the caller frees *buf. */
-static int read_stdin(void **buf, size_t *len, swarm_err_t *err) {
-        size_t cap = 0, n = 0;
-        char *p = NULL;
-
-        for (;;) {
-                size_t got;
-                if (n == cap) {
-                        char *np = realloc(p, cap = cap ? cap * 2 : 1 << 16);
-                        if (!np) {
-                                free(p);
-                                return swarm_err_set(err, SWARM_ERR_NOMEM,
-                                                     "out of memory reading standard input");
-                        }
-                        p = np;
-                }
-                got = fread(p + n, 1, cap - n, stdin);
-                n += got;
-                if (got == 0)
-                        break;
-        }
-        if (ferror(stdin)) {
-                free(p);
-                return swarm_err_set(err, SWARM_ERR_IO, "reading standard input: %s",
-                                     strerror(errno));
-        }
-        *buf = p;
-        *len = n;
-        return SWARM_OK;
-}
-
 /* `-i -`: standard input holds a .npy array (the one self-describing
  * format); `-f csv`/`-f raw` are read through a temporary file. */
 static int load_input(const producer_opts_t *po, const swarm_array_load_opts_t *lo,
@@ -313,7 +283,7 @@ static int load_input(const producer_opts_t *po, const swarm_array_load_opts_t *
 
         if (strcmp(po->input, "-"))
                 return swarm_array_load(po->input, lo, out, err);
-        if ((r = read_stdin(&buf, &len, err)))
+        if ((r = swarm_fileio_read(stdin, "standard input", &buf, &len, err)))
                 return r;
         if (!po->format || !strcmp(po->format, "npy")) {
                 r = swarm_array_parse_npy(buf, len, "standard input", lo->to_float32,

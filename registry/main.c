@@ -17,6 +17,7 @@
 
 #include "swarm/backend.h"
 #include "swarm/conf.h"
+#include "swarm/fileio.h"
 #include "swarm/log.h"
 #include "swarm/model.h"
 #include "swarm/registry.h"
@@ -313,40 +314,6 @@ static int show_text(ctx_t *x, const char *what, const char *text) {
         return 0;
 }
 
-static int read_all(const char *path, void **buf, size_t *len, swarm_err_t *err) {
-        FILE *f = fopen(path, "rb");
-        char *b = NULL;
-        size_t n = 0, cap = 0;
-
-        if (!f)
-                return swarm_err_set(err, SWARM_ERR_IO, "%s: %s", path, strerror(errno));
-        for (;;) {
-                size_t got;
-                if (n == cap) {
-                        char *nb = realloc(b, cap = cap ? cap * 2 : 1 << 16);
-                        if (!nb) {
-                                free(b);
-                                fclose(f);
-                                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                        }
-                        b = nb;
-                }
-                got = fread(b + n, 1, cap - n, f);
-                n += got;
-                if (got == 0)
-                        break;
-        }
-        if (ferror(f)) {
-                free(b);
-                fclose(f);
-                return swarm_err_set(err, SWARM_ERR_IO, "%s: read error", path);
-        }
-        fclose(f);
-        *buf = b;
-        *len = n;
-        return SWARM_OK;
-}
-
 /* Signature of the loaded model as [{"name","dtype","shape":[null|N...]}] */
 static char *signature_json(const swarm_model_t *m, int outputs) {
         json_t *a = json_array();
@@ -415,13 +382,13 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
                 rc = usage("--uri expects file:///ABSOLUTE/PATH, got \"%s\"", uri);
                 goto out;
         }
-        if (read_all(x->args[1], &buf, &len, err))
+        if (swarm_fileio_read_path(x->args[1], &buf, &len, err))
                 goto out;
         if (uri) {
                 /* the worker will read the URI: it must hold these bytes */
                 const char *path = uri + (strncmp(uri, "file://localhost/", 17) ? 7 : 16);
                 char h1[65], h2[65];
-                if (read_all(path, &ubuf, &ulen, err)) {
+                if (swarm_fileio_read_path(path, &ubuf, &ulen, err)) {
                         swarm_err_prefix(err, "--uri %s: ", uri);
                         goto out;
                 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "swarm/clock.h"
+#include "swarm/fileio.h"
 
 /* generated from the .sql files in lib/core/migrations (embed.cmake) */
 extern const struct swarm_registry_migration {
@@ -577,35 +578,6 @@ static const char *uri_path(const char *uri) {
         return *uri == '/' ? uri : NULL;
 }
 
-static int read_file(const char *path, void **buf, size_t *len, swarm_err_t *err) {
-        FILE *f = fopen(path, "rb");
-        long n;
-        void *b = NULL;
-        int rc = SWARM_OK;
-
-        if (!f)
-                return swarm_err_set(err, SWARM_ERR_IO, "%s: %s", path, strerror(errno));
-        if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-                rc = swarm_err_set(err, SWARM_ERR_IO, "%s: %s", path, strerror(errno));
-                goto out;
-        }
-        if (!(b = malloc(n ? (size_t)n : 1))) {
-                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-                rc = swarm_err_set(err, SWARM_ERR_IO, "%s: short read", path);
-                goto out;
-        }
-        *buf = b;
-        *len = (size_t)n;
-        b = NULL;
-out:
-        free(b);
-        fclose(f);
-        return rc;
-}
-
 int swarm_registry_fetch(swarm_registry_t *r, const char *model,
                          int32_t version, void **buf, size_t *len,
                          swarm_err_t *err) {
@@ -643,7 +615,7 @@ int swarm_registry_fetch(swarm_registry_t *r, const char *model,
                                            "unsupported artifact URI \"%s\"", uri);
                         goto out;
                 }
-                if ((rc = read_file(path, &b, &n, err)))
+                if ((rc = swarm_fileio_read_path(path, &b, &n, err)))
                         goto out;
         } else {
                 n = (size_t)PQgetlength(res, 0, 0);
