@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ref_case.h"
+#include "test_client.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -101,26 +103,9 @@ static int read_cases(const char *dir, ctx_t *c, swarm_err_t *err) {
                 fcase_t *k = &c->cases[c->n_cases];
                 if (sscanf(line, "%63s", k->name) != 1)
                         continue;
-                for (int i = 0; i < c->n_in; i++) {
-                        snprintf(path, sizeof(path), "%s/%s/input_%d.npy", dir,
-                                 k->name, i);
-                        if (swarm_array_load(path, NULL, &k->in[i], err))
-                                goto fail;
-                }
-                for (int o = 0; o < c->n_out; o++) {
-                        snprintf(path, sizeof(path), "%s/%s/output_%d.npy", dir,
-                                 k->name, o);
-                        if (swarm_array_load(path, NULL, &k->want[o], err))
-                                goto fail;
-                        if (k->want[o]->dtype == SWARM_DTYPE_FLOAT32) {
-                                const float *p = k->want[o]->data;
-                                double m = 0;
-                                for (size_t e = 0; e < k->want[o]->size / 4; e++)
-                                        if (fabs(p[e]) > m)
-                                                m = fabs(p[e]);
-                                k->lim[o] = REL_TOL * m;
-                        }
-                }
+                if (ref_case_load(dir, k->name, c->n_in, c->n_out, REL_TOL, k->in, k->want,
+                                  k->lim, err))
+                        goto fail;
                 c->n_cases++;
         }
         fclose(f);
@@ -134,58 +119,17 @@ fail:
 static void check_output(ctx_t *c, const char *rid, const expect_t *e, int o,
                          const swarm_tensor_t *t) {
         const fcase_t *k = &c->cases[e->cs];
-        const swarm_array_t *w = k->want[o];
-        size_t rb = swarm_array_row_bytes(w);
-        const char *want = (const char *)w->data + (size_t)e->r0 * rb;
-        int shape_ok = t->dtype == w->dtype && t->ndim == w->ndim &&
-                       t->shape[0] == e->rows && t->size == rb * (size_t)e->rows;
-        for (int d = 1; shape_ok && d < w->ndim; d++)
-                shape_ok = t->shape[d] == w->shape[d];
-        CHECK(t->name.len == strlen(c->out_names[o]) &&
-                      !memcmp(t->name.ptr, c->out_names[o], t->name.len),
-              "%s: output %d is '%.*s', want '%s'", rid, o, (int)t->name.len,
-              t->name.ptr, c->out_names[o]);
-        CHECK(shape_ok, "%s: output %s: %s, %d dims, %zu bytes; want %s, %d "
-              "dims, %zu bytes", rid, c->out_names[o],
-              swarm_dtype_name(t->dtype), t->ndim, t->size,
-              swarm_dtype_name(w->dtype), w->ndim, rb * (size_t)e->rows);
-        if (!shape_ok)
-                return;
-        if (w->dtype == SWARM_DTYPE_FLOAT32) {
-                int bad = 0;
-                for (size_t i = 0; i < t->size / 4; i++) {
-                        float g, x;
-                        double d;
-                        memcpy(&g, (const char *)t->data + 4 * i, 4); /* unaligned */
-                        memcpy(&x, want + 4 * i, 4);
-                        d = fabs((double)g - x);
-                        if (k->lim[o] > 0 && d / k->lim[o] > c->worst)
-                                c->worst = d / k->lim[o];
-                        if (!(d <= k->lim[o]) && bad++ < 3)
-                                CHECK(0, "%s: %s[%zu] = %.9g, reference %.9g",
-                                      rid, c->out_names[o], i, g, x);
-                }
-        } else {
-                CHECK(!memcmp(t->data, want, t->size),
-                      "%s: %s: integer values differ from the reference", rid,
-                      c->out_names[o]);
-        }
+        ref_case_check(rid, c->out_names[o], k->want[o], k->lim[o], e->r0, e->rows, t,
+                       &c->worst);
 }
 
-static void on_done(const char *request_id, const swarm_response_t *resp,
-                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
+/* The checks of one answer (tracker.h calls it for a known id). */
+static void check_answer(void *opaque, int64_t idx, const char *request_id,
+                         const swarm_response_t *resp) {
         ctx_t *c = opaque;
-        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
-        expect_t *e;
+        expect_t *e = &c->ex[idx];
 
-        (void)latency_us;
-        if (idx < 0)
-                return;
-        e = &c->ex[idx];
-        CHECK(resp->status == SWARM_STATUS_OK, "%s: status %s: %.*s",
-              request_id, swarm_status_name(resp->status),
-              (int)resp->error.len, resp->error.ptr);
-        if (resp->status != SWARM_STATUS_OK)
+        if (!tracker_ok(request_id, resp))
                 return;
         CHECK(resp->n_outputs == c->n_out, "%s: %d outputs, want %d",
               request_id, resp->n_outputs, c->n_out);
@@ -237,7 +181,7 @@ static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
         c->ex[c->n].r0 = r0;
         c->ex[c->n].rows = rows;
         c->n++;
-        return swarm_client_send(cl, &req, NULL, 0, on_done, c, err) ? -1 : 0;
+        return swarm_client_send(cl, &req, NULL, 0, tracker_on_done, &c->tr, err) ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -276,22 +220,18 @@ int main(int argc, char **argv) {
                 total += r;
         }
         c->ex = calloc((size_t)(total * repeat + c->n_cases), sizeof(*c->ex));
-        if (!c->ex || tracker_init(&c->tr, total * repeat + c->n_cases))
+        if (!c->ex || tracker_init(&c->tr, total * repeat + c->n_cases, &c->n, check_answer, c))
                 return 1;
 
         snprintf(spec, sizeof(spec), "%s=%s/model.onnx", argv[3], argv[2]);
         snprintf(group, sizeof(group), "family-%d", (int)getpid());
         worker = spawn_worker(argv[1], bootstrap, spec, group);
-        if (swarm_conf_new(&conf, &err) ||
-            swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap,
-                           "test", &err))
-                goto fatal;
         {
                 swarm_client_opts_t o = {.request_topic = "requests",
                                          .result_topic = "results",
                                          .max_in_flight = 1024,
                                          .request_timeout_ms = 120000};
-                if (swarm_client_new(conf, &log, &o, &cl, &err))
+                if (test_client_new(bootstrap, &log, &o, &conf, &cl, &err))
                         goto fatal;
         }
         /* One-row requests, the cases interleaved row by row (sequence

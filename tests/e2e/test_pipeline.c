@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check.h"
+#include "test_client.h"
 #include "proc.h"
 #include "tracker.h"
 #include "test_request.h"
@@ -74,35 +75,31 @@ static int close_row(float a, float b, const float *row, int n) {
         return fabsf(a - b) <= 1e-5f * top;
 }
 
-static void on_done(const char *request_id, const swarm_response_t *resp,
-                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
-        ctx_t *c = opaque;
-        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
-        expect_t *e;
-
-        (void)latency_us;
-        if (idx < 0)
+/* Record the worker that answered (the test wants every worker to answer). */
+static void note_worker(ctx_t *c, const swarm_response_t *resp) {
+        if (!resp->worker.len)
                 return;
-        e = &c->ex[idx];
-        if (resp->worker.len) {
-                int seen = 0;
-                for (int i = 0; i < c->nworkers; i++)
-                        if (strlen(c->workers[i]) == resp->worker.len &&
-                            !memcmp(c->workers[i], resp->worker.ptr, resp->worker.len))
-                                seen = 1;
-                if (!seen && c->nworkers < NWORKERS + 4) {
-                        snprintf(c->workers[c->nworkers++], 128, "%.*s",
-                                 (int)resp->worker.len, resp->worker.ptr);
-                }
-        }
+        for (int i = 0; i < c->nworkers; i++)
+                if (strlen(c->workers[i]) == resp->worker.len &&
+                    !memcmp(c->workers[i], resp->worker.ptr, resp->worker.len))
+                        return;
+        if (c->nworkers < NWORKERS + 4)
+                snprintf(c->workers[c->nworkers++], 128, "%.*s", (int)resp->worker.len,
+                         resp->worker.ptr);
+}
+
+/* The checks of one answer (tracker.h calls it for a known id). */
+static void check_answer(void *opaque, int64_t idx, const char *request_id,
+                         const swarm_response_t *resp) {
+        ctx_t *c = opaque;
+        expect_t *e = &c->ex[idx];
+
+        note_worker(c, resp);
         switch (e->kind) {
         case GOOD: {
                 const float *want = c->expected + (size_t)e->row * 10;
                 const float *got;
-                CHECK(resp->status == SWARM_STATUS_OK, "%s: status %s: %.*s",
-                      request_id, swarm_status_name(resp->status),
-                      (int)resp->error.len, resp->error.ptr);
-                if (resp->status != SWARM_STATUS_OK)
+                if (!tracker_ok(request_id, resp))
                         return;
                 CHECK(resp->version == 1, "%s: version %d", request_id,
                       (int)resp->version);
@@ -156,18 +153,10 @@ static void on_done(const char *request_id, const swarm_response_t *resp,
 /* Warm-up responses only record which workers answer. */
 static void on_warm(const char *request_id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque) {
-        ctx_t *c = opaque;
         (void)request_id;
         (void)latency_us;
-        if (err || !resp || !resp->worker.len)
-                return;
-        for (int i = 0; i < c->nworkers; i++)
-                if (strlen(c->workers[i]) == resp->worker.len &&
-                    !memcmp(c->workers[i], resp->worker.ptr, resp->worker.len))
-                        return;
-        if (c->nworkers < NWORKERS + 4)
-                snprintf(c->workers[c->nworkers++], 128, "%.*s",
-                         (int)resp->worker.len, resp->worker.ptr);
+        if (!err && resp)
+                note_worker(opaque, resp);
 }
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap,
@@ -327,17 +316,13 @@ int main(int argc, char **argv) {
         for (int i = 0; i < NWORKERS; i++)
                 workers[i] = spawn_worker(bin, bootstrap, model, group, i);
 
-        if (swarm_conf_new(&conf, &err) ||
-            swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap,
-                           "test", &err) ||
-            swarm_codec_new(&codec, &err))
-                goto fatal;
         {
                 /* keyed: the request id's hash spreads requests evenly over
                  * all 16 partitions, whatever the send rate */
                 swarm_client_opts_t o = {.request_topic = "requests", .result_topic = "results",
                                          .max_in_flight = 2048, .keyed = 1};
-                if (swarm_client_new(conf, &log, &o, &cl, &err))
+                if (test_client_new(bootstrap, &log, &o, &conf, &cl, &err) ||
+                    swarm_codec_new(&codec, &err))
                         goto fatal;
         }
         if (swarm_kafka_conf(conf, NULL, NULL, &kc, &err) ||
@@ -350,16 +335,7 @@ int main(int argc, char **argv) {
         {
                 swarm_request_t req;
                 char rid[32];
-                memset(&req, 0, sizeof(req));
-                req.model = SWARM_STR("fashion");
-                req.n_inputs = 1;
-                req.inputs[0].name = SWARM_STR("input");
-                req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-                req.inputs[0].ndim = 2;
-                req.inputs[0].shape[0] = 1;
-                req.inputs[0].shape[1] = 784;
-                req.inputs[0].data = test->data;
-                req.inputs[0].size = 784 * 4;
+                test_request_f32(&req, "", "fashion", test->data, 1, 784);
                 for (int round = 0; round < 120 && c.nworkers < NWORKERS; round++) {
                         for (int k = 0; k < 32; k++) {
                                 snprintf(rid, sizeof(rid), "w%" PRId64, n_warm++);
@@ -380,7 +356,7 @@ int main(int argc, char **argv) {
          * wrong-shape request and three malformed messages */
         c.n = n_good + 3 * (n_good / 500 + 1);
         c.ex = calloc((size_t)c.n, sizeof(*c.ex));
-        if (!c.ex || tracker_init(&c.tr, c.n)) {
+        if (!c.ex || tracker_init(&c.tr, c.n, &c.n, check_answer, &c)) {
                 fprintf(stderr, "out of memory\n");
                 return 1;
         }
@@ -397,7 +373,7 @@ int main(int argc, char **argv) {
                                          1, 784);
                         c.ex[id].kind = GOOD;
                         c.ex[id].row = row;
-                        if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
+                        if (swarm_client_send(cl, &req, NULL, 0, tracker_on_done, &c.tr, &err))
                                 goto fatal;
                         id++;
                         if (i % 500 != 0)
@@ -407,7 +383,7 @@ int main(int argc, char **argv) {
                         req.request_id = swarm_str(rid);
                         req.model = SWARM_STR("no-such-model");
                         c.ex[id++].kind = UNKNOWN_MODEL;
-                        if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
+                        if (swarm_client_send(cl, &req, NULL, 0, tracker_on_done, &c.tr, &err))
                                 goto fatal;
                         /* wrong shape */
                         snprintf(rid, sizeof(rid), "r%" PRId64, id);
@@ -416,7 +392,7 @@ int main(int argc, char **argv) {
                         req.inputs[0].shape[1] = 783;
                         req.inputs[0].size = 783 * 4;
                         c.ex[id++].kind = BAD_SHAPE;
-                        if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
+                        if (swarm_client_send(cl, &req, NULL, 0, tracker_on_done, &c.tr, &err))
                                 goto fatal;
                         /* deadline long gone */
                         snprintf(rid, sizeof(rid), "r%" PRId64, id);
@@ -426,7 +402,7 @@ int main(int argc, char **argv) {
                         req.has_deadline = 1;
                         req.deadline_ms = 1000;
                         c.ex[id++].kind = EXPIRED;
-                        if (swarm_client_send(cl, &req, NULL, 0, on_done, &c, &err))
+                        if (swarm_client_send(cl, &req, NULL, 0, tracker_on_done, &c.tr, &err))
                                 goto fatal;
                         req.has_deadline = 0;
                         /* malformed: garbage, wrong magic, truncated */

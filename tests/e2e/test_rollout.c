@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_client.h"
 #include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
@@ -215,15 +216,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < NWORKERS; i++)
                 workers[i] = spawn_worker(consumer, bootstrap, registry, i);
 
-        if (swarm_conf_new(&conf, &err) ||
-            swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap, "test", &err))
-                goto fatal;
         {
                 swarm_client_opts_t o = {.request_topic = "requests",
                                          .result_topic = "results",
                                          .max_in_flight = 4096,
                                          .keyed = 1};
-                if (swarm_client_new(conf, &log, &o, &cl, &err))
+                if (test_client_new(bootstrap, &log, &o, &conf, &cl, &err))
                         goto fatal;
         }
         sd.cl = cl;

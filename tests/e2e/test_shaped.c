@@ -36,6 +36,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ref_case.h"
+#include "test_client.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -77,30 +79,11 @@ typedef struct ctx {
 } ctx_t;
 
 static int load_cases(const char *dir, ctx_t *c, swarm_err_t *err) {
-        char path[4096];
         for (int k = 0; k < N_CASES; k++) {
                 fcase_t *f = &c->cases[k];
-                for (int i = 0; i < N_IN; i++) {
-                        snprintf(path, sizeof(path), "%s/%s/input_%d.npy", dir,
-                                 case_names[k], i);
-                        if (swarm_array_load(path, NULL, &f->in[i], err))
-                                return -1;
-                }
-                for (int o = 0; o < N_OUT; o++) {
-                        snprintf(path, sizeof(path), "%s/%s/output_%d.npy", dir,
-                                 case_names[k], o);
-                        if (swarm_array_load(path, NULL, &f->want[o], err))
-                                return -1;
-                        if (f->want[o]->dtype == SWARM_DTYPE_FLOAT32) {
-                                double m = 0;
-                                for (size_t e = 0; e < f->want[o]->size / 4; e++) {
-                                        float v;
-                                        memcpy(&v, (const char *)f->want[o]->data + 4 * e, 4);
-                                        m = fabs(v) > m ? fabs(v) : m;
-                                }
-                                f->lim[o] = REL_TOL * m;
-                        }
-                }
+                if (ref_case_load(dir, case_names[k], N_IN, N_OUT, REL_TOL, f->in, f->want, f->lim,
+                                  err))
+                        return -1;
         }
         return 0;
 }
@@ -108,56 +91,15 @@ static int load_cases(const char *dir, ctx_t *c, swarm_err_t *err) {
 static void check_output(ctx_t *c, const char *rid, const expect_t *e, int o,
                          const swarm_tensor_t *t) {
         const fcase_t *k = &c->cases[e->cs];
-        const swarm_array_t *w = k->want[o];
-        size_t rb = swarm_array_row_bytes(w);
-        const char *want = (const char *)w->data + (size_t)e->r0 * rb;
-        int shape_ok = t->dtype == w->dtype && t->ndim == w->ndim &&
-                       t->shape[0] == e->rows && t->size == rb * (size_t)e->rows;
-
-        for (int d = 1; shape_ok && d < w->ndim; d++)
-                shape_ok = t->shape[d] == w->shape[d];
-        CHECK(t->name.len == strlen(out_names[o]) &&
-                      !memcmp(t->name.ptr, out_names[o], t->name.len),
-              "%s: output %d is '%.*s', want '%s'", rid, o, (int)t->name.len,
-              t->name.ptr, out_names[o]);
-        CHECK(shape_ok, "%s: output %s: %s, %d dims [%" PRId64 ",%" PRId64 ",...], %zu "
-              "bytes; want %s, %d dims, %zu bytes", rid, out_names[o],
-              swarm_dtype_name(t->dtype), t->ndim, t->shape[0],
-              t->ndim > 1 ? t->shape[1] : 0, t->size, swarm_dtype_name(w->dtype),
-              w->ndim, rb * (size_t)e->rows);
-        if (!shape_ok)
-                return;
-        if (w->dtype == SWARM_DTYPE_FLOAT32) {
-                int bad = 0;
-                for (size_t i = 0; i < t->size / 4; i++) {
-                        float g, x;
-                        double d;
-                        memcpy(&g, (const char *)t->data + 4 * i, 4); /* unaligned */
-                        memcpy(&x, want + 4 * i, 4);
-                        d = fabs((double)g - x);
-                        if (d / k->lim[o] > c->worst)
-                                c->worst = d / k->lim[o];
-                        if (!(d <= k->lim[o]) && bad++ < 3)
-                                CHECK(0, "%s: %s[%zu] = %.9g, reference %.9g", rid,
-                                      out_names[o], i, g, x);
-                }
-        } else {
-                /* INT64 top-k ids and the BOOL mask: exact */
-                CHECK(!memcmp(t->data, want, t->size), "%s: %s differs from the reference",
-                      rid, out_names[o]);
-        }
+        ref_case_check(rid, out_names[o], k->want[o], k->lim[o], e->r0, e->rows, t, &c->worst);
 }
 
-static void on_done(const char *request_id, const swarm_response_t *resp,
-                    const swarm_err_t *err, int64_t latency_us, void *opaque) {
+/* The checks of one answer (tracker.h calls it for a known id). */
+static void check_answer(void *opaque, int64_t idx, const char *request_id,
+                         const swarm_response_t *resp) {
         ctx_t *c = opaque;
-        int64_t idx = tracker_answer(&c->tr, c->n, request_id, err);
-        expect_t *e;
+        expect_t *e = &c->ex[idx];
 
-        (void)latency_us;
-        if (idx < 0)
-                return;
-        e = &c->ex[idx];
         if (e->cs < 0) {
                 int sig = resp->has_error &&
                           memmem(resp->error.ptr, resp->error.len, "ids:INT64[", 10);
@@ -169,9 +111,7 @@ static void on_done(const char *request_id, const swarm_response_t *resp,
                         c->invalid++;
                 return;
         }
-        CHECK(resp->status == SWARM_STATUS_OK, "%s: status %s: %.*s", request_id,
-              swarm_status_name(resp->status), (int)resp->error.len, resp->error.ptr);
-        if (resp->status != SWARM_STATUS_OK)
+        if (!tracker_ok(request_id, resp))
                 return;
         CHECK(resp->batch_rows >= e->rows && resp->batch_rows <= MAX_ROWS,
               "%s: batch_rows %d for %" PRId64 " rows", request_id,
@@ -213,7 +153,7 @@ static int send_to(swarm_client_t *cl, ctx_t *c, const char *model,
         c->n++;
         if (cs >= 0 && !strcmp(model, "shaped"))
                 c->sent_rows[cs] += rows;
-        return swarm_client_send(cl, req, NULL, 0, on_done, c, err) ? -1 : 0;
+        return swarm_client_send(cl, req, NULL, 0, tracker_on_done, &c->tr, err) ? -1 : 0;
 }
 
 static int send_req(swarm_client_t *cl, ctx_t *c, swarm_request_t *req, int cs,
@@ -311,7 +251,8 @@ int main(int argc, char **argv) {
         if (load_cases(argv[2], c, &err))
                 goto fatal;
         c->ex = calloc((size_t)(repeat * 6 * N_CASES + 2 * N_CASES + N_BAD), sizeof(*c->ex));
-        if (!c->ex || tracker_init(&c->tr, repeat * 6 * N_CASES + 2 * N_CASES + N_BAD))
+        if (!c->ex || tracker_init(&c->tr, repeat * 6 * N_CASES + 2 * N_CASES + N_BAD, &c->n,
+                                      check_answer, c))
                 return 1;
 
         snprintf(spec, sizeof(spec), "shaped=%s/model.onnx", argv[2]);
@@ -319,16 +260,12 @@ int main(int argc, char **argv) {
         snprintf(group, sizeof(group), "shaped-%d", (int)getpid());
         snprintf(log, sizeof(log), "shaped-worker-%d.log", (int)getpid());
         worker = spawn_worker(argv[1], bootstrap, spec, spec_ext, group, log);
-        if (swarm_conf_new(&conf, &err) ||
-            swarm_conf_add(conf, SWARM_CONF_CLI, "bootstrap.servers", bootstrap, "test",
-                           &err))
-                goto fatal;
         {
                 swarm_client_opts_t o = {.request_topic = "requests",
                                          .result_topic = "results",
                                          .max_in_flight = 1024,
                                          .request_timeout_ms = 120000};
-                if (swarm_client_new(conf, &lg, &o, &cl, &err))
+                if (test_client_new(bootstrap, &lg, &o, &conf, &cl, &err))
                         goto fatal;
         }
         /* one-row requests, lengths 8, 16, 32 interleaved row by row */

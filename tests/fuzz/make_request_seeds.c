@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "swarm/codec.h"
+#include "test_request.h"
 
 static swarm_codec_t *codec;
 static const char *dir;
@@ -55,17 +56,7 @@ int main(int argc, char **argv) {
         if (swarm_codec_new(&codec, &err))
                 return 1;
 
-        memset(&r, 0, sizeof(r));
-        r.request_id = SWARM_STR("req-1");
-        r.model = SWARM_STR("fashion");
-        r.n_inputs = 1;
-        r.inputs[0].name = SWARM_STR("input");
-        r.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        r.inputs[0].ndim = 2;
-        r.inputs[0].shape[0] = 1;
-        r.inputs[0].shape[1] = 4;
-        r.inputs[0].data = f4;
-        r.inputs[0].size = sizeof(f4);
+        test_request_f32(&r, "req-1", "fashion", f4, 1, 4);
         req("float32", &r, NULL, 0);
         r.has_version = 1;
         r.version = 3;
@@ -75,17 +66,8 @@ int main(int argc, char **argv) {
         r.deadline_ms = 1764582000000;
         req("all_fields", &r, kv, 2);
 
-        memset(&r, 0, sizeof(r));
-        r.request_id = SWARM_STR("emb-7");
-        r.model = SWARM_STR("embed");
+        test_request_2d(&r, "emb-7", "embed", "ids", SWARM_DTYPE_INT64, ids, 1, 3);
         r.n_inputs = 2;
-        r.inputs[0].name = SWARM_STR("ids");
-        r.inputs[0].dtype = SWARM_DTYPE_INT64;
-        r.inputs[0].ndim = 2;
-        r.inputs[0].shape[0] = 1;
-        r.inputs[0].shape[1] = 3;
-        r.inputs[0].data = ids;
-        r.inputs[0].size = sizeof(ids);
         r.inputs[1].name = SWARM_STR("mask");
         r.inputs[1].dtype = SWARM_DTYPE_FLOAT32;
         r.inputs[1].ndim = 1;
