@@ -58,6 +58,7 @@
 
 #include "check.h"
 #include "proc.h"
+#include "test_request.h"
 #include "swarm/codec.h"
 #include "swarm/registry.h"
 
@@ -122,17 +123,7 @@ static void encode(swarm_buf_t *buf, const char *id, const char *model, int64_t 
 
         for (int64_t i = 0; i < rows * width && dtype == SWARM_DTYPE_FLOAT32; i++)
                 ((float *)d)[i] = seed + (float)(i % width);
-        memset(&req, 0, sizeof(req));
-        req.request_id = swarm_str(id);
-        req.model = swarm_str(model);
-        req.n_inputs = 1;
-        req.inputs[0].name = SWARM_STR("input");
-        req.inputs[0].dtype = dtype;
-        req.inputs[0].ndim = 2;
-        req.inputs[0].shape[0] = rows;
-        req.inputs[0].shape[1] = width;
-        req.inputs[0].data = d;
-        req.inputs[0].size = (size_t)(rows * width) * es;
+        test_request_2d(&req, id, model, "input", dtype, d, rows, width);
         buf->len = 0;
         swarm_err_clear(&err);
         if (swarm_codec_encode_request(codec, &req, NULL, 0, buf, &err)) {
@@ -231,6 +222,12 @@ static pid_t spawn(const char *bin, const char *const *models, int i,
                 _exit(127);
         }
         return pid;
+}
+
+/* Workers 0 .. n-1 with the same models and no extra options. */
+static void spawn_workers(const char *bin, const char *const *models, pid_t *w, int n) {
+        for (int i = 0; i < n; i++)
+                w[i] = spawn(bin, models, i, NULL);
 }
 
 /* SIGTERM every worker at once (they drain side by side), then wait for
@@ -615,8 +612,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         double kill_at = 0;
 
         snprintf(m1, sizeof(m1), "tiny=%s", tiny);
-        w[0] = spawn(bin, models, 0, NULL);
-        w[1] = spawn(bin, models, 1, NULL);
+        spawn_workers(bin, models, w, 2);
         tally_init(&t, n, 0);
         rk = reader_new();
         t0 = now_s();
@@ -846,17 +842,7 @@ static int test_embed(const char *bin, const char *embed) {
                 if (i == 29)
                         ids[2] = -50;
                 snprintf(id, sizeof(id), "e-%d", i);
-                memset(&req, 0, sizeof(req));
-                req.request_id = swarm_str(id);
-                req.model = SWARM_STR("emb");
-                req.n_inputs = 1;
-                req.inputs[0].name = SWARM_STR("ids");
-                req.inputs[0].dtype = SWARM_DTYPE_INT64;
-                req.inputs[0].ndim = 2;
-                req.inputs[0].shape[0] = 1;
-                req.inputs[0].shape[1] = 3;
-                req.inputs[0].data = ids;
-                req.inputs[0].size = sizeof(ids);
+                test_request_2d(&req, id, "emb", "ids", SWARM_DTYPE_INT64, ids, 1, 3);
                 swarm_err_clear(&err);
                 if (swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err))
                         return 1;
@@ -964,8 +950,7 @@ static int test_leader(const char *bin, const char *tiny, int n) {
         bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
         p = handle(RD_KAFKA_PRODUCER, pkv);
         snprintf(m1, sizeof(m1), "tiny=%s", tiny);
-        w[0] = spawn(bin, models, 0, NULL);
-        w[1] = spawn(bin, models, 1, NULL);
+        spawn_workers(bin, models, w, 2);
         tally_init(&t, n, 0);
         rk = reader_new();
         t0 = now_s();
