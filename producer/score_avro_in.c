@@ -65,18 +65,27 @@ static int num_of(avro_value_t *v, double *d, int64_t *i, int *is_int) {
         return rc ? -1 : 0;
 }
 
-static int store(swarm_dtype_t dt, uint8_t *dst, int64_t k, avro_value_t *v,
-                 char *reason, size_t rsize) {
+/* Store `v` as element *k of dst and step *k; a reason naming field
+ * `name` when it is not a number or does not fit the dtype. */
+static int store(swarm_dtype_t dt, uint8_t *dst, int64_t *k, avro_value_t *v,
+                 const char *name, char *reason, size_t rsize) {
         double d = 0;
         int64_t i = 0;
-        int is_int;
+        int is_int, r;
         if (num_of(v, &d, &i, &is_int)) {
-                snprintf(reason, rsize, "element %lld is not a number",
-                         (long long)k);
+                snprintf(reason, rsize, "element %lld is not a number (field %s)",
+                         (long long)*k, name);
                 return -1;
         }
-        return is_int ? score_store_i64(dt, dst, k, i, reason, rsize)
-                      : score_store_double(dt, dst, k, d, reason, rsize);
+        r = is_int ? score_store_i64(dt, dst, *k, i, reason, rsize)
+                   : score_store_double(dt, dst, *k, d, reason, rsize);
+        if (r) {
+                size_t l = strlen(reason);
+                snprintf(reason + l, rsize - l, " (field %s)", name);
+                return -1;
+        }
+        (*k)++;
+        return 0;
 }
 
 /* Elements of one field: -1 when the field cannot feed a tensor. */
@@ -109,6 +118,15 @@ static int64_t field_elems(avro_value_t *f, swarm_dtype_t dt) {
         default:
                 return -1;
         }
+}
+
+/* field_elems() of column c of tensor t in the current record. */
+static int64_t col_elems(avro_in_t *a, int t, int c, swarm_dtype_t dt) {
+        avro_value_t f;
+
+        if (avro_value_get_by_index(&a->rec, (size_t)a->cols[t][c], &f, NULL))
+                return -1;
+        return field_elems(&f, dt);
 }
 
 /* Copy one field's elements to dst at element *k. */
@@ -152,12 +170,8 @@ generic:
                                          "null", name, j);
                                 return -1;
                         }
-                        if (store(dt, dst, *k, &u, reason, rsize)) {
-                                size_t l = strlen(reason);
-                                snprintf(reason + l, rsize - l, " (field %s)", name);
+                        if (store(dt, dst, k, &u, name, reason, rsize))
                                 return -1;
-                        }
-                        (*k)++;
                 }
                 return 0;
         case AVRO_BYTES:
@@ -170,13 +184,7 @@ generic:
                 *k += (int64_t)(n / swarm_dtype_size(dt));
                 return 0;
         default:
-                if (store(dt, dst, *k, &v, reason, rsize)) {
-                        size_t l = strlen(reason);
-                        snprintf(reason + l, rsize - l, " (field %s)", name);
-                        return -1;
-                }
-                (*k)++;
-                return 0;
+                return store(dt, dst, k, &v, name, reason, rsize);
         }
         snprintf(reason, rsize, "field %s cannot be read", name);
         return -1;
@@ -247,11 +255,7 @@ static int avro_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
                 const score_tensor_t *d = &base->t[t];
                 int64_t k = 0, sum = 0;
                 for (int c = 0; c < a->n_cols[t]; c++) {
-                        avro_value_t f;
-                        int64_t n;
-                        avro_value_get_by_index(&a->rec, (size_t)a->cols[t][c], &f,
-                                                NULL);
-                        n = field_elems(&f, d->dtype);
+                        int64_t n = col_elems(a, t, c, d->dtype);
                         if (n < 0) {
                                 snprintf(row->reason, sizeof(row->reason),
                                          "field %s is %s", a->names[a->cols[t][c]],
@@ -410,11 +414,7 @@ int score_avro_open(const score_input_opts_t *o, score_reader_t **out,
                 snprintf(d->name, sizeof(d->name), "%s", o->tensors[t].name);
                 d->dtype = o->tensors[t].dtype;
                 for (int c = 0; c < a->n_cols[t] && a->pending; c++) {
-                        avro_value_t f;
-                        int64_t n;
-                        avro_value_get_by_index(&a->rec, (size_t)a->cols[t][c], &f,
-                                                NULL);
-                        n = field_elems(&f, d->dtype);
+                        int64_t n = col_elems(a, t, c, d->dtype);
                         if (n < 0) {
                                 r = swarm_err_set(err, SWARM_ERR_INVALID,
                                                   "%s: field %s of the first "

@@ -140,6 +140,23 @@ static int do_seek(csv_reader_t *c, uint64_t off, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* Room for `need` bytes in *buf (cap doubles from 64 KiB).  -1 when out
+ * of memory (*buf unchanged). */
+static int reserve(char **buf, size_t *cap, size_t need) {
+        size_t nc = *cap ? *cap : 65536;
+        char *t;
+
+        if (need <= *cap)
+                return 0;
+        while (nc < need)
+                nc *= 2;
+        if (!(t = realloc(*buf, nc)))
+                return -1;
+        *buf = t;
+        *cap = nc;
+        return 0;
+}
+
 /* Read the next physical line (with its '\n') into c->line, keeping at most
  * max_row + 1 bytes of it.  Returns 1, 0 at the end, or -1 (err set). */
 static int read_line(csv_reader_t *c, swarm_err_t *err) {
@@ -175,19 +192,9 @@ static int read_line(csv_reader_t *c, swarm_err_t *err) {
                 if (c->line_len + n > c->max_row + 1) {
                         c->line_too_long = 1;
                 } else {
-                        if (c->line_len + n > c->line_cap) {
-                                size_t nc = c->line_cap ? c->line_cap : 65536;
-                                char *t;
-                                while (nc < c->line_len + n)
-                                        nc *= 2;
-                                t = realloc(c->line, nc);
-                                if (!t) {
-                                        swarm_err_set(err, SWARM_ERR_NOMEM,
-                                                      "out of memory");
-                                        return -1;
-                                }
-                                c->line = t;
-                                c->line_cap = nc;
+                        if (reserve(&c->line, &c->line_cap, c->line_len + n)) {
+                                swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                                return -1;
                         }
                         memcpy(c->line + c->line_len, c->buf + c->buf_pos, n);
                         c->line_len += n;
@@ -203,17 +210,8 @@ static uint64_t file_pos(const csv_reader_t *c) {
 }
 
 static int raw_append(csv_reader_t *c, const char *p, size_t n) {
-        if (c->raw_len + n > c->raw_cap) {
-                size_t nc = c->raw_cap ? c->raw_cap : 65536;
-                char *t;
-                while (nc < c->raw_len + n)
-                        nc *= 2;
-                t = realloc(c->raw, nc);
-                if (!t)
-                        return -1;
-                c->raw = t;
-                c->raw_cap = nc;
-        }
+        if (reserve(&c->raw, &c->raw_cap, c->raw_len + n))
+                return -1;
         memcpy(c->raw + c->raw_len, p, n);
         c->raw_len += n;
         return 0;
