@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. "$root/bench/lib.sh"
 requests=200000
 window=4096
 build=$root/build/release
@@ -26,20 +27,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -x "$build/consumer/swarm-consumer" ]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
+bench_build "$build" consumer/swarm-consumer
 
-work=$(mktemp -d /tmp/swarm-bench.XXXXXX)
-pids=()
-cleanup() {
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir swarm-bench
 
 /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/data" >/dev/null
 # one request topic per model, so neither worker sees the other's backlog

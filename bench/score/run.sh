@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+. "$root/bench/lib.sh"
 rows=200000 rate=200 seconds=20 build=$root/build/release
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,19 +27,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--rows N] [--rate R] [--seconds S] [--build DIR]" >&2; exit 2 ;;
   esac
 done
-if [ ! -x "$build/producer/swarm-producer" ]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
-work=$(mktemp -d /tmp/swarm-bench-score.XXXXXX)
-pids=()
-cleanup() {
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_build "$build" producer/swarm-producer
+bench_workdir swarm-bench-score
 
 model=$root/tests/fixtures/fashion-mlp/model.onnx
 /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/data" >/dev/null
