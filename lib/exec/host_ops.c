@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "bcast.h"
 
 /* ---- element access ---- */
 
@@ -200,13 +201,7 @@ static void step(int nd, const int64_t *shape, int64_t *idx, int nops,
 /* Element strides of v broadcast to `nd` output dims (NumPy). */
 static void bstr(const xvalue_t *v, int nd, const int64_t *oshape,
                  int64_t *str) {
-        int64_t s = 1;
-        for (int i = nd - 1; i >= 0; i--) {
-                int vi = i - (nd - v->ndim);
-                int64_t d = vi >= 0 ? v->cshape[vi] : 1;
-                str[i] = (d == 1 && oshape[i] != 1) || vi < 0 ? 0 : s;
-                s *= d;
-        }
+        exec_bcast_strides(v->cshape, v->ndim, nd, oshape, str);
 }
 
 static void cstr(const int64_t *shape, int nd, int64_t *str) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "bcast.h"
 
 void swarm_model_destroy(swarm_model_t *m) {
         if (!m)
@@ -282,13 +283,7 @@ size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
  * broadcast), NumPy right-aligned. */
 static void bstrides(const xvalue_t *v, int nd, const int64_t *oshape,
                      int64_t *str) {
-        int64_t s = 1;
-        for (int i = nd - 1; i >= 0; i--) {
-                int vi = i - (nd - v->ndim);
-                int64_t d = vi >= 0 ? v->cshape[vi] : 1;
-                str[i] = (d == 1 && oshape[i] != 1) || vi < 0 ? 0 : s;
-                s *= d;
-        }
+        exec_bcast_strides(v->cshape, v->ndim, nd, oshape, str);
 }
 
 static swarm_bias_t bias_mode(const xvalue_t *c, int64_t rows_m, int64_t n) {

@@ -25,6 +25,7 @@
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
+#include "bcast.h"
 #include "node_err.h"
 #include "tensor_decode.h"
 
@@ -580,13 +581,7 @@ static int int_binop(swarm_binop_t op, int64_t a, int as, int64_t b, int bs,
 
 static void bstr_of(const xvalue_t *v, int nd, const int64_t *oshape,
                     int64_t *str) {
-        int64_t s = 1;
-        for (int i = nd - 1; i >= 0; i--) {
-                int vi = i - (nd - v->ndim);
-                int64_t d = vi >= 0 ? v->shape[vi] : 1;
-                str[i] = (d == 1 && oshape[i] != 1) || vi < 0 ? 0 : s;
-                s *= d;
-        }
+        exec_bcast_strides(v->shape, v->ndim, nd, oshape, str);
 }
 
 static int host_binary(swarm_model_t *m, xnode_t *n, int hop,
