@@ -94,7 +94,7 @@ void answer_now(worker_t *w, job_t *j) {
 /* ------------------------------------------------------- exec stage */
 
 /* The limits of the head's model version.  Called under the exec queue's
- * lock; takes the model manager's lock inside (see the lock order above). */
+ * lock; takes the model manager's lock inside (the lock order: worker_int.h). */
 static batcher_limits_t head_limits(worker_t *w, const job_t *head) {
         const swarm_model_t *m = head->model->m;
         batcher_model_t bm;

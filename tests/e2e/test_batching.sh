@@ -8,10 +8,8 @@
 # Usage: test_batching.sh CONSUMER PRODUCER MODEL DATA_DIR
 set -euo pipefail
 consumer=$1 producer=$2 model=$3 data=$4
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
 
 "$consumer" -b "$SWARM_BOOTSTRAP" -g batching -M "fashion=$model" --max-batch-rows 64 \

@@ -66,11 +66,15 @@ typedef struct ctx {
 } ctx_t;
 
 /* io.txt: "inputs A B ..." and "outputs C D ...". */
+static FILE *open_in(const char *dir, const char *name) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return fopen(path, "r");
+}
+
 static int read_io(const char *dir, ctx_t *c) {
-        char path[4096], line[4096];
-        FILE *f;
-        snprintf(path, sizeof(path), "%s/io.txt", dir);
-        f = fopen(path, "r");
+        char line[4096];
+        FILE *f = open_in(dir, "io.txt");
         if (!f)
                 return -1;
         while (fgets(line, sizeof(line), f)) {
@@ -93,10 +97,8 @@ static int read_io(const char *dir, ctx_t *c) {
 }
 
 static int read_cases(const char *dir, ctx_t *c, swarm_err_t *err) {
-        char path[4096], line[1024];
-        FILE *f;
-        snprintf(path, sizeof(path), "%s/family.txt", dir);
-        f = fopen(path, "r");
+        char line[1024];
+        FILE *f = open_in(dir, "family.txt");
         if (!f)
                 return -1;
         while (c->n_cases < MAX_CASES && fgets(line, sizeof(line), f)) {
@@ -226,14 +228,8 @@ int main(int argc, char **argv) {
         snprintf(spec, sizeof(spec), "%s=%s/model.onnx", argv[3], argv[2]);
         snprintf(group, sizeof(group), "family-%d", (int)getpid());
         worker = spawn_worker(argv[1], bootstrap, spec, group);
-        {
-                swarm_client_opts_t o = {.request_topic = "requests",
-                                         .result_topic = "results",
-                                         .max_in_flight = 1024,
-                                         .request_timeout_ms = 120000};
-                if (test_client_new(bootstrap, &log, &o, &conf, &cl, &err))
-                        goto fatal;
-        }
+        if (test_client_new(bootstrap, &log, NULL, &conf, &cl, &err))
+                goto fatal;
         /* One-row requests, the cases interleaved row by row (sequence
          * lengths / sizes mixed in one stream), then each case whole. */
         for (int k = 0; k < repeat; k++)

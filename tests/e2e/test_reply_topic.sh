@@ -9,10 +9,8 @@
 # Usage: test_reply_topic.sh CONSUMER PRODUCER TOPIC_COUNT MODEL DATA_DIR
 set -euo pipefail
 consumer=$1 producer=$2 topic_count=$3 model=$4 data=$5
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; cat "$work/worker.log" >&2; exit 1; }
 count() { "$topic_count" "$SWARM_BOOTSTRAP" "$1" || fail "cannot count topic $1"; }
 

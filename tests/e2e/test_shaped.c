@@ -260,14 +260,8 @@ int main(int argc, char **argv) {
         snprintf(group, sizeof(group), "shaped-%d", (int)getpid());
         snprintf(log, sizeof(log), "shaped-worker-%d.log", (int)getpid());
         worker = spawn_worker(argv[1], bootstrap, spec, spec_ext, group, log);
-        {
-                swarm_client_opts_t o = {.request_topic = "requests",
-                                         .result_topic = "results",
-                                         .max_in_flight = 1024,
-                                         .request_timeout_ms = 120000};
-                if (test_client_new(bootstrap, &lg, &o, &conf, &cl, &err))
-                        goto fatal;
-        }
+        if (test_client_new(bootstrap, &lg, NULL, &conf, &cl, &err))
+                goto fatal;
         /* one-row requests, lengths 8, 16, 32 interleaved row by row */
         for (int k = 0; k < repeat; k++)
                 for (int64_t r = 0; r < 6; r++)

@@ -9,10 +9,8 @@
 set -euo pipefail
 consumer=$1 model=$2 data=$3 out=$4
 src=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; tail -20 "$work/worker.log" >&2 2>/dev/null; exit 1; }
 reg=$SWARM_TEST_REGISTRY_URL
 

@@ -7,10 +7,8 @@
 # Usage: test_pinned.sh CONSUMER PRODUCER REGISTRY MODEL DATA_DIR
 set -euo pipefail
 consumer=$1 producer=$2 registry=$3 model=$4 data=$5
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; tail -30 "$work/worker.log" >&2; exit 1; }
 R() { "$registry" "$@" >/dev/null; }
 

@@ -11,3 +11,19 @@ wait_for() {
 stop_pid() {
   if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill -TERM "$1"; wait "$1"; fi
 }
+
+# test_workdir: $work, a temporary folder, and $wpid, the worker's pid once
+# the test sets it; at exit the worker gets SIGTERM, every background job is
+# reaped and the folder removed.
+test_workdir() {
+  work=$(mktemp -d)
+  wpid=
+  trap test_cleanup EXIT
+}
+
+test_cleanup() {
+  [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+  return 0
+}

@@ -7,10 +7,8 @@
 set -euo pipefail
 consumer=$1 producer=$2
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; tail -5 "$work/worker.log" >&2 || true; exit 1; }
 
 /usr/bin/python3 "$here/make_multi.py" "$work/multi.onnx"

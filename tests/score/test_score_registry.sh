@@ -7,10 +7,8 @@
 # Usage: test_score_registry.sh REGISTRY CONSUMER PRODUCER CHECK_SCORES MODEL DATA_DIR
 set -euo pipefail
 registry=$1 consumer=$2 producer=$3 check=$4 model=$5 data=$6
-work=$(mktemp -d)
-wpid=
-cleanup() { [ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; return 0; }
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/wait.sh"
+test_workdir
 fail() { echo "FAIL: $*" >&2; tail -5 "$work/worker.log" >&2 || true; exit 1; }
 
 R=("$registry" --registry "$SWARM_REGISTRY")
