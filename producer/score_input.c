@@ -163,14 +163,17 @@ int score_columns_resolve(const char *spec, const char *const *names, int n,
         return SWARM_OK;
 }
 
+/* Element i of a float32 row (rows are not aligned for float stores). */
+static void put_f32(uint8_t *row, int64_t i, float f) {
+        memcpy(row + 4 * i, &f, 4);
+}
+
 int score_store_double(swarm_dtype_t dtype, uint8_t *row, int64_t i, double v,
                        char *reason, size_t reason_size) {
         switch (dtype) {
-        case SWARM_DTYPE_FLOAT32: {
-                float f = (float)v;
-                memcpy(row + 4 * i, &f, 4);
+        case SWARM_DTYPE_FLOAT32:
+                put_f32(row, i, (float)v);
                 return 0;
-        }
         case SWARM_DTYPE_INT64:
         case SWARM_DTYPE_INT32:
         case SWARM_DTYPE_UINT8:
@@ -192,11 +195,9 @@ int score_store_double(swarm_dtype_t dtype, uint8_t *row, int64_t i, double v,
 int score_store_i64(swarm_dtype_t dtype, uint8_t *row, int64_t i, int64_t v,
                     char *reason, size_t reason_size) {
         switch (dtype) {
-        case SWARM_DTYPE_FLOAT32: {
-                float f = (float)v;
-                memcpy(row + 4 * i, &f, 4);
+        case SWARM_DTYPE_FLOAT32:
+                put_f32(row, i, (float)v);
                 return 0;
-        }
         case SWARM_DTYPE_INT64:
                 memcpy(row + 8 * i, &v, 8);
                 return 0;
