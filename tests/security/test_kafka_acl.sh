@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kafka over SASL_SSL (SCRAM-SHA-512) with ACLs, under with-secure-broker.sh
-# (users worker, producer, reader, lurker, nobody; the ACLs are in tests/security/
+# (users worker, producer, reader, lurker, mute, nobody; the ACLs are in tests/security/
 # CMakeLists.txt).  Passwords reach the programs only through
 # SWARM_KAFKA_SASL_PASSWORD_FILE, never a command line.
 #   1. worker + producer with their rights: 200 requests answered over
@@ -9,6 +9,8 @@
 #      the timeout, TOPIC_AUTHORIZATION_FAILED named on stderr;
 #   3. a worker without READ on the topic, and one without READ on its
 #      group: each exits non-zero with the authorization error named;
+#   3b. a worker without WRITE on the result topic: exits non-zero naming
+#      the refusal;
 #   4. a wrong password: exit non-zero with the authentication error;
 #   5. no password in any log (the broker's too), in --version, in -X list,
 #      or in ps.
@@ -81,6 +83,17 @@ for c in "lurker sec-workers TOPIC_AUTHORIZATION_FAILED" "worker other-group GRO
   echo "security: worker $1 group $2: exit $rc after $d s, $3 named"
 done
 
+# 3b. a worker that may read but not write its answers: it must exit
+#     non-zero naming the refusal (an undeliverable answer is fatal,
+#     docs/worker.md; its offset is not stored, not checked here)
+as mute timeout 60 "$consumer" -b "$SWARM_BOOTSTRAP" -g sec-mute -M "tiny=$model" --metrics-port -1 \
+  "${sec[@]}" -X sasl.username=mute 2>"$work/denied-worker-mute.log"
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "worker mute without WRITE on results: exit $rc"
+grep -q 'Topic authorization failed\|TOPIC_AUTHORIZATION_FAILED' "$work/denied-worker-mute.log" ||
+  fail "worker mute does not name the authorization failure"
+echo "security: worker without WRITE on results: exit $rc, $(grep -m1 -o 'ERROR.*' "$work/denied-worker-mute.log" | cut -c1-160)"
+
 # 4. a wrong password
 printf 'not-the-password\n' >"$work/wrong.password"
 if SWARM_KAFKA_SASL_PASSWORD_FILE=$work/wrong.password "$producer" -b "$SWARM_BOOTSTRAP" -m tiny \
@@ -105,7 +118,7 @@ wpid=$!
 sleep 3
 ps -eo args >"$work/ps.log"
 kill -TERM "$wpid"; wait "$wpid"; wpid=
-for u in worker producer reader lurker nobody admin; do
+for u in worker producer reader lurker mute nobody admin; do
   pw=$(cat "$dir/$u.password")
   if grep -l -F -- "$pw" "$work"/*.log "$SWARM_SECURE_LOG"; then
     fail "user $u's password is in the files above"
