@@ -371,6 +371,22 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
                 msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
                         continue;
+                if (msg->err && swarm_kafka_err_is_denied(msg->err)) {
+                        /* the ACLs refuse this worker its topic or group:
+                         * stop with the reason rather than idle in the
+                         * group looking healthy */
+                        char group[256] = "?";
+                        size_t gn = sizeof(group);
+                        rd_kafka_conf_get(rd_kafka_conf(w->consumer), "group.id", group,
+                                          &gn);
+                        job_fatal_setf(&w->fatal, SWARM_ERR_KAFKA,
+                                       "not authorized (%s): %s; grant the worker's "
+                                       "principal READ on topic %s and group %s",
+                                       rd_kafka_err2name(msg->err),
+                                       rd_kafka_message_errstr(msg), w->o.topic, group);
+                        rd_kafka_message_destroy(msg);
+                        continue;
+                }
                 if (msg->err) {
                         /* a partition's error (a batch that does not
                          * decompress ...) means records were skipped: on

@@ -39,6 +39,12 @@ int swarm_kafka_conf(const swarm_conf_t *c, const char *const *overrides,
 int swarm_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kconf,
                     rd_kafka_t **out, swarm_err_t *err);
 
+/* 1 when `e` says the broker refused this principal (an ACL: topic, group,
+ * cluster or transactional id authorization failed).  Retrying cannot help
+ * until an operator changes the ACLs, so programs stop with a clear error
+ * instead of idling in the group (docs/kafka.md, "Security"). */
+int swarm_kafka_err_is_denied(rd_kafka_resp_err_t e);
+
 #ifdef __cplusplus
 }
 #endif

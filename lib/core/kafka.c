@@ -38,6 +38,12 @@ static void error_cb(rd_kafka_t *rk, int code, const char *reason,
                 char buf[512];
                 rd_kafka_fatal_error(rk, buf, sizeof(buf));
                 SWARM_ERROR(lg, "kafka fatal error client=%s: %s", rd_kafka_name(rk), buf);
+        } else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
+                   e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
+                /* a wrong password, user or CA: librdkafka retries, but it
+                 * never heals by itself; the reason names no secret */
+                SWARM_ERROR(lg, "kafka client=%s error=%s: %s", rd_kafka_name(rk),
+                            rd_kafka_err2name(e), reason);
         } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
                 SWARM_WARN(lg, "kafka client=%s: %s", rd_kafka_name(rk), reason);
         } else {
@@ -106,4 +112,11 @@ int swarm_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kconf,
         }
         *out = rk;
         return SWARM_OK;
+}
+
+int swarm_kafka_err_is_denied(rd_kafka_resp_err_t e) {
+        return e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+               e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+               e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+               e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }

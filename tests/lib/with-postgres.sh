@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# with-postgres.sh [-- CMD ARGS...]
+# with-postgres.sh [--tls] [-- CMD ARGS...]
 #
 # Starts a throw-away PostgreSQL server (initdb into a temporary folder, a
 # free TCP port on 127.0.0.1, the Unix socket in that folder), creates the
@@ -14,14 +14,33 @@
 # folder on every exit.  Exits with CMD's status; 125 when the server could
 # not be started; 2 on usage.
 #
+# --tls: the server speaks TLS only and takes SCRAM passwords only: a test
+# CA and a server certificate for localhost/127.0.0.1 (openssl, made here,
+# never committed), ssl=on, password_encryption=scram-sha-256, and, once
+# the role and database exist, a pg_hba.conf of one line,
+#   hostssl all all 127.0.0.1/32 scram-sha-256
+# (no Unix socket, no plain TCP, no trust).  swarm_test gets a random
+# password.  Exports, besides PGPORT PGUSER PGDATABASE SWARM_PG_CTL:
+#   PGHOST=localhost PGSSLMODE=verify-full PGSSLROOTCERT=CA
+#   SWARM_PG_CA            the CA certificate
+#   SWARM_PG_PASSWORD_FILE the password (mode 600)
+#   PGPASSFILE             a .pgpass line for this server (mode 600)
+#   SWARM_REGISTRY SWARM_DB  a conninfo with sslmode=verify-full and
+#                          sslrootcert, without the password
+#
 # Runs as root too: the server then runs as the `postgres` system user
 # (runuser), since PostgreSQL refuses to run as root.  Works on Debian 12
 # (PostgreSQL 15) and 13 (17): the newest /usr/lib/postgresql/*/bin is used,
 # or $SWARM_PG_BINDIR when set.
 set -u
 
+tls=
+if [[ $# -gt 0 && $1 == --tls ]]; then
+        tls=1
+        shift
+fi
 if [[ $# -gt 0 && $1 != -- ]]; then
-        echo "usage: with-postgres.sh [-- CMD ARGS...]" >&2
+        echo "usage: with-postgres.sh [--tls] [-- CMD ARGS...]" >&2
         exit 2
 fi
 [[ $# -gt 0 ]] && shift
@@ -84,6 +103,39 @@ full_page_writes = off
 max_connections = 50
 CONF
 
+if [[ -n $tls ]]; then
+        mkdir "$tmp/tls"
+        if ! (
+                set -e
+                cd "$tmp/tls"
+                openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 \
+                        -subj "/CN=swarm test PostgreSQL CA" \
+                        -addext "basicConstraints=critical,CA:TRUE" \
+                        -addext "keyUsage=critical,keyCertSign,cRLSign"
+                openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+                        -subj "/CN=localhost"
+                printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+                        >server.ext
+                openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+                        -days 1 -extfile server.ext -out server.crt
+                rm -f ca.key server.csr
+                chmod 600 server.key
+        ) >"$tmp/tls.log" 2>&1; then
+                cat "$tmp/tls.log" >&2
+                echo "with-postgres.sh: openssl could not make the certificates" >&2
+                exit 125
+        fi
+        [[ ${#runas[@]} -gt 0 ]] && chown postgres: "$tmp/tls/server.key" "$tmp/tls/server.crt"
+        (umask 077; openssl rand -hex 24 >"$tmp/password")
+        cat >>"$tmp/data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = '$tmp/tls/server.crt'
+ssl_key_file = '$tmp/tls/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+password_encryption = 'scram-sha-256'
+CONF
+fi
+
 cat >"$tmp/pg_ctl.sh" <<CTL
 #!/usr/bin/env bash
 # stop|start the server of this with-postgres.sh run
@@ -112,6 +164,28 @@ if ! "$bindir/createdb" swarm_test 2>"$tmp/createdb.log"; then
         exit 125
 fi
 export SWARM_REGISTRY="host=$tmp/sock port=$port user=swarm_test dbname=swarm_test"
+if [[ -n $tls ]]; then
+        # the password is set through the socket (trust, for this one
+        # statement), then only hostssl + scram-sha-256 is left
+        # on stdin, not a command line (ps); the password is hex, no quoting
+        if ! printf "ALTER ROLE swarm_test PASSWORD '%s';\n" "$(cat "$tmp/password")" |
+                "$bindir/psql" -qX -v ON_ERROR_STOP=1 >"$tmp/psql.log" 2>&1; then
+                cat "$tmp/psql.log" >&2
+                echo "with-postgres.sh: could not set the password" >&2
+                exit 125
+        fi
+        echo "hostssl all all 127.0.0.1/32 scram-sha-256" >"$tmp/data/pg_hba.conf"
+        if ! "${runas[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w reload >/dev/null 2>&1; then
+                echo "with-postgres.sh: pg_ctl reload failed" >&2
+                exit 125
+        fi
+        (umask 077; printf 'localhost:%s:swarm_test:swarm_test:%s\n' "$port" \
+                "$(cat "$tmp/password")" >"$tmp/pgpass")
+        export PGHOST=localhost PGSSLMODE=verify-full PGSSLROOTCERT=$tmp/tls/ca.crt \
+                PGPASSFILE=$tmp/pgpass SWARM_PG_CA=$tmp/tls/ca.crt \
+                SWARM_PG_PASSWORD_FILE=$tmp/password
+        export SWARM_REGISTRY="host=localhost port=$port user=swarm_test dbname=swarm_test sslmode=verify-full sslrootcert=$tmp/tls/ca.crt"
+fi
 export SWARM_DB=$SWARM_REGISTRY
 export SWARM_PG_CTL=$tmp/pg_ctl.sh SWARM_PG_DATA=$tmp/data
 
