@@ -190,14 +190,14 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
         swarm_err_clear(&err);
         if (swarm_codec_decode_response(codec, m->payload, m->len, &r, &err)) {
                 t->wrong++;
-                swarm_response_release(&r);
+                swarm_response_destroy(&r);
                 return;
         }
         if (r.request_id.len == 4 && !memcmp(r.request_id.ptr, "warm", 4))
                 t->warm = 1;
         if (r.request_id.len < 3 || r.request_id.len >= sizeof(id) ||
             r.request_id.ptr[0] != 'c' || r.request_id.ptr[1] != '-') {
-                swarm_response_release(&r);
+                swarm_response_destroy(&r);
                 return;
         }
         memcpy(id, r.request_id.ptr, r.request_id.len);
@@ -220,7 +220,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
                 if (!t->good[i]++)
                         t->answered++;
         }
-        swarm_response_release(&r);
+        swarm_response_destroy(&r);
 }
 
 /* Request c-I (I >= 0) or the warm-up request (I < 0). */
@@ -406,7 +406,7 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
         rd_kafka_destroy(rk);
         rd_kafka_destroy(admin);
         rd_kafka_destroy(p);
-        swarm_buf_free(&buf);
+        swarm_buf_destroy(&buf);
         free(t.good);
 }
 
