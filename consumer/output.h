@@ -29,6 +29,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "job.h"
+#include "txn.h"
 #include "swarm/log.h"
 #include "swarm/metrics.h"
 
@@ -39,6 +40,8 @@ typedef struct output_conf {
         const char *topic;      /* the request topic (offsets are stored on it) */
         const char *results;    /* default result topic */
         const char *dlq;        /* dead-letter topic */
+        const txn_opts_t *txn;  /* exactly-once mode (copied); NULL or not
+                                   enabled: at least once, offsets stored */
 } output_conf_t;
 
 /* Create the producer from `kc` (taken on success and on failure) with the
@@ -80,5 +83,31 @@ void output_finish(output_t *o);
  * letters: for the worker's summary line. */
 int64_t output_answered(const output_t *o, const char *status);
 int64_t output_dead_lettered(const output_t *o);
+
+/* ---- exactly-once mode (txn.h); each is a no-op in at-least-once mode */
+
+/* The consumer thread, before each poll (and while draining): when an
+ * abort asked for a rewind, seek every tracked partition back to its last
+ * committed offset and let the tracker take new messages. */
+void output_rewind(output_t *o);
+
+/* The consumer thread's loop, before each poll: output_rewind(), then,
+ * while a due transaction waits for a hole to fill (a message answered
+ * before an earlier one of its partition), hold off taking new messages so
+ * the pipeline empties and the transaction can commit (at most
+ * OUTPUT_GATE_MAX_MS per call; the group does not notice, heartbeats run on
+ * librdkafka's thread).  Without this, steady traffic to two models on one
+ * partition could keep a hole open forever. */
+void output_before_poll(output_t *o);
+#define OUTPUT_GATE_MAX_MS 500
+
+/* The consumer thread, on revoke after the drain: commit the open
+ * transaction now (abort and rewind if anything is left in flight), so the
+ * next owner starts where this one stopped. */
+void output_txn_settle(output_t *o);
+
+/* Transactions committed, aborted, and producers re-created so far. */
+void output_txn_counts(output_t *o, int64_t *commits, int64_t *aborts,
+                       int64_t *recreates);
 
 #endif
