@@ -568,6 +568,11 @@ static void eos_abort(output_t *o, const char *why) {
         swarm_err_t err;
         txn_action_t a;
 
+        if (rd_kafka_fatal_error(o->producer, NULL, 0)) {
+                /* fenced: nothing can be aborted with this producer */
+                eos_recreate(o, why);
+                return;
+        }
         SWARM_WARN(o->log, "exactly-once: aborting the transaction and rewinding "
                    "reason=\"%s\"", why);
         o->aborts++;
@@ -742,7 +747,17 @@ void output_emit(output_t *o, batch_t *b) {
                         r = produce_dlq(o, j, &err);
                 else
                         r = produce_response(o, b, j, row0, &err);
-                if (r) {
+                if (r && o->eos) {
+                        /* exactly once: the transaction cannot commit (a
+                         * fenced producer refuses everything); abort, or
+                         * re-create, at its end and replay */
+                        if (!o->need_abort)     /* once per transaction */
+                                SWARM_WARN(o->log, "produce failed: %s; the transaction "
+                                           "will abort partition=%d offset=%" PRId64,
+                                           err.msg, (int)j->msg->partition, j->msg->offset);
+                        o->need_abort = 1;
+                        job_destroy(o->mm, j);
+                } else if (r) {
                         /* logged once, by the worker's owner at exit */
                         swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
                                          (int)j->msg->partition, j->msg->offset);
@@ -866,9 +881,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         } else if (o->eos) {
                 /* exactly once: the transaction cannot commit; it is
                  * aborted at its end and the request replayed */
-                SWARM_WARN(o->log, "delivery to %s failed: %s; the transaction will abort "
-                           "partition=%d offset=%" PRId64, rd_kafka_topic_name(m->rkt),
-                           rd_kafka_err2str(m->err), (int)j->msg->partition, j->msg->offset);
+                if (!o->need_abort)     /* once per transaction */
+                        SWARM_WARN(o->log, "delivery to %s failed: %s; the transaction "
+                                   "will abort partition=%d offset=%" PRId64,
+                                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
+                                   (int)j->msg->partition, j->msg->offset);
                 o->need_abort = 1;
                 job_destroy(o->mm, j);
                 return;
@@ -879,6 +896,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                  * this one. */
                 swarm_err_set(&err, SWARM_ERR_KAFKA, "delivery to %s failed: %s",
                               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        }
+        if (o->eos) {
+                /* the replacement record failed as well: abort, replay */
+                if (!o->need_abort)     /* once per transaction */
+                        SWARM_WARN(o->log, "%s; the transaction will abort partition=%d "
+                                   "offset=%" PRId64, err.msg, (int)j->msg->partition,
+                                   j->msg->offset);
+                o->need_abort = 1;
+                job_destroy(o->mm, j);
+                return;
         }
         swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
                          (int)j->msg->partition, j->msg->offset);

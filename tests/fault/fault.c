@@ -27,9 +27,12 @@
  *     zombie: one worker is stopped (SIGSTOP) past its session timeout, its
  *     partitions go to the other, then it runs again (SIGCONT) with its
  *     transaction open and its generation gone, so it must abort, not
- *     commit.  Every request answered exactly once among the committed
- *     results (duplicates must be 0); the aborts and producers re-created
- *     (from the workers' logs) are printed.
+ *     commit.  Then an impostor: a third worker under fault-worker-0's name
+ *     (its transactional.id) runs for 4 s and is killed; the fenced
+ *     fault-worker-0 must re-create its producer and go on, not exit.
+ *     Every request answered exactly once among the committed results
+ *     (duplicates must be 0); the aborts and producers re-created (from the
+ *     workers' logs) are printed, and a re-creation must have happened.
  *
  *   fault outage CONSUMER IDENTITY.onnx N SECONDS
  *     The worker's result topic does not exist while N requests (3 KB each)
@@ -606,8 +609,10 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
         double t0, next_kill, produce_s = 20.0, recover_max = 0, recover_sum = 0;
         int done_kills = 0, sent = 0, spawned = 2, rc0, rc1;
         int64_t backlog_at_kill = -1;
-        double kill_at = 0, cont_at = 0;
+        double kill_at = 0, cont_at = 0, imp_at = 0;
         int paused = !eos;      /* exactly once: one zombie first */
+        int imp_state = eos ? 0 : 2;    /* then an impostor: 1 running, 2 done */
+        pid_t imp = -1;
 
         snprintf(m1, sizeof(m1), "tiny=%s", tiny);
         read_committed = eos;
@@ -649,8 +654,22 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                         kill(w[1], SIGCONT);
                         cont_at = 0;
                 }
+                if (imp_state == 0 && paused && cont_at == 0 && backlog_at_kill < 0 &&
+                    now >= next_kill) {
+                        imp = spawn(bin, models, 0, extra);     /* fault-worker-0's name */
+                        imp_state = 1;
+                        imp_at = now;
+                        kill_at = now;
+                        backlog_at_kill = sent;
+                }
+                if (imp_state == 1 && now >= imp_at + 4) {
+                        kill(imp, SIGKILL);
+                        waitpid(imp, NULL, 0);
+                        imp_state = 2;
+                        next_kill = now + 3;
+                }
                 if (done_kills < kills && now >= next_kill && backlog_at_kill < 0 &&
-                    cont_at == 0) {
+                    cont_at == 0 && imp_state == 2) {
                         int v = done_kills % 2;
                         kill(w[v], SIGKILL);
                         waitpid(w[v], NULL, 0);
@@ -722,9 +741,13 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                         }
                         fclose(f);
                 }
-                if (eos)
-                        printf("fault eos: zombie=1 (SIGSTOP 8 s) aborted_transactions=%d "
-                               "producers_recreated=%d\n", aborts, recreates);
+                if (eos) {
+                        printf("fault eos: zombie=1 (SIGSTOP 8 s) impostor=1 (4 s) "
+                               "aborted_transactions=%d producers_recreated=%d\n", aborts,
+                               recreates);
+                        CHECK(recreates >= 1, "the fenced worker did not re-create its "
+                              "producer");
+                }
                 printf("fault %s: requests=%d kills=%d answered=%lld missing=%d wrong=%d "
                        "duplicates=%lld recover_max_s=%.1f recover_mean_s=%.1f "
                        "seconds=%.1f\n",
