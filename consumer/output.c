@@ -709,15 +709,6 @@ void output_txn_settle(output_t *o) {
         eos_unlock(o);
 }
 
-void output_txn_counts(output_t *o, int64_t *commits, int64_t *aborts,
-                       int64_t *recreates) {
-        eos_lock(o);
-        *commits = o->commits;
-        *aborts = o->aborts;
-        *recreates = o->recreates;
-        eos_unlock(o);
-}
-
 void output_emit(output_t *o, batch_t *b) {
         int64_t row = 0;
         job_t *j, *next;

@@ -18,7 +18,9 @@
  * and swarm.dlq.truncated.to; a record refused as invalid is dead-lettered.
  * A failure of the result or dead-letter topic itself (after librdkafka's
  * retries) is fatal: its offset is never stored (the next owner answers it)
- * and the worker exits.
+ * and the worker exits.  In exactly-once mode (txn.h) nothing is stored:
+ * the offsets go into the transaction with the records, and such a failure
+ * aborts the transaction and replays its requests instead.
  *
  * Threads: output_new/destroy from the owner; everything else from the one
  * output thread (delivery reports run inside output_serve()).
@@ -106,8 +108,5 @@ void output_before_poll(output_t *o);
  * next owner starts where this one stopped. */
 void output_txn_settle(output_t *o);
 
-/* Transactions committed, aborted, and producers re-created so far. */
-void output_txn_counts(output_t *o, int64_t *commits, int64_t *aborts,
-                       int64_t *recreates);
 
 #endif
