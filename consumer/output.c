@@ -32,6 +32,9 @@
  * reports of what it still holds, and how long the seek back may take. */
 #define RECREATE_DRAIN_MS 10000
 #define REWIND_SEEK_MS 10000
+/* Exactly-once: requests whose record was refused, remembered across the
+ * abort so their replay is dead-lettered (oldest forgotten first). */
+#define POISON_MAX 256
 
 struct output {
         swarm_kafka_opaque_t kop;       /* first: librdkafka log callback */
@@ -67,6 +70,13 @@ struct output {
         pthread_cond_t gate_cond;       /* gate went down (with txn_lock) */
         int discarding;                 /* delivery reports of a dropped producer */
         int64_t commits, aborts, recreates;
+        struct poison {
+                int32_t partition;
+                int64_t offset;         /* -1: free */
+                size_t limit;           /* produce_dlq_limit()'s bound */
+                char reason[JOB_ERROR_SIZE];
+        } poison[POISON_MAX];
+        int npoison;                    /* next slot (a ring) */
 };
 
 static void eos_lock(output_t *o) {
@@ -138,6 +148,8 @@ int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
         if (c->txn && c->txn->enabled) {
                 o->eos = 1;
                 o->txn = *c->txn;
+                for (int i = 0; i < POISON_MAX; i++)
+                        o->poison[i].offset = -1;
                 pthread_mutex_init(&o->txn_lock, NULL);
                 pthread_cond_init(&o->gate_cond, NULL);
                 if ((r = txn_producer_conf(&o->txn, kc, err)))
@@ -589,6 +601,48 @@ static void eos_abort(output_t *o, const char *why) {
                 eos_recreate(o, err.msg);
 }
 
+/* A record of j was refused for itself (too large, invalid, its
+ * reply_topic): in a transaction that aborts everything, so remember the
+ * request; its replay is dead-lettered with the reason (a dead letter that
+ * was refused: stored in half the bytes). */
+static void poison_add(output_t *o, const job_t *j, rd_kafka_resp_err_t e, size_t len) {
+        struct poison *p = &o->poison[o->npoison];
+
+        o->npoison = (o->npoison + 1) % POISON_MAX;
+        p->partition = j->msg->partition;
+        p->offset = j->msg->offset;
+        p->limit = j->kind == JOB_DLQ ? (len > 1 ? len / 2 : 1) : 0;
+        if (j->kind == JOB_DLQ)
+                snprintf(p->reason, sizeof(p->reason), "%.250s (dead-letter record of %zu "
+                         "bytes refused: %s)", j->error, len, rd_kafka_err2str(e));
+        else if (j->to_reply_topic)
+                snprintf(p->reason, sizeof(p->reason),
+                         "response could not be delivered to reply_topic \"%.*s\": %s",
+                         (int)(j->req.reply_topic.len > 200 ? 200 : j->req.reply_topic.len),
+                         j->req.reply_topic.ptr, rd_kafka_err2str(e));
+        else
+                snprintf(p->reason, sizeof(p->reason),
+                         "response of %zu bytes refused by the result topic: %s", len,
+                         rd_kafka_err2str(e));
+}
+
+/* The replay of a remembered request: j becomes its dead letter. */
+static int poison_take(output_t *o, job_t *j, size_t *limit) {
+        for (int i = 0; i < POISON_MAX; i++) {
+                struct poison *p = &o->poison[i];
+                if (p->offset != j->msg->offset || p->partition != j->msg->partition)
+                        continue;
+                snprintf(j->error, sizeof(j->error), "%s", p->reason);
+                *limit = p->limit;
+                p->offset = -1;
+                SWARM_WARN(o->log, "dead-lettering a replayed request partition=%d offset=%"
+                           PRId64 " reason=\"%s\"", (int)j->msg->partition, j->msg->offset,
+                           j->error);
+                return 1;
+        }
+        return 0;
+}
+
 /* Before producing: a transaction is open. */
 static void eos_begin(output_t *o) {
         swarm_err_t err;
@@ -719,6 +773,7 @@ void output_emit(output_t *o, batch_t *b) {
         for (j = b->jobs; j; j = next) {
                 swarm_err_t err;
                 int64_t row0 = row;
+                size_t limit = 0;
                 int r;
 
                 next = job_next(j);
@@ -734,7 +789,9 @@ void output_emit(output_t *o, batch_t *b) {
                 }
                 o->win.records++;
                 swarm_err_clear(&err);
-                if (j->kind == JOB_DLQ)
+                if (o->eos && poison_take(o, j, &limit))
+                        r = produce_dlq_limit(o, j, limit, &err);
+                else if (j->kind == JOB_DLQ)
                         r = produce_dlq(o, j, &err);
                 else
                         r = produce_response(o, b, j, row0, &err);
@@ -853,6 +910,24 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                 return;
         }
         swarm_err_clear(&err);
+        if (o->eos) {
+                /* exactly once: one failed record aborts the whole
+                 * transaction, so the per-record fallbacks below cannot
+                 * run inside it.  A record refused for itself is
+                 * remembered, and its replay dead-lettered, so it cannot
+                 * abort every transaction it lands in; anything else (the
+                 * topic down, fenced) is replayed as it was. */
+                if (j->to_reply_topic || record_error(m->err))
+                        poison_add(o, j, m->err, m->len);
+                if (!o->need_abort)     /* once per transaction */
+                        SWARM_WARN(o->log, "delivery to %s failed: %s; the transaction "
+                                   "will abort partition=%d offset=%" PRId64,
+                                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
+                                   (int)j->msg->partition, j->msg->offset);
+                o->need_abort = 1;
+                job_destroy(o->mm, j);
+                return;
+        }
         if (j->kind == JOB_DLQ && record_error(m->err)) {
                 /* the dead-letter topic's own limit is below ours: keep
                  * halving the stored part */
@@ -869,17 +944,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                 if (!response_refused(o, j, m->err, m->len, 0,
                                       "the result topic's max.message.bytes", &err))
                         return;
-        } else if (o->eos) {
-                /* exactly once: the transaction cannot commit; it is
-                 * aborted at its end and the request replayed */
-                if (!o->need_abort)     /* once per transaction */
-                        SWARM_WARN(o->log, "delivery to %s failed: %s; the transaction "
-                                   "will abort partition=%d offset=%" PRId64,
-                                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
-                                   (int)j->msg->partition, j->msg->offset);
-                o->need_abort = 1;
-                job_destroy(o->mm, j);
-                return;
         } else {
                 /* The result or dead-letter topic itself failed after
                  * librdkafka's retries.  Not storing the offset keeps the
@@ -887,16 +951,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                  * this one. */
                 swarm_err_set(&err, SWARM_ERR_KAFKA, "delivery to %s failed: %s",
                               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-        }
-        if (o->eos) {
-                /* the replacement record failed as well: abort, replay */
-                if (!o->need_abort)     /* once per transaction */
-                        SWARM_WARN(o->log, "%s; the transaction will abort partition=%d "
-                                   "offset=%" PRId64, err.msg, (int)j->msg->partition,
-                                   j->msg->offset);
-                o->need_abort = 1;
-                job_destroy(o->mm, j);
-                return;
         }
         swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
                          (int)j->msg->partition, j->msg->offset);
