@@ -94,6 +94,16 @@ static const swarm_opt_t opts[] = {
         {"state-dir", 0, "swarm.state.dir", "DIR",
          "keep the last known registry state (artifacts, aliases) here", NULL, 0,
          .field = F(state_dir)},
+        {"exactly-once", 0, "swarm.exactly.once", NULL,
+         "transactional output: responses, dead letters and offsets commit together "
+         "(read_committed readers see each answer once; needs --worker-name or "
+         "-X group.instance.id, stable across restarts)", "false", 0, SWARM_OPT_BOOL},
+        {"txn-ms", 0, "swarm.txn.ms", "MS",
+         "exactly-once: commit the open transaction at least this often", "100", 0,
+         SWARM_OPT_INT, 1, 600000},
+        {"txn-max-records", 0, "swarm.txn.max.records", "N",
+         "exactly-once: or once it holds this many records", "5000", 0, SWARM_OPT_INT,
+         1, 1 << 24},
         {"start-from-state", 0, "swarm.start.from.state", NULL,
          "start from --state-dir when the registry is unreachable", "false", 0,
          SWARM_OPT_BOOL, .field = F(start_from_state)},

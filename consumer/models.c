@@ -290,6 +290,16 @@ int models_resolve(models_t *mm, const char *name, size_t name_len,
                                  (int)(name_len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED : name_len), name, version);
         goto out;
 found:
+        if (e->archived) {
+                /* cached (or a tombstone) but archived: the same answer as
+                 * for an archived version that was never loaded */
+                rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                                   "version %" PRId32 " of \"%.*s\" is archived and no "
+                                   "longer served", e->pub.version,
+                                   (int)(name_len > MODELS_NAME_QUOTED ? MODELS_NAME_QUOTED
+                                                                       : name_len), name);
+                goto out;
+        }
         e->refs++;
         e->used = ++mm->clock;
         *out = &e->pub;

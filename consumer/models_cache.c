@@ -98,6 +98,20 @@ static int is_target(models_t *mm, const entry_t *e) {
 entry_t *cache_evict(models_t *mm) {
         entry_t *dead = NULL;
 
+        /* archived versions give their memory back first, bound or not:
+         * they are never served again.  The entry stays as a tombstone (no
+         * model, no bytes) so their requests are answered at once, not
+         * each sent to the registry. */
+        for (entry_t *e = mm->entries; e; e = e->next) {
+                if (!e->archived || !e->pub.m || e->refs || e->is_static || is_target(mm, e))
+                        continue;
+                SWARM_INFO(mm->log, "model evicted name=%s version=%" PRId32 " bytes=%zu "
+                           "reason=archived", e->name, e->pub.version, e->bytes);
+                swarm_model_destroy(e->pub.m);
+                e->pub.m = NULL;
+                mm->bytes -= e->bytes;
+                e->bytes = 0;
+        }
         while (mm->cache_bytes && mm->bytes > mm->cache_bytes) {
                 entry_t **victim = NULL;
                 for (entry_t **pp = &mm->entries; *pp; pp = &(*pp)->next) {
@@ -128,9 +142,21 @@ void cache_destroy_list(models_t *mm, entry_t *dead) {
         }
 }
 
-/* Under the lock: add a loaded entry (or return the one already there). */
+/* Under the lock: add a loaded entry (or return the one already there).
+ * The version was just read as active, so a tombstone of it (archived
+ * before, active again) is replaced. */
 entry_t *cache_insert(models_t *mm, entry_t *e) {
-        entry_t *have = cache_find(mm, e->name, strlen(e->name), e->pub.version);
+        entry_t *have;
+
+        for (entry_t **pp = &mm->entries; *pp; pp = &(*pp)->next)
+                if (is_tombstone(*pp) && (*pp)->pub.version == e->pub.version &&
+                    !strcmp((*pp)->name, e->name)) {
+                        entry_t *t = *pp;
+                        *pp = t->next;
+                        cache_entry_destroy(t);
+                        break;
+                }
+        have = cache_find(mm, e->name, strlen(e->name), e->pub.version);
         if (have)
                 return have;
         e->next = mm->entries;
@@ -141,3 +167,27 @@ entry_t *cache_insert(models_t *mm, entry_t *e) {
 }
 
 /* ------------------------------------------------------------ registry side */
+
+/* Under the lock: remember that `version` of `name` is archived (a
+ * tombstone: no model, no bytes), so its requests are answered at once
+ * rather than each sent to the registry.  follow_check_archived() drops it
+ * if the version becomes active again.  Out of memory: not remembered. */
+void cache_tombstone(models_t *mm, const char *name, int32_t version) {
+        entry_t *e;
+
+        if ((e = cache_find(mm, name, strlen(name), version))) {
+                e->archived = 1;
+                return;
+        }
+        if (!(e = calloc(1, sizeof(*e))) || !(e->name = strdup(name))) {
+                free(e);
+                return;
+        }
+        e->pub.name = e->name;
+        e->pub.version = version;
+        e->pub.sig = e->sig;
+        e->archived = 1;
+        e->used = ++mm->clock;
+        e->next = mm->entries;
+        mm->entries = e;
+}

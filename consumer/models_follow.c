@@ -75,6 +75,8 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         }
         pthread_mutex_lock(&mm->lock);
         e = cache_find(mm, f->name, strlen(f->name), v.version);
+        if (e && is_tombstone(e))
+                e = NULL;       /* archived before, active again: load it */
         pthread_mutex_unlock(&mm->lock);
         if (!e) {
                 if ((rc = load_version(mm, f->name, v.version, &e, err))) {
@@ -104,6 +106,82 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         if (mm->state_dir)
                 state_save(mm, f->name, e);
         return SWARM_OK;
+}
+
+/* Cached pinned versions (loaded for requests naming a version) are not
+ * alias targets, so sync_one never looks at them again: read their status
+ * here, on every notification and reconnect (an archive sends one, see
+ * migration 003), and stop serving the archived ones at once. */
+int follow_check_archived(models_t *mm, swarm_err_t *err) {
+        struct pin { char *name; int32_t version; int archived; } *pins = NULL;
+        size_t n = 0, cap = 0;
+        int rc = SWARM_OK;
+
+        pthread_mutex_lock(&mm->lock);
+        for (entry_t *e = mm->entries; e; e = e->next) {
+                int target = 0;
+                if (e->is_static)
+                        continue;
+                for (follow_t *f = mm->follows; f; f = f->next)
+                        target |= f->target == e;
+                if (target)
+                        continue;       /* an alias target cannot be archived */
+                if (n == cap) {
+                        struct pin *np = realloc(pins, (cap = cap ? cap * 2 : 8) * sizeof(*np));
+                        if (!np) {
+                                rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                                break;
+                        }
+                        pins = np;
+                }
+                if (!(pins[n].name = strdup(e->name))) {
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                        break;
+                }
+                pins[n].version = e->pub.version;
+                pins[n++].archived = e->archived;
+        }
+        pthread_mutex_unlock(&mm->lock);
+
+        for (size_t i = 0; i < n && !rc; i++) {
+                swarm_registry_version_t v;
+                int archived;
+
+                memset(&v, 0, sizeof(v));
+                rc = swarm_registry_resolve(mm->reg, pins[i].name, NULL, pins[i].version, &v, err);
+                if (rc && rc != SWARM_ERR_NOT_FOUND)
+                        break;
+                /* a version the registry no longer has is not served either */
+                archived = rc == SWARM_ERR_NOT_FOUND || (v.status && !strcmp(v.status, "archived"));
+                swarm_registry_version_destroy(&v);
+                swarm_err_clear(err);
+                rc = SWARM_OK;
+                if (archived == pins[i].archived)
+                        continue;
+                pthread_mutex_lock(&mm->lock);
+                for (entry_t **pp = &mm->entries; *pp; pp = &(*pp)->next) {
+                        entry_t *e = *pp;
+                        if (e->pub.version != pins[i].version || strcmp(e->name, pins[i].name))
+                                continue;
+                        if (!archived && is_tombstone(e)) {
+                                /* active again: the tombstone goes, the
+                                 * next request loads it */
+                                *pp = e->next;
+                                cache_entry_destroy(e);
+                        } else {
+                                e->archived = archived;
+                        }
+                        break;
+                }
+                pthread_mutex_unlock(&mm->lock);
+                SWARM_INFO(mm->log, "model version %s name=%s version=%" PRId32 "%s",
+                           archived ? "archived" : "active again", pins[i].name,
+                           pins[i].version, archived ? " action=\"not served, dropped\"" : "");
+        }
+        for (size_t i = 0; i < n; i++)
+                free(pins[i].name);
+        free(pins);
+        return rc;
 }
 
 /* Add follows for new topic models (topic mode), then sync them all. */
@@ -137,22 +215,22 @@ static int sync_all(models_t *mm, swarm_err_t *err) {
         for (follow_t *f = mm->follows; f; f = f->next)
                 if ((rc = sync_one(mm, f, err)))
                         return rc;
-        return SWARM_OK;
+        return follow_check_archived(mm, err);
 }
 
 /* A pinned version that was archived is not served: SWARM_ERR_NOT_FOUND
  * saying so (the request is answered MODEL_NOT_FOUND with that reason). */
 static int refuse_archived(models_t *mm, const char *name, int32_t version,
-                           swarm_err_t *err) {
+                           int *archived, swarm_err_t *err) {
         swarm_registry_version_t v;
-        int rc, archived;
+        int rc;
 
         memset(&v, 0, sizeof(v));
         if ((rc = swarm_registry_resolve(mm->reg, name, NULL, version, &v, err)))
                 return rc;
-        archived = v.status && !strcmp(v.status, "archived");
+        *archived = v.status && !strcmp(v.status, "archived");
         swarm_registry_version_destroy(&v);
-        if (archived)
+        if (*archived)
                 return swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                                      "version %" PRId32 " of \"%s\" is archived and no "
                                      "longer served", version, name);
@@ -165,7 +243,7 @@ static int serve_requests(models_t *mm) {
                 request_t *q = NULL;
                 entry_t *e = NULL;
                 swarm_err_t err;
-                int rc;
+                int rc, archived = 0;
 
                 pthread_mutex_lock(&mm->lock);
                 for (q = mm->reqs; q && q->done; q = q->next)
@@ -177,7 +255,7 @@ static int serve_requests(models_t *mm) {
                 if (!mm->reg) {
                         rc = swarm_err_set_flags(&err, SWARM_ERR_IO, SWARM_ERR_F_RETRIABLE,
                                                  "the registry is unreachable");
-                } else if (!(rc = refuse_archived(mm, q->name, q->version, &err))) {
+                } else if (!(rc = refuse_archived(mm, q->name, q->version, &archived, &err))) {
                         rc = load_version(mm, q->name, q->version, &e, &err);
                 }
                 if (rc)         /* before the waiter may free q */
@@ -187,6 +265,8 @@ static int serve_requests(models_t *mm) {
                 if (rc) {
                         q->done = -1;
                         q->err = err;
+                        if (archived)   /* the next ones are answered at once */
+                                cache_tombstone(mm, q->name, q->version);
                 } else {
                         cache_insert(mm, e) == e ? (void)0 : cache_entry_destroy(e);
                         q->done = 1;

@@ -36,6 +36,9 @@ typedef struct entry {
         size_t bytes;
         int refs;
         int is_static;
+        int archived;           /* archived in the registry: never served
+                                   again; once unreferenced its model is
+                                   freed (pub.m NULL: a tombstone) */
         uint64_t used;          /* LRU clock */
         struct entry *next;
 } entry_t;
@@ -83,6 +86,12 @@ struct models {
         swarm_registry_t *reg;  /* background thread only (after new) */
 };
 
+/* An archived version whose model was freed: kept so its requests are
+ * answered MODEL_NOT_FOUND at once; never handed out. */
+static inline int is_tombstone(const entry_t *e) {
+        return e->archived && !e->pub.m;
+}
+
 /* models_cache.c */
 void cache_entry_destroy(entry_t *e);
 /* Load bytes into a new entry and check what the worker needs (a batch
@@ -104,8 +113,15 @@ entry_t *cache_insert(models_t *mm, entry_t *e);
  * returns them for cache_destroy_list() outside the lock. */
 entry_t *cache_evict(models_t *mm);
 void cache_destroy_list(models_t *mm, entry_t *dead);
+/* Under the lock: mark `version` archived, adding a tombstone (an entry
+ * with no model) when it is not cached. */
+void cache_tombstone(models_t *mm, const char *name, int32_t version);
 
 /* models_follow.c */
+/* Re-read the registry status of every cached registry version that is not
+ * an alias target and mark the archived ones (no lock held; follower
+ * thread).  A version that is active again is served again. */
+int follow_check_archived(models_t *mm, swarm_err_t *err);
 /* Connect, LISTEN, then sync every followed alias (no lock held). */
 int follow_connect(models_t *mm, swarm_err_t *err);
 /* The follower thread (arg: the models_t). */

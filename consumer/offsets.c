@@ -19,6 +19,8 @@ typedef struct part {
         slot_t *ring;
         uint64_t cap;
         uint64_t head_seq, tail_seq;
+        int64_t base;           /* exactly-once: first offset not committed */
+        int has_base;
 } part_t;
 
 struct offtrack {
@@ -26,6 +28,8 @@ struct offtrack {
         part_t *parts;
         int nparts, capparts;
         int64_t inflight;
+        uint64_t epoch;         /* rewinds so far */
+        int rewinding;          /* begun, the consumer has not sought yet */
 };
 
 int offtrack_new(offtrack_t **out, swarm_err_t *err) {
@@ -90,10 +94,27 @@ int offtrack_add(offtrack_t *t, int32_t partition, int64_t offset,
                 p->ring = ring;
                 p->cap = cap;
         }
+        ref->partition = partition;
+        if (t->rewinding) {
+                /* fetched before the seek back: answered by its replay.  A
+                 * partition assigned meanwhile has no base yet: this is it,
+                 * so the seek brings this message back too */
+                if (!p->has_base) {
+                        p->base = offset;
+                        p->has_base = 1;
+                }
+                ref->seq = 0;
+                ref->epoch = t->epoch - 1;
+                goto out;
+        }
+        if (!p->has_base) {
+                p->base = offset;
+                p->has_base = 1;
+        }
         p->ring[p->tail_seq % p->cap].offset = offset;
         p->ring[p->tail_seq % p->cap].done = 0;
-        ref->partition = partition;
         ref->seq = p->tail_seq++;
+        ref->epoch = t->epoch;
         t->inflight++;
 out:
         pthread_mutex_unlock(&t->lock);
@@ -106,8 +127,8 @@ int offtrack_done(offtrack_t *t, offtrack_ref_t ref, int64_t *commit_offset) {
 
         pthread_mutex_lock(&t->lock);
         p = find(t, ref.partition);
-        if (!p || ref.seq < p->head_seq || ref.seq >= p->tail_seq)
-                goto out; /* partition was reset meanwhile */
+        if (!p || ref.epoch != t->epoch || ref.seq < p->head_seq || ref.seq >= p->tail_seq)
+                goto out; /* partition was reset or rewound meanwhile */
         p->ring[ref.seq % p->cap].done = 1;
         t->inflight--;
         while (p->head_seq < p->tail_seq && p->ring[p->head_seq % p->cap].done) {
@@ -137,6 +158,72 @@ void offtrack_reset(offtrack_t *t, int32_t partition) {
                         if (!p->ring[s % p->cap].done)
                                 t->inflight--;
                 p->head_seq = p->tail_seq;
+                p->has_base = 0;        /* a new owner's start, if assigned again */
         }
+        pthread_mutex_unlock(&t->lock);
+}
+
+int offtrack_settled(offtrack_t *t) {
+        int ok = 1;
+
+        pthread_mutex_lock(&t->lock);
+        for (int i = 0; i < t->nparts && ok; i++) {
+                part_t *p = &t->parts[i];
+                /* the head is never done (done heads are popped), so any
+                 * done slot left is after one that is not */
+                for (uint64_t s = p->head_seq; s < p->tail_seq && ok; s++)
+                        ok = !p->ring[s % p->cap].done;
+        }
+        pthread_mutex_unlock(&t->lock);
+        return ok;
+}
+
+void offtrack_set_base(offtrack_t *t, int32_t partition, int64_t offset) {
+        part_t *p;
+
+        pthread_mutex_lock(&t->lock);
+        if ((p = find(t, partition)) && p->has_base && offset > p->base)
+                p->base = offset;
+        pthread_mutex_unlock(&t->lock);
+}
+
+int offtrack_stale(offtrack_t *t, offtrack_ref_t ref) {
+        int stale;
+
+        pthread_mutex_lock(&t->lock);
+        stale = ref.epoch != t->epoch;
+        pthread_mutex_unlock(&t->lock);
+        return stale;
+}
+
+void offtrack_rewind_begin(offtrack_t *t) {
+        pthread_mutex_lock(&t->lock);
+        t->epoch++;
+        t->rewinding = 1;
+        for (int i = 0; i < t->nparts; i++)
+                t->parts[i].head_seq = t->parts[i].tail_seq;
+        t->inflight = 0;
+        pthread_mutex_unlock(&t->lock);
+}
+
+rd_kafka_topic_partition_list_t *offtrack_rewind_targets(offtrack_t *t, const char *topic) {
+        rd_kafka_topic_partition_list_t *l = NULL;
+
+        pthread_mutex_lock(&t->lock);
+        if (t->rewinding) {
+                l = rd_kafka_topic_partition_list_new(t->nparts > 0 ? t->nparts : 1);
+                for (int i = 0; i < t->nparts; i++)
+                        if (t->parts[i].has_base)
+                                rd_kafka_topic_partition_list_add(l, topic,
+                                                                  t->parts[i].partition)
+                                        ->offset = t->parts[i].base;
+        }
+        pthread_mutex_unlock(&t->lock);
+        return l;
+}
+
+void offtrack_rewind_end(offtrack_t *t) {
+        pthread_mutex_lock(&t->lock);
+        t->rewinding = 0;
         pthread_mutex_unlock(&t->lock);
 }

@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "swarm/err.h"
 
 typedef struct offtrack offtrack_t;
@@ -23,6 +25,7 @@ typedef struct offtrack offtrack_t;
 typedef struct offtrack_ref {
         int32_t partition;
         uint64_t seq;
+        uint64_t epoch;         /* the tracker's rewind count at add */
 } offtrack_ref_t;
 
 int offtrack_new(offtrack_t **out, swarm_err_t *err);
@@ -43,5 +46,33 @@ int64_t offtrack_inflight(offtrack_t *t);
 
 /* Forget a partition (after it was revoked and drained). */
 void offtrack_reset(offtrack_t *t, int32_t partition);
+
+/* ---- exactly-once mode (txn.h) ----
+ * Each partition remembers its base: the first offset not yet committed in
+ * a transaction (the first offset consumed after its assignment, until a
+ * commit moves it).  A rewind drops everything in flight at once (every
+ * ref taken before is stale from then on, and so is every ref taken until
+ * the consumer thread has sought back to the bases), so jobs still in the
+ * pipeline are never answered in the transaction after an abort. */
+
+/* 1 when no partition has a done message after one not done: the
+ * committable offsets then cover every answered message exactly. */
+int offtrack_settled(offtrack_t *t);
+
+/* After a transaction committed `offset` (the next to consume). */
+void offtrack_set_base(offtrack_t *t, int32_t partition, int64_t offset);
+
+/* 1 when ref was taken before the last rewind (or during one): its job
+ * must not be answered. */
+int offtrack_stale(offtrack_t *t, offtrack_ref_t ref);
+
+/* Any thread (the output thread, after an abort): start a rewind. */
+void offtrack_rewind_begin(offtrack_t *t);
+
+/* The consumer thread: when a rewind is pending, return the partitions and
+ * their bases (caller destroys; NULL when none is pending); once sought,
+ * offtrack_rewind_end() lets refs be live again. */
+rd_kafka_topic_partition_list_t *offtrack_rewind_targets(offtrack_t *t, const char *topic);
+void offtrack_rewind_end(offtrack_t *t);
 
 #endif

@@ -5,9 +5,11 @@
 #include "output.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "swarm/clock.h"
@@ -26,6 +28,13 @@
 #define OUTPUT_CLOSE_FLUSH_MS 10000
 /* Partitions remembered per round before the first growth. */
 #define STORE_INITIAL_CAP 64
+/* Exactly-once: how long a producer being replaced may serve the delivery
+ * reports of what it still holds, and how long the seek back may take. */
+#define RECREATE_DRAIN_MS 10000
+#define REWIND_SEEK_MS 10000
+/* Exactly-once: requests whose record was refused, remembered across the
+ * abort so their replay is dead-lettered (oldest forgotten first). */
+#define POISON_MAX 256
 
 struct output {
         swarm_kafka_opaque_t kop;       /* first: librdkafka log callback */
@@ -42,11 +51,43 @@ struct output {
         swarm_metric_t *m_requests;
         swarm_series_t *s_dlq, *s_queue, *s_e2e;
 
-        /* partitions whose stored offset advanced this round */
+        /* partitions whose stored offset advanced this round (exactly
+         * once: since the transaction began) */
         int32_t *store_part;
         int64_t *store_off;
         int nstore, capstore;
+
+        /* exactly-once mode (txn.h): txn_lock serializes every use of the
+         * transactional producer (the output thread's rounds, the consumer
+         * thread's dead-letter events and revoke) */
+        int eos;
+        txn_opts_t txn;
+        txn_window_t win;
+        rd_kafka_conf_t *kc_dup;        /* to re-create a fenced producer */
+        pthread_mutex_t txn_lock;
+        int need_abort;                 /* a record of the transaction failed */
+        int gate;                       /* due but not settled: hold intake */
+        pthread_cond_t gate_cond;       /* gate went down (with txn_lock) */
+        int discarding;                 /* delivery reports of a dropped producer */
+        int64_t commits, aborts, recreates;
+        struct poison {
+                int32_t partition;
+                int64_t offset;         /* -1: free */
+                size_t limit;           /* produce_dlq_limit()'s bound */
+                char reason[JOB_ERROR_SIZE];
+        } poison[POISON_MAX];
+        int npoison;                    /* next slot (a ring) */
 };
+
+static void eos_lock(output_t *o) {
+        if (o->eos)
+                pthread_mutex_lock(&o->txn_lock);
+}
+
+static void eos_unlock(output_t *o) {
+        if (o->eos)
+                pthread_mutex_unlock(&o->txn_lock);
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
@@ -104,14 +145,48 @@ int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
         }
         rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
         rd_kafka_conf_set_opaque(kc, o);
+        if (c->txn && c->txn->enabled) {
+                o->eos = 1;
+                o->txn = *c->txn;
+                for (int i = 0; i < POISON_MAX; i++)
+                        o->poison[i].offset = -1;
+                pthread_mutex_init(&o->txn_lock, NULL);
+                pthread_cond_init(&o->gate_cond, NULL);
+                if ((r = txn_producer_conf(&o->txn, kc, err)))
+                        goto fail;
+                if (!(o->kc_dup = rd_kafka_conf_dup(kc))) {
+                        r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                        goto fail;
+                }
+        }
         if ((r = swarm_kafka_new(RD_KAFKA_PRODUCER, kc, &o->producer, err))) {
+                if (o->kc_dup)
+                        rd_kafka_conf_destroy(o->kc_dup);
+                if (o->eos)
+                        pthread_mutex_destroy(&o->txn_lock);
                 free(o);
                 return r;
+        }
+        if (o->eos) {
+                /* fences the previous incarnation of this instance and
+                 * aborts the transaction it left open */
+                if (txn_check(rd_kafka_init_transactions(o->producer, TXN_CALL_TIMEOUT_MS),
+                              "init_transactions", err)) {
+                        output_destroy(o);
+                        return err ? err->code : SWARM_ERR_KAFKA;
+                }
+                SWARM_INFO(log, "exactly-once mode transactional.id=%s txn_ms=%" PRId64
+                           " txn_max_records=%" PRId64, o->txn.id, o->txn.window_ms,
+                           o->txn.max_records);
         }
         *out = o;
         return SWARM_OK;
 fail:
         rd_kafka_conf_destroy(kc);
+        if (o->eos) {
+                pthread_mutex_destroy(&o->txn_lock);
+                pthread_cond_destroy(&o->gate_cond);
+        }
         free(o);
         return r;
 }
@@ -119,9 +194,19 @@ fail:
 void output_destroy(output_t *o) {
         if (!o)
                 return;
+        if (o->eos)
+                SWARM_INFO(o->log, "exactly-once summary transactions=%" PRId64
+                           " aborted=%" PRId64 " producers_recreated=%" PRId64,
+                           o->commits, o->aborts, o->recreates);
         if (o->producer) {
                 rd_kafka_flush(o->producer, OUTPUT_CLOSE_FLUSH_MS);
                 rd_kafka_destroy(o->producer);
+        }
+        if (o->kc_dup)
+                rd_kafka_conf_destroy(o->kc_dup);
+        if (o->eos) {
+                pthread_mutex_destroy(&o->txn_lock);
+                pthread_cond_destroy(&o->gate_cond);
         }
         free(o->store_part);
         free(o->store_off);
@@ -166,7 +251,8 @@ static void flush_store(output_t *o) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t e;
 
-        if (!o->nstore || !o->consumer)
+        /* exactly once: the offsets go into the transaction instead */
+        if (o->eos || !o->nstore || !o->consumer)
                 return;
         l = rd_kafka_topic_partition_list_new(o->nstore);
         for (int i = 0; i < o->nstore; i++)
@@ -426,13 +512,268 @@ static int response_refused(output_t *o, job_t *j, rd_kafka_resp_err_t e, size_t
                              o->c.results, rd_kafka_err2str(e));
 }
 
+/* ------------------------------------------------------ exactly once */
+
+/* Everything of the open transaction is gone: drop the jobs still in the
+ * pipeline and replay from the last committed offsets (offsets.h). */
+static void gate_down(output_t *o) {
+        if (o->gate) {
+                o->gate = 0;
+                pthread_cond_broadcast(&o->gate_cond);
+        }
+}
+
+static void eos_rewind_begin(output_t *o) {
+        offtrack_rewind_begin(o->track);
+        o->nstore = 0;
+        o->need_abort = 0;
+        txn_window_close(&o->win);
+        gate_down(o);
+}
+
+/* A fatal error (fenced, or the producer's state is lost): a new producer
+ * with the same transactional.id, which fences nothing but our own past
+ * and aborts what is open.  Never ends the worker unless the new producer
+ * cannot be set up at all. */
+static void eos_recreate(output_t *o, const char *why) {
+        int64_t until = swarm_clock_ms() + RECREATE_DRAIN_MS;
+        rd_kafka_conf_t *kc = rd_kafka_conf_dup(o->kc_dup);
+        swarm_err_t err;
+
+        SWARM_WARN(o->log, "exactly-once: re-creating the producer transactional.id=%s "
+                   "reason=\"%s\"", o->txn.id, why);
+        o->recreates++;
+        eos_rewind_begin(o);
+        /* the jobs it still holds come back as purged delivery reports */
+        o->discarding = 1;
+        rd_kafka_purge(o->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        while (rd_kafka_outq_len(o->producer) > 0 && swarm_clock_ms() < until)
+                rd_kafka_poll(o->producer, FINISH_POLL_MS);
+        rd_kafka_destroy(o->producer);
+        o->producer = NULL;
+        o->discarding = 0;
+        swarm_err_clear(&err);
+        if (!kc) {
+                swarm_err_set(&err, SWARM_ERR_NOMEM, "out of memory");
+        } else if (!swarm_kafka_new(RD_KAFKA_PRODUCER, kc, &o->producer, &err)) {
+                for (;;) {
+                        txn_action_t a = txn_check(
+                                rd_kafka_init_transactions(o->producer, TXN_CALL_TIMEOUT_MS),
+                                "init_transactions", &err);
+                        if (a == TXN_OK)
+                                return;
+                        if (a != TXN_RETRY || swarm_clock_ms() > until + TXN_CALL_TIMEOUT_MS)
+                                break;
+                }
+        }
+        /* no producer to answer with: the worker's end (the fleet
+         * replaces it); nothing uncommitted is lost */
+        swarm_err_prefix(&err, "exactly-once: re-creating the producer: ");
+        job_fatal_set(o->fatal, &err);
+        /* the output thread still polls until the worker stops: a handle
+         * with no broker and no transaction keeps those calls valid */
+        if (!o->producer)
+                o->producer = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), NULL, 0);
+}
+
+static void eos_abort(output_t *o, const char *why) {
+        swarm_err_t err;
+        txn_action_t a;
+
+        if (rd_kafka_fatal_error(o->producer, NULL, 0)) {
+                /* fenced: nothing can be aborted with this producer */
+                eos_recreate(o, why);
+                return;
+        }
+        SWARM_WARN(o->log, "exactly-once: aborting the transaction and rewinding "
+                   "reason=\"%s\"", why);
+        o->aborts++;
+        eos_rewind_begin(o);
+        swarm_err_clear(&err);
+        a = txn_check(rd_kafka_abort_transaction(o->producer, TXN_CALL_TIMEOUT_MS),
+                      "abort_transaction", &err);
+        if (a == TXN_RETRY)
+                a = txn_check(rd_kafka_abort_transaction(o->producer, TXN_CALL_TIMEOUT_MS),
+                              "abort_transaction", &err);
+        /* purged and late delivery reports: stale jobs, dropped */
+        rd_kafka_poll(o->producer, 0);
+        if (a != TXN_OK)
+                eos_recreate(o, err.msg);
+}
+
+/* A record of j was refused for itself (too large, invalid, its
+ * reply_topic): in a transaction that aborts everything, so remember the
+ * request; its replay is dead-lettered with the reason (a dead letter that
+ * was refused: stored in half the bytes). */
+static void poison_add(output_t *o, const job_t *j, rd_kafka_resp_err_t e, size_t len) {
+        struct poison *p = &o->poison[o->npoison];
+
+        o->npoison = (o->npoison + 1) % POISON_MAX;
+        p->partition = j->msg->partition;
+        p->offset = j->msg->offset;
+        p->limit = j->kind == JOB_DLQ ? (len > 1 ? len / 2 : 1) : 0;
+        if (j->kind == JOB_DLQ)
+                snprintf(p->reason, sizeof(p->reason), "%.250s (dead-letter record of %zu "
+                         "bytes refused: %s)", j->error, len, rd_kafka_err2str(e));
+        else if (j->to_reply_topic)
+                snprintf(p->reason, sizeof(p->reason),
+                         "response could not be delivered to reply_topic \"%.*s\": %s",
+                         (int)(j->req.reply_topic.len > 200 ? 200 : j->req.reply_topic.len),
+                         j->req.reply_topic.ptr, rd_kafka_err2str(e));
+        else
+                snprintf(p->reason, sizeof(p->reason),
+                         "response of %zu bytes refused by the result topic: %s", len,
+                         rd_kafka_err2str(e));
+}
+
+/* The replay of a remembered request: j becomes its dead letter. */
+static int poison_take(output_t *o, job_t *j, size_t *limit) {
+        for (int i = 0; i < POISON_MAX; i++) {
+                struct poison *p = &o->poison[i];
+                if (p->offset != j->msg->offset || p->partition != j->msg->partition)
+                        continue;
+                snprintf(j->error, sizeof(j->error), "%s", p->reason);
+                *limit = p->limit;
+                p->offset = -1;
+                SWARM_WARN(o->log, "dead-lettering a replayed request partition=%d offset=%"
+                           PRId64 " reason=\"%s\"", (int)j->msg->partition, j->msg->offset,
+                           j->error);
+                return 1;
+        }
+        return 0;
+}
+
+/* Before producing: a transaction is open. */
+static void eos_begin(output_t *o) {
+        swarm_err_t err;
+
+        if (job_fatal_is_set(o->fatal))
+                return;         /* stopping: nothing more is answered */
+        for (int tries = 0; !o->win.open && tries < 3; tries++) {
+                txn_action_t a;
+                swarm_err_clear(&err);
+                a = txn_check(rd_kafka_begin_transaction(o->producer), "begin_transaction",
+                              &err);
+                if (a == TXN_OK) {
+                        txn_window_open(&o->win, swarm_clock_ms());
+                        return;
+                }
+                if (a == TXN_RECREATE)
+                        eos_recreate(o, err.msg);
+                else
+                        eos_abort(o, err.msg);
+                if (job_fatal_is_set(o->fatal))
+                        return;
+        }
+}
+
+/* Commit the open transaction when its window is due (or `force`) and
+ * the tracker is settled; `force` with a hole aborts instead (the drain on
+ * revoke or stop ran out of time).  Under txn_lock. */
+static void eos_commit(output_t *o, int force) {
+        rd_kafka_topic_partition_list_t *l;
+        swarm_err_t err;
+        txn_action_t a;
+
+        if (!o->win.open || job_fatal_is_set(o->fatal) ||
+            (!force && !txn_window_due(&o->win, &o->txn, swarm_clock_ms())))
+                return;
+        /* every record of the transaction acknowledged: the offsets it
+         * advanced are known */
+        rd_kafka_flush(o->producer, TXN_CALL_TIMEOUT_MS);
+        if (o->need_abort) {
+                eos_abort(o, "a record of the transaction was not delivered");
+                return;
+        }
+        if (!offtrack_settled(o->track)) {
+                if (force)
+                        eos_abort(o, "messages still in flight at revoke or stop");
+                else
+                        o->gate = 1;    /* the missing ones are on their way */
+                return;
+        }
+        gate_down(o);
+        l = rd_kafka_topic_partition_list_new(o->nstore > 0 ? o->nstore : 1);
+        for (int i = 0; i < o->nstore; i++)
+                rd_kafka_topic_partition_list_add(l, o->c.topic, o->store_part[i])->offset =
+                        o->store_off[i];
+        swarm_err_clear(&err);
+        a = txn_commit(o->producer, o->consumer, l, &err);
+        if (a == TXN_OK) {
+                for (int i = 0; i < o->nstore; i++)
+                        offtrack_set_base(o->track, o->store_part[i], o->store_off[i]);
+                SWARM_DEBUG(o->log, "transaction committed records=%" PRId64
+                            " partitions=%d", o->win.records, o->nstore);
+                o->nstore = 0;
+                o->commits++;
+                txn_window_close(&o->win);
+        } else if (a == TXN_RECREATE) {
+                eos_recreate(o, err.msg);
+        } else {
+                eos_abort(o, err.msg);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+void output_rewind(output_t *o) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_error_t *e;
+
+        if (!o->eos || !(l = offtrack_rewind_targets(o->track, o->c.topic)))
+                return;
+        if (l->cnt > 0 && (e = rd_kafka_seek_partitions(o->consumer, l, REWIND_SEEK_MS))) {
+                SWARM_WARN(o->log, "exactly-once: rewind seek: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+        }
+        for (int i = 0; i < l->cnt; i++)
+                if (l->elems[i].err)
+                        SWARM_DEBUG(o->log, "rewind seek partition=%d: %s (revoked?)",
+                                    (int)l->elems[i].partition,
+                                    rd_kafka_err2str(l->elems[i].err));
+        SWARM_INFO(o->log, "exactly-once: rewound partitions=%d to the last committed "
+                   "offsets", l->cnt);
+        rd_kafka_topic_partition_list_destroy(l);
+        offtrack_rewind_end(o->track);
+}
+
+void output_before_poll(output_t *o) {
+        struct timespec dl;
+
+        if (!o->eos)
+                return;
+        output_rewind(o);
+        pthread_mutex_lock(&o->txn_lock);
+        if (o->gate) {
+                clock_gettime(CLOCK_REALTIME, &dl);
+                dl.tv_nsec += (long)OUTPUT_GATE_MAX_MS * 1000000L;
+                dl.tv_sec += dl.tv_nsec / 1000000000L;
+                dl.tv_nsec %= 1000000000L;
+                while (o->gate &&
+                       pthread_cond_timedwait(&o->gate_cond, &o->txn_lock, &dl) == 0)
+                        ;
+        }
+        pthread_mutex_unlock(&o->txn_lock);
+}
+
+void output_txn_settle(output_t *o) {
+        if (!o->eos)
+                return;
+        eos_lock(o);
+        eos_commit(o, 1);
+        eos_unlock(o);
+}
+
 void output_emit(output_t *o, batch_t *b) {
         int64_t row = 0;
         job_t *j, *next;
 
+        eos_lock(o);
+        if (o->eos)
+                eos_begin(o);
         for (j = b->jobs; j; j = next) {
                 swarm_err_t err;
                 int64_t row0 = row;
+                size_t limit = 0;
                 int r;
 
                 next = job_next(j);
@@ -441,12 +782,30 @@ void output_emit(output_t *o, batch_t *b) {
                  * letter, or be delivered and freed */
                 if (j->kind == JOB_INFER)
                         row += j->it.rows;
+                if (o->eos && (offtrack_stale(o->track, j->ref) || !o->win.open)) {
+                        /* consumed before a rewind: its replay answers it */
+                        job_destroy(o->mm, j);
+                        continue;
+                }
+                o->win.records++;
                 swarm_err_clear(&err);
-                if (j->kind == JOB_DLQ)
+                if (o->eos && poison_take(o, j, &limit))
+                        r = produce_dlq_limit(o, j, limit, &err);
+                else if (j->kind == JOB_DLQ)
                         r = produce_dlq(o, j, &err);
                 else
                         r = produce_response(o, b, j, row0, &err);
-                if (r) {
+                if (r && o->eos) {
+                        /* exactly once: the transaction cannot commit (a
+                         * fenced producer refuses everything); abort, or
+                         * re-create, at its end and replay */
+                        if (!o->need_abort)     /* once per transaction */
+                                SWARM_WARN(o->log, "produce failed: %s; the transaction "
+                                           "will abort partition=%d offset=%" PRId64,
+                                           err.msg, (int)j->msg->partition, j->msg->offset);
+                        o->need_abort = 1;
+                        job_destroy(o->mm, j);
+                } else if (r) {
                         /* logged once, by the worker's owner at exit */
                         swarm_err_prefix(&err, "partition=%d offset=%" PRId64 ": ",
                                          (int)j->msg->partition, j->msg->offset);
@@ -454,6 +813,7 @@ void output_emit(output_t *o, batch_t *b) {
                         job_destroy(o->mm, j);
                 }
         }
+        eos_unlock(o);
         batch_destroy(b);
 }
 
@@ -484,6 +844,9 @@ void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
          * the consumer thread, which must not serve delivery reports (they
          * belong to the output thread), so a full queue is waited out, not
          * polled */
+        eos_lock(o);
+        if (o->eos)
+                eos_begin(o);
         for (int tries = 0;; tries++) {
                 e = rd_kafka_producev(o->producer, RD_KAFKA_V_TOPIC(o->c.dlq),
                                       RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(NULL),
@@ -492,6 +855,7 @@ void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
                         break;
                 usleep(QUEUE_FULL_POLL_MS * 1000);
         }
+        eos_unlock(o);
         if (e) {
                 rd_kafka_headers_destroy(h);
                 SWARM_ERROR(o->log, "dead-lettering a consumer error failed: %s",
@@ -532,12 +896,38 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         (void)rk;
         if (!j)
                 return;
+        if (o->eos && (o->discarding || offtrack_stale(o->track, j->ref) ||
+                       m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                       m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)) {
+                /* of an aborted transaction or a dropped producer: the
+                 * rewind replays the request */
+                job_destroy(o->mm, j);
+                return;
+        }
         if (!m->err) {
                 count_delivered(o, j);
                 finish_job(o, j);
                 return;
         }
         swarm_err_clear(&err);
+        if (o->eos) {
+                /* exactly once: one failed record aborts the whole
+                 * transaction, so the per-record fallbacks below cannot
+                 * run inside it.  A record refused for itself is
+                 * remembered, and its replay dead-lettered, so it cannot
+                 * abort every transaction it lands in; anything else (the
+                 * topic down, fenced) is replayed as it was. */
+                if (j->to_reply_topic || record_error(m->err))
+                        poison_add(o, j, m->err, m->len);
+                if (!o->need_abort)     /* once per transaction */
+                        SWARM_WARN(o->log, "delivery to %s failed: %s; the transaction "
+                                   "will abort partition=%d offset=%" PRId64,
+                                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
+                                   (int)j->msg->partition, j->msg->offset);
+                o->need_abort = 1;
+                job_destroy(o->mm, j);
+                return;
+        }
         if (j->kind == JOB_DLQ && record_error(m->err)) {
                 /* the dead-letter topic's own limit is below ours: keep
                  * halving the stored part */
@@ -569,17 +959,25 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 void output_serve(output_t *o) {
+        eos_lock(o);
         rd_kafka_poll(o->producer, 0);
         flush_store(o);
+        if (o->eos)
+                eos_commit(o, 0);
+        eos_unlock(o);
 }
 
 void output_finish(output_t *o) {
+        eos_lock(o);
         while (rd_kafka_outq_len(o->producer) > 0) {
                 rd_kafka_poll(o->producer, FINISH_POLL_MS);
                 flush_store(o);
         }
         rd_kafka_poll(o->producer, 0);
         flush_store(o);
+        if (o->eos)
+                eos_commit(o, 1);
+        eos_unlock(o);
 }
 
 int64_t output_answered(const output_t *o, const char *status) {

@@ -18,7 +18,9 @@
  * and swarm.dlq.truncated.to; a record refused as invalid is dead-lettered.
  * A failure of the result or dead-letter topic itself (after librdkafka's
  * retries) is fatal: its offset is never stored (the next owner answers it)
- * and the worker exits.
+ * and the worker exits.  In exactly-once mode (txn.h) nothing is stored:
+ * the offsets go into the transaction with the records, and such a failure
+ * aborts the transaction and replays its requests instead.
  *
  * Threads: output_new/destroy from the owner; everything else from the one
  * output thread (delivery reports run inside output_serve()).
@@ -29,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "job.h"
+#include "txn.h"
 #include "swarm/log.h"
 #include "swarm/metrics.h"
 
@@ -39,6 +42,8 @@ typedef struct output_conf {
         const char *topic;      /* the request topic (offsets are stored on it) */
         const char *results;    /* default result topic */
         const char *dlq;        /* dead-letter topic */
+        const txn_opts_t *txn;  /* exactly-once mode (copied); NULL or not
+                                   enabled: at least once, offsets stored */
 } output_conf_t;
 
 /* Create the producer from `kc` (taken on success and on failure) with the
@@ -80,5 +85,28 @@ void output_finish(output_t *o);
  * letters: for the worker's summary line. */
 int64_t output_answered(const output_t *o, const char *status);
 int64_t output_dead_lettered(const output_t *o);
+
+/* ---- exactly-once mode (txn.h); each is a no-op in at-least-once mode */
+
+/* The consumer thread, before each poll (and while draining): when an
+ * abort asked for a rewind, seek every tracked partition back to its last
+ * committed offset and let the tracker take new messages. */
+void output_rewind(output_t *o);
+
+/* The consumer thread's loop, before each poll: output_rewind(), then,
+ * while a due transaction waits for a hole to fill (a message answered
+ * before an earlier one of its partition), hold off taking new messages so
+ * the pipeline empties and the transaction can commit (at most
+ * OUTPUT_GATE_MAX_MS per call; the group does not notice, heartbeats run on
+ * librdkafka's thread).  Without this, steady traffic to two models on one
+ * partition could keep a hole open forever. */
+void output_before_poll(output_t *o);
+#define OUTPUT_GATE_MAX_MS 500
+
+/* The consumer thread, on revoke after the drain: commit the open
+ * transaction now (abort and rewind if anything is left in flight), so the
+ * next owner starts where this one stopped. */
+void output_txn_settle(output_t *o);
+
 
 #endif

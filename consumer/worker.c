@@ -136,6 +136,7 @@ static void drain(worker_t *w) {
         pthread_cond_broadcast(&w->execq.cond);
         pthread_mutex_unlock(&w->execq.lock);
         while (offtrack_inflight(w->track) > 0 && !job_fatal_is_set(&w->fatal)) {
+                output_rewind(w->out);          /* exactly once: after an abort */
                 if (w->parked)
                         retry_parked(w);
                 /* a drain longer than max.poll.interval.ms would get this
@@ -193,6 +194,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 SWARM_INFO(w->log, "revoking partitions=%d, draining", parts->cnt);
                 drain(w);
                 commit_sync(w);
+                output_txn_settle(w->out);      /* exactly once: commit before revoke */
                 if (coop) {
                         error = rd_kafka_incremental_unassign(rk, parts);
                         atomic_fetch_sub(&w->assigned, parts->cnt);
@@ -235,11 +237,15 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
+        txn_opts_t txo;         /* exactly-once mode (txn.h); output copies it */
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
         int r;
 
+        if ((r = txn_opts_load(w->conf, w->o.name, &txo, err)))
+                return r;
+        oc.txn = &txo;
         if ((r = swarm_kafka_conf(w->conf, prod_defaults, &w->kop, &kc, err)) ||
             (r = output_new(&oc, kc, w->codec, w->track, w->mm, w->metrics,
                             &w->fatal, w->log, &w->out, err)))
@@ -249,6 +255,10 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 return r;
         /* the offsets we store are the truth: never store on poll */
         rd_kafka_conf_set(kc, "enable.auto.offset.store", "false", NULL, 0);
+        if ((r = txn_consumer_conf(&txo, kc, err))) {
+                rd_kafka_conf_destroy(kc);
+                return r;
+        }
         rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
         rd_kafka_conf_set_opaque(kc, w);
         if ((r = swarm_kafka_new(RD_KAFKA_CONSUMER, kc, &w->consumer, err)))
@@ -365,6 +375,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
 
         while (!*stop && !job_fatal_is_set(&w->fatal)) {
                 rd_kafka_message_t *msg;
+                output_before_poll(w->out);     /* exactly once: rewind, commit gate */
                 if (w->parked)
                         retry_parked(w);
                 bound_inflight(w);

@@ -106,6 +106,23 @@ int main(void) {
         v5->is_static = 0;
         CHECK(evict(&mm) == 0);
 
+        /* an archived version not cached becomes a tombstone (no model, no
+         * bytes) that answers for it; loaded again once it is active, the
+         * fresh entry replaces the tombstone */
+        {
+                size_t before = mm.bytes;
+                entry_t *t, *t7;
+                cache_tombstone(&mm, "t", 7);
+                t = cache_find(&mm, "t", 1, 7);
+                CHECK(t && is_tombstone(t) && t->bytes == 0 && mm.bytes == before);
+                t7 = cache_insert(&mm, entry("t", 7, 50));
+                CHECK(t7 != t && !t7->archived && cache_find(&mm, "t", 1, 7) == t7 &&
+                      mm.bytes == before + 50, "bytes %zu", mm.bytes);
+                /* archiving a cached one only marks it */
+                cache_tombstone(&mm, "t", 7);
+                CHECK(t7->archived && cache_find(&mm, "t", 1, 7) == t7);
+        }
+
         while (mm.entries) {
                 entry_t *n = mm.entries->next;
                 cache_entry_destroy(mm.entries);

@@ -20,6 +20,20 @@
  *     request must be answered at least once; duplicates are printed (at
  *     least once delivery: a killed worker's uncommitted work is redone).
  *
+ *   fault eos CONSUMER TINY.onnx N KILLS
+ *     The same with the workers in exactly-once mode (--exactly-once; a
+ *     restarted worker keeps its name, so its transactional.id fences the
+ *     killed one) and a read_committed reader, over 30 s, and first a
+ *     zombie: one worker is stopped (SIGSTOP) past its session timeout, its
+ *     partitions go to the other, then it runs again (SIGCONT) with its
+ *     transaction open and its generation gone, so it must abort, not
+ *     commit.  Then an impostor: a third worker under fault-worker-0's name
+ *     (its transactional.id) runs for 4 s and is killed; the fenced
+ *     fault-worker-0 must re-create its producer and go on, not exit.
+ *     Every request answered exactly once among the committed results
+ *     (duplicates must be 0); the aborts and producers re-created (from the
+ *     workers' logs) are printed, and a re-creation must have happened.
+ *
  *   fault outage CONSUMER IDENTITY.onnx N SECONDS
  *     The worker's result topic does not exist while N requests (3 KB each)
  *     arrive; it is created SECONDS later (librdkafka holds the responses
@@ -71,6 +85,7 @@
 
 static const char *bootstrap;
 static const char *res_topic = RES;     /* where the reader looks for answers */
+static int read_committed;              /* the reader skips aborted transactions */
 static swarm_codec_t *codec;
 
 static double now_s(void) {
@@ -260,6 +275,7 @@ typedef struct tally {
         int *bad_resp, *bad_dlq;
         int dlq_truncated, dlq_trunc_ok, dlq_events, oversize_named;
         int64_t answered;       /* distinct ids with an answer */
+        int64_t by_worker1;     /* answers from fault-worker-1 */
         int64_t records;
 } tally_t;
 
@@ -268,7 +284,12 @@ static rd_kafka_t *reader_new(void) {
                                          "enable.auto.commit", "false",
                                          "fetch.message.max.bytes", "2000000",
                                          "enable.partition.eof", "false", NULL};
-        rd_kafka_t *rk = handle(RD_KAFKA_CONSUMER, kv);
+        static const char *const kv_rc[] = {"group.id", "fault-reader",
+                                            "enable.auto.commit", "false",
+                                            "fetch.message.max.bytes", "2000000",
+                                            "enable.partition.eof", "false",
+                                            "isolation.level", "read_committed", NULL};
+        rd_kafka_t *rk = handle(RD_KAFKA_CONSUMER, read_committed ? kv_rc : kv);
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(32);
 
@@ -361,6 +382,8 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
                         return;
                 }
                 i = parse_id(r.request_id.ptr, r.request_id.len, &kind);
+                if (r.worker.len == 14 && !memcmp(r.worker.ptr, "fault-worker-1", 14))
+                        t->by_worker1++;
                 if (kind == 'g' && i >= 0 && i < t->n_good) {
                         int ok = r.status == SWARM_STATUS_OK && r.n_outputs == 1 &&
                                  (r.outputs[0].size == 16 || r.outputs[0].size == 784 * 4);
@@ -598,7 +621,9 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
 
 /* ---- SIGKILL during a run */
 
-static int test_kill(const char *bin, const char *tiny, int n, int kills) {
+static int test_kill(const char *bin, const char *tiny, int n, int kills, int eos) {
+        static const char *const eos_args[] = {"--exactly-once", NULL};
+        const char *const *extra = eos ? eos_args : NULL;
         static const char *const pkv[] = {"linger.ms", "10", NULL};
         char m1[1024];
         const char *models[] = {m1, NULL};
@@ -609,10 +634,21 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         double t0, next_kill, produce_s = 20.0, recover_max = 0, recover_sum = 0;
         int done_kills = 0, sent = 0, spawned = 2, rc[2];
         int64_t backlog_at_kill = -1;
-        double kill_at = 0;
+        double kill_at = 0, cont_at = 0, imp_at = 0;
+        int paused = !eos;      /* exactly once: one zombie first */
+        int imp_state = eos ? 0 : 2;    /* then an impostor: 1 running, 2 done */
+        pid_t imp = -1;
 
         snprintf(m1, sizeof(m1), "tiny=%s", tiny);
-        spawn_workers(bin, models, w, 2);
+        read_committed = eos;
+        if (eos) {
+                produce_s = 30.0;
+                /* the logs are counted afterwards: this run's only */
+                unlink("fault-worker-0.log");
+                unlink("fault-worker-1.log");
+        }
+        w[0] = spawn(bin, models, 0, extra);
+        w[1] = spawn(bin, models, 1, extra);
         tally_init(&t, n, 0);
         rk = reader_new();
         t0 = now_s();
@@ -623,16 +659,46 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
                 int64_t due = (int64_t)((now - t0) / produce_s * n);
                 send_good(p, &buf, "tiny", 4, &sent, due, n);
                 rd_kafka_poll(p, 0);
-                if (done_kills < kills && now >= next_kill && backlog_at_kill < 0) {
+                /* once it is answering: its partitions, an open transaction */
+                if (!paused && now >= t0 + 3 && t.by_worker1 > 0) {
+                        /* 8 s > session.timeout.ms 6000: the group moves on */
+                        kill(w[1], SIGSTOP);
+                        kill_at = now;
+                        backlog_at_kill = sent;
+                        cont_at = now + 8;
+                        next_kill = cont_at + 3;
+                        paused = 1;
+                }
+                if (cont_at > 0 && now >= cont_at) {
+                        kill(w[1], SIGCONT);
+                        cont_at = 0;
+                }
+                if (imp_state == 0 && paused && cont_at == 0 && backlog_at_kill < 0 &&
+                    now >= next_kill) {
+                        imp = spawn(bin, models, 0, extra);     /* fault-worker-0's name */
+                        imp_state = 1;
+                        imp_at = now;
+                        kill_at = now;
+                        backlog_at_kill = sent;
+                }
+                if (imp_state == 1 && now >= imp_at + 4) {
+                        kill(imp, SIGKILL);
+                        waitpid(imp, NULL, 0);
+                        imp_state = 2;
+                        next_kill = now + 3;
+                }
+                if (done_kills < kills && now >= next_kill && backlog_at_kill < 0 &&
+                    cont_at == 0 && imp_state == 2) {
                         int v = done_kills % 2;
                         kill(w[v], SIGKILL);
                         waitpid(w[v], NULL, 0);
                         kill_at = now;
                         backlog_at_kill = sent;
                         done_kills++;
-                        /* restarted a second later, as a supervisor would */
+                        /* restarted a second later, as a supervisor would;
+                         * exactly once: under its name (its transactional.id) */
                         usleep(1000000);
-                        w[v] = spawn(bin, models, spawned++, NULL);
+                        w[v] = spawn(bin, models, eos ? v : spawned++, extra);
                         next_kill = now_s() + 5;
                 }
                 read_one(rk, &t, 20);
@@ -659,14 +725,38 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills) {
         stop_workers(w, 2, rc);
         {
                 int missing = tally_missing(&t, n), wrong = tally_wrong(&t, n);
-                printf("fault kill: requests=%d kills=%d answered=%lld missing=%d wrong=%d "
+                int aborts = 0, recreates = 0;
+                for (int k = 0; eos && k < 2; k++) {
+                        char path[64], line[1024];
+                        FILE *f;
+                        snprintf(path, sizeof(path), "fault-worker-%d.log", k);
+                        if (!(f = fopen(path, "r")))
+                                continue;
+                        while (fgets(line, sizeof(line), f)) {
+                                aborts += strstr(line, "exactly-once: aborting") != NULL;
+                                recreates += strstr(line, "exactly-once: re-creating") != NULL;
+                        }
+                        fclose(f);
+                }
+                if (eos) {
+                        printf("fault eos: zombie=1 (SIGSTOP 8 s) impostor=1 (4 s) "
+                               "aborted_transactions=%d producers_recreated=%d\n", aborts,
+                               recreates);
+                        CHECK(recreates >= 1, "the fenced worker did not re-create its "
+                              "producer");
+                }
+                printf("fault %s: requests=%d kills=%d answered=%lld missing=%d wrong=%d "
                        "duplicates=%lld recover_max_s=%.1f recover_mean_s=%.1f "
                        "seconds=%.1f\n",
-                       n, done_kills, (long long)t.answered, missing, wrong,
+                       eos ? "eos" : "kill", n, done_kills, (long long)t.answered, missing,
+                       wrong,
                        (long long)duplicates(&t), recover_max,
                        done_kills ? recover_sum / done_kills : 0.0, now_s() - t0);
                 CHECK(missing == 0 && wrong == 0);
                 CHECK(done_kills >= kills);
+                if (eos)
+                        CHECK(duplicates(&t) == 0, "%lld duplicates among committed results",
+                              (long long)duplicates(&t));
                 CHECK(rc[0] == 0 && rc[1] == 0, "workers exited %d %d", rc[0], rc[1]);
         }
         reader_destroy(rk);
@@ -1017,10 +1107,12 @@ int main(int argc, char **argv) {
         else if (argc == 6 && !strcmp(argv[1], "outage"))
                 test_outage(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
         else if (argc == 6 && !strcmp(argv[1], "kill"))
-                test_kill(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+                test_kill(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), 0);
+        else if (argc == 6 && !strcmp(argv[1], "eos"))
+                test_kill(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), 1);
         else {
                 fprintf(stderr, "usage: fault poison CONSUMER TINY IDENTITY N | "
-                                "fault kill CONSUMER TINY N KILLS\n");
+                                "fault kill|eos CONSUMER TINY N KILLS\n");
                 return 2;
         }
         swarm_codec_destroy(codec);
