@@ -31,7 +31,9 @@
 #include "models.h"
 #include "offsets.h"
 #include "output.h"
+#include "rebalance.h"
 #include "reply.h"
+#include "stopguard.h"
 #include "swarm/backend.h"
 #include "swarm/clock.h"
 #include "swarm/codec.h"
@@ -40,6 +42,7 @@
 #include "swarm/metrics.h"
 #include "swarm/model.h"
 #include "swarm/schemareg.h"
+#include "warmup.h"
 
 /* Batches between the exec and output stages: one being encoded, a few
  * waiting, so exec never stalls on a slow produce but memory stays bounded. */
@@ -107,6 +110,8 @@ struct worker {
 
         rd_kafka_t *consumer;
         offtrack_t *track;
+        rebalance_t *rb;                /* consumer/rebalance.h */
+        stopguard_t *guard;             /* set once a stop began */
 
         execq_t execq;
         outq_t outq;
@@ -294,8 +299,12 @@ fail:
 }
 
 void worker_destroy(worker_t *w) {
+        stopguard_t *guard;
+
         if (!w)
                 return;
+        /* the guard bounds this too (rd_kafka_destroy, the final flush) */
+        guard = w->guard;
         swarm_metrics_http_stop(w->http);
         if (w->consumer)
                 rd_kafka_destroy(w->consumer);
@@ -320,7 +329,9 @@ void worker_destroy(worker_t *w) {
         pthread_cond_destroy(&w->outq.space);
         job_fatal_fini(&w->fatal);
         swarm_metrics_destroy(w->metrics);
+        rebalance_destroy(w->rb);
         free(w);
+        stopguard_destroy(guard);
 }
 
 void worker_log_summary(worker_t *w) {
@@ -742,45 +753,31 @@ static void commit_sync(worker_t *w) {
                 SWARM_WARN(w->log, "commit failed: %s", rd_kafka_err2str(e));
 }
 
+/* rebalance.h's hooks: the drain and commit above, the offset tracker and
+ * the assigned-partitions gauge that /readyz reads. */
+static void rb_drain(void *ctx) {
+        drain(ctx);
+}
+
+static void rb_commit(void *ctx) {
+        commit_sync(ctx);
+}
+
+static void rb_forget(void *ctx, int32_t partition) {
+        offtrack_reset(((worker_t *)ctx)->track, partition);
+}
+
+static void rb_owned(void *ctx, int n) {
+        worker_t *w = ctx;
+        atomic_store(&w->assigned_once, 1);
+        atomic_store(&w->assigned, n);
+        swarm_metrics_set(w->s_assigned, n);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         worker_t *w = opaque;
-        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-        rd_kafka_error_t *error = NULL;
-
-        if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                atomic_store(&w->assigned_once, 1);
-                for (int i = 0; i < parts->cnt; i++)
-                        offtrack_reset(w->track, parts->elems[i].partition);
-                SWARM_INFO(w->log, "assigned partitions=%d protocol=%s", parts->cnt,
-                           rd_kafka_rebalance_protocol(rk));
-                if (coop) {
-                        error = rd_kafka_incremental_assign(rk, parts);
-                        atomic_fetch_add(&w->assigned, parts->cnt);
-                } else {
-                        rd_kafka_assign(rk, parts);
-                        atomic_store(&w->assigned, parts->cnt);
-                }
-                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
-        } else {
-                /* Finish what was consumed and commit it, so the next owner
-                 * starts exactly where we stopped. */
-                SWARM_INFO(w->log, "revoking partitions=%d, draining", parts->cnt);
-                drain(w);
-                commit_sync(w);
-                if (coop) {
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                        atomic_fetch_sub(&w->assigned, parts->cnt);
-                } else {
-                        rd_kafka_assign(rk, NULL);
-                        atomic_store(&w->assigned, 0);
-                }
-                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
-        }
-        if (error) {
-                SWARM_ERROR(w->log, "rebalance: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        }
+        rebalance_handle(w->rb, rk, e, parts);
 }
 
 static int start_kafka(worker_t *w, swarm_err_t *err) {
@@ -792,6 +789,12 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "auto.offset.reset", "earliest",
                 "fetch.wait.max.ms", "10",
                 "partition.assignment.strategy", "cooperative-sticky",
+                /* A member learns of a rebalance (a worker joining or
+                 * leaving) at its next heartbeat, and the moved partitions
+                 * are served by nobody until every member has rejoined:
+                 * librdkafka's 3 s default was most of a scale event's
+                 * latency spike (bench/scaling). */
+                "heartbeat.interval.ms", "250",
                 /* Bound the prefetch (librdkafka's default is 64 MB and
                  * 100k messages per worker): the exec queue already holds
                  * the next batches, and memory must stay flat on backlog. */
@@ -810,6 +813,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
+        rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned};
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
@@ -820,7 +824,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                             &w->fatal, w->log, &w->out, err)))
                 return r;
 
-        if ((r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
+        if ((r = rebalance_new(&ops, w->metrics, w->log, &w->rb, err)) ||
+            (r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
                 return r;
         /* the offsets we store are the truth: never store on poll */
         rd_kafka_conf_set(kc, "enable.auto.offset.store", "false", NULL, 0);
@@ -837,6 +842,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
         if (e)
                 return swarm_err_set(err, SWARM_ERR_KAFKA, "subscribe to %s: %s",
                                      w->o.topic, rd_kafka_err2str(e));
+        SWARM_INFO(w->log, "subscribed topic=%s", w->o.topic);
         return SWARM_OK;
 }
 
@@ -923,6 +929,11 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_t exec_t, out_t;
         int r;
 
+        /* warm before joining: the group hands partitions over at once */
+        if (w->o.warmup) {
+                warmup_result_t wr;
+                warmup_run(w->mm, w->bconf.max_rows, w->log, &wr);
+        }
         if ((r = start_kafka(w, err)))
                 return r;
         if (w->o.metrics_port >= 0 &&
@@ -964,6 +975,16 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         }
 
         SWARM_INFO(w->log, "stopping: finishing batches in hand");
+        {
+                /* the whole stop is bounded (stopguard.h); the drain gets
+                 * half of it, so a slow one still commits what it did */
+                swarm_err_t gerr;
+                swarm_err_clear(&gerr);
+                if (stopguard_start(w->o.stop_timeout_ms, w->log, &w->guard, &gerr))
+                        SWARM_WARN(w->log, "stop is unbounded: %s", gerr.msg);
+                if (w->drain_deadline_ms > w->o.stop_timeout_ms / 2)
+                        w->drain_deadline_ms = w->o.stop_timeout_ms / 2;
+        }
         wait_first_assignment(w);
         if (!job_fatal_is_set(&w->fatal)) {
                 drain(w);

@@ -1,0 +1,161 @@
+/*
+ * rebalance.c - incremental (cooperative) and eager rebalances (rebalance.h).
+ */
+#include "rebalance.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/clock.h"
+
+/* Partitions listed in one log line; the count is always exact. */
+#define LIST_MAX_CHARS 512
+
+struct rebalance {
+        rebalance_ops_t ops;
+        const swarm_log_t *log;
+        swarm_series_t *s_assigned, *s_revoked, *s_lost;
+        int owned;
+};
+
+int rebalance_new(const rebalance_ops_t *ops, swarm_metrics_t *metrics,
+                  const swarm_log_t *log, rebalance_t **out, swarm_err_t *err) {
+        rebalance_t *rb = calloc(1, sizeof(*rb));
+        static const char *const kept[] = {"0", NULL};
+        static const char *const lost[] = {"1", NULL};
+        static const char *const lbl[] = {"lost", NULL};
+        swarm_metric_t *f;
+        int r;
+
+        if (!rb)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        rb->ops = *ops;
+        rb->log = log;
+        if ((r = swarm_metrics_counter(metrics, "swarm_worker_partitions_assigned_total",
+                                       "Request topic partitions this worker was assigned",
+                                       NULL, &f, err)))
+                goto fail;
+        rb->s_assigned = swarm_metrics_with(f, NULL);
+        if ((r = swarm_metrics_counter(metrics, "swarm_worker_partitions_revoked_total",
+                                       "Request topic partitions taken from this worker "
+                                       "(lost: the group gave them away first)",
+                                       lbl, &f, err)))
+                goto fail;
+        rb->s_revoked = swarm_metrics_with(f, kept);
+        rb->s_lost = swarm_metrics_with(f, lost);
+        *out = rb;
+        return SWARM_OK;
+fail:
+        free(rb);
+        return r;
+}
+
+void rebalance_destroy(rebalance_t *rb) {
+        free(rb);
+}
+
+int rebalance_owned(const rebalance_t *rb) {
+        return rb->owned;
+}
+
+static void list_parts(const rd_kafka_topic_partition_list_t *parts, char *buf,
+                       size_t cap) {
+        size_t n = 0;
+        int w = snprintf(buf, cap, "[");
+
+        n = w > 0 ? (size_t)w : 0;
+        for (int i = 0; i < parts->cnt && n + 16 < cap; i++) {
+                w = snprintf(buf + n, cap - n, "%s%d", i ? "," : "",
+                             (int)parts->elems[i].partition);
+                if (w > 0)
+                        n += (size_t)w;
+        }
+        snprintf(buf + n, cap - n, n + 16 < cap ? "]" : ",...]");
+}
+
+static void report(rebalance_t *rb, const char *what, rd_kafka_error_t *error) {
+        if (!error)
+                return;
+        SWARM_ERROR(rb->log, "rebalance %s: %s", what, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+}
+
+static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
+                      rd_kafka_topic_partition_list_t *parts) {
+        char list[LIST_MAX_CHARS];
+
+        /* a new owner's tracking starts empty: what an earlier ownership
+         * left (a drain that hit its deadline) is not ours any more */
+        for (int i = 0; i < parts->cnt; i++)
+                rb->ops.forget(rb->ops.ctx, parts->elems[i].partition);
+        if (coop) {
+                report(rb, "incremental assign", rd_kafka_incremental_assign(rk, parts));
+                rb->owned += parts->cnt;
+        } else {
+                rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+                if (e)
+                        SWARM_ERROR(rb->log, "rebalance assign: %s", rd_kafka_err2str(e));
+                rb->owned = parts->cnt;
+        }
+        swarm_metrics_add(rb->s_assigned, parts->cnt);
+        rb->ops.owned(rb->ops.ctx, rb->owned);
+        list_parts(parts, list, sizeof(list));
+        SWARM_INFO(rb->log, "rebalance assign partitions=%d %s owned=%d protocol=%s",
+                   parts->cnt, list, rb->owned, coop ? "COOPERATIVE" : "EAGER");
+}
+
+static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
+                      rd_kafka_topic_partition_list_t *parts) {
+        int lost = rd_kafka_assignment_lost(rk);
+        int64_t t0 = swarm_clock_us();
+        char list[LIST_MAX_CHARS];
+
+        /* Finish what was consumed and commit it, so the next owner starts
+         * exactly where we stopped.  The drain waits for all work in
+         * flight (the exec queue does not sort rows by partition); an
+         * incremental revocation of nothing has nothing to hand over. */
+        if (parts->cnt > 0 || !coop) {
+                rb->ops.drain(rb->ops.ctx);
+                if (!lost)
+                        rb->ops.commit(rb->ops.ctx);
+        }
+        for (int i = 0; i < parts->cnt; i++)
+                rb->ops.forget(rb->ops.ctx, parts->elems[i].partition);
+        if (coop) {
+                report(rb, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
+                rb->owned = rb->owned > parts->cnt ? rb->owned - parts->cnt : 0;
+        } else {
+                rd_kafka_assign(rk, NULL);
+                rb->owned = 0;
+        }
+        swarm_metrics_add(lost ? rb->s_lost : rb->s_revoked, parts->cnt);
+        rb->ops.owned(rb->ops.ctx, rb->owned);
+        list_parts(parts, list, sizeof(list));
+        SWARM_INFO(rb->log, "rebalance revoke partitions=%d %s owned=%d lost=%d "
+                   "drain_us=%" PRId64 " protocol=%s", parts->cnt, list, rb->owned, lost,
+                   swarm_clock_us() - t0, coop ? "COOPERATIVE" : "EAGER");
+}
+
+void rebalance_handle(rebalance_t *rb, rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                      rd_kafka_topic_partition_list_t *parts) {
+        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+        if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                on_assign(rb, rk, coop, parts);
+        } else if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                on_revoke(rb, rk, coop, parts);
+        } else {
+                /* librdkafka's advice for a failed rebalance: drop the
+                 * assignment, the group hands it out again */
+                SWARM_ERROR(rb->log, "rebalance failed: %s", rd_kafka_err2str(e));
+                if (coop)
+                        report(rb, "incremental unassign",
+                               rd_kafka_incremental_unassign(rk, parts));
+                else
+                        rd_kafka_assign(rk, NULL);
+                rb->owned = coop && rb->owned > parts->cnt ? rb->owned - parts->cnt : 0;
+                rb->ops.owned(rb->ops.ctx, rb->owned);
+        }
+}
