@@ -18,10 +18,16 @@ struct rebalance {
         const swarm_log_t *log;
         swarm_series_t *s_assigned, *s_revoked, *s_lost;
         int owned;
+        int64_t defer_ms;
+        /* a cooperative revocation held back (rebalance_tick) */
+        rd_kafka_topic_partition_list_t *pending;
+        int64_t pending_since_us;
+        int stopping;           /* no more deferrals */
 };
 
-int rebalance_new(const rebalance_ops_t *ops, swarm_metrics_t *metrics,
-                  const swarm_log_t *log, rebalance_t **out, swarm_err_t *err) {
+int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
+                  swarm_metrics_t *metrics, const swarm_log_t *log,
+                  rebalance_t **out, swarm_err_t *err) {
         rebalance_t *rb = calloc(1, sizeof(*rb));
         static const char *const kept[] = {"0", NULL};
         static const char *const lost[] = {"1", NULL};
@@ -33,6 +39,7 @@ int rebalance_new(const rebalance_ops_t *ops, swarm_metrics_t *metrics,
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         rb->ops = *ops;
         rb->log = log;
+        rb->defer_ms = defer_ms > 0 ? defer_ms : 0;
         if ((r = swarm_metrics_counter(metrics, "swarm_worker_partitions_assigned_total",
                                        "Request topic partitions this worker was assigned",
                                        NULL, &f, err)))
@@ -53,6 +60,10 @@ fail:
 }
 
 void rebalance_destroy(rebalance_t *rb) {
+        if (!rb)
+                return;
+        if (rb->pending)
+                rd_kafka_topic_partition_list_destroy(rb->pending);
         free(rb);
 }
 
@@ -106,8 +117,8 @@ static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
                    parts->cnt, list, rb->owned, coop ? "COOPERATIVE" : "EAGER");
 }
 
-static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
-                      rd_kafka_topic_partition_list_t *parts) {
+static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
+                          rd_kafka_topic_partition_list_t *parts, int64_t deferred_us) {
         int lost = rd_kafka_assignment_lost(rk);
         int64_t t0 = swarm_clock_us();
         char list[LIST_MAX_CHARS];
@@ -134,14 +145,56 @@ static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
         rb->ops.owned(rb->ops.ctx, rb->owned);
         list_parts(parts, list, sizeof(list));
         SWARM_INFO(rb->log, "rebalance revoke partitions=%d %s owned=%d lost=%d "
-                   "drain_us=%" PRId64 " protocol=%s", parts->cnt, list, rb->owned, lost,
-                   swarm_clock_us() - t0, coop ? "COOPERATIVE" : "EAGER");
+                   "drain_us=%" PRId64 " deferred_us=%" PRId64 " protocol=%s", parts->cnt,
+                   list, rb->owned, lost, swarm_clock_us() - t0, deferred_us,
+                   coop ? "COOPERATIVE" : "EAGER");
+}
+
+static void flush_pending(rebalance_t *rb, rd_kafka_t *rk, int now) {
+        int64_t waited;
+
+        if (!rb->pending)
+                return;
+        waited = swarm_clock_us() - rb->pending_since_us;
+        if (!now && waited < rb->defer_ms * 1000)
+                return;
+        finish_revoke(rb, rk, 1, rb->pending, waited);
+        rd_kafka_topic_partition_list_destroy(rb->pending);
+        rb->pending = NULL;
+}
+
+void rebalance_tick(rebalance_t *rb, rd_kafka_t *rk, int stopping) {
+        if (!rb)
+                return;
+        if (stopping)
+                rb->stopping = 1;
+        flush_pending(rb, rk, stopping);
+}
+
+static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
+                      rd_kafka_topic_partition_list_t *parts) {
+        /* Hold a cooperative revocation back while the joiner cannot take
+         * the partitions anyway (librdkafka lets a member join at most once
+         * a second, and the joiner has just joined): until then this worker
+         * keeps serving them, instead of leaving them to nobody.  Never while
+         * closing: the worker loop that completes it has ended. */
+        if (coop && rb->defer_ms > 0 && parts->cnt > 0 && !rd_kafka_assignment_lost(rk) &&
+            !rb->stopping &&
+            (rb->pending = rd_kafka_topic_partition_list_copy(parts))) {
+                rb->pending_since_us = swarm_clock_us();
+                SWARM_DEBUG(rb->log, "rebalance revoke of %d partitions deferred %" PRId64
+                            " ms", parts->cnt, rb->defer_ms);
+                return;
+        }
+        finish_revoke(rb, rk, coop, parts, 0);
 }
 
 void rebalance_handle(rebalance_t *rb, rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts) {
         int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
+        /* events come in order: a held-back revocation completes first */
+        flush_pending(rb, rk, 1);
         if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 on_assign(rb, rk, coop, parts);
         } else if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {

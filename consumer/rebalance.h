@@ -19,7 +19,7 @@
  *
  * Each event logs one line that tests read, e.g.
  *   rebalance assign partitions=3 [0,1,2] owned=3 protocol=COOPERATIVE
- *   rebalance revoke partitions=1 [2] owned=2 lost=0 drain_us=812 protocol=...
+ *   rebalance revoke partitions=1 [2] owned=2 lost=0 drain_us=812 deferred_us=0 ...
  * and counts partitions in swarm_worker_partitions_assigned_total,
  * swarm_worker_partitions_revoked_total (label lost="0"|"1").
  *
@@ -48,10 +48,24 @@ typedef struct rebalance_ops {
         void (*owned)(void *ctx, int n); /* partitions owned after the event */
 } rebalance_ops_t;
 
-/* Registers the counters on `metrics`; ops is copied, log borrowed. */
-int rebalance_new(const rebalance_ops_t *ops, swarm_metrics_t *metrics,
-                  const swarm_log_t *log, rebalance_t **out, swarm_err_t *err);
+/* Registers the counters on `metrics`; ops is copied, log borrowed.
+ * defer_ms > 0: a cooperative revocation is completed (drain, commit,
+ * incremental unassign) only defer_ms after librdkafka announced it, by
+ * rebalance_tick(); meanwhile the partitions are still fetched and served.
+ * The reason: a joiner is given the partitions in the rebalance's second
+ * round, which librdkafka 2.0.2 starts no earlier than 1 s after the
+ * joiner's first JoinGroup; a revocation completed at once leaves them to
+ * nobody for that second (bench/scaling). */
+int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
+                  swarm_metrics_t *metrics, const swarm_log_t *log,
+                  rebalance_t **out, swarm_err_t *err);
 void rebalance_destroy(rebalance_t *rb);
+
+/* Complete a held-back revocation once its time has come; with `stopping`
+ * (the worker stops: before its final drain and the group leave) at once,
+ * and defer none after it.  Call it from the consumer loop between polls.
+ * NULL is accepted. */
+void rebalance_tick(rebalance_t *rb, rd_kafka_t *rk, int stopping);
 
 /* The body of the rebalance callback (rd_kafka_conf_set_rebalance_cb). */
 void rebalance_handle(rebalance_t *rb, rd_kafka_t *rk, rd_kafka_resp_err_t e,

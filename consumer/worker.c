@@ -71,6 +71,9 @@
 #define DRAIN_MARGIN_MS 10000
 /* How long a stop waits for the first assignment (wait_first_assignment). */
 #define FIRST_ASSIGN_WAIT_MS 15000
+/* How long a cooperative revocation keeps serving its partitions before it
+ * hands them over (rebalance.h; swarm.revoke.defer.ms, 0: at once). */
+#define REVOKE_DEFER_MS 900
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
@@ -814,6 +817,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
         rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned};
+        int64_t defer = 0;
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
@@ -824,7 +828,9 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                             &w->fatal, w->log, &w->out, err)))
                 return r;
 
-        if ((r = rebalance_new(&ops, w->metrics, w->log, &w->rb, err)) ||
+        if ((r = swarm_conf_get_i64(w->conf, "swarm.revoke.defer.ms", REVOKE_DEFER_MS,
+                                    &defer, err)) ||
+            (r = rebalance_new(&ops, defer, w->metrics, w->log, &w->rb, err)) ||
             (r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
                 return r;
         /* the offsets we store are the truth: never store on poll */
@@ -953,6 +959,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
                 rd_kafka_message_t *msg;
                 if (w->parked)
                         retry_parked(w);
+                rebalance_tick(w->rb, w->consumer, 0);
                 bound_inflight(w);
                 msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
@@ -975,6 +982,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         }
 
         SWARM_INFO(w->log, "stopping: finishing batches in hand");
+        rebalance_tick(w->rb, w->consumer, 1);
         {
                 /* the whole stop is bounded (stopguard.h); the drain gets
                  * half of it, so a slow one still commits what it did */
