@@ -105,6 +105,11 @@ static const swarm_opt_t opts[] = {
          "longest a stop (drain, flush, commit, leave) may take before the "
          "worker exits anyway (status 3), as when the broker is gone", "30000", 0,
          SWARM_OPT_INT, 100, 3600000, .field = F(stop_timeout_ms)},
+        {"revoke-defer-ms", 0, "swarm.revoke.defer.ms", "MS",
+         "keep serving partitions a cooperative rebalance takes away this long "
+         "before handing them over, while the joiner cannot rejoin yet "
+         "(librdkafka: once a second; 0: at once)", "900", 0, SWARM_OPT_INT, 0,
+         60000, .field = F(revoke_defer_ms)},
         SWARM_OPT_END,
 };
 #undef F

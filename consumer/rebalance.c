@@ -10,6 +10,10 @@
 
 #include "swarm/clock.h"
 
+static void skip_drain(void *ctx) {
+        (void)ctx;
+}
+
 /* Partitions listed in one log line; the count is always exact. */
 #define LIST_MAX_CHARS 512
 
@@ -22,6 +26,9 @@ struct rebalance {
         /* a cooperative revocation held back (rebalance_tick) */
         rd_kafka_topic_partition_list_t *pending;
         int64_t pending_since_us;
+        int64_t paused_us;      /* 0: still served; else paused since */
+        int stored;             /* its messages are answered ... */
+        uint64_t store_round;   /* ... and stored once the round moves */
         int stopping;           /* no more deferrals */
 };
 
@@ -135,6 +142,12 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
         for (int i = 0; i < parts->cnt; i++)
                 rb->ops.forget(rb->ops.ctx, parts->elems[i].partition);
         if (coop) {
+                /* a pause outlives the assignment: the next time this
+                 * worker is given them they must flow */
+                if (rb->pending == parts && rb->paused_us) {
+                        rd_kafka_resume_partitions(rk, parts);
+                        rb->paused_us = 0;
+                }
                 report(rb, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
                 rb->owned = rb->owned > parts->cnt ? rb->owned - parts->cnt : 0;
         } else {
@@ -150,15 +163,52 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
                    coop ? "COOPERATIVE" : "EAGER");
 }
 
+/* Non-zero once the held-back partitions can be given up without the
+ * blocking drain: served for defer_ms, then paused, their own messages
+ * answered, and one more output round (their offsets stored). */
+static int pending_ready(rebalance_t *rb, rd_kafka_t *rk) {
+        int64_t now = swarm_clock_us(), left = 0;
+
+        if (now - rb->pending_since_us < rb->defer_ms * 1000)
+                return 0;
+        if (!rb->paused_us) {
+                rd_kafka_pause_partitions(rk, rb->pending);
+                rb->paused_us = now;
+        }
+        if (!rb->stored) {
+                for (int i = 0; i < rb->pending->cnt; i++)
+                        left += rb->ops.inflight(rb->ops.ctx, rb->pending->elems[i].partition);
+                if (left > 0 && now - rb->paused_us < rb->ops.drain_deadline_ms * 1000)
+                        return 0;
+                if (left > 0)
+                        SWARM_WARN(rb->log, "revocation: %" PRId64 " messages of the revoked "
+                                   "partitions still in flight after %" PRId64 " ms: not "
+                                   "committing them", left, rb->ops.drain_deadline_ms);
+                rb->stored = 1;
+                rb->store_round = rb->ops.store_round(rb->ops.ctx);
+                return 0;
+        }
+        return rb->ops.store_round(rb->ops.ctx) > rb->store_round;
+}
+
 static void flush_pending(rebalance_t *rb, rd_kafka_t *rk, int now) {
         int64_t waited;
 
         if (!rb->pending)
                 return;
         waited = swarm_clock_us() - rb->pending_since_us;
-        if (!now && waited < rb->defer_ms * 1000)
+        if (!now && !pending_ready(rb, rk))
                 return;
-        finish_revoke(rb, rk, 1, rb->pending, waited);
+        if (!now) {
+                /* drained above, partition by partition */
+                rebalance_ops_t ops = rb->ops;
+                rb->ops.drain = skip_drain;
+                finish_revoke(rb, rk, 1, rb->pending, waited);
+                rb->ops = ops;
+        } else {
+                finish_revoke(rb, rk, 1, rb->pending, waited);
+        }
+        rb->stored = 0;
         rd_kafka_topic_partition_list_destroy(rb->pending);
         rb->pending = NULL;
 }

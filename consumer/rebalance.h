@@ -46,12 +46,22 @@ typedef struct rebalance_ops {
         void (*commit)(void *ctx);      /* synchronous commit of stored offsets */
         void (*forget)(void *ctx, int32_t partition); /* drop its tracking */
         void (*owned)(void *ctx, int n); /* partitions owned after the event */
+        /* for a revocation completed between polls: messages of a
+         * partition not yet answered, and a counter that moves each time
+         * the output stage stored the offsets it acknowledged */
+        int64_t (*inflight)(void *ctx, int32_t partition);
+        uint64_t (*store_round)(void *ctx);
+        int64_t drain_deadline_ms;      /* as for ops->drain */
 } rebalance_ops_t;
 
 /* Registers the counters on `metrics`; ops is copied, log borrowed.
  * defer_ms > 0: a cooperative revocation is completed (drain, commit,
- * incremental unassign) only defer_ms after librdkafka announced it, by
- * rebalance_tick(); meanwhile the partitions are still fetched and served.
+ * incremental unassign) by rebalance_tick(), between polls: for defer_ms
+ * the partitions are still fetched and served; then they are paused, and
+ * once their own messages are answered and stored (ops->inflight,
+ * ops->store_round; at most drain_deadline_ms) the offsets are committed
+ * and the partitions given up.  The partitions kept go on meanwhile: no
+ * drain of everything in flight stalls them.
  * The reason: a joiner is given the partitions in the rebalance's second
  * round, which librdkafka 2.0.2 starts no earlier than 1 s after the
  * joiner's first JoinGroup; a revocation completed at once leaves them to

@@ -71,9 +71,6 @@
 #define DRAIN_MARGIN_MS 10000
 /* How long a stop waits for the first assignment (wait_first_assignment). */
 #define FIRST_ASSIGN_WAIT_MS 15000
-/* How long a cooperative revocation keeps serving its partitions before it
- * hands them over (rebalance.h; swarm.revoke.defer.ms, 0: at once). */
-#define REVOKE_DEFER_MS 900
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
@@ -770,6 +767,14 @@ static void rb_forget(void *ctx, int32_t partition) {
         offtrack_reset(((worker_t *)ctx)->track, partition);
 }
 
+static int64_t rb_inflight(void *ctx, int32_t partition) {
+        return offtrack_inflight_part(((worker_t *)ctx)->track, partition);
+}
+
+static uint64_t rb_store_round(void *ctx) {
+        return (uint64_t)atomic_load(&((worker_t *)ctx)->store_rounds);
+}
+
 static void rb_owned(void *ctx, int n) {
         worker_t *w = ctx;
         atomic_store(&w->assigned_once, 1);
@@ -816,8 +821,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
-        rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned};
-        int64_t defer = 0;
+        rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned,
+                               rb_inflight, rb_store_round, w->drain_deadline_ms};
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
@@ -828,9 +833,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                             &w->fatal, w->log, &w->out, err)))
                 return r;
 
-        if ((r = swarm_conf_get_i64(w->conf, "swarm.revoke.defer.ms", REVOKE_DEFER_MS,
-                                    &defer, err)) ||
-            (r = rebalance_new(&ops, defer, w->metrics, w->log, &w->rb, err)) ||
+        if ((r = rebalance_new(&ops, w->o.revoke_defer_ms, w->metrics, w->log, &w->rb,
+                               err)) ||
             (r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
                 return r;
         /* the offsets we store are the truth: never store on poll */
