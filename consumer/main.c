@@ -106,9 +106,10 @@ static const swarm_opt_t opts[] = {
          "worker exits anyway (status 3), as when the broker is gone", "30000", 0,
          SWARM_OPT_INT, 100, 3600000, .field = F(stop_timeout_ms)},
         {"revoke-defer-ms", 0, "swarm.revoke.defer.ms", "MS",
-         "keep serving partitions a cooperative rebalance takes away this long "
-         "before handing them over, while the joiner cannot rejoin yet "
-         "(librdkafka: once a second; 0: at once)", "900", 0, SWARM_OPT_INT, 0,
+         "hold a cooperative revocation back this long before handing the "
+         "partitions over (librdkafka 2.0.2 then delivers no message of any "
+         "partition: measured worse, see bench/scaling; 0: at once)", "0", 0,
+         SWARM_OPT_INT, 0,
          60000, .field = F(revoke_defer_ms)},
         SWARM_OPT_END,
 };

@@ -223,11 +223,9 @@ void rebalance_tick(rebalance_t *rb, rd_kafka_t *rk, int stopping) {
 
 static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
                       rd_kafka_topic_partition_list_t *parts) {
-        /* Hold a cooperative revocation back while the joiner cannot take
-         * the partitions anyway (librdkafka lets a member join at most once
-         * a second, and the joiner has just joined): until then this worker
-         * keeps serving them, instead of leaving them to nobody.  Never while
-         * closing: the worker loop that completes it has ended. */
+        /* --revoke-defer-ms (rebalance.h): serve the partitions a while
+         * longer, then hand them over between polls.  Never while stopping:
+         * the loop that completes it has ended. */
         if (coop && rb->defer_ms > 0 && parts->cnt > 0 && !rd_kafka_assignment_lost(rk) &&
             !rb->stopping &&
             (rb->pending = rd_kafka_topic_partition_list_copy(parts))) {

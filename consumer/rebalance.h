@@ -55,17 +55,20 @@ typedef struct rebalance_ops {
 } rebalance_ops_t;
 
 /* Registers the counters on `metrics`; ops is copied, log borrowed.
- * defer_ms > 0: a cooperative revocation is completed (drain, commit,
- * incremental unassign) by rebalance_tick(), between polls: for defer_ms
- * the partitions are still fetched and served; then they are paused, and
- * once their own messages are answered and stored (ops->inflight,
- * ops->store_round; at most drain_deadline_ms) the offsets are committed
- * and the partitions given up.  The partitions kept go on meanwhile: no
- * drain of everything in flight stalls them.
- * The reason: a joiner is given the partitions in the rebalance's second
- * round, which librdkafka 2.0.2 starts no earlier than 1 s after the
- * joiner's first JoinGroup; a revocation completed at once leaves them to
- * nobody for that second (bench/scaling). */
+ * defer_ms 0: the callback drains, commits and gives the partitions up at
+ * once.  defer_ms > 0: a cooperative revocation is completed by
+ * rebalance_tick(), between polls, defer_ms later: then the revoked
+ * partitions are paused, and once their own messages are
+ * answered and stored (ops->inflight, ops->store_round; at most
+ * drain_deadline_ms) the offsets are committed and the partitions given
+ * up, without the blocking drain of everything in flight.
+ * Why defer_ms exists, and why it is 0 by default: a joiner is given the
+ * partitions in the rebalance's second round, which librdkafka 2.0.2
+ * starts no earlier than 1 s after the joiner's first JoinGroup, so the
+ * moved partitions wait for nobody for up to that second.  Holding the
+ * revocation back was meant to serve them meanwhile, but librdkafka
+ * delivers no message of any partition while an unassign call is
+ * outstanding: every partition stalled instead (bench/scaling, defer900). */
 int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
                   swarm_metrics_t *metrics, const swarm_log_t *log,
                   rebalance_t **out, swarm_err_t *err);

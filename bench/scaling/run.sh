@@ -8,7 +8,8 @@
 #           revocation completed at once (-X swarm.warmup=false
 #           -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0)
 #   after   the defaults: warm-up before joining, 250 ms heartbeat, a
-#           cooperative revocation served 900 ms longer (rebalance.h)
+#           revocation completed in the callback (--revoke-defer-ms 0)
+#   deferN  "after" with --revoke-defer-ms N (e.g. --configs "after defer900")
 #
 #   bash bench/scaling/run.sh [--rate R] [--phase S] [--build DIR] [--configs "before after"]
 #
@@ -66,7 +67,10 @@ wait_log() { # file pattern seconds
 
 worker() { # config name -> pid in $wpid
   local c=$1 n=$2 x=()
-  [ "$c" = before ] && x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0)
+  case $c in
+    before) x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0) ;;
+    defer*) x=(-X "swarm.revoke.defer.ms=${c#defer}") ;;   # e.g. defer900
+  esac
   # WORKER_ARGS: more worker options for experiments (both configs)
   x+=(${WORKER_ARGS:-})
   "$consumer" -b "$brokers" -t "requests.$c" -r "results.$c" -g "scaling-$c" \
@@ -108,6 +112,28 @@ for c in $configs; do run "$c"; done
 echo "rate ${rate} req/s, 1 row each, phases of ${phase} s, 8 partitions, real Kafka broker"
 printf '%-7s %-12s %-7s %8s %9s %9s %9s\n' config event window n p50_ms p99_ms max_ms
 while read -r c t0 ev1 ev2 tend; do
+  # the partitions that change owner: those the joiner is assigned
+  moved=$(sed -n 's/.*rebalance assign partitions=[1-9][0-9]* \[\([0-9,]*\)\].*/\1/p' \
+          "$work/$c-B.log" | head -1)
+  /usr/bin/python3 - "$c" "$t0" "$ev1" "$ev2" "$tend" "$during" "$work/lat-$c" "$moved" \
+    >>"$work/timeline" <<'PY'
+import sys
+from collections import defaultdict
+c, e1, e2 = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
+moved = {int(p) for p in sys.argv[8].split(",") if p}
+rows = [l.split() for l in open(sys.argv[7]) if l.strip()]
+for name, e in (("1->2 join", e1), ("2->1 leave", e2)):
+    b = defaultdict(lambda: ([], []))
+    for r in rows:
+        k = (int(r[0]) - e) // 500
+        if -1 <= k < 8:
+            b[k][int(r[3]) not in moved].append(int(r[1]))
+    def f(v):
+        v = sorted(v)
+        return f"{v[len(v) // 2] / 1000:6.0f} {v[-1] / 1000:6.0f}" if v else f"{'-':>6} {'-':>6}"
+    for k in sorted(b):
+        print(f"{c:<7} {name:<11} {k / 2:+5.1f}s   moved {f(b[k][0])}   kept {f(b[k][1])}")
+PY
   /usr/bin/python3 - "$c" "$t0" "$ev1" "$ev2" "$tend" "$during" "$work/lat-$c" <<'PY'
 import sys
 c, t0, e1, e2, te, d = sys.argv[1], *map(int, sys.argv[2:7])
@@ -125,5 +151,8 @@ emit("2->1 leave", "during", e2, e2 + d); emit("2->1 leave", "after", e2 + d, te
 PY
   grep -h '^summary' "$work/out-$c" | sed "s/^/  $c: /"
 done <"$work/events"
+echo "by send time, each half second from 0.5 s before the event: p50 and max ms of the"
+echo "partitions that change owner (moved) and of the others (kept):"
+cat "$work/timeline"
 echo "rebalance log (partitions moved per event):"
 cat "$work"/rebalance-*
