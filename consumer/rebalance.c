@@ -120,7 +120,7 @@ static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
         swarm_metrics_add(rb->s_assigned, parts->cnt);
         rb->ops.owned(rb->ops.ctx, rb->owned);
         list_parts(parts, list, sizeof(list));
-        SWARM_INFO(rb->log, "rebalance assign partitions=%d %s owned=%d protocol=%s",
+        SWARM_INFO(rb->log, "assigned partitions=%d %s owned=%d protocol=%s",
                    parts->cnt, list, rb->owned, coop ? "COOPERATIVE" : "EAGER");
 }
 
@@ -157,7 +157,7 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
         swarm_metrics_add(lost ? rb->s_lost : rb->s_revoked, parts->cnt);
         rb->ops.owned(rb->ops.ctx, rb->owned);
         list_parts(parts, list, sizeof(list));
-        SWARM_INFO(rb->log, "rebalance revoke partitions=%d %s owned=%d lost=%d "
+        SWARM_INFO(rb->log, "revoked partitions=%d %s owned=%d lost=%d "
                    "drain_us=%" PRId64 " deferred_us=%" PRId64 " protocol=%s", parts->cnt,
                    list, rb->owned, lost, swarm_clock_us() - t0, deferred_us,
                    coop ? "COOPERATIVE" : "EAGER");

@@ -18,8 +18,8 @@
  * never a loss).
  *
  * Each event logs one line that tests read, e.g.
- *   rebalance assign partitions=3 [0,1,2] owned=3 protocol=COOPERATIVE
- *   rebalance revoke partitions=1 [2] owned=2 lost=0 drain_us=812 deferred_us=0 ...
+ *   assigned partitions=3 [0,1,2] owned=3 protocol=COOPERATIVE
+ *   revoked partitions=1 [2] owned=2 lost=0 drain_us=812 deferred_us=0 ...
  * and counts partitions in swarm_worker_partitions_assigned_total,
  * swarm_worker_partitions_revoked_total (label lost="0"|"1").
  *

@@ -82,7 +82,7 @@ worker() { # config name -> pid in $wpid
 run() { # config
   local c=$1 a b t0 ev1 ev2 total
   worker "$c" A; a=$wpid; pids+=("$a")
-  wait_log "$work/$c-A.log" "rebalance assign partitions=8" 60
+  wait_log "$work/$c-A.log" "assigned partitions=8" 60
   total=$(( rate * (phase * 3 + settle) ))
   "$producer" -b "$brokers" -t "requests.$c" -r "results.$c" --model fashion \
     --input "$data/test.npy" --repeat $(( total / 10000 + 1 )) --rate "$rate" \
@@ -103,7 +103,7 @@ run() { # config
   kill -INT "$ppid" 2>/dev/null || true; wait "$ppid" || true
   kill -TERM "$a"; wait "$a" || true
   echo "$c $t0 $ev1 $ev2 $(now_ms)" >>"$work/events"
-  grep -h "rebalance \(assign\|revoke\)\|warm-up done\|subscribed" "$work/$c-A.log" "$work/$c-B.log" \
+  grep -h "\(assigned\|revoked\) partitions\|warm-up done\|subscribed" "$work/$c-A.log" "$work/$c-B.log" \
     | sed "s/^/  $c: /" >"$work/rebalance-$c"
 }
 
@@ -113,7 +113,7 @@ echo "rate ${rate} req/s, 1 row each, phases of ${phase} s, 8 partitions, real K
 printf '%-7s %-12s %-7s %8s %9s %9s %9s\n' config event window n p50_ms p99_ms max_ms
 while read -r c t0 ev1 ev2 tend; do
   # the partitions that change owner: those the joiner is assigned
-  moved=$(sed -n 's/.*rebalance assign partitions=[1-9][0-9]* \[\([0-9,]*\)\].*/\1/p' \
+  moved=$(sed -n 's/.*assigned partitions=[1-9][0-9]* \[\([0-9,]*\)\].*/\1/p' \
           "$work/$c-B.log" | head -1)
   /usr/bin/python3 - "$c" "$t0" "$ev1" "$ev2" "$tend" "$during" "$work/lat-$c" "$moved" \
     >>"$work/timeline" <<'PY'

@@ -50,7 +50,7 @@ w() { # name
     --metrics-port -1 --stop-timeout-ms 4000 2>"$work/$1.log" &
 }
 w A; apid=$!
-wait_log "$work/A.log" "rebalance assign partitions=6 " 300
+wait_log "$work/A.log" "assigned partitions=6 " 300
 
 # 12 s of 1000 requests/s
 "$producer" -b "$bs" --model fashion --input "$data/test.npy" --repeat 1 --rate 1000 \
@@ -62,16 +62,16 @@ sleep 2
 # 1. the joiner: warmed up, then subscribed; some partitions move
 w B; bpid2=$!
 # round 1 assigns B nothing (A first gives up what moves), round 2 the rest
-wait_log "$work/B.log" "rebalance assign partitions=[1-9]" 300
+wait_log "$work/B.log" "assigned partitions=[1-9]" 300
 nwarm=$(grep -n "warm-up done models=1 failed=0" "$work/B.log" | cut -d: -f1)
 nsub=$(grep -n "subscribed topic=requests" "$work/B.log" | cut -d: -f1)
 [ -n "$nwarm" ] && [ -n "$nsub" ] && [ "$nwarm" -lt "$nsub" ] ||
   fail "B subscribed (line ${nsub:-none}) before its warm-up (line ${nwarm:-none})"
-bassign=$(grep -m1 "rebalance assign partitions=[1-9]" "$work/B.log")
+bassign=$(grep -m1 "assigned partitions=[1-9]" "$work/B.log")
 nb=$(parts "$bassign" | wc -l)
 [ "$nb" -ge 1 ] && [ "$nb" -le 5 ] || fail "B was assigned $nb of 6 partitions: $bassign"
-wait_log "$work/A.log" "rebalance revoke partitions=[1-9]" 100
-arevoke=$(grep "rebalance revoke partitions=[1-9]" "$work/A.log")
+wait_log "$work/A.log" "revoked partitions=[1-9]" 100
+arevoke=$(grep "revoked partitions=[1-9]" "$work/A.log")
 [ "$(wc -l <<<"$arevoke")" = 1 ] || fail "A revoked more than once: $arevoke"
 [ "$(parts "$arevoke")" = "$(parts "$bassign")" ] ||
   fail "A revoked [$(parts "$arevoke" | tr '\n' ' ')], B got [$(parts "$bassign" | tr '\n' ' ')]"
@@ -84,10 +84,10 @@ kill -TERM $bpid2
 wait $bpid2 || fail "B exited $? on SIGTERM"
 bpid2=
 grep -q "stopped cleanly, left the group" "$work/B.log" || fail "B did not leave cleanly"
-wait_log "$work/A.log" "rebalance assign partitions=$nb .*owned=6 " 100
-[ "$(grep -c "rebalance revoke partitions=[1-9]" "$work/A.log")" = 1 ] ||
+wait_log "$work/A.log" "assigned partitions=$nb .*owned=6 " 100
+[ "$(grep -c "revoked partitions=[1-9]" "$work/A.log")" = 1 ] ||
   fail "A revoked partitions when B left"
-again=$(grep "rebalance assign partitions=$nb .*owned=6 " "$work/A.log" | tail -1)
+again=$(grep "assigned partitions=$nb .*owned=6 " "$work/A.log" | tail -1)
 [ "$(parts "$again")" = "$(parts "$bassign")" ] || fail "A took back [$(parts "$again" | tr '\n' ' ')]"
 wait $ppid || true
 ppid=
