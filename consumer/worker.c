@@ -992,9 +992,11 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
                  * half of it, so a slow one still commits what it did */
                 swarm_err_t gerr;
                 swarm_err_clear(&gerr);
-                if (stopguard_start(w->o.stop_timeout_ms, w->log, &w->guard, &gerr))
+                if (w->o.stop_timeout_ms > 0 &&
+                    stopguard_start(w->o.stop_timeout_ms, w->log, &w->guard, &gerr))
                         SWARM_WARN(w->log, "stop is unbounded: %s", gerr.msg);
-                if (w->drain_deadline_ms > w->o.stop_timeout_ms / 2)
+                if (w->o.stop_timeout_ms > 0 &&
+                    w->drain_deadline_ms > w->o.stop_timeout_ms / 2)
                         w->drain_deadline_ms = w->o.stop_timeout_ms / 2;
         }
         wait_first_assignment(w);

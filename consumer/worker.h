@@ -47,7 +47,7 @@ typedef struct worker_opts {
         const char *state_dir;
         int start_from_state;
         int warmup;                     /* run each model before joining */
-        int64_t stop_timeout_ms;        /* > 0: a stop exits within it */
+        int64_t stop_timeout_ms;        /* > 0: a stop exits within it; 0: unbounded */
         int64_t revoke_defer_ms;        /* rebalance.h; 0: at once */
 } worker_opts_t;
 
