@@ -66,6 +66,7 @@ void warmup_run(models_t *mm, int64_t max_rows, const swarm_log_t *log,
 
         res->models = n;
         res->failed = 0;
+        res->rows = 0;
         for (int i = 0; i < n; i++) {
                 swarm_model_t *m = refs[i]->m;
                 int64_t fixed = swarm_model_fixed_rows(m);
@@ -75,13 +76,15 @@ void warmup_run(models_t *mm, int64_t max_rows, const swarm_log_t *log,
                 swarm_err_clear(&err);
                 /* a fixed batch runs its own size once; else 1 row, then a
                  * fuller batch (the buffers most batches need) */
-                if (warm_one(m, fixed > 0 ? fixed : 1, &err) ||
-                    (fixed < 0 && big > 1 && warm_one(m, big, &err))) {
+                int64_t first = fixed > 0 ? fixed : 1, second = fixed < 0 && big > 1 ? big : 0;
+
+                if (warm_one(m, first, &err) || (second && warm_one(m, second, &err))) {
                         res->failed++;
                         SWARM_WARN(log, "warm-up of model=%s version=%d failed "
                                    "(served cold): %s", refs[i]->name,
                                    (int)refs[i]->version, err.msg);
                 } else {
+                        res->rows += first + second;
                         SWARM_DEBUG(log, "warm-up model=%s version=%d us=%" PRId64,
                                     refs[i]->name, (int)refs[i]->version,
                                     swarm_clock_us() - t1);

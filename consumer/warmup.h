@@ -31,6 +31,7 @@
 typedef struct warmup_result {
         int models;             /* models run */
         int failed;             /* of which a run failed (logged) */
+        int64_t rows;           /* rows of the runs that succeeded */
         int64_t us;             /* wall time of the whole warm-up */
 } warmup_result_t;
 
