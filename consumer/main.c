@@ -107,6 +107,20 @@ static const swarm_opt_t opts[] = {
         {"start-from-state", 0, "swarm.start.from.state", NULL,
          "start from --state-dir when the registry is unreachable", "false", 0,
          SWARM_OPT_BOOL, .field = F(start_from_state)},
+        {"warmup", 0, "swarm.warmup", NULL,
+         "run every model once on zeros before joining the group, so a worker "
+         "added under load has no cold first batch (-X swarm.warmup=false: off)",
+         "true", 0, SWARM_OPT_BOOL, .field = F(warmup)},
+        {"stop-timeout-ms", 0, "swarm.stop.timeout.ms", "MS",
+         "longest a stop (drain, flush, commit, leave) may take before the "
+         "worker exits anyway (status 3), as when the broker is gone", "30000", 0,
+         SWARM_OPT_INT, 100, 3600000, .field = F(stop_timeout_ms)},
+        {"revoke-defer-ms", 0, "swarm.revoke.defer.ms", "MS",
+         "hold a cooperative revocation back this long before handing the "
+         "partitions over (librdkafka 2.0.2 then delivers no message of any "
+         "partition: measured worse, see bench/scaling; 0: at once)", "0", 0,
+         SWARM_OPT_INT, 0,
+         60000, .field = F(revoke_defer_ms)},
         SWARM_OPT_END,
 };
 #undef F

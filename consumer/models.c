@@ -327,6 +327,24 @@ void models_deployment(models_t *mm, const char *name, size_t name_len,
         pthread_mutex_unlock(&mm->lock);
 }
 
+int models_refs(models_t *mm, models_ref_t **out, int cap) {
+        int n = 0;
+
+        pthread_mutex_lock(&mm->lock);
+        for (follow_t *f = mm->follows; f && n < cap; f = f->next)
+                if (f->target) {
+                        f->target->refs++;
+                        out[n++] = &f->target->pub;
+                }
+        for (entry_t *e = mm->entries; e && n < cap; e = e->next)
+                if (e->is_static) {
+                        e->refs++;
+                        out[n++] = &e->pub;
+                }
+        pthread_mutex_unlock(&mm->lock);
+        return n;
+}
+
 int models_count(models_t *mm) {
         int n = 0;
 

@@ -115,6 +115,12 @@ void models_release(models_t *mm, models_ref_t *ref);
 void models_deployment(models_t *mm, const char *name, size_t name_len,
                        int64_t *max_batch_rows, int64_t *max_delay_us);
 
+/* References to the models counted by models_count() (static versions and
+ * followed alias targets), at most `cap` of them, each to be dropped with
+ * models_release(): the worker's warm-up runs each once before it joins
+ * the group.  Returns how many were filled. */
+int models_refs(models_t *mm, models_ref_t **out, int cap);
+
 /* Models that resolve() can serve without a version right now. */
 int models_count(models_t *mm);
 

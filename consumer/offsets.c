@@ -149,6 +149,16 @@ int64_t offtrack_inflight(offtrack_t *t) {
         return n;
 }
 
+int64_t offtrack_inflight_part(offtrack_t *t, int32_t partition) {
+        part_t *p;
+        int64_t n;
+        pthread_mutex_lock(&t->lock);
+        p = find(t, partition);
+        n = p ? (int64_t)(p->tail_seq - p->head_seq) : 0;
+        pthread_mutex_unlock(&t->lock);
+        return n;
+}
+
 void offtrack_reset(offtrack_t *t, int32_t partition) {
         part_t *p;
         pthread_mutex_lock(&t->lock);

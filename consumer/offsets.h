@@ -44,6 +44,10 @@ int offtrack_done(offtrack_t *t, offtrack_ref_t ref, int64_t *commit_offset);
 /* Messages still in flight, over all partitions. */
 int64_t offtrack_inflight(offtrack_t *t);
 
+/* Messages of one partition still in flight (not yet done, or done after
+ * one that is not). */
+int64_t offtrack_inflight_part(offtrack_t *t, int32_t partition);
+
 /* Forget a partition (after it was revoked and drained). */
 void offtrack_reset(offtrack_t *t, int32_t partition);
 

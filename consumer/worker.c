@@ -28,6 +28,9 @@
 #include "swarm/clock.h"
 #include "swarm/kafka.h"
 #include "swarm/metrics.h"
+#include "rebalance.h"
+#include "stopguard.h"
+#include "warmup.h"
 #include "worker_int.h"
 
 /* The output thread wakes at least this often to serve delivery reports. */
@@ -168,46 +171,41 @@ static void commit_sync(worker_t *w) {
                 SWARM_WARN(w->log, "commit failed: %s", rd_kafka_err2str(e));
 }
 
+/* rebalance.h's hooks: the drain and commit above, the offset tracker and
+ * the assigned-partitions gauge that /readyz reads. */
+static void rb_drain(void *ctx) {
+        drain(ctx);
+}
+
+static void rb_commit(void *ctx) {
+        worker_t *w = ctx;
+        commit_sync(w);
+        output_txn_settle(w->out);      /* exactly once: commit before revoke */
+}
+
+static void rb_forget(void *ctx, int32_t partition) {
+        offtrack_reset(((worker_t *)ctx)->track, partition);
+}
+
+static int64_t rb_inflight(void *ctx, int32_t partition) {
+        return offtrack_inflight_part(((worker_t *)ctx)->track, partition);
+}
+
+static uint64_t rb_store_round(void *ctx) {
+        return (uint64_t)atomic_load(&((worker_t *)ctx)->store_rounds);
+}
+
+static void rb_owned(void *ctx, int n) {
+        worker_t *w = ctx;
+        atomic_store(&w->assigned_once, 1);
+        atomic_store(&w->assigned, n);
+        swarm_metrics_set(w->s_assigned, n);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         worker_t *w = opaque;
-        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
-        rd_kafka_error_t *error = NULL;
-
-        if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                atomic_store(&w->assigned_once, 1);
-                for (int i = 0; i < parts->cnt; i++)
-                        offtrack_reset(w->track, parts->elems[i].partition);
-                SWARM_INFO(w->log, "assigned partitions=%d protocol=%s", parts->cnt,
-                           rd_kafka_rebalance_protocol(rk));
-                if (coop) {
-                        error = rd_kafka_incremental_assign(rk, parts);
-                        atomic_fetch_add(&w->assigned, parts->cnt);
-                } else {
-                        rd_kafka_assign(rk, parts);
-                        atomic_store(&w->assigned, parts->cnt);
-                }
-                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
-        } else {
-                /* Finish what was consumed and commit it, so the next owner
-                 * starts exactly where we stopped. */
-                SWARM_INFO(w->log, "revoking partitions=%d, draining", parts->cnt);
-                drain(w);
-                commit_sync(w);
-                output_txn_settle(w->out);      /* exactly once: commit before revoke */
-                if (coop) {
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                        atomic_fetch_sub(&w->assigned, parts->cnt);
-                } else {
-                        rd_kafka_assign(rk, NULL);
-                        atomic_store(&w->assigned, 0);
-                }
-                swarm_metrics_set(w->s_assigned, atomic_load(&w->assigned));
-        }
-        if (error) {
-                SWARM_ERROR(w->log, "rebalance: %s", rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        }
+        rebalance_handle(w->rb, rk, e, parts);
 }
 
 static int start_kafka(worker_t *w, swarm_err_t *err) {
@@ -219,6 +217,12 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "auto.offset.reset", "earliest",
                 "fetch.wait.max.ms", "10",
                 "partition.assignment.strategy", "cooperative-sticky",
+                /* A member learns of a rebalance (a worker joining or
+                 * leaving) at its next heartbeat, and the moved partitions
+                 * are served by nobody until every member has rejoined:
+                 * librdkafka's 3 s default was most of a scale event's
+                 * latency spike (bench/scaling). */
+                "heartbeat.interval.ms", "250",
                 /* Bound the prefetch (librdkafka's default is 64 MB and
                  * 100k messages per worker): the exec queue already holds
                  * the next batches, and memory must stay flat on backlog. */
@@ -238,6 +242,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
         txn_opts_t txo;         /* exactly-once mode (txn.h); output copies it */
+        rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned,
+                               rb_inflight, rb_store_round, w->drain_deadline_ms};
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
@@ -251,7 +257,9 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                             &w->fatal, w->log, &w->out, err)))
                 return r;
 
-        if ((r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
+        if ((r = rebalance_new(&ops, w->o.revoke_defer_ms, w->metrics, w->log, &w->rb,
+                               err)) ||
+            (r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
                 return r;
         /* the offsets we store are the truth: never store on poll */
         rd_kafka_conf_set(kc, "enable.auto.offset.store", "false", NULL, 0);
@@ -272,6 +280,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
         if (e)
                 return swarm_err_set(err, SWARM_ERR_KAFKA, "subscribe to %s: %s",
                                      w->o.topic, rd_kafka_err2str(e));
+        SWARM_INFO(w->log, "subscribed topic=%s", w->o.topic);
         return SWARM_OK;
 }
 
@@ -358,6 +367,11 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_t exec_t, out_t;
         int r;
 
+        /* warm before joining: the group hands partitions over at once */
+        if (w->o.warmup) {
+                warmup_result_t wr;
+                warmup_run(w->mm, w->bconf.max_rows, w->log, &wr);
+        }
         if ((r = start_kafka(w, err)))
                 return r;
         if (w->o.metrics_port >= 0 &&
@@ -378,6 +392,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
                 output_before_poll(w->out);     /* exactly once: rewind, commit gate */
                 if (w->parked)
                         retry_parked(w);
+                rebalance_tick(w->rb, w->consumer, 0);
                 bound_inflight(w);
                 msg = rd_kafka_consumer_poll(w->consumer, POLL_MS);
                 if (!msg)
@@ -416,6 +431,19 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         }
 
         SWARM_INFO(w->log, "stopping: finishing batches in hand");
+        rebalance_tick(w->rb, w->consumer, 1);
+        {
+                /* the whole stop is bounded (stopguard.h); the drain gets
+                 * half of it, so a slow one still commits what it did */
+                swarm_err_t gerr;
+                swarm_err_clear(&gerr);
+                if (w->o.stop_timeout_ms > 0 &&
+                    stopguard_start(w->o.stop_timeout_ms, w->log, &w->guard, &gerr))
+                        SWARM_WARN(w->log, "stop is unbounded: %s", gerr.msg);
+                if (w->o.stop_timeout_ms > 0 &&
+                    w->drain_deadline_ms > w->o.stop_timeout_ms / 2)
+                        w->drain_deadline_ms = w->o.stop_timeout_ms / 2;
+        }
         wait_first_assignment(w);
         if (!job_fatal_is_set(&w->fatal)) {
                 drain(w);

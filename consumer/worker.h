@@ -46,6 +46,9 @@ typedef struct worker_opts {
         int64_t cache_mb;               /* 0: no bound */
         const char *state_dir;
         int start_from_state;
+        int warmup;                     /* run each model before joining */
+        int64_t stop_timeout_ms;        /* > 0: a stop exits within it; 0: unbounded */
+        int64_t revoke_defer_ms;        /* rebalance.h; 0: at once */
 } worker_opts_t;
 
 /* Loads the models (consumer/models.h) before it returns.  librdkafka

@@ -27,7 +27,9 @@
 #include "models.h"
 #include "offsets.h"
 #include "output.h"
+#include "rebalance.h"
 #include "reply.h"
+#include "stopguard.h"
 #include "swarm/backend.h"
 #include "swarm/codec.h"
 #include "swarm/kafka.h"
@@ -70,6 +72,8 @@ struct worker {
 
         rd_kafka_t *consumer;
         offtrack_t *track;
+        rebalance_t *rb;                /* consumer/rebalance.h */
+        stopguard_t *guard;             /* set once a stop began */
 
         execq_t execq;
         outq_t outq;

@@ -157,8 +157,12 @@ fail:
 }
 
 void worker_destroy(worker_t *w) {
+        stopguard_t *guard;
+
         if (!w)
                 return;
+        /* the guard bounds this too (rd_kafka_destroy, the final flush) */
+        guard = w->guard;
         swarm_metrics_http_destroy(w->http);
         if (w->consumer)
                 rd_kafka_destroy(w->consumer);
@@ -183,7 +187,9 @@ void worker_destroy(worker_t *w) {
         pthread_cond_destroy(&w->outq.space);
         job_fatal_fini(&w->fatal);
         swarm_metrics_destroy(w->metrics);
+        rebalance_destroy(w->rb);
         free(w);
+        stopguard_destroy(guard);
 }
 
 void worker_log_summary(worker_t *w) {

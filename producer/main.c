@@ -42,6 +42,7 @@ static void on_signal(int sig) {
 typedef struct producer_opts {
         const char *topic, *model, *input, *input_name, *format, *shape;
         const char *results, *reply, *output, *id_prefix, *version, *deadline;
+        const char *latency_log;
         int64_t rows_per_req, repeat, window, timeout_s;
         double rate;
         int as_f32, keyed, wait;
@@ -100,6 +101,10 @@ static const swarm_opt_t producer_opts[] = {
          .field = F(output)},
         {"meta", 0, "swarm.meta", "K=V", "request metadata", NULL, 1,
          SWARM_OPT_LIST, .field = F(meta)},
+        {"latency-log", 0, "swarm.latency.log", "FILE",
+         "write one line per answered request: send time (wall clock, ms), "
+         "latency (us), status, source partition, worker (for latency over time "
+         "across scale events, bench/scaling)", NULL, 0, .field = F(latency_log)},
         {"id-prefix", 0, "swarm.id.prefix", "P",
          "request id prefix (ids are P<run id>-<seq>)", "", 0, .field = F(id_prefix)},
         SWARM_OPT_END,
@@ -134,6 +139,7 @@ typedef struct run {
         size_t n_lat, cap_lat;
         int64_t last_done_us;
         int logged_status, logged_output;
+        FILE *lat_log;                  /* --latency-log */
 
         /* --output */
         swarm_array_t *out;
@@ -216,6 +222,14 @@ static void on_done(const char *id, const swarm_response_t *resp,
                 return;
         }
         add_latency(rn, latency_us);
+        if (rn->lat_log)
+                fprintf(rn->lat_log, "%lld %lld %s %d %.*s\n",
+                        (long long)(swarm_clock_wall_ms() - latency_us / 1000),
+                        (long long)latency_us,
+                        resp ? swarm_status_name(resp->status) : "DELIVERED",
+                        resp ? (int)resp->source_partition : -1,
+                        resp && resp->worker.ptr ? (int)resp->worker.len : 1,
+                        resp && resp->worker.ptr ? resp->worker.ptr : "-");
         if (!resp) {
                 rn->delivered++;
                 return;
@@ -433,6 +447,10 @@ int main(int argc, char **argv) {
         rn.per_pass = (rn.rows + rpr - 1) / rpr;
         rn.wait = wait;
         rn.output = output;
+        if (po.latency_log && !(rn.lat_log = fopen(po.latency_log, "w"))) {
+                SWARM_ERROR(&lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
+                goto out;
+        }
         if (rn.rows == 0) {
                 SWARM_ERROR(&lg, "input %s has no rows", input);
                 goto out;
@@ -618,6 +636,10 @@ int main(int argc, char **argv) {
 
 out:
         swarm_client_destroy(cl);
+        if (rn.lat_log && fclose(rn.lat_log)) {
+                SWARM_ERROR(&lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
+                rc = 1;
+        }
         swarm_array_destroy(in);
         swarm_array_destroy(rn.out);
         free(rn.lat_us);
