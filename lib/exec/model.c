@@ -21,16 +21,12 @@ void swarm_model_destroy(swarm_model_t *m) {
                 free(v->name);
                 free(v->host);
                 free(v->nsym);
+                free(v->seq);
                 if (v->kind == V_CONST && v->dev)
                         m->be->free_buf(m->be, v->dev);
         }
-        for (int i = 0; i < m->n_nodes; i++) {
-                free(m->nodes[i].name);
-                free(m->nodes[i].op_type);
-                free(m->nodes[i].in);
-                free(m->nodes[i].xo);
-                free(m->nodes[i].ein);
-        }
+        for (int i = 0; i < m->n_nodes; i++)
+                exec_node_free(&m->nodes[i]);
         if (m->scratch.dev)
                 m->be->free_buf(m->be, m->scratch.dev);
         for (int i = 0; m->slots && i < m->n_slots; i++)

@@ -55,6 +55,12 @@ typedef struct xvalue {
         void *dev;              /* device data for the current run */
         int64_t cshape[SWARM_MAX_DIMS]; /* shape for the current rows */
         int64_t celems;
+        /* A sequence (SequenceEmpty, SequenceInsert ...; loading only):
+         * the value ids of its tensors.  Sequences exist at load only:
+         * control.c turns their uses into plain nodes. */
+        int is_seq;
+        int *seq;
+        int n_seq;
 } xvalue_t;
 
 enum xop {
@@ -198,6 +204,10 @@ typedef struct xnode {
         int *xo;
         int n_xo;
         int unsupported;        /* refused at load (listed in the error) */
+        /* Loop / If / sequence operators (control.c): the plain nodes the
+         * node expands into, spliced in its place after inference. */
+        struct xnode *blk;
+        int n_blk, cap_blk;
 } xnode_t;
 
 typedef struct xslot {
@@ -239,6 +249,9 @@ struct swarm_model {
         /* A model with symbolic non-batch dims is a family of plans, one
          * per resolved shape (shaped.c); NULL for a plain plan. */
         struct xshaped *sh;
+        /* Loading only: nodes control.c has expanded Loop / If bodies
+         * into (bounded by EXEC_CTL_MAX_NODES). */
+        int64_t ctl_nodes;
 };
 
 /* A symbolic non-batch dim of a graph input, and its value in a plan. */
@@ -316,6 +329,34 @@ int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
 /* How many outputs an operator computes (0: only the first). */
 int exec_multi_output(const char *op_type);
 int exec_dtype_is_float(swarm_dtype_t dt);
+
+/* control.c: Loop, If and the sequence operators, expanded at load into
+ * plain nodes (a Loop is unrolled: its trip count and condition must be
+ * known at load, which they are per plan when they follow the batch). */
+#define EXEC_LOOP_MAX_TRIPS 65536
+#define EXEC_CTL_MAX_NODES ((int64_t)1 << 20)
+#define EXEC_SEQ_MAX 65536
+int exec_ctl_loop(swarm_model_t *m, xnode_t *n,
+                  const struct Onnx__NodeProto *np, int64_t opset,
+                  swarm_err_t *err);
+int exec_ctl_if(swarm_model_t *m, xnode_t *n,
+                const struct Onnx__NodeProto *np, int64_t opset,
+                swarm_err_t *err);
+int exec_ctl_seq(swarm_model_t *m, xnode_t *n,
+                 const struct Onnx__NodeProto *np, int64_t opset,
+                 swarm_err_t *err);
+/* 1 when op_type is one of them (they take and make sequences). */
+int exec_ctl_op(const char *op_type);
+/* The outer-scope names a node's subgraphs read (Loop / If bodies), in a
+ * fixed order: build() appends their value ids to the node's inputs
+ * (after its np->n_input own ones) so the sort and liveness see them.
+ * *names is malloc'ed (the strings are the protobuf's); *n = 0 when none. */
+int exec_ctl_captures(const struct Onnx__NodeProto *np, const char ***names,
+                      int *n, swarm_err_t *err);
+/* Replace every expanded node by its plain nodes (after inference). */
+int exec_ctl_flatten(swarm_model_t *m, swarm_err_t *err);
+/* Free a node's fields and its expansion. */
+void exec_node_free(xnode_t *n);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
  * thread setting (the loader folds constants with it). */

@@ -787,6 +787,37 @@ out:
         return rc;
 }
 
+static int add_captures(swarm_model_t *m, const names_t *nt, xnode_t *n,
+                        const Onnx__NodeProto *np, swarm_err_t *err) {
+        const char **caps;
+        int nc, rc, *in;
+
+        if ((rc = exec_ctl_captures(np, &caps, &nc, err)))
+                return rc;
+        if (!nc)
+                return SWARM_OK;
+        in = realloc(n->in, (np->n_input + (size_t)nc + 4) * sizeof(int));
+        if (!in) {
+                free(caps);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        n->in = in;
+        for (size_t j = np->n_input; j < np->n_input + (size_t)nc + 4; j++)
+                in[j] = -1;
+        for (int j = 0; j < nc; j++)
+                if ((in[np->n_input + (size_t)j] =
+                     names_find(nt, m->vals, caps[j])) < 0) {
+                        rc = node_err(err, SWARM_ERR_INVALID, n,
+                                      "a subgraph reads '%s', which is not "
+                                      "defined", caps[j]);
+                        free(caps);
+                        return rc;
+                }
+        n->n_in = (int)np->n_input + nc;
+        free(caps);
+        return SWARM_OK;
+}
+
 static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                  const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
@@ -1034,6 +1065,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         }
                 }
         }
+        /* Values a Loop / If body reads from the graph are inputs of the
+         * node too (after its own), for the sort and for liveness. */
+        for (int i = 0; i < m->n_nodes; i++)
+                if (!m->nodes[i].unsupported &&
+                    (rc = add_captures(m, &nt, &m->nodes[i],
+                                       g->node[m->nodes[i].src], err)))
+                        goto out;
         for (size_t i = 0; i < g->n_output; i++) {
                 const char *name = nz(g->output[i]->name);
                 int id = names_find(&nt, m->vals, name);
@@ -1071,6 +1109,12 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 for (int j = 0; j < n->n_in && !poisoned; j++)
                         poisoned = n->in[j] >= 0 &&
                                    m->vals[n->in[j]].unusable == 2;
+                /* A Loop fed by refused shape chains: in plans with a fixed
+                 * batch those fold, and its trip count with them (the
+                 * exporters' loops run over the batch: EmbeddingBag). */
+                if (poisoned && !n->unsupported &&
+                    strcmp(n->op_type, "Loop") == 0)
+                        m->batch_moved = 1;
                 if (!poisoned) {
                         swarm_err_t pe;
                         swarm_err_clear(&pe);
@@ -1112,6 +1156,8 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 rc = problems_err(&probs, err);
                 goto out;
         }
+        if ((rc = exec_ctl_flatten(m, err)))
+                goto out;
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
                                        err)))
