@@ -1382,6 +1382,11 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                         frc = exec_shaped_new(buf, len, bind, n_bind, dir, be,
                                               dims, nd, &f, &fe);
                         if (frc == SWARM_OK) {
+                                /* the batched refusal is not an error now
+                                 * (and would mask the caller's next one:
+                                 * swarm_err_set keeps the first) */
+                                if (err)
+                                        swarm_err_clear(err);
                                 swarm_model_destroy(m);
                                 *out = f;
                                 return SWARM_OK;

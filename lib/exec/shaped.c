@@ -222,7 +222,10 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                                 io->shape[dims[k].dim] = -1;
                                 io->sym |= 1u << dims[k].dim;
                                 io->dim_name[dims[k].dim] = dims[k].param;
-                                io->row_bytes = 0;
+                                /* a row's size is known while only the
+                                 * batch is symbolic (fixed-batch plans) */
+                                if (dims[k].dim > 0)
+                                        io->row_bytes = 0;
                         }
         }
         for (int i = 0; i < m->n_out; i++) {
@@ -246,7 +249,8 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                                 io->dim_name[d] = dims[0].param;
                         io->shape[d] = -1;
                         io->sym |= 1u << d;
-                        io->row_bytes = 0;
+                        if (d > 0)
+                                io->row_bytes = 0;
                 }
         }
         cache_put(sh, k1, p1);
