@@ -15,6 +15,15 @@
  * At load the family loads two probe plans (symbolic dims at two different
  * values) to check the model and to tell which output dims follow the
  * symbolic ones.
+ *
+ * A model refused with a symbolic batch only because of the batch (its
+ * value feeds a shape chain, or it moves off dim 0) is a family with the
+ * batch among the dims (param "#batch"), fixed per plan.  Such plans are
+ * keyed on batch buckets (powers of two) so that batches of 1..64 rows need
+ * 7 plans, not 64; a batch runs padded to its bucket with copies of its
+ * last row, and only its own rows' outputs are handed out.  That is right
+ * when rows are independent, which the worker's batching assumes anyway
+ * (docs/exec.md "Shape chains through the batch").
  */
 #include <stdio.h>
 #include <stdlib.h>
