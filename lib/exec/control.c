@@ -695,10 +695,10 @@ static int graph_out(const scope_t *sc, const Onnx__GraphProto *g,
 static int refuse_scalar(swarm_model_t *m, const xnode_t *n,
                          const char *what, const char *why,
                          swarm_err_t *err) {
-        /* A count or condition that follows the batch is a constant in
-         * plans with a fixed batch: let the loader try those. */
-        if (strstr(why, "batch"))
-                m->batch_moved = 1;
+        /* A count or condition that follows the batch (an input with
+         * batch marks) is a constant in plans with a fixed batch: the
+         * loader's batch_bound() sees it and tries those. */
+        (void)m;
         return nerr(err, SWARM_ERR_UNSUPPORTED, n,
                     "the %s %s (control flow is resolved at load: it must "
                     "be known then, or follow the batch size)", what, why);

@@ -242,10 +242,12 @@ struct swarm_model {
          * plan of a shaped family); NULL otherwise. */
         const struct xdimval *dimvals;
         int n_dimvals;
-        /* Loading only: a node was refused because the batch would move
-         * off the leading dim (not because it mixes rows): plans with a
-         * fixed batch can run the model. */
-        int batch_moved;
+        /* Loading only: how many refused nodes were refused only because
+         * the batch is symbolic (it would move off the leading dim, or a
+         * shape chain depends on its size; onnx_load.c batch_bound()).
+         * When every refusal is such, plans with the batch fixed can run
+         * the model. */
+        int batch_bound;
         /* A model with symbolic non-batch dims is a family of plans, one
          * per resolved shape (shaped.c); NULL for a plain plan. */
         struct xshaped *sh;
@@ -268,17 +270,21 @@ typedef struct xdimval {
         int64_t value;
 } xdimval_t;
 
-/* onnx_load.c: load one plan (dimvals fix the symbolic dims). */
+/* onnx_load.c: load one plan (dimvals fix the symbolic dims).  On a
+ * refusal *batch_bound (may be NULL) is 1 when every refused node was
+ * refused only because the batch is symbolic (model_internal.h). */
 int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                    int n_bind, const char *dir, swarm_backend_t *be,
                    const xdimval_t *dimvals, int n_dimvals,
-                   swarm_model_t **out, swarm_err_t *err);
+                   swarm_model_t **out, int *batch_bound, swarm_err_t *err);
 /* shaped.c: make the family of a model with symbolic dims (takes
- * ownership of dims); destroy one. */
+ * ownership of dims; a dim with param "#batch" is the batch, fixed per
+ * plan); destroy one.  *batch_bound as exec_load_plan's, for the first
+ * probe's refusal. */
 int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                     int n_bind, const char *dir, swarm_backend_t *be,
                     xsymdim_t *dims, int n_dims, swarm_model_t **out,
-                    swarm_err_t *err);
+                    int *batch_bound, swarm_err_t *err);
 void exec_shaped_destroy(swarm_model_t *m);
 /* A family's most recently used plan (NULL when it has none). */
 const swarm_model_t *exec_shaped_first(const swarm_model_t *m);

@@ -2844,6 +2844,14 @@ static int h_expand(OPARGS) {
                         tv.batched = 1;
                 }
         }
+        /* A constant expanded to a batch-sized shape would fold into a
+         * constant of one row's size (EmbeddingBag's per-sample weights,
+         * Expand(1.0, Shape(ids))): with the batch fixed per plan it folds
+         * right. */
+        if (tv.batched && is_const(x))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "input '%s' (the shape) depends on the "
+                                "batch size", VAL(1)->name);
         if (bcast(x, 0, x->ndim, &tv, 0, tv.ndim, &o->ndim, o->shape,
                   &o->batched, why, sizeof(why)))
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
