@@ -1442,6 +1442,11 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                         if (exec_shaped_new(buf, len, bind, n_bind, dir, be,
                                             bd, nb, out, NULL, &fe) ==
                             SWARM_OK) {
+                                /* the batched refusal is no error now (and
+                                 * would mask the caller's next one:
+                                 * swarm_err_set keeps the first) */
+                                if (err)
+                                        swarm_err_clear(err);
                                 rc = SWARM_OK;
                                 goto out;
                         }
