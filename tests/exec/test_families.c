@@ -23,7 +23,8 @@
  *    holds), and SWARM_ERR_INVALID for a contradicted fixed dim or a dim
  *    past INT32_MAX.
  *
- * Usage: test_families FAMILY_DIR [THREADS].  Exit 0 pass, 1 fail (a model
+ * Usage: test_families FAMILY_DIR [THREADS | staged] (staged: through the
+ * host-staging path of a device backend, host_mem = 0).  Exit 0 pass, 1 fail (a model
  * that does not load fails, with the loader's message), 2 usage.
  */
 #include <inttypes.h>
@@ -361,7 +362,8 @@ int main(int argc, char **argv) {
         swarm_backend_t *be = NULL;
         swarm_model_t *m = NULL;
         fam_case_t c;
-        int n_cases, rc = 1, threads = 1;
+        int n_cases, rc = 1, threads = 1, staged = 0;
+        swarm_backend_t st;
         long bad = 0;
         double worst = 0;
 
@@ -369,7 +371,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: %s FAMILY_DIR [THREADS]\n", argv[0]);
                 return 2;
         }
-        if (argc == 3)
+        /* "staged": the CPU kernels behind a backend that says its buffers
+         * are device memory (host_mem = 0), so every host step is staged
+         * through host buffers as on CUDA (no GPU needed). */
+        if (argc == 3 && strcmp(argv[2], "staged") == 0)
+                staged = 1;
+        else if (argc == 3)
                 threads = atoi(argv[2]);
         memset(&c, 0, sizeof(c));
         swarm_err_clear(&err);
@@ -383,8 +390,12 @@ int main(int argc, char **argv) {
         be = swarm_backend_cpu_new(threads, &err);
         if (!be)
                 goto fail;
+        st = *be;
+        st.name = "staged";
+        st.host_mem = 0;
+        st.destroy = NULL;
         snprintf(path, sizeof(path), "%s/model.onnx", argv[1]);
-        if (swarm_model_load_file(path, be, &m, &err)) {
+        if (swarm_model_load_file(path, staged ? &st : be, &m, &err)) {
                 printf("FAIL: load %s: %s\n", path, err.msg);
                 goto out;
         }
