@@ -1333,6 +1333,21 @@ static int load_mem_dir(const void *buf, size_t len,
                               NULL, err);
 }
 
+/* The refusal with a symbolic batch (which names the nodes), and why the
+ * batch fixed per plan did not do either, in one message. */
+static void fixed_batch_why(swarm_err_t *err, const swarm_err_t *fe) {
+        char first[SWARM_ERR_MSG_SIZE];
+        swarm_code_t code;
+        if (!err)
+                return;
+        snprintf(first, sizeof(first), "%s", err->msg);
+        code = err->code;
+        swarm_err_clear(err);   /* swarm_err_set keeps a set error */
+        swarm_err_set(err, code, "%.*s; with the batch fixed per "
+                      "plan: %.*s", (int)(SWARM_ERR_MSG_SIZE / 2), first,
+                      (int)(SWARM_ERR_MSG_SIZE / 3), fe->msg);
+}
+
 /* The symbolic dims with the batch among them, for a family with the
  * batch fixed per plan (NULL when none or on error). */
 static xsymdim_t *batch_dims(const Onnx__ModelProto *mp,
@@ -1402,6 +1417,8 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                                                     dir, be, bd, nb, out,
                                                     NULL, &fe) == SWARM_OK)
                                         rc = SWARM_OK;
+                                else
+                                        fixed_batch_why(err, &fe);
                                 bd = NULL;
                         }
                         free_symdims(bd, nb);
@@ -1450,6 +1467,7 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                                 rc = SWARM_OK;
                                 goto out;
                         }
+                        fixed_batch_why(err, &fe);
                 }
         }
         if (rc) {

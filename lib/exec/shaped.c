@@ -22,9 +22,11 @@
  * keyed on batch buckets (powers of two) so that batches of 1..64 rows need
  * 7 plans, not 64; a batch runs padded to its bucket with copies of its
  * last row, and only its own rows' outputs are handed out.  That is right
- * when rows are independent, which the worker's batching assumes anyway
- * (docs/exec.md "Shape chains through the batch").
+ * when rows are independent, which the family tests when it loads
+ * (rows_independent) and the worker's batching assumes anyway (docs/exec.md
+ * "Shape chains through the batch").
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,106 @@ static void cache_put(struct xshaped *sh, const int64_t *key,
         memcpy(sh->cache[slot].key, key, sizeof(int64_t) * (size_t)sh->n_groups);
         sh->cache[slot].plan = plan;
         sh->cache[slot].used = ++sh->tick;
+}
+
+/* Whether the plans of a batch-fixed family keep rows apart, tested on
+ * the probe shape: p3 runs rows [r0 r1 r2], p5 the rows [q0 q1 r0 r1 r2];
+ * rows r0..r2 must come out the same (float outputs within 1e-4 of their
+ * largest value, others equal) in both.  A model that reduces, softmaxes or
+ * concatenates across the batch, or uses a row's position (Range(0, N) as
+ * a value) fails this; the loader's symbolic-batch pass cannot see such
+ * nodes behind a batch-bound refusal.  Inputs: FLOAT32 rows of pseudo-random
+ * values in [0, 1), other dtypes zeros (ids in any vocabulary, an all-zero
+ * mask).  Outputs whose leading dim is not the batch are not compared.
+ * Returns SWARM_OK, UNSUPPORTED naming the output, or the run's error. */
+static int rows_independent(swarm_model_t *p3, swarm_model_t *p5,
+                            swarm_err_t *err) {
+        const void *in3[64], *in5[64], *o3[64], *o5[64];
+        void *bufs[128] = {NULL};
+        uint32_t rng = 0x9e3779b9u;
+        int nb = 0, rc = SWARM_OK;
+
+        if (p3->n_in > 64 || p3->n_out > 64 || p5->n_in != p3->n_in ||
+            p5->n_out != p3->n_out)
+                return swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                     "too many inputs or outputs to check "
+                                     "that rows stay apart");
+        for (int i = 0; i < p3->n_in; i++) {
+                const swarm_model_io_t *a = &p3->in_io[i], *b = &p5->in_io[i];
+                int64_t e3 = swarm_shape_elems(a->shape, a->ndim);
+                int64_t e5 = swarm_shape_elems(b->shape, b->ndim);
+                size_t es = swarm_dtype_size(a->dtype);
+                if (e3 < 0 || e5 < 0 || a->ndim < 1 || a->shape[0] != 3 ||
+                    b->shape[0] != 5 || e3 / 3 != e5 / 5 ||
+                    (uint64_t)e5 > SIZE_MAX / 8 / (es ? es : 1)) {
+                        rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                           "input '%s' does not lead with "
+                                           "the batch", a->name);
+                        goto out;
+                }
+                bufs[nb] = calloc((size_t)e3 + 1, es);
+                bufs[nb + 1] = calloc((size_t)e5 + 1, es);
+                if (!bufs[nb] || !bufs[nb + 1]) {
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+                        goto out;
+                }
+                if (a->dtype == SWARM_DTYPE_FLOAT32) {
+                        float *f5 = bufs[nb + 1];
+                        for (int64_t k = 0; k < e5; k++) {
+                                rng = rng * 1664525u + 1013904223u;
+                                f5[k] = (float)(rng >> 8) / 16777216.0f;
+                        }
+                }
+                /* r0..r2 are the last three rows of the batch of 5 */
+                memcpy(bufs[nb], (char *)bufs[nb + 1] +
+                       (size_t)(e5 / 5) * 2 * es, (size_t)e3 * es);
+                in3[i] = bufs[nb];
+                in5[i] = bufs[nb + 1];
+                nb += 2;
+        }
+        if ((rc = swarm_model_run(p3, 3, in3, o3, err)) ||
+            (rc = swarm_model_run(p5, 5, in5, o5, err)))
+                goto out;
+        for (int i = 0; i < p3->n_out; i++) {
+                const swarm_model_io_t *a = &p3->out_io[i], *b = &p5->out_io[i];
+                int64_t e3 = swarm_shape_elems(a->shape, a->ndim);
+                int64_t e5 = swarm_shape_elems(b->shape, b->ndim);
+                size_t es = swarm_dtype_size(a->dtype);
+                const char *g5;
+                double big = 0;
+                if (a->ndim < 1 || a->shape[0] != 3 || b->ndim != a->ndim ||
+                    b->shape[0] != 5 || e3 < 0 || e5 < 0 ||
+                    e3 / 3 != e5 / 5)
+                        continue;
+                g5 = (const char *)o5[i] + (size_t)(e5 / 5) * 2 * es;
+                if (a->dtype != SWARM_DTYPE_FLOAT32) {
+                        if (memcmp(o3[i], g5, (size_t)e3 * es) == 0)
+                                continue;
+                } else {
+                        const float *x = o3[i], *y = (const float *)g5;
+                        int64_t k;
+                        for (k = 0; k < e3; k++)
+                                if (fabs(x[k]) > big)
+                                        big = fabs(x[k]);
+                        for (k = 0; k < e3; k++)
+                                if (!(fabs((double)x[k] - y[k]) <=
+                                      1e-4 * big) &&
+                                    !(isnan(x[k]) && isnan(y[k])))
+                                        break;
+                        if (k == e3)
+                                continue;
+                }
+                rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
+                                   "output '%s' of a row changes with the "
+                                   "rows beside it (the model mixes rows or "
+                                   "uses their position)", a->name);
+                goto out;
+        }
+out:
+        for (int i = 0; i < nb; i++)
+                free(bufs[i]);
+        return rc;
 }
 
 static char *own(struct xshaped *sh, const char *s) {
@@ -244,6 +346,24 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                 if (err)
                         *err = first;
                 goto out;
+        }
+        if (sh->bgroup >= 0) {
+                /* Rows must stay apart for batching (and padding) to be
+                 * right: p1 (batch 3) against batch 5 at p1's other dims. */
+                int64_t kv[64];
+                swarm_model_t *p5 = NULL;
+                memcpy(kv, k1, sizeof(int64_t) * (size_t)sh->n_groups);
+                kv[sh->bgroup] = BATCH_PROBE2;
+                if (p2 && memcmp(kv, k2, sizeof(int64_t) *
+                                 (size_t)sh->n_groups) == 0)
+                        p5 = p2;
+                else if ((rc = load_plan(sh, kv, &p5, NULL, err)))
+                        goto out;
+                rc = rows_independent(p1, p5, err);
+                if (p5 != p2)
+                        swarm_model_destroy(p5);
+                if (rc)
+                        goto out;
         }
         m->n_in = p1->n_in;
         m->n_out = p1->n_out;
