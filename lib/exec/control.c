@@ -1070,12 +1070,12 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
                                             "out of memory");
                         for (int64_t i = 0; i < nparts; i++) {
                                 sizes[i] = ((const int64_t *)s->host)[i];
-                                if (sizes[i] < 0 ||
-                                    swarm_add_i64(tot, sizes[i], &tot)) {
+                                int64_t sz = sizes[i];
+                                if (sz < 0 || swarm_add_i64(tot, sz, &tot)) {
                                         free(sizes);
                                         return nerr(err, SWARM_ERR_INVALID, n,
                                                     "split size %lld",
-                                                    (long long)sizes[i]);
+                                                    (long long)sz);
                                 }
                         }
                         if (tot != dim) {

@@ -384,6 +384,7 @@ static void test_loop_seq(swarm_backend_t *be) {
 
 static void test_split_seq(swarm_backend_t *be) {
         Onnx__GraphProto *g = graph();
+        Onnx__NodeProto *n;
         swarm_model_t *m = NULL;
         swarm_err_t err;
         static const int64_t d2[] = {2}, sizes[] = {1, 3};
@@ -408,6 +409,27 @@ static void test_split_seq(swarm_backend_t *be) {
                                 CHECK(((const float *)out[0])[r * 3 + j] ==
                                       2 * x[r * 4 + 1 + j], "y[%d,%d] %g", r,
                                       j, ((const float *)out[0])[r * 3 + j]);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+        /* keepdims = 0, no split: one [N] tensor per column */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        scalar_i64(g, "two", 2);
+        n = node(g, "SplitToSequence", "x", "cols");
+        attr_i(n, "axis", 1);
+        attr_i(n, "keepdims", 0);
+        node(g, "SequenceAt", "cols,two", "y");
+        vi(g, 1, "y", 1, 1, (const int64_t[]){-1});
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[12];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 3, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                for (int r = 0; out[0] && r < 3; r++)
+                        CHECK(((const float *)out[0])[r] == x[r * 4 + 2],
+                              "y[%d] %g", r, ((const float *)out[0])[r]);
         }
         swarm_model_destroy(m);
         arena_free();
@@ -525,6 +547,15 @@ static void test_hostile(swarm_backend_t *be) {
         node(g, "Relu", "s", "y");
         vi(g, 1, "y", 1, 2, XD);
         expect(g, be, SWARM_ERR_UNSUPPORTED, "input 's' is a sequence");
+        /* split sizes that do not add up to the dim */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "sizes", 7, 1, (const int64_t[]){2},
+             (const int64_t[]){1, 2});
+        attr_i(node(g, "SplitToSequence", "x,sizes", "s"), "axis", 1);
+        node(g, "ConcatFromSequence", "s", "y");
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_INVALID, "split sizes add up to 3");
         /* SequenceAt out of range */
         g = graph();
         vi(g, 0, "x", 1, 2, XD);
