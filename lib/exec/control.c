@@ -782,6 +782,8 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
         if (explicit_in > 1 && n->in[1] >= 0 &&
             scalar_of(m, n->in[1], &cond, &why))
                 return refuse_scalar(m, n, "condition", why, err);
+        if (trips < 0 && explicit_in > 0 && n->in[0] >= 0)
+                trips = 0;      /* a negative M runs no iteration */
         if (trips > EXEC_LOOP_MAX_TRIPS)
                 return nerr(err, SWARM_ERR_UNSUPPORTED, n,
                             "trip count %lld is above the limit of %d",

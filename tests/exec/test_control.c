@@ -14,6 +14,7 @@
  *    run-time tensors, ConcatFromSequence (y = [x * 1, x * 2]);
  *  - SplitToSequence + SequenceAt + SequenceLength;
  * and, for hostile or unsupported models, the code and message:
+ *  - a negative trip count (no iteration);
  *  - a trip count above EXEC_LOOP_MAX_TRIPS, a loop whose condition never
  *    turns false, a condition computed at run time, a body reading an
  *    undefined name, a sequence graph output.
@@ -494,6 +495,19 @@ static void test_hostile(swarm_backend_t *be) {
                 CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
                       err.msg);
                 CHECK(out[0] && ((const float *)out[0])[3] == x[3] + 5,
+                      "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+        /* a negative trip count runs no iteration: y = x */
+        g = count_loop(-3, 1, 0);
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[4];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                CHECK(out[0] && ((const float *)out[0])[3] == x[3],
                       "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
         }
         swarm_model_destroy(m);
