@@ -326,7 +326,7 @@ static int new_scalar(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
                 *(uint8_t *)h = val != 0;
         else
                 *(int64_t *)h = val;
-        id = exec_new_const(m, hint, dt, 0, NULL, h);
+        id = exec_new_const(m, hint, dt, 0, (const int64_t[1]){1}, h);
         if (id < 0)
                 free(h);
         return id;
