@@ -339,8 +339,8 @@ int exec_dtype_is_float(swarm_dtype_t dt);
 /* control.c: Loop, If and the sequence operators, expanded at load into
  * plain nodes (a Loop is unrolled: its trip count and condition must be
  * known at load, which they are per plan when they follow the batch). */
-#define EXEC_LOOP_MAX_TRIPS 65536
-#define EXEC_CTL_MAX_NODES ((int64_t)1 << 20)
+#define EXEC_LOOP_MAX_TRIPS 4096
+#define EXEC_CTL_MAX_NODES ((int64_t)1 << 18)
 #define EXEC_SEQ_MAX 65536
 int exec_ctl_loop(swarm_model_t *m, xnode_t *n,
                   const struct Onnx__NodeProto *np, int64_t opset,

@@ -17,7 +17,9 @@
  *  - a negative trip count (no iteration);
  *  - a trip count above EXEC_LOOP_MAX_TRIPS, a loop whose condition never
  *    turns false, a condition computed at run time, a body reading an
- *    undefined name, a sequence graph output.
+ *    undefined name, a sequence graph output;
+ *  - 2000 byte-flipped control-flow models load or are refused with a code,
+ *    and run or fail with one (under the sanitizers in CI).
  * Usage: test_control (exit 0 pass, 1 fail).
  */
 #include <math.h>
@@ -516,7 +518,7 @@ static void test_hostile(swarm_backend_t *be) {
                "trip count 1000000000 is above the limit");
         /* no trip count, a condition that stays true */
         expect(count_loop(0, 0, 0), be, SWARM_ERR_UNSUPPORTED,
-               "still running after 65536 iterations");
+               "still running after 4096 iterations");
         expect(count_loop(3, 1, 1), be, SWARM_ERR_UNSUPPORTED,
                "condition is computed at run time");
         /* If on a graph input */
@@ -580,6 +582,87 @@ static void test_hostile(swarm_backend_t *be) {
         expect(g, be, SWARM_ERR_INVALID, "position 5 out of range");
 }
 
+/* Flip bytes of a control-flow model at random: every mutant loads or is
+ * refused with a code, and one that loads runs or fails with a code (ASan
+ * and UBSan watch the rest). */
+static void test_mutants(swarm_backend_t *be) {
+        uint32_t rng = 2463534242u;
+        int loaded = 0, ran = 0;
+        for (int k = 0; k < 2; k++) {
+                Onnx__GraphProto *g = k ? count_loop(4, 1, 0) : graph();
+                size_t len;
+                uint8_t *buf, *mut;
+                if (!k) {
+                        /* the sequence loop of test_loop_seq, nested If */
+                        Onnx__GraphProto *body = graph(), *th = graph();
+                        Onnx__NodeProto *n;
+                        uint8_t t = 1;
+                        vi(g, 0, "x", 1, 2, XD);
+                        init(g, "true", 9, 0, NULL, &t);
+                        scalar_i64(g, "zero", 0);
+                        scalar_i64(g, "one", 1);
+                        scalar_i64(g, "bags", 3);
+                        node(g, "SequenceEmpty", "", "seq0");
+                        vi(body, 0, "i", 7, -1, NULL);
+                        vi(body, 0, "c_in", 9, -1, NULL);
+                        vi(body, 0, "k", 7, -1, NULL);
+                        vi(body, 0, "seq_in", 0, -1, NULL);
+                        node(body, "Add", "k,one", "k1");
+                        node(body, "Less", "k1,bags", "c_out");
+                        node(th, "Neg", "x", "t_out");
+                        vi(th, 1, "t_out", 1, -1, NULL);
+                        n = node(body, "If", "c_out", "part");
+                        attr_g(n, "then_branch", th);
+                        attr_g(n, "else_branch", th);
+                        node(body, "SequenceInsert", "seq_in,part",
+                             "seq_out");
+                        vi(body, 1, "c_out", 9, -1, NULL);
+                        vi(body, 1, "k1", 7, -1, NULL);
+                        vi(body, 1, "seq_out", 0, -1, NULL);
+                        n = node(g, "Loop", "-,true,zero,seq0", "k_end,seq");
+                        attr_g(n, "body", body);
+                        attr_i(node(g, "ConcatFromSequence", "seq", "y"),
+                               "axis", 1);
+                        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 12});
+                }
+                buf = pack(g, 13, &len);
+                mut = malloc(len);
+                for (int i = 0; i < 1000 && mut; i++) {
+                        swarm_model_t *m = NULL;
+                        swarm_err_t err;
+                        memcpy(mut, buf, len);
+                        for (int f = 0; f < 1 + i % 3; f++) {
+                                rng ^= rng << 13;
+                                rng ^= rng >> 17;
+                                rng ^= rng << 5;
+                                mut[rng % len] ^= (uint8_t)(1u << (rng >> 29));
+                        }
+                        swarm_err_clear(&err);
+                        if (swarm_model_load_mem(mut, len, be, &m, &err)) {
+                                CHECK(err.code != SWARM_OK && m == NULL,
+                                      "refusal without a code");
+                                continue;
+                        }
+                        loaded++;
+                        if (swarm_model_n_inputs(m) == 1 &&
+                            swarm_model_input(m, 0)->ndim == 2 &&
+                            swarm_model_input(m, 0)->shape[1] == 4 &&
+                            swarm_model_input(m, 0)->dtype ==
+                            SWARM_DTYPE_FLOAT32) {
+                                float x[8];
+                                const void *out[8] = {0};
+                                ran += run_x(m, 2, x, NULL, out, &err) ==
+                                       SWARM_OK;
+                        }
+                        swarm_model_destroy(m);
+                }
+                free(mut);
+                arena_free();
+        }
+        printf("mutants: %d of 2000 loaded, %d ran\n", loaded, ran);
+        CHECK(loaded > 0, "no mutant loaded (the originals must)");
+}
+
 /* The CPU kernels behind a backend that says its buffers are device
  * memory (host_mem = 0): every host-kernel step is staged through host
  * buffers as on CUDA.  destroy is left out: the wrapped one owns it. */
@@ -611,6 +694,7 @@ int main(void) {
         }
         run_all(be);
         test_hostile(be);
+        test_mutants(be);
         {
                 swarm_backend_t st = staged_backend(be);
                 run_all(&st);
