@@ -4168,6 +4168,20 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 return rc;
         if (n->op == OP_FOLDED)
                 return SWARM_OK;
+        /* Constants in, a batched tensor out (Expand(c, Shape(x))): folding
+         * would drop the batch, and the value's size needs it.  Refused as
+         * depending on the batch size, which plans with the batch fixed
+         * fold (shaped.c). */
+        if (all_const && o->batched)
+                for (int j = 0; j < n->n_in; j++)
+                        for (int64_t i = 0; n->in[j] >= 0 && VAL(j)->nsym &&
+                             i < elems_of(VAL(j)); i++)
+                                if (VAL(j)->nsym[i])
+                                        return node_err(
+                                                err, SWARM_ERR_UNSUPPORTED,
+                                                n, "input '%s' depends on "
+                                                "the batch size",
+                                                VAL(j)->name);
         /* Before folding: the fold allocates and writes the result. */
         if ((rc = check_result(n, o, all_const, err)))
                 return rc;
