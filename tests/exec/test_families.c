@@ -190,8 +190,9 @@ static double now_ms(void) {
 
 /* Batches of many sizes made of the case's rows repeated (row r is case row
  * r % rows): each output row must be its source row's reference.  For
- * families this walks the batch buckets up to 32 rows and, over two
- * cases, more plans than the cache holds (evicted plans are reloaded).
+ * families this walks the batch buckets up to 32 rows (8 for images) and,
+ * over two cases, more plans than the cache holds (evicted plans are
+ * reloaded).
  * Prints what a batch that needs a new plan costs against one that finds
  * its plan cached. */
 static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
