@@ -264,8 +264,9 @@ static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
                 }
         }
         printf("%s: batches of 1..%d rows: %.1f ms first runs, %.1f ms "
-               "repeated (%zu sizes)\n", c->name, big ? 5 : 17, cold, warm,
-               n_sizes);
+               "repeated (%zu sizes; 5 rows run as %" PRId64 ")\n", c->name,
+               big ? 5 : 17, cold, warm, n_sizes,
+               swarm_model_run_rows(m, 5));
 out:
         for (int i = 0; i < c->n_in; i++)
                 free(buf[i]);

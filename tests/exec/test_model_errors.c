@@ -1226,6 +1226,11 @@ static void batch_chain_run(swarm_backend_t *be, int kind) {
                 CHECK(strcmp(sig, "x:FLOAT32[N,4] -> y:FLOAT32[N,4]") == 0,
                       "%s", sig);
                 CHECK(swarm_model_is_shaped(m), "planned per batch");
+                CHECK(swarm_model_run_rows(m, 5) == 8 &&
+                      swarm_model_run_rows(m, 8) == 8 &&
+                      swarm_model_run_rows(m, 1) == 1,
+                      "batch buckets: 5 rows run as %lld",
+                      (long long)swarm_model_run_rows(m, 5));
                 for (int64_t rows = 1; rows <= 9; rows++) {
                         float x[9 * 4];
                         int64_t shp[1][SWARM_MAX_DIMS] = {{rows, 4}};
