@@ -2844,14 +2844,6 @@ static int h_expand(OPARGS) {
                         tv.batched = 1;
                 }
         }
-        /* A constant expanded to a batch-sized shape would fold into a
-         * constant of one row's size (EmbeddingBag's per-sample weights,
-         * Expand(1.0, Shape(ids))): with the batch fixed per plan it folds
-         * right. */
-        if (tv.batched && is_const(x))
-                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                "input '%s' (the shape) depends on the "
-                                "batch size", VAL(1)->name);
         if (bcast(x, 0, x->ndim, &tv, 0, tv.ndim, &o->ndim, o->shape,
                   &o->batched, why, sizeof(why)))
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n, "%s", why);
@@ -4190,6 +4182,20 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 return rc;
         if (n->op == OP_FOLDED)
                 return SWARM_OK;
+        /* Constants in, a batched tensor out (Expand(c, Shape(x))): folding
+         * would drop the batch, and the value's size needs it.  Refused as
+         * depending on the batch size, which plans with the batch fixed
+         * fold (shaped.c). */
+        if (all_const && o->batched)
+                for (int j = 0; j < n->n_in; j++)
+                        for (int64_t i = 0; n->in[j] >= 0 && VAL(j)->nsym &&
+                             i < elems_of(VAL(j)); i++)
+                                if (VAL(j)->nsym[i])
+                                        return node_err(
+                                                err, SWARM_ERR_UNSUPPORTED,
+                                                n, "input '%s' depends on "
+                                                "the batch size",
+                                                VAL(j)->name);
         /* Before folding: the fold allocates and writes the result. */
         if ((rc = check_result(n, o, all_const, err)))
                 return rc;

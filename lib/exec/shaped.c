@@ -427,9 +427,11 @@ int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                         int s = p2 ? v2 != v1 : (v1 == a || fb);
                         if (!s || v1 < 0)
                                 continue;
+                        /* padding needs the batch alone at dim 0, and
+                         * nowhere else (other symbolic dims may follow) */
                         if (d == 0 && fb)
                                 lead = 1;
-                        else
+                        else if (d == 0 || fb)
                                 pad = 0;
                         io->shape[d] = -1;
                         io->sym |= 1u << d;
@@ -617,6 +619,10 @@ static int stage_inputs(swarm_model_t *m, int64_t rows, int64_t to,
                                (size_t)rb);
         }
         return SWARM_OK;
+}
+
+int64_t swarm_model_run_rows(const swarm_model_t *m, int64_t rows) {
+        return m->sh && m->sh->pad && rows >= 1 ? bucket(rows) : rows;
 }
 
 int swarm_model_run_shaped(swarm_model_t *m, int64_t rows,

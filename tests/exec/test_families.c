@@ -19,8 +19,8 @@
  *    results), and through swarm_model_run() when no non-batch dim is
  *    symbolic (the CNNs);
  *  - families (swarm_model_is_shaped): the same for batches of 1..17 rows
- *    made of the case's rows (every batch bucket, more plans than the cache
- *    holds), and SWARM_ERR_INVALID for a contradicted fixed dim or a dim
+ *    (1..5 for images) made of the case's rows (every batch bucket, more
+ *    plans than the cache holds), and SWARM_ERR_INVALID for a contradicted fixed dim or a dim
  *    past INT32_MAX.
  *
  * Usage: test_families FAMILY_DIR [THREADS | staged] (staged: through the
@@ -191,13 +191,17 @@ static double now_ms(void) {
 
 /* Batches of many sizes made of the case's rows repeated (row r is case row
  * r % rows): each output row must be its source row's reference.  For
- * families this walks the batch buckets up to 32 rows and, over two
- * cases, more plans than the cache holds (evicted plans are reloaded).
+ * families this walks the batch buckets up to 32 rows (8 for images) and,
+ * over two cases, more plans than the cache holds (evicted plans are
+ * reloaded).
  * Prints what a batch that needs a new plan costs against one that finds
  * its plan cached. */
 static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
                       swarm_err_t *err) {
-        static const int64_t sizes[] = {5, 1, 7, 2, 9, 17, 3, 6};
+        static const int64_t full[] = {5, 1, 7, 2, 9, 17, 3, 6};
+        /* images: fewer and smaller batches (CI runs this under the
+         * sanitizers); the cheap families walk every bucket */
+        static const int64_t brief[] = {3, 1, 5, 2};
         const void *ip[MAX_IO], *op[MAX_IO];
         int64_t in_shapes[MAX_IO][SWARM_MAX_DIMS];
         int64_t out_shapes[MAX_IO][SWARM_MAX_DIMS];
@@ -205,7 +209,11 @@ static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
         void *buf[MAX_IO] = {NULL};
         double cold = 0, warm = 0;
         long bad = 0;
-        for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        int big = swarm_array_row_bytes(c->in[0]) > 32 * 1024;
+        const int64_t *sizes = big ? brief : full;
+        size_t n_sizes = big ? sizeof(brief) / sizeof(brief[0])
+                             : sizeof(full) / sizeof(full[0]);
+        for (size_t k = 0; k < n_sizes; k++) {
                 int64_t n = sizes[k];
                 double t[2];
                 for (int i = 0; i < c->n_in; i++) {
@@ -256,9 +264,10 @@ static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
                                                worst, "sizes");
                 }
         }
-        printf("%s: batches of 1..17 rows: %.1f ms first runs, %.1f ms "
-               "repeated (%zu sizes)\n", c->name, cold, warm,
-               sizeof(sizes) / sizeof(sizes[0]));
+        printf("%s: batches of 1..%d rows: %.1f ms first runs, %.1f ms "
+               "repeated (%zu sizes; 5 rows run as %" PRId64 ")\n", c->name,
+               big ? 5 : 17, cold, warm, n_sizes,
+               swarm_model_run_rows(m, 5));
 out:
         for (int i = 0; i < c->n_in; i++)
                 free(buf[i]);

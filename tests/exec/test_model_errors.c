@@ -1191,6 +1191,15 @@ static void batch_chain_model(bld_t *b, int mixing) {
                 node(b, "y", "Add", "x,u", "y");
                 return;
         }
+        if (mixing == 3) {
+                /* y = x * Expand(1, Shape(x)): constants in, a batched
+                 * tensor out (folding it would drop the batch) */
+                init(b, "one", 1, (const int64_t[]){1}, (const float[]){1},
+                     1);
+                node(b, "e", "Expand", "one,s", "e");
+                node(b, "y", "Mul", "x,e", "y");
+                return;
+        }
         node(b, "z", "ConstantOfShape", "s", "z");
         node(b, "y", "Add", "x,z", mixing ? "y0" : "y");
         if (mixing) {
@@ -1199,7 +1208,9 @@ static void batch_chain_model(bld_t *b, int mixing) {
         }
 }
 
-static void test_batch_chain(swarm_backend_t *be) {
+/* A row-independent chain (kind 0 ConstantOfShape, 3 Expand) through
+ * batches of 1..9 rows. */
+static void batch_chain_run(swarm_backend_t *be, int kind) {
         bld_t b;
         size_t len;
         uint8_t *buf;
@@ -1207,7 +1218,7 @@ static void test_batch_chain(swarm_backend_t *be) {
         swarm_err_t err;
         char sig[256];
 
-        batch_chain_model(&b, 0);
+        batch_chain_model(&b, kind);
         buf = pack(&b, &len);
         CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
         if (m) {
@@ -1215,6 +1226,11 @@ static void test_batch_chain(swarm_backend_t *be) {
                 CHECK(strcmp(sig, "x:FLOAT32[N,4] -> y:FLOAT32[N,4]") == 0,
                       "%s", sig);
                 CHECK(swarm_model_is_shaped(m), "planned per batch");
+                CHECK(swarm_model_run_rows(m, 5) == 8 &&
+                      swarm_model_run_rows(m, 8) == 8 &&
+                      swarm_model_run_rows(m, 1) == 1,
+                      "batch buckets: 5 rows run as %lld",
+                      (long long)swarm_model_run_rows(m, 5));
                 for (int64_t rows = 1; rows <= 9; rows++) {
                         float x[9 * 4];
                         int64_t shp[1][SWARM_MAX_DIMS] = {{rows, 4}};
@@ -1254,6 +1270,13 @@ static void test_batch_chain(swarm_backend_t *be) {
         swarm_model_destroy(m);
         free(buf);
         bld_free(&b);
+}
+
+static void test_batch_chain(swarm_backend_t *be) {
+        bld_t b;
+
+        batch_chain_run(be, 0);
+        batch_chain_run(be, 3);
         for (int mixing = 1; mixing <= 2; mixing++) {
                 batch_chain_model(&b, mixing);
                 expect(&b, be, SWARM_ERR_UNSUPPORTED,
