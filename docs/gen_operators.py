@@ -35,6 +35,9 @@ FAMILY = {
     "h_constant": "constants and shapes", "h_shape": "constants and shapes",
     "h_constant_of_shape": "constants and shapes", "h_cast": "constants and shapes",
     "h_range": "constants and shapes",
+    "exec_ctl_loop": "control flow (resolved at load)",
+    "exec_ctl_if": "control flow (resolved at load)",
+    "exec_ctl_seq": "sequences (resolved at load)",
 }
 
 

@@ -110,8 +110,15 @@ int swarm_model_check_shapes(const swarm_model_t *m,
                              const int64_t (*in_shapes)[SWARM_MAX_DIMS],
                              swarm_err_t *err);
 
-/* Non-zero when some non-batch dim of an input is symbolic. */
+/* Non-zero when some non-batch dim of an input is symbolic, or the model
+ * is planned per batch size (a shape chain needs the batch's value:
+ * docs/exec.md "Shape chains through the batch"). */
 int swarm_model_is_shaped(const swarm_model_t *m);
+
+/* The rows a batch of `rows` is computed with: its bucket (the next power
+ * of two; the extra rows are copies of the last one, their outputs
+ * dropped) for a model planned per batch bucket, else `rows`. */
+int64_t swarm_model_run_rows(const swarm_model_t *m, int64_t rows);
 
 /* Leading dimension every input shares when no input has a symbolic batch
  * dimension (run() then requires rows == this); -1 when the batch is

@@ -1761,7 +1761,8 @@ int exec_multi_output(const char *op_type) {
                 int outs;
         } T[] = {{"TopK", 2}, {"Split", 16}, {"RNN", 2}, {"GRU", 2},
                  {"LSTM", 3}, {"SoftmaxCrossEntropyLoss", 2},
-                 {"DynamicQuantizeLinear", 3}, {"Dropout", 2}};
+                 {"DynamicQuantizeLinear", 3}, {"Dropout", 2},
+                 {"Loop", 4096}, {"If", 4096}};
         for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++)
                 if (strcmp(op_type, T[i].op) == 0)
                         return T[i].outs;

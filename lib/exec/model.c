@@ -22,16 +22,12 @@ void swarm_model_destroy(swarm_model_t *m) {
                 free(v->name);
                 free(v->host);
                 free(v->nsym);
+                free(v->seq);
                 if (v->kind == V_CONST && v->dev)
                         m->be->free_buf(m->be, v->dev);
         }
-        for (int i = 0; i < m->n_nodes; i++) {
-                free(m->nodes[i].name);
-                free(m->nodes[i].op_type);
-                free(m->nodes[i].in);
-                free(m->nodes[i].xo);
-                free(m->nodes[i].ein);
-        }
+        for (int i = 0; i < m->n_nodes; i++)
+                exec_node_free(&m->nodes[i]);
         if (m->scratch.dev)
                 m->be->free_buf(m->be, m->scratch.dev);
         for (int i = 0; m->slots && i < m->n_slots; i++)
@@ -100,14 +96,48 @@ void swarm_model_host_summary(const swarm_model_t *m, char *buf,
         }
         o = (size_t)snprintf(buf, size, "%d of %d steps on the host",
                              swarm_model_n_host_steps(m), m->n_steps);
-        for (int i = 0; i < m->n_nodes && o < size; i++) {
-                const xnode_t *n = &m->nodes[i];
-                if (n->dead || n->op != OP_HOST)
+        /* A Loop unrolls its body once per iteration (control.c names
+         * the copies "node#<iteration>..."): one entry per body node, with
+         * the count.  The first 1024 host steps are grouped (quadratic in
+         * them, not in the graph); later ones are only counted. */
+        enum { GROUP_MAX = 1024 };
+        int hs[GROUP_MAX], nh = 0, more = 0;
+        for (int i = 0; i < m->n_nodes; i++) {
+                if (m->nodes[i].dead || m->nodes[i].op != OP_HOST)
                         continue;
-                o += (size_t)snprintf(buf + o, size - o, "%s'%s' (%s)",
-                                      shown++ ? ", " : ": ", n->name,
-                                      n->op_type);
+                if (nh < GROUP_MAX)
+                        hs[nh++] = i;
+                else
+                        more++;
         }
+        for (int a = 0; a < nh && o < size; a++) {
+                const xnode_t *n = &m->nodes[hs[a]];
+                size_t base = strcspn(n->name, "#");
+                int copies = 1, seen = 0;
+                if (base > 0 && n->name[base]) {
+                        for (int b = 0; b < a && !seen; b++)
+                                seen = strncmp(m->nodes[hs[b]].name, n->name,
+                                               base + 1) == 0;
+                        if (seen)
+                                continue;
+                        for (int b = a + 1; b < nh; b++)
+                                copies += strncmp(m->nodes[hs[b]].name,
+                                                  n->name, base + 1) == 0;
+                }
+                if (copies > 1)
+                        o += (size_t)snprintf(buf + o, size - o,
+                                              "%s'%.*s' (%s, %d copies)",
+                                              shown++ ? ", " : ": ",
+                                              (int)base, n->name,
+                                              n->op_type, copies);
+                else
+                        o += (size_t)snprintf(buf + o, size - o,
+                                              "%s'%s' (%s)",
+                                              shown++ ? ", " : ": ", n->name,
+                                              n->op_type);
+        }
+        if (more && o < size)
+                snprintf(buf + o, size - o, " and %d more", more);
 }
 
 static size_t value_bytes(const xvalue_t *v, int64_t rows) {

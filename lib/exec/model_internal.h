@@ -55,6 +55,12 @@ typedef struct xvalue {
         void *dev;              /* device data for the current run */
         int64_t cshape[SWARM_MAX_DIMS]; /* shape for the current rows */
         int64_t celems;
+        /* A sequence (SequenceEmpty, SequenceInsert ...; loading only):
+         * the value ids of its tensors.  Sequences exist at load only:
+         * control.c turns their uses into plain nodes. */
+        int is_seq;
+        int *seq;
+        int n_seq;
 } xvalue_t;
 
 enum xop {
@@ -198,6 +204,10 @@ typedef struct xnode {
         int *xo;
         int n_xo;
         int unsupported;        /* refused at load (listed in the error) */
+        /* Loop / If / sequence operators (control.c): the plain nodes the
+         * node expands into, spliced in its place after inference. */
+        struct xnode *blk;
+        int n_blk, cap_blk;
 } xnode_t;
 
 typedef struct xslot {
@@ -232,13 +242,18 @@ struct swarm_model {
          * plan of a shaped family); NULL otherwise. */
         const struct xdimval *dimvals;
         int n_dimvals;
-        /* Loading only: a node was refused because the batch would move
-         * off the leading dim (not because it mixes rows): plans with a
-         * fixed batch can run the model. */
-        int batch_moved;
+        /* Loading only: how many refused nodes were refused only because
+         * the batch is symbolic (it would move off the leading dim, or a
+         * shape chain depends on its size; onnx_load.c batch_bound()).
+         * When every refusal is such, plans with the batch fixed can run
+         * the model. */
+        int batch_bound;
         /* A model with symbolic non-batch dims is a family of plans, one
          * per resolved shape (shaped.c); NULL for a plain plan. */
         struct xshaped *sh;
+        /* Loading only: nodes control.c has expanded Loop / If bodies
+         * into (bounded by EXEC_CTL_MAX_NODES). */
+        int64_t ctl_nodes;
 };
 
 /* A symbolic non-batch dim of a graph input, and its value in a plan. */
@@ -255,17 +270,21 @@ typedef struct xdimval {
         int64_t value;
 } xdimval_t;
 
-/* onnx_load.c: load one plan (dimvals fix the symbolic dims). */
+/* onnx_load.c: load one plan (dimvals fix the symbolic dims).  On a
+ * refusal *batch_bound (may be NULL) is 1 when every refused node was
+ * refused only because the batch is symbolic (model_internal.h). */
 int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                    int n_bind, const char *dir, swarm_backend_t *be,
                    const xdimval_t *dimvals, int n_dimvals,
-                   swarm_model_t **out, swarm_err_t *err);
+                   swarm_model_t **out, int *batch_bound, swarm_err_t *err);
 /* shaped.c: make the family of a model with symbolic dims (takes
- * ownership of dims); destroy one. */
+ * ownership of dims; a dim with param "#batch" is the batch, fixed per
+ * plan); destroy one.  *batch_bound as exec_load_plan's, for the first
+ * probe's refusal. */
 int exec_shaped_new(const void *buf, size_t len, const swarm_tensor_t *bind,
                     int n_bind, const char *dir, swarm_backend_t *be,
                     xsymdim_t *dims, int n_dims, swarm_model_t **out,
-                    swarm_err_t *err);
+                    int *batch_bound, swarm_err_t *err);
 void exec_shaped_destroy(swarm_model_t *m);
 /* A family's most recently used plan (NULL when it has none). */
 const swarm_model_t *exec_shaped_first(const swarm_model_t *m);
@@ -311,6 +330,34 @@ int exec_host_fold(swarm_model_t *m, const xnode_t *n, void *out,
 /* How many outputs an operator computes (0: only the first). */
 int exec_multi_output(const char *op_type);
 int exec_dtype_is_float(swarm_dtype_t dt);
+
+/* control.c: Loop, If and the sequence operators, expanded at load into
+ * plain nodes (a Loop is unrolled: its trip count and condition must be
+ * known at load, which they are per plan when they follow the batch). */
+#define EXEC_LOOP_MAX_TRIPS 4096
+#define EXEC_CTL_MAX_NODES ((int64_t)1 << 18)
+#define EXEC_SEQ_MAX 65536
+int exec_ctl_loop(swarm_model_t *m, xnode_t *n,
+                  const struct Onnx__NodeProto *np, int64_t opset,
+                  swarm_err_t *err);
+int exec_ctl_if(swarm_model_t *m, xnode_t *n,
+                const struct Onnx__NodeProto *np, int64_t opset,
+                swarm_err_t *err);
+int exec_ctl_seq(swarm_model_t *m, xnode_t *n,
+                 const struct Onnx__NodeProto *np, int64_t opset,
+                 swarm_err_t *err);
+/* 1 when op_type is one of them (they take and make sequences). */
+int exec_ctl_op(const char *op_type);
+/* The outer-scope names a node's subgraphs read (Loop / If bodies), in a
+ * fixed order: build() appends their value ids to the node's inputs
+ * (after its np->n_input own ones) so the sort and liveness see them.
+ * *names is malloc'ed (the strings are the protobuf's); *n = 0 when none. */
+int exec_ctl_captures(const struct Onnx__NodeProto *np, const char ***names,
+                      int *n, swarm_err_t *err);
+/* Replace every expanded node by its plain nodes (after inference). */
+int exec_ctl_flatten(swarm_model_t *m, swarm_err_t *err);
+/* Free a node's fields and its expansion. */
+void exec_node_free(xnode_t *n);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
  * thread setting (the loader folds constants with it). */

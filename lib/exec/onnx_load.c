@@ -592,6 +592,66 @@ out:
         return rc;
 }
 
+static int add_captures(swarm_model_t *m, const names_t *nt, xnode_t *n,
+                        const Onnx__NodeProto *np, swarm_err_t *err) {
+        const char **caps;
+        int nc, rc, *in;
+
+        if ((rc = exec_ctl_captures(np, &caps, &nc, err)))
+                return rc;
+        if (!nc)
+                return SWARM_OK;
+        in = realloc(n->in, (np->n_input + (size_t)nc + 4) * sizeof(int));
+        if (!in) {
+                free(caps);
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        }
+        n->in = in;
+        for (size_t j = np->n_input; j < np->n_input + (size_t)nc + 4; j++)
+                in[j] = -1;
+        for (int j = 0; j < nc; j++)
+                if ((in[np->n_input + (size_t)j] =
+                     names_find(nt, m->vals, caps[j])) < 0) {
+                        rc = node_err(err, SWARM_ERR_INVALID, n,
+                                      "a subgraph reads '%s', which is not "
+                                      "defined", caps[j]);
+                        free(caps);
+                        return rc;
+                }
+        n->n_in = (int)np->n_input + nc;
+        free(caps);
+        return SWARM_OK;
+}
+
+/* Whether a refusal is only about the batch being symbolic, so that a plan
+ * with the batch fixed (everything folded) runs the node: the batch would
+ * move off the leading dim (each row stays its own), or the node reads a
+ * shape-chain value that depends on the batch size (Range(0, N), Equal on
+ * Shape(x), ConstantOfShape([N, h]), Resize sizes from Shape(x)).  A node
+ * refused for mixing rows (reducing, softmax, concatenating along the
+ * batch) is not: it reads batched tensors, not batch-size constants. */
+static int batch_bound(const swarm_model_t *m, const xnode_t *n,
+                       const char *msg) {
+        static const char *const mixing[] = {
+                "along the batch", "across the batch", "over the batch",
+                "into the", "mixes", "whole batch", "per batch", NULL};
+        if (strstr(msg, "would move") || strstr(msg, "would not stay") ||
+            strstr(msg, "push the batch") || strstr(msg, "sequence first"))
+                return 1;
+        for (int i = 0; mixing[i]; i++)
+                if (strstr(msg, mixing[i]))
+                        return 0;
+        for (int j = 0; j < n->n_in; j++) {
+                const xvalue_t *v = n->in[j] >= 0 ? &m->vals[n->in[j]] : NULL;
+                int64_t e = v && v->nsym ? swarm_shape_elems(v->shape, v->ndim)
+                                         : 0;
+                for (int64_t k = 0; k < e; k++)
+                        if (v->nsym[k])
+                                return 1;
+        }
+        return 0;
+}
+
 static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                  const swarm_tensor_t *bind, int n_bind, swarm_err_t *err) {
         const Onnx__GraphProto *g = mp->graph;
@@ -839,6 +899,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         }
                 }
         }
+        /* Values a Loop / If body reads from the graph are inputs of the
+         * node too (after its own), for the sort and for liveness. */
+        for (int i = 0; i < m->n_nodes; i++)
+                if (!m->nodes[i].unsupported &&
+                    (rc = add_captures(m, &nt, &m->nodes[i],
+                                       g->node[m->nodes[i].src], err)))
+                        goto out;
         for (size_t i = 0; i < g->n_output; i++) {
                 const char *name = nz(g->output[i]->name);
                 int id = names_find(&nt, m->vals, name);
@@ -881,13 +948,8 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                         swarm_err_clear(&pe);
                         rc = exec_infer_node(m, n, np, opset, &pe);
                         if (rc == SWARM_ERR_UNSUPPORTED) {
-                                /* The refusals that only move the batch
-                                 * (each row stays its own). */
-                                if (strstr(pe.msg, "would move") ||
-                                    strstr(pe.msg, "would not stay") ||
-                                    strstr(pe.msg, "push the batch") ||
-                                    strstr(pe.msg, "sequence first"))
-                                        m->batch_moved = 1;
+                                if (batch_bound(m, n, pe.msg))
+                                        m->batch_bound++;
                                 problem_add(&probs, pe.msg, opset);
                                 poisoned = 1;
                                 rc = SWARM_OK;
@@ -914,9 +976,13 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 }
         }
         if (probs.count) {
+                /* batch_bound: 1 when every refusal was the batch's */
+                m->batch_bound = m->batch_bound == probs.count;
                 rc = problems_err(&probs, err);
                 goto out;
         }
+        if ((rc = exec_ctl_flatten(m, err)))
+                goto out;
         for (int i = 0; i < m->n_out; i++)
                 if ((rc = check_output(g->output[i], &m->vals[m->out_vals[i]],
                                        err)))
@@ -930,6 +996,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                      k < swarm_shape_elems(v->shape, v->ndim); k++)
                         sym |= v->nsym[k];
                 if (v->kind == V_INPUT || sym) {
+                        m->batch_bound = v->kind != V_INPUT;
                         rc = swarm_err_set(err, SWARM_ERR_UNSUPPORTED,
                                            "output '%s' is a graph input or "
                                            "a constant that depends on the "
@@ -1068,20 +1135,55 @@ static int load_mem_dir(const void *buf, size_t len,
                         const char *dir, swarm_backend_t *be,
                         swarm_model_t **out, swarm_err_t *err) {
         return exec_load_plan(buf, len, bind, n_bind, dir, be, NULL, -1, out,
-                              err);
+                              NULL, err);
+}
+
+/* The refusal with a symbolic batch (which names the nodes), and why the
+ * batch fixed per plan did not do either, in one message. */
+static void fixed_batch_why(swarm_err_t *err, const swarm_err_t *fe) {
+        char first[SWARM_ERR_MSG_SIZE];
+        swarm_code_t code;
+        if (!err)
+                return;
+        snprintf(first, sizeof(first), "%s", err->msg);
+        code = err->code;
+        swarm_err_clear(err);   /* swarm_err_set keeps a set error */
+        swarm_err_set(err, code, "%.*s; with the batch fixed per "
+                      "plan: %.*s", (int)(SWARM_ERR_MSG_SIZE / 2), first,
+                      (int)(SWARM_ERR_MSG_SIZE / 3), fe->msg);
+}
+
+/* The symbolic dims with the batch among them, for a family with the
+ * batch fixed per plan (NULL when none or on error). */
+static xsymdim_t *batch_dims(const Onnx__ModelProto *mp,
+                             const swarm_tensor_t *bind, int n_bind,
+                             int *nd) {
+        xsymdim_t *dims = NULL;
+        *nd = 0;
+        if (scan_symdims(mp->graph, bind, n_bind, 1, &dims, nd, NULL) !=
+            SWARM_OK || *nd == 0) {
+                free_symdims(dims, *nd);
+                *nd = 0;
+                return NULL;
+        }
+        return dims;
 }
 
 /* n_dimvals < 0: a top-level load, which becomes a shaped family when an
- * input has symbolic non-batch dims. */
+ * input has symbolic non-batch dims, or when the batch must be fixed per
+ * plan.  *batch_bound (may be NULL) is set when a refusal was only the
+ * symbolic batch's. */
 int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                    int n_bind, const char *dir, swarm_backend_t *be,
                    const xdimval_t *dimvals, int n_dimvals,
-                   swarm_model_t **out, swarm_err_t *err) {
+                   swarm_model_t **out, int *batch_bound, swarm_err_t *err) {
         Onnx__ModelProto *mp = NULL;
         swarm_model_t *m = NULL;
-        int rc, top;
+        int rc, top, bb = 0;
 
         *out = NULL;
+        if (batch_bound)
+                *batch_bound = 0;
         if (!be || (!buf && len))
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "loading model: no backend or buffer");
@@ -1102,11 +1204,30 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
                         goto out;
                 }
                 if (nd > 0) {
+                        int nb;
+                        xsymdim_t *bd = batch_dims(mp, bind, n_bind, &nb);
                         /* the family reloads from buf: free ours first */
                         onnx__model_proto__free_unpacked(mp, NULL);
                         mp = NULL;
-                        return exec_shaped_new(buf, len, bind, n_bind, dir,
-                                               be, dims, nd, out, err);
+                        rc = exec_shaped_new(buf, len, bind, n_bind, dir, be,
+                                             dims, nd, out, &bb, err);
+                        if (rc == SWARM_ERR_UNSUPPORTED && bb && bd) {
+                                /* Refused with the batch symbolic only
+                                 * because of it: fix it per plan too (the
+                                 * error of this try is not the one to
+                                 * show: the first names the nodes). */
+                                swarm_err_t fe;
+                                swarm_err_clear(&fe);
+                                if (exec_shaped_new(buf, len, bind, n_bind,
+                                                    dir, be, bd, nb, out,
+                                                    NULL, &fe) == SWARM_OK)
+                                        rc = SWARM_OK;
+                                else
+                                        fixed_batch_why(err, &fe);
+                                bd = NULL;
+                        }
+                        free_symdims(bd, nb);
+                        goto out;
                 }
                 n_dimvals = 0;
         }
@@ -1124,27 +1245,34 @@ int exec_load_plan(const void *buf, size_t len, const swarm_tensor_t *bind,
         m->dir = NULL;
         m->dimvals = NULL;
         m->n_dimvals = 0;
-        if (rc == SWARM_ERR_UNSUPPORTED && top && m->batch_moved) {
-                /* Refused with a symbolic batch (it moves, or mixes with
-                 * other dims: a GRU over [seq, batch, ...]): try plans
-                 * with the batch fixed per plan, one per batch size. */
-                xsymdim_t *dims;
-                int nd;
-                if (scan_symdims(mp->graph, bind, n_bind, 1, &dims, &nd,
-                                 NULL) == SWARM_OK && nd > 0) {
-                        swarm_model_t *f = NULL;
+        if (rc == SWARM_ERR_UNSUPPORTED && m->batch_bound) {
+                if (batch_bound)
+                        *batch_bound = 1;
+                /* Refused with a symbolic batch only because of it (it
+                 * moves, or a shape chain needs its value): plans with
+                 * the batch fixed, one per batch bucket. */
+                int nb;
+                xsymdim_t *bd = top ? batch_dims(mp, bind, n_bind, &nb)
+                                    : NULL;
+                if (bd) {
                         swarm_err_t fe;
-                        int frc;
                         swarm_err_clear(&fe);
+                        swarm_model_destroy(m);
+                        m = NULL;
                         onnx__model_proto__free_unpacked(mp, NULL);
                         mp = NULL;
-                        frc = exec_shaped_new(buf, len, bind, n_bind, dir, be,
-                                              dims, nd, &f, &fe);
-                        if (frc == SWARM_OK) {
-                                swarm_model_destroy(m);
-                                *out = f;
-                                return SWARM_OK;
+                        if (exec_shaped_new(buf, len, bind, n_bind, dir, be,
+                                            bd, nb, out, NULL, &fe) ==
+                            SWARM_OK) {
+                                /* the batched refusal is no error now (and
+                                 * would mask the caller's next one:
+                                 * swarm_err_set keeps the first) */
+                                if (err)
+                                        swarm_err_clear(err);
+                                rc = SWARM_OK;
+                                goto out;
                         }
+                        fixed_batch_why(err, &fe);
                 }
         }
         if (rc) {

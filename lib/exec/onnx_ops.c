@@ -3875,6 +3875,16 @@ static const opdef_t OPS[] = {
         {"Reciprocal", h_unary, 1, 1}, {"Floor", h_unary, 1, 1},
         {"Ceil", h_unary, 1, 1},
         {"Softmax", h_softmax, 1, 1}, {"LogSoftmax", h_softmax, 1, 1},
+        /* control flow and sequences: control.c */
+        {"Loop", exec_ctl_loop, 0, 4098}, {"If", exec_ctl_if, 1, 1},
+        {"SequenceEmpty", exec_ctl_seq, 0, 0},
+        {"SequenceConstruct", exec_ctl_seq, 1, 4096},
+        {"SequenceInsert", exec_ctl_seq, 2, 3},
+        {"SequenceErase", exec_ctl_seq, 1, 2},
+        {"SequenceAt", exec_ctl_seq, 2, 2},
+        {"SequenceLength", exec_ctl_seq, 1, 1},
+        {"ConcatFromSequence", exec_ctl_seq, 1, 1},
+        {"SplitToSequence", exec_ctl_seq, 1, 2},
         {"Identity", h_identity, 1, 1}, {"Dropout", h_identity, 1, 3},
         {"Flatten", h_flatten, 1, 1}, {"Reshape", h_reshape, 1, 2},
         {"Squeeze", h_squeeze, 1, 2}, {"Unsqueeze", h_squeeze, 1, 2},
@@ -4134,6 +4144,10 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                                         "input '%s' is an optional output "
                                         "this executor does not compute",
                                         VAL(j)->name);
+                if (VAL(j)->is_seq && !exec_ctl_op(n->op_type))
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "input '%s' is a sequence",
+                                        VAL(j)->name);
                 if (!is_const(VAL(j)))
                         all_const = 0;
         }
@@ -4148,6 +4162,20 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 return rc;
         if (n->op == OP_FOLDED)
                 return SWARM_OK;
+        /* Constants in, a batched tensor out (Expand(c, Shape(x))): folding
+         * would drop the batch, and the value's size needs it.  Refused as
+         * depending on the batch size, which plans with the batch fixed
+         * fold (shaped.c). */
+        if (all_const && o->batched)
+                for (int j = 0; j < n->n_in; j++)
+                        for (int64_t i = 0; n->in[j] >= 0 && VAL(j)->nsym &&
+                             i < elems_of(VAL(j)); i++)
+                                if (VAL(j)->nsym[i])
+                                        return node_err(
+                                                err, SWARM_ERR_UNSUPPORTED,
+                                                n, "input '%s' depends on "
+                                                "the batch size",
+                                                VAL(j)->name);
         /* Before folding: the fold allocates and writes the result. */
         if ((rc = check_result(n, o, all_const, err)))
                 return rc;

@@ -17,10 +17,6 @@ foreach(pair "bert;encoder" "dlrm;recommender" "bert_ts;encoder"
   set_tests_properties(e2e_family_${f} PROPERTIES LABELS kafka TIMEOUT 300
                        ENVIRONMENT "SWARM_BROKER_BIN=$<TARGET_FILE:swarm-broker>")
 endforeach()
-# Disabled until the worker can serve them: the executor refuses the models
-# at load (its messages: see the exec_family_* notes in
-# tests/exec/CMakeLists.txt), and the encoder's sequence length is a
-# symbolic non-batch dim, which needs swarm_model_run_shaped() and batching
-# by shape in the worker (consumer/ calls swarm_model_run() only).
-set_tests_properties(e2e_family_bert e2e_family_dlrm e2e_family_bert_ts
-                     e2e_family_dlrm_ts PROPERTIES DISABLED TRUE)
+# The recommender and the encoder run as families with the batch fixed per
+# plan (docs/exec.md): the encoder batched by sequence length, the
+# recommender's EmbeddingBag Loop unrolled per plan (lib/exec/control.c).

@@ -17,9 +17,14 @@
  *    integer outputs (the recommender's top-k ids): equal;
  *  - the same when each batch row is run alone (batching must not change
  *    results), and through swarm_model_run() when no non-batch dim is
- *    symbolic (the CNNs).
+ *    symbolic (the CNNs);
+ *  - families (swarm_model_is_shaped): the same for batches of 1..17 rows
+ *    (1..5 for images) made of the case's rows (every batch bucket, more
+ *    plans than the cache holds), and SWARM_ERR_INVALID for a contradicted fixed dim or a dim
+ *    past INT32_MAX.
  *
- * Usage: test_families FAMILY_DIR [THREADS].  Exit 0 pass, 1 fail (a model
+ * Usage: test_families FAMILY_DIR [THREADS | staged] (staged: through the
+ * host-staging path of a device backend, host_mem = 0).  Exit 0 pass, 1 fail (a model
  * that does not load fails, with the loader's message), 2 usage.
  */
 #include <inttypes.h>
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "swarm/arrayio.h"
 #include "swarm/model.h"
@@ -177,6 +183,138 @@ static long run_rows(swarm_model_t *m, const fam_case_t *c, int64_t r0,
         return bad;
 }
 
+static double now_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Batches of many sizes made of the case's rows repeated (row r is case row
+ * r % rows): each output row must be its source row's reference.  For
+ * families this walks the batch buckets up to 32 rows (8 for images) and,
+ * over two cases, more plans than the cache holds (evicted plans are
+ * reloaded).
+ * Prints what a batch that needs a new plan costs against one that finds
+ * its plan cached. */
+static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
+                      swarm_err_t *err) {
+        static const int64_t full[] = {5, 1, 7, 2, 9, 17, 3, 6};
+        /* images: fewer and smaller batches (CI runs this under the
+         * sanitizers); the cheap families walk every bucket */
+        static const int64_t brief[] = {3, 1, 5, 2};
+        const void *ip[MAX_IO], *op[MAX_IO];
+        int64_t in_shapes[MAX_IO][SWARM_MAX_DIMS];
+        int64_t out_shapes[MAX_IO][SWARM_MAX_DIMS];
+        int64_t rows = swarm_array_rows(c->in[0]);
+        void *buf[MAX_IO] = {NULL};
+        double cold = 0, warm = 0;
+        long bad = 0;
+        int big = swarm_array_row_bytes(c->in[0]) > 32 * 1024;
+        const int64_t *sizes = big ? brief : full;
+        size_t n_sizes = big ? sizeof(brief) / sizeof(brief[0])
+                             : sizeof(full) / sizeof(full[0]);
+        for (size_t k = 0; k < n_sizes; k++) {
+                int64_t n = sizes[k];
+                double t[2];
+                for (int i = 0; i < c->n_in; i++) {
+                        size_t rb = swarm_array_row_bytes(c->in[i]);
+                        free(buf[i]);
+                        buf[i] = malloc((size_t)n * rb);
+                        if (!buf[i]) {
+                                bad++;
+                                goto out;
+                        }
+                        for (int64_t r = 0; r < n; r++)
+                                memcpy((char *)buf[i] + (size_t)r * rb,
+                                       (const char *)c->in[i]->data +
+                                       (size_t)(r % rows) * rb, rb);
+                        ip[i] = buf[i];
+                        memcpy(in_shapes[i], c->in[i]->shape,
+                               sizeof(in_shapes[i]));
+                        in_shapes[i][0] = n;
+                }
+                /* twice: the first may load a plan, the second does not */
+                for (int pass = 0; pass < 2; pass++) {
+                        t[pass] = now_ms();
+                        if (swarm_model_run_shaped(
+                                    m, n, (const int64_t (*)[SWARM_MAX_DIMS])
+                                    in_shapes, ip, out_shapes, op, err)) {
+                                printf("FAIL %s sizes %" PRId64 ": run: %s\n",
+                                       c->name, n, err->msg);
+                                bad++;
+                                goto out;
+                        }
+                        t[pass] = now_ms() - t[pass];
+                }
+                cold += t[0];
+                warm += t[1];
+                for (int o = 0; o < c->n_out; o++) {
+                        size_t rb = swarm_array_row_bytes(c->want[o]);
+                        if (out_shapes[o][0] != n) {
+                                printf("FAIL %s sizes %" PRId64 ": output %d "
+                                       "has %" PRId64 " rows\n", c->name, n,
+                                       o, out_shapes[o][0]);
+                                bad++;
+                                continue;
+                        }
+                        for (int64_t r = 0; r < n; r++)
+                                bad += compare(m, c, o,
+                                               (const char *)op[o] +
+                                               (size_t)r * rb, r % rows, 1,
+                                               worst, "sizes");
+                }
+        }
+        printf("%s: batches of 1..%d rows: %.1f ms first runs, %.1f ms "
+               "repeated (%zu sizes; 5 rows run as %" PRId64 ")\n", c->name,
+               big ? 5 : 17, cold, warm, n_sizes,
+               swarm_model_run_rows(m, 5));
+out:
+        for (int i = 0; i < c->n_in; i++)
+                free(buf[i]);
+        return bad;
+}
+
+/* Shapes a request may not have: a fixed dim contradicted, a dim out of
+ * range.  Each is SWARM_ERR_INVALID, before anything runs. */
+static long run_hostile(swarm_model_t *m, const fam_case_t *c) {
+        const void *ip[MAX_IO], *op[MAX_IO];
+        int64_t in_shapes[MAX_IO][SWARM_MAX_DIMS];
+        int64_t out_shapes[MAX_IO][SWARM_MAX_DIMS];
+        long bad = 0;
+        for (int k = 0; k < 2; k++)
+                for (int i = 0; i < c->n_in; i++) {
+                        const swarm_model_io_t *io = swarm_model_input(m, i);
+                        for (int d = 1; d < io->ndim; d++) {
+                                swarm_err_t e;
+                                int rc;
+                                swarm_err_clear(&e);
+                                for (int j = 0; j < c->n_in; j++) {
+                                        ip[j] = c->in[j]->data;
+                                        memcpy(in_shapes[j], c->in[j]->shape,
+                                               sizeof(in_shapes[j]));
+                                }
+                                if (k == 0 && io->shape[d] < 0)
+                                        continue;
+                                /* k 0: a fixed dim + 1; k 1: past INT32 */
+                                in_shapes[i][d] = k == 0
+                                        ? io->shape[d] + 1
+                                        : (int64_t)INT32_MAX + 1;
+                                rc = swarm_model_run_shaped(
+                                        m, swarm_array_rows(c->in[0]),
+                                        (const int64_t (*)[SWARM_MAX_DIMS])
+                                        in_shapes, ip, out_shapes, op, &e);
+                                if (rc != SWARM_ERR_INVALID) {
+                                        printf("FAIL %s: input %d dim %d = "
+                                               "%" PRId64 ": code %d, not "
+                                               "INVALID (%s)\n", c->name, i,
+                                               d, in_shapes[i][d], rc, e.msg);
+                                        bad++;
+                                }
+                        }
+                }
+        return bad;
+}
+
 static long run_plain(swarm_model_t *m, const fam_case_t *c, int64_t rows,
                       double *worst, swarm_err_t *err) {
         const void *ip[MAX_IO], *op[MAX_IO];
@@ -233,7 +371,8 @@ int main(int argc, char **argv) {
         swarm_backend_t *be = NULL;
         swarm_model_t *m = NULL;
         fam_case_t c;
-        int n_cases, rc = 1, threads = 1;
+        int n_cases, rc = 1, threads = 1, staged = 0;
+        swarm_backend_t st;
         long bad = 0;
         double worst = 0;
 
@@ -241,7 +380,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: %s FAMILY_DIR [THREADS]\n", argv[0]);
                 return 2;
         }
-        if (argc == 3)
+        /* "staged": the CPU kernels behind a backend that says its buffers
+         * are device memory (host_mem = 0), so every host step is staged
+         * through host buffers as on CUDA (no GPU needed). */
+        if (argc == 3 && strcmp(argv[2], "staged") == 0)
+                staged = 1;
+        else if (argc == 3)
                 threads = atoi(argv[2]);
         memset(&c, 0, sizeof(c));
         swarm_err_clear(&err);
@@ -255,8 +399,12 @@ int main(int argc, char **argv) {
         be = swarm_backend_cpu_new(threads, &err);
         if (!be)
                 goto fail;
+        st = *be;
+        st.name = "staged";
+        st.host_mem = 0;
+        st.destroy = NULL;
         snprintf(path, sizeof(path), "%s/model.onnx", argv[1]);
-        if (swarm_model_load_file(path, be, &m, &err)) {
+        if (swarm_model_load_file(path, staged ? &st : be, &m, &err)) {
                 printf("FAIL: load %s: %s\n", path, err.msg);
                 goto out;
         }
@@ -286,6 +434,9 @@ int main(int argc, char **argv) {
                  * the plain entry point (the worker's path for it). */
                 if (!swarm_model_is_shaped(m))
                         cbad += run_plain(m, &c, rows, &worst, &err);
+                else
+                        cbad += run_sizes(m, &c, &worst, &err) +
+                                run_hostile(m, &c);
                 printf("%s: %s rows=%" PRId64 ", %ld mismatches\n",
                        cbad ? "FAIL" : "ok", c.name, rows, cbad);
                 bad += cbad;

@@ -1163,6 +1163,128 @@ static void test_gru_batch(swarm_backend_t *be) {
         bld_free(&b1);
 }
 
+/* A shape chain that needs the batch's value (ConstantOfShape(Shape(x)))
+ * loads as a family with the batch fixed per plan, on power-of-two batch
+ * buckets: batches of 1..9 rows (padded to 1, 2, 4, 8, 16) give exactly
+ * their own rows; a contradicted fixed dim and an empty batch are INVALID.
+ * The same chain followed by a softmax across the batch, or the row index
+ * (Range(0, N)) added as a value, stays refused: rows would change each
+ * other's answers. */
+static void batch_chain_model(bld_t *b, int mixing) {
+        static const int64_t xd[] = {-1, 4};
+        bld_init(b, 14);
+        vi(b, 0, "x", 1, 2, xd);
+        vi(b, 1, "y", 1, 2, xd);
+        node(b, "s", "Shape", "x", "s");
+        if (mixing == 2) {
+                /* y = x + row index: Range(0, N) used as a value */
+                Onnx__NodeProto *n;
+                init_i64(b, "i0", 0, NULL, (const int64_t[]){0});
+                init_i64(b, "i1", 0, NULL, (const int64_t[]){1});
+                init_i64(b, "ax", 1, (const int64_t[]){1},
+                         (const int64_t[]){1});
+                node(b, "n", "Gather", "s,i0", "n");
+                node(b, "r", "Range", "i0,n,i1", "r");
+                n = node(b, "rf", "Cast", "r", "rf");
+                attr_i(b, n, "to", 1);
+                node(b, "u", "Unsqueeze", "rf,ax", "u");
+                node(b, "y", "Add", "x,u", "y");
+                return;
+        }
+        if (mixing == 3) {
+                /* y = x * Expand(1, Shape(x)): constants in, a batched
+                 * tensor out (folding it would drop the batch) */
+                init(b, "one", 1, (const int64_t[]){1}, (const float[]){1},
+                     1);
+                node(b, "e", "Expand", "one,s", "e");
+                node(b, "y", "Mul", "x,e", "y");
+                return;
+        }
+        node(b, "z", "ConstantOfShape", "s", "z");
+        node(b, "y", "Add", "x,z", mixing ? "y0" : "y");
+        if (mixing) {
+                Onnx__NodeProto *n = node(b, "sm", "Softmax", "y0", "y");
+                attr_i(b, n, "axis", 0);
+        }
+}
+
+/* A row-independent chain (kind 0 ConstantOfShape, 3 Expand) through
+ * batches of 1..9 rows. */
+static void batch_chain_run(swarm_backend_t *be, int kind) {
+        bld_t b;
+        size_t len;
+        uint8_t *buf;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        char sig[256];
+
+        batch_chain_model(&b, kind);
+        buf = pack(&b, &len);
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                swarm_model_signature(m, sig, sizeof(sig));
+                CHECK(strcmp(sig, "x:FLOAT32[N,4] -> y:FLOAT32[N,4]") == 0,
+                      "%s", sig);
+                CHECK(swarm_model_is_shaped(m), "planned per batch");
+                CHECK(swarm_model_run_rows(m, 5) == 8 &&
+                      swarm_model_run_rows(m, 8) == 8 &&
+                      swarm_model_run_rows(m, 1) == 1,
+                      "batch buckets: 5 rows run as %lld",
+                      (long long)swarm_model_run_rows(m, 5));
+                for (int64_t rows = 1; rows <= 9; rows++) {
+                        float x[9 * 4];
+                        int64_t shp[1][SWARM_MAX_DIMS] = {{rows, 4}};
+                        int64_t osh[1][SWARM_MAX_DIMS] = {{0}};
+                        const void *in[1] = {x}, *o[1] = {0};
+                        for (int i = 0; i < rows * 4; i++)
+                                x[i] = frand();
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run_shaped(m, rows, shp, in, osh, o,
+                                                     &err) == SWARM_OK,
+                              "rows %lld: %s", (long long)rows, err.msg);
+                        CHECK(osh[0][0] == rows && osh[0][1] == 4,
+                              "rows %lld: out [%lld,%lld]", (long long)rows,
+                              (long long)osh[0][0], (long long)osh[0][1]);
+                        for (int i = 0; o[0] && i < rows * 4; i++)
+                                CHECK(((const float *)o[0])[i] == x[i],
+                                      "rows %lld [%d]: %g vs %g",
+                                      (long long)rows, i,
+                                      ((const float *)o[0])[i], x[i]);
+                }
+                {
+                        float x[8] = {0};
+                        int64_t bad[1][SWARM_MAX_DIMS] = {{1, 5}};
+                        int64_t none[1][SWARM_MAX_DIMS] = {{0, 4}};
+                        const void *in[1] = {x}, *o[1] = {0};
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run_shaped(m, 1, bad, in, NULL, o,
+                                                     &err) ==
+                              SWARM_ERR_INVALID &&
+                              strstr(err.msg, "fixed"), "%s", err.msg);
+                        swarm_err_clear(&err);
+                        CHECK(swarm_model_run_shaped(m, 0, none, in, NULL, o,
+                                                     &err) ==
+                              SWARM_ERR_INVALID, "%s", err.msg);
+                }
+        }
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
+}
+
+static void test_batch_chain(swarm_backend_t *be) {
+        bld_t b;
+
+        batch_chain_run(be, 0);
+        batch_chain_run(be, 3);
+        for (int mixing = 1; mixing <= 2; mixing++) {
+                batch_chain_model(&b, mixing);
+                expect(&b, be, SWARM_ERR_UNSUPPORTED,
+                       "with the batch fixed per plan",
+                       "changes with the rows beside it", NULL);
+        }
+}
+
 /* A graph input that is also an initializer is a constant. */
 static void test_input_initializer(swarm_backend_t *be) {
         static const int64_t xd[] = {2, 4}, yd[] = {2, 3}, wd[] = {4, 3};
@@ -1505,12 +1627,14 @@ int main(void) {
         test_typed_runtime(be);
         test_symbolic_seq(be);
         test_gru_batch(be);
+        test_batch_chain(be);
         {
                 /* the same runs through the staging (device) path */
                 swarm_backend_t st = staged_backend(be);
                 test_typed_runtime(&st);
                 test_symbolic_seq(&st);
                 test_gru_batch(&st);
+                test_batch_chain(&st);
                 test_mlp(&st, 0);
         }
         test_empty_nodes(be);

@@ -1,0 +1,705 @@
+/*
+ * test_control.c - Loop, If and the sequence operators (lib/exec/control.c)
+ * on models built here with protobuf-c, run on the CPU backend and through
+ * the host-staging path a device backend takes (host_mem = 0).
+ *
+ * Asserts values for:
+ *  - a Loop with a constant trip count in a batched plan: a loop-carried
+ *    value read from an outer-scope run-time tensor (y = x + 3 * 2x), and a
+ *    scan output of the iteration number ([0, 1, 2]);
+ *  - an If on a constant condition whose branch reads the graph's input
+ *    (x * x) and one whose branch has its own initializer;
+ *  - the dynamo EmbeddingBag form: SequenceEmpty, a Loop with no trip count
+ *    that stops on a condition the body computes, SequenceInsert of
+ *    run-time tensors, ConcatFromSequence (y = [x * 1, x * 2]);
+ *  - SplitToSequence + SequenceAt + SequenceLength;
+ * and, for hostile or unsupported models, the code and message:
+ *  - a negative trip count (no iteration);
+ *  - a trip count above EXEC_LOOP_MAX_TRIPS, a loop whose condition never
+ *    turns false, a condition computed at run time, a body reading an
+ *    undefined name, a sequence graph output;
+ *  - 2000 byte-flipped control-flow models load or are refused with a code,
+ *    and run or fail with one (under the sanitizers in CI).
+ * Usage: test_control (exit 0 pass, 1 fail).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+#include "swarm/backend.h"
+#include "swarm/model.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                      \
+        do {                                                                  \
+                if (!(cond)) {                                                \
+                        failures++;                                           \
+                        printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+                        printf(__VA_ARGS__);                                  \
+                        printf("\n");                                         \
+                }                                                             \
+        } while (0)
+
+/* ---- a model builder; everything lives in one arena ---- */
+
+static void *arena[4096];
+static int n_arena;
+
+static void *ba(size_t n) {
+        void *p = calloc(1, n);
+        if (!p || n_arena == 4096)
+                abort();
+        arena[n_arena++] = p;
+        return p;
+}
+
+static void arena_free(void) {
+        while (n_arena > 0)
+                free(arena[--n_arena]);
+}
+
+static char *bs(const char *s) {
+        char *p = ba(strlen(s) + 1);
+        memcpy(p, s, strlen(s));
+        return p;
+}
+
+static Onnx__GraphProto *graph(void) {
+        Onnx__GraphProto *g = ba(sizeof(*g));
+        onnx__graph_proto__init(g);
+        g->name = bs("g");
+        g->node = ba(32 * sizeof(*g->node));
+        g->initializer = ba(16 * sizeof(*g->initializer));
+        g->input = ba(8 * sizeof(*g->input));
+        g->output = ba(8 * sizeof(*g->output));
+        return g;
+}
+
+static size_t names(const char *csv, char ***out) {
+        size_t n = 0;
+        char *copy = bs(csv), *save = NULL;
+        char **list = ba(8 * sizeof(char *));
+        for (char *t = strtok_r(copy, ",", &save); t && n < 8;
+             t = strtok_r(NULL, ",", &save))
+                list[n++] = strcmp(t, "-") == 0 ? bs("") : t;
+        *out = list;
+        return n;
+}
+
+static Onnx__NodeProto *node(Onnx__GraphProto *g, const char *op,
+                             const char *in, const char *out) {
+        Onnx__NodeProto *n = ba(sizeof(*n));
+        onnx__node_proto__init(n);
+        n->name = bs(out);
+        n->op_type = bs(op);
+        n->n_input = *in ? names(in, &n->input) : 0;
+        n->n_output = names(out, &n->output);
+        n->attribute = ba(8 * sizeof(*n->attribute));
+        g->node[g->n_node++] = n;
+        return n;
+}
+
+static void attr_i(Onnx__NodeProto *n, const char *name, int64_t v) {
+        Onnx__AttributeProto *a = ba(sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a->has_i = 1;
+        a->i = v;
+        n->attribute[n->n_attribute++] = a;
+}
+
+static void attr_g(Onnx__NodeProto *n, const char *name,
+                   Onnx__GraphProto *g) {
+        Onnx__AttributeProto *a = ba(sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+        a->g = g;
+        n->attribute[n->n_attribute++] = a;
+}
+
+/* An initializer: dtype 1 (float) or 7 (int64) or 9 (bool), raw data. */
+static void init(Onnx__GraphProto *g, const char *name, int dt, int ndim,
+                 const int64_t *dims, const void *data) {
+        Onnx__TensorProto *t = ba(sizeof(*t));
+        size_t n = 1, es = dt == 7 ? 8 : dt == 9 ? 1 : 4;
+        onnx__tensor_proto__init(t);
+        t->name = bs(name);
+        t->has_data_type = 1;
+        t->data_type = dt;
+        t->n_dims = (size_t)ndim;
+        t->dims = ba(8 * sizeof(int64_t));
+        for (int i = 0; i < ndim; i++) {
+                t->dims[i] = dims[i];
+                n *= (size_t)dims[i];
+        }
+        t->has_raw_data = 1;
+        t->raw_data.len = n * es;
+        t->raw_data.data = ba(n * es + 1);
+        memcpy(t->raw_data.data, data, n * es);
+        g->initializer[g->n_initializer++] = t;
+}
+
+static void scalar_i64(Onnx__GraphProto *g, const char *name, int64_t v) {
+        init(g, name, 7, 0, NULL, &v);
+}
+
+/* A value info (graph input or output); dim -1 is the symbolic "N";
+ * ndim < 0: no shape (subgraph values). */
+static void vi(Onnx__GraphProto *g, int is_out, const char *name, int elem,
+               int ndim, const int64_t *dims) {
+        Onnx__ValueInfoProto *v = ba(sizeof(*v));
+        Onnx__TypeProto *tp = ba(sizeof(*tp));
+        Onnx__TypeProto__Tensor *tt = ba(sizeof(*tt));
+        onnx__value_info_proto__init(v);
+        onnx__type_proto__init(tp);
+        onnx__type_proto__tensor__init(tt);
+        v->name = bs(name);
+        v->type = tp;
+        tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+        tp->tensor_type = tt;
+        tt->has_elem_type = 1;
+        tt->elem_type = elem;
+        if (ndim >= 0) {
+                Onnx__TensorShapeProto *sp = ba(sizeof(*sp));
+                onnx__tensor_shape_proto__init(sp);
+                tt->shape = sp;
+                sp->n_dim = (size_t)ndim;
+                sp->dim = ba(8 * sizeof(*sp->dim));
+                for (int i = 0; i < ndim; i++) {
+                        Onnx__TensorShapeProto__Dimension *d =
+                                ba(sizeof(*d));
+                        onnx__tensor_shape_proto__dimension__init(d);
+                        if (dims[i] < 0) {
+                                d->value_case =
+                                  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+                                d->dim_param = bs("N");
+                        } else {
+                                d->value_case =
+                                  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+                                d->dim_value = dims[i];
+                        }
+                        sp->dim[i] = d;
+                }
+        }
+        if (is_out)
+                g->output[g->n_output++] = v;
+        else
+                g->input[g->n_input++] = v;
+}
+
+static uint8_t *pack(Onnx__GraphProto *g, int64_t opset, size_t *len) {
+        Onnx__ModelProto m;
+        Onnx__OperatorSetIdProto os, *osp[1] = {&os};
+        uint8_t *buf;
+        onnx__model_proto__init(&m);
+        onnx__operator_set_id_proto__init(&os);
+        m.has_ir_version = 1;
+        m.ir_version = 8;
+        os.domain = bs("");
+        os.has_version = 1;
+        os.version = opset;
+        m.n_opset_import = 1;
+        m.opset_import = osp;
+        m.graph = g;
+        *len = onnx__model_proto__get_packed_size(&m);
+        buf = ba(*len + 1);
+        onnx__model_proto__pack(&m, buf);
+        return buf;
+}
+
+static int load(Onnx__GraphProto *g, swarm_backend_t *be, swarm_model_t **m,
+                swarm_err_t *err) {
+        size_t len;
+        uint8_t *buf = pack(g, 13, &len);
+        swarm_err_clear(err);
+        *m = NULL;
+        return swarm_model_load_mem(buf, len, be, m, err);
+}
+
+static const int64_t XD[] = {-1, 4};
+
+/* Run x[rows,4] = i * 0.5 - 1 (i the flat index) through m; outputs. */
+static int run_x(swarm_model_t *m, int64_t rows, float *x,
+                 int64_t (*osh)[SWARM_MAX_DIMS], const void **out,
+                 swarm_err_t *err) {
+        int64_t ish[1][SWARM_MAX_DIMS] = {{rows, 4}};
+        const void *in[1] = {x};
+        for (int i = 0; i < rows * 4; i++)
+                x[i] = (float)i * 0.5f - 1.0f;
+        swarm_err_clear(err);
+        return swarm_model_run_shaped(m, rows, ish, in, osh, out, err);
+}
+
+/* ---- Loop with a constant trip count, carried value, scan output ---- */
+
+static void test_loop_const(swarm_backend_t *be) {
+        Onnx__GraphProto *g = graph(), *body = graph();
+        Onnx__NodeProto *lp;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        static const int64_t two_d[] = {1};
+        static const float two[] = {2.0f};
+
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "two", 1, 1, two_d, two);
+        scalar_i64(g, "M", 3);
+        node(g, "Mul", "x,two", "s");
+        vi(body, 0, "i", 7, -1, NULL);
+        vi(body, 0, "c", 9, -1, NULL);
+        vi(body, 0, "y_in", 1, -1, NULL);
+        node(body, "Identity", "c", "c_out");
+        node(body, "Add", "y_in,s", "y_out");   /* s: outer scope */
+        attr_i(node(body, "Cast", "i", "i_f"), "to", 1);
+        vi(body, 1, "c_out", 9, -1, NULL);
+        vi(body, 1, "y_out", 1, -1, NULL);
+        vi(body, 1, "i_f", 1, -1, NULL);
+        lp = node(g, "Loop", "M,-,x", "y,iters");
+        attr_g(lp, "body", body);
+        vi(g, 1, "y", 1, 2, XD);
+        vi(g, 1, "iters", 1, 1, (const int64_t[]){3});
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        for (int64_t rows = 1; m && rows <= 3; rows++) {
+                float x[12];
+                const void *out[2] = {0};
+                int64_t osh[2][SWARM_MAX_DIMS];
+                CHECK(run_x(m, rows, x, osh, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                if (!out[0] || !out[1])
+                        continue;
+                CHECK(osh[0][0] == rows && osh[0][1] == 4 && osh[1][0] == 3,
+                      "shapes %lld,%lld %lld", (long long)osh[0][0],
+                      (long long)osh[0][1], (long long)osh[1][0]);
+                for (int i = 0; i < rows * 4; i++)
+                        CHECK(fabsf(((const float *)out[0])[i] - 7 * x[i]) <
+                              1e-5f, "rows %lld y[%d] %g want %g",
+                              (long long)rows, i,
+                              ((const float *)out[0])[i], 7 * x[i]);
+                for (int i = 0; i < 3; i++)
+                        CHECK(((const float *)out[1])[i] == (float)i,
+                              "iters[%d] %g", i, ((const float *)out[1])[i]);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+/* ---- If on constant conditions ---- */
+
+static void test_if_const(swarm_backend_t *be, int cond) {
+        Onnx__GraphProto *g = graph(), *th = graph(), *el = graph();
+        Onnx__NodeProto *n;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        uint8_t c = (uint8_t)cond;
+        static const int64_t d4[] = {4};
+        static const float bias[] = {1, 2, 3, 4};
+
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "c", 9, 0, NULL, &c);
+        node(th, "Mul", "x,x", "t_out");
+        vi(th, 1, "t_out", 1, -1, NULL);
+        init(el, "bias", 1, 1, d4, bias);       /* the branch's own */
+        node(el, "Add", "x,bias", "e_out");
+        vi(el, 1, "e_out", 1, -1, NULL);
+        n = node(g, "If", "c", "y");
+        attr_g(n, "then_branch", th);
+        attr_g(n, "else_branch", el);
+        vi(g, 1, "y", 1, 2, XD);
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[8];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 2, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                for (int i = 0; out[0] && i < 8; i++) {
+                        float want = cond ? x[i] * x[i] : x[i] + bias[i % 4];
+                        CHECK(((const float *)out[0])[i] == want,
+                              "cond %d y[%d] %g want %g", cond, i,
+                              ((const float *)out[0])[i], want);
+                }
+        }
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+/* ---- the dynamo EmbeddingBag form: sequences in a condition loop ---- */
+
+static void test_loop_seq(swarm_backend_t *be) {
+        Onnx__GraphProto *g = graph(), *body = graph();
+        Onnx__NodeProto *lp;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        uint8_t t = 1;
+
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "true", 9, 0, NULL, &t);
+        scalar_i64(g, "zero", 0);
+        scalar_i64(g, "one", 1);
+        scalar_i64(g, "bags", 2);
+        node(g, "SequenceEmpty", "", "seq0");
+        vi(body, 0, "i_unused", 7, -1, NULL);
+        vi(body, 0, "c_in", 9, -1, NULL);
+        vi(body, 0, "k", 7, -1, NULL);
+        vi(body, 0, "seq_in", 0, -1, NULL);
+        node(body, "Add", "k,one", "k1");
+        attr_i(node(body, "Cast", "k1", "k1f"), "to", 1);
+        node(body, "Mul", "x,k1f", "part");     /* run-time tensor */
+        node(body, "SequenceInsert", "seq_in,part", "seq_out");
+        node(body, "Less", "k1,bags", "c_out");
+        vi(body, 1, "c_out", 9, -1, NULL);
+        vi(body, 1, "k1", 7, -1, NULL);
+        vi(body, 1, "seq_out", 0, -1, NULL);
+        lp = node(g, "Loop", "-,true,zero,seq0", "k_end,seq");
+        attr_g(lp, "body", body);
+        attr_i(node(g, "ConcatFromSequence", "seq", "y"), "axis", 1);
+        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 8});
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[12];
+                const void *out[1] = {0};
+                int64_t osh[1][SWARM_MAX_DIMS];
+                CHECK(run_x(m, 3, x, osh, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                CHECK(!out[0] || (osh[0][0] == 3 && osh[0][1] == 8),
+                      "shape %lld,%lld", (long long)osh[0][0],
+                      (long long)osh[0][1]);
+                for (int r = 0; out[0] && r < 3; r++)
+                        for (int j = 0; j < 8; j++) {
+                                float want = x[r * 4 + j % 4] *
+                                             (float)(j / 4 + 1);
+                                CHECK(((const float *)out[0])[r * 8 + j] ==
+                                      want, "y[%d,%d] %g want %g", r, j,
+                                      ((const float *)out[0])[r * 8 + j],
+                                      want);
+                        }
+        }
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+/* ---- SplitToSequence, SequenceAt, SequenceLength ---- */
+
+static void test_split_seq(swarm_backend_t *be) {
+        Onnx__GraphProto *g = graph();
+        Onnx__NodeProto *n;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        static const int64_t d2[] = {2}, sizes[] = {1, 3};
+
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "sizes", 7, 1, d2, sizes);
+        scalar_i64(g, "minus1", -1);
+        attr_i(node(g, "SplitToSequence", "x,sizes", "parts"), "axis", 1);
+        node(g, "SequenceAt", "parts,minus1", "last");
+        node(g, "SequenceLength", "parts", "n");
+        attr_i(node(g, "Cast", "n", "nf"), "to", 1);
+        node(g, "Mul", "last,nf", "y");         /* 2 * x[:, 1:4] */
+        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 3});
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[8];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 2, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                for (int r = 0; out[0] && r < 2; r++)
+                        for (int j = 0; j < 3; j++)
+                                CHECK(((const float *)out[0])[r * 3 + j] ==
+                                      2 * x[r * 4 + 1 + j], "y[%d,%d] %g", r,
+                                      j, ((const float *)out[0])[r * 3 + j]);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+        /* keepdims = 0, no split: one [N] tensor per column */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        scalar_i64(g, "two", 2);
+        n = node(g, "SplitToSequence", "x", "cols");
+        attr_i(n, "axis", 1);
+        attr_i(n, "keepdims", 0);
+        node(g, "SequenceAt", "cols,two", "y");
+        vi(g, 1, "y", 1, 1, (const int64_t[]){-1});
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[12];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 3, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                for (int r = 0; out[0] && r < 3; r++)
+                        CHECK(((const float *)out[0])[r] == x[r * 4 + 2],
+                              "y[%d] %g", r, ((const float *)out[0])[r]);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+/* ---- hostile and unsupported ---- */
+
+static void expect(Onnx__GraphProto *g, swarm_backend_t *be,
+                   swarm_code_t code, const char *what) {
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        int rc = load(g, be, &m, &err);
+        CHECK(rc == (int)code && strstr(err.msg, what),
+              "want %s '%s': got %s: %s", swarm_code_name(code), what,
+              swarm_code_name(rc), err.msg);
+        CHECK(m == NULL, "no model on errors");
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+/* Loop(M, cond) with a body passing cond through: y = x + M. */
+static Onnx__GraphProto *count_loop(int64_t trips, int with_m,
+                                    int cond_input) {
+        Onnx__GraphProto *g = graph(), *body = graph();
+        Onnx__NodeProto *lp;
+        uint8_t t = 1;
+        static const float one[] = {1.0f};
+        static const int64_t d1[] = {1};
+
+        vi(g, 0, "x", 1, 2, XD);
+        if (cond_input)
+                vi(g, 0, "c", 9, 0, NULL);
+        else
+                init(g, "c", 9, 0, NULL, &t);
+        scalar_i64(g, "M", trips);
+        init(g, "one", 1, 1, d1, one);
+        vi(body, 0, "i", 7, -1, NULL);
+        vi(body, 0, "c_in", 9, -1, NULL);
+        vi(body, 0, "y_in", 1, -1, NULL);
+        node(body, "Identity", "c_in", "c_out");
+        node(body, "Add", "y_in,one", "y_out");
+        vi(body, 1, "c_out", 9, -1, NULL);
+        vi(body, 1, "y_out", 1, -1, NULL);
+        lp = node(g, "Loop", with_m ? "M,c,x" : "-,c,x", "y");
+        attr_g(lp, "body", body);
+        vi(g, 1, "y", 1, 2, XD);
+        return g;
+}
+
+static void test_hostile(swarm_backend_t *be) {
+        Onnx__GraphProto *g, *body, *th;
+        Onnx__NodeProto *n;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+
+        /* the bounded counting loop itself loads and counts */
+        g = count_loop(5, 1, 0);
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[4];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                CHECK(out[0] && ((const float *)out[0])[3] == x[3] + 5,
+                      "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+        /* a negative trip count runs no iteration: y = x */
+        g = count_loop(-3, 1, 0);
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m) {
+                float x[4];
+                const void *out[1] = {0};
+                CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+                CHECK(out[0] && ((const float *)out[0])[3] == x[3],
+                      "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+        expect(count_loop(1000000000, 1, 0), be, SWARM_ERR_UNSUPPORTED,
+               "trip count 1000000000 is above the limit");
+        /* no trip count, a condition that stays true */
+        expect(count_loop(0, 0, 0), be, SWARM_ERR_UNSUPPORTED,
+               "still running after 4096 iterations");
+        expect(count_loop(3, 1, 1), be, SWARM_ERR_UNSUPPORTED,
+               "condition is computed at run time");
+        /* If on a graph input */
+        g = graph();
+        th = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        vi(g, 0, "c", 9, 0, NULL);
+        node(th, "Neg", "x", "t_out");
+        vi(th, 1, "t_out", 1, -1, NULL);
+        n = node(g, "If", "c", "y");
+        attr_g(n, "then_branch", th);
+        attr_g(n, "else_branch", th);
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_UNSUPPORTED,
+               "condition is computed at run time");
+        /* a body that reads a name nobody defines */
+        g = graph();
+        body = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        scalar_i64(g, "M", 2);
+        vi(body, 0, "i", 7, -1, NULL);
+        vi(body, 0, "c_in", 9, -1, NULL);
+        vi(body, 0, "y_in", 1, -1, NULL);
+        node(body, "Identity", "c_in", "c_out");
+        node(body, "Add", "y_in,nowhere", "y_out");
+        vi(body, 1, "c_out", 9, -1, NULL);
+        vi(body, 1, "y_out", 1, -1, NULL);
+        n = node(g, "Loop", "M,-,x", "y");
+        attr_g(n, "body", body);
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_INVALID, "'nowhere', which is not defined");
+        /* a sequence as a graph output */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        node(g, "SequenceConstruct", "x,x", "y");
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_UNSUPPORTED, "is a sequence");
+        /* a sequence into a tensor operator */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        node(g, "SequenceConstruct", "x", "s");
+        node(g, "Relu", "s", "y");
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_UNSUPPORTED, "input 's' is a sequence");
+        /* split sizes that do not add up to the dim */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        init(g, "sizes", 7, 1, (const int64_t[]){2},
+             (const int64_t[]){1, 2});
+        attr_i(node(g, "SplitToSequence", "x,sizes", "s"), "axis", 1);
+        node(g, "ConcatFromSequence", "s", "y");
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_INVALID, "split sizes add up to 3");
+        /* SequenceAt out of range */
+        g = graph();
+        vi(g, 0, "x", 1, 2, XD);
+        scalar_i64(g, "p", 5);
+        node(g, "SequenceConstruct", "x,x", "s");
+        node(g, "SequenceAt", "s,p", "y");
+        vi(g, 1, "y", 1, 2, XD);
+        expect(g, be, SWARM_ERR_INVALID, "position 5 out of range");
+}
+
+/* Flip bytes of a control-flow model at random: every mutant loads or is
+ * refused with a code, and one that loads runs or fails with a code (ASan
+ * and UBSan watch the rest). */
+static void test_mutants(swarm_backend_t *be) {
+        uint32_t rng = 2463534242u;
+        int loaded = 0, ran = 0;
+        for (int k = 0; k < 2; k++) {
+                Onnx__GraphProto *g = k ? count_loop(4, 1, 0) : graph();
+                size_t len;
+                uint8_t *buf, *mut;
+                if (!k) {
+                        /* the sequence loop of test_loop_seq, nested If */
+                        Onnx__GraphProto *body = graph(), *th = graph();
+                        Onnx__NodeProto *n;
+                        uint8_t t = 1;
+                        vi(g, 0, "x", 1, 2, XD);
+                        init(g, "true", 9, 0, NULL, &t);
+                        scalar_i64(g, "zero", 0);
+                        scalar_i64(g, "one", 1);
+                        scalar_i64(g, "bags", 3);
+                        node(g, "SequenceEmpty", "", "seq0");
+                        vi(body, 0, "i", 7, -1, NULL);
+                        vi(body, 0, "c_in", 9, -1, NULL);
+                        vi(body, 0, "k", 7, -1, NULL);
+                        vi(body, 0, "seq_in", 0, -1, NULL);
+                        node(body, "Add", "k,one", "k1");
+                        node(body, "Less", "k1,bags", "c_out");
+                        node(th, "Neg", "x", "t_out");
+                        vi(th, 1, "t_out", 1, -1, NULL);
+                        n = node(body, "If", "c_out", "part");
+                        attr_g(n, "then_branch", th);
+                        attr_g(n, "else_branch", th);
+                        node(body, "SequenceInsert", "seq_in,part",
+                             "seq_out");
+                        vi(body, 1, "c_out", 9, -1, NULL);
+                        vi(body, 1, "k1", 7, -1, NULL);
+                        vi(body, 1, "seq_out", 0, -1, NULL);
+                        n = node(g, "Loop", "-,true,zero,seq0", "k_end,seq");
+                        attr_g(n, "body", body);
+                        attr_i(node(g, "ConcatFromSequence", "seq", "y"),
+                               "axis", 1);
+                        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 12});
+                }
+                buf = pack(g, 13, &len);
+                mut = malloc(len);
+                for (int i = 0; i < 1000 && mut; i++) {
+                        swarm_model_t *m = NULL;
+                        swarm_err_t err;
+                        memcpy(mut, buf, len);
+                        for (int f = 0; f < 1 + i % 3; f++) {
+                                rng ^= rng << 13;
+                                rng ^= rng >> 17;
+                                rng ^= rng << 5;
+                                mut[rng % len] ^= (uint8_t)(1u << (rng >> 29));
+                        }
+                        swarm_err_clear(&err);
+                        if (swarm_model_load_mem(mut, len, be, &m, &err)) {
+                                CHECK(err.code != SWARM_OK && m == NULL,
+                                      "refusal without a code");
+                                continue;
+                        }
+                        loaded++;
+                        if (swarm_model_n_inputs(m) == 1 &&
+                            swarm_model_input(m, 0)->ndim == 2 &&
+                            swarm_model_input(m, 0)->shape[1] == 4 &&
+                            swarm_model_input(m, 0)->dtype ==
+                            SWARM_DTYPE_FLOAT32) {
+                                float x[8];
+                                const void *out[8] = {0};
+                                ran += run_x(m, 2, x, NULL, out, &err) ==
+                                       SWARM_OK;
+                        }
+                        swarm_model_destroy(m);
+                }
+                free(mut);
+                arena_free();
+        }
+        printf("mutants: %d of 2000 loaded, %d ran\n", loaded, ran);
+        CHECK(loaded > 0, "no mutant loaded (the originals must)");
+}
+
+/* The CPU kernels behind a backend that says its buffers are device
+ * memory (host_mem = 0): every host-kernel step is staged through host
+ * buffers as on CUDA.  destroy is left out: the wrapped one owns it. */
+static swarm_backend_t staged_backend(const swarm_backend_t *cpu) {
+        swarm_backend_t b = *cpu;
+        b.name = "staged";
+        b.host_mem = 0;
+        b.destroy = NULL;
+        return b;
+}
+
+static void run_all(swarm_backend_t *be) {
+        test_loop_const(be);
+        test_if_const(be, 1);
+        test_if_const(be, 0);
+        test_loop_seq(be);
+        test_split_seq(be);
+}
+
+int main(void) {
+        swarm_err_t err;
+        swarm_backend_t *be;
+
+        swarm_err_clear(&err);
+        be = swarm_backend_cpu_new(1, &err);
+        if (!be) {
+                printf("backend: %s\n", err.msg);
+                return 1;
+        }
+        run_all(be);
+        test_hostile(be);
+        test_mutants(be);
+        {
+                swarm_backend_t st = staged_backend(be);
+                run_all(&st);
+        }
+        swarm_backend_destroy(be);
+        printf("%s (%d failures)\n", failures ? "FAILED" : "ok", failures);
+        return failures ? 1 : 0;
+}
