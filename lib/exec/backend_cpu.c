@@ -14,6 +14,7 @@
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
 #include "model_internal.h"
+#include "scalar_ops.h"
 
 
 /* ---- the thread pool ----
@@ -186,52 +187,50 @@ static int cpu_memcpy(swarm_backend_t *be, void *dst, const void *src,
         return SWARM_OK;
 }
 
-static float apply_act(swarm_act_t act, float a, float b, float v) {
+/* The formulas are shared with the CUDA kernels (scalar_ops.h). */
+static inline float apply_act(swarm_act_t act, float a, float b, float v) {
+        return swarm_act_scalar(act, a, b, v);
+}
+
+/* p[i] = act(p[i]) over n values, with the switch outside the loops so the
+ * common activations vectorise (the clamped exp of scalar_ops.h has no
+ * call and no branch); the rest take the scalar formula per element. */
+VEC_CLONES
+static void act_span(swarm_act_t act, float a, float b, float *restrict p,
+                     int64_t n) {
         switch (act) {
+        case SWARM_ACT_NONE:
+                break;
         case SWARM_ACT_RELU:
-                return v > 0.0f ? v : 0.0f;
-        case SWARM_ACT_SIGMOID:
-                /* Split by sign so exp() never overflows. */
-                if (v >= 0.0f) {
-                        return 1.0f / (1.0f + expf(-v));
-                } else {
-                        float e = expf(v);
-                        return e / (1.0f + e);
-                }
-        case SWARM_ACT_TANH:
-                return tanhf(v);
-        case SWARM_ACT_LEAKY_RELU:
-                return v < 0.0f ? a * v : v;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+                break;
         case SWARM_ACT_CLIP:
-                /* NaN passes through, as in ONNX. */
-                return v < a ? a : v > b ? b : v;
-        case SWARM_ACT_GELU:
-                return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-        case SWARM_ACT_GELU_TANH:
-                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
-                                                (v + 0.044715f * v * v * v)));
-        case SWARM_ACT_ERF:
-                return erff(v);
-        case SWARM_ACT_SQRT:
-                return sqrtf(v);
-        case SWARM_ACT_EXP:
-                return expf(v);
-        case SWARM_ACT_LOG:
-                return logf(v);
-        case SWARM_ACT_NEG:
-                return -v;
-        case SWARM_ACT_ABS:
-                return fabsf(v);
-        case SWARM_ACT_RECIPROCAL:
-                return 1.0f / v;
-        case SWARM_ACT_FLOOR:
-                return floorf(v);
-        case SWARM_ACT_CEIL:
-                return ceilf(v);
-        case SWARM_ACT_AFFINE:
-                return a * v + b;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
+                break;
+        case SWARM_ACT_SIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_SILU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] * swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_HARDSIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
+                                                p[i]);
+                break;
+        case SWARM_ACT_HARDSWISH:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
+                                                p[i]);
+                break;
         default:
-                return v;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = apply_act(act, a, b, p[i]);
+                break;
         }
 }
 
@@ -246,13 +245,9 @@ static int cpu_unary(swarm_backend_t *be, swarm_act_t act, float a, float b,
                         ys[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
                 return SWARM_OK;
         }
-        if (act == SWARM_ACT_NONE) {
-                if (x != y)
-                        memmove(y, x, (size_t)n * sizeof(float));
-                return SWARM_OK;
-        }
-        for (int64_t i = 0; i < n; i++)
-                ys[i] = apply_act(act, a, b, xs[i]);
+        if (x != y)
+                memmove(y, x, (size_t)n * sizeof(float));
+        act_span(act, a, b, ys, n);
         return SWARM_OK;
 }
 
@@ -298,10 +293,13 @@ static void gemm_epilogue(const swarm_gemm_t *g, const float *bias, float *c,
                         if (bs != 0.0f)
                                 for (int64_t j = j0; j < j1; j++)
                                         row[j] += bs;
-                } else
-                        for (int64_t j = j0; j < j1; j++)
-                                row[j] = apply_act(g->act, g->act_alpha,
-                                                   g->act_beta, row[j] + bs);
+                } else {
+                        if (bs != 0.0f)
+                                for (int64_t j = j0; j < j1; j++)
+                                        row[j] += bs;
+                        act_span(g->act, g->act_alpha, g->act_beta, row + j0,
+                                 j1 - j0);
+                }
         }
 }
 
@@ -908,6 +906,223 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
         return SWARM_OK;
 }
 
+/* ---- depthwise convolution ----
+ *
+ * One filter per plane (EfficientNet's and MobileNet's 3x3 and 5x5
+ * depthwise layers): im2col would copy each plane kh * kw times for a GEMM
+ * with M = 1, so most of the time went into the copy and into sgemm's
+ * per-call overhead.  Here each output row is accumulated in place, tap
+ * row by tap row.  For every tap column kx the output columns whose input
+ * lies inside the plane are one range [lo, hi) (computed once per call), so
+ * no per-element bounds checks are needed and the padding is never read. */
+
+typedef struct dw_job {
+        const swarm_window_t *w;
+        int64_t ch;
+        const float *x, *filt, *bias;
+        swarm_act_t act;
+        float a, b;
+        float *y;
+        const int64_t *lo, *hi;         /* per kx: valid output columns */
+} dw_job_t;
+
+/* yr[ox] += wv * xr[ox * sw + off] over [lo, hi): every index is inside
+ * the input row. */
+static inline void dw_tap(float *restrict yr, const float *restrict xr,
+                          float wv, int64_t lo, int64_t hi, int64_t sw,
+                          int64_t off) {
+        if (sw == 1)
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[ox + off];
+        else if (sw == 2)
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[2 * ox + off];
+        else
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[ox * sw + off];
+}
+
+/* The general path: each output row accumulated tap by tap over the
+ * columns where that tap is inside the input (no padding copy; used when
+ * the padded plane would be too big for the scratch). */
+VEC_CLONES
+static void dw_plane(const dw_job_t *j, const float *restrict xp,
+                     const float *restrict wk, float bv,
+                     float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kw = w->kw;
+
+        for (int64_t oy = 0; oy < w->oh; oy++) {
+                float *yr = yp + oy * w->ow;
+                int64_t y0 = oy * w->sh - w->pad_t;
+                for (int64_t ox = 0; ox < w->ow; ox++)
+                        yr[ox] = bv;
+                for (int64_t ky = 0; ky < w->kh; ky++) {
+                        int64_t iy = y0 + ky * w->dh;
+                        if (iy < 0 || iy >= w->h)
+                                continue;
+                        for (int64_t kx = 0; kx < kw; kx++)
+                                dw_tap(yr, xp + iy * w->w, wk[ky * kw + kx],
+                                       j->lo[kx], j->hi[kx], w->sw,
+                                       kx * w->dw - w->pad_l);
+                }
+        }
+        act_span(j->act, j->a, j->b, yp, w->oh * w->ow);
+}
+
+/* Padded planes up to this many floats take the fast path below. */
+#define DW_PAD_MAX ((int64_t)1 << 20)
+
+/* The fast path: the plane is copied into a zero-padded buffer pad
+ * ([ph, pw], borders zeroed once per part), so every tap reads in bounds.
+ * Stride 1: output pixel (oy, ox) at wide index u = oy * pw + ox reads
+ * pad[u + ky * dh * pw + kx * dw], so each tap is one long contiguous loop
+ * over the plane (oh * pw values; the pw - ow extra columns per row are
+ * computed and dropped), which vectorises whatever the width: the 7x7 and
+ * 14x14 planes of the late layers would otherwise be a short loop per row
+ * and tap.  Other strides: per output row, one loop per tap. */
+VEC_CLONES
+static void dw_plane_padded(const dw_job_t *j, const float *restrict xp,
+                            const float *restrict wk, float bv,
+                            float *restrict pad, float *restrict wide,
+                            int64_t pw, float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
+
+        for (int64_t iy = 0; iy < w->h; iy++)
+                memcpy(pad + (iy + w->pad_t) * pw + w->pad_l, xp + iy * w->w,
+                       (size_t)w->w * sizeof(float));
+        if (w->sh == 1 && w->sw == 1) {
+                int64_t n = oh * pw;
+                float *restrict acc = ow == pw ? yp : wide;
+                for (int64_t u = 0; u < n; u++)
+                        acc[u] = bv;
+                for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = 0; kx < kw; kx++) {
+                                const float *restrict src =
+                                        pad + ky * w->dh * pw + kx * w->dw;
+                                float wv = wk[ky * kw + kx];
+                                for (int64_t u = 0; u < n; u++)
+                                        acc[u] += wv * src[u];
+                        }
+                if (acc != yp)
+                        for (int64_t oy = 0; oy < oh; oy++)
+                                memcpy(yp + oy * ow, wide + oy * pw,
+                                       (size_t)ow * sizeof(float));
+        } else {
+                int64_t sw = w->sw;
+                for (int64_t oy = 0; oy < oh; oy++) {
+                        float *restrict yr = yp + oy * ow;
+                        for (int64_t ox = 0; ox < ow; ox++)
+                                yr[ox] = bv;
+                        for (int64_t ky = 0; ky < kh; ky++) {
+                                const float *restrict row =
+                                        pad + (oy * w->sh + ky * w->dh) * pw;
+                                for (int64_t kx = 0; kx < kw; kx++) {
+                                        const float *restrict src =
+                                                row + kx * w->dw;
+                                        float wv = wk[ky * kw + kx];
+                                        if (sw == 2)
+                                                for (int64_t ox = 0; ox < ow;
+                                                     ox++)
+                                                        yr[ox] += wv *
+                                                                  src[2 * ox];
+                                        else
+                                                for (int64_t ox = 0; ox < ow;
+                                                     ox++)
+                                                        yr[ox] += wv *
+                                                                  src[ox * sw];
+                                }
+                        }
+                }
+        }
+        act_span(j->act, j->a, j->b, yp, oh * ow);
+}
+
+static void dw_part(void *p, int part, int parts) {
+        const dw_job_t *j = p;
+        const swarm_window_t *w = j->w;
+        /* Parameters are at most WINDOW_PARAM_MAX each and h * w is a
+         * tensor's plane, so these sums and products do not overflow
+         * before the DW_PAD_MAX test bounds them. */
+        int64_t ph = w->h + w->pad_t + w->pad_b, pw = w->w + w->pad_l +
+                     w->pad_r, p0, p1;
+        float *pad = NULL, *wide = NULL;
+
+        part_range(w->n, part, parts, &p0, &p1);
+        if (p0 >= p1)
+                return;
+        if (ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
+            (ph + 1) * pw <= DW_PAD_MAX && w->oh * pw <= DW_PAD_MAX) {
+                /* One spare row: at stride 1 the wide loop reads up to
+                 * (oh + (kh - 1) * dh) * pw - 1 + (kw - 1) * dw
+                 * = ph * pw - 1 + (kw - 1) * dw, and (kw - 1) * dw < pw
+                 * since the window fits the padded width. */
+                pad = calloc((size_t)((ph + 1) * pw), sizeof(float));
+                wide = malloc((size_t)(w->oh * pw) * sizeof(float));
+                if (!pad || !wide) {    /* the slow path needs no memory */
+                        free(pad);
+                        free(wide);
+                        pad = wide = NULL;
+                }
+        }
+        for (int64_t q = p0; q < p1; q++) {
+                int64_t c = q % j->ch;
+                const float *xp = j->x + q * w->h * w->w;
+                const float *wk = j->filt + c * w->kh * w->kw;
+                float bv = j->bias ? j->bias[c] : 0.0f;
+                float *yp = j->y + q * w->oh * w->ow;
+                if (pad)
+                        dw_plane_padded(j, xp, wk, bv, pad, wide, pw, yp);
+                else
+                        dw_plane(j, xp, wk, bv, yp);
+        }
+        free(pad);
+        free(wide);
+}
+
+static int cpu_conv_dw(swarm_backend_t *be, const swarm_window_t *w,
+                       int64_t channels, const void *x, const void *filt,
+                       const void *bias, swarm_act_t act, float alpha,
+                       float beta, void *y, swarm_err_t *err) {
+        dw_job_t j = {w, channels, x, filt, bias, act, alpha, beta, y,
+                      NULL, NULL};
+        int64_t *r;
+
+        if (channels < 1 || w->kw < 1 || w->sw < 1 || w->n < 0)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: bad depthwise window");
+        if (w->n == 0 || w->oh == 0 || w->ow == 0)
+                return SWARM_OK;
+        /* kw <= w + pads (the loader's window checks), so this is bounded
+         * by the model's own sizes. */
+        r = malloc((size_t)w->kw * 2 * sizeof(int64_t));
+        if (!r)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu: depthwise: out of memory");
+        /* Column ox reads input x0 = ox * sw - pad_l + kx * dw: inside
+         * [0, w) for ox in [lo, hi).  Parameters are at most
+         * WINDOW_PARAM_MAX each, so none of this overflows. */
+        for (int64_t kx = 0; kx < w->kw; kx++) {
+                int64_t off = kx * w->dw - w->pad_l, lo = 0, hi;
+                if (off < 0)
+                        lo = (-off + w->sw - 1) / w->sw;
+                hi = w->w - 1 - off < 0 ? 0 : (w->w - 1 - off) / w->sw + 1;
+                if (hi > w->ow)
+                        hi = w->ow;
+                if (lo > hi)
+                        lo = hi;
+                r[kx] = lo;
+                r[w->kw + kx] = hi;
+        }
+        j.lo = r;
+        j.hi = r + w->kw;
+        par_run(be, w->n * w->oh * w->ow * w->kh * w->kw >= PAR_MIN_GEMM / 4 &&
+                w->n >= be->threads, dw_part, &j);
+        free(r);
+        return SWARM_OK;
+}
+
 static int cpu_gather(swarm_backend_t *be, const void *x, int64_t outer,
                       int64_t axis_n, int64_t inner, const void *idx,
                       int idx64, int64_t n_idx, void *y, swarm_err_t *err) {
@@ -1109,6 +1324,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->copy_strided = cpu_copy_strided;
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
+        be->conv_dw = cpu_conv_dw;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }
