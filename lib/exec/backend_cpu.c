@@ -234,20 +234,40 @@ static void act_span(swarm_act_t act, float a, float b, float *restrict p,
         }
 }
 
+typedef struct unary_job {
+        swarm_act_t act;
+        float a, b;
+        const float *x;
+        float *y;
+        int64_t n;
+} unary_job_t;
+
+static void unary_part(void *p, int part, int parts) {
+        const unary_job_t *j = p;
+        int64_t lo, hi;
+
+        part_range(j->n, part, parts, &lo, &hi);
+        if (hi <= lo)
+                return;
+        if (j->act == SWARM_ACT_RELU) {
+                /* Kept separate so the compiler vectorises it. */
+                for (int64_t i = lo; i < hi; i++)
+                        j->y[i] = j->x[i] > 0.0f ? j->x[i] : 0.0f;
+                return;
+        }
+        if (j->x != j->y)
+                memmove(j->y + lo, j->x + lo, (size_t)(hi - lo) *
+                        sizeof(float));
+        act_span(j->act, j->a, j->b, j->y + lo, hi - lo);
+}
+
 static int cpu_unary(swarm_backend_t *be, swarm_act_t act, float a, float b,
                      const void *x, void *y, int64_t n, swarm_err_t *err) {
-        const float *xs = x;
-        float *ys = y;
+        unary_job_t j = {act, a, b, x, y, n};
 
-        if (act == SWARM_ACT_RELU) {
-                /* Kept separate so the compiler vectorises it. */
-                for (int64_t i = 0; i < n; i++)
-                        ys[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
+        if (act == SWARM_ACT_NONE && x == y)
                 return SWARM_OK;
-        }
-        if (x != y)
-                memmove(y, x, (size_t)n * sizeof(float));
-        act_span(act, a, b, ys, n);
+        par_run(be, n >= PAR_MIN_ELEMS, unary_part, &j);
         return SWARM_OK;
 }
 
@@ -406,6 +426,7 @@ static inline float binop(swarm_binop_t op, float a, float b) {
 /* The inner row of a broadcast binary op.  Add and Mul with unit or zero
  * strides get straight loops the compiler vectorises (bias over rows,
  * per-channel scale). */
+VEC_CLONES
 static void bin_row(swarm_binop_t op, const float *ar, int64_t ais,
                     const float *br, int64_t bis, float *cr, int64_t inner) {
         if (op == SWARM_BIN_ADD && ais == 1 && bis == 1) {
@@ -426,45 +447,106 @@ static void bin_row(swarm_binop_t op, const float *ar, int64_t ais,
         }
 }
 
+typedef struct bin_job {
+        swarm_binop_t op;
+        int ndim;               /* >= 1, after merging */
+        const int64_t *shape, *a_str, *b_str;
+        const float *a, *b;
+        float *c;
+        int64_t outer;
+} bin_job_t;
+
+/* Rows [o0, o1) of the output (all dims but the last), walked with an
+ * odometer started at o0; the inner loop has stride 0 or 1 per operand in
+ * the common cases. */
+static void bin_part(void *p, int part, int parts) {
+        const bin_job_t *j = p;
+        int nd = j->ndim;
+        int64_t idx[SWARM_MAX_DIMS] = {0}, o0, o1, ao = 0, bo = 0, rest;
+        int64_t inner = j->shape[nd - 1];
+
+        if (nd == 1) {          /* one long row: split the row */
+                part_range(inner, part, parts, &o0, &o1);
+                if (o1 > o0)
+                        bin_row(j->op, j->a + o0 * j->a_str[0], j->a_str[0],
+                                j->b + o0 * j->b_str[0], j->b_str[0],
+                                j->c + o0, o1 - o0);
+                return;
+        }
+        part_range(j->outer, part, parts, &o0, &o1);
+        rest = o0;
+        for (int d = nd - 2; d >= 0; d--) {
+                idx[d] = rest % j->shape[d];
+                rest /= j->shape[d];
+                ao += idx[d] * j->a_str[d];
+                bo += idx[d] * j->b_str[d];
+        }
+        for (int64_t o = o0; o < o1; o++) {
+                bin_row(j->op, j->a + ao, j->a_str[nd - 1], j->b + bo,
+                        j->b_str[nd - 1], j->c + o * inner, inner);
+                for (int d = nd - 2; d >= 0; d--) {
+                        idx[d]++;
+                        ao += j->a_str[d];
+                        bo += j->b_str[d];
+                        if (idx[d] < j->shape[d])
+                                break;
+                        ao -= j->a_str[d] * j->shape[d];
+                        bo -= j->b_str[d] * j->shape[d];
+                        idx[d] = 0;
+                }
+        }
+}
+
 static int cpu_binary(swarm_backend_t *be, swarm_binop_t op, int ndim,
                       const int64_t *shape, const void *a,
                       const int64_t *a_str, const void *b,
                       const int64_t *b_str, void *c, swarm_err_t *err) {
-        const float *as = a, *bs = b;
-        float *cs = c;
-        int64_t idx[SWARM_MAX_DIMS] = {0};
-        int64_t inner, outer = 1, ao = 0, bo = 0, ais, bis;
+        int64_t sh[SWARM_MAX_DIMS], as[SWARM_MAX_DIMS], bs[SWARM_MAX_DIMS];
+        int64_t outer = 1, total;
+        int nd = 0;
+        bin_job_t j;
 
         if (ndim < 0 || ndim > SWARM_MAX_DIMS)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "cpu: binary op with %d dims", ndim);
         if (ndim == 0) {
-                cs[0] = binop(op, as[0], bs[0]);
+                ((float *)c)[0] = binop(op, ((const float *)a)[0],
+                                        ((const float *)b)[0]);
                 return SWARM_OK;
         }
-        inner = shape[ndim - 1];
-        ais = a_str[ndim - 1];
-        bis = b_str[ndim - 1];
-        for (int d = 0; d < ndim - 1; d++)
-                outer *= shape[d];
-        if (inner == 0)
-                return SWARM_OK;
-        /* Walk the outer dims with an odometer; the inner loop has stride 0
-         * or 1 per operand in the common cases. */
-        for (int64_t o = 0; o < outer; o++) {
-                bin_row(op, as + ao, ais, bs + bo, bis, cs + o * inner,
-                        inner);
-                for (int d = ndim - 2; d >= 0; d--) {
-                        idx[d]++;
-                        ao += a_str[d];
-                        bo += b_str[d];
-                        if (idx[d] < shape[d])
-                                break;
-                        ao -= a_str[d] * shape[d];
-                        bo -= b_str[d] * shape[d];
-                        idx[d] = 0;
+        for (int d = 0; d < ndim; d++)
+                if (shape[d] == 0)
+                        return SWARM_OK;
+        /* Merge a dim into the one before it where both operands step
+         * through the pair as through one dim (contiguous, or both
+         * broadcast): a per-channel scale over [N, C, H, W] becomes rows of
+         * H * W instead of rows of W, so the inner loop is long. */
+        for (int d = 0; d < ndim; d++) {
+                if (shape[d] == 1)
+                        continue;       /* size-1 dims add nothing */
+                if (nd > 0 && as[nd - 1] == a_str[d] * shape[d] &&
+                    bs[nd - 1] == b_str[d] * shape[d]) {
+                        sh[nd - 1] *= shape[d];
+                        as[nd - 1] = a_str[d];
+                        bs[nd - 1] = b_str[d];
+                        continue;
                 }
+                sh[nd] = shape[d];
+                as[nd] = a_str[d];
+                bs[nd] = b_str[d];
+                nd++;
         }
+        if (nd == 0) {
+                sh[0] = 1;
+                as[0] = bs[0] = 0;
+                nd = 1;
+        }
+        for (int d = 0; d < nd - 1; d++)
+                outer *= sh[d];
+        total = outer * sh[nd - 1];
+        j = (bin_job_t){op, nd, sh, as, bs, a, b, c, outer};
+        par_run(be, total >= PAR_MIN_ELEMS &&
+                (nd == 1 || outer >= be->threads), bin_part, &j);
         return SWARM_OK;
 }
 
@@ -527,6 +609,70 @@ static int cpu_log_softmax(swarm_backend_t *be, const void *x, void *y,
         return SWARM_OK;
 }
 
+typedef struct rrow_job {
+        swarm_reduce_t op;
+        const float *x;
+        float *y;
+        int64_t rows, len;
+} rrow_job_t;
+
+/* Reduce rows of len contiguous values (the reduced axes are the trailing
+ * ones: global average pooling, ReduceMean over H and W).  Four partial
+ * sums in double let the loop run without a chain on one accumulator and
+ * stay exact to float precision. */
+static void rrow_part(void *p, int part, int parts) {
+        const rrow_job_t *j = p;
+        int64_t r0, r1;
+
+        part_range(j->rows, part, parts, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++) {
+                const float *xr = j->x + r * j->len;
+                int64_t n = j->len, i = 0;
+                double v;
+                if (j->op == SWARM_RED_MAX || j->op == SWARM_RED_MIN) {
+                        float m = j->op == SWARM_RED_MAX ? -INFINITY
+                                                         : INFINITY;
+                        for (; i < n; i++) {
+                                float t = xr[i];
+                                if (t != t || (j->op == SWARM_RED_MAX
+                                               ? t > m : t < m))
+                                        m = t;
+                                if (m != m)
+                                        break;
+                        }
+                        j->y[r] = m;
+                        continue;
+                }
+                {
+                        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                        int sq = j->op == SWARM_RED_SUMSQUARE ||
+                                 j->op == SWARM_RED_L2;
+                        if (sq)
+                                for (; i + 4 <= n; i += 4) {
+                                        s0 += (double)xr[i] * xr[i];
+                                        s1 += (double)xr[i + 1] * xr[i + 1];
+                                        s2 += (double)xr[i + 2] * xr[i + 2];
+                                        s3 += (double)xr[i + 3] * xr[i + 3];
+                                }
+                        else
+                                for (; i + 4 <= n; i += 4) {
+                                        s0 += xr[i];
+                                        s1 += xr[i + 1];
+                                        s2 += xr[i + 2];
+                                        s3 += xr[i + 3];
+                                }
+                        for (; i < n; i++)
+                                s0 += sq ? (double)xr[i] * xr[i] : xr[i];
+                        v = (s0 + s1) + (s2 + s3);
+                }
+                if (j->op == SWARM_RED_MEAN)
+                        v = n ? v / (double)n : NAN;
+                else if (j->op == SWARM_RED_L2)
+                        v = sqrt(v);
+                j->y[r] = (float)v;
+        }
+}
+
 static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
                       const int64_t *shape, uint32_t axes, const void *x,
                       void *y, swarm_err_t *err) {
@@ -550,6 +696,21 @@ static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
                         ostr[d] = s;
                         s *= shape[d];
                         out_n *= shape[d];
+                }
+        }
+        /* Only trailing axes reduced (and at least one): rows. */
+        if (op != SWARM_RED_PROD && ndim > 0 && (axes & (1u << (ndim - 1)))) {
+                int k = ndim - 1, trailing = 1;
+                while (k > 0 && (axes & (1u << (k - 1))))
+                        k--;
+                for (int d = 0; d < k; d++)
+                        if (axes & (1u << d))
+                                trailing = 0;
+                if (trailing && cnt > 0) {
+                        rrow_job_t j = {op, xs, ys, out_n, cnt};
+                        par_run(be, total >= PAR_MIN_ELEMS &&
+                                out_n >= be->threads, rrow_part, &j);
+                        return SWARM_OK;
                 }
         }
         acc = malloc((size_t)(out_n ? out_n : 1) * sizeof(double));
@@ -1239,21 +1400,37 @@ static int cpu_copy_strided(swarm_backend_t *be, int ndim,
         return SWARM_OK;
 }
 
+typedef struct affine_job {
+        const float *x, *sc, *bi;
+        float *y;
+        int64_t outer, c, inner;
+} affine_job_t;
+
+static void affine_part(void *p, int part, int parts) {
+        const affine_job_t *j = p;
+        int64_t q0, q1;
+
+        part_range(j->outer * j->c, part, parts, &q0, &q1);
+        for (int64_t q = q0; q < q1; q++) {
+                const float *xp = j->x + q * j->inner;
+                float *yp = j->y + q * j->inner;
+                float s = j->sc[q % j->c], b = j->bi[q % j->c];
+                for (int64_t i = 0; i < j->inner; i++)
+                        yp[i] = xp[i] * s + b;
+        }
+}
+
+/* Planes (image, channel) are independent: split them across the pool. */
 static int cpu_channel_affine(swarm_backend_t *be, const void *x,
                               const void *scale, const void *bias, void *y,
                               int64_t outer, int64_t c, int64_t inner,
                               swarm_err_t *err) {
-        const float *xs = x, *sc = scale, *bi = bias;
-        float *ys = y;
+        affine_job_t j = {x, scale, bias, y, outer, c, inner};
 
-        for (int64_t o = 0; o < outer; o++)
-                for (int64_t k = 0; k < c; k++) {
-                        const float *xp = xs + (o * c + k) * inner;
-                        float *yp = ys + (o * c + k) * inner;
-                        float s = sc[k], b = bi[k];
-                        for (int64_t i = 0; i < inner; i++)
-                                yp[i] = xp[i] * s + b;
-                }
+        if (c < 1)
+                return SWARM_OK;
+        par_run(be, outer * c * inner >= PAR_MIN_ELEMS &&
+                outer * c >= be->threads, affine_part, &j);
         return SWARM_OK;
 }
 
