@@ -1131,6 +1131,21 @@ static void dw_plane(const dw_job_t *j, const float *restrict xp,
         act_span(j->act, j->a, j->b, yp, w->oh * w->ow);
 }
 
+/* y[u] += a * x[u] over n values.  Its own function (a clone per ISA)
+ * because written inline, with the accumulator picked from two buffers,
+ * GCC lost track of restrict and left the loop scalar. */
+VEC_CLONES
+static void axpy_span(float *restrict y, const float *restrict x, float a,
+                      int64_t n) {
+        for (int64_t u = 0; u < n; u++)
+                y[u] += a * x[u];
+}
+
+/* The wide loops run over blocks of this many outputs, every tap per
+ * block, so the accumulators stay in L1 (8 KiB) across the taps instead of
+ * streaming the whole plane (up to 50 KB) once per tap. */
+#define DW_BLOCK 2048
+
 /* Padded planes up to this many floats take the fast path below. */
 #define DW_PAD_MAX ((int64_t)1 << 20)
 
@@ -1155,17 +1170,18 @@ static void dw_plane_padded(const dw_job_t *j, const float *restrict xp,
                        (size_t)w->w * sizeof(float));
         if (w->sh == 1 && w->sw == 1) {
                 int64_t n = oh * pw;
-                float *restrict acc = ow == pw ? yp : wide;
+                float *acc = ow == pw ? yp : wide;
                 for (int64_t u = 0; u < n; u++)
                         acc[u] = bv;
-                for (int64_t ky = 0; ky < kh; ky++)
-                        for (int64_t kx = 0; kx < kw; kx++) {
-                                const float *restrict src =
-                                        pad + ky * w->dh * pw + kx * w->dw;
-                                float wv = wk[ky * kw + kx];
-                                for (int64_t u = 0; u < n; u++)
-                                        acc[u] += wv * src[u];
-                        }
+                for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
+                        for (int64_t ky = 0; ky < kh; ky++)
+                                for (int64_t kx = 0; kx < kw; kx++)
+                                        axpy_span(acc + u0,
+                                                  pad + ky * w->dh * pw +
+                                                  kx * w->dw + u0,
+                                                  wk[ky * kw + kx],
+                                                  n - u0 < DW_BLOCK
+                                                  ? n - u0 : DW_BLOCK);
                 if (acc != yp)
                         for (int64_t oy = 0; oy < oh; oy++)
                                 memcpy(yp + oy * ow, wide + oy * pw,
@@ -1200,6 +1216,59 @@ static void dw_plane_padded(const dw_job_t *j, const float *restrict xp,
         act_span(j->act, j->a, j->b, yp, oh * ow);
 }
 
+/* Stride 2 (and dilation 1), the downsampling layers: the padded plane
+ * is split into its four phases (even / odd rows x even / odd columns,
+ * each [ph2 + 1, pw2]), after which output (oy, ox) reads phase
+ * (ky & 1, kx & 1) at (oy + ky / 2, ox + kx / 2): a stride-1 window, so
+ * every tap is again one long contiguous loop over the wide plane
+ * (oh x pw2) instead of a strided loop per row.  Reads stay inside each
+ * phase: oh + (kh - 1) / 2 <= ph2, and the (kw - 1) / 2 < pw2 columns past
+ * the last row land in the spare row. */
+VEC_CLONES
+static void dw_plane_s2(const dw_job_t *j, const float *restrict xp,
+                        const float *restrict wk, float bv,
+                        float *restrict ph4, float *restrict wide,
+                        int64_t ph2, int64_t pw2, float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
+        int64_t psz = (ph2 + 1) * pw2, n = oh * pw2;
+        float *acc = ow == pw2 ? yp : wide;
+
+        for (int64_t iy = 0; iy < w->h; iy++) {
+                int64_t py = iy + w->pad_t;
+                float *r0 = ph4 + (py & 1) * 2 * psz + (py >> 1) * pw2;
+                float *r1 = r0 + psz;
+                const float *xr = xp + iy * w->w;
+                /* Columns ix with ix + pad_l even go to r0, the others to
+                 * r1: two loops of stride-2 loads that vectorise. */
+                for (int par = 0; par < 2; par++) {
+                        int64_t ix0 = ((w->pad_l & 1) ^ par) ? 1 : 0;
+                        int64_t cnt = ix0 < w->w ? (w->w - ix0 + 1) / 2 : 0;
+                        float *restrict r = (par ? r1 : r0) +
+                                            ((ix0 + w->pad_l) >> 1);
+                        const float *restrict xs = xr + ix0;
+                        for (int64_t k = 0; k < cnt; k++)
+                                r[k] = xs[2 * k];
+                }
+        }
+        for (int64_t u = 0; u < n; u++)
+                acc[u] = bv;
+        for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
+                for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = 0; kx < kw; kx++)
+                                axpy_span(acc + u0,
+                                          ph4 + ((ky & 1) * 2 + (kx & 1)) *
+                                          psz + (ky >> 1) * pw2 + (kx >> 1) +
+                                          u0, wk[ky * kw + kx],
+                                          n - u0 < DW_BLOCK ? n - u0
+                                                            : DW_BLOCK);
+        if (acc != yp)
+                for (int64_t oy = 0; oy < oh; oy++)
+                        memcpy(yp + oy * ow, wide + oy * pw2,
+                               (size_t)ow * sizeof(float));
+        act_span(j->act, j->a, j->b, yp, oh * ow);
+}
+
 static void dw_part(void *p, int part, int parts) {
         const dw_job_t *j = p;
         const swarm_window_t *w = j->w;
@@ -1213,6 +1282,30 @@ static void dw_part(void *p, int part, int parts) {
         part_range(w->n, part, parts, &p0, &p1);
         if (p0 >= p1)
                 return;
+        if (w->sh == 2 && w->sw == 2 && w->dh == 1 && w->dw == 1 &&
+            ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
+            (ph + 3) * (pw + 1) <= DW_PAD_MAX) {
+                int64_t ph2 = (ph + 1) / 2, pw2 = (pw + 1) / 2;
+                /* 4 * (ph2 + 1) * pw2 <= (ph + 3) * (pw + 1) */
+                pad = calloc((size_t)(4 * (ph2 + 1) * pw2), sizeof(float));
+                wide = malloc((size_t)(w->oh * pw2) * sizeof(float));
+                if (pad && wide) {
+                        for (int64_t q = p0; q < p1; q++) {
+                                int64_t c = q % j->ch;
+                                dw_plane_s2(j, j->x + q * w->h * w->w,
+                                            j->filt + c * w->kh * w->kw,
+                                            j->bias ? j->bias[c] : 0.0f,
+                                            pad, wide, ph2, pw2,
+                                            j->y + q * w->oh * w->ow);
+                        }
+                        free(pad);
+                        free(wide);
+                        return;
+                }
+                free(pad);
+                free(wide);
+                pad = wide = NULL;
+        }
         if (ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
             (ph + 1) * pw <= DW_PAD_MAX && w->oh * pw <= DW_PAD_MAX) {
                 /* One spare row: at stride 1 the wide loop reads up to

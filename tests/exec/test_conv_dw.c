@@ -209,6 +209,13 @@ int main(void) {
                  SWARM_ACT_NONE, 1},
                 {1, 6, 8, 9, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3,
                  SWARM_ACT_NONE, 1},
+                /* stride 2 at odd and even sizes, 1x1 and 2x2 kernels */
+                {2, 3, 9, 8, 2, 2, 2, 2, 1, 1, 0, 1, 1, 0,
+                 SWARM_ACT_RELU, 1},
+                {1, 5, 7, 7, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0,
+                 SWARM_ACT_NONE, 0},
+                {2, 17, 12, 11, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1,
+                 SWARM_ACT_SIGMOID, 1},
                 /* pads wider than the kernel: whole output rows and
                  * columns read only padding */
                 {2, 3, 5, 6, 3, 3, 1, 2, 1, 1, 4, 4, 4, 4,
