@@ -5,14 +5,20 @@
 # first use (ONNXRUNTIME_NODE_INSTALL=skip: CPU only).
 # BENCH_SET=base (the MLPs and the fashion CNN), families (the model-family
 # fixtures of tests/fixtures/families, made with the local wheels on first
-# use) or all (default).
+# use) or all (default).  BENCH_ONLY: an extended regex; only models whose
+# name matches run.  BENCH_THREADS: thread counts (default "1 2");
+# BENCH_FAMILY_BATCHES: batch sizes of the families (default "1 16 64").
+# BENCH_BASE: the build folder of another bench_exec (say, the commit
+# before a change): it is timed on the same cells right after ours, and two
+# more columns show its time and ort/base, so before and after come from
+# one run under the same load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/exec"
 build=${1:-$root/build-bench}
 set_=${BENCH_SET:-all}
 batches="1 16 64 256 1024"
-family_batches="1 16 64"
+family_batches=${BENCH_FAMILY_BATCHES:-1 16 64}
 if [ ! -x "$build/bench/exec/bench_exec" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j"$(nproc)" --target bench_exec >/dev/null
@@ -51,10 +57,19 @@ fi
 # (Haswell) kernels; OPENBLAS_CORETYPE=SkylakeX selects the AVX-512 ones.
 echo "# openblas core: $("$build/bench/exec/bench_exec" "$root/tests/fixtures/fashion-mlp/model.onnx" 1 1 2>&1 >/dev/null | sed -n 's/^openblas core: //p')" \
      "(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-26s %7s %6s %12s %12s %7s\n' model threads batch swarm_ms ort_ms ort/swarm
+base=${BENCH_BASE:-}
+if [ -n "$base" ]; then
+  printf '%-26s %7s %6s %12s %12s %7s %12s %8s\n' model threads batch swarm_ms ort_ms ort/swarm base_ms ort/base
+else
+  printf '%-26s %7s %6s %12s %12s %7s\n' model threads batch swarm_ms ort_ms ort/swarm
+fi
 : > "$work/ratios"
-for t in 1 2; do
+: > "$work/bratios"
+for t in ${BENCH_THREADS:-1 2}; do
   while IFS='=' read -r name path inputs; do
+    if [ -n "${BENCH_ONLY:-}" ] && ! grep -Eq "$BENCH_ONLY" <<< "$name"; then
+      continue
+    fi
     b=$batches args=()
     if [ -n "$inputs" ]; then b=$family_batches args=(--inputs "$inputs"); fi
     # shellcheck disable=SC2086
@@ -66,10 +81,27 @@ for t in 1 2; do
     fi
     # shellcheck disable=SC2086
     node "$here/bench_ort.js" "$path" "$t" "${args[@]}" $b > "$work/o.txt"
-    paste "$work/s.txt" "$work/o.txt" | while read -r sb sm _ ob om _; do
+    if [ -n "$base" ]; then
+      # shellcheck disable=SC2086
+      if ! "$base/bench/exec/bench_exec" "$path" "$t" "${args[@]}" $b \
+           2>/dev/null > "$work/b.txt"; then
+        for _ in $b; do echo "batch=0 ms_per_run=nan"; done > "$work/b.txt"
+      fi
+    else
+      sed 's/.*/batch=0 ms_per_run=0/' "$work/s.txt" > "$work/b.txt"
+    fi
+    paste "$work/s.txt" "$work/o.txt" "$work/b.txt" |
+    while read -r sb sm _ ob om _ bb bm _; do
       b=${sb#batch=}; s=${sm#ms_per_run=}; o=${om#ms_per_run=}
-      awk -v n="$name" -v t="$t" -v b="$b" -v s="$s" -v o="$o" \
-        'BEGIN { printf "%-26s %7d %6d %12.4f %12.4f %7.2f\n", n, t, b, s, o, o / s }'
+      bs=${bm#ms_per_run=}
+      if [ -n "$base" ]; then
+        awk -v n="$name" -v t="$t" -v b="$b" -v s="$s" -v o="$o" -v bs="$bs" \
+          'BEGIN { printf "%-26s %7d %6d %12.4f %12.4f %7.2f %12.4f %8.2f\n", n, t, b, s, o, o / s, bs, (bs > 0 ? o / bs : 0) }'
+        awk -v bs="$bs" -v o="$o" 'BEGIN { if (bs > 0) print o / bs }' >> "$work/bratios"
+      else
+        awk -v n="$name" -v t="$t" -v b="$b" -v s="$s" -v o="$o" \
+          'BEGIN { printf "%-26s %7d %6d %12.4f %12.4f %7.2f\n", n, t, b, s, o, o / s }'
+      fi
       awk -v s="$s" -v o="$o" 'BEGIN { print o / s }' >> "$work/ratios"
     done
   done <<< "$models"
@@ -77,3 +109,9 @@ done
 awk '{ l += log($1); n++; if (n == 1 || $1 < m) m = $1 }
      END { if (n) printf "# %d cells: geometric mean ort/swarm %.2f, lowest %.2f\n", n, exp(l / n), m }' \
   "$work/ratios"
+if [ -n "$base" ]; then
+  awk '{ l += log($1); n++; if (n == 1 || $1 < m) m = $1 }
+       END { if (n) printf "# %d cells: geometric mean ort/base %.2f, lowest %.2f\n", n, exp(l / n), m }' \
+    "$work/bratios"
+fi
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

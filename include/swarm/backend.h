@@ -52,7 +52,10 @@ typedef enum swarm_act {
         SWARM_ACT_RECIPROCAL,
         SWARM_ACT_FLOOR,
         SWARM_ACT_CEIL,
-        SWARM_ACT_AFFINE        /* alpha * x + beta */
+        SWARM_ACT_AFFINE,       /* alpha * x + beta */
+        SWARM_ACT_HARDSIGMOID,  /* clamp(alpha * x + beta, 0, 1) */
+        SWARM_ACT_HARDSWISH,    /* x * clamp(x / 6 + 1/2, 0, 1) */
+        SWARM_ACT_SILU          /* x * sigmoid(x) (Sigmoid then Mul) */
 } swarm_act_t;
 
 /* Element-wise binary operators (NumPy broadcasting via strides). */
@@ -245,6 +248,17 @@ struct swarm_backend {
                           const void *scale, const void *bias, void *y,
                           int64_t outer, int64_t n, float eps,
                           swarm_err_t *err);
+        /* Depthwise convolution (group == channels, one filter per
+         * channel), run directly instead of one im2col and one GEMM per
+         * channel: plane p of x ([w->n, h, w]) convolved with filter
+         * p % channels ([channels, kh, kw]), plus bias[p % channels] (bias
+         * may be NULL), then act(alpha, beta), into plane p of y
+         * ([w->n, oh, ow]).  Padding reads as 0.  Optional: NULL makes the
+         * executor take the im2col + GEMM path. */
+        int (*conv_dw)(swarm_backend_t *be, const swarm_window_t *w,
+                       int64_t channels, const void *x, const void *filt,
+                       const void *bias, swarm_act_t act, float alpha,
+                       float beta, void *y, swarm_err_t *err);
 
         void (*destroy)(swarm_backend_t *be);
 };

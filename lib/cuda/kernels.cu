@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cuda_internal.h"
+#include "../exec/scalar_ops.h"
 
 #define THREADS 256
 /* Grid-stride loops: enough blocks to fill any current GPU several times
@@ -28,52 +29,10 @@ static unsigned blocks_for(int64_t n) {
         for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;       \
              i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
+/* The formulas are the CPU backend's (lib/exec/scalar_ops.h). */
 __device__ __forceinline__ float apply_act(swarm_act_t act, float a, float b,
                                            float v) {
-        switch (act) {
-        case SWARM_ACT_RELU:
-                return v > 0.0f ? v : 0.0f;
-        case SWARM_ACT_SIGMOID:
-                if (v >= 0.0f)
-                        return 1.0f / (1.0f + expf(-v));
-                else {
-                        float e = expf(v);
-                        return e / (1.0f + e);
-                }
-        case SWARM_ACT_TANH:
-                return tanhf(v);
-        case SWARM_ACT_LEAKY_RELU:
-                return v < 0.0f ? a * v : v;
-        case SWARM_ACT_CLIP:
-                return v < a ? a : v > b ? b : v;
-        case SWARM_ACT_GELU:
-                return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-        case SWARM_ACT_GELU_TANH:
-                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
-                                                (v + 0.044715f * v * v * v)));
-        case SWARM_ACT_ERF:
-                return erff(v);
-        case SWARM_ACT_SQRT:
-                return sqrtf(v);
-        case SWARM_ACT_EXP:
-                return expf(v);
-        case SWARM_ACT_LOG:
-                return logf(v);
-        case SWARM_ACT_NEG:
-                return -v;
-        case SWARM_ACT_ABS:
-                return fabsf(v);
-        case SWARM_ACT_RECIPROCAL:
-                return 1.0f / v;
-        case SWARM_ACT_FLOOR:
-                return floorf(v);
-        case SWARM_ACT_CEIL:
-                return ceilf(v);
-        case SWARM_ACT_AFFINE:
-                return a * v + b;
-        default:
-                return v;
-        }
+        return swarm_act_scalar(act, a, b, v);
 }
 
 __global__ void k_unary(swarm_act_t act, float a, float b, const float *x,

@@ -14,6 +14,7 @@
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
 #include "model_internal.h"
+#include "scalar_ops.h"
 
 
 /* ---- the thread pool ----
@@ -186,73 +187,87 @@ static int cpu_memcpy(swarm_backend_t *be, void *dst, const void *src,
         return SWARM_OK;
 }
 
-static float apply_act(swarm_act_t act, float a, float b, float v) {
+/* The formulas are shared with the CUDA kernels (scalar_ops.h). */
+static inline float apply_act(swarm_act_t act, float a, float b, float v) {
+        return swarm_act_scalar(act, a, b, v);
+}
+
+/* p[i] = act(p[i]) over n values, with the switch outside the loops so the
+ * common activations vectorise (the clamped exp of scalar_ops.h has no
+ * call and no branch); the rest take the scalar formula per element. */
+VEC_CLONES
+static void act_span(swarm_act_t act, float a, float b, float *restrict p,
+                     int64_t n) {
         switch (act) {
+        case SWARM_ACT_NONE:
+                break;
         case SWARM_ACT_RELU:
-                return v > 0.0f ? v : 0.0f;
-        case SWARM_ACT_SIGMOID:
-                /* Split by sign so exp() never overflows. */
-                if (v >= 0.0f) {
-                        return 1.0f / (1.0f + expf(-v));
-                } else {
-                        float e = expf(v);
-                        return e / (1.0f + e);
-                }
-        case SWARM_ACT_TANH:
-                return tanhf(v);
-        case SWARM_ACT_LEAKY_RELU:
-                return v < 0.0f ? a * v : v;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+                break;
         case SWARM_ACT_CLIP:
-                /* NaN passes through, as in ONNX. */
-                return v < a ? a : v > b ? b : v;
-        case SWARM_ACT_GELU:
-                return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-        case SWARM_ACT_GELU_TANH:
-                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
-                                                (v + 0.044715f * v * v * v)));
-        case SWARM_ACT_ERF:
-                return erff(v);
-        case SWARM_ACT_SQRT:
-                return sqrtf(v);
-        case SWARM_ACT_EXP:
-                return expf(v);
-        case SWARM_ACT_LOG:
-                return logf(v);
-        case SWARM_ACT_NEG:
-                return -v;
-        case SWARM_ACT_ABS:
-                return fabsf(v);
-        case SWARM_ACT_RECIPROCAL:
-                return 1.0f / v;
-        case SWARM_ACT_FLOOR:
-                return floorf(v);
-        case SWARM_ACT_CEIL:
-                return ceilf(v);
-        case SWARM_ACT_AFFINE:
-                return a * v + b;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
+                break;
+        case SWARM_ACT_SIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_SILU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] * swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_HARDSIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
+                                                p[i]);
+                break;
+        case SWARM_ACT_HARDSWISH:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
+                                                p[i]);
+                break;
         default:
-                return v;
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = apply_act(act, a, b, p[i]);
+                break;
         }
+}
+
+typedef struct unary_job {
+        swarm_act_t act;
+        float a, b;
+        const float *x;
+        float *y;
+        int64_t n;
+} unary_job_t;
+
+static void unary_part(void *p, int part, int parts) {
+        const unary_job_t *j = p;
+        int64_t lo, hi;
+
+        part_range(j->n, part, parts, &lo, &hi);
+        if (hi <= lo)
+                return;
+        if (j->act == SWARM_ACT_RELU) {
+                /* Kept separate so the compiler vectorises it. */
+                for (int64_t i = lo; i < hi; i++)
+                        j->y[i] = j->x[i] > 0.0f ? j->x[i] : 0.0f;
+                return;
+        }
+        if (j->x != j->y)
+                memmove(j->y + lo, j->x + lo, (size_t)(hi - lo) *
+                        sizeof(float));
+        act_span(j->act, j->a, j->b, j->y + lo, hi - lo);
 }
 
 static int cpu_unary(swarm_backend_t *be, swarm_act_t act, float a, float b,
                      const void *x, void *y, int64_t n, swarm_err_t *err) {
-        const float *xs = x;
-        float *ys = y;
+        unary_job_t j = {act, a, b, x, y, n};
 
-        if (act == SWARM_ACT_RELU) {
-                /* Kept separate so the compiler vectorises it. */
-                for (int64_t i = 0; i < n; i++)
-                        ys[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
+        if (act == SWARM_ACT_NONE && x == y)
                 return SWARM_OK;
-        }
-        if (act == SWARM_ACT_NONE) {
-                if (x != y)
-                        memmove(y, x, (size_t)n * sizeof(float));
-                return SWARM_OK;
-        }
-        for (int64_t i = 0; i < n; i++)
-                ys[i] = apply_act(act, a, b, xs[i]);
+        par_run(be, n >= PAR_MIN_ELEMS, unary_part, &j);
         return SWARM_OK;
 }
 
@@ -298,10 +313,13 @@ static void gemm_epilogue(const swarm_gemm_t *g, const float *bias, float *c,
                         if (bs != 0.0f)
                                 for (int64_t j = j0; j < j1; j++)
                                         row[j] += bs;
-                } else
-                        for (int64_t j = j0; j < j1; j++)
-                                row[j] = apply_act(g->act, g->act_alpha,
-                                                   g->act_beta, row[j] + bs);
+                } else {
+                        if (bs != 0.0f)
+                                for (int64_t j = j0; j < j1; j++)
+                                        row[j] += bs;
+                        act_span(g->act, g->act_alpha, g->act_beta, row + j0,
+                                 j1 - j0);
+                }
         }
 }
 
@@ -408,6 +426,7 @@ static inline float binop(swarm_binop_t op, float a, float b) {
 /* The inner row of a broadcast binary op.  Add and Mul with unit or zero
  * strides get straight loops the compiler vectorises (bias over rows,
  * per-channel scale). */
+VEC_CLONES
 static void bin_row(swarm_binop_t op, const float *ar, int64_t ais,
                     const float *br, int64_t bis, float *cr, int64_t inner) {
         if (op == SWARM_BIN_ADD && ais == 1 && bis == 1) {
@@ -428,45 +447,106 @@ static void bin_row(swarm_binop_t op, const float *ar, int64_t ais,
         }
 }
 
+typedef struct bin_job {
+        swarm_binop_t op;
+        int ndim;               /* >= 1, after merging */
+        const int64_t *shape, *a_str, *b_str;
+        const float *a, *b;
+        float *c;
+        int64_t outer;
+} bin_job_t;
+
+/* Rows [o0, o1) of the output (all dims but the last), walked with an
+ * odometer started at o0; the inner loop has stride 0 or 1 per operand in
+ * the common cases. */
+static void bin_part(void *p, int part, int parts) {
+        const bin_job_t *j = p;
+        int nd = j->ndim;
+        int64_t idx[SWARM_MAX_DIMS] = {0}, o0, o1, ao = 0, bo = 0, rest;
+        int64_t inner = j->shape[nd - 1];
+
+        if (nd == 1) {          /* one long row: split the row */
+                part_range(inner, part, parts, &o0, &o1);
+                if (o1 > o0)
+                        bin_row(j->op, j->a + o0 * j->a_str[0], j->a_str[0],
+                                j->b + o0 * j->b_str[0], j->b_str[0],
+                                j->c + o0, o1 - o0);
+                return;
+        }
+        part_range(j->outer, part, parts, &o0, &o1);
+        rest = o0;
+        for (int d = nd - 2; d >= 0; d--) {
+                idx[d] = rest % j->shape[d];
+                rest /= j->shape[d];
+                ao += idx[d] * j->a_str[d];
+                bo += idx[d] * j->b_str[d];
+        }
+        for (int64_t o = o0; o < o1; o++) {
+                bin_row(j->op, j->a + ao, j->a_str[nd - 1], j->b + bo,
+                        j->b_str[nd - 1], j->c + o * inner, inner);
+                for (int d = nd - 2; d >= 0; d--) {
+                        idx[d]++;
+                        ao += j->a_str[d];
+                        bo += j->b_str[d];
+                        if (idx[d] < j->shape[d])
+                                break;
+                        ao -= j->a_str[d] * j->shape[d];
+                        bo -= j->b_str[d] * j->shape[d];
+                        idx[d] = 0;
+                }
+        }
+}
+
 static int cpu_binary(swarm_backend_t *be, swarm_binop_t op, int ndim,
                       const int64_t *shape, const void *a,
                       const int64_t *a_str, const void *b,
                       const int64_t *b_str, void *c, swarm_err_t *err) {
-        const float *as = a, *bs = b;
-        float *cs = c;
-        int64_t idx[SWARM_MAX_DIMS] = {0};
-        int64_t inner, outer = 1, ao = 0, bo = 0, ais, bis;
+        int64_t sh[SWARM_MAX_DIMS], as[SWARM_MAX_DIMS], bs[SWARM_MAX_DIMS];
+        int64_t outer = 1, total;
+        int nd = 0;
+        bin_job_t j;
 
         if (ndim < 0 || ndim > SWARM_MAX_DIMS)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "cpu: binary op with %d dims", ndim);
         if (ndim == 0) {
-                cs[0] = binop(op, as[0], bs[0]);
+                ((float *)c)[0] = binop(op, ((const float *)a)[0],
+                                        ((const float *)b)[0]);
                 return SWARM_OK;
         }
-        inner = shape[ndim - 1];
-        ais = a_str[ndim - 1];
-        bis = b_str[ndim - 1];
-        for (int d = 0; d < ndim - 1; d++)
-                outer *= shape[d];
-        if (inner == 0)
-                return SWARM_OK;
-        /* Walk the outer dims with an odometer; the inner loop has stride 0
-         * or 1 per operand in the common cases. */
-        for (int64_t o = 0; o < outer; o++) {
-                bin_row(op, as + ao, ais, bs + bo, bis, cs + o * inner,
-                        inner);
-                for (int d = ndim - 2; d >= 0; d--) {
-                        idx[d]++;
-                        ao += a_str[d];
-                        bo += b_str[d];
-                        if (idx[d] < shape[d])
-                                break;
-                        ao -= a_str[d] * shape[d];
-                        bo -= b_str[d] * shape[d];
-                        idx[d] = 0;
+        for (int d = 0; d < ndim; d++)
+                if (shape[d] == 0)
+                        return SWARM_OK;
+        /* Merge a dim into the one before it where both operands step
+         * through the pair as through one dim (contiguous, or both
+         * broadcast): a per-channel scale over [N, C, H, W] becomes rows of
+         * H * W instead of rows of W, so the inner loop is long. */
+        for (int d = 0; d < ndim; d++) {
+                if (shape[d] == 1)
+                        continue;       /* size-1 dims add nothing */
+                if (nd > 0 && as[nd - 1] == a_str[d] * shape[d] &&
+                    bs[nd - 1] == b_str[d] * shape[d]) {
+                        sh[nd - 1] *= shape[d];
+                        as[nd - 1] = a_str[d];
+                        bs[nd - 1] = b_str[d];
+                        continue;
                 }
+                sh[nd] = shape[d];
+                as[nd] = a_str[d];
+                bs[nd] = b_str[d];
+                nd++;
         }
+        if (nd == 0) {
+                sh[0] = 1;
+                as[0] = bs[0] = 0;
+                nd = 1;
+        }
+        for (int d = 0; d < nd - 1; d++)
+                outer *= sh[d];
+        total = outer * sh[nd - 1];
+        j = (bin_job_t){op, nd, sh, as, bs, a, b, c, outer};
+        par_run(be, total >= PAR_MIN_ELEMS &&
+                (nd == 1 || outer >= be->threads), bin_part, &j);
         return SWARM_OK;
 }
 
@@ -529,6 +609,70 @@ static int cpu_log_softmax(swarm_backend_t *be, const void *x, void *y,
         return SWARM_OK;
 }
 
+typedef struct rrow_job {
+        swarm_reduce_t op;
+        const float *x;
+        float *y;
+        int64_t rows, len;
+} rrow_job_t;
+
+/* Reduce rows of len contiguous values (the reduced axes are the trailing
+ * ones: global average pooling, ReduceMean over H and W).  Four partial
+ * sums in double let the loop run without a chain on one accumulator and
+ * stay exact to float precision. */
+static void rrow_part(void *p, int part, int parts) {
+        const rrow_job_t *j = p;
+        int64_t r0, r1;
+
+        part_range(j->rows, part, parts, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++) {
+                const float *xr = j->x + r * j->len;
+                int64_t n = j->len, i = 0;
+                double v;
+                if (j->op == SWARM_RED_MAX || j->op == SWARM_RED_MIN) {
+                        float m = j->op == SWARM_RED_MAX ? -INFINITY
+                                                         : INFINITY;
+                        for (; i < n; i++) {
+                                float t = xr[i];
+                                if (t != t || (j->op == SWARM_RED_MAX
+                                               ? t > m : t < m))
+                                        m = t;
+                                if (m != m)
+                                        break;
+                        }
+                        j->y[r] = m;
+                        continue;
+                }
+                {
+                        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                        int sq = j->op == SWARM_RED_SUMSQUARE ||
+                                 j->op == SWARM_RED_L2;
+                        if (sq)
+                                for (; i + 4 <= n; i += 4) {
+                                        s0 += (double)xr[i] * xr[i];
+                                        s1 += (double)xr[i + 1] * xr[i + 1];
+                                        s2 += (double)xr[i + 2] * xr[i + 2];
+                                        s3 += (double)xr[i + 3] * xr[i + 3];
+                                }
+                        else
+                                for (; i + 4 <= n; i += 4) {
+                                        s0 += xr[i];
+                                        s1 += xr[i + 1];
+                                        s2 += xr[i + 2];
+                                        s3 += xr[i + 3];
+                                }
+                        for (; i < n; i++)
+                                s0 += sq ? (double)xr[i] * xr[i] : xr[i];
+                        v = (s0 + s1) + (s2 + s3);
+                }
+                if (j->op == SWARM_RED_MEAN)
+                        v = n ? v / (double)n : NAN;
+                else if (j->op == SWARM_RED_L2)
+                        v = sqrt(v);
+                j->y[r] = (float)v;
+        }
+}
+
 static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
                       const int64_t *shape, uint32_t axes, const void *x,
                       void *y, swarm_err_t *err) {
@@ -552,6 +696,21 @@ static int cpu_reduce(swarm_backend_t *be, swarm_reduce_t op, int ndim,
                         ostr[d] = s;
                         s *= shape[d];
                         out_n *= shape[d];
+                }
+        }
+        /* Only trailing axes reduced (and at least one): rows. */
+        if (op != SWARM_RED_PROD && ndim > 0 && (axes & (1u << (ndim - 1)))) {
+                int k = ndim - 1, trailing = 1;
+                while (k > 0 && (axes & (1u << (k - 1))))
+                        k--;
+                for (int d = 0; d < k; d++)
+                        if (axes & (1u << d))
+                                trailing = 0;
+                if (trailing && cnt > 0) {
+                        rrow_job_t j = {op, xs, ys, out_n, cnt};
+                        par_run(be, total >= PAR_MIN_ELEMS &&
+                                out_n >= be->threads, rrow_part, &j);
+                        return SWARM_OK;
                 }
         }
         acc = malloc((size_t)(out_n ? out_n : 1) * sizeof(double));
@@ -908,6 +1067,316 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
         return SWARM_OK;
 }
 
+/* ---- depthwise convolution ----
+ *
+ * One filter per plane (EfficientNet's and MobileNet's 3x3 and 5x5
+ * depthwise layers): im2col would copy each plane kh * kw times for a GEMM
+ * with M = 1, so most of the time went into the copy and into sgemm's
+ * per-call overhead.  Here each output row is accumulated in place, tap
+ * row by tap row.  For every tap column kx the output columns whose input
+ * lies inside the plane are one range [lo, hi) (computed once per call), so
+ * no per-element bounds checks are needed and the padding is never read. */
+
+typedef struct dw_job {
+        const swarm_window_t *w;
+        int64_t ch;
+        const float *x, *filt, *bias;
+        swarm_act_t act;
+        float a, b;
+        float *y;
+        const int64_t *lo, *hi;         /* per kx: valid output columns */
+} dw_job_t;
+
+/* yr[ox] += wv * xr[ox * sw + off] over [lo, hi): every index is inside
+ * the input row. */
+static inline void dw_tap(float *restrict yr, const float *restrict xr,
+                          float wv, int64_t lo, int64_t hi, int64_t sw,
+                          int64_t off) {
+        if (sw == 1)
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[ox + off];
+        else if (sw == 2)
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[2 * ox + off];
+        else
+                for (int64_t ox = lo; ox < hi; ox++)
+                        yr[ox] += wv * xr[ox * sw + off];
+}
+
+/* The general path: each output row accumulated tap by tap over the
+ * columns where that tap is inside the input (no padding copy; used when
+ * the padded plane would be too big for the scratch). */
+VEC_CLONES
+static void dw_plane(const dw_job_t *j, const float *restrict xp,
+                     const float *restrict wk, float bv,
+                     float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kw = w->kw;
+
+        for (int64_t oy = 0; oy < w->oh; oy++) {
+                float *yr = yp + oy * w->ow;
+                int64_t y0 = oy * w->sh - w->pad_t;
+                for (int64_t ox = 0; ox < w->ow; ox++)
+                        yr[ox] = bv;
+                for (int64_t ky = 0; ky < w->kh; ky++) {
+                        int64_t iy = y0 + ky * w->dh;
+                        if (iy < 0 || iy >= w->h)
+                                continue;
+                        for (int64_t kx = 0; kx < kw; kx++)
+                                dw_tap(yr, xp + iy * w->w, wk[ky * kw + kx],
+                                       j->lo[kx], j->hi[kx], w->sw,
+                                       kx * w->dw - w->pad_l);
+                }
+        }
+        act_span(j->act, j->a, j->b, yp, w->oh * w->ow);
+}
+
+/* y[u] += a * x[u] over n values.  Its own function (a clone per ISA)
+ * because written inline, with the accumulator picked from two buffers,
+ * GCC lost track of restrict and left the loop scalar. */
+VEC_CLONES
+static void axpy_span(float *restrict y, const float *restrict x, float a,
+                      int64_t n) {
+        for (int64_t u = 0; u < n; u++)
+                y[u] += a * x[u];
+}
+
+/* The wide loops run over blocks of this many outputs, every tap per
+ * block, so the accumulators stay in L1 (8 KiB) across the taps instead of
+ * streaming the whole plane (up to 50 KB) once per tap. */
+#define DW_BLOCK 2048
+
+/* Padded planes up to this many floats take the fast path below. */
+#define DW_PAD_MAX ((int64_t)1 << 20)
+
+/* The fast path: the plane is copied into a zero-padded buffer pad
+ * ([ph, pw], borders zeroed once per part), so every tap reads in bounds.
+ * Stride 1: output pixel (oy, ox) at wide index u = oy * pw + ox reads
+ * pad[u + ky * dh * pw + kx * dw], so each tap is one long contiguous loop
+ * over the plane (oh * pw values; the pw - ow extra columns per row are
+ * computed and dropped), which vectorises whatever the width: the 7x7 and
+ * 14x14 planes of the late layers would otherwise be a short loop per row
+ * and tap.  Other strides: per output row, one loop per tap. */
+VEC_CLONES
+static void dw_plane_padded(const dw_job_t *j, const float *restrict xp,
+                            const float *restrict wk, float bv,
+                            float *restrict pad, float *restrict wide,
+                            int64_t pw, float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
+
+        for (int64_t iy = 0; iy < w->h; iy++)
+                memcpy(pad + (iy + w->pad_t) * pw + w->pad_l, xp + iy * w->w,
+                       (size_t)w->w * sizeof(float));
+        if (w->sh == 1 && w->sw == 1) {
+                int64_t n = oh * pw;
+                float *acc = ow == pw ? yp : wide;
+                for (int64_t u = 0; u < n; u++)
+                        acc[u] = bv;
+                for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
+                        for (int64_t ky = 0; ky < kh; ky++)
+                                for (int64_t kx = 0; kx < kw; kx++)
+                                        axpy_span(acc + u0,
+                                                  pad + ky * w->dh * pw +
+                                                  kx * w->dw + u0,
+                                                  wk[ky * kw + kx],
+                                                  n - u0 < DW_BLOCK
+                                                  ? n - u0 : DW_BLOCK);
+                if (acc != yp)
+                        for (int64_t oy = 0; oy < oh; oy++)
+                                memcpy(yp + oy * ow, wide + oy * pw,
+                                       (size_t)ow * sizeof(float));
+        } else {
+                int64_t sw = w->sw;
+                for (int64_t oy = 0; oy < oh; oy++) {
+                        float *restrict yr = yp + oy * ow;
+                        for (int64_t ox = 0; ox < ow; ox++)
+                                yr[ox] = bv;
+                        for (int64_t ky = 0; ky < kh; ky++) {
+                                const float *restrict row =
+                                        pad + (oy * w->sh + ky * w->dh) * pw;
+                                for (int64_t kx = 0; kx < kw; kx++) {
+                                        const float *restrict src =
+                                                row + kx * w->dw;
+                                        float wv = wk[ky * kw + kx];
+                                        if (sw == 2)
+                                                for (int64_t ox = 0; ox < ow;
+                                                     ox++)
+                                                        yr[ox] += wv *
+                                                                  src[2 * ox];
+                                        else
+                                                for (int64_t ox = 0; ox < ow;
+                                                     ox++)
+                                                        yr[ox] += wv *
+                                                                  src[ox * sw];
+                                }
+                        }
+                }
+        }
+        act_span(j->act, j->a, j->b, yp, oh * ow);
+}
+
+/* Stride 2 (and dilation 1), the downsampling layers: the padded plane
+ * is split into its four phases (even / odd rows x even / odd columns,
+ * each [ph2 + 1, pw2]), after which output (oy, ox) reads phase
+ * (ky & 1, kx & 1) at (oy + ky / 2, ox + kx / 2): a stride-1 window, so
+ * every tap is again one long contiguous loop over the wide plane
+ * (oh x pw2) instead of a strided loop per row.  Reads stay inside each
+ * phase: oh + (kh - 1) / 2 <= ph2, and the (kw - 1) / 2 < pw2 columns past
+ * the last row land in the spare row. */
+VEC_CLONES
+static void dw_plane_s2(const dw_job_t *j, const float *restrict xp,
+                        const float *restrict wk, float bv,
+                        float *restrict ph4, float *restrict wide,
+                        int64_t ph2, int64_t pw2, float *restrict yp) {
+        const swarm_window_t *w = j->w;
+        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
+        int64_t psz = (ph2 + 1) * pw2, n = oh * pw2;
+        float *acc = ow == pw2 ? yp : wide;
+
+        for (int64_t iy = 0; iy < w->h; iy++) {
+                int64_t py = iy + w->pad_t;
+                float *r0 = ph4 + (py & 1) * 2 * psz + (py >> 1) * pw2;
+                float *r1 = r0 + psz;
+                const float *xr = xp + iy * w->w;
+                /* Columns ix with ix + pad_l even go to r0, the others to
+                 * r1: two loops of stride-2 loads that vectorise. */
+                for (int par = 0; par < 2; par++) {
+                        int64_t ix0 = ((w->pad_l & 1) ^ par) ? 1 : 0;
+                        int64_t cnt = ix0 < w->w ? (w->w - ix0 + 1) / 2 : 0;
+                        float *restrict r = (par ? r1 : r0) +
+                                            ((ix0 + w->pad_l) >> 1);
+                        const float *restrict xs = xr + ix0;
+                        for (int64_t k = 0; k < cnt; k++)
+                                r[k] = xs[2 * k];
+                }
+        }
+        for (int64_t u = 0; u < n; u++)
+                acc[u] = bv;
+        for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
+                for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = 0; kx < kw; kx++)
+                                axpy_span(acc + u0,
+                                          ph4 + ((ky & 1) * 2 + (kx & 1)) *
+                                          psz + (ky >> 1) * pw2 + (kx >> 1) +
+                                          u0, wk[ky * kw + kx],
+                                          n - u0 < DW_BLOCK ? n - u0
+                                                            : DW_BLOCK);
+        if (acc != yp)
+                for (int64_t oy = 0; oy < oh; oy++)
+                        memcpy(yp + oy * ow, wide + oy * pw2,
+                               (size_t)ow * sizeof(float));
+        act_span(j->act, j->a, j->b, yp, oh * ow);
+}
+
+static void dw_part(void *p, int part, int parts) {
+        const dw_job_t *j = p;
+        const swarm_window_t *w = j->w;
+        /* Parameters are at most WINDOW_PARAM_MAX each and h * w is a
+         * tensor's plane, so these sums and products do not overflow
+         * before the DW_PAD_MAX test bounds them. */
+        int64_t ph = w->h + w->pad_t + w->pad_b, pw = w->w + w->pad_l +
+                     w->pad_r, p0, p1;
+        float *pad = NULL, *wide = NULL;
+
+        part_range(w->n, part, parts, &p0, &p1);
+        if (p0 >= p1)
+                return;
+        if (w->sh == 2 && w->sw == 2 && w->dh == 1 && w->dw == 1 &&
+            ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
+            (ph + 3) * (pw + 1) <= DW_PAD_MAX) {
+                int64_t ph2 = (ph + 1) / 2, pw2 = (pw + 1) / 2;
+                /* 4 * (ph2 + 1) * pw2 <= (ph + 3) * (pw + 1) */
+                pad = calloc((size_t)(4 * (ph2 + 1) * pw2), sizeof(float));
+                wide = malloc((size_t)(w->oh * pw2) * sizeof(float));
+                if (pad && wide) {
+                        for (int64_t q = p0; q < p1; q++) {
+                                int64_t c = q % j->ch;
+                                dw_plane_s2(j, j->x + q * w->h * w->w,
+                                            j->filt + c * w->kh * w->kw,
+                                            j->bias ? j->bias[c] : 0.0f,
+                                            pad, wide, ph2, pw2,
+                                            j->y + q * w->oh * w->ow);
+                        }
+                        free(pad);
+                        free(wide);
+                        return;
+                }
+                free(pad);
+                free(wide);
+                pad = wide = NULL;
+        }
+        if (ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
+            (ph + 1) * pw <= DW_PAD_MAX && w->oh * pw <= DW_PAD_MAX) {
+                /* One spare row: at stride 1 the wide loop reads up to
+                 * (oh + (kh - 1) * dh) * pw - 1 + (kw - 1) * dw
+                 * = ph * pw - 1 + (kw - 1) * dw, and (kw - 1) * dw < pw
+                 * since the window fits the padded width. */
+                pad = calloc((size_t)((ph + 1) * pw), sizeof(float));
+                wide = malloc((size_t)(w->oh * pw) * sizeof(float));
+                if (!pad || !wide) {    /* the slow path needs no memory */
+                        free(pad);
+                        free(wide);
+                        pad = wide = NULL;
+                }
+        }
+        for (int64_t q = p0; q < p1; q++) {
+                int64_t c = q % j->ch;
+                const float *xp = j->x + q * w->h * w->w;
+                const float *wk = j->filt + c * w->kh * w->kw;
+                float bv = j->bias ? j->bias[c] : 0.0f;
+                float *yp = j->y + q * w->oh * w->ow;
+                if (pad)
+                        dw_plane_padded(j, xp, wk, bv, pad, wide, pw, yp);
+                else
+                        dw_plane(j, xp, wk, bv, yp);
+        }
+        free(pad);
+        free(wide);
+}
+
+static int cpu_conv_dw(swarm_backend_t *be, const swarm_window_t *w,
+                       int64_t channels, const void *x, const void *filt,
+                       const void *bias, swarm_act_t act, float alpha,
+                       float beta, void *y, swarm_err_t *err) {
+        dw_job_t j = {w, channels, x, filt, bias, act, alpha, beta, y,
+                      NULL, NULL};
+        int64_t *r;
+
+        if (channels < 1 || w->kw < 1 || w->sw < 1 || w->n < 0)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: bad depthwise window");
+        if (w->n == 0 || w->oh == 0 || w->ow == 0)
+                return SWARM_OK;
+        /* kw <= w + pads (the loader's window checks), so this is bounded
+         * by the model's own sizes. */
+        r = malloc((size_t)w->kw * 2 * sizeof(int64_t));
+        if (!r)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu: depthwise: out of memory");
+        /* Column ox reads input x0 = ox * sw - pad_l + kx * dw: inside
+         * [0, w) for ox in [lo, hi).  Parameters are at most
+         * WINDOW_PARAM_MAX each, so none of this overflows. */
+        for (int64_t kx = 0; kx < w->kw; kx++) {
+                int64_t off = kx * w->dw - w->pad_l, lo = 0, hi;
+                if (off < 0)
+                        lo = (-off + w->sw - 1) / w->sw;
+                hi = w->w - 1 - off < 0 ? 0 : (w->w - 1 - off) / w->sw + 1;
+                if (hi > w->ow)
+                        hi = w->ow;
+                if (lo > hi)
+                        lo = hi;
+                r[kx] = lo;
+                r[w->kw + kx] = hi;
+        }
+        j.lo = r;
+        j.hi = r + w->kw;
+        par_run(be, w->n * w->oh * w->ow * w->kh * w->kw >= PAR_MIN_GEMM / 4 &&
+                w->n >= be->threads, dw_part, &j);
+        free(r);
+        return SWARM_OK;
+}
+
 static int cpu_gather(swarm_backend_t *be, const void *x, int64_t outer,
                       int64_t axis_n, int64_t inner, const void *idx,
                       int idx64, int64_t n_idx, void *y, swarm_err_t *err) {
@@ -1024,21 +1493,37 @@ static int cpu_copy_strided(swarm_backend_t *be, int ndim,
         return SWARM_OK;
 }
 
+typedef struct affine_job {
+        const float *x, *sc, *bi;
+        float *y;
+        int64_t outer, c, inner;
+} affine_job_t;
+
+static void affine_part(void *p, int part, int parts) {
+        const affine_job_t *j = p;
+        int64_t q0, q1;
+
+        part_range(j->outer * j->c, part, parts, &q0, &q1);
+        for (int64_t q = q0; q < q1; q++) {
+                const float *xp = j->x + q * j->inner;
+                float *yp = j->y + q * j->inner;
+                float s = j->sc[q % j->c], b = j->bi[q % j->c];
+                for (int64_t i = 0; i < j->inner; i++)
+                        yp[i] = xp[i] * s + b;
+        }
+}
+
+/* Planes (image, channel) are independent: split them across the pool. */
 static int cpu_channel_affine(swarm_backend_t *be, const void *x,
                               const void *scale, const void *bias, void *y,
                               int64_t outer, int64_t c, int64_t inner,
                               swarm_err_t *err) {
-        const float *xs = x, *sc = scale, *bi = bias;
-        float *ys = y;
+        affine_job_t j = {x, scale, bias, y, outer, c, inner};
 
-        for (int64_t o = 0; o < outer; o++)
-                for (int64_t k = 0; k < c; k++) {
-                        const float *xp = xs + (o * c + k) * inner;
-                        float *yp = ys + (o * c + k) * inner;
-                        float s = sc[k], b = bi[k];
-                        for (int64_t i = 0; i < inner; i++)
-                                yp[i] = xp[i] * s + b;
-                }
+        if (c < 1)
+                return SWARM_OK;
+        par_run(be, outer * c * inner >= PAR_MIN_ELEMS &&
+                outer * c >= be->threads, affine_part, &j);
         return SWARM_OK;
 }
 
@@ -1109,6 +1594,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->copy_strided = cpu_copy_strided;
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
+        be->conv_dw = cpu_conv_dw;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

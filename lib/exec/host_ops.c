@@ -594,7 +594,7 @@ static int run_gather_nd(const xnode_t *n, const xvalue_t *x,
         per_b = kk ? ix->celems / kk / (nb ? nb : 1) : 0;
         for (int64_t b = 0; b < nb; b++)
                 for (int64_t t = 0; t < per_b; t++) {
-                        int64_t off, q = b * per_b + t;
+                        int64_t off = 0, q = b * per_b + t;
                         if ((rc = nd_offset(x, bd, b, pi, ix->dtype, q * kk,
                                             kk, xs, bstride, &off, err)))
                                 return rc;
@@ -618,7 +618,7 @@ static int run_scatter_nd(const xnode_t *n, const xvalue_t *x,
         for (int d = (int)kk; d < x->ndim; d++)
                 slice *= x->cshape[d];
         for (int64_t q = 0; q < nq; q++) {
-                int64_t off;
+                int64_t off = 0;
                 if ((rc = nd_offset(x, 0, 0, pi, ix->dtype, q * kk, kk, xs, 0,
                                     &off, err)))
                         return rc;

@@ -486,7 +486,14 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         swarm_gemm_t g;
         int rc;
 
-        (void)cin;
+        /* Depthwise (one input and one output channel per group): a
+         * direct kernel where the backend has one. */
+        if (be->conv_dw && n->win.n == 1 && mg == 1 && n->group == cin) {
+                win.n = imgs * cin;
+                return be->conv_dw(be, &win, cin, x->dev, w->dev,
+                                   b ? b->dev : NULL, n->act, n->act_alpha,
+                                   n->act_beta, o->dev, err);
+        }
         if (n->chunk > 1 && be->im2col_imgs)
                 return run_conv_chunked(m, be, n, err);
         memset(&g, 0, sizeof(g));

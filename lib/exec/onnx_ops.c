@@ -848,6 +848,16 @@ static int h_hunary(OPARGS) {
                 return node_err(err, SWARM_ERR_INVALID, n,
                                 "input must be BOOL");
         out_like(o, x);
+        /* FLOAT32 HardSigmoid / HardSwish (MobileNetV3) run as the
+         * backend's unary, so a Conv before them can fuse them into its
+         * epilogue; the host kernel stays for the other dtypes. */
+        if ((hop == HU_HARDSIGMOID || hop == HU_HARDSWISH) &&
+            x->dtype == SWARM_DTYPE_FLOAT32 && n->n_in == 1) {
+                n->op = OP_UNARY;
+                n->act = hop == HU_HARDSIGMOID ? SWARM_ACT_HARDSIGMOID
+                                               : SWARM_ACT_HARDSWISH;
+                return SWARM_OK;
+        }
         o->dtype = hop == HU_NOT || hop == HU_ISNAN || hop == HU_ISINF
                    ? SWARM_DTYPE_BOOL : ldt(x);
         if ((rc = no_sym(m, n, err)))
@@ -3149,6 +3159,11 @@ static int conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "convolution scratch too large");
         n->chunk = 1;
+        /* Depthwise with a direct kernel (run_conv): no columns matrix. */
+        if (be && be->conv_dw && mg == 1 && n->win.n == 1) {
+                n->scratch = 0;
+                return SWARM_OK;
+        }
         if (be && be->im2col_imgs && plane > 0 && plane < want && per > 0) {
                 n->chunk = (want + plane - 1) / plane;
                 if (n->chunk > CONV_CHUNK_FLOATS / per)
@@ -4349,10 +4364,51 @@ static int fold_affine(swarm_model_t *m, xnode_t *g, const xnode_t *c) {
         return 0;
 }
 
+/* Same dims and batch flag, no symbolic dims: an element-wise op of the
+ * two broadcasts nothing. */
+static int same_shape(const xvalue_t *a, const xvalue_t *b) {
+        return a->ndim == b->ndim && a->batched == b->batched && !a->nsym &&
+               !b->nsym &&
+               !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+/* x -> Sigmoid -> Mul(x, sigmoid) is SiLU (EfficientNet's activation, as
+ * torch.onnx exports it): one unary instead of a unary and a binary over
+ * the same tensor, and one a Conv before it can take into its epilogue
+ * (x's other consumer is gone, so the Conv's output has one use). */
+static void fuse_silu(swarm_model_t *m) {
+        count_uses(m);
+        for (int i = 0; i < m->n_nodes; i++) {
+                xnode_t *s = &m->nodes[i], *c;
+                int x;
+                if (s->dead || s->op != OP_UNARY ||
+                    s->act != SWARM_ACT_SIGMOID || s->n_in != 1 ||
+                    s->in[0] < 0)
+                        continue;
+                x = s->in[0];
+                c = sole_consumer(m, s);
+                if (!c || c->dead || c->op != OP_BINARY ||
+                    c->sub != SWARM_BIN_MUL || c->n_in != 2 ||
+                    c->act != SWARM_ACT_NONE ||
+                    !((c->in[0] == x && c->in[1] == s->out) ||
+                      (c->in[1] == x && c->in[0] == s->out)) ||
+                    !same_shape(&m->vals[x], &m->vals[c->out]) ||
+                    !same_shape(&m->vals[x], &m->vals[s->out]) ||
+                    m->vals[x].dtype != SWARM_DTYPE_FLOAT32 ||
+                    m->vals[c->out].dtype != SWARM_DTYPE_FLOAT32)
+                        continue;
+                s->act = SWARM_ACT_SILU;
+                s->out = c->out;
+                c->dead = 1;
+                count_uses(m);
+        }
+}
+
 /* Conv/Gemm/MatMul -> BatchNormalization -> Add(constant row bias) ->
  * activation become one kernel sequence: one pass over the result instead
  * of four. */
 void exec_fuse(swarm_model_t *m) {
+        fuse_silu(m);
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *g = &m->nodes[i], *c;
                 if (g->dead || (g->op != OP_GEMM && g->op != OP_MATMUL &&

@@ -185,7 +185,7 @@ static void test_unary(pair_t *p) {
         pbuf_t y = pb_new(p, NULL, n * 4);
         char what[64];
 
-        for (int act = SWARM_ACT_NONE; act <= SWARM_ACT_AFFINE; act++) {
+        for (int act = SWARM_ACT_NONE; act <= SWARM_ACT_SILU; act++) {
                 int pos = act == SWARM_ACT_SQRT || act == SWARM_ACT_LOG ||
                           act == SWARM_ACT_RECIPROCAL;
                 pbuf_t *in = pos ? &xp : &x;

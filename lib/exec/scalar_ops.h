@@ -1,0 +1,130 @@
+/*
+ * scalar_ops.h - the scalar formula of every element-wise function
+ * (swarm_act_t), in one place for the CPU backend (backend_cpu.c) and the
+ * CUDA kernels (lib/cuda/kernels.cu): both compile this same text, so the
+ * GPU tests can hold the two to 1e-5 and a new activation cannot be added
+ * to one and forgotten in the other.
+ *
+ * C11 and CUDA: static inline, host and device under nvcc.  No
+ * --use_fast_math on the CUDA side, so expf / erff / tanhf are the
+ * accurate ones on both.
+ */
+#ifndef SWARM_EXEC_SCALAR_OPS_H
+#define SWARM_EXEC_SCALAR_OPS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "swarm/backend.h"
+
+#ifdef __CUDACC__
+#define SWARM_HD __host__ __device__
+#else
+#define SWARM_HD
+#endif
+
+/* e^x for sigmoid and SiLU: Cephes' expf (range reduction by ln 2, a
+ * degree-5 polynomial, 2^n put into the exponent bits), within 2 ulp of
+ * expf over the clamped range, without a branch or a libm call, so a loop
+ * of it vectorises (libm's expf is a call per element: it was a quarter
+ * of EfficientNet's time).  x is clamped to [-87.33, 88.37], where 2^n
+ * stays a normal float: sigmoid and SiLU reach 0 or 1 long before that,
+ * so the clamp changes nothing they return.  NaN fails both comparisons
+ * and comes out NaN. */
+static inline SWARM_HD float swarm_expf_clamped(float x) {
+        float n, r, p;
+        int32_t bits;
+        x = x > 88.37f ? 88.37f : x;
+        x = x < -87.33f ? -87.33f : x;
+        /* Round to nearest by adding and taking away 1.5 * 2^23 (|x *
+         * log2 e| < 2^22): floorf would be a libm call per element on the
+         * baseline x86-64 build, which blocks vectorising. */
+        n = x * 1.44269504088896341f + 12582912.0f;
+        n = n - 12582912.0f;
+        r = x - n * 0.693359375f;
+        r = r + n * 2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        bits = ((int32_t)n + 127) << 23;
+#ifdef __CUDA_ARCH__
+        return p * __int_as_float(bits);
+#else
+        {
+                union {
+                        int32_t i;
+                        float f;
+                } u;
+                u.i = bits;
+                return p * u.f;
+        }
+#endif
+}
+
+/* 1 / (1 + e^-x): with the clamped exp the denominator never overflows,
+ * so no split by sign is needed. */
+static inline SWARM_HD float swarm_sigmoidf(float v) {
+        return 1.0f / (1.0f + swarm_expf_clamped(-v));
+}
+
+/* act(v; a, b): a and b are the parameters named in backend.h. */
+static inline SWARM_HD float swarm_act_scalar(swarm_act_t act, float a,
+                                              float b, float v) {
+        switch (act) {
+        case SWARM_ACT_RELU:
+                return v > 0.0f ? v : 0.0f;
+        case SWARM_ACT_SIGMOID:
+                return swarm_sigmoidf(v);
+        case SWARM_ACT_TANH:
+                return tanhf(v);
+        case SWARM_ACT_LEAKY_RELU:
+                return v < 0.0f ? a * v : v;
+        case SWARM_ACT_CLIP:
+                /* NaN passes through, as in ONNX. */
+                return v < a ? a : v > b ? b : v;
+        case SWARM_ACT_GELU:
+                return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        case SWARM_ACT_GELU_TANH:
+                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
+                                                (v + 0.044715f * v * v * v)));
+        case SWARM_ACT_ERF:
+                return erff(v);
+        case SWARM_ACT_SQRT:
+                return sqrtf(v);
+        case SWARM_ACT_EXP:
+                return expf(v);
+        case SWARM_ACT_LOG:
+                return logf(v);
+        case SWARM_ACT_NEG:
+                return -v;
+        case SWARM_ACT_ABS:
+                return fabsf(v);
+        case SWARM_ACT_RECIPROCAL:
+                return 1.0f / v;
+        case SWARM_ACT_FLOOR:
+                return floorf(v);
+        case SWARM_ACT_CEIL:
+                return ceilf(v);
+        case SWARM_ACT_AFFINE:
+                return a * v + b;
+        case SWARM_ACT_HARDSIGMOID: {
+                /* NaN passes through: neither comparison holds. */
+                float h = a * v + b;
+                return h < 0.0f ? 0.0f : h > 1.0f ? 1.0f : h;
+        }
+        case SWARM_ACT_HARDSWISH: {
+                float h = v * (1.0f / 6.0f) + 0.5f;
+                return v * (h < 0.0f ? 0.0f : h > 1.0f ? 1.0f : h);
+        }
+        case SWARM_ACT_SILU:
+                return v * swarm_sigmoidf(v);
+        default:
+                return v;
+        }
+}
+
+#endif
