@@ -29,6 +29,7 @@
 
 #include "model_internal.h"
 #include "onnx.pb-c.h"
+#include "tensor_decode.h"
 
 #define MAX_DEPTH 32
 #define ATTR_GRAPH ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH
