@@ -57,6 +57,17 @@ int cache_entry_load_path(models_t *mm, const char *name, int32_t version,
                 goto fail;
         }
         swarm_model_signature(e->pub.m, e->sig, sizeof(e->sig));
+        if (!mm->be->host_mem && swarm_model_n_host_steps(e->pub.m) > 0) {
+                /* A device backend runs these steps on the CPU (no device
+                 * kernel, or tensors of a dtype the device kernels do not
+                 * take): the operator should know where the time goes. */
+                char hs[1024];
+                swarm_model_host_summary(e->pub.m, hs, sizeof(hs));
+                SWARM_INFO(mm->log, "model %s version %" PRId32 " on %s: %s (placed on "
+                           "the CPU: no %s kernel for the operator or its dtype; inputs "
+                           "and outputs staged through host memory)",
+                           name, version, mm->be->name, hs, mm->be->name);
+        }
         swarm_sha256_hex(buf, len, e->sha256);
         e->pub.name = e->name;
         e->pub.version = version;

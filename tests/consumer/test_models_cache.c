@@ -8,6 +8,61 @@
 
 #include "check.h"
 #include "models_int.h"
+#include "swarm/backend.h"
+
+/* A model with host steps (int64 ids: Gather, Equal, TopK ...) loaded
+ * through a backend whose buffers are device memory (host_mem = 0, the CPU
+ * kernels behind it, as test_model_errors' staged backend) is logged once
+ * with the steps placed on the CPU and why. */
+static void test_host_placement(const char *path) {
+        swarm_err_t err;
+        swarm_backend_t *cpu, staged;
+        models_t mm;
+        entry_t *e = NULL;
+        char line[4096], all[16384] = "";
+        swarm_log_t lg = {SWARM_LOG_INFO, "test", NULL};
+        FILE *f = tmpfile();
+        size_t n = 0;
+        int lines = 0;
+
+        CHECK(f != NULL);
+        lg.out = f;
+        swarm_err_clear(&err);
+        cpu = swarm_backend_cpu_new(1, &err);
+        CHECK(cpu != NULL, "cpu backend: %s", err.msg);
+        staged = *cpu;
+        staged.name = "staged";
+        staged.host_mem = 0;
+        staged.destroy = NULL;
+        memset(&mm, 0, sizeof(mm));
+        mm.be = &staged;
+        mm.log = &lg;
+        CHECK(cache_entry_load_path(&mm, "shaped", 1, path, NULL, 0, &e, &err) == 0,
+              "load %s: %s", path, err.msg);
+        rewind(f);
+        while (fgets(line, sizeof(line), f) && n + strlen(line) < sizeof(all)) {
+                if (strstr(line, "placed on the CPU"))
+                        lines++;
+                memcpy(all + n, line, strlen(line) + 1);
+                n += strlen(line);
+        }
+        fclose(f);
+        CHECK(lines == 1, "%d placement lines in: %s", lines, all);
+        CHECK(strstr(all, "steps on the host") && strstr(all, "on staged") &&
+              strstr(all, "(TopK)"), "placement line: %s", all);
+        cache_entry_destroy(e);
+
+        /* the CPU backend itself runs host steps in place: nothing logged */
+        f = tmpfile();
+        lg.out = f;
+        mm.be = cpu;
+        CHECK(cache_entry_load_path(&mm, "shaped", 1, path, NULL, 0, &e, &err) == 0,
+              "load %s: %s", path, err.msg);
+        CHECK(ftell(f) == 0, "the CPU backend logged a placement");
+        fclose(f);
+        cache_entry_destroy(e);
+        swarm_backend_destroy(cpu);
+}
 
 static entry_t *entry(const char *name, int32_t version, size_t bytes) {
         entry_t *e = calloc(1, sizeof(*e));
@@ -43,7 +98,7 @@ static void touch(models_t *mm, entry_t *e) {
         e->used = ++mm->clock;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
         models_t mm;
         follow_t f;
         entry_t *v1, *v2, *v3, *v4, *v5, *v6;
@@ -129,5 +184,7 @@ int main(void) {
                 mm.entries = n;
         }
         (void)v1;
+        if (argc > 1)
+                test_host_placement(argv[1]);
         TEST_DONE();
 }
