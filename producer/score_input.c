@@ -170,26 +170,22 @@ static void put_f32(uint8_t *row, int64_t i, float f) {
 
 int score_store_double(swarm_dtype_t dtype, uint8_t *row, int64_t i, double v,
                        char *reason, size_t reason_size) {
-        switch (dtype) {
-        case SWARM_DTYPE_FLOAT32:
+        if (dtype == SWARM_DTYPE_FLOAT32) {
                 put_f32(row, i, (float)v);
                 return 0;
-        case SWARM_DTYPE_INT64:
-        case SWARM_DTYPE_INT32:
-        case SWARM_DTYPE_UINT8:
-                if (!isfinite(v) || v != floor(v) || fabs(v) > 9.007199254740992e15) {
-                        snprintf(reason, reason_size,
-                                 "element %lld: %.17g is not an integer",
-                                 (long long)i, v);
-                        return -1;
-                }
-                return score_store_i64(dtype, row, i, (int64_t)v, reason,
-                                       reason_size);
-        default:
-                snprintf(reason, reason_size, "dtype %s is not supported as input",
-                         swarm_dtype_name(dtype));
+        }
+        /* Any other dtype that is not an integer one: score_store_i64 names
+         * it as unsupported (0 is passed so v is never converted). */
+        if (dtype != SWARM_DTYPE_INT64 && dtype != SWARM_DTYPE_INT32 &&
+            dtype != SWARM_DTYPE_UINT8)
+                return score_store_i64(dtype, row, i, 0, reason, reason_size);
+        if (!isfinite(v) || v != floor(v) || fabs(v) > 9.007199254740992e15) {
+                snprintf(reason, reason_size,
+                         "element %lld: %.17g is not an integer", (long long)i,
+                         v);
                 return -1;
         }
+        return score_store_i64(dtype, row, i, (int64_t)v, reason, reason_size);
 }
 
 int score_store_i64(swarm_dtype_t dtype, uint8_t *row, int64_t i, int64_t v,

@@ -38,6 +38,27 @@ def rd_bytes(b, i):
     return b[i:i + n], i + n
 
 
+def rd_array(b, i, rd_item):  # Avro array: blocks; a negative count is followed by a byte size
+    items = []
+    while True:
+        n, i = zz(b, i)
+        if n == 0:
+            return items, i
+        if n < 0:
+            n = -n; _, i = zz(b, i)
+        for _ in range(n):
+            item, i = rd_item(b, i)
+            items.append(item)
+
+
+def rd_input(b, i):  # one tensor of the request: name, dtype, shape, data
+    name, i = rd_bytes(b, i)
+    dt, i = zz(b, i)
+    shape, i = rd_array(b, i, zz)
+    data, i = rd_bytes(b, i)
+    return (name, DTYPES[dt], shape, data), i
+
+
 def decode_request(b):
     if len(b) < 5 or b[0] != 0 or struct.unpack(">i", b[1:5])[0] != 1:
         raise ValueError("bad frame")
@@ -47,27 +68,7 @@ def decode_request(b):
     u, i = zz(b, i)
     if u:
         _, i = zz(b, i)
-    inputs = []
-    while True:
-        n, i = zz(b, i)
-        if n == 0:
-            break
-        if n < 0:
-            n = -n; _, i = zz(b, i)
-        for _ in range(n):
-            name, i = rd_bytes(b, i)
-            dt, i = zz(b, i)
-            shape = []
-            while True:
-                m, i = zz(b, i)
-                if m == 0:
-                    break
-                if m < 0:
-                    m = -m; _, i = zz(b, i)
-                for _ in range(m):
-                    d, i = zz(b, i); shape.append(d)
-            data, i = rd_bytes(b, i)
-            inputs.append((name, DTYPES[dt], shape, data))
+    inputs, i = rd_array(b, i, rd_input)
     return rid, model, inputs
 
 

@@ -161,21 +161,17 @@ static void on_warm(const char *request_id, const swarm_response_t *resp,
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap,
                           const char *model, const char *group, int i) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                char spec[1024], name[64], logf[256];
-                snprintf(spec, sizeof(spec), "fashion=%s", model);
-                snprintf(name, sizeof(name), "worker-%d", i);
-                snprintf(logf, sizeof(logf), "worker-%d.log", i);
-                if (!freopen(logf, "w", stderr))
-                        _exit(127);
-                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
-                      "--model-file", spec, "--worker-name", name, "--metrics-port", "0", "--max-batch-rows",
-                      "64", "-X", "session.timeout.ms=6000",
-                      "-X", "heartbeat.interval.ms=500", (char *)NULL);
-                _exit(127);
-        }
-        return pid;
+        char spec[1024], name[64], logf[256];
+        const char *argv[] = {bin, "-b", bootstrap, "-g", group, "-t", "requests",
+                              "--model-file", spec, "--worker-name", name,
+                              "--metrics-port", "0", "--max-batch-rows", "64",
+                              "-X", "session.timeout.ms=6000",
+                              "-X", "heartbeat.interval.ms=500", NULL};
+
+        snprintf(spec, sizeof(spec), "fashion=%s", model);
+        snprintf(name, sizeof(name), "worker-%d", i);
+        snprintf(logf, sizeof(logf), "worker-%d.log", i);
+        return proc_spawn_logged(argv, logf, "w");
 }
 
 /* Produce raw (malformed) values straight to the request topic. */

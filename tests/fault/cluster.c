@@ -36,6 +36,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "check.h"
+#include "fault_util.h"
+#include "proc.h"
 #include "swarm/codec.h"
 #include "test_request.h"
 
@@ -48,29 +50,9 @@
 static const char *bootstrap, *ctl;
 static swarm_codec_t *codec;
 
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
+/* log_level 3: librdkafka's errors only, not its warnings and notices */
 static rd_kafka_t *handle(rd_kafka_type_t type, const char *const *kv) {
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        char es[512];
-        rd_kafka_t *rk;
-
-        rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, NULL, 0);
-        rd_kafka_conf_set(c, "log_level", "3", NULL, 0);
-        for (; kv && kv[0]; kv += 2)
-                if (rd_kafka_conf_set(c, kv[0], kv[1], es, sizeof(es))) {
-                        fprintf(stderr, "conf %s: %s\n", kv[0], es);
-                        exit(1);
-                }
-        if (!(rk = rd_kafka_new(type, c, es, sizeof(es)))) {
-                fprintf(stderr, "rd_kafka_new: %s\n", es);
-                exit(1);
-        }
-        return rk;
+        return fault_kafka_new(type, bootstrap, "3", kv);
 }
 
 static int run_ctl(const char *verb, int id) {
@@ -80,37 +62,19 @@ static int run_ctl(const char *verb, int id) {
 }
 
 static pid_t spawn(const char *bin, const char *tiny, int i) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                char name[64], logf[64], model[1024];
-                snprintf(name, sizeof(name), "cluster-worker-%d", i);
-                snprintf(logf, sizeof(logf), "cluster-worker-%d.log", i);
-                snprintf(model, sizeof(model), "tiny=%s", tiny);
-                if (!freopen(logf, "a", stderr))
-                        _exit(127);
-                /* librdkafka's default session timeout (45 s), not the
-                 * 6 s of the kill tests: no worker dies here, and with 6 s
-                 * a member whose group coordinator was on the killed
-                 * broker is evicted before the coordinator has moved
-                 * (measured: a rebalance and 1005 duplicates) */
-                execl(bin, bin, "-b", bootstrap, "-g", "cluster", "--worker-name", name,
-                      "--metrics-port", "-1", "--blas-threads", "1", "-M", model,
-                      (char *)NULL);
-                _exit(127);
-        }
-        return pid;
-}
+        char name[64], logf[64], model[1024];
+        /* librdkafka's default session timeout (45 s), not the 6 s of the
+         * kill tests: no worker dies here, and with 6 s a member whose group
+         * coordinator was on the killed broker is evicted before the
+         * coordinator has moved (measured: a rebalance and 1005 duplicates) */
+        const char *argv[] = {bin, "-b", bootstrap, "-g", "cluster", "--worker-name", name,
+                              "--metrics-port", "-1", "--blas-threads", "1", "-M", model,
+                              NULL};
 
-static int wait_exit(pid_t pid, int timeout_s) {
-        for (int i = 0; i < timeout_s * 10; i++) {
-                int st;
-                if (waitpid(pid, &st, WNOHANG) == pid)
-                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                usleep(100000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
+        snprintf(name, sizeof(name), "cluster-worker-%d", i);
+        snprintf(logf, sizeof(logf), "cluster-worker-%d.log", i);
+        snprintf(model, sizeof(model), "tiny=%s", tiny);
+        return proc_spawn_logged(argv, logf, "a");
 }
 
 /* The broker leading the most partitions of the request topic (-1: no
@@ -213,7 +177,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
         if (!ok) {
                 t->wrong++;
         } else {
-                double now = now_s();
+                double now = fault_now_s();
                 if (t->last_answer > 0 && now - t->last_answer > t->max_gap)
                         t->max_gap = now - t->last_answer;
                 t->last_answer = now;
@@ -229,7 +193,6 @@ static void produce(rd_kafka_t *p, swarm_buf_t *buf, int i) {
         float v[4];
         swarm_request_t req;
         swarm_err_t err;
-        rd_kafka_resp_err_t e;
 
         if (i < 0)
                 snprintf(id, sizeof(id), "warm");
@@ -244,15 +207,7 @@ static void produce(rd_kafka_t *p, swarm_buf_t *buf, int i) {
                 fprintf(stderr, "encode: %s\n", err.msg);
                 exit(1);
         }
-        while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(REQ), RD_KAFKA_V_KEY(id, strlen(id)),
-                                      RD_KAFKA_V_VALUE(buf->data, buf->len),
-                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(p, 10);
-        if (e) {
-                fprintf(stderr, "produce %s: %s\n", id, rd_kafka_err2str(e));
-                exit(1);
-        }
+        fault_produce(p, REQ, id, buf->data, buf->len);
 }
 
 static int failed_deliveries;
@@ -266,9 +221,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                                 rd_kafka_err2str(m->err));
                 return;
         }
-        if (last_delivery > 0 && now_s() - last_delivery > max_delivery_gap)
-                max_delivery_gap = now_s() - last_delivery;
-        last_delivery = now_s();
+        if (last_delivery > 0 && fault_now_s() - last_delivery > max_delivery_gap)
+                max_delivery_gap = fault_now_s() - last_delivery;
+        last_delivery = fault_now_s();
 }
 
 static void test_cluster(const char *bin, const char *tiny, int n) {
@@ -304,8 +259,8 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
         /* the clock starts once the workers serve (joining takes 3-10 s
          * on a loaded machine), so the kill hits a pipeline under load */
         produce(p, &buf, -1);
-        t0 = now_s();
-        while (!t.warm && now_s() - t0 < 120) {
+        t0 = fault_now_s();
+        while (!t.warm && fault_now_s() - t0 < 120) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
                 rd_kafka_poll(p, 0);
                 if (m && !m->err)
@@ -314,14 +269,14 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         rd_kafka_message_destroy(m);
         }
         CHECK(t.warm, "the warm-up request was not answered in 120 s");
-        while (t.warm && !group_ready(admin) && now_s() - t0 < 120)
+        while (t.warm && !group_ready(admin) && fault_now_s() - t0 < 120)
                 usleep(250000);
         CHECK(group_ready(admin), "the workers' group is not Stable with 2 members");
         t.last_answer = 0;
         last_delivery = 0;
-        t0 = now_s();
-        while (t.warm && t.answered < n && now_s() - t0 < 150) {
-                double el = now_s() - t0;
+        t0 = fault_now_s();
+        while (t.warm && t.answered < n && fault_now_s() - t0 < 150) {
+                double el = fault_now_s() - t0;
                 int64_t due = (int64_t)(el / PRODUCE_S * n);
                 for (; sent < n && sent < due; sent++)
                         produce(p, &buf, sent);
@@ -332,22 +287,22 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         if (victim < 1)
                                 break;
                         run_ctl("kill", victim);
-                        kill_at = now_s();
+                        kill_at = fault_now_s();
                         sent_at_kill = sent;
                         phase = 1;
-                } else if (phase == 1 && failover_s < 0 && now_s() >= next_census) {
+                } else if (phase == 1 && failover_s < 0 && fault_now_s() >= next_census) {
                         /* while it is down its partitions get other leaders */
                         led_down[victim] = -1;
                         if (leader_census(admin, &full, led_down) > 0 &&
                             led_down[victim] == 0 && !full)
-                                failover_s = now_s() - kill_at;
-                        next_census = now_s() + 0.25;
-                } else if (phase == 1 && now_s() - kill_at >= DOWN_S &&
-                           (failover_s >= 0 || now_s() - kill_at >= 40)) {
+                                failover_s = fault_now_s() - kill_at;
+                        next_census = fault_now_s() + 0.25;
+                } else if (phase == 1 && fault_now_s() - kill_at >= DOWN_S &&
+                           (failover_s >= 0 || fault_now_s() - kill_at >= 40)) {
                         CHECK(failover_s >= 0, "broker %d still leads %d partitions 40 s "
                               "after its kill", victim, led_down[victim]);
                         CHECK(run_ctl("start", victim) == 0, "restart broker %d", victim);
-                        start_at = now_s();
+                        start_at = fault_now_s();
                         phase = 2;
                 }
                 if (phase >= 1 && recover_s < 0 && t.answered >= sent_at_kill) {
@@ -355,7 +310,7 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         for (int i = 0; all && i < sent_at_kill; i++)
                                 all = t.good[i] > 0;
                         if (all)
-                                recover_s = now_s() - kill_at;
+                                recover_s = fault_now_s() - kill_at;
                 }
                 {
                         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
@@ -366,17 +321,17 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                 }
         }
         /* the restarted broker must catch up into every ISR */
-        while (phase == 2 && rejoin_s < 0 && now_s() - start_at < 90) {
+        while (phase == 2 && rejoin_s < 0 && fault_now_s() - start_at < 90) {
                 leader_census(admin, &full, NULL);
                 if (full)
-                        rejoin_s = now_s() - start_at;
+                        rejoin_s = fault_now_s() - start_at;
                 else
                         usleep(250000);
         }
         kill(w[0], SIGTERM);
         kill(w[1], SIGTERM);
-        rc0 = wait_exit(w[0], 60);
-        rc1 = wait_exit(w[1], 60);
+        rc0 = proc_wait_exit(w[0], 60);
+        rc1 = proc_wait_exit(w[1], 60);
         rd_kafka_flush(p, 10000);
         {
                 int missing = 0;
@@ -392,7 +347,7 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                        n, (long long)t.answered, missing, t.wrong, (long long)dups, victim,
                        victim > 0 ? led_before[victim] : 0, failover_s,
                        start_at > 0 ? start_at - kill_at : 0.0, recover_s, t.max_gap,
-                       max_delivery_gap, rejoin_s, now_s() - t0, rc0, rc1);
+                       max_delivery_gap, rejoin_s, fault_now_s() - t0, rc0, rc1);
                 CHECK(missing == 0 && t.wrong == 0 && failed_deliveries == 0,
                       "missing=%d wrong=%d undelivered=%d", missing, t.wrong,
                       failed_deliveries);

@@ -5,6 +5,7 @@
 #define SWARM_TESTS_PROC_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,22 @@ static inline int proc_wait_exit(pid_t pid, int timeout_s) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
+}
+
+/* Start argv[0] with `argv` (NULL-terminated) in a child whose stderr goes
+ * to `logf`, opened with `mode` ("a" keeps the logs of earlier runs, "w"
+ * starts afresh): the child's pid, or -1 when fork failed.  The child
+ * exits 127 when the log cannot be opened or the exec fails. */
+static inline pid_t proc_spawn_logged(const char *const *argv, const char *logf,
+                                      const char *mode) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (!freopen(logf, mode, stderr))
+                        _exit(127);
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        return pid;
 }
 
 #endif

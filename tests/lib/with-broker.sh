@@ -10,6 +10,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=kafka-common.sh
+. "$here/kafka-common.sh"
 bin=${SWARM_BROKER_BIN:-}
 if [[ -z $bin ]]; then
         for c in "$here/../../build/tests/broker/swarm-broker" \
@@ -24,10 +26,7 @@ fi
 
 opts=()
 while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
-if [[ $# -lt 2 ]]; then
-        echo "usage: with-broker.sh [swarm-broker options] -- CMD ARGS..." >&2
-        exit 2
-fi
+wrap_need_cmd "with-broker.sh [swarm-broker options] -- CMD ARGS..." $#
 shift # the "--"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/with-broker.XXXXXX") || exit 125
@@ -35,15 +34,10 @@ bpid=
 # Every exit path (CMD failure, timeout, ^C, SIGTERM from ctest) stops the
 # broker, so no JVM or temp folder outlives the test.
 cleanup() {
-        if [[ -n $bpid ]] && kill -0 "$bpid" 2>/dev/null; then
-                kill -TERM "$bpid" 2>/dev/null
-                wait "$bpid" 2>/dev/null
-        fi
+        wrap_stop "$bpid"
         rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+wrap_traps cleanup
 
 "$bin" "${opts[@]}" --bootstrap-file "$tmp/bootstrap" >"$tmp/stdout" &
 bpid=$!

@@ -25,6 +25,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=kafka-jars.sh
 . "$here/kafka-jars.sh"
+# shellcheck source=kafka-common.sh
+. "$here/kafka-common.sh"
 
 topics=()
 while [[ $# -gt 0 && $1 != -- ]]; do
@@ -36,16 +38,11 @@ while [[ $# -gt 0 && $1 != -- ]]; do
     *) echo "with-cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-if [[ $# -lt 2 ]]; then
-  echo "usage: with-cluster.sh [--topic NAME:PARTITIONS[:RF[:MIN_ISR]]]... -- CMD ARGS..." >&2
-  exit 2
-fi
+wrap_need_cmd "with-cluster.sh [--topic NAME:PARTITIONS[:RF[:MIN_ISR]]]... -- CMD ARGS..." $#
 shift
 
 kadmin=${SWARM_KADMIN_BIN:-$here/../../build/tests/security/swarm-kadmin}
-for t in java "$kadmin"; do
-  command -v "$t" >/dev/null || { echo "with-cluster.sh: $t not found" >&2; exit 125; }
-done
+wrap_need_tools with-cluster.sh java "$kadmin"
 jars=$(kafka_jars "${SWARM_KAFKA_VERSION:-3.9.2}") || exit 125
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/with-cluster.XXXXXX") || exit 125
 
@@ -67,9 +64,7 @@ stop_all() {
   done
 }
 cleanup() { stop_all; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+wrap_traps cleanup
 die() {
   echo "with-cluster.sh: $*" >&2
   for i in 1 2 3; do

@@ -31,6 +31,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=kafka-jars.sh
 . "$here/kafka-jars.sh"
+# shellcheck source=kafka-common.sh
+. "$here/kafka-common.sh"
 
 users=(admin) topics=() acls=()
 while [[ $# -gt 0 && $1 != -- ]]; do
@@ -41,33 +43,21 @@ while [[ $# -gt 0 && $1 != -- ]]; do
     *) echo "with-secure-broker.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-if [[ $# -lt 2 ]]; then
-  echo "usage: with-secure-broker.sh [--user N]... [--topic T:N]... [--acl A]... -- CMD ARGS..." >&2
-  exit 2
-fi
+wrap_need_cmd "with-secure-broker.sh [--user N]... [--topic T:N]... [--acl A]... -- CMD ARGS..." $#
 shift
 
 kadmin=${SWARM_KADMIN_BIN:-$here/../../build/tests/security/swarm-kadmin}
-for t in java openssl "$kadmin"; do
-  command -v "$t" >/dev/null || { echo "with-secure-broker.sh: $t not found" >&2; exit 125; }
-done
+wrap_need_tools with-secure-broker.sh java openssl "$kadmin"
 jars=$(kafka_jars "${SWARM_KAFKA_VERSION:-3.9.2}") || exit 125
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/with-secure-broker.XXXXXX") || exit 125
 chmod 700 "$tmp"
 bpid=
 cleanup() {
-  if [[ -n $bpid ]] && kill -0 "$bpid" 2>/dev/null; then
-    kill -TERM "$bpid" 2>/dev/null
-    for _ in $(seq 1 300); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$bpid" 2>/dev/null
-    wait "$bpid" 2>/dev/null
-  fi
+  wrap_stop "$bpid" 300
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+wrap_traps cleanup
 die() {
   echo "with-secure-broker.sh: $*" >&2
   for f in "$tmp/certs.log" "$tmp/format.log" "$tmp/jvm.log" "$tmp/server.log"; do
