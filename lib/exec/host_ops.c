@@ -499,6 +499,24 @@ static int run_gather(const xnode_t *n, const xvalue_t *x,
         return SWARM_OK;
 }
 
+/* GatherElements / ScatterElements: the flat offset in x (strides xs) of
+ * index element i, at position idx of the indices: idx with the axis
+ * coordinate replaced by the index's value, checked against the axis
+ * length an. */
+static int elem_off(const xnode_t *n, const xvalue_t *ix, const void *pi,
+                    int64_t i, const int64_t *idx, const int64_t *xs,
+                    int64_t an, int64_t *off, swarm_err_t *err) {
+        int64_t k = ldi(pi, ix->dtype, i);
+        if (k < -an || k >= an)
+                return bad_index(err, k, an);
+        if (k < 0)
+                k += an;
+        *off = 0;
+        for (int d = 0; d < ix->ndim; d++)
+                *off += (d == n->axis ? k : idx[d]) * xs[d];
+        return SWARM_OK;
+}
+
 static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
                                const xvalue_t *ix, const void *px,
                                const void *pi, void *po, swarm_err_t *err) {
@@ -507,13 +525,10 @@ static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
         size_t es = swarm_dtype_size(x->dtype);
         cstr(x->cshape, x->ndim, xs);
         for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t k = ldi(pi, ix->dtype, i), off = 0;
-                if (k < -an || k >= an)
-                        return bad_index(err, k, an);
-                if (k < 0)
-                        k += an;
-                for (int d = 0; d < ix->ndim; d++)
-                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                int64_t off;
+                int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
+                if (rc)
+                        return rc;
                 memcpy((char *)po + (size_t)i * es,
                        (const char *)px + (size_t)off * es, es);
                 index_next(idx, ix->cshape, ix->ndim);
@@ -532,13 +547,10 @@ static int run_scatter_elements(const xnode_t *n, const xvalue_t *x,
         memcpy(po, px, (size_t)x->celems * es);
         cstr(x->cshape, x->ndim, xs);
         for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t k = ldi(pi, ix->dtype, i), off = 0;
-                if (k < -an || k >= an)
-                        return bad_index(err, k, an);
-                if (k < 0)
-                        k += an;
-                for (int d = 0; d < ix->ndim; d++)
-                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                int64_t off;
+                int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
+                if (rc)
+                        return rc;
                 if (n->hi[0] == 0) {
                         memcpy((char *)po + (size_t)off * es,
                                (const char *)pu + (size_t)i * es, es);
