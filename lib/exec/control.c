@@ -22,12 +22,12 @@
  * EXEC_CTL_MAX_NODES expanded nodes per plan, EXEC_SEQ_MAX tensors per
  * sequence, 32 levels of nesting.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_internal.h"
+#include "node_err.h"
 #include "onnx.pb-c.h"
 #include "tensor_decode.h"
 
@@ -259,21 +259,6 @@ static int scope_find(const scope_t *s, const char *name) {
         return -1;
 }
 
-static int nerr(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int nerr(swarm_err_t *err, swarm_code_t code, const xnode_t *n,
-                const char *fmt, ...) {
-        char why[SWARM_ERR_MSG_SIZE];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        return swarm_err_set(err, code, "node '%s' (%s): %s", n->name,
-                             n->op_type, why);
-}
-
 static const Onnx__GraphProto *attr_graph(const Onnx__NodeProto *np,
                                           const char *name) {
         for (size_t i = 0; i < np->n_attribute; i++)
@@ -408,33 +393,33 @@ static int add_node(swarm_model_t *m, xnode_t *host,
         size_t n_in = bp->n_input;
 
         if (m->ctl_nodes >= EXEC_CTL_MAX_NODES)
-                return nerr(err, SWARM_ERR_UNSUPPORTED, host,
-                            "expands into more than %lld nodes",
-                            (long long)EXEC_CTL_MAX_NODES);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, host,
+                                "expands into more than %lld nodes",
+                                (long long)EXEC_CTL_MAX_NODES);
         m->ctl_nodes++;
         if (!bp->op_type || !*bp->op_type)
-                return nerr(err, SWARM_ERR_INVALID, host,
-                            "a subgraph node has no operator type");
+                return node_err(err, SWARM_ERR_INVALID, host,
+                                "a subgraph node has no operator type");
         if (*nz(bp->domain) && strcmp(nz(bp->domain), "ai.onnx") != 0)
-                return nerr(err, SWARM_ERR_UNSUPPORTED, host,
-                            "subgraph node '%s': operator domain '%s' is not "
-                            "supported", nz(bp->name), bp->domain);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, host,
+                                "subgraph node '%s': operator domain '%s' is not "
+                                "supported", nz(bp->name), bp->domain);
         if (exec_op_inputs(bp->op_type, &min_in, &max_in))
-                return nerr(err, SWARM_ERR_UNSUPPORTED, host,
-                            "subgraph node '%s' (%s): operator is not "
-                            "supported (opset %lld)", nz(bp->name),
-                            bp->op_type, (long long)opset);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, host,
+                                "subgraph node '%s' (%s): operator is not "
+                                "supported (opset %lld)", nz(bp->name),
+                                bp->op_type, (long long)opset);
         while (n_in > 0 && !*nz(bp->input[n_in - 1]))
                 n_in--;
         if ((int64_t)n_in < min_in || (int64_t)n_in > max_in)
-                return nerr(err, SWARM_ERR_INVALID, host,
-                            "subgraph node '%s' (%s): %zu inputs (expected "
-                            "%d to %d)", nz(bp->name), bp->op_type,
-                            bp->n_input, min_in, max_in);
+                return node_err(err, SWARM_ERR_INVALID, host,
+                                "subgraph node '%s' (%s): %zu inputs (expected "
+                                "%d to %d)", nz(bp->name), bp->op_type,
+                                bp->n_input, min_in, max_in);
         if (bp->n_output < 1 || bp->n_output > 4096)
-                return nerr(err, SWARM_ERR_INVALID, host,
-                            "subgraph node '%s' (%s): %zu outputs",
-                            nz(bp->name), bp->op_type, bp->n_output);
+                return node_err(err, SWARM_ERR_INVALID, host,
+                                "subgraph node '%s' (%s): %zu outputs",
+                                nz(bp->name), bp->op_type, bp->n_output);
         if ((rc = exec_ctl_captures(bp, &caps, &n_caps, err)))
                 return rc;
         if (host->n_blk == host->cap_blk) {
@@ -442,8 +427,8 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                 xnode_t *nb = realloc(host->blk, (size_t)cap * sizeof(*nb));
                 if (!nb) {
                         free(caps);
-                        return nerr(err, SWARM_ERR_NOMEM, host,
-                                    "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, host,
+                                        "out of memory");
                 }
                 host->blk = nb;
                 host->cap_blk = cap;
@@ -461,7 +446,7 @@ static int add_node(swarm_model_t *m, xnode_t *host,
         if (!k->name || !k->op_type || !k->in) {
                 free(caps);
                 exec_node_free(k);
-                return nerr(err, SWARM_ERR_NOMEM, host, "out of memory");
+                return node_err(err, SWARM_ERR_NOMEM, host, "out of memory");
         }
         host->n_blk++;
         for (size_t j = 0; j < bp->n_input + (size_t)n_caps + 4; j++)
@@ -473,9 +458,9 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                         k->in[j] = ins[j];
                 else if (*in && (k->in[j] = scope_find(sc, in)) < 0) {
                         free(caps);
-                        return nerr(err, SWARM_ERR_INVALID, k,
-                                    "input '%s' is not defined in the "
-                                    "subgraph or an enclosing scope", in);
+                        return node_err(err, SWARM_ERR_INVALID, k,
+                                        "input '%s' is not defined in the "
+                                        "subgraph or an enclosing scope", in);
                 }
         }
         if (n_caps) {
@@ -483,10 +468,10 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                 for (int j = 0; j < n_caps; j++)
                         if ((k->in[bp->n_input + (size_t)j] =
                              scope_find(sc, caps[j])) < 0) {
-                                rc = nerr(err, SWARM_ERR_INVALID, k,
-                                          "subgraph input '%s' is not "
-                                          "defined in an enclosing scope",
-                                          caps[j]);
+                                rc = node_err(err, SWARM_ERR_INVALID, k,
+                                              "subgraph input '%s' is not "
+                                              "defined in an enclosing scope",
+                                              caps[j]);
                                 free(caps);
                                 return rc;
                         }
@@ -497,7 +482,7 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                 k->n_xo = (int)(bp->n_output < mo ? bp->n_output : mo) - 1;
                 k->xo = malloc((size_t)k->n_xo * sizeof(int));
                 if (!k->xo)
-                        return nerr(err, SWARM_ERR_NOMEM, k, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, k, "out of memory");
                 for (int j = 0; j < k->n_xo; j++)
                         k->xo[j] = -1;
         }
@@ -512,8 +497,8 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                         snprintf(nm, sizeof(nm), "%s%s", *on ? on : "#out0",
                                  sfx);
                         if ((id = new_temp(m, nm)) < 0)
-                                return nerr(err, SWARM_ERR_NOMEM, k,
-                                            "out of memory");
+                                return node_err(err, SWARM_ERR_NOMEM, k,
+                                                "out of memory");
                         /* outputs past what the operator computes */
                         m->vals[id].unusable = j > 0 && (int)j > k->n_xo;
                 }
@@ -522,16 +507,16 @@ static int add_node(swarm_model_t *m, xnode_t *host,
                 else if ((int)j <= k->n_xo)
                         k->xo[j - 1] = id;
                 if (*on && defs && smap_put(&defs->map, on, id))
-                        return nerr(err, SWARM_ERR_NOMEM, k, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, k, "out of memory");
         }
         if (k->out < 0)
-                return nerr(err, SWARM_ERR_INVALID, k, "no output");
+                return node_err(err, SWARM_ERR_INVALID, k, "no output");
         for (int j = 0; j < k->n_in; j++)
                 if (k->in[j] >= 0 && m->vals[k->in[j]].is_seq &&
                     !exec_ctl_op(k->op_type))
-                        return nerr(err, SWARM_ERR_UNSUPPORTED, k,
-                                    "input '%s' is a sequence",
-                                    m->vals[k->in[j]].name);
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, k,
+                                        "input '%s' is a sequence",
+                                        m->vals[k->in[j]].name);
         /* k stays valid: nested expansions grow their own blk. */
         return exec_infer_node(m, k, bp, opset, err);
 }
@@ -550,7 +535,7 @@ static int add_plain(swarm_model_t *m, xnode_t *host, const char *op,
         int rc;
 
         if (n_in > 64)
-                return nerr(err, SWARM_ERR_INVALID, host, "%d inputs", n_in);
+                return node_err(err, SWARM_ERR_INVALID, host, "%d inputs", n_in);
         for (int j = 0; j < n_in; j++)
                 innames[j] = m->vals[ins[j]].name;
         snprintf(nm, sizeof(nm), "%s#%s", host->name, op);
@@ -589,8 +574,8 @@ static int link_out(swarm_model_t *m, xnode_t *host, int src, int dst,
                 d->seq = malloc((size_t)(s->n_seq ? s->n_seq : 1) *
                                 sizeof(int));
                 if (!d->seq)
-                        return nerr(err, SWARM_ERR_NOMEM, host,
-                                    "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, host,
+                                        "out of memory");
                 memcpy(d->seq, s->seq, (size_t)s->n_seq * sizeof(int));
                 d->n_seq = s->n_seq;
                 d->is_seq = 1;
@@ -620,14 +605,14 @@ static int capture_scope(const swarm_model_t *m, const xnode_t *n,
                 return rc;
         if ((int64_t)np->n_input + nc > n->n_in) {
                 free(caps);
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "outer-scope values not resolved");
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "outer-scope values not resolved");
         }
         for (int j = 0; j < nc; j++)
                 if (smap_put(&sc->map, caps[j],
                              n->in[np->n_input + (size_t)j])) {
                         free(caps);
-                        return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                 }
         free(caps);
         return SWARM_OK;
@@ -656,12 +641,12 @@ static int graph_consts(swarm_model_t *m, const xnode_t *n,
                     (id = exec_new_const(m, nz(t->name), dt, ndim, shape,
                                          data)) < 0) {
                         free(data);
-                        return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                 }
                 m->vals[id].widened = t->data_type ==
                                       ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
                 if (smap_put(&sc->map, nz(t->name), id))
-                        return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
         }
         return SWARM_OK;
 }
@@ -700,9 +685,9 @@ static int refuse_scalar(swarm_model_t *m, const xnode_t *n,
          * batch marks) is a constant in plans with a fixed batch: the
          * loader's batch_bound() sees it and tries those. */
         (void)m;
-        return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                    "the %s %s (control flow is resolved at load: it must "
-                    "be known then, or follow the batch size)", what, why);
+        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                        "the %s %s (control flow is resolved at load: it must "
+                        "be known then, or follow the batch size)", what, why);
 }
 
 int exec_ctl_if(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
@@ -717,12 +702,12 @@ int exec_ctl_if(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 return refuse_scalar(m, n, "condition", why, err);
         g = attr_graph(np, c ? "then_branch" : "else_branch");
         if (!g)
-                return nerr(err, SWARM_ERR_INVALID, n, "no %s",
-                            c ? "then_branch" : "else_branch");
+                return node_err(err, SWARM_ERR_INVALID, n, "no %s",
+                                c ? "then_branch" : "else_branch");
         if (g->n_output != np->n_output)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "the branch has %zu outputs, the node %zu",
-                            g->n_output, np->n_output);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "the branch has %zu outputs, the node %zu",
+                                g->n_output, np->n_output);
         if ((rc = capture_scope(m, n, np, &sc, err)))
                 return rc;
         {
@@ -735,9 +720,9 @@ int exec_ctl_if(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 for (size_t j = 0; !rc && j < g->n_output; j++) {
                         int src = graph_out(&body, g, j);
                         if (src < 0)
-                                rc = nerr(err, SWARM_ERR_INVALID, n,
-                                          "branch output %zu is not "
-                                          "defined", j);
+                                rc = node_err(err, SWARM_ERR_INVALID, n,
+                                              "branch output %zu is not "
+                                              "defined", j);
                         else
                                 rc = link_out(m, n, src, out_id(n, j), err);
                 }
@@ -762,21 +747,21 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
         scope_t sc, consts;
 
         if (!g)
-                return nerr(err, SWARM_ERR_INVALID, n, "no body");
+                return node_err(err, SWARM_ERR_INVALID, n, "no body");
         n_carry = explicit_in - 2;
         if (n_carry < 0)
                 n_carry = 0;
         if (g->n_input != (size_t)n_carry + 2 ||
             g->n_output < (size_t)n_carry + 1)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "the body has %zu inputs and %zu outputs for %d "
-                            "loop-carried values", g->n_input, g->n_output,
-                            n_carry);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "the body has %zu inputs and %zu outputs for %d "
+                                "loop-carried values", g->n_input, g->n_output,
+                                n_carry);
         n_scan = (int)(g->n_output - (size_t)n_carry - 1);
         if (np->n_output > (size_t)n_carry + (size_t)n_scan)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "%zu outputs; the body makes %d", np->n_output,
-                            n_carry + n_scan);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "%zu outputs; the body makes %d", np->n_output,
+                                n_carry + n_scan);
         if (explicit_in > 0 && n->in[0] >= 0 &&
             scalar_of(m, n->in[0], &trips, &why))
                 return refuse_scalar(m, n, "trip count", why, err);
@@ -786,24 +771,24 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
         if (trips < 0 && explicit_in > 0 && n->in[0] >= 0)
                 trips = 0;      /* a negative M runs no iteration */
         if (trips > EXEC_LOOP_MAX_TRIPS)
-                return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                            "trip count %lld is above the limit of %d",
-                            (long long)trips, EXEC_LOOP_MAX_TRIPS);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "trip count %lld is above the limit of %d",
+                                (long long)trips, EXEC_LOOP_MAX_TRIPS);
         if ((rc = capture_scope(m, n, np, &sc, err)))
                 return rc;
         memset(&consts, 0, sizeof(consts));
         consts.up = &sc;
         cur = malloc((size_t)(n_carry + 1) * sizeof(int));
         if (!cur) {
-                rc = nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                rc = node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                 goto out;
         }
         for (int j = 0; j < n_carry; j++)
                 cur[j] = n->in[2 + j];
         for (int j = 0; j < n_carry; j++)
                 if (cur[j] < 0) {
-                        rc = nerr(err, SWARM_ERR_INVALID, n,
-                                  "loop-carried input %d is missing", j);
+                        rc = node_err(err, SWARM_ERR_INVALID, n,
+                                      "loop-carried input %d is missing", j);
                         goto out;
                 }
         if ((rc = graph_consts(m, n, g, &consts, err)))
@@ -813,9 +798,9 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 char sfx[32];
                 int id;
                 if (it >= EXEC_LOOP_MAX_TRIPS) {
-                        rc = nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                  "still running after %d iterations (the "
-                                  "limit)", EXEC_LOOP_MAX_TRIPS);
+                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                      "still running after %d iterations (the "
+                                      "limit)", EXEC_LOOP_MAX_TRIPS);
                         goto out;
                 }
                 snprintf(sfx, sizeof(sfx), "#%lld", (long long)it);
@@ -824,22 +809,22 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                     (id = new_scalar(m, "cond", SWARM_DTYPE_BOOL, 1)) < 0 ||
                     smap_put(&body.map, nz(g->input[1]->name), id)) {
                         smap_free(&body.map);
-                        rc = nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        rc = node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                         goto out;
                 }
                 for (int j = 0; j < n_carry && !rc; j++)
                         if (g->input[2 + j] &&
                             smap_put(&body.map, nz(g->input[2 + j]->name),
                                      cur[j]))
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                 if (!rc)
                         rc = graph_nodes(m, n, g, &body, sfx, opset, err);
                 for (size_t j = 0; !rc && j < g->n_output; j++)
                         if (graph_out(&body, g, j) < 0)
-                                rc = nerr(err, SWARM_ERR_INVALID, n,
-                                          "body output %zu is not defined",
-                                          j);
+                                rc = node_err(err, SWARM_ERR_INVALID, n,
+                                              "body output %zu is not defined",
+                                              j);
                 if (!rc && scalar_of(m, graph_out(&body, g, 0), &cond, &why))
                         rc = refuse_scalar(m, n, "condition the body computes",
                                            why, err);
@@ -850,8 +835,8 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                         int *ns = malloc((size_t)(cap * n_scan) *
                                          sizeof(int));
                         if (!ns) {
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                         } else {
                                 for (int k = 0; k < n_scan; k++)
                                         for (int64_t i = 0; i < it; i++)
@@ -866,8 +851,8 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                         int s = graph_out(&body, g, 1 + (size_t)n_carry +
                                                     (size_t)k);
                         if (m->vals[s].is_seq)
-                                rc = nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                          "scan output %d is a sequence", k);
+                                rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                              "scan output %d is a sequence", k);
                         scan[k * scan_cap + it] = s;
                 }
                 smap_free(&body.map);
@@ -885,21 +870,21 @@ int exec_ctl_loop(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 if (dst < 0)
                         continue;
                 if (it == 0) {
-                        rc = nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                  "no iterations: the shape of scan output "
-                                  "%d is unknown", k);
+                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                      "no iterations: the shape of scan output "
+                                      "%d is unknown", k);
                         goto out;
                 }
                 parts = malloc((size_t)it * sizeof(int));
                 if (!parts) {
-                        rc = nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        rc = node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                         goto out;
                 }
                 {
                         int axes = new_ints(m, "axes", &zero, 1);
                         if (axes < 0)
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                         for (int64_t i = 0; !rc && i < it; i++) {
                                 int ui[2] = {scan[k * scan_cap + i], axes};
                                 rc = add_plain(m, n, "Unsqueeze", ui, 2,
@@ -944,13 +929,13 @@ static int set_seq(swarm_model_t *m, xnode_t *n, int dst, const int *ids,
                    int cnt, swarm_dtype_t dt, swarm_err_t *err) {
         xvalue_t *d = &m->vals[dst];
         if (cnt > EXEC_SEQ_MAX)
-                return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                            "a sequence of more than %d tensors",
-                            EXEC_SEQ_MAX);
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "a sequence of more than %d tensors",
+                                EXEC_SEQ_MAX);
         free(d->seq);
         d->seq = malloc((size_t)(cnt ? cnt : 1) * sizeof(int));
         if (!d->seq)
-                return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
         if (cnt)
                 memcpy(d->seq, ids, (size_t)cnt * sizeof(int));
         d->n_seq = cnt;
@@ -988,32 +973,45 @@ static int seq_pos(swarm_model_t *m, xnode_t *n, int j, int64_t cnt, int end,
                         *pos += cnt;
         }
         if (*pos < 0 || *pos > cnt - (end ? 0 : 1))
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "position %lld out of range for a sequence of "
-                            "%lld", (long long)*pos, (long long)cnt);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "position %lld out of range for a sequence of "
+                                "%lld", (long long)*pos, (long long)cnt);
         return SWARM_OK;
 }
 
 static int need_seq(const swarm_model_t *m, const xnode_t *n, int j,
                     swarm_err_t *err) {
         if (j >= n->n_in || n->in[j] < 0 || !m->vals[n->in[j]].is_seq)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "input %d must be a sequence", j);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input %d must be a sequence", j);
         return SWARM_OK;
 }
 
 static int need_tensor(const swarm_model_t *m, const xnode_t *n, int j,
                        swarm_err_t *err) {
         if (j >= n->n_in || n->in[j] < 0 || m->vals[n->in[j]].is_seq)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "input %d must be a tensor", j);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "input %d must be a tensor", j);
+        return SWARM_OK;
+}
+
+/* The part sizes of a Split: at most EXEC_SEQ_MAX parts (a sequence holds no
+ * more), never a zero-byte malloc. */
+static int split_sizes_new(const xnode_t *n, int64_t nparts, int64_t **sizes,
+                           swarm_err_t *err) {
+        if (nparts > EXEC_SEQ_MAX)
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "more than %d parts", EXEC_SEQ_MAX);
+        *sizes = malloc((size_t)(nparts ? nparts : 1) * sizeof(**sizes));
+        if (!*sizes)
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
         return SWARM_OK;
 }
 
 static int split_to_seq(swarm_model_t *m, xnode_t *n,
                         const Onnx__NodeProto *np, swarm_err_t *err) {
         int64_t axis, keep, dim, nparts, start = 0;
-        int64_t sizes_local[1], *sizes = NULL;
+        int64_t *sizes = NULL;
         int *ids = NULL, rc = SWARM_OK;
         int rank;
         int x;
@@ -1023,17 +1021,17 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
         x = n->in[0];
         rank = m->vals[x].ndim;
         if (attr_i(np, "axis", 0, &axis) || attr_i(np, "keepdims", 1, &keep))
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "axis / keepdims must be ints");
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axis / keepdims must be ints");
         if (axis < -rank || axis >= rank)
-                return nerr(err, SWARM_ERR_INVALID, n,
-                            "axis %lld out of range for %d-D input",
-                            (long long)axis, rank);
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "axis %lld out of range for %d-D input",
+                                (long long)axis, rank);
         if (axis < 0)
                 axis += rank;
         if (axis == 0 && m->vals[x].batched)
-                return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                            "splitting along the batch dimension");
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "splitting along the batch dimension");
         dim = m->vals[x].shape[axis];
         if (n->n_in > 1 && n->in[1] >= 0) {
                 const xvalue_t *s = &m->vals[n->in[1]];
@@ -1042,68 +1040,52 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
                     (s->dtype != SWARM_DTYPE_INT64 &&
                      s->dtype != SWARM_DTYPE_INT32) || s->ndim > 1 ||
                     (s->nsym && e > 0 && s->nsym[0]))
-                        return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                    "split must be a constant of int64");
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "split must be a constant of int64");
                 if (s->ndim == 0) {
                         int64_t c = ((const int64_t *)s->host)[0];
                         if (c <= 0)
-                                return nerr(err, SWARM_ERR_INVALID, n,
-                                            "split %lld", (long long)c);
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "split %lld", (long long)c);
                         nparts = (dim + c - 1) / c;
-                        if (nparts > EXEC_SEQ_MAX)
-                                return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                            "more than %d parts",
-                                            EXEC_SEQ_MAX);
-                        sizes = malloc((size_t)(nparts ? nparts : 1) * 8);
-                        if (!sizes)
-                                return nerr(err, SWARM_ERR_NOMEM, n,
-                                            "out of memory");
+                        if ((rc = split_sizes_new(n, nparts, &sizes, err)))
+                                return rc;
                         for (int64_t i = 0; i < nparts; i++)
                                 sizes[i] = dim - i * c < c ? dim - i * c : c;
                 } else {
                         int64_t tot = 0;
                         nparts = e;
-                        if (nparts > EXEC_SEQ_MAX)
-                                return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                            "more than %d parts",
-                                            EXEC_SEQ_MAX);
-                        sizes = malloc((size_t)(nparts ? nparts : 1) * 8);
-                        if (!sizes)
-                                return nerr(err, SWARM_ERR_NOMEM, n,
-                                            "out of memory");
+                        if ((rc = split_sizes_new(n, nparts, &sizes, err)))
+                                return rc;
                         for (int64_t i = 0; i < nparts; i++) {
                                 sizes[i] = ((const int64_t *)s->host)[i];
                                 int64_t sz = sizes[i];
                                 if (sz < 0 || swarm_add_i64(tot, sz, &tot)) {
                                         free(sizes);
-                                        return nerr(err, SWARM_ERR_INVALID, n,
-                                                    "split size %lld",
-                                                    (long long)sz);
+                                        return node_err(err, SWARM_ERR_INVALID, n,
+                                                        "split size %lld",
+                                                        (long long)sz);
                                 }
                         }
                         if (tot != dim) {
                                 free(sizes);
-                                return nerr(err, SWARM_ERR_INVALID, n,
-                                            "split sizes add up to %lld, "
-                                            "the dim is %lld",
-                                            (long long)tot, (long long)dim);
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "split sizes add up to %lld, "
+                                                "the dim is %lld",
+                                                (long long)tot, (long long)dim);
                         }
                 }
                 keep = 1;
         } else {
                 nparts = dim;
-                if (nparts > EXEC_SEQ_MAX)
-                        return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                    "more than %d parts", EXEC_SEQ_MAX);
-                sizes = nparts ? malloc((size_t)nparts * 8) : sizes_local;
-                if (!sizes)
-                        return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                if ((rc = split_sizes_new(n, nparts, &sizes, err)))
+                        return rc;
                 for (int64_t i = 0; i < nparts; i++)
                         sizes[i] = 1;
         }
         ids = malloc((size_t)(nparts ? nparts : 1) * sizeof(int));
         if (!ids)
-                rc = nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                rc = node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
         for (int64_t i = 0; !rc && i < nparts; i++) {
                 int64_t b = start, e = start + sizes[i];
                 int in[4];
@@ -1111,8 +1093,8 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
                         in[0] = x;
                         in[1] = new_scalar(m, "index", SWARM_DTYPE_INT64, b);
                         if (in[1] < 0)
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                         else
                                 rc = add_plain(m, n, "Gather", in, 2, -1,
                                                axis, 1, "#part", &ids[i],
@@ -1123,8 +1105,8 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
                         in[2] = new_ints(m, "ends", &e, 1);
                         in[3] = new_ints(m, "axes", &axis, 1);
                         if (in[1] < 0 || in[2] < 0 || in[3] < 0)
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                         else
                                 rc = add_plain(m, n, "Slice", in, 4, -1, 0,
                                                0, "#part", &ids[i], err);
@@ -1134,8 +1116,7 @@ static int split_to_seq(swarm_model_t *m, xnode_t *n,
         if (!rc)
                 rc = set_seq(m, n, n->out, ids, (int)nparts,
                              m->vals[x].dtype, err);
-        if (sizes != sizes_local)
-                free(sizes);
+        free(sizes);
         free(ids);
         return rc;
 }
@@ -1150,9 +1131,9 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 int64_t t;
                 swarm_dtype_t dt;
                 if (attr_i(np, "dtype", 1, &t) || onnx_dt(t, &dt))
-                        return nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                    "dtype %lld is not supported",
-                                    (long long)t);
+                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                        "dtype %lld is not supported",
+                                        (long long)t);
                 return set_seq(m, n, n->out, NULL, 0, dt, err);
         }
         if (strcmp(op, "SequenceConstruct") == 0) {
@@ -1162,8 +1143,8 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 for (int j = 1; j < n->n_in; j++)
                         if (m->vals[n->in[j]].dtype !=
                             m->vals[n->in[0]].dtype)
-                                return nerr(err, SWARM_ERR_INVALID, n,
-                                            "tensors of different types");
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "tensors of different types");
                 return set_seq(m, n, n->out, n->in, n->n_in,
                                m->vals[n->in[0]].dtype, err);
         }
@@ -1178,17 +1159,17 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                 int64_t pos;
                 int *ids = malloc((size_t)(cnt + 2) * sizeof(int));
                 if (!ids)
-                        return nerr(err, SWARM_ERR_NOMEM, n, "out of memory");
+                        return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
                 memcpy(ids, s->seq, (size_t)cnt * sizeof(int));
                 if (strcmp(op, "SequenceInsert") == 0) {
                         rc = need_tensor(m, n, 1, err);
                         if (!rc && cnt && m->vals[n->in[1]].dtype != dt)
-                                rc = nerr(err, SWARM_ERR_INVALID, n,
-                                          "inserting %s into a sequence of "
-                                          "%s",
-                                          swarm_dtype_name(
-                                                  m->vals[n->in[1]].dtype),
-                                          swarm_dtype_name(dt));
+                                rc = node_err(err, SWARM_ERR_INVALID, n,
+                                              "inserting %s into a sequence of "
+                                              "%s",
+                                              swarm_dtype_name(
+                                                      m->vals[n->in[1]].dtype),
+                                              swarm_dtype_name(dt));
                         if (!rc)
                                 rc = seq_pos(m, n, 2, cnt, 1, cnt, &pos, err);
                         if (!rc) {
@@ -1221,8 +1202,8 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                         xvalue_t *o = &m->vals[n->out];
                         int64_t *h = malloc(8);
                         if (!h) {
-                                rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                          "out of memory");
+                                rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                              "out of memory");
                         } else {
                                 h[0] = cnt;
                                 o->kind = V_CONST;
@@ -1238,16 +1219,16 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                         int cat = -1;
                         if (attr_i(np, "axis", 0, &axis) ||
                             attr_i(np, "new_axis", 0, &newax))
-                                rc = nerr(err, SWARM_ERR_INVALID, n,
-                                          "axis / new_axis must be ints");
+                                rc = node_err(err, SWARM_ERR_INVALID, n,
+                                              "axis / new_axis must be ints");
                         else if (cnt == 0)
-                                rc = nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                          "an empty sequence");
+                                rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                              "an empty sequence");
                         if (!rc && newax) {
                                 int axes = new_ints(m, "axes", &axis, 1);
                                 if (axes < 0)
-                                        rc = nerr(err, SWARM_ERR_NOMEM, n,
-                                                  "out of memory");
+                                        rc = node_err(err, SWARM_ERR_NOMEM, n,
+                                                      "out of memory");
                                 for (int i = 0; !rc && i < cnt; i++) {
                                         int ui[2] = {ids[i], axes};
                                         rc = add_plain(m, n, "Unsqueeze", ui,
@@ -1284,8 +1265,8 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                                 n->dead = 1;
                         }
                 } else {
-                        rc = nerr(err, SWARM_ERR_UNSUPPORTED, n,
-                                  "operator is not supported");
+                        rc = node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                      "operator is not supported");
                 }
                 free(ids);
         }

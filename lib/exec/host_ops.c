@@ -499,6 +499,24 @@ static int run_gather(const xnode_t *n, const xvalue_t *x,
         return SWARM_OK;
 }
 
+/* GatherElements / ScatterElements: the flat offset in x (strides xs) of
+ * index element i, at position idx of the indices: idx with the axis
+ * coordinate replaced by the index's value, checked against the axis
+ * length an. */
+static int elem_off(const xnode_t *n, const xvalue_t *ix, const void *pi,
+                    int64_t i, const int64_t *idx, const int64_t *xs,
+                    int64_t an, int64_t *off, swarm_err_t *err) {
+        int64_t k = ldi(pi, ix->dtype, i);
+        if (k < -an || k >= an)
+                return bad_index(err, k, an);
+        if (k < 0)
+                k += an;
+        *off = 0;
+        for (int d = 0; d < ix->ndim; d++)
+                *off += (d == n->axis ? k : idx[d]) * xs[d];
+        return SWARM_OK;
+}
+
 static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
                                const xvalue_t *ix, const void *px,
                                const void *pi, void *po, swarm_err_t *err) {
@@ -507,13 +525,10 @@ static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
         size_t es = swarm_dtype_size(x->dtype);
         cstr(x->cshape, x->ndim, xs);
         for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t k = ldi(pi, ix->dtype, i), off = 0;
-                if (k < -an || k >= an)
-                        return bad_index(err, k, an);
-                if (k < 0)
-                        k += an;
-                for (int d = 0; d < ix->ndim; d++)
-                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                int64_t off;
+                int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
+                if (rc)
+                        return rc;
                 memcpy((char *)po + (size_t)i * es,
                        (const char *)px + (size_t)off * es, es);
                 index_next(idx, ix->cshape, ix->ndim);
@@ -532,13 +547,10 @@ static int run_scatter_elements(const xnode_t *n, const xvalue_t *x,
         memcpy(po, px, (size_t)x->celems * es);
         cstr(x->cshape, x->ndim, xs);
         for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t k = ldi(pi, ix->dtype, i), off = 0;
-                if (k < -an || k >= an)
-                        return bad_index(err, k, an);
-                if (k < 0)
-                        k += an;
-                for (int d = 0; d < ix->ndim; d++)
-                        off += (d == n->axis ? k : idx[d]) * xs[d];
+                int64_t off;
+                int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
+                if (rc)
+                        return rc;
                 if (n->hi[0] == 0) {
                         memcpy((char *)po + (size_t)off * es,
                                (const char *)pu + (size_t)i * es, es);
@@ -658,62 +670,78 @@ static void around(const xvalue_t *x, int axis, int64_t *outer, int64_t *len,
         }
 }
 
+/* The tensor as lanes: one a position off the axis, len elements along it.
+ * Element k of lane l stands at lane_base(w, l) + k * w->inner; the kernels
+ * that reduce or scan along an axis all walk it so. */
+typedef struct {
+        int64_t lanes, len, inner;
+} axis_walk_t;
+
+static axis_walk_t axis_walk(const xvalue_t *x, int axis) {
+        axis_walk_t w;
+        int64_t outer;
+        around(x, axis, &outer, &w.len, &w.inner);
+        /* outer * inner overflows only beside a 0-long axis: then no lane
+         * has an element to walk */
+        if (swarm_mul_i64(outer, w.inner, &w.lanes))
+                w.lanes = 0;
+        return w;
+}
+
+static int64_t lane_base(const axis_walk_t *w, int64_t l) {
+        return l / w->inner * w->len * w->inner + l % w->inner;
+}
+
 /* ArgMax / ArgMin: hi[0] = 1 for min, hi[1] = select_last_index. */
 static int run_argmax(const xnode_t *n, const xvalue_t *x, const void *px,
                       void *po) {
-        int64_t outer, len, inner;
-        around(x, n->axis, &outer, &len, &inner);
-        for (int64_t a = 0; a < outer; a++)
-                for (int64_t c = 0; c < inner; c++) {
-                        int64_t best = 0;
-                        double bv = ldf(px, x->dtype, a * len * inner + c);
-                        for (int64_t k = 1; k < len; k++) {
-                                double v = ldf(px, x->dtype,
-                                               (a * len + k) * inner + c);
-                                int better = n->hi[0] ? v < bv : v > bv;
-                                if (better || (n->hi[1] && v == bv)) {
-                                        bv = v;
-                                        best = k;
-                                }
+        axis_walk_t w = axis_walk(x, n->axis);
+        for (int64_t l = 0; l < w.lanes; l++) {
+                int64_t b = lane_base(&w, l), best = 0;
+                double bv = ldf(px, x->dtype, b);
+                for (int64_t k = 1; k < w.len; k++) {
+                        double v = ldf(px, x->dtype, b + k * w.inner);
+                        int better = n->hi[0] ? v < bv : v > bv;
+                        if (better || (n->hi[1] && v == bv)) {
+                                bv = v;
+                                best = k;
                         }
-                        ((int64_t *)po)[a * inner + c] = best;
                 }
+                ((int64_t *)po)[l] = best;
+        }
         return SWARM_OK;
 }
 
 /* CumSum: hi[0] exclusive, hi[1] reverse. */
 static int run_cumsum(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
                       const void *px, void *po) {
-        int64_t outer, len, inner;
         int ints = !exec_dtype_is_float(x->dtype);
-        around(x, n->axis, &outer, &len, &inner);
-        for (int64_t a = 0; a < outer; a++)
-                for (int64_t c = 0; c < inner; c++) {
-                        double s = 0;
-                        uint64_t si = 0;
-                        for (int64_t t = 0; t < len; t++) {
-                                int64_t k = n->hi[1] ? len - 1 - t : t;
-                                int64_t at = (a * len + k) * inner + c;
-                                if (n->hi[0]) {
-                                        if (ints)
-                                                sti(po, o->dtype, at,
-                                                    (int64_t)si);
-                                        else
-                                                stf(po, o->dtype, at, s);
-                                }
+        axis_walk_t w = axis_walk(x, n->axis);
+        for (int64_t l = 0; l < w.lanes; l++) {
+                int64_t b = lane_base(&w, l);
+                double s = 0;
+                uint64_t si = 0;
+                for (int64_t t = 0; t < w.len; t++) {
+                        int64_t k = n->hi[1] ? w.len - 1 - t : t;
+                        int64_t at = b + k * w.inner;
+                        if (n->hi[0]) {
                                 if (ints)
-                                        si += (uint64_t)ldi(px, x->dtype, at);
+                                        sti(po, o->dtype, at, (int64_t)si);
                                 else
-                                        s += ldf(px, x->dtype, at);
-                                if (!n->hi[0]) {
-                                        if (ints)
-                                                sti(po, o->dtype, at,
-                                                    (int64_t)si);
-                                        else
-                                                stf(po, o->dtype, at, s);
-                                }
+                                        stf(po, o->dtype, at, s);
+                        }
+                        if (ints)
+                                si += (uint64_t)ldi(px, x->dtype, at);
+                        else
+                                s += ldf(px, x->dtype, at);
+                        if (!n->hi[0]) {
+                                if (ints)
+                                        sti(po, o->dtype, at, (int64_t)si);
+                                else
+                                        stf(po, o->dtype, at, s);
                         }
                 }
+        }
         return SWARM_OK;
 }
 
@@ -792,45 +820,43 @@ static int run_onehot(const xnode_t *n, const xvalue_t *ix,
  * sorted here).  Ties keep the lower index first, as onnxruntime does. */
 static int run_topk(const xnode_t *n, const xvalue_t *x, const xvalue_t *o,
                     const void *px, void *pv, void *pidx, swarm_err_t *err) {
-        int64_t outer, len, inner, k = n->hi[0];
+        int64_t k = n->hi[0];
         int64_t *ord;
-        around(x, n->axis, &outer, &len, &inner);
-        ord = malloc((size_t)(len > 0 ? len : 1) * sizeof(int64_t));
+        axis_walk_t w = axis_walk(x, n->axis);
+        ord = malloc((size_t)(w.len > 0 ? w.len : 1) * sizeof(int64_t));
         if (!ord)
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        for (int64_t a = 0; a < outer; a++)
-                for (int64_t c = 0; c < inner; c++) {
-                        /* insertion into the first k of the order */
-                        int64_t have = 0;
-                        for (int64_t t = 0; t < len; t++) {
-                                double v = ldf(px, x->dtype,
-                                               (a * len + t) * inner + c);
-                                int64_t p = have < k ? have : k;
-                                while (p > 0) {
-                                        double w = ldf(px, x->dtype,
-                                                       (a * len + ord[p - 1]) *
-                                                       inner + c);
-                                        int before = n->hi[1] ? v > w : v < w;
-                                        if (!before)
-                                                break;
-                                        if (p < k)
-                                                ord[p] = ord[p - 1];
-                                        p--;
-                                }
-                                if (p < k) {
-                                        ord[p] = t;
-                                        if (have < k)
-                                                have++;
-                                }
+        for (int64_t l = 0; l < w.lanes; l++) {
+                /* insertion into the first k of the order */
+                int64_t b = lane_base(&w, l), have = 0;
+                /* the output's lane l: k long where the input's is len */
+                int64_t ob = l / w.inner * k * w.inner + l % w.inner;
+                for (int64_t t = 0; t < w.len; t++) {
+                        double v = ldf(px, x->dtype, b + t * w.inner);
+                        int64_t p = have < k ? have : k;
+                        while (p > 0) {
+                                double u = ldf(px, x->dtype,
+                                               b + ord[p - 1] * w.inner);
+                                int before = n->hi[1] ? v > u : v < u;
+                                if (!before)
+                                        break;
+                                if (p < k)
+                                        ord[p] = ord[p - 1];
+                                p--;
                         }
-                        for (int64_t j = 0; j < k; j++) {
-                                int64_t at = (a * k + j) * inner + c;
-                                stf(pv, o->dtype, at,
-                                    ldf(px, x->dtype,
-                                        (a * len + ord[j]) * inner + c));
-                                ((int64_t *)pidx)[at] = ord[j];
+                        if (p < k) {
+                                ord[p] = t;
+                                if (have < k)
+                                        have++;
                         }
                 }
+                for (int64_t j = 0; j < k; j++) {
+                        int64_t at = ob + j * w.inner;
+                        stf(pv, o->dtype, at,
+                            ldf(px, x->dtype, b + ord[j] * w.inner));
+                        ((int64_t *)pidx)[at] = ord[j];
+                }
+        }
         free(ord);
         return SWARM_OK;
 }
@@ -875,24 +901,22 @@ static int run_instnorm(const xnode_t *n, const xvalue_t *x, const void *px,
 
 static int run_lpnorm(const xnode_t *n, const xvalue_t *x, const void *px,
                       void *po) {
-        int64_t outer, len, inner;
-        around(x, n->axis, &outer, &len, &inner);
-        for (int64_t a = 0; a < outer; a++)
-                for (int64_t c = 0; c < inner; c++) {
-                        double s = 0;
-                        for (int64_t t = 0; t < len; t++) {
-                                double v = ldf(px, x->dtype,
-                                               (a * len + t) * inner + c);
-                                s += n->hi[0] == 1 ? fabs(v) : v * v;
-                        }
-                        if (n->hi[0] != 1)
-                                s = sqrt(s);
-                        for (int64_t t = 0; t < len; t++) {
-                                int64_t at = (a * len + t) * inner + c;
-                                stf(po, x->dtype, at,
-                                    s == 0 ? 0 : ldf(px, x->dtype, at) / s);
-                        }
+        axis_walk_t w = axis_walk(x, n->axis);
+        for (int64_t l = 0; l < w.lanes; l++) {
+                int64_t b = lane_base(&w, l);
+                double s = 0;
+                for (int64_t t = 0; t < w.len; t++) {
+                        double v = ldf(px, x->dtype, b + t * w.inner);
+                        s += n->hi[0] == 1 ? fabs(v) : v * v;
                 }
+                if (n->hi[0] != 1)
+                        s = sqrt(s);
+                for (int64_t t = 0; t < w.len; t++) {
+                        int64_t at = b + t * w.inner;
+                        stf(po, x->dtype, at,
+                            s == 0 ? 0 : ldf(px, x->dtype, at) / s);
+                }
+        }
         return SWARM_OK;
 }
 
@@ -1207,22 +1231,16 @@ out:
 
 static int run_hardmax(const xnode_t *n, const xvalue_t *x, const void *px,
                        void *po) {
-        int64_t outer, len, inner;
-        around(x, n->axis, &outer, &len, &inner);
-        for (int64_t a = 0; a < outer; a++)
-                for (int64_t c = 0; c < inner; c++) {
-                        int64_t best = 0;
-                        for (int64_t k = 0; k < len; k++) {
-                                int64_t at = (a * len + k) * inner + c;
-                                if (ldf(px, x->dtype, at) >
-                                    ldf(px, x->dtype,
-                                        (a * len + best) * inner + c))
-                                        best = k;
-                        }
-                        for (int64_t k = 0; k < len; k++)
-                                stf(po, x->dtype, (a * len + k) * inner + c,
-                                    k == best);
-                }
+        axis_walk_t w = axis_walk(x, n->axis);
+        for (int64_t l = 0; l < w.lanes; l++) {
+                int64_t b = lane_base(&w, l), best = 0;
+                for (int64_t k = 0; k < w.len; k++)
+                        if (ldf(px, x->dtype, b + k * w.inner) >
+                            ldf(px, x->dtype, b + best * w.inner))
+                                best = k;
+                for (int64_t k = 0; k < w.len; k++)
+                        stf(po, x->dtype, b + k * w.inner, k == best);
+        }
         return SWARM_OK;
 }
 

@@ -31,17 +31,7 @@
 #include "swarm/backend.h"
 #include "swarm/model.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-        do {                                                                  \
-                if (!(cond)) {                                                \
-                        failures++;                                           \
-                        printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        printf(__VA_ARGS__);                                  \
-                        printf("\n");                                         \
-                }                                                             \
-        } while (0)
+#include "check.h"
 
 /* ---- a model builder; everything lives in one arena ---- */
 
@@ -330,35 +320,50 @@ static void test_if_const(swarm_backend_t *be, int cond) {
 
 /* ---- the dynamo EmbeddingBag form: sequences in a condition loop ---- */
 
-static void test_loop_seq(swarm_backend_t *be) {
-        Onnx__GraphProto *g = graph(), *body = graph();
-        Onnx__NodeProto *lp;
-        swarm_model_t *m = NULL;
-        swarm_err_t err;
+/* The frame of that loop: g takes x[N,4] and starts an empty sequence; the
+ * body (iteration input iname, condition c_in, counter k, sequence seq_in)
+ * has k1 = k + 1 and the caller adds what makes part, seq_out and c_out
+ * (k1 < bags). */
+static void seq_loop_begin(Onnx__GraphProto *g, Onnx__GraphProto *body,
+                           int64_t bags, const char *iname) {
         uint8_t t = 1;
-
         vi(g, 0, "x", 1, 2, XD);
         init(g, "true", 9, 0, NULL, &t);
         scalar_i64(g, "zero", 0);
         scalar_i64(g, "one", 1);
-        scalar_i64(g, "bags", 2);
+        scalar_i64(g, "bags", bags);
         node(g, "SequenceEmpty", "", "seq0");
-        vi(body, 0, "i_unused", 7, -1, NULL);
+        vi(body, 0, iname, 7, -1, NULL);
         vi(body, 0, "c_in", 9, -1, NULL);
         vi(body, 0, "k", 7, -1, NULL);
         vi(body, 0, "seq_in", 0, -1, NULL);
         node(body, "Add", "k,one", "k1");
+}
+
+/* ...and its end: the body's outputs, the Loop with no trip count, and
+ * y[N, ylen] = ConcatFromSequence(seq) along axis 1. */
+static void seq_loop_end(Onnx__GraphProto *g, Onnx__GraphProto *body,
+                         int64_t ylen) {
+        vi(body, 1, "c_out", 9, -1, NULL);
+        vi(body, 1, "k1", 7, -1, NULL);
+        vi(body, 1, "seq_out", 0, -1, NULL);
+        attr_g(node(g, "Loop", "-,true,zero,seq0", "k_end,seq"), "body",
+               body);
+        attr_i(node(g, "ConcatFromSequence", "seq", "y"), "axis", 1);
+        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, ylen});
+}
+
+static void test_loop_seq(swarm_backend_t *be) {
+        Onnx__GraphProto *g = graph(), *body = graph();
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+
+        seq_loop_begin(g, body, 2, "i_unused");
         attr_i(node(body, "Cast", "k1", "k1f"), "to", 1);
         node(body, "Mul", "x,k1f", "part");     /* run-time tensor */
         node(body, "SequenceInsert", "seq_in,part", "seq_out");
         node(body, "Less", "k1,bags", "c_out");
-        vi(body, 1, "c_out", 9, -1, NULL);
-        vi(body, 1, "k1", 7, -1, NULL);
-        vi(body, 1, "seq_out", 0, -1, NULL);
-        lp = node(g, "Loop", "-,true,zero,seq0", "k_end,seq");
-        attr_g(lp, "body", body);
-        attr_i(node(g, "ConcatFromSequence", "seq", "y"), "axis", 1);
-        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 8});
+        seq_loop_end(g, body, 8);
         CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
         if (m) {
                 float x[12];
@@ -596,18 +601,7 @@ static void test_mutants(swarm_backend_t *be) {
                         /* the sequence loop of test_loop_seq, nested If */
                         Onnx__GraphProto *body = graph(), *th = graph();
                         Onnx__NodeProto *n;
-                        uint8_t t = 1;
-                        vi(g, 0, "x", 1, 2, XD);
-                        init(g, "true", 9, 0, NULL, &t);
-                        scalar_i64(g, "zero", 0);
-                        scalar_i64(g, "one", 1);
-                        scalar_i64(g, "bags", 3);
-                        node(g, "SequenceEmpty", "", "seq0");
-                        vi(body, 0, "i", 7, -1, NULL);
-                        vi(body, 0, "c_in", 9, -1, NULL);
-                        vi(body, 0, "k", 7, -1, NULL);
-                        vi(body, 0, "seq_in", 0, -1, NULL);
-                        node(body, "Add", "k,one", "k1");
+                        seq_loop_begin(g, body, 3, "i");
                         node(body, "Less", "k1,bags", "c_out");
                         node(th, "Neg", "x", "t_out");
                         vi(th, 1, "t_out", 1, -1, NULL);
@@ -616,14 +610,7 @@ static void test_mutants(swarm_backend_t *be) {
                         attr_g(n, "else_branch", th);
                         node(body, "SequenceInsert", "seq_in,part",
                              "seq_out");
-                        vi(body, 1, "c_out", 9, -1, NULL);
-                        vi(body, 1, "k1", 7, -1, NULL);
-                        vi(body, 1, "seq_out", 0, -1, NULL);
-                        n = node(g, "Loop", "-,true,zero,seq0", "k_end,seq");
-                        attr_g(n, "body", body);
-                        attr_i(node(g, "ConcatFromSequence", "seq", "y"),
-                               "axis", 1);
-                        vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 12});
+                        seq_loop_end(g, body, 12);
                 }
                 buf = pack(g, 13, &len);
                 mut = malloc(len);
@@ -700,6 +687,6 @@ int main(void) {
                 run_all(&st);
         }
         swarm_backend_destroy(be);
-        printf("%s (%d failures)\n", failures ? "FAILED" : "ok", failures);
-        return failures ? 1 : 0;
+        printf("%s (%d failures)\n", test_failures ? "FAILED" : "ok", test_failures);
+        return test_failures ? 1 : 0;
 }

@@ -14,17 +14,7 @@
 
 #include "swarm/backend.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-        do {                                                                  \
-                if (!(cond)) {                                                \
-                        failures++;                                           \
-                        printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        printf(__VA_ARGS__);                                  \
-                        printf("\n");                                         \
-                }                                                             \
-        } while (0)
+#include "check.h"
 
 typedef struct shape {
         int64_t imgs, ch, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
@@ -257,6 +247,6 @@ int main(void) {
                                 run_shape(be, &shapes[i], i);
                 swarm_backend_destroy(be);
         }
-        printf("%d shapes x 2 thread counts, %d failures\n", n, failures);
-        return failures ? 1 : 0;
+        printf("%d shapes x 2 thread counts, %d failures\n", n, test_failures);
+        return test_failures ? 1 : 0;
 }

@@ -16,17 +16,7 @@
 #include "onnx.pb-c.h"
 #include "swarm/model.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-        do {                                                                  \
-                if (!(cond)) {                                                \
-                        failures++;                                           \
-                        printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        printf(__VA_ARGS__);                                  \
-                        printf("\n");                                         \
-                }                                                             \
-        } while (0)
+#include "check.h"
 
 /* ---- a tiny model builder: everything lives in one arena ---- */
 
@@ -1641,6 +1631,6 @@ int main(void) {
         test_garbage(be);
         test_external_data(be);
         swarm_backend_destroy(be);
-        printf("%s (%d failures)\n", failures ? "FAILED" : "ok", failures);
-        return failures ? 1 : 0;
+        printf("%s (%d failures)\n", test_failures ? "FAILED" : "ok", test_failures);
+        return test_failures ? 1 : 0;
 }
