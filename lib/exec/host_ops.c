@@ -134,6 +134,8 @@ static int64_t ldi(const void *p, swarm_dtype_t dt, int64_t i) {
         }
 }
 
+static void sti(void *p, swarm_dtype_t dt, int64_t i, int64_t v);
+
 static void stf(void *p, swarm_dtype_t dt, int64_t i, double v) {
         switch (dt) {
         case SWARM_DTYPE_FLOAT32: ((float *)p)[i] = (float)v; return;
@@ -145,23 +147,12 @@ static void stf(void *p, swarm_dtype_t dt, int64_t i, double v) {
                 ((uint16_t *)p)[i] = float_to_bf16((float)v);
                 return;
         case SWARM_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; return;
-        default: break;
-        }
-        {
-                int64_t x = f2i(v);
-                switch (dt) {
-                case SWARM_DTYPE_INT64: ((int64_t *)p)[i] = x; break;
-                case SWARM_DTYPE_INT32:
-                        ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)x;
-                        break;
-                case SWARM_DTYPE_INT8:
-                        ((int8_t *)p)[i] = (int8_t)(uint8_t)(uint64_t)x;
-                        break;
-                case SWARM_DTYPE_UINT8:
-                        ((uint8_t *)p)[i] = (uint8_t)(uint64_t)x;
-                        break;
-                default: break;
-                }
+        /* integers: saturated to int64, then stored (wrapping) as sti does */
+        case SWARM_DTYPE_INT64:
+        case SWARM_DTYPE_INT32:
+        case SWARM_DTYPE_INT8:
+        case SWARM_DTYPE_UINT8: sti(p, dt, i, f2i(v)); return;
+        default: return;
         }
 }
 
