@@ -7,8 +7,9 @@
 # rows, repeated) with --wait, and a sampler reading the worker's VmRSS
 # from /proc every half second.  A warm-up pass of WARMUP% of REQUESTS
 # comes first (plans built, buffer pools and librdkafka queues filled) and
-# is not measured; over the measured REQUESTS the RSS must stay within +-5%
-# of its value when they start.  Prints one line per model and a table.
+# is not measured; over the measured REQUESTS the median RSS of their last
+# tenth must be within +-5% of their first tenth's (no growth).  Prints one
+# line per model and a table with both medians, the trend, and the band.
 #
 #   bash bench/memory/run.sh [--requests N] [--models "M ..."] [--warmup PCT]
 #                            [--build DIR]
@@ -103,26 +104,32 @@ for m in $models; do
   kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
   echo "$m: $out"
-  # base: the first sample of the measured run; then min/max/last over it.
-  awk -v t0="$t0" -v t1="$t1" -v m="$m" -v sent="$(( reps * n ))" -v out="$out" '
-    $2 > 0 && $1 + 0 >= t0 + 0 && $1 + 0 <= t1 + 0 {
-      if (base == 0) base = $2
-      if (min == 0 || $2 < min) min = $2
-      if ($2 > max) max = $2
-      last = $2; k++
-    }
-    END {
-      match(out, /answered=[0-9]+/); ans = substr(out, RSTART + 9, RLENGTH - 9)
-      match(out, / ok=[0-9]+/); er = ans - substr(out, RSTART + 4, RLENGTH - 4)
-      if (k == 0 || base == 0) { printf "%-14s %9d %9s  no samples\n", m, sent, ans; exit 1 }
-      dev = (max - base > base - min ? max - base : base - min) / base * 100
-      printf "%-14s %9d %9s %6s %8.1f %8.1f %8.1f %8.1f %6.1f%% %s\n", m, sent, ans, er,
-             base / 1024, min / 1024, max / 1024, last / 1024, dev, dev <= 5 ? "flat" : "NOT FLAT"
-      if (dev > 5) exit 1
-    }' "$work/rss-$m" >> "$work/table" || status=1
+  # Flat means no trend: the median RSS of the last tenth of the measured
+  # run within +-5% of the first tenth's.  The band (max - min) is printed
+  # too: it is the in-flight data (fetched requests, queued responses),
+  # which the window bounds, not growth.
+  /usr/bin/python3 - "$work/rss-$m" "$t0" "$t1" "$m" "$(( reps * n ))" "$out" <<'PY' >> "$work/table" || status=1
+import re, statistics, sys
+path, t0, t1, name, sent, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
+kb = [int(v) for t, v in (l.split() for l in open(path)) if int(v) > 0 and t0 <= float(t) <= t1]
+get = lambda k: int(m.group(1)) if (m := re.search(r"\b%s=(\d+)" % k, out)) else 0
+ans, ok = get("answered"), get("ok")
+if len(kb) < 10:
+    print("%-14s %9d %9d %6d  too few samples (%d)" % (name, sent, ans, ans - ok, len(kb)))
+    sys.exit(1)
+tenth = max(1, len(kb) // 10)
+first, last = statistics.median(kb[:tenth]), statistics.median(kb[-tenth:])
+trend = (last - first) / first * 100
+band = (max(kb) - min(kb)) / first * 100
+flat = abs(trend) <= 5 and ans == sent
+print("%-14s %9d %9d %6d %8.1f %8.1f %+7.1f%% %8.1f %8.1f %6.1f%% %s" % (
+    name, sent, ans, ans - ok, first / 1024, last / 1024, trend, min(kb) / 1024,
+    max(kb) / 1024, band, "flat" if flat else "NOT FLAT"))
+sys.exit(0 if flat else 1)
+PY
 done
 echo
-printf '%-14s %9s %9s %6s %8s %8s %8s %8s %7s\n' model requests answered not_ok \
-  base_MB min_MB max_MB last_MB max_dev
+printf '%-14s %9s %9s %6s %8s %8s %8s %8s %8s %7s\n' model requests answered not_ok \
+  first_MB last_MB trend min_MB max_MB band
 cat "$work/table"
 exit $status
