@@ -1,0 +1,250 @@
+/*
+ * cpu_attn.c - fused scaled dot-product attention on the CPU backend.
+ *
+ * Unfused, an exported encoder layer writes the [B, H, S, S] scores four
+ * times (QK^T, the scale, the mask, the softmax) and reads them five, each
+ * pass a separate serial kernel; at S = 128 that was most of a BERT run.
+ * Here every task owns a block of query rows of one (batch, head): one
+ * sgemm writes its scores into a per-part scratch of at most SCORES_MAX
+ * floats, the mask, max, exp and sum run over them while they are in L2,
+ * and a second sgemm multiplies them by V straight into y.  The tasks are
+ * split over the backend's pool.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/tensor.h"
+#include "cpu_attn.h"
+#include "scalar_ops.h"
+
+/* Per-ISA clones of the softmax loops (see backend_cpu.c's VEC_CLONES). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+#define ATTN_CLONES __attribute__((target_clones("avx512f", "avx2", \
+                                                 "default")))
+#else
+#define ATTN_CLONES
+#endif
+
+/* Scores a task keeps at once (floats): 128 KiB, well inside L2. */
+#define SCORES_MAX ((int64_t)32 * 1024)
+/* Multiply-adds from which the pool's wake-up pays. */
+#define ATTN_PAR_MIN ((int64_t)256 * 1024)
+
+/* One matrix operand of an sgemm, rows x cols with element strides rs and
+ * cs: its transpose flag and leading dimension, or -1 when neither
+ * stride is 1 (or the other one is too short for a leading dimension). */
+static int mat_ld(int64_t rs, int64_t cs, int64_t rows, int64_t cols,
+                  int *trans, int64_t *ld) {
+        if ((cs == 1 || cols == 1) && (rows == 1 || rs >= cols)) {
+                *trans = 0;
+                *ld = rows == 1 ? cols : rs;
+        } else if ((rs == 1 || rows == 1) && (cols == 1 || cs >= rows)) {
+                *trans = 1;
+                *ld = cols == 1 ? rows : cs;
+        } else {
+                return -1;
+        }
+        return *ld >= 1 && *ld <= INT32_MAX ? 0 : -1;
+}
+
+int exec_attn_layout_ok(const swarm_attn_t *a) {
+        const int64_t *strs[5] = {a->q_str, a->k_str, a->v_str,
+                                  a->mask_str, a->y_str};
+        int64_t dims[6] = {a->batch, a->heads, a->sq, a->sk, a->dk, a->dv};
+        int64_t offs[5] = {a->q_off, a->k_off, a->v_off, a->mask_off,
+                           a->y_off};
+        int64_t ld;
+        int t;
+
+        for (int i = 0; i < 6; i++)
+                if (dims[i] < 1 || dims[i] > INT32_MAX)
+                        return 0;
+        for (int i = 0; i < 5; i++) {
+                if (offs[i] < 0)
+                        return 0;
+                for (int d = 0; d < 4; d++)
+                        if (strs[i][d] < 0)
+                                return 0;
+        }
+        return mat_ld(a->q_str[2], a->q_str[3], a->sq, a->dk, &t, &ld) == 0 &&
+               mat_ld(a->k_str[3], a->k_str[2], a->dk, a->sk, &t, &ld) == 0 &&
+               mat_ld(a->v_str[2], a->v_str[3], a->sk, a->dv, &t, &ld) == 0 &&
+               mat_ld(a->y_str[2], a->y_str[3], a->sq, a->dv, &t, &ld) == 0 &&
+               t == 0;
+}
+
+typedef struct attn_job {
+        const swarm_attn_t *a;
+        const float *q, *k, *v, *mask;
+        float *y;
+        int64_t ib;             /* query rows per task */
+        int64_t nib;            /* row blocks per (batch, head) */
+        int64_t tasks;
+        int tq, tk, tv;         /* sgemm transposes of q, K^T, v */
+        int64_t lq, lk, lv, ly; /* their leading dimensions */
+        int failed;             /* a part found no memory for its scores */
+} attn_job_t;
+
+/* Below this, exp(x - max) is taken as 0: e^-60 is 1e-26 of the largest
+ * term, far under float's resolution of the sum.  Why not let it
+ * underflow: the exporters' masks are float's lowest, and the clamped
+ * exp (or libm's, near its end) leaves values around 1e-38 that the
+ * 1 / sum scaling makes subnormal; sgemm by V then ran 10x slower on
+ * them (microcode assists on every multiply). */
+#define EXP_CUT -60.0f
+/* Independent partial sums / maxima, so the reductions vectorise
+ * without -ffast-math (a float sum in one accumulator cannot). */
+#define LANES 16
+
+/* Mask, then softmax, over `rows` rows of n scores (row stride n). */
+ATTN_CLONES
+static void attn_softmax(float *s, int64_t rows, int64_t n, const float *mp,
+                         int64_t m_ri, int64_t m_j) {
+        for (int64_t r = 0; r < rows; r++) {
+                float *restrict row = s + r * n;
+                float acc[LANES], mx, sum, inv;
+                int64_t j, nv = n - n % LANES;
+                if (mp) {
+                        const float *restrict mr = mp + r * m_ri;
+                        if (m_j == 1)
+                                for (j = 0; j < n; j++)
+                                        row[j] += mr[j];
+                        else
+                                for (j = 0; j < n; j++)
+                                        row[j] += mr[j * m_j];
+                }
+                /* The max first, so exp() cannot overflow.  NaN scores
+                 * come out NaN through the exp either way. */
+                for (int l = 0; l < LANES; l++)
+                        acc[l] = -INFINITY;
+                for (j = 0; j < nv; j += LANES)
+                        for (int l = 0; l < LANES; l++)
+                                acc[l] = row[j + l] > acc[l] ? row[j + l]
+                                                             : acc[l];
+                mx = -INFINITY;
+                for (int l = 0; l < LANES; l++)
+                        mx = acc[l] > mx ? acc[l] : mx;
+                for (; j < n; j++)
+                        mx = row[j] > mx ? row[j] : mx;
+                for (j = 0; j < n; j++) {
+                        float d = row[j] - mx;
+                        row[j] = d < EXP_CUT ? 0.0f : swarm_expf_clamped(d);
+                }
+                for (int l = 0; l < LANES; l++)
+                        acc[l] = 0.0f;
+                for (j = 0; j < nv; j += LANES)
+                        for (int l = 0; l < LANES; l++)
+                                acc[l] += row[j + l];
+                sum = 0.0f;
+                for (int l = 0; l < LANES; l++)
+                        sum += acc[l];
+                for (; j < n; j++)
+                        sum += row[j];
+                inv = 1.0f / sum;
+                for (j = 0; j < n; j++)
+                        row[j] *= inv;
+        }
+}
+
+static void attn_part(void *p, int part, int parts) {
+        attn_job_t *j = p;
+        const swarm_attn_t *a = j->a;
+        int64_t lo = j->tasks * part / parts;
+        int64_t hi = j->tasks * (part + 1) / parts;
+        float *s;
+
+        if (hi <= lo)
+                return;
+        s = malloc((size_t)(j->ib * a->sk) * sizeof(float));
+        if (!s) {
+                __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+                return;
+        }
+        for (int64_t t = lo; t < hi; t++) {
+                int64_t bh = t / j->nib, blk = t % j->nib;
+                int64_t b = bh / a->heads, h = bh % a->heads;
+                int64_t i0 = blk * j->ib;
+                int64_t ni = a->sq - i0 < j->ib ? a->sq - i0 : j->ib;
+                const float *qp = j->q + b * a->q_str[0] + h * a->q_str[1] +
+                                  i0 * a->q_str[2];
+                const float *kp = j->k + b * a->k_str[0] + h * a->k_str[1];
+                const float *vp = j->v + b * a->v_str[0] + h * a->v_str[1];
+                const float *mp = j->mask
+                                  ? j->mask + b * a->mask_str[0] +
+                                    h * a->mask_str[1] + i0 * a->mask_str[2]
+                                  : NULL;
+                float *yp = j->y + b * a->y_str[0] + h * a->y_str[1] +
+                            i0 * a->y_str[2];
+
+                cblas_sgemm(CblasRowMajor, j->tq ? CblasTrans : CblasNoTrans,
+                            j->tk ? CblasTrans : CblasNoTrans, (blasint)ni,
+                            (blasint)a->sk, (blasint)a->dk, a->scale, qp,
+                            (blasint)j->lq, kp, (blasint)j->lk, 0.0f, s,
+                            (blasint)a->sk);
+                attn_softmax(s, ni, a->sk, mp, a->mask_str[2],
+                             a->mask_str[3]);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans,
+                            j->tv ? CblasTrans : CblasNoTrans, (blasint)ni,
+                            (blasint)a->dv, (blasint)a->sk, 1.0f, s,
+                            (blasint)a->sk, vp, (blasint)j->lv, 0.0f, yp,
+                            (blasint)j->ly);
+        }
+        free(s);
+}
+
+int exec_cpu_attention(swarm_backend_t *be, const swarm_attn_t *a,
+                       swarm_err_t *err) {
+        attn_job_t j;
+        int64_t tasks, macs;
+        int ok, ty;
+
+        memset(&j, 0, sizeof(j));
+        if (!exec_attn_layout_ok(a) || !a->q || !a->k || !a->v || !a->y)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: attention layout not supported");
+        ok = mat_ld(a->q_str[2], a->q_str[3], a->sq, a->dk, &j.tq, &j.lq) ==
+                     0 &&
+             mat_ld(a->k_str[3], a->k_str[2], a->dk, a->sk, &j.tk, &j.lk) ==
+                     0 &&
+             mat_ld(a->v_str[2], a->v_str[3], a->sk, a->dv, &j.tv, &j.lv) ==
+                     0 &&
+             mat_ld(a->y_str[2], a->y_str[3], a->sq, a->dv, &ty, &j.ly) ==
+                     0;
+        if (!ok)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: attention layout not supported");
+        j.a = a;
+        j.q = (const float *)a->q + a->q_off;
+        j.k = (const float *)a->k + a->k_off;
+        j.v = (const float *)a->v + a->v_off;
+        j.mask = a->mask ? (const float *)a->mask + a->mask_off : NULL;
+        j.y = (float *)a->y + a->y_off;
+        /* Rows per task: the scores of a task fit SCORES_MAX; with few
+         * (batch, head) pairs, smaller blocks so every lane has work. */
+        if (swarm_mul_i64(a->batch, a->heads, &tasks) ||
+            swarm_mul_i64(tasks, a->sq, &macs) ||
+            swarm_mul_i64(macs, a->sk, &macs) ||
+            swarm_mul_i64(macs, a->dk + a->dv, &macs))
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: attention dimensions overflow");
+        j.ib = SCORES_MAX / a->sk;
+        if (j.ib < 1)
+                j.ib = 1;
+        if (j.ib > a->sq)
+                j.ib = a->sq;
+        while (j.ib > 16 &&
+               tasks * ((a->sq + j.ib - 1) / j.ib) < 4 * (int64_t)be->threads)
+                j.ib = (j.ib + 1) / 2;
+        j.nib = (a->sq + j.ib - 1) / j.ib;
+        j.tasks = tasks * j.nib;        /* <= batch * heads * sq */
+        exec_cpu_par_run(be, macs >= ATTN_PAR_MIN && j.tasks > 1, attn_part,
+                         &j);
+        if (j.failed)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu: out of memory for attention "
+                                     "scores");
+        return SWARM_OK;
+}
