@@ -248,3 +248,80 @@ int exec_cpu_attention(swarm_backend_t *be, const swarm_attn_t *a,
                                      "scores");
         return SWARM_OK;
 }
+
+/* ---- layer normalisation ---- */
+
+typedef struct ln_job {
+        const float *x, *scale, *bias;
+        float *y;
+        int64_t outer, n;
+        float eps;
+} ln_job_t;
+
+/* Rows of one part: the mean and the variance (two passes, as the
+ * reference does, not E[x^2] - E[x]^2 which cancels) in LANES partial
+ * sums so both reductions vectorise, then one pass for y. */
+ATTN_CLONES
+static void ln_rows(const ln_job_t *j, int64_t r0, int64_t r1) {
+        int64_t n = j->n, nv = n - n % LANES;
+        const float *restrict sc = j->scale, *restrict bi = j->bias;
+
+        for (int64_t r = r0; r < r1; r++) {
+                const float *restrict xp = j->x + r * n;
+                float *restrict yp = j->y + r * n;
+                float acc[LANES], mean, var, inv;
+                int64_t i;
+                for (int l = 0; l < LANES; l++)
+                        acc[l] = 0.0f;
+                for (i = 0; i < nv; i += LANES)
+                        for (int l = 0; l < LANES; l++)
+                                acc[l] += xp[i + l];
+                mean = 0.0f;
+                for (int l = 0; l < LANES; l++)
+                        mean += acc[l];
+                for (; i < n; i++)
+                        mean += xp[i];
+                mean /= (float)n;
+                for (int l = 0; l < LANES; l++)
+                        acc[l] = 0.0f;
+                for (i = 0; i < nv; i += LANES)
+                        for (int l = 0; l < LANES; l++) {
+                                float d = xp[i + l] - mean;
+                                acc[l] += d * d;
+                        }
+                var = 0.0f;
+                for (int l = 0; l < LANES; l++)
+                        var += acc[l];
+                for (; i < n; i++)
+                        var += (xp[i] - mean) * (xp[i] - mean);
+                var /= (float)n;
+                inv = 1.0f / sqrtf(var + j->eps);
+                if (bi)
+                        for (i = 0; i < n; i++)
+                                yp[i] = (xp[i] - mean) * inv * sc[i] + bi[i];
+                else
+                        for (i = 0; i < n; i++)
+                                yp[i] = (xp[i] - mean) * inv * sc[i];
+        }
+}
+
+static void ln_part(void *p, int part, int parts) {
+        const ln_job_t *j = p;
+        ln_rows(j, j->outer * part / parts, j->outer * (part + 1) / parts);
+}
+
+int exec_cpu_layer_norm(swarm_backend_t *be, const void *x, const void *scale,
+                        const void *bias, void *y, int64_t outer, int64_t n,
+                        float eps, swarm_err_t *err) {
+        ln_job_t j = {x, scale, bias, y, outer, n, eps};
+        int64_t total;
+
+        (void)err;
+        if (outer <= 0 || n <= 0)
+                return SWARM_OK;
+        if (swarm_mul_i64(outer, n, &total))
+                total = INT64_MAX;
+        exec_cpu_par_run(be, total >= (int64_t)64 * 1024 && outer > 1,
+                         ln_part, &j);
+        return SWARM_OK;
+}

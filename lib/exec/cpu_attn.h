@@ -22,6 +22,12 @@ void exec_cpu_par_run(swarm_backend_t *be, int big,
 int exec_cpu_attention(swarm_backend_t *be, const swarm_attn_t *a,
                        swarm_err_t *err);
 
+/* The `layer_norm` entry of the CPU backend (backend.h): rows split over
+ * the pool, vectorised float reductions. */
+int exec_cpu_layer_norm(swarm_backend_t *be, const void *x, const void *scale,
+                        const void *bias, void *y, int64_t outer, int64_t n,
+                        float eps, swarm_err_t *err);
+
 /* 1 when the layout of `a` meets backend.h's rules (dims >= 1, unit
  * strides, leading dimensions), so a loader can check before it fuses. */
 int exec_attn_layout_ok(const swarm_attn_t *a);
