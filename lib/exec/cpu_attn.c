@@ -12,12 +12,12 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "swarm/tensor.h"
 #include "cpu_attn.h"
-#include "scalar_ops.h"
 
 /* Per-ISA clones of the softmax loops (see backend_cpu.c's VEC_CLONES). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -88,16 +88,57 @@ typedef struct attn_job {
         int failed;             /* a part found no memory for its scores */
 } attn_job_t;
 
-/* Below this, exp(x - max) is taken as 0: e^-60 is 1e-26 of the largest
- * term, far under float's resolution of the sum.  Why not let it
- * underflow: the exporters' masks are float's lowest, and the clamped
- * exp (or libm's, near its end) leaves values around 1e-38 that the
- * 1 / sum scaling makes subnormal; sgemm by V then ran 10x slower on
- * them (microcode assists on every multiply). */
-#define EXP_CUT -60.0f
+/* exp(x - max) of a score more than 60 below the row's max is taken as 0:
+ * e^-60 is 1e-26 of the largest term, far under float's resolution of the
+ * sum.  Why not let it underflow: the exporters' masks are float's lowest,
+ * and an exp clamped near its end leaves values around 1e-38 that the
+ * 1 / sum scaling makes subnormal; sgemm by V then ran 10x slower on them
+ * (microcode assists on every multiply). */
+#define EXP_CUT_BITS 0x42700000u        /* 60.0f */
 /* Independent partial sums / maxima, so the reductions vectorise
  * without -ffast-math (a float sum in one accumulator cannot). */
 #define LANES 16
+
+/* e^x for x in [-60, 0] (or NaN): scalar_ops.h's polynomial without its
+ * clamps, which GCC 12 does not if-convert in a loop that computes on
+ * the clamped value (the loop then stays scalar, 8 ns a score). */
+static inline float exp_neg(float x) {
+        float n, r, p, f;
+        uint32_t bits;
+        n = x * 1.44269504088896341f + 12582912.0f;
+        n = n - 12582912.0f;
+        r = x - n * 0.693359375f;
+        r = r + n * 2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        bits = (uint32_t)((int32_t)n + 127) << 23;
+        memcpy(&f, &bits, sizeof(f));
+        return p * f;
+}
+
+/* e^d for d = score - max: 0 when d < -60, NaN kept (it propagates, as
+ * the unfused softmax's does).  Integer masks, since a float compare
+ * feeding a select does not vectorise either. */
+static inline float exp_kept(float d) {
+        float e;
+        uint32_t u, a, keep;
+        memcpy(&u, &d, sizeof(u));
+        a = u & 0x7fffffffu;
+        keep = 0u - ((uint32_t)(a <= EXP_CUT_BITS) |
+                     (uint32_t)(a > 0x7f800000u));
+        u &= keep;
+        memcpy(&d, &u, sizeof(d));
+        e = exp_neg(d);
+        memcpy(&u, &e, sizeof(u));
+        u &= keep;
+        memcpy(&e, &u, sizeof(e));
+        return e;
+}
 
 /* Mask, then softmax, over `rows` rows of n scores (row stride n). */
 ATTN_CLONES
@@ -109,9 +150,13 @@ static void attn_softmax(float *s, int64_t rows, int64_t n, const float *mp,
                 int64_t j, nv = n - n % LANES;
                 if (mp) {
                         const float *restrict mr = mp + r * m_ri;
-                        if (m_j == 1)
-                                for (j = 0; j < n; j++)
+                        if (m_j == 1) {
+                                for (j = 0; j < nv; j += LANES)
+                                        for (int l = 0; l < LANES; l++)
+                                                row[j + l] += mr[j + l];
+                                for (; j < n; j++)
                                         row[j] += mr[j];
+                        }
                         else
                                 for (j = 0; j < n; j++)
                                         row[j] += mr[j * m_j];
@@ -129,10 +174,14 @@ static void attn_softmax(float *s, int64_t rows, int64_t n, const float *mp,
                         mx = acc[l] > mx ? acc[l] : mx;
                 for (; j < n; j++)
                         mx = row[j] > mx ? row[j] : mx;
-                for (j = 0; j < n; j++) {
-                        float d = row[j] - mx;
-                        row[j] = d < EXP_CUT ? 0.0f : swarm_expf_clamped(d);
-                }
+                /* Whole blocks of LANES, then the tail: a fixed inner
+                 * trip count vectorises at -O2 too (GCC's cheap cost
+                 * model refuses loops that need an epilogue). */
+                for (j = 0; j < nv; j += LANES)
+                        for (int l = 0; l < LANES; l++)
+                                row[j + l] = exp_kept(row[j + l] - mx);
+                for (; j < n; j++)
+                        row[j] = exp_kept(row[j] - mx);
                 for (int l = 0; l < LANES; l++)
                         acc[l] = 0.0f;
                 for (j = 0; j < nv; j += LANES)
@@ -144,7 +193,10 @@ static void attn_softmax(float *s, int64_t rows, int64_t n, const float *mp,
                 for (; j < n; j++)
                         sum += row[j];
                 inv = 1.0f / sum;
-                for (j = 0; j < n; j++)
+                for (j = 0; j < nv; j += LANES)
+                        for (int l = 0; l < LANES; l++)
+                                row[j + l] *= inv;
+                for (; j < n; j++)
                         row[j] *= inv;
         }
 }
