@@ -140,64 +140,76 @@ static inline float exp_kept(float d) {
         return e;
 }
 
-/* Mask, then softmax, over `rows` rows of n scores (row stride n). */
+/* Mask, then the unnormalised softmax, over `rows` rows of n scores (row
+ * stride n): row = exp(row + mask - max), inv[r] = 1 / its sum.  The
+ * division waits for the product by V, whose rows are dv wide instead of
+ * n (two passes over the scores instead of four). */
 ATTN_CLONES
-static void attn_softmax(float *s, int64_t rows, int64_t n, const float *mp,
-                         int64_t m_ri, int64_t m_j) {
+static void attn_softmax(float *s, float *inv, int64_t rows, int64_t n,
+                         const float *mp, int64_t m_ri, int64_t m_j) {
         for (int64_t r = 0; r < rows; r++) {
                 float *restrict row = s + r * n;
-                float acc[LANES], mx, sum, inv;
+                const float *restrict mr = mp ? mp + r * m_ri : NULL;
+                float acc[LANES], mx, sum;
                 int64_t j, nv = n - n % LANES;
-                if (mp) {
-                        const float *restrict mr = mp + r * m_ri;
-                        if (m_j == 1) {
-                                for (j = 0; j < nv; j += LANES)
-                                        for (int l = 0; l < LANES; l++)
-                                                row[j + l] += mr[j + l];
-                                for (; j < n; j++)
-                                        row[j] += mr[j];
-                        }
-                        else
-                                for (j = 0; j < n; j++)
-                                        row[j] += mr[j * m_j];
-                }
-                /* The max first, so exp() cannot overflow.  NaN scores
-                 * come out NaN through the exp either way. */
-                for (int l = 0; l < LANES; l++)
-                        acc[l] = -INFINITY;
-                for (j = 0; j < nv; j += LANES)
-                        for (int l = 0; l < LANES; l++)
-                                acc[l] = row[j + l] > acc[l] ? row[j + l]
-                                                             : acc[l];
-                mx = -INFINITY;
-                for (int l = 0; l < LANES; l++)
-                        mx = acc[l] > mx ? acc[l] : mx;
-                for (; j < n; j++)
-                        mx = row[j] > mx ? row[j] : mx;
                 /* Whole blocks of LANES, then the tail: a fixed inner
                  * trip count vectorises at -O2 too (GCC's cheap cost
                  * model refuses loops that need an epilogue). */
-                for (j = 0; j < nv; j += LANES)
-                        for (int l = 0; l < LANES; l++)
-                                row[j + l] = exp_kept(row[j + l] - mx);
-                for (; j < n; j++)
-                        row[j] = exp_kept(row[j] - mx);
+                for (int l = 0; l < LANES; l++)
+                        acc[l] = -INFINITY;
+                if (mr && m_j == 1) {
+                        for (j = 0; j < nv; j += LANES)
+                                for (int l = 0; l < LANES; l++) {
+                                        float v = row[j + l] + mr[j + l];
+                                        row[j + l] = v;
+                                        acc[l] = v > acc[l] ? v : acc[l];
+                                }
+                        for (; j < n; j++)
+                                row[j] += mr[j];
+                } else {
+                        if (mr)
+                                for (j = 0; j < n; j++)
+                                        row[j] += mr[j * m_j];
+                        for (j = 0; j < nv; j += LANES)
+                                for (int l = 0; l < LANES; l++)
+                                        acc[l] = row[j + l] > acc[l]
+                                                 ? row[j + l] : acc[l];
+                }
+                /* The max first, so exp() cannot overflow.  A NaN score
+                 * the max skips comes out NaN through the exp. */
+                mx = -INFINITY;
+                for (int l = 0; l < LANES; l++)
+                        mx = acc[l] > mx ? acc[l] : mx;
+                for (j = nv; j < n; j++)
+                        mx = row[j] > mx ? row[j] : mx;
                 for (int l = 0; l < LANES; l++)
                         acc[l] = 0.0f;
                 for (j = 0; j < nv; j += LANES)
-                        for (int l = 0; l < LANES; l++)
-                                acc[l] += row[j + l];
+                        for (int l = 0; l < LANES; l++) {
+                                float e = exp_kept(row[j + l] - mx);
+                                row[j + l] = e;
+                                acc[l] += e;
+                        }
                 sum = 0.0f;
                 for (int l = 0; l < LANES; l++)
                         sum += acc[l];
-                for (; j < n; j++)
+                for (; j < n; j++) {
+                        row[j] = exp_kept(row[j] - mx);
                         sum += row[j];
-                inv = 1.0f / sum;
-                for (j = 0; j < nv; j += LANES)
-                        for (int l = 0; l < LANES; l++)
-                                row[j + l] *= inv;
-                for (; j < n; j++)
-                        row[j] *= inv;
+                }
+                inv[r] = 1.0f / sum;
+        }
+}
+
+/* y row r *= inv[r] over dv values (row stride ly). */
+ATTN_CLONES
+static void attn_scale(float *y, const float *inv, int64_t rows, int64_t dv,
+                       int64_t ly) {
+        for (int64_t r = 0; r < rows; r++) {
+                float *restrict yr = y + r * ly;
+                float f = inv[r];
+                for (int64_t d = 0; d < dv; d++)
+                        yr[d] *= f;
         }
 }
 
@@ -210,7 +222,8 @@ static void attn_part(void *p, int part, int parts) {
 
         if (hi <= lo)
                 return;
-        s = malloc((size_t)(j->ib * a->sk) * sizeof(float));
+        /* the scores, then one 1 / sum per row */
+        s = malloc((size_t)(j->ib * a->sk + j->ib) * sizeof(float));
         if (!s) {
                 __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
                 return;
@@ -236,13 +249,14 @@ static void attn_part(void *p, int part, int parts) {
                             (blasint)a->sk, (blasint)a->dk, a->scale, qp,
                             (blasint)j->lq, kp, (blasint)j->lk, 0.0f, s,
                             (blasint)a->sk);
-                attn_softmax(s, ni, a->sk, mp, a->mask_str[2],
-                             a->mask_str[3]);
+                attn_softmax(s, s + j->ib * a->sk, ni, a->sk, mp,
+                             a->mask_str[2], a->mask_str[3]);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans,
                             j->tv ? CblasTrans : CblasNoTrans, (blasint)ni,
                             (blasint)a->dv, (blasint)a->sk, 1.0f, s,
                             (blasint)a->sk, vp, (blasint)j->lv, 0.0f, yp,
                             (blasint)j->ly);
+                attn_scale(yp, s + j->ib * a->sk, ni, a->dv, j->ly);
         }
         free(s);
 }
