@@ -134,6 +134,28 @@ typedef struct swarm_gemm {
         float act_alpha, act_beta;      /* parameters of act, see above */
 } swarm_gemm_t;
 
+/* Scaled dot-product attention over batch x heads (backend.h
+ * `attention`): for every b < batch, h < heads, query row i < sq,
+ *   s[j] = scale * sum_d q[b,h,i,d] k[b,h,j,d] + mask[b,h,i,j]   (j < sk)
+ *   y[b,h,i,:] = sum_j softmax(s)[j] v[b,h,j,:]                  (dv wide)
+ * Every operand is a strided view: element (b, h, r, c) of q sits at
+ * q + q_off + b*q_str[0] + h*q_str[1] + r*q_str[2] + c*q_str[3], and so on
+ * (r = i or j, c = d or, for the mask, j).  That is how the executor reads
+ * the heads straight out of the [B, S, H*D] projections and writes them
+ * back interleaved, without the exported Transposes.  Layout rules (the
+ * loader only fuses what meets them): q and y have c stride 1; k and v
+ * have a stride of 1 on c or on r; the other stride of each matrix is at
+ * least its row length.  mask is NULL for none; its strides may be 0
+ * (broadcast). */
+typedef struct swarm_attn {
+        int64_t batch, heads, sq, sk, dk, dv;
+        float scale;
+        const void *q, *k, *v, *mask;
+        void *y;
+        int64_t q_off, k_off, v_off, mask_off, y_off;
+        int64_t q_str[4], k_str[4], v_str[4], mask_str[4], y_str[4];
+} swarm_attn_t;
+
 typedef struct swarm_backend swarm_backend_t;
 
 struct swarm_backend {
@@ -259,6 +281,13 @@ struct swarm_backend {
                        int64_t channels, const void *x, const void *filt,
                        const void *bias, swarm_act_t act, float alpha,
                        float beta, void *y, swarm_err_t *err);
+
+        /* Fused attention (swarm_attn_t above): QK^T, scale, mask,
+         * softmax and the product with V per (batch, head) while the
+         * scores are in cache.  Optional: NULL makes the executor run the
+         * exported MatMul / Mul / Add / Softmax / MatMul steps. */
+        int (*attention)(swarm_backend_t *be, const swarm_attn_t *a,
+                         swarm_err_t *err);
 
         void (*destroy)(swarm_backend_t *be);
 };

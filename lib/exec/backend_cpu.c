@@ -13,6 +13,7 @@
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
+#include "cpu_attn.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
 
@@ -129,6 +130,10 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
         pthread_mutex_unlock(&cb->owner);
 }
 
+void exec_cpu_par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
+        par_run(be, big, fn, arg);
+}
+
 /* [*lo, *hi) of n items for one part. */
 static void part_range(int64_t n, int part, int parts, int64_t *lo,
                        int64_t *hi) {
@@ -226,6 +231,10 @@ static void act_span(swarm_act_t act, float a, float b, float *restrict p,
                 for (int64_t i = 0; i < n; i++)
                         p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
                                                 p[i]);
+                break;
+        case SWARM_ACT_GELU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_GELU, a, b, p[i]);
                 break;
         default:
                 for (int64_t i = 0; i < n; i++)
@@ -1527,32 +1536,6 @@ static int cpu_channel_affine(swarm_backend_t *be, const void *x,
         return SWARM_OK;
 }
 
-static int cpu_layer_norm(swarm_backend_t *be, const void *x,
-                          const void *scale, const void *bias, void *y,
-                          int64_t outer, int64_t n, float eps,
-                          swarm_err_t *err) {
-        const float *xs = x, *sc = scale, *bi = bias;
-        float *ys = y;
-
-        for (int64_t o = 0; o < outer; o++) {
-                const float *xp = xs + o * n;
-                float *yp = ys + o * n;
-                double mean = 0.0, var = 0.0;
-                float inv;
-                for (int64_t i = 0; i < n; i++)
-                        mean += xp[i];
-                mean = n ? mean / (double)n : 0.0;
-                for (int64_t i = 0; i < n; i++)
-                        var += (xp[i] - mean) * (xp[i] - mean);
-                var = n ? var / (double)n : 0.0;
-                inv = (float)(1.0 / sqrt(var + (double)eps));
-                for (int64_t i = 0; i < n; i++)
-                        yp[i] = ((float)(xp[i] - mean)) * inv * sc[i] +
-                                (bi ? bi[i] : 0.0f);
-        }
-        return SWARM_OK;
-}
-
 static void cpu_destroy(swarm_backend_t *be) {
         cpu_backend_t *cb = (cpu_backend_t *)be;
 
@@ -1593,8 +1576,9 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gather = cpu_gather;
         be->copy_strided = cpu_copy_strided;
         be->channel_affine = cpu_channel_affine;
-        be->layer_norm = cpu_layer_norm;
+        be->layer_norm = exec_cpu_layer_norm;
         be->conv_dw = cpu_conv_dw;
+        be->attention = exec_cpu_attention;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

@@ -243,6 +243,30 @@ static int run_binary(const xnode_t *n, const xvalue_t *a, const xvalue_t *b,
 
         bstr(a, nd, o->cshape, str[0]);
         bstr(b, nd, o->cshape, str[1]);
+        if (nd >= 1 && a->dtype == SWARM_DTYPE_BOOL &&
+            b->dtype == SWARM_DTYPE_BOOL && o->dtype == SWARM_DTYPE_BOOL &&
+            (hop == HB_AND || hop == HB_OR || hop == HB_XOR) &&
+            o->cshape[nd - 1] > 0) {
+                /* Row by row over the last dim: the masks of BERT exports
+                 * ([N, 1, S, S] per run) walked element by element were
+                 * most of the host time. */
+                int64_t len = o->cshape[nd - 1], rows = o->celems / len;
+                int64_t s0 = str[0][nd - 1], s1 = str[1][nd - 1];
+                uint8_t *y = po;
+                for (int64_t r = 0; r < rows; r++) {
+                        const uint8_t *ap = (const uint8_t *)pa + off[0];
+                        const uint8_t *bp = (const uint8_t *)pb + off[1];
+                        for (int64_t j = 0; j < len; j++) {
+                                int x = ap[j * s0] != 0, v = bp[j * s1] != 0;
+                                y[j] = (uint8_t)(hop == HB_AND ? x & v
+                                                 : hop == HB_OR ? x | v
+                                                                : x ^ v);
+                        }
+                        y += len;
+                        step(nd - 1, o->cshape, idx, 2, off, str);
+                }
+                return SWARM_OK;
+        }
         for (int64_t i = 0; i < o->celems; i++) {
                 if (ints) {
                         int64_t x = ldi(pa, a->dtype, off[0]);
@@ -413,10 +437,30 @@ static int run_where(const xvalue_t *c, const xvalue_t *a, const xvalue_t *b,
         int64_t str[3][SWARM_MAX_DIMS], off[3] = {0, 0, 0};
         int64_t idx[SWARM_MAX_DIMS] = {0};
         size_t es = swarm_dtype_size(o->dtype);
+        int nd = o->ndim;
 
         bstr(c, o->ndim, o->cshape, str[0]);
         bstr(a, o->ndim, o->cshape, str[1]);
         bstr(b, o->ndim, o->cshape, str[2]);
+        if (nd >= 1 && es == 4 && o->cshape[nd - 1] > 0) {
+                /* Row by row over the last dim, 4-byte elements: the
+                 * attention masks of BERT exports are [N, 1, S, S] of
+                 * these, per run (the per-element walk was 20 ns each). */
+                int64_t n = o->cshape[nd - 1], rows = o->celems / n;
+                int64_t s0 = str[0][nd - 1], s1 = str[1][nd - 1];
+                int64_t s2 = str[2][nd - 1];
+                uint32_t *y = po;
+                for (int64_t r = 0; r < rows; r++) {
+                        const uint8_t *cp = (const uint8_t *)pc + off[0];
+                        const uint32_t *ap = (const uint32_t *)pa + off[1];
+                        const uint32_t *bp = (const uint32_t *)pb + off[2];
+                        for (int64_t j = 0; j < n; j++)
+                                y[j] = cp[j * s0] ? ap[j * s1] : bp[j * s2];
+                        y += n;
+                        step(nd - 1, o->cshape, idx, 3, off, str);
+                }
+                return SWARM_OK;
+        }
         for (int64_t i = 0; i < o->celems; i++) {
                 int t = ((const uint8_t *)pc)[off[0]] != 0;
                 memcpy((char *)po + (size_t)i * es,
@@ -437,6 +481,28 @@ static void strided(int nd, const int64_t *shape, const void *x,
                 str[0][d] = xs[d];
                 str[1][d] = ys[d];
                 total *= shape[d];
+        }
+        if (nd >= 1 && (es == 1 || es == 4) && shape[nd - 1] > 0) {
+                /* Row by row over the last dim (Expand of a mask). */
+                int64_t n = shape[nd - 1], rows = total / n;
+                int64_t sx = xs[nd - 1], sy = ys[nd - 1];
+                for (int64_t r = 0; r < rows; r++) {
+                        if (es == 1) {
+                                const uint8_t *xp = (const uint8_t *)x +
+                                                    off[0];
+                                uint8_t *yp = (uint8_t *)y + off[1];
+                                for (int64_t j = 0; j < n; j++)
+                                        yp[j * sy] = xp[j * sx];
+                        } else {
+                                const uint32_t *xp = (const uint32_t *)x +
+                                                     off[0];
+                                uint32_t *yp = (uint32_t *)y + off[1];
+                                for (int64_t j = 0; j < n; j++)
+                                        yp[j * sy] = xp[j * sx];
+                        }
+                        step(nd - 1, shape, idx, 2, off, str);
+                }
+                return;
         }
         for (int64_t i = 0; i < total; i++) {
                 memcpy((char *)y + (size_t)off[1] * es,

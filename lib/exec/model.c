@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuse_attn.h"
 #include "model_internal.h"
 #include "bcast.h"
 
@@ -718,6 +719,8 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         }
         case OP_HOST:
                 return exec_host_run(m, be, n, err);
+        case OP_ATTN:
+                return exec_attn_run(m, be, n, err);
         case OP_FOLDED:
                 break;
         }

@@ -78,6 +78,7 @@ enum xop {
         OP_LAYERNORM,   /* in: x, scale, [bias]; axis, eps */
         OP_PAD,         /* in: x, fill value; xoff = interior offset */
         OP_HOST,        /* hk: a host kernel of any dtype (host_ops.c) */
+        OP_ATTN,        /* fused attention (fuse_attn.c) */
         OP_FOLDED       /* computed at load: output is a constant */
 };
 

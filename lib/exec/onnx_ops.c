@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "onnx.pb-c.h"
+#include "fuse_attn.h"
 #include "model_internal.h"
 #include "bcast.h"
 #include "node_err.h"
@@ -4408,6 +4409,7 @@ static void fuse_silu(swarm_model_t *m) {
  * activation become one kernel sequence: one pass over the result instead
  * of four. */
 void exec_fuse(swarm_model_t *m) {
+        exec_fuse_attn(m);
         fuse_silu(m);
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *g = &m->nodes[i], *c;

@@ -1,0 +1,651 @@
+/*
+ * test_attn.c - the load-time attention and GELU fusions (lib/exec/
+ * fuse_attn.c) and the CPU attention kernel (lib/exec/cpu_attn.c), on
+ * models built here with protobuf-c the way torch.onnx writes them.
+ *
+ * Each attention model runs three ways: on the CPU backend with 1 and
+ * with 2 lanes (fused), and on a copy of it without `attention` (the
+ * unfused MatMul / Mul / Add / Softmax / MatMul steps); all three must
+ * match a double-precision reference computed here (1e-4 of the largest
+ * output), and the plan's step count says whether the chain was fused.
+ * Cases:
+ *  - the exporters' self-attention: x [N, S, H*D] -> three projections ->
+ *    Reshape [0, S, H, D] -> Transpose 0 2 1 3 (K: 0 2 3 1) -> MatMul ->
+ *    scale (Mul, Div, constant first) -> + mask [N, 1, 1, S] -> Softmax ->
+ *    MatMul -> Transpose -> Reshape, heads 1 / 4 / 12, S 1 / 7 / 128,
+ *    with and without mask and scale, 1 and 3 rows (rows differ in their
+ *    mask): fused to 4 steps;
+ *  - K transposed twice (0 2 1 3, then 0 1 3 2), and rank-3 operands
+ *    [N, S, D] straight from the inputs;
+ *  - a mask [N, 1, S, 1] (one value per query row, broadcast over keys);
+ *  - chains that must stay unfused (same step count as the unfused
+ *    backend, same values): the softmax's output also a graph output,
+ *    Softmax over another axis, a scale that is not one scalar;
+ *  - GELU: MatMul + bias -> Div(sqrt 2) -> Erf -> Add(1) -> Mul -> Mul(0.5)
+ *    in both exporters' orders becomes one GEMM step with the activation
+ *    in its epilogue; with 0.6 instead of 0.5 it stays six steps, values
+ *    still right.
+ * Usage: test_attn (exit 0 pass, 1 fail).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+#include "swarm/backend.h"
+#include "swarm/model.h"
+
+#include "check.h"
+
+/* ---- a model builder; everything lives in one arena ---- */
+
+static void *arena[8192];
+static int n_arena;
+
+static void *ba(size_t n) {
+        void *p = calloc(1, n);
+        if (!p || n_arena == 8192)
+                abort();
+        arena[n_arena++] = p;
+        return p;
+}
+
+static void arena_free(void) {
+        while (n_arena > 0)
+                free(arena[--n_arena]);
+}
+
+static char *bs(const char *s) {
+        char *p = ba(strlen(s) + 1);
+        memcpy(p, s, strlen(s));
+        return p;
+}
+
+static Onnx__GraphProto *graph(void) {
+        Onnx__GraphProto *g = ba(sizeof(*g));
+        onnx__graph_proto__init(g);
+        g->name = bs("g");
+        g->node = ba(64 * sizeof(*g->node));
+        g->initializer = ba(32 * sizeof(*g->initializer));
+        g->input = ba(8 * sizeof(*g->input));
+        g->output = ba(8 * sizeof(*g->output));
+        return g;
+}
+
+static size_t names(const char *csv, char ***out) {
+        size_t n = 0;
+        char *copy = bs(csv), *save = NULL;
+        char **list = ba(8 * sizeof(char *));
+        for (char *t = strtok_r(copy, ",", &save); t && n < 8;
+             t = strtok_r(NULL, ",", &save))
+                list[n++] = t;
+        *out = list;
+        return n;
+}
+
+static Onnx__NodeProto *node(Onnx__GraphProto *g, const char *op,
+                             const char *in, const char *out) {
+        Onnx__NodeProto *n = ba(sizeof(*n));
+        onnx__node_proto__init(n);
+        n->name = bs(out);
+        n->op_type = bs(op);
+        n->n_input = *in ? names(in, &n->input) : 0;
+        n->n_output = names(out, &n->output);
+        n->attribute = ba(8 * sizeof(*n->attribute));
+        g->node[g->n_node++] = n;
+        return n;
+}
+
+static void attr_i(Onnx__NodeProto *n, const char *name, int64_t v) {
+        Onnx__AttributeProto *a = ba(sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a->has_i = 1;
+        a->i = v;
+        n->attribute[n->n_attribute++] = a;
+}
+
+static void attr_perm(Onnx__NodeProto *n, int cnt, const int64_t *perm) {
+        Onnx__AttributeProto *a = ba(sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs("perm");
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        a->n_ints = (size_t)cnt;
+        a->ints = ba((size_t)cnt * sizeof(int64_t));
+        memcpy(a->ints, perm, (size_t)cnt * sizeof(int64_t));
+        n->attribute[n->n_attribute++] = a;
+}
+
+/* An initializer: dtype 1 (float) or 7 (int64), raw data. */
+static void init(Onnx__GraphProto *g, const char *name, int dt, int ndim,
+                 const int64_t *dims, const void *data) {
+        Onnx__TensorProto *t = ba(sizeof(*t));
+        size_t n = 1, es = dt == 7 ? 8 : 4;
+        onnx__tensor_proto__init(t);
+        t->name = bs(name);
+        t->has_data_type = 1;
+        t->data_type = dt;
+        t->n_dims = (size_t)ndim;
+        t->dims = ba(8 * sizeof(int64_t));
+        for (int i = 0; i < ndim; i++) {
+                t->dims[i] = dims[i];
+                n *= (size_t)dims[i];
+        }
+        t->has_raw_data = 1;
+        t->raw_data.len = n * es;
+        t->raw_data.data = ba(n * es + 1);
+        memcpy(t->raw_data.data, data, n * es);
+        g->initializer[g->n_initializer++] = t;
+}
+
+static void scalar_f(Onnx__GraphProto *g, const char *name, float v) {
+        init(g, name, 1, 0, NULL, &v);
+}
+
+/* A float graph input or output; dim -1 is the symbolic batch "N". */
+static void vi(Onnx__GraphProto *g, int is_out, const char *name, int ndim,
+               const int64_t *dims) {
+        Onnx__ValueInfoProto *v = ba(sizeof(*v));
+        Onnx__TypeProto *tp = ba(sizeof(*tp));
+        Onnx__TypeProto__Tensor *tt = ba(sizeof(*tt));
+        Onnx__TensorShapeProto *sp = ba(sizeof(*sp));
+        onnx__value_info_proto__init(v);
+        onnx__type_proto__init(tp);
+        onnx__type_proto__tensor__init(tt);
+        onnx__tensor_shape_proto__init(sp);
+        v->name = bs(name);
+        v->type = tp;
+        tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+        tp->tensor_type = tt;
+        tt->has_elem_type = 1;
+        tt->elem_type = 1;
+        tt->shape = sp;
+        sp->n_dim = (size_t)ndim;
+        sp->dim = ba(8 * sizeof(*sp->dim));
+        for (int i = 0; i < ndim; i++) {
+                Onnx__TensorShapeProto__Dimension *d = ba(sizeof(*d));
+                onnx__tensor_shape_proto__dimension__init(d);
+                if (dims[i] < 0) {
+                        d->value_case =
+                          ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+                        d->dim_param = bs("N");
+                } else {
+                        d->value_case =
+                          ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+                        d->dim_value = dims[i];
+                }
+                sp->dim[i] = d;
+        }
+        if (is_out)
+                g->output[g->n_output++] = v;
+        else
+                g->input[g->n_input++] = v;
+}
+
+static int load(Onnx__GraphProto *g, swarm_backend_t *be, swarm_model_t **m,
+                swarm_err_t *err) {
+        Onnx__ModelProto mp;
+        Onnx__OperatorSetIdProto os, *osp[1] = {&os};
+        uint8_t *buf;
+        size_t len;
+
+        onnx__model_proto__init(&mp);
+        onnx__operator_set_id_proto__init(&os);
+        mp.has_ir_version = 1;
+        mp.ir_version = 8;
+        os.domain = bs("");
+        os.has_version = 1;
+        os.version = 17;
+        mp.n_opset_import = 1;
+        mp.opset_import = osp;
+        mp.graph = g;
+        len = onnx__model_proto__get_packed_size(&mp);
+        buf = ba(len + 1);
+        onnx__model_proto__pack(&mp, buf);
+        swarm_err_clear(err);
+        *m = NULL;
+        return swarm_model_load_mem(buf, len, be, m, err);
+}
+
+/* Deterministic values in [-1, 1). */
+static float pr(uint32_t *s) {
+        *s = *s * 1664525u + 1013904223u;
+        return (float)(*s >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+/* ---- attention ---- */
+
+enum brk {
+        B_NONE = 0,
+        B_SCORES_OUT,   /* the softmax's output is a graph output too */
+        B_AXIS,         /* Softmax over axis 2 */
+        B_VEC_SCALE,    /* Mul by a [S] constant, not a scalar */
+        B_ROW_MASK      /* not a breaker: a [N, 1, S, 1] mask, per query */
+};
+
+typedef struct acase {
+        const char *name;
+        int heads, dh, seq;
+        int mask;       /* Add a [N, 1, 1, S] mask input */
+        int scale;      /* 0 none, 1 Mul(s, c), 2 Div(s, c), 3 Mul(c, s) */
+        int k2;         /* K: Transpose 0 2 1 3 then 0 1 3 2 */
+        int rank3;      /* q, k, v inputs [N, S, D], no projections */
+        enum brk brk;
+        int fused_steps; /* expected with `attention`; 0: as unfused */
+} acase_t;
+
+static const acase_t CASES[] = {
+        {"dynamo h4 s7", 4, 4, 7, 1, 1, 0, 0, B_NONE, 4},
+        {"div h1 s1", 1, 8, 1, 1, 2, 0, 0, B_NONE, 4},
+        {"no mask, no scale h4 s7", 4, 3, 7, 0, 0, 0, 0, B_NONE, 4},
+        {"const first h12 s128", 12, 2, 128, 1, 3, 0, 0, B_NONE, 4},
+        {"h4 s128", 4, 16, 128, 1, 1, 0, 0, B_NONE, 4},
+        {"K twice h4 s7", 4, 4, 7, 1, 1, 1, 0, B_NONE, 6},
+        {"rank 3 s7", 1, 5, 7, 1, 1, 0, 1, B_NONE, 1},
+        {"scores output", 4, 4, 7, 1, 1, 0, 0, B_SCORES_OUT, 0},
+        {"softmax axis 2", 4, 4, 7, 1, 1, 0, 0, B_AXIS, 0},
+        {"vector scale", 4, 4, 7, 1, 1, 0, 0, B_VEC_SCALE, 0},
+        {"mask per query h4 s7", 4, 4, 7, 1, 1, 0, 0, B_ROW_MASK, 4},
+};
+
+#define MAXR 3
+
+typedef struct adata {
+        int e, s;
+        float *wq, *wk, *wv;    /* [E, E] */
+        float scale;
+        float *vscale;          /* [S] (B_VEC_SCALE) */
+} adata_t;
+
+static void build_attn(Onnx__GraphProto *g, const acase_t *c,
+                       const adata_t *d) {
+        static const int64_t p0213[] = {0, 2, 1, 3}, p0231[] = {0, 2, 3, 1},
+                             p0132[] = {0, 1, 3, 2}, p021[] = {0, 2, 1};
+        int64_t e = d->e, s = d->s;
+        int64_t xd[3] = {-1, s, e}, wd[2] = {e, e};
+        int64_t md[4] = {-1, 1, 1, s}, yd[3] = {-1, s, e};
+        int64_t hs[4] = {0, s, c->heads, c->dh}, ms[3] = {0, s, e};
+        int64_t four = 4, three = 3, sd = s;
+        const char *sc = "mm";
+
+        if (c->rank3) {
+                int64_t qd[3] = {-1, s, c->dh}, m3[3] = {-1, 1, s};
+                vi(g, 0, "q", 3, qd);
+                vi(g, 0, "k", 3, qd);
+                vi(g, 0, "v", 3, qd);
+                if (c->mask)
+                        vi(g, 0, "mask", 3, m3);
+                attr_perm(node(g, "Transpose", "k", "kt"), 3, p021);
+                node(g, "MatMul", "q,kt", "mm");
+        } else {
+                vi(g, 0, "x", 3, xd);
+                if (c->mask) {
+                        if (c->brk == B_ROW_MASK) {
+                                md[2] = s;
+                                md[3] = 1;
+                        }
+                        vi(g, 0, "mask", 4, md);
+                }
+                init(g, "wq", 1, 2, wd, d->wq);
+                init(g, "wk", 1, 2, wd, d->wk);
+                init(g, "wv", 1, 2, wd, d->wv);
+                init(g, "hs", 7, 1, &four, hs);
+                init(g, "ms", 7, 1, &three, ms);
+                node(g, "MatMul", "x,wq", "q0");
+                node(g, "MatMul", "x,wk", "k0");
+                node(g, "MatMul", "x,wv", "v0");
+                node(g, "Reshape", "q0,hs", "q1");
+                node(g, "Reshape", "k0,hs", "k1");
+                node(g, "Reshape", "v0,hs", "v1");
+                attr_perm(node(g, "Transpose", "q1", "q"), 4, p0213);
+                if (c->k2) {
+                        attr_perm(node(g, "Transpose", "k1", "ka"), 4, p0213);
+                        attr_perm(node(g, "Transpose", "ka", "kt"), 4, p0132);
+                } else {
+                        attr_perm(node(g, "Transpose", "k1", "kt"), 4, p0231);
+                }
+                attr_perm(node(g, "Transpose", "v1", "v"), 4, p0213);
+                node(g, "MatMul", "q,kt", "mm");
+        }
+        if (c->brk == B_VEC_SCALE) {
+                init(g, "c", 1, 1, &sd, d->vscale);
+                node(g, "Mul", "mm,c", "sc");
+                sc = "sc";
+        } else if (c->scale) {
+                scalar_f(g, "c", c->scale == 2 ? 1.0f / d->scale : d->scale);
+                node(g, c->scale == 2 ? "Div" : "Mul",
+                     c->scale == 3 ? "c,mm" : "mm,c", "sc");
+                sc = "sc";
+        }
+        if (c->mask) {
+                char in[32];
+                snprintf(in, sizeof(in), "%s,mask", sc);
+                node(g, "Add", in, "sm_in");
+                sc = "sm_in";
+        }
+        attr_i(node(g, "Softmax", sc, "p"), "axis",
+               c->brk == B_AXIS ? 2 : -1);
+        if (c->rank3) {
+                node(g, "MatMul", "p,v", "y");
+                vi(g, 1, "y", 3, (const int64_t[]){-1, s, c->dh});
+        } else {
+                node(g, "MatMul", "p,v", "o");
+                attr_perm(node(g, "Transpose", "o", "o2"), 4, p0213);
+                node(g, "Reshape", "o2,ms", "y");
+                vi(g, 1, "y", 3, yd);
+        }
+        if (c->brk == B_SCORES_OUT) {
+                int64_t pd[4] = {-1, c->heads, s, s};
+                vi(g, 1, "p", 4, pd);
+        }
+}
+
+/* The reference in double: y[r, i, h*D + d] for one row r. */
+static void ref_attn(const acase_t *c, const adata_t *d, int rows,
+                     const float *x, const float *q3, const float *k3,
+                     const float *v3, const float *mask, double *y) {
+        int s = d->s, e = d->e, hd = c->dh, nh = c->heads;
+        int w = c->rank3 ? hd : e;
+        double *q = calloc((size_t)s * (size_t)w, sizeof(double));
+        double *k = calloc((size_t)s * (size_t)w, sizeof(double));
+        double *v = calloc((size_t)s * (size_t)w, sizeof(double));
+        double *sc = calloc((size_t)s * (size_t)s, sizeof(double));
+
+        if (!q || !k || !v || !sc)
+                abort();
+        for (int r = 0; r < rows; r++) {
+                for (int t = 0; t < s; t++)
+                        for (int o = 0; o < w; o++) {
+                                double aq = 0, ak = 0, av = 0;
+                                if (c->rank3) {
+                                        size_t at = ((size_t)r * (size_t)s +
+                                                     (size_t)t) * (size_t)w +
+                                                    (size_t)o;
+                                        aq = q3[at];
+                                        ak = k3[at];
+                                        av = v3[at];
+                                } else {
+                                        for (int i = 0; i < e; i++) {
+                                                double xv = x[((size_t)r * s +
+                                                               t) * e + i];
+                                                aq += xv * d->wq[i * e + o];
+                                                ak += xv * d->wk[i * e + o];
+                                                av += xv * d->wv[i * e + o];
+                                        }
+                                }
+                                q[t * w + o] = aq;
+                                k[t * w + o] = ak;
+                                v[t * w + o] = av;
+                        }
+                for (int h = 0; h < nh; h++) {
+                        /* B_AXIS normalises over i (axis 2) instead of j */
+                        for (int i = 0; i < s; i++)
+                                for (int j = 0; j < s; j++) {
+                                        double a = 0;
+                                        for (int dd = 0; dd < hd; dd++)
+                                                a += q[i * w + h * hd + dd] *
+                                                     k[j * w + h * hd + dd];
+                                        if (c->brk == B_VEC_SCALE)
+                                                a *= d->vscale[j];
+                                        else if (c->scale == 2)
+                                                a /= (double)(1.0f / d->scale);
+                                        else if (c->scale)
+                                                a *= d->scale;
+                                        if (c->mask && c->brk == B_ROW_MASK)
+                                                a += mask[r * s + i];
+                                        else if (c->mask)
+                                                a += mask[r * s + j];
+                                        sc[i * s + j] = a;
+                                }
+                        for (int i = 0; i < s; i++) {
+                                double mx = -INFINITY, sum = 0;
+                                for (int j = 0; j < s; j++) {
+                                        double a = c->brk == B_AXIS
+                                                   ? sc[j * s + i]
+                                                   : sc[i * s + j];
+                                        mx = a > mx ? a : mx;
+                                }
+                                for (int j = 0; j < s; j++) {
+                                        double *a = c->brk == B_AXIS
+                                                    ? &sc[j * s + i]
+                                                    : &sc[i * s + j];
+                                        *a = exp(*a - mx);
+                                        sum += *a;
+                                }
+                                for (int j = 0; j < s; j++)
+                                        *(c->brk == B_AXIS ? &sc[j * s + i]
+                                          : &sc[i * s + j]) /= sum;
+                        }
+                        for (int i = 0; i < s; i++)
+                                for (int dd = 0; dd < hd; dd++) {
+                                        double a = 0;
+                                        for (int j = 0; j < s; j++)
+                                                a += sc[i * s + j] *
+                                                     v[j * w + h * hd + dd];
+                                        y[((size_t)r * s + i) * w + h * hd +
+                                          dd] = a;
+                                }
+                }
+        }
+        free(q);
+        free(k);
+        free(v);
+        free(sc);
+}
+
+static void run_case(const acase_t *c, swarm_backend_t *be1,
+                     swarm_backend_t *be2, swarm_backend_t *plain) {
+        swarm_backend_t *bes[3] = {be1, be2, plain};
+        const char *bname[3] = {"1 lane", "2 lanes", "unfused"};
+        adata_t d;
+        uint32_t seed = 12345u + (uint32_t)c->seq * 7u + (uint32_t)c->heads;
+        int s = c->seq, e = c->heads * c->dh, w = c->rank3 ? c->dh : e;
+        int steps[3] = {0, 0, 0};
+        size_t xn = (size_t)MAXR * (size_t)s * (size_t)w;
+        float *x = calloc(xn, sizeof(float)), *q3 = calloc(xn, sizeof(float));
+        float *k3 = calloc(xn, sizeof(float)), *v3 = calloc(xn, sizeof(float));
+        float *mask = calloc((size_t)MAXR * (size_t)s, sizeof(float));
+        double *want = calloc(xn, sizeof(double));
+
+        memset(&d, 0, sizeof(d));
+        d.e = e;
+        d.s = s;
+        d.scale = 1.0f / sqrtf((float)c->dh);
+        d.wq = calloc((size_t)e * (size_t)e, sizeof(float));
+        d.wk = calloc((size_t)e * (size_t)e, sizeof(float));
+        d.wv = calloc((size_t)e * (size_t)e, sizeof(float));
+        d.vscale = calloc((size_t)s, sizeof(float));
+        if (!x || !q3 || !k3 || !v3 || !mask || !want || !d.wq || !d.wk ||
+            !d.wv || !d.vscale)
+                abort();
+        for (int i = 0; i < e * e; i++) {
+                d.wq[i] = pr(&seed);
+                d.wk[i] = pr(&seed);
+                d.wv[i] = pr(&seed);
+        }
+        for (int i = 0; i < s; i++)
+                d.vscale[i] = 0.3f + 0.1f * (float)(i % 5);
+        for (size_t i = 0; i < xn; i++) {
+                x[i] = pr(&seed);
+                q3[i] = pr(&seed);
+                k3[i] = pr(&seed);
+                v3[i] = pr(&seed);
+        }
+        /* Row r keeps its first s - r positions (at least one), the rest
+         * masked with float's lowest as the exporters' masks are. */
+        for (int r = 0; r < MAXR; r++)
+                for (int j = 0; j < s; j++)
+                        mask[r * s + j] = j < (s - r > 1 ? s - r : 1)
+                                          ? 0.0f : -3.4028234664e38f;
+        for (int rows = 1; rows <= MAXR; rows += 2) {
+                double mx = 0;
+                ref_attn(c, &d, rows, x, q3, k3, v3, mask, want);
+                for (size_t i = 0; i < (size_t)rows * s * w; i++)
+                        mx = fabs(want[i]) > mx ? fabs(want[i]) : mx;
+                for (int b = 0; b < 3; b++) {
+                        Onnx__GraphProto *g = graph();
+                        swarm_model_t *m = NULL;
+                        swarm_err_t err;
+                        const void *in[4], *out[2] = {NULL, NULL};
+                        int ni = 0, bad = 0;
+                        double worst = 0;
+
+                        build_attn(g, c, &d);
+                        if (load(g, bes[b], &m, &err) != SWARM_OK) {
+                                CHECK(0, "%s (%s): load: %s", c->name,
+                                      bname[b], err.msg);
+                                arena_free();
+                                continue;
+                        }
+                        steps[b] = swarm_model_n_steps(m);
+                        if (c->rank3) {
+                                in[ni++] = q3;
+                                in[ni++] = k3;
+                                in[ni++] = v3;
+                        } else {
+                                in[ni++] = x;
+                        }
+                        if (c->mask)
+                                in[ni++] = mask;
+                        swarm_err_clear(&err);
+                        CHECK_OK(swarm_model_run(m, rows, in, out, &err),
+                                 err);
+                        for (size_t i = 0; out[0] &&
+                             i < (size_t)rows * s * w; i++) {
+                                double df = fabs(((const float *)out[0])[i] -
+                                                 want[i]);
+                                worst = df > worst ? df : worst;
+                                bad += !(df <= 1e-4 * mx + 1e-6);
+                        }
+                        CHECK(out[0] && bad == 0,
+                              "%s (%s) rows %d: %d values off, worst %g "
+                              "(max %g)", c->name, bname[b], rows, bad,
+                              worst, mx);
+                        swarm_model_destroy(m);
+                        arena_free();
+                }
+                if (c->fused_steps)
+                        CHECK(steps[0] == c->fused_steps &&
+                              steps[1] == c->fused_steps &&
+                              steps[2] > c->fused_steps,
+                              "%s: steps %d / %d fused, %d unfused, want %d",
+                              c->name, steps[0], steps[1], steps[2],
+                              c->fused_steps);
+                else
+                        CHECK(steps[0] == steps[2] && steps[1] == steps[2],
+                              "%s: must not fuse: steps %d / %d, unfused %d",
+                              c->name, steps[0], steps[1], steps[2]);
+        }
+        free(x);
+        free(q3);
+        free(k3);
+        free(v3);
+        free(mask);
+        free(want);
+        free(d.wq);
+        free(d.wk);
+        free(d.wv);
+        free(d.vscale);
+}
+
+/* ---- GELU ---- */
+
+/* order 0: Mul(x, add) then Mul(., 0.5) (TorchScript); 1: Mul(0.5, add)
+ * then Mul(x, .) (dynamo).  half: the constant (0.5 fuses). */
+static void test_gelu(swarm_backend_t *be, int order, float half,
+                      int want_steps) {
+        enum { K = 8, N = 16, R = 3 };
+        Onnx__GraphProto *g = graph();
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        float w[K * N], bias[N], x[R * K];
+        const void *in[1] = {x}, *out[1] = {NULL};
+        int64_t xd[2] = {-1, K}, wd[2] = {K, N}, nd = N, yd[2] = {-1, N};
+        uint32_t seed = 99u;
+        int bad = 0;
+
+        for (int i = 0; i < K * N; i++)
+                w[i] = pr(&seed) * 1.5f;
+        for (int i = 0; i < N; i++)
+                bias[i] = pr(&seed);
+        for (int i = 0; i < R * K; i++)
+                x[i] = pr(&seed) * 2.0f;
+        vi(g, 0, "x", 2, xd);
+        init(g, "w", 1, 2, wd, w);
+        init(g, "b", 1, 1, &nd, bias);
+        scalar_f(g, "sqrt2", 1.41421356237f);
+        scalar_f(g, "one", 1.0f);
+        scalar_f(g, "half", half);
+        node(g, "MatMul", "x,w", "mm");
+        node(g, "Add", "mm,b", "h");
+        node(g, "Div", "h,sqrt2", "hd");
+        node(g, "Erf", "hd", "er");
+        node(g, "Add", "er,one", "a1");
+        if (order == 0) {
+                node(g, "Mul", "h,a1", "t");
+                node(g, "Mul", "t,half", "y");
+        } else {
+                node(g, "Mul", "half,a1", "t");
+                node(g, "Mul", "h,t", "y");
+        }
+        vi(g, 1, "y", 2, yd);
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "gelu: %s", err.msg);
+        if (m) {
+                CHECK(swarm_model_n_steps(m) == want_steps,
+                      "gelu order %d half %g: %d steps, want %d", order,
+                      (double)half, swarm_model_n_steps(m), want_steps);
+                swarm_err_clear(&err);
+                CHECK_OK(swarm_model_run(m, R, in, out, &err), err);
+                for (int r = 0; out[0] && r < R; r++)
+                        for (int j = 0; j < N; j++) {
+                                double hv = bias[j], y;
+                                for (int k = 0; k < K; k++)
+                                        hv += (double)x[r * K + k] *
+                                              w[k * N + j];
+                                y = half * hv * (1.0 + erf(hv / sqrt(2.0)));
+                                bad += !(fabs(((const float *)out[0])
+                                              [r * N + j] - y) <= 1e-5 +
+                                         1e-5 * fabs(y));
+                        }
+                CHECK(out[0] && bad == 0, "gelu order %d half %g: %d off",
+                      order, (double)half, bad);
+        }
+        swarm_model_destroy(m);
+        arena_free();
+}
+
+int main(void) {
+        swarm_err_t err;
+        swarm_backend_t *be1, *be2, plain;
+
+        swarm_err_clear(&err);
+        be1 = swarm_backend_cpu_new(1, &err);
+        be2 = swarm_backend_cpu_new(2, &err);
+        if (!be1 || !be2) {
+                printf("backend: %s\n", err.msg);
+                return 1;
+        }
+        if (!be1->attention) {
+                printf("FAILED: the CPU backend has no attention entry\n");
+                return 1;
+        }
+        /* The CPU kernels without `attention`: the unfused plan (one lane,
+         * so the pool the copy does not own is never touched). */
+        plain = *be1;
+        plain.attention = NULL;
+        plain.destroy = NULL;
+        for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
+                run_case(&CASES[i], be1, be2, &plain);
+        for (int order = 0; order < 2; order++) {
+                test_gelu(be1, order, 0.5f, 1);
+                test_gelu(be2, order, 0.5f, 1);
+                test_gelu(be1, order, 0.6f, 6);
+        }
+        swarm_backend_destroy(be1);
+        swarm_backend_destroy(be2);
+        TEST_DONE();
+}
