@@ -145,15 +145,19 @@ int main(int argc, char **argv) {
         worker_opts_t o;
         swarm_err_t err;
         struct sigaction sa;
-        int argi, rc = 1;
+        int argi, done, rc = 1;
 
         memset(&o, 0, sizeof(o));
         swarm_err_clear(&err);
-        if (swarm_conf_new(&conf, &err))
+        if (swarm_cli_start(&cli, argc, argv, &log, &o, &conf, &argi, &done, &err)) {
+                rc = swarm_cli_fail(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
-        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
+        }
+        if (done) {
+                rc = 0;
                 goto out;
-        rc = 1;
+        }
         if (argi < argc) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG, "unexpected argument \"%s\"",
                               argv[argi]);
@@ -161,10 +165,6 @@ int main(int argc, char **argv) {
                 swarm_err_clear(&err);
                 goto out;
         }
-        log.level = (swarm_level_t)swarm_log_level_parse(
-                swarm_conf_get(conf, "swarm.log.level"));
-        if (swarm_opts_fill(&cli, conf, &o, &err))
-                goto out;
         if (!o.model_files.n && !o.registry) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG,
                               "no model: give --model-file NAME=FILE.onnx or "

@@ -418,6 +418,36 @@ int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
         return done ? 0 : -1;
 }
 
+int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
+                    swarm_log_t *log, void *dst, swarm_conf_t **conf,
+                    int *argi, int *done, swarm_err_t *err) {
+        const char *lvl;
+        int level;
+
+        *done = 0;
+        *argi = argc;
+        if (!*conf && swarm_conf_new(conf, err))
+                return err->code;
+        if (swarm_cli_parse(cli, argc, argv, *conf, argi, done, err))
+                return err->code;
+        if (*done)
+                return SWARM_OK;
+        if (log && (lvl = swarm_conf_get(*conf, "swarm.log.level")) &&
+            (level = swarm_log_level_parse(lvl)) >= 0)
+                log->level = (swarm_level_t)level;
+        if (dst && swarm_opts_fill(cli, *conf, dst, err))
+                return err->code;
+        return SWARM_OK;
+}
+
+int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err) {
+        if (err && err->code == SWARM_ERR_NOMEM) {
+                fprintf(stderr, "%s: %s\n", cli->prog, err->msg);
+                return 1;
+        }
+        return swarm_cli_error(cli, err);
+}
+
 /* Environment variable for an option: SWARM_ + upper-cased name, '-' -> '_'. */
 static void env_name(const char *name, char *buf, size_t size) {
         size_t n = (size_t)snprintf(buf, size, "SWARM_");

@@ -44,18 +44,18 @@ static const swarm_opt_t opts[] = {
         {"kafka-version", 0, "swarm.broker.kafka.version", "V",
          "Apache Kafka broker version (see docs/kafka.md)", DEFAULT_KAFKA_VERSION, 0},
         {"start-timeout", 0, "swarm.broker.start.timeout.s", "S",
-         "seconds to wait for the broker", "120", 0},
+         "seconds to wait for the broker", "120", 0, SWARM_OPT_INT, 1, 3600},
         {"mock", 0, "swarm.broker.mock", NULL,
          "librdkafka's mock cluster instead (no JVM; NOT a real broker, see "
-         "docs/kafka.md)", NULL, 0},
+         "docs/kafka.md)", "false", 0, SWARM_OPT_BOOL},
         {"mock-brokers", 0, "swarm.broker.mock.brokers", "N",
-         "brokers in the mock cluster", "1", 0},
+         "brokers in the mock cluster", "1", 0, SWARM_OPT_INT, 1, 16},
         {"watch-group", 0, "swarm.broker.watch.group", "GROUP",
          "mock: warn when GROUP's committed offset falls below a partition's "
          "low watermark", NULL, 1},
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
          "serve /metrics /healthz /readyz (0: any free port, logged; -1: off)",
-         "-1", 0},
+         "-1", 0, SWARM_OPT_INT, -1, 65535},
         SWARM_OPT_END,
 };
 
@@ -107,7 +107,8 @@ static int parse_topic(swarm_broker_opts_t *o, char *arg, swarm_err_t *err) {
         return SWARM_OK;
 }
 
-/* Read the parsed command line into `o`.  Topic strings are copied into
+/* Read the parsed command line into `o` (swarm_cli_parse() checked the
+ * bounds of the typed options already).  Topic strings are copied into
  * `names` (the caller frees them).  Returns -1 on a usage error (err set). */
 static int read_conf(swarm_broker_opts_t *o, const swarm_conf_t *c,
                      char **names, swarm_err_t *err) {
@@ -145,27 +146,13 @@ static int read_conf(swarm_broker_opts_t *o, const swarm_conf_t *c,
         o->mock = b;
         if (swarm_conf_get_i64(c, "swarm.broker.start.timeout.s", 120, &v, err))
                 return -1;
-        if (v < 1 || v > 3600) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--start-timeout: 1 to 3600");
-                return -1;
-        }
         o->start_timeout_s = (int)v;
         if (swarm_conf_get_i64(c, "swarm.broker.mock.brokers", 1, &v, err))
                 return -1;
-        if (v < 1 || v > 16) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--mock-brokers: 1 to 16");
-                return -1;
-        }
         o->mock_brokers = (int)v;
         if (swarm_conf_get_i64(c, "swarm.metrics.port", -1, &v, err))
                 return -1;
-        if (v < -1 || v > 65535) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--metrics-port: -1 to 65535");
-                return -1;
-        }
         o->metrics_port = (int)v;
-        o->log.level = (swarm_level_t)swarm_log_level_parse(
-                swarm_conf_get(c, "swarm.log.level"));
         if (o->group_cnt && !o->mock) {
                 swarm_err_set(err, SWARM_ERR_INVALID,
                               "--watch-group needs --mock (a real broker "
@@ -215,11 +202,8 @@ static int start_metrics(const swarm_broker_opts_t *o, broker_metrics_t *bm,
 }
 
 int main(int argc, char **argv) {
+        /* the rest comes from the option table (read_conf()) */
         swarm_broker_opts_t o = {
-                .kafka_version = DEFAULT_KAFKA_VERSION,
-                .mock_brokers = 1,
-                .start_timeout_s = 120,
-                .metrics_port = -1,
                 .log = {.level = SWARM_LOG_INFO, .prog = "swarm-broker"},
         };
         struct sigaction sa = {0};
@@ -227,20 +211,14 @@ int main(int argc, char **argv) {
         swarm_conf_t *conf = NULL;
         char *names[SWARM_BROKER_MAX_TOPICS] = {0};
         swarm_err_t err;
-        int r, argi, code;
+        int r, argi, done, code = -1;
 
         swarm_err_clear(&err);
-        if (swarm_conf_new(&conf, &err))
-                return 1;
-        {
-                int done = 0;
-                code = -1;
-                if (swarm_cli_parse(&cli, argc, argv, conf, &argi, &done, &err)) {
-                        code = swarm_cli_error(&cli, &err);
-                        swarm_err_clear(&err);
-                } else if (done) {
-                        code = 0;
-                }
+        if (swarm_cli_start(&cli, argc, argv, &o.log, NULL, &conf, &argi, &done, &err)) {
+                code = swarm_cli_fail(&cli, &err);
+                swarm_err_clear(&err);
+        } else if (done) {
+                code = 0;
         }
         if (code < 0 && argi < argc) {
                 fprintf(stderr, "swarm-broker: unexpected argument '%s'\n", argv[argi]);
