@@ -78,13 +78,7 @@ int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
         mm->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : MODELS_BACKOFF_MAX_MS;
         mm->use_registry = o->use_registry;
         pthread_mutex_init(&mm->lock, NULL);
-        {
-                pthread_condattr_t ca;
-                pthread_condattr_init(&ca);
-                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-                pthread_cond_init(&mm->cond, &ca);
-                pthread_condattr_destroy(&ca);
-        }
+        swarm_clock_cond_init(&mm->cond);
         if (!o->backend) {
                 rc = swarm_err_set(err, SWARM_ERR_INVALID, "models_new: no backend");
                 goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
 #include "swarm/device.h"
 #include "swarm/schemareg.h"
 #include "worker_int.h"
@@ -87,12 +88,12 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         w->kop.log = log;
         job_fatal_init(&w->fatal);
         pthread_mutex_init(&w->execq.lock, NULL);
-        cond_init_mono(&w->execq.cond);
-        cond_init_mono(&w->execq.space);
+        swarm_clock_cond_init(&w->execq.cond);
+        swarm_clock_cond_init(&w->execq.space);
         batcher_init(&w->execq.b);
         pthread_mutex_init(&w->outq.lock, NULL);
-        cond_init_mono(&w->outq.cond);
-        cond_init_mono(&w->outq.space);
+        swarm_clock_cond_init(&w->outq.cond);
+        swarm_clock_cond_init(&w->outq.space);
 
         gethostname(host, sizeof(host) - 1);
         if (o->name && *o->name)

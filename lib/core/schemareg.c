@@ -11,6 +11,7 @@
  * One curl easy handle per request: requests are rare (start-up and unknown
  * ids), and a handle per call keeps fetches from different threads apart.
  */
+#include "swarm/clock.h"
 #include "swarm/schemareg.h"
 
 #include <curl/curl.h>
@@ -86,12 +87,6 @@ static const char *setting(const swarm_conf_t *c, int i, const char **key) {
             (v = swarm_conf_get(c, "schema.registry.basic.auth.user.info")))
                 *key = "schema.registry.basic.auth.user.info";
         return v;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int parse_strategy(const char *s, swarm_subject_strategy_t *out) {
@@ -422,7 +417,7 @@ out:
 
 /* 0: not seen lately; 1: failed; 2: served, and asked for again. */
 static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
-        int64_t now = now_ms();
+        int64_t now = swarm_clock_ms();
         int hit = 0;
 
         pthread_mutex_lock(&sr->lock);
@@ -440,7 +435,7 @@ static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
 static void remember_failed(swarm_schemareg_t *sr, int32_t id, int served) {
         pthread_mutex_lock(&sr->lock);
         sr->failed[sr->next_failed] = (struct failed_id){
-                id, now_ms() + SWARM_SCHEMAREG_RETRY_MS, served};
+                id, swarm_clock_ms() + SWARM_SCHEMAREG_RETRY_MS, served};
         sr->next_failed = (sr->next_failed + 1) % MAX_FAILED;
         if (sr->n_failed < MAX_FAILED)
                 sr->n_failed++;
