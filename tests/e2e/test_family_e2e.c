@@ -144,17 +144,11 @@ static void check_answer(void *opaque, int64_t idx, const char *request_id,
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap,
                           const char *spec, const char *group) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                if (!freopen("worker.log", "w", stderr))
-                        _exit(127);
-                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
-                      "-M", spec, "--max-batch-rows", "64", "--max-delay-us",
-                      "20000", "-X", "session.timeout.ms=6000",
-                      "-X", "heartbeat.interval.ms=500", (char *)NULL);
-                _exit(127);
-        }
-        return pid;
+        const char *argv[] = {bin, "-b", bootstrap, "-g", group, "-t", "requests",
+                              "-M", spec, "--max-batch-rows", "64", "--max-delay-us",
+                              "20000", "-X", "session.timeout.ms=6000",
+                              "-X", "heartbeat.interval.ms=500", NULL};
+        return proc_spawn_logged(argv, "worker.log", "w");
 }
 
 static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
@@ -248,8 +242,7 @@ int main(int argc, char **argv) {
                 goto fatal;
         tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n, "ok %" PRId64 " of %" PRId64, c->ok, c->n);
-        kill(worker, SIGTERM);
-        rc = proc_wait_exit(worker, 60);
+        rc = proc_stop(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see worker.log)", rc);
         printf("family e2e %s: %d cases, %" PRId64 " requests, %" PRId64
@@ -276,10 +269,8 @@ int main(int argc, char **argv) {
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);
-        if (worker > 0) {
-                kill(worker, SIGKILL);
-                waitpid(worker, NULL, 0);
-        }
+        if (worker > 0)
+                proc_kill(worker);
         if (system("tail -20 worker.log >&2")) {
         }
         return 1;

@@ -126,17 +126,11 @@ static void check_answer(void *opaque, int64_t idx, const char *request_id,
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap, const char *spec,
                           const char *spec_ext, const char *group, const char *log) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                if (!freopen(log, "w", stderr))
-                        _exit(127);
-                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests", "-M",
-                      spec, "-M", spec_ext, "--max-batch-rows", "8", "--max-delay-us", "20000",
-                      "--log-level", "debug", "-X", "session.timeout.ms=6000", "-X",
-                      "heartbeat.interval.ms=500", (char *)NULL);
-                _exit(127);
-        }
-        return pid;
+        const char *argv[] = {bin, "-b", bootstrap, "-g", group, "-t", "requests", "-M",
+                              spec, "-M", spec_ext, "--max-batch-rows", "8", "--max-delay-us",
+                              "20000", "--log-level", "debug", "-X", "session.timeout.ms=6000",
+                              "-X", "heartbeat.interval.ms=500", NULL};
+        return proc_spawn_logged(argv, log, "w");
 }
 
 static int send_to(swarm_client_t *cl, ctx_t *c, const char *model,
@@ -316,8 +310,7 @@ int main(int argc, char **argv) {
         tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n - N_BAD, "ok %" PRId64 " of %" PRId64, c->ok, c->n - N_BAD);
         CHECK(c->invalid == N_BAD, "invalid %" PRId64 " of %d", c->invalid, N_BAD);
-        kill(worker, SIGTERM);
-        rc = proc_wait_exit(worker, 60);
+        rc = proc_stop(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see %s)", rc, log);
         check_log(log, c);
@@ -348,9 +341,7 @@ int main(int argc, char **argv) {
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);
-        if (worker > 0) {
-                kill(worker, SIGKILL);
-                waitpid(worker, NULL, 0);
-        }
+        if (worker > 0)
+                proc_kill(worker);
         return 1;
 }

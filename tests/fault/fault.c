@@ -556,8 +556,7 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         /* a moment for stragglers that would be duplicates */
         read_for(rk, &t, 2);
         CHECK(waitpid(w, NULL, WNOHANG) == 0, "the worker died during the run");
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        rc = proc_stop(w, 60);
         {
                 int good_missing = tally_missing(&t, n_good);
                 int good_wrong = tally_wrong(&t, n_good), bad_missing = 0, bad_both = 0;
@@ -653,16 +652,14 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                         backlog_at_kill = sent;
                 }
                 if (imp_state == 1 && now >= imp_at + 4) {
-                        kill(imp, SIGKILL);
-                        waitpid(imp, NULL, 0);
+                        proc_kill(imp);
                         imp_state = 2;
                         next_kill = now + 3;
                 }
                 if (done_kills < kills && now >= next_kill && backlog_at_kill < 0 &&
                     cont_at == 0 && imp_state == 2) {
                         int v = done_kills % 2;
-                        kill(w[v], SIGKILL);
-                        waitpid(w[v], NULL, 0);
+                        proc_kill(w[v]);
                         kill_at = now;
                         backlog_at_kill = sent;
                         done_kills++;
@@ -853,8 +850,7 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
                 }
         }
         t_all = swarm_clock_s() - t_back;
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        rc = proc_stop(w, 60);
         {
                 int missing = tally_missing(&t, n);
                 long growth_mb = (peak - base) / 1024;
@@ -959,8 +955,7 @@ static int test_embed(const char *bin, const char *embed) {
                 swarm_response_destroy(&r);
                 rd_kafka_message_destroy(m);
         }
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        rc = proc_stop(w, 60);
         printf("fault embed: requests=40 ok=%d invalid=%d wrong=%d batched_ok=%d "
                "worker_exit=%d\n", ok, invalid, wrong, batched, rc);
         CHECK(ok == 38 && invalid == 2 && wrong == 0);
