@@ -91,7 +91,12 @@ int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
 
         mm->conninfo = strdup(o->conninfo ? o->conninfo : "");
         mm->alias = strdup(o->alias ? o->alias : SWARM_REGISTRY_PRODUCTION);
-        mm->topic = strdup(o->request_topic ? o->request_topic : "requests");
+        /* the topic's default lives in the worker's option table alone */
+        if (!o->request_topic) {
+                rc = swarm_err_set(err, SWARM_ERR_INVALID, "models_new: no request topic");
+                goto out;
+        }
+        mm->topic = strdup(o->request_topic);
         if (!mm->conninfo || !mm->alias || !mm->topic)
                 goto nomem;
         if (o->n_names) {
