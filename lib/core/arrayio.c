@@ -220,31 +220,6 @@ size_t swarm_array_row_bytes(const swarm_array_t *a) {
         return rows > 0 ? a->size / (size_t)rows : 0;
 }
 
-int swarm_array_to_float32(swarm_array_t *a, swarm_err_t *err) {
-        size_t es = swarm_dtype_size(a->dtype), n;
-        float *f;
-
-        if (a->dtype == SWARM_DTYPE_FLOAT32)
-                return SWARM_OK;
-        if (!es)
-                return swarm_err_set(err, SWARM_ERR_INVALID, "bad dtype");
-        n = a->size / es;
-        f = malloc(n ? n * sizeof(float) : 1);
-        if (!f)
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        convert_to_f32((int)a->dtype, a->data, n, f);
-        if (a->map)
-                munmap(a->map, a->map_len);
-        else
-                free(a->data);
-        a->map = NULL;
-        a->map_len = 0;
-        a->data = f;
-        a->size = n * sizeof(float);
-        a->dtype = SWARM_DTYPE_FLOAT32;
-        return SWARM_OK;
-}
-
 /* A whole file, mapped (or NULL for an empty one). */
 typedef struct file_map {
         unsigned char *p;
