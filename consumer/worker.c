@@ -463,9 +463,8 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         if (job_fatal_is_set(&w->fatal)) {
                 /* the first cause, with its own code */
                 pthread_mutex_lock(&w->fatal.lock);
-                r = swarm_err_set(err, w->fatal.err.code, "%s", w->fatal.err.msg);
-                if (err)
-                        err->fatal = 1;
+                r = swarm_err_set_flags(err, w->fatal.err.code, SWARM_ERR_F_FATAL, "%s",
+                                        w->fatal.err.msg);
                 pthread_mutex_unlock(&w->fatal.lock);
                 return r;
         }

@@ -308,12 +308,11 @@ static int http(const swarm_schemareg_t *sr, const char *path,
                 curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
-                rc = swarm_err_set(err, SWARM_ERR_IO, "%s: %s", url,
-                                   r.too_big ? "reply over 4 MiB"
-                                   : *cerr   ? cerr
-                                             : curl_easy_strerror(cc));
-                if (err && !r.too_big)
-                        err->retriable = 1;
+                rc = swarm_err_set_flags(err, SWARM_ERR_IO,
+                                         r.too_big ? 0 : SWARM_ERR_F_RETRIABLE, "%s: %s", url,
+                                         r.too_big ? "reply over 4 MiB"
+                                         : *cerr   ? cerr
+                                                   : curl_easy_strerror(cc));
                 free(r.data);
         } else {
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -335,10 +334,9 @@ static int http_error(long status, const char *body, const char *what,
                             : status == 404                ? SWARM_ERR_NOT_FOUND
                             : status == 409 || status == 422 ? SWARM_ERR_INVALID
                                                            : SWARM_ERR_IO;
-        int rc = swarm_err_set(err, code, "%s: HTTP %ld%s%.200s", what, status,
-                               msg ? ": " : "", msg ? msg : "");
-        if (err && status >= 500)
-                err->retriable = 1;
+        int rc = swarm_err_set_flags(err, code, status >= 500 ? SWARM_ERR_F_RETRIABLE : 0,
+                                     "%s: HTTP %ld%s%.200s", what, status,
+                                     msg ? ": " : "", msg ? msg : "");
         json_decref(j);
         return rc;
 }
