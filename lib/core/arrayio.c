@@ -873,14 +873,19 @@ static const char *npy_descr(swarm_dtype_t dt) {
         }
 }
 
+/* The buffer of "PATH.tmp"; a longer path is refused (write_atomic()). */
+#define TMP_PATH_SIZE 4096
+
 /* Write through path.tmp and rename, so a reader never sees half a file. */
 static int write_atomic(const char *path, const void *head, size_t head_len,
                         const void *body, size_t body_len, FILE **keep,
                         swarm_err_t *err) {
-        char tmp[4096];
+        char tmp[TMP_PATH_SIZE];
         FILE *fp;
 
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+                return swarm_err_set(err, SWARM_ERR_INVALID, "%.64s...: path too long",
+                                     path);
         fp = fopen(tmp, "wb");
         if (!fp)
                 return swarm_err_set(err, SWARM_ERR_IO, "%s: %s", tmp,
@@ -945,7 +950,7 @@ int swarm_array_write_csv(const char *path, const swarm_array_t *a,
         size_t es = swarm_dtype_size(a->dtype), elems, cols;
         int64_t rows = swarm_array_rows(a);
         const unsigned char *d = a->data;
-        char tmp[4096];
+        char tmp[TMP_PATH_SIZE];
         FILE *fp = NULL;
         int r;
 

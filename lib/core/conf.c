@@ -91,8 +91,13 @@ static char *trim(char *s) {
         return s;
 }
 
+/* The longest config-file line and -X key=value read, and the "FILE:LINE"
+ * origin kept with a value (a path plus a line number). */
+#define CONF_LINE_SIZE 4096
+#define CONF_ORIGIN_SIZE 600
+
 int swarm_conf_load_file(swarm_conf_t *c, const char *path, swarm_err_t *err) {
-        char line[4096], origin[600];
+        char line[CONF_LINE_SIZE], origin[CONF_ORIGIN_SIZE];
         FILE *fp = fopen(path, "r");
         int lineno = 0, r = SWARM_OK;
 
@@ -712,7 +717,7 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                              argv[optind - 1]);
                 if (ch == 'X') {
                         char *eq;
-                        char kv[4096];
+                        char kv[CONF_LINE_SIZE];
                         if (!strcmp(optarg, "list")) {
                                 list = 1;
                                 continue;
