@@ -23,17 +23,7 @@
 #include "swarm/clock.h"
 #include "swarm/metrics.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                }                                                              \
-        } while (0)
+#include "check.h"
 
 /* A TCP connection from `src` (NULL: any) to dst:port; -1 when refused. */
 static int dial(const char *src, const char *dst, int port) {
@@ -200,8 +190,8 @@ int main(void) {
                 fprintf(stderr, "note: ::1 not available: %s\n", err.msg);
 
         swarm_metrics_destroy(m);
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d check(s) failed\n", test_failures);
                 return 1;
         }
         printf("metrics limits ok\n");

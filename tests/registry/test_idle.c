@@ -28,16 +28,7 @@
 #include "swarm/clock.h"
 #include "swarm/registry.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,          \
-                                __LINE__, #cond);                              \
-                        failures++;                                            \
-                }                                                              \
-        } while (0)
+#include "check.h"
 
 typedef struct relay {
         int lfd, port, up_port;
@@ -175,7 +166,7 @@ int main(void) {
         CHECK(!swarm_registry_connected(r));
         swarm_registry_destroy(r);
         relay_stop(&rl);
-        if (failures)
+        if (test_failures)
                 return 1;
         printf("ok\n");
         return 0;
