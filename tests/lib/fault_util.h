@@ -1,6 +1,6 @@
 /*
- * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c) share:
- * a monotonic clock, librdkafka handles that end the test on a bad
+ * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c) share (their clock is swarm_clock_s()):
+ * librdkafka handles that end the test on a bad
  * setting, and a produce that waits out a full queue.
  */
 #ifndef SWARM_TESTS_FAULT_UTIL_H
