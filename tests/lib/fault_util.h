@@ -1,7 +1,7 @@
 /*
- * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c) share (their clock is swarm_clock_s()):
- * librdkafka handles that end the test on a bad
- * setting, and a produce that waits out a full queue.
+ * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c)
+ * share: librdkafka handles that end the test on a bad setting, and a
+ * produce that waits out a full queue (their clock is swarm_clock_s()).
  */
 #ifndef SWARM_TESTS_FAULT_UTIL_H
 #define SWARM_TESTS_FAULT_UTIL_H
