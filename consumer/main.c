@@ -12,6 +12,7 @@
 #include "swarm/conf.h"
 #include "swarm/device.h"
 #include "swarm/log.h"
+#include "txn.h" /* TXN_DEFAULT_*: the defaults of --txn-ms, --txn-max-records */
 #include "worker.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -43,7 +44,8 @@ static const swarm_opt_t opts[] = {
          .field = F(results)},
         {"reply-topics", 0, "swarm.reply.topics", "REGEX",
          "topics a request's reply_topic may name besides --results (POSIX "
-         "extended regex, whole name; default: none)", NULL, 0},
+         "extended regex, whole name; default: none)", NULL, 0,
+         .field = F(reply_topics)},
         {"dlq", 0, "swarm.dlq", "TOPIC",
          "dead-letter topic for undecodable requests", "requests.dlq", 0,
          .field = F(dlq)},
@@ -58,10 +60,11 @@ static const swarm_opt_t opts[] = {
          "0", 0, SWARM_OPT_INT, 0, 1 << 30, .field = F(max_queue_rows)},
         {"max-inflight-messages", 0, "swarm.max.inflight.messages", "N",
          "consumed messages not yet answered before fetching pauses (0: "
-         "--max-queue-rows as resolved)", "0", 0, SWARM_OPT_INT, 0, 1 << 30},
+         "--max-queue-rows as resolved)", "0", 0, SWARM_OPT_INT, 0, 1 << 30,
+         .field = F(max_inflight_messages)},
         {"max-inflight-mb", 0, "swarm.max.inflight.mb", "MB",
          "bytes of consumed messages not yet answered before fetching pauses",
-         "256", 0, SWARM_OPT_INT, 1, 1 << 20},
+         "256", 0, SWARM_OPT_INT, 1, 1 << 20, .field = F(max_inflight_mb)},
         {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
          "cap a batch's rows so the model's working memory stays under MB "
          "(0: no cap)", "0", 0, SWARM_OPT_INT, 0, 1 << 24, .field = F(batch_memory_mb)},
@@ -75,7 +78,7 @@ static const swarm_opt_t opts[] = {
          CONSUMER_METRICS_PORT, 0, SWARM_OPT_INT, -1, 65535, .field = F(metrics_port)},
         {"metrics-bind", 0, "swarm.metrics.bind", "ADDR",
          "numeric address the metrics server listens on (default: all IPv4 "
-         "interfaces; 127.0.0.1 keeps it local)", NULL, 0},
+         "interfaces; 127.0.0.1 keeps it local)", NULL, 0, .field = F(metrics_bind)},
         {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
          "where models run (auto: a GPU when present, else the CPU)", "auto", 0,
          .check = check_device, .field = F(device)},
@@ -99,10 +102,12 @@ static const swarm_opt_t opts[] = {
          "(read_committed readers see each answer once; needs --worker-name or "
          "-X group.instance.id, stable across restarts)", "false", 0, SWARM_OPT_BOOL},
         {"txn-ms", 0, "swarm.txn.ms", "MS",
-         "exactly-once: commit the open transaction at least this often", "100", 0,
+         "exactly-once: commit the open transaction at least this often",
+         SWARM_STRINGIFY(TXN_DEFAULT_MS), 0,
          SWARM_OPT_INT, 1, 600000},
         {"txn-max-records", 0, "swarm.txn.max.records", "N",
-         "exactly-once: or once it holds this many records", "5000", 0, SWARM_OPT_INT,
+         "exactly-once: or once it holds this many records",
+         SWARM_STRINGIFY(TXN_DEFAULT_MAX_RECORDS), 0, SWARM_OPT_INT,
          1, 1 << 24},
         {"start-from-state", 0, "swarm.start.from.state", NULL,
          "start from --state-dir when the registry is unreachable", "false", 0,

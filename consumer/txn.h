@@ -61,7 +61,8 @@ typedef struct txn_opts {
 int txn_id_make(const char *group, const char *instance, char *out,
                 swarm_err_t *err);
 
-/* Read swarm.exactly.once, swarm.txn.ms, swarm.txn.max.records and derive
+/* Read swarm.exactly.once, swarm.txn.ms, swarm.txn.max.records (their
+ * defaults, TXN_DEFAULT_*, are also the option table's) and derive
  * the id from group.id (default swarm-workers) and the instance:
  * group.instance.id when set, else `worker_name` when it was given (NULL or
  * "" when it was not).  Exactly-once without a stable instance is a

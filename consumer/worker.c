@@ -313,7 +313,7 @@ static int start_http(worker_t *w, swarm_err_t *err) {
         swarm_metrics_http_opts_t ho;
 
         memset(&ho, 0, sizeof(ho));
-        ho.bind = swarm_conf_get(w->conf, "swarm.metrics.bind");
+        ho.bind = w->o.metrics_bind;
         ho.port = (int)w->o.metrics_port;
         return swarm_metrics_http_listen(w->metrics, &ho, ready_cb, w, w->log, &w->http,
                                          err);
