@@ -538,7 +538,7 @@ int main(int argc, char **argv) {
                          stop_timeout, &log, &act, &err) ||
             watch_new(conf, topic, group, group_api, &log, &w, &err) ||
             policy_new(&pc, watch_partitions(w), &p, &err) ||
-            status_page_new(topic, group, swarm_conf_get(conf, "swarm.registry"),
+            status_page_new(topic, group, so.registry,
                             fmax(5, poll_s), &log, &sp, &err))
                 goto out;
         swarm_metrics_http_page(http, "/", status_page_render, sp);
