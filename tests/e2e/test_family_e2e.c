@@ -181,7 +181,7 @@ static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
 }
 
 int main(int argc, char **argv) {
-        const char *bootstrap = getenv("SWARM_BOOTSTRAP");
+        const char *bootstrap;
         char spec[4096], group[64];
         swarm_conf_t *conf = NULL;
         swarm_client_t *cl = NULL;
@@ -189,16 +189,12 @@ int main(int argc, char **argv) {
         swarm_err_t err;
         pid_t worker = 0;
         ctx_t *c;
-        int repeat = 20, rc;
+        int repeat, rc;
         int64_t max_rows = 0, total = 0;
 
-        if (argc < 4 || !bootstrap) {
-                fprintf(stderr, "usage: SWARM_BOOTSTRAP=... %s CONSUMER "
-                        "FAMILY_DIR MODEL_NAME [REPEAT]\n", argv[0]);
+        if (!(bootstrap = test_e2e_args(argc, argv, 3, "CONSUMER FAMILY_DIR MODEL_NAME",
+                                        &repeat)))
                 return 2;
-        }
-        if (argc > 4)
-                repeat = atoi(argv[4]);
         swarm_err_clear(&err);
         c = calloc(1, sizeof(*c));
         if (!c)

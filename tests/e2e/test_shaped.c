@@ -221,7 +221,7 @@ static void check_log(const char *log, const ctx_t *c) {
 }
 
 int main(int argc, char **argv) {
-        const char *bootstrap = getenv("SWARM_BOOTSTRAP");
+        const char *bootstrap;
         char spec[4096], spec_ext[4096], group[64], log[64];
         swarm_conf_t *conf = NULL;
         swarm_client_t *cl = NULL;
@@ -230,15 +230,10 @@ int main(int argc, char **argv) {
         swarm_err_t err;
         pid_t worker = 0;
         ctx_t *c;
-        int repeat = 20, rc;
+        int repeat, rc;
 
-        if (argc < 3 || !bootstrap) {
-                fprintf(stderr, "usage: SWARM_BOOTSTRAP=... %s CONSUMER FIXTURE_DIR "
-                        "[REPEAT]\n", argv[0]);
+        if (!(bootstrap = test_e2e_args(argc, argv, 2, "CONSUMER FIXTURE_DIR", &repeat)))
                 return 2;
-        }
-        if (argc > 3)
-                repeat = atoi(argv[3]);
         swarm_err_clear(&err);
         if (!(c = calloc(1, sizeof(*c))))
                 return 1;
