@@ -30,6 +30,7 @@
 #include "check.h"
 #include "ref_case.h"
 #include "test_client.h"
+#include "test_request.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -161,18 +162,8 @@ static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
         req.request_id = swarm_str(rid);
         req.model = swarm_str(c->model);
         req.n_inputs = c->n_in;
-        for (int i = 0; i < c->n_in; i++) {
-                const swarm_array_t *a = k->in[i];
-                size_t rb = swarm_array_row_bytes(a);
-                swarm_tensor_t *t = &req.inputs[i];
-                t->name = swarm_str(c->in_names[i]);
-                t->dtype = a->dtype;
-                t->ndim = a->ndim;
-                memcpy(t->shape, a->shape, sizeof(t->shape));
-                t->shape[0] = rows;
-                t->data = (const char *)a->data + (size_t)r0 * rb;
-                t->size = rb * (size_t)rows;
-        }
+        for (int i = 0; i < c->n_in; i++)
+                test_tensor_rows(&req.inputs[i], c->in_names[i], k->in[i], r0, rows);
         c->ex[c->n].cs = cs;
         c->ex[c->n].r0 = r0;
         c->ex[c->n].rows = rows;

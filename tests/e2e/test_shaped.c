@@ -38,6 +38,7 @@
 #include "check.h"
 #include "ref_case.h"
 #include "test_client.h"
+#include "test_request.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -160,18 +161,8 @@ static void case_request(const ctx_t *c, int cs, int64_t r0, int64_t rows,
                          swarm_request_t *req) {
         memset(req, 0, sizeof(*req));
         req->n_inputs = N_IN;
-        for (int i = 0; i < N_IN; i++) {
-                const swarm_array_t *a = c->cases[cs].in[i];
-                size_t rb = swarm_array_row_bytes(a);
-                swarm_tensor_t *t = &req->inputs[i];
-                t->name = swarm_str(in_names[i]);
-                t->dtype = a->dtype;
-                t->ndim = a->ndim;
-                memcpy(t->shape, a->shape, sizeof(t->shape));
-                t->shape[0] = rows;
-                t->data = (const char *)a->data + (size_t)r0 * rb;
-                t->size = rb * (size_t)rows;
-        }
+        for (int i = 0; i < N_IN; i++)
+                test_tensor_rows(&req->inputs[i], in_names[i], c->cases[cs].in[i], r0, rows);
 }
 
 /* Batches of the worker's debug log: rows per sequence length, batches per
