@@ -133,7 +133,7 @@ static const swarm_opt_t opts[] = {
 static const swarm_cli_t cli = {
         "swarm-consumer",
         "-b BROKERS [-t TOPIC] [-g GROUP] (-M NAME=FILE.onnx | -R CONNINFO) [options]",
-        "Joins consumer group GROUP (default swarm-workers) on TOPIC (default\n"
+        "Joins consumer group GROUP (default " WORKER_GROUP_DEFAULT ") on TOPIC (default\n"
         "requests), micro-batches rows per model and version, runs them and\n"
         "writes one response per request.  Offsets are committed only after\n"
         "every response of a message is acknowledged by the broker.",

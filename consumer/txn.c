@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "swarm/clock.h"
+#include "worker.h" /* WORKER_GROUP_DEFAULT */
 
 int txn_id_make(const char *group, const char *instance, char *out,
                 swarm_err_t *err) {
@@ -55,7 +56,7 @@ int txn_opts_load(const swarm_conf_t *conf, const char *worker_name,
                                      "--exactly-once needs a stable instance name: give "
                                      "--worker-name or -X group.instance.id (a host-pid "
                                      "name would never fence a killed predecessor)");
-        return txn_id_make(group && *group ? group : "swarm-workers", inst, o->id, err);
+        return txn_id_make(group && *group ? group : WORKER_GROUP_DEFAULT, inst, o->id, err);
 }
 
 static int set(rd_kafka_conf_t *kc, const char *k, const char *v, swarm_err_t *err) {

@@ -210,7 +210,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
 static int start_kafka(worker_t *w, swarm_err_t *err) {
         static const char *const cons_defaults[] = {
-                "group.id", "swarm-workers",
+                "group.id", WORKER_GROUP_DEFAULT,
                 "enable.auto.offset.store", "false",
                 "enable.auto.commit", "true",
                 "auto.commit.interval.ms", "1000",

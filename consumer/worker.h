@@ -28,6 +28,9 @@ typedef struct worker worker_t;
 /* The worker's settings, filled from swarm-consumer's option table
  * (consumer/main.c), which holds every default and bound; nothing here is
  * defaulted again.  Strings are borrowed and must outlive the worker. */
+/* The consumer group when -g is not given (librdkafka's group.id). */
+#define WORKER_GROUP_DEFAULT "swarm-workers"
+
 typedef struct worker_opts {
         const char *topic, *results, *dlq;
         const char *name;               /* NULL or "": host-pid */
