@@ -38,15 +38,8 @@ int txn_opts_load(const swarm_conf_t *conf, const char *worker_name,
                   txn_opts_t *o, swarm_err_t *err) {
         const char *group = swarm_conf_get(conf, "group.id");
         const char *inst = swarm_conf_get(conf, "group.instance.id");
-        int r;
 
-        memset(o, 0, sizeof(*o));
-        if ((r = swarm_conf_get_bool(conf, "swarm.exactly.once", 0, &o->enabled, err)) ||
-            (r = swarm_conf_get_i64(conf, "swarm.txn.ms", TXN_DEFAULT_MS, &o->window_ms,
-                                    err)) ||
-            (r = swarm_conf_get_i64(conf, "swarm.txn.max.records", TXN_DEFAULT_MAX_RECORDS,
-                                    &o->max_records, err)))
-                return r;
+        memset(o->id, 0, sizeof(o->id));
         if (!o->enabled)
                 return SWARM_OK;
         if (!inst || !*inst)

@@ -241,7 +241,9 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
-        txn_opts_t txo;         /* exactly-once mode (txn.h); output copies it */
+        txn_opts_t txo = {.enabled = w->o.exactly_once,  /* txn.h; output copies it */
+                          .window_ms = w->o.txn_ms,
+                          .max_records = w->o.txn_max_records};
         rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned,
                                rb_inflight, rb_store_round, w->drain_deadline_ms};
         rd_kafka_conf_t *kc;

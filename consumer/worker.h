@@ -56,6 +56,8 @@ typedef struct worker_opts {
         int64_t max_inflight_messages;  /* 0: max_queue_rows as resolved */
         int64_t max_inflight_mb;        /* >= 1 */
         const char *metrics_bind;       /* NULL: every IPv4 interface */
+        int exactly_once;               /* txn.h */
+        int64_t txn_ms, txn_max_records;
 } worker_opts_t;
 
 /* Loads the models (consumer/models.h) before it returns.  librdkafka
