@@ -59,6 +59,14 @@ static void attr_g(Onnx__NodeProto *n, const char *name,
         mb_attr_g(&arena, n, name, g);
 }
 
+/* out = If(cond) with those branches. */
+static void if_node(Onnx__GraphProto *g, const char *cond, const char *out,
+                    Onnx__GraphProto *then_g, Onnx__GraphProto *else_g) {
+        Onnx__NodeProto *n = node(g, "If", cond, out);
+        attr_g(n, "then_branch", then_g);
+        attr_g(n, "else_branch", else_g);
+}
+
 /* An initializer: dtype 1 (float) or 7 (int64) or 9 (bool), raw data. */
 static void init(Onnx__GraphProto *g, const char *name, int dt, int ndim,
                  const int64_t *dims, const void *data) {
@@ -178,7 +186,6 @@ static void test_loop_const(swarm_backend_t *be) {
 
 static void test_if_const(swarm_backend_t *be, int cond) {
         Onnx__GraphProto *g = graph(), *th = graph(), *el = graph();
-        Onnx__NodeProto *n;
         swarm_model_t *m = NULL;
         uint8_t c = (uint8_t)cond;
         static const int64_t d4[] = {4};
@@ -191,9 +198,7 @@ static void test_if_const(swarm_backend_t *be, int cond) {
         init(el, "bias", 1, 1, d4, bias);       /* the branch's own */
         node(el, "Add", "x,bias", "e_out");
         vi(el, 1, "e_out", 1, -1, NULL);
-        n = node(g, "If", "c", "y");
-        attr_g(n, "then_branch", th);
-        attr_g(n, "else_branch", el);
+        if_node(g, "c", "y", th, el);
         vi(g, 1, "y", 1, 2, XD);
         {
                 float x[8];
@@ -369,7 +374,6 @@ static Onnx__GraphProto *count_loop(int64_t trips, int with_m,
 
 static void test_hostile(swarm_backend_t *be) {
         Onnx__GraphProto *g, *th;
-        Onnx__NodeProto *n;
         swarm_model_t *m = NULL;
 
         /* the bounded counting loop itself loads and counts */
@@ -407,9 +411,7 @@ static void test_hostile(swarm_backend_t *be) {
         vi(g, 0, "c", 9, 0, NULL);
         node(th, "Neg", "x", "t_out");
         vi(th, 1, "t_out", 1, -1, NULL);
-        n = node(g, "If", "c", "y");
-        attr_g(n, "then_branch", th);
-        attr_g(n, "else_branch", th);
+        if_node(g, "c", "y", th, th);
         vi(g, 1, "y", 1, 2, XD);
         expect(g, be, SWARM_ERR_UNSUPPORTED,
                "condition is computed at run time");
@@ -461,14 +463,11 @@ static void test_mutants(swarm_backend_t *be) {
                 if (!k) {
                         /* the sequence loop of test_loop_seq, nested If */
                         Onnx__GraphProto *body = graph(), *th = graph();
-                        Onnx__NodeProto *n;
                         seq_loop_begin(g, body, 3, "i");
                         node(body, "Less", "k1,bags", "c_out");
                         node(th, "Neg", "x", "t_out");
                         vi(th, 1, "t_out", 1, -1, NULL);
-                        n = node(body, "If", "c_out", "part");
-                        attr_g(n, "then_branch", th);
-                        attr_g(n, "else_branch", th);
+                        if_node(body, "c_out", "part", th, th);
                         node(body, "SequenceInsert", "seq_in,part",
                              "seq_out");
                         seq_loop_end(g, body, 12);
