@@ -12,6 +12,7 @@
 #include "swarm/conf.h"
 #include "swarm/device.h"
 #include "swarm/log.h"
+#include "txn.h" /* TXN_DEFAULT_*: the defaults of --txn-ms, --txn-max-records */
 #include "worker.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -43,7 +44,8 @@ static const swarm_opt_t opts[] = {
          .field = F(results)},
         {"reply-topics", 0, "swarm.reply.topics", "REGEX",
          "topics a request's reply_topic may name besides --results (POSIX "
-         "extended regex, whole name; default: none)", NULL, 0},
+         "extended regex, whole name; default: none)", NULL, 0,
+         .field = F(reply_topics)},
         {"dlq", 0, "swarm.dlq", "TOPIC",
          "dead-letter topic for undecodable requests", "requests.dlq", 0,
          .field = F(dlq)},
@@ -58,10 +60,11 @@ static const swarm_opt_t opts[] = {
          "0", 0, SWARM_OPT_INT, 0, 1 << 30, .field = F(max_queue_rows)},
         {"max-inflight-messages", 0, "swarm.max.inflight.messages", "N",
          "consumed messages not yet answered before fetching pauses (0: "
-         "--max-queue-rows as resolved)", "0", 0, SWARM_OPT_INT, 0, 1 << 30},
+         "--max-queue-rows as resolved)", "0", 0, SWARM_OPT_INT, 0, 1 << 30,
+         .field = F(max_inflight_messages)},
         {"max-inflight-mb", 0, "swarm.max.inflight.mb", "MB",
          "bytes of consumed messages not yet answered before fetching pauses",
-         "256", 0, SWARM_OPT_INT, 1, 1 << 20},
+         "256", 0, SWARM_OPT_INT, 1, 1 << 20, .field = F(max_inflight_mb)},
         {"batch-memory-mb", 0, "swarm.batch.memory.mb", "MB",
          "cap a batch's rows so the model's working memory stays under MB "
          "(0: no cap)", "0", 0, SWARM_OPT_INT, 0, 1 << 24, .field = F(batch_memory_mb)},
@@ -75,7 +78,7 @@ static const swarm_opt_t opts[] = {
          CONSUMER_METRICS_PORT, 0, SWARM_OPT_INT, -1, 65535, .field = F(metrics_port)},
         {"metrics-bind", 0, "swarm.metrics.bind", "ADDR",
          "numeric address the metrics server listens on (default: all IPv4 "
-         "interfaces; 127.0.0.1 keeps it local)", NULL, 0},
+         "interfaces; 127.0.0.1 keeps it local)", NULL, 0, .field = F(metrics_bind)},
         {"device", 0, "swarm.device", "auto|cpu|cuda[:N]",
          "where models run (auto: a GPU when present, else the CPU)", "auto", 0,
          .check = check_device, .field = F(device)},
@@ -97,13 +100,16 @@ static const swarm_opt_t opts[] = {
         {"exactly-once", 0, "swarm.exactly.once", NULL,
          "transactional output: responses, dead letters and offsets commit together "
          "(read_committed readers see each answer once; needs --worker-name or "
-         "-X group.instance.id, stable across restarts)", "false", 0, SWARM_OPT_BOOL},
+         "-X group.instance.id, stable across restarts)", "false", 0, SWARM_OPT_BOOL,
+         .field = F(exactly_once)},
         {"txn-ms", 0, "swarm.txn.ms", "MS",
-         "exactly-once: commit the open transaction at least this often", "100", 0,
-         SWARM_OPT_INT, 1, 600000},
+         "exactly-once: commit the open transaction at least this often",
+         SWARM_STRINGIFY(TXN_DEFAULT_MS), 0,
+         SWARM_OPT_INT, 1, 600000, .field = F(txn_ms)},
         {"txn-max-records", 0, "swarm.txn.max.records", "N",
-         "exactly-once: or once it holds this many records", "5000", 0, SWARM_OPT_INT,
-         1, 1 << 24},
+         "exactly-once: or once it holds this many records",
+         SWARM_STRINGIFY(TXN_DEFAULT_MAX_RECORDS), 0, SWARM_OPT_INT,
+         1, 1 << 24, .field = F(txn_max_records)},
         {"start-from-state", 0, "swarm.start.from.state", NULL,
          "start from --state-dir when the registry is unreachable", "false", 0,
          SWARM_OPT_BOOL, .field = F(start_from_state)},
@@ -128,7 +134,7 @@ static const swarm_opt_t opts[] = {
 static const swarm_cli_t cli = {
         "swarm-consumer",
         "-b BROKERS [-t TOPIC] [-g GROUP] (-M NAME=FILE.onnx | -R CONNINFO) [options]",
-        "Joins consumer group GROUP (default swarm-workers) on TOPIC (default\n"
+        "Joins consumer group GROUP (default " WORKER_GROUP_DEFAULT ") on TOPIC (default\n"
         "requests), micro-batches rows per model and version, runs them and\n"
         "writes one response per request.  Offsets are committed only after\n"
         "every response of a message is acknowledged by the broker.",
@@ -145,15 +151,19 @@ int main(int argc, char **argv) {
         worker_opts_t o;
         swarm_err_t err;
         struct sigaction sa;
-        int argi, rc = 1;
+        int argi, done, rc = 1;
 
         memset(&o, 0, sizeof(o));
         swarm_err_clear(&err);
-        if (swarm_conf_new(&conf, &err))
+        if (swarm_cli_start(&cli, argc, argv, &log, &o, &conf, &argi, &done, &err)) {
+                rc = swarm_cli_fail(&cli, &err);
+                swarm_err_clear(&err);
                 goto out;
-        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
+        }
+        if (done) {
+                rc = 0;
                 goto out;
-        rc = 1;
+        }
         if (argi < argc) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG, "unexpected argument \"%s\"",
                               argv[argi]);
@@ -161,10 +171,6 @@ int main(int argc, char **argv) {
                 swarm_err_clear(&err);
                 goto out;
         }
-        log.level = (swarm_level_t)swarm_log_level_parse(
-                swarm_conf_get(conf, "swarm.log.level"));
-        if (swarm_opts_fill(&cli, conf, &o, &err))
-                goto out;
         if (!o.model_files.n && !o.registry) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG,
                               "no model: give --model-file NAME=FILE.onnx or "

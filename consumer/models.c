@@ -78,13 +78,7 @@ int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
         mm->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : MODELS_BACKOFF_MAX_MS;
         mm->use_registry = o->use_registry;
         pthread_mutex_init(&mm->lock, NULL);
-        {
-                pthread_condattr_t ca;
-                pthread_condattr_init(&ca);
-                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-                pthread_cond_init(&mm->cond, &ca);
-                pthread_condattr_destroy(&ca);
-        }
+        swarm_clock_cond_init(&mm->cond);
         if (!o->backend) {
                 rc = swarm_err_set(err, SWARM_ERR_INVALID, "models_new: no backend");
                 goto out;
@@ -97,7 +91,12 @@ int models_new(const models_opts_t *o, const swarm_log_t *log, models_t **out,
 
         mm->conninfo = strdup(o->conninfo ? o->conninfo : "");
         mm->alias = strdup(o->alias ? o->alias : SWARM_REGISTRY_PRODUCTION);
-        mm->topic = strdup(o->request_topic ? o->request_topic : "requests");
+        /* the topic's default lives in the worker's option table alone */
+        if (!o->request_topic) {
+                rc = swarm_err_set(err, SWARM_ERR_INVALID, "models_new: no request topic");
+                goto out;
+        }
+        mm->topic = strdup(o->request_topic);
         if (!mm->conninfo || !mm->alias || !mm->topic)
                 goto nomem;
         if (o->n_names) {

@@ -68,7 +68,7 @@ typedef struct models_opts {
          * request_topic is request_topic (re-read on every notification) */
         const char *const *names;
         size_t n_names;
-        const char *request_topic;
+        const char *request_topic;      /* required with use_registry */
         const char *alias;              /* NULL: "production" */
         size_t cache_bytes;             /* 0: no bound */
         int64_t backoff_max_ms;         /* 0: 5000 */

@@ -151,7 +151,7 @@ int output_new(const output_conf_t *c, rd_kafka_conf_t *kc,
                 for (int i = 0; i < POISON_MAX; i++)
                         o->poison[i].offset = -1;
                 pthread_mutex_init(&o->txn_lock, NULL);
-                pthread_cond_init(&o->gate_cond, NULL);
+                swarm_clock_cond_init(&o->gate_cond);
                 if ((r = txn_producer_conf(&o->txn, kc, err)))
                         goto fail;
                 if (!(o->kc_dup = rd_kafka_conf_dup(kc))) {
@@ -744,10 +744,7 @@ void output_before_poll(output_t *o) {
         output_rewind(o);
         pthread_mutex_lock(&o->txn_lock);
         if (o->gate) {
-                clock_gettime(CLOCK_REALTIME, &dl);
-                dl.tv_nsec += (long)OUTPUT_GATE_MAX_MS * 1000000L;
-                dl.tv_sec += dl.tv_nsec / 1000000000L;
-                dl.tv_nsec %= 1000000000L;
+                dl = swarm_clock_timespec(swarm_clock_us() + OUTPUT_GATE_MAX_MS * 1000);
                 while (o->gate &&
                        pthread_cond_timedwait(&o->gate_cond, &o->txn_lock, &dl) == 0)
                         ;

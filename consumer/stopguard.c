@@ -45,7 +45,6 @@ static void *guard_main(void *arg) {
 int stopguard_start(int64_t timeout_ms, const swarm_log_t *log,
                     stopguard_t **out, swarm_err_t *err) {
         stopguard_t *g;
-        pthread_condattr_t ca;
 
         if (timeout_ms <= 0)
                 return swarm_err_set(err, SWARM_ERR_CONFIG,
@@ -56,10 +55,7 @@ int stopguard_start(int64_t timeout_ms, const swarm_log_t *log,
         g->until_us = swarm_clock_us() + timeout_ms * 1000;
         g->log = log;
         pthread_mutex_init(&g->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&g->cond, &ca);
-        pthread_condattr_destroy(&ca);
+        swarm_clock_cond_init(&g->cond);
         if (pthread_create(&g->thr, NULL, guard_main, g)) {
                 pthread_cond_destroy(&g->cond);
                 pthread_mutex_destroy(&g->lock);

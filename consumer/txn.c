@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "swarm/clock.h"
+#include "worker.h" /* WORKER_GROUP_DEFAULT */
 
 int txn_id_make(const char *group, const char *instance, char *out,
                 swarm_err_t *err) {
@@ -37,15 +38,8 @@ int txn_opts_load(const swarm_conf_t *conf, const char *worker_name,
                   txn_opts_t *o, swarm_err_t *err) {
         const char *group = swarm_conf_get(conf, "group.id");
         const char *inst = swarm_conf_get(conf, "group.instance.id");
-        int r;
 
-        memset(o, 0, sizeof(*o));
-        if ((r = swarm_conf_get_bool(conf, "swarm.exactly.once", 0, &o->enabled, err)) ||
-            (r = swarm_conf_get_i64(conf, "swarm.txn.ms", TXN_DEFAULT_MS, &o->window_ms,
-                                    err)) ||
-            (r = swarm_conf_get_i64(conf, "swarm.txn.max.records", TXN_DEFAULT_MAX_RECORDS,
-                                    &o->max_records, err)))
-                return r;
+        memset(o->id, 0, sizeof(o->id));
         if (!o->enabled)
                 return SWARM_OK;
         if (!inst || !*inst)
@@ -55,7 +49,7 @@ int txn_opts_load(const swarm_conf_t *conf, const char *worker_name,
                                      "--exactly-once needs a stable instance name: give "
                                      "--worker-name or -X group.instance.id (a host-pid "
                                      "name would never fence a killed predecessor)");
-        return txn_id_make(group && *group ? group : "swarm-workers", inst, o->id, err);
+        return txn_id_make(group && *group ? group : WORKER_GROUP_DEFAULT, inst, o->id, err);
 }
 
 static int set(rd_kafka_conf_t *kc, const char *k, const char *v, swarm_err_t *err) {

@@ -61,8 +61,10 @@ typedef struct txn_opts {
 int txn_id_make(const char *group, const char *instance, char *out,
                 swarm_err_t *err);
 
-/* Read swarm.exactly.once, swarm.txn.ms, swarm.txn.max.records and derive
- * the id from group.id (default swarm-workers) and the instance:
+/* Complete `o`, whose enabled, window_ms and max_records the caller set
+ * (the worker's option table: --exactly-once, --txn-ms, --txn-max-records,
+ * defaults TXN_DEFAULT_*): with exactly-once on, derive the id from
+ * group.id (default swarm-workers) and the instance:
  * group.instance.id when set, else `worker_name` when it was given (NULL or
  * "" when it was not).  Exactly-once without a stable instance is a
  * configuration error: a host-pid name would never fence anyone. */

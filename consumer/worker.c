@@ -210,7 +210,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
 static int start_kafka(worker_t *w, swarm_err_t *err) {
         static const char *const cons_defaults[] = {
-                "group.id", "swarm-workers",
+                "group.id", WORKER_GROUP_DEFAULT,
                 "enable.auto.offset.store", "false",
                 "enable.auto.commit", "true",
                 "auto.commit.interval.ms", "1000",
@@ -241,7 +241,9 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
         output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
-        txn_opts_t txo;         /* exactly-once mode (txn.h); output copies it */
+        txn_opts_t txo = {.enabled = w->o.exactly_once,  /* txn.h; output copies it */
+                          .window_ms = w->o.txn_ms,
+                          .max_records = w->o.txn_max_records};
         rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned,
                                rb_inflight, rb_store_round, w->drain_deadline_ms};
         rd_kafka_conf_t *kc;
@@ -313,7 +315,7 @@ static int start_http(worker_t *w, swarm_err_t *err) {
         swarm_metrics_http_opts_t ho;
 
         memset(&ho, 0, sizeof(ho));
-        ho.bind = swarm_conf_get(w->conf, "swarm.metrics.bind");
+        ho.bind = w->o.metrics_bind;
         ho.port = (int)w->o.metrics_port;
         return swarm_metrics_http_listen(w->metrics, &ho, ready_cb, w, w->log, &w->http,
                                          err);
@@ -463,9 +465,8 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         if (job_fatal_is_set(&w->fatal)) {
                 /* the first cause, with its own code */
                 pthread_mutex_lock(&w->fatal.lock);
-                r = swarm_err_set(err, w->fatal.err.code, "%s", w->fatal.err.msg);
-                if (err)
-                        err->fatal = 1;
+                r = swarm_err_set_flags(err, w->fatal.err.code, SWARM_ERR_F_FATAL, "%s",
+                                        w->fatal.err.msg);
                 pthread_mutex_unlock(&w->fatal.lock);
                 return r;
         }

@@ -28,6 +28,9 @@ typedef struct worker worker_t;
 /* The worker's settings, filled from swarm-consumer's option table
  * (consumer/main.c), which holds every default and bound; nothing here is
  * defaulted again.  Strings are borrowed and must outlive the worker. */
+/* The consumer group when -g is not given (librdkafka's group.id). */
+#define WORKER_GROUP_DEFAULT "swarm-workers"
+
 typedef struct worker_opts {
         const char *topic, *results, *dlq;
         const char *name;               /* NULL or "": host-pid */
@@ -49,6 +52,12 @@ typedef struct worker_opts {
         int warmup;                     /* run each model before joining */
         int64_t stop_timeout_ms;        /* > 0: a stop exits within it; 0: unbounded */
         int64_t revoke_defer_ms;        /* rebalance.h; 0: at once */
+        const char *reply_topics;       /* reply.h allowlist regex; NULL: none */
+        int64_t max_inflight_messages;  /* 0: max_queue_rows as resolved */
+        int64_t max_inflight_mb;        /* >= 1 */
+        const char *metrics_bind;       /* NULL: every IPv4 interface */
+        int exactly_once;               /* txn.h */
+        int64_t txn_ms, txn_max_records;
 } worker_opts_t;
 
 /* Loads the models (consumer/models.h) before it returns.  librdkafka

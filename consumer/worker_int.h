@@ -108,10 +108,8 @@ struct worker {
 
 /* ------------------------------------------- worker_queues.c */
 
-/* Condition variables on the monotonic clock (deadlines are computed on
- * it); cond_wait_until() waits until signalled or the monotonic time
- * `until_us`. */
-void cond_init_mono(pthread_cond_t *c);
+/* Wait on `c` (made with swarm_clock_cond_init(): deadlines are computed
+ * on the monotonic clock) until signalled or the monotonic time `until_us`. */
 void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t until_us);
 /* Push one job to the exec queue (blocks while it holds max_queue_rows). */
 void exec_push(worker_t *w, job_t *j);

@@ -23,15 +23,6 @@
 /* Retry after a failed allocation of a batch (the queue keeps its rows). */
 #define BATCH_ALLOC_RETRY_US 1000
 
-void cond_init_mono(pthread_cond_t *c) {
-        pthread_condattr_t ca;
-        /* deadlines are computed on the monotonic clock, so wait on it */
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(c, &ca);
-        pthread_condattr_destroy(&ca);
-}
-
 /* Wait on `c` until signalled or until the monotonic time `until_us`. */
 void cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
                             int64_t until_us) {

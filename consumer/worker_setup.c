@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
 #include "swarm/device.h"
 #include "swarm/schemareg.h"
 #include "worker_int.h"
@@ -16,9 +17,6 @@
  * (else 4 x max batch rows): room for the batch being filled, one waiting
  * and one in compute, and for registry deployments with bigger batches. */
 #define EXECQ_MIN_ROWS 4096
-/* In-flight bounds when not configured: messages (0: --max-queue-rows, so
- * the exec queue cannot fill before fetching pauses) and bytes. */
-#define INFLIGHT_DEFAULT_MB 256
 /* The drain on revoke stops waiting this long before max.poll.interval.ms,
  * and at most after half of it. */
 #define DRAIN_MARGIN_MS 10000
@@ -87,12 +85,12 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         w->kop.log = log;
         job_fatal_init(&w->fatal);
         pthread_mutex_init(&w->execq.lock, NULL);
-        cond_init_mono(&w->execq.cond);
-        cond_init_mono(&w->execq.space);
+        swarm_clock_cond_init(&w->execq.cond);
+        swarm_clock_cond_init(&w->execq.space);
         batcher_init(&w->execq.b);
         pthread_mutex_init(&w->outq.lock, NULL);
-        cond_init_mono(&w->outq.cond);
-        cond_init_mono(&w->outq.space);
+        swarm_clock_cond_init(&w->outq.cond);
+        swarm_clock_cond_init(&w->outq.space);
 
         gethostname(host, sizeof(host) - 1);
         if (o->name && *o->name)
@@ -122,21 +120,24 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
         w->blas_threads = (int)threads;
 
         {
-                int64_t mb = 0, msgs = 0, mpi = 300000;
-                if ((r = swarm_conf_get_i64(conf, "swarm.max.inflight.messages", 0, &msgs,
-                                            err)) ||
-                    (r = swarm_conf_get_i64(conf, "swarm.max.inflight.mb",
-                                            INFLIGHT_DEFAULT_MB, &mb, err)) ||
-                    (r = swarm_conf_get_i64(conf, "max.poll.interval.ms", 300000, &mpi,
+                int64_t mpi = 300000;
+                if (o->max_inflight_mb < 1) {
+                        r = swarm_err_set(err, SWARM_ERR_CONFIG, "max inflight MB must be >= 1");
+                        goto fail;
+                }
+                if ((r = swarm_conf_get_i64(conf, "max.poll.interval.ms", 300000, &mpi,
                                             err)))
                         goto fail;
-                w->max_inflight_msgs = msgs > 0 ? msgs : w->max_queue_rows;
-                w->max_inflight_bytes = (mb > 0 ? mb : INFLIGHT_DEFAULT_MB) << 20;
+                /* 0 messages: --max-queue-rows, so the exec queue cannot
+                 * fill before fetching pauses */
+                w->max_inflight_msgs = o->max_inflight_messages > 0 ? o->max_inflight_messages
+                                                                    : w->max_queue_rows;
+                w->max_inflight_bytes = o->max_inflight_mb << 20;
                 w->drain_deadline_ms = mpi - DRAIN_MARGIN_MS < mpi / 2
                                                ? mpi / 2
                                                : mpi - DRAIN_MARGIN_MS;
         }
-        if ((r = reply_new(o->results, swarm_conf_get(conf, "swarm.reply.topics"),
+        if ((r = reply_new(o->results, o->reply_topics,
                            &w->reply, err)) ||
             (r = swarm_codec_new(&w->codec, err)) ||
             (r = swarm_schemareg_setup(conf, log, w->codec, o->topic,

@@ -334,10 +334,10 @@ int main(int argc, char **argv) {
         swarm_str_t *meta = NULL;
         run_t rn;
         producer_opts_t po;
-        const char *model, *input, *reply, *output, *topic, *results, *prefix, *lvl;
+        const char *model, *input, *reply, *output, *topic, *results, *prefix;
         int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
         double rate;
-        int argi = 0, wait, keyed, rc = 1, r;
+        int argi = 0, done = 0, wait, keyed, rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
@@ -351,21 +351,21 @@ int main(int argc, char **argv) {
         swarm_err_clear(&err);
         memset(&rn, 0, sizeof(rn));
         memset(&po, 0, sizeof(po));
-        if (swarm_conf_new(&conf, &err)) {
-                fprintf(stderr, "swarm-producer: %s\n", err.msg);
-                return 1;
-        }
-        if ((rc = swarm_cli_main(&producer_cli, argc, argv, conf, &argi)) >= 0)
+        if (swarm_cli_start(&producer_cli, argc, argv, &lg, &po, &conf, &argi,
+                            &done, &err)) {
+                rc = swarm_cli_fail(&producer_cli, &err);
                 goto out;
+        }
+        if (done) {
+                rc = 0;
+                goto out;
+        }
         rc = 2; /* usage errors until the options check out */
         if (argi < argc) {
                 rc = usage("unexpected argument \"%s\"", argv[argi]);
                 goto out;
         }
-        if ((lvl = swarm_conf_get(conf, "swarm.log.level")))
-                lg.level = (swarm_level_t)swarm_log_level_parse(lvl);
-        if (swarm_opts_fill(&producer_cli, conf, &po, &err) ||
-            swarm_conf_get_i64(conf, "swarm.model.version", -1, &version, &err) ||
+        if (swarm_conf_get_i64(conf, "swarm.model.version", -1, &version, &err) ||
             swarm_conf_get_i64(conf, "swarm.deadline.ms", -1, &deadline, &err)) {
                 rc = swarm_cli_error(&producer_cli, &err);
                 goto out;

@@ -696,26 +696,24 @@ static int check_usage(const ctx_t *x) {
 int main(int argc, char **argv) {
         ctx_t x;
         swarm_err_t err;
-        int argi, rc = 1;
+        int argi, done, rc = 1;
         const char *db;
 
         memset(&x, 0, sizeof(x));
         x.log = (swarm_log_t){SWARM_LOG_WARN, "swarm-registry", NULL};
         swarm_err_clear(&err);
-        if (swarm_conf_new(&x.conf, &err))
-                goto out;
         permute(argc, argv);
-        if ((rc = swarm_cli_main(&cli, argc, argv, x.conf, &argi)) >= 0)
-                goto out;
-        rc = 1;
-        if (swarm_conf_get(x.conf, "swarm.log.level"))
-                x.log.level = (swarm_level_t)swarm_log_level_parse(
-                        swarm_conf_get(x.conf, "swarm.log.level"));
-        if (swarm_opts_fill(&cli, x.conf, &x.o, &err)) {
-                rc = swarm_cli_error(&cli, &err);
+        if (swarm_cli_start(&cli, argc, argv, &x.log, &x.o, &x.conf, &argi, &done,
+                            &err)) {
+                rc = swarm_cli_fail(&cli, &err);
                 swarm_err_clear(&err);
                 goto out;
         }
+        if (done) {
+                rc = 0;
+                goto out;
+        }
+        rc = 1;
         if (argi >= argc) {
                 rc = usage("no command%s", "");
                 goto out;

@@ -183,8 +183,11 @@ static void reap(actuator_t *a, double now) {
         }
 }
 
+/* The --exec command once {n} is replaced. */
+#define ACTUATOR_CMD_SIZE 4096
+
 static int run_exec(actuator_t *a, int n, swarm_err_t *err) {
-        char cmd[4096], num[16];
+        char cmd[ACTUATOR_CMD_SIZE], num[16];
         const char *p = a->cmd, *q;
         size_t len = 0;
         int status;

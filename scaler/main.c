@@ -462,7 +462,7 @@ int main(int argc, char **argv) {
         struct sigaction sa;
         const char *topic, *group, *akind;
         const char *last_reason = "";
-        int argi, rc = 1, status = 0, group_api, last_desired = -1;
+        int argi, done, rc = 1, status = 0, group_api, last_desired = -1;
         scaler_opts_t so;
         int64_t port;
         double poll_s, stop_timeout, next_poll;
@@ -475,20 +475,19 @@ int main(int argc, char **argv) {
                 argv++;
                 argc--;
         }
-        if (swarm_conf_new(&conf, &err))
-                goto out;
-        if ((rc = swarm_cli_main(&cli, argc, argv, conf, &argi)) >= 0)
-                goto out;
-        rc = 1;
-        log.level = (swarm_level_t)swarm_log_level_parse(swarm_conf_get(conf, "swarm.log.level"));
         /* usage errors first: nothing below may connect before they are
          * ruled out (the topic may still come from the registry) */
-        group = swarm_conf_get(conf, "group.id");
-        if (swarm_opts_fill(&cli, conf, &so, &err)) {
-                rc = swarm_cli_error(&cli, &err);
+        if (swarm_cli_start(&cli, argc, argv, &log, &so, &conf, &argi, &done, &err)) {
+                rc = swarm_cli_fail(&cli, &err);
                 swarm_err_clear(&err);
                 goto out;
         }
+        if (done) {
+                rc = 0;
+                goto out;
+        }
+        rc = 1;
+        group = swarm_conf_get(conf, "group.id");
         if (!swarm_conf_get(conf, "bootstrap.servers") || !group ||
             (!so.topic && !(so.registry && so.model))) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG, "-b, -t and -g are required");
@@ -539,7 +538,7 @@ int main(int argc, char **argv) {
                          stop_timeout, &log, &act, &err) ||
             watch_new(conf, topic, group, group_api, &log, &w, &err) ||
             policy_new(&pc, watch_partitions(w), &p, &err) ||
-            status_page_new(topic, group, swarm_conf_get(conf, "swarm.registry"),
+            status_page_new(topic, group, so.registry,
                             fmax(5, poll_s), &log, &sp, &err))
                 goto out;
         swarm_metrics_http_page(http, "/", status_page_render, sp);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "swarm/clock.h"
 #include "swarm/registry.h"
 
 #define MAX_MODELS 16
@@ -94,7 +95,7 @@ int status_page_new(const char *topic, const char *group,
         sp->refresh_s = refresh_s > 1 ? refresh_s : 1;
         sp->log = log;
         sp->last_desired = -1;
-        pthread_cond_init(&sp->wake, NULL);
+        swarm_clock_cond_init(&sp->wake);
         if (!sp->topic || !sp->group || (registry && !sp->registry)) {
                 status_page_destroy(sp);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "status page: strdup");
@@ -182,8 +183,8 @@ static void *models_main(void *opaque) {
         for (;;) {
                 struct timespec until;
                 read_models(sp);
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += (time_t)MODELS_EVERY_S;
+                until = swarm_clock_timespec(swarm_clock_us() +
+                                             (int64_t)(MODELS_EVERY_S * 1000000));
                 pthread_mutex_lock(&sp->lock);
                 while (!sp->stop &&
                        pthread_cond_timedwait(&sp->wake, &sp->lock, &until) == 0)

@@ -89,9 +89,6 @@ int swarm_array_parse_npy(const void *buf, size_t len, const char *name,
                           int to_float32, swarm_array_t **out,
                           swarm_err_t *err);
 
-/* Convert in place to FLOAT32 (no-op when already FLOAT32). */
-int swarm_array_to_float32(swarm_array_t *a, swarm_err_t *err);
-
 /* Write an .npy file (format version 1.0, C order, any swarm dtype but
  * BFLOAT16).  The file is written to path.tmp and renamed, so readers never
  * see a partial file. */

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "swarm/err.h"
+#include "swarm/log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -168,6 +169,24 @@ int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err);
  * the exit code now: 0 after --help or -X list, 2 after a usage error. */
 int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
                    swarm_conf_t *c, int *argi);
+
+/* The start-up every program's main() shares, written once: a conf
+ * (*conf: NULL makes a new one; a conf the caller made is used as it is, so
+ * a program may add defaults of its own first), swarm_cli_parse(), the
+ * level of --log-level into `log` (NULL: none) and swarm_opts_fill() into
+ * `dst` (NULL: none).  *conf is the caller's to destroy whatever the result;
+ * *argi is the first positional argument.  Returns SWARM_OK to go on (*done
+ * 0) or after --help or -X list were printed (*done 1: exit 0); otherwise
+ * the code, with `err` filled and nothing printed: swarm_cli_fail() prints
+ * it and gives the exit code. */
+int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
+                    swarm_log_t *log, void *dst, swarm_conf_t **conf,
+                    int *argi, int *done, swarm_err_t *err);
+
+/* Print an error of swarm_cli_start() and return the exit code: 1 when
+ * memory ran out (a runtime error), else 2 (a usage error, printed as
+ * swarm_cli_error() does). */
+int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err);
 
 /* Store every option with a field (and the topic, see swarm_cli_t) into the
  * struct at `dst` with its type.  Strings are borrowed from `c`, which must

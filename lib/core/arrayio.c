@@ -220,31 +220,6 @@ size_t swarm_array_row_bytes(const swarm_array_t *a) {
         return rows > 0 ? a->size / (size_t)rows : 0;
 }
 
-int swarm_array_to_float32(swarm_array_t *a, swarm_err_t *err) {
-        size_t es = swarm_dtype_size(a->dtype), n;
-        float *f;
-
-        if (a->dtype == SWARM_DTYPE_FLOAT32)
-                return SWARM_OK;
-        if (!es)
-                return swarm_err_set(err, SWARM_ERR_INVALID, "bad dtype");
-        n = a->size / es;
-        f = malloc(n ? n * sizeof(float) : 1);
-        if (!f)
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-        convert_to_f32((int)a->dtype, a->data, n, f);
-        if (a->map)
-                munmap(a->map, a->map_len);
-        else
-                free(a->data);
-        a->map = NULL;
-        a->map_len = 0;
-        a->data = f;
-        a->size = n * sizeof(float);
-        a->dtype = SWARM_DTYPE_FLOAT32;
-        return SWARM_OK;
-}
-
 /* A whole file, mapped (or NULL for an empty one). */
 typedef struct file_map {
         unsigned char *p;
@@ -898,14 +873,19 @@ static const char *npy_descr(swarm_dtype_t dt) {
         }
 }
 
+/* The buffer of "PATH.tmp"; a longer path is refused (write_atomic()). */
+#define TMP_PATH_SIZE 4096
+
 /* Write through path.tmp and rename, so a reader never sees half a file. */
 static int write_atomic(const char *path, const void *head, size_t head_len,
                         const void *body, size_t body_len, FILE **keep,
                         swarm_err_t *err) {
-        char tmp[4096];
+        char tmp[TMP_PATH_SIZE];
         FILE *fp;
 
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+                return swarm_err_set(err, SWARM_ERR_INVALID, "%.64s...: path too long",
+                                     path);
         fp = fopen(tmp, "wb");
         if (!fp)
                 return swarm_err_set(err, SWARM_ERR_IO, "%s: %s", tmp,
@@ -970,7 +950,7 @@ int swarm_array_write_csv(const char *path, const swarm_array_t *a,
         size_t es = swarm_dtype_size(a->dtype), elems, cols;
         int64_t rows = swarm_array_rows(a);
         const unsigned char *d = a->data;
-        char tmp[4096];
+        char tmp[TMP_PATH_SIZE];
         FILE *fp = NULL;
         int r;
 

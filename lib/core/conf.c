@@ -91,8 +91,13 @@ static char *trim(char *s) {
         return s;
 }
 
+/* The longest config-file line and -X key=value read, and the "FILE:LINE"
+ * origin kept with a value (a path plus a line number). */
+#define CONF_LINE_SIZE 4096
+#define CONF_ORIGIN_SIZE 600
+
 int swarm_conf_load_file(swarm_conf_t *c, const char *path, swarm_err_t *err) {
-        char line[4096], origin[600];
+        char line[CONF_LINE_SIZE], origin[CONF_ORIGIN_SIZE];
         FILE *fp = fopen(path, "r");
         int lineno = 0, r = SWARM_OK;
 
@@ -418,6 +423,36 @@ int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
         return done ? 0 : -1;
 }
 
+int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
+                    swarm_log_t *log, void *dst, swarm_conf_t **conf,
+                    int *argi, int *done, swarm_err_t *err) {
+        const char *lvl;
+        int level;
+
+        *done = 0;
+        *argi = argc;
+        if (!*conf && swarm_conf_new(conf, err))
+                return err->code;
+        if (swarm_cli_parse(cli, argc, argv, *conf, argi, done, err))
+                return err->code;
+        if (*done)
+                return SWARM_OK;
+        if (log && (lvl = swarm_conf_get(*conf, "swarm.log.level")) &&
+            (level = swarm_log_level_parse(lvl)) >= 0)
+                log->level = (swarm_level_t)level;
+        if (dst && swarm_opts_fill(cli, *conf, dst, err))
+                return err->code;
+        return SWARM_OK;
+}
+
+int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err) {
+        if (err && err->code == SWARM_ERR_NOMEM) {
+                fprintf(stderr, "%s: %s\n", cli->prog, err->msg);
+                return 1;
+        }
+        return swarm_cli_error(cli, err);
+}
+
 /* Environment variable for an option: SWARM_ + upper-cased name, '-' -> '_'. */
 static void env_name(const char *name, char *buf, size_t size) {
         size_t n = (size_t)snprintf(buf, size, "SWARM_");
@@ -682,7 +717,7 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
                                              argv[optind - 1]);
                 if (ch == 'X') {
                         char *eq;
-                        char kv[4096];
+                        char kv[CONF_LINE_SIZE];
                         if (!strcmp(optarg, "list")) {
                                 list = 1;
                                 continue;

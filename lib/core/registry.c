@@ -1138,13 +1138,10 @@ static int idle_check(swarm_registry_t *r, int64_t now, swarm_err_t *err) {
                         r->last_rx_ms = now;
                 } else if (now - r->probe_ms >= r->answer_ms) {
                         r->broken = 1;
-                        swarm_err_set(err, SWARM_ERR_IO,
-                                      "registry connection %s lost: no answer to "
-                                      "the idle check within %d ms", r->where,
-                                      r->answer_ms);
-                        if (err)
-                                err->retriable = 1;
-                        return SWARM_ERR_IO;
+                        return swarm_err_set_flags(err, SWARM_ERR_IO, SWARM_ERR_F_RETRIABLE,
+                                                   "registry connection %s lost: no "
+                                                   "answer to the idle check within %d ms",
+                                                   r->where, r->answer_ms);
                 }
                 return SWARM_OK;
         }

@@ -11,6 +11,7 @@
  * One curl easy handle per request: requests are rare (start-up and unknown
  * ids), and a handle per call keeps fetches from different threads apart.
  */
+#include "swarm/clock.h"
 #include "swarm/schemareg.h"
 
 #include <curl/curl.h>
@@ -86,12 +87,6 @@ static const char *setting(const swarm_conf_t *c, int i, const char **key) {
             (v = swarm_conf_get(c, "schema.registry.basic.auth.user.info")))
                 *key = "schema.registry.basic.auth.user.info";
         return v;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int parse_strategy(const char *s, swarm_subject_strategy_t *out) {
@@ -313,12 +308,11 @@ static int http(const swarm_schemareg_t *sr, const char *path,
                 curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
         cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
-                rc = swarm_err_set(err, SWARM_ERR_IO, "%s: %s", url,
-                                   r.too_big ? "reply over 4 MiB"
-                                   : *cerr   ? cerr
-                                             : curl_easy_strerror(cc));
-                if (err && !r.too_big)
-                        err->retriable = 1;
+                rc = swarm_err_set_flags(err, SWARM_ERR_IO,
+                                         r.too_big ? 0 : SWARM_ERR_F_RETRIABLE, "%s: %s", url,
+                                         r.too_big ? "reply over 4 MiB"
+                                         : *cerr   ? cerr
+                                                   : curl_easy_strerror(cc));
                 free(r.data);
         } else {
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -340,10 +334,9 @@ static int http_error(long status, const char *body, const char *what,
                             : status == 404                ? SWARM_ERR_NOT_FOUND
                             : status == 409 || status == 422 ? SWARM_ERR_INVALID
                                                            : SWARM_ERR_IO;
-        int rc = swarm_err_set(err, code, "%s: HTTP %ld%s%.200s", what, status,
-                               msg ? ": " : "", msg ? msg : "");
-        if (err && status >= 500)
-                err->retriable = 1;
+        int rc = swarm_err_set_flags(err, code, status >= 500 ? SWARM_ERR_F_RETRIABLE : 0,
+                                     "%s: HTTP %ld%s%.200s", what, status,
+                                     msg ? ": " : "", msg ? msg : "");
         json_decref(j);
         return rc;
 }
@@ -422,7 +415,7 @@ out:
 
 /* 0: not seen lately; 1: failed; 2: served, and asked for again. */
 static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
-        int64_t now = now_ms();
+        int64_t now = swarm_clock_ms();
         int hit = 0;
 
         pthread_mutex_lock(&sr->lock);
@@ -440,7 +433,7 @@ static int recently_failed(swarm_schemareg_t *sr, int32_t id) {
 static void remember_failed(swarm_schemareg_t *sr, int32_t id, int served) {
         pthread_mutex_lock(&sr->lock);
         sr->failed[sr->next_failed] = (struct failed_id){
-                id, now_ms() + SWARM_SCHEMAREG_RETRY_MS, served};
+                id, swarm_clock_ms() + SWARM_SCHEMAREG_RETRY_MS, served};
         sr->next_failed = (sr->next_failed + 1) % MAX_FAILED;
         if (sr->n_failed < MAX_FAILED)
                 sr->n_failed++;

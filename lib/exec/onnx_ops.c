@@ -3866,7 +3866,10 @@ static int h_pad(OPARGS) {
         return SWARM_OK;
 }
 
-/* ---- the operator table ---- */
+/* ---- the operator table ----
+ * One row per ONNX operator: its handler and input count.  The rows look
+ * alike on purpose (a table that `duplicates` reports as repeated lines);
+ * docs/gen_operators.py reads it for the README's operator list. */
 
 typedef struct opdef {
         const char *name;

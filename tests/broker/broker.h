@@ -18,6 +18,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "swarm/clock.h" /* swarm_clock_ms() for the waits */
 #include "swarm/err.h"
 #include "swarm/log.h"
 
@@ -102,9 +103,6 @@ int swarm_broker_rmtree(const char *path, swarm_err_t *err);
 
 /* Write the last `lines` lines of path to stderr, framed. */
 void swarm_broker_tail(const swarm_log_t *lg, const char *path, int lines);
-
-/* Monotonic milliseconds. */
-long long swarm_broker_now_ms(void);
 
 /* Sleep ms, returning early on a signal. */
 void swarm_broker_sleep_ms(int ms);

@@ -105,7 +105,7 @@ static int fetch_jars(const swarm_broker_opts_t *o, kraft_t *k,
         char marker[PATH_MAX], pom_def[PATH_MAX], ver_def[128];
         char out_def[PATH_MAX + 32], mvn_log[PATH_MAX];
         const char *pom = getenv("SWARM_BROKER_POM");
-        long long t0 = swarm_broker_now_ms();
+        long long t0 = swarm_clock_ms();
         int lfd = -1, rc, status = 0;
         pid_t pid;
         FILE *f;
@@ -203,7 +203,7 @@ locked:
                 goto out;
         }
         SWARM_INFO(&o->log, "fetched kafka broker version=%s ms=%lld",
-                   o->kafka_version, swarm_broker_now_ms() - t0);
+                   o->kafka_version, swarm_clock_ms() - t0);
         rc = SWARM_OK;
 out:
         close(lfd); /* releases the flock */
@@ -306,7 +306,7 @@ static void cluster_id(char out[23]) {
         int o = 0;
 
         if (getrandom(b, 16, 0) != 16) {
-                long long t = swarm_broker_now_ms() ^ getpid();
+                long long t = swarm_clock_ms() ^ getpid();
                 memcpy(b, &t, sizeof(t));
         }
         b[0] |= 1; /* never the reserved all-zero id */
@@ -492,7 +492,7 @@ int swarm_broker_kraft_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
                 return rc;
         if (swarm_broker_stop)
                 return SWARM_OK;
-        t0 = swarm_broker_now_ms();
+        t0 = swarm_clock_ms();
         snprintf(k.cp, sizeof(k.cp), "%s/*", k.jars);
         snprintf(k.dir, sizeof(k.dir), "%s/swarm-broker-XXXXXX",
                  tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -527,7 +527,7 @@ int swarm_broker_kraft_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
         SWARM_INFO(&o->log, "kafka broker ready bootstrap=%s version=%s "
                    "topics=%d start_ms=%lld pid=%d dir=%s", bootstrap,
                    o->kafka_version, o->topic_cnt,
-                   swarm_broker_now_ms() - t0, (int)k.pid, k.dir);
+                   swarm_clock_ms() - t0, (int)k.pid, k.dir);
         if ((rc = swarm_broker_publish(o, bootstrap, err)))
                 goto out;
 
@@ -552,10 +552,10 @@ int swarm_broker_kraft_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
         rc = SWARM_OK;
 out:
         if (k.pid > 0) {
-                long long s = swarm_broker_now_ms();
+                long long s = swarm_clock_ms();
                 swarm_broker_kill_child(k.pid, STOP_GRACE_MS);
                 SWARM_DEBUG(&o->log, "kafka broker stopped ms=%lld",
-                            swarm_broker_now_ms() - s);
+                            swarm_clock_ms() - s);
         }
         {
                 swarm_err_t rmerr;

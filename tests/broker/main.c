@@ -33,31 +33,45 @@ static void on_signal(int sig) {
         swarm_broker_stop = 1;
 }
 
+/* What the option table fills (swarm_opts_fill()); read_conf() moves it
+ * into swarm_broker_opts_t. */
+typedef struct cli_opts {
+        const char *bootstrap_file, *cache_dir, *kafka_version;
+        int mock;
+        int64_t start_timeout_s, mock_brokers, metrics_port;
+} cli_opts_t;
+
+#define F(m) SWARM_FIELD(cli_opts_t, m)
 static const swarm_opt_t opts[] = {
         {"topic", 0, "swarm.broker.topic", "NAME:PARTITIONS",
          "create a topic (partitions default 1)", NULL, 1},
         {"bootstrap-file", 0, "swarm.broker.bootstrap.file", "PATH",
-         "also write the bootstrap line there (atomically)", NULL, 0},
+         "also write the bootstrap line there (atomically)", NULL, 0,
+         .field = F(bootstrap_file)},
         {"cache", 0, "swarm.broker.cache", "DIR",
          "broker jar cache (default $SWARM_CACHE, $XDG_CACHE_HOME/swarm or "
-         "~/.cache/swarm)", NULL, 0},
+         "~/.cache/swarm)", NULL, 0, .field = F(cache_dir)},
         {"kafka-version", 0, "swarm.broker.kafka.version", "V",
-         "Apache Kafka broker version (see docs/kafka.md)", DEFAULT_KAFKA_VERSION, 0},
+         "Apache Kafka broker version (see docs/kafka.md)", DEFAULT_KAFKA_VERSION, 0,
+         .field = F(kafka_version)},
         {"start-timeout", 0, "swarm.broker.start.timeout.s", "S",
-         "seconds to wait for the broker", "120", 0},
+         "seconds to wait for the broker", "120", 0, SWARM_OPT_INT, 1, 3600,
+         .field = F(start_timeout_s)},
         {"mock", 0, "swarm.broker.mock", NULL,
          "librdkafka's mock cluster instead (no JVM; NOT a real broker, see "
-         "docs/kafka.md)", NULL, 0},
+         "docs/kafka.md)", "false", 0, SWARM_OPT_BOOL, .field = F(mock)},
         {"mock-brokers", 0, "swarm.broker.mock.brokers", "N",
-         "brokers in the mock cluster", "1", 0},
+         "brokers in the mock cluster", "1", 0, SWARM_OPT_INT, 1, 16,
+         .field = F(mock_brokers)},
         {"watch-group", 0, "swarm.broker.watch.group", "GROUP",
          "mock: warn when GROUP's committed offset falls below a partition's "
          "low watermark", NULL, 1},
         {"metrics-port", 0, "swarm.metrics.port", "PORT",
          "serve /metrics /healthz /readyz (0: any free port, logged; -1: off)",
-         "-1", 0},
+         "-1", 0, SWARM_OPT_INT, -1, 65535, .field = F(metrics_port)},
         SWARM_OPT_END,
 };
+#undef F
 
 static const swarm_cli_t cli = {
         "swarm-broker",
@@ -107,12 +121,11 @@ static int parse_topic(swarm_broker_opts_t *o, char *arg, swarm_err_t *err) {
         return SWARM_OK;
 }
 
-/* Read the parsed command line into `o`.  Topic strings are copied into
+/* Read the parsed command line into `o` (swarm_cli_parse() checked the
+ * bounds of the typed options already).  Topic strings are copied into
  * `names` (the caller frees them).  Returns -1 on a usage error (err set). */
-static int read_conf(swarm_broker_opts_t *o, const swarm_conf_t *c,
+static int read_conf(swarm_broker_opts_t *o, const cli_opts_t *co, const swarm_conf_t *c,
                      char **names, swarm_err_t *err) {
-        int64_t v;
-        int b;
 
         for (size_t i = 0; i < swarm_conf_count(c, "swarm.broker.topic"); i++) {
                 if (i >= SWARM_BROKER_MAX_TOPICS) {
@@ -132,40 +145,18 @@ static int read_conf(swarm_broker_opts_t *o, const swarm_conf_t *c,
                 }
                 o->groups[o->group_cnt++] = swarm_conf_get_nth(c, "swarm.broker.watch.group", i);
         }
-        o->bootstrap_file = swarm_conf_get(c, "swarm.broker.bootstrap.file");
-        o->cache_dir = swarm_conf_get(c, "swarm.broker.cache");
-        o->kafka_version = swarm_conf_get(c, "swarm.broker.kafka.version");
+        o->bootstrap_file = co->bootstrap_file;
+        o->cache_dir = co->cache_dir;
+        o->kafka_version = co->kafka_version;
         if (!*o->kafka_version || strchr(o->kafka_version, '/')) {
                 swarm_err_set(err, SWARM_ERR_INVALID, "bad --kafka-version '%s'",
                               o->kafka_version);
                 return -1;
         }
-        if (swarm_conf_get_bool(c, "swarm.broker.mock", 0, &b, err))
-                return -1;
-        o->mock = b;
-        if (swarm_conf_get_i64(c, "swarm.broker.start.timeout.s", 120, &v, err))
-                return -1;
-        if (v < 1 || v > 3600) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--start-timeout: 1 to 3600");
-                return -1;
-        }
-        o->start_timeout_s = (int)v;
-        if (swarm_conf_get_i64(c, "swarm.broker.mock.brokers", 1, &v, err))
-                return -1;
-        if (v < 1 || v > 16) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--mock-brokers: 1 to 16");
-                return -1;
-        }
-        o->mock_brokers = (int)v;
-        if (swarm_conf_get_i64(c, "swarm.metrics.port", -1, &v, err))
-                return -1;
-        if (v < -1 || v > 65535) {
-                swarm_err_set(err, SWARM_ERR_INVALID, "--metrics-port: -1 to 65535");
-                return -1;
-        }
-        o->metrics_port = (int)v;
-        o->log.level = (swarm_level_t)swarm_log_level_parse(
-                swarm_conf_get(c, "swarm.log.level"));
+        o->mock = co->mock;
+        o->start_timeout_s = (int)co->start_timeout_s;
+        o->mock_brokers = (int)co->mock_brokers;
+        o->metrics_port = (int)co->metrics_port;
         if (o->group_cnt && !o->mock) {
                 swarm_err_set(err, SWARM_ERR_INVALID,
                               "--watch-group needs --mock (a real broker "
@@ -215,38 +206,30 @@ static int start_metrics(const swarm_broker_opts_t *o, broker_metrics_t *bm,
 }
 
 int main(int argc, char **argv) {
+        /* the rest comes from the option table (read_conf()) */
         swarm_broker_opts_t o = {
-                .kafka_version = DEFAULT_KAFKA_VERSION,
-                .mock_brokers = 1,
-                .start_timeout_s = 120,
-                .metrics_port = -1,
                 .log = {.level = SWARM_LOG_INFO, .prog = "swarm-broker"},
         };
         struct sigaction sa = {0};
         broker_metrics_t bm = {0};
         swarm_conf_t *conf = NULL;
+        cli_opts_t co = {0};
         char *names[SWARM_BROKER_MAX_TOPICS] = {0};
         swarm_err_t err;
-        int r, argi, code;
+        int r, argi, done, code = -1;
 
         swarm_err_clear(&err);
-        if (swarm_conf_new(&conf, &err))
-                return 1;
-        {
-                int done = 0;
-                code = -1;
-                if (swarm_cli_parse(&cli, argc, argv, conf, &argi, &done, &err)) {
-                        code = swarm_cli_error(&cli, &err);
-                        swarm_err_clear(&err);
-                } else if (done) {
-                        code = 0;
-                }
+        if (swarm_cli_start(&cli, argc, argv, &o.log, &co, &conf, &argi, &done, &err)) {
+                code = swarm_cli_fail(&cli, &err);
+                swarm_err_clear(&err);
+        } else if (done) {
+                code = 0;
         }
         if (code < 0 && argi < argc) {
                 fprintf(stderr, "swarm-broker: unexpected argument '%s'\n", argv[argi]);
                 code = 2;
         }
-        if (code < 0 && read_conf(&o, conf, names, &err)) {
+        if (code < 0 && read_conf(&o, &co, conf, names, &err)) {
                 fprintf(stderr, "swarm-broker: %s\nTry 'swarm-broker --help'.\n", err.msg);
                 code = 2;
         }

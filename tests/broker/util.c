@@ -15,12 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-long long swarm_broker_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void swarm_broker_sleep_ms(int ms) {
         struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
         /* EINTR ends the sleep early on purpose: a stop request must not
@@ -113,10 +107,10 @@ static int topic_ready(const rd_kafka_metadata_t *md, const char *name,
 int swarm_broker_wait_topics(rd_kafka_t *rk, const swarm_broker_opts_t *o,
                              int timeout_ms, int (*alive)(void *),
                              void *opaque, swarm_err_t *err) {
-        long long deadline = swarm_broker_now_ms() + timeout_ms;
+        long long deadline = swarm_clock_ms() + timeout_ms;
         const char *missing = NULL;
 
-        while (swarm_broker_now_ms() < deadline) {
+        while (swarm_clock_ms() < deadline) {
                 const struct rd_kafka_metadata *md = NULL;
                 rd_kafka_resp_err_t rerr;
                 int ready = 1;
@@ -218,7 +212,7 @@ int swarm_broker_spawn(char *const argv[], const char *out_path, pid_t *pid,
 
 int swarm_broker_wait_child(pid_t pid, int timeout_ms, int honor_stop,
                             int *status, swarm_err_t *err) {
-        long long deadline = swarm_broker_now_ms() + timeout_ms;
+        long long deadline = swarm_clock_ms() + timeout_ms;
 
         for (;;) {
                 pid_t r = waitpid(pid, status, WNOHANG);
@@ -231,7 +225,7 @@ int swarm_broker_wait_child(pid_t pid, int timeout_ms, int honor_stop,
                 if (honor_stop && swarm_broker_stop)
                         return swarm_err_set(err, SWARM_ERR_TIMEOUT,
                                              "stop requested");
-                if (swarm_broker_now_ms() >= deadline)
+                if (swarm_clock_ms() >= deadline)
                         return swarm_err_set(err, SWARM_ERR_TIMEOUT,
                                              "pid %d still running after "
                                              "%d ms", (int)pid, timeout_ms);

@@ -16,9 +16,9 @@ uint64_t rng_below(rng_t *r, uint64_t n) {
 
 void *gen_alloc(gen_t *g, size_t n) {
         void *p = malloc(n ? n : 1);
-        CHECK(p);
+        REQUIRE(p);
         g->allocs = realloc(g->allocs, (g->n_allocs + 1) * sizeof(void *));
-        CHECK(g->allocs);
+        REQUIRE(g->allocs);
         g->allocs[g->n_allocs++] = p;
         return p;
 }
@@ -147,15 +147,15 @@ static void check_str(swarm_str_t got, swarm_str_t want, const char *field) {
 
 static void check_tensors(const swarm_tensor_t *got, int n_got,
                           const swarm_tensor_t *want, int n_want) {
-        CHECK(n_got == n_want);
+        REQUIRE(n_got == n_want);
         for (int i = 0; i < n_want; i++) {
                 check_str(got[i].name, want[i].name, "tensor name");
-                CHECK(got[i].dtype == want[i].dtype);
-                CHECK(got[i].ndim == want[i].ndim);
+                REQUIRE(got[i].dtype == want[i].dtype);
+                REQUIRE(got[i].ndim == want[i].ndim);
                 for (int k = 0; k < want[i].ndim; k++)
-                        CHECK(got[i].shape[k] == want[i].shape[k]);
-                CHECK(got[i].size == want[i].size);
-                CHECK(!want[i].size ||
+                        REQUIRE(got[i].shape[k] == want[i].shape[k]);
+                REQUIRE(got[i].size == want[i].size);
+                REQUIRE(!want[i].size ||
                       !memcmp(got[i].data, want[i].data, want[i].size));
         }
 }
@@ -168,45 +168,45 @@ void check_request(const swarm_request_t *got, const swarm_request_t *want,
 
         check_str(got->request_id, want->request_id, "request_id");
         check_str(got->model, want->model, "model");
-        CHECK(got->has_version == want->has_version);
+        REQUIRE(got->has_version == want->has_version);
         if (want->has_version)
-                CHECK(got->version == want->version);
+                REQUIRE(got->version == want->version);
         check_tensors(got->inputs, got->n_inputs, want->inputs,
                       want->n_inputs);
-        CHECK(got->has_reply_topic == want->has_reply_topic);
+        REQUIRE(got->has_reply_topic == want->has_reply_topic);
         if (want->has_reply_topic)
                 check_str(got->reply_topic, want->reply_topic, "reply_topic");
-        CHECK(got->has_deadline == want->has_deadline);
+        REQUIRE(got->has_deadline == want->has_deadline);
         if (want->has_deadline)
-                CHECK(got->deadline_ms == want->deadline_ms);
-        CHECK(got->n_metadata == (int64_t)n_meta);
+                REQUIRE(got->deadline_ms == want->deadline_ms);
+        REQUIRE(got->n_metadata == (int64_t)n_meta);
         while (swarm_request_metadata_next(got, &pos, &idx, &k, &v)) {
-                CHECK(n < n_meta);
-                CHECK(idx == (int64_t)n);
+                REQUIRE(n < n_meta);
+                REQUIRE(idx == (int64_t)n);
                 check_str(k, meta[2 * n], "metadata key");
                 check_str(v, meta[2 * n + 1], "metadata value");
                 n++;
         }
-        CHECK(n == n_meta);
+        REQUIRE(n == n_meta);
 }
 
 void check_response(const swarm_response_t *got,
                     const swarm_response_t *want) {
         check_str(got->request_id, want->request_id, "request_id");
         check_str(got->model, want->model, "model");
-        CHECK(got->version == want->version);
+        REQUIRE(got->version == want->version);
         check_tensors(got->outputs, got->n_outputs, want->outputs,
                       want->n_outputs);
-        CHECK(got->status == want->status);
-        CHECK(got->has_error == want->has_error);
+        REQUIRE(got->status == want->status);
+        REQUIRE(got->has_error == want->has_error);
         if (want->has_error)
                 check_str(got->error, want->error, "error");
-        CHECK(got->queue_us == want->queue_us);
-        CHECK(got->compute_us == want->compute_us);
-        CHECK(got->batch_rows == want->batch_rows);
+        REQUIRE(got->queue_us == want->queue_us);
+        REQUIRE(got->compute_us == want->compute_us);
+        REQUIRE(got->batch_rows == want->batch_rows);
         check_str(got->worker, want->worker, "worker");
-        CHECK(got->source_partition == want->source_partition);
-        CHECK(got->source_offset == want->source_offset);
+        REQUIRE(got->source_partition == want->source_partition);
+        REQUIRE(got->source_offset == want->source_offset);
 }
 
 /* ------------------------------------------------------------------ */
@@ -218,7 +218,7 @@ static void field(avro_value_t *rec, const char *name, avro_value_t *v) {
 static void set_str(avro_value_t *v, swarm_str_t s) {
         /* Avro C strings are NUL-terminated copies: size counts the NUL */
         char *tmp = malloc(s.len + 1);
-        CHECK(tmp);
+        REQUIRE(tmp);
         if (s.len)
                 memcpy(tmp, s.ptr, s.len);
         tmp[s.len] = '\0';
@@ -290,11 +290,11 @@ void avro_from_request(avro_value_t *rec, const swarm_request_t *req,
         for (size_t i = 0; i < n_meta; i++) {
                 char key[64];
                 int is_new;
-                CHECK(meta[2 * i].len < sizeof(key));
+                REQUIRE(meta[2 * i].len < sizeof(key));
                 memcpy(key, meta[2 * i].ptr, meta[2 * i].len);
                 key[meta[2 * i].len] = '\0';
                 CHECK_AVRO(avro_value_add(&v, key, &b, NULL, &is_new));
-                CHECK(is_new);
+                REQUIRE(is_new);
                 set_str(&b, meta[2 * i + 1]);
         }
 }
@@ -351,7 +351,7 @@ static void check_avro_tensors(avro_value_t *arr, const swarm_tensor_t *ts,
                                int n) {
         size_t cnt;
         CHECK_AVRO(avro_value_get_size(arr, &cnt));
-        CHECK(cnt == (size_t)n);
+        REQUIRE(cnt == (size_t)n);
         for (int i = 0; i < n; i++) {
                 avro_value_t t, v, d;
                 int e;
@@ -360,20 +360,20 @@ static void check_avro_tensors(avro_value_t *arr, const swarm_tensor_t *ts,
                 check_str(get_fs(&t, "name"), ts[i].name, "avro tensor name");
                 field(&t, "dtype", &v);
                 CHECK_AVRO(avro_value_get_enum(&v, &e));
-                CHECK(e == (int)ts[i].dtype);
+                REQUIRE(e == (int)ts[i].dtype);
                 field(&t, "shape", &v);
                 CHECK_AVRO(avro_value_get_size(&v, &cnt));
-                CHECK(cnt == (size_t)ts[i].ndim);
+                REQUIRE(cnt == (size_t)ts[i].ndim);
                 for (int k = 0; k < ts[i].ndim; k++) {
                         int64_t l;
                         CHECK_AVRO(avro_value_get_by_index(&v, (size_t)k, &d,
                                                            NULL));
                         CHECK_AVRO(avro_value_get_long(&d, &l));
-                        CHECK(l == ts[i].shape[k]);
+                        REQUIRE(l == ts[i].shape[k]);
                 }
                 data = get_fs(&t, "data");
-                CHECK(data.len == ts[i].size);
-                CHECK(!data.len || !memcmp(data.ptr, ts[i].data, data.len));
+                REQUIRE(data.len == ts[i].size);
+                REQUIRE(!data.len || !memcmp(data.ptr, ts[i].data, data.len));
         }
 }
 
@@ -389,32 +389,32 @@ void check_avro_request(avro_value_t *rec, const swarm_request_t *want,
         check_str(get_fs(rec, "model"), want->model, "model");
         field(rec, "version", &v);
         CHECK_AVRO(avro_value_get_discriminant(&v, &disc));
-        CHECK(disc == want->has_version);
+        REQUIRE(disc == want->has_version);
         if (disc) {
                 CHECK_AVRO(avro_value_get_current_branch(&v, &b));
                 CHECK_AVRO(avro_value_get_int(&b, &i32));
-                CHECK(i32 == want->version);
+                REQUIRE(i32 == want->version);
         }
         field(rec, "inputs", &v);
         check_avro_tensors(&v, want->inputs, want->n_inputs);
         field(rec, "reply_topic", &v);
         CHECK_AVRO(avro_value_get_discriminant(&v, &disc));
-        CHECK(disc == want->has_reply_topic);
+        REQUIRE(disc == want->has_reply_topic);
         if (disc) {
                 CHECK_AVRO(avro_value_get_current_branch(&v, &b));
                 check_str(get_s(&b), want->reply_topic, "reply_topic");
         }
         field(rec, "deadline_ms", &v);
         CHECK_AVRO(avro_value_get_discriminant(&v, &disc));
-        CHECK(disc == want->has_deadline);
+        REQUIRE(disc == want->has_deadline);
         if (disc) {
                 CHECK_AVRO(avro_value_get_current_branch(&v, &b));
                 CHECK_AVRO(avro_value_get_long(&b, &i64));
-                CHECK(i64 == want->deadline_ms);
+                REQUIRE(i64 == want->deadline_ms);
         }
         field(rec, "metadata", &v);
         CHECK_AVRO(avro_value_get_size(&v, &n));
-        CHECK(n == n_meta);
+        REQUIRE(n == n_meta);
         for (size_t i = 0; i < n_meta; i++) {
                 char key[64];
                 memcpy(key, meta[2 * i].ptr, meta[2 * i].len);
@@ -434,35 +434,35 @@ void check_avro_response(avro_value_t *rec, const swarm_response_t *want) {
         check_str(get_fs(rec, "model"), want->model, "model");
         field(rec, "version", &v);
         CHECK_AVRO(avro_value_get_int(&v, &i32));
-        CHECK(i32 == want->version);
+        REQUIRE(i32 == want->version);
         field(rec, "outputs", &v);
         check_avro_tensors(&v, want->outputs, want->n_outputs);
         field(rec, "status", &v);
         CHECK_AVRO(avro_value_get_enum(&v, &e));
-        CHECK(e == (int)want->status);
+        REQUIRE(e == (int)want->status);
         field(rec, "error", &v);
         CHECK_AVRO(avro_value_get_discriminant(&v, &disc));
-        CHECK(disc == want->has_error);
+        REQUIRE(disc == want->has_error);
         if (disc) {
                 CHECK_AVRO(avro_value_get_current_branch(&v, &b));
                 check_str(get_s(&b), want->error, "error");
         }
         field(rec, "queue_us", &v);
         CHECK_AVRO(avro_value_get_long(&v, &i64));
-        CHECK(i64 == want->queue_us);
+        REQUIRE(i64 == want->queue_us);
         field(rec, "compute_us", &v);
         CHECK_AVRO(avro_value_get_long(&v, &i64));
-        CHECK(i64 == want->compute_us);
+        REQUIRE(i64 == want->compute_us);
         field(rec, "batch_rows", &v);
         CHECK_AVRO(avro_value_get_int(&v, &i32));
-        CHECK(i32 == want->batch_rows);
+        REQUIRE(i32 == want->batch_rows);
         check_str(get_fs(rec, "worker"), want->worker, "worker");
         field(rec, "source_partition", &v);
         CHECK_AVRO(avro_value_get_int(&v, &i32));
-        CHECK(i32 == want->source_partition);
+        REQUIRE(i32 == want->source_partition);
         field(rec, "source_offset", &v);
         CHECK_AVRO(avro_value_get_long(&v, &i64));
-        CHECK(i64 == want->source_offset);
+        REQUIRE(i64 == want->source_offset);
 }
 
 uint8_t *avro_write_framed(avro_value_t *v, int32_t id, size_t *len) {
@@ -472,16 +472,16 @@ uint8_t *avro_write_framed(avro_value_t *v, int32_t id, size_t *len) {
 
         CHECK_AVRO(avro_value_sizeof(v, &size));
         buf = malloc(size + 5);
-        CHECK(buf);
+        REQUIRE(buf);
         buf[0] = 0;
         buf[1] = (uint8_t)((uint32_t)id >> 24);
         buf[2] = (uint8_t)((uint32_t)id >> 16);
         buf[3] = (uint8_t)((uint32_t)id >> 8);
         buf[4] = (uint8_t)id;
         w = avro_writer_memory((const char *)buf + 5, (int64_t)size);
-        CHECK(w);
+        REQUIRE(w);
         CHECK_AVRO(avro_value_write(w, v));
-        CHECK(avro_writer_tell(w) == (int64_t)size);
+        REQUIRE(avro_writer_tell(w) == (int64_t)size);
         avro_writer_free(w);
         *len = size + 5;
         return buf;
@@ -492,7 +492,7 @@ uint8_t *avro_write_framed(avro_value_t *v, int32_t id, size_t *len) {
 static void put_long(swarm_buf_t *b, int64_t v) {
         uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
         swarm_err_t err = {0};
-        CHECK(swarm_buf_reserve(b, 10, &err) == 0);
+        REQUIRE(swarm_buf_reserve(b, 10, &err) == 0);
         while (u >= 0x80) {
                 b->data[b->len++] = (uint8_t)(u | 0x80);
                 u >>= 7;
@@ -502,7 +502,7 @@ static void put_long(swarm_buf_t *b, int64_t v) {
 
 static void put_raw(swarm_buf_t *b, const void *d, size_t n) {
         swarm_err_t err = {0};
-        CHECK(swarm_buf_reserve(b, n, &err) == 0);
+        REQUIRE(swarm_buf_reserve(b, n, &err) == 0);
         if (n)
                 memcpy(b->data + b->len, d, n);
         b->len += n;

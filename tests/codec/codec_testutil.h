@@ -1,5 +1,6 @@
 /*
- * codec_testutil.h - helpers shared by the codec tests: checks, a seeded
+ * codec_testutil.h - helpers shared by the codec tests: the Avro check (the
+ * others are check.h's REQUIRE), a seeded
  * PRNG, random requests/responses, Avro C conversions and an encoder that
  * splits arrays and maps into negative-count blocks.
  */
@@ -14,23 +15,7 @@
 
 #include "swarm/codec.h"
 
-#define CHECK(c)                                                              \
-        do {                                                                  \
-                if (!(c)) {                                                   \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n",          \
-                                __FILE__, __LINE__, #c);                      \
-                        exit(1);                                              \
-                }                                                             \
-        } while (0)
-
-#define CHECK_OK(rc, err)                                                     \
-        do {                                                                  \
-                if ((rc) != SWARM_OK) {                                       \
-                        fprintf(stderr, "%s:%d: rc=%d: %s\n", __FILE__,       \
-                                __LINE__, (int)(rc), (err)->msg);             \
-                        exit(1);                                              \
-                }                                                             \
-        } while (0)
+#include "check.h"
 
 #define CHECK_AVRO(arc)                                                       \
         do {                                                                  \

@@ -20,9 +20,9 @@ static avro_value_iface_t *req_class, *resp_class;
 static void avro_read_body(const uint8_t *msg, size_t len, avro_value_t *v) {
         avro_reader_t rd;
 
-        CHECK(len >= 5 && msg[0] == 0);
+        REQUIRE(len >= 5 && msg[0] == 0);
         rd = avro_reader_memory((const char *)msg + 5, (int64_t)(len - 5));
-        CHECK(rd);
+        REQUIRE(rd);
         avro_value_reset(v);
         CHECK_AVRO(avro_value_read(rd, v));
         avro_reader_free(rd);
@@ -38,9 +38,9 @@ static void cross_request(rng_t *r, avro_value_t *v) {
 
         gen_request(&g, r, 12);
         /* ours -> Avro C */
-        CHECK_OK(swarm_codec_encode_request(codec, &g.req, g.meta, g.n_meta,
-                                            &buf, &err), &err);
-        CHECK(buf.data[4] == SWARM_SCHEMA_ID_REQUEST);
+        REQUIRE_OK(swarm_codec_encode_request(codec, &g.req, g.meta, g.n_meta,
+                                            &buf, &err), err);
+        REQUIRE(buf.data[4] == SWARM_SCHEMA_ID_REQUEST);
         avro_read_body(buf.data, buf.len, v);
         check_avro_request(v, &g.req, g.meta, g.n_meta);
 
@@ -48,9 +48,9 @@ static void cross_request(rng_t *r, avro_value_t *v) {
         avro_value_reset(v);
         avro_from_request(v, &g.req, g.meta, g.n_meta);
         avro_msg = avro_write_framed(v, SWARM_SCHEMA_ID_REQUEST, &avro_len);
-        CHECK(avro_len == buf.len && !memcmp(avro_msg, buf.data, buf.len));
-        CHECK_OK(swarm_codec_decode_request(codec, avro_msg, avro_len, &got,
-                                            &err), &err);
+        REQUIRE(avro_len == buf.len && !memcmp(avro_msg, buf.data, buf.len));
+        REQUIRE_OK(swarm_codec_decode_request(codec, avro_msg, avro_len, &got,
+                                            &err), err);
         check_request(&got, &g.req, g.meta, g.n_meta);
         swarm_request_destroy(&got);
         free(avro_msg);
@@ -60,8 +60,8 @@ static void cross_request(rng_t *r, avro_value_t *v) {
         encode_request_blocky(&g.req, g.meta, g.n_meta, r, &buf);
         avro_read_body(buf.data, buf.len, v);
         check_avro_request(v, &g.req, g.meta, g.n_meta);
-        CHECK_OK(swarm_codec_decode_request(codec, buf.data, buf.len, &got,
-                                            &err), &err);
+        REQUIRE_OK(swarm_codec_decode_request(codec, buf.data, buf.len, &got,
+                                            &err), err);
         check_request(&got, &g.req, g.meta, g.n_meta);
         swarm_request_destroy(&got);
 
@@ -78,17 +78,16 @@ static void cross_response(rng_t *r, avro_value_t *v) {
         size_t avro_len;
 
         gen_response(&g, r);
-        CHECK_OK(swarm_codec_encode_response(codec, &g.resp, &buf, &err),
-                 &err);
+        REQUIRE_OK(swarm_codec_encode_response(codec, &g.resp, &buf, &err), err);
         avro_read_body(buf.data, buf.len, v);
         check_avro_response(v, &g.resp);
 
         avro_value_reset(v);
         avro_from_response(v, &g.resp);
         avro_msg = avro_write_framed(v, SWARM_SCHEMA_ID_RESPONSE, &avro_len);
-        CHECK(avro_len == buf.len && !memcmp(avro_msg, buf.data, buf.len));
-        CHECK_OK(swarm_codec_decode_response(codec, avro_msg, avro_len, &got,
-                                             &err), &err);
+        REQUIRE(avro_len == buf.len && !memcmp(avro_msg, buf.data, buf.len));
+        REQUIRE_OK(swarm_codec_decode_response(codec, avro_msg, avro_len, &got,
+                                             &err), err);
         check_response(&got, &g.resp);
         swarm_response_destroy(&got);
         free(avro_msg);
@@ -123,16 +122,16 @@ static void handcrafted_negative(avro_value_t *v) {
         int64_t idx;
 
         avro_read_body(msg, sizeof(msg), v);
-        CHECK_OK(swarm_codec_decode_request(codec, msg, sizeof(msg), &got,
-                                            &err), &err);
-        CHECK(got.n_inputs == 1 && got.inputs[0].ndim == 2);
-        CHECK(got.inputs[0].shape[0] == 1 && got.inputs[0].shape[1] == 2);
-        CHECK(got.inputs[0].size == 2 &&
+        REQUIRE_OK(swarm_codec_decode_request(codec, msg, sizeof(msg), &got,
+                                            &err), err);
+        REQUIRE(got.n_inputs == 1 && got.inputs[0].ndim == 2);
+        REQUIRE(got.inputs[0].shape[0] == 1 && got.inputs[0].shape[1] == 2);
+        REQUIRE(got.inputs[0].size == 2 &&
               ((const uint8_t *)got.inputs[0].data)[1] == 0xbb);
-        CHECK(got.n_metadata == 1);
-        CHECK(swarm_request_metadata_next(&got, &pos, &idx, &k, &val));
-        CHECK(idx == 0 && k.len == 1 && *k.ptr == 'k' && *val.ptr == 'v');
-        CHECK(!swarm_request_metadata_next(&got, &pos, &idx, &k, &val));
+        REQUIRE(got.n_metadata == 1);
+        REQUIRE(swarm_request_metadata_next(&got, &pos, &idx, &k, &val));
+        REQUIRE(idx == 0 && k.len == 1 && *k.ptr == 'k' && *val.ptr == 'v');
+        REQUIRE(!swarm_request_metadata_next(&got, &pos, &idx, &k, &val));
         {
                 swarm_tensor_t want = got.inputs[0];
                 swarm_request_t w = {0};
@@ -150,12 +149,12 @@ int main(void) {
         avro_value_t rv, sv;
         rng_t r = {20240601};
 
-        CHECK_OK(swarm_codec_new(&codec, &err), &err);
+        REQUIRE_OK(swarm_codec_new(&codec, &err), err);
         req_schema = load_schema_json(swarm_codec_request_schema_json());
         resp_schema = load_schema_json(swarm_codec_response_schema_json());
         req_class = avro_generic_class_from_schema(req_schema);
         resp_class = avro_generic_class_from_schema(resp_schema);
-        CHECK(req_class && resp_class);
+        REQUIRE(req_class && resp_class);
         CHECK_AVRO(avro_generic_value_new(req_class, &rv));
         CHECK_AVRO(avro_generic_value_new(resp_class, &sv));
 

@@ -115,12 +115,12 @@ static void evolved_requests(int32_t id, const char *json, int has_optional) {
                         g.n_meta = 0;
                 }
                 msg = write_req(cls, id, &g.req, g.meta, g.n_meta, &len);
-                CHECK_OK(swarm_codec_decode_request(codec, msg, len, &got,
-                                                    &err), &err);
-                CHECK(got.scratch != NULL);
+                REQUIRE_OK(swarm_codec_decode_request(codec, msg, len, &got,
+                                                    &err), err);
+                REQUIRE(got.scratch != NULL);
                 check_request(&got, &g.req, g.meta, g.n_meta);
                 swarm_request_destroy(&got);
-                CHECK(got.scratch == NULL);
+                REQUIRE(got.scratch == NULL);
                 free(msg);
                 gen_free(&g);
         }
@@ -149,8 +149,8 @@ static void evolved_responses(void) {
                 CHECK_AVRO(avro_value_set_string(&b, "h100"));
                 msg = avro_write_framed(&v, 9, &len);
                 avro_value_decref(&v);
-                CHECK_OK(swarm_codec_decode_response(codec, msg, len, &got,
-                                                     &err), &err);
+                REQUIRE_OK(swarm_codec_decode_response(codec, msg, len, &got,
+                                                     &err), err);
                 check_response(&got, &g.resp);
                 swarm_response_destroy(&got);
                 free(msg);
@@ -184,7 +184,7 @@ static void evolved_malformed(void) {
                 memcpy(cut, msg, n);
                 swarm_err_clear(&err);
                 rc = swarm_codec_decode_request(codec, cut, n, &got, &err);
-                CHECK(rc == SWARM_ERR_TRUNCATED);
+                REQUIRE(rc == SWARM_ERR_TRUNCATED);
                 free(cut);
         }
         /* the tensor's data length (24 -> 0x30) made huge: 2^28 */
@@ -198,20 +198,20 @@ static void evolved_malformed(void) {
                         swarm_err_clear(&err);
                         rc = swarm_codec_decode_request(codec, big, len + 4,
                                                         &got, &err);
-                        CHECK(rc == SWARM_ERR_TRUNCATED);
-                        CHECK(strstr(err.msg, "inputs[0].data"));
-                        CHECK(strstr(err.msg, "268435456"));
+                        REQUIRE(rc == SWARM_ERR_TRUNCATED);
+                        REQUIRE(strstr(err.msg, "inputs[0].data"));
+                        REQUIRE(strstr(err.msg, "268435456"));
                         free(big);
                         break;
                 }
         }
-        CHECK(err.code == SWARM_ERR_TRUNCATED);
+        REQUIRE(err.code == SWARM_ERR_TRUNCATED);
         /* a trailing byte */
         cut = malloc(len + 1);
         memcpy(cut, msg, len);
         cut[len] = 0;
         swarm_err_clear(&err);
-        CHECK(swarm_codec_decode_request(codec, cut, len + 1, &got, &err) ==
+        REQUIRE(swarm_codec_decode_request(codec, cut, len + 1, &got, &err) ==
               SWARM_ERR_PARSE);
         free(cut);
         free(msg);
@@ -222,23 +222,23 @@ static void evolved_malformed(void) {
 static void registration(void) {
         swarm_err_t err = {0};
 
-        CHECK(swarm_codec_register_writer(codec, 7, req_extra, &err) ==
+        REQUIRE(swarm_codec_register_writer(codec, 7, req_extra, &err) ==
               SWARM_ERR_INVALID);
         swarm_err_clear(&err);
-        CHECK(swarm_codec_register_writer(codec, SWARM_SCHEMA_ID_REQUEST,
+        REQUIRE(swarm_codec_register_writer(codec, SWARM_SCHEMA_ID_REQUEST,
                                           req_extra, &err) ==
               SWARM_ERR_INVALID);
         swarm_err_clear(&err);
-        CHECK(swarm_codec_register_writer(codec, 20, "{not json", &err) ==
+        REQUIRE(swarm_codec_register_writer(codec, 20, "{not json", &err) ==
               SWARM_ERR_PARSE);
         swarm_err_clear(&err);
-        CHECK(swarm_codec_register_writer(
+        REQUIRE(swarm_codec_register_writer(
                       codec, 21,
                       "{\"type\": \"record\", \"name\": \"Other\", "
                       "\"fields\": []}", &err) == SWARM_ERR_INVALID);
         swarm_err_clear(&err);
         /* model as an int cannot resolve into our string */
-        CHECK(swarm_codec_register_writer(
+        REQUIRE(swarm_codec_register_writer(
                       codec, 22,
                       "{\"type\": \"record\", \"name\": \"InferenceRequest\", "
                       "\"namespace\": \"io.swarm.v1\", \"fields\": ["
@@ -256,13 +256,13 @@ static void wrong_kind(void) {
         swarm_err_t err = {0};
 
         resp.status = SWARM_STATUS_OK;
-        CHECK_OK(swarm_codec_encode_response(codec, &resp, &buf, &err), &err);
+        REQUIRE_OK(swarm_codec_encode_response(codec, &resp, &buf, &err), err);
         buf.data[4] = 7;
-        CHECK(swarm_codec_decode_response(codec, buf.data, buf.len, &got_resp,
+        REQUIRE(swarm_codec_decode_response(codec, buf.data, buf.len, &got_resp,
                                           &err) == SWARM_ERR_INVALID);
         swarm_err_clear(&err);
         buf.data[4] = 9;
-        CHECK(swarm_codec_decode_request(codec, buf.data, buf.len, &got_req,
+        REQUIRE(swarm_codec_decode_request(codec, buf.data, buf.len, &got_req,
                                          &err) == SWARM_ERR_INVALID);
         swarm_buf_destroy(&buf);
 }
@@ -275,28 +275,24 @@ static void same_schema_new_id(void) {
 
         req.request_id = SWARM_STR("x");
         req.model = SWARM_STR("y");
-        CHECK_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err),
-                 &err);
+        REQUIRE_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err), err);
         buf.data[4] = 10;
-        CHECK_OK(swarm_codec_decode_request(codec, buf.data, buf.len, &got,
-                                            &err), &err);
-        CHECK(got.scratch == NULL);
-        CHECK((const uint8_t *)got.model.ptr == buf.data + 8);
+        REQUIRE_OK(swarm_codec_decode_request(codec, buf.data, buf.len, &got,
+                                            &err), err);
+        REQUIRE(got.scratch == NULL);
+        REQUIRE((const uint8_t *)got.model.ptr == buf.data + 8);
         swarm_buf_destroy(&buf);
 }
 
 int main(void) {
         swarm_err_t err = {0};
 
-        CHECK_OK(swarm_codec_new(&codec, &err), &err);
-        CHECK_OK(swarm_codec_register_writer(codec, 7, req_extra, &err), &err);
-        CHECK_OK(swarm_codec_register_writer(codec, 8, req_reordered, &err),
-                 &err);
-        CHECK_OK(swarm_codec_register_writer(codec, 9, resp_extra, &err),
-                 &err);
-        CHECK_OK(swarm_codec_register_writer(
-                         codec, 10, swarm_codec_request_schema_json(), &err),
-                 &err);
+        REQUIRE_OK(swarm_codec_new(&codec, &err), err);
+        REQUIRE_OK(swarm_codec_register_writer(codec, 7, req_extra, &err), err);
+        REQUIRE_OK(swarm_codec_register_writer(codec, 8, req_reordered, &err), err);
+        REQUIRE_OK(swarm_codec_register_writer(codec, 9, resp_extra, &err), err);
+        REQUIRE_OK(swarm_codec_register_writer(
+                         codec, 10, swarm_codec_request_schema_json(), &err), err);
         registration();
         evolved_requests(7, req_extra, 1);
         evolved_requests(8, req_reordered, 0);

@@ -16,7 +16,7 @@ static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
         swarm_request_t req;
         int rc;
 
-        CHECK(copy);
+        REQUIRE(copy);
         memcpy(copy, msg, len);
         swarm_err_clear(err);
         rc = swarm_codec_decode_request(codec, copy, len, &req, err);
@@ -34,7 +34,7 @@ static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
                                 sink ^= (uint8_t)k.ptr[k.len - 1];
                 (void)sink;
         } else {
-                CHECK((int)err->code == rc && err->msg[0]);
+                REQUIRE((int)err->code == rc && err->msg[0]);
         }
         swarm_request_destroy(&req);
         free(copy);
@@ -46,7 +46,7 @@ static int dec_resp(const uint8_t *msg, size_t len, swarm_err_t *err) {
         swarm_response_t resp;
         int rc;
 
-        CHECK(copy);
+        REQUIRE(copy);
         memcpy(copy, msg, len);
         swarm_err_clear(err);
         rc = swarm_codec_decode_response(codec, copy, len, &resp, err);
@@ -71,8 +71,7 @@ static void sample(swarm_buf_t *buf) {
         req.inputs[0] = (swarm_tensor_t){SWARM_STR("x"), SWARM_DTYPE_FLOAT32,
                                          2, {1, 28}, d, sizeof(d)};
         buf->len = 0;
-        CHECK_OK(swarm_codec_encode_request(codec, &req, kv, 1, buf, &err),
-                 &err);
+        REQUIRE_OK(swarm_codec_encode_request(codec, &req, kv, 1, buf, &err), err);
 }
 
 /* Offsets in the sample: frame 0-4, "r" 5-6, "m" 7-8, version 9-10,
@@ -90,8 +89,8 @@ static void truncations(void) {
         swarm_err_t err;
 
         sample(&buf);
-        CHECK(buf.data[OFF_DATA_LEN] == 0xe0 && buf.data[OFF_DATA_LEN + 1] == 1);
-        CHECK(dec_req(buf.data, buf.len, &err) == SWARM_OK);
+        REQUIRE(buf.data[OFF_DATA_LEN] == 0xe0 && buf.data[OFF_DATA_LEN + 1] == 1);
+        REQUIRE(dec_req(buf.data, buf.len, &err) == SWARM_OK);
         for (size_t n = 0; n < buf.len; n++) {
                 int rc = dec_req(buf.data, n, &err);
                 if (rc != SWARM_ERR_TRUNCATED) {
@@ -131,89 +130,89 @@ static void specific_errors(void) {
         /* framing */
         sample(&buf);
         buf.data[0] = 1;
-        CHECK(dec_req(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "magic"));
+        REQUIRE(dec_req(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
+        REQUIRE(strstr(err.msg, "magic"));
         buf.data[0] = 0;
         buf.data[4] = 77;
-        CHECK(dec_req(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
-        CHECK(strstr(err.msg, "77"));
+        REQUIRE(dec_req(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
+        REQUIRE(strstr(err.msg, "77"));
         buf.data[1] = 0x80;     /* negative id */
-        CHECK(dec_req(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
-        CHECK(swarm_codec_decode_request(codec, NULL, 0, &(swarm_request_t){0},
+        REQUIRE(dec_req(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
+        REQUIRE(swarm_codec_decode_request(codec, NULL, 0, &(swarm_request_t){0},
                                          &err) == SWARM_ERR_TRUNCATED);
 
         /* huge declared length: 2^28 as the data length (zig-zag 2^29) */
-        CHECK(patched(OFF_DATA_LEN, 2, "\x80\x80\x80\x80\x02", 5, &err) ==
+        REQUIRE(patched(OFF_DATA_LEN, 2, "\x80\x80\x80\x80\x02", 5, &err) ==
               SWARM_ERR_TRUNCATED);
-        CHECK(strstr(err.msg, "inputs[0].data: declared length 268435456 "
+        REQUIRE(strstr(err.msg, "inputs[0].data: declared length 268435456 "
                               "exceeds the 121 bytes remaining") ||
               (fprintf(stderr, "%s\n", err.msg), 0));
         /* ... and as the request_id length, and INT64_MAX */
-        CHECK(patched(5, 1, "\x80\x80\x80\x80\x02", 5, &err) ==
+        REQUIRE(patched(5, 1, "\x80\x80\x80\x80\x02", 5, &err) ==
               SWARM_ERR_TRUNCATED);
-        CHECK(strstr(err.msg, "request_id"));
-        CHECK(patched(5, 1, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10,
+        REQUIRE(strstr(err.msg, "request_id"));
+        REQUIRE(patched(5, 1, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10,
                       &err) == SWARM_ERR_TRUNCATED);
         /* negative length */
-        CHECK(patched(5, 1, "\x01", 1, &err) == SWARM_ERR_PARSE);
+        REQUIRE(patched(5, 1, "\x01", 1, &err) == SWARM_ERR_PARSE);
         /* huge and negative array block counts */
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x80\x80\x80\x80\x02", 5, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x80\x80\x80\x80\x02", 5, &err) ==
               SWARM_ERR_TRUNCATED);
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\xff\xff\xff\xff\xff\xff\xff\xff"
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\xff\xff\xff\xff\xff\xff\xff\xff"
                       "\xff\x01", 10, &err) == SWARM_ERR_PARSE);  /* INT64_MIN */
         /* -1 with a block size larger than the message */
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\x80\x80\x80\x02", 5, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\x80\x80\x80\x02", 5, &err) ==
               SWARM_ERR_TRUNCATED);
         /* -1 with a block size that disagrees with the item */
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\x02", 2, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\x02", 2, &err) ==
               SWARM_ERR_TRUNCATED);
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\x06", 2, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\x06", 2, &err) ==
               SWARM_ERR_TRUNCATED);
         /* the tensor is 121 bytes: a block size of 120 or 122 is wrong */
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\xf0\x01", 3, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\xf0\x01", 3, &err) ==
               SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "block byte size"));
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\xf4\x01", 3, &err) ==
+        REQUIRE(strstr(err.msg, "block byte size"));
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\xf4\x01", 3, &err) ==
               SWARM_ERR_PARSE);
-        CHECK(patched(OFF_INPUTS_COUNT, 1, "\x01\xf2\x01", 3, &err) ==
+        REQUIRE(patched(OFF_INPUTS_COUNT, 1, "\x01\xf2\x01", 3, &err) ==
               SWARM_OK);
 
         /* over-long varints: 11 bytes, and a 10th byte past bit 63 */
-        CHECK(patched(OFF_DIM0, 1, "\x82\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+        REQUIRE(patched(OFF_DIM0, 1, "\x82\x80\x80\x80\x80\x80\x80\x80\x80\x80"
                       "\x00", 11, &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "inputs[0].shape"));
-        CHECK(patched(OFF_DIM0, 1, "\x82\x80\x80\x80\x80\x80\x80\x80\x80\x02",
+        REQUIRE(strstr(err.msg, "inputs[0].shape"));
+        REQUIRE(patched(OFF_DIM0, 1, "\x82\x80\x80\x80\x80\x80\x80\x80\x80\x02",
                       10, &err) == SWARM_ERR_PARSE);
         /* a padded but in-range varint is fine */
-        CHECK(patched(OFF_DIM0, 1, "\x82\x00", 2, &err) == SWARM_OK);
+        REQUIRE(patched(OFF_DIM0, 1, "\x82\x00", 2, &err) == SWARM_OK);
         /* int out of range: version 2^31 */
-        CHECK(patched(OFF_VERSION_BRANCH + 1, 1, "\x80\x80\x80\x80\x10", 5,
+        REQUIRE(patched(OFF_VERSION_BRANCH + 1, 1, "\x80\x80\x80\x80\x10", 5,
                       &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "version"));
+        REQUIRE(strstr(err.msg, "version"));
 
         /* enum and union indexes */
         b = 18;         /* dtype 9: one past FLOAT64 */
-        CHECK(patched(OFF_DTYPE, 1, &b, 1, &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "inputs[0].dtype"));
+        REQUIRE(patched(OFF_DTYPE, 1, &b, 1, &err) == SWARM_ERR_PARSE);
+        REQUIRE(strstr(err.msg, "inputs[0].dtype"));
         b = 1;          /* dtype -1 */
-        CHECK(patched(OFF_DTYPE, 1, &b, 1, &err) == SWARM_ERR_PARSE);
+        REQUIRE(patched(OFF_DTYPE, 1, &b, 1, &err) == SWARM_ERR_PARSE);
         b = 4;          /* version branch 2 */
-        CHECK(patched(OFF_VERSION_BRANCH, 1, &b, 1, &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "version: union index 2"));
+        REQUIRE(patched(OFF_VERSION_BRANCH, 1, &b, 1, &err) == SWARM_ERR_PARSE);
+        REQUIRE(strstr(err.msg, "version: union index 2"));
         b = 1;          /* branch -1 */
-        CHECK(patched(OFF_VERSION_BRANCH, 1, &b, 1, &err) == SWARM_ERR_PARSE);
+        REQUIRE(patched(OFF_VERSION_BRANCH, 1, &b, 1, &err) == SWARM_ERR_PARSE);
 
         /* shape/data mismatch: dim 28 -> 27; negative dim; too many dims */
         b = 54;
-        CHECK(patched(OFF_DIM0 + 1, 1, &b, 1, &err) == SWARM_ERR_INVALID);
-        CHECK(strstr(err.msg, "inputs[0].data") && strstr(err.msg, "'x'"));
+        REQUIRE(patched(OFF_DIM0 + 1, 1, &b, 1, &err) == SWARM_ERR_INVALID);
+        REQUIRE(strstr(err.msg, "inputs[0].data") && strstr(err.msg, "'x'"));
         b = 3;          /* -2 */
-        CHECK(patched(OFF_DIM0 + 1, 1, &b, 1, &err) == SWARM_ERR_INVALID);
-        CHECK(strstr(err.msg, "negative"));
-        CHECK(patched(OFF_DIM0 - 1, 1, "\x12\x02\x02\x02\x02\x02\x02\x02", 8,
+        REQUIRE(patched(OFF_DIM0 + 1, 1, &b, 1, &err) == SWARM_ERR_INVALID);
+        REQUIRE(strstr(err.msg, "negative"));
+        REQUIRE(patched(OFF_DIM0 - 1, 1, "\x12\x02\x02\x02\x02\x02\x02\x02", 8,
                       &err) == SWARM_ERR_INVALID); /* 9 dims */
         /* an element count that overflows */
-        CHECK(patched(OFF_DIM0 - 1, 3, "\x04\xfe\xff\xff\xff\xff\xff\xff\xff"
+        REQUIRE(patched(OFF_DIM0 - 1, 3, "\x04\xfe\xff\xff\xff\xff\xff\xff\xff"
                       "\xff\x01\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 21,
                       &err) == SWARM_ERR_INVALID);
 
@@ -223,8 +222,8 @@ static void specific_errors(void) {
                 uint8_t *m = malloc(buf.len + 3);
                 memcpy(m, buf.data, buf.len);
                 memset(m + buf.len, 0, 3);
-                CHECK(dec_req(m, buf.len + 3, &err) == SWARM_ERR_PARSE);
-                CHECK(strstr(err.msg, "trailing"));
+                REQUIRE(dec_req(m, buf.len + 3, &err) == SWARM_ERR_PARSE);
+                REQUIRE(strstr(err.msg, "trailing"));
                 free(m);
         }
         swarm_buf_destroy(&buf);
@@ -249,8 +248,8 @@ static void too_many_inputs(void) {
         }
         m[n++] = 0;
         m[n++] = 0; m[n++] = 0; m[n++] = 0;
-        CHECK(dec_req(m, n, &err) == SWARM_ERR_INVALID);
-        CHECK(strstr(err.msg, "inputs: more than 16"));
+        REQUIRE(dec_req(m, n, &err) == SWARM_ERR_INVALID);
+        REQUIRE(strstr(err.msg, "inputs: more than 16"));
 }
 
 static void responses(void) {
@@ -262,20 +261,20 @@ static void responses(void) {
         resp.request_id = SWARM_STR("r");
         resp.model = SWARM_STR("m");
         resp.worker = SWARM_STR("w");
-        CHECK_OK(swarm_codec_encode_response(codec, &resp, &buf, &err), &err);
+        REQUIRE_OK(swarm_codec_encode_response(codec, &resp, &buf, &err), err);
         for (size_t n = 0; n < buf.len; n++)
-                CHECK(dec_resp(buf.data, n, &err) == SWARM_ERR_TRUNCATED);
+                REQUIRE(dec_resp(buf.data, n, &err) == SWARM_ERR_TRUNCATED);
         status_at = 5 + 2 + 2 + 1 + 1;
         buf.data[status_at] = 10;       /* status 5 */
-        CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
-        CHECK(strstr(err.msg, "status"));
+        REQUIRE(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
+        REQUIRE(strstr(err.msg, "status"));
         buf.data[status_at] = 0;
         buf.data[status_at + 1] = 4;    /* error branch 2 */
-        CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
+        REQUIRE(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_PARSE);
         buf.data[status_at + 1] = 0;
-        CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_OK);
+        REQUIRE(dec_resp(buf.data, buf.len, &err) == SWARM_OK);
         buf.data[4] = SWARM_SCHEMA_ID_REQUEST;
-        CHECK(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
+        REQUIRE(dec_resp(buf.data, buf.len, &err) == SWARM_ERR_NOT_FOUND);
         swarm_buf_destroy(&buf);
 }
 
@@ -294,9 +293,9 @@ static void fuzz(void) {
 
                 gen_request(&g, &r, 6);
                 if (rng_below(&r, 2))
-                        CHECK_OK(swarm_codec_encode_request(codec, &g.req,
+                        REQUIRE_OK(swarm_codec_encode_request(codec, &g.req,
                                                             g.meta, g.n_meta,
-                                                            &buf, &err), &err);
+                                                            &buf, &err), err);
                 else
                         encode_request_blocky(&g.req, g.meta, g.n_meta, &r,
                                               &buf);
@@ -320,15 +319,15 @@ static void fuzz(void) {
                 gen_free(&g);
         }
         printf("fuzz: %d decoded, %d refused\n", ok, bad);
-        CHECK(bad > 1000);
+        REQUIRE(bad > 1000);
 }
 
 int main(void) {
         swarm_err_t err = {0};
 
-        CHECK_OK(swarm_codec_new(&codec, &err), &err);
+        REQUIRE_OK(swarm_codec_new(&codec, &err), err);
         /* id 7: our request schema plus a field, for the slow path */
-        CHECK_OK(swarm_codec_register_writer(
+        REQUIRE_OK(swarm_codec_register_writer(
                          codec, 7,
                          "{\"type\": \"record\", \"name\": "
                          "\"InferenceRequest\", \"namespace\": "
@@ -357,7 +356,7 @@ int main(void) {
                          "{\"name\": \"extra\", \"type\": [\"null\", "
                          "{\"type\": \"array\", \"items\": \"null\"}], "
                          "\"default\": null}]}",
-                         &err), &err);
+                         &err), err);
         truncations();
         specific_errors();
         too_many_inputs();

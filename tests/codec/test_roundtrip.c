@@ -17,14 +17,14 @@ static void roundtrip_req(const swarm_request_t *req, const swarm_str_t *meta,
         int rc;
 
         rc = swarm_codec_encode_request(codec, req, meta, n_meta, &buf, &err);
-        CHECK_OK(rc, &err);
+        REQUIRE_OK(rc, err);
         rc = swarm_codec_decode_request(codec, buf.data, buf.len, &got, &err);
-        CHECK_OK(rc, &err);
-        CHECK(got.scratch == NULL);
+        REQUIRE_OK(rc, err);
+        REQUIRE(got.scratch == NULL);
         check_request(&got, req, meta, n_meta);
         /* zero copy: views point into the message */
         if (req->model.len)
-                CHECK((const uint8_t *)got.model.ptr > buf.data &&
+                REQUIRE((const uint8_t *)got.model.ptr > buf.data &&
                       (const uint8_t *)got.model.ptr < buf.data + buf.len);
         swarm_request_destroy(&got);
         swarm_buf_destroy(&buf);
@@ -37,9 +37,9 @@ static void roundtrip_resp(const swarm_response_t *resp) {
         int rc;
 
         rc = swarm_codec_encode_response(codec, resp, &buf, &err);
-        CHECK_OK(rc, &err);
+        REQUIRE_OK(rc, err);
         rc = swarm_codec_decode_response(codec, buf.data, buf.len, &got, &err);
-        CHECK_OK(rc, &err);
+        REQUIRE_OK(rc, err);
         check_response(&got, resp);
         swarm_response_destroy(&got);
         swarm_buf_destroy(&buf);
@@ -175,17 +175,15 @@ static void test_append(void) {
 
         req.request_id = SWARM_STR("a");
         req.model = SWARM_STR("b");
-        CHECK_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err),
-                 &err);
+        REQUIRE_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err), err);
         first = buf.len;
-        CHECK_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err),
-                 &err);
-        CHECK(buf.len == 2 * first);
-        CHECK(!memcmp(buf.data, buf.data + first, first));
-        CHECK_OK(swarm_codec_decode_request(codec, buf.data + first, first,
-                                            &got, &err), &err);
+        REQUIRE_OK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err), err);
+        REQUIRE(buf.len == 2 * first);
+        REQUIRE(!memcmp(buf.data, buf.data + first, first));
+        REQUIRE_OK(swarm_codec_decode_request(codec, buf.data + first, first,
+                                            &got, &err), err);
         p = swarm_buf_steal(&buf, &len);
-        CHECK(len == 2 * first && buf.data == NULL && buf.len == 0);
+        REQUIRE(len == 2 * first && buf.data == NULL && buf.len == 0);
         free(p);
         swarm_buf_destroy(&buf);
         swarm_buf_destroy(NULL);
@@ -201,27 +199,27 @@ static void test_encode_refuses(void) {
         req.n_inputs = 1;
         req.inputs[0] = (swarm_tensor_t){SWARM_STR("x"), SWARM_DTYPE_FLOAT32,
                                          1, {2}, d, 4};
-        CHECK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err) ==
+        REQUIRE(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err) ==
               SWARM_ERR_INVALID);
-        CHECK(strstr(err.msg, "inputs[0].data") && strstr(err.msg, "'x'"));
+        REQUIRE(strstr(err.msg, "inputs[0].data") && strstr(err.msg, "'x'"));
         swarm_err_clear(&err);
         req.n_inputs = SWARM_MAX_INPUTS + 1;
-        CHECK(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err) ==
+        REQUIRE(swarm_codec_encode_request(codec, &req, NULL, 0, &buf, &err) ==
               SWARM_ERR_INVALID);
         swarm_err_clear(&err);
         resp.status = SWARM_STATUS__COUNT;
-        CHECK(swarm_codec_encode_response(codec, &resp, &buf, &err) ==
+        REQUIRE(swarm_codec_encode_response(codec, &resp, &buf, &err) ==
               SWARM_ERR_INVALID);
-        CHECK(buf.len == 0);
+        REQUIRE(buf.len == 0);
         swarm_buf_destroy(&buf);
 }
 
 int main(void) {
         swarm_err_t err = {0};
 
-        CHECK_OK(swarm_codec_new(&codec, &err), &err);
-        CHECK(strstr(swarm_codec_request_schema_json(), "InferenceRequest"));
-        CHECK(!strcmp(swarm_status_name(SWARM_STATUS_MODEL_NOT_FOUND),
+        REQUIRE_OK(swarm_codec_new(&codec, &err), err);
+        REQUIRE(strstr(swarm_codec_request_schema_json(), "InferenceRequest"));
+        REQUIRE(!strcmp(swarm_status_name(SWARM_STATUS_MODEL_NOT_FOUND),
                       "MODEL_NOT_FOUND"));
         test_dtypes();
         test_shapes();

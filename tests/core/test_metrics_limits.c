@@ -20,25 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
 #include "swarm/metrics.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fprintf(stderr, "\n");                                 \
-                }                                                              \
-        } while (0)
-
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "check.h"
 
 /* A TCP connection from `src` (NULL: any) to dst:port; -1 when refused. */
 static int dial(const char *src, const char *dst, int port) {
@@ -68,18 +53,18 @@ static int dial(const char *src, const char *dst, int port) {
 /* Seconds until the server closes fd (read returns 0 or an error), at most
  * `limit`; returns limit + 1 when it stays open. */
 static double closed_after(int fd, double limit) {
-        double t0 = now_s();
+        double t0 = swarm_clock_s();
         char buf[512];
 
         for (;;) {
                 struct pollfd p = {fd, POLLIN, 0};
-                double left = limit - (now_s() - t0);
+                double left = limit - (swarm_clock_s() - t0);
                 if (left <= 0)
                         return limit + 1;
                 if (poll(&p, 1, (int)(left * 1000) + 1) > 0) {
                         ssize_t n = read(fd, buf, sizeof(buf));
                         if (n <= 0)
-                                return now_s() - t0;
+                                return swarm_clock_s() - t0;
                 }
         }
 }
@@ -205,8 +190,8 @@ int main(void) {
                 fprintf(stderr, "note: ::1 not available: %s\n", err.msg);
 
         swarm_metrics_destroy(m);
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d check(s) failed\n", test_failures);
                 return 1;
         }
         printf("metrics limits ok\n");

@@ -33,6 +33,8 @@ expect 2 2 'swarm.max.batch.rows="abc" is not an integer' \
 expect 2 2 'swarm.device="tpu"' "$consumer" -b $dead -M x=/nonexistent.onnx --device tpu
 expect 2 2 'out of range' "$consumer" -b $dead -M x=/nonexistent.onnx --metrics-port 70000
 expect 2 2 'no model' "$consumer" -b $dead
+expect 2 2 'swarm.exactly.once="maybe" is not a boolean' \
+  "$consumer" -b $dead -M x=/nonexistent.onnx -X swarm.exactly.once=maybe
 expect 2 2 'promote expects NAME VERSION' \
   "$registry" --registry "host=$work/nosock port=1" promote fashion
 expect 2 2 'bad version "x"' "$registry" --registry "host=$work/nosock port=1" promote fashion x
@@ -50,6 +52,10 @@ expect 2 2 "$work/bad.conf:1: swarm.max.batch.rows=\"0\" is out of range" \
 grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9464 ' "$work/list" ||
   fail "consumer -X list: metrics port 9464"
 grep -q '^swarm\.max\.batch\.rows ' "$work/list" || fail "consumer -X list: batch rows"
+# the exactly-once window defaults (consumer/txn.h TXN_DEFAULT_*)
+grep -Eq '^swarm\.txn\.ms .* 100 ' "$work/list" || fail "consumer -X list: txn.ms default"
+grep -Eq '^swarm\.txn\.max\.records .* 5000 ' "$work/list" ||
+  fail "consumer -X list: txn.max.records default"
 grep -q 'bootstrap.servers' "$work/list" || fail "consumer -X list: librdkafka's properties"
 "$scaler" -X list >"$work/list" || fail "scaler -X list"
 grep -qE '^swarm\.metrics\.port +integer +-1\.\.65535 +9465 ' "$work/list" ||

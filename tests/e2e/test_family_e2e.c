@@ -30,6 +30,7 @@
 #include "check.h"
 #include "ref_case.h"
 #include "test_client.h"
+#include "test_request.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -144,17 +145,11 @@ static void check_answer(void *opaque, int64_t idx, const char *request_id,
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap,
                           const char *spec, const char *group) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                if (!freopen("worker.log", "w", stderr))
-                        _exit(127);
-                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests",
-                      "-M", spec, "--max-batch-rows", "64", "--max-delay-us",
-                      "20000", "-X", "session.timeout.ms=6000",
-                      "-X", "heartbeat.interval.ms=500", (char *)NULL);
-                _exit(127);
-        }
-        return pid;
+        const char *argv[] = {bin, "-b", bootstrap, "-g", group, "-t", "requests",
+                              "-M", spec, "--max-batch-rows", "64", "--max-delay-us",
+                              "20000", "-X", "session.timeout.ms=6000",
+                              "-X", "heartbeat.interval.ms=500", NULL};
+        return proc_spawn_logged(argv, "worker.log", "w");
 }
 
 static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
@@ -167,18 +162,8 @@ static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
         req.request_id = swarm_str(rid);
         req.model = swarm_str(c->model);
         req.n_inputs = c->n_in;
-        for (int i = 0; i < c->n_in; i++) {
-                const swarm_array_t *a = k->in[i];
-                size_t rb = swarm_array_row_bytes(a);
-                swarm_tensor_t *t = &req.inputs[i];
-                t->name = swarm_str(c->in_names[i]);
-                t->dtype = a->dtype;
-                t->ndim = a->ndim;
-                memcpy(t->shape, a->shape, sizeof(t->shape));
-                t->shape[0] = rows;
-                t->data = (const char *)a->data + (size_t)r0 * rb;
-                t->size = rb * (size_t)rows;
-        }
+        for (int i = 0; i < c->n_in; i++)
+                test_tensor_rows(&req.inputs[i], c->in_names[i], k->in[i], r0, rows);
         c->ex[c->n].cs = cs;
         c->ex[c->n].r0 = r0;
         c->ex[c->n].rows = rows;
@@ -187,7 +172,7 @@ static int send_rows(swarm_client_t *cl, ctx_t *c, int cs, int64_t r0,
 }
 
 int main(int argc, char **argv) {
-        const char *bootstrap = getenv("SWARM_BOOTSTRAP");
+        const char *bootstrap;
         char spec[4096], group[64];
         swarm_conf_t *conf = NULL;
         swarm_client_t *cl = NULL;
@@ -195,16 +180,12 @@ int main(int argc, char **argv) {
         swarm_err_t err;
         pid_t worker = 0;
         ctx_t *c;
-        int repeat = 20, rc;
+        int repeat, rc;
         int64_t max_rows = 0, total = 0;
 
-        if (argc < 4 || !bootstrap) {
-                fprintf(stderr, "usage: SWARM_BOOTSTRAP=... %s CONSUMER "
-                        "FAMILY_DIR MODEL_NAME [REPEAT]\n", argv[0]);
+        if (!(bootstrap = test_e2e_args(argc, argv, 3, "CONSUMER FAMILY_DIR MODEL_NAME",
+                                        &repeat)))
                 return 2;
-        }
-        if (argc > 4)
-                repeat = atoi(argv[4]);
         swarm_err_clear(&err);
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -248,8 +229,7 @@ int main(int argc, char **argv) {
                 goto fatal;
         tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n, "ok %" PRId64 " of %" PRId64, c->ok, c->n);
-        kill(worker, SIGTERM);
-        rc = proc_wait_exit(worker, 60);
+        rc = proc_stop(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see worker.log)", rc);
         printf("family e2e %s: %d cases, %" PRId64 " requests, %" PRId64
@@ -276,10 +256,8 @@ int main(int argc, char **argv) {
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);
-        if (worker > 0) {
-                kill(worker, SIGKILL);
-                waitpid(worker, NULL, 0);
-        }
+        if (worker > 0)
+                proc_kill(worker);
         if (system("tail -20 worker.log >&2")) {
         }
         return 1;

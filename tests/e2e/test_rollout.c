@@ -35,6 +35,7 @@
 #include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
+#include "swarm/clock.h"
 #include "swarm/conf.h"
 
 #define NWORKERS 2
@@ -46,12 +47,6 @@ typedef struct state {
         int64_t first_us[NWORKERS];     /* first response with `want` */
         int64_t seen_v[3];
 } state_t;
-
-static int64_t now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void on_done(const char *id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque) {
@@ -77,7 +72,7 @@ static void on_done(const char *id, const swarm_response_t *resp,
         if (s->want && resp->version == s->want && resp->worker.len > 7) {
                 int w = resp->worker.ptr[7] - '0'; /* "worker-N" */
                 if (w >= 0 && w < NWORKERS && !s->first_us[w])
-                        s->first_us[w] = now_us();
+                        s->first_us[w] = swarm_clock_us();
         }
 }
 
@@ -123,11 +118,11 @@ typedef struct sender {
 /* Send at `rate` requests/s for `ms` milliseconds, serving callbacks.  Stops
  * early when `until_switched` and every worker has served s->want. */
 static void send_for(sender_t *sd, int ms, int until_switched) {
-        int64_t t0 = now_us(), end = t0 + (int64_t)ms * 1000, sent = 0;
+        int64_t t0 = swarm_clock_us(), end = t0 + (int64_t)ms * 1000, sent = 0;
         swarm_err_t err;
 
-        while (now_us() < end) {
-                int64_t due = (int64_t)((double)(now_us() - t0) * sd->rate / 1e6);
+        while (swarm_clock_us() < end) {
+                int64_t due = (int64_t)((double)(swarm_clock_us() - t0) * sd->rate / 1e6);
                 while (sent < due) {
                         swarm_request_t req;
                         char rid[32];
@@ -161,7 +156,7 @@ static void switch_and_measure(sender_t *sd, const char *what, int want,
         memset(s->first_us, 0, sizeof(s->first_us));
         s->want = want;
         run_cli("%s", cmd);
-        s->switch_at_us = now_us();
+        s->switch_at_us = swarm_clock_us();
         send_for(sd, limit_ms + 2000, 1);
         for (int w = 0; w < NWORKERS; w++) {
                 double ms = s->first_us[w] ? (double)(s->first_us[w] - s->switch_at_us) / 1000.0

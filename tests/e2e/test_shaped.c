@@ -38,6 +38,7 @@
 #include "check.h"
 #include "ref_case.h"
 #include "test_client.h"
+#include "test_request.h"
 #include "proc.h"
 #include "tracker.h"
 #include "swarm/arrayio.h"
@@ -126,17 +127,11 @@ static void check_answer(void *opaque, int64_t idx, const char *request_id,
 
 static pid_t spawn_worker(const char *bin, const char *bootstrap, const char *spec,
                           const char *spec_ext, const char *group, const char *log) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                if (!freopen(log, "w", stderr))
-                        _exit(127);
-                execl(bin, bin, "-b", bootstrap, "-g", group, "-t", "requests", "-M",
-                      spec, "-M", spec_ext, "--max-batch-rows", "8", "--max-delay-us", "20000",
-                      "--log-level", "debug", "-X", "session.timeout.ms=6000", "-X",
-                      "heartbeat.interval.ms=500", (char *)NULL);
-                _exit(127);
-        }
-        return pid;
+        const char *argv[] = {bin, "-b", bootstrap, "-g", group, "-t", "requests", "-M",
+                              spec, "-M", spec_ext, "--max-batch-rows", "8", "--max-delay-us",
+                              "20000", "--log-level", "debug", "-X", "session.timeout.ms=6000",
+                              "-X", "heartbeat.interval.ms=500", NULL};
+        return proc_spawn_logged(argv, log, "w");
 }
 
 static int send_to(swarm_client_t *cl, ctx_t *c, const char *model,
@@ -166,18 +161,8 @@ static void case_request(const ctx_t *c, int cs, int64_t r0, int64_t rows,
                          swarm_request_t *req) {
         memset(req, 0, sizeof(*req));
         req->n_inputs = N_IN;
-        for (int i = 0; i < N_IN; i++) {
-                const swarm_array_t *a = c->cases[cs].in[i];
-                size_t rb = swarm_array_row_bytes(a);
-                swarm_tensor_t *t = &req->inputs[i];
-                t->name = swarm_str(in_names[i]);
-                t->dtype = a->dtype;
-                t->ndim = a->ndim;
-                memcpy(t->shape, a->shape, sizeof(t->shape));
-                t->shape[0] = rows;
-                t->data = (const char *)a->data + (size_t)r0 * rb;
-                t->size = rb * (size_t)rows;
-        }
+        for (int i = 0; i < N_IN; i++)
+                test_tensor_rows(&req->inputs[i], in_names[i], c->cases[cs].in[i], r0, rows);
 }
 
 /* Batches of the worker's debug log: rows per sequence length, batches per
@@ -227,7 +212,7 @@ static void check_log(const char *log, const ctx_t *c) {
 }
 
 int main(int argc, char **argv) {
-        const char *bootstrap = getenv("SWARM_BOOTSTRAP");
+        const char *bootstrap;
         char spec[4096], spec_ext[4096], group[64], log[64];
         swarm_conf_t *conf = NULL;
         swarm_client_t *cl = NULL;
@@ -236,15 +221,10 @@ int main(int argc, char **argv) {
         swarm_err_t err;
         pid_t worker = 0;
         ctx_t *c;
-        int repeat = 20, rc;
+        int repeat, rc;
 
-        if (argc < 3 || !bootstrap) {
-                fprintf(stderr, "usage: SWARM_BOOTSTRAP=... %s CONSUMER FIXTURE_DIR "
-                        "[REPEAT]\n", argv[0]);
+        if (!(bootstrap = test_e2e_args(argc, argv, 2, "CONSUMER FIXTURE_DIR", &repeat)))
                 return 2;
-        }
-        if (argc > 3)
-                repeat = atoi(argv[3]);
         swarm_err_clear(&err);
         if (!(c = calloc(1, sizeof(*c))))
                 return 1;
@@ -316,8 +296,7 @@ int main(int argc, char **argv) {
         tracker_check_once(&c->tr, c->n);
         CHECK(c->ok == c->n - N_BAD, "ok %" PRId64 " of %" PRId64, c->ok, c->n - N_BAD);
         CHECK(c->invalid == N_BAD, "invalid %" PRId64 " of %d", c->invalid, N_BAD);
-        kill(worker, SIGTERM);
-        rc = proc_wait_exit(worker, 60);
+        rc = proc_stop(worker, 60);
         worker = 0;
         CHECK(rc == 0, "worker exited %d (see %s)", rc, log);
         check_log(log, c);
@@ -348,9 +327,7 @@ int main(int argc, char **argv) {
 
 fatal:
         fprintf(stderr, "FAIL: %s\n", err.msg);
-        if (worker > 0) {
-                kill(worker, SIGKILL);
-                waitpid(worker, NULL, 0);
-        }
+        if (worker > 0)
+                proc_kill(worker);
         return 1;
 }

@@ -27,181 +27,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "onnx.pb-c.h"
 #include "swarm/backend.h"
 #include "swarm/model.h"
 
 #include "check.h"
+#include "model_build.h"
 
-/* ---- a model builder; everything lives in one arena ---- */
+/* ---- the model builder (model_build.h) over one arena per test case ---- */
 
-static void *arena[4096];
-static int n_arena;
-
-static void *ba(size_t n) {
-        void *p = calloc(1, n);
-        if (!p || n_arena == 4096)
-                abort();
-        arena[n_arena++] = p;
-        return p;
-}
+static mb_t arena;
 
 static void arena_free(void) {
-        while (n_arena > 0)
-                free(arena[--n_arena]);
-}
-
-static char *bs(const char *s) {
-        char *p = ba(strlen(s) + 1);
-        memcpy(p, s, strlen(s));
-        return p;
+        mb_free(&arena);
 }
 
 static Onnx__GraphProto *graph(void) {
-        Onnx__GraphProto *g = ba(sizeof(*g));
-        onnx__graph_proto__init(g);
-        g->name = bs("g");
-        g->node = ba(32 * sizeof(*g->node));
-        g->initializer = ba(16 * sizeof(*g->initializer));
-        g->input = ba(8 * sizeof(*g->input));
-        g->output = ba(8 * sizeof(*g->output));
-        return g;
-}
-
-static size_t names(const char *csv, char ***out) {
-        size_t n = 0;
-        char *copy = bs(csv), *save = NULL;
-        char **list = ba(8 * sizeof(char *));
-        for (char *t = strtok_r(copy, ",", &save); t && n < 8;
-             t = strtok_r(NULL, ",", &save))
-                list[n++] = strcmp(t, "-") == 0 ? bs("") : t;
-        *out = list;
-        return n;
+        return mb_graph(&arena);
 }
 
 static Onnx__NodeProto *node(Onnx__GraphProto *g, const char *op,
                              const char *in, const char *out) {
-        Onnx__NodeProto *n = ba(sizeof(*n));
-        onnx__node_proto__init(n);
-        n->name = bs(out);
-        n->op_type = bs(op);
-        n->n_input = *in ? names(in, &n->input) : 0;
-        n->n_output = names(out, &n->output);
-        n->attribute = ba(8 * sizeof(*n->attribute));
-        g->node[g->n_node++] = n;
-        return n;
+        return mb_node(&arena, g, NULL, op, in, out);
 }
 
 static void attr_i(Onnx__NodeProto *n, const char *name, int64_t v) {
-        Onnx__AttributeProto *a = ba(sizeof(*a));
-        onnx__attribute_proto__init(a);
-        a->name = bs(name);
-        a->has_type = 1;
-        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        a->has_i = 1;
-        a->i = v;
-        n->attribute[n->n_attribute++] = a;
+        mb_attr_i(&arena, n, name, v);
 }
 
 static void attr_g(Onnx__NodeProto *n, const char *name,
                    Onnx__GraphProto *g) {
-        Onnx__AttributeProto *a = ba(sizeof(*a));
-        onnx__attribute_proto__init(a);
-        a->name = bs(name);
-        a->has_type = 1;
-        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
-        a->g = g;
-        n->attribute[n->n_attribute++] = a;
+        mb_attr_g(&arena, n, name, g);
+}
+
+/* out = If(cond) with those branches. */
+static void if_node(Onnx__GraphProto *g, const char *cond, const char *out,
+                    Onnx__GraphProto *then_g, Onnx__GraphProto *else_g) {
+        Onnx__NodeProto *n = node(g, "If", cond, out);
+        attr_g(n, "then_branch", then_g);
+        attr_g(n, "else_branch", else_g);
 }
 
 /* An initializer: dtype 1 (float) or 7 (int64) or 9 (bool), raw data. */
 static void init(Onnx__GraphProto *g, const char *name, int dt, int ndim,
                  const int64_t *dims, const void *data) {
-        Onnx__TensorProto *t = ba(sizeof(*t));
-        size_t n = 1, es = dt == 7 ? 8 : dt == 9 ? 1 : 4;
-        onnx__tensor_proto__init(t);
-        t->name = bs(name);
-        t->has_data_type = 1;
-        t->data_type = dt;
-        t->n_dims = (size_t)ndim;
-        t->dims = ba(8 * sizeof(int64_t));
-        for (int i = 0; i < ndim; i++) {
-                t->dims[i] = dims[i];
-                n *= (size_t)dims[i];
-        }
-        t->has_raw_data = 1;
-        t->raw_data.len = n * es;
-        t->raw_data.data = ba(n * es + 1);
-        memcpy(t->raw_data.data, data, n * es);
-        g->initializer[g->n_initializer++] = t;
+        mb_init(&arena, g, name, dt, ndim, dims, data, 1);
 }
 
 static void scalar_i64(Onnx__GraphProto *g, const char *name, int64_t v) {
         init(g, name, 7, 0, NULL, &v);
 }
 
-/* A value info (graph input or output); dim -1 is the symbolic "N";
- * ndim < 0: no shape (subgraph values). */
 static void vi(Onnx__GraphProto *g, int is_out, const char *name, int elem,
                int ndim, const int64_t *dims) {
-        Onnx__ValueInfoProto *v = ba(sizeof(*v));
-        Onnx__TypeProto *tp = ba(sizeof(*tp));
-        Onnx__TypeProto__Tensor *tt = ba(sizeof(*tt));
-        onnx__value_info_proto__init(v);
-        onnx__type_proto__init(tp);
-        onnx__type_proto__tensor__init(tt);
-        v->name = bs(name);
-        v->type = tp;
-        tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-        tp->tensor_type = tt;
-        tt->has_elem_type = 1;
-        tt->elem_type = elem;
-        if (ndim >= 0) {
-                Onnx__TensorShapeProto *sp = ba(sizeof(*sp));
-                onnx__tensor_shape_proto__init(sp);
-                tt->shape = sp;
-                sp->n_dim = (size_t)ndim;
-                sp->dim = ba(8 * sizeof(*sp->dim));
-                for (int i = 0; i < ndim; i++) {
-                        Onnx__TensorShapeProto__Dimension *d =
-                                ba(sizeof(*d));
-                        onnx__tensor_shape_proto__dimension__init(d);
-                        if (dims[i] < 0) {
-                                d->value_case =
-                                  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-                                d->dim_param = bs("N");
-                        } else {
-                                d->value_case =
-                                  ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-                                d->dim_value = dims[i];
-                        }
-                        sp->dim[i] = d;
-                }
-        }
-        if (is_out)
-                g->output[g->n_output++] = v;
-        else
-                g->input[g->n_input++] = v;
+        mb_vi(&arena, g, is_out, name, elem, ndim, dims);
 }
 
+/* The packed model, owned by the arena. */
 static uint8_t *pack(Onnx__GraphProto *g, int64_t opset, size_t *len) {
-        Onnx__ModelProto m;
-        Onnx__OperatorSetIdProto os, *osp[1] = {&os};
-        uint8_t *buf;
-        onnx__model_proto__init(&m);
-        onnx__operator_set_id_proto__init(&os);
-        m.has_ir_version = 1;
-        m.ir_version = 8;
-        os.domain = bs("");
-        os.has_version = 1;
-        os.version = opset;
-        m.n_opset_import = 1;
-        m.opset_import = osp;
-        m.graph = g;
-        *len = onnx__model_proto__get_packed_size(&m);
-        buf = ba(*len + 1);
-        onnx__model_proto__pack(&m, buf);
-        return buf;
+        return mb_keep(&arena, mb_pack(&arena, g, opset, len));
 }
 
 static int load(Onnx__GraphProto *g, swarm_backend_t *be, swarm_model_t **m,
@@ -225,6 +108,27 @@ static int run_x(swarm_model_t *m, int64_t rows, float *x,
                 x[i] = (float)i * 0.5f - 1.0f;
         swarm_err_clear(err);
         return swarm_model_run_shaped(m, rows, ish, in, osh, out, err);
+}
+
+/* Load g (CHECK: it loads) and run x[rows,4] through it (CHECK: it runs);
+ * returns the model (NULL when it did not load) for done(), with out[] and
+ * osh (may be NULL) filled for the caller's checks of the values. */
+static swarm_model_t *load_run(Onnx__GraphProto *g, swarm_backend_t *be,
+                               int64_t rows, float *x,
+                               int64_t (*osh)[SWARM_MAX_DIMS], const void **out) {
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        if (m)
+                CHECK(run_x(m, rows, x, osh, out, &err) == SWARM_OK, "%s",
+                      err.msg);
+        return m;
+}
+
+/* Drop a test case's model and everything its graphs were built from. */
+static void done(swarm_model_t *m) {
+        swarm_model_destroy(m);
+        arena_free();
 }
 
 /* ---- Loop with a constant trip count, carried value, scan output ---- */
@@ -275,17 +179,14 @@ static void test_loop_const(swarm_backend_t *be) {
                         CHECK(((const float *)out[1])[i] == (float)i,
                               "iters[%d] %g", i, ((const float *)out[1])[i]);
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
 }
 
 /* ---- If on constant conditions ---- */
 
 static void test_if_const(swarm_backend_t *be, int cond) {
         Onnx__GraphProto *g = graph(), *th = graph(), *el = graph();
-        Onnx__NodeProto *n;
         swarm_model_t *m = NULL;
-        swarm_err_t err;
         uint8_t c = (uint8_t)cond;
         static const int64_t d4[] = {4};
         static const float bias[] = {1, 2, 3, 4};
@@ -297,16 +198,12 @@ static void test_if_const(swarm_backend_t *be, int cond) {
         init(el, "bias", 1, 1, d4, bias);       /* the branch's own */
         node(el, "Add", "x,bias", "e_out");
         vi(el, 1, "e_out", 1, -1, NULL);
-        n = node(g, "If", "c", "y");
-        attr_g(n, "then_branch", th);
-        attr_g(n, "else_branch", el);
+        if_node(g, "c", "y", th, el);
         vi(g, 1, "y", 1, 2, XD);
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        {
                 float x[8];
                 const void *out[1] = {0};
-                CHECK(run_x(m, 2, x, NULL, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 2, x, NULL, out);
                 for (int i = 0; out[0] && i < 8; i++) {
                         float want = cond ? x[i] * x[i] : x[i] + bias[i % 4];
                         CHECK(((const float *)out[0])[i] == want,
@@ -314,8 +211,7 @@ static void test_if_const(swarm_backend_t *be, int cond) {
                               ((const float *)out[0])[i], want);
                 }
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
 }
 
 /* ---- the dynamo EmbeddingBag form: sequences in a condition loop ---- */
@@ -356,7 +252,6 @@ static void seq_loop_end(Onnx__GraphProto *g, Onnx__GraphProto *body,
 static void test_loop_seq(swarm_backend_t *be) {
         Onnx__GraphProto *g = graph(), *body = graph();
         swarm_model_t *m = NULL;
-        swarm_err_t err;
 
         seq_loop_begin(g, body, 2, "i_unused");
         attr_i(node(body, "Cast", "k1", "k1f"), "to", 1);
@@ -364,13 +259,11 @@ static void test_loop_seq(swarm_backend_t *be) {
         node(body, "SequenceInsert", "seq_in,part", "seq_out");
         node(body, "Less", "k1,bags", "c_out");
         seq_loop_end(g, body, 8);
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        {
                 float x[12];
                 const void *out[1] = {0};
                 int64_t osh[1][SWARM_MAX_DIMS];
-                CHECK(run_x(m, 3, x, osh, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 3, x, osh, out);
                 CHECK(!out[0] || (osh[0][0] == 3 && osh[0][1] == 8),
                       "shape %lld,%lld", (long long)osh[0][0],
                       (long long)osh[0][1]);
@@ -384,8 +277,7 @@ static void test_loop_seq(swarm_backend_t *be) {
                                       want);
                         }
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
 }
 
 /* ---- SplitToSequence, SequenceAt, SequenceLength ---- */
@@ -394,7 +286,6 @@ static void test_split_seq(swarm_backend_t *be) {
         Onnx__GraphProto *g = graph();
         Onnx__NodeProto *n;
         swarm_model_t *m = NULL;
-        swarm_err_t err;
         static const int64_t d2[] = {2}, sizes[] = {1, 3};
 
         vi(g, 0, "x", 1, 2, XD);
@@ -406,20 +297,17 @@ static void test_split_seq(swarm_backend_t *be) {
         attr_i(node(g, "Cast", "n", "nf"), "to", 1);
         node(g, "Mul", "last,nf", "y");         /* 2 * x[:, 1:4] */
         vi(g, 1, "y", 1, 2, (const int64_t[]){-1, 3});
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        {
                 float x[8];
                 const void *out[1] = {0};
-                CHECK(run_x(m, 2, x, NULL, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 2, x, NULL, out);
                 for (int r = 0; out[0] && r < 2; r++)
                         for (int j = 0; j < 3; j++)
                                 CHECK(((const float *)out[0])[r * 3 + j] ==
                                       2 * x[r * 4 + 1 + j], "y[%d,%d] %g", r,
                                       j, ((const float *)out[0])[r * 3 + j]);
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
         /* keepdims = 0, no split: one [N] tensor per column */
         g = graph();
         vi(g, 0, "x", 1, 2, XD);
@@ -429,18 +317,15 @@ static void test_split_seq(swarm_backend_t *be) {
         attr_i(n, "keepdims", 0);
         node(g, "SequenceAt", "cols,two", "y");
         vi(g, 1, "y", 1, 1, (const int64_t[]){-1});
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        {
                 float x[12];
                 const void *out[1] = {0};
-                CHECK(run_x(m, 3, x, NULL, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 3, x, NULL, out);
                 for (int r = 0; out[0] && r < 3; r++)
                         CHECK(((const float *)out[0])[r] == x[r * 4 + 2],
                               "y[%d] %g", r, ((const float *)out[0])[r]);
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
 }
 
 /* ---- hostile and unsupported ---- */
@@ -454,13 +339,13 @@ static void expect(Onnx__GraphProto *g, swarm_backend_t *be,
               "want %s '%s': got %s: %s", swarm_code_name(code), what,
               swarm_code_name(rc), err.msg);
         CHECK(m == NULL, "no model on errors");
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
 }
 
-/* Loop(M, cond) with a body passing cond through: y = x + M. */
+/* Loop(M, cond) with a body passing cond through: y = x + M (the body
+ * adds the inputs `addend`: "y_in,one", or a name nobody defines). */
 static Onnx__GraphProto *count_loop(int64_t trips, int with_m,
-                                    int cond_input) {
+                                    int cond_input, const char *addend) {
         Onnx__GraphProto *g = graph(), *body = graph();
         Onnx__NodeProto *lp;
         uint8_t t = 1;
@@ -478,7 +363,7 @@ static Onnx__GraphProto *count_loop(int64_t trips, int with_m,
         vi(body, 0, "c_in", 9, -1, NULL);
         vi(body, 0, "y_in", 1, -1, NULL);
         node(body, "Identity", "c_in", "c_out");
-        node(body, "Add", "y_in,one", "y_out");
+        node(body, "Add", addend, "y_out");
         vi(body, 1, "c_out", 9, -1, NULL);
         vi(body, 1, "y_out", 1, -1, NULL);
         lp = node(g, "Loop", with_m ? "M,c,x" : "-,c,x", "y");
@@ -488,43 +373,36 @@ static Onnx__GraphProto *count_loop(int64_t trips, int with_m,
 }
 
 static void test_hostile(swarm_backend_t *be) {
-        Onnx__GraphProto *g, *body, *th;
-        Onnx__NodeProto *n;
+        Onnx__GraphProto *g, *th;
         swarm_model_t *m = NULL;
-        swarm_err_t err;
 
         /* the bounded counting loop itself loads and counts */
-        g = count_loop(5, 1, 0);
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        g = count_loop(5, 1, 0, "y_in,one");
+        {
                 float x[4];
                 const void *out[1] = {0};
-                CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 1, x, NULL, out);
                 CHECK(out[0] && ((const float *)out[0])[3] == x[3] + 5,
                       "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
         }
-        swarm_model_destroy(m);
-        arena_free();
+        done(m);
         /* a negative trip count runs no iteration: y = x */
-        g = count_loop(-3, 1, 0);
-        CHECK(load(g, be, &m, &err) == SWARM_OK, "%s", err.msg);
-        if (m) {
+        g = count_loop(-3, 1, 0, "y_in,one");
+        {
                 float x[4];
                 const void *out[1] = {0};
-                CHECK(run_x(m, 1, x, NULL, out, &err) == SWARM_OK, "%s",
-                      err.msg);
+                m = load_run(g, be, 1, x, NULL, out);
                 CHECK(out[0] && ((const float *)out[0])[3] == x[3],
                       "y[3] %g", out[0] ? ((const float *)out[0])[3] : -1);
         }
-        swarm_model_destroy(m);
-        arena_free();
-        expect(count_loop(1000000000, 1, 0), be, SWARM_ERR_UNSUPPORTED,
+        done(m);
+        expect(count_loop(1000000000, 1, 0, "y_in,one"), be,
+               SWARM_ERR_UNSUPPORTED,
                "trip count 1000000000 is above the limit");
         /* no trip count, a condition that stays true */
-        expect(count_loop(0, 0, 0), be, SWARM_ERR_UNSUPPORTED,
+        expect(count_loop(0, 0, 0, "y_in,one"), be, SWARM_ERR_UNSUPPORTED,
                "still running after 4096 iterations");
-        expect(count_loop(3, 1, 1), be, SWARM_ERR_UNSUPPORTED,
+        expect(count_loop(3, 1, 1, "y_in,one"), be, SWARM_ERR_UNSUPPORTED,
                "condition is computed at run time");
         /* If on a graph input */
         g = graph();
@@ -533,28 +411,13 @@ static void test_hostile(swarm_backend_t *be) {
         vi(g, 0, "c", 9, 0, NULL);
         node(th, "Neg", "x", "t_out");
         vi(th, 1, "t_out", 1, -1, NULL);
-        n = node(g, "If", "c", "y");
-        attr_g(n, "then_branch", th);
-        attr_g(n, "else_branch", th);
+        if_node(g, "c", "y", th, th);
         vi(g, 1, "y", 1, 2, XD);
         expect(g, be, SWARM_ERR_UNSUPPORTED,
                "condition is computed at run time");
         /* a body that reads a name nobody defines */
-        g = graph();
-        body = graph();
-        vi(g, 0, "x", 1, 2, XD);
-        scalar_i64(g, "M", 2);
-        vi(body, 0, "i", 7, -1, NULL);
-        vi(body, 0, "c_in", 9, -1, NULL);
-        vi(body, 0, "y_in", 1, -1, NULL);
-        node(body, "Identity", "c_in", "c_out");
-        node(body, "Add", "y_in,nowhere", "y_out");
-        vi(body, 1, "c_out", 9, -1, NULL);
-        vi(body, 1, "y_out", 1, -1, NULL);
-        n = node(g, "Loop", "M,-,x", "y");
-        attr_g(n, "body", body);
-        vi(g, 1, "y", 1, 2, XD);
-        expect(g, be, SWARM_ERR_INVALID, "'nowhere', which is not defined");
+        expect(count_loop(2, 1, 0, "y_in,nowhere"), be, SWARM_ERR_INVALID,
+               "'nowhere', which is not defined");
         /* a sequence as a graph output */
         g = graph();
         vi(g, 0, "x", 1, 2, XD);
@@ -594,20 +457,17 @@ static void test_mutants(swarm_backend_t *be) {
         uint32_t rng = 2463534242u;
         int loaded = 0, ran = 0;
         for (int k = 0; k < 2; k++) {
-                Onnx__GraphProto *g = k ? count_loop(4, 1, 0) : graph();
+                Onnx__GraphProto *g = k ? count_loop(4, 1, 0, "y_in,one") : graph();
                 size_t len;
                 uint8_t *buf, *mut;
                 if (!k) {
                         /* the sequence loop of test_loop_seq, nested If */
                         Onnx__GraphProto *body = graph(), *th = graph();
-                        Onnx__NodeProto *n;
                         seq_loop_begin(g, body, 3, "i");
                         node(body, "Less", "k1,bags", "c_out");
                         node(th, "Neg", "x", "t_out");
                         vi(th, 1, "t_out", 1, -1, NULL);
-                        n = node(body, "If", "c_out", "part");
-                        attr_g(n, "then_branch", th);
-                        attr_g(n, "else_branch", th);
+                        if_node(body, "c_out", "part", th, th);
                         node(body, "SequenceInsert", "seq_in,part",
                              "seq_out");
                         seq_loop_end(g, body, 12);
@@ -650,17 +510,6 @@ static void test_mutants(swarm_backend_t *be) {
         CHECK(loaded > 0, "no mutant loaded (the originals must)");
 }
 
-/* The CPU kernels behind a backend that says its buffers are device
- * memory (host_mem = 0): every host-kernel step is staged through host
- * buffers as on CUDA.  destroy is left out: the wrapped one owns it. */
-static swarm_backend_t staged_backend(const swarm_backend_t *cpu) {
-        swarm_backend_t b = *cpu;
-        b.name = "staged";
-        b.host_mem = 0;
-        b.destroy = NULL;
-        return b;
-}
-
 static void run_all(swarm_backend_t *be) {
         test_loop_const(be);
         test_if_const(be, 1);
@@ -683,7 +532,7 @@ int main(void) {
         test_hostile(be);
         test_mutants(be);
         {
-                swarm_backend_t st = staged_backend(be);
+                swarm_backend_t st = mb_staged_backend(be);
                 run_all(&st);
         }
         swarm_backend_destroy(be);

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "swarm/arrayio.h"
+#include "swarm/clock.h"
 #include "swarm/model.h"
 
 #define REL_TOL 1e-4
@@ -183,12 +184,6 @@ static long run_rows(swarm_model_t *m, const fam_case_t *c, int64_t r0,
         return bad;
 }
 
-static double now_ms(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 /* Batches of many sizes made of the case's rows repeated (row r is case row
  * r % rows): each output row must be its source row's reference.  For
  * families this walks the batch buckets up to 32 rows (8 for images) and,
@@ -235,7 +230,7 @@ static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
                 }
                 /* twice: the first may load a plan, the second does not */
                 for (int pass = 0; pass < 2; pass++) {
-                        t[pass] = now_ms();
+                        t[pass] = ((double)swarm_clock_us() / 1e3);
                         if (swarm_model_run_shaped(
                                     m, n, (const int64_t (*)[SWARM_MAX_DIMS])
                                     in_shapes, ip, out_shapes, op, err)) {
@@ -244,7 +239,7 @@ static long run_sizes(swarm_model_t *m, const fam_case_t *c, double *worst,
                                 bad++;
                                 goto out;
                         }
-                        t[pass] = now_ms() - t[pass];
+                        t[pass] = ((double)swarm_clock_us() / 1e3) - t[pass];
                 }
                 cold += t[0];
                 warm += t[1];

@@ -13,228 +13,88 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "onnx.pb-c.h"
 #include "swarm/model.h"
 
 #include "check.h"
+#include "model_build.h"
 
-/* ---- a tiny model builder: everything lives in one arena ---- */
+/* ---- the model builder (model_build.h): one graph, one arena ---- */
 
 typedef struct bld {
-        void *ptrs[512];
-        int n_ptrs;
-        Onnx__ModelProto m;
-        Onnx__GraphProto g;
-        Onnx__OperatorSetIdProto os;
-        Onnx__OperatorSetIdProto *osp[1];
-        Onnx__NodeProto *nodes[16];
-        Onnx__TensorProto *inits[16];
-        Onnx__ValueInfoProto *ins[8], *outs[8];
+        mb_t a;
+        Onnx__GraphProto *g;
+        int64_t opset;
 } bld_t;
 
 static void *ba(bld_t *b, size_t n) {
-        void *p = calloc(1, n);
-        if (!p || b->n_ptrs == 512)
-                abort();
-        b->ptrs[b->n_ptrs++] = p;
-        return p;
+        return mb_alloc(&b->a, n);
 }
 
 static char *bs(bld_t *b, const char *s) {
-        char *p = ba(b, strlen(s) + 1);
-        memcpy(p, s, strlen(s));
-        return p;
+        return mb_str(&b->a, s);
 }
 
 static void bld_init(bld_t *b, int64_t opset) {
         memset(b, 0, sizeof(*b));
-        onnx__model_proto__init(&b->m);
-        onnx__graph_proto__init(&b->g);
-        onnx__operator_set_id_proto__init(&b->os);
-        b->m.has_ir_version = 1;
-        b->m.ir_version = 8;
-        b->os.domain = bs(b, "");
-        b->os.has_version = 1;
-        b->os.version = opset;
-        b->osp[0] = &b->os;
-        b->m.n_opset_import = 1;
-        b->m.opset_import = b->osp;
-        b->m.graph = &b->g;
-        b->g.name = bs(b, "g");
-        b->g.node = b->nodes;
-        b->g.initializer = b->inits;
-        b->g.input = b->ins;
-        b->g.output = b->outs;
+        b->g = mb_graph(&b->a);
+        b->opset = opset;
+}
+
+/* The prologue of most models here: bld_init() at opset 13 with a FLOAT32
+ * input x and output y of those shapes. */
+static void bld_xy(bld_t *b, int xn, const int64_t *xd, int yn,
+                   const int64_t *yd) {
+        bld_init(b, 13);
+        mb_vi(&b->a, b->g, 0, "x", 1, xn, xd);
+        mb_vi(&b->a, b->g, 1, "y", 1, yn, yd);
 }
 
 static void bld_free(bld_t *b) {
-        for (int i = 0; i < b->n_ptrs; i++)
-                free(b->ptrs[i]);
-}
-
-/* Comma-separated names into a char ** list. */
-static size_t names(bld_t *b, const char *csv, char ***out) {
-        size_t n = 0;
-        char *copy = bs(b, csv), *save = NULL;
-        char **list = ba(b, 8 * sizeof(char *));
-        for (char *t = strtok_r(copy, ",", &save); t && n < 8;
-             t = strtok_r(NULL, ",", &save))
-                list[n++] = strcmp(t, "-") == 0 ? bs(b, "") : t;
-        *out = list;
-        return n;
+        mb_free(&b->a);
 }
 
 static Onnx__NodeProto *node(bld_t *b, const char *name, const char *op,
                              const char *in, const char *out) {
-        Onnx__NodeProto *n = ba(b, sizeof(*n));
-        onnx__node_proto__init(n);
-        n->name = bs(b, name);
-        n->op_type = bs(b, op);
-        n->n_input = names(b, in, &n->input);
-        n->n_output = names(b, out, &n->output);
-        n->attribute = ba(b, 8 * sizeof(*n->attribute));
-        b->nodes[b->g.n_node++] = n;
-        return n;
+        return mb_node(&b->a, b->g, name, op, in, out);
 }
 
 static void attr_i(bld_t *b, Onnx__NodeProto *n, const char *name,
                    int64_t v) {
-        Onnx__AttributeProto *a = ba(b, sizeof(*a));
-        onnx__attribute_proto__init(a);
-        a->name = bs(b, name);
-        a->has_type = 1;
-        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        a->has_i = 1;
-        a->i = v;
-        n->attribute[n->n_attribute++] = a;
+        mb_attr_i(&b->a, n, name, v);
 }
 
 static void attr_is(bld_t *b, Onnx__NodeProto *n, const char *name, int cnt,
                     const int64_t *v) {
-        Onnx__AttributeProto *a = ba(b, sizeof(*a));
-        onnx__attribute_proto__init(a);
-        a->name = bs(b, name);
-        a->has_type = 1;
-        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-        a->n_ints = (size_t)cnt;
-        a->ints = ba(b, (size_t)cnt * sizeof(int64_t));
-        memcpy(a->ints, v, (size_t)cnt * sizeof(int64_t));
-        n->attribute[n->n_attribute++] = a;
+        mb_attr_is(&b->a, n, name, cnt, v);
 }
 
 static void attr_s(bld_t *b, Onnx__NodeProto *n, const char *name,
                    const char *v) {
-        Onnx__AttributeProto *a = ba(b, sizeof(*a));
-        onnx__attribute_proto__init(a);
-        a->name = bs(b, name);
-        a->has_type = 1;
-        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
-        a->has_s = 1;
-        a->s.data = (uint8_t *)bs(b, v);
-        a->s.len = strlen(v);
-        n->attribute[n->n_attribute++] = a;
+        mb_attr_s(&b->a, n, name, v);
 }
 
+/* A FLOAT32 initializer, in raw_data or (raw 0) float_data. */
 static Onnx__TensorProto *init(bld_t *b, const char *name, int ndim,
                                const int64_t *dims, const float *data,
                                int raw) {
-        Onnx__TensorProto *t = ba(b, sizeof(*t));
-        size_t n = 1;
-        onnx__tensor_proto__init(t);
-        t->name = bs(b, name);
-        t->has_data_type = 1;
-        t->data_type = 1;
-        t->n_dims = (size_t)ndim;
-        t->dims = ba(b, 8 * sizeof(int64_t));
-        for (int i = 0; i < ndim; i++) {
-                t->dims[i] = dims[i];
-                n *= (size_t)dims[i];
-        }
-        if (raw) {
-                t->has_raw_data = 1;
-                t->raw_data.len = n * 4;
-                t->raw_data.data = ba(b, n * 4 + 1);
-                memcpy(t->raw_data.data, data, n * 4);
-        } else {
-                t->n_float_data = n;
-                t->float_data = ba(b, n * 4 + 1);
-                memcpy(t->float_data, data, n * 4);
-        }
-        b->inits[b->g.n_initializer++] = t;
-        return t;
+        return mb_init(&b->a, b->g, name, 1, ndim, dims, data, raw);
 }
 
 /* An INT64 initializer (raw_data). */
 static Onnx__TensorProto *init_i64(bld_t *b, const char *name, int ndim,
                                    const int64_t *dims, const int64_t *data) {
-        Onnx__TensorProto *t = ba(b, sizeof(*t));
-        size_t n = 1;
-        onnx__tensor_proto__init(t);
-        t->name = bs(b, name);
-        t->has_data_type = 1;
-        t->data_type = 7;
-        t->n_dims = (size_t)ndim;
-        t->dims = ba(b, 8 * sizeof(int64_t));
-        for (int i = 0; i < ndim; i++) {
-                t->dims[i] = dims[i];
-                n *= (size_t)dims[i];
-        }
-        t->has_raw_data = 1;
-        t->raw_data.len = n * 8;
-        t->raw_data.data = ba(b, n * 8 + 1);
-        memcpy(t->raw_data.data, data, n * 8);
-        b->inits[b->g.n_initializer++] = t;
-        return t;
+        return mb_init(&b->a, b->g, name, 7, ndim, dims, data, 1);
 }
 
-/* A value info; a dim of -1 is the symbolic "N". */
+/* A value info; a dim of -1 is the symbolic "N", -2 "seq". */
 static Onnx__ValueInfoProto *vi(bld_t *b, int is_out, const char *name,
                                 int elem, int ndim, const int64_t *dims) {
-        Onnx__ValueInfoProto *v = ba(b, sizeof(*v));
-        Onnx__TypeProto *tp = ba(b, sizeof(*tp));
-        Onnx__TypeProto__Tensor *tt = ba(b, sizeof(*tt));
-        Onnx__TensorShapeProto *sp = ba(b, sizeof(*sp));
-        onnx__value_info_proto__init(v);
-        onnx__type_proto__init(tp);
-        onnx__type_proto__tensor__init(tt);
-        onnx__tensor_shape_proto__init(sp);
-        v->name = bs(b, name);
-        v->type = tp;
-        tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-        tp->tensor_type = tt;
-        tt->has_elem_type = 1;
-        tt->elem_type = elem;
-        tt->shape = sp;
-        sp->n_dim = (size_t)ndim;
-        sp->dim = ba(b, 8 * sizeof(*sp->dim));
-        for (int i = 0; i < ndim; i++) {
-                Onnx__TensorShapeProto__Dimension *d = ba(b, sizeof(*d));
-                onnx__tensor_shape_proto__dimension__init(d);
-                if (dims[i] < 0) {
-                        d->value_case =
-                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-                        /* -1 "N", -2 "seq" */
-                        d->dim_param = bs(b, dims[i] == -2 ? "seq" : "N");
-                } else {
-                        d->value_case =
-                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-                        d->dim_value = dims[i];
-                }
-                sp->dim[i] = d;
-        }
-        if (is_out)
-                b->outs[b->g.n_output++] = v;
-        else
-                b->ins[b->g.n_input++] = v;
-        return v;
+        return mb_vi(&b->a, b->g, is_out, name, elem, ndim, dims);
 }
 
+/* The packed model; the caller frees it. */
 static uint8_t *pack(bld_t *b, size_t *len) {
-        uint8_t *buf;
-        *len = onnx__model_proto__get_packed_size(&b->m);
-        buf = malloc(*len + 1);
-        onnx__model_proto__pack(&b->m, buf);
-        return buf;
+        return mb_pack(&b->a, b->g, b->opset, len);
 }
 
 /* ---- the MLP: x[N,4] -Gemm(W1^T,b1)-> Relu -MatMul(W2)-> Add(b2) ->
@@ -271,10 +131,10 @@ static void mlp(bld_t *b, int reversed, int raw) {
         node(b, "sig2", "Sigmoid", "h3", "a2");
         node(b, "soft", "Softmax", "a2", "y");
         if (reversed)
-                for (size_t i = 0; i < b->g.n_node / 2; i++) {
-                        Onnx__NodeProto *t = b->nodes[i];
-                        b->nodes[i] = b->nodes[b->g.n_node - 1 - i];
-                        b->nodes[b->g.n_node - 1 - i] = t;
+                for (size_t i = 0; i < b->g->n_node / 2; i++) {
+                        Onnx__NodeProto *t = b->g->node[i];
+                        b->g->node[i] = b->g->node[b->g->n_node - 1 - i];
+                        b->g->node[b->g->n_node - 1 - i] = t;
                 }
 }
 
@@ -308,18 +168,28 @@ static int load(const uint8_t *buf, size_t len, swarm_backend_t *be,
         return swarm_model_load_mem(buf, len, be, m, err);
 }
 
+/* Pack and load b's model, CHECKing that it loads, then free the builder:
+ * the model keeps nothing of it.  Returns the model, NULL if it failed. */
+static swarm_model_t *build_load(bld_t *b, swarm_backend_t *be) {
+        size_t len;
+        uint8_t *buf = pack(b, &len);
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        free(buf);
+        bld_free(b);
+        return m;
+}
+
 static void test_mlp(swarm_backend_t *be, int reversed) {
         bld_t b;
-        size_t len;
-        uint8_t *buf;
         swarm_model_t *m = NULL;
         swarm_err_t err;
         char sig[256];
         static const int64_t rows_seq[] = {1, 7, 3, 64, 5};
 
         mlp(&b, reversed, 1);
-        buf = pack(&b, &len);
-        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        m = build_load(&b, be);
         if (!m)
                 goto out;
         swarm_model_signature(m, sig, sizeof(sig));
@@ -369,8 +239,6 @@ static void test_mlp(swarm_backend_t *be, int reversed) {
         }
 out:
         swarm_model_destroy(m);
-        free(buf);
-        bld_free(&b);
 }
 
 static void test_garbage(swarm_backend_t *be) {
@@ -465,55 +333,41 @@ static void test_refusals(swarm_backend_t *be) {
         bld_t b;
         Onnx__TensorProto *t;
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         node(&b, "conv1", "NonMaxSuppression", "x", "y");
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "conv1", "NonMaxSuppression",
                "not supported", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         node(&b, "fc1", "Gemm", "x,W_missing", "y");
         expect(&b, be, SWARM_ERR_INVALID, "fc1", "Gemm", "W_missing",
                "not defined", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         t = init(&b, "W", 2, wd, W2, 1);
         t->raw_data.len -= 4;
         node(&b, "fc1", "MatMul", "x,W", "y");
         expect(&b, be, SWARM_ERR_TRUNCATED, "'W'", "raw_data", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         t = init(&b, "W", 2, wd, W2, 1);
         t->has_data_location = 1;
         t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
         node(&b, "fc1", "MatMul", "x,W", "y");
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "'W'", "external", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         t = init(&b, "W", 2, wd, W2, 1);
         t->dims[0] = -4;
         node(&b, "fc1", "MatMul", "x,W", "y");
         expect(&b, be, SWARM_ERR_INVALID, "'W'", "dimensions", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         node(&b, "r1", "Relu", "x,z", "y");
         node(&b, "r2", "Relu", "y", "z");
         expect(&b, be, SWARM_ERR_INVALID, "r1", "inputs", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         node(&b, "a1", "Add", "x,z", "y");
         node(&b, "a2", "Add", "x,y", "z");
         expect(&b, be, SWARM_ERR_INVALID, "cycle", NULL);
@@ -533,40 +387,32 @@ static void test_refusals(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "'y'", "declared FLOAT32",
                "computed INT64", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, yd);
+        bld_xy(&b, 2, xd, 2, yd);
         init(&b, "W", 2, (const int64_t[]){5, 3}, W2, 1);
         node(&b, "fc1", "MatMul", "x,W", "y");
         expect(&b, be, SWARM_ERR_INVALID, "fc1", "inner dimensions", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         node(&b, "sm", "Softmax", "x", "y");
-        attr_i(&b, b.nodes[0], "axis", 0);
+        attr_i(&b, b.g->node[0], "axis", 0);
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "sm", "batch", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         node(&b, "r1", "Relu", "x", "y");
-        attr_i(&b, b.nodes[0], "bogus", 1);
+        attr_i(&b, b.g->node[0], "bogus", 1);
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "r1", "bogus", NULL);
 
         /* Issue 9 item 5: every unsupported node in one message, with
          * operator and opset; nodes downstream of one are not listed
          * (their input shapes are unknown). */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         vi(&b, 1, "z", 1, 2, xd);
         node(&b, "u1", "NoSuchOp", "x", "a");
         node(&b, "after_u1", "Relu", "a", "a2");
         node(&b, "r2", "Relu", "x", "b");
-        attr_i(&b, b.nodes[2], "bogus", 1);
+        attr_i(&b, b.g->node[2], "bogus", 1);
         node(&b, "dom", "Relu", "x", "c");
-        b.nodes[3]->domain = bs(&b, "com.example");
+        b.g->node[3]->domain = bs(&b, "com.example");
         node(&b, "s1", "Add", "a2,b", "y");
         node(&b, "s2", "Add", "c,x", "z");
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "3 unsupported nodes",
@@ -589,9 +435,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
 
         /* Reshape of 64 constant elements to [64, 7, 7905747460161236407]:
          * 64 * 7 * that wraps to 64 in int64. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init(&b, "C", 1, (const int64_t[]){64}, c64, 1);
         init_i64(&b, "S", 1, (const int64_t[]){3},
                  (const int64_t[]){64, 7, 7905747460161236407LL});
@@ -600,9 +444,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "resh", "overflows", NULL);
 
         /* Expand of a constant to [2^20, 2^20, 2^20]. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init(&b, "C", 1, (const int64_t[]){1}, c4, 1);
         init_i64(&b, "S", 1, (const int64_t[]){3},
                  (const int64_t[]){1 << 20, 1 << 20, 1 << 20});
@@ -611,9 +453,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "too large", NULL);
 
         /* The same within int64 but past what the loader computes. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init(&b, "C", 1, (const int64_t[]){4}, c4, 1);
         init_i64(&b, "S", 1, (const int64_t[]){3},
                  (const int64_t[]){1 << 12, 1 << 12, 4});
@@ -622,45 +462,35 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "exp", "load time", NULL);
 
         /* Pad with INT64_MAX pads: [N,8,8] once became [N,6,8]. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 3, x3);
-        vi(&b, 1, "y", 1, 3, x3);
+        bld_xy(&b, 3, x3, 3, x3);
         init_i64(&b, "P", 1, (const int64_t[]){6},
                  (const int64_t[]){0, INT64_MAX, 0, 0, 2, 0});
         node(&b, "pad", "Pad", "x,P", "y");
         expect(&b, be, SWARM_ERR_INVALID, "pad", "overflows", NULL);
 
         /* Pooling pads and dilations near INT64_MAX (window_dim). */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         n = node(&b, "mp", "MaxPool", "x", "y");
         attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){2, 2});
         attr_is(&b, n, "pads", 4,
                 (const int64_t[]){INT64_MAX, 0, INT64_MAX, 0});
         expect(&b, be, SWARM_ERR_INVALID, "mp", "must be at most", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         n = node(&b, "mp", "MaxPool", "x", "y");
         attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){3, 3});
         attr_is(&b, n, "dilations", 2,
                 (const int64_t[]){INT64_MAX / 2 + 1, 1});
         expect(&b, be, SWARM_ERR_INVALID, "mp", "must be at most", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
         n = node(&b, "cv", "Conv", "x,W", "y");
         attr_is(&b, n, "dilations", 2,
                 (const int64_t[]){INT64_MAX / 2 + 1, 1});
         expect(&b, be, SWARM_ERR_INVALID, "cv", "must be at most", NULL);
 
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         init(&b, "W", 4, (const int64_t[]){1, 1, 3, 3}, w9, 1);
         n = node(&b, "cv", "Conv", "x,W", "y");
         attr_is(&b, n, "pads", 4,
@@ -669,9 +499,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
 
         /* Pads and strides near 2^62: each fits, their sum overflowed the
          * pooling kernel's inside_span() at inference (fuzz_onnx). */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         n = node(&b, "mp", "MaxPool", "x", "y");
         attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){2, 2});
         attr_is(&b, n, "strides", 2,
@@ -683,9 +511,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         /* Pooling pads as large as the kernel only add empty taps: a small
          * input padded to a window of a million taps pooled for minutes
          * (fuzz_onnx).  Refused as onnxruntime refuses it. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, x4);
-        vi(&b, 1, "y", 1, 4, x4);
+        bld_xy(&b, 4, x4, 4, x4);
         n = node(&b, "mp", "MaxPool", "x", "y");
         attr_is(&b, n, "kernel_shape", 2, (const int64_t[]){1000, 1000});
         attr_is(&b, n, "pads", 4,
@@ -693,9 +519,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_INVALID, "mp", "smaller than the kernel", NULL);
 
         /* Integer shape arithmetic that overflows while folding. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init_i64(&b, "A", 1, (const int64_t[]){2},
                  (const int64_t[]){(int64_t)1 << 62, 1});
         init_i64(&b, "B", 1, (const int64_t[]){1}, (const int64_t[]){4});
@@ -704,9 +528,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         expect(&b, be, SWARM_ERR_UNSUPPORTED, "mul", "overflowing", NULL);
 
         /* Range whose length does not fit an int64. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init(&b, "R0", 0, NULL, (const float[]){0}, 1);
         init(&b, "R1", 0, NULL, (const float[]){1e30f}, 1);
         init(&b, "R2", 0, NULL, (const float[]){1}, 1);
@@ -716,9 +538,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
 
         /* ConstantOfShape whose value holds more than one element: the
          * fill once copied all of them into every element. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
+        bld_xy(&b, 2, xd, 2, xd);
         init_i64(&b, "S", 1, (const int64_t[]){1}, (const int64_t[]){4});
         n = node(&b, "cos", "ConstantOfShape", "S", "r");
         {
@@ -745,9 +565,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
 
         /* Einsum terms with more ellipses than dims once wrote past the
          * label table. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2});
-        vi(&b, 1, "y", 1, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2});
+        bld_xy(&b, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2}, 8, (const int64_t[]){-1, 1, 1, 1, 1, 1, 1, 2});
         n = node(&b, "ein", "Einsum", "x", "y");
         {
                 char eq[128] = "";
@@ -773,9 +591,7 @@ static void test_hostile_shapes(swarm_backend_t *be) {
         /* Slice with an INT64_MIN step (its negation is not an int64):
          * from the last column backwards by "minus infinity" is that
          * column alone. */
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, x8);
-        vi(&b, 1, "y", 1, 2, (const int64_t[]){-1, 1});
+        bld_xy(&b, 2, x8, 2, (const int64_t[]){-1, 1});
         init_i64(&b, "st", 1, (const int64_t[]){1}, (const int64_t[]){-1});
         init_i64(&b, "en", 1, (const int64_t[]){1},
                  (const int64_t[]){INT64_MIN});
@@ -829,11 +645,9 @@ static void test_empty_nodes(swarm_backend_t *be) {
         onnx__node_proto__init(&empty);
         for (int i = 0; i < N_EMPTY; i++)
                 many[i] = &empty;
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 2, xd);
-        vi(&b, 1, "y", 1, 2, xd);
-        b.g.node = many;
-        b.g.n_node = N_EMPTY;
+        bld_xy(&b, 2, xd, 2, xd);
+        b.g->node = many;
+        b.g->n_node = N_EMPTY;
         buf = pack(&b, &len);
         CHECK(len < 8 * (size_t)N_EMPTY, "%zu bytes", len);
         CHECK(load(buf, len, be, &m, &err) == SWARM_ERR_INVALID && !m,
@@ -855,8 +669,6 @@ static void test_empty_nodes(swarm_backend_t *be) {
 static void test_typed_runtime(swarm_backend_t *be) {
         static const int64_t d4[] = {-1, 4}, d2[] = {-1, 2};
         bld_t b;
-        size_t len;
-        uint8_t *buf;
         swarm_model_t *m = NULL;
         swarm_err_t err;
         Onnx__NodeProto *n;
@@ -876,8 +688,7 @@ static void test_typed_runtime(swarm_backend_t *be) {
         attr_i(&b, n, "axis", 1);
         n = node(&b, "cast", "Cast", "i64", "idx");
         attr_i(&b, n, "to", 6);
-        buf = pack(&b, &len);
-        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        m = build_load(&b, be);
         if (m) {
                 swarm_model_signature(m, sig, sizeof(sig));
                 CHECK(strcmp(sig, "ids:INT64[N,4], x:FLOAT32[N,4] -> "
@@ -931,8 +742,6 @@ static void test_typed_runtime(swarm_backend_t *be) {
                 }
         }
         swarm_model_destroy(m);
-        free(buf);
-        bld_free(&b);
 }
 
 /* Issue 9 item 2: a symbolic sequence length besides the batch.  x[N,seq,4]
@@ -964,8 +773,6 @@ static void test_symbolic_seq(swarm_backend_t *be) {
         static const int64_t seqs[] = {5, 7, 5, 1, 2, 3, 4, 6, 8, 9, 10, 11,
                                        5};
         bld_t b;
-        size_t len;
-        uint8_t *buf;
         swarm_model_t *m = NULL;
         swarm_err_t err;
         Onnx__NodeProto *n;
@@ -992,8 +799,7 @@ static void test_symbolic_seq(swarm_backend_t *be) {
         n = node(&b, "sum", "ReduceSum", "y2,ax1", "pooled");
         attr_i(&b, n, "keepdims", 0);
         node(&b, "div", "Div", "pooled,sf", "out");
-        buf = pack(&b, &len);
-        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        m = build_load(&b, be);
         if (!m)
                 goto out;
         swarm_model_signature(m, sig, sizeof(sig));
@@ -1062,8 +868,6 @@ static void test_symbolic_seq(swarm_backend_t *be) {
         }
 out:
         swarm_model_destroy(m);
-        free(buf);
-        bld_free(&b);
 }
 
 /* A GRU over a batch_first input as torch.onnx.export writes it: x[N,T,F]
@@ -1202,15 +1006,12 @@ static void batch_chain_model(bld_t *b, int mixing) {
  * batches of 1..9 rows. */
 static void batch_chain_run(swarm_backend_t *be, int kind) {
         bld_t b;
-        size_t len;
-        uint8_t *buf;
         swarm_model_t *m = NULL;
         swarm_err_t err;
         char sig[256];
 
         batch_chain_model(&b, kind);
-        buf = pack(&b, &len);
-        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        m = build_load(&b, be);
         if (m) {
                 swarm_model_signature(m, sig, sizeof(sig));
                 CHECK(strcmp(sig, "x:FLOAT32[N,4] -> y:FLOAT32[N,4]") == 0,
@@ -1258,8 +1059,6 @@ static void batch_chain_run(swarm_backend_t *be, int kind) {
                 }
         }
         swarm_model_destroy(m);
-        free(buf);
-        bld_free(&b);
 }
 
 static void test_batch_chain(swarm_backend_t *be) {
@@ -1279,8 +1078,6 @@ static void test_batch_chain(swarm_backend_t *be) {
 static void test_input_initializer(swarm_backend_t *be) {
         static const int64_t xd[] = {2, 4}, yd[] = {2, 3}, wd[] = {4, 3};
         bld_t b;
-        size_t len;
-        uint8_t *buf;
         swarm_model_t *m = NULL;
         swarm_err_t err;
 
@@ -1290,8 +1087,7 @@ static void test_input_initializer(swarm_backend_t *be) {
         vi(&b, 1, "y", 1, 2, yd);
         init(&b, "W", 2, wd, W2, 0);
         node(&b, "fc1", "MatMul", "x,W", "y");
-        buf = pack(&b, &len);
-        CHECK(load(buf, len, be, &m, &err) == SWARM_OK, "%s", err.msg);
+        m = build_load(&b, be);
         if (m) {
                 float x[8] = {1, 0, 0, 0, 0, 1, 0, 0};
                 const void *in[1] = {x}, *outp[1];
@@ -1305,8 +1101,6 @@ static void test_input_initializer(swarm_backend_t *be) {
                 CHECK(((const float *)outp[0])[4] == W2[4], "value");
         }
         swarm_model_destroy(m);
-        free(buf);
-        bld_free(&b);
 }
 
 /* ---- convolution over many images: x[N,4,6,6] -Conv(6 filters, group 2,
@@ -1389,9 +1183,7 @@ static void test_conv_batch(int threads) {
         CHECK(be != NULL, "%s", err.msg);
         if (!be)
                 return;
-        bld_init(&b, 13);
-        vi(&b, 0, "x", 1, 4, xd);
-        vi(&b, 1, "y", 1, 4, yd);
+        bld_xy(&b, 4, xd, 4, yd);
         init(&b, "w1", 4, w1d, CW1, 1);
         init(&b, "b1", 1, b1d, CB1, 1);
         init(&b, "w2", 4, w2d, CW2, 0);
@@ -1569,18 +1361,6 @@ static void test_external_data(swarm_backend_t *be) {
         rmdir(dir);
 }
 
-/* The CPU kernels behind a backend that says its buffers are device
- * memory (host_mem = 0): the executor then uploads inputs, downloads
- * outputs and stages every host-kernel step through host buffers, as it
- * does on CUDA.  destroy is left out: the wrapped backend owns the pool. */
-static swarm_backend_t staged_backend(const swarm_backend_t *cpu) {
-        swarm_backend_t b = *cpu;
-        b.name = "staged";
-        b.host_mem = 0;
-        b.destroy = NULL;
-        return b;
-}
-
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -1620,7 +1400,7 @@ int main(void) {
         test_batch_chain(be);
         {
                 /* the same runs through the staging (device) path */
-                swarm_backend_t st = staged_backend(be);
+                swarm_backend_t st = mb_staged_backend(be);
                 test_typed_runtime(&st);
                 test_symbolic_seq(&st);
                 test_gru_batch(&st);

@@ -177,7 +177,7 @@ static void take(tally_t *t, const rd_kafka_message_t *m) {
         if (!ok) {
                 t->wrong++;
         } else {
-                double now = fault_now_s();
+                double now = swarm_clock_s();
                 if (t->last_answer > 0 && now - t->last_answer > t->max_gap)
                         t->max_gap = now - t->last_answer;
                 t->last_answer = now;
@@ -221,9 +221,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                                 rd_kafka_err2str(m->err));
                 return;
         }
-        if (last_delivery > 0 && fault_now_s() - last_delivery > max_delivery_gap)
-                max_delivery_gap = fault_now_s() - last_delivery;
-        last_delivery = fault_now_s();
+        if (last_delivery > 0 && swarm_clock_s() - last_delivery > max_delivery_gap)
+                max_delivery_gap = swarm_clock_s() - last_delivery;
+        last_delivery = swarm_clock_s();
 }
 
 static void test_cluster(const char *bin, const char *tiny, int n) {
@@ -259,8 +259,8 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
         /* the clock starts once the workers serve (joining takes 3-10 s
          * on a loaded machine), so the kill hits a pipeline under load */
         produce(p, &buf, -1);
-        t0 = fault_now_s();
-        while (!t.warm && fault_now_s() - t0 < 120) {
+        t0 = swarm_clock_s();
+        while (!t.warm && swarm_clock_s() - t0 < 120) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
                 rd_kafka_poll(p, 0);
                 if (m && !m->err)
@@ -269,14 +269,14 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         rd_kafka_message_destroy(m);
         }
         CHECK(t.warm, "the warm-up request was not answered in 120 s");
-        while (t.warm && !group_ready(admin) && fault_now_s() - t0 < 120)
+        while (t.warm && !group_ready(admin) && swarm_clock_s() - t0 < 120)
                 usleep(250000);
         CHECK(group_ready(admin), "the workers' group is not Stable with 2 members");
         t.last_answer = 0;
         last_delivery = 0;
-        t0 = fault_now_s();
-        while (t.warm && t.answered < n && fault_now_s() - t0 < 150) {
-                double el = fault_now_s() - t0;
+        t0 = swarm_clock_s();
+        while (t.warm && t.answered < n && swarm_clock_s() - t0 < 150) {
+                double el = swarm_clock_s() - t0;
                 int64_t due = (int64_t)(el / PRODUCE_S * n);
                 for (; sent < n && sent < due; sent++)
                         produce(p, &buf, sent);
@@ -287,22 +287,22 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         if (victim < 1)
                                 break;
                         run_ctl("kill", victim);
-                        kill_at = fault_now_s();
+                        kill_at = swarm_clock_s();
                         sent_at_kill = sent;
                         phase = 1;
-                } else if (phase == 1 && failover_s < 0 && fault_now_s() >= next_census) {
+                } else if (phase == 1 && failover_s < 0 && swarm_clock_s() >= next_census) {
                         /* while it is down its partitions get other leaders */
                         led_down[victim] = -1;
                         if (leader_census(admin, &full, led_down) > 0 &&
                             led_down[victim] == 0 && !full)
-                                failover_s = fault_now_s() - kill_at;
-                        next_census = fault_now_s() + 0.25;
-                } else if (phase == 1 && fault_now_s() - kill_at >= DOWN_S &&
-                           (failover_s >= 0 || fault_now_s() - kill_at >= 40)) {
+                                failover_s = swarm_clock_s() - kill_at;
+                        next_census = swarm_clock_s() + 0.25;
+                } else if (phase == 1 && swarm_clock_s() - kill_at >= DOWN_S &&
+                           (failover_s >= 0 || swarm_clock_s() - kill_at >= 40)) {
                         CHECK(failover_s >= 0, "broker %d still leads %d partitions 40 s "
                               "after its kill", victim, led_down[victim]);
                         CHECK(run_ctl("start", victim) == 0, "restart broker %d", victim);
-                        start_at = fault_now_s();
+                        start_at = swarm_clock_s();
                         phase = 2;
                 }
                 if (phase >= 1 && recover_s < 0 && t.answered >= sent_at_kill) {
@@ -310,7 +310,7 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                         for (int i = 0; all && i < sent_at_kill; i++)
                                 all = t.good[i] > 0;
                         if (all)
-                                recover_s = fault_now_s() - kill_at;
+                                recover_s = swarm_clock_s() - kill_at;
                 }
                 {
                         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
@@ -321,10 +321,10 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                 }
         }
         /* the restarted broker must catch up into every ISR */
-        while (phase == 2 && rejoin_s < 0 && fault_now_s() - start_at < 90) {
+        while (phase == 2 && rejoin_s < 0 && swarm_clock_s() - start_at < 90) {
                 leader_census(admin, &full, NULL);
                 if (full)
-                        rejoin_s = fault_now_s() - start_at;
+                        rejoin_s = swarm_clock_s() - start_at;
                 else
                         usleep(250000);
         }
@@ -347,7 +347,7 @@ static void test_cluster(const char *bin, const char *tiny, int n) {
                        n, (long long)t.answered, missing, t.wrong, (long long)dups, victim,
                        victim > 0 ? led_before[victim] : 0, failover_s,
                        start_at > 0 ? start_at - kill_at : 0.0, recover_s, t.max_gap,
-                       max_delivery_gap, rejoin_s, fault_now_s() - t0, rc0, rc1);
+                       max_delivery_gap, rejoin_s, swarm_clock_s() - t0, rc0, rc1);
                 CHECK(missing == 0 && t.wrong == 0 && failed_deliveries == 0,
                       "missing=%d wrong=%d undelivered=%d", missing, t.wrong,
                       failed_deliveries);

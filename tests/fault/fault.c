@@ -393,8 +393,8 @@ static void read_one(rd_kafka_t *rk, tally_t *t, int timeout_ms) {
 
 /* Read for `secs` more: stragglers that would be duplicates. */
 static void read_for(rd_kafka_t *rk, tally_t *t, double secs) {
-        double until = fault_now_s() + secs;
-        while (fault_now_s() < until)
+        double until = swarm_clock_s() + secs;
+        while (swarm_clock_s() < until)
                 read_one(rk, t, 100);
 }
 
@@ -405,8 +405,8 @@ static void reader_destroy(rd_kafka_t *rk) {
 
 /* Read until `want` distinct ids are answered or `timeout_s` passes. */
 static void collect(rd_kafka_t *rk, tally_t *t, int64_t want, double timeout_s) {
-        double until = fault_now_s() + timeout_s;
-        while (t->answered < want && fault_now_s() < until)
+        double until = swarm_clock_s() + timeout_s;
+        while (t->answered < want && swarm_clock_s() < until)
                 read_one(rk, t, 100);
 }
 
@@ -474,7 +474,7 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         snprintf(m2, sizeof(m2), "ident=%s", ident);
         w = spawn(bin, models, 0, extra);
         tally_init(&t, n_good, n_bad);
-        t0 = fault_now_s();
+        t0 = swarm_clock_s();
         /* interleave: one hostile request after every nine good ones */
         for (int k = 0; k < n; k++) {
                 char id[32];
@@ -552,12 +552,11 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         rd_kafka_flush(p, 60000);
         rk = reader_new();
         collect(rk, &t, (int64_t)n_good + sent_bad, 240);
-        el = fault_now_s() - t0;
+        el = swarm_clock_s() - t0;
         /* a moment for stragglers that would be duplicates */
         read_for(rk, &t, 2);
         CHECK(waitpid(w, NULL, WNOHANG) == 0, "the worker died during the run");
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        rc = proc_stop(w, 60);
         {
                 int good_missing = tally_missing(&t, n_good);
                 int good_wrong = tally_wrong(&t, n_good), bad_missing = 0, bad_both = 0;
@@ -622,10 +621,10 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
         w[1] = spawn(bin, models, 1, extra);
         tally_init(&t, n, 0);
         rk = reader_new();
-        t0 = fault_now_s();
+        t0 = swarm_clock_s();
         next_kill = t0 + 4;
         while (sent < n || done_kills < kills || t.answered < n) {
-                double now = fault_now_s();
+                double now = swarm_clock_s();
                 /* produce at a steady pace over produce_s */
                 int64_t due = (int64_t)((now - t0) / produce_s * n);
                 send_good(p, &buf, "tiny", 4, &sent, due, n);
@@ -653,16 +652,14 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                         backlog_at_kill = sent;
                 }
                 if (imp_state == 1 && now >= imp_at + 4) {
-                        kill(imp, SIGKILL);
-                        waitpid(imp, NULL, 0);
+                        proc_kill(imp);
                         imp_state = 2;
                         next_kill = now + 3;
                 }
                 if (done_kills < kills && now >= next_kill && backlog_at_kill < 0 &&
                     cont_at == 0 && imp_state == 2) {
                         int v = done_kills % 2;
-                        kill(w[v], SIGKILL);
-                        waitpid(w[v], NULL, 0);
+                        proc_kill(w[v]);
                         kill_at = now;
                         backlog_at_kill = sent;
                         done_kills++;
@@ -670,7 +667,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                          * exactly once: under its name (its transactional.id) */
                         usleep(1000000);
                         w[v] = spawn(bin, models, eos ? v : spawned++, extra);
-                        next_kill = fault_now_s() + 5;
+                        next_kill = swarm_clock_s() + 5;
                 }
                 read_one(rk, &t, 20);
                 /* recovered: everything sent before the kill is answered */
@@ -682,7 +679,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                                         have += t.good[i] > 0;
                         }
                         if (have == backlog_at_kill) {
-                                double r = fault_now_s() - kill_at;
+                                double r = swarm_clock_s() - kill_at;
                                 recover_sum += r;
                                 if (r > recover_max)
                                         recover_max = r;
@@ -722,7 +719,7 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                        eos ? "eos" : "kill", n, done_kills, (long long)t.answered, missing,
                        wrong,
                        (long long)duplicates(&t), recover_max,
-                       done_kills ? recover_sum / done_kills : 0.0, fault_now_s() - t0);
+                       done_kills ? recover_sum / done_kills : 0.0, swarm_clock_s() - t0);
                 CHECK(missing == 0 && wrong == 0);
                 CHECK(done_kills >= kills);
                 if (eos)
@@ -821,10 +818,10 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         w = spawn(bin, models, 0, extra);
         sleep(6); /* joined, assigned, models loaded */
         base = rss_kb(w);
-        t0 = fault_now_s();
-        while (fault_now_s() - t0 < secs) {
+        t0 = swarm_clock_s();
+        while (swarm_clock_s() - t0 < secs) {
                 long r;
-                int64_t due = (int64_t)((fault_now_s() - t0) / (secs * 0.6) * n);
+                int64_t due = (int64_t)((swarm_clock_s() - t0) / (secs * 0.6) * n);
                 send_good(p, &buf, "ident", 784, &sent, due, n);
                 rd_kafka_poll(p, 0);
                 if ((r = rss_kb(w)) > peak)
@@ -835,13 +832,13 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
         CHECK(waitpid(w, NULL, WNOHANG) == 0, "the worker died during the outage");
         if (topic_admin(p, 1))
                 return 1;
-        t_back = fault_now_s();
+        t_back = swarm_clock_s();
         tally_init(&t, n, 0);
         /* reader_new reads every partition of the new topic from the start */
         rk = reader_new();
         {
-                double until = fault_now_s() + 240;
-                while (t.answered < n && fault_now_s() < until) {
+                double until = swarm_clock_s() + 240;
+                while (t.answered < n && swarm_clock_s() < until) {
                         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                         long r = rss_kb(w);
                         if (r > peak)
@@ -852,9 +849,8 @@ static int test_outage(const char *bin, const char *ident, int n, int secs) {
                                 rd_kafka_message_destroy(m);
                 }
         }
-        t_all = fault_now_s() - t_back;
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        t_all = swarm_clock_s() - t_back;
+        rc = proc_stop(w, 60);
         {
                 int missing = tally_missing(&t, n);
                 long growth_mb = (peak - base) / 1024;
@@ -915,8 +911,8 @@ static int test_embed(const char *bin, const char *embed) {
         }
         rd_kafka_flush(p, 10000);
         rk = reader_new();
-        until = fault_now_s() + 60;
-        while (got < 40 && fault_now_s() < until) {
+        until = swarm_clock_s() + 60;
+        while (got < 40 && swarm_clock_s() < until) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 swarm_response_t r;
                 swarm_err_t err;
@@ -959,8 +955,7 @@ static int test_embed(const char *bin, const char *embed) {
                 swarm_response_destroy(&r);
                 rd_kafka_message_destroy(m);
         }
-        kill(w, SIGTERM);
-        rc = proc_wait_exit(w, 60);
+        rc = proc_stop(w, 60);
         printf("fault embed: requests=40 ok=%d invalid=%d wrong=%d batched_ok=%d "
                "worker_exit=%d\n", ok, invalid, wrong, batched, rc);
         CHECK(ok == 38 && invalid == 2 && wrong == 0);
@@ -1014,9 +1009,9 @@ static int test_leader(const char *bin, const char *tiny, int n) {
         spawn_workers(bin, models, w, 2);
         tally_init(&t, n, 0);
         rk = reader_new();
-        t0 = fault_now_s();
-        while (t.answered < n && fault_now_s() - t0 < 240) {
-                double el = fault_now_s() - t0;
+        t0 = swarm_clock_s();
+        while (t.answered < n && swarm_clock_s() - t0 < 240) {
+                double el = swarm_clock_s() - t0;
                 int64_t due = (int64_t)(el / 20.0 * n);
                 send_good(p, &buf, "tiny", 4, &sent, due, n);
                 if (phase == 0 && el > 5) {
@@ -1038,7 +1033,7 @@ static int test_leader(const char *bin, const char *tiny, int n) {
                 printf("fault leader: brokers=3 (mock) requests=%d answered=%lld missing=%d "
                        "duplicates=%lld broker_down_s=5 leader_moves=2 seconds=%.1f "
                        "worker_exit=%d,%d\n", n, (long long)t.answered, missing,
-                       (long long)duplicates(&t), fault_now_s() - t0, rc[0], rc[1]);
+                       (long long)duplicates(&t), swarm_clock_s() - t0, rc[0], rc[1]);
                 CHECK(missing == 0 && phase == 3);
                 CHECK(rc[0] == 0 && rc[1] == 0, "workers exited %d %d", rc[0], rc[1]);
         }

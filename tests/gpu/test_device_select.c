@@ -8,18 +8,7 @@
 
 #include "swarm/device.h"
 
-static int failed, checked;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                checked++;                                                     \
-                if (!(cond)) {                                                 \
-                        failed++;                                              \
-                        printf("FAIL line %d: ", __LINE__);                    \
-                        printf(__VA_ARGS__);                                   \
-                        printf("\n");                                          \
-                }                                                              \
-        } while (0)
+#include "check.h"
 
 int main(void) {
         swarm_device_spec_t ds;
@@ -101,6 +90,5 @@ int main(void) {
         swarm_backend_destroy(be);
 
         printf("test_device_select: %d devices\n", n);
-        printf("%d passed, %d failed\n", checked - failed, failed);
-        return failed ? 1 : 0;
+        TEST_DONE();
 }

@@ -8,6 +8,10 @@
  * CHECK_ERR(rc, err, code, needle) expects an error with that code whose
  * message contains needle, then clears err.  TEST_DONE() ends main: exit 1
  * when any check failed, else prints "ok" and exits 0.
+ *
+ * REQUIRE(cond) and REQUIRE_OK(rc, err) are for what the rest of a test
+ * cannot go on without (a pointer it will use, a decoded message it will
+ * compare): they report the same way and exit 1 at once.
  */
 #ifndef SWARM_TESTS_CHECK_H
 #define SWARM_TESTS_CHECK_H
@@ -18,7 +22,7 @@
 
 #include "swarm/err.h"
 
-static int test_failures;
+static int test_failures __attribute__((unused)); /* a file may only REQUIRE */
 
 #define CHECK_MAX_REPORTS 20
 
@@ -60,6 +64,27 @@ static int test_failures;
                         test_failures++;                                       \
                 }                                                              \
                 swarm_err_clear(&(err));                                       \
+        } while (0)
+
+#define REQUIRE(cond)                                                          \
+        do {                                                                   \
+                if (!(cond)) {                                                 \
+                        fprintf(stderr, "%s:%d: REQUIRE failed: %s\n",         \
+                                __FILE__, __LINE__, #cond);                    \
+                        exit(1);                                               \
+                }                                                              \
+        } while (0)
+
+#define REQUIRE_OK(rc, err)                                                    \
+        do {                                                                   \
+                int rc__ = (rc);                                               \
+                if (rc__) {                                                    \
+                        fprintf(stderr, "%s:%d: %s returned %s: %s\n",         \
+                                __FILE__, __LINE__, #rc,                       \
+                                swarm_code_name((swarm_code_t)rc__),           \
+                                (err).msg);                                    \
+                        exit(1);                                               \
+                }                                                              \
         } while (0)
 
 #define TEST_DONE()                                                            \

@@ -1,7 +1,7 @@
 /*
- * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c) share:
- * a monotonic clock, librdkafka handles that end the test on a bad
- * setting, and a produce that waits out a full queue.
+ * fault_util.h - what the fault tests (tests/fault/fault.c, cluster.c)
+ * share: librdkafka handles that end the test on a bad setting, and a
+ * produce that waits out a full queue (their clock is swarm_clock_s()).
  */
 #ifndef SWARM_TESTS_FAULT_UTIL_H
 #define SWARM_TESTS_FAULT_UTIL_H
@@ -13,12 +13,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "swarm/clock.h"
+
 /* Seconds on the monotonic clock (timings must not jump with the wall clock). */
-static inline double fault_now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A librdkafka handle on `bootstrap` with the key/value pairs of `kv`
  * (NULL-terminated, may be NULL) and, unless NULL, that log_level; a bad

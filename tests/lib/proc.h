@@ -25,6 +25,18 @@ static inline int proc_wait_exit(pid_t pid, int timeout_s) {
         return -1;
 }
 
+/* Ask `pid` to stop (SIGTERM) and wait for it as proc_wait_exit() does. */
+static inline int proc_stop(pid_t pid, int timeout_s) {
+        kill(pid, SIGTERM);
+        return proc_wait_exit(pid, timeout_s);
+}
+
+/* End `pid` now (SIGKILL) and reap it: the cleanup of a test that failed. */
+static inline void proc_kill(pid_t pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
 /* Start argv[0] with `argv` (NULL-terminated) in a child whose stderr goes
  * to `logf`, opened with `mode` ("a" keeps the logs of earlier runs, "w"
  * starts afresh): the child's pid, or -1 when fork failed.  The child

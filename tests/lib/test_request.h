@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "swarm/arrayio.h"
 #include "swarm/codec.h"
 #include "swarm/tensor.h"
 
@@ -32,6 +33,20 @@ static inline void test_request_f32(swarm_request_t *req, const char *id,
                                     const char *model, const void *data,
                                     int64_t rows, int64_t cols) {
         test_request_2d(req, id, model, "input", SWARM_DTYPE_FLOAT32, data, rows, cols);
+}
+
+/* `t`: input `name` viewing rows [r0, r0 + rows) of `a` (borrowed), the
+ * batch dim set to `rows`. */
+static inline void test_tensor_rows(swarm_tensor_t *t, const char *name, const swarm_array_t *a,
+                                    int64_t r0, int64_t rows) {
+        size_t rb = swarm_array_row_bytes(a);
+        t->name = swarm_str(name);
+        t->dtype = a->dtype;
+        t->ndim = a->ndim;
+        memcpy(t->shape, a->shape, sizeof(t->shape));
+        t->shape[0] = rows;
+        t->data = (const char *)a->data + (size_t)r0 * rb;
+        t->size = rb * (size_t)rows;
 }
 
 #endif

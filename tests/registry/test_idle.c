@@ -25,30 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
 #include "swarm/registry.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,          \
-                                __LINE__, #cond);                              \
-                        failures++;                                            \
-                }                                                              \
-        } while (0)
+#include "check.h"
 
 typedef struct relay {
         int lfd, port, up_port;
         atomic_int blackhole, stop;
         pthread_t th;
 } relay_t;
-
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Accept one client, connect upstream, copy both ways until told to stop;
  * in black-hole mode nothing is read or written (the sockets stay open). */
@@ -147,8 +133,8 @@ int main(void) {
         r = connect_via(&rl);
         swarm_registry_set_idle_check(r, 300, 500);
         swarm_err_clear(&err);
-        t0 = now_s();
-        while (now_s() - t0 < 1.5) {
+        t0 = swarm_clock_s();
+        while (swarm_clock_s() - t0 < 1.5) {
                 rc = swarm_registry_wait(r, 200, -1, &payload, &err);
                 CHECK(rc == 0 && payload == NULL);
                 free(payload);
@@ -163,15 +149,15 @@ int main(void) {
         r = connect_via(&rl);
         swarm_registry_set_idle_check(r, 300, 500);
         atomic_store(&rl.blackhole, 1);
-        t0 = now_s();
+        t0 = swarm_clock_s();
         rc = 0;
-        while (!rc && now_s() - t0 < 5) {
+        while (!rc && swarm_clock_s() - t0 < 5) {
                 swarm_err_clear(&err);
                 rc = swarm_registry_wait(r, 1000, -1, &payload, &err);
                 free(payload);
                 payload = NULL;
         }
-        el = now_s() - t0;
+        el = swarm_clock_s() - t0;
         fprintf(stderr, "half-open connection: rc=%d after %.2f s: %s\n", rc, el,
                 err.msg);
         CHECK(rc == SWARM_ERR_IO && err.retriable);
@@ -180,7 +166,7 @@ int main(void) {
         CHECK(!swarm_registry_connected(r));
         swarm_registry_destroy(r);
         relay_stop(&rl);
-        if (failures)
+        if (test_failures)
                 return 1;
         printf("ok\n");
         return 0;

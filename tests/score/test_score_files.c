@@ -25,17 +25,7 @@
 #include "score_input.h"
 #include "score_output.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-        do {                                                                   \
-                if (!(cond)) {                                                 \
-                        failures++;                                            \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-                        fprintf(stderr, __VA_ARGS__);                          \
-                        fputc('\n', stderr);                                   \
-                }                                                              \
-        } while (0)
+#include "check.h"
 
 static char dir[256];
 
@@ -656,8 +646,8 @@ int main(void) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
-        if (failures) {
-                fprintf(stderr, "%d failures\n", failures);
+        if (test_failures) {
+                fprintf(stderr, "%d test_failures\n", test_failures);
                 return 1;
         }
         printf("score files: all checks passed\n");

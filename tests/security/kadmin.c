@@ -26,18 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm/clock.h"
+
 #define MAX_ITEMS 64
 
 typedef struct topic_spec {
         char name[256];
         int partitions, rf, min_isr;
 } topic_spec_t;
-
-static long long now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int usage(void) {
         fprintf(stderr,
@@ -323,9 +319,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "swarm-kadmin: %s\n", es);
                 return 1;
         }
-        until = now_ms() + (long long)wait_s * 1000;
+        until = swarm_clock_ms() + (long long)wait_s * 1000;
         while (!ready(rk, brokers, NULL, 0)) {
-                if (now_ms() > until) {
+                if (swarm_clock_ms() > until) {
                         fprintf(stderr, "swarm-kadmin: no metadata with %d broker(s) "
                                 "after %d s\n", brokers, wait_s);
                         goto out;
@@ -336,9 +332,9 @@ int main(int argc, char **argv) {
                 goto out;
         if (nacl && create_acls(rk, acls, nacl))
                 goto out;
-        until = now_ms() + 60000;
+        until = swarm_clock_ms() + 60000;
         while (!ready(rk, brokers, topics, ntopic)) {
-                if (now_ms() > until) {
+                if (swarm_clock_ms() > until) {
                         fprintf(stderr, "swarm-kadmin: topics without a leader or a "
                                 "full ISR after 60 s\n");
                         goto out;
