@@ -321,6 +321,20 @@ static int fill(run_t *rn, slot_t *s, swarm_err_t *err) {
                 s->ids = (char *)s->block + off;
 
         memset(&row, 0, sizeof(row));
+        if (rn->n_t == 1 && !rn->has_id) {
+                /* whole rows straight into the chunk where the reader can */
+                score_pos_t p0;
+                uint64_t got;
+                int r;
+                score_reader_tell(rn->rd, &p0);
+                r = score_reader_next_raw(rn->rd, s->in[0],
+                                              (uint64_t)rn->rpr, &got, err);
+                if (r)
+                        return r;
+                for (uint64_t i = 0; i < got; i++)
+                        s->record[i] = p0.record + i;
+                s->n_rows = (int)got;
+        }
         while (s->n_rows < rn->rpr && s->rej.len < MAX_CHUNK_REJECT_BYTES) {
                 int r;
                 for (int t = 0; t < rn->n_t; t++)

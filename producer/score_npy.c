@@ -128,6 +128,38 @@ static int npy_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* Rows of the file's own dtype, pread() straight into dst. */
+static int npy_next_raw(score_reader_t *base, uint8_t *dst, uint64_t max_rows,
+                        uint64_t *got, swarm_err_t *err) {
+        npy_reader_t *n = (npy_reader_t *)base;
+        const score_tensor_t *t = &base->t[0];
+        uint64_t rec = base->pos.record, k, want, done = 0;
+
+        if (n->h.is_float64 || t->dtype != n->h.dtype || rec >= n->rows)
+                return SWARM_OK;
+        k = n->rows - rec < max_rows ? n->rows - rec : max_rows;
+        /* k rows of a file whose size was checked against its shape */
+        want = k * n->file_row_bytes;
+        while (done < want) {
+                ssize_t r = pread(n->fd, dst + done, (size_t)(want - done),
+                                  (off_t)(base->pos.offset + done));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return swarm_err_set(err, r < 0 ? SWARM_ERR_IO
+                                                        : SWARM_ERR_TRUNCATED,
+                                             "%s: row %llu: %s", n->path,
+                                             (unsigned long long)(rec + done / n->file_row_bytes),
+                                             r < 0 ? strerror(errno)
+                                                   : "the file ends early");
+                done += (uint64_t)r;
+        }
+        base->pos.record += k;
+        base->pos.offset += want;
+        *got = k;
+        return SWARM_OK;
+}
+
 static int npy_seek(score_reader_t *base, const score_pos_t *pos,
                     swarm_err_t *err) {
         npy_reader_t *n = (npy_reader_t *)base;
@@ -155,7 +187,7 @@ static void npy_destroy(score_reader_t *base) {
 }
 
 static const score_reader_ops_t npy_ops = {npy_next, npy_seek, npy_progress,
-                                           npy_destroy};
+                                           npy_destroy, npy_next_raw};
 
 int score_npy_open(const score_input_opts_t *o, score_reader_t **out,
                    swarm_err_t *err) {
