@@ -339,21 +339,14 @@ static void test_avro_in(void) {
 
 /* ------------------------------------------------------------ npy */
 
-static void test_npy(void) {
+/* A .npy v1 file: header dict `dict`, then n bytes of data; returns the
+ * data's offset. */
+static size_t write_npy(const char *path, const char *dict, const void *data,
+                        size_t n) {
         char head[128];
-        double data[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
-        uint8_t file[256], x[16];
-        score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
-        score_input_opts_t o;
-        score_reader_t *r = NULL;
-        swarm_err_t err;
-        score_row_t row;
-        size_t hl;
-        int n;
+        uint8_t file[256];
+        size_t hl = (size_t)snprintf(head, sizeof(head), "%s", dict);
 
-        n = snprintf(head, sizeof(head),
-                     "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }");
-        hl = (size_t)n;
         while ((10 + hl + 1) % 64)
                 head[hl++] = ' ';
         head[hl++] = '\n';
@@ -361,8 +354,24 @@ static void test_npy(void) {
         file[8] = (uint8_t)hl;
         file[9] = 0;
         memcpy(file + 10, head, hl);
-        memcpy(file + 10 + hl, data, sizeof(data));
-        write_file(path_of("in.npy"), file, 10 + hl + sizeof(data));
+        memcpy(file + 10 + hl, data, n);
+        write_file(path, file, 10 + hl + n);
+        return 10 + hl;
+}
+
+static void test_npy(void) {
+        double data[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
+        uint8_t x[16];
+        score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
+        score_input_opts_t o;
+        score_reader_t *r = NULL;
+        swarm_err_t err;
+        score_row_t row;
+        size_t hl;
+
+        hl = write_npy(path_of("in.npy"),
+                       "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }",
+                       data, sizeof(data)) - 10;
 
         memset(&o, 0, sizeof(o));
         o.path = path_of("in.npy");
@@ -398,9 +407,8 @@ static void test_npy(void) {
 /* Whole float32 rows straight into a chunk (score_reader_next_raw), mixed
  * with row-by-row reads: the same values, record numbers and positions. */
 static void test_npy_raw(void) {
-        char head[128];
         float data[15];
-        uint8_t file[256], x[5 * 12];
+        uint8_t x[5 * 12];
         score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
         score_input_opts_t o;
         score_reader_t *r = NULL;
@@ -408,24 +416,13 @@ static void test_npy_raw(void) {
         score_row_t row;
         score_pos_t pos;
         uint64_t got = 99;
-        size_t hl, data_off;
-        int n;
+        size_t data_off;
 
         for (int i = 0; i < 15; i++)
                 data[i] = (float)i * 0.25f;
-        n = snprintf(head, sizeof(head),
-                     "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }");
-        hl = (size_t)n;
-        while ((10 + hl + 1) % 64)
-                head[hl++] = ' ';
-        head[hl++] = '\n';
-        memcpy(file, "\x93NUMPY\x01\x00", 8);
-        file[8] = (uint8_t)hl;
-        file[9] = 0;
-        memcpy(file + 10, head, hl);
-        data_off = 10 + hl;
-        memcpy(file + data_off, data, sizeof(data));
-        write_file(path_of("raw.npy"), file, data_off + sizeof(data));
+        data_off = write_npy(path_of("raw.npy"),
+                             "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }",
+                             data, sizeof(data));
 
         memset(&o, 0, sizeof(o));
         o.path = path_of("raw.npy");
