@@ -128,10 +128,12 @@ online_p99() { # label
      --rows-per-request 1 --rate "$rate" --wait 2>/dev/null |
      grep '^summary' | sed "s/^/$1: /"
 }
-backfill() { # topic: score the .npy again and again until bf.stop appears
+backfill() { # topic results: score the .npy again and again until bf.stop appears
   rm -f "$work/bf.stop"; : >"$work/bf.out"
+  # the results topic is the serving worker's own (-r): a worker answers a
+  # reply_topic that is not its result topic INVALID_REQUEST (docs/scoring.md)
   ( while [ ! -e "$work/bf.stop" ]; do
-      "$P" score -b "$brokers" -t "$1" --model fashion --input "$work/rows.npy" \
+      "$P" score -b "$brokers" -t "$1" --results "$2" --model fashion --input "$work/rows.npy" \
          --output "$work/bf.avro" --restart --progress-interval 3600 \
          >"$work/bf.one" 2>>"$work/bf.log" || true
       grep '^summary' "$work/bf.one" >>"$work/bf.out" || true
@@ -145,10 +147,10 @@ backfill_stop() { # the pass in progress finishes
        "$(sed -n 's/.*rows_per_s=\([0-9.]*\).*/\1/p' "$work/bf.out" | tr '\n' ' ')"
 }
 alone=$(online_p99 alone); echo "$alone"
-backfill requests.batch
+backfill requests.batch results.batch
 beside=$(online_p99 "backfill on requests.batch"); echo "$beside"
 backfill_stop
-backfill requests
+backfill requests results
 shared=$(online_p99 "backfill on requests (shared)"); echo "$shared"
 backfill_stop
 
