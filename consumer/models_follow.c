@@ -38,6 +38,14 @@ static int load_version(models_t *mm, const char *name, int32_t version,
 }
 
 
+/* Whether this worker's request topic is the deployment's scoring topic
+ * (and not also its online one). */
+static int serves_batch_topic(const models_t *mm, const swarm_registry_deployment_t *d) {
+        return mm->topic && d->batch_request_topic &&
+               !strcmp(d->batch_request_topic, mm->topic) &&
+               !(d->request_topic && !strcmp(d->request_topic, mm->topic));
+}
+
 /* Bring one followed model to its alias target. */
 static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         swarm_registry_version_t v;
@@ -52,6 +60,12 @@ static int sync_one(models_t *mm, follow_t *f, swarm_err_t *err) {
         pthread_mutex_lock(&mm->lock);
         f->max_batch_rows = rc ? 0 : d.max_batch_rows;
         f->max_delay_us = rc ? 0 : d.max_delay_us;
+        /* The deployment's batch limits are its online fleet's: a worker
+         * serving the model on its scoring topic (batch_request_topic)
+         * keeps its own --max-batch-rows / --max-delay-us, which the
+         * scoring fleet sets larger (docs/scoring.md). */
+        if (!rc && serves_batch_topic(mm, &d))
+                f->max_batch_rows = f->max_delay_us = 0;
         cur = f->target ? f->target->pub.version : 0;
         pthread_mutex_unlock(&mm->lock);
         swarm_registry_deployment_destroy(&d);

@@ -25,6 +25,7 @@
 #include "swarm/fileio.h"
 #include "swarm/log.h"
 #include "score.h"
+#include "start.h"
 
 /* Sends and the final wait give up this often to look at a stop request. */
 #define SEND_SLICE_MS 200
@@ -41,9 +42,10 @@ static void on_signal(int sig) {
 /* The producer's settings; every default and bound is in producer_opts. */
 typedef struct producer_opts {
         const char *topic, *model, *input, *input_name, *format, *shape;
-        const char *results, *reply, *output, *id_prefix, *version, *deadline;
+        const char *results, *reply, *output, *id_prefix;
         const char *latency_log;
         int64_t rows_per_req, repeat, window, timeout_s;
+        int64_t version, deadline_ms;   /* -1: not given */
         double rate;
         int as_f32, keyed, wait;
         swarm_opt_list_t meta;
@@ -55,7 +57,7 @@ static const swarm_opt_t producer_opts[] = {
          .field = F(model)},
         {"model-version", 0, "swarm.model.version", "V",
          "model version (default: the production version)", NULL, 0,
-         SWARM_OPT_INT, 0, INT32_MAX},
+         SWARM_OPT_INT, 0, INT32_MAX, .field = F(version)},
         {"input", 'i', "swarm.input", "FILE", "input array (required; - reads "
          "standard input)", NULL, 0, .field = F(input)},
         {"input-name", 0, "swarm.input.name", "NAME", "input tensor name",
@@ -90,7 +92,7 @@ static const swarm_opt_t producer_opts[] = {
          "ask workers to answer on topic T", NULL, 0, .field = F(reply)},
         {"deadline-ms", 0, "swarm.deadline.ms", "MS",
          "deadline of each request, MS after it is sent", NULL, 0,
-         SWARM_OPT_INT, 0, 1e12},
+         SWARM_OPT_INT, 0, 1e12, .field = F(deadline_ms)},
         {"timeout", 0, "swarm.timeout", "S",
          "bounds the start (broker and topic lookups) and, after the last "
          "send, the wait for responses (deliveries without --wait)", "60", 0,
@@ -323,9 +325,8 @@ static int load_input(const producer_opts_t *po, const swarm_array_load_opts_t *
 }
 
 int main(int argc, char **argv) {
-        swarm_conf_t *conf = NULL;
+        producer_start_t ps;
         swarm_err_t err;
-        swarm_log_t lg = {SWARM_LOG_INFO, "swarm-producer", NULL};
         swarm_array_t *in = NULL;
         swarm_array_load_opts_t lo;
         swarm_client_t *cl = NULL;
@@ -335,14 +336,13 @@ int main(int argc, char **argv) {
         run_t rn;
         producer_opts_t po;
         const char *model, *input, *reply, *output, *topic, *results, *prefix;
-        int64_t version = -1, rpr, repeat, window, deadline = -1, timeout_s;
+        int64_t version, rpr, repeat, window, deadline, timeout_s;
         double rate;
-        int argi = 0, done = 0, wait, keyed, rc = 1, r;
+        int wait, keyed, rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
         int64_t t0 = 0, t_end, start_us = 0;
-        struct sigaction sa;
 
         /* `swarm-producer score ...`: offline batch scoring (score.h) */
         if (argc > 1 && !strcmp(argv[1], "score"))
@@ -351,25 +351,15 @@ int main(int argc, char **argv) {
         swarm_err_clear(&err);
         memset(&rn, 0, sizeof(rn));
         memset(&po, 0, sizeof(po));
-        if (swarm_cli_start(&producer_cli, argc, argv, &lg, &po, &conf, &argi,
-                            &done, &err)) {
-                rc = swarm_cli_fail(&producer_cli, &err);
+        if ((rc = producer_start(&ps, &producer_cli, NULL, argc, argv)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
         rc = 2; /* usage errors until the options check out */
-        if (argi < argc) {
-                rc = usage("unexpected argument \"%s\"", argv[argi]);
-                goto out;
-        }
-        if (swarm_conf_get_i64(conf, "swarm.model.version", -1, &version, &err) ||
-            swarm_conf_get_i64(conf, "swarm.deadline.ms", -1, &deadline, &err)) {
+        if (swarm_opts_fill(&producer_cli, ps.conf, &po, &err)) {
                 rc = swarm_cli_error(&producer_cli, &err);
                 goto out;
         }
+        version = po.version;
+        deadline = po.deadline_ms;
         model = po.model;
         input = po.input;
         reply = po.reply;
@@ -387,7 +377,7 @@ int main(int argc, char **argv) {
         /* workers answer on the reply topic when one is given; read that
          * unless --results was set explicitly */
         if (reply && *reply &&
-            !strcmp(swarm_conf_origin(conf, "swarm.results"), "default"))
+            !strcmp(swarm_conf_origin(ps.conf, "swarm.results"), "default"))
                 results = reply;
         if (!model || !*model || !input || !*input) {
                 rc = usage("%s", "--model and --input are required");
@@ -432,7 +422,7 @@ int main(int argc, char **argv) {
         /* from here on failures are runtime errors */
         rc = 1;
         if (load_input(&po, &lo, &in, &err)) {
-                SWARM_ERROR(&lg, "cannot read input: %s", err.msg);
+                SWARM_ERROR(&ps.lg, "cannot read input: %s", err.msg);
                 goto out;
         }
         if (in->ndim == 0) {
@@ -440,7 +430,7 @@ int main(int argc, char **argv) {
                 in->ndim = 1;
                 in->shape[0] = 1;
         }
-        rn.log = &lg;
+        rn.log = &ps.lg;
         rn.in = in;
         rn.rows = swarm_array_rows(in);
         rn.rows_per_req = rpr;
@@ -448,11 +438,11 @@ int main(int argc, char **argv) {
         rn.wait = wait;
         rn.output = output;
         if (po.latency_log && !(rn.lat_log = fopen(po.latency_log, "w"))) {
-                SWARM_ERROR(&lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
+                SWARM_ERROR(&ps.lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
                 goto out;
         }
         if (rn.rows == 0) {
-                SWARM_ERROR(&lg, "input %s has no rows", input);
+                SWARM_ERROR(&ps.lg, "input %s has no rows", input);
                 goto out;
         }
         total = (uint64_t)rn.per_pass * (uint64_t)repeat;
@@ -468,20 +458,16 @@ int main(int argc, char **argv) {
                                       ? (int)(timeout_s * 1000)
                                       : 0;
         start_us = swarm_clock_us();
-        if (swarm_client_new(conf, &lg, &co, &cl, &err)) {
-                SWARM_ERROR(&lg, "%s", err.msg);
+        if (swarm_client_new(ps.conf, &ps.lg, &co, &cl, &err)) {
+                SWARM_ERROR(&ps.lg, "%s", err.msg);
                 goto out;
         }
         start_us = swarm_clock_us() - start_us;
 
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        producer_catch_stop(on_signal);
 
         run_id(rid, sizeof(rid));
-        SWARM_INFO(&lg, "sending topic=%s model=%s input=%s rows=%lld "
+        SWARM_INFO(&ps.lg, "sending topic=%s model=%s input=%s rows=%lld "
                    "requests=%llu window=%lld run=%s%s", topic, model, input,
                    (long long)rn.rows, (unsigned long long)total,
                    (long long)window, rid, wait ? " wait=true" : "");
@@ -536,7 +522,7 @@ int main(int argc, char **argv) {
                         if (r == SWARM_ERR_TIMEOUT)
                                 break;
                         if (r) {
-                                SWARM_ERROR(&lg, "send failed id=%s: %s", id,
+                                SWARM_ERROR(&ps.lg, "send failed id=%s: %s", id,
                                             err.msg);
                                 send_failed++;
                                 stop_requested = 1;
@@ -546,7 +532,7 @@ int main(int argc, char **argv) {
                 }
         }
         if (stop_requested && !send_failed)
-                SWARM_WARN(&lg, "interrupted after %llu of %llu requests",
+                SWARM_WARN(&ps.lg, "interrupted after %llu of %llu requests",
                            (unsigned long long)seq, (unsigned long long)total);
         {
                 /* a signal or a failed send ends the wait at once */
@@ -558,7 +544,7 @@ int main(int argc, char **argv) {
                 while (!stop_requested && swarm_client_in_flight(cl) > 0) {
                         int64_t left = limit - (swarm_clock_us() - start) / 1000;
                         if (left <= 0) {
-                                SWARM_WARN(&lg, "gave up waiting after %llds "
+                                SWARM_WARN(&ps.lg, "gave up waiting after %llds "
                                            "in_flight=%lld",
                                            (long long)timeout_s,
                                            (long long)swarm_client_in_flight(cl));
@@ -609,12 +595,12 @@ int main(int argc, char **argv) {
                                : rn.delivered == seq);
                 if (output) {
                         if (!rn.out) {
-                                SWARM_ERROR(&lg, "--output %s not written: no OK "
+                                SWARM_ERROR(&ps.lg, "--output %s not written: no OK "
                                             "response with outputs", output);
                                 all_ok = 0;
                         } else {
                                 if (rn.out_rows_filled != rn.rows) {
-                                        SWARM_WARN(&lg, "--output %s: %lld of %lld "
+                                        SWARM_WARN(&ps.lg, "--output %s: %lld of %lld "
                                                    "rows have no OK response and "
                                                    "are zero", output,
                                                    (long long)(rn.rows -
@@ -626,7 +612,7 @@ int main(int argc, char **argv) {
                                 if ((swarm_array_format_of(output) == SWARM_ARRAY_NPY
                                              ? swarm_array_write_npy(output, rn.out, &err)
                                              : swarm_array_write_csv(output, rn.out, &err))) {
-                                        SWARM_ERROR(&lg, "--output: %s", err.msg);
+                                        SWARM_ERROR(&ps.lg, "--output: %s", err.msg);
                                         all_ok = 0;
                                 }
                         }
@@ -637,7 +623,7 @@ int main(int argc, char **argv) {
 out:
         swarm_client_destroy(cl);
         if (rn.lat_log && fclose(rn.lat_log)) {
-                SWARM_ERROR(&lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
+                SWARM_ERROR(&ps.lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
                 rc = 1;
         }
         swarm_array_destroy(in);
@@ -645,6 +631,6 @@ out:
         free(rn.lat_us);
         free(meta);
         swarm_opts_destroy(&producer_cli, &po);
-        swarm_conf_destroy(conf);
+        swarm_conf_destroy(ps.conf);
         return rc;
 }

@@ -39,6 +39,7 @@
 #include "score_input.h"
 #include "score_output.h"
 #include "score_progress.h"
+#include "start.h"
 #include "swarm/client.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
@@ -117,6 +118,13 @@ static const swarm_opt_t score_opts[] = {
          "seconds between progress lines when stderr is not a terminal", "10",
          0},
         SWARM_OPT_END,
+};
+
+/* Row data is float tensors: lz4 halves scoring throughput (measured,
+ * bench/README.md) for little gain; -X compression.type=... wins. */
+static const producer_default_t score_defaults[] = {
+        {"compression.type", "none"},
+        {NULL, NULL},
 };
 
 static const swarm_cli_t score_cli = {
@@ -321,6 +329,20 @@ static int fill(run_t *rn, slot_t *s, swarm_err_t *err) {
                 s->ids = (char *)s->block + off;
 
         memset(&row, 0, sizeof(row));
+        if (rn->n_t == 1 && !rn->has_id) {
+                /* whole rows straight into the chunk where the reader can */
+                score_pos_t p0;
+                uint64_t got;
+                int r;
+                score_reader_tell(rn->rd, &p0);
+                r = score_reader_next_raw(rn->rd, s->in[0],
+                                              (uint64_t)rn->rpr, &got, err);
+                if (r)
+                        return r;
+                for (uint64_t i = 0; i < got; i++)
+                        s->record[i] = p0.record + i;
+                s->n_rows = (int)got;
+        }
         while (s->n_rows < rn->rpr && s->rej.len < MAX_CHUNK_REJECT_BYTES) {
                 int r;
                 for (int t = 0; t < rn->n_t; t++)
@@ -831,19 +853,16 @@ static int registry_topics(const opts_t *o, const swarm_log_t *lg,
 /* ------------------------------------------------------------ main */
 
 int score_main(int argc, char **argv) {
-        swarm_conf_t *conf = NULL;
+        producer_start_t ps;
         swarm_err_t err;
-        swarm_log_t lg = {SWARM_LOG_INFO, "swarm-producer", NULL};
         swarm_client_opts_t co;
         score_input_opts_t io;
         score_progress_t pg;
         opts_t o;
         run_t rn;
-        struct sigaction sa;
         char settings[4096], topic[256], results[256];
         uint8_t fp[16];
-        const char *lvl;
-        int argi = 0, exit_code = -1, rc = 2, found = 0, resumed = 0;
+        int exit_code = -1, rc = 2, found = 0, resumed = 0;
         int64_t t0, last_ckpt;
         double elapsed_before = 0;
         uint64_t rows_at_start;
@@ -853,29 +872,12 @@ int score_main(int argc, char **argv) {
         memset(&rn, 0, sizeof(rn));
         rn.rej_fd = -1;
         rn.ck.version = -1;
-        if (swarm_conf_new(&conf, &err)) {
-                fprintf(stderr, PROG ": %s\n", err.msg);
-                return 1;
-        }
-        /* Row data is float tensors: lz4 halves scoring throughput (measured,
-         * bench/README.md) for little gain; -X compression.type=... wins. */
-        if (swarm_conf_add(conf, SWARM_CONF_DEFAULT, "compression.type", "none",
-                           "score default", &err)) {
-                fprintf(stderr, PROG ": %s\n", err.msg);
-                swarm_conf_destroy(conf);
-                return 1;
-        }
-        if ((exit_code = swarm_cli_main(&score_cli, argc, argv, conf, &argi)) >= 0) {
+        if ((exit_code = producer_start(&ps, &score_cli, score_defaults, argc,
+                                        argv)) >= 0) {
                 rc = exit_code;
                 goto out;
         }
-        if (argi < argc) {
-                usage_err("unexpected argument \"%s\"", argv[argi]);
-                goto out;
-        }
-        if ((lvl = swarm_conf_get(conf, "swarm.log.level")))
-                lg.level = (swarm_level_t)swarm_log_level_parse(lvl);
-        if (parse_opts(conf, &o))
+        if (parse_opts(ps.conf, &o))
                 goto out;
 
         rc = 1; /* runtime errors from here on */
@@ -884,14 +886,14 @@ int score_main(int argc, char **argv) {
         snprintf(results, sizeof(results), "%s", o.results ? o.results : "results.batch");
         if (o.registry) {
                 char rt[256] = "", st[256] = "";
-                if (registry_topics(&o, &lg, rt, st, sizeof(rt), &err)) {
-                        SWARM_ERROR(&lg, "registry: %s", err.msg);
+                if (registry_topics(&o, &ps.lg, rt, st, sizeof(rt), &err)) {
+                        SWARM_ERROR(&ps.lg, "registry: %s", err.msg);
                         goto out;
                 }
                 /* -t / --results (any layer) still win over the deployment */
                 if (*rt && !(o.topic && *o.topic))
                         snprintf(topic, sizeof(topic), "%s", rt);
-                if (*st && !strcmp(swarm_conf_origin(conf, "swarm.results"), "default"))
+                if (*st && !strcmp(swarm_conf_origin(ps.conf, "swarm.results"), "default"))
                         snprintf(results, sizeof(results), "%s", st);
         }
 
@@ -904,7 +906,7 @@ int score_main(int argc, char **argv) {
         io.delimiter = o.delim;
         io.max_row_bytes = (size_t)o.max_row;
         if (score_reader_open(&io, &rn.rd, &err)) {
-                SWARM_ERROR(&lg, "input: %s", err.msg);
+                SWARM_ERROR(&ps.lg, "input: %s", err.msg);
                 goto out;
         }
         rn.t = score_reader_tensors(rn.rd, &rn.n_t);
@@ -914,23 +916,23 @@ int score_main(int argc, char **argv) {
                  * fewer rows per request rather than a refused produce. */
                 int64_t mmb = 1000000, row = 0, fit;
                 swarm_err_clear(&err);
-                if (swarm_conf_get_i64(conf, "message.max.bytes", 1000000, &mmb, &err)) {
-                        SWARM_ERROR(&lg, "%s", err.msg);
+                if (swarm_conf_get_i64(ps.conf, "message.max.bytes", 1000000, &mmb, &err)) {
+                        SWARM_ERROR(&ps.lg, "%s", err.msg);
                         goto out;
                 }
                 for (int t = 0; t < rn.n_t; t++)
                         row += (int64_t)rn.t[t].row_bytes;
                 fit = (mmb - 4096) / (row ? row : 1);
                 if (fit < 1) {
-                        SWARM_ERROR(&lg, "one row (%lld bytes) does not fit "
+                        SWARM_ERROR(&ps.lg, "one row (%lld bytes) does not fit "
                                     "message.max.bytes=%lld", (long long)row,
                                     (long long)mmb);
                         goto out;
                 }
                 if (o.rpr > fit) {
-                        if (strcmp(swarm_conf_origin(conf, "swarm.rows.per.request"),
+                        if (strcmp(swarm_conf_origin(ps.conf, "swarm.rows.per.request"),
                                    "default"))
-                                SWARM_WARN(&lg, "rows per request lowered to %lld: "
+                                SWARM_WARN(&ps.lg, "rows per request lowered to %lld: "
                                            "%lld rows of %lld bytes would not fit "
                                            "message.max.bytes=%lld", (long long)fit,
                                            (long long)o.rpr, (long long)row,
@@ -941,15 +943,15 @@ int score_main(int argc, char **argv) {
 
         settings_text(&o, settings, sizeof(settings));
         if (score_ckpt_fingerprint(o.input, settings, fp, &err)) {
-                SWARM_ERROR(&lg, "%s", err.msg);
+                SWARM_ERROR(&ps.lg, "%s", err.msg);
                 goto out;
         }
         if (!o.restart && score_ckpt_load(o.ckpt, &rn.ck, &found, &err)) {
-                SWARM_ERROR(&lg, "checkpoint: %s (--restart starts over)", err.msg);
+                SWARM_ERROR(&ps.lg, "checkpoint: %s (--restart starts over)", err.msg);
                 goto out;
         }
         if (found && memcmp(rn.ck.fingerprint, fp, 16)) {
-                SWARM_ERROR(&lg, "checkpoint %s belongs to another input file or "
+                SWARM_ERROR(&ps.lg, "checkpoint %s belongs to another input file or "
                             "other settings; --restart starts over", o.ckpt);
                 rc = 2;
                 goto out;
@@ -962,7 +964,7 @@ int score_main(int argc, char **argv) {
                  * so two runs of the same job write the same bytes */
                 if (score_ckpt_fingerprint(o.input, "avro sync marker", rn.ck.sync,
                                            &err)) {
-                        SWARM_ERROR(&lg, "%s", err.msg);
+                        SWARM_ERROR(&ps.lg, "%s", err.msg);
                         goto out;
                 }
                 for (int i = 0; i < 16; i++)
@@ -972,12 +974,12 @@ int score_main(int argc, char **argv) {
                 resumed = 1;
                 elapsed_before = rn.ck.elapsed_s;
                 if (o.version >= 0 && rn.ck.version != o.version) {
-                        SWARM_ERROR(&lg, "checkpoint is pinned to version %d",
+                        SWARM_ERROR(&ps.lg, "checkpoint is pinned to version %d",
                                     (int)rn.ck.version);
                         goto out;
                 }
                 if (score_reader_seek(rn.rd, &rn.ck.pos, &err)) {
-                        SWARM_ERROR(&lg, "resume: %s", err.msg);
+                        SWARM_ERROR(&ps.lg, "resume: %s", err.msg);
                         goto out;
                 }
                 if (rn.ck.rej_bytes == 0)
@@ -985,10 +987,10 @@ int score_main(int argc, char **argv) {
         }
         if (score_writer_open(o.output, o.out_fmt, rn.ck.sync, rn.ck.out_bytes,
                               &rn.wr, &err)) {
-                SWARM_ERROR(&lg, "output: %s", err.msg);
+                SWARM_ERROR(&ps.lg, "output: %s", err.msg);
                 goto out;
         }
-        rn.log = &lg;
+        rn.log = &ps.lg;
         rn.model = o.model_name;
         rn.results = results;
         rn.has_id = o.id_col != NULL;
@@ -1003,14 +1005,14 @@ int score_main(int argc, char **argv) {
         if (rn.ck.rej_bytes) {
                 swarm_err_clear(&err);
                 if (rej_write(&rn, "", 0, &err)) { /* open and cut to the checkpoint */
-                        SWARM_ERROR(&lg, "rejects: %s", err.msg);
+                        SWARM_ERROR(&ps.lg, "rejects: %s", err.msg);
                         goto out;
                 }
         }
         rid_new(rn.rid, sizeof(rn.rid));
         rn.ring = calloc((size_t)rn.window, sizeof(*rn.ring));
         if (!rn.ring) {
-                SWARM_ERROR(&lg, "out of memory");
+                SWARM_ERROR(&ps.lg, "out of memory");
                 goto out;
         }
 
@@ -1020,24 +1022,20 @@ int score_main(int argc, char **argv) {
         co.max_in_flight = rn.window;
         co.request_timeout_ms = (int)o.timeout_s * 1000;
         co.send_timeout_ms = 200;
-        if (swarm_client_new(conf, &lg, &co, &rn.cl, &err)) {
-                SWARM_ERROR(&lg, "%s", err.msg);
+        if (swarm_client_new(ps.conf, &ps.lg, &co, &rn.cl, &err)) {
+                SWARM_ERROR(&ps.lg, "%s", err.msg);
                 goto out;
         }
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        producer_catch_stop(on_signal);
 
-        SWARM_INFO(&lg, "scoring model=%s%s%.0d input=%s output=%s topic=%s "
+        SWARM_INFO(&ps.lg, "scoring model=%s%s%.0d input=%s output=%s topic=%s "
                    "results=%s rows_per_request=%lld window=%d max_memory_mb=%lld%s",
                    rn.model, rn.ck.version >= 0 ? " version=" : "",
                    rn.ck.version >= 0 ? (int)rn.ck.version : 0, o.input, o.output,
                    topic, results, (long long)rn.rpr, rn.window, (long long)o.mem_mb,
                    resumed ? " resumed=true" : "");
         if (resumed)
-                SWARM_INFO(&lg, "resuming at row=%llu scored=%llu rejected=%llu "
+                SWARM_INFO(&ps.lg, "resuming at row=%llu scored=%llu rejected=%llu "
                            "out_bytes=%llu", (unsigned long long)rn.ck.pos.record,
                            (unsigned long long)rn.ck.scored,
                            (unsigned long long)rn.ck.rejected,
@@ -1046,7 +1044,7 @@ int score_main(int argc, char **argv) {
         {
                 uint64_t done, total;
                 score_reader_progress(rn.rd, &done, &total);
-                score_progress_init(&pg, &lg, isatty(STDERR_FILENO), o.progress_every,
+                score_progress_init(&pg, &ps.lg, isatty(STDERR_FILENO), o.progress_every,
                                     rows_at_start, done);
         }
         t0 = last_ckpt = score_now_us();
@@ -1145,7 +1143,7 @@ int score_main(int argc, char **argv) {
                         rn.ck.out_bytes = score_writer_offset(rn.wr);
                 }
                 if (rn.fatal)
-                        SWARM_ERROR(&lg, "%s", rn.fatal_msg);
+                        SWARM_ERROR(&ps.lg, "%s", rn.fatal_msg);
                 if (!complete && !resumed && rn.commit_seq == 0) {
                         /* nothing committed: a rerun starts from scratch
                          * anyway, and may change the options */
@@ -1153,16 +1151,16 @@ int score_main(int argc, char **argv) {
                 } else if (!complete) {
                         swarm_err_clear(&err);
                         if (checkpoint(&rn, o.ckpt, elapsed_before, t0, &err))
-                                SWARM_ERROR(&lg, "checkpoint: %s", err.msg);
+                                SWARM_ERROR(&ps.lg, "checkpoint: %s", err.msg);
                         else
-                                SWARM_WARN(&lg, "stopped at row=%llu; run the same "
+                                SWARM_WARN(&ps.lg, "stopped at row=%llu; run the same "
                                            "command again to resume from %s",
                                            (unsigned long long)rn.ck.pos.record,
                                            o.ckpt);
                 } else {
                         swarm_err_clear(&err);
                         if (score_writer_sync(rn.wr, &err)) {
-                                SWARM_ERROR(&lg, "%s", err.msg);
+                                SWARM_ERROR(&ps.lg, "%s", err.msg);
                                 complete = 0;
                         } else {
                                 unlink(o.ckpt);
@@ -1200,7 +1198,7 @@ out:
         free(rn.ring);
         swarm_err_clear(&err);
         if (rn.wr && score_writer_close(rn.wr, &err) && rc == 0) {
-                SWARM_ERROR(&lg, "%s", err.msg);
+                SWARM_ERROR(&ps.lg, "%s", err.msg);
                 rc = 1;
         }
         if (rn.rej_fd >= 0)
@@ -1208,6 +1206,6 @@ out:
         score_reader_destroy(rn.rd);
         for (int i = 0; i < SWARM_MAX_INPUTS; i++)
                 free(o.spec_bufs[i]);
-        swarm_conf_destroy(conf);
+        swarm_conf_destroy(ps.conf);
         return rc;
 }

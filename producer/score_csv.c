@@ -66,12 +66,61 @@ typedef struct csv_reader {
         int id_col;
         int *cols[SWARM_MAX_INPUTS];
         int n_cols[SWARM_MAX_INPUTS];
+
+        /* Data rows are converted as libcsv hands over each field, straight
+         * into the row's tensors (no copy of the field, no second pass over
+         * the row): field i feeds the elements use[use_at[i] ..
+         * use_at[i + 1]).  The row's first bad value (in tensor, element
+         * order, as a pass over the tensors would find it) is kept. */
+        int direct;
+        struct col_use {
+                int t;
+                int64_t k;
+        } *use;
+        int *use_at;
+        uint8_t *const *dst;
+        char *id;
+        size_t id_size;
+        int bad;
+        uint64_t bad_key;
+        char bad_reason[256];
 } csv_reader_t;
+
+static int convert(csv_reader_t *c, int t, int64_t k, const char *f,
+                   const char *col, uint8_t *dst, char *reason, size_t rsize);
+
+/* A data field: into its elements (and the id). */
+static void on_data_field(csv_reader_t *c, const char *s) {
+        int i = c->n_f++;
+
+        if (i >= c->n_names)
+                return; /* the row is rejected for its field count */
+        if (i == c->id_col && c->id)
+                snprintf(c->id, c->id_size, "%s", s);
+        for (int u = c->use_at[i]; u < c->use_at[i + 1]; u++) {
+                const struct col_use *cu = &c->use[u];
+                uint64_t key = (uint64_t)cu->t << 40 | (uint64_t)cu->k;
+                char reason[256];
+                if (c->bad && key > c->bad_key)
+                        continue;
+                if (convert(c, cu->t, cu->k, s, c->names[i], c->dst[cu->t],
+                            reason, sizeof(reason))) {
+                        c->bad = 1;
+                        c->bad_key = key;
+                        memcpy(c->bad_reason, reason, sizeof(reason));
+                }
+        }
+}
 
 static void on_field(void *s, size_t len, void *opaque) {
         csv_reader_t *c = opaque;
         if (c->mem_failed)
                 return;
+        if (c->direct) {
+                /* CSV_APPEND_NULL: the field is a C string */
+                on_data_field(c, s);
+                return;
+        }
         if (c->n_f == c->cap_f) {
                 int nc = c->cap_f ? c->cap_f * 2 : 1024;
                 size_t *t = realloc(c->foff, (size_t)nc * sizeof(*t));
@@ -427,6 +476,10 @@ static int csv_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         c->fbuf_len = 0;
         c->row_done = 0;
         c->two_rows = 0;
+        c->dst = row->dst;
+        c->id = row->id;
+        c->id_size = sizeof(row->id);
+        c->bad = 0;
         if ((r = parse_row(c, &got, &row->line, row->reason, sizeof(row->reason),
                            err)))
                 return r;
@@ -448,16 +501,10 @@ static int csv_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
                          "%d fields, the header has %d", c->n_f, c->n_names);
                 return SWARM_OK;
         }
-        if (c->id_col >= 0)
-                snprintf(row->id, sizeof(row->id), "%s", field(c, c->id_col));
-        for (int t = 0; t < base->n_t; t++)
-                for (int k = 0; k < c->n_cols[t]; k++) {
-                        int col = c->cols[t][k];
-                        if (convert(c, t, k, field(c, col), c->names[col],
-                                    row->dst[t], row->reason,
-                                    sizeof(row->reason)))
-                                return SWARM_OK;
-                }
+        if (c->bad) {
+                snprintf(row->reason, sizeof(row->reason), "%s", c->bad_reason);
+                return SWARM_OK;
+        }
         row->kind = SCORE_ROW_OK;
         return SWARM_OK;
 }
@@ -493,6 +540,8 @@ static void csv_destroy(score_reader_t *base) {
         for (int t = 0; t < SWARM_MAX_INPUTS; t++)
                 free(c->cols[t]);
         free(c->names);
+        free(c->use);
+        free(c->use_at);
         free(c->buf);
         free(c->line);
         free(c->fbuf);
@@ -500,6 +549,37 @@ static void csv_destroy(score_reader_t *base) {
         free(c->raw);
         free(c->path);
         free(c);
+}
+
+/* use/use_at from the tensors' columns (a column may feed several). */
+static int build_use(csv_reader_t *c, swarm_err_t *err) {
+        size_t total = 0;
+
+        c->use_at = calloc((size_t)c->n_names + 1, sizeof(*c->use_at));
+        for (int t = 0; t < c->base.n_t; t++)
+                total += (size_t)c->n_cols[t];
+        c->use = malloc((total ? total : 1) * sizeof(*c->use));
+        if (!c->use_at || !c->use)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        /* count per column, prefix sums, then place in (t, k) order */
+        for (int t = 0; t < c->base.n_t; t++)
+                for (int k = 0; k < c->n_cols[t]; k++)
+                        c->use_at[c->cols[t][k] + 1]++;
+        for (int i = 0; i < c->n_names; i++)
+                c->use_at[i + 1] += c->use_at[i];
+        {
+                int *fill = calloc((size_t)c->n_names + 1, sizeof(*fill));
+                if (!fill)
+                        return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+                for (int t = 0; t < c->base.n_t; t++)
+                        for (int k = 0; k < c->n_cols[t]; k++) {
+                                int col = c->cols[t][k];
+                                c->use[c->use_at[col] + fill[col]++] =
+                                        (struct col_use){t, k};
+                        }
+                free(fill);
+        }
+        return SWARM_OK;
 }
 
 static const score_reader_ops_t csv_ops = {csv_next, csv_seek, csv_progress,
@@ -585,6 +665,9 @@ int score_csv_open(const score_input_opts_t *o, score_reader_t **out,
                 d->ndim = 1;
                 d->shape[0] = d->elems;
         }
+        if ((r = build_use(c, err)))
+                goto fail;
+        c->direct = 1;
         c->base.pos.offset = file_pos(c);
         c->base.pos.record = 0;
         *out = &c->base;

@@ -262,6 +262,13 @@ int score_reader_next(score_reader_t *r, score_row_t *row, swarm_err_t *err) {
         return r->ops->next(r, row, err);
 }
 
+int score_reader_next_raw(score_reader_t *r, uint8_t *dst, uint64_t max_rows,
+                          uint64_t *got, swarm_err_t *err) {
+        *got = 0;
+        return r->ops->next_raw ? r->ops->next_raw(r, dst, max_rows, got, err)
+                                : SWARM_OK;
+}
+
 void score_reader_tell(const score_reader_t *r, score_pos_t *pos) {
         *pos = r->pos;
 }

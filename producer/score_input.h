@@ -112,6 +112,17 @@ const score_tensor_t *score_reader_tensors(const score_reader_t *r, int *n);
  * ends the input: the caller stops. */
 int score_reader_next(score_reader_t *r, score_row_t *row, swarm_err_t *err);
 
+/* Up to max_rows whole rows of the single tensor, read straight into dst
+ * (rows after one another, as score_reader_next() would have converted
+ * them): *got rows, record numbers following the position's, 0 at the end.
+ * Only for a reader whose rows need no conversion and have no id (a .npy
+ * file of the tensor's dtype); elsewhere *got is 0 and nothing is read, so
+ * the caller goes on with score_reader_next().  It skips the per-row call
+ * and a copy: the .npy path's bytes go from the page cache to the request
+ * buffer once. */
+int score_reader_next_raw(score_reader_t *r, uint8_t *dst, uint64_t max_rows,
+                          uint64_t *got, swarm_err_t *err);
+
 void score_reader_tell(const score_reader_t *r, score_pos_t *pos);
 /* Continue from a position score_reader_tell() returned on the same file
  * (CSV, .npy: a seek; Avro: the records before it are skipped). */
@@ -130,6 +141,9 @@ typedef struct score_reader_ops {
                     swarm_err_t *err);
         void (*progress)(const score_reader_t *r, uint64_t *done);
         void (*destroy)(score_reader_t *r);
+        /* optional (NULL: rows one by one) */
+        int (*next_raw)(score_reader_t *r, uint8_t *dst, uint64_t max_rows,
+                        uint64_t *got, swarm_err_t *err);
 } score_reader_ops_t;
 
 /* Column selection shared by CSV and Avro: resolve `spec` against `names`

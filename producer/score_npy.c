@@ -66,6 +66,27 @@ static double elem(const npy_reader_t *n, int64_t k) {
         }
 }
 
+/* pread() at least min and at most max bytes at file offset off into dst
+ * (*got); the error names row `rec`, the first one asked for. */
+static int read_at(const npy_reader_t *n, uint8_t *dst, size_t min, size_t max,
+                   uint64_t off, uint64_t rec, size_t *got, swarm_err_t *err) {
+        *got = 0;
+        while (*got < min) {
+                ssize_t r = pread(n->fd, dst + *got, max - *got, (off_t)(off + *got));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return swarm_err_set(err, r < 0 ? SWARM_ERR_IO
+                                                        : SWARM_ERR_TRUNCATED,
+                                             "%s: row %llu: %s", n->path,
+                                             (unsigned long long)rec,
+                                             r < 0 ? strerror(errno)
+                                                   : "the file ends early");
+                *got += (size_t)r;
+        }
+        return SWARM_OK;
+}
+
 static int is_half(swarm_dtype_t d) {
         return d == SWARM_DTYPE_FLOAT16 || d == SWARM_DTYPE_BFLOAT16;
 }
@@ -81,23 +102,12 @@ static int npy_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         }
         if (base->pos.offset < n->buf_off ||
             base->pos.offset + n->file_row_bytes > n->buf_off + n->buf_len) {
+                int r;
                 n->buf_off = base->pos.offset;
                 n->buf_len = 0;
-                while (n->buf_len < n->file_row_bytes) {
-                        ssize_t r = pread(n->fd, n->buf + n->buf_len,
-                                          n->buf_cap - n->buf_len,
-                                          (off_t)(n->buf_off + n->buf_len));
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        if (r <= 0)
-                                return swarm_err_set(err, r < 0 ? SWARM_ERR_IO
-                                                                : SWARM_ERR_TRUNCATED,
-                                                     "%s: row %llu: %s", n->path,
-                                                     (unsigned long long)rec,
-                                                     r < 0 ? strerror(errno)
-                                                           : "the file ends early");
-                        n->buf_len += (size_t)r;
-                }
+                if ((r = read_at(n, n->buf, (size_t)n->file_row_bytes, n->buf_cap,
+                                 n->buf_off, rec, &n->buf_len, err)))
+                        return r;
         }
         n->row = n->buf + (base->pos.offset - n->buf_off);
         row->record = rec;
@@ -128,6 +138,29 @@ static int npy_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {
         return SWARM_OK;
 }
 
+/* Rows of the file's own dtype, pread() straight into dst. */
+static int npy_next_raw(score_reader_t *base, uint8_t *dst, uint64_t max_rows,
+                        uint64_t *got, swarm_err_t *err) {
+        npy_reader_t *n = (npy_reader_t *)base;
+        const score_tensor_t *t = &base->t[0];
+        uint64_t rec = base->pos.record, k, want;
+        size_t done = 0;
+        int r;
+
+        if (n->h.is_float64 || t->dtype != n->h.dtype || rec >= n->rows)
+                return SWARM_OK;
+        k = n->rows - rec < max_rows ? n->rows - rec : max_rows;
+        /* k rows of a file whose size was checked against its shape */
+        want = k * n->file_row_bytes;
+        if ((r = read_at(n, dst, (size_t)want, (size_t)want, base->pos.offset, rec,
+                         &done, err)))
+                return r;
+        base->pos.record += k;
+        base->pos.offset += want;
+        *got = k;
+        return SWARM_OK;
+}
+
 static int npy_seek(score_reader_t *base, const score_pos_t *pos,
                     swarm_err_t *err) {
         npy_reader_t *n = (npy_reader_t *)base;
@@ -155,7 +188,7 @@ static void npy_destroy(score_reader_t *base) {
 }
 
 static const score_reader_ops_t npy_ops = {npy_next, npy_seek, npy_progress,
-                                           npy_destroy};
+                                           npy_destroy, npy_next_raw};
 
 int score_npy_open(const score_input_opts_t *o, score_reader_t **out,
                    swarm_err_t *err) {

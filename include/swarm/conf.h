@@ -189,7 +189,8 @@ int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
 int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err);
 
 /* Store every option with a field (and the topic, see swarm_cli_t) into the
- * struct at `dst` with its type.  Strings are borrowed from `c`, which must
+ * struct at `dst` with its type.  An INT option with no default that was not
+ * given is stored as -1 ("absent"; such options have bounds from 0 up).  Strings are borrowed from `c`, which must
  * outlive `dst`; lists are allocated (swarm_opts_destroy()).  Errors: a
  * value that does not parse or is out of bounds (SWARM_ERR_CONFIG, citing
  * the key and its origin), SWARM_ERR_NOMEM. */

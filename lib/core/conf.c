@@ -841,8 +841,8 @@ int swarm_opts_fill(const swarm_cli_t *cli, const swarm_conf_t *c, void *dst,
                         continue;
                 f = field_at(dst, o->field);
                 switch (o->type) {
-                case SWARM_OPT_INT:
-                        if ((r = swarm_conf_get_i64(c, o->key, 0, f, err)))
+                case SWARM_OPT_INT: /* no default and not given: -1 */
+                        if ((r = swarm_conf_get_i64(c, o->key, -1, f, err)))
                                 return r;
                         break;
                 case SWARM_OPT_DOUBLE:

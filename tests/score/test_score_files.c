@@ -329,21 +329,14 @@ static void test_avro_in(void) {
 
 /* ------------------------------------------------------------ npy */
 
-static void test_npy(void) {
+/* A .npy v1 file: header dict `dict`, then n bytes of data; returns the
+ * data's offset. */
+static size_t write_npy(const char *path, const char *dict, const void *data,
+                        size_t n) {
         char head[128];
-        double data[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
-        uint8_t file[256], x[16];
-        score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
-        score_input_opts_t o;
-        score_reader_t *r = NULL;
-        swarm_err_t err;
-        score_row_t row;
-        size_t hl;
-        int n;
+        uint8_t file[256];
+        size_t hl = (size_t)snprintf(head, sizeof(head), "%s", dict);
 
-        n = snprintf(head, sizeof(head),
-                     "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }");
-        hl = (size_t)n;
         while ((10 + hl + 1) % 64)
                 head[hl++] = ' ';
         head[hl++] = '\n';
@@ -351,8 +344,24 @@ static void test_npy(void) {
         file[8] = (uint8_t)hl;
         file[9] = 0;
         memcpy(file + 10, head, hl);
-        memcpy(file + 10 + hl, data, sizeof(data));
-        write_file(path_of("in.npy"), file, 10 + hl + sizeof(data));
+        memcpy(file + 10 + hl, data, n);
+        write_file(path, file, 10 + hl + n);
+        return 10 + hl;
+}
+
+static void test_npy(void) {
+        double data[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
+        uint8_t x[16];
+        score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
+        score_input_opts_t o;
+        score_reader_t *r = NULL;
+        swarm_err_t err;
+        score_row_t row;
+        size_t hl;
+
+        hl = write_npy(path_of("in.npy"),
+                       "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }",
+                       data, sizeof(data)) - 10;
 
         memset(&o, 0, sizeof(o));
         o.path = path_of("in.npy");
@@ -382,6 +391,77 @@ static void test_npy(void) {
                               row.record == 1 && f32_at(x, 0) == 2.5f,
                       "npy after seek");
         }
+        score_reader_destroy(r);
+}
+
+/* Whole float32 rows straight into a chunk (score_reader_next_raw), mixed
+ * with row-by-row reads: the same values, record numbers and positions. */
+static void test_npy_raw(void) {
+        float data[15];
+        uint8_t x[5 * 12];
+        score_tensor_spec_t spec = {"input", SWARM_DTYPE_FLOAT32, 0, NULL};
+        score_input_opts_t o;
+        score_reader_t *r = NULL;
+        swarm_err_t err;
+        score_row_t row;
+        score_pos_t pos;
+        uint64_t got = 99;
+        size_t data_off;
+
+        for (int i = 0; i < 15; i++)
+                data[i] = (float)i * 0.25f;
+        data_off = write_npy(path_of("raw.npy"),
+                             "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }",
+                             data, sizeof(data));
+
+        memset(&o, 0, sizeof(o));
+        o.path = path_of("raw.npy");
+        o.tensors = &spec;
+        o.n_tensors = 1;
+        swarm_err_clear(&err);
+        if (score_reader_open(&o, &r, &err)) {
+                CHECK(0, "raw npy open: %s", err.msg);
+                return;
+        }
+        memset(x, 0, sizeof(x));
+        CHECK(!score_reader_next_raw(r, x, 2, &got, &err) && got == 2,
+              "raw: 2 rows, got %llu", (unsigned long long)got);
+        CHECK(!memcmp(x, data, 24), "raw: rows 0-1");
+        memset(&row, 0, sizeof(row));
+        row.dst[0] = x + 24;
+        CHECK(!score_reader_next(r, &row, &err) && row.kind == SCORE_ROW_OK &&
+                      row.record == 2 && !memcmp(x + 24, data + 6, 12),
+              "raw: row 2 read one by one after the raw rows");
+        CHECK(!score_reader_next_raw(r, x + 36, 10, &got, &err) && got == 2,
+              "raw: the last 2 rows, got %llu", (unsigned long long)got);
+        CHECK(!memcmp(x, data, sizeof(data)), "raw: rows 3-4");
+        score_reader_tell(r, &pos);
+        CHECK(pos.record == 5 && pos.offset == data_off + sizeof(data),
+              "raw: position %llu/%llu", (unsigned long long)pos.record,
+              (unsigned long long)pos.offset);
+        CHECK(!score_reader_next_raw(r, x, 10, &got, &err) && got == 0,
+              "raw: nothing after the end");
+        CHECK(!score_reader_next(r, &row, &err) && row.kind == SCORE_ROW_EOF,
+              "raw: EOF");
+        /* a resume position is read on from too */
+        pos.record = 4;
+        pos.offset = data_off + 4 * 12;
+        CHECK(!score_reader_seek(r, &pos, &err) &&
+                      !score_reader_next_raw(r, x, 10, &got, &err) && got == 1 &&
+                      !memcmp(x, data + 12, 12),
+              "raw: after a seek");
+        score_reader_destroy(r);
+
+        /* a float64 file converts: no raw rows, the caller reads one by one */
+        spec.dtype = SWARM_DTYPE_FLOAT32;
+        o.path = path_of("in.npy");
+        if (score_reader_open(&o, &r, &err)) {
+                CHECK(0, "npy open: %s", err.msg);
+                return;
+        }
+        got = 99;
+        CHECK(!score_reader_next_raw(r, x, 10, &got, &err) && got == 0,
+              "raw: float64 rows are not raw");
         score_reader_destroy(r);
 }
 
@@ -641,6 +721,7 @@ int main(void) {
         test_csv();
         test_avro_in();
         test_npy();
+        test_npy_raw();
         test_output();
         test_ckpt();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

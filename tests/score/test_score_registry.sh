@@ -15,8 +15,10 @@ R=("$registry" --registry "$SWARM_REGISTRY")
 "${R[@]}" migrate >/dev/null
 "${R[@]}" register fashion "$model" >/dev/null
 "${R[@]}" promote fashion 1 >/dev/null
+# max_batch_rows=32 is the online fleet's limit: the scoring worker below
+# keeps its own --max-batch-rows 1024
 "${R[@]}" config fashion request_topic=requests batch_request_topic=requests.scoring \
-  batch_result_topic=results.scoring --reason "offline scoring" >/dev/null
+  batch_result_topic=results.scoring max_batch_rows=32 --reason "offline scoring" >/dev/null
 "${R[@]}" --json show fashion >"$work/show.json"
 /usr/bin/python3 - "$work/show.json" <<'PY' || fail "deployment does not show the batch topics"
 import json, sys
@@ -29,15 +31,21 @@ rc=0; "${R[@]}" config fashion batch_colour=blue >/dev/null 2>&1 || rc=$?
 /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:3000])" \
   "$data/test.npy" "$work/in.npy"
 "$consumer" -b "$SWARM_BOOTSTRAP" -g scoring -t requests.scoring -r results.scoring --registry "$SWARM_REGISTRY" \
-  --metrics-port -1 2>"$work/worker.log" &
+  --max-batch-rows 1024 --max-delay-us 20000 --metrics-port -1 2>"$work/worker.log" &
 wpid=$!
 "$producer" score -b "$SWARM_BOOTSTRAP" --registry "$SWARM_REGISTRY" --model fashion \
-  --input "$work/in.npy" --output "$work/out.avro" --label >"$work/s.out" 2>"$work/s.err" \
+  --input "$work/in.npy" --output "$work/out.avro" --label --rows-per-request 32 >"$work/s.out" 2>"$work/s.err" \
   || fail "score: $(tail -3 "$work/s.err")"
 cat "$work/s.out"
 grep -q "topic=requests.scoring results=results.scoring" "$work/s.err" || fail "not the deployment's topics: $(grep scoring "$work/s.err")"
 grep -q "^summary rows=3000 scored=3000 " "$work/s.out" || fail "summary"
 "$check" "$work/out.avro" "$data/expected.npy" 3000 || fail "values"
 kill -TERM "$wpid"; wait "$wpid" || fail "worker exit"; wpid=
-grep -q "summary messages=12 ok=12" "$work/worker.log" || fail "worker: $(grep ' summary ' "$work/worker.log")"
+grep -q "summary messages=94 ok=94" "$work/worker.log" || fail "worker: $(grep ' summary ' "$work/worker.log")"
+# 94 requests of 32 rows in flight 64 at a time: batches merge them past the
+# deployment's 32 rows (they would stay at 32 under its limit)
+mean=$(sed -n 's/.* summary .*mean_batch_rows=\([0-9.]*\).*/\1/p' "$work/worker.log")
+/usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 32 else 1)" "${mean:-0}" \
+  || fail "scoring worker batched by the online limit: mean_batch_rows=$mean"
+echo "scoring worker: mean_batch_rows=$mean (deployment max_batch_rows=32, worker --max-batch-rows 1024)"
 echo "score registry: all checks passed"
