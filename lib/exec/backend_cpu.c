@@ -15,6 +15,7 @@
 #include "swarm/tensor.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
+#include "cpu_rnn.h"
 
 
 /* ---- the thread pool ----
@@ -1595,6 +1596,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
         be->conv_dw = cpu_conv_dw;
+        be->rnn = exec_cpu_rnn;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

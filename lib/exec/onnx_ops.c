@@ -2250,7 +2250,13 @@ static int h_rnn(OPARGS) {
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "too many outputs");
         }
-        /* Keep the 8 input slots addressable by position. */
+        /* Keep the 8 input slots addressable by position.  A backend
+         * with a fused kernel runs the node itself (not on constants:
+         * those fold through the host kernel). */
+        if (m->be && m->be->rnn && !is_const(x)) {
+                n->op = OP_RNN;
+                return SWARM_OK;
+        }
         return to_host(n, HK_RNN, 0);
 }
 
