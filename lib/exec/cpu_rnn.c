@@ -217,6 +217,166 @@ static void row_gru_zr(const rnn_dir_t *j, float *restrict g,
                 rh[k] = g[H + k] * h[k];
 }
 
+/* ---- the default activations, one fused loop per row ----
+ * Sigmoid and tanh (LSTM and GRU's defaults, RNN's tanh) inline, so each
+ * row is one pass over its gates with everything in registers; the span
+ * path above serves every other activation.  cl: the clip, or +inf. */
+
+static inline float clampf(float v, float cl) {
+        return v < -cl ? -cl : v > cl ? cl : v;
+}
+
+RNN_CLONES
+static void fast_lstm(int64_t H, float cl, int ifg, const float *restrict g,
+                      const float *restrict xw, const float *restrict P,
+                      float *restrict h, float *restrict c) {
+        for (int64_t k = 0; k < H; k++) {
+                float ck = c[k];
+                float vi = clampf(g[k] + xw[k] + P[k] * ck, cl);
+                float vf = clampf(g[2 * H + k] + xw[2 * H + k] +
+                                  P[2 * H + k] * ck, cl);
+                float vc = clampf(g[3 * H + k] + xw[3 * H + k], cl);
+                float it = swarm_sigmoidf(vi);
+                float ft = ifg ? 1.0f - it : swarm_sigmoidf(vf);
+                float cn = ft * ck + it * rnn_tanhf(vc);
+                float vo = clampf(g[H + k] + xw[H + k] + P[H + k] * cn, cl);
+                c[k] = cn;
+                h[k] = swarm_sigmoidf(vo) * rnn_tanhf(cn);
+        }
+}
+
+/* GRU, linear_before_reset = 1: rbh is the recurrent h-gate bias. */
+RNN_CLONES
+static void fast_gru1(int64_t H, float cl, const float *restrict g,
+                      const float *restrict xw, const float *restrict rbh,
+                      float *restrict h) {
+        for (int64_t k = 0; k < H; k++) {
+                float z = swarm_sigmoidf(clampf(g[k] + xw[k], cl));
+                float r = swarm_sigmoidf(clampf(g[H + k] + xw[H + k], cl));
+                float hh = rnn_tanhf(clampf(xw[2 * H + k] +
+                                            r * (g[2 * H + k] + rbh[k]), cl));
+                h[k] = hh + z * (h[k] - hh);
+        }
+}
+
+/* GRU, linear_before_reset = 0, phase 1: z into g, r * h into rh. */
+RNN_CLONES
+static void fast_gru0_zr(int64_t H, float cl, float *restrict g,
+                         const float *restrict xw, const float *restrict h,
+                         float *restrict rh) {
+        for (int64_t k = 0; k < H; k++) {
+                float r = swarm_sigmoidf(clampf(g[H + k] + xw[H + k], cl));
+                g[k] = swarm_sigmoidf(clampf(g[k] + xw[k], cl));
+                rh[k] = r * h[k];
+        }
+}
+
+/* Phase 2: g's h columns hold (r * h) R_h^T. */
+RNN_CLONES
+static void fast_gru0_h(int64_t H, float cl, const float *restrict g,
+                        const float *restrict xw, const float *restrict rbh,
+                        float *restrict h) {
+        for (int64_t k = 0; k < H; k++) {
+                float hh = rnn_tanhf(clampf(xw[2 * H + k] + g[2 * H + k] +
+                                            rbh[k], cl));
+                h[k] = hh + g[k] * (h[k] - hh);
+        }
+}
+
+RNN_CLONES
+static void fast_rnn(int64_t H, float cl, const float *restrict g,
+                     const float *restrict xw, float *restrict h) {
+        for (int64_t k = 0; k < H; k++)
+                h[k] = rnn_tanhf(clampf(g[k] + xw[k], cl));
+}
+
+/* out[b, 0..n) = h[b, :] Rt[:, 0..n) for b < rows: the recurrent product
+ * of one step with Rt = R^T ([H, ldr]) packed once per call.  Why not
+ * sgemm: at these sizes (a few rows, H of tens) OpenBLAS re-packed R on
+ * every step and its call overhead was most of the product.  The portable
+ * loop; rec_mm_512 below is the one x86-64 machines with AVX-512 run. */
+RNN_CLONES
+static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
+                       const float *restrict Rt, int64_t ldr, int64_t n,
+                       float *restrict out, int64_t ldo) {
+        for (int64_t b = 0; b < rows; b++) {
+                float *restrict o = out + b * ldo;
+                const float *restrict hb = h + b * H;
+                for (int64_t q = 0; q < n; q++)
+                        o[q] = 0.0f;
+                for (int64_t k = 0; k < H; k++) {
+                        float hk = hb[k];
+                        const float *restrict rk = Rt + k * ldr;
+                        for (int64_t q = 0; q < n; q++)
+                                o[q] += hk * rk[q];
+                }
+        }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define RNN_HAVE_512 1
+
+/* Two rows times 64 columns in registers per pass over k (8 FMA
+ * accumulators, each Rt vector loaded once for both rows); masked loads
+ * and stores for the last columns.  With the ISO C build's
+ * -ffp-contract=off the portable loop gets no FMA and keeps the output
+ * row in memory, which made it slower than sgemm. */
+__attribute__((target("avx512f")))
+static void rec_mm_512(const float *h, int64_t rows, int64_t H,
+                       const float *Rt, int64_t ldr, int64_t n, float *out,
+                       int64_t ldo) {
+        for (int64_t b = 0; b < rows; b += 2) {
+                int two = b + 1 < rows;
+                const float *h0 = h + b * H, *h1 = two ? h0 + H : h0;
+                float *o0 = out + b * ldo, *o1 = o0 + ldo;
+                for (int64_t q = 0; q < n; q += 64) {
+                        __mmask16 m[4];
+                        __m512 a[8];
+                        for (int v = 0; v < 4; v++) {
+                                int64_t left = n - q - 16 * v;
+                                m[v] = left >= 16 ? (__mmask16)0xffff
+                                       : left > 0
+                                       ? (__mmask16)((1u << left) - 1u) : 0;
+                                a[v] = _mm512_setzero_ps();
+                                a[4 + v] = _mm512_setzero_ps();
+                        }
+                        for (int64_t k = 0; k < H; k++) {
+                                const float *rk = Rt + k * ldr + q;
+                                __m512 x0 = _mm512_set1_ps(h0[k]);
+                                __m512 x1 = _mm512_set1_ps(h1[k]);
+                                for (int v = 0; v < 4; v++) {
+                                        __m512 rv = _mm512_maskz_loadu_ps(
+                                                m[v], rk + 16 * v);
+                                        a[v] = _mm512_fmadd_ps(x0, rv, a[v]);
+                                        a[4 + v] = _mm512_fmadd_ps(x1, rv,
+                                                                   a[4 + v]);
+                                }
+                        }
+                        for (int v = 0; v < 4; v++) {
+                                _mm512_mask_storeu_ps(o0 + q + 16 * v, m[v],
+                                                      a[v]);
+                                if (two)
+                                        _mm512_mask_storeu_ps(
+                                                o1 + q + 16 * v, m[v],
+                                                a[4 + v]);
+                        }
+                }
+        }
+}
+#endif
+
+static void rec_mm(const float *h, int64_t rows, int64_t H, const float *Rt,
+                   int64_t ldr, int64_t n, float *out, int64_t ldo) {
+#ifdef RNN_HAVE_512
+        if (__builtin_cpu_supports("avx512f")) {
+                rec_mm_512(h, rows, H, Rt, ldr, n, out, ldo);
+                return;
+        }
+#endif
+        rec_mm_any(h, rows, H, Rt, ldr, n, out, ldo);
+}
+
 static int64_t len_of(const swarm_rnn_t *r, int64_t b) {
         if (!r->seq_lens)
                 return r->seq;
@@ -226,7 +386,7 @@ static int64_t len_of(const swarm_rnn_t *r, int64_t b) {
 
 /* Sizes of the scratch, in floats, each checked. */
 typedef struct rnn_sizes {
-        int64_t xw, hr, st, bias;
+        int64_t xw, hr, st, bias, rt;
 } rnn_sizes_t;
 
 static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
@@ -249,23 +409,25 @@ static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
         /* every product a loop below forms, checked once here; the GEMM
          * takes int32 dimensions */
         if (swarm_mul_i64(G, r->hidden, &GH) ||
-            swarm_mul_i64(r->seq, r->batch, &t) ||
+            swarm_mul_i64(r->seq, r->batch, &t) || t > INT32_MAX ||
             swarm_mul_i64(t, GH, &s->xw) ||
             swarm_mul_i64(t, (int64_t)r->dirs * r->hidden, &t) ||
             swarm_mul_i64(r->batch, GH, &s->hr) ||
             swarm_mul_i64(r->batch, r->hidden, &s->st) ||
+            swarm_mul_i64(GH, r->hidden, &s->rt) ||
             swarm_mul_i64(GH, r->input > r->hidden ? r->input : r->hidden,
                           &t) ||
             swarm_mul_i64(t, r->dirs, &t) ||
             s->xw > SWARM_ELEMS_MAX || s->hr > SWARM_ELEMS_MAX ||
-            t > SWARM_ELEMS_MAX || r->seq * r->batch > INT32_MAX ||
-            GH > INT32_MAX)
+            t > SWARM_ELEMS_MAX || GH > INT32_MAX)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "rnn: %lld steps x %lld rows x %d x "
                                      "%lld hidden is too large",
                                      (long long)r->seq, (long long)r->batch,
                                      G, (long long)r->hidden);
-        s->bias = GH;
+        /* the combined bias, then 4 H zeros (absent peepholes / h-gate
+         * bias) */
+        s->bias = GH + 4 * r->hidden;
         for (int64_t b = 0; b < r->batch; b++) {
                 int64_t l = len_of(r, b);
                 if (l < 0 || l > r->seq)
@@ -278,16 +440,61 @@ static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
         return SWARM_OK;
 }
 
+/* Scratch of one call. */
+typedef struct rnn_buf {
+        float *xw, *hr, *h, *c, *rh, *bias, *zeros, *rt;
+} rnn_buf_t;
+
+/* Rows from which sgemm beats rec_mm for the recurrent product (measured
+ * on the GRU / LSTM classifiers, H = 32: rec_mm to 64 rows and beyond). */
+#define REC_SGEMM_MACS ((int64_t)1 << 20)
+
+/* The recurrent product of one step: columns [c0, c0 + n) of every row's
+ * gates from the rows' states a ([batch, H]). */
+static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
+                    int64_t GH, const rnn_buf_t *w, const float *a,
+                    int64_t c0, int64_t n, swarm_err_t *err) {
+        int64_t H = r->hidden, B = r->batch;
+        swarm_gemm_t g;
+
+        if (B * n * H < REC_SGEMM_MACS) {
+                rec_mm(a, B, H, w->rt + c0, GH, n, w->hr + c0, GH);
+                return SWARM_OK;
+        }
+        memset(&g, 0, sizeof(g));
+        g.trans_b = 1;
+        g.m = B;
+        g.n = n;
+        g.k = H;
+        g.alpha = 1.0f;
+        g.a = a;
+        g.lda = H;
+        g.b = r->r;
+        g.b_off = d * GH * H + c0 * H;
+        g.ldb = H;
+        g.c = w->hr;
+        g.c_off = c0;
+        g.ldc = GH;
+        return be->gemm(be, &g, err);
+}
+
 static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
-                   float *xw, float *hr, float *h, float *c, float *rh,
-                   float *bias, swarm_err_t *err) {
+                   const rnn_buf_t *w, swarm_err_t *err) {
         int64_t H = r->hidden, GH = G * H, B = r->batch, T = r->seq;
         int64_t I = r->input, maxlen = 0;
         int rev = r->dirs == 2 ? d == 1 : r->reverse;
         int gru0 = r->kind == 1 && !r->linear_before_reset;
         const float *Bd = r->b ? (const float *)r->b + d * 2 * GH : NULL;
+        const float *Rd = (const float *)r->r + d * GH * H;
         const float *h0 = r->h0, *c0 = r->c0;
         float *y = r->y, *yh = r->yh, *yc = r->yc;
+        float *xw = w->xw, *hr = w->hr, *h = w->h, *c = w->c, *rh = w->rh;
+        const swarm_rnn_act_t *A = r->act[d];
+        float cl = r->clip > 0.0f ? r->clip : INFINITY;
+        int fast = r->kind == 0 ? A[0] == SWARM_RNN_TANH
+                   : A[0] == SWARM_RNN_SIGMOID && A[1] == SWARM_RNN_TANH &&
+                     (r->kind == 1 || A[2] == SWARM_RNN_TANH);
+        const float *P, *rbh;
         rnn_dir_t j;
         swarm_gemm_t g;
         int rc;
@@ -298,16 +505,18 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
         j.G = G;
         j.H = H;
         j.GH = GH;
-        j.act = r->act[d];
+        j.act = A;
         j.alpha = r->act_alpha[d];
         j.beta = r->act_beta[d];
         j.rbh = r->kind == 1 && Bd ? Bd + GH + 2 * H : NULL;
         j.P = r->kind == 2 && r->p ? (const float *)r->p + d * 3 * H : NULL;
+        P = j.P ? j.P : w->zeros;
+        rbh = j.rbh ? j.rbh : w->zeros;
         /* 1. the input projection of every step, biases included */
         if (Bd)
                 for (int64_t q = 0; q < GH; q++)
-                        bias[q] = Bd[q] + (r->kind == 1 && q >= 2 * H
-                                           ? 0.0f : Bd[GH + q]);
+                        w->bias[q] = Bd[q] + (r->kind == 1 && q >= 2 * H
+                                              ? 0.0f : Bd[GH + q]);
         memset(&g, 0, sizeof(g));
         g.trans_b = 1;
         g.m = T * B;
@@ -320,12 +529,16 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
         g.b = r->w;
         g.b_off = d * GH * I;
         g.ldb = I;
-        g.bias = Bd ? bias : NULL;
+        g.bias = Bd ? w->bias : NULL;
         g.bias_mode = Bd ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
         g.c = xw;
         g.ldc = GH;
         if ((rc = be->gemm(be, &g, err)))
                 return rc;
+        /* R^T, so each step's product streams along the gates */
+        for (int64_t q = 0; q < GH; q++)
+                for (int64_t k = 0; k < H; k++)
+                        w->rt[k * GH + q] = Rd[q * H + k];
         /* 2. the state */
         for (int64_t b = 0; b < B; b++) {
                 int64_t l = len_of(r, b);
@@ -345,52 +558,51 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                         memset(y + yoff(r, d, t, b), 0,
                                (size_t)H * sizeof(float));
         }
-        /* 3. the steps: one recurrent GEMM for all rows, then the gates */
-        memset(&g, 0, sizeof(g));
-        g.trans_b = 1;
-        g.m = B;
-        g.n = gru0 ? 2 * H : GH;
-        g.k = H;
-        g.alpha = 1.0f;
-        g.a = h;
-        g.lda = H;
-        g.b = r->r;
-        g.b_off = d * GH * H;
-        g.ldb = H;
-        g.c = hr;
-        g.ldc = GH;
+        /* 3. the steps: one recurrent product for all rows, then the
+         * gates row by row */
         for (int64_t s = 0; s < maxlen; s++) {
-                if ((rc = be->gemm(be, &g, err)))
+                if ((rc = rec_step(be, r, d, GH, w, h, 0,
+                                   gru0 ? 2 * H : GH, err)))
                         return rc;
                 if (gru0) {
-                        swarm_gemm_t g2 = g;
                         for (int64_t b = 0; b < B; b++) {
                                 int64_t l = len_of(r, b);
                                 int64_t t = rev ? l - 1 - s : s;
-                                if (s < l)
-                                        row_gru_zr(&j, hr + b * GH,
-                                                   xw + xrow(r, t, b) * GH,
-                                                   h + b * H, rh + b * H);
-                                else
+                                const float *xr = xw + xrow(r, t, b) * GH;
+                                if (s >= l)
                                         memset(rh + b * H, 0,
                                                (size_t)H * sizeof(float));
+                                else if (fast)
+                                        fast_gru0_zr(H, cl, hr + b * GH, xr,
+                                                     h + b * H, rh + b * H);
+                                else
+                                        row_gru_zr(&j, hr + b * GH, xr,
+                                                   h + b * H, rh + b * H);
                         }
-                        g2.n = H;
-                        g2.a = rh;
-                        g2.b_off = d * GH * H + 2 * H * H;
-                        g2.c_off = 2 * H;
-                        if ((rc = be->gemm(be, &g2, err)))
+                        if ((rc = rec_step(be, r, d, GH, w, rh, 2 * H, H,
+                                           err)))
                                 return rc;
                 }
                 for (int64_t b = 0; b < B; b++) {
                         int64_t l = len_of(r, b);
                         int64_t t = rev ? l - 1 - s : s;
+                        const float *xr = xw + xrow(r, t, b) * GH;
+                        float *gr = hr + b * GH, *hb = h + b * H;
                         if (s >= l)
                                 continue;
-                        row_gates(&j, hr + b * GH, xw + xrow(r, t, b) * GH,
-                                  h + b * H, c + b * H);
+                        if (!fast)
+                                row_gates(&j, gr, xr, hb, c + b * H);
+                        else if (r->kind == 2)
+                                fast_lstm(H, cl, r->input_forget, gr, xr, P,
+                                          hb, c + b * H);
+                        else if (r->kind == 0)
+                                fast_rnn(H, cl, gr, xr, hb);
+                        else if (gru0)
+                                fast_gru0_h(H, cl, gr, xr, rbh, hb);
+                        else
+                                fast_gru1(H, cl, gr, xr, rbh, hb);
                         if (y)
-                                memcpy(y + yoff(r, d, t, b), h + b * H,
+                                memcpy(y + yoff(r, d, t, b), hb,
                                        (size_t)H * sizeof(float));
                 }
         }
@@ -408,8 +620,9 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
 int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                  swarm_err_t *err) {
         int G = r ? (r->kind == 0 ? 1 : r->kind == 1 ? 3 : 4) : 1;
-        rnn_sizes_t s = {0, 0, 0, 0};
-        float *buf, *xw, *hr, *h, *c, *rh, *bias;
+        rnn_sizes_t s = {0, 0, 0, 0, 0};
+        rnn_buf_t w;
+        float *buf;
         int64_t total;
         int rc = SWARM_OK;
 
@@ -418,11 +631,13 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                                      "rnn: no descriptor");
         if ((rc = check(r, G, &s, err)))
                 return rc;
-        /* xw, hr, then h, c, rh (st each), bias; +1 keeps it non-empty */
+        /* xw, hr, h, c, rh (st each), bias and zeros, rt; +1 keeps it
+         * non-empty */
         if (swarm_mul_i64(s.st, 3, &total) ||
             swarm_add_i64(total, s.xw, &total) ||
             swarm_add_i64(total, s.hr, &total) ||
-            swarm_add_i64(total, s.bias + 1, &total) ||
+            swarm_add_i64(total, s.bias, &total) ||
+            swarm_add_i64(total, s.rt + 1, &total) ||
             total > SWARM_ELEMS_MAX)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "rnn: scratch too large");
@@ -431,14 +646,17 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
                                      "rnn: out of memory (%lld floats)",
                                      (long long)total);
-        xw = buf;
-        hr = xw + s.xw;
-        h = hr + s.hr;
-        c = h + s.st;
-        rh = c + s.st;
-        bias = rh + s.st;
+        w.xw = buf;
+        w.hr = w.xw + s.xw;
+        w.h = w.hr + s.hr;
+        w.c = w.h + s.st;
+        w.rh = w.c + s.st;
+        w.bias = w.rh + s.st;
+        w.zeros = w.bias + (s.bias - 4 * r->hidden);
+        w.rt = w.bias + s.bias;
+        memset(w.zeros, 0, (size_t)(4 * r->hidden) * sizeof(float));
         for (int d = 0; d < r->dirs && !rc; d++)
-                rc = run_dir(be, r, d, G, xw, hr, h, c, rh, bias, err);
+                rc = run_dir(be, r, d, G, &w, err);
         free(buf);
         return rc;
 }
