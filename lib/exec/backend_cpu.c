@@ -15,6 +15,7 @@
 #include "swarm/tensor.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
+#include "cpu_par.h"
 #include "cpu_rnn.h"
 
 
@@ -128,6 +129,11 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
                 else
                         sched_yield();  /* a worker lost its core */
         pthread_mutex_unlock(&cb->owner);
+}
+
+void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
+                      void *arg) {
+        par_run(be, big, fn, arg);
 }
 
 /* [*lo, *hi) of n items for one part. */

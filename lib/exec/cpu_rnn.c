@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_par.h"
 #include "cpu_rnn.h"
 #include "scalar_ops.h"
 #include "swarm/tensor.h"
@@ -366,6 +367,119 @@ static void rec_mm_512(const float *h, int64_t rows, int64_t H,
 }
 #endif
 
+#ifdef RNN_HAVE_512
+/* The gates of the two benchmark cells (LSTM, GRU with
+ * linear_before_reset) with the default activations, 16 lanes at a time:
+ * e^x by the Cephes polynomial of scalar_ops.h with FMAs and scalef for
+ * 2^n, 1 / d by rcp14 and one Newton step (about 2^-28 relative), tanh as
+ * 2 sigmoid(2x) - 1.  The auto-vectorised loops above do each division
+ * and every multiply-add separately (no FMA contraction in ISO C mode);
+ * these take half the instructions. */
+__attribute__((target("avx512f")))
+static inline __m512 exp512(__m512 x) {
+        __m512 n, r, p;
+        x = _mm512_min_ps(x, _mm512_set1_ps(88.37f));
+        x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
+        n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(
+                                         1.44269504088896341f)),
+                                 _MM_FROUND_TO_NEAREST_INT |
+                                 _MM_FROUND_NO_EXC);
+        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+        p = _mm512_set1_ps(1.9875691500e-4f);
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+        p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r,
+                            _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+        return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 sig512(__m512 v) {
+        __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                 exp512(_mm512_sub_ps(_mm512_setzero_ps(),
+                                                      v)));
+        __m512 q = _mm512_rcp14_ps(d);
+        /* q (2 - d q) */
+        return _mm512_mul_ps(q, _mm512_fnmadd_ps(d, q,
+                                                 _mm512_set1_ps(2.0f)));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 tanh512(__m512 v) {
+        __m512 s = sig512(_mm512_add_ps(v, v));
+        return _mm512_sub_ps(_mm512_add_ps(s, s), _mm512_set1_ps(1.0f));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 clamp512(__m512 v, __m512 cl, __m512 ncl) {
+        return _mm512_min_ps(_mm512_max_ps(v, ncl), cl);
+}
+
+#define LD(p, m) _mm512_maskz_loadu_ps((m), (p))
+
+__attribute__((target("avx512f")))
+static void lstm_512(int64_t H, float clf, int ifg, const float *g,
+                     const float *xw, const float *P, float *h, float *c) {
+        __m512 cl = _mm512_set1_ps(clf), ncl = _mm512_set1_ps(-clf);
+        __m512 one = _mm512_set1_ps(1.0f);
+        for (int64_t k = 0; k < H; k += 16) {
+                int64_t left = H - k;
+                __mmask16 m = left >= 16 ? (__mmask16)0xffff
+                                         : (__mmask16)((1u << left) - 1u);
+                __m512 ck = LD(c + k, m), it, ft, cn, vo;
+                __m512 vi = _mm512_add_ps(LD(g + k, m), LD(xw + k, m));
+                __m512 vf = _mm512_add_ps(LD(g + 2 * H + k, m),
+                                          LD(xw + 2 * H + k, m));
+                __m512 vc = _mm512_add_ps(LD(g + 3 * H + k, m),
+                                          LD(xw + 3 * H + k, m));
+                vi = _mm512_fmadd_ps(LD(P + k, m), ck, vi);
+                vf = _mm512_fmadd_ps(LD(P + 2 * H + k, m), ck, vf);
+                it = sig512(clamp512(vi, cl, ncl));
+                ft = ifg ? _mm512_sub_ps(one, it)
+                         : sig512(clamp512(vf, cl, ncl));
+                cn = _mm512_fmadd_ps(ft, ck, _mm512_mul_ps(
+                                             it, tanh512(clamp512(vc, cl,
+                                                                  ncl))));
+                vo = _mm512_add_ps(LD(g + H + k, m), LD(xw + H + k, m));
+                vo = _mm512_fmadd_ps(LD(P + H + k, m), cn, vo);
+                _mm512_mask_storeu_ps(c + k, m, cn);
+                _mm512_mask_storeu_ps(h + k, m, _mm512_mul_ps(
+                                              sig512(clamp512(vo, cl, ncl)),
+                                              tanh512(cn)));
+        }
+}
+
+__attribute__((target("avx512f")))
+static void gru1_512(int64_t H, float clf, const float *g, const float *xw,
+                     const float *rbh, float *h) {
+        __m512 cl = _mm512_set1_ps(clf), ncl = _mm512_set1_ps(-clf);
+        for (int64_t k = 0; k < H; k += 16) {
+                int64_t left = H - k;
+                __mmask16 m = left >= 16 ? (__mmask16)0xffff
+                                         : (__mmask16)((1u << left) - 1u);
+                __m512 z = sig512(clamp512(_mm512_add_ps(LD(g + k, m),
+                                                         LD(xw + k, m)),
+                                           cl, ncl));
+                __m512 r = sig512(clamp512(
+                        _mm512_add_ps(LD(g + H + k, m), LD(xw + H + k, m)),
+                        cl, ncl));
+                __m512 hg = _mm512_add_ps(LD(g + 2 * H + k, m),
+                                          LD(rbh + k, m));
+                __m512 hh = tanh512(clamp512(
+                        _mm512_fmadd_ps(r, hg, LD(xw + 2 * H + k, m)), cl,
+                        ncl));
+                __m512 hk = LD(h + k, m);
+                _mm512_mask_storeu_ps(h + k, m, _mm512_fmadd_ps(
+                                              z, _mm512_sub_ps(hk, hh), hh));
+        }
+}
+#undef LD
+#endif
+
 static void rec_mm(const float *h, int64_t rows, int64_t H, const float *Rt,
                    int64_t ldr, int64_t n, float *out, int64_t ldo) {
 #ifdef RNN_HAVE_512
@@ -440,30 +554,36 @@ static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
         return SWARM_OK;
 }
 
-/* Scratch of one call. */
+/* Scratch of one call: per direction (d * size) the projected input xw,
+ * the gates hr, the states h and c, r * h (rh) and R^T (rt); bias (the
+ * GEMM's, one direction at a time) and zeros are shared. */
 typedef struct rnn_buf {
         float *xw, *hr, *h, *c, *rh, *bias, *zeros, *rt;
+        int64_t n_xw, n_hr, n_st, n_rt;
 } rnn_buf_t;
 
 /* Rows from which sgemm beats rec_mm for the recurrent product (measured
  * on the GRU / LSTM classifiers, H = 32: rec_mm to 64 rows and beyond). */
 #define REC_SGEMM_MACS ((int64_t)1 << 20)
+/* Multiply-adds of the whole recurrence from which splitting its rows
+ * across the pool's lanes pays for the wake-up. */
+#define REC_PAR_MACS ((int64_t)96 * 1024)
 
-/* The recurrent product of one step: columns [c0, c0 + n) of every row's
- * gates from the rows' states a ([batch, H]). */
+/* The recurrent product of one step for rows [b0, b1) of direction d:
+ * gate columns [c0, c0 + n) from the rows' states a. */
 static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
-                    int64_t GH, const rnn_buf_t *w, const float *a,
-                    int64_t c0, int64_t n, swarm_err_t *err) {
-        int64_t H = r->hidden, B = r->batch;
+                    int64_t GH, const float *rt, const float *a, float *hr,
+                    int64_t rows, int64_t c0, int64_t n, swarm_err_t *err) {
+        int64_t H = r->hidden;
         swarm_gemm_t g;
 
-        if (B * n * H < REC_SGEMM_MACS) {
-                rec_mm(a, B, H, w->rt + c0, GH, n, w->hr + c0, GH);
+        if (rows * n * H < REC_SGEMM_MACS) {
+                rec_mm(a, rows, H, rt + c0, GH, n, hr + c0, GH);
                 return SWARM_OK;
         }
         memset(&g, 0, sizeof(g));
         g.trans_b = 1;
-        g.m = B;
+        g.m = rows;
         g.n = n;
         g.k = H;
         g.alpha = 1.0f;
@@ -472,47 +592,27 @@ static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
         g.b = r->r;
         g.b_off = d * GH * H + c0 * H;
         g.ldb = H;
-        g.c = w->hr;
+        g.c = hr;
         g.c_off = c0;
         g.ldc = GH;
         return be->gemm(be, &g, err);
 }
 
-static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
-                   const rnn_buf_t *w, swarm_err_t *err) {
+/* Before the steps of direction d: the input projection of every step
+ * (biases included), R^T, the initial states, and the zeros of y past
+ * each row's length. */
+static int prep_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
+                    const rnn_buf_t *w, swarm_err_t *err) {
         int64_t H = r->hidden, GH = G * H, B = r->batch, T = r->seq;
-        int64_t I = r->input, maxlen = 0;
-        int rev = r->dirs == 2 ? d == 1 : r->reverse;
-        int gru0 = r->kind == 1 && !r->linear_before_reset;
+        int64_t I = r->input;
         const float *Bd = r->b ? (const float *)r->b + d * 2 * GH : NULL;
         const float *Rd = (const float *)r->r + d * GH * H;
         const float *h0 = r->h0, *c0 = r->c0;
-        float *y = r->y, *yh = r->yh, *yc = r->yc;
-        float *xw = w->xw, *hr = w->hr, *h = w->h, *c = w->c, *rh = w->rh;
-        const swarm_rnn_act_t *A = r->act[d];
-        float cl = r->clip > 0.0f ? r->clip : INFINITY;
-        int fast = r->kind == 0 ? A[0] == SWARM_RNN_TANH
-                   : A[0] == SWARM_RNN_SIGMOID && A[1] == SWARM_RNN_TANH &&
-                     (r->kind == 1 || A[2] == SWARM_RNN_TANH);
-        const float *P, *rbh;
-        rnn_dir_t j;
+        float *h = w->h + d * w->n_st, *c = w->c + d * w->n_st;
+        float *rt = w->rt + d * w->n_rt, *y = r->y;
         swarm_gemm_t g;
         int rc;
 
-        memset(&j, 0, sizeof(j));
-        j.r = r;
-        j.d = d;
-        j.G = G;
-        j.H = H;
-        j.GH = GH;
-        j.act = A;
-        j.alpha = r->act_alpha[d];
-        j.beta = r->act_beta[d];
-        j.rbh = r->kind == 1 && Bd ? Bd + GH + 2 * H : NULL;
-        j.P = r->kind == 2 && r->p ? (const float *)r->p + d * 3 * H : NULL;
-        P = j.P ? j.P : w->zeros;
-        rbh = j.rbh ? j.rbh : w->zeros;
-        /* 1. the input projection of every step, biases included */
         if (Bd)
                 for (int64_t q = 0; q < GH; q++)
                         w->bias[q] = Bd[q] + (r->kind == 1 && q >= 2 * H
@@ -531,18 +631,15 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
         g.ldb = I;
         g.bias = Bd ? w->bias : NULL;
         g.bias_mode = Bd ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
-        g.c = xw;
+        g.c = w->xw + d * w->n_xw;
         g.ldc = GH;
         if ((rc = be->gemm(be, &g, err)))
                 return rc;
         /* R^T, so each step's product streams along the gates */
         for (int64_t q = 0; q < GH; q++)
                 for (int64_t k = 0; k < H; k++)
-                        w->rt[k * GH + q] = Rd[q * H + k];
-        /* 2. the state */
+                        rt[k * GH + q] = Rd[q * H + k];
         for (int64_t b = 0; b < B; b++) {
-                int64_t l = len_of(r, b);
-                maxlen = l > maxlen ? l : maxlen;
                 if (h0)
                         memcpy(h + b * H, h0 + soff(r, d, b),
                                (size_t)H * sizeof(float));
@@ -553,48 +650,102 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                                (size_t)H * sizeof(float));
                 else if (r->kind == 2)
                         memset(c + b * H, 0, (size_t)H * sizeof(float));
-                /* outputs past the row's length are 0 */
-                for (int64_t t = l; y && t < T; t++)
+                for (int64_t t = len_of(r, b); y && t < T; t++)
                         memset(y + yoff(r, d, t, b), 0,
                                (size_t)H * sizeof(float));
         }
-        /* 3. the steps: one recurrent product for all rows, then the
-         * gates row by row */
+        return SWARM_OK;
+}
+
+/* Every step of rows [b0, b1) of direction d: rows never read each
+ * other's state, so a part of the pool can run its rows through the whole
+ * sequence without waiting for the others at each step. */
+static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
+                    const rnn_buf_t *w, int64_t b0, int64_t b1,
+                    swarm_err_t *err) {
+        int64_t H = r->hidden, GH = G * H, rows = b1 - b0, maxlen = 0;
+        int rev = r->dirs == 2 ? d == 1 : r->reverse;
+        int gru0 = r->kind == 1 && !r->linear_before_reset;
+        const float *Bd = r->b ? (const float *)r->b + d * 2 * GH : NULL;
+        const float *xw = w->xw + d * w->n_xw;
+        const float *rt = w->rt + d * w->n_rt;
+        float *hr = w->hr + d * w->n_hr + b0 * GH;
+        float *h = w->h + d * w->n_st + b0 * H;
+        float *c = w->c + d * w->n_st + b0 * H;
+        float *rh = w->rh + d * w->n_st + b0 * H;
+        float *y = r->y;
+        const swarm_rnn_act_t *A = r->act[d];
+        float cl = r->clip > 0.0f ? r->clip : INFINITY;
+        int fast = r->kind == 0 ? A[0] == SWARM_RNN_TANH
+                   : A[0] == SWARM_RNN_SIGMOID && A[1] == SWARM_RNN_TANH &&
+                     (r->kind == 1 || A[2] == SWARM_RNN_TANH);
+        const float *P, *rbh;
+        rnn_dir_t j;
+        int rc;
+#ifdef RNN_HAVE_512
+        int avx512 = __builtin_cpu_supports("avx512f");
+#endif
+
+        memset(&j, 0, sizeof(j));
+        j.r = r;
+        j.d = d;
+        j.G = G;
+        j.H = H;
+        j.GH = GH;
+        j.act = A;
+        j.alpha = r->act_alpha[d];
+        j.beta = r->act_beta[d];
+        j.rbh = r->kind == 1 && Bd ? Bd + GH + 2 * H : NULL;
+        j.P = r->kind == 2 && r->p ? (const float *)r->p + d * 3 * H : NULL;
+        P = j.P ? j.P : w->zeros;
+        rbh = j.rbh ? j.rbh : w->zeros;
+        for (int64_t b = b0; b < b1; b++) {
+                int64_t l = len_of(r, b);
+                maxlen = l > maxlen ? l : maxlen;
+        }
         for (int64_t s = 0; s < maxlen; s++) {
-                if ((rc = rec_step(be, r, d, GH, w, h, 0,
+                if ((rc = rec_step(be, r, d, GH, rt, h, hr, rows, 0,
                                    gru0 ? 2 * H : GH, err)))
                         return rc;
                 if (gru0) {
-                        for (int64_t b = 0; b < B; b++) {
-                                int64_t l = len_of(r, b);
+                        for (int64_t i = 0; i < rows; i++) {
+                                int64_t l = len_of(r, b0 + i);
                                 int64_t t = rev ? l - 1 - s : s;
-                                const float *xr = xw + xrow(r, t, b) * GH;
+                                const float *xr = xw +
+                                                  xrow(r, t, b0 + i) * GH;
                                 if (s >= l)
-                                        memset(rh + b * H, 0,
+                                        memset(rh + i * H, 0,
                                                (size_t)H * sizeof(float));
                                 else if (fast)
-                                        fast_gru0_zr(H, cl, hr + b * GH, xr,
-                                                     h + b * H, rh + b * H);
+                                        fast_gru0_zr(H, cl, hr + i * GH, xr,
+                                                     h + i * H, rh + i * H);
                                 else
-                                        row_gru_zr(&j, hr + b * GH, xr,
-                                                   h + b * H, rh + b * H);
+                                        row_gru_zr(&j, hr + i * GH, xr,
+                                                   h + i * H, rh + i * H);
                         }
-                        if ((rc = rec_step(be, r, d, GH, w, rh, 2 * H, H,
-                                           err)))
+                        if ((rc = rec_step(be, r, d, GH, rt, rh, hr, rows,
+                                           2 * H, H, err)))
                                 return rc;
                 }
-                for (int64_t b = 0; b < B; b++) {
-                        int64_t l = len_of(r, b);
+                for (int64_t i = 0; i < rows; i++) {
+                        int64_t l = len_of(r, b0 + i);
                         int64_t t = rev ? l - 1 - s : s;
-                        const float *xr = xw + xrow(r, t, b) * GH;
-                        float *gr = hr + b * GH, *hb = h + b * H;
+                        const float *xr = xw + xrow(r, t, b0 + i) * GH;
+                        float *gr = hr + i * GH, *hb = h + i * H;
                         if (s >= l)
                                 continue;
                         if (!fast)
-                                row_gates(&j, gr, xr, hb, c + b * H);
+                                row_gates(&j, gr, xr, hb, c + i * H);
+#ifdef RNN_HAVE_512
+                        else if (r->kind == 2 && avx512)
+                                lstm_512(H, cl, r->input_forget, gr, xr, P,
+                                         hb, c + i * H);
+                        else if (r->kind == 1 && !gru0 && avx512)
+                                gru1_512(H, cl, gr, xr, rbh, hb);
+#endif
                         else if (r->kind == 2)
                                 fast_lstm(H, cl, r->input_forget, gr, xr, P,
-                                          hb, c + b * H);
+                                          hb, c + i * H);
                         else if (r->kind == 0)
                                 fast_rnn(H, cl, gr, xr, hb);
                         else if (gru0)
@@ -602,28 +753,57 @@ static int run_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                         else
                                 fast_gru1(H, cl, gr, xr, rbh, hb);
                         if (y)
-                                memcpy(y + yoff(r, d, t, b), hb,
+                                memcpy(y + yoff(r, d, t, b0 + i), hb,
                                        (size_t)H * sizeof(float));
                 }
         }
-        for (int64_t b = 0; b < B; b++) {
-                if (yh)
-                        memcpy(yh + soff(r, d, b), h + b * H,
-                               (size_t)H * sizeof(float));
-                if (yc)
-                        memcpy(yc + soff(r, d, b), c + b * H,
-                               (size_t)H * sizeof(float));
+        for (int64_t i = 0; i < rows; i++) {
+                if (r->yh)
+                        memcpy((float *)r->yh + soff(r, d, b0 + i),
+                               h + i * H, (size_t)H * sizeof(float));
+                if (r->yc)
+                        memcpy((float *)r->yc + soff(r, d, b0 + i),
+                               c + i * H, (size_t)H * sizeof(float));
         }
         return SWARM_OK;
+}
+
+/* The rows of every direction, dirs * batch units, split across the
+ * pool's parts; a part's units may span the two directions. */
+typedef struct rows_job {
+        swarm_backend_t *be;
+        const swarm_rnn_t *r;
+        int G;
+        const rnn_buf_t *w;
+        int *rc;                /* one per part */
+        swarm_err_t *errs;
+} rows_job_t;
+
+static void rows_part(void *arg, int part, int parts) {
+        const rows_job_t *j = arg;
+        int64_t B = j->r->batch, units = j->r->dirs * B;
+        int64_t lo = units * part / parts, hi = units * (part + 1) / parts;
+
+        j->rc[part] = SWARM_OK;
+        for (int d = 0; d < j->r->dirs && !j->rc[part]; d++) {
+                int64_t b0 = lo - d * B, b1 = hi - d * B;
+                b0 = b0 < 0 ? 0 : b0;
+                b1 = b1 > B ? B : b1;
+                if (b0 < b1)
+                        j->rc[part] = run_rows(j->be, j->r, d, j->G, j->w,
+                                               b0, b1, &j->errs[part]);
+        }
 }
 
 int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                  swarm_err_t *err) {
         int G = r ? (r->kind == 0 ? 1 : r->kind == 1 ? 3 : 4) : 1;
+        int lanes = be->threads > 1 ? be->threads : 1;
         rnn_sizes_t s = {0, 0, 0, 0, 0};
         rnn_buf_t w;
+        rows_job_t job;
         float *buf;
-        int64_t total;
+        int64_t total, macs;
         int rc = SWARM_OK;
 
         if (!r)
@@ -631,32 +811,63 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                                      "rnn: no descriptor");
         if ((rc = check(r, G, &s, err)))
                 return rc;
-        /* xw, hr, h, c, rh (st each), bias and zeros, rt; +1 keeps it
-         * non-empty */
+        /* per direction: xw, hr, h, c, rh, rt; then bias and zeros; +1
+         * keeps it non-empty */
         if (swarm_mul_i64(s.st, 3, &total) ||
             swarm_add_i64(total, s.xw, &total) ||
             swarm_add_i64(total, s.hr, &total) ||
-            swarm_add_i64(total, s.bias, &total) ||
-            swarm_add_i64(total, s.rt + 1, &total) ||
+            swarm_add_i64(total, s.rt, &total) ||
+            swarm_mul_i64(total, r->dirs, &total) ||
+            swarm_add_i64(total, s.bias + 1, &total) ||
             total > SWARM_ELEMS_MAX)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "rnn: scratch too large");
         buf = malloc((size_t)total * sizeof(float));
-        if (!buf)
+        job.rc = calloc((size_t)lanes, sizeof(int));
+        job.errs = calloc((size_t)lanes, sizeof(swarm_err_t));
+        if (!buf || !job.rc || !job.errs) {
+                free(buf);
+                free(job.rc);
+                free(job.errs);
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
                                      "rnn: out of memory (%lld floats)",
                                      (long long)total);
+        }
+        w.n_xw = s.xw;
+        w.n_hr = s.hr;
+        w.n_st = s.st;
+        w.n_rt = s.rt;
         w.xw = buf;
-        w.hr = w.xw + s.xw;
-        w.h = w.hr + s.hr;
-        w.c = w.h + s.st;
-        w.rh = w.c + s.st;
-        w.bias = w.rh + s.st;
+        w.hr = w.xw + r->dirs * s.xw;
+        w.h = w.hr + r->dirs * s.hr;
+        w.c = w.h + r->dirs * s.st;
+        w.rh = w.c + r->dirs * s.st;
+        w.rt = w.rh + r->dirs * s.st;
+        w.bias = w.rt + r->dirs * s.rt;
         w.zeros = w.bias + (s.bias - 4 * r->hidden);
-        w.rt = w.bias + s.bias;
         memset(w.zeros, 0, (size_t)(4 * r->hidden) * sizeof(float));
         for (int d = 0; d < r->dirs && !rc; d++)
-                rc = run_dir(be, r, d, G, &w, err);
+                rc = prep_dir(be, r, d, G, &w, err);
+        if (!rc) {
+                job.be = be;
+                job.r = r;
+                job.G = G;
+                job.w = &w;
+                /* the recurrence's multiply-adds (checked sizes: each
+                 * factor fits, the product is a heuristic only) */
+                macs = (double)r->seq * (double)s.hr * (double)r->hidden *
+                       r->dirs > (double)INT64_MAX / 2 ? INT64_MAX
+                       : r->seq * s.hr * r->hidden * r->dirs;
+                exec_cpu_par_run(be, macs >= REC_PAR_MACS &&
+                                 r->dirs * r->batch >= 2, rows_part, &job);
+                for (int p = 0; p < lanes && !rc; p++)
+                        if (job.rc[p]) {
+                                rc = job.rc[p];
+                                *err = job.errs[p];
+                        }
+        }
         free(buf);
+        free(job.rc);
+        free(job.errs);
         return rc;
 }

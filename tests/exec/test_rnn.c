@@ -10,7 +10,7 @@
  *    3, 16 and one past the size where the recurrent product goes to
  *    sgemm, hidden sizes that are not multiples of the vector width, on 1
  *    and 2 lanes.
- * 2. Whole one-node ONNX models loaded twice: on the CPU backend (fused,
+ * 2. Whole one-node ONNX models (built with onnx_build.h) loaded twice: on the CPU backend (fused,
  *    no host step) and on one whose `rnn` entry is NULL (the host kernel
  *    the node was lowered to before), every output compared.
  * 3. Refusals: hidden_size 0, negative and huge, W / R shapes that do not
@@ -28,6 +28,38 @@
 
 #include "check.h"
 #include "onnx_build.h"
+
+/* The two attribute kinds onnx_build.h has no helper for. */
+static void attr_fs(bld_t *b, Onnx__NodeProto *n, const char *name, int cnt,
+                    const float *v) {
+        Onnx__AttributeProto *a = ba(b, sizeof(*a));
+        onnx__attribute_proto__init(a);
+        a->name = bs(b, name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+        a->n_floats = (size_t)cnt;
+        a->floats = ba(b, (size_t)cnt * sizeof(float) + 1);
+        memcpy(a->floats, v, (size_t)cnt * sizeof(float));
+        n->attribute[n->n_attribute++] = a;
+}
+
+/* STRINGS from a comma-separated list. */
+static void attr_ss(bld_t *b, Onnx__NodeProto *n, const char *name,
+                    const char *csv) {
+        Onnx__AttributeProto *a = ba(b, sizeof(*a));
+        char **l;
+        onnx__attribute_proto__init(a);
+        a->name = bs(b, name);
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+        a->n_strings = names(b, csv, &l);
+        a->strings = ba(b, 8 * sizeof(*a->strings));
+        for (size_t i = 0; i < a->n_strings; i++) {
+                a->strings[i].data = (uint8_t *)l[i];
+                a->strings[i].len = strlen(l[i]);
+        }
+        n->attribute[n->n_attribute++] = a;
+}
 
 typedef struct cfg {
         const char *name;
@@ -362,42 +394,43 @@ static uint8_t *model_of(const cfg_t *c, const data_t *dt, size_t *len) {
         uint8_t *buf;
 
         bld_init(&b, 14);
-        bld_vi(&b, 0, "X", 1, 3, xd);
-        bld_init_raw(&b, "W", 1, 4, 3, (const int64_t[]){D, G * H, c->I},
-                     dt->w);
-        bld_init_raw(&b, "R", 1, 4, 3, (const int64_t[]){D, G * H, H},
-                     dt->r);
+        vi(&b, 0, "X", 1, 3, xd);
+        init(&b, "W", 3, (const int64_t[]){D, G * H, c->I}, dt->w, 1);
+        init(&b, "R", 3, (const int64_t[]){D, G * H, H}, dt->r, 1);
         if (dt->b)
-                bld_init_raw(&b, "B", 1, 4, 2,
-                             (const int64_t[]){D, 2 * G * H}, dt->b);
-        if (dt->lens)
-                bld_init_raw(&b, "L", 6, 4, 1, (const int64_t[]){c->B},
-                             dt->lens);
+                init(&b, "B", 2, (const int64_t[]){D, 2 * G * H}, dt->b, 1);
+        if (dt->lens) {
+                /* INT64 (the loader widens INT32 constants anyway; the
+                 * kernel cases pass INT32) */
+                int64_t l64[128];
+                for (int64_t i = 0; i < c->B && i < 128; i++)
+                        l64[i] = dt->lens[i];
+                init_i64(&b, "L", 1, (const int64_t[]){c->B}, l64);
+        }
         if (dt->h0)
-                bld_init_raw(&b, "H0", 1, 4, 3, sd, dt->h0);
+                init(&b, "H0", 3, sd, dt->h0, 1);
         if (dt->c0)
-                bld_init_raw(&b, "C0", 1, 4, 3, sd, dt->c0);
+                init(&b, "C0", 3, sd, dt->c0, 1);
         if (dt->p)
-                bld_init_raw(&b, "P", 1, 4, 2, (const int64_t[]){D, 3 * H},
-                             dt->p);
+                init(&b, "P", 2, (const int64_t[]){D, 3 * H}, dt->p, 1);
         snprintf(in, sizeof(in), "X,W,R,%s,%s,%s%s%s",
                  dt->b ? "B" : "-", dt->lens ? "L" : "-",
                  dt->h0 ? "H0" : "-",
                  c->kind == 2 ? (dt->c0 ? ",C0" : ",-") : "",
                  c->kind == 2 ? (dt->p ? ",P" : ",-") : "");
         snprintf(out, sizeof(out), "Y,Yh%s", c->kind == 2 ? ",Yc" : "");
-        n = bld_node(&b, "rnn", OP[c->kind], in, out);
-        bld_attr_i(&b, n, "hidden_size", H);
-        bld_attr_s(&b, n, "direction", D == 2 ? "bidirectional"
+        n = node(&b, "rnn", OP[c->kind], in, out);
+        attr_i(&b, n, "hidden_size", H);
+        attr_s(&b, n, "direction", D == 2 ? "bidirectional"
                                        : c->reverse ? "reverse" : "forward");
         if (c->layout)
-                bld_attr_i(&b, n, "layout", 1);
+                attr_i(&b, n, "layout", 1);
         if (c->kind == 1)
-                bld_attr_i(&b, n, "linear_before_reset", c->lbr);
+                attr_i(&b, n, "linear_before_reset", c->lbr);
         if (c->kind == 2 && c->ifg)
-                bld_attr_i(&b, n, "input_forget", 1);
+                attr_i(&b, n, "input_forget", 1);
         if (c->clip > 0)
-                bld_attr_f(&b, n, "clip", c->clip);
+                attr_f(&b, n, "clip", c->clip);
         if (c->n_act) {
                 /* per direction, with the alpha / beta of those that take
                  * them, in order */
@@ -417,17 +450,17 @@ static uint8_t *model_of(const cfg_t *c, const data_t *dt, size_t *len) {
                                     k == SWARM_RNN_HARD_SIGMOID)
                                         be[nb++] = c->beta[j];
                         }
-                bld_attr_ss(&b, n, "activations", names);
+                attr_ss(&b, n, "activations", names);
                 if (na)
-                        bld_attr_fs(&b, n, "activation_alpha", na, al);
+                        attr_fs(&b, n, "activation_alpha", na, al);
                 if (nb)
-                        bld_attr_fs(&b, n, "activation_beta", nb, be);
+                        attr_fs(&b, n, "activation_beta", nb, be);
         }
-        bld_vi(&b, 1, "Y", 1, 4, yd);
-        bld_vi(&b, 1, "Yh", 1, 3, sd);
+        vi(&b, 1, "Y", 1, 4, yd);
+        vi(&b, 1, "Yh", 1, 3, sd);
         if (c->kind == 2)
-                bld_vi(&b, 1, "Yc", 1, 3, sd);
-        buf = bld_pack(&b, len);
+                vi(&b, 1, "Yc", 1, 3, sd);
+        buf = pack(&b, len);
         bld_free(&b);
         return buf;
 }
@@ -517,13 +550,13 @@ static void refuse_model(swarm_backend_t *be, int64_t hidden, int64_t wrows,
         memset(w, 0, sizeof(w));
         memset(r, 0, sizeof(r));
         bld_init(&b, 14);
-        bld_vi(&b, 0, "X", 1, 3, xd);
-        bld_init_raw(&b, "W", 1, 4, 3, (const int64_t[]){1, wrows, 2}, w);
-        bld_init_raw(&b, "R", 1, 4, 3, (const int64_t[]){1, 12, rcols}, r);
-        n = bld_node(&b, "gru", "GRU", "X,W,R", "Y");
-        bld_attr_i(&b, n, "hidden_size", hidden);
-        bld_vi(&b, 1, "Y", 1, 4, yd);
-        buf = bld_pack(&b, &len);
+        vi(&b, 0, "X", 1, 3, xd);
+        init(&b, "W", 3, (const int64_t[]){1, wrows, 2}, w, 1);
+        init(&b, "R", 3, (const int64_t[]){1, 12, rcols}, r, 1);
+        n = node(&b, "gru", "GRU", "X,W,R", "Y");
+        attr_i(&b, n, "hidden_size", hidden);
+        vi(&b, 1, "Y", 1, 4, yd);
+        buf = pack(&b, &len);
         swarm_err_clear(&err);
         CHECK_ERR(swarm_model_load_mem(buf, len, be, &m, &err), err,
                   SWARM_ERR_INVALID, needle);
