@@ -565,9 +565,12 @@ typedef struct rnn_buf {
 /* Rows from which sgemm beats rec_mm for the recurrent product (measured
  * on the GRU / LSTM classifiers, H = 32: rec_mm to 64 rows and beyond). */
 #define REC_SGEMM_MACS ((int64_t)1 << 20)
-/* Multiply-adds of the whole recurrence from which splitting its rows
- * across the pool's lanes pays for the wake-up. */
-#define REC_PAR_MACS ((int64_t)96 * 1024)
+/* Multiply-adds of the whole recurrence from which its rows are split
+ * across the pool's lanes.  High on purpose: the split is one wait for the
+ * slowest lane per node, and on the loaded 2-core test VM a lane that lost
+ * its core made a split batch-1 or batch-16 LSTM 2-6 times slower than the
+ * serial one (bench/exec/README.md); only batch-64-sized work splits. */
+#define REC_PAR_MACS ((int64_t)8 * 1024 * 1024)
 
 /* The recurrent product of one step for rows [b0, b1) of direction d:
  * gate columns [c0, c0 + n) from the rows' states a. */
