@@ -8,13 +8,17 @@
  *   1. one GEMM projects the input of all seq * batch rows at once,
  *      X W^T plus both biases (GRU's recurrent h-gate bias stays out: it
  *      sits inside r * (...) with linear_before_reset);
- *   2. per step, one GEMM h R^T gives every gate's recurrent part for all
- *      rows (GRU without linear_before_reset: the z and r columns first,
- *      then (r * h) R_h^T), and one pass per row applies the gates, with
- *      the clip, peepholes, input_forget and activations of the node.
- * The weights are read in place: be->gemm takes W and R transposed, and
- * the GEMM packs them itself.  Rows past their sequence length keep their
- * state and their outputs stay 0.
+ *   2. per step, one product h R^T gives every gate's recurrent part for
+ *      all rows (GRU without linear_before_reset: the z and r columns
+ *      first, then (r * h) R_h^T), and one fused pass per row applies the
+ *      gates, with the clip, peepholes, input_forget and activations of
+ *      the node.
+ * W is read in place (be->gemm takes it transposed); R is transposed once
+ * per call (H x G*H floats, small next to the steps) so each step's
+ * product streams along the gates.  Rows past their sequence length keep
+ * their state and their outputs are 0.  With several lanes the rows (and
+ * directions) of a large node run in parallel through the whole sequence:
+ * rows never read each other's state.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -318,52 +322,79 @@ static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
 #include <immintrin.h>
 #define RNN_HAVE_512 1
 
-/* Two rows times 64 columns in registers per pass over k (8 FMA
- * accumulators, each Rt vector loaded once for both rows); masked loads
- * and stores for the last columns.  With the ISO C build's
- * -ffp-contract=off the portable loop gets no FMA and keeps the output
- * row in memory, which made it slower than sgemm. */
+static inline __mmask16 tail_mask(int64_t left) {
+        return left >= 16 ? (__mmask16)0xffff
+               : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
+}
+
+/* Four rows times 32 columns in registers per pass over k (8 FMA
+ * accumulators; each R^T vector loaded once for the four rows), so the
+ * GRU's 96 and the LSTM's 128 gate columns split into whole blocks;
+ * masked loads and stores for other widths.  Why intrinsics: with the ISO C
+ * build's -ffp-contract=off the portable loop gets no FMA and keeps the
+ * output row in memory, which made it slower than sgemm. */
+__attribute__((target("avx512f")))
+static void rec_4x32(const float *h, int64_t H, const float *Rt,
+                     int64_t ldr, int64_t n, float *out, int64_t ldo) {
+        for (int64_t q = 0; q < n; q += 32) {
+                __mmask16 m0 = tail_mask(n - q), m1 = tail_mask(n - q - 16);
+                __m512 a[8];
+                for (int v = 0; v < 8; v++)
+                        a[v] = _mm512_setzero_ps();
+                for (int64_t k = 0; k < H; k++) {
+                        const float *rk = Rt + k * ldr + q;
+                        __m512 r0 = _mm512_maskz_loadu_ps(m0, rk);
+                        __m512 r1 = _mm512_maskz_loadu_ps(m1, rk + 16);
+                        for (int i = 0; i < 4; i++) {
+                                __m512 x = _mm512_set1_ps(h[i * H + k]);
+                                a[2 * i] = _mm512_fmadd_ps(x, r0, a[2 * i]);
+                                a[2 * i + 1] = _mm512_fmadd_ps(x, r1,
+                                                               a[2 * i + 1]);
+                        }
+                }
+                for (int i = 0; i < 4; i++) {
+                        _mm512_mask_storeu_ps(out + i * ldo + q, m0,
+                                              a[2 * i]);
+                        _mm512_mask_storeu_ps(out + i * ldo + q + 16, m1,
+                                              a[2 * i + 1]);
+                }
+        }
+}
+
+/* One row times 64 columns (the last rows, and batch 1). */
+__attribute__((target("avx512f")))
+static void rec_1x64(const float *h, int64_t H, const float *Rt,
+                     int64_t ldr, int64_t n, float *out) {
+        for (int64_t q = 0; q < n; q += 64) {
+                __mmask16 m[4];
+                __m512 a[4];
+                for (int v = 0; v < 4; v++) {
+                        m[v] = tail_mask(n - q - 16 * v);
+                        a[v] = _mm512_setzero_ps();
+                }
+                for (int64_t k = 0; k < H; k++) {
+                        const float *rk = Rt + k * ldr + q;
+                        __m512 x = _mm512_set1_ps(h[k]);
+                        for (int v = 0; v < 4; v++)
+                                a[v] = _mm512_fmadd_ps(
+                                        x, _mm512_maskz_loadu_ps(m[v],
+                                                                 rk + 16 * v),
+                                        a[v]);
+                }
+                for (int v = 0; v < 4; v++)
+                        _mm512_mask_storeu_ps(out + q + 16 * v, m[v], a[v]);
+        }
+}
+
 __attribute__((target("avx512f")))
 static void rec_mm_512(const float *h, int64_t rows, int64_t H,
                        const float *Rt, int64_t ldr, int64_t n, float *out,
                        int64_t ldo) {
-        for (int64_t b = 0; b < rows; b += 2) {
-                int two = b + 1 < rows;
-                const float *h0 = h + b * H, *h1 = two ? h0 + H : h0;
-                float *o0 = out + b * ldo, *o1 = o0 + ldo;
-                for (int64_t q = 0; q < n; q += 64) {
-                        __mmask16 m[4];
-                        __m512 a[8];
-                        for (int v = 0; v < 4; v++) {
-                                int64_t left = n - q - 16 * v;
-                                m[v] = left >= 16 ? (__mmask16)0xffff
-                                       : left > 0
-                                       ? (__mmask16)((1u << left) - 1u) : 0;
-                                a[v] = _mm512_setzero_ps();
-                                a[4 + v] = _mm512_setzero_ps();
-                        }
-                        for (int64_t k = 0; k < H; k++) {
-                                const float *rk = Rt + k * ldr + q;
-                                __m512 x0 = _mm512_set1_ps(h0[k]);
-                                __m512 x1 = _mm512_set1_ps(h1[k]);
-                                for (int v = 0; v < 4; v++) {
-                                        __m512 rv = _mm512_maskz_loadu_ps(
-                                                m[v], rk + 16 * v);
-                                        a[v] = _mm512_fmadd_ps(x0, rv, a[v]);
-                                        a[4 + v] = _mm512_fmadd_ps(x1, rv,
-                                                                   a[4 + v]);
-                                }
-                        }
-                        for (int v = 0; v < 4; v++) {
-                                _mm512_mask_storeu_ps(o0 + q + 16 * v, m[v],
-                                                      a[v]);
-                                if (two)
-                                        _mm512_mask_storeu_ps(
-                                                o1 + q + 16 * v, m[v],
-                                                a[4 + v]);
-                        }
-                }
-        }
+        int64_t b = 0;
+        for (; b + 4 <= rows; b += 4)
+                rec_4x32(h + b * H, H, Rt, ldr, n, out + b * ldo, ldo);
+        for (; b < rows; b++)
+                rec_1x64(h + b * H, H, Rt, ldr, n, out + b * ldo);
 }
 #endif
 
@@ -562,8 +593,9 @@ typedef struct rnn_buf {
         int64_t n_xw, n_hr, n_st, n_rt;
 } rnn_buf_t;
 
-/* Rows from which sgemm beats rec_mm for the recurrent product (measured
- * on the GRU / LSTM classifiers, H = 32: rec_mm to 64 rows and beyond). */
+/* Multiply-adds of one step's product from which it goes to sgemm, whose
+ * packing of R then pays; below (the classifiers' batches 1 to 64 at
+ * hidden 32) rec_mm, with no per-call packing. */
 #define REC_SGEMM_MACS ((int64_t)1 << 20)
 /* Multiply-adds of the whole recurrence from which its rows are split
  * across the pool's lanes.  High on purpose: the split is one wait for the
