@@ -303,12 +303,13 @@ static void fast_rnn(int64_t H, float cl, const float *restrict g,
 RNN_CLONES
 static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
                        const float *restrict Rt, int64_t ldr, int64_t n,
-                       float *restrict out, int64_t ldo) {
+                       const float *restrict bias, float *restrict out,
+                       int64_t ldo) {
         for (int64_t b = 0; b < rows; b++) {
                 float *restrict o = out + b * ldo;
                 const float *restrict hb = h + b * H;
                 for (int64_t q = 0; q < n; q++)
-                        o[q] = 0.0f;
+                        o[q] = bias ? bias[q] : 0.0f;
                 for (int64_t k = 0; k < H; k++) {
                         float hk = hb[k];
                         const float *restrict rk = Rt + k * ldr;
@@ -335,12 +336,17 @@ static inline __mmask16 tail_mask(int64_t left) {
  * output row in memory, which made it slower than sgemm. */
 __attribute__((target("avx512f")))
 static void rec_4x32(const float *h, int64_t H, const float *Rt,
-                     int64_t ldr, int64_t n, float *out, int64_t ldo) {
+                     int64_t ldr, int64_t n, const float *bias, float *out,
+                     int64_t ldo) {
         for (int64_t q = 0; q < n; q += 32) {
                 __mmask16 m0 = tail_mask(n - q), m1 = tail_mask(n - q - 16);
+                __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias + q)
+                                 : _mm512_setzero_ps();
+                __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + q + 16)
+                                 : _mm512_setzero_ps();
                 __m512 a[8];
                 for (int v = 0; v < 8; v++)
-                        a[v] = _mm512_setzero_ps();
+                        a[v] = v % 2 ? b1 : b0;
                 for (int64_t k = 0; k < H; k++) {
                         const float *rk = Rt + k * ldr + q;
                         __m512 r0 = _mm512_maskz_loadu_ps(m0, rk);
@@ -364,13 +370,15 @@ static void rec_4x32(const float *h, int64_t H, const float *Rt,
 /* One row times 64 columns (the last rows, and batch 1). */
 __attribute__((target("avx512f")))
 static void rec_1x64(const float *h, int64_t H, const float *Rt,
-                     int64_t ldr, int64_t n, float *out) {
+                     int64_t ldr, int64_t n, const float *bias, float *out) {
         for (int64_t q = 0; q < n; q += 64) {
                 __mmask16 m[4];
                 __m512 a[4];
                 for (int v = 0; v < 4; v++) {
                         m[v] = tail_mask(n - q - 16 * v);
-                        a[v] = _mm512_setzero_ps();
+                        a[v] = bias ? _mm512_maskz_loadu_ps(m[v],
+                                                            bias + q + 16 * v)
+                                    : _mm512_setzero_ps();
                 }
                 for (int64_t k = 0; k < H; k++) {
                         const float *rk = Rt + k * ldr + q;
@@ -388,13 +396,13 @@ static void rec_1x64(const float *h, int64_t H, const float *Rt,
 
 __attribute__((target("avx512f")))
 static void rec_mm_512(const float *h, int64_t rows, int64_t H,
-                       const float *Rt, int64_t ldr, int64_t n, float *out,
-                       int64_t ldo) {
+                       const float *Rt, int64_t ldr, int64_t n,
+                       const float *bias, float *out, int64_t ldo) {
         int64_t b = 0;
         for (; b + 4 <= rows; b += 4)
-                rec_4x32(h + b * H, H, Rt, ldr, n, out + b * ldo, ldo);
+                rec_4x32(h + b * H, H, Rt, ldr, n, bias, out + b * ldo, ldo);
         for (; b < rows; b++)
-                rec_1x64(h + b * H, H, Rt, ldr, n, out + b * ldo);
+                rec_1x64(h + b * H, H, Rt, ldr, n, bias, out + b * ldo);
 }
 #endif
 
@@ -511,15 +519,17 @@ static void gru1_512(int64_t H, float clf, const float *g, const float *xw,
 #undef LD
 #endif
 
+/* out = h Rt (+ bias, n values, when not NULL) over rows rows. */
 static void rec_mm(const float *h, int64_t rows, int64_t H, const float *Rt,
-                   int64_t ldr, int64_t n, float *out, int64_t ldo) {
+                   int64_t ldr, int64_t n, const float *bias, float *out,
+                   int64_t ldo) {
 #ifdef RNN_HAVE_512
         if (__builtin_cpu_supports("avx512f")) {
-                rec_mm_512(h, rows, H, Rt, ldr, n, out, ldo);
+                rec_mm_512(h, rows, H, Rt, ldr, n, bias, out, ldo);
                 return;
         }
 #endif
-        rec_mm_any(h, rows, H, Rt, ldr, n, out, ldo);
+        rec_mm_any(h, rows, H, Rt, ldr, n, bias, out, ldo);
 }
 
 static int64_t len_of(const swarm_rnn_t *r, int64_t b) {
@@ -531,8 +541,14 @@ static int64_t len_of(const swarm_rnn_t *r, int64_t b) {
 
 /* Sizes of the scratch, in floats, each checked. */
 typedef struct rnn_sizes {
-        int64_t xw, hr, st, bias, rt;
+        int64_t xw, hr, st, bias, rt, wt;
 } rnn_sizes_t;
+
+/* W^T floats (G*H x input) up to which the input projection runs on
+ * rec_mm (W^T packed per call, the bias added in the same pass) instead of
+ * sgemm, whose zeroing of C and separate bias pass cost more than its
+ * blocking saves while W^T stays in L2. */
+#define PROJ_PACK_MAX ((int64_t)32 * 1024)
 
 static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
                  swarm_err_t *err) {
@@ -570,6 +586,7 @@ static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
                                      "%lld hidden is too large",
                                      (long long)r->seq, (long long)r->batch,
                                      G, (long long)r->hidden);
+        s->wt = GH * r->input <= PROJ_PACK_MAX ? GH * r->input : 0;
         /* the combined bias, then 4 H zeros (absent peepholes / h-gate
          * bias) */
         s->bias = GH + 4 * r->hidden;
@@ -589,8 +606,8 @@ static int check(const swarm_rnn_t *r, int G, rnn_sizes_t *s,
  * the gates hr, the states h and c, r * h (rh) and R^T (rt); bias (the
  * GEMM's, one direction at a time) and zeros are shared. */
 typedef struct rnn_buf {
-        float *xw, *hr, *h, *c, *rh, *bias, *zeros, *rt;
-        int64_t n_xw, n_hr, n_st, n_rt;
+        float *xw, *hr, *h, *c, *rh, *bias, *zeros, *rt, *wt;
+        int64_t n_xw, n_hr, n_st, n_rt, n_wt;
 } rnn_buf_t;
 
 /* Multiply-adds of one step's product from which it goes to sgemm, whose
@@ -613,7 +630,7 @@ static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
         swarm_gemm_t g;
 
         if (rows * n * H < REC_SGEMM_MACS) {
-                rec_mm(a, rows, H, rt + c0, GH, n, hr + c0, GH);
+                rec_mm(a, rows, H, rt + c0, GH, n, NULL, hr + c0, GH);
                 return SWARM_OK;
         }
         memset(&g, 0, sizeof(g));
@@ -652,24 +669,34 @@ static int prep_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                 for (int64_t q = 0; q < GH; q++)
                         w->bias[q] = Bd[q] + (r->kind == 1 && q >= 2 * H
                                               ? 0.0f : Bd[GH + q]);
-        memset(&g, 0, sizeof(g));
-        g.trans_b = 1;
-        g.m = T * B;
-        g.n = GH;
-        g.k = I;
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
-        g.a = r->x;
-        g.lda = I;
-        g.b = r->w;
-        g.b_off = d * GH * I;
-        g.ldb = I;
-        g.bias = Bd ? w->bias : NULL;
-        g.bias_mode = Bd ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
-        g.c = w->xw + d * w->n_xw;
-        g.ldc = GH;
-        if ((rc = be->gemm(be, &g, err)))
-                return rc;
+        if (w->n_wt) {
+                float *wt = w->wt + d * w->n_wt;
+                const float *Wd = (const float *)r->w + d * GH * I;
+                for (int64_t q = 0; q < GH; q++)
+                        for (int64_t i = 0; i < I; i++)
+                                wt[i * GH + q] = Wd[q * I + i];
+                rec_mm(r->x, T * B, I, wt, GH, GH, Bd ? w->bias : NULL,
+                       w->xw + d * w->n_xw, GH);
+        } else {
+                memset(&g, 0, sizeof(g));
+                g.trans_b = 1;
+                g.m = T * B;
+                g.n = GH;
+                g.k = I;
+                g.alpha = 1.0f;
+                g.beta = 1.0f;
+                g.a = r->x;
+                g.lda = I;
+                g.b = r->w;
+                g.b_off = d * GH * I;
+                g.ldb = I;
+                g.bias = Bd ? w->bias : NULL;
+                g.bias_mode = Bd ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
+                g.c = w->xw + d * w->n_xw;
+                g.ldc = GH;
+                if ((rc = be->gemm(be, &g, err)))
+                        return rc;
+        }
         /* R^T, so each step's product streams along the gates */
         for (int64_t q = 0; q < GH; q++)
                 for (int64_t k = 0; k < H; k++)
@@ -834,7 +861,7 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                  swarm_err_t *err) {
         int G = r ? (r->kind == 0 ? 1 : r->kind == 1 ? 3 : 4) : 1;
         int lanes = be->threads > 1 ? be->threads : 1;
-        rnn_sizes_t s = {0, 0, 0, 0, 0};
+        rnn_sizes_t s = {0, 0, 0, 0, 0, 0};
         rnn_buf_t w;
         rows_job_t job;
         float *buf;
@@ -846,12 +873,13 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                                      "rnn: no descriptor");
         if ((rc = check(r, G, &s, err)))
                 return rc;
-        /* per direction: xw, hr, h, c, rh, rt; then bias and zeros; +1
+        /* per direction: xw, hr, h, c, rh, rt, wt; then bias and zeros; +1
          * keeps it non-empty */
         if (swarm_mul_i64(s.st, 3, &total) ||
             swarm_add_i64(total, s.xw, &total) ||
             swarm_add_i64(total, s.hr, &total) ||
             swarm_add_i64(total, s.rt, &total) ||
+            swarm_add_i64(total, s.wt, &total) ||
             swarm_mul_i64(total, r->dirs, &total) ||
             swarm_add_i64(total, s.bias + 1, &total) ||
             total > SWARM_ELEMS_MAX)
@@ -872,13 +900,15 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
         w.n_hr = s.hr;
         w.n_st = s.st;
         w.n_rt = s.rt;
+        w.n_wt = s.wt;
         w.xw = buf;
         w.hr = w.xw + r->dirs * s.xw;
         w.h = w.hr + r->dirs * s.hr;
         w.c = w.h + r->dirs * s.st;
         w.rh = w.c + r->dirs * s.st;
         w.rt = w.rh + r->dirs * s.st;
-        w.bias = w.rt + r->dirs * s.rt;
+        w.wt = w.rt + r->dirs * s.rt;
+        w.bias = w.wt + r->dirs * s.wt;
         w.zeros = w.bias + (s.bias - 4 * r->hidden);
         memset(w.zeros, 0, (size_t)(4 * r->hidden) * sizeof(float));
         for (int d = 0; d < r->dirs && !rc; d++)

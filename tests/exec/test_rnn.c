@@ -7,8 +7,8 @@
  *    (peepholes, input_forget, clip), default and other activations,
  *    forward / reverse / bidirectional, layout 0 and 1, sequence_lens with
  *    rows shorter than the sequence (and empty), initial states, batch 1,
- *    3, 16 and one past the size where the recurrent product goes to
- *    sgemm, hidden sizes that are not multiples of the vector width, on 1
+ *    3, 16 and past the sizes where the recurrent product and the input
+ *    projection go to sgemm, hidden sizes that are not multiples of the vector width, on 1
  *    and 2 lanes.
  * 2. Whole one-node ONNX models (built with onnx_build.h) loaded twice: on the CPU backend (fused,
  *    no host step) and on one whose `rnn` entry is NULL (the host kernel
@@ -678,7 +678,12 @@ int main(void) {
                  {0}, {0}, 1, 1, 1, 1, 1},
                 {"gru-lbr0-sgemm", 1, 1, 0, 0, 0, 0, 3, 100, 5, 64, 0, 0,
                  {0}, {0}, {0}, 1, 0, 1, 0, 1},
-                /* empty input features, empty sequence */
+                /* the input projection through sgemm (W^T past L2) */
+                {"gru-proj-sgemm", 1, 1, 1, 1, 1, 0, 3, 5, 200, 64, 0, 0,
+                 {0}, {0}, {0}, 1, 0, 1, 0, 1},
+                {"lstm-proj-sgemm-bidi", 2, 2, 0, 0, 0, 0, 2, 3, 220, 40,
+                 0, 0, {0}, {0}, {0}, 1, 1, 0, 1, 0},
+                /* no input features */
                 {"gru-i0", 1, 1, 0, 0, 1, 0, 3, 2, 0, 4, 0, 0, {0}, {0},
                  {0}, 1, 0, 1, 0, 0},
         };
