@@ -157,6 +157,7 @@ typedef enum swarm_rnn_act {
  *   b   [dirs, 2 * G * hidden]      p [dirs, 3 * hidden] (LSTM peepholes)
  *   h0, c0, yh, yc [dirs, batch, hidden]  (layout 1: [batch, dirs, hidden])
  *   y   [seq, dirs, batch, hidden]  (layout 1: [batch, seq, dirs, hidden])
+ * Every pointer is a buffer of the backend, as for the other kernels.
  * b, p, seq_lens, h0, c0, y, yh and yc may be NULL (absent).  seq_lens
  * holds `batch` lengths (INT64 when seq_lens64, else INT32), each in
  * [0, seq]: a row stops there, keeps its state, and its later y entries
