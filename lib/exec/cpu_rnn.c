@@ -616,10 +616,12 @@ typedef struct rnn_buf {
 #define REC_SGEMM_MACS ((int64_t)1 << 20)
 /* Multiply-adds of the whole recurrence from which its rows are split
  * across the pool's lanes.  High on purpose: the split is one wait for the
- * slowest lane per node, and on the loaded 2-core test VM a lane that lost
- * its core made a split batch-1 or batch-16 LSTM 2-6 times slower than the
- * serial one (bench/exec/README.md); only batch-64-sized work splits. */
-#define REC_PAR_MACS ((int64_t)8 * 1024 * 1024)
+ * slowest lane per node, and on the loaded 2-core test VM (load 9-10) a
+ * lane that lost its core made split batch-1 and batch-16 LSTMs 2-6 times
+ * slower than serial ones; at batch 64 (13M multiply-adds) split and
+ * serial measured the same within the noise (7.3-9.9 ms either way).  So
+ * only nodes several times larger than the classifiers' split. */
+#define REC_PAR_MACS ((int64_t)64 * 1024 * 1024)
 
 /* The recurrent product of one step for rows [b0, b1) of direction d:
  * gate columns [c0, c0 + n) from the rows' states a. */

@@ -8,11 +8,12 @@
  *    forward / reverse / bidirectional, layout 0 and 1, sequence_lens with
  *    rows shorter than the sequence (and empty), initial states, batch 1,
  *    3, 16 and past the sizes where the recurrent product and the input
- *    projection go to sgemm, hidden sizes that are not multiples of the vector width, on 1
- *    and 2 lanes.
- * 2. Whole one-node ONNX models (built with onnx_build.h) loaded twice: on the CPU backend (fused,
- *    no host step) and on one whose `rnn` entry is NULL (the host kernel
- *    the node was lowered to before), every output compared.
+ *    projection go to sgemm and the rows split across lanes, hidden sizes
+ *    that are not multiples of the vector width, on 1, 2 and 3 lanes.
+ * 2. Whole one-node ONNX models (onnx_build.h) loaded twice: on the CPU
+ *    backend (fused, no host step) and on one whose `rnn` entry is NULL
+ *    (the host kernel the node was lowered to before), every output
+ *    compared.
  * 3. Refusals: hidden_size 0, negative and huge, W / R shapes that do not
  *    match it, at load; bad descriptors and sequence lengths, and sizes
  *    whose products overflow, in the kernel.
@@ -224,7 +225,7 @@ static void ref(const cfg_t *c, const data_t *dt, double *Y, double *Yh,
                                                 hn[k] = F(0, CL(v));
                                         }
                                 } else if (c->kind == 1) {
-                                        double z[64], r[64];
+                                        double z[256], r[256];
                                         for (int64_t k = 0; k < H; k++) {
                                                 double vz = g[k] + (Rb ? Rb[k] : 0);
                                                 double vr = g[H + k] + (Rb ? Rb[H + k] : 0);
@@ -678,6 +679,12 @@ int main(void) {
                  {0}, {0}, 1, 1, 1, 1, 1},
                 {"gru-lbr0-sgemm", 1, 1, 0, 0, 0, 0, 3, 100, 5, 64, 0, 0,
                  {0}, {0}, {0}, 1, 0, 1, 0, 1},
+                /* large enough to split the rows across the lanes (64M
+                 * multiply-adds), with the recurrent product on sgemm */
+                {"lstm-split-bidi", 2, 2, 0, 1, 0, 0, 4, 128, 8, 128, 0, 0,
+                 {0}, {0}, {0}, 1, 1, 1, 1, 1},
+                {"gru-split", 1, 1, 0, 0, 1, 0, 12, 127, 8, 128, 0, 0, {0},
+                 {0}, {0}, 1, 0, 1, 0, 1},
                 /* the input projection through sgemm (W^T past L2) */
                 {"gru-proj-sgemm", 1, 1, 1, 1, 1, 0, 3, 5, 200, 64, 0, 0,
                  {0}, {0}, {0}, 1, 0, 1, 0, 1},
@@ -687,14 +694,15 @@ int main(void) {
                 {"gru-i0", 1, 1, 0, 0, 1, 0, 3, 2, 0, 4, 0, 0, {0}, {0},
                  {0}, 1, 0, 1, 0, 0},
         };
-        swarm_backend_t *be1, *be2, *low;
+        swarm_backend_t *be1, *be2, *be3, *low;
         swarm_err_t err;
 
         swarm_err_clear(&err);
         be1 = swarm_backend_cpu_new(1, &err);
         be2 = swarm_backend_cpu_new(2, &err);
+        be3 = swarm_backend_cpu_new(3, &err);
         low = swarm_backend_cpu_new(1, &err);
-        if (!be1 || !be2 || !low || !be1->rnn) {
+        if (!be1 || !be2 || !be3 || !low || !be1->rnn) {
                 printf("no CPU backend or no rnn entry\n");
                 return 1;
         }
@@ -702,6 +710,8 @@ int main(void) {
         for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++) {
                 kernel_case(be1, &C[i]);
                 kernel_case(be2, &C[i]);
+                /* 3 lanes: a part's rows span both directions */
+                kernel_case(be3, &C[i]);
                 if (C[i].I > 0)
                         model_case(i % 2 ? be2 : be1, low, &C[i]);
         }
@@ -713,6 +723,7 @@ int main(void) {
         refuse_kernel(be1);
         swarm_backend_destroy(be1);
         swarm_backend_destroy(be2);
+        swarm_backend_destroy(be3);
         swarm_backend_destroy(low);
         TEST_DONE();
 }
