@@ -156,6 +156,52 @@ typedef struct swarm_attn {
         int64_t q_str[4], k_str[4], v_str[4], mask_str[4], y_str[4];
 } swarm_attn_t;
 
+/* Activations of the recurrent operators (ONNX RNN / GRU / LSTM
+ * `activations`), with their alpha and beta where they take them. */
+typedef enum swarm_rnn_act {
+        SWARM_RNN_RELU = 0,
+        SWARM_RNN_TANH,
+        SWARM_RNN_SIGMOID,
+        SWARM_RNN_AFFINE,       /* alpha * x + beta */
+        SWARM_RNN_LEAKY_RELU,   /* x < 0 ? alpha * x : x */
+        SWARM_RNN_THRESHOLDED_RELU, /* x > alpha ? x : 0 */
+        SWARM_RNN_SCALED_TANH,  /* alpha * tanh(beta * x) */
+        SWARM_RNN_HARD_SIGMOID, /* clamp(alpha * x + beta, 0, 1) */
+        SWARM_RNN_ELU,          /* x < 0 ? alpha * (e^x - 1) : x */
+        SWARM_RNN_SOFTSIGN,     /* x / (1 + |x|) */
+        SWARM_RNN_SOFTPLUS      /* log(1 + e^x) */
+} swarm_rnn_act_t;
+
+/* One whole ONNX RNN (kind 0), GRU (1) or LSTM (2) node: every time step
+ * of every direction.  Shapes as in the ONNX operator, G gates (1, 3, 4):
+ *   x   [seq, batch, input]         (layout 1: [batch, seq, input])
+ *   w   [dirs, G * hidden, input]   r [dirs, G * hidden, hidden]
+ *   b   [dirs, 2 * G * hidden]      p [dirs, 3 * hidden] (LSTM peepholes)
+ *   h0, c0, yh, yc [dirs, batch, hidden]  (layout 1: [batch, dirs, hidden])
+ *   y   [seq, dirs, batch, hidden]  (layout 1: [batch, seq, dirs, hidden])
+ * Every pointer is a buffer of the backend, as for the other kernels.
+ * b, p, seq_lens, h0, c0, y, yh and yc may be NULL (absent).  seq_lens
+ * holds `batch` lengths (INT64 when seq_lens64, else INT32), each in
+ * [0, seq]: a row stops there, keeps its state, and its later y entries
+ * are 0.  act[d][j] is activation j (f, g, h) of direction d with its
+ * act_alpha / act_beta. */
+typedef struct swarm_rnn {
+        int kind;
+        int dirs;               /* 1 or 2 */
+        int reverse;            /* dirs == 1: walk the sequence backwards */
+        int layout;             /* 0 or 1 */
+        int linear_before_reset;        /* GRU */
+        int input_forget;               /* LSTM */
+        int64_t seq, batch, input, hidden;
+        float clip;             /* > 0: clamp pre-activations to +-clip */
+        swarm_rnn_act_t act[2][3];
+        float act_alpha[2][3], act_beta[2][3];
+        const void *x, *w, *r, *b, *p, *h0, *c0;
+        const void *seq_lens;
+        int seq_lens64;
+        void *y, *yh, *yc;
+} swarm_rnn_t;
+
 typedef struct swarm_backend swarm_backend_t;
 
 struct swarm_backend {
@@ -281,6 +327,13 @@ struct swarm_backend {
                        int64_t channels, const void *x, const void *filt,
                        const void *bias, swarm_act_t act, float alpha,
                        float beta, void *y, swarm_err_t *err);
+        /* A whole recurrent node (swarm_rnn_t above) in one call, so a
+         * backend can project every time step's input in one GEMM and
+         * fuse each step's gates.  Optional: NULL makes the executor run
+         * the node as a host kernel.  Bad lengths in seq_lens fail with
+         * SWARM_ERR_INVALID. */
+        int (*rnn)(swarm_backend_t *be, const swarm_rnn_t *r,
+                   swarm_err_t *err);
 
         /* Fused attention (swarm_attn_t above): QK^T, scale, mask,
          * softmax and the product with V per (batch, head) while the

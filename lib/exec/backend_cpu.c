@@ -16,6 +16,8 @@
 #include "cpu_attn.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
+#include "cpu_par.h"
+#include "cpu_rnn.h"
 
 
 /* ---- the thread pool ----
@@ -130,7 +132,8 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
         pthread_mutex_unlock(&cb->owner);
 }
 
-void exec_cpu_par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
+void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
+                      void *arg) {
         par_run(be, big, fn, arg);
 }
 
@@ -1579,6 +1582,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->layer_norm = exec_cpu_layer_norm;
         be->conv_dw = cpu_conv_dw;
         be->attention = exec_cpu_attention;
+        be->rnn = exec_cpu_rnn;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

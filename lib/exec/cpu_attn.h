@@ -8,11 +8,8 @@
 
 #include "swarm/backend.h"
 
-/* backend_cpu.c: run fn(arg, part, parts) for every part on the CPU
- * backend's pool (serially when `big` is 0, the backend has one lane or
- * the pool is busy). */
-void exec_cpu_par_run(swarm_backend_t *be, int big,
-                      void (*fn)(void *arg, int part, int parts), void *arg);
+#include "cpu_par.h"  /* exec_cpu_par_run: the pool it splits over */
+
 
 /* The `attention` entry of the CPU backend: one task per (batch, head,
  * block of query rows) over the pool; per task one sgemm for the scores,

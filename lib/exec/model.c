@@ -538,6 +538,50 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         return SWARM_OK;
 }
 
+/* The descriptor of a recurrent node for be->rnn, from the parameters
+ * h_rnn (onnx_ops.c) stored in the HK_RNN layout (host_ops.c's run_rnn
+ * reads the same ones). */
+static int run_rnn(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
+                   swarm_err_t *err) {
+        const xvalue_t *x = &m->vals[n->in[0]];
+        swarm_rnn_t r;
+        const void *in[8] = {NULL};
+
+        for (int j = 0; j < n->n_in && j < 8; j++)
+                in[j] = n->in[j] >= 0 ? m->vals[n->in[j]].dev : NULL;
+        memset(&r, 0, sizeof(r));
+        r.kind = (int)n->hi[0];
+        r.dirs = (int)n->hi[1];
+        r.hidden = n->hi[2];
+        r.layout = (int)n->hi[3];
+        r.linear_before_reset = (int)n->hp[0];
+        r.input_forget = (int)n->hp[1];
+        r.reverse = n->hp[9] == 1;
+        r.seq = x->cshape[r.layout ? 1 : 0];
+        r.batch = x->cshape[r.layout ? 0 : 1];
+        r.input = x->cshape[2];
+        r.clip = n->act_alpha;
+        for (int d = 0; d < 2 && d < r.dirs; d++)
+                for (int j = 0; j < 3; j++) {
+                        r.act[d][j] = (swarm_rnn_act_t)n->hp[2 + 3 * d + j];
+                        r.act_alpha[d][j] = n->hf[2 * (3 * d + j)];
+                        r.act_beta[d][j] = n->hf[2 * (3 * d + j) + 1];
+                }
+        r.x = in[0];
+        r.w = in[1];
+        r.r = in[2];
+        r.b = in[3];
+        r.seq_lens = in[4];
+        r.seq_lens64 = in[4] && m->vals[n->in[4]].dtype == SWARM_DTYPE_INT64;
+        r.h0 = in[5];
+        r.c0 = in[6];
+        r.p = in[7];
+        r.y = m->vals[n->out].dev;
+        r.yh = n->n_xo > 0 && n->xo[0] >= 0 ? m->vals[n->xo[0]].dev : NULL;
+        r.yc = n->n_xo > 1 && n->xo[1] >= 0 ? m->vals[n->xo[1]].dev : NULL;
+        return be->rnn(be, &r, err);
+}
+
 int exec_walk(const xnode_t *n, const xvalue_t *o, int64_t *shape) {
         int64_t b = n->hi[1];
         if (n->sub != 6 || b < 1) {
@@ -721,6 +765,8 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 return exec_host_run(m, be, n, err);
         case OP_ATTN:
                 return exec_attn_run(m, be, n, err);
+        case OP_RNN:
+                return run_rnn(m, be, n, err);
         case OP_FOLDED:
                 break;
         }

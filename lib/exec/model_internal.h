@@ -79,7 +79,9 @@ enum xop {
         OP_PAD,         /* in: x, fill value; xoff = interior offset */
         OP_HOST,        /* hk: a host kernel of any dtype (host_ops.c) */
         OP_ATTN,        /* fused attention (fuse_attn.c) */
-        OP_FOLDED       /* computed at load: output is a constant */
+        OP_FOLDED,      /* computed at load: output is a constant */
+        OP_RNN          /* RNN / GRU / LSTM through be->rnn: HK_RNN's
+                           parameters (hi, hp, hf, act_alpha) */
 };
 
 /* Host kernels (OP_HOST), for tensors of every dtype. */

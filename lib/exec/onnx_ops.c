@@ -2138,16 +2138,27 @@ static int h_rnn(OPARGS) {
         T = x->shape[lay ? 1 : 0];
         Bt = x->shape[lay ? 0 : 1];
         I = x->shape[2];
+        if (attr_find(np, "hidden_size") && H < 1)
+                return node_err(err, SWARM_ERR_INVALID, n,
+                                "hidden_size %lld", (long long)H);
         if (H < 0)
                 H = w->shape[1] / G;
-        if (H < 1 || w->shape[0] != D || w->shape[1] != G * H ||
-            w->shape[2] != I || r->shape[0] != D || r->shape[1] != G * H ||
-            r->shape[2] != H ||
-            (has_in(n, 3) && elems_of(VAL(3)) != D * 2 * G * H) ||
-            (has_in(n, 7) && elems_of(VAL(7)) != D * 3 * H))
-                return node_err(err, SWARM_ERR_INVALID, n,
-                                "W, R, B or P do not match hidden_size %lld",
-                                (long long)H);
+        {
+                /* G * H and the bias / peephole sizes, checked: H comes
+                 * from the file */
+                int64_t gh, bsz, psz;
+                if (H < 1 || swarm_mul_i64(G, H, &gh) ||
+                    swarm_mul_i64(D * 2, gh, &bsz) ||
+                    swarm_mul_i64(D * 3, H, &psz) || w->shape[0] != D ||
+                    w->shape[1] != gh || w->shape[2] != I ||
+                    r->shape[0] != D || r->shape[1] != gh ||
+                    r->shape[2] != H ||
+                    (has_in(n, 3) && elems_of(VAL(3)) != bsz) ||
+                    (has_in(n, 7) && elems_of(VAL(7)) != psz))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "W, R, B or P do not match "
+                                        "hidden_size %lld", (long long)H);
+        }
         for (int j = 5; j <= 6; j++) {
                 /* [D, batch, H] ([batch, D, H] in layout 1), exactly: the
                  * kernel reads it by those strides */
@@ -2251,7 +2262,13 @@ static int h_rnn(OPARGS) {
                         return node_err(err, SWARM_ERR_INVALID, n,
                                         "too many outputs");
         }
-        /* Keep the 8 input slots addressable by position. */
+        /* Keep the 8 input slots addressable by position.  A backend
+         * with a fused kernel runs the node itself (not on constants:
+         * those fold through the host kernel). */
+        if (m->be && m->be->rnn && !is_const(x)) {
+                n->op = OP_RNN;
+                return SWARM_OK;
+        }
         return to_host(n, HK_RNN, 0);
 }
 

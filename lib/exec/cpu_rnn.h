@@ -1,0 +1,19 @@
+/*
+ * cpu_rnn.h - the CPU backend's fused RNN / GRU / LSTM (backend.h's `rnn`
+ * entry): one GEMM projects every time step's input, then each step is
+ * one recurrent GEMM and one fused gate pass.
+ */
+#ifndef SWARM_EXEC_CPU_RNN_H
+#define SWARM_EXEC_CPU_RNN_H
+
+#include "swarm/backend.h"
+
+/* Run the whole node r on the CPU backend be (host pointers).  GEMMs go
+ * through be->gemm, so they use be's thread pool where they are large
+ * enough.  Errors: SWARM_ERR_INVALID for a descriptor whose sizes are out
+ * of range or overflow, or a sequence length outside [0, seq];
+ * SWARM_ERR_NOMEM; a GEMM's error. */
+int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
+                 swarm_err_t *err);
+
+#endif
