@@ -13,6 +13,9 @@
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
+#include "cpu_convt.h"
+#include "cpu_par.h"
+#include "cpu_resize.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
 
@@ -127,6 +130,11 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
                 else
                         sched_yield();  /* a worker lost its core */
         pthread_mutex_unlock(&cb->owner);
+}
+
+void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
+                      void *arg) {
+        par_run(be, big, fn, arg);
 }
 
 /* [*lo, *hi) of n items for one part. */
@@ -1595,6 +1603,8 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
         be->conv_dw = cpu_conv_dw;
+        be->conv_transpose = exec_cpu_conv_transpose;
+        be->resample = exec_cpu_resample;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }
