@@ -1,18 +1,29 @@
 /*
  * cpu_convt.c - transposed convolution on the CPU (backend.h
- * `conv_transpose`): one GEMM, then col2im.
+ * `conv_transpose`), by output phases or by GEMM + col2im.
  *
- * For one image and group, the columns col = W^T X ([mg * K, ins]: W is
- * [cg, mg * K], X the image's [cg, ins]) hold every output channel and
- * kernel tap's contribution of every input position; col2im adds row
- * (m, tap) into output plane m at the positions that tap lands on.  That
- * is one sgemm (where the time goes, at full speed) and a scatter of 1/cg
- * of its work, instead of the host kernel's per-element loops.
+ * Phases (dilation 1, the common case): output positions o = ph + s * a
+ * of one phase ph (mod the stride s, per dim) are reached only by the taps
+ * t = r + s * u with r = (ph + pad) mod s, from input a + c - u (c =
+ * (ph + pad - r) / s).  So each phase is an ordinary correlation of the
+ * input with a sub-kernel of ceil((k - r) / s) taps per dim: im2col of
+ * shifted input rows, one GEMM ([mg, cg * taps] x [cg * taps, positions],
+ * bias in its epilogue), and a strided store into the phase's positions.
+ * Phases partition the output, so nothing is added twice and no plane is
+ * cleared first; for the stride-2 4x4 upsampling of a segmentation head
+ * the GEMM has K = 4 * cg instead of the col2im form's cg, and the
+ * scatter-add of 16 taps per output becomes one store.
  *
- * Work units are (image, group, block of output channels): blocks only
- * when there are fewer images x groups than lanes, so one image still
- * uses every lane, and units never share an output plane.  The columns of
- * a unit are made COL_FLOATS at a time (a lane's scratch stays in L2).
+ * GEMM + col2im (any dilation, or more than PH_MAX phases): the columns
+ * col = W^T X ([mg * K, ins]: W is [cg, mg * K], X the image's [cg, ins])
+ * hold every output channel and tap's contribution of every input
+ * position; col2im adds row (m, tap) into output plane m where that tap
+ * lands.
+ *
+ * Work units never share an output element: (image, group, phase) in the
+ * phase form; (image, group, block of output channels) in the other, with
+ * blocks only when there are fewer images x groups than lanes.  A lane's
+ * scratch is COL_FLOATS (more only when one row of the work needs it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +37,31 @@
 /* Multiply-adds from which splitting across lanes pays. */
 #define CT_PAR_MIN ((int64_t)512 * 1024)
 
+/* Most output phases (product of the strides) the phase form takes, and
+ * the most scratch floats one row of a phase may need. */
+#define PH_MAX 64
+#define PH_ROW_MAX ((int64_t)1 << 24)
+
+/* One output phase: per dim the phase ph, the tap residue r, the sub-
+ * kernel's taps U, the phase's output positions A and the input offset c;
+ * kk = cg * U0 * U1 * U2 (the GEMM's K) and woff its packed filters. */
+typedef struct ct_phase {
+        int64_t ph[3], r[3], U[3], A[3], c[3];
+        int64_t kk, woff;
+} ct_phase_t;
+
 typedef struct ct_job {
         swarm_backend_t *be;
         const swarm_convt_t *g;
         const float *x, *w, *bias;
         float *y;
         int64_t cg, mg, K, ins, ous, mb;        /* mb: channel blocks */
+        /* the phase form: n_ph phases (0: col2im), filters packed per
+         * phase as [group, mg, cg, U0, U1, U2], lane scratch floats */
+        int n_ph;
+        ct_phase_t ph[PH_MAX];
+        float *wp;
+        int64_t cap;
         int failed;             /* SWARM_ERR_* of a lane, 0 when none */
 } ct_job_t;
 
@@ -199,12 +229,233 @@ static void ct_part(void *arg, int part, int parts) {
         free(col);
 }
 
+/* Unit u of the phase form: image, group, phase. */
+static void ph_unit(ct_job_t *j, int64_t u, float *scr) {
+        const swarm_convt_t *g = j->g;
+        const ct_phase_t *p = &j->ph[u % j->n_ph];
+        int64_t ng = u / j->n_ph, gi = ng % g->group, nn = ng / g->group;
+        int64_t A0 = p->A[0], A1 = p->A[1], A2 = p->A[2];
+        int64_t row = A1 * A2, per = p->kk + j->mg, rpc;
+        int64_t in0 = g->in[0], in1 = g->in[1], in2 = g->in[2];
+        int64_t o1n = g->out[1], o2n = g->out[2];
+        int64_t s0 = g->stride[0], s1 = g->stride[1], s2 = g->stride[2];
+        const float *xg = j->x + (nn * g->c + gi * j->cg) * j->ins;
+        float *yg = j->y + (nn * g->m + gi * j->mg) * j->ous;
+        swarm_gemm_t gm;
+        swarm_err_t e;
+
+        if (A0 * row == 0)
+                return;
+        if (p->kk == 0) {       /* no tap reaches this phase: bias */
+                for (int64_t m = 0; m < j->mg; m++) {
+                        float bv = j->bias ? j->bias[gi * j->mg + m] : 0.0f;
+                        for (int64_t a0 = 0; a0 < A0; a0++)
+                                for (int64_t a1 = 0; a1 < A1; a1++) {
+                                        float *yr = yg + m * j->ous +
+                                                ((p->ph[0] + s0 * a0) * o1n +
+                                                 p->ph[1] + s1 * a1) * o2n +
+                                                p->ph[2];
+                                        for (int64_t a2 = 0; a2 < A2; a2++)
+                                                yr[s2 * a2] = bv;
+                                }
+                }
+                return;
+        }
+        /* rows of a0 per chunk: (kk + mg) floats a column */
+        rpc = j->cap / (per * row);
+        if (rpc < 1)
+                rpc = 1;
+        memset(&gm, 0, sizeof(gm));
+        gm.m = j->mg;
+        gm.k = p->kk;
+        gm.alpha = 1.0f;
+        gm.beta = 1.0f;
+        gm.a = j->wp;
+        gm.a_off = p->woff + gi * j->mg * p->kk;
+        gm.lda = p->kk;
+        gm.b = scr;
+        gm.c = scr;
+        gm.bias = j->bias;
+        gm.bias_off = gi * j->mg;
+        gm.bias_mode = j->bias ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
+        gm.act = SWARM_ACT_NONE;
+        for (int64_t c0 = 0; c0 < A0; c0 += rpc) {
+                int64_t na = A0 - c0 < rpc ? A0 - c0 : rpc;
+                int64_t ncol = na * row;
+                float *col = scr, *P = scr + p->kk * ncol;
+                float *cr = col;
+                int rc;
+                /* im2col: row (c, u0, u1, u2), column (a0, a1, a2) reads
+                 * x[c, a0 + c0' - u0, a1 + c1' - u1, a2 + c2' - u2] */
+                for (int64_t c = 0; c < j->cg; c++)
+                for (int64_t u0 = 0; u0 < p->U[0]; u0++)
+                for (int64_t u1 = 0; u1 < p->U[1]; u1++)
+                for (int64_t u2 = 0; u2 < p->U[2]; u2++) {
+                        int64_t d2 = p->c[2] - u2;
+                        /* a2 with 0 <= a2 + d2 < in2 */
+                        int64_t lo = d2 < 0 ? -d2 : 0;
+                        int64_t hi = in2 - d2 < A2 ? in2 - d2 : A2;
+                        if (hi < lo)
+                                hi = lo;
+                        for (int64_t a0 = c0; a0 < c0 + na; a0++) {
+                                int64_t i0 = a0 + p->c[0] - u0;
+                                for (int64_t a1 = 0; a1 < A1; a1++) {
+                                        int64_t i1 = a1 + p->c[1] - u1;
+                                        /* inline loops: rows are a
+                                         * few dozen floats, where a
+                                         * memcpy call costs more than
+                                         * the copy */
+                                        if (i0 < 0 || i0 >= in0 || i1 < 0 ||
+                                            i1 >= in1 || lo >= hi) {
+                                                for (int64_t q = 0; q < A2;
+                                                     q++)
+                                                        cr[q] = 0.0f;
+                                        } else {
+                                                const float *restrict xr =
+                                                        xg + ((c * in0 + i0) *
+                                                              in1 + i1) *
+                                                             in2 + d2 + lo;
+                                                float *restrict cw = cr;
+                                                for (int64_t q = 0; q < lo;
+                                                     q++)
+                                                        cw[q] = 0.0f;
+                                                for (int64_t q = lo; q < hi;
+                                                     q++)
+                                                        cw[q] = xr[q - lo];
+                                                for (int64_t q = hi; q < A2;
+                                                     q++)
+                                                        cw[q] = 0.0f;
+                                        }
+                                        cr += A2;
+                                }
+                        }
+                }
+                gm.n = ncol;
+                gm.ldb = ncol;
+                gm.ldc = ncol;
+                gm.c_off = p->kk * ncol;
+                /* Inside a lane this runs serially (the pool is ours). */
+                if ((rc = j->be->gemm(j->be, &gm, &e))) {
+                        __atomic_store_n(&j->failed, rc, __ATOMIC_RELAXED);
+                        return;
+                }
+                /* store the phase's positions */
+                for (int64_t m = 0; m < j->mg; m++) {
+                        const float *pr = P + m * ncol;
+                        for (int64_t a0 = c0; a0 < c0 + na; a0++)
+                                for (int64_t a1 = 0; a1 < A1; a1++) {
+                                        float *restrict yr = yg +
+                                                m * j->ous +
+                                                ((p->ph[0] + s0 * a0) * o1n +
+                                                 p->ph[1] + s1 * a1) * o2n +
+                                                p->ph[2];
+                                        const float *restrict q = pr;
+                                        if (s2 == 2)
+                                                for (int64_t a2 = 0; a2 < A2;
+                                                     a2++)
+                                                        yr[2 * a2] = q[a2];
+                                        else
+                                                for (int64_t a2 = 0; a2 < A2;
+                                                     a2++)
+                                                        yr[s2 * a2] = q[a2];
+                                        pr += A2;
+                                }
+                }
+        }
+}
+
+static void ph_part(void *arg, int part, int parts) {
+        ct_job_t *j = arg;
+        int64_t units = j->g->n * j->g->group * j->n_ph;
+        int64_t lo = units * part / parts, hi = units * (part + 1) / parts;
+        float *scr;
+
+        if (lo >= hi)
+                return;
+        scr = malloc((size_t)j->cap * sizeof(float));
+        if (!scr) {
+                __atomic_store_n(&j->failed, SWARM_ERR_NOMEM,
+                                 __ATOMIC_RELAXED);
+                return;
+        }
+        for (int64_t u = lo; u < hi; u++)
+                ph_unit(j, u, scr);
+        free(scr);
+}
+
+/* Set up the phase form when it applies (dilation 1, at most PH_MAX
+ * phases): the phases, the packed filters and the lane scratch.  Returns
+ * 0 (use it), 1 (use col2im) or -1 (out of memory). */
+static int ph_plan(ct_job_t *j) {
+        const swarm_convt_t *g = j->g;
+        int64_t S = 1, off = 0, cap = COL_FLOATS, t;
+
+        for (int d = 0; d < 3; d++) {
+                if (g->dil[d] != 1 || g->stride[d] > PH_MAX ||
+                    g->pad[d] > INT32_MAX)
+                        return 1;
+                S *= g->stride[d];
+        }
+        if (S > PH_MAX)
+                return 1;
+        j->n_ph = (int)S;
+        for (int64_t q = 0; q < S; q++) {
+                ct_phase_t *p = &j->ph[q];
+                int64_t rem = q, kk = j->cg;
+                for (int d = 2; d >= 0; d--) {
+                        int64_t s = g->stride[d], ph = rem % s, r;
+                        rem /= s;
+                        r = (ph + g->pad[d]) % s;
+                        p->ph[d] = ph;
+                        p->r[d] = r;
+                        p->U[d] = r < g->k[d] ? (g->k[d] - r + s - 1) / s
+                                              : 0;
+                        p->A[d] = ph < g->out[d]
+                                  ? (g->out[d] - ph + s - 1) / s : 0;
+                        p->c[d] = (ph + g->pad[d] - r) / s;
+                        kk *= p->U[d];
+                }
+                p->kk = kk;
+                p->woff = off;
+                /* sum of the phases' kk is cg * K: the filters' size */
+                off += g->group * j->mg * kk;
+                /* one row of a0 must fit the scratch; a row too large
+                 * to hold takes col2im, whose scratch is bounded */
+                if (swarm_mul_i64(kk + j->mg, p->A[1], &t) ||
+                    swarm_mul_i64(t, p->A[2], &t) || t > PH_ROW_MAX)
+                        return 1;
+                if (t > cap)
+                        cap = t;
+        }
+        j->cap = cap;
+        j->wp = malloc((size_t)(off ? off : 1) * sizeof(float));
+        if (!j->wp)
+                return -1;
+        for (int64_t q = 0; q < S; q++) {
+                const ct_phase_t *p = &j->ph[q];
+                float *o = j->wp + p->woff;
+                for (int64_t gi = 0; gi < g->group; gi++)
+                for (int64_t m = 0; m < j->mg; m++)
+                for (int64_t c = 0; c < j->cg; c++)
+                for (int64_t u0 = 0; u0 < p->U[0]; u0++)
+                for (int64_t u1 = 0; u1 < p->U[1]; u1++)
+                for (int64_t u2 = 0; u2 < p->U[2]; u2++) {
+                        int64_t t0 = p->r[0] + g->stride[0] * u0;
+                        int64_t t1 = p->r[1] + g->stride[1] * u1;
+                        int64_t t2 = p->r[2] + g->stride[2] * u2;
+                        *o++ = j->w[((gi * j->cg + c) * j->mg + m) * j->K +
+                                    (t0 * g->k[1] + t1) * g->k[2] + t2];
+                }
+        }
+        return 0;
+}
+
 int exec_cpu_conv_transpose(swarm_backend_t *be, const swarm_convt_t *g,
                             const void *x, const void *w, const void *bias,
                             void *y, swarm_err_t *err) {
         ct_job_t j;
         int64_t ng, t, rows, macs;
-        int lanes = be->threads > 1 ? be->threads : 1;
+        int lanes = be->threads > 1 ? be->threads : 1, ph;
 
         memset(&j, 0, sizeof(j));
         j.be = be;
@@ -245,9 +496,20 @@ int exec_cpu_conv_transpose(swarm_backend_t *be, const swarm_convt_t *g,
         if (g->n == 0 || g->m == 0 || j.ous == 0)
                 return SWARM_OK;
         ng = g->n * g->group;
-        j.mb = ng >= lanes ? 1 : (j.mg < lanes ? (j.mg ? j.mg : 1) : lanes);
-        exec_cpu_par_run(be, lanes > 1 && macs >= CT_PAR_MIN &&
-                         ng * j.mb > 1, ct_part, &j);
+        ph = ph_plan(&j);
+        if (ph < 0)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu: conv_transpose: out of memory");
+        if (ph == 0) {
+                exec_cpu_par_run(be, lanes > 1 && macs >= CT_PAR_MIN &&
+                                 ng * j.n_ph > 1, ph_part, &j);
+                free(j.wp);
+        } else {
+                j.mb = ng >= lanes ? 1 : (j.mg < lanes ? (j.mg ? j.mg : 1)
+                                                       : lanes);
+                exec_cpu_par_run(be, lanes > 1 && macs >= CT_PAR_MIN &&
+                                 ng * j.mb > 1, ct_part, &j);
+        }
         if (j.failed == SWARM_ERR_NOMEM)
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
                                      "cpu: conv_transpose: out of memory");
