@@ -462,6 +462,22 @@ static void test_hostile(void) {
                 expect_load(&b, SWARM_ERR_INVALID, "output_shape",
                             "convtranspose output_shape");
         }
+        {       /* a kernel whose output no buffer could hold */
+                ct_case_t c = base;
+                c.dl[0] = (int64_t)1 << 30;
+                c.dl[1] = (int64_t)1 << 30;
+                ct_model(&b, &c, w, bias);
+                size_t len;
+                uint8_t *buf = pack(&b, &len);
+                swarm_model_t *m = NULL;
+                swarm_err_t err;
+                swarm_err_clear(&err);
+                CHECK(swarm_model_load_mem(buf, len, be_fast[0], &m, &err) !=
+                      SWARM_OK, "dilated convtranspose loaded");
+                swarm_model_destroy(m);
+                bld_free(&b);
+                free(buf);
+        }
         {       /* group that does not divide the channels */
                 ct_case_t c = base;
                 c.group = 3;
@@ -487,7 +503,8 @@ static void test_hostile(void) {
                 expect_load(&b, SWARM_ERR_INVALID, "negative size",
                             "resize negative size");
         }
-        {
+        for (int i = 0; i < 2; i++) {
+                /* 2^62 elements over two dims, 2^40 in one */
                 rs_case_t c = {"Resize", 18, 4, {1, 1, 4, 4}, {0},
                                {1, 1, (int64_t)1 << 31, (int64_t)1 << 31},
                                "nearest"};
@@ -496,11 +513,15 @@ static void test_hostile(void) {
                 swarm_model_t *m = NULL;
                 swarm_err_t err;
                 int rc;
+                if (i) {
+                        c.sizes[2] = 4;
+                        c.sizes[3] = (int64_t)1 << 40;
+                }
                 rs_model(&b, &c);
                 buf = pack(&b, &len);
                 swarm_err_clear(&err);
                 rc = swarm_model_load_mem(buf, len, be_fast[0], &m, &err);
-                CHECK(rc != SWARM_OK, "resize to 2^62 elements loaded");
+                CHECK(rc != SWARM_OK, "resize case %d loaded", i);
                 swarm_model_destroy(m);
                 bld_free(&b);
                 free(buf);
