@@ -229,6 +229,56 @@ static void ct_part(void *arg, int part, int parts) {
         free(col);
 }
 
+static void zero(float *restrict p, int64_t n) {
+        for (int64_t i = 0; i < n; i++)
+                p[i] = 0.0f;
+}
+
+/* The A1 x A2 columns of one im2col row of a phase, for one input plane
+ * xp (NULL: outside the input): column (a1, a2) reads xp[a1 + e1, a2 + d2],
+ * 0 outside.  When the phase is as wide as the input (a stride-s kernel of
+ * 2s taps, say) the rows are one shifted copy of the plane, and only the
+ * columns outside get fixed afterwards: a row at a time, the copies cost
+ * more in set-up than in floats. */
+static void ph_fill(float *restrict cr, const float *xp, int64_t in1,
+                    int64_t in2, int64_t A1, int64_t A2, int64_t e1,
+                    int64_t d2) {
+        int64_t lo = d2 < 0 ? -d2 : 0, hi = in2 - d2 < A2 ? in2 - d2 : A2;
+        int64_t v1s = e1 < 0 ? -e1 : 0, v1e = in1 - e1 < A1 ? in1 - e1 : A1;
+
+        if (!xp || lo >= hi || v1s >= v1e) {
+                zero(cr, A1 * A2);
+                return;
+        }
+        zero(cr, v1s * A2);
+        zero(cr + v1e * A2, (A1 - v1e) * A2);
+        if (A2 == in2) {
+                /* column f of the block reads plane element f + off */
+                int64_t off = e1 * in2 + d2, f0 = v1s * A2, f1 = v1e * A2;
+                if (f0 + off < 0)
+                        f0 = -off;
+                if (f1 + off > in1 * in2)
+                        f1 = in1 * in2 - off;
+                if (f1 > f0)
+                        memcpy(cr + f0, xp + (f0 + off),
+                               (size_t)(f1 - f0) * sizeof(float));
+                /* the clipped ends are such columns too */
+                for (int64_t a1 = v1s; a1 < v1e; a1++) {
+                        zero(cr + a1 * A2, lo);
+                        zero(cr + a1 * A2 + hi, A2 - hi);
+                }
+                return;
+        }
+        for (int64_t a1 = v1s; a1 < v1e; a1++) {
+                const float *restrict xr = xp + ((a1 + e1) * in2 + d2 + lo);
+                float *restrict cw = cr + a1 * A2;
+                zero(cw, lo);
+                for (int64_t q = lo; q < hi; q++)
+                        cw[q] = xr[q - lo];
+                zero(cw + hi, A2 - hi);
+        }
+}
+
 /* Unit u of the phase form: image, group, phase. */
 static void ph_unit(ct_job_t *j, int64_t u, float *scr) {
         const swarm_convt_t *g = j->g;
@@ -290,46 +340,16 @@ static void ph_unit(ct_job_t *j, int64_t u, float *scr) {
                 for (int64_t c = 0; c < j->cg; c++)
                 for (int64_t u0 = 0; u0 < p->U[0]; u0++)
                 for (int64_t u1 = 0; u1 < p->U[1]; u1++)
-                for (int64_t u2 = 0; u2 < p->U[2]; u2++) {
-                        int64_t d2 = p->c[2] - u2;
-                        /* a2 with 0 <= a2 + d2 < in2 */
-                        int64_t lo = d2 < 0 ? -d2 : 0;
-                        int64_t hi = in2 - d2 < A2 ? in2 - d2 : A2;
-                        if (hi < lo)
-                                hi = lo;
+                for (int64_t u2 = 0; u2 < p->U[2]; u2++)
                         for (int64_t a0 = c0; a0 < c0 + na; a0++) {
                                 int64_t i0 = a0 + p->c[0] - u0;
-                                for (int64_t a1 = 0; a1 < A1; a1++) {
-                                        int64_t i1 = a1 + p->c[1] - u1;
-                                        /* inline loops: rows are a
-                                         * few dozen floats, where a
-                                         * memcpy call costs more than
-                                         * the copy */
-                                        if (i0 < 0 || i0 >= in0 || i1 < 0 ||
-                                            i1 >= in1 || lo >= hi) {
-                                                for (int64_t q = 0; q < A2;
-                                                     q++)
-                                                        cr[q] = 0.0f;
-                                        } else {
-                                                const float *restrict xr =
-                                                        xg + ((c * in0 + i0) *
-                                                              in1 + i1) *
-                                                             in2 + d2 + lo;
-                                                float *restrict cw = cr;
-                                                for (int64_t q = 0; q < lo;
-                                                     q++)
-                                                        cw[q] = 0.0f;
-                                                for (int64_t q = lo; q < hi;
-                                                     q++)
-                                                        cw[q] = xr[q - lo];
-                                                for (int64_t q = hi; q < A2;
-                                                     q++)
-                                                        cw[q] = 0.0f;
-                                        }
-                                        cr += A2;
-                                }
+                                ph_fill(cr, i0 >= 0 && i0 < in0
+                                            ? xg + (c * in0 + i0) * in1 * in2
+                                            : NULL,
+                                        in1, in2, A1, A2, p->c[1] - u1,
+                                        p->c[2] - u2);
+                                cr += row;
                         }
-                }
                 gm.n = ncol;
                 gm.ldb = ncol;
                 gm.ldc = ncol;
