@@ -131,6 +131,33 @@ static void fill(float *p, int64_t n, float v) {
                 p[i] = v;
 }
 
+/* The horizontal pass of tap k of output row oy in plane p, through the
+ * cache (see rows_2d); NULL when the tap's weight is 0. */
+static const float *vrow(const rs_job_t *j, const rs_dim_t *dy, int64_t oy,
+                         int k, int64_t p, float *cache, int64_t *tag,
+                         int slots) {
+        int64_t iy = dy->idx[oy * dy->t + k], key = p * j->ih + iy;
+        int s = (int)(key % slots);
+
+        if (dy->w[oy * dy->t + k] == 0.0f)
+                return NULL;
+        if (tag[s] != key) {
+                hpass(j->dx, j->ow, j->x + key * j->iw, cache + s * j->ow);
+                tag[s] = key;
+        }
+        return cache + s * j->ow;
+}
+
+/* Whether output row oy's two taps are different rows sharing a cache
+ * slot (tables from elsewhere than the executor's make_taps): the second
+ * would evict the first. */
+static int same_slot(const rs_job_t *j, const rs_dim_t *dy, int64_t oy,
+                     int64_t p, int slots) {
+        int64_t k0 = p * j->ih + dy->idx[2 * oy];
+        int64_t k1 = p * j->ih + dy->idx[2 * oy + 1];
+        return k0 != k1 && k0 % slots == k1 % slots;
+}
+
 /* Output rows [lo, hi) of planes * oh.  Horizontal passes of input rows go
  * through a direct-mapped cache of 2 * taps rows keyed by plane and row:
  * the rows an output row blends are consecutive and move forward with it. */
@@ -165,6 +192,25 @@ static void rows_2d(rs_job_t *j, int64_t lo, int64_t hi, float *cache,
                         if (wy != 1.0f)
                                 for (int64_t o = 0; o < ow; o++)
                                         yr[o] *= wy;
+                } else if (dy->t == 2 && !same_slot(j, dy, oy, p, slots)) {
+                        /* linear: one pass over the output row */
+                        const float *h0 = vrow(j, dy, oy, 0, p, cache, tag,
+                                               slots);
+                        const float *h1 = vrow(j, dy, oy, 1, p, cache, tag,
+                                               slots);
+                        float w0 = dy->w[2 * oy], w1 = dy->w[2 * oy + 1];
+                        if (!h0 || !h1) {
+                                const float *h = h0 ? h0 : h1;
+                                float w = h0 ? w0 : w1;
+                                if (h)
+                                        for (int64_t o = 0; o < ow; o++)
+                                                yr[o] = w * h[o];
+                                else
+                                        fill(yr, ow, 0.0f);
+                        } else {
+                                for (int64_t o = 0; o < ow; o++)
+                                        yr[o] = w0 * h0[o] + w1 * h1[o];
+                        }
                 } else {
                         for (int k = 0; k < dy->t; k++) {
                                 float wy = dy->w[oy * dy->t + k];

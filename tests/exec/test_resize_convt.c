@@ -571,6 +571,25 @@ static void test_direct(void) {
               y[8 + 4] == 4.0f, "%g %g %g %g", (double)y[2], (double)y[10],
               (double)y[1], (double)y[12]);
 
+        {       /* taps two rows apart by the row cache's size (4 slots
+                 * for 2 taps): both must count */
+                int64_t ri[3] = {1, 8, 3}, ro[3] = {1, 2, 3};
+                int64_t ty[4] = {0, 4, 1, 5};
+                float wy[4] = {0.5f, 0.5f, 0.25f, 0.75f}, xs[24], ys[6];
+                const int64_t *tt[3] = {NULL, ty, NULL};
+                const float *tv[3] = {NULL, wy, NULL};
+                for (int i = 0; i < 24; i++)
+                        xs[i] = (float)(i * i);
+                CHECK_OK(be->resample(be, 3, ri, ro, 2, tt, tv, 0, xs, ys,
+                                      &err), err);
+                for (int c = 0; c < 3; c++) {
+                        float a = 0.5f * xs[c] + 0.5f * xs[12 + c];
+                        float b2 = 0.25f * xs[3 + c] + 0.75f * xs[15 + c];
+                        CHECK(ys[c] == a && ys[3 + c] == b2, "%d: %g %g", c,
+                              (double)ys[c], (double)ys[3 + c]);
+                }
+        }
+
         memset(&g, 0, sizeof(g));
         g.n = 1;
         g.c = 2;
