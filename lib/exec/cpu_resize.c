@@ -18,8 +18,9 @@
 #include "cpu_par.h"
 #include "cpu_resize.h"
 
-/* Output elements from which splitting across lanes pays for waking them. */
-#define RS_PAR_MIN ((int64_t)32 * 1024)
+/* Output elements from which splitting across lanes pays for waking them
+ * (as the backend's other memory-bound kernels: 64K). */
+#define RS_PAR_MIN ((int64_t)64 * 1024)
 
 /* One dim's taps, checked: indices inside the input (an outside one reads
  * index 0 with weight 0 and sets `out`), t taps per output index. */

@@ -314,7 +314,7 @@ static void test_resize(void) {
         static const rs_case_t shapes[] = {
                 /* the segmentation head: 4x up by sizes (enough
                  * output for two lanes; the mode loops skip it) */
-                {"Resize", 18, 4, {1, 3, 24, 32}, {0}, {1, 3, 96, 128}},
+                {"Resize", 18, 4, {2, 3, 24, 32}, {0}, {2, 3, 96, 128}},
                 /* odd factors up and down, by scales */
                 {"Resize", 18, 4, {1, 3, 5, 7}, {1, 1, 2.5f, 1.75f}},
                 {"Resize", 18, 4, {2, 2, 9, 11}, {1, 1, 0.5f, 0.6f}},
