@@ -202,6 +202,18 @@ typedef struct swarm_rnn {
         void *y, *yh, *yc;
 } swarm_rnn_t;
 
+/* Geometry of a transposed convolution over up to 3 spatial dims (leading
+ * ones 1 where the model has fewer): n images of c channels (in[0] x in[1]
+ * x in[2]) into m channels (out[...]), group groups (c and m multiples of
+ * it), kernel k[...]; input position i of kernel tap j lands on output
+ * i * stride - pad + j * dil (pad: the begin pads), and only landings
+ * inside the output count. */
+typedef struct swarm_convt {
+        int64_t n, c, m, group;
+        int64_t in[3], out[3], k[3];
+        int64_t stride[3], dil[3], pad[3];
+} swarm_convt_t;
+
 typedef struct swarm_backend swarm_backend_t;
 
 struct swarm_backend {
@@ -341,6 +353,30 @@ struct swarm_backend {
          * exported MatMul / Mul / Add / Softmax / MatMul steps. */
         int (*attention)(swarm_backend_t *be, const swarm_attn_t *a,
                          swarm_err_t *err);
+
+        /* Transposed convolution (ConvTranspose), see swarm_convt_t: y
+         * ([n, m, out...]) = bias (m values, may be NULL) plus every
+         * x ([n, c, in...]) times filter w ([c, m / group, k...]) term.
+         * Optional: NULL keeps the executor's host kernel. */
+        int (*conv_transpose)(swarm_backend_t *be, const swarm_convt_t *g,
+                              const void *x, const void *w,
+                              const void *bias, void *y, swarm_err_t *err);
+        /* Separable resampling (Resize, Upsample) of x (ndim dims `in`)
+         * into y (dims `out`).  Along dim d, output index i reads the
+         * input indices idx[d][i * taps + t] with weights
+         * wt[d][i * taps + t], t < taps (1 nearest, 2 linear, 4 cubic);
+         * y is the sum, over one tap per dim, of the weights' product times
+         * x there.  idx[d] == NULL (wt[d] too) marks a dim that is copied
+         * (out[d] == in[d]).  An index of -1 at tap 0 marks an output index
+         * outside the input (tf_crop_and_resize): elements that use it are
+         * `extrapolation`.  Tables are host memory, read during the call;
+         * an index outside [0, in[d]) otherwise fails with
+         * SWARM_ERR_INVALID.  Optional: NULL keeps the host kernel. */
+        int (*resample)(swarm_backend_t *be, int ndim, const int64_t *in,
+                        const int64_t *out, int taps,
+                        const int64_t *const *idx, const float *const *wt,
+                        float extrapolation, const void *x, void *y,
+                        swarm_err_t *err);
 
         void (*destroy)(swarm_backend_t *be);
 };

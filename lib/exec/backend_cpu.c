@@ -14,11 +14,12 @@
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
 #include "cpu_attn.h"
+#include "cpu_convt.h"
+#include "cpu_par.h"
+#include "cpu_resize.h"
+#include "cpu_rnn.h"
 #include "model_internal.h"
 #include "scalar_ops.h"
-#include "cpu_par.h"
-#include "cpu_rnn.h"
-
 
 /* ---- the thread pool ----
  *
@@ -1583,6 +1584,8 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->conv_dw = cpu_conv_dw;
         be->attention = exec_cpu_attention;
         be->rnn = exec_cpu_rnn;
+        be->conv_transpose = exec_cpu_conv_transpose;
+        be->resample = exec_cpu_resample;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

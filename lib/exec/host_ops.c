@@ -1977,11 +1977,102 @@ static size_t vbytes(const xvalue_t *v) {
         return (size_t)v->celems * swarm_dtype_size(v->dtype);
 }
 
+/* ConvTranspose on the backend's kernel (the loader set hi[1] because it
+ * has one): the geometry of run_convt, on device buffers. */
+static int convt_on_backend(swarm_model_t *m, swarm_backend_t *be,
+                            const xnode_t *n, swarm_err_t *err) {
+        const xvalue_t *x = in_v(m, n, 0), *w = in_v(m, n, 1);
+        const xvalue_t *b = in_v(m, n, 2), *o = &m->vals[n->out];
+        int sd = (int)n->hi[0];
+        swarm_convt_t g;
+
+        memset(&g, 0, sizeof(g));
+        g.n = x->cshape[0];
+        g.c = x->cshape[1];
+        g.m = o->cshape[1];
+        g.group = n->group;
+        for (int d = 0; d < 3; d++) {
+                int s = d - (3 - sd);   /* the model's spatial dim */
+                g.in[d] = s >= 0 ? x->cshape[2 + s] : 1;
+                g.out[d] = s >= 0 ? o->cshape[2 + s] : 1;
+                g.k[d] = s >= 0 ? w->cshape[2 + s] : 1;
+                g.stride[d] = n->hp[d];
+                g.dil[d] = n->hp[3 + d];
+                g.pad[d] = n->hp[6 + d];
+        }
+        return be->conv_transpose(be, &g, x->dev, w->dev, b ? b->dev : NULL,
+                                  o->dev, err);
+}
+
+/* Resize on the backend's `resample` (the loader set hi[3]): the taps of
+ * make_taps as per-dim tables, NULL for the dims it copies. */
+static int resize_on_backend(swarm_model_t *m, swarm_backend_t *be,
+                             const xnode_t *n, swarm_err_t *err) {
+        const xvalue_t *x = in_v(m, n, 0), *o = &m->vals[n->out];
+        const xvalue_t *r = n->n_in > 1 ? in_v(m, n, 1) : NULL;
+        int nd = x->ndim, taps = n->hi[0] == 0 ? 1 : n->hi[0] == 1 ? 2 : 4;
+        int64_t *idx[SWARM_MAX_DIMS] = {NULL};
+        float *wt[SWARM_MAX_DIMS] = {NULL}, roi[2 * SWARM_MAX_DIMS];
+        int rc = SWARM_OK;
+
+        if (r && (rc = be->download(be, roi, r->dev,
+                                    (size_t)(2 * nd) * sizeof(float), err)))
+                return rc;
+        for (int d = 0; d < nd && !rc; d++) {
+                int64_t in = x->cshape[d], out = o->cshape[d];
+                int same = in == out;
+                /* out * taps entries: out is a dim of a resolved tensor */
+                idx[d] = malloc((size_t)(out * taps + 1) * sizeof(int64_t));
+                wt[d] = malloc((size_t)(out * taps + 1) * sizeof(float));
+                if (!idx[d] || !wt[d]) {
+                        rc = swarm_err_set(err, SWARM_ERR_NOMEM,
+                                           "out of memory");
+                        break;
+                }
+                for (int64_t i = 0; i < out; i++) {
+                        taps_t t;
+                        make_taps(n, r ? roi : NULL, nd, d, in, out, i, &t);
+                        for (int k = 0; k < taps; k++) {
+                                idx[d][i * taps + k] = k < t.n ? t.idx[k] : 0;
+                                wt[d][i * taps + k] =
+                                        k < t.n ? (float)t.w[k] : 0.0f;
+                                if (k != 0 && wt[d][i * taps + k] != 0.0f)
+                                        same = 0;
+                        }
+                        if (t.outside)
+                                idx[d][i * taps] = -1;
+                        if (t.outside || idx[d][i * taps] != i ||
+                            wt[d][i * taps] != 1.0f)
+                                same = 0;
+                }
+                if (same) {     /* copied as it is: no table */
+                        free(idx[d]);
+                        free(wt[d]);
+                        idx[d] = NULL;
+                        wt[d] = NULL;
+                }
+        }
+        if (!rc)
+                rc = be->resample(be, nd, x->cshape, o->cshape, taps,
+                                  (const int64_t *const *)idx,
+                                  (const float *const *)wt, n->act_beta,
+                                  x->dev, o->dev, err);
+        for (int d = 0; d < nd; d++) {
+                free(idx[d]);
+                free(wt[d]);
+        }
+        return rc;
+}
+
 int exec_host_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                   swarm_err_t *err) {
         void *p[64] = {NULL}, *pout[65] = {NULL};
         int rc = SWARM_OK, no = 1 + n->n_xo;
 
+        if (n->hk == HK_CONVT && n->hi[1] && be->conv_transpose)
+                return convt_on_backend(m, be, n, err);
+        if (n->hk == HK_RESIZE && n->hi[3] && be->resample)
+                return resize_on_backend(m, be, n, err);
         if (n->n_in > 64 || n->n_xo > 64)
                 return swarm_err_set(err, SWARM_ERR_STATE, "bad plan");
         if (be->host_mem) {

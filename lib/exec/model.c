@@ -73,12 +73,20 @@ int swarm_model_n_steps(const swarm_model_t *m) {
         return m->n_steps;
 }
 
+/* A live host-kernel node that does not run on a backend kernel instead
+ * (ConvTranspose, Resize: host_ops.c exec_host_run). */
+static int on_host(const xnode_t *n) {
+        return !n->dead && n->op == OP_HOST &&
+               !(n->hk == HK_CONVT && n->hi[1]) &&
+               !(n->hk == HK_RESIZE && n->hi[3]);
+}
+
 int swarm_model_n_host_steps(const swarm_model_t *m) {
         int n = 0;
         if (m->sh)
                 m = exec_shaped_first(m);
         for (int i = 0; m && i < m->n_nodes; i++)
-                n += !m->nodes[i].dead && m->nodes[i].op == OP_HOST;
+                n += on_host(&m->nodes[i]);
         return n;
 }
 
@@ -104,7 +112,7 @@ void swarm_model_host_summary(const swarm_model_t *m, char *buf,
         enum { GROUP_MAX = 1024 };
         int hs[GROUP_MAX], nh = 0, more = 0;
         for (int i = 0; i < m->n_nodes; i++) {
-                if (m->nodes[i].dead || m->nodes[i].op != OP_HOST)
+                if (!on_host(&m->nodes[i]))
                         continue;
                 if (nh < GROUP_MAX)
                         hs[nh++] = i;

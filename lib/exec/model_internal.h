@@ -118,10 +118,12 @@ enum hkernel {
         HK_RANGE,       /* in: start, limit, delta */
         HK_CONVT,       /* ConvTranspose: group; hp[0..2] strides, [3..5]
                            dilations, [6..8] begin pads, over 3 spatial
-                           dims (1 where absent); hi[0] spatial dims */
+                           dims (1 where absent); hi[0] spatial dims;
+                           hi[1] 1: on be->conv_transpose */
         HK_RESIZE,      /* hf[0..7] scales per dim (out / in), hi[0] mode
                            0 nearest 1 linear 2 cubic, hi[1] coordinate
-                           mode, hi[2] nearest mode, hf... see host_ops */
+                           mode, hi[2] nearest mode, hf... see host_ops;
+                           hi[3] 1: on be->resample */
         HK_HARDMAX,     /* axis */
         HK_PADM,        /* Pad reflect (hi[0] 1) / edge (2) / wrap (3):
                            hp[d] begin pad of dim d */

@@ -1465,6 +1465,8 @@ static int h_convt(OPARGS) {
                 n->hp[6 + d] = 0;
         }
         n->hi[0] = sd;
+        /* the backend's kernel where it has one (host_ops.c) */
+        n->hi[1] = m->be && m->be->conv_transpose;
         return to_host(n, HK_CONVT, 0);
 }
 
@@ -2048,6 +2050,11 @@ static int h_resize(OPARGS) {
                         if (sizes[i] < 0)
                                 return node_err(err, SWARM_ERR_INVALID, n,
                                                 "negative size");
+                        /* there is nothing to interpolate from */
+                        if (in == 0 && sizes[i] > 0)
+                                return node_err(err, SWARM_ERR_INVALID, n,
+                                                "resizing an empty dim to "
+                                                "%lld", (long long)sizes[i]);
                         o->shape[a] = sizes[i];
                         n->hf[a] = in ? (float)sizes[i] / (float)in : 1.0f;
                         n->hp[3] = 1;
@@ -2077,6 +2084,9 @@ static int h_resize(OPARGS) {
         } else {
                 n->n_in = 1;
         }
+        /* FLOAT32 on the backend's kernel where it has one (host_ops.c) */
+        n->hi[3] = m->be && m->be->resample &&
+                   x->dtype == SWARM_DTYPE_FLOAT32;
         return to_host(n, HK_RESIZE, 0);
 }
 
