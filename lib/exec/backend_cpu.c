@@ -14,6 +14,7 @@
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
 #include "model_internal.h"
+#include "cpu_gemm.h"
 #include "scalar_ops.h"
 
 
@@ -1553,6 +1554,80 @@ static int cpu_layer_norm(swarm_backend_t *be, const void *x,
         return SWARM_OK;
 }
 
+/* ---- packed constant operands (cpu_gemm.c) ---- */
+
+static int cpu_gemm_pack_be(swarm_backend_t *be, int side, int trans,
+                            int64_t groups, int64_t rows, int64_t k,
+                            const void *src, int64_t ld, void **packed,
+                            size_t *bytes, swarm_err_t *err) {
+        cpu_packed_t *p;
+        int rc = cpu_gemm_pack(cpu_gemm_best_isa(), side, trans, groups, rows,
+                               k, src, ld, &p, err);
+
+        (void)be;
+        *packed = rc ? NULL : p;
+        *bytes = rc ? 0 : p->bytes;
+        return rc;
+}
+
+static void cpu_gemm_pack_free_be(swarm_backend_t *be, void *packed) {
+        (void)be;
+        cpu_gemm_pack_free(packed);
+}
+
+/* Run a prepared job on the pool: one workspace per lane, allocated per
+ * call (a few hundred KiB at most; freed chunks are reused by malloc). */
+static int run_gemm_job(swarm_backend_t *be, cpu_gemm_job_t *j,
+                        swarm_err_t *err) {
+        int lanes = be->threads > 1 ? be->threads : 1;
+        int64_t per = cpu_gemm_ws_floats(j), macs;
+        int big = !swarm_mul_i64(j->m, j->n, &macs) &&
+                  !swarm_mul_i64(macs, j->k ? j->k : 1, &macs) &&
+                  !swarm_mul_i64(macs, j->groups, &macs) &&
+                  macs >= PAR_MIN_GEMM;
+
+        if (cpu_gemm_plan_parts(j, big ? lanes : 1) < 2)
+                big = 0;
+        j->ws = NULL;
+        j->ws_part = per;
+        if (per > 0) {
+                j->ws = aligned_alloc(64, (size_t)per * sizeof(float) *
+                                          (size_t)lanes);
+                if (!j->ws)
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "cpu: out of memory for a gemm "
+                                             "workspace");
+        }
+        par_run(be, big, cpu_gemm_part, j);
+        free(j->ws);
+        return SWARM_OK;
+}
+
+static int cpu_gemm_packed_be(swarm_backend_t *be, const swarm_gemm_t *g,
+                              const void *pa, const void *pb,
+                              swarm_err_t *err) {
+        cpu_gemm_job_t j;
+        int rc = cpu_gemm_job_gemm(&j, g, pa, pb, err);
+
+        if (rc || j.m == 0 || j.n == 0)
+                return rc;
+        return run_gemm_job(be, &j, err);
+}
+
+static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
+                              int64_t imgs, int64_t group, int64_t cout,
+                              const void *packed, const void *x,
+                              const void *bias, swarm_act_t act, float alpha,
+                              float beta, void *y, swarm_err_t *err) {
+        cpu_gemm_job_t j;
+        int rc = cpu_gemm_job_conv(&j, w, imgs, group, cout, packed, x, bias,
+                                   act, alpha, beta, y, err);
+
+        if (rc || j.m == 0 || j.n == 0)
+                return rc;
+        return run_gemm_job(be, &j, err);
+}
+
 static void cpu_destroy(swarm_backend_t *be) {
         cpu_backend_t *cb = (cpu_backend_t *)be;
 
@@ -1595,6 +1670,10 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = cpu_layer_norm;
         be->conv_dw = cpu_conv_dw;
+        be->gemm_pack = cpu_gemm_pack_be;
+        be->gemm_pack_free = cpu_gemm_pack_free_be;
+        be->gemm_packed = cpu_gemm_packed_be;
+        be->conv_packed = cpu_conv_packed_be;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }
