@@ -344,10 +344,20 @@ GEMM_INLINE void pack_image(float *restrict dst, const cpu_gemm_job_t *j,
                                 continue;
                         }
                         row = xc + r->xoff + iy * w->w;
-                        /* valid q: 0 <= ixs + q * sw < w */
-                        lo = ixs >= 0 ? 0 : (-ixs + sw - 1) / sw;
-                        hi = ixs > w->w - 1 ? 0
-                             : min64(len, (w->w - 1 - ixs) / sw + 1);
+                        /* valid q: 0 <= ixs + q * sw < w (divisions only
+                         * at the borders: they cost more than the copy) */
+                        lo = 0;
+                        hi = len;
+                        if (ixs < 0)
+                                lo = sw == 1 ? -ixs : (-ixs + sw - 1) / sw;
+                        if (ixs + (len - 1) * sw > w->w - 1)
+                                hi = ixs > w->w - 1 ? 0
+                                     : sw == 1 ? w->w - ixs
+                                     : (w->w - 1 - ixs) / sw + 1;
+                        if (lo > len)
+                                lo = len;
+                        if (hi > len)
+                                hi = len;
                         if (lo > hi)
                                 lo = hi;
                         for (int64_t q = 0; q < lo; q++)
@@ -724,6 +734,17 @@ int cpu_gemm_job_conv(cpu_gemm_job_t *jp, const swarm_window_t *w,
         j.pa = p;
         j.x = x;
         j.win = *w;
+        /* A 1x1 stride-1 unpadded window reads each plane as it is: one
+         * long row, so the packing copies runs of whole slivers instead of
+         * breaking at every output row. */
+        if (w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
+            !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
+            w->oh == w->h && w->ow == w->w) {
+                j.win.h = 1;
+                j.win.w = hw;
+                j.win.oh = 1;
+                j.win.ow = plane;
+        }
         j.x_img = ximg;
         j.x_grp = xgrp;
         j.c = y;

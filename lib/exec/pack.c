@@ -5,8 +5,7 @@
  * Runs after fusion (BatchNormalization is folded into the filters by
  * then) and before slot planning (a packed convolution needs no im2col
  * scratch).  What gets packed, and why (measured, bench/exec/README.md):
- * - Conv with group 1, or groups of at least CONV_PACK_MIN_MG filters:
- *   the filters become the A side, the image is read straight into B
+ * - Conv with group 1 (CONV_PACK_GROUPS): the filters become the A side, the image is read straight into B
  *   panels (no columns matrix).  Depthwise convolutions keep conv_dw.
  * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
  *   B is packed; A, the activations, is packed per call.
@@ -21,9 +20,12 @@
 #include "model_internal.h"
 #include "node_err.h"
 
-/* Filters per group from which a grouped convolution takes the packed path
- * (below it, each group's GEMM has fewer rows than one AVX-512 sliver). */
-#define CONV_PACK_MIN_MG 8
+/* Grouped convolutions stay on im2col + OpenBLAS: measured (1 thread,
+ * RegNet's groups of 8 and 16 filters, K 72-144, planes 7x7 to 56x56) the
+ * packed path ran 1.3-3.6x slower there, its packing being per output row
+ * while im2col copies whole shifted planes; with group 1 it ran 0.5-1.05x
+ * the old time (bench/exec/README.md). */
+#define CONV_PACK_GROUPS 1
 
 static int const_f32(const xvalue_t *v) {
         return v->kind == V_CONST && v->dtype == SWARM_DTYPE_FLOAT32 &&
@@ -46,7 +48,7 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                 if (be->conv_dw && n->win.n == 1 && mg == 1 &&
                     n->group == x->shape[1])
                         return SWARM_OK;        /* depthwise kernel */
-                if (n->group > 1 && mg < CONV_PACK_MIN_MG)
+                if (n->group > CONV_PACK_GROUPS)
                         return SWARM_OK;
                 if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
                     swarm_mul_i64(k, n->win.kw, &k))
