@@ -278,8 +278,10 @@ struct swarm_backend {
                          size_t *bytes, swarm_err_t *err);
         void (*gemm_pack_free)(swarm_backend_t *be, void *packed);
         /* gemm with op(A) given by pa (side 0) or op(B) by pb (side 1)
-         * instead of g->a / g->b (the other one NULL); g's m, n, k must
-         * match what was packed. */
+         * (the other one NULL); g's m, n, k must match what was packed.
+         * g->a / g->b may still point at the plain operand (or be NULL):
+         * the backend may use it instead for shapes where its packed
+         * kernel is the slower one. */
         int (*gemm_packed)(swarm_backend_t *be, const swarm_gemm_t *g,
                            const void *pa, const void *pb, swarm_err_t *err);
         /* Convolution of `imgs` images x ([imgs, group * w->n, h, w]) by

@@ -232,6 +232,28 @@ KERN_AVX512(5) KERN_AVX512(6) KERN_AVX512(7) KERN_AVX512(8)
 static const kern_fn kern_avx512[8] = {
         kern_avx512_1, kern_avx512_2, kern_avx512_3, kern_avx512_4,
         kern_avx512_5, kern_avx512_6, kern_avx512_7, kern_avx512_8};
+
+/* d[q] = lo <= q < hi ? s[q] : 0 for q < len, with masked loads (lanes
+ * outside [lo, hi) are never read) instead of the memset / memmove calls
+ * the compiler makes of the plain loops: packing copies runs of at most
+ * NR floats, too short for a call. */
+T_AVX512 static void run_copy512(float *restrict d, const float *s,
+                                 int64_t lo, int64_t hi, int64_t len) {
+        for (int64_t c = 0; c < len; c += 16) {
+                int64_t a = lo - c, b = hi - c, e = len - c;
+                unsigned keep = e >= 16 ? 0xffffu : (1u << e) - 1u;
+                unsigned valid = 0;
+                if (b > 0 && a < 16) {
+                        unsigned up = b >= 16 ? 0xffffu : (1u << b) - 1u;
+                        unsigned dn = a <= 0 ? 0xffffu
+                                      : 0xffffu & ~((1u << a) - 1u);
+                        valid = up & dn;
+                }
+                _mm512_mask_storeu_ps(
+                        d + c, (__mmask16)keep,
+                        _mm512_maskz_loadu_ps((__mmask16)valid, s + c));
+        }
+}
 #endif
 
 /* ---- packing ---- */
@@ -339,6 +361,12 @@ GEMM_INLINE void pack_image(float *restrict dst, const cpu_gemm_job_t *j,
                         int64_t len = r->len, lo, hi, sw = w->sw;
                         const float *row;
                         if (iy < 0 || iy >= w->h) {
+#if CPU_GEMM_X86
+                                if (nr == 32) {
+                                        run_copy512(d, xc, 0, 0, len);
+                                        continue;
+                                }
+#endif
                                 for (int64_t q = 0; q < len; q++)
                                         d[q] = 0.0f;
                                 continue;
@@ -360,6 +388,13 @@ GEMM_INLINE void pack_image(float *restrict dst, const cpu_gemm_job_t *j,
                                 hi = len;
                         if (lo > hi)
                                 lo = hi;
+#if CPU_GEMM_X86
+                        if (nr == 32 && sw == 1) {
+                                /* only the AVX-512 driver has nr 32 */
+                                run_copy512(d, row + ixs, lo, hi, len);
+                                continue;
+                        }
+#endif
                         for (int64_t q = 0; q < lo; q++)
                                 d[q] = 0.0f;
                         if (sw == 1)

@@ -11,8 +11,8 @@
  *   B is packed; A, the activations, is packed per call.
  * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
  * The packed copy is owned by the node (freed with the model) and counted
- * in swarm_model_work_fixed_bytes; a weight that only the packed node
- * reads is not uploaded at all, so the plan holds one copy of it.
+ * in swarm_model_work_fixed_bytes; filters that only the packed
+ * convolution reads are not uploaded at all, so the plan holds one copy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +108,12 @@ int exec_pack_weights(swarm_model_t *m, swarm_err_t *err) {
                 if (!n->packed)
                         continue;
                 m->packed_bytes += n->packed_bytes;
-                /* Nobody else reads the plain copy: do not upload it. */
+                /* Nobody else reads the plain filters: do not upload them.
+                 * (A Gemm / MatMul keeps its B: small products run on the
+                 * backend's plain gemm, see backend_cpu.c.) */
                 w = &m->vals[n->in[1]];
-                if (refs[n->in[1]] == 1 && !w->is_output) {
+                if (n->op == OP_CONV && refs[n->in[1]] == 1 &&
+                    !w->is_output) {
                         w->n_uses = 0;
                         w->last_use = -1;
                 }
