@@ -26,6 +26,13 @@
  * while im2col copies whole shifted planes; with group 1 it ran 0.5-1.05x
  * the old time (bench/exec/README.md). */
 #define CONV_PACK_GROUPS 1
+/* The packing copies one output row at a time, so narrow planes with few
+ * filters to share each packed value lost to im2col + OpenBLAS (the
+ * fashion CNN, 1 thread: 32 filters x 28 columns 1.5-2x, 64 x 14
+ * 1.0-1.4x slower) while every ResNet-18 layer (64 x 112 ... 512 x 7,
+ * >= 3584) ran 0.5-1.0x the old time: pack when filters x output columns
+ * reach this.  1x1 stride-1 windows pack whole planes and always qualify. */
+#define CONV_PACK_MIN_MW 2048
 
 static int const_f32(const xvalue_t *v) {
         return v->kind == V_CONST && v->dtype == SWARM_DTYPE_FLOAT32 &&
@@ -49,6 +56,12 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                     n->group == x->shape[1])
                         return SWARM_OK;        /* depthwise kernel */
                 if (n->group > CONV_PACK_GROUPS)
+                        return SWARM_OK;
+                if (!(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
+                      n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
+                      !n->win.pad_b && !n->win.pad_r) &&
+                    (n->win.ow < 1 ||
+                     mg < (CONV_PACK_MIN_MW + n->win.ow - 1) / n->win.ow))
                         return SWARM_OK;
                 if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
                     swarm_mul_i64(k, n->win.kw, &k))
