@@ -6,7 +6,8 @@
  * --inputs, every input I is DIR/input_I.npy (a model-family case: token
  * ids, images ...) with its rows repeated to the batch size.  Each batch
  * size is warmed up, then run for at least ~0.5 s.  Prints one line per
- * batch: "batch=B ms_per_run=T rows_per_s=R".
+ * batch: "batch=B ms_per_run=T rows_per_s=R".  BENCH_CPU_TIME=1 times
+ * with the process's CPU time (see now_s).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,13 @@
 /* OpenBLAS: which kernel set its dispatch picked (OPENBLAS_CORETYPE). */
 char *openblas_get_corename(void);
 
+/* BENCH_CPU_TIME=1: the process's CPU time instead of the wall clock,
+ * steadier for one-thread runs on a loaded machine (others' work on the
+ * cores then does not count, only its cache pressure does). */
 static double now_s(void) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(getenv("BENCH_CPU_TIME") ? CLOCK_PROCESS_CPUTIME_ID
+                                               : CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

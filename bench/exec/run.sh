@@ -7,7 +7,8 @@
 # fixtures of tests/fixtures/families, made with the local wheels on first
 # use) or all (default).  BENCH_ONLY: an extended regex; only models whose
 # name matches run.  BENCH_THREADS: thread counts (default "1 2");
-# BENCH_FAMILY_BATCHES: batch sizes of the families (default "1 16 64").
+# BENCH_FAMILY_BATCHES: batch sizes of the families (default "1 16 64");
+# BENCH_BATCHES: those of the MLPs and the CNN (default "1 16 64 256 1024").
 # BENCH_BASE: the build folder of another bench_exec (say, the commit
 # before a change): it is timed on the same cells right after ours, and two
 # more columns show its time and ort/base, so before and after come from
@@ -17,7 +18,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/exec"
 build=${1:-$root/build-bench}
 set_=${BENCH_SET:-all}
-batches="1 16 64 256 1024"
+batches=${BENCH_BATCHES:-1 16 64 256 1024}
 family_batches=${BENCH_FAMILY_BATCHES:-1 16 64}
 if [ ! -x "$build/bench/exec/bench_exec" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -378,6 +378,41 @@ struct swarm_backend {
                         float extrapolation, const void *x, void *y,
                         swarm_err_t *err);
 
+        /* ---- constant operands packed once (optional) ----
+         * A backend with its own GEMM packs a layer's weights at load into
+         * the layout its kernels read, so no run re-packs them.  All four
+         * are NULL where the backend has none (the executor then keeps the
+         * gemm / im2col paths); CUDA leaves them NULL.
+         *
+         * gemm_pack: side 0 packs op(A), `rows` = m, element (i, p) at
+         * src[i * ld + p] (trans 0) or src[p * ld + i] (trans 1), `groups`
+         * such matrices rows * ld floats apart (a grouped convolution's
+         * filters; trans 0 only); side 1 packs op(B), `rows` = n, element
+         * (p, j) at src[p * ld + j] (trans 0) or src[j * ld + p] (trans 1),
+         * groups 1.  src is host memory.  *bytes receives the size held. */
+        int (*gemm_pack)(swarm_backend_t *be, int side, int trans,
+                         int64_t groups, int64_t rows, int64_t k,
+                         const void *src, int64_t ld, void **packed,
+                         size_t *bytes, swarm_err_t *err);
+        void (*gemm_pack_free)(swarm_backend_t *be, void *packed);
+        /* gemm with op(A) given by pa (side 0) or op(B) by pb (side 1)
+         * (the other one NULL); g's m, n, k must match what was packed.
+         * g->a / g->b may still point at the plain operand (or be NULL):
+         * the backend may use it instead for shapes where its packed
+         * kernel is the slower one. */
+        int (*gemm_packed)(swarm_backend_t *be, const swarm_gemm_t *g,
+                           const void *pa, const void *pb, swarm_err_t *err);
+        /* Convolution of `imgs` images x ([imgs, group * w->n, h, w]) by
+         * filters packed as side 0 with `group` groups of rows = cout /
+         * group and k = w->n * kh * kw, plus bias[cout] (may be NULL), then
+         * act(alpha, beta), into y ([imgs, cout, oh, ow]); padding reads
+         * as 0.  No columns matrix: the kernel reads the image itself. */
+        int (*conv_packed)(swarm_backend_t *be, const swarm_window_t *w,
+                           int64_t imgs, int64_t group, int64_t cout,
+                           const void *packed, const void *x,
+                           const void *bias, swarm_act_t act, float alpha,
+                           float beta, void *y, swarm_err_t *err);
+
         void (*destroy)(swarm_backend_t *be);
 };
 

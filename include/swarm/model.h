@@ -129,7 +129,8 @@ int64_t swarm_model_fixed_rows(const swarm_model_t *m);
 
 /* Working memory of one run: intermediate buffers (after reuse planning)
  * grow by work_row_bytes per batch row on top of work_fixed_bytes (buffers
- * of unbatched values and the convolution scratch).  Weights and the
+ * of unbatched values, the convolution scratch and the copies of weights
+ * a backend packed for its own GEMM).  The weights themselves and the
  * caller's inputs are not included.  A worker sizes batches to a budget
  * with rows <= (budget - fixed) / row_bytes. */
 size_t swarm_model_work_row_bytes(const swarm_model_t *m);

@@ -27,8 +27,11 @@ void swarm_model_destroy(swarm_model_t *m) {
                 if (v->kind == V_CONST && v->dev)
                         m->be->free_buf(m->be, v->dev);
         }
-        for (int i = 0; i < m->n_nodes; i++)
+        for (int i = 0; i < m->n_nodes; i++) {
+                if (m->nodes[i].packed)
+                        m->be->gemm_pack_free(m->be, m->nodes[i].packed);
                 exec_node_free(&m->nodes[i]);
+        }
         if (m->scratch.dev)
                 m->be->free_buf(m->be, m->scratch.dev);
         for (int i = 0; m->slots && i < m->n_slots; i++)
@@ -315,7 +318,8 @@ size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
 }
 
 size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
-        return (size_t)m->scratch_elems * sizeof(float) + slot_bytes(m, 0);
+        return (size_t)m->scratch_elems * sizeof(float) + slot_bytes(m, 0) +
+               m->packed_bytes;
 }
 
 /* Element strides of `v` broadcast to an output of `nd` dims (0 where
@@ -372,6 +376,8 @@ static int run_gemm(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                         g.m = o->cshape[0];
                 if (c)
                         g.bias_mode = bias_mode(c, g.m, g.n);
+                if (n->packed)
+                        return be->gemm_packed(be, &g, NULL, n->packed, err);
                 return be->gemm(be, &g, err);
         }
         {
@@ -503,6 +509,13 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                    b ? b->dev : NULL, n->act, n->act_alpha,
                                    n->act_beta, o->dev, err);
         }
+        /* Filters packed at load: the image is read straight into the
+         * GEMM's panels. */
+        if (n->packed)
+                return be->conv_packed(be, &win, imgs, n->group, mout,
+                                       n->packed, x->dev, b ? b->dev : NULL,
+                                       n->act, n->act_alpha, n->act_beta,
+                                       o->dev, err);
         if (n->chunk > 1 && be->im2col_imgs)
                 return run_conv_chunked(m, be, n, err);
         memset(&g, 0, sizeof(g));

@@ -194,6 +194,10 @@ typedef struct xnode {
         /* OP_CONV: images per im2col + GEMM (1: the per-image path); the
          * scratch then holds the columns and the product of a chunk. */
         int64_t chunk;
+        /* OP_CONV / OP_GEMM / OP_MATMUL: the constant operand packed by
+         * the backend's gemm_pack (pack.c; NULL: the plain path) */
+        void *packed;
+        size_t packed_bytes;
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];
@@ -235,6 +239,7 @@ struct swarm_model {
         int n_slots;
         xslot_t scratch;        /* im2col columns, sized at load */
         int64_t scratch_elems;
+        size_t packed_bytes;    /* all nodes' packed operands */
         int64_t cap_rows;       /* rows the buffers are sized for */
         int64_t cur_rows;       /* rows the cshapes are resolved for */
         /* Loading only: directory external tensor data is read from
@@ -315,6 +320,9 @@ int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
                    int ndim, const int64_t *shape, void *host);
 /* Fold BatchNormalization into Conv/Gemm, fuse bias and activations. */
 void exec_fuse(swarm_model_t *m);
+/* pack.c: pack constant GEMM operands (after exec_fuse, before slot
+ * planning) where the backend has gemm_pack. */
+int exec_pack_weights(swarm_model_t *m, swarm_err_t *err);
 
 /* model.c: run one live node on `be` with values' dev and cshape set. */
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,

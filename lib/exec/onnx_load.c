@@ -1005,7 +1005,8 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 }
         }
         exec_fuse(m);
-        if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
+        if ((rc = exec_pack_weights(m, err)) || (rc = plan_slots(m, err)) ||
+            (rc = upload_consts(m, err)))
                 goto out;
 
         m->in_io = calloc((size_t)m->n_in + 1, sizeof(swarm_model_io_t));

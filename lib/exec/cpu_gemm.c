@@ -1,0 +1,866 @@
+/*
+ * cpu_gemm.c - packed single-precision GEMM and implicit-im2col
+ * convolution for the CPU backend (see cpu_gemm.h).
+ *
+ * BLIS / GotoBLAS structure: C is computed in MR x NR tiles by a
+ * register-blocked micro-kernel that reads an MR-row sliver of A and an
+ * NR-column sliver of B, both packed k-major (MR or NR floats per k step)
+ * so every load is contiguous.  K runs in KC blocks (an A sliver of
+ * MR x KC stays in L1 while the kernel walks the B block), columns in NC
+ * blocks (the packed KC x NC block of B stays in L2).  The constant side is
+ * packed once at load with the whole K per sliver, so a block is just an
+ * offset into it.
+ *
+ * The micro-kernels are compiled per ISA with target attributes and chosen
+ * at run time, so the build stays baseline x86-64; the drivers around them
+ * are compiled per ISA too (an always_inline body instantiated in each), so
+ * the packing copies and the fused epilogue vectorise as wide as the
+ * kernel.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_gemm.h"
+#include "scalar_ops.h"
+#include "swarm/tensor.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CPU_GEMM_X86 1
+#include <immintrin.h>
+#else
+#define CPU_GEMM_X86 0
+#endif
+
+/* Block sizes, in floats.  KC: an 8 x 256 A sliver is 8 KiB (L1 is 32-48
+ * KiB on the targets), a 256 x 32 B sliver 32 KiB; NC: the packed B block
+ * is 256 x 512 floats = 512 KiB, inside the 1-2 MiB L2 of Zen 4 and
+ * Sapphire Rapids; MC (A packed per call): 240 rows = 240 KiB, a multiple
+ * of every MR (4, 6, 8). */
+#define KC 256
+#define NC 512
+#define MC 240
+#define MR_MAX 8
+#define NR_MAX 32
+
+static const struct {
+        int mr, nr;
+} geo[CPU_ISA_COUNT] = {{4, 16}, {6, 16}, {8, 32}};
+
+int cpu_gemm_isa_ok(cpu_isa_t isa) {
+        switch (isa) {
+        case CPU_ISA_C:
+                return 1;
+#if CPU_GEMM_X86
+        case CPU_ISA_AVX2:
+                return __builtin_cpu_supports("avx2") &&
+                       __builtin_cpu_supports("fma");
+        case CPU_ISA_AVX512:
+                return __builtin_cpu_supports("avx512f");
+#endif
+        default:
+                return 0;
+        }
+}
+
+cpu_isa_t cpu_gemm_best_isa(void) {
+        if (cpu_gemm_isa_ok(CPU_ISA_AVX512))
+                return CPU_ISA_AVX512;
+        if (cpu_gemm_isa_ok(CPU_ISA_AVX2))
+                return CPU_ISA_AVX2;
+        return CPU_ISA_C;
+}
+
+static inline int64_t min64(int64_t a, int64_t b) {
+        return a < b ? a : b;
+}
+
+static inline int64_t round_up(int64_t v, int64_t to) {
+        return (v + to - 1) / to * to;
+}
+
+/* ---- micro-kernels ----
+ * kern(k, a, b, c, ldc, acc): the rows x NR tile c (row stride ldc) =
+ * (acc ? c : 0) + sum over p < k of a[p * MR + r] * b[p * NR + q].  One
+ * function per row count so the edge rows of M do not pay for a full MR
+ * (M = 1 is a GEMV over the packed weights). */
+typedef void (*kern_fn)(int64_t k, const float *restrict a,
+                        const float *restrict b, float *restrict c,
+                        int64_t ldc, int acc);
+
+#define GEMM_INLINE static inline __attribute__((always_inline))
+
+GEMM_INLINE void kern_c_body(int rows, int64_t k, const float *restrict a,
+                             const float *restrict b, float *restrict c,
+                             int64_t ldc, int acc) {
+        float t[4][16];
+
+        memset(t, 0, sizeof(t));
+        for (int64_t p = 0; p < k; p++) {
+                const float *bp = b + p * 16;
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                        float ar = a[p * 4 + r];
+                        if (r >= rows)
+                                break;
+                        for (int q = 0; q < 16; q++)
+                                t[r][q] += ar * bp[q];
+                }
+        }
+        for (int r = 0; r < rows; r++)
+                for (int q = 0; q < 16; q++)
+                        c[r * ldc + q] = acc ? c[r * ldc + q] + t[r][q]
+                                             : t[r][q];
+}
+
+#define KERN_C(R)                                                         \
+        static void kern_c_##R(int64_t k, const float *restrict a,        \
+                               const float *restrict b, float *restrict c,\
+                               int64_t ldc, int acc) {                    \
+                kern_c_body(R, k, a, b, c, ldc, acc);                     \
+        }
+KERN_C(1) KERN_C(2) KERN_C(3) KERN_C(4)
+static const kern_fn kern_c[4] = {kern_c_1, kern_c_2, kern_c_3, kern_c_4};
+
+#if CPU_GEMM_X86
+#define T_AVX2 __attribute__((target("avx2,fma")))
+#define T_AVX512 __attribute__((target("avx512f,fma,avx2")))
+
+GEMM_INLINE T_AVX2 void kern_avx2_body(int rows, int64_t k,
+                                       const float *restrict a,
+                                       const float *restrict b,
+                                       float *restrict c, int64_t ldc,
+                                       int acc) {
+        __m256 c0[6], c1[6];
+
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+                c0[r] = _mm256_setzero_ps();
+                c1[r] = _mm256_setzero_ps();
+        }
+        for (int64_t p = 0; p < k; p++) {
+                __m256 b0 = _mm256_loadu_ps(b);
+                __m256 b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+                for (int r = 0; r < 6; r++) {
+                        if (r < rows) {
+                                __m256 ar = _mm256_broadcast_ss(a + r);
+                                c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+                                c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+                        }
+                }
+                a += 6;
+                b += 16;
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+                if (r < rows) {
+                        float *cr = c + r * ldc;
+                        if (acc) {
+                                c0[r] = _mm256_add_ps(c0[r],
+                                                      _mm256_loadu_ps(cr));
+                                c1[r] = _mm256_add_ps(
+                                        c1[r], _mm256_loadu_ps(cr + 8));
+                        }
+                        _mm256_storeu_ps(cr, c0[r]);
+                        _mm256_storeu_ps(cr + 8, c1[r]);
+                }
+        }
+}
+
+#define KERN_AVX2(R)                                                      \
+        T_AVX2 static void kern_avx2_##R(int64_t k, const float *restrict a,\
+                                         const float *restrict b,         \
+                                         float *restrict c, int64_t ldc,  \
+                                         int acc) {                       \
+                kern_avx2_body(R, k, a, b, c, ldc, acc);                  \
+        }
+KERN_AVX2(1) KERN_AVX2(2) KERN_AVX2(3) KERN_AVX2(4) KERN_AVX2(5)
+KERN_AVX2(6)
+static const kern_fn kern_avx2[6] = {kern_avx2_1, kern_avx2_2, kern_avx2_3,
+                                     kern_avx2_4, kern_avx2_5, kern_avx2_6};
+
+GEMM_INLINE T_AVX512 void kern_avx512_body(int rows, int64_t k,
+                                           const float *restrict a,
+                                           const float *restrict b,
+                                           float *restrict c, int64_t ldc,
+                                           int acc) {
+        __m512 c0[8], c1[8];
+
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+                c0[r] = _mm512_setzero_ps();
+                c1[r] = _mm512_setzero_ps();
+        }
+        for (int64_t p = 0; p < k; p++) {
+                __m512 b0 = _mm512_loadu_ps(b);
+                __m512 b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < 8; r++) {
+                        if (r < rows) {
+                                __m512 ar = _mm512_set1_ps(a[r]);
+                                c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+                                c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+                        }
+                }
+                a += 8;
+                b += 32;
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+                if (r < rows) {
+                        float *cr = c + r * ldc;
+                        if (acc) {
+                                c0[r] = _mm512_add_ps(c0[r],
+                                                      _mm512_loadu_ps(cr));
+                                c1[r] = _mm512_add_ps(
+                                        c1[r], _mm512_loadu_ps(cr + 16));
+                        }
+                        _mm512_storeu_ps(cr, c0[r]);
+                        _mm512_storeu_ps(cr + 16, c1[r]);
+                }
+        }
+}
+
+#define KERN_AVX512(R)                                                    \
+        T_AVX512 static void kern_avx512_##R(                             \
+                int64_t k, const float *restrict a, const float *restrict b,\
+                float *restrict c, int64_t ldc, int acc) {                \
+                kern_avx512_body(R, k, a, b, c, ldc, acc);                \
+        }
+KERN_AVX512(1) KERN_AVX512(2) KERN_AVX512(3) KERN_AVX512(4)
+KERN_AVX512(5) KERN_AVX512(6) KERN_AVX512(7) KERN_AVX512(8)
+static const kern_fn kern_avx512[8] = {
+        kern_avx512_1, kern_avx512_2, kern_avx512_3, kern_avx512_4,
+        kern_avx512_5, kern_avx512_6, kern_avx512_7, kern_avx512_8};
+
+/* d[q] = lo <= q < hi ? s[q] : 0 for q < len, with masked loads (lanes
+ * outside [lo, hi) are never read) instead of the memset / memmove calls
+ * the compiler makes of the plain loops: packing copies runs of at most
+ * NR floats, too short for a call. */
+T_AVX512 static void run_copy512(float *restrict d, const float *s,
+                                 int64_t lo, int64_t hi, int64_t len) {
+        for (int64_t c = 0; c < len; c += 16) {
+                int64_t a = lo - c, b = hi - c, e = len - c;
+                unsigned keep = e >= 16 ? 0xffffu : (1u << e) - 1u;
+                unsigned valid = 0;
+                if (b > 0 && a < 16) {
+                        unsigned up = b >= 16 ? 0xffffu : (1u << b) - 1u;
+                        unsigned dn = a <= 0 ? 0xffffu
+                                      : 0xffffu & ~((1u << a) - 1u);
+                        valid = up & dn;
+                }
+                _mm512_mask_storeu_ps(
+                        d + c, (__mmask16)keep,
+                        _mm512_maskz_loadu_ps((__mmask16)valid, s + c));
+        }
+}
+#endif
+
+/* ---- packing ---- */
+
+/* An A block: rows x kc of element (i, p) = a[i * rs + p * ks], into
+ * slivers of mr rows (kc * mr floats each), zero rows past `rows`. */
+GEMM_INLINE void pack_a(float *restrict dst, const float *restrict a,
+                        int64_t rs, int64_t ks, int64_t rows, int64_t kc,
+                        int mr) {
+        for (int64_t s = 0; s < rows; s += mr) {
+                float *d = dst + s / mr * kc * mr;
+                int64_t h = min64(mr, rows - s);
+                for (int64_t r = 0; r < h; r++) {
+                        const float *src = a + (s + r) * rs;
+                        if (ks == 1)
+                                for (int64_t p = 0; p < kc; p++)
+                                        d[p * mr + r] = src[p];
+                        else
+                                for (int64_t p = 0; p < kc; p++)
+                                        d[p * mr + r] = src[p * ks];
+                }
+                for (int64_t r = h; r < mr; r++)
+                        for (int64_t p = 0; p < kc; p++)
+                                d[p * mr + r] = 0.0f;
+        }
+}
+
+/* A B block: kc x cols of element (p, j) = b[p * ks + j * cs], into
+ * slivers of nr columns. */
+GEMM_INLINE void pack_b(float *restrict dst, const float *restrict b,
+                        int64_t ks, int64_t cs, int64_t cols, int64_t kc,
+                        int nr) {
+        for (int64_t s = 0; s < cols; s += nr) {
+                float *d = dst + s / nr * kc * nr;
+                int64_t w = min64(nr, cols - s);
+                for (int64_t p = 0; p < kc; p++) {
+                        const float *src = b + p * ks + s * cs;
+                        float *dp = d + p * nr;
+                        int64_t q = 0;
+                        if (cs == 1)
+                                for (; q < w; q++)
+                                        dp[q] = src[q];
+                        else
+                                for (; q < w; q++)
+                                        dp[q] = src[q * cs];
+                        for (; q < nr; q++)
+                                dp[q] = 0.0f;
+                }
+        }
+}
+
+/* A stretch of packed columns that is one output row of one image and
+ * inside one sliver: its input pixels for a tap are one strided row. */
+typedef struct run {
+        int64_t dst;            /* sliver * kc * nr + lane, kc applied late */
+        int64_t sliver, lane, len;
+        int64_t xoff;           /* image offset in x */
+        int64_t iy0, ix0;       /* input coordinates of tap (0, 0) */
+} run_t;
+
+/* Split columns [j0, j0 + nc) into runs (at most nc). */
+static int64_t image_runs(const cpu_gemm_job_t *j, int64_t j0, int64_t nc,
+                          int nr, run_t *runs) {
+        const swarm_window_t *w = &j->win;
+        int64_t cnt = 0, col = j0, end = j0 + nc;
+
+        while (col < end) {
+                int64_t img = col / j->plane, p = col % j->plane;
+                int64_t oy = p / w->ow, ox = p % w->ow;
+                int64_t off = col - j0, lane = off % nr;
+                int64_t len = min64(w->ow - ox, end - col);
+                run_t *r = &runs[cnt++];
+                len = min64(len, nr - lane);
+                r->sliver = off / nr;
+                r->lane = lane;
+                r->len = len;
+                r->xoff = img * j->x_img;
+                r->iy0 = oy * w->sh - w->pad_t;
+                r->ix0 = ox * w->sw - w->pad_l;
+                col += len;
+        }
+        return cnt;
+}
+
+/* The B block rows [pc, pc + kc) x the runs' columns, read straight from
+ * the image x (one channel group): row p is tap (c, ky, kx); padding and
+ * the lanes past the last column read as 0. */
+GEMM_INLINE void pack_image(float *restrict dst, const cpu_gemm_job_t *j,
+                            const float *restrict x, const run_t *runs,
+                            int64_t n_runs, int64_t nc, int64_t pc,
+                            int64_t kc, int nr) {
+        const swarm_window_t *w = &j->win;
+        int64_t taps = w->kh * w->kw, hw = w->h * w->w;
+        int64_t tail = nc % nr, last = nc / nr;
+
+        for (int64_t p = 0; p < kc; p++) {
+                int64_t kk = pc + p, ch = kk / taps, t = kk % taps;
+                int64_t dy = t / w->kw * w->dh, dx = t % w->kw * w->dw;
+                const float *xc = x + ch * hw;
+                for (int64_t ri = 0; ri < n_runs; ri++) {
+                        const run_t *r = &runs[ri];
+                        float *d = dst + r->sliver * kc * nr + p * nr +
+                                   r->lane;
+                        int64_t iy = r->iy0 + dy, ixs = r->ix0 + dx;
+                        int64_t len = r->len, lo, hi, sw = w->sw;
+                        const float *row;
+                        if (iy < 0 || iy >= w->h) {
+#if CPU_GEMM_X86
+                                if (nr == 32) {
+                                        run_copy512(d, xc, 0, 0, len);
+                                        continue;
+                                }
+#endif
+                                for (int64_t q = 0; q < len; q++)
+                                        d[q] = 0.0f;
+                                continue;
+                        }
+                        row = xc + r->xoff + iy * w->w;
+                        /* valid q: 0 <= ixs + q * sw < w (divisions only
+                         * at the borders: they cost more than the copy) */
+                        lo = 0;
+                        hi = len;
+                        if (ixs < 0)
+                                lo = sw == 1 ? -ixs : (-ixs + sw - 1) / sw;
+                        if (ixs + (len - 1) * sw > w->w - 1)
+                                hi = ixs > w->w - 1 ? 0
+                                     : sw == 1 ? w->w - ixs
+                                     : (w->w - 1 - ixs) / sw + 1;
+                        if (lo > len)
+                                lo = len;
+                        if (hi > len)
+                                hi = len;
+                        if (lo > hi)
+                                lo = hi;
+#if CPU_GEMM_X86
+                        if (nr == 32 && sw == 1) {
+                                /* only the AVX-512 driver has nr 32 */
+                                run_copy512(d, row + ixs, lo, hi, len);
+                                continue;
+                        }
+#endif
+                        for (int64_t q = 0; q < lo; q++)
+                                d[q] = 0.0f;
+                        if (sw == 1)
+                                for (int64_t q = lo; q < hi; q++)
+                                        d[q] = row[ixs + q];
+                        else
+                                for (int64_t q = lo; q < hi; q++)
+                                        d[q] = row[ixs + q * sw];
+                        for (int64_t q = hi; q < len; q++)
+                                d[q] = 0.0f;
+                }
+                if (tail)
+                        for (int64_t q = tail; q < nr; q++)
+                                dst[last * kc * nr + p * nr + q] = 0.0f;
+        }
+}
+
+/* ---- epilogue ---- */
+
+/* r[t] = act(alpha * r[t] + bc + beta * bv[t]) over cnt values; `act` is
+ * a constant at every call site, so swarm_act_scalar's switch folds and
+ * the loop vectorises. */
+GEMM_INLINE void epi_loop(swarm_act_t act, float *restrict r, int64_t cnt,
+                          float alpha, float bc, const float *restrict bv,
+                          float beta, float aa, float ab) {
+        if (bv)
+                for (int64_t t = 0; t < cnt; t++)
+                        r[t] = swarm_act_scalar(act, aa, ab,
+                                                alpha * r[t] + bc +
+                                                beta * bv[t]);
+        else
+                for (int64_t t = 0; t < cnt; t++)
+                        r[t] = swarm_act_scalar(act, aa, ab,
+                                                alpha * r[t] + bc);
+}
+
+/* The epilogue of cnt contiguous values of row i (of group g), columns
+ * [col, col + cnt), at r. */
+GEMM_INLINE void epi_row(const cpu_gemm_job_t *j, const float *bias,
+                         float *r, int64_t i, int64_t col, int64_t cnt) {
+        float bc = 0.0f, beta = j->beta;
+        const float *bv = NULL;
+
+        switch (bias ? j->bias_mode : SWARM_BIAS_NONE) {
+        case SWARM_BIAS_SCALAR: bc = beta * bias[0]; break;
+        case SWARM_BIAS_COL: bc = beta * bias[i]; break;
+        case SWARM_BIAS_ROW: bv = bias + col; break;
+        case SWARM_BIAS_FULL: bv = bias + i * j->n + col; break;
+        default: break;
+        }
+        switch (j->act) {
+#define EPI_CASE(A)                                                       \
+        case A:                                                           \
+                epi_loop(A, r, cnt, j->alpha, bc, bv, beta, j->act_alpha, \
+                         j->act_beta);                                    \
+                break;
+        EPI_CASE(SWARM_ACT_NONE)
+        EPI_CASE(SWARM_ACT_RELU)
+        EPI_CASE(SWARM_ACT_CLIP)
+        EPI_CASE(SWARM_ACT_LEAKY_RELU)
+        EPI_CASE(SWARM_ACT_SIGMOID)
+        EPI_CASE(SWARM_ACT_SILU)
+        EPI_CASE(SWARM_ACT_HARDSWISH)
+        EPI_CASE(SWARM_ACT_HARDSIGMOID)
+#undef EPI_CASE
+        default:
+                for (int64_t t = 0; t < cnt; t++)
+                        r[t] = swarm_act_scalar(
+                                j->act, j->act_alpha, j->act_beta,
+                                j->alpha * r[t] + bc +
+                                (bv ? beta * bv[t] : 0.0f));
+                break;
+        }
+}
+
+/* ---- the driver ---- */
+
+/* One tile: rows [i, i + mr) of group g's band cg, columns [col, col +
+ * nr).  A full tile inside one image goes straight to C; edge tiles go
+ * through a small buffer. */
+GEMM_INLINE void tile(const cpu_gemm_job_t *j, const kern_fn *kern,
+                      int MR, int NR, float *cg, const float *bias,
+                      int64_t i, int64_t col, int64_t mr, int64_t nr,
+                      const float *a, const float *b, int64_t kc, int first,
+                      int last) {
+        int64_t p = col % j->plane;
+        float tmp[MR_MAX * NR_MAX];
+
+        if (mr == MR && nr == NR && p + NR <= j->plane) {
+                float *d = cg + col / j->plane * j->c_img + p + i * j->ldc;
+                kern[MR - 1](kc, a, b, d, j->ldc, !first);
+                if (last)
+                        for (int64_t r = 0; r < MR; r++)
+                                epi_row(j, bias, d + r * j->ldc, i + r, col,
+                                        NR);
+                return;
+        }
+        kern[mr - 1](kc, a, b, tmp, NR, 0);
+        for (int64_t r = 0; r < mr; r++) {
+                int64_t q = 0;
+                while (q < nr) {
+                        int64_t c = col + q, pp = c % j->plane;
+                        int64_t cnt = min64(nr - q, j->plane - pp);
+                        float *d = cg + c / j->plane * j->c_img + pp +
+                                   (i + r) * j->ldc;
+                        const float *s = tmp + r * NR + q;
+                        if (first)
+                                for (int64_t t = 0; t < cnt; t++)
+                                        d[t] = s[t];
+                        else
+                                for (int64_t t = 0; t < cnt; t++)
+                                        d[t] += s[t];
+                        if (last)
+                                epi_row(j, bias, d, i + r, c, cnt);
+                        q += cnt;
+                }
+        }
+}
+
+GEMM_INLINE void drive(const cpu_gemm_job_t *j, int64_t m0, int64_t m1,
+                       int64_t n0, int64_t n1, float *ws, int MR, int NR,
+                       const kern_fn *kern) {
+        float *bbuf = ws;
+        float *abuf = ws + (j->pb ? 0 : (int64_t)KC * NC);
+        run_t runs[NC];
+        int64_t k = j->k;
+
+        for (int64_t jc = n0; jc < n1; jc += NC) {
+                int64_t nc = min64(NC, n1 - jc), n_runs = 0;
+                if (j->x)
+                        n_runs = image_runs(j, jc, nc, NR, runs);
+                for (int64_t g = 0; g < j->groups; g++) {
+                        float *cg = j->c + g * j->m * j->ldc;
+                        const float *bias = j->bias;
+                        int64_t pc = 0;
+                        if (bias && j->bias_mode == SWARM_BIAS_COL)
+                                bias += g * j->m;
+                        do {
+                                int64_t kc = min64(KC, k - pc);
+                                int first = pc == 0, last = pc + kc >= k;
+                                const float *bblk;
+                                int64_t bstr;
+                                if (j->pb) {
+                                        bblk = j->pb->data + jc / NR * k * NR +
+                                               pc * NR;
+                                        bstr = k * NR;
+                                } else if (j->x) {
+                                        pack_image(bbuf, j,
+                                                   j->x + g * j->x_grp, runs,
+                                                   n_runs, nc, pc, kc, NR);
+                                        bblk = bbuf;
+                                        bstr = kc * NR;
+                                } else {
+                                        pack_b(bbuf, j->b + pc * j->b_ks +
+                                                     jc * j->b_cs,
+                                               j->b_ks, j->b_cs, nc, kc, NR);
+                                        bblk = bbuf;
+                                        bstr = kc * NR;
+                                }
+                                for (int64_t ic = m0; ic < m1;
+                                     ic += j->pa ? m1 - m0 : MC) {
+                                        int64_t mc = j->pa ? m1 - m0
+                                                     : min64(MC, m1 - ic);
+                                        const float *ablk;
+                                        int64_t astr;
+                                        if (j->pa) {
+                                                ablk = j->pa->data +
+                                                       g * j->pa->group_floats
+                                                       + ic / MR * k * MR +
+                                                       pc * MR;
+                                                astr = k * MR;
+                                        } else {
+                                                pack_a(abuf, j->a +
+                                                       ic * j->a_rs +
+                                                       pc * j->a_ks,
+                                                       j->a_rs, j->a_ks, mc,
+                                                       kc, MR);
+                                                ablk = abuf;
+                                                astr = kc * MR;
+                                        }
+                                        for (int64_t ir = 0; ir < mc;
+                                             ir += MR) {
+                                                int64_t mr = min64(MR,
+                                                                   mc - ir);
+                                                const float *as =
+                                                        ablk + ir / MR * astr;
+                                                for (int64_t jr = 0; jr < nc;
+                                                     jr += NR)
+                                                        tile(j, kern, MR, NR,
+                                                             cg, bias,
+                                                             ic + ir,
+                                                             jc + jr, mr,
+                                                             min64(NR,
+                                                                   nc - jr),
+                                                             as,
+                                                             bblk + jr / NR *
+                                                                    bstr,
+                                                             kc, first,
+                                                             last);
+                                        }
+                                }
+                                pc += kc;
+                        } while (pc < k);
+                }
+        }
+}
+
+static void drive_c(const cpu_gemm_job_t *j, int64_t m0, int64_t m1,
+                    int64_t n0, int64_t n1, float *ws) {
+        drive(j, m0, m1, n0, n1, ws, 4, 16, kern_c);
+}
+
+#if CPU_GEMM_X86
+T_AVX2 static void drive_avx2(const cpu_gemm_job_t *j, int64_t m0,
+                              int64_t m1, int64_t n0, int64_t n1,
+                              float *ws) {
+        drive(j, m0, m1, n0, n1, ws, 6, 16, kern_avx2);
+}
+
+T_AVX512 static void drive_avx512(const cpu_gemm_job_t *j, int64_t m0,
+                                  int64_t m1, int64_t n0, int64_t n1,
+                                  float *ws) {
+        drive(j, m0, m1, n0, n1, ws, 8, 32, kern_avx512);
+}
+#endif
+
+/* ---- public entries ---- */
+
+int cpu_gemm_pack(cpu_isa_t isa, int side, int trans, int64_t groups,
+                  int64_t rows, int64_t k, const float *src, int64_t ld,
+                  cpu_packed_t **out, swarm_err_t *err) {
+        int width;
+        int64_t per, total, gstride;
+        size_t bytes;
+        cpu_packed_t *p;
+
+        *out = NULL;
+        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_isa_ok(isa))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "gemm pack: kernel set %d not available",
+                                     (int)isa);
+        if (groups < 1 || rows < 1 || k < 0 || ld < 0 ||
+            (side && groups != 1) || (trans && groups != 1))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "gemm pack: bad operand (%lld groups "
+                                     "of %lld x %lld)", (long long)groups,
+                                     (long long)rows, (long long)k);
+        width = side ? geo[isa].nr : geo[isa].mr;
+        if (swarm_mul_i64(round_up(rows, width), k, &per) ||
+            swarm_mul_i64(per, groups, &total) ||
+            swarm_mul_i64(rows, ld, &gstride) ||
+            total > (int64_t)(SIZE_MAX / sizeof(float)) - 16)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "gemm pack: %lld groups of %lld x %lld "
+                                     "overflow", (long long)groups,
+                                     (long long)rows, (long long)k);
+        p = calloc(1, sizeof(*p));
+        bytes = ((size_t)total * sizeof(float) + 63) & ~(size_t)63;
+        if (bytes == 0)
+                bytes = 64;
+        if (p)
+                p->data = aligned_alloc(64, bytes);
+        if (!p || !p->data) {
+                free(p);
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "gemm pack: out of memory (%zu bytes)",
+                                     bytes);
+        }
+        p->isa = isa;
+        p->side = side;
+        p->groups = groups;
+        p->rows = rows;
+        p->k = k;
+        p->group_floats = per;
+        p->bytes = bytes + sizeof(*p);
+        for (int64_t g = 0; g < groups; g++) {
+                float *d = p->data + g * per;
+                const float *s = src + g * gstride;
+                if (side == 0)
+                        pack_a(d, s, trans ? 1 : ld, trans ? ld : 1, rows, k,
+                               width);
+                else
+                        pack_b(d, s, trans ? 1 : ld, trans ? ld : 1, rows, k,
+                               width);
+        }
+        *out = p;
+        return SWARM_OK;
+}
+
+void cpu_gemm_pack_free(cpu_packed_t *p) {
+        if (!p)
+                return;
+        free(p->data);
+        free(p);
+}
+
+int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
+                      const cpu_packed_t *a, const cpu_packed_t *b,
+                      swarm_err_t *err) {
+        cpu_gemm_job_t j;
+
+        if (g->m < 0 || g->n < 0 || g->k < 0 || (!a == !b) ||
+            (a && (a->side != 0 || a->rows != g->m || a->k != g->k ||
+                   a->groups != 1)) ||
+            (b && (b->side != 1 || b->rows != g->n || b->k != g->k)))
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "gemm: packed gemm operand does not "
+                                     "match %lldx%lldx%lld",
+                                     (long long)g->m, (long long)g->n,
+                                     (long long)g->k);
+        memset(&j, 0, sizeof(j));
+        j.isa = a ? a->isa : b->isa;
+        j.m = g->m;
+        j.n = g->n;
+        j.k = g->k;
+        j.alpha = g->alpha;
+        j.beta = g->beta;
+        j.pa = a;
+        j.pb = b;
+        if (!a) {
+                j.a = (const float *)g->a + g->a_off;
+                j.a_rs = g->trans_a ? 1 : g->lda;
+                j.a_ks = g->trans_a ? g->lda : 1;
+        }
+        if (!b) {
+                j.b = (const float *)g->b + g->b_off;
+                j.b_ks = g->trans_b ? 1 : g->ldb;
+                j.b_cs = g->trans_b ? g->ldb : 1;
+        }
+        j.c = (float *)g->c + g->c_off;
+        j.ldc = g->ldc;
+        j.plane = g->n;
+        j.groups = 1;
+        if (g->bias && g->bias_mode != SWARM_BIAS_NONE && g->beta != 0.0f) {
+                j.bias = (const float *)g->bias + g->bias_off;
+                j.bias_mode = g->bias_mode;
+        }
+        j.act = g->act;
+        j.act_alpha = g->act_alpha;
+        j.act_beta = g->act_beta;
+        *jp = j;
+        return SWARM_OK;
+}
+
+int cpu_gemm_job_conv(cpu_gemm_job_t *jp, const swarm_window_t *w,
+                      int64_t imgs, int64_t group, int64_t cout,
+                      const cpu_packed_t *p, const float *x,
+                      const float *bias, swarm_act_t act, float alpha,
+                      float beta, float *y, swarm_err_t *err) {
+        int64_t plane, hw, k, n, cimg, ximg, xgrp;
+        cpu_gemm_job_t j;
+
+        if (group < 1 || cout % group || p->side != 0 ||
+            p->groups != group || p->rows != cout / group ||
+            swarm_mul_i64(w->oh, w->ow, &plane) ||
+            swarm_mul_i64(w->h, w->w, &hw) ||
+            swarm_mul_i64(w->n * w->kh, w->kw, &k) || k != p->k ||
+            swarm_mul_i64(imgs, plane, &n) ||
+            swarm_mul_i64(cout, plane, &cimg) ||
+            swarm_mul_i64(w->n, hw, &xgrp) ||
+            swarm_mul_i64(xgrp, group, &ximg))
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "gemm: packed convolution does not match "
+                                     "its filters");
+        memset(&j, 0, sizeof(j));
+        j.isa = p->isa;
+        j.m = cout / group;
+        j.n = n;
+        j.k = k;
+        j.alpha = 1.0f;
+        j.beta = 1.0f;
+        j.pa = p;
+        j.x = x;
+        j.win = *w;
+        /* A 1x1 stride-1 unpadded window reads each plane as it is: one
+         * long row, so the packing copies runs of whole slivers instead of
+         * breaking at every output row. */
+        if (w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
+            !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
+            w->oh == w->h && w->ow == w->w) {
+                j.win.h = 1;
+                j.win.w = hw;
+                j.win.oh = 1;
+                j.win.ow = plane;
+        }
+        j.x_img = ximg;
+        j.x_grp = xgrp;
+        j.c = y;
+        j.ldc = plane;
+        j.plane = plane;
+        j.c_img = cimg;
+        j.groups = group;
+        j.bias = bias;
+        j.bias_mode = bias ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
+        j.act = act;
+        j.act_alpha = alpha;
+        j.act_beta = beta;
+        *jp = j;
+        return SWARM_OK;
+}
+
+int64_t cpu_gemm_ws_floats(const cpu_gemm_job_t *j) {
+        int mr = geo[j->isa].mr, nr = geo[j->isa].nr;
+        int64_t kc = min64(KC, j->k), w = 0;
+
+        if (!j->pb)
+                w += kc * min64(NC, round_up(j->n, nr));
+        if (!j->pa)
+                w += kc * min64(MC, round_up(j->m, mr));
+        /* Keep each part's workspace on its own cache lines. */
+        return round_up(w, 16);
+}
+
+int cpu_gemm_plan_parts(cpu_gemm_job_t *j, int parts) {
+        int mr = geo[j->isa].mr, nr = geo[j->isa].nr;
+        int64_t ns = (j->n + nr - 1) / nr, ms = (j->m + mr - 1) / mr;
+
+        j->split_m = 0;
+        if (parts <= 1)
+                return 1;
+        /* Columns first: each part then packs only its own B columns and
+         * reads A (the packed weights, usually) whole.  Rows when there
+         * are too few column slivers to go round. */
+        if (ns >= 2 * (int64_t)parts || ns >= ms)
+                return ns < parts ? (int)ns : parts;
+        j->split_m = 1;
+        return ms < parts ? (int)ms : parts;
+}
+
+void cpu_gemm_part(void *job, int part, int parts) {
+        const cpu_gemm_job_t *j = job;
+        int mr = geo[j->isa].mr, nr = geo[j->isa].nr;
+        int64_t m0 = 0, m1 = j->m, n0 = 0, n1 = j->n;
+        float *ws = j->ws ? j->ws + part * j->ws_part : NULL;
+
+        if (parts > 1) {
+                int w = j->split_m ? mr : nr;
+                int64_t total = j->split_m ? j->m : j->n;
+                int64_t s = (total + w - 1) / w;
+                int64_t lo = s * part / parts * w, hi = s * (part + 1) /
+                                                        parts * w;
+                if (hi > total)
+                        hi = total;
+                if (lo >= hi)
+                        return;
+                if (j->split_m) {
+                        m0 = lo;
+                        m1 = hi;
+                } else {
+                        n0 = lo;
+                        n1 = hi;
+                }
+        }
+        if (m0 >= m1 || n0 >= n1)
+                return;
+        switch (j->isa) {
+#if CPU_GEMM_X86
+        case CPU_ISA_AVX512:
+                drive_avx512(j, m0, m1, n0, n1, ws);
+                break;
+        case CPU_ISA_AVX2:
+                drive_avx2(j, m0, m1, n0, n1, ws);
+                break;
+#endif
+        default:
+                drive_c(j, m0, m1, n0, n1, ws);
+                break;
+        }
+}

@@ -1,0 +1,136 @@
+/*
+ * pack.c - packing constant GEMM operands at load, for backends with a
+ * packed GEMM (swarm_backend_t.gemm_pack; the CPU backend's cpu_gemm.c).
+ *
+ * Runs after fusion (BatchNormalization is folded into the filters by
+ * then) and before slot planning (a packed convolution needs no im2col
+ * scratch).  What gets packed, and why (measured, bench/exec/README.md):
+ * - Conv with group 1 (CONV_PACK_GROUPS): the filters become the A side, the image is read straight into B
+ *   panels (no columns matrix).  Depthwise convolutions keep conv_dw.
+ * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
+ *   B is packed; A, the activations, is packed per call.
+ * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
+ * The packed copy is owned by the node (freed with the model) and counted
+ * in swarm_model_work_fixed_bytes; filters that only the packed
+ * convolution reads are not uploaded at all, so the plan holds one copy.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "node_err.h"
+
+/* Grouped convolutions stay on im2col + OpenBLAS: measured (1 thread,
+ * RegNet's groups of 8 and 16 filters, K 72-144, planes 7x7 to 56x56) the
+ * packed path ran 1.3-3.6x slower there, its packing being per output row
+ * while im2col copies whole shifted planes; with group 1 it ran 0.5-1.05x
+ * the old time (bench/exec/README.md). */
+#define CONV_PACK_GROUPS 1
+/* The packing copies one output row at a time, so narrow planes with few
+ * filters to share each packed value lost to im2col + OpenBLAS (the
+ * fashion CNN, 1 thread: 32 filters x 28 columns 1.5-2x, 64 x 14
+ * 1.0-1.4x slower) while every ResNet-18 layer (64 x 112 ... 512 x 7,
+ * >= 3584) ran 0.5-1.0x the old time: pack when filters x output columns
+ * reach this.  1x1 stride-1 windows pack whole planes and always qualify. */
+#define CONV_PACK_MIN_MW 2048
+
+static int const_f32(const xvalue_t *v) {
+        return v->kind == V_CONST && v->dtype == SWARM_DTYPE_FLOAT32 &&
+               v->host && !v->batched &&
+               v->host_bytes == (size_t)swarm_shape_elems(v->shape, v->ndim) *
+                                sizeof(float);
+}
+
+static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        swarm_backend_t *be = m->be;
+        const xvalue_t *w = &m->vals[n->in[1]];
+        int rc;
+
+        if (n->op == OP_CONV) {
+                const xvalue_t *x = &m->vals[n->in[0]];
+                int64_t cout = w->shape[0], mg, k;
+                if (!const_f32(w) || n->group < 1 || x->ndim < 3)
+                        return SWARM_OK;
+                mg = cout / n->group;
+                if (be->conv_dw && n->win.n == 1 && mg == 1 &&
+                    n->group == x->shape[1])
+                        return SWARM_OK;        /* depthwise kernel */
+                if (n->group > CONV_PACK_GROUPS)
+                        return SWARM_OK;
+                if (!(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
+                      n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
+                      !n->win.pad_b && !n->win.pad_r) &&
+                    (n->win.ow < 1 ||
+                     mg < (CONV_PACK_MIN_MW + n->win.ow - 1) / n->win.ow))
+                        return SWARM_OK;
+                if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
+                    swarm_mul_i64(k, n->win.kw, &k))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "filter size overflows");
+                rc = be->gemm_pack(be, 0, 0, n->group, mg, k, w->host, k,
+                                   &n->packed, &n->packed_bytes, err);
+                if (rc)
+                        return rc;
+                n->scratch = 0;
+                n->chunk = 1;
+                return SWARM_OK;
+        }
+        if (n->op == OP_GEMM || n->op == OP_MATMUL) {
+                const xvalue_t *a = &m->vals[n->in[0]];
+                int64_t kb, nb;
+                if (!const_f32(w) || w->ndim != 2 || a->kind == V_CONST)
+                        return SWARM_OK;
+                kb = n->trans_b ? w->shape[1] : w->shape[0];
+                nb = n->trans_b ? w->shape[0] : w->shape[1];
+                if (kb < 1 || nb < 1)
+                        return SWARM_OK;
+                return be->gemm_pack(be, 1, n->trans_b, 1, nb, kb, w->host,
+                                     w->shape[1], &n->packed,
+                                     &n->packed_bytes, err);
+        }
+        return SWARM_OK;
+}
+
+int exec_pack_weights(swarm_model_t *m, swarm_err_t *err) {
+        int *refs;
+        int rc = SWARM_OK;
+
+        if (!m->be->gemm_pack || !m->be->gemm_packed || !m->be->conv_packed)
+                return SWARM_OK;
+        refs = calloc((size_t)m->n_vals + 1, sizeof(int));
+        if (!refs)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < m->n_nodes; i++) {
+                const xnode_t *n = &m->nodes[i];
+                for (int j = 0; !n->dead && j < n->n_in; j++)
+                        if (n->in[j] >= 0)
+                                refs[n->in[j]]++;
+        }
+        for (int i = 0; i < m->n_nodes && !rc; i++) {
+                xnode_t *n = &m->nodes[i];
+                xvalue_t *w;
+                if (n->dead || n->n_in < 2 || n->in[1] < 0 ||
+                    (n->op != OP_CONV && n->op != OP_GEMM &&
+                     n->op != OP_MATMUL))
+                        continue;
+                rc = pack_node(m, n, err);
+                if (rc) {
+                        swarm_err_prefix(err, "packing weights: ");
+                        break;
+                }
+                if (!n->packed)
+                        continue;
+                m->packed_bytes += n->packed_bytes;
+                /* Nobody else reads the plain filters: do not upload them.
+                 * (A Gemm / MatMul keeps its B: small products run on the
+                 * backend's plain gemm, see backend_cpu.c.) */
+                w = &m->vals[n->in[1]];
+                if (n->op == OP_CONV && refs[n->in[1]] == 1 &&
+                    !w->is_output) {
+                        w->n_uses = 0;
+                        w->last_use = -1;
+                }
+        }
+        free(refs);
+        return rc;
+}
