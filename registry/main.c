@@ -400,7 +400,7 @@ static int cmd_register(ctx_t *x, swarm_err_t *err) {
                         goto out;
                 }
         }
-        if (!(be = swarm_backend_cpu_new(1, err)))
+        if (swarm_backend_cpu_new(1, &be, err))
                 goto out;
         if (swarm_model_load_mem(buf, len, be, &m, err)) {
                 swarm_err_prefix(err, "%s cannot be served: ", x->args[1]);

@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
         }
         threads = atoi(argv[2]);
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(threads, &err);
+        (void)swarm_backend_cpu_new(threads, &be, &err);
         if (!be || swarm_model_load_file(argv[1], be, &m, &err)) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;

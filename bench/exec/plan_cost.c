@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
         if (!n_rows)
                 n_rows = 7;
         swarm_err_clear(&e);
-        if (!(be = swarm_backend_cpu_new(1, &e)))
+        if (swarm_backend_cpu_new(1, &be, &e))
                 goto fail;
         t = now_ms();
         if (swarm_model_load_file(argv[1], be, &m, &e))

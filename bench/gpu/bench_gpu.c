@@ -75,7 +75,7 @@ static double gemm_ours(swarm_precision_t prec, int64_t n, int iters) {
         double t0, t;
 
         swarm_err_clear(&err);
-        if (!(be = swarm_backend_cuda_new(0, prec, &err)))
+        if (swarm_backend_cuda_new(0, prec, &be, &err))
                 die("cuda backend", &err);
         if (be->alloc(be, (size_t)(n * n * 4), &a, &err) ||
             be->alloc(be, (size_t)(n * n * 4), &b, &err) ||
@@ -367,7 +367,7 @@ int main(int argc, char **argv) {
         if (argc > 1 && !strcmp(argv[1], "--cpu-check")) {
                 onnx = build_mlp(&len);
                 swarm_err_clear(&err);
-                if (!(be = swarm_backend_cpu_new(2, &err)))
+                if (swarm_backend_cpu_new(2, &be, &err))
                         die("cpu backend", &err);
                 printf("mlp cpu batch 64: %.0f samples/s\n",
                        exec_rate(be, onnx, len, 64, 1));
@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
         onnx = build_mlp(&len);
         for (int p = SWARM_PREC_FP32; p <= SWARM_PREC_BF16; p++) {
                 swarm_err_clear(&err);
-                if (!(be = swarm_backend_cuda_new(0, p, &err)))
+                if (swarm_backend_cuda_new(0, p, &be, &err))
                         die("cuda backend", &err);
                 for (int b = 0; b < 4; b++) {
                         er[p][b] = exec_rate(be, onnx, len, batches[b], 5);
@@ -412,8 +412,7 @@ int main(int argc, char **argv) {
                 swarm_backend_destroy(be);
         }
         swarm_err_clear(&err);
-        if (!(be = swarm_backend_cpu_new((int)sysconf(_SC_NPROCESSORS_ONLN),
-                                         &err)))
+        if (swarm_backend_cpu_new((int)sysconf(_SC_NPROCESSORS_ONLN), &be, &err))
                 die("cpu backend", &err);
         for (int b = 0; b < 2; b++) {
                 cpu[b] = exec_rate(be, onnx, len, batches[b], 2);

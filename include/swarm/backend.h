@@ -429,9 +429,10 @@ struct swarm_backend {
  * after each kernel, then sleep.  A call that arrives while another
  * thread's call holds the pool runs serially, so sharing stays safe.
  *
- * Caller owns the result (swarm_backend_destroy, which joins the workers).
- * Errors: SWARM_ERR_NOMEM. */
-swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err);
+ * On success *out is the caller's (swarm_backend_destroy, which joins the
+ * workers); on failure it is NULL.  Errors: SWARM_ERR_NOMEM. */
+int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
+                          swarm_err_t *err);
 
 /* Destroy any backend; NULL is accepted.  Models using it must be gone. */
 void swarm_backend_destroy(swarm_backend_t *be);

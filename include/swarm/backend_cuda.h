@@ -63,8 +63,8 @@ int swarm_cuda_device_count(void);
 
 /* Create a CUDA backend on `device` (0-based) with GEMMs in `precision`.
  * Creates the stream, cuBLAS and cuBLASLt handles and a GEMM workspace on
- * that device.  Caller owns the result (swarm_backend_destroy); models
- * loaded on it must be destroyed first.
+ * that device.  On success *out is the caller's (swarm_backend_destroy;
+ * models loaded on it must be destroyed first); on failure it is NULL.
  *
  * Threads: every entry may be called from any thread (each sets the
  * device first); calls from several threads are serialised on the one
@@ -74,8 +74,8 @@ int swarm_cuda_device_count(void);
  * SWARM_ERR_NOMEM (retriable), SWARM_ERR_BACKEND (driver / library failure,
  * fatal when the device is lost), SWARM_ERR_UNSUPPORTED (no CUDA in this
  * build; BF16 on a device before sm_80). */
-swarm_backend_t *swarm_backend_cuda_new(int device, swarm_precision_t precision,
-                                        swarm_err_t *err);
+int swarm_backend_cuda_new(int device, swarm_precision_t precision,
+                           swarm_backend_t **out, swarm_err_t *err);
 
 #ifdef __cplusplus
 }

@@ -984,35 +984,30 @@ out:
         return rc;
 }
 
-swarm_backend_t *swarm_backend_cuda_new(int device, swarm_precision_t precision,
-                                        swarm_err_t *err) {
+int swarm_backend_cuda_new(int device, swarm_precision_t precision,
+                           swarm_backend_t **out, swarm_err_t *err) {
         cuda_be_t *cb;
-        int n = swarm_cuda_device_count();
+        int n = swarm_cuda_device_count(), rc;
 
-        if (device < 0 || device >= n) {
-                swarm_err_set(err, SWARM_ERR_INVALID,
-                              "cuda: device %d out of range (%d device%s)",
-                              device, n, n == 1 ? "" : "s");
-                return NULL;
-        }
-        if ((unsigned)precision > SWARM_PREC_BF16) {
-                swarm_err_set(err, SWARM_ERR_INVALID,
-                              "cuda: bad precision %d", (int)precision);
-                return NULL;
-        }
+        *out = NULL;
+        if (device < 0 || device >= n)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "cuda: device %d out of range (%d device%s)",
+                                     device, n, n == 1 ? "" : "s");
+        if ((unsigned)precision > SWARM_PREC_BF16)
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "cuda: bad precision %d", (int)precision);
         cb = calloc(1, sizeof(*cb));
-        if (!cb) {
-                swarm_err_set(err, SWARM_ERR_NOMEM,
-                              "cuda backend: out of memory");
-                return NULL;
-        }
+        if (!cb)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cuda backend: out of memory");
         pthread_mutex_init(&cb->mu, NULL);
         cb->device = device;
         cb->prec = precision;
-        if (cuda_init(cb, err)) {
+        if ((rc = cuda_init(cb, err))) {
                 swarm_err_prefix(err, "cuda backend on device %d: ", device);
                 cu_destroy(&cb->be);
-                return NULL;
+                return rc;
         }
         cb->be.name = "cuda";
         cb->be.host_mem = 0;
@@ -1036,5 +1031,6 @@ swarm_backend_t *swarm_backend_cuda_new(int device, swarm_precision_t precision,
         cb->be.channel_affine = cu_channel_affine;
         cb->be.layer_norm = cu_layer_norm;
         cb->be.destroy = cu_destroy;
-        return &cb->be;
+        *out = &cb->be;
+        return SWARM_OK;
 }

@@ -25,5 +25,9 @@ int swarm_cuda_module_device_count(void) {
 swarm_backend_t *swarm_cuda_module_backend_new(int device,
                                                swarm_precision_t precision,
                                                swarm_err_t *err) {
-        return swarm_backend_cuda_new(device, precision, err);
+        swarm_backend_t *be;
+
+        /* the module's entry keeps its pointer form: it is the ABI an
+         * installed module shares with libswarm (device.c dlsyms it) */
+        return swarm_backend_cuda_new(device, precision, &be, err) ? NULL : be;
 }

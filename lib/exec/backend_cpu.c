@@ -1717,14 +1717,14 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->destroy = NULL;
 }
 
-swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
+int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
+                          swarm_err_t *err) {
         cpu_backend_t *cb = calloc(1, sizeof(*cb));
 
-        if (!cb) {
-                swarm_err_set(err, SWARM_ERR_NOMEM,
-                              "cpu backend: out of memory");
-                return NULL;
-        }
+        *out = NULL;
+        if (!cb)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "cpu backend: out of memory");
         exec_cpu_backend_init(&cb->be);
         pthread_mutex_init(&cb->owner, NULL);
         pthread_mutex_init(&cb->ws_mu, NULL);
@@ -1736,9 +1736,8 @@ swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
                 cb->args = calloc((size_t)threads - 1, sizeof(*cb->args));
                 if (!cb->th || !cb->args) {
                         cpu_destroy(&cb->be);
-                        swarm_err_set(err, SWARM_ERR_NOMEM,
-                                      "cpu backend: out of memory");
-                        return NULL;
+                        return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                             "cpu backend: out of memory");
                 }
                 for (int i = 0; i < threads - 1; i++) {
                         cb->args[i].cb = cb;
@@ -1754,7 +1753,8 @@ swarm_backend_t *swarm_backend_cpu_new(int threads, swarm_err_t *err) {
          * own threads would only compete with it.  Process-wide: the last
          * call wins, as backend.h says. */
         openblas_set_num_threads(1);
-        return &cb->be;
+        *out = &cb->be;
+        return SWARM_OK;
 }
 
 void swarm_backend_destroy(swarm_backend_t *be) {

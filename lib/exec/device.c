@@ -153,9 +153,8 @@ int swarm_backend_select_prec(const char *device_spec,
         }
         if (ds.kind == SWARM_DEVICE_CPU ||
             (ds.kind == SWARM_DEVICE_AUTO && n == 0)) {
-                *out = swarm_backend_cpu_new(threads, err);
-                if (!*out)
-                        return err ? err->code : SWARM_ERR_NOMEM;
+                if ((rc = swarm_backend_cpu_new(threads, out, err)))
+                        return rc;
                 SWARM_INFO(log, "backend selected device=cpu spec=%s "
                            "threads=%d%s%s%s",
                            device_spec && *device_spec ? device_spec : "auto",

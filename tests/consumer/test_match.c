@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
         if (argc < 2)
                 return 2;
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(1, &err);
+        (void)swarm_backend_cpu_new(1, &be, &err);
         CHECK(be != NULL, "%s", err.msg);
         if (!be)
                 TEST_DONE();

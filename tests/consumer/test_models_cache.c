@@ -28,7 +28,7 @@ static void test_host_placement(const char *path) {
         CHECK(f != NULL);
         lg.out = f;
         swarm_err_clear(&err);
-        cpu = swarm_backend_cpu_new(1, &err);
+        (void)swarm_backend_cpu_new(1, &cpu, &err);
         CHECK(cpu != NULL, "cpu backend: %s", err.msg);
         staged = *cpu;
         staged.name = "staged";

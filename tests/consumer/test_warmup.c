@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
         swarm_err_clear(&err);
         snprintf(f1, sizeof(f1), "fashion=%s", argv[1]);
         snprintf(f2, sizeof(f2), "shaped=%s", argv[2]);
-        be = swarm_backend_cpu_new(1, &err);
+        (void)swarm_backend_cpu_new(1, &be, &err);
         CHECK(be != NULL, "%s", err.msg);
         if (!be)
                 TEST_DONE();

@@ -623,8 +623,8 @@ int main(void) {
         swarm_backend_t *be1, *be2, plain;
 
         swarm_err_clear(&err);
-        be1 = swarm_backend_cpu_new(1, &err);
-        be2 = swarm_backend_cpu_new(2, &err);
+        (void)swarm_backend_cpu_new(1, &be1, &err);
+        (void)swarm_backend_cpu_new(2, &be2, &err);
         if (!be1 || !be2) {
                 printf("backend: %s\n", err.msg);
                 return 1;

@@ -523,8 +523,7 @@ int main(void) {
         swarm_backend_t *be;
 
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(1, &err);
-        if (!be) {
+        if (swarm_backend_cpu_new(1, &be, &err)) {
                 printf("backend: %s\n", err.msg);
                 return 1;
         }

@@ -236,8 +236,8 @@ int main(void) {
 
         for (int threads = 1; threads <= 2; threads++) {
                 swarm_err_t err;
-                swarm_backend_t *be = swarm_backend_cpu_new(threads, &err);
-                if (!be) {
+                swarm_backend_t *be = NULL;
+                if (swarm_backend_cpu_new(threads, &be, &err)) {
                         printf("FAIL: cpu backend: %s\n", err.msg);
                         return 1;
                 }

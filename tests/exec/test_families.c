@@ -391,8 +391,7 @@ int main(int argc, char **argv) {
                 printf("FAIL: no cases in %s/family.txt\n", argv[1]);
                 return 1;
         }
-        be = swarm_backend_cpu_new(threads, &err);
-        if (!be)
+        if (swarm_backend_cpu_new(threads, &be, &err))
                 goto fail;
         st = *be;
         st.name = "staged";

@@ -77,8 +77,7 @@ int main(int argc, char **argv) {
         acc_want = read_accuracy(path);
         /* An optional third argument: backend threads (the pool splits the
          * kernels; the results must not change). */
-        be = swarm_backend_cpu_new(argc > 3 ? atoi(argv[3]) : 1, &err);
-        if (!be)
+        if (swarm_backend_cpu_new(argc > 3 ? atoi(argv[3]) : 1, &be, &err))
                 goto fail;
         snprintf(path, sizeof(path), "%s/model.onnx", argv[1]);
         if (swarm_model_load_file(path, be, &m, &err))

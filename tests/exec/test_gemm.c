@@ -466,8 +466,10 @@ static void test_hostile(void) {
 
 int main(void) {
         swarm_err_t err = {0};
-        swarm_backend_t *be1 = swarm_backend_cpu_new(1, &err);
-        swarm_backend_t *be2 = swarm_backend_cpu_new(2, &err);
+        swarm_backend_t *be1 = NULL;
+        (void)swarm_backend_cpu_new(1, &be1, &err);
+        swarm_backend_t *be2 = NULL;
+        (void)swarm_backend_cpu_new(2, &be2, &err);
 
         if (!be1 || !be2) {
                 fprintf(stderr, "backend: %s\n", err.msg);

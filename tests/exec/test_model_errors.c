@@ -1100,7 +1100,7 @@ static void test_conv_batch(int threads) {
         bld_t b;
 
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(threads, &err);
+        (void)swarm_backend_cpu_new(threads, &be, &err);
         CHECK(be != NULL, "%s", err.msg);
         if (!be)
                 return;
@@ -1305,8 +1305,7 @@ int main(void) {
         test_conv_batch(1);
         test_conv_batch(2);
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(1, &err);
-        if (!be) {
+        if (swarm_backend_cpu_new(1, &be, &err)) {
                 printf("backend: %s\n", err.msg);
                 return 1;
         }

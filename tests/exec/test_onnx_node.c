@@ -545,8 +545,7 @@ int main(int argc, char **argv) {
         qsort(names, n_names, sizeof(*names), cmp_str);
 
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(1, &err);
-        if (!be) {
+        if (swarm_backend_cpu_new(1, &be, &err)) {
                 fprintf(stderr, "backend: %s\n", err.msg);
                 return 1;
         }

@@ -622,9 +622,9 @@ int main(void) {
         swarm_err_t err;
 
         swarm_err_clear(&err);
-        be_ref = swarm_backend_cpu_new(1, &err);
-        be_fast[0] = swarm_backend_cpu_new(1, &err);
-        be_fast[1] = swarm_backend_cpu_new(2, &err);
+        (void)swarm_backend_cpu_new(1, &be_ref, &err);
+        (void)swarm_backend_cpu_new(1, &be_fast[0], &err);
+        (void)swarm_backend_cpu_new(2, &be_fast[1], &err);
         if (!be_ref || !be_fast[0] || !be_fast[1]) {
                 fprintf(stderr, "backend: %s\n", err.msg);
                 return 1;

@@ -698,10 +698,10 @@ int main(void) {
         swarm_err_t err;
 
         swarm_err_clear(&err);
-        be1 = swarm_backend_cpu_new(1, &err);
-        be2 = swarm_backend_cpu_new(2, &err);
-        be3 = swarm_backend_cpu_new(3, &err);
-        low = swarm_backend_cpu_new(1, &err);
+        (void)swarm_backend_cpu_new(1, &be1, &err);
+        (void)swarm_backend_cpu_new(2, &be2, &err);
+        (void)swarm_backend_cpu_new(3, &be3, &err);
+        (void)swarm_backend_cpu_new(1, &low, &err);
         if (!be1 || !be2 || !be3 || !low || !be1->rnn) {
                 printf("no CPU backend or no rnn entry\n");
                 return 1;

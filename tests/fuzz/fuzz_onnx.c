@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         (void)argc;
         (void)argv;
         swarm_err_clear(&err);
-        if (!(be = swarm_backend_cpu_new(1, &err))) {
+        if (swarm_backend_cpu_new(1, &be, &err)) {
                 fprintf(stderr, "backend: %s\n", err.msg);
                 abort();
         }

@@ -482,8 +482,8 @@ int main(int argc, char **argv) {
                 pair_t p;
                 swarm_err_clear(&err);
                 rng_seed(seed + (uint64_t)pi);
-                p.cpu = swarm_backend_cpu_new(1, &err);
-                p.gpu = swarm_backend_cuda_new(0, (swarm_precision_t)pi, &err);
+                (void)swarm_backend_cpu_new(1, &p.cpu, &err);
+                (void)swarm_backend_cuda_new(0, (swarm_precision_t)pi, &p.gpu, &err);
                 if (!p.cpu || !p.gpu) {
                         if (err.code == SWARM_ERR_UNSUPPORTED) {
                                 printf("skip %s: %s\n",

@@ -39,8 +39,8 @@ static void run_model(const char *path, swarm_precision_t prec,
         char what[512];
 
         swarm_err_clear(&err);
-        if (!(cpu = swarm_backend_cpu_new(1, &err)) ||
-            !(gpu = swarm_backend_cuda_new(0, prec, &err)))
+        if (swarm_backend_cpu_new(1, &cpu, &err) ||
+            swarm_backend_cuda_new(0, prec, &gpu, &err))
                 die_err("backend", &err);
         if (swarm_model_load_file(path, cpu, &mc, &err) ||
             swarm_model_load_file(path, gpu, &mg, &err)) {

@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
 
         gpu_require();
         swarm_err_clear(&err);
-        p.cpu = swarm_backend_cpu_new(1, &err);
-        p.gpu = swarm_backend_cuda_new(0, SWARM_PREC_FP32, &err);
+        (void)swarm_backend_cpu_new(1, &p.cpu, &err);
+        (void)swarm_backend_cuda_new(0, SWARM_PREC_FP32, &p.gpu, &err);
         if (!p.cpu || !p.gpu)
                 die_err("backend", &err);
 

@@ -113,8 +113,7 @@ int main(int argc, char **argv) {
         mlp = slurp(argv[1], &mlp_len);
         ident = slurp(argv[2], &ident_len);
         swarm_err_clear(&err);
-        be = swarm_backend_cpu_new(1, &err);
-        if (!be)
+        if (swarm_backend_cpu_new(1, &be, &err))
                 return 1;
 
         /* static files: highest version without a version, as before */
