@@ -41,6 +41,7 @@
 #include "score_progress.h"
 #include "start.h"
 #include "swarm/client.h"
+#include "swarm/clock.h"
 #include "swarm/conf.h"
 #include "swarm/log.h"
 #include "swarm/registry.h"
@@ -204,7 +205,7 @@ typedef struct run {
 static void rid_new(char *buf, size_t size) {
         uint32_t r = 0;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-                r = (uint32_t)score_now_us() ^ (uint32_t)getpid() << 16;
+                r = (uint32_t)swarm_clock_us() ^ (uint32_t)getpid() << 16;
         snprintf(buf, size, "%08" PRIx32, r);
 }
 
@@ -667,7 +668,7 @@ static int checkpoint(run_t *rn, const char *path, double elapsed_before,
         if (rn->rej_fd >= 0 && fdatasync(rn->rej_fd))
                 return swarm_err_set(err, SWARM_ERR_IO, "%s: fdatasync: %s",
                                      rn->rej_path, strerror(errno));
-        rn->ck.elapsed_s = elapsed_before + (double)(score_now_us() - t0) / 1e6;
+        rn->ck.elapsed_s = elapsed_before + (double)(swarm_clock_us() - t0) / 1e6;
         return score_ckpt_save(path, &rn->ck, err);
 }
 
@@ -1047,7 +1048,7 @@ int score_main(int argc, char **argv) {
                 score_progress_init(&pg, &ps.lg, isatty(STDERR_FILENO), o.progress_every,
                                     rows_at_start, done);
         }
-        t0 = last_ckpt = score_now_us();
+        t0 = last_ckpt = swarm_clock_us();
 
         for (;;) {
                 int progressed = 0;
@@ -1099,12 +1100,12 @@ int score_main(int argc, char **argv) {
                         break;
                 }
                 if (o.ckpt_every >= 0 &&
-                    score_now_us() - last_ckpt >= (int64_t)(o.ckpt_every * 1e6)) {
+                    swarm_clock_us() - last_ckpt >= (int64_t)(o.ckpt_every * 1e6)) {
                         if (checkpoint(&rn, o.ckpt, elapsed_before, t0, &err)) {
                                 set_fatal(&rn, "checkpoint: %s%s", err.msg, "");
                                 break;
                         }
-                        last_ckpt = score_now_us();
+                        last_ckpt = swarm_clock_us();
                 }
                 {
                         uint64_t done, total;
@@ -1129,7 +1130,7 @@ int score_main(int argc, char **argv) {
         {
                 int complete = !rn.fatal && !stop_requested && rn.eof &&
                                rn.commit_seq == rn.next_seq;
-                double secs = (double)(score_now_us() - t0) / 1e6;
+                double secs = (double)(swarm_clock_us() - t0) / 1e6;
                 uint64_t rows = rn.ck.scored + rn.ck.rejected;
 
                 swarm_err_clear(&err);

@@ -5,23 +5,18 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "swarm/clock.h"
 
 #define BAR 30
 #define TTY_EVERY_US 200000
-
-int64_t score_now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void score_progress_init(score_progress_t *p, const swarm_log_t *log, int tty,
                          double interval_s, uint64_t rows0, uint64_t bytes0) {
         memset(p, 0, sizeof(*p));
         p->log = log;
         p->tty = tty;
-        p->t0_us = p->last_us = score_now_us();
+        p->t0_us = p->last_us = swarm_clock_us();
         p->interval_us = interval_s > 0 ? (int64_t)(interval_s * 1e6) : 10000000;
         p->rows0 = rows0;
         p->bytes0 = bytes0;
@@ -39,7 +34,7 @@ static void hms(double s, char *out, size_t size) {
 
 void score_progress_update(score_progress_t *p, uint64_t rows, uint64_t bytes,
                            uint64_t total, int force) {
-        int64_t now = score_now_us();
+        int64_t now = swarm_clock_us();
         double secs = (double)(now - p->t0_us) / 1e6, rate, frac, eta = -1;
         char eta_s[32];
 

@@ -30,6 +30,4 @@ void score_progress_update(score_progress_t *p, uint64_t rows, uint64_t bytes,
 /* End the bar's line. */
 void score_progress_end(score_progress_t *p);
 
-int64_t score_now_us(void);
-
 #endif
