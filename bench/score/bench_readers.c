@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swarm/clock.h"
+
 #include "score_input.h"
 #include "score_progress.h"
 
@@ -33,7 +35,7 @@ int main(int argc, char **argv) {
         o.n_tensors = 1;
         o.id_column = argc > 3 ? argv[3] : NULL;
         swarm_err_clear(&err);
-        t0 = score_now_us();
+        t0 = swarm_clock_us();
         if (score_reader_open(&o, &r, &err)) {
                 fprintf(stderr, "bench_readers: %s\n", err.msg);
                 return 1;
@@ -55,7 +57,7 @@ int main(int argc, char **argv) {
         }
         score_reader_progress(r, &done, &total);
         {
-                double s = (double)(score_now_us() - t0) / 1e6;
+                double s = (double)(swarm_clock_us() - t0) / 1e6;
                 printf("%s: rows=%llu rejected=%llu elements=%lld seconds=%.3f "
                        "rows_per_s=%.0f MB_per_s=%.1f\n", argv[1],
                        (unsigned long long)ok, (unsigned long long)bad,
