@@ -38,7 +38,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-TMPDIR=$work "$build/tests/broker/swarm-broker" --jvm server --topic requests.passthrough:8 --topic requests.swarm:8 \
+TMPDIR=$work "$build/tests/broker/swarm-broker" --topic requests.passthrough:8 --topic requests.swarm:8 \
   --topic requests.python:8 --topic results:8 --topic requests.dlq:1 \
   --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
 pids+=($!)

@@ -46,7 +46,7 @@ np.save(sys.argv[3], np.ascontiguousarray(np.resize(x, (n, x.shape[1]))))
 PY
 "$build/tests/score/score_make_inputs" "$work/data/test.npy" "$rows" "$work/rows.csv" "$work/rows.avro"
 
-"$build/tests/broker/swarm-broker" --jvm server --topic requests:4 --topic results:4 \
+"$build/tests/broker/swarm-broker" --topic requests:4 --topic results:4 \
   --topic requests.batch:4 --topic results.batch:4 --topic requests.dlq:1 \
   --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
 pids+=($!)

@@ -39,7 +39,6 @@ typedef struct swarm_broker_opts {
         const char *cache_dir;      /* NULL: default (see cache_dir_default) */
         const char *kafka_version;
         int mock;
-        int jvm_server;             /* --jvm server: full JIT, parallel GC */
         int mock_brokers;
         int start_timeout_s;
         int metrics_port;           /* -1: off, 0: any free port */

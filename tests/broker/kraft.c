@@ -36,7 +36,6 @@ typedef struct kraft {
         char jars[PATH_MAX];    /* cache folder holding the jars */
         char cp[PATH_MAX];      /* "jars/ *" classpath */
         char log4j_opt[PATH_MAX + 64];
-        char *const *jvm;       /* jvm_small or jvm_server: 4 options */
         int port, cport;
         pid_t pid;
 } kraft_t;
@@ -324,22 +323,14 @@ static void cluster_id(char out[23]) {
         out[22] = '\0';
 }
 
-/* argv for `java <jvm opts> -cp jars/ * CLASS args...`.  The small JVM
- * keeps a test broker quick to start on 2 shared cores: serial GC (no GC
- * threads to compete), C1 only (JIT warm-up dominates startup).  The server
- * JVM (--jvm server) is what a production broker runs, full JIT and a
- * parallel GC, for benchmarks whose figures should not carry C1's cost. */
+/* argv for `java <jvm opts> -cp jars/ * CLASS args...`; the JVM opts keep a
+ * broker small and quick to start on 2 shared cores: serial GC (no GC
+ * threads to compete), C1 only (JIT warm-up dominates startup). */
 #define JAVA_ARGV(k, ...)                                                      \
-        {"java", (k)->jvm[0], (k)->jvm[1], (k)->jvm[2], (k)->jvm[3],           \
-         "-XX:-UsePerfData", "-Djava.awt.headless=true", (k)->log4j_opt,       \
-         "-cp", (k)->cp, __VA_ARGS__, NULL}
-
-static char *const jvm_small[4] = {"-Xmx512m", "-Xms128m",
-                                         "-XX:+UseSerialGC",
-                                         "-XX:TieredStopAtLevel=1"};
-static char *const jvm_server[4] = {"-Xmx1g", "-Xms1g",
-                                          "-XX:+UseParallelGC",
-                                          "-XX:+TieredCompilation"};
+        {"java", "-Xmx512m", "-Xms128m", "-XX:+UseSerialGC",                   \
+         "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",                       \
+         "-Djava.awt.headless=true", (k)->log4j_opt, "-cp", (k)->cp,          \
+         __VA_ARGS__, NULL}
 
 static int format_storage(const swarm_broker_opts_t *o, kraft_t *k,
                           swarm_err_t *err) {
@@ -503,7 +494,6 @@ int swarm_broker_kraft_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
                 return SWARM_OK;
         t0 = swarm_clock_ms();
         snprintf(k.cp, sizeof(k.cp), "%s/*", k.jars);
-        k.jvm = o->jvm_server ? jvm_server : jvm_small;
         snprintf(k.dir, sizeof(k.dir), "%s/swarm-broker-XXXXXX",
                  tmpdir && *tmpdir ? tmpdir : "/tmp");
         if (!mkdtemp(k.dir))
@@ -512,8 +502,8 @@ int swarm_broker_kraft_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
         snprintf(k.log4j_opt, sizeof(k.log4j_opt),
                  "-Dlog4j.configuration=file:%s/log4j.properties", k.dir);
         snprintf(jvm_log, sizeof(jvm_log), "%s/jvm.log", k.dir);
-        SWARM_INFO(&o->log, "starting kafka broker version=%s jvm=%s dir=%s",
-                   o->kafka_version, o->jvm_server ? "server" : "small", k.dir);
+        SWARM_INFO(&o->log, "starting kafka broker version=%s dir=%s",
+                   o->kafka_version, k.dir);
 
         if ((rc = free_port(&k.port, err)) || (rc = free_port(&k.cport, err)))
                 goto out;

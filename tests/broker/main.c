@@ -36,7 +36,7 @@ static void on_signal(int sig) {
 /* What the option table fills (swarm_opts_fill()); read_conf() moves it
  * into swarm_broker_opts_t. */
 typedef struct cli_opts {
-        const char *bootstrap_file, *cache_dir, *kafka_version, *jvm;
+        const char *bootstrap_file, *cache_dir, *kafka_version;
         int mock;
         int64_t start_timeout_s, mock_brokers, metrics_port;
 } cli_opts_t;
@@ -54,11 +54,6 @@ static const swarm_opt_t opts[] = {
         {"kafka-version", 0, "swarm.broker.kafka.version", "V",
          "Apache Kafka broker version (see docs/kafka.md)", DEFAULT_KAFKA_VERSION, 0,
          .field = F(kafka_version)},
-        {"jvm", 0, "swarm.broker.jvm", "small|server",
-         "broker JVM: small (serial GC, C1 only: quick to start, for tests) or "
-         "server (parallel GC, full JIT, 1 GB heap: a production broker's "
-         "speed, for benchmarks)", "small", 0, .choices = "small|server",
-         .field = F(jvm)},
         {"start-timeout", 0, "swarm.broker.start.timeout.s", "S",
          "seconds to wait for the broker", "120", 0, SWARM_OPT_INT, 1, 3600,
          .field = F(start_timeout_s)},
@@ -159,7 +154,6 @@ static int read_conf(swarm_broker_opts_t *o, const cli_opts_t *co, const swarm_c
                 return -1;
         }
         o->mock = co->mock;
-        o->jvm_server = !strcmp(co->jvm, "server");
         o->start_timeout_s = (int)co->start_timeout_s;
         o->mock_brokers = (int)co->mock_brokers;
         o->metrics_port = (int)co->metrics_port;
