@@ -18,6 +18,7 @@
 
 #include "swarm/tensor.h"
 #include "cpu_attn.h"
+#include "scalar_ops.h"
 
 /* Per-ISA clones of the softmax loops (see backend_cpu.c's VEC_CLONES). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -104,22 +105,7 @@ typedef struct attn_job {
  * clamps, which GCC 12 does not if-convert in a loop that computes on
  * the clamped value (the loop then stays scalar, 8 ns a score). */
 static inline float exp_neg(float x) {
-        float n, r, p, f;
-        uint32_t bits;
-        n = x * 1.44269504088896341f + 12582912.0f;
-        n = n - 12582912.0f;
-        r = x - n * 0.693359375f;
-        r = r + n * 2.12194440e-4f;
-        p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * r * r + r + 1.0f;
-        bits = (uint32_t)((int32_t)n + 127) << 23;
-        memcpy(&f, &bits, sizeof(f));
-        return p * f;
+        return swarm_expf_range(x);
 }
 
 /* e^d for d = score - max: 0 when d < -60, NaN kept (it propagates, as

@@ -31,11 +31,20 @@
  * stays a normal float: sigmoid and SiLU reach 0 or 1 long before that,
  * so the clamp changes nothing they return.  NaN fails both comparisons
  * and comes out NaN. */
+static inline SWARM_HD float swarm_expf_range(float x);
+
 static inline SWARM_HD float swarm_expf_clamped(float x) {
-        float n, r, p;
-        int32_t bits;
         x = x > 88.37f ? 88.37f : x;
         x = x < -87.33f ? -87.33f : x;
+        return swarm_expf_range(x);
+}
+
+/* The same e^x for an x the caller keeps in [-87.33, 88.37] (or NaN)
+ * itself: no clamps, for loops where GCC 12 would not if-convert them
+ * (cpu_attn.c's softmax, whose scores are at most 0 and cut below -60). */
+static inline SWARM_HD float swarm_expf_range(float x) {
+        float n, r, p;
+        int32_t bits;
         /* Round to nearest by adding and taking away 1.5 * 2^23 (|x *
          * log2 e| < 2^22): floorf would be a libm call per element on the
          * baseline x86-64 build, which blocks vectorising. */
