@@ -24,3 +24,20 @@ bench_cleanup() {
   done
   rm -rf "$work"
 }
+
+# bench_broker ARGS...: swarm-broker from $build with ARGS (topics, --mock)
+# in the background, added to $pids; waits for its bootstrap line and sets
+# $brokers, or prints the broker's log and exits.
+bench_broker() {
+  "$build/tests/broker/swarm-broker" "$@" --bootstrap-file "$work/bootstrap" \
+    >/dev/null 2>"$work/broker.log" &
+  pids+=($!)
+  local i
+  for i in $(seq 1 600); do
+    [ -s "$work/bootstrap" ] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.2
+  done
+  brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
+  [ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+}

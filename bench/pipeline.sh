@@ -33,12 +33,8 @@ bench_workdir swarm-bench
 
 /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/data" >/dev/null
 # one request topic per model, so neither worker sees the other's backlog
-"$build/tests/broker/swarm-broker" "${mock[@]}" --topic requests.identity:16 \
-  --topic requests.fashion:16 --topic results:16 --topic requests.dlq:1 --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 600); do [ -s "$work/bootstrap" ] && break; sleep 0.2; done
-brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
-[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+bench_broker "${mock[@]}" --topic requests.identity:16 \
+  --topic requests.fashion:16 --topic results:16 --topic requests.dlq:1
 
 repeat=$(( (requests + 9999) / 10000 ))
 declare -A rps p50 p99 rss0 rssmax rssend

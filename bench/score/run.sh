@@ -46,17 +46,8 @@ np.save(sys.argv[3], np.ascontiguousarray(np.resize(x, (n, x.shape[1]))))
 PY
 "$build/tests/score/score_make_inputs" "$work/data/test.npy" "$rows" "$work/rows.csv" "$work/rows.avro"
 
-"$build/tests/broker/swarm-broker" --topic requests:4 --topic results:4 \
-  --topic requests.batch:4 --topic results.batch:4 --topic requests.dlq:1 \
-  --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 600); do
-  [ -s "$work/bootstrap" ] && break
-  kill -0 "${pids[0]}" 2>/dev/null || break
-  sleep 0.2
-done
-brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
-[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+bench_broker --topic requests:4 --topic results:4 \
+  --topic requests.batch:4 --topic results.batch:4 --topic requests.dlq:1
 
 worker() { # topic group log results [worker options]
   local t=$1 g=$2 l=$3 r=$4; shift 4
