@@ -48,25 +48,12 @@ static int *live_uses(swarm_model_t *m) {
 
         if (!prod)
                 return NULL;
-        for (int i = 0; i < m->n_vals; i++) {
-                m->vals[i].n_uses = 0;
-                m->vals[i].last_use = -1;
+        exec_count_uses(m);
+        for (int i = 0; i < m->n_vals; i++)
                 prod[i] = -1;
-        }
-        for (int i = 0; i < m->n_nodes; i++) {
-                xnode_t *n = &m->nodes[i];
-                if (n->dead)
-                        continue;
-                if (n->out >= 0)
-                        prod[n->out] = i;
-                for (int j = 0; j < n->n_in; j++) {
-                        if (n->in[j] < 0)
-                                continue;
-                        m->vals[n->in[j]].n_uses++;
-                        m->vals[n->in[j]].consumer = i;
-                        m->vals[n->in[j]].last_use = i;
-                }
-        }
+        for (int i = 0; i < m->n_nodes; i++)
+                if (!m->nodes[i].dead && m->nodes[i].out >= 0)
+                        prod[m->nodes[i].out] = i;
         return prod;
 }
 

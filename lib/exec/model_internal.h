@@ -320,6 +320,9 @@ int exec_new_const(swarm_model_t *m, const char *hint, swarm_dtype_t dt,
                    int ndim, const int64_t *shape, void *host);
 /* Fold BatchNormalization into Conv/Gemm, fuse bias and activations. */
 void exec_fuse(swarm_model_t *m);
+/* onnx_ops.c: n_uses, consumer and last_use of every value from the live
+ * (not dead) nodes, as the fusions read them. */
+void exec_count_uses(swarm_model_t *m);
 /* pack.c: pack constant GEMM operands (after exec_fuse, before slot
  * planning) where the backend has gemm_pack. */
 int exec_pack_weights(swarm_model_t *m, swarm_err_t *err);

@@ -4293,7 +4293,7 @@ int exec_infer_node(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
 
 /* ---- fusion ---- */
 
-static void count_uses(swarm_model_t *m) {
+void exec_count_uses(swarm_model_t *m) {
         for (int i = 0; i < m->n_vals; i++) {
                 m->vals[i].n_uses = 0;
                 m->vals[i].last_use = -1;
@@ -4408,7 +4408,7 @@ static int same_shape(const xvalue_t *a, const xvalue_t *b) {
  * the same tensor, and one a Conv before it can take into its epilogue
  * (x's other consumer is gone, so the Conv's output has one use). */
 static void fuse_silu(swarm_model_t *m) {
-        count_uses(m);
+        exec_count_uses(m);
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *s = &m->nodes[i], *c;
                 int x;
@@ -4431,7 +4431,7 @@ static void fuse_silu(swarm_model_t *m) {
                 s->act = SWARM_ACT_SILU;
                 s->out = c->out;
                 c->dead = 1;
-                count_uses(m);
+                exec_count_uses(m);
         }
 }
 
@@ -4446,13 +4446,13 @@ void exec_fuse(swarm_model_t *m) {
                 if (g->dead || (g->op != OP_GEMM && g->op != OP_MATMUL &&
                                 g->op != OP_CONV))
                         continue;
-                count_uses(m);
+                exec_count_uses(m);
                 c = sole_consumer(m, g);
                 if (c && c->op == OP_AFFINE && g->op != OP_MATMUL &&
                     g->act == SWARM_ACT_NONE && fold_affine(m, g, c) == 0) {
                         g->out = c->out;
                         c->dead = 1;
-                        count_uses(m);
+                        exec_count_uses(m);
                         c = sole_consumer(m, g);
                 }
                 if (c && c->op == OP_BINARY && c->sub == SWARM_BIN_ADD &&
@@ -4477,7 +4477,7 @@ void exec_fuse(swarm_model_t *m) {
                                 g->beta = 1.0f;
                                 g->out = c->out;
                                 c->dead = 1;
-                                count_uses(m);
+                                exec_count_uses(m);
                                 c = sole_consumer(m, g);
                         }
                 }
@@ -4490,5 +4490,5 @@ void exec_fuse(swarm_model_t *m) {
                         c->dead = 1;
                 }
         }
-        count_uses(m);
+        exec_count_uses(m);
 }
