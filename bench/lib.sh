@@ -1,4 +1,5 @@
-# Sourced by the benchmark scripts (bench/pipeline.sh, bench/score/run.sh).
+# Sourced by the benchmark scripts (bench/pipeline.sh, bench/score/run.sh,
+# bench/memory/run.sh).
 
 # bench_build BUILD PROGRAM: a Release build in BUILD unless PROGRAM (a path
 # below it) is there already.

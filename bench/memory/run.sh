@@ -58,16 +58,7 @@ model_paths() {
   esac
 }
 
-"$build/tests/broker/swarm-broker" --topic requests:4 --topic results:4 --topic requests.dlq:1 \
-  --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 600); do
-  [ -s "$work/bootstrap" ] && break
-  kill -0 "${pids[0]}" 2>/dev/null || break
-  sleep 0.2
-done
-brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
-[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+bench_broker --topic requests:4 --topic results:4 --topic requests.dlq:1
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 rows_of() { /usr/bin/python3 -c 'import sys, numpy as np; print(np.load(sys.argv[1], mmap_mode="r").shape[0])' "$1"; }
