@@ -2,7 +2,8 @@
  * onnx_build.h - the executor tests' short names over the one ONNX model
  * builder (tests/lib/model_build.h): one graph in one arena per bld_t, so a
  * test writes node(b, ...), attr_i(b, ...), init(b, ...) and pack(b, ...).
- * Used by test_model_errors.c, test_rnn.c and test_resize_convt.c.
+ * Used by test_attn.c, test_model_errors.c, test_rnn.c and
+ * test_resize_convt.c.
  */
 #ifndef SWARM_TESTS_EXEC_ONNX_BUILD_H
 #define SWARM_TESTS_EXEC_ONNX_BUILD_H
