@@ -15,6 +15,7 @@
 #include "swarm/backend.h"
 
 #include "check.h"
+#include "test_window.h"
 
 typedef struct shape {
         int64_t imgs, ch, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
@@ -51,11 +52,9 @@ static double max_diff(const float *a, const float *b, int64_t n) {
 }
 
 static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
-        int64_t oh = (s->h + s->pt + s->pb - ((s->kh - 1) * s->dh + 1)) /
-                     s->sh + 1;
-        int64_t ow = (s->w + s->pl + s->pr - ((s->kw - 1) * s->dw + 1)) /
-                     s->sw + 1;
         int64_t planes = s->imgs * s->ch, taps = s->kh * s->kw;
+        swarm_window_t w = TEST_WINDOW_OF(planes, s);
+        int64_t oh = w.oh, ow = w.ow;
         int64_t in_n = planes * s->h * s->w, out_n = planes * oh * ow;
         float *x = malloc((size_t)in_n * sizeof(float));
         float *f = malloc((size_t)(s->ch * taps) * sizeof(float));
@@ -64,7 +63,6 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
         float *yg = malloc((size_t)out_n * sizeof(float));
         float *yn = malloc((size_t)out_n * sizeof(float));
         float *col = malloc((size_t)(taps * oh * ow) * sizeof(float));
-        swarm_window_t w;
         swarm_err_t err;
         double dg, dn;
         int rc;
@@ -76,22 +74,6 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
         fill(x, in_n, (unsigned)idx * 3 + 1);
         fill(f, s->ch * taps, (unsigned)idx * 3 + 2);
         fill(b, s->ch, (unsigned)idx * 3 + 3);
-        memset(&w, 0, sizeof(w));
-        w.n = planes;
-        w.h = s->h;
-        w.w = s->w;
-        w.oh = oh;
-        w.ow = ow;
-        w.kh = s->kh;
-        w.kw = s->kw;
-        w.sh = s->sh;
-        w.sw = s->sw;
-        w.dh = s->dh;
-        w.dw = s->dw;
-        w.pad_t = s->pt;
-        w.pad_l = s->pl;
-        w.pad_b = s->pb;
-        w.pad_r = s->pr;
         memset(y, 0xff, (size_t)out_n * sizeof(float));    /* NaN */
         rc = be->conv_dw(be, &w, s->ch, x, f, s->bias ? b : NULL, s->act,
                          0.0f, 6.0f, y, &err);

@@ -24,6 +24,7 @@
 #include "scalar_ops.h"
 
 #include "check.h"
+#include "test_window.h"
 
 /* Deterministic values in [-1, 1) that differ per index. */
 static void fill(float *p, int64_t n, unsigned seed) {
@@ -321,24 +322,7 @@ static void test_conv(swarm_backend_t *be1, swarm_backend_t *be2) {
                 /* Both sums are float: their rounding grows with K. */
                 double tol = 1e-5 * (1.0 + (double)k / 256.0);
 
-                memset(&w, 0, sizeof(w));
-                w.n = cg;
-                w.h = s->h;
-                w.w = s->w;
-                w.kh = s->kh;
-                w.kw = s->kw;
-                w.sh = s->sh;
-                w.sw = s->sw;
-                w.dh = s->dh;
-                w.dw = s->dw;
-                w.pad_t = s->pt;
-                w.pad_l = s->pl;
-                w.pad_b = s->pb;
-                w.pad_r = s->pr;
-                w.oh = (s->h + s->pt + s->pb - ((s->kh - 1) * s->dh + 1)) /
-                       s->sh + 1;
-                w.ow = (s->w + s->pl + s->pr - ((s->kw - 1) * s->dw + 1)) /
-                       s->sw + 1;
+                w = TEST_WINDOW_OF(cg, s);
                 in_n = s->imgs * s->cin * s->h * s->w;
                 out_n = s->imgs * s->cout * w.oh * w.ow;
                 x = alloc_f(in_n, (unsigned)si * 7 + 1);
