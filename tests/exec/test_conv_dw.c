@@ -89,26 +89,15 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
                 w1.n = 1;
                 rc = be->im2col(be, &w1, x, p * s->h * s->w, col, &err);
                 CHECK(rc == 0, "shape %d: im2col failed", idx);
-                memset(&g, 0, sizeof(g));
-                g.m = 1;
-                g.n = oh * ow;
-                g.k = taps;
-                g.alpha = 1.0f;
-                g.beta = 1.0f;
-                g.a = f;
-                g.a_off = c * taps;
-                g.lda = taps;
-                g.b = col;
-                g.ldb = oh * ow;
-                g.c = yg;
-                g.c_off = p * oh * ow;
-                g.ldc = oh * ow;
-                g.bias = s->bias ? b : NULL;
-                g.bias_off = c;
-                g.bias_mode = s->bias ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
-                g.act = s->act;
-                g.act_alpha = 0.0f;
-                g.act_beta = 6.0f;
+                g = (swarm_gemm_t){
+                        .m = 1, .n = oh * ow, .k = taps, .alpha = 1.0f,
+                        .beta = 1.0f, .a = f, .a_off = c * taps, .lda = taps,
+                        .b = col, .ldb = oh * ow, .c = yg,
+                        .c_off = p * oh * ow, .ldc = oh * ow,
+                        .bias = s->bias ? b : NULL, .bias_off = c,
+                        .bias_mode = s->bias ? SWARM_BIAS_COL
+                                             : SWARM_BIAS_NONE,
+                        .act = s->act, .act_alpha = 0.0f, .act_beta = 6.0f};
                 rc = be->gemm(be, &g, &err);
                 CHECK(rc == 0, "shape %d: gemm failed", idx);
         }

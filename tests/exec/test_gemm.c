@@ -97,25 +97,13 @@ static void gemm_case(cpu_isa_t isa, const gshape_t *s, int side, int ta,
         double worst = 0.0;
         int rc;
 
-        memset(&g, 0, sizeof(g));
-        g.trans_a = ta;
-        g.trans_b = tb;
-        g.m = m;
-        g.n = n;
-        g.k = k;
-        g.alpha = alpha;
-        g.beta = beta;
-        g.a = a;
-        g.lda = lda;
-        g.b = b;
-        g.ldb = ldb;
-        g.bias = nbias ? bias : NULL;
-        g.bias_mode = bm;
-        g.c = c;
-        g.ldc = ldc;
-        g.act = act;
-        g.act_alpha = act == SWARM_ACT_CLIP ? -0.5f : 0.0f;
-        g.act_beta = act == SWARM_ACT_CLIP ? 0.75f : 0.0f;
+        g = (swarm_gemm_t){
+                .trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k,
+                .alpha = alpha, .beta = beta, .a = a, .lda = lda, .b = b,
+                .ldb = ldb, .bias = nbias ? bias : NULL, .bias_mode = bm,
+                .c = c, .ldc = ldc, .act = act,
+                .act_alpha = act == SWARM_ACT_CLIP ? -0.5f : 0.0f,
+                .act_beta = act == SWARM_ACT_CLIP ? 0.75f : 0.0f};
         if (side == 0)
                 rc = cpu_gemm_pack(isa, 0, ta, 1, m, k, a, lda, &pk, &err);
         else
@@ -265,23 +253,12 @@ static int conv_old(swarm_backend_t *be, const cshape_t *s,
         if (!col)
                 return SWARM_ERR_NOMEM;
         win.n = cg;
-        memset(&g, 0, sizeof(g));
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
-        g.m = mg;
-        g.n = plane;
-        g.k = k;
-        g.a = f;
-        g.lda = k;
-        g.b = col;
-        g.ldb = plane;
-        g.c = y;
-        g.ldc = plane;
-        g.bias = bias;
-        g.bias_mode = bias ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
-        g.act = s->act;
-        g.act_alpha = 0.0f;
-        g.act_beta = 6.0f;
+        g = (swarm_gemm_t){
+                .alpha = 1.0f, .beta = 1.0f, .m = mg, .n = plane, .k = k,
+                .a = f, .lda = k, .b = col, .ldb = plane, .c = y,
+                .ldc = plane, .bias = bias,
+                .bias_mode = bias ? SWARM_BIAS_COL : SWARM_BIAS_NONE,
+                .act = s->act, .act_alpha = 0.0f, .act_beta = 6.0f};
         for (int64_t i = 0; i < s->imgs && !rc; i++)
                 for (int64_t gi = 0; gi < s->group && !rc; gi++) {
                         rc = be->im2col(be, &win, x,
@@ -396,21 +373,11 @@ static void test_backend_gemm(swarm_backend_t *be) {
         void *pk = NULL;
         size_t bytes;
 
-        memset(&g, 0, sizeof(g));
-        g.m = m;
-        g.n = n;
-        g.k = k;
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
-        g.a = a;
-        g.lda = k;
-        g.b = b;
-        g.ldb = n;
-        g.bias = bias;
-        g.bias_mode = SWARM_BIAS_ROW;
-        g.c = c1;
-        g.ldc = n;
-        g.act = SWARM_ACT_RELU;
+        g = (swarm_gemm_t){
+                .m = m, .n = n, .k = k, .alpha = 1.0f, .beta = 1.0f, .a = a,
+                .lda = k, .b = b, .ldb = n, .bias = bias,
+                .bias_mode = SWARM_BIAS_ROW, .c = c1, .ldc = n,
+                .act = SWARM_ACT_RELU};
         CHECK_OK(be->gemm(be, &g, &err), err);
         CHECK_OK(be->gemm_pack(be, 1, 0, 1, n, k, b, n, &pk, &bytes, &err),
                  err);

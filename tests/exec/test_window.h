@@ -7,7 +7,6 @@
 #define SWARM_TESTS_EXEC_TEST_WINDOW_H
 
 #include <stdint.h>
-#include <string.h>
 
 #include "swarm/backend.h"
 
@@ -19,25 +18,12 @@ static inline swarm_window_t test_window(int64_t n, int64_t h, int64_t w,
                                          int64_t sw, int64_t dh, int64_t dw,
                                          int64_t pt, int64_t pl, int64_t pb,
                                          int64_t pr) {
-        swarm_window_t win;
-
-        memset(&win, 0, sizeof(win));
-        win.n = n;
-        win.h = h;
-        win.w = w;
-        win.kh = kh;
-        win.kw = kw;
-        win.sh = sh;
-        win.sw = sw;
-        win.dh = dh;
-        win.dw = dw;
-        win.pad_t = pt;
-        win.pad_l = pl;
-        win.pad_b = pb;
-        win.pad_r = pr;
-        win.oh = (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1;
-        win.ow = (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1;
-        return win;
+        return (swarm_window_t){
+                .n = n, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
+                .dh = dh, .dw = dw, .pad_t = pt, .pad_l = pl, .pad_b = pb,
+                .pad_r = pr,
+                .oh = (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1,
+                .ow = (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1};
 }
 
 /* The window of shape-table row `s` (fields h, w, kh, kw, sh, sw, dh, dw,
