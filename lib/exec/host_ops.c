@@ -1329,6 +1329,12 @@ static double ract(int k, double x, double a, double b) {
         }
 }
 
+/* The cell's `clip` attribute: gate inputs held to [-clip, clip]; 0 (or
+ * less) leaves them as they are. */
+static double rclip(double v, double clip) {
+        return clip > 0 ? (v < -clip ? -clip : v > clip ? clip : v) : v;
+}
+
 /* in: X, W, R, B, sequence_lens, initial_h, initial_c, P (absent: NULL).
  * hi[0] kind (0 RNN, 1 GRU, 2 LSTM), hi[1] directions, hi[2] hidden,
  * hi[3] layout; hp[0] linear_before_reset, hp[1] input_forget, hp[2 +
@@ -1402,30 +1408,20 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
                                         g[q] = v;
                                 }
                                 if (kind == 0) {
-                                        for (int64_t k = 0; k < H; k++) {
-                                                double v = g[k];
-                                                if (clip > 0)
-                                                        v = v < -clip ? -clip
-                                                            : v > clip ? clip
-                                                            : v;
+                                        for (int64_t k = 0; k < H; k++)
                                                 rh[k] = ract((int)n->hp[2 + a0],
-                                                             v, n->hf[2 * a0],
+                                                             rclip(g[k], clip),
+                                                             n->hf[2 * a0],
                                                              n->hf[2 * a0 + 1]);
-                                        }
                                         for (int64_t k = 0; k < H; k++)
                                                 hb[k] = rh[k];
                                 } else if (kind == 1) {
                                         /* z, r, then h */
-                                        for (int64_t q = 0; q < 2 * H; q++) {
-                                                double v = g[q];
-                                                if (clip > 0)
-                                                        v = v < -clip ? -clip
-                                                            : v > clip ? clip
-                                                            : v;
+                                        for (int64_t q = 0; q < 2 * H; q++)
                                                 g[q] = ract((int)n->hp[2 + a0],
-                                                            v, n->hf[2 * a0],
+                                                            rclip(g[q], clip),
+                                                            n->hf[2 * a0],
                                                             n->hf[2 * a0 + 1]);
-                                        }
                                         for (int64_t k = 0; k < H; k++) {
                                                 const double *r = g + H;
                                                 double v = g[2 * H + k], acc;
@@ -1443,12 +1439,9 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
                                                         v += r[k] * (acc + rb);
                                                 else
                                                         v += acc + rb;
-                                                if (clip > 0)
-                                                        v = v < -clip ? -clip
-                                                            : v > clip ? clip
-                                                            : v;
                                                 rh[k] = ract(
-                                                        (int)n->hp[3 + a0], v,
+                                                        (int)n->hp[3 + a0],
+                                                        rclip(v, clip),
                                                         n->hf[2 * a0 + 2],
                                                         n->hf[2 * a0 + 3]);
                                         }
@@ -1470,11 +1463,9 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
                                                         vf += Pd[2 * H + k] *
                                                               cb[k];
                                                 }
-                                                if (clip > 0) {
-                                                        vi = vi < -clip ? -clip : vi > clip ? clip : vi;
-                                                        vf = vf < -clip ? -clip : vf > clip ? clip : vf;
-                                                        vc = vc < -clip ? -clip : vc > clip ? clip : vc;
-                                                }
+                                                vi = rclip(vi, clip);
+                                                vf = rclip(vf, clip);
+                                                vc = rclip(vc, clip);
                                                 it = ract(fa, vi, fa_a, fa_b);
                                                 ft = n->hp[1]
                                                      ? 1 - it
@@ -1485,8 +1476,7 @@ static int run_rnn(swarm_model_t *m, const xnode_t *n, void *const *p,
                                                 cn = ft * cb[k] + it * ct;
                                                 if (Pd)
                                                         vo += Pd[H + k] * cn;
-                                                if (clip > 0)
-                                                        vo = vo < -clip ? -clip : vo > clip ? clip : vo;
+                                                vo = rclip(vo, clip);
                                                 ot = ract(fa, vo, fa_a, fa_b);
                                                 cb[k] = cn;
                                                 rh[k] = ot *
