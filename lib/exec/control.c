@@ -947,18 +947,12 @@ static int set_seq(swarm_model_t *m, xnode_t *n, int dst, const int *ids,
         return SWARM_OK;
 }
 
+/* The tensor types a sequence may hold: the loader's ONNX dtypes without
+ * float64. */
 static int onnx_dt(int64_t t, swarm_dtype_t *dt) {
-        switch (t) {
-        case 1: *dt = SWARM_DTYPE_FLOAT32; return 0;
-        case 2: *dt = SWARM_DTYPE_UINT8; return 0;
-        case 3: *dt = SWARM_DTYPE_INT8; return 0;
-        case 6: *dt = SWARM_DTYPE_INT32; return 0;
-        case 7: *dt = SWARM_DTYPE_INT64; return 0;
-        case 9: *dt = SWARM_DTYPE_BOOL; return 0;
-        case 10: *dt = SWARM_DTYPE_FLOAT16; return 0;
-        case 16: *dt = SWARM_DTYPE_BFLOAT16; return 0;
-        default: return -1;
-        }
+        if (t < 0 || t > INT32_MAX || t == ONNX_DOUBLE)
+                return -1;
+        return exec_onnx_dtype((int32_t)t, dt);
 }
 
 /* A position into a sequence of cnt tensors (end: cnt allowed). */

@@ -1598,20 +1598,10 @@ static int h_eyelike(OPARGS) {
                 return node_err(err, SWARM_ERR_UNSUPPORTED, n,
                                 "input must be 2-D with fixed dims");
         out_like(o, x);
-        {
-                static const struct {
-                        int64_t onnx;
-                        swarm_dtype_t dt;
-                } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
-                         {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
-                         {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
-                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64}};
-                o->dtype = ldt(x);
-                for (size_t i = 0; dt >= 0 && i < sizeof(C) / sizeof(C[0]);
-                     i++)
-                        if (C[i].onnx == dt)
-                                o->dtype = C[i].dt;
-        }
+        /* dtype absent or not one we know (bfloat16 included): x's own. */
+        o->dtype = ldt(x);
+        if (dt >= 0 && dt <= INT32_MAX && dt != ONNX_BFLOAT16)
+                (void)exec_onnx_dtype((int32_t)dt, &o->dtype);
         /* The result depends on the shape only: a constant. */
         n->hi[1] = k;
         return to_host(n, HK_EYE, 0);
@@ -3665,25 +3655,10 @@ static int h_cast(OPARGS) {
                 n->n_in = 1;
         }
         out_like(o, x);
-        {
-                static const struct {
-                        int64_t onnx;
-                        swarm_dtype_t dt;
-                } C[] = {{1, SWARM_DTYPE_FLOAT32}, {2, SWARM_DTYPE_UINT8},
-                         {3, SWARM_DTYPE_INT8}, {6, SWARM_DTYPE_INT32},
-                         {7, SWARM_DTYPE_INT64}, {9, SWARM_DTYPE_BOOL},
-                         {10, SWARM_DTYPE_FLOAT16}, {11, SWARM_DTYPE_FLOAT64},
-                         {16, SWARM_DTYPE_BFLOAT16}};
-                int found = 0;
-                for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++)
-                        if (C[i].onnx == to) {
-                                o->dtype = C[i].dt;
-                                found = 1;
-                        }
-                if (!found)
-                        return node_err(err, SWARM_ERR_UNSUPPORTED, n,
-                                        "cast to type %lld", (long long)to);
-        }
+        if (to < 0 || to > INT32_MAX ||
+            exec_onnx_dtype((int32_t)to, &o->dtype))
+                return node_err(err, SWARM_ERR_UNSUPPORTED, n,
+                                "cast to type %lld", (long long)to);
         if (!is_const(x) || (x->dtype != SWARM_DTYPE_FLOAT32 &&
                              x->dtype != SWARM_DTYPE_INT64) ||
             (o->dtype != SWARM_DTYPE_FLOAT32 &&
