@@ -120,90 +120,104 @@ static swarm_client_t *client_new(swarm_conf_t *conf, const swarm_client_opts_t 
         return cl;
 }
 
+/* What each test below holds: its conf, the application's counters, the
+ * client, the last error and the stats it reads. */
+typedef struct sess {
+        swarm_conf_t *conf;
+        app_t *app;
+        swarm_client_t *cl;
+        swarm_err_t err;
+        swarm_client_stats_t st;
+} sess_t;
+
+static void sess_open(sess_t *s) {
+        memset(s, 0, sizeof(*s));
+        s->conf = client_conf();
+        s->app = calloc(1, sizeof(*s->app));
+        if (!s->conf || !s->app) {
+                fprintf(stderr, "sess_open: out of memory\n");
+                exit(1);
+        }
+        swarm_err_clear(&s->err);
+}
+
+/* The client is destroyed by the test itself (it checks what that does). */
+static void sess_close(sess_t *s) {
+        swarm_conf_destroy(s->conf);
+        free(s->app);
+}
+
 static void test_round_trip(mock_worker_t *w) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0, 0};
-        swarm_conf_t *conf = client_conf();
-        swarm_client_stats_t st;
-        swarm_err_t err;
-        app_t *app = calloc(1, sizeof(*app));
-        swarm_client_t *cl = NULL;
+        sess_t s;
 
-        swarm_err_clear(&err);
-        cl = client_new(conf, &o);
+        sess_open(&s);
+        s.cl = client_new(s.conf, &o);
         for (int i = 0; i < N; i++) {
-                if (send_one(cl, app, i, &err)) {
-                        fprintf(stderr, "send %d: %s\n", i, err.msg);
+                if (send_one(s.cl, s.app, i, &s.err)) {
+                        fprintf(stderr, "send %d: %s\n", i, s.err.msg);
                         test_failures++;
                         break;
                 }
-                CHECK(swarm_client_in_flight(cl) <= WINDOW);
+                CHECK(swarm_client_in_flight(s.cl) <= WINDOW);
         }
         /* a duplicate of an id in flight is refused (if one still is) */
-        CHECK(swarm_client_flush(cl, 30000, &err) == 0);
-        if (err.code)
-                fprintf(stderr, "flush: %s\n", err.msg);
-        swarm_client_stats(cl, &st);
+        CHECK(swarm_client_flush(s.cl, 30000, &s.err) == 0);
+        if (s.err.code)
+                fprintf(stderr, "flush: %s\n", s.err.msg);
+        swarm_client_stats(s.cl, &s.st);
         fprintf(stderr, "sent=%llu delivered=%llu answered=%llu unknown=%llu "
                 "decode_errors=%llu max_in_flight=%lld ghosts=%d\n",
-                (unsigned long long)st.sent, (unsigned long long)st.delivered,
-                (unsigned long long)st.answered,
-                (unsigned long long)st.unknown_responses,
-                (unsigned long long)st.decode_errors,
-                (long long)st.max_in_flight_seen, w->ghosts);
-        CHECK(st.sent == N && st.answered == N && st.in_flight == 0);
-        CHECK(st.max_in_flight_seen <= WINDOW && st.max_in_flight_seen > 0);
+                (unsigned long long)s.st.sent,
+                (unsigned long long)s.st.delivered,
+                (unsigned long long)s.st.answered,
+                (unsigned long long)s.st.unknown_responses,
+                (unsigned long long)s.st.decode_errors,
+                (long long)s.st.max_in_flight_seen, w->ghosts);
+        CHECK(s.st.sent == N && s.st.answered == N && s.st.in_flight == 0);
+        CHECK(s.st.max_in_flight_seen <= WINDOW && s.st.max_in_flight_seen > 0);
         /* the old response produced before the client existed is not read */
-        CHECK(st.unknown_responses == (uint64_t)w->ghosts);
-        CHECK(st.decode_errors == 1);
-        CHECK(app->bad == 0 && app->errors == 0);
+        CHECK(s.st.unknown_responses == (uint64_t)w->ghosts);
+        CHECK(s.st.decode_errors == 1);
+        CHECK(s.app->bad == 0 && s.app->errors == 0);
         for (int i = 0; i < N; i++)
-                if (app->calls[i] != 1) {
+                if (s.app->calls[i] != 1) {
                         fprintf(stderr, "request %d: %d callbacks\n", i,
-                                app->calls[i]);
+                                s.app->calls[i]);
                         test_failures++;
                 }
-        swarm_client_destroy(cl);
+        swarm_client_destroy(s.cl);
         for (int i = 0; i < N; i++)
-                CHECK(app->calls[i] == 1); /* destroy adds none */
-        swarm_conf_destroy(conf);
-        free(app);
+                CHECK(s.app->calls[i] == 1); /* destroy adds none */
+        sess_close(&s);
 }
 
 static void test_send_only(void) {
         swarm_client_opts_t o = {REQ_TOPIC, NULL, 4, 1, 0, 0};
-        swarm_conf_t *conf = client_conf();
-        swarm_client_stats_t st;
-        swarm_err_t err;
-        app_t *app = calloc(1, sizeof(*app));
-        swarm_client_t *cl = NULL;
+        sess_t s;
 
-        swarm_err_clear(&err);
-        cl = client_new(conf, &o);
+        sess_open(&s);
+        s.cl = client_new(s.conf, &o);
         for (int i = 0; i < 40; i++) {
-                CHECK(send_one(cl, app, i, &err) == 0);
-                CHECK(swarm_client_in_flight(cl) <= 4);
+                CHECK(send_one(s.cl, s.app, i, &s.err) == 0);
+                CHECK(swarm_client_in_flight(s.cl) <= 4);
         }
-        CHECK(swarm_client_flush(cl, 10000, &err) == 0);
-        swarm_client_stats(cl, &st);
-        CHECK(st.delivered == 40 && st.max_in_flight_seen <= 4);
+        CHECK(swarm_client_flush(s.cl, 10000, &s.err) == 0);
+        swarm_client_stats(s.cl, &s.st);
+        CHECK(s.st.delivered == 40 && s.st.max_in_flight_seen <= 4);
         for (int i = 0; i < 40; i++)
-                CHECK(app->calls[i] == 1);
-        CHECK(app->bad == 0 && app->errors == 0);
-        swarm_client_destroy(cl);
-        swarm_conf_destroy(conf);
-        free(app);
+                CHECK(s.app->calls[i] == 1);
+        CHECK(s.app->bad == 0 && s.app->errors == 0);
+        swarm_client_destroy(s.cl);
+        sess_close(&s);
 }
 
 static void test_timeout_and_close(mock_worker_t *w) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, 16, 0, 300, 0};
-        swarm_conf_t *conf = client_conf();
-        swarm_client_stats_t st;
-        swarm_err_t err;
-        app_t *app = calloc(1, sizeof(*app));
-        swarm_client_t *cl = NULL;
+        sess_t s;
         double t0, el;
 
-        swarm_err_clear(&err);
+        sess_open(&s);
         /* let the worker finish the earlier tests' requests (their ids repeat
          * here), then pause it; its consumer poll lasts at most 20 ms */
         for (int i = 0; i < 1000 && atomic_load(&w->answered) < N + 40; i++)
@@ -211,50 +225,51 @@ static void test_timeout_and_close(mock_worker_t *w) {
         CHECK(atomic_load(&w->answered) == N + 40);
         atomic_store(&w->pause, 1);
         usleep(100000);
-        cl = client_new(conf, &o);
+        s.cl = client_new(s.conf, &o);
         t0 = swarm_clock_s();
         for (int i = 0; i < 3; i++)
-                CHECK(send_one(cl, app, i, &err) == 0);
+                CHECK(send_one(s.cl, s.app, i, &s.err) == 0);
         /* a duplicate id while in flight is refused */
-        CHECK_ERR(send_one(cl, app, 2, &err), err, SWARM_ERR_INVALID,
+        CHECK_ERR(send_one(s.cl, s.app, 2, &s.err), s.err, SWARM_ERR_INVALID,
                   "already in flight");
-        CHECK_ERR(swarm_client_flush(cl, 100, &err), err, SWARM_ERR_TIMEOUT,
+        CHECK_ERR(swarm_client_flush(s.cl, 100, &s.err), s.err,
+                  SWARM_ERR_TIMEOUT,
                   "3 requests still in flight");
-        while (app->errors < 3)
-                swarm_client_poll(cl, 100, NULL, NULL);
+        while (s.app->errors < 3)
+                swarm_client_poll(s.cl, 100, NULL, NULL);
         el = swarm_clock_s() - t0;
         CHECK(el >= 0.29 && el < 5);
-        CHECK(app->last_code == SWARM_ERR_TIMEOUT);
-        swarm_client_stats(cl, &st);
-        CHECK(st.timed_out == 3 && st.in_flight == 0);
+        CHECK(s.app->last_code == SWARM_ERR_TIMEOUT);
+        swarm_client_stats(s.cl, &s.st);
+        CHECK(s.st.timed_out == 3 && s.st.in_flight == 0);
         for (int i = 0; i < 3; i++)
-                CHECK(app->calls[i] == 1);
+                CHECK(s.app->calls[i] == 1);
 
         /* destroy with requests in flight: "client closed", exactly once */
         for (int i = 10; i < 15; i++)
-                CHECK(send_one(cl, app, i, &err) == 0);
-        swarm_client_destroy(cl);
+                CHECK(send_one(s.cl, s.app, i, &s.err) == 0);
+        swarm_client_destroy(s.cl);
         for (int i = 10; i < 15; i++)
-                CHECK(app->calls[i] == 1);
-        CHECK(app->errors == 8 && app->last_code == SWARM_ERR_STATE);
-        CHECK(app->bad == 0);
+                CHECK(s.app->calls[i] == 1);
+        CHECK(s.app->errors == 8 && s.app->last_code == SWARM_ERR_STATE);
+        CHECK(s.app->bad == 0);
 
         /* a full window with send_timeout_ms: the send gives up, retriable,
          * and its callback never runs */
         o.max_in_flight = 2;
         o.request_timeout_ms = 0;
         o.send_timeout_ms = 100;
-        CHECK(swarm_client_new(conf, &lg, &o, &cl, &err) == 0);
-        CHECK(send_one(cl, app, 20, &err) == 0);
-        CHECK(send_one(cl, app, 21, &err) == 0);
-        CHECK_ERR(send_one(cl, app, 22, &err), err, SWARM_ERR_TIMEOUT,
+        CHECK(swarm_client_new(s.conf, &lg, &o, &s.cl, &s.err) == 0);
+        CHECK(send_one(s.cl, s.app, 20, &s.err) == 0);
+        CHECK(send_one(s.cl, s.app, 21, &s.err) == 0);
+        CHECK_ERR(send_one(s.cl, s.app, 22, &s.err), s.err, SWARM_ERR_TIMEOUT,
                   "no free slot within 100 ms (2 in flight)");
-        CHECK(swarm_client_in_flight(cl) == 2);
-        swarm_client_destroy(cl);
-        CHECK(app->calls[20] == 1 && app->calls[21] == 1 && app->calls[22] == 0);
+        CHECK(swarm_client_in_flight(s.cl) == 2);
+        swarm_client_destroy(s.cl);
+        CHECK(s.app->calls[20] == 1 && s.app->calls[21] == 1 &&
+              s.app->calls[22] == 0);
         atomic_store(&w->pause, 0);
-        swarm_conf_destroy(conf);
-        free(app);
+        sess_close(&s);
 }
 
 /* librdkafka's queue holds one message, so nearly every send runs the
@@ -264,62 +279,60 @@ static void test_timeout_and_close(mock_worker_t *w) {
  * all find a slot (a leaked slot makes one of them time out). */
 static void test_queue_full(mock_worker_t *w) {
         swarm_client_opts_t o = {REQ_TOPIC, RES_TOPIC, WINDOW, 0, 0, 3000};
-        swarm_conf_t *conf = client_conf();
-        swarm_client_stats_t st;
-        swarm_err_t err;
-        app_t *app = calloc(1, sizeof(*app));
-        swarm_client_t *cl = NULL;
+        sess_t s;
         int sent = 0;
 
-        swarm_err_clear(&err);
-        swarm_conf_add(conf, SWARM_CONF_CLI, "queue.buffering.max.messages", "1",
-                       "-X", &err);
-        swarm_conf_add(conf, SWARM_CONF_CLI, "linger.ms", "0", "-X", &err);
-        cl = client_new(conf, &o);
+        sess_open(&s);
+        swarm_conf_add(s.conf, SWARM_CONF_CLI,
+                       "queue.buffering.max.messages", "1",
+                       "-X", &s.err);
+        swarm_conf_add(s.conf, SWARM_CONF_CLI, "linger.ms", "0", "-X", &s.err);
+        s.cl = client_new(s.conf, &o);
         for (int i = 0; i < N; i++) {
-                if (send_one(cl, app, i, &err)) {
-                        fprintf(stderr, "queue-full send %d: %s\n", i, err.msg);
+                if (send_one(s.cl, s.app, i, &s.err)) {
+                        fprintf(stderr, "queue-full send %d: %s\n", i,
+                                s.err.msg);
                         test_failures++;
-                        swarm_err_clear(&err);
+                        swarm_err_clear(&s.err);
                         break;
                 }
                 sent++;
         }
-        CHECK(swarm_client_flush(cl, 30000, &err) == 0);
+        CHECK(swarm_client_flush(s.cl, 30000, &s.err) == 0);
         /* a response can overtake its delivery report: give the last
          * reports a moment */
         for (int i = 0; i < 100; i++) {
-                swarm_client_stats(cl, &st);
-                if (st.free_slots == 2 * WINDOW)
+                swarm_client_stats(s.cl, &s.st);
+                if (s.st.free_slots == 2 * WINDOW)
                         break;
-                swarm_client_poll(cl, 20, NULL, NULL);
+                swarm_client_poll(s.cl, 20, NULL, NULL);
         }
-        swarm_client_stats(cl, &st);
+        swarm_client_stats(s.cl, &s.st);
         fprintf(stderr, "queue-full: sent=%llu answered=%llu free_slots=%d\n",
-                (unsigned long long)st.sent, (unsigned long long)st.answered,
-                st.free_slots);
-        CHECK(sent == N && st.answered == N);
+                (unsigned long long)s.st.sent,
+                (unsigned long long)s.st.answered,
+                s.st.free_slots);
+        CHECK(sent == N && s.st.answered == N);
         /* every slot is back: twice the window once all delivery reports
          * are in (flush waits for the last of them) */
-        CHECK(st.free_slots == 2 * WINDOW);
+        CHECK(s.st.free_slots == 2 * WINDOW);
         for (int i = 0; i < N; i++)
-                CHECK(app->calls[i] == 1);
+                CHECK(s.app->calls[i] == 1);
 
         /* and the whole window is usable while nothing is answered */
         atomic_store(&w->pause, 1);
         usleep(100000);
         for (int i = 0; i < WINDOW; i++) {
-                if (send_one(cl, app, 100 + i, &err)) {
-                        fprintf(stderr, "window send %d: %s\n", i, err.msg);
+                if (send_one(s.cl, s.app, 100 + i, &s.err)) {
+                        fprintf(stderr, "window send %d: %s\n", i, s.err.msg);
                         test_failures++;
-                        swarm_err_clear(&err);
+                        swarm_err_clear(&s.err);
                 }
         }
-        CHECK(swarm_client_in_flight(cl) == WINDOW);
-        swarm_client_destroy(cl);
+        CHECK(swarm_client_in_flight(s.cl) == WINDOW);
+        swarm_client_destroy(s.cl);
         atomic_store(&w->pause, 0);
-        swarm_conf_destroy(conf);
-        free(app);
+        sess_close(&s);
 }
 
 static void test_no_broker(void) {
