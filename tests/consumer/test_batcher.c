@@ -6,6 +6,7 @@
  * never mix shapes, order within a shape is kept, max rows and max delay
  * per shape, a full shape does not wait for an older, emptier one.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "batcher.h"
@@ -28,6 +29,27 @@ static batcher_item_t *item(const void *key, int64_t rows, int64_t recv_us) {
         it->rows = rows;
         it->recv_us = recv_us;
         return it;
+}
+
+/* Push one request of key per row count in the list "r1,r2,...", all
+ * received at recv_us. */
+static void push_rows(batcher_t *q, const void *key, int64_t recv_us,
+                      const char *rows) {
+        for (const char *p = rows; *p;) {
+                char *end;
+                batcher_push(q, item(key, strtoll(p, &end, 10), recv_us));
+                p = *end == ',' ? end + 1 : end;
+        }
+}
+
+/* Push a request of key received at 0 that must be answered by
+ * deadline_ms (wall clock). */
+static void push_deadline(batcher_t *q, const void *key, int64_t rows,
+                          int64_t deadline_ms) {
+        batcher_item_t *it = item(key, rows, 0);
+        it->has_deadline = 1;
+        it->deadline_ms = deadline_ms;
+        batcher_push(q, it);
 }
 
 static int idx(const batcher_item_t *it) {
@@ -76,9 +98,7 @@ static void test_max_rows_and_delay(void) {
 
         /* full before the delay: 4+4+4 rows, max 10 -> 4+4 now, 4 waits */
         reset(&q);
-        batcher_push(&q, item(A, 4, 0));
-        batcher_push(&q, item(A, 4, 0));
-        batcher_push(&q, item(A, 4, 0));
+        push_rows(&q, A, 0, "4,4,4");
         CHECK(batcher_next(&q, same_limits, &lim, 1, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0,1") && bb.rows == 8, "batch %s rows %lld",
               list(bb.items), (long long)bb.rows);
@@ -102,9 +122,7 @@ static void test_oversized_alone(void) {
         batcher_batch_t bb;
 
         reset(&q);
-        batcher_push(&q, item(A, 300, 0));
-        batcher_push(&q, item(A, 300, 0));
-        batcher_push(&q, item(A, 7, 0));
+        push_rows(&q, A, 0, "300,300,7");
         /* a request bigger than max rows runs alone and whole */
         CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 300, "batch %s",
@@ -118,8 +136,7 @@ static void test_oversized_alone(void) {
 
         /* a small batch never takes an oversized request after it */
         reset(&q);
-        batcher_push(&q, item(A, 7, 0));
-        batcher_push(&q, item(A, 300, 0));
+        push_rows(&q, A, 0, "7,300");
         CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 7, "batch %s",
               list(bb.items));
@@ -174,8 +191,7 @@ static void test_fixed_batch(void) {
               (long long)lim.max_rows, (long long)lim.max_delay_us);
         /* requests of a fixed-batch model carry exactly 8 rows: one each */
         reset(&q);
-        batcher_push(&q, item(A, 8, 0));
-        batcher_push(&q, item(A, 8, 0));
+        push_rows(&q, A, 0, "8,8");
         CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 8);
         CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
@@ -218,23 +234,13 @@ static void test_deadlines(void) {
         batcher_t q;
         batcher_limits_t lim = {10, 1000};
         batcher_batch_t bb;
-        batcher_item_t *it;
 
         reset(&q);
         /* deadlines on the wall clock: now is 5000 ms */
-        it = item(A, 2, 0);
-        it->has_deadline = 1;
-        it->deadline_ms = 4000;                 /* passed */
-        batcher_push(&q, it);
-        it = item(A, 2, 0);
-        it->has_deadline = 1;
-        it->deadline_ms = 6000;                 /* still ahead */
-        batcher_push(&q, it);
-        batcher_push(&q, item(A, 2, 0));        /* none */
-        it = item(A, 2, 0);
-        it->has_deadline = 1;
-        it->deadline_ms = 4999;                 /* passed by 1 ms */
-        batcher_push(&q, it);
+        push_deadline(&q, A, 2, 4000);          /* passed */
+        push_deadline(&q, A, 2, 6000);          /* still ahead */
+        push_rows(&q, A, 0, "2");               /* none */
+        push_deadline(&q, A, 2, 4999);          /* passed by 1 ms */
         CHECK(batcher_next(&q, same_limits, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "1,2") && bb.rows == 4, "batch %s",
               list(bb.items));
@@ -243,19 +249,13 @@ static void test_deadlines(void) {
 
         /* a deadline equal to now has not passed */
         reset(&q);
-        it = item(A, 1, 0);
-        it->has_deadline = 1;
-        it->deadline_ms = 5000;
-        batcher_push(&q, it);
+        push_deadline(&q, A, 1, 5000);
         CHECK(batcher_next(&q, same_limits, &lim, 1000, 5000, 0, &bb) == BATCHER_TAKEN);
         CHECK(!strcmp(list(bb.items), "0") && !bb.expired);
 
         /* every candidate expired: taken with no batch, only expired */
         reset(&q);
-        it = item(A, 1, 0);
-        it->has_deadline = 1;
-        it->deadline_ms = 1;
-        batcher_push(&q, it);
+        push_deadline(&q, A, 1, 1);
         CHECK(batcher_next(&q, same_limits, &lim, 0, 5000, 1, &bb) == BATCHER_TAKEN);
         CHECK(!bb.items && bb.rows == 0 && !strcmp(list(bb.expired), "0"));
 }
