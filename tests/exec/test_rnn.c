@@ -574,18 +574,12 @@ static void refuse_kernel(swarm_backend_t *be) {
         swarm_rnn_t r;
         swarm_err_t err;
 
-        memset(&r, 0, sizeof(r));
-        r.kind = 1;
-        r.dirs = 1;
-        r.seq = 3;
-        r.batch = 2;
-        r.input = 2;
-        r.hidden = 2;
-        r.act[0][0] = SWARM_RNN_SIGMOID;
-        r.act[0][1] = SWARM_RNN_TANH;
-        r.x = r.w = r.r = dummy;
-        r.y = dummy;
-        r.seq_lens = lens;      /* 4 > seq */
+        r = (swarm_rnn_t){
+                .kind = 1, .dirs = 1, .seq = 3, .batch = 2, .input = 2,
+                .hidden = 2, .act[0][0] = SWARM_RNN_SIGMOID,
+                .act[0][1] = SWARM_RNN_TANH, .x = dummy, .w = dummy,
+                .r = dummy, .y = dummy,
+                .seq_lens = lens};      /* 4 > seq */
         swarm_err_clear(&err);
         CHECK_ERR(be->rnn(be, &r, &err), err, SWARM_ERR_INVALID,
                   "sequence_lens[1] = 4");
