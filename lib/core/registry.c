@@ -217,6 +217,30 @@ static PGresult *q(swarm_registry_t *r, const char *what, const char *sql,
         return qx(r, what, sql, n, vals, NULL, NULL, 0, err);
 }
 
+/* q() into *res, for callers that leave with a code: SWARM_OK, or the
+ * error q() set (*res NULL). */
+static int qres(swarm_registry_t *r, PGresult **res, const char *what,
+                const char *sql, int n, const char *const *vals,
+                swarm_err_t *err) {
+        *res = q(r, what, sql, n, vals, err);
+        return *res ? SWARM_OK : err->code;
+}
+
+/* qres() of a query that has one row per model: no row is "unknown
+ * model". */
+static int qres_model(swarm_registry_t *r, PGresult **res, const char *what,
+                      const char *sql, int n, const char *const *vals,
+                      const char *model, swarm_err_t *err) {
+        int rc = qres(r, res, what, sql, n, vals, err);
+        if (rc == SWARM_OK && PQntuples(*res) != 1) {
+                PQclear(*res);
+                *res = NULL;
+                rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND,
+                                   "unknown model \"%s\"", model);
+        }
+        return rc;
+}
+
 /* Run a statement whose result is not needed. */
 static int run(swarm_registry_t *r, const char *what, const char *sql, int n,
                const char *const *vals, swarm_err_t *err) {
@@ -264,16 +288,13 @@ static void fmt_i32(char *buf, int32_t v) {
 static int model_id(swarm_registry_t *r, const char *model, int lock,
                     char id[32], swarm_err_t *err) {
         const char *vals[1] = {model};
-        PGresult *res = q(r, "looking up model",
-                          lock ? "SELECT id FROM registry.models WHERE name = $1 FOR UPDATE"
-                               : "SELECT id FROM registry.models WHERE name = $1",
-                          1, vals, err);
-        if (!res)
-                return err->code;
-        if (PQntuples(res) != 1) {
-                PQclear(res);
-                return swarm_err_set(err, SWARM_ERR_NOT_FOUND, "unknown model \"%s\"", model);
-        }
+        PGresult *res;
+        int rc = qres_model(r, &res, "looking up model",
+                            lock ? "SELECT id FROM registry.models WHERE name = $1 FOR UPDATE"
+                                 : "SELECT id FROM registry.models WHERE name = $1",
+                            1, vals, model, err);
+        if (rc)
+                return rc;
         snprintf(id, 32, "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
         return SWARM_OK;
@@ -373,15 +394,11 @@ int swarm_registry_migrate(swarm_registry_t *r, int *applied, swarm_err_t *err) 
                 int done;
 
                 fmt_i32(num, m->number);
-                if ((rc = begin(r, err)))
+                if ((rc = begin(r, err)) ||
+                    (rc = qres(r, &res, "reading registry.schema_migrations",
+                               "SELECT 1 FROM registry.schema_migrations WHERE version = $1",
+                               1, vals, err)))
                         goto out;
-                res = q(r, "reading registry.schema_migrations",
-                        "SELECT 1 FROM registry.schema_migrations WHERE version = $1",
-                        1, vals, err);
-                if (!res) {
-                        rc = err->code;
-                        goto out;
-                }
                 done = PQntuples(res) > 0;
                 PQclear(res);
                 if (done) {
@@ -740,17 +757,13 @@ int swarm_registry_rollback(swarm_registry_t *r, const char *model,
         if (!alias)
                 alias = SWARM_REGISTRY_PRODUCTION;
         vals[1] = alias;
-        if ((rc = begin(r, err)) || (rc = model_id(r, model, 1, id, err)))
+        if ((rc = begin(r, err)) || (rc = model_id(r, model, 1, id, err)) ||
+            (rc = qres(r, &res, "reading the history",
+                       "SELECT from_version FROM registry.history"
+                       " WHERE model_id = $1 AND kind = 'alias' AND name = $2"
+                       " ORDER BY id DESC LIMIT 1",
+                       2, vals, err)))
                 goto out;
-        res = q(r, "reading the history",
-                "SELECT from_version FROM registry.history"
-                " WHERE model_id = $1 AND kind = 'alias' AND name = $2"
-                " ORDER BY id DESC LIMIT 1",
-                2, vals, err);
-        if (!res) {
-                rc = err->code;
-                goto out;
-        }
         if (PQntuples(res) != 1) {
                 rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                                    "model \"%s\" has no alias \"%s\"", model, alias);
@@ -840,9 +853,8 @@ int swarm_registry_config(swarm_registry_t *r, const char *model,
                          " updated_by = session_user, updated_at = now() FROM old"
                          " WHERE d.model_id = $1 RETURNING old.v, d.%s::text",
                          col, col, type, col);
-                res = q(r, "changing a setting", sql, 2, vals, err);
-                if (!res) {
-                        rc = err->code;
+                if ((rc = qres(r, &res, "changing a setting", sql, 2, vals,
+                               err))) {
                         swarm_err_prefix(err, "%s=%s: ", keys[i], values[i]);
                         goto out;
                 }
@@ -895,21 +907,18 @@ int swarm_registry_deployment(swarm_registry_t *r, const char *model,
                           &out->batch_result_topic};
         int64_t *nums[5] = {&out->max_batch_rows, &out->max_delay_us, &out->min_workers,
                             &out->max_workers, &out->lag_target};
+        int rc;
 
         memset(out, 0, sizeof(*out));
-        res = q(r, "reading the deployment",
-                "SELECT d.request_topic, d.result_topic, d.device, d.precision,"
-                " d.max_batch_rows, d.max_delay_us, d.min_workers, d.max_workers,"
-                " d.lag_target, d.batch_request_topic, d.batch_result_topic"
-                " FROM registry.models m"
-                " LEFT JOIN registry.deployments d ON d.model_id = m.id WHERE m.name = $1",
-                1, vals, err);
-        if (!res)
-                return err->code;
-        if (PQntuples(res) != 1) {
-                PQclear(res);
-                return swarm_err_set(err, SWARM_ERR_NOT_FOUND, "unknown model \"%s\"", model);
-        }
+        if ((rc = qres_model(r, &res, "reading the deployment",
+                             "SELECT d.request_topic, d.result_topic, d.device, d.precision,"
+                             " d.max_batch_rows, d.max_delay_us, d.min_workers, d.max_workers,"
+                             " d.lag_target, d.batch_request_topic, d.batch_result_topic"
+                             " FROM registry.models m"
+                             " LEFT JOIN registry.deployments d ON d.model_id = m.id"
+                             " WHERE m.name = $1",
+                             1, vals, model, err)))
+                return rc;
         for (int i = 0; i < 4; i++)
                 *strs[i] = PQgetisnull(res, 0, i) ? NULL : strdup(PQgetvalue(res, 0, i));
         for (int i = 4; i < 6; i++)
@@ -932,17 +941,13 @@ int swarm_registry_archive(swarm_registry_t *r, const char *model,
         int rc;
 
         fmt_i32(num, version);
-        if ((rc = begin(r, err)) || (rc = model_id(r, model, 1, id, err)))
+        if ((rc = begin(r, err)) || (rc = model_id(r, model, 1, id, err)) ||
+            (rc = qres(r, &res, "checking the version",
+                       "SELECT (SELECT string_agg(a.alias, ', ' ORDER BY a.alias) FROM registry.aliases a"
+                       " WHERE a.model_id = v.model_id AND a.version = v.version)"
+                       " FROM registry.versions v WHERE v.model_id = $1 AND v.version = $2::integer",
+                       2, vals, err)))
                 goto out;
-        res = q(r, "checking the version",
-                "SELECT (SELECT string_agg(a.alias, ', ' ORDER BY a.alias) FROM registry.aliases a"
-                " WHERE a.model_id = v.model_id AND a.version = v.version)"
-                " FROM registry.versions v WHERE v.model_id = $1 AND v.version = $2::integer",
-                2, vals, err);
-        if (!res) {
-                rc = err->code;
-                goto out;
-        }
         if (PQntuples(res) != 1) {
                 rc = swarm_err_set(err, SWARM_ERR_NOT_FOUND,
                                    "model \"%s\" has no version %" PRId32, model, version);
