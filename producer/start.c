@@ -10,7 +10,7 @@
 int producer_start(producer_start_t *ps, const swarm_cli_t *cli,
                    const producer_default_t *defaults, int argc, char **argv) {
         swarm_err_t err;
-        int argi = 0, done = 0;
+        int argi = 0, rc;
 
         memset(ps, 0, sizeof(*ps));
         ps->lg = (swarm_log_t){SWARM_LOG_INFO, "swarm-producer", NULL};
@@ -27,11 +27,9 @@ int producer_start(producer_start_t *ps, const swarm_cli_t *cli,
                 }
         /* the start-up every program shares; the command's defaults above
          * are why the conf is made here first */
-        if (swarm_cli_start(cli, argc, argv, &ps->lg, NULL, &ps->conf, &argi,
-                            &done, &err))
-                return swarm_cli_fail(cli, &err);
-        if (done)
-                return 0;
+        if ((rc = swarm_cli_main(cli, argc, argv, &ps->lg, NULL, &ps->conf,
+                                 &argi)) >= 0)
+                return rc;
         if (argi < argc) {
                 swarm_err_set(&err, SWARM_ERR_CONFIG, "unexpected argument \"%s\"",
                               argv[argi]);

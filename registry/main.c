@@ -696,23 +696,16 @@ static int check_usage(const ctx_t *x) {
 int main(int argc, char **argv) {
         ctx_t x;
         swarm_err_t err;
-        int argi, done, rc = 1;
+        int argi, rc = 1;
         const char *db;
 
         memset(&x, 0, sizeof(x));
         x.log = (swarm_log_t){SWARM_LOG_WARN, "swarm-registry", NULL};
         swarm_err_clear(&err);
         permute(argc, argv);
-        if (swarm_cli_start(&cli, argc, argv, &x.log, &x.o, &x.conf, &argi, &done,
-                            &err)) {
-                rc = swarm_cli_fail(&cli, &err);
-                swarm_err_clear(&err);
+        if ((rc = swarm_cli_main(&cli, argc, argv, &x.log, &x.o, &x.conf,
+                                 &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
         rc = 1;
         if (argi >= argc) {
                 rc = usage("no command%s", "");

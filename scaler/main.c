@@ -462,7 +462,7 @@ int main(int argc, char **argv) {
         struct sigaction sa;
         const char *topic, *group, *akind;
         const char *last_reason = "";
-        int argi, done, rc = 1, status = 0, group_api, last_desired = -1;
+        int argi, rc = 1, status = 0, group_api, last_desired = -1;
         scaler_opts_t so;
         int64_t port;
         double poll_s, stop_timeout, next_poll;
@@ -477,15 +477,8 @@ int main(int argc, char **argv) {
         }
         /* usage errors first: nothing below may connect before they are
          * ruled out (the topic may still come from the registry) */
-        if (swarm_cli_start(&cli, argc, argv, &log, &so, &conf, &argi, &done, &err)) {
-                rc = swarm_cli_fail(&cli, &err);
-                swarm_err_clear(&err);
+        if ((rc = swarm_cli_main(&cli, argc, argv, &log, &so, &conf, &argi)) >= 0)
                 goto out;
-        }
-        if (done) {
-                rc = 0;
-                goto out;
-        }
         rc = 1;
         group = swarm_conf_get(conf, "group.id");
         if (!swarm_conf_get(conf, "bootstrap.servers") || !group ||

@@ -164,12 +164,6 @@ int swarm_cli_parse(const swarm_cli_t *cli, int argc, char **argv,
  * exit code of a usage error. */
 int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err);
 
-/* For a program's main(), where the exit is decided: swarm_cli_parse(),
- * printing a usage error with swarm_cli_error().  Returns -1 to go on, or
- * the exit code now: 0 after --help or -X list, 2 after a usage error. */
-int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
-                   swarm_conf_t *c, int *argi);
-
 /* The start-up every program's main() shares, written once: a conf
  * (*conf: NULL makes a new one; a conf the caller made is used as it is, so
  * a program may add defaults of its own first), swarm_cli_parse(), the
@@ -187,6 +181,14 @@ int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
  * memory ran out (a runtime error), else 2 (a usage error, printed as
  * swarm_cli_error() does). */
 int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err);
+
+/* swarm_cli_start() for a program's main(), where the exit is decided: its
+ * error printed with swarm_cli_fail().  Returns -1 to go on, or the exit
+ * code now: 0 after --help or -X list, else swarm_cli_fail()'s.  *conf is
+ * the caller's to destroy whatever the result. */
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_log_t *log, void *dst, swarm_conf_t **conf,
+                   int *argi);
 
 /* Store every option with a field (and the topic, see swarm_cli_t) into the
  * struct at `dst` with its type.  An INT option with no default that was not

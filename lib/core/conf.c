@@ -412,17 +412,6 @@ int swarm_cli_error(const swarm_cli_t *cli, const swarm_err_t *err) {
         return 2;
 }
 
-int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
-                   swarm_conf_t *c, int *argi) {
-        swarm_err_t err;
-        int done = 0;
-
-        swarm_err_clear(&err);
-        if (swarm_cli_parse(cli, argc, argv, c, argi, &done, &err))
-                return swarm_cli_error(cli, &err);
-        return done ? 0 : -1;
-}
-
 int swarm_cli_start(const swarm_cli_t *cli, int argc, char **argv,
                     swarm_log_t *log, void *dst, swarm_conf_t **conf,
                     int *argi, int *done, swarm_err_t *err) {
@@ -451,6 +440,18 @@ int swarm_cli_fail(const swarm_cli_t *cli, const swarm_err_t *err) {
                 return 1;
         }
         return swarm_cli_error(cli, err);
+}
+
+int swarm_cli_main(const swarm_cli_t *cli, int argc, char **argv,
+                   swarm_log_t *log, void *dst, swarm_conf_t **conf,
+                   int *argi) {
+        swarm_err_t err;
+        int done = 0;
+
+        swarm_err_clear(&err);
+        if (swarm_cli_start(cli, argc, argv, log, dst, conf, argi, &done, &err))
+                return swarm_cli_fail(cli, &err);
+        return done ? 0 : -1;
 }
 
 /* Environment variable for an option: SWARM_ + upper-cased name, '-' -> '_'. */

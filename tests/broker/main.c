@@ -216,15 +216,10 @@ int main(int argc, char **argv) {
         cli_opts_t co = {0};
         char *names[SWARM_BROKER_MAX_TOPICS] = {0};
         swarm_err_t err;
-        int r, argi, done, code = -1;
+        int r, argi, code;
 
         swarm_err_clear(&err);
-        if (swarm_cli_start(&cli, argc, argv, &o.log, &co, &conf, &argi, &done, &err)) {
-                code = swarm_cli_fail(&cli, &err);
-                swarm_err_clear(&err);
-        } else if (done) {
-                code = 0;
-        }
+        code = swarm_cli_main(&cli, argc, argv, &o.log, &co, &conf, &argi);
         if (code < 0 && argi < argc) {
                 fprintf(stderr, "swarm-broker: unexpected argument '%s'\n", argv[argi]);
                 code = 2;
