@@ -226,6 +226,27 @@ typedef struct file_map {
         size_t len;
 } file_map_t;
 
+/* An array over `data` (size bytes) that it now owns: map / map_len is
+ * the mapping it lies in, unmapped on destroy (NULL: data is malloc'd).
+ * On error nothing changes hands. */
+static int array_over(swarm_dtype_t dtype, int ndim, const int64_t *shape,
+                      void *data, size_t size, void *map, size_t map_len,
+                      swarm_array_t **out, swarm_err_t *err) {
+        swarm_array_t *a = calloc(1, sizeof(*a));
+
+        if (!a)
+                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
+        a->dtype = dtype;
+        a->ndim = ndim;
+        memcpy(a->shape, shape, (size_t)ndim * sizeof(*shape));
+        a->data = data;
+        a->size = size;
+        a->map = map;
+        a->map_len = map_len;
+        *out = a;
+        return SWARM_OK;
+}
+
 static int map_file(const char *path, file_map_t *m, swarm_err_t *err) {
         struct stat st;
         int fd = open(path, O_RDONLY | O_CLOEXEC), r = SWARM_OK;
@@ -552,18 +573,11 @@ static int npy_to_array(const unsigned char *buf, size_t len, const char *name,
                                      "%s: .npy file has %zu bytes after the data "
                                      "the shape describes", name, have - need);
         if (map && map->p && !convert && h->data_off % 8 == 0) {
-                a = calloc(1, sizeof(*a));
-                if (!a)
-                        return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                a->dtype = (swarm_dtype_t)h->kind;
-                a->ndim = h->ndim;
-                memcpy(a->shape, h->shape, sizeof(h->shape));
-                a->data = map->p + h->data_off;
-                a->size = need;
-                a->map = map->p;
-                a->map_len = map->len;
+                if ((r = array_over((swarm_dtype_t)h->kind, h->ndim, h->shape,
+                                    map->p + h->data_off, need, map->p,
+                                    map->len, out, err)))
+                        return r;
                 map->p = NULL;
-                *out = a;
                 return SWARM_OK;
         }
         r = swarm_array_new(convert ? SWARM_DTYPE_FLOAT32 : (swarm_dtype_t)h->kind,
@@ -631,8 +645,7 @@ out:
 static int load_raw(const char *path, const swarm_array_load_opts_t *o,
                     swarm_array_t **out, swarm_err_t *err) {
         file_map_t m = {NULL, 0};
-        swarm_array_t *a = NULL;
-        int64_t row_elems;
+        int64_t row_elems, shape[SWARM_MAX_DIMS];
         size_t row_bytes;
         int r;
 
@@ -654,22 +667,12 @@ static int load_raw(const char *path, const swarm_array_load_opts_t *o,
                                   m.len, row_bytes, (long long)row_elems);
                 goto out;
         }
-        a = calloc(1, sizeof(*a));
-        if (!a) {
-                r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        a->dtype = SWARM_DTYPE_FLOAT32;
-        a->ndim = o->row_ndim + 1;
-        a->shape[0] = (int64_t)(m.len / row_bytes);
+        shape[0] = (int64_t)(m.len / row_bytes);
         for (int i = 0; i < o->row_ndim; i++)
-                a->shape[i + 1] = o->row_shape[i];
-        a->data = m.p;
-        a->size = m.len;
-        a->map = m.p;
-        a->map_len = m.len;
-        m.p = NULL;
-        *out = a;
+                shape[i + 1] = o->row_shape[i];
+        if (!(r = array_over(SWARM_DTYPE_FLOAT32, o->row_ndim + 1, shape, m.p,
+                             m.len, m.p, m.len, out, err)))
+                m.p = NULL;
 out:
         if (m.p)
                 munmap(m.p, m.len);
@@ -686,7 +689,6 @@ static int load_csv(const char *path, swarm_array_t **out, swarm_err_t *err) {
         int64_t rows = 0, cols = -1;
         long line = 0;
         const char *p, *end;
-        swarm_array_t *a;
         int r;
 
         if ((r = map_file(path, &m, err)))
@@ -815,19 +817,10 @@ static int load_csv(const char *path, swarm_array_t **out, swarm_err_t *err) {
                                   path);
                 goto out;
         }
-        a = calloc(1, sizeof(*a));
-        if (!a) {
-                r = swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                goto out;
-        }
-        a->dtype = SWARM_DTYPE_FLOAT32;
-        a->ndim = 2;
-        a->shape[0] = rows;
-        a->shape[1] = cols;
-        a->data = v;
-        a->size = nv * sizeof(float);
-        v = NULL;
-        *out = a;
+        if (!(r = array_over(SWARM_DTYPE_FLOAT32, 2,
+                             (const int64_t[]){rows, cols}, v,
+                             nv * sizeof(float), NULL, 0, out, err)))
+                v = NULL;
 out:
         free(v);
         free(text);
