@@ -10,14 +10,21 @@
 
 static swarm_codec_t *codec;
 
-/* Decode a heap copy of exactly len bytes so ASan catches over-reads. */
-static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
+/* A heap copy of exactly len bytes, so ASan catches over-reads of it. */
+static uint8_t *heap_copy(const uint8_t *msg, size_t len) {
         uint8_t *copy = malloc(len ? len : 1);
-        swarm_request_t req;
-        int rc;
 
         REQUIRE(copy);
         memcpy(copy, msg, len);
+        return copy;
+}
+
+/* Decode a heap copy (heap_copy) of the message. */
+static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
+        uint8_t *copy = heap_copy(msg, len);
+        swarm_request_t req;
+        int rc;
+
         swarm_err_clear(err);
         rc = swarm_codec_decode_request(codec, copy, len, &req, err);
         if (rc == SWARM_OK) {
@@ -42,12 +49,10 @@ static int dec_req(const uint8_t *msg, size_t len, swarm_err_t *err) {
 }
 
 static int dec_resp(const uint8_t *msg, size_t len, swarm_err_t *err) {
-        uint8_t *copy = malloc(len ? len : 1);
+        uint8_t *copy = heap_copy(msg, len);
         swarm_response_t resp;
         int rc;
 
-        REQUIRE(copy);
-        memcpy(copy, msg, len);
         swarm_err_clear(err);
         rc = swarm_codec_decode_response(codec, copy, len, &resp, err);
         swarm_response_destroy(&resp);
