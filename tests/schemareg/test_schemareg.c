@@ -14,6 +14,7 @@
 #include "swarm/conf.h"
 #include "swarm/schemareg.h"
 #include "../client/test_util.h"
+#include "test_request.h"
 
 static swarm_conf_t *conf_with(const char *const *kv) {
         swarm_conf_t *c = NULL;
@@ -33,16 +34,7 @@ static void encode_one(const swarm_codec_t *codec, swarm_buf_t *buf) {
         swarm_err_t err;
 
         swarm_err_clear(&err);
-        memset(&req, 0, sizeof(req));
-        req.request_id = (swarm_str_t){"r1", 2};
-        req.model = (swarm_str_t){"m", 1};
-        req.n_inputs = 1;
-        req.inputs[0].name = (swarm_str_t){"x", 1};
-        req.inputs[0].dtype = SWARM_DTYPE_FLOAT32;
-        req.inputs[0].ndim = 1;
-        req.inputs[0].shape[0] = 3;
-        req.inputs[0].data = x;
-        req.inputs[0].size = sizeof(x);
+        test_request_2d(&req, "r1", "m", "x", SWARM_DTYPE_FLOAT32, x, 1, 3);
         buf->len = 0;
         if (swarm_codec_encode_request(codec, &req, NULL, 0, buf, &err)) {
                 fprintf(stderr, "encode: %s\n", err.msg);
