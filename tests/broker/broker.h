@@ -76,6 +76,13 @@ rd_kafka_conf_t *swarm_broker_conf_new(const swarm_broker_opts_t *o,
                                        const char *bootstrap,
                                        swarm_err_t *err);
 
+/* A producer handle on swarm_broker_conf_new()'s conf (the cheapest
+ * handle: no group machinery).  Returns SWARM_OK with *rk the caller's to
+ * rd_kafka_destroy(), or the code with err set. */
+int swarm_broker_producer_new(const swarm_broker_opts_t *o,
+                              const char *bootstrap, rd_kafka_t **rk,
+                              swarm_err_t *err);
+
 /* Wait until metadata shows every requested topic with its partition count
  * and a leader for each partition, or timeout_ms passes.  `alive` (may be
  * NULL) is called between tries and stops the wait when it returns 0. */

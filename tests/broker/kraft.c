@@ -450,20 +450,12 @@ out:
 /* Connect an admin client, wait for the broker, create and await topics. */
 static int setup_topics(const swarm_broker_opts_t *o, kraft_t *k,
                         const char *bootstrap, swarm_err_t *err) {
-        rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
-        char errstr[512];
         int rc;
         swarm_broker_opts_t none = *o;
 
-        if (!(conf = swarm_broker_conf_new(o, bootstrap, err)))
-                return err->code;
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                                sizeof(errstr)))) {
-                rd_kafka_conf_destroy(conf);
-                return swarm_err_set(err, SWARM_ERR_KAFKA, "rd_kafka_new: %s",
-                                     errstr);
-        }
+        if ((rc = swarm_broker_producer_new(o, bootstrap, &rk, err)))
+                return rc;
         /* First only wait for the broker to answer metadata at all. */
         none.topic_cnt = 0;
         if ((rc = swarm_broker_wait_topics(rk, &none,

@@ -166,12 +166,10 @@ static int watcher_start(watcher_t *w, swarm_err_t *err) {
 }
 
 int swarm_broker_mock_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
-        rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc = NULL;
         watcher_t w = {.o = o};
         int watching = 0, rc = SWARM_OK;
-        char errstr[512];
         const char *bootstrap;
 
         SWARM_WARN(&o->log, "MOCK MODE: this is librdkafka's mock cluster, "
@@ -179,14 +177,8 @@ int swarm_broker_mock_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
                    "retention, no real transactions (see docs/kafka.md)");
         /* The mock lives inside a client handle; a producer handle is the
          * cheapest (no consumer group machinery). */
-        if (!(conf = swarm_broker_conf_new(o, "", err)))
-                return err->code;
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                                sizeof(errstr)))) {
-                rd_kafka_conf_destroy(conf);
-                return swarm_err_set(err, SWARM_ERR_KAFKA, "rd_kafka_new: %s",
-                                     errstr);
-        }
+        if ((rc = swarm_broker_producer_new(o, "", &rk, err)))
+                return rc;
         if (!(mc = rd_kafka_mock_cluster_new(rk, o->mock_brokers))) {
                 rc = swarm_err_set(err, SWARM_ERR_KAFKA,
                                    "rd_kafka_mock_cluster_new failed");
@@ -207,19 +199,10 @@ int swarm_broker_mock_run(const swarm_broker_opts_t *o, swarm_err_t *err) {
         w.bootstrap = bootstrap;
         {
                 /* Check from a real client over TCP, as tests will. */
-                rd_kafka_conf_t *c2 = swarm_broker_conf_new(o, bootstrap, err);
                 rd_kafka_t *probe;
-                if (!c2) {
-                        rc = err->code;
+                if ((rc = swarm_broker_producer_new(o, bootstrap, &probe,
+                                                    err)))
                         goto out;
-                }
-                if (!(probe = rd_kafka_new(RD_KAFKA_PRODUCER, c2, errstr,
-                                           sizeof(errstr)))) {
-                        rd_kafka_conf_destroy(c2);
-                        rc = swarm_err_set(err, SWARM_ERR_KAFKA,
-                                           "rd_kafka_new: %s", errstr);
-                        goto out;
-                }
                 rc = swarm_broker_wait_topics(probe, o, 30000, NULL, NULL,
                                               err);
                 rd_kafka_destroy(probe);

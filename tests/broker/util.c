@@ -87,6 +87,23 @@ rd_kafka_conf_t *swarm_broker_conf_new(const swarm_broker_opts_t *o,
         return conf;
 }
 
+int swarm_broker_producer_new(const swarm_broker_opts_t *o,
+                              const char *bootstrap, rd_kafka_t **rk,
+                              swarm_err_t *err) {
+        rd_kafka_conf_t *conf = swarm_broker_conf_new(o, bootstrap, err);
+        char errstr[512];
+
+        if (!conf)
+                return err->code;
+        if (!(*rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                 sizeof(errstr)))) {
+                rd_kafka_conf_destroy(conf);
+                return swarm_err_set(err, SWARM_ERR_KAFKA, "rd_kafka_new: %s",
+                                     errstr);
+        }
+        return SWARM_OK;
+}
+
 /* 1 when md shows the topic with `want` partitions, each with a leader. */
 static int topic_ready(const rd_kafka_metadata_t *md, const char *name,
                        int want) {
