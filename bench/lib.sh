@@ -1,5 +1,5 @@
 # Sourced by the benchmark scripts (bench/pipeline.sh, bench/score/run.sh,
-# bench/memory/run.sh).
+# bench/memory/run.sh, bench/peer/run.sh, bench/scaling/run.sh).
 
 # bench_build BUILD PROGRAM: a Release build in BUILD unless PROGRAM (a path
 # below it) is there already.
@@ -10,9 +10,10 @@ bench_build() {
   fi
 }
 
-# bench_workdir NAME: $work, a temporary folder removed at exit, and $pids,
-# the background processes (append with pids+=($!)), stopped at exit in
-# reverse order (workers before the broker).
+# bench_workdir NAME: $work, a temporary folder removed at exit (kept, and
+# named on stderr, when KEEP is set), and $pids, the background processes
+# (append with pids+=($!)), stopped at exit in reverse order (workers
+# before the broker).
 bench_workdir() {
   work=$(mktemp -d "/tmp/$1.XXXXXX")
   pids=()
@@ -23,18 +24,19 @@ bench_cleanup() {
   for ((i=${#pids[@]}-1; i>=0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
   done
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 
 # bench_broker ARGS...: swarm-broker from $build with ARGS (topics, --mock)
-# in the background, added to $pids; waits for its bootstrap line and sets
-# $brokers, or prints the broker's log and exits.
+# in the background, added to $pids; waits (up to 3 minutes: a fresh KRaft
+# JVM on a loaded machine) for its bootstrap line and sets $brokers, or
+# prints the broker's log and exits.
 bench_broker() {
   "$build/tests/broker/swarm-broker" "$@" --bootstrap-file "$work/bootstrap" \
     >/dev/null 2>"$work/broker.log" &
   pids+=($!)
   local i
-  for i in $(seq 1 600); do
+  for i in $(seq 1 900); do
     [ -s "$work/bootstrap" ] && break
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.2

@@ -29,22 +29,10 @@ while [ $# -gt 0 ]; do
 done
 data=$build/data/fashion model=$root/tests/fixtures/fashion-mlp/model.onnx
 [ -s "$data/test.npy" ] || /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$data" >/dev/null
-work=$(mktemp -d /tmp/swarm-peer.XXXXXX)
-pids=()
-cleanup() {
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-TMPDIR=$work "$build/tests/broker/swarm-broker" --topic requests.passthrough:8 --topic requests.swarm:8 \
-  --topic requests.python:8 --topic results:8 --topic requests.dlq:1 \
-  --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 900); do [ -s "$work/bootstrap" ] && break; sleep 0.2; done
-brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
-[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+. "$root/bench/lib.sh"
+bench_workdir swarm-peer
+TMPDIR=$work bench_broker --topic requests.passthrough:8 --topic requests.swarm:8 \
+  --topic requests.python:8 --topic results:8 --topic requests.dlq:1
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -40,24 +40,12 @@ model=$root/tests/fixtures/fashion-mlp/model.onnx
 data=$build/data/fashion
 [ -s "$data/test.npy" ] || /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$data" >/dev/null
 
-work=$(mktemp -d /tmp/swarm-scaling.XXXXXX)
-pids=()
-cleanup() {
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true
-  done
-  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
+. "$root/bench/lib.sh"
+bench_workdir swarm-scaling
 
 topics=()
 for c in $configs; do topics+=(--topic "requests.$c:8" --topic "results.$c:8"); done
-"$broker" "${topics[@]}" --topic requests.dlq:1 --bootstrap-file "$work/bootstrap" \
-  >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 600); do [ -s "$work/bootstrap" ] && break; sleep 0.2; done
-brokers=$(sed -n 's/^bootstrap.servers=//p' "$work/bootstrap")
-[ -n "$brokers" ] || { cat "$work/broker.log" >&2; exit 1; }
+bench_broker "${topics[@]}" --topic requests.dlq:1
 
 now_ms() { date +%s%3N; }
 wait_log() { # file pattern seconds
