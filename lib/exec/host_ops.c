@@ -574,41 +574,27 @@ static int elem_off(const xnode_t *n, const xvalue_t *ix, const void *pi,
         return SWARM_OK;
 }
 
-static int run_gather_elements(const xnode_t *n, const xvalue_t *x,
-                               const xvalue_t *ix, const void *px,
-                               const void *pi, void *po, swarm_err_t *err) {
+/* GatherElements (up NULL): out[i] = x[..k..].  ScatterElements: out = x,
+ * then out[..k..] (op)= upd[i].  The two walk the indices alike. */
+static int run_elements(const xnode_t *n, const xvalue_t *x,
+                        const xvalue_t *ix, const xvalue_t *up,
+                        const void *px, const void *pi, const void *pu,
+                        void *po, swarm_err_t *err) {
         int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
         int64_t an = x->cshape[n->axis];
         size_t es = swarm_dtype_size(x->dtype);
+        if (up)
+                memcpy(po, px, (size_t)x->celems * es);
         cstr(x->cshape, x->ndim, xs);
         for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t off;
+                int64_t off = 0;
                 int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
                 if (rc)
                         return rc;
-                memcpy((char *)po + (size_t)i * es,
-                       (const char *)px + (size_t)off * es, es);
-                index_next(idx, ix->cshape, ix->ndim);
-        }
-        return SWARM_OK;
-}
-
-/* ScatterElements: copy data, then out[..k..] (op)= upd[i]. */
-static int run_scatter_elements(const xnode_t *n, const xvalue_t *x,
-                                const xvalue_t *ix, const xvalue_t *up,
-                                const void *px, const void *pi,
-                                const void *pu, void *po, swarm_err_t *err) {
-        int64_t xs[SWARM_MAX_DIMS], idx[SWARM_MAX_DIMS] = {0};
-        int64_t an = x->cshape[n->axis];
-        size_t es = swarm_dtype_size(x->dtype);
-        memcpy(po, px, (size_t)x->celems * es);
-        cstr(x->cshape, x->ndim, xs);
-        for (int64_t i = 0; i < ix->celems; i++) {
-                int64_t off;
-                int rc = elem_off(n, ix, pi, i, idx, xs, an, &off, err);
-                if (rc)
-                        return rc;
-                if (n->hi[0] == 0) {
+                if (!up) {
+                        memcpy((char *)po + (size_t)i * es,
+                               (const char *)px + (size_t)off * es, es);
+                } else if (n->hi[0] == 0) {
                         memcpy((char *)po + (size_t)off * es,
                                (const char *)pu + (size_t)i * es, es);
                 } else {
@@ -1886,12 +1872,11 @@ static int kernel(swarm_model_t *m, const xnode_t *n, void *const *p,
                 return run_gather(n, x, in_v(m, n, 1), o, p[0], p[1], po,
                                   err);
         case HK_GATHER_ELEMENTS:
-                return run_gather_elements(n, x, in_v(m, n, 1), p[0], p[1],
-                                           po, err);
+                return run_elements(n, x, in_v(m, n, 1), NULL, p[0], p[1],
+                                    NULL, po, err);
         case HK_SCATTER_ELEMENTS:
-                return run_scatter_elements(n, x, in_v(m, n, 1),
-                                            in_v(m, n, 2), p[0], p[1], p[2],
-                                            po, err);
+                return run_elements(n, x, in_v(m, n, 1), in_v(m, n, 2), p[0],
+                                    p[1], p[2], po, err);
         case HK_GATHER_ND:
                 return run_gather_nd(n, x, in_v(m, n, 1), p[0], p[1], po,
                                      err);
