@@ -335,10 +335,8 @@ int main(int argc, char **argv) {
         swarm_str_t *meta = NULL;
         run_t rn;
         producer_opts_t po;
-        const char *model, *input, *reply, *output, *topic, *results, *prefix;
-        int64_t version, rpr, repeat, window, deadline, timeout_s;
-        double rate;
-        int wait, keyed, rc = 1, r;
+        const char *results, *prefix;
+        int rc = 1, r;
         size_t n_meta;
         char rid[16];
         uint64_t seq = 0, total, send_failed = 0;
@@ -358,36 +356,22 @@ int main(int argc, char **argv) {
                 rc = swarm_cli_error(&producer_cli, &err);
                 goto out;
         }
-        version = po.version;
-        deadline = po.deadline_ms;
-        model = po.model;
-        input = po.input;
-        reply = po.reply;
-        output = po.output;
-        topic = po.topic;
         prefix = po.id_prefix ? po.id_prefix : "";
         results = po.results;
-        rpr = po.rows_per_req;
-        repeat = po.repeat;
-        window = po.window;
-        timeout_s = po.timeout_s;
-        rate = po.rate;
-        wait = po.wait;
-        keyed = po.keyed;
         /* workers answer on the reply topic when one is given; read that
          * unless --results was set explicitly */
-        if (reply && *reply &&
+        if (po.reply && *po.reply &&
             !strcmp(swarm_conf_origin(ps.conf, "swarm.results"), "default"))
-                results = reply;
-        if (!model || !*model || !input || !*input) {
+                results = po.reply;
+        if (!po.model || !*po.model || !po.input || !*po.input) {
                 rc = usage("%s", "--model and --input are required");
                 goto out;
         }
-        if (output && !wait) {
+        if (po.output && !po.wait) {
                 rc = usage("%s", "--output needs --wait");
                 goto out;
         }
-        if (output && swarm_array_format_of(output) == SWARM_ARRAY_RAW) {
+        if (po.output && swarm_array_format_of(po.output) == SWARM_ARRAY_RAW) {
                 rc = usage("%s", "--output must end in .npy or .csv");
                 goto out;
         }
@@ -433,29 +417,29 @@ int main(int argc, char **argv) {
         rn.log = &ps.lg;
         rn.in = in;
         rn.rows = swarm_array_rows(in);
-        rn.rows_per_req = rpr;
-        rn.per_pass = (rn.rows + rpr - 1) / rpr;
-        rn.wait = wait;
-        rn.output = output;
+        rn.rows_per_req = po.rows_per_req;
+        rn.per_pass = (rn.rows + po.rows_per_req - 1) / po.rows_per_req;
+        rn.wait = po.wait;
+        rn.output = po.output;
         if (po.latency_log && !(rn.lat_log = fopen(po.latency_log, "w"))) {
                 SWARM_ERROR(&ps.lg, "--latency-log %s: %s", po.latency_log, strerror(errno));
                 goto out;
         }
         if (rn.rows == 0) {
-                SWARM_ERROR(&ps.lg, "input %s has no rows", input);
+                SWARM_ERROR(&ps.lg, "input %s has no rows", po.input);
                 goto out;
         }
-        total = (uint64_t)rn.per_pass * (uint64_t)repeat;
+        total = (uint64_t)rn.per_pass * (uint64_t)po.repeat;
 
         memset(&co, 0, sizeof(co));
-        co.request_topic = topic;
-        co.result_topic = wait ? results : NULL;
-        co.max_in_flight = (int)window;
-        co.keyed = keyed;
+        co.request_topic = po.topic;
+        co.result_topic = po.wait ? results : NULL;
+        co.max_in_flight = (int)po.window;
+        co.keyed = po.keyed;
         co.send_timeout_ms = SEND_SLICE_MS;
         /* --timeout bounds the start too: a dead broker fails within it */
-        co.start_timeout_ms = timeout_s > 0 && timeout_s < INT32_MAX / 1000
-                                      ? (int)(timeout_s * 1000)
+        co.start_timeout_ms = po.timeout_s > 0 && po.timeout_s < INT32_MAX / 1000
+                                      ? (int)(po.timeout_s * 1000)
                                       : 0;
         start_us = swarm_clock_us();
         if (swarm_client_new(ps.conf, &ps.lg, &co, &cl, &err)) {
@@ -468,20 +452,22 @@ int main(int argc, char **argv) {
 
         run_id(rid, sizeof(rid));
         SWARM_INFO(&ps.lg, "sending topic=%s model=%s input=%s rows=%lld "
-                   "requests=%llu window=%lld run=%s%s", topic, model, input,
+                   "requests=%llu window=%lld run=%s%s", po.topic, po.model, po.input,
                    (long long)rn.rows, (unsigned long long)total,
-                   (long long)window, rid, wait ? " wait=true" : "");
+                   (long long)po.window, rid, po.wait ? " wait=true" : "");
         t0 = swarm_clock_us();
-        for (int64_t pass = 0; pass < repeat && !stop_requested; pass++) {
+        for (int64_t pass = 0; pass < po.repeat && !stop_requested; pass++) {
                 for (int64_t k = 0; k < rn.per_pass && !stop_requested; k++) {
                         swarm_request_t req;
                         size_t rb = swarm_array_row_bytes(in);
-                        int64_t first = k * rpr;
-                        int64_t rows = rn.rows - first < rpr ? rn.rows - first : rpr;
+                        int64_t first = k * po.rows_per_req;
+                        int64_t rows = rn.rows - first < po.rows_per_req
+                                               ? rn.rows - first
+                                               : po.rows_per_req;
                         char id[256];
 
-                        if (rate > 0) {
-                                int64_t due = t0 + (int64_t)((double)seq * 1e6 / rate);
+                        if (po.rate > 0) {
+                                int64_t due = t0 + (int64_t)((double)seq * 1e6 / po.rate);
                                 int64_t now;
                                 while (!stop_requested && (now = swarm_clock_us()) < due)
                                         swarm_client_poll(cl, (int)((due - now + 999) / 1000), NULL, NULL);
@@ -490,18 +476,18 @@ int main(int argc, char **argv) {
                                  (unsigned long long)seq);
                         memset(&req, 0, sizeof(req));
                         req.request_id = swarm_str(id);
-                        req.model = swarm_str(model);
-                        if (version >= 0) {
+                        req.model = swarm_str(po.model);
+                        if (po.version >= 0) {
                                 req.has_version = 1;
-                                req.version = (int32_t)version;
+                                req.version = (int32_t)po.version;
                         }
-                        if (reply && *reply) {
+                        if (po.reply && *po.reply) {
                                 req.has_reply_topic = 1;
-                                req.reply_topic = swarm_str(reply);
+                                req.reply_topic = swarm_str(po.reply);
                         }
-                        if (deadline >= 0) {
+                        if (po.deadline_ms >= 0) {
                                 req.has_deadline = 1;
-                                req.deadline_ms = swarm_clock_wall_ms() + deadline;
+                                req.deadline_ms = swarm_clock_wall_ms() + po.deadline_ms;
                         }
                         req.n_inputs = 1;
                         req.inputs[0].name = swarm_str(po.input_name);
@@ -538,7 +524,7 @@ int main(int argc, char **argv) {
                 /* a signal or a failed send ends the wait at once */
                 /* what the start took counts against --timeout: against a
                  * dead broker the whole run ends within it */
-                int64_t limit = (int64_t)timeout_s * 1000 - start_us / 1000,
+                int64_t limit = (int64_t)po.timeout_s * 1000 - start_us / 1000,
                         start = swarm_clock_us();
                 swarm_err_clear(&err);
                 while (!stop_requested && swarm_client_in_flight(cl) > 0) {
@@ -546,7 +532,7 @@ int main(int argc, char **argv) {
                         if (left <= 0) {
                                 SWARM_WARN(&ps.lg, "gave up waiting after %llds "
                                            "in_flight=%lld",
-                                           (long long)timeout_s,
+                                           (long long)po.timeout_s,
                                            (long long)swarm_client_in_flight(cl));
                                 break;
                         }
@@ -561,7 +547,7 @@ int main(int argc, char **argv) {
         t_end = rn.last_done_us > t0 ? rn.last_done_us : swarm_clock_us();
 
         {
-                uint64_t finished = wait ? rn.answered : rn.delivered;
+                uint64_t finished = po.wait ? rn.answered : rn.delivered;
                 double secs = (double)(t_end - t0) / 1e6;
                 int all_ok;
 
@@ -583,7 +569,7 @@ int main(int argc, char **argv) {
                        (unsigned long long)rn.by_status[SWARM_STATUS_MODEL_NOT_FOUND],
                        (unsigned long long)rn.by_status[SWARM_STATUS_DEADLINE_EXCEEDED],
                        (unsigned long long)rn.by_status[SWARM_STATUS_INTERNAL_ERROR],
-                       (unsigned long long)(wait ? seq - rn.answered : 0),
+                       (unsigned long long)(po.wait ? seq - rn.answered : 0),
                        secs > 0 ? (double)finished / secs : 0.0,
                        pct_ms(rn.lat_us, rn.n_lat, 50),
                        pct_ms(rn.lat_us, rn.n_lat, 99),
@@ -591,27 +577,27 @@ int main(int argc, char **argv) {
                 fflush(stdout);
 
                 all_ok = seq == total && !send_failed && rn.delivery_failed == 0 &&
-                         (wait ? rn.by_status[SWARM_STATUS_OK] == seq
+                         (po.wait ? rn.by_status[SWARM_STATUS_OK] == seq
                                : rn.delivered == seq);
-                if (output) {
+                if (po.output) {
                         if (!rn.out) {
                                 SWARM_ERROR(&ps.lg, "--output %s not written: no OK "
-                                            "response with outputs", output);
+                                            "response with outputs", po.output);
                                 all_ok = 0;
                         } else {
                                 if (rn.out_rows_filled != rn.rows) {
                                         SWARM_WARN(&ps.lg, "--output %s: %lld of %lld "
                                                    "rows have no OK response and "
-                                                   "are zero", output,
+                                                   "are zero", po.output,
                                                    (long long)(rn.rows -
                                                                rn.out_rows_filled),
                                                    (long long)rn.rows);
                                         all_ok = 0;
                                 }
                                 swarm_err_clear(&err);
-                                if ((swarm_array_format_of(output) == SWARM_ARRAY_NPY
-                                             ? swarm_array_write_npy(output, rn.out, &err)
-                                             : swarm_array_write_csv(output, rn.out, &err))) {
+                                if ((swarm_array_format_of(po.output) == SWARM_ARRAY_NPY
+                                             ? swarm_array_write_npy(po.output, rn.out, &err)
+                                             : swarm_array_write_csv(po.output, rn.out, &err))) {
                                         SWARM_ERROR(&ps.lg, "--output: %s", err.msg);
                                         all_ok = 0;
                                 }
