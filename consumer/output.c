@@ -28,6 +28,8 @@
 #define OUTPUT_CLOSE_FLUSH_MS 10000
 /* Partitions remembered per round before the first growth. */
 #define STORE_INITIAL_CAP 64
+/* Delivered messages marked done per round before the first growth. */
+#define DONE_INITIAL_CAP 1024
 /* Exactly-once: how long a producer being replaced may serve the delivery
  * reports of what it still holds, and how long the seek back may take. */
 #define RECREATE_DRAIN_MS 10000
@@ -35,6 +37,14 @@
 /* Exactly-once: requests whose record was refused, remembered across the
  * abort so their replay is dead-lettered (oldest forgotten first). */
 #define POISON_MAX 256
+/* Responses up to this size are encoded into one buffer the output thread
+ * keeps and copied by librdkafka into its message (one allocation per
+ * response instead of two); larger ones are handed over as they are
+ * encoded, and a buffer grown past it is not kept. */
+#define ENC_KEEP_MAX (64 * 1024)
+/* (model, version, status) series of swarm_worker_requests_total looked up
+ * once, not per delivery report (label formatting and a scan otherwise). */
+#define COUNT_CACHE 8
 
 struct output {
         swarm_kafka_opaque_t kop;       /* first: librdkafka log callback */
@@ -50,12 +60,28 @@ struct output {
 
         swarm_metric_t *m_requests;
         swarm_series_t *s_dlq, *s_queue, *s_e2e;
+        struct count_slot {
+                char name[MODELS_NAME_QUOTED + 1];  /* "" : free */
+                int32_t version;                    /* -1: unknown model */
+                swarm_status_t status;
+                swarm_series_t *s;
+        } counts[COUNT_CACHE];
+        int ncounts_next;                /* next slot to replace (a ring) */
+        swarm_buf_t enc;                 /* responses up to ENC_KEEP_MAX */
 
         /* partitions whose stored offset advanced this round (exactly
          * once: since the transaction began) */
         int32_t *store_part;
         int64_t *store_off;
         int nstore, capstore;
+
+        /* delivered this round, marked done in the tracker at once, under
+         * one lock, before the round stores offsets (apply_done()); their
+         * messages' bytes are given back to the worker's count at once */
+        offtrack_ref_t *done;
+        size_t ndone, capdone;
+        atomic_llong *done_bytes_to;
+        long long done_bytes;
 
         /* exactly-once mode (txn.h): txn_lock serializes every use of the
          * transactional producer (the output thread's rounds, the consumer
@@ -210,6 +236,8 @@ void output_destroy(output_t *o) {
         }
         free(o->store_part);
         free(o->store_off);
+        free(o->done);
+        swarm_buf_destroy(&o->enc);
         free(o);
 }
 
@@ -246,11 +274,28 @@ static void remember_store(output_t *o, int32_t partition, int64_t offset) {
         o->nstore++;
 }
 
+static void remember_store_cb(void *ctx, int32_t partition, int64_t offset) {
+        remember_store(ctx, partition, offset);
+}
+
+/* Mark the messages delivered since the last call done (one lock for all)
+ * and give their bytes back.  Before anything reads the stored offsets or
+ * the tracker's settled state on this thread. */
+static void apply_done(output_t *o) {
+        offtrack_done_many(o->track, o->done, o->ndone, remember_store_cb, o);
+        o->ndone = 0;
+        if (o->done_bytes) {
+                atomic_fetch_sub(o->done_bytes_to, o->done_bytes);
+                o->done_bytes = 0;
+        }
+}
+
 /* Store the advanced offsets of this round in one call. */
 static void flush_store(output_t *o) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t e;
 
+        apply_done(o);
         /* exactly once: the offsets go into the transaction instead */
         if (o->eos || !o->nstore || !o->consumer)
                 return;
@@ -268,8 +313,30 @@ static void flush_store(output_t *o) {
 
 static void finish_job(output_t *o, job_t *j) {
         int64_t off;
-        if (offtrack_done(o->track, j->ref, &off))
+
+        if (o->ndone == o->capdone) {
+                size_t cap = o->capdone ? o->capdone * 2 : DONE_INITIAL_CAP;
+                offtrack_ref_t *v = cap > SIZE_MAX / sizeof(*v)
+                                            ? NULL
+                                            : realloc(o->done, cap * sizeof(*v));
+                if (v) {
+                        o->done = v;
+                        o->capdone = cap;
+                }
+        }
+        if (o->ndone < o->capdone) {
+                o->done[o->ndone++] = j->ref;
+        } else if (offtrack_done(o->track, j->ref, &off)) {
+                /* out of memory: marked alone */
                 remember_store(o, j->ref.partition, off);
+        }
+        /* one atomic per round, not per message: the consumer thread adds
+         * to the same count per message */
+        if (j->msg && j->bytes && (!o->done_bytes_to || o->done_bytes_to == j->bytes)) {
+                o->done_bytes_to = j->bytes;
+                o->done_bytes += (long long)j->msg->len;
+                j->bytes = NULL;
+        }
         job_destroy(o->mm, j);
 }
 
@@ -281,7 +348,7 @@ static void finish_job(output_t *o, job_t *j) {
  * UNKNOWN_TOPIC ... come back here at once, before any delivery report). */
 static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
                                        size_t topic_len, void *key, size_t key_len,
-                                       void *val, size_t val_len,
+                                       void *val, size_t val_len, int copy,
                                        rd_kafka_headers_t *hdrs, job_t *j) {
         char tbuf[TOPIC_NAME_SIZE];
         rd_kafka_resp_err_t e;
@@ -293,7 +360,8 @@ static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
         for (;;) {
                 e = rd_kafka_producev(
                         o->producer, RD_KAFKA_V_TOPIC(tbuf),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY
+                                                 : RD_KAFKA_MSG_F_FREE),
                         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(val, val_len),
                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
                         RD_KAFKA_V_END);
@@ -355,7 +423,7 @@ static int produce_dlq_limit(output_t *o, job_t *j, size_t limit, swarm_err_t *e
                         rd_kafka_header_add(h, "swarm.dlq.truncated.to", -1, num, -1);
                 }
                 e = try_produce(o, o->c.dlq, strlen(o->c.dlq), m->key,
-                                m->key_len, copy, keep, h, j);
+                                m->key_len, copy, keep, 0, h, j);
                 if (!e)
                         return SWARM_OK;
                 rd_kafka_headers_destroy(h);
@@ -391,10 +459,10 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                             swarm_err_t *err) {
         rd_kafka_resp_err_t e;
         swarm_response_t resp;
-        swarm_buf_t buf = {0};
         swarm_err_t eerr;
         size_t len;
         uint8_t *bytes;
+        int copy;
         const char *topic = o->c.results;
         size_t topic_len = strlen(o->c.results);
         int own = j->kind == JOB_ERROR || j->rows_failed;
@@ -437,15 +505,22 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         resp.source_offset = j->msg->offset;
 
         swarm_err_clear(&eerr);
-        if (swarm_codec_encode_response(o->codec, &resp, &buf, &eerr)) {
+        o->enc.len = 0;
+        if (swarm_codec_encode_response(o->codec, &resp, &o->enc, &eerr)) {
                 /* Cannot encode (out of memory): dead-letter with the reason
                  * rather than drop the request. */
                 snprintf(j->error, sizeof(j->error), "encoding the response failed: %s",
                          eerr.msg);
-                swarm_buf_destroy(&buf);
+                swarm_buf_destroy(&o->enc);
                 return produce_dlq(o, j, err);
         }
-        bytes = swarm_buf_steal(&buf, &len);
+        copy = o->enc.cap <= ENC_KEEP_MAX;
+        if (copy) {
+                bytes = o->enc.data;
+                len = o->enc.len;
+        } else {
+                bytes = swarm_buf_steal(&o->enc, &len);
+        }
         if (j->req.has_reply_topic && j->req.reply_topic.len > 0) {
                 topic = j->req.reply_topic.ptr;
                 topic_len = j->req.reply_topic.len;
@@ -460,10 +535,11 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                 swarm_metrics_observe(o->s_e2e,
                                       (double)(swarm_clock_wall_ms() - ts_ms) / 1e3);
         e = try_produce(o, topic, topic_len, (void *)j->req.request_id.ptr,
-                        j->req.request_id.len, bytes, len, NULL, j);
+                        j->req.request_id.len, bytes, len, copy, NULL, j);
         if (!e)
                 return SWARM_OK;
-        free(bytes);
+        if (!copy)
+                free(bytes);
         return response_refused(o, j, e, len, o->max_msg, "the worker's message.max.bytes",
                                 err);
 }
@@ -524,6 +600,7 @@ static void gate_down(output_t *o) {
 }
 
 static void eos_rewind_begin(output_t *o) {
+        apply_done(o);
         offtrack_rewind_begin(o->track);
         o->nstore = 0;
         o->need_abort = 0;
@@ -681,6 +758,7 @@ static void eos_commit(output_t *o, int force) {
         /* every record of the transaction acknowledged: the offsets it
          * advanced are known */
         rd_kafka_flush(o->producer, TXN_CALL_TIMEOUT_MS);
+        apply_done(o);
         if (o->need_abort) {
                 eos_abort(o, "a record of the transaction was not delivered");
                 return;
@@ -864,25 +942,48 @@ void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
 
 /* -------------------------------------------------- delivery reports */
 
-/* One answer acknowledged by the broker. */
-static void count_delivered(output_t *o, const job_t *j) {
+/* The series of (model, version, status), from the cache or looked up
+ * (and cached) once.  An unknown model's name is user input: one label
+ * value for all of them keeps the series count bounded. */
+static swarm_series_t *count_series(output_t *o, const job_t *j) {
+        const char *name = j->model ? j->model->name : "unknown";
+        int32_t version = j->model ? j->model->version : -1;
+        struct count_slot *c;
         char ver[16];
         const char *lv[4];
+        swarm_series_t *s;
 
+        for (int i = 0; i < COUNT_CACHE; i++) {
+                c = &o->counts[i];
+                if (c->s && c->version == version && c->status == j->status &&
+                    !strcmp(c->name, name))
+                        return c->s;
+        }
+        snprintf(ver, sizeof(ver), "%d", (int)version);
+        lv[0] = name;
+        lv[1] = j->model ? ver : "";
+        lv[2] = swarm_status_name(j->status);
+        lv[3] = NULL;
+        s = swarm_metrics_with(o->m_requests, lv);
+        /* a name longer than a slot is looked up every time */
+        if (s && strlen(name) < sizeof(c->name)) {
+                c = &o->counts[o->ncounts_next];
+                o->ncounts_next = (o->ncounts_next + 1) % COUNT_CACHE;
+                snprintf(c->name, sizeof(c->name), "%s", name);
+                c->version = version;
+                c->status = j->status;
+                c->s = s;
+        }
+        return s;
+}
+
+/* One answer acknowledged by the broker. */
+static void count_delivered(output_t *o, const job_t *j) {
         if (j->kind == JOB_DLQ) {
                 swarm_metrics_add(o->s_dlq, 1);
                 return;
         }
-        snprintf(ver, sizeof(ver), "%d",
-                 (int)(j->model ? j->model->version
-                                : (j->req.has_version ? j->req.version : 0)));
-        /* an unknown model's name is user input: one label value for all of
-         * them keeps the series count bounded */
-        lv[0] = j->model ? j->model->name : "unknown";
-        lv[1] = j->model ? ver : "";
-        lv[2] = swarm_status_name(j->status);
-        lv[3] = NULL;
-        swarm_metrics_add(swarm_metrics_with(o->m_requests, lv), 1);
+        swarm_metrics_add(count_series(o, j), 1);
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
