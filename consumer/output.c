@@ -55,6 +55,10 @@ struct output {
         models_t *mm;
         job_fatal_t *fatal;
         rd_kafka_t *producer;
+        /* the result topic's handle on `producer` (NULL: not made yet, or
+         * could not be): producing by handle saves the lookup by name per
+         * response */
+        rd_kafka_topic_t *rkt_results;
         rd_kafka_t *consumer;           /* borrowed: offsets are stored on it */
         size_t max_msg;                 /* the producer's message.max.bytes */
 
@@ -82,6 +86,9 @@ struct output {
         size_t ndone, capdone;
         atomic_llong *done_bytes_to;
         long long done_bytes;
+        /* delivered jobs for c.pool, given with the round's done marks */
+        job_t *rec_head, *rec_tail;
+        int nrec;
 
         /* exactly-once mode (txn.h): txn_lock serializes every use of the
          * transactional producer (the output thread's rounds, the consumer
@@ -226,6 +233,8 @@ void output_destroy(output_t *o) {
                            o->commits, o->aborts, o->recreates);
         if (o->producer) {
                 rd_kafka_flush(o->producer, OUTPUT_CLOSE_FLUSH_MS);
+                if (o->rkt_results)
+                        rd_kafka_topic_destroy(o->rkt_results);
                 rd_kafka_destroy(o->producer);
         }
         if (o->kc_dup)
@@ -237,6 +246,11 @@ void output_destroy(output_t *o) {
         free(o->store_part);
         free(o->store_off);
         free(o->done);
+        while (o->rec_head) {
+                job_t *next = job_next(o->rec_head);
+                free(o->rec_head);
+                o->rec_head = next;
+        }
         swarm_buf_destroy(&o->enc);
         free(o);
 }
@@ -288,6 +302,11 @@ static void apply_done(output_t *o) {
                 atomic_fetch_sub(o->done_bytes_to, o->done_bytes);
                 o->done_bytes = 0;
         }
+        if (o->nrec) {
+                job_pool_give(o->c.pool, o->rec_head, o->rec_tail, o->nrec);
+                o->rec_head = o->rec_tail = NULL;
+                o->nrec = 0;
+        }
 }
 
 /* Store the advanced offsets of this round in one call. */
@@ -337,7 +356,16 @@ static void finish_job(output_t *o, job_t *j) {
                 o->done_bytes += (long long)j->msg->len;
                 j->bytes = NULL;
         }
-        job_destroy(o->mm, j);
+        if (!o->c.pool || !job_pool_room(o->c.pool, o->nrec + 1)) {
+                job_destroy(o->mm, j);
+                return;
+        }
+        job_release(o->mm, j);
+        j->it.next = o->rec_head ? &o->rec_head->it : NULL;
+        o->rec_head = j;
+        if (!o->rec_tail)
+                o->rec_tail = j;
+        o->nrec++;
 }
 
 /* ---------------------------------------------------------- produce */
@@ -351,14 +379,28 @@ static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
                                        void *val, size_t val_len, int copy,
                                        rd_kafka_headers_t *hdrs, job_t *j) {
         char tbuf[TOPIC_NAME_SIZE];
+        rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t e;
 
+        if (topic == o->c.results) {
+                if (!o->rkt_results)
+                        o->rkt_results = rd_kafka_topic_new(o->producer, o->c.results, NULL);
+                rkt = o->rkt_results;
+        }
         if (topic_len >= sizeof(tbuf))
                 topic_len = sizeof(tbuf) - 1;
         memcpy(tbuf, topic, topic_len);
         tbuf[topic_len] = '\0';
         for (;;) {
-                e = rd_kafka_producev(
+                /* by handle or by name: the same topic, the same record */
+                e = rkt ? rd_kafka_producev(
+                        o->producer, RD_KAFKA_V_RKT(rkt),
+                        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY
+                                                 : RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(val, val_len),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
+                        RD_KAFKA_V_END)
+                        : rd_kafka_producev(
                         o->producer, RD_KAFKA_V_TOPIC(tbuf),
                         RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY
                                                  : RD_KAFKA_MSG_F_FREE),
@@ -626,6 +668,9 @@ static void eos_recreate(output_t *o, const char *why) {
         rd_kafka_purge(o->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         while (rd_kafka_outq_len(o->producer) > 0 && swarm_clock_ms() < until)
                 rd_kafka_poll(o->producer, FINISH_POLL_MS);
+        if (o->rkt_results)
+                rd_kafka_topic_destroy(o->rkt_results);
+        o->rkt_results = NULL;
         rd_kafka_destroy(o->producer);
         o->producer = NULL;
         o->discarding = 0;

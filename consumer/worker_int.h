@@ -77,6 +77,7 @@ struct worker {
 
         execq_t execq;
         outq_t outq;
+        job_pool_t jobs;                /* delivered jobs, used again */
         atomic_int flush;               /* exec: do not wait for max delay */
         job_fatal_t fatal;
 
