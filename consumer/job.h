@@ -52,6 +52,8 @@ typedef struct job {
         atomic_llong *bytes;            /* the worker's in-flight bytes, which
                                            job_destroy() gives msg->len back
                                            to (NULL: not counted) */
+        uint32_t out_slot;              /* its batch's result partition slot
+                                           (output.c's partitioner) */
 } job_t;
 
 /* The job an exec queue item is embedded in (it is the first member). */

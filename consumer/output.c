@@ -59,6 +59,8 @@ struct output {
          * could not be): producing by handle saves the lookup by name per
          * response */
         rd_kafka_topic_t *rkt_results;
+        uint32_t slot;                  /* the result partition slot of the
+                                           batch being emitted */
         rd_kafka_t *consumer;           /* borrowed: offsets are stored on it */
         size_t max_msg;                 /* the producer's message.max.bytes */
 
@@ -111,6 +113,48 @@ struct output {
         } poison[POISON_MAX];
         int npoison;                    /* next slot (a ring) */
 };
+
+/* The result topic's partitioner: every response of one batch to the same
+ * partition, the next batch to the next one.  Hashing each request_id
+ * spread a batch over every partition, so the producer sent as many small
+ * record batches (each compressed, each a request to the broker) as the
+ * topic has partitions per linger.ms; clients read every partition of the
+ * result topic and match request_ids, so which one carries a response is
+ * theirs to ignore.  The slot travels with the job (msg_opaque): librdkafka
+ * may partition later, on its own thread, once it knows the partitions. */
+static int32_t batch_partitioner(const rd_kafka_topic_t *rkt, const void *key,
+                                 size_t key_len, int32_t partition_cnt, void *rkt_opaque,
+                                 void *msg_opaque) {
+        const job_t *j = msg_opaque;
+        uint32_t slot = j ? j->out_slot : 0;
+
+        (void)key;
+        (void)key_len;
+        (void)rkt_opaque;
+        if (partition_cnt <= 0)
+                return RD_KAFKA_PARTITION_UA;
+        for (int32_t i = 0; i < partition_cnt; i++) {
+                int32_t p = (int32_t)((slot + (uint32_t)i) % (uint32_t)partition_cnt);
+                if (rd_kafka_topic_partition_available(rkt, p))
+                        return p;
+        }
+        return (int32_t)(slot % (uint32_t)partition_cnt);
+}
+
+/* The result topic's handle with batch_partitioner (NULL when it cannot be
+ * made: responses then go by name, with the default partitioner). */
+static rd_kafka_topic_t *results_topic(output_t *o) {
+        rd_kafka_topic_conf_t *tc;
+
+        if (o->rkt_results)
+                return o->rkt_results;
+        if (!(tc = rd_kafka_default_topic_conf_dup(o->producer)))
+                return NULL;
+        rd_kafka_topic_conf_set_partitioner_cb(tc, batch_partitioner);
+        /* takes tc, also on failure */
+        o->rkt_results = rd_kafka_topic_new(o->producer, o->c.results, tc);
+        return o->rkt_results;
+}
 
 static void eos_lock(output_t *o) {
         if (o->eos)
@@ -382,11 +426,8 @@ static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
         rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t e;
 
-        if (topic == o->c.results) {
-                if (!o->rkt_results)
-                        o->rkt_results = rd_kafka_topic_new(o->producer, o->c.results, NULL);
-                rkt = o->rkt_results;
-        }
+        if (topic == o->c.results)
+                rkt = results_topic(o);
         if (topic_len >= sizeof(tbuf))
                 topic_len = sizeof(tbuf) - 1;
         memcpy(tbuf, topic, topic_len);
@@ -890,6 +931,7 @@ void output_emit(output_t *o, batch_t *b) {
         eos_lock(o);
         if (o->eos)
                 eos_begin(o);
+        o->slot++;
         for (j = b->jobs; j; j = next) {
                 swarm_err_t err;
                 int64_t row0 = row;
@@ -898,6 +940,7 @@ void output_emit(output_t *o, batch_t *b) {
 
                 next = job_next(j);
                 j->it.next = NULL;
+                j->out_slot = o->slot;
                 /* before producing: a produced job may turn into a dead
                  * letter, or be delivered and freed */
                 if (j->kind == JOB_INFER)
