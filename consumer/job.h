@@ -92,9 +92,11 @@ void job_destroy(models_t *mm, job_t *j);
  * malloc'd on one thread and freed on another (an arena lock and a list
  * walk each way, per request).  The output thread gives a round's jobs at
  * once (job_pool_give), the consumer thread takes them all when its own
- * list is empty; at most JOB_POOL_MAX wait on each side, the rest are
+ * list is empty; at most JOB_POOL_MAX wait on each side (under 1 MB: a
+ * round's delivery reports, not the whole window, which would show as
+ * RSS creeping up to the window's worth; bench/memory), the rest are
  * freed. */
-#define JOB_POOL_MAX 1024
+#define JOB_POOL_MAX 256
 typedef struct job_pool {
         _Atomic(job_t *) given;         /* linked through it.next */
         atomic_int ngiven;
