@@ -145,12 +145,17 @@ static int32_t batch_partitioner(const rd_kafka_topic_t *rkt, const void *key,
  * made: responses then go by name, with the default partitioner). */
 static rd_kafka_topic_t *results_topic(output_t *o) {
         rd_kafka_topic_conf_t *tc;
+        char v[64];
+        size_t vn = sizeof(v);
 
         if (o->rkt_results)
                 return o->rkt_results;
         if (!(tc = rd_kafka_default_topic_conf_dup(o->producer)))
                 return NULL;
-        rd_kafka_topic_conf_set_partitioner_cb(tc, batch_partitioner);
+        /* an operator's -X partitioner=... (by key: murmur2 ...) is kept */
+        if (rd_kafka_topic_conf_get(tc, "partitioner", v, &vn) != RD_KAFKA_CONF_OK ||
+            !strcmp(v, "consistent_random"))
+                rd_kafka_topic_conf_set_partitioner_cb(tc, batch_partitioner);
         /* takes tc, also on failure */
         o->rkt_results = rd_kafka_topic_new(o->producer, o->c.results, tc);
         return o->rkt_results;
