@@ -6,17 +6,69 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-void job_destroy(models_t *mm, job_t *j) {
-        if (!j)
-                return;
+void job_release(models_t *mm, job_t *j) {
         models_release(mm, j->model);
+        j->model = NULL;
         swarm_request_destroy(&j->req);
         if (j->msg && j->bytes)
                 atomic_fetch_sub(j->bytes, (long long)j->msg->len);
         if (j->msg)
                 rd_kafka_message_destroy(j->msg);
+        j->msg = NULL;
+}
+
+void job_destroy(models_t *mm, job_t *j) {
+        if (!j)
+                return;
+        job_release(mm, j);
         free(j);
+}
+
+job_t *job_pool_get(job_pool_t *p) {
+        job_t *j;
+
+        if (!p->local && atomic_load_explicit(&p->ngiven, memory_order_relaxed) > 0) {
+                /* take the whole chain: no ABA, the giver only pushes */
+                p->local = atomic_exchange(&p->given, NULL);
+                atomic_store(&p->ngiven, 0);
+        }
+        if (!(j = p->local))
+                return calloc(1, sizeof(*j));
+        p->local = job_next(j);
+        /* the next job was last written on the output thread's core: its
+         * line is fetched while this one is used, not when it is needed */
+        if (p->local)
+                __builtin_prefetch(p->local, 1);
+        memset(j, 0, sizeof(*j));
+        return j;
+}
+
+int job_pool_room(job_pool_t *p, int n) {
+        return atomic_load_explicit(&p->ngiven, memory_order_relaxed) + n <= JOB_POOL_MAX;
+}
+
+void job_pool_give(job_pool_t *p, job_t *head, job_t *tail, int n) {
+        job_t *old = atomic_load(&p->given);
+
+        do
+                tail->it.next = old ? &old->it : NULL;
+        while (!atomic_compare_exchange_weak(&p->given, &old, head));
+        atomic_fetch_add(&p->ngiven, n);
+}
+
+void job_pool_drain(job_pool_t *p) {
+        job_t *lists[2] = {p->local, atomic_exchange(&p->given, NULL)};
+
+        for (int i = 0; i < 2; i++)
+                while (lists[i]) {
+                        job_t *next = job_next(lists[i]);
+                        free(lists[i]);
+                        lists[i] = next;
+                }
+        p->local = NULL;
+        atomic_store(&p->ngiven, 0);
 }
 
 void batch_destroy(batch_t *b) {

@@ -52,6 +52,8 @@ typedef struct job {
         atomic_llong *bytes;            /* the worker's in-flight bytes, which
                                            job_destroy() gives msg->len back
                                            to (NULL: not counted) */
+        uint32_t out_slot;              /* its batch's result partition slot
+                                           (output.c's partitioner) */
 } job_t;
 
 /* The job an exec queue item is embedded in (it is the first member). */
@@ -84,6 +86,36 @@ typedef struct batch {
 /* Release the model reference, the request and the message.  NULL is
  * accepted. */
 void job_destroy(models_t *mm, job_t *j);
+
+/* Jobs handed back from the output thread to the consumer thread to be
+ * used again: a job is 3 KB, above glibc's per-thread cache, and each was
+ * malloc'd on one thread and freed on another (an arena lock and a list
+ * walk each way, per request).  The output thread gives a round's jobs at
+ * once (job_pool_give), the consumer thread takes them all when its own
+ * list is empty; at most JOB_POOL_MAX wait on each side (under 1 MB: a
+ * round's delivery reports, not the whole window, which would show as
+ * RSS creeping up to the window's worth; bench/memory), the rest are
+ * freed. */
+#define JOB_POOL_MAX 256
+typedef struct job_pool {
+        _Atomic(job_t *) given;         /* linked through it.next */
+        atomic_int ngiven;
+        job_t *local;                   /* consumer thread only */
+} job_pool_t;
+
+/* A zeroed job, from the pool or calloc'd; NULL when out of memory.
+ * Consumer thread only. */
+job_t *job_pool_get(job_pool_t *p);
+/* Whether `n` more jobs may be given now (the output thread asks before
+ * keeping a job for the pool). */
+int job_pool_room(job_pool_t *p, int n);
+/* Give a chain of released jobs (job_release()), head..tail, n of them.
+ * Any thread. */
+void job_pool_give(job_pool_t *p, job_t *head, job_t *tail, int n);
+/* Free what the pool holds (no thread uses it any more). */
+void job_pool_drain(job_pool_t *p);
+/* job_destroy() without freeing the job itself. */
+void job_release(models_t *mm, job_t *j);
 /* Frees the outputs (not the jobs).  NULL is accepted. */
 void batch_destroy(batch_t *b);
 

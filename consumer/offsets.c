@@ -1,6 +1,7 @@
 #include "offsets.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,9 @@ struct offtrack {
         pthread_mutex_t lock;
         part_t *parts;
         int nparts, capparts;
-        int64_t inflight;
+        /* changed under the lock; read without it (offtrack_inflight(),
+         * the consumer thread's check per message) */
+        atomic_llong inflight;
         uint64_t epoch;         /* rewinds so far */
         int rewinding;          /* begun, the consumer has not sought yet */
 };
@@ -115,38 +118,60 @@ int offtrack_add(offtrack_t *t, int32_t partition, int64_t offset,
         p->ring[p->tail_seq % p->cap].done = 0;
         ref->seq = p->tail_seq++;
         ref->epoch = t->epoch;
-        t->inflight++;
+        atomic_fetch_add_explicit(&t->inflight, 1, memory_order_relaxed);
 out:
         pthread_mutex_unlock(&t->lock);
         return r;
 }
 
-int offtrack_done(offtrack_t *t, offtrack_ref_t ref, int64_t *commit_offset) {
-        part_t *p;
+/* offtrack_done() under the lock; `last` caches the partition of the
+ * previous ref (a batch's refs are mostly of a few partitions). */
+static int done_locked(offtrack_t *t, offtrack_ref_t ref, part_t **last,
+                       int64_t *commit_offset) {
+        part_t *p = *last && (*last)->partition == ref.partition ? *last
+                                                                  : find(t, ref.partition);
         int advanced = 0;
 
-        pthread_mutex_lock(&t->lock);
-        p = find(t, ref.partition);
+        *last = p;
         if (!p || ref.epoch != t->epoch || ref.seq < p->head_seq || ref.seq >= p->tail_seq)
-                goto out; /* partition was reset or rewound meanwhile */
+                return 0; /* partition was reset or rewound meanwhile */
         p->ring[ref.seq % p->cap].done = 1;
-        t->inflight--;
+        atomic_fetch_sub_explicit(&t->inflight, 1, memory_order_relaxed);
         while (p->head_seq < p->tail_seq && p->ring[p->head_seq % p->cap].done) {
                 *commit_offset = p->ring[p->head_seq % p->cap].offset + 1;
                 p->head_seq++;
                 advanced = 1;
         }
-out:
+        return advanced;
+}
+
+int offtrack_done(offtrack_t *t, offtrack_ref_t ref, int64_t *commit_offset) {
+        part_t *last = NULL;
+        int advanced;
+
+        pthread_mutex_lock(&t->lock);
+        advanced = done_locked(t, ref, &last, commit_offset);
         pthread_mutex_unlock(&t->lock);
         return advanced;
 }
 
-int64_t offtrack_inflight(offtrack_t *t) {
-        int64_t n;
+void offtrack_done_many(offtrack_t *t, const offtrack_ref_t *refs, size_t n,
+                        void (*advanced)(void *ctx, int32_t partition, int64_t offset),
+                        void *ctx) {
+        part_t *last = NULL;
+        int64_t off;
+
+        if (!n)
+                return;
         pthread_mutex_lock(&t->lock);
-        n = t->inflight;
+        for (size_t i = 0; i < n; i++)
+                if (done_locked(t, refs[i], &last, &off))
+                        advanced(ctx, refs[i].partition, off);
         pthread_mutex_unlock(&t->lock);
-        return n;
+}
+
+int64_t offtrack_inflight(offtrack_t *t) {
+        return atomic_load_explicit(&t->inflight, memory_order_relaxed);
 }
 
 int64_t offtrack_inflight_part(offtrack_t *t, int32_t partition) {
@@ -166,7 +191,8 @@ void offtrack_reset(offtrack_t *t, int32_t partition) {
         if (p) {
                 for (uint64_t s = p->head_seq; s < p->tail_seq; s++)
                         if (!p->ring[s % p->cap].done)
-                                t->inflight--;
+                                atomic_fetch_sub_explicit(&t->inflight, 1,
+                                                          memory_order_relaxed);
                 p->head_seq = p->tail_seq;
                 p->has_base = 0;        /* a new owner's start, if assigned again */
         }
@@ -212,7 +238,7 @@ void offtrack_rewind_begin(offtrack_t *t) {
         t->rewinding = 1;
         for (int i = 0; i < t->nparts; i++)
                 t->parts[i].head_seq = t->parts[i].tail_seq;
-        t->inflight = 0;
+        atomic_store_explicit(&t->inflight, 0, memory_order_relaxed);
         pthread_mutex_unlock(&t->lock);
 }
 

@@ -8,11 +8,13 @@
  * the head done advances the partition's committable offset.
  *
  * Threads: add() from the consumer thread, done() from the delivery-report
- * thread; both take the tracker's mutex.
+ * thread; both take the tracker's mutex (the in-flight count is read
+ * without it).
  */
 #ifndef SWARM_CONSUMER_OFFSETS_H
 #define SWARM_CONSUMER_OFFSETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
@@ -40,6 +42,13 @@ int offtrack_add(offtrack_t *t, int32_t partition, int64_t offset,
  * consume, i.e. last contiguous done offset + 1) when the partition's
  * committable position advanced, else 0. */
 int offtrack_done(offtrack_t *t, offtrack_ref_t ref, int64_t *commit_offset);
+
+/* offtrack_done() for `n` refs under one lock (the output thread marks a
+ * round's delivery reports at once); advanced() gets each partition and
+ * its new commit offset, in ref order, whenever one advanced. */
+void offtrack_done_many(offtrack_t *t, const offtrack_ref_t *refs, size_t n,
+                        void (*advanced)(void *ctx, int32_t partition, int64_t offset),
+                        void *ctx);
 
 /* Messages still in flight, over all partitions. */
 int64_t offtrack_inflight(offtrack_t *t);

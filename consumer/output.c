@@ -28,6 +28,8 @@
 #define OUTPUT_CLOSE_FLUSH_MS 10000
 /* Partitions remembered per round before the first growth. */
 #define STORE_INITIAL_CAP 64
+/* Delivered messages marked done per round before the first growth. */
+#define DONE_INITIAL_CAP 1024
 /* Exactly-once: how long a producer being replaced may serve the delivery
  * reports of what it still holds, and how long the seek back may take. */
 #define RECREATE_DRAIN_MS 10000
@@ -35,6 +37,14 @@
 /* Exactly-once: requests whose record was refused, remembered across the
  * abort so their replay is dead-lettered (oldest forgotten first). */
 #define POISON_MAX 256
+/* Responses up to this size are encoded into one buffer the output thread
+ * keeps and copied by librdkafka into its message (one allocation per
+ * response instead of two); larger ones are handed over as they are
+ * encoded, and a buffer grown past it is not kept. */
+#define ENC_KEEP_MAX (64 * 1024)
+/* (model, version, status) series of swarm_worker_requests_total looked up
+ * once, not per delivery report (label formatting and a scan otherwise). */
+#define COUNT_CACHE 8
 
 struct output {
         swarm_kafka_opaque_t kop;       /* first: librdkafka log callback */
@@ -45,17 +55,42 @@ struct output {
         models_t *mm;
         job_fatal_t *fatal;
         rd_kafka_t *producer;
+        /* the result topic's handle on `producer` (NULL: not made yet, or
+         * could not be): producing by handle saves the lookup by name per
+         * response */
+        rd_kafka_topic_t *rkt_results;
+        uint32_t slot;                  /* the result partition slot of the
+                                           batch being emitted */
         rd_kafka_t *consumer;           /* borrowed: offsets are stored on it */
         size_t max_msg;                 /* the producer's message.max.bytes */
 
         swarm_metric_t *m_requests;
         swarm_series_t *s_dlq, *s_queue, *s_e2e;
+        struct count_slot {
+                char name[MODELS_NAME_QUOTED + 1];  /* "" : free */
+                int32_t version;                    /* -1: unknown model */
+                swarm_status_t status;
+                swarm_series_t *s;
+        } counts[COUNT_CACHE];
+        int ncounts_next;                /* next slot to replace (a ring) */
+        swarm_buf_t enc;                 /* responses up to ENC_KEEP_MAX */
 
         /* partitions whose stored offset advanced this round (exactly
          * once: since the transaction began) */
         int32_t *store_part;
         int64_t *store_off;
         int nstore, capstore;
+
+        /* delivered this round, marked done in the tracker at once, under
+         * one lock, before the round stores offsets (apply_done()); their
+         * messages' bytes are given back to the worker's count at once */
+        offtrack_ref_t *done;
+        size_t ndone, capdone;
+        atomic_llong *done_bytes_to;
+        long long done_bytes;
+        /* delivered jobs for c.pool, given with the round's done marks */
+        job_t *rec_head, *rec_tail;
+        int nrec;
 
         /* exactly-once mode (txn.h): txn_lock serializes every use of the
          * transactional producer (the output thread's rounds, the consumer
@@ -78,6 +113,53 @@ struct output {
         } poison[POISON_MAX];
         int npoison;                    /* next slot (a ring) */
 };
+
+/* The result topic's partitioner: every response of one batch to the same
+ * partition, the next batch to the next one.  Hashing each request_id
+ * spread a batch over every partition, so the producer sent as many small
+ * record batches (each compressed, each a request to the broker) as the
+ * topic has partitions per linger.ms; clients read every partition of the
+ * result topic and match request_ids, so which one carries a response is
+ * theirs to ignore.  The slot travels with the job (msg_opaque): librdkafka
+ * may partition later, on its own thread, once it knows the partitions. */
+static int32_t batch_partitioner(const rd_kafka_topic_t *rkt, const void *key,
+                                 size_t key_len, int32_t partition_cnt, void *rkt_opaque,
+                                 void *msg_opaque) {
+        const job_t *j = msg_opaque;
+        uint32_t slot = j ? j->out_slot : 0;
+
+        (void)key;
+        (void)key_len;
+        (void)rkt_opaque;
+        if (partition_cnt <= 0)
+                return RD_KAFKA_PARTITION_UA;
+        for (int32_t i = 0; i < partition_cnt; i++) {
+                int32_t p = (int32_t)((slot + (uint32_t)i) % (uint32_t)partition_cnt);
+                if (rd_kafka_topic_partition_available(rkt, p))
+                        return p;
+        }
+        return (int32_t)(slot % (uint32_t)partition_cnt);
+}
+
+/* The result topic's handle with batch_partitioner (NULL when it cannot be
+ * made: responses then go by name, with the default partitioner). */
+static rd_kafka_topic_t *results_topic(output_t *o) {
+        rd_kafka_topic_conf_t *tc;
+        char v[64];
+        size_t vn = sizeof(v);
+
+        if (o->rkt_results)
+                return o->rkt_results;
+        if (!(tc = rd_kafka_default_topic_conf_dup(o->producer)))
+                return NULL;
+        /* an operator's -X partitioner=... (by key: murmur2 ...) is kept */
+        if (rd_kafka_topic_conf_get(tc, "partitioner", v, &vn) != RD_KAFKA_CONF_OK ||
+            !strcmp(v, "consistent_random"))
+                rd_kafka_topic_conf_set_partitioner_cb(tc, batch_partitioner);
+        /* takes tc, also on failure */
+        o->rkt_results = rd_kafka_topic_new(o->producer, o->c.results, tc);
+        return o->rkt_results;
+}
 
 static void eos_lock(output_t *o) {
         if (o->eos)
@@ -200,6 +282,8 @@ void output_destroy(output_t *o) {
                            o->commits, o->aborts, o->recreates);
         if (o->producer) {
                 rd_kafka_flush(o->producer, OUTPUT_CLOSE_FLUSH_MS);
+                if (o->rkt_results)
+                        rd_kafka_topic_destroy(o->rkt_results);
                 rd_kafka_destroy(o->producer);
         }
         if (o->kc_dup)
@@ -210,6 +294,13 @@ void output_destroy(output_t *o) {
         }
         free(o->store_part);
         free(o->store_off);
+        free(o->done);
+        while (o->rec_head) {
+                job_t *next = job_next(o->rec_head);
+                free(o->rec_head);
+                o->rec_head = next;
+        }
+        swarm_buf_destroy(&o->enc);
         free(o);
 }
 
@@ -246,11 +337,33 @@ static void remember_store(output_t *o, int32_t partition, int64_t offset) {
         o->nstore++;
 }
 
+static void remember_store_cb(void *ctx, int32_t partition, int64_t offset) {
+        remember_store(ctx, partition, offset);
+}
+
+/* Mark the messages delivered since the last call done (one lock for all)
+ * and give their bytes back.  Before anything reads the stored offsets or
+ * the tracker's settled state on this thread. */
+static void apply_done(output_t *o) {
+        offtrack_done_many(o->track, o->done, o->ndone, remember_store_cb, o);
+        o->ndone = 0;
+        if (o->done_bytes) {
+                atomic_fetch_sub(o->done_bytes_to, o->done_bytes);
+                o->done_bytes = 0;
+        }
+        if (o->nrec) {
+                job_pool_give(o->c.pool, o->rec_head, o->rec_tail, o->nrec);
+                o->rec_head = o->rec_tail = NULL;
+                o->nrec = 0;
+        }
+}
+
 /* Store the advanced offsets of this round in one call. */
 static void flush_store(output_t *o) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t e;
 
+        apply_done(o);
         /* exactly once: the offsets go into the transaction instead */
         if (o->eos || !o->nstore || !o->consumer)
                 return;
@@ -268,9 +381,40 @@ static void flush_store(output_t *o) {
 
 static void finish_job(output_t *o, job_t *j) {
         int64_t off;
-        if (offtrack_done(o->track, j->ref, &off))
+
+        if (o->ndone == o->capdone) {
+                size_t cap = o->capdone ? o->capdone * 2 : DONE_INITIAL_CAP;
+                offtrack_ref_t *v = cap > SIZE_MAX / sizeof(*v)
+                                            ? NULL
+                                            : realloc(o->done, cap * sizeof(*v));
+                if (v) {
+                        o->done = v;
+                        o->capdone = cap;
+                }
+        }
+        if (o->ndone < o->capdone) {
+                o->done[o->ndone++] = j->ref;
+        } else if (offtrack_done(o->track, j->ref, &off)) {
+                /* out of memory: marked alone */
                 remember_store(o, j->ref.partition, off);
-        job_destroy(o->mm, j);
+        }
+        /* one atomic per round, not per message: the consumer thread adds
+         * to the same count per message */
+        if (j->msg && j->bytes && (!o->done_bytes_to || o->done_bytes_to == j->bytes)) {
+                o->done_bytes_to = j->bytes;
+                o->done_bytes += (long long)j->msg->len;
+                j->bytes = NULL;
+        }
+        if (!o->c.pool || !job_pool_room(o->c.pool, o->nrec + 1)) {
+                job_destroy(o->mm, j);
+                return;
+        }
+        job_release(o->mm, j);
+        j->it.next = o->rec_head ? &o->rec_head->it : NULL;
+        o->rec_head = j;
+        if (!o->rec_tail)
+                o->rec_tail = j;
+        o->nrec++;
 }
 
 /* ---------------------------------------------------------- produce */
@@ -281,19 +425,31 @@ static void finish_job(output_t *o, job_t *j) {
  * UNKNOWN_TOPIC ... come back here at once, before any delivery report). */
 static rd_kafka_resp_err_t try_produce(output_t *o, const char *topic,
                                        size_t topic_len, void *key, size_t key_len,
-                                       void *val, size_t val_len,
+                                       void *val, size_t val_len, int copy,
                                        rd_kafka_headers_t *hdrs, job_t *j) {
         char tbuf[TOPIC_NAME_SIZE];
+        rd_kafka_topic_t *rkt = NULL;
         rd_kafka_resp_err_t e;
 
+        if (topic == o->c.results)
+                rkt = results_topic(o);
         if (topic_len >= sizeof(tbuf))
                 topic_len = sizeof(tbuf) - 1;
         memcpy(tbuf, topic, topic_len);
         tbuf[topic_len] = '\0';
         for (;;) {
-                e = rd_kafka_producev(
+                /* by handle or by name: the same topic, the same record */
+                e = rkt ? rd_kafka_producev(
+                        o->producer, RD_KAFKA_V_RKT(rkt),
+                        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY
+                                                 : RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(val, val_len),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
+                        RD_KAFKA_V_END)
+                        : rd_kafka_producev(
                         o->producer, RD_KAFKA_V_TOPIC(tbuf),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY
+                                                 : RD_KAFKA_MSG_F_FREE),
                         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(val, val_len),
                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j),
                         RD_KAFKA_V_END);
@@ -355,7 +511,7 @@ static int produce_dlq_limit(output_t *o, job_t *j, size_t limit, swarm_err_t *e
                         rd_kafka_header_add(h, "swarm.dlq.truncated.to", -1, num, -1);
                 }
                 e = try_produce(o, o->c.dlq, strlen(o->c.dlq), m->key,
-                                m->key_len, copy, keep, h, j);
+                                m->key_len, copy, keep, 0, h, j);
                 if (!e)
                         return SWARM_OK;
                 rd_kafka_headers_destroy(h);
@@ -391,10 +547,10 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                             swarm_err_t *err) {
         rd_kafka_resp_err_t e;
         swarm_response_t resp;
-        swarm_buf_t buf = {0};
         swarm_err_t eerr;
         size_t len;
         uint8_t *bytes;
+        int copy;
         const char *topic = o->c.results;
         size_t topic_len = strlen(o->c.results);
         int own = j->kind == JOB_ERROR || j->rows_failed;
@@ -437,15 +593,22 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
         resp.source_offset = j->msg->offset;
 
         swarm_err_clear(&eerr);
-        if (swarm_codec_encode_response(o->codec, &resp, &buf, &eerr)) {
+        o->enc.len = 0;
+        if (swarm_codec_encode_response(o->codec, &resp, &o->enc, &eerr)) {
                 /* Cannot encode (out of memory): dead-letter with the reason
                  * rather than drop the request. */
                 snprintf(j->error, sizeof(j->error), "encoding the response failed: %s",
                          eerr.msg);
-                swarm_buf_destroy(&buf);
+                swarm_buf_destroy(&o->enc);
                 return produce_dlq(o, j, err);
         }
-        bytes = swarm_buf_steal(&buf, &len);
+        copy = o->enc.cap <= ENC_KEEP_MAX;
+        if (copy) {
+                bytes = o->enc.data;
+                len = o->enc.len;
+        } else {
+                bytes = swarm_buf_steal(&o->enc, &len);
+        }
         if (j->req.has_reply_topic && j->req.reply_topic.len > 0) {
                 topic = j->req.reply_topic.ptr;
                 topic_len = j->req.reply_topic.len;
@@ -460,10 +623,11 @@ static int produce_response(output_t *o, batch_t *b, job_t *j, int64_t row0,
                 swarm_metrics_observe(o->s_e2e,
                                       (double)(swarm_clock_wall_ms() - ts_ms) / 1e3);
         e = try_produce(o, topic, topic_len, (void *)j->req.request_id.ptr,
-                        j->req.request_id.len, bytes, len, NULL, j);
+                        j->req.request_id.len, bytes, len, copy, NULL, j);
         if (!e)
                 return SWARM_OK;
-        free(bytes);
+        if (!copy)
+                free(bytes);
         return response_refused(o, j, e, len, o->max_msg, "the worker's message.max.bytes",
                                 err);
 }
@@ -524,6 +688,7 @@ static void gate_down(output_t *o) {
 }
 
 static void eos_rewind_begin(output_t *o) {
+        apply_done(o);
         offtrack_rewind_begin(o->track);
         o->nstore = 0;
         o->need_abort = 0;
@@ -549,6 +714,9 @@ static void eos_recreate(output_t *o, const char *why) {
         rd_kafka_purge(o->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         while (rd_kafka_outq_len(o->producer) > 0 && swarm_clock_ms() < until)
                 rd_kafka_poll(o->producer, FINISH_POLL_MS);
+        if (o->rkt_results)
+                rd_kafka_topic_destroy(o->rkt_results);
+        o->rkt_results = NULL;
         rd_kafka_destroy(o->producer);
         o->producer = NULL;
         o->discarding = 0;
@@ -681,6 +849,7 @@ static void eos_commit(output_t *o, int force) {
         /* every record of the transaction acknowledged: the offsets it
          * advanced are known */
         rd_kafka_flush(o->producer, TXN_CALL_TIMEOUT_MS);
+        apply_done(o);
         if (o->need_abort) {
                 eos_abort(o, "a record of the transaction was not delivered");
                 return;
@@ -767,6 +936,7 @@ void output_emit(output_t *o, batch_t *b) {
         eos_lock(o);
         if (o->eos)
                 eos_begin(o);
+        o->slot++;
         for (j = b->jobs; j; j = next) {
                 swarm_err_t err;
                 int64_t row0 = row;
@@ -775,6 +945,7 @@ void output_emit(output_t *o, batch_t *b) {
 
                 next = job_next(j);
                 j->it.next = NULL;
+                j->out_slot = o->slot;
                 /* before producing: a produced job may turn into a dead
                  * letter, or be delivered and freed */
                 if (j->kind == JOB_INFER)
@@ -864,25 +1035,48 @@ void output_dead_letter_event(output_t *o, const rd_kafka_message_t *ev) {
 
 /* -------------------------------------------------- delivery reports */
 
-/* One answer acknowledged by the broker. */
-static void count_delivered(output_t *o, const job_t *j) {
+/* The series of (model, version, status), from the cache or looked up
+ * (and cached) once.  An unknown model's name is user input: one label
+ * value for all of them keeps the series count bounded. */
+static swarm_series_t *count_series(output_t *o, const job_t *j) {
+        const char *name = j->model ? j->model->name : "unknown";
+        int32_t version = j->model ? j->model->version : -1;
+        struct count_slot *c;
         char ver[16];
         const char *lv[4];
+        swarm_series_t *s;
 
+        for (int i = 0; i < COUNT_CACHE; i++) {
+                c = &o->counts[i];
+                if (c->s && c->version == version && c->status == j->status &&
+                    !strcmp(c->name, name))
+                        return c->s;
+        }
+        snprintf(ver, sizeof(ver), "%d", (int)version);
+        lv[0] = name;
+        lv[1] = j->model ? ver : "";
+        lv[2] = swarm_status_name(j->status);
+        lv[3] = NULL;
+        s = swarm_metrics_with(o->m_requests, lv);
+        /* a name longer than a slot is looked up every time */
+        if (s && strlen(name) < sizeof(c->name)) {
+                c = &o->counts[o->ncounts_next];
+                o->ncounts_next = (o->ncounts_next + 1) % COUNT_CACHE;
+                snprintf(c->name, sizeof(c->name), "%s", name);
+                c->version = version;
+                c->status = j->status;
+                c->s = s;
+        }
+        return s;
+}
+
+/* One answer acknowledged by the broker. */
+static void count_delivered(output_t *o, const job_t *j) {
         if (j->kind == JOB_DLQ) {
                 swarm_metrics_add(o->s_dlq, 1);
                 return;
         }
-        snprintf(ver, sizeof(ver), "%d",
-                 (int)(j->model ? j->model->version
-                                : (j->req.has_version ? j->req.version : 0)));
-        /* an unknown model's name is user input: one label value for all of
-         * them keeps the series count bounded */
-        lv[0] = j->model ? j->model->name : "unknown";
-        lv[1] = j->model ? ver : "";
-        lv[2] = swarm_status_name(j->status);
-        lv[3] = NULL;
-        swarm_metrics_add(swarm_metrics_with(o->m_requests, lv), 1);
+        swarm_metrics_add(count_series(o, j), 1);
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {

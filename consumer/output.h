@@ -44,6 +44,7 @@ typedef struct output_conf {
         const char *dlq;        /* dead-letter topic */
         const txn_opts_t *txn;  /* exactly-once mode (copied); NULL or not
                                    enabled: at least once, offsets stored */
+        job_pool_t *pool;       /* delivered jobs go back here (NULL: freed) */
 } output_conf_t;
 
 /* Create the producer from `kc` (taken on success and on failure) with the

@@ -240,7 +240,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                  * then pauses fetching */
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
-        output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq};
+        output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq, NULL, &w->jobs};
         txn_opts_t txo = {.enabled = w->o.exactly_once,  /* txn.h; output copies it */
                           .window_ms = w->o.txn_ms,
                           .max_records = w->o.txn_max_records};

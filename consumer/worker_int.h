@@ -77,6 +77,7 @@ struct worker {
 
         execq_t execq;
         outq_t outq;
+        job_pool_t jobs;                /* delivered jobs, used again */
         atomic_int flush;               /* exec: do not wait for max delay */
         job_fatal_t fatal;
 
@@ -95,7 +96,11 @@ struct worker {
 
         /* memory bound: consumed messages not yet answered (their bytes),
          * fetching paused while over either bound */
+        /* alone on its cache line: the consumer thread adds to it per
+         * message, the output thread subtracts once per round */
+        char pad_before_bytes[64];
         atomic_llong inflight_bytes;
+        char pad_after_bytes[64];
         int64_t max_inflight_msgs, max_inflight_bytes;
         int paused;
         int64_t pauses;

@@ -26,7 +26,7 @@ void handle_message(worker_t *w, rd_kafka_message_t *msg) {
         job_t *j;
         swarm_err_t err;
 
-        j = calloc(1, sizeof(*j));
+        j = job_pool_get(&w->jobs);
         if (!j) {
                 job_fatal_setf(&w->fatal, SWARM_ERR_NOMEM, "out of memory");
                 rd_kafka_message_destroy(msg);

@@ -174,6 +174,7 @@ void worker_destroy(worker_t *w) {
         }
         /* jobs still queued in the producer hold model references */
         output_destroy(w->out);
+        job_pool_drain(&w->jobs);
         execute_destroy(w->exec);
         models_destroy(w->mm);
         swarm_backend_destroy(w->backend);

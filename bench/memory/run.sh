@@ -58,7 +58,10 @@ model_paths() {
   esac
 }
 
-bench_broker --topic requests:4 --topic results:4 --topic requests.dlq:1
+# a topic per model: a worker of a new group reads its topic from the
+# start, and another model's million requests there would be its backlog
+tops=(); for m in $models; do tops+=(--topic "requests.$m:4"); done
+bench_broker "${tops[@]}" --topic results:4 --topic requests.dlq:1
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 rows_of() { /usr/bin/python3 -c 'import sys, numpy as np; print(np.load(sys.argv[1], mmap_mode="r").shape[0])' "$1"; }
@@ -71,7 +74,7 @@ for m in $models; do
   n=$(rows_of "$input")
   reps=$(( (requests + n - 1) / n ))
   grp=mem-$m-$$
-  "$build/consumer/swarm-consumer" -b "$brokers" -t requests -r results -g "$grp" \
+  "$build/consumer/swarm-consumer" -b "$brokers" -t "requests.$m" -r results -g "$grp" \
     -M "model=$file" --metrics-port -1 --log-level warn 2>"$work/worker-$m.log" &
   wpid=$!
   pids+=("$wpid")
@@ -80,13 +83,13 @@ for m in $models; do
     done ) > "$work/rss-$m" &
   spid=$!
   wreps=$(( reps * warmup / 100 )); [ "$wreps" -ge 1 ] || wreps=1
-  if ! "$build/producer/swarm-producer" -b "$brokers" -t requests -r results --model model \
+  if ! "$build/producer/swarm-producer" -b "$brokers" -t "requests.$m" -r results --model model \
          --input "$input" --input-name "$iname" --repeat "$wreps" --window 1024 --wait \
          --timeout 600 --id-prefix "warm-$m-" >/dev/null 2>"$work/warmup-$m.log"; then
     echo "$m: warm-up failed" >&2; tail -5 "$work/warmup-$m.log" >&2; status=1
   fi
   t0=$(date +%s.%N)
-  if ! out=$("$build/producer/swarm-producer" -b "$brokers" -t requests -r results --model model \
+  if ! out=$("$build/producer/swarm-producer" -b "$brokers" -t "requests.$m" -r results --model model \
                --input "$input" --input-name "$iname" --repeat "$reps" --window 1024 --wait --timeout 600 \
                --id-prefix "$m-" 2>"$work/producer-$m.log" | grep '^summary'); then
     echo "$m: producer failed" >&2; tail -5 "$work/producer-$m.log" >&2; status=1
@@ -102,7 +105,9 @@ for m in $models; do
   /usr/bin/python3 - "$work/rss-$m" "$t0" "$t1" "$m" "$(( reps * n ))" "$out" <<'PY' >> "$work/table" || status=1
 import re, statistics, sys
 path, t0, t1, name, sent, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
-kb = [int(v) for t, v in (l.split() for l in open(path)) if int(v) > 0 and t0 <= float(t) <= t1]
+# a sample taken as the worker exits has no RSS: skipped
+kb = [int(f[1]) for f in (l.split() for l in open(path))
+      if len(f) == 2 and int(f[1]) > 0 and t0 <= float(f[0]) <= t1]
 get = lambda k: int(m.group(1)) if (m := re.search(r"\b%s=(\d+)" % k, out)) else 0
 ans, ok = get("answered"), get("ok")
 if len(kb) < 10:
