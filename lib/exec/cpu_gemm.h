@@ -26,7 +26,7 @@
 typedef enum cpu_isa {
         CPU_ISA_C = 0,          /* portable C, 4 x 16 */
         CPU_ISA_AVX2,           /* AVX2 + FMA, 6 x 16 */
-        CPU_ISA_AVX512,         /* AVX-512F, 8 x 32 */
+        CPU_ISA_AVX512,         /* AVX-512F, 8 x 32 (and the direct conv) */
         CPU_ISA_COUNT
 } cpu_isa_t;
 
@@ -97,6 +97,15 @@ typedef struct cpu_gemm_job {
         swarm_bias_t bias_mode;
         swarm_act_t act;
         float act_alpha, act_beta;
+        /* Direct convolution (stride 1, AVX-512): B is never packed; each
+         * part copies an image into a zero-padded hp x wp plane per
+         * channel, and the kernel reads tap p of column v at
+         * plane + v + off[p] ("virtual" columns v = oy * wp + ox, those
+         * with ox >= ow are computed and dropped).  n counts virtual
+         * columns then: vplane = oh * wp per image. */
+        int direct;
+        int64_t hp, wp, vplane;
+        int64_t dir_ws;         /* floats of a direct part's workspace */
         /* Set by cpu_gemm_part's caller: per-part workspace. */
         float *ws;
         int64_t ws_part;
