@@ -96,6 +96,32 @@ T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
                                  3, 2, 1, 0),
                 _mm512_set1_epi32(sw));
 
+        if (sw == 2 && dw == 1) {
+                /* Nearly every CNN pool: taps 2 ox + kx are the even or
+                 * odd lanes of two plain loads, no gather. */
+                __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16,
+                                              14, 12, 10, 8, 6, 4, 2, 0);
+                __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+                for (int64_t ox = 0; ox < w->ow; ox += 16) {
+                        int64_t left = w->ow - ox;
+                        __mmask16 k = left >= 16 ? (__mmask16)0xffff
+                                      : (__mmask16)((1u << left) - 1u);
+                        const float *p = t + ox * 2;
+                        __m512 m = _mm512_set1_ps(-INFINITY);
+                        /* the buffer's 32 floats of slack cover the loads
+                         * of the last lanes (mp_prepare) */
+                        for (int kx = 0; kx < (int)w->kw; kx++) {
+                                const float *q = p + (kx & ~1);
+                                __m512 lo = _mm512_loadu_ps(q);
+                                __m512 hi = _mm512_loadu_ps(q + 16);
+                                m = max_nan512(m, _mm512_permutex2var_ps(
+                                                          lo, kx & 1 ? od : ev,
+                                                          hi));
+                        }
+                        _mm512_mask_storeu_ps(yr + ox, k, m);
+                }
+                return;
+        }
         for (int64_t ox = 0; ox < w->ow; ox += 16) {
                 int64_t left = w->ow - ox;
                 __mmask16 k = left >= 16 ? (__mmask16)0xffff
@@ -120,12 +146,64 @@ T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
 }
 #endif
 
+#if POOL_X86
+/* Windows 2 wide at stride 2 (VGG-style 2x2 pooling) that lie wholly
+ * inside the input: both passes fused, no row buffer.  Each 16 outputs
+ * read 32 input columns per tap row with masked loads (never past the
+ * row's end), the max of the rows, then even against odd lanes. */
+T_AVX512 static void pool2_512(const swarm_window_t *w, const float *xp,
+                               float *yp) {
+        __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12,
+                                      10, 8, 6, 4, 2, 0);
+        __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+
+        for (int64_t oy = 0; oy < w->oh; oy++) {
+                float *yr = yp + oy * w->ow;
+                for (int64_t ox = 0; ox < w->ow; ox += 16) {
+                        int64_t left = w->ow - ox, in = w->w - 2 * ox;
+                        __mmask16 k = left >= 16 ? (__mmask16)0xffff
+                                      : (__mmask16)((1u << left) - 1u);
+                        __mmask16 k0 = in >= 16 ? (__mmask16)0xffff
+                                       : (__mmask16)((1u << in) - 1u);
+                        __mmask16 k1 = in >= 32 ? (__mmask16)0xffff
+                                       : in <= 16 ? (__mmask16)0
+                                       : (__mmask16)((1u << (in - 16)) - 1u);
+                        __m512 lo = _mm512_set1_ps(-INFINITY), hi = lo;
+                        for (int64_t ky = 0; ky < w->kh; ky++) {
+                                const float *r = xp + (oy * w->sh +
+                                                       ky * w->dh) * w->w +
+                                                 2 * ox;
+                                lo = max_nan512(lo,
+                                                _mm512_maskz_loadu_ps(k0, r));
+                                hi = max_nan512(
+                                        hi, _mm512_maskz_loadu_ps(k1, r + 16));
+                        }
+                        _mm512_mask_storeu_ps(
+                                yr + ox, k,
+                                max_nan512(_mm512_permutex2var_ps(lo, ev, hi),
+                                           _mm512_permutex2var_ps(lo, od,
+                                                                  hi)));
+                }
+        }
+}
+#endif
+
 static void mp_part(void *arg, int part, int parts) {
         const mp_job_t *j = arg;
         const swarm_window_t *w = j->w;
         float *t = j->rows + part * j->tlen;
         int64_t p0 = w->n * part / parts, p1 = w->n * (part + 1) / parts;
 
+#if POOL_X86
+        if (j->wide && w->kw == 2 && w->sw == 2 && w->dw == 1 &&
+            !w->pad_t && !w->pad_l && (w->ow - 1) * 2 + 1 < w->w &&
+            (w->oh - 1) * w->sh + (w->kh - 1) * w->dh < w->h) {
+                for (int64_t p = p0; p < p1; p++)
+                        pool2_512(w, j->x + p * w->h * w->w,
+                                  j->y + p * w->oh * w->ow);
+                return;
+        }
+#endif
         for (int64_t q = 0; q < j->tlen; q++)
                 t[q] = -INFINITY;
         for (int64_t p = p0; p < p1; p++) {

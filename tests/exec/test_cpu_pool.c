@@ -3,9 +3,10 @@
  * against a naive per-cell reference with every bounds check: kernels
  * 1x1 to 7x5, strides 1-3, dilations, asymmetric pads, ceil_mode's
  * windows past the right / bottom edge, widths below, at and past one
- * vector, NaN and -inf inputs; for the portable loops and the widest ones
- * this CPU runs, and through the backend's `pool` entry on 1 and 2
- * lanes.  Hostile windows are refused with an error.
+ * vector, the fused 2-wide stride-2 loop, NaN and -inf inputs; for the
+ * portable loops and the widest ones this CPU runs, and through the
+ * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
+ * with an error.
  */
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +67,11 @@ static const pshape_t shapes[] = {
         {6, 50, 2, 4, 2, 4, 1, 1, 0, 3, 0, 3, 1},
         {4, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0},  /* pads past the input */
         {3, 70, 1, 3, 1, 3, 1, 1, 0, 0, 0, 0, 1},
+        /* 2-wide stride-2 windows inside the input (the fused loop), and
+         * one that ceil_mode pushes past the edge (not fused) */
+        {29, 29, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},
+        {11, 70, 3, 2, 1, 2, 2, 1, 0, 0, 0, 0, 0},
+        {9, 17, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},
 };
 
 static int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t d,
