@@ -97,12 +97,13 @@ typedef struct cpu_gemm_job {
         swarm_bias_t bias_mode;
         swarm_act_t act;
         float act_alpha, act_beta;
-        /* Direct convolution (stride 1, AVX-512): B is never packed; each
-         * part copies an image into a zero-padded hp x wp plane per
-         * channel, and the kernel reads tap p of column v at
-         * plane + v + off[p] ("virtual" columns v = oy * wp + ox, those
-         * with ox >= ow are computed and dropped).  n counts virtual
-         * columns then: vplane = oh * wp per image. */
+        /* Direct convolution (AVX-512, group 1): B is never packed; each
+         * part copies an image, zero padded, into hp x wp planes (stride
+         * 1: one per channel; stride sh x sw: the padded plane's sh * sw
+         * phases, each ceil(H / sh) x ceil(W / sw)), and the kernel reads
+         * tap p of column v at planes + v + off[p] ("virtual" columns
+         * v = oy * wp + ox, those with ox >= ow computed and dropped).
+         * n counts virtual columns then: vplane = oh * wp per image. */
         int direct;
         int64_t hp, wp, vplane;
         int64_t dir_ws;         /* floats of a direct part's workspace */

@@ -1,14 +1,16 @@
 /*
- * test_conv_direct.c - the direct stride-1 convolution of
- * lib/exec/cpu_gemm.c (AVX-512: B read in place from a zero-padded copy
- * of the image, no packing) against a double-precision naive convolution
- * with bias and activation: ResNet-like 3x3, cin 1 and 3, dilations,
+ * test_conv_direct.c - the direct convolution of lib/exec/cpu_gemm.c
+ * (AVX-512: B read in place from a zero-padded copy of the image, phase
+ * planes for strides, no packing) against a double-precision naive
+ * convolution with bias and activation: ResNet-like 3x3, the 7x7 / 2
+ * stem, strides 2-4 and mixed, cin 1 and 3, dilations,
  * asymmetric and even kernels, 1-D, Cout not a multiple of 8, K past the
  * A row block (two A blocks), several images whose virtual columns split
  * mid-image across parts; on 1, 2 and 3 parts for every kernel family the
  * CPU runs (C and AVX2 take the packed path: same answers), through the
  * backend's conv_packed on 1 and 2 lanes, and it checks the job really
- * takes the direct path where it should (and not below DIRECT_MIN_OW).
+ * takes the direct path where it should (and not below DIRECT_MIN_OW,
+ * past DIRECT_MAX_STRIDE or DIRECT_MAX_PHASES).
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ typedef struct dshape {
         int64_t imgs, cin, cout, h, w, kh, kw, dh, dw, pt, pl, pb, pr;
         swarm_act_t act;
         int direct;     /* expected on AVX-512 */
+        int64_t sh, sw;         /* 0: 1 */
 } dshape_t;
 
 static const dshape_t shapes[] = {
@@ -46,7 +49,20 @@ static const dshape_t shapes[] = {
         {2, 8, 70, 9, 30, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1},
         {5, 2, 3, 2, 20, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_NONE, 1},
         {2, 4, 6, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0},
+        /* strided: phase planes (ResNet's 7x7 / 2 stem and 3x3 / 2) */
+        {2, 3, 16, 45, 45, 7, 7, 1, 1, 3, 3, 3, 3, SWARM_ACT_RELU, 1, 2, 2},
+        {1, 4, 12, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_NONE, 1, 2, 2},
+        {3, 2, 7, 6, 43, 3, 3, 1, 1, 1, 1, 0, 1, SWARM_ACT_RELU, 1, 2, 2},
+        {1, 8, 9, 11, 25, 3, 2, 1, 1, 1, 0, 1, 1, SWARM_ACT_NONE, 1, 2, 1},
+        {2, 1, 10, 13, 70, 3, 3, 2, 2, 2, 2, 2, 2, SWARM_ACT_CLIP, 1, 3, 3},
+        {1, 4, 5, 5, 90, 1, 5, 1, 1, 0, 2, 0, 2, SWARM_ACT_NONE, 1, 1, 4},
+        /* past the stride and phase limits: packed */
+        {1, 1, 6, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 5, 2},
+        {1, 5, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 2, 2},
 };
+
+#define SH(s) ((s)->sh ? (s)->sh : 1)
+#define SW(s) ((s)->sw ? (s)->sw : 1)
 
 static float act_ref(swarm_act_t a, double v) {
         if (a == SWARM_ACT_RELU)
@@ -73,9 +89,9 @@ static void conv_ref(const dshape_t *s, const swarm_window_t *w,
                                                              kx < s->kw;
                                                              kx++) {
                                                                 int64_t iy =
-                                                                        oy - s->pt + ky * s->dh;
+                                                                        oy * SH(s) - s->pt + ky * s->dh;
                                                                 int64_t ix =
-                                                                        ox - s->pl + kx * s->dw;
+                                                                        ox * SW(s) - s->pl + kx * s->dw;
                                                                 double t;
                                                                 if (iy < 0 || iy >= s->h ||
                                                                     ix < 0 || ix >= s->w)
@@ -146,16 +162,18 @@ int main(void) {
                 w.w = s->w;
                 w.kh = s->kh;
                 w.kw = s->kw;
-                w.sh = 1;
-                w.sw = 1;
+                w.sh = SH(s);
+                w.sw = SW(s);
                 w.dh = s->dh;
                 w.dw = s->dw;
                 w.pad_t = s->pt;
                 w.pad_l = s->pl;
                 w.pad_b = s->pb;
                 w.pad_r = s->pr;
-                w.oh = s->h + s->pt + s->pb - (s->kh - 1) * s->dh;
-                w.ow = s->w + s->pl + s->pr - (s->kw - 1) * s->dw;
+                w.oh = (s->h + s->pt + s->pb - (s->kh - 1) * s->dh - 1) /
+                       w.sh + 1;
+                w.ow = (s->w + s->pl + s->pr - (s->kw - 1) * s->dw - 1) /
+                       w.sw + 1;
                 in_n = s->imgs * s->cin * s->h * s->w;
                 out_n = s->imgs * s->cout * w.oh * w.ow;
                 x = malloc((size_t)in_n * sizeof(float));
