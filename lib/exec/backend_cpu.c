@@ -1716,6 +1716,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_pack_free = cpu_gemm_pack_free_be;
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
+        be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

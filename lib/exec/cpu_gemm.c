@@ -966,6 +966,10 @@ int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
  * many channel phases (channels x sh x sw). */
 #define DIRECT_MAX_PHASES 16
 
+int64_t cpu_gemm_direct_min_ow(void) {
+        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MIN_OW : 0;
+}
+
 static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
                      int64_t imgs) {
         int64_t hp, wp, span, vplane, n, pp, ws;

@@ -130,6 +130,9 @@ int64_t cpu_gemm_ws_floats(const cpu_gemm_job_t *j);
 /* Run part `part` of `parts` (a par_fn_t of backend_cpu.c): a band of
  * columns (or rows when split_m) of C. */
 void cpu_gemm_part(void *job, int part, int parts);
+/* Output width from which this CPU's conv jobs take the direct path for
+ * stride-1 group-1 windows (not 1x1); 0 when it has none (no AVX-512). */
+int64_t cpu_gemm_direct_min_ow(void);
 /* Pick split_m for `parts` parts; returns how many parts have work. */
 int cpu_gemm_plan_parts(cpu_gemm_job_t *j, int parts);
 
