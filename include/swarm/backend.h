@@ -225,6 +225,11 @@ struct swarm_backend {
          * side by side); a backend that leaves it 0 gets one im2col and one
          * GEMM per image, as before. */
         int im2col_imgs;
+        /* Non-zero when conv_packed runs stride-1 group-1 windows at least
+         * this many output columns wide without packing anything per call
+         * (the CPU backend's direct AVX-512 path), so the loader packs them
+         * whatever their filter count; 0: no such path. */
+        int conv_direct_min_ow;
         /* Lanes the backend's own kernels run on (the CPU backend's thread
          * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
          * so that each kernel call has enough work to split. */

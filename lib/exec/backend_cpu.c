@@ -16,6 +16,7 @@
 #include "cpu_attn.h"
 #include "cpu_convt.h"
 #include "cpu_par.h"
+#include "cpu_pool.h"
 #include "cpu_resize.h"
 #include "cpu_rnn.h"
 #include "model_internal.h"
@@ -917,6 +918,8 @@ static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
                     swarm_err_t *err) {
         pool_job_t j = {kind, w, x, y};
 
+        if (kind == SWARM_POOL_MAX)     /* separable, vectorised */
+                return exec_cpu_maxpool(be, w, x, y, err);
         par_run(be, w->n * w->oh * w->ow >= PAR_MIN_ELEMS &&
                 w->n >= be->threads, pool_part, &j);
         return SWARM_OK;
@@ -1713,6 +1716,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_pack_free = cpu_gemm_pack_free_be;
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
+        be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

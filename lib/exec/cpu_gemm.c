@@ -78,6 +78,12 @@ static inline int64_t round_up(int64_t v, int64_t to) {
         return (v + to - 1) / to * to;
 }
 
+/* Floats of a direct part's workspace before the padded image: the tap
+ * offsets (int64, k of them), kept on whole cache lines. */
+static int64_t dir_off_floats(int64_t k) {
+        return round_up(2 * k, 16);
+}
+
 /* ---- micro-kernels ----
  * kern(k, a, b, c, ldc, acc): the rows x NR tile c (row stride ldc) =
  * (acc ? c : 0) + sum over p < k of a[p * MR + r] * b[p * NR + q].  One
@@ -232,6 +238,58 @@ KERN_AVX512(5) KERN_AVX512(6) KERN_AVX512(7) KERN_AVX512(8)
 static const kern_fn kern_avx512[8] = {
         kern_avx512_1, kern_avx512_2, kern_avx512_3, kern_avx512_4,
         kern_avx512_5, kern_avx512_6, kern_avx512_7, kern_avx512_8};
+
+/* The direct convolution's kernel: the rows x 32 tile t (row stride 32)
+ * = sum over p < k of a[p * 8 + r] * b[off[p] + q], B read in place from
+ * the padded image (see cpu_gemm_job_t.direct). */
+GEMM_INLINE T_AVX512 void kdir_avx512_body(int rows, int64_t k,
+                                           const float *restrict a,
+                                           const float *b,
+                                           const int64_t *restrict off,
+                                           float *restrict t) {
+        __m512 c0[8], c1[8];
+
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+                c0[r] = _mm512_setzero_ps();
+                c1[r] = _mm512_setzero_ps();
+        }
+        for (int64_t p = 0; p < k; p++) {
+                const float *bp = b + off[p];
+                __m512 b0 = _mm512_loadu_ps(bp);
+                __m512 b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < 8; r++) {
+                        if (r < rows) {
+                                __m512 ar = _mm512_set1_ps(a[r]);
+                                c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+                                c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+                        }
+                }
+                a += 8;
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+                if (r < rows) {
+                        _mm512_storeu_ps(t + r * 32, c0[r]);
+                        _mm512_storeu_ps(t + r * 32 + 16, c1[r]);
+                }
+        }
+}
+
+typedef void (*kdir_fn)(int64_t k, const float *restrict a, const float *b,
+                        const int64_t *restrict off, float *restrict t);
+#define KDIR_AVX512(R)                                                    \
+        T_AVX512 static void kdir_avx512_##R(                             \
+                int64_t k, const float *restrict a, const float *b,       \
+                const int64_t *restrict off, float *restrict t) {         \
+                kdir_avx512_body(R, k, a, b, off, t);                     \
+        }
+KDIR_AVX512(1) KDIR_AVX512(2) KDIR_AVX512(3) KDIR_AVX512(4)
+KDIR_AVX512(5) KDIR_AVX512(6) KDIR_AVX512(7) KDIR_AVX512(8)
+static const kdir_fn kdir_avx512[8] = {
+        kdir_avx512_1, kdir_avx512_2, kdir_avx512_3, kdir_avx512_4,
+        kdir_avx512_5, kdir_avx512_6, kdir_avx512_7, kdir_avx512_8};
 
 /* d[q] = lo <= q < hi ? s[q] : 0 for q < len, with masked loads (lanes
  * outside [lo, hi) are never read) instead of the memset / memmove calls
@@ -575,24 +633,27 @@ GEMM_INLINE void drive(const cpu_gemm_job_t *j, int64_t m0, int64_t m1,
                                                 ablk = abuf;
                                                 astr = kc * MR;
                                         }
-                                        for (int64_t ir = 0; ir < mc;
-                                             ir += MR) {
-                                                int64_t mr = min64(MR,
-                                                                   mc - ir);
-                                                const float *as =
-                                                        ablk + ir / MR * astr;
-                                                for (int64_t jr = 0; jr < nc;
-                                                     jr += NR)
+                                        /* B sliver outer: it stays in
+                                         * L1 while the A slivers stream
+                                         * past it (an A step is MR
+                                         * floats, a B step NR). */
+                                        for (int64_t jr = 0; jr < nc;
+                                             jr += NR) {
+                                                const float *bs =
+                                                        bblk + jr / NR * bstr;
+                                                for (int64_t ir = 0; ir < mc;
+                                                     ir += MR)
                                                         tile(j, kern, MR, NR,
                                                              cg, bias,
                                                              ic + ir,
-                                                             jc + jr, mr,
+                                                             jc + jr,
+                                                             min64(MR,
+                                                                   mc - ir),
                                                              min64(NR,
                                                                    nc - jr),
-                                                             as,
-                                                             bblk + jr / NR *
-                                                                    bstr,
-                                                             kc, first,
+                                                             ablk + ir / MR *
+                                                                    astr,
+                                                             bs, kc, first,
                                                              last);
                                         }
                                 }
@@ -618,6 +679,157 @@ T_AVX512 static void drive_avx512(const cpu_gemm_job_t *j, int64_t m0,
                                   int64_t m1, int64_t n0, int64_t n1,
                                   float *ws) {
         drive(j, m0, m1, n0, n1, ws, 8, 32, kern_avx512);
+}
+
+/* Image img of x, zero padded, into xp: channel planes of hp x wp, then
+ * wp + 32 zeros (the last sliver's dropped columns read that far). */
+T_AVX512 static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
+                             float *restrict xp) {
+        const swarm_window_t *w = &j->win;
+        const float *x = j->x + img * j->x_img;
+        int64_t hw = w->h * w->w, ph = j->hp * j->wp;
+        int64_t pp = ph * w->sh * w->sw;
+
+        if (w->sh > 1 || w->sw > 1) {
+                /* strided: deinterleave into sh x sw phase planes */
+                memset(xp, 0, (size_t)(pp * w->n + j->wp + 32) *
+                                      sizeof(float));
+                for (int64_t ch = 0; ch < w->n; ch++)
+                        for (int64_t y = 0; y < w->h; y++) {
+                                int64_t py = y + w->pad_t;
+                                float *d = xp + ch * pp +
+                                           py % w->sh * w->sw * ph +
+                                           py / w->sh * j->wp;
+                                const float *sr = x + ch * hw + y * w->w;
+                                /* one phase at a time: no division per
+                                 * element */
+                                for (int64_t f = 0; f < w->sw; f++) {
+                                        int64_t q0 = ((f - w->pad_l) %
+                                                      w->sw + w->sw) % w->sw;
+                                        float *df = d + f * ph +
+                                                    (q0 + w->pad_l) / w->sw;
+                                        for (int64_t q = q0, o = 0; q < w->w;
+                                             q += w->sw, o++)
+                                                df[o] = sr[q];
+                                }
+                        }
+                return;
+        }
+        for (int64_t ch = 0; ch < w->n; ch++) {
+                float *d = xp + ch * pp;
+                const float *sc = x + ch * hw;
+                memset(d, 0, (size_t)(w->pad_t * j->wp) * sizeof(float));
+                for (int64_t y = 0; y < w->h; y++) {
+                        float *dr = d + (w->pad_t + y) * j->wp;
+                        for (int64_t q = 0; q < w->pad_l; q++)
+                                dr[q] = 0.0f;
+                        memcpy(dr + w->pad_l, sc + y * w->w,
+                               (size_t)w->w * sizeof(float));
+                        for (int64_t q = w->pad_l + w->w; q < j->wp; q++)
+                                dr[q] = 0.0f;
+                }
+                memset(d + (w->pad_t + w->h) * j->wp, 0,
+                       (size_t)((j->hp - w->pad_t - w->h) * j->wp) *
+                               sizeof(float));
+        }
+        memset(xp + w->n * pp, 0, (size_t)(j->wp + 32) * sizeof(float));
+}
+
+/* cnt (<= 32) values of row i from the tile buffer to C with the
+ * epilogue: masked vector stores for the plain bias + identity / ReLU of
+ * a CNN, else a copy and epi_row. */
+T_AVX512 static inline void dir_store(const cpu_gemm_job_t *j, float *d,
+                                      const float *t, int64_t i,
+                                      int64_t cnt) {
+        if ((j->act == SWARM_ACT_NONE || j->act == SWARM_ACT_RELU) &&
+            j->alpha == 1.0f &&
+            (!j->bias || j->bias_mode == SWARM_BIAS_COL)) {
+                __m512 b = _mm512_set1_ps(j->bias ? j->beta * j->bias[i]
+                                                  : 0.0f);
+                for (int64_t q = 0; q < cnt; q += 16) {
+                        int64_t left = cnt - q;
+                        __mmask16 k = left >= 16 ? (__mmask16)0xffff
+                                      : (__mmask16)((1u << left) - 1u);
+                        __m512 v = _mm512_add_ps(
+                                _mm512_maskz_loadu_ps(k, t + q), b);
+                        if (j->act == SWARM_ACT_RELU)
+                                v = _mm512_max_ps(v, _mm512_setzero_ps());
+                        _mm512_mask_storeu_ps(d + q, k, v);
+                }
+                return;
+        }
+        memcpy(d, t, (size_t)cnt * sizeof(float));
+        epi_row(j, j->bias, d, i, 0, cnt);
+}
+
+/* Rows [m0, m1), virtual columns [n0, n1) (see cpu_gemm_job_t.direct).
+ * Per image: pad it, then for each block of A rows (at most ~512 KiB of
+ * packed filters, so they stay in L2 while every sliver of the image
+ * passes), each 32-column sliver, each 8-row A sliver: one kernel call
+ * over the whole K into a tile buffer, whose valid columns go to C with
+ * the epilogue. */
+T_AVX512 static void drive_direct(const cpu_gemm_job_t *j, int64_t m0,
+                                  int64_t m1, int64_t n0, int64_t n1,
+                                  float *ws) {
+        const swarm_window_t *w = &j->win;
+        int64_t k = j->k, taps = w->kh * w->kw, ow = w->ow;
+        int64_t *off = (int64_t *)(void *)ws;
+        float *xp = ws + dir_off_floats(k);
+        int64_t mcd = round_up(131072 / (k > 0 ? k : 1), 8);
+        float tmp[8 * 32];
+
+        for (int64_t p = 0; p < k; p++) {
+                int64_t ch = p / taps, t = p % taps;
+                int64_t dy = t / w->kw * w->dh, dx = t % w->kw * w->dw;
+                off[p] = ((ch * w->sh + dy % w->sh) * w->sw + dx % w->sw) *
+                                 j->hp * j->wp +
+                         dy / w->sh * j->wp + dx / w->sw;
+        }
+        if (mcd < 8)
+                mcd = 8;
+        for (int64_t img = n0 / j->vplane; img * j->vplane < n1; img++) {
+                int64_t base = img * j->vplane;
+                int64_t c0 = (n0 > base ? n0 : base) - base;
+                int64_t c1 = min64(n1, base + j->vplane) - base;
+                float *cimg = j->c + img * j->c_img;
+                dir_pad(j, img, xp);
+                for (int64_t ic = m0; ic < m1; ic += mcd) {
+                        int64_t mc = min64(mcd, m1 - ic);
+                        for (int64_t jr = c0; jr < c1; jr += 32) {
+                                int64_t nr = min64(32, c1 - jr);
+                                for (int64_t ir = ic; ir < ic + mc; ir += 8) {
+                                        int64_t mr = min64(8, ic + mc - ir);
+                                        kdir_avx512[mr - 1](
+                                                k, j->pa->data + ir / 8 * k * 8,
+                                                xp + jr, off, tmp);
+                                        for (int64_t r = 0; r < mr; r++) {
+                                                int64_t q = 0;
+                                                while (q < nr) {
+                                                        int64_t v = jr + q;
+                                                        int64_t oy = v / j->wp;
+                                                        int64_t ox = v % j->wp;
+                                                        int64_t cnt;
+                                                        float *d;
+                                                        if (ox >= ow) {
+                                                                q += j->wp - ox;
+                                                                continue;
+                                                        }
+                                                        cnt = min64(nr - q,
+                                                                    ow - ox);
+                                                        d = cimg + oy * ow +
+                                                            ox + (ir + r) *
+                                                            j->ldc;
+                                                        dir_store(j, d,
+                                                                  tmp + r * 32 +
+                                                                  q, ir + r,
+                                                                  cnt);
+                                                        q += cnt;
+                                                }
+                                        }
+                                }
+                        }
+                }
+        }
 }
 #endif
 
@@ -739,6 +951,67 @@ int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
         return SWARM_OK;
 }
 
+/* The direct convolution (see cpu_gemm_job_t.direct) replaces the B
+ * packing, which cost 25-35% of a ResNet-18 3x3 layer (perf), by one copy
+ * of the image per part; it computes wp - ow dropped columns per output
+ * row (kw - 1 of them), so narrow planes keep the packed path. */
+#define DIRECT_MIN_OW 20
+/* Strided windows read sh x sw phase planes of the image (deinterleaved
+ * when it is copied), so each tap is again one offset. */
+#define DIRECT_MAX_STRIDE 4
+/* ... but a sliver's taps then spread over sh * sw planes per channel:
+ * with many channels they fall out of L1 (ResNet's 3x3 / 2 at 64
+ * channels: 74 GF/s against 87 packed) while the 7x7 / 2 stem on 3
+ * channels went from 57 to 97.  Strided windows go direct up to this
+ * many channel phases (channels x sh x sw). */
+#define DIRECT_MAX_PHASES 16
+
+int64_t cpu_gemm_direct_min_ow(void) {
+        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MIN_OW : 0;
+}
+
+static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
+                     int64_t imgs) {
+        int64_t hp, wp, span, vplane, n, pp, ws;
+
+        if (j->isa != CPU_ISA_AVX512 || j->groups != 1 || w->sh < 1 ||
+            w->sw < 1 || w->sh > DIRECT_MAX_STRIDE ||
+            w->sw > DIRECT_MAX_STRIDE || (w->kh == 1 && w->kw == 1) ||
+            ((w->sh > 1 || w->sw > 1) &&
+             w->n > DIRECT_MAX_PHASES / (w->sh * w->sw)) ||
+            w->ow < DIRECT_MIN_OW || w->oh < 1 || w->pad_t < 0 ||
+            w->pad_l < 0 || w->pad_b < 0 || w->pad_r < 0 || w->dh < 1 ||
+            w->dw < 1 || w->kh < 1 || w->kw < 1)
+                return;
+        if (swarm_add_i64(w->h, w->pad_t, &hp) ||
+            swarm_add_i64(hp, w->pad_b, &hp) ||
+            swarm_add_i64(w->w, w->pad_l, &wp) ||
+            swarm_add_i64(wp, w->pad_r, &wp) ||
+            swarm_mul_i64(w->kh - 1, w->dh, &span) || hp - span < 1 ||
+            (hp - span - 1) / w->sh + 1 != w->oh ||
+            swarm_mul_i64(w->kw - 1, w->dw, &span) || wp - span < 1 ||
+            (wp - span - 1) / w->sw + 1 != w->ow)
+                return;
+        /* the phase planes: ceil(hp / sh) x ceil(wp / sw) */
+        hp = (hp + w->sh - 1) / w->sh;
+        wp = (wp + w->sw - 1) / w->sw;
+        if (swarm_mul_i64(w->oh, wp, &vplane) ||
+            swarm_mul_i64(vplane, imgs, &n) ||
+            swarm_mul_i64(hp, wp, &pp) ||
+            swarm_mul_i64(pp, w->sh * w->sw, &pp) ||
+            swarm_mul_i64(pp, w->n, &ws) ||
+            swarm_add_i64(ws, wp + 32, &ws) ||
+            swarm_add_i64(ws, dir_off_floats(j->k), &ws) ||
+            ws > ((int64_t)1 << 40))
+                return;
+        j->direct = 1;
+        j->hp = hp;
+        j->wp = wp;
+        j->vplane = vplane;
+        j->n = n;
+        j->dir_ws = round_up(ws, 16);
+}
+
 int cpu_gemm_job_conv(cpu_gemm_job_t *jp, const swarm_window_t *w,
                       int64_t imgs, int64_t group, int64_t cout,
                       const cpu_packed_t *p, const float *x,
@@ -792,6 +1065,7 @@ int cpu_gemm_job_conv(cpu_gemm_job_t *jp, const swarm_window_t *w,
         j.act = act;
         j.act_alpha = alpha;
         j.act_beta = beta;
+        dir_plan(&j, w, imgs);
         *jp = j;
         return SWARM_OK;
 }
@@ -799,6 +1073,9 @@ int cpu_gemm_job_conv(cpu_gemm_job_t *jp, const swarm_window_t *w,
 int64_t cpu_gemm_ws_floats(const cpu_gemm_job_t *j) {
         int mr = geo[j->isa].mr, nr = geo[j->isa].nr;
         int64_t kc = min64(KC, j->k), w = 0;
+
+        if (j->direct)
+                return j->dir_ws;
 
         if (!j->pb)
                 w += kc * min64(NC, round_up(j->n, nr));
@@ -853,7 +1130,10 @@ void cpu_gemm_part(void *job, int part, int parts) {
         switch (j->isa) {
 #if CPU_GEMM_X86
         case CPU_ISA_AVX512:
-                drive_avx512(j, m0, m1, n0, n1, ws);
+                if (j->direct)
+                        drive_direct(j, m0, m1, n0, n1, ws);
+                else
+                        drive_avx512(j, m0, m1, n0, n1, ws);
                 break;
         case CPU_ISA_AVX2:
                 drive_avx2(j, m0, m1, n0, n1, ws);

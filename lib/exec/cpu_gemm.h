@@ -26,7 +26,7 @@
 typedef enum cpu_isa {
         CPU_ISA_C = 0,          /* portable C, 4 x 16 */
         CPU_ISA_AVX2,           /* AVX2 + FMA, 6 x 16 */
-        CPU_ISA_AVX512,         /* AVX-512F, 8 x 32 */
+        CPU_ISA_AVX512,         /* AVX-512F, 8 x 32 (and the direct conv) */
         CPU_ISA_COUNT
 } cpu_isa_t;
 
@@ -97,6 +97,16 @@ typedef struct cpu_gemm_job {
         swarm_bias_t bias_mode;
         swarm_act_t act;
         float act_alpha, act_beta;
+        /* Direct convolution (AVX-512, group 1): B is never packed; each
+         * part copies an image, zero padded, into hp x wp planes (stride
+         * 1: one per channel; stride sh x sw: the padded plane's sh * sw
+         * phases, each ceil(H / sh) x ceil(W / sw)), and the kernel reads
+         * tap p of column v at planes + v + off[p] ("virtual" columns
+         * v = oy * wp + ox, those with ox >= ow computed and dropped).
+         * n counts virtual columns then: vplane = oh * wp per image. */
+        int direct;
+        int64_t hp, wp, vplane;
+        int64_t dir_ws;         /* floats of a direct part's workspace */
         /* Set by cpu_gemm_part's caller: per-part workspace. */
         float *ws;
         int64_t ws_part;
@@ -120,6 +130,9 @@ int64_t cpu_gemm_ws_floats(const cpu_gemm_job_t *j);
 /* Run part `part` of `parts` (a par_fn_t of backend_cpu.c): a band of
  * columns (or rows when split_m) of C. */
 void cpu_gemm_part(void *job, int part, int parts);
+/* Output width from which this CPU's conv jobs take the direct path for
+ * stride-1 group-1 windows (not 1x1); 0 when it has none (no AVX-512). */
+int64_t cpu_gemm_direct_min_ow(void);
 /* Pick split_m for `parts` parts; returns how many parts have work. */
 int cpu_gemm_plan_parts(cpu_gemm_job_t *j, int parts);
 

@@ -1,0 +1,191 @@
+/*
+ * test_cpu_pool.c - the CPU backend's max pooling (lib/exec/cpu_pool.c)
+ * against a naive per-cell reference with every bounds check: kernels
+ * 1x1 to 7x5, strides 1-3, dilations, asymmetric pads, ceil_mode's
+ * windows past the right / bottom edge, widths below, at and past one
+ * vector, the fused 2-wide stride-2 loop, NaN and -inf inputs; for the
+ * portable loops and the widest ones this CPU runs, and through the
+ * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
+ * with an error.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/backend.h"
+#include "cpu_pool.h"
+
+#include "check.h"
+
+static void fill(float *p, int64_t n, unsigned seed) {
+        unsigned s = seed * 2654435761u + 1;
+        for (int64_t i = 0; i < n; i++) {
+                s = s * 1103515245u + 12345u;
+                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
+        }
+}
+
+/* Max over the taps inside the input; -inf when none is; NaN wins. */
+static float ref_cell(const swarm_window_t *w, const float *xp, int64_t oy,
+                      int64_t ox) {
+        float m = -INFINITY;
+        int nan = 0;
+
+        for (int64_t ky = 0; ky < w->kh; ky++)
+                for (int64_t kx = 0; kx < w->kw; kx++) {
+                        int64_t iy = oy * w->sh - w->pad_t + ky * w->dh;
+                        int64_t ix = ox * w->sw - w->pad_l + kx * w->dw;
+                        float v;
+                        if (iy < 0 || iy >= w->h || ix < 0 || ix >= w->w)
+                                continue;
+                        v = xp[iy * w->w + ix];
+                        if (isnan(v))
+                                nan = 1;
+                        else if (v > m)
+                                m = v;
+                }
+        return nan ? NAN : m;
+}
+
+typedef struct pshape {
+        int64_t h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+        int ceil_mode;
+} pshape_t;
+
+static const pshape_t shapes[] = {
+        /* ResNet's stem pool, and the common 2x2 / 2 */
+        {112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},
+        {28, 28, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},
+        {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+        {5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+        {9, 15, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+        {9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+        {9, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+        {13, 33, 7, 5, 3, 2, 1, 1, 3, 2, 1, 0, 0},
+        {10, 40, 3, 3, 2, 3, 2, 2, 2, 0, 0, 2, 1},
+        {6, 50, 2, 4, 2, 4, 1, 1, 0, 3, 0, 3, 1},
+        {4, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0},  /* pads past the input */
+        {3, 70, 1, 3, 1, 3, 1, 1, 0, 0, 0, 0, 1},
+        /* 2-wide stride-2 windows inside the input (the fused loop), and
+         * one that ceil_mode pushes past the edge (not fused) */
+        {29, 29, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},
+        {11, 70, 3, 2, 1, 2, 2, 1, 0, 0, 0, 0, 0},
+        {9, 17, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+};
+
+static int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t d,
+                       int64_t p0, int64_t p1, int ceil_mode) {
+        int64_t span = in + p0 + p1 - (k - 1) * d - 1;
+        int64_t o = (ceil_mode ? span + s - 1 : span) / s + 1;
+        /* ONNX: the last window must start inside the input or the left
+         * pad */
+        if (ceil_mode && (o - 1) * s >= in + p0)
+                o--;
+        return o;
+}
+
+static void set_window(swarm_window_t *w, const pshape_t *s, int64_t n) {
+        memset(w, 0, sizeof(*w));
+        w->n = n;
+        w->h = s->h;
+        w->w = s->w;
+        w->kh = s->kh;
+        w->kw = s->kw;
+        w->sh = s->sh;
+        w->sw = s->sw;
+        w->dh = s->dh;
+        w->dw = s->dw;
+        w->pad_t = s->pt;
+        w->pad_l = s->pl;
+        w->pad_b = s->pb;
+        w->pad_r = s->pr;
+        w->oh = out_dim(s->h, s->kh, s->sh, s->dh, s->pt, s->pb,
+                        s->ceil_mode);
+        w->ow = out_dim(s->w, s->kw, s->sw, s->dw, s->pl, s->pr,
+                        s->ceil_mode);
+}
+
+static int same(float a, float b) {
+        return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* variant 0: portable loops, 1: widest, 2: backend on 1 lane, 3: on 2 */
+static void pool_case(const pshape_t *s, int variant,
+                      swarm_backend_t *const *bes, unsigned seed) {
+        swarm_window_t w;
+        int64_t n = 5, xin, yout, bad = 0;
+        float *x, *y, *ref;
+        swarm_err_t err = {0};
+        int rc;
+
+        set_window(&w, s, n);
+        xin = n * w.h * w.w;
+        yout = n * w.oh * w.ow;
+        x = malloc((size_t)xin * sizeof(float));
+        y = malloc((size_t)(yout + 1) * sizeof(float));
+        ref = malloc((size_t)(yout + 1) * sizeof(float));
+        REQUIRE(x && y && ref);
+        fill(x, xin, seed);
+        /* a NaN in plane 1, a -inf in plane 2, a row of -inf in plane 3 */
+        x[1 * w.h * w.w + (w.h / 2) * w.w + w.w / 2] = NAN;
+        x[2 * w.h * w.w] = -INFINITY;
+        for (int64_t q = 0; q < w.w; q++)
+                x[3 * w.h * w.w + q] = -INFINITY;
+        for (int64_t p = 0; p < n; p++)
+                for (int64_t oy = 0; oy < w.oh; oy++)
+                        for (int64_t ox = 0; ox < w.ow; ox++)
+                                ref[(p * w.oh + oy) * w.ow + ox] = ref_cell(
+                                        &w, x + p * w.h * w.w, oy, ox);
+        for (int64_t i = 0; i <= yout; i++)
+                y[i] = 12345.0f;
+        if (variant < 2)
+                rc = exec_cpu_maxpool_isa(&w, x, y, variant == 0, &err);
+        else
+                rc = bes[variant - 2]->pool(bes[variant - 2], SWARM_POOL_MAX,
+                                            &w, x, y, &err);
+        CHECK_OK(rc, err);
+        for (int64_t i = 0; i < yout; i++)
+                if (!same(y[i], ref[i]) && bad++ < 3)
+                        CHECK(0, "%lldx%lld k%lldx%lld s%lld,%lld variant "
+                              "%d: y[%lld] = %g, want %g", (long long)s->h,
+                              (long long)s->w, (long long)s->kh,
+                              (long long)s->kw, (long long)s->sh,
+                              (long long)s->sw, variant, (long long)i,
+                              (double)y[i], (double)ref[i]);
+        CHECK(y[yout] == 12345.0f, "wrote past the output");
+        free(x);
+        free(y);
+        free(ref);
+}
+
+int main(void) {
+        swarm_backend_t *bes[2] = {NULL, NULL};
+        swarm_err_t err = {0};
+        swarm_window_t w;
+        float x[4] = {0}, y[4] = {0};
+
+        REQUIRE_OK(swarm_backend_cpu_new(1, &bes[0], &err), err);
+        REQUIRE_OK(swarm_backend_cpu_new(2, &bes[1], &err), err);
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+                for (int v = 0; v < 4; v++)
+                        pool_case(&shapes[i], v, bes, (unsigned)(i + 1));
+
+        /* hostile windows: an error, no crash */
+        set_window(&w, &shapes[2], 1);
+        w.sw = 0;
+        CHECK_ERR(bes[0]->pool(bes[0], SWARM_POOL_MAX, &w, x, y, &err), err,
+                  SWARM_ERR_INVALID, "maxpool");
+        set_window(&w, &shapes[2], 1);
+        w.ow = INT64_MAX / 2;
+        w.sw = 4;
+        CHECK_ERR(bes[0]->pool(bes[0], SWARM_POOL_MAX, &w, x, y, &err), err,
+                  SWARM_ERR_INVALID, "maxpool");
+        set_window(&w, &shapes[2], 1);
+        w.pad_l = INT64_MAX;
+        CHECK_ERR(exec_cpu_maxpool_isa(&w, x, y, 1, &err), err,
+                  SWARM_ERR_INVALID, "maxpool");
+        swarm_backend_destroy(bes[0]);
+        swarm_backend_destroy(bes[1]);
+        TEST_DONE();
+}
