@@ -1209,7 +1209,7 @@ int exec_ctl_seq(swarm_model_t *m, xnode_t *n, const Onnx__NodeProto *np,
                                 n->dead = 1;
                         }
                 } else if (strcmp(op, "ConcatFromSequence") == 0) {
-                        int64_t axis, newax, cnt2 = cnt;
+                        int64_t axis = 0, newax = 0, cnt2 = cnt; /* set: GCC -O3 cannot see attr_i() always writes them */
                         int cat = -1;
                         if (attr_i(np, "axis", 0, &axis) ||
                             attr_i(np, "new_axis", 0, &newax))
