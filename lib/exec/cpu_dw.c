@@ -170,10 +170,80 @@ static void taps_avx512(float *restrict acc, int64_t n,
         }
 }
 
+/* The exp-based and hard activations by hand: GCC vectorised the
+ * scalar_ops.h formulas with masked blends and two divides per vector (it
+ * must keep the NaN behaviour of `x > c ? c : x`), which cost as much as
+ * the convolution itself.  min / max take their NaN operand second, so a
+ * NaN input still comes out NaN; the polynomial is scalar_ops.h's. */
+__attribute__((target("avx512f")))
+static inline __m512 exp_avx512(__m512 x) {
+        __m512 n, r, p;
+        __m512i bits;
+
+        x = _mm512_min_ps(_mm512_set1_ps(88.37f), x);
+        x = _mm512_max_ps(_mm512_set1_ps(-87.33f), x);
+        n = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f),
+                            _mm512_set1_ps(12582912.0f));
+        n = _mm512_sub_ps(n, _mm512_set1_ps(12582912.0f));
+        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+        r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+        p = _mm512_set1_ps(1.9875691500e-4f);
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+        p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
+                            _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+        bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n),
+                                                  _mm512_set1_epi32(127)),
+                                 23);
+        return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 act_vec512(swarm_act_t act, __m512 a, __m512 b,
+                                __m512 x) {
+        const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+        __m512 h;
+
+        switch (act) {
+        case SWARM_ACT_SIGMOID:
+                return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(
+                        _mm512_sub_ps(zero, x))));
+        case SWARM_ACT_SILU:
+                return _mm512_div_ps(x, _mm512_add_ps(one, exp_avx512(
+                        _mm512_sub_ps(zero, x))));
+        case SWARM_ACT_HARDSIGMOID:
+                h = _mm512_fmadd_ps(a, x, b);
+                return _mm512_min_ps(one, _mm512_max_ps(zero, h));
+        default:                /* SWARM_ACT_HARDSWISH */
+                h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f),
+                                    _mm512_set1_ps(0.5f));
+                h = _mm512_min_ps(_mm512_max_ps(h, zero), one);
+                return _mm512_mul_ps(x, h);
+        }
+}
+
 __attribute__((target("avx512f")))
 static void act_avx512(swarm_act_t act, float a, float b, float *p,
                        int64_t n) {
-        act_span_inl(act, a, b, p, n);
+        __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+        int64_t i = 0;
+
+        if (act != SWARM_ACT_SIGMOID && act != SWARM_ACT_SILU &&
+            act != SWARM_ACT_HARDSIGMOID && act != SWARM_ACT_HARDSWISH) {
+                act_span_inl(act, a, b, p, n);
+                return;
+        }
+        for (; i + 16 <= n; i += 16)
+                _mm512_storeu_ps(p + i, act_vec512(act, va, vb,
+                                                   _mm512_loadu_ps(p + i)));
+        if (i < n) {
+                __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+                _mm512_mask_storeu_ps(p + i, m, act_vec512(
+                        act, va, vb, _mm512_maskz_loadu_ps(m, p + i)));
+        }
 }
 
 __attribute__((target("avx2,fma")))
