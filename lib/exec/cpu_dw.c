@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_act.h"
 #include "cpu_dw.h"
 #include "cpu_par.h"
 #include "scalar_ops.h"
@@ -65,47 +66,6 @@ typedef struct dw_job {
         int oom;                /* a part could not get its buffers */
 } dw_job_t;
 
-/* ---- activations over a span, one copy per kernel set ---- */
-
-static inline __attribute__((always_inline)) void
-act_span_inl(swarm_act_t act, float a, float b, float *restrict p,
-             int64_t n) {
-        switch (act) {
-        case SWARM_ACT_NONE:
-                break;
-        case SWARM_ACT_RELU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
-                break;
-        case SWARM_ACT_CLIP:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
-                break;
-        case SWARM_ACT_SIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_SILU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] * swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_HARDSIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
-                                                p[i]);
-                break;
-        case SWARM_ACT_HARDSWISH:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
-                                                p[i]);
-                break;
-        default:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(act, a, b, p[i]);
-                break;
-        }
-}
-
 /* ---- the tap kernels: acc[u] = bias + sum_t wt[t] * src[t][u] for u in
  * [0, n), reading and writing whole blocks up to n + DW_SLACK ---- */
 
@@ -119,10 +79,6 @@ static void taps_c(float *restrict acc, int64_t n, const float *const *src,
                 for (int64_t u = 0; u < n; u++)
                         acc[u] += wv * s[u];
         }
-}
-
-static void act_c(swarm_act_t act, float a, float b, float *p, int64_t n) {
-        act_span_inl(act, a, b, p, n);
 }
 
 #if DW_X86
@@ -170,82 +126,6 @@ static void taps_avx512(float *restrict acc, int64_t n,
         }
 }
 
-/* The exp-based and hard activations by hand: GCC vectorised the
- * scalar_ops.h formulas with masked blends and two divides per vector (it
- * must keep the NaN behaviour of `x > c ? c : x`), which cost as much as
- * the convolution itself.  min / max take their NaN operand second, so a
- * NaN input still comes out NaN; the polynomial is scalar_ops.h's. */
-__attribute__((target("avx512f")))
-static inline __m512 exp_avx512(__m512 x) {
-        __m512 n, r, p;
-        __m512i bits;
-
-        x = _mm512_min_ps(_mm512_set1_ps(88.37f), x);
-        x = _mm512_max_ps(_mm512_set1_ps(-87.33f), x);
-        n = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f),
-                            _mm512_set1_ps(12582912.0f));
-        n = _mm512_sub_ps(n, _mm512_set1_ps(12582912.0f));
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-        r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-        p = _mm512_set1_ps(1.9875691500e-4f);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-        p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
-                            _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-        bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n),
-                                                  _mm512_set1_epi32(127)),
-                                 23);
-        return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-__attribute__((target("avx512f")))
-static inline __m512 act_vec512(swarm_act_t act, __m512 a, __m512 b,
-                                __m512 x) {
-        const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-        __m512 h;
-
-        switch (act) {
-        case SWARM_ACT_SIGMOID:
-                return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(
-                        _mm512_sub_ps(zero, x))));
-        case SWARM_ACT_SILU:
-                return _mm512_div_ps(x, _mm512_add_ps(one, exp_avx512(
-                        _mm512_sub_ps(zero, x))));
-        case SWARM_ACT_HARDSIGMOID:
-                h = _mm512_fmadd_ps(a, x, b);
-                return _mm512_min_ps(one, _mm512_max_ps(zero, h));
-        default:                /* SWARM_ACT_HARDSWISH */
-                h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f),
-                                    _mm512_set1_ps(0.5f));
-                h = _mm512_min_ps(_mm512_max_ps(h, zero), one);
-                return _mm512_mul_ps(x, h);
-        }
-}
-
-__attribute__((target("avx512f")))
-static void act_avx512(swarm_act_t act, float a, float b, float *p,
-                       int64_t n) {
-        __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
-        int64_t i = 0;
-
-        if (act != SWARM_ACT_SIGMOID && act != SWARM_ACT_SILU &&
-            act != SWARM_ACT_HARDSIGMOID && act != SWARM_ACT_HARDSWISH) {
-                act_span_inl(act, a, b, p, n);
-                return;
-        }
-        for (; i + 16 <= n; i += 16)
-                _mm512_storeu_ps(p + i, act_vec512(act, va, vb,
-                                                   _mm512_loadu_ps(p + i)));
-        if (i < n) {
-                __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-                _mm512_mask_storeu_ps(p + i, m, act_vec512(
-                        act, va, vb, _mm512_maskz_loadu_ps(m, p + i)));
-        }
-}
-
 __attribute__((target("avx2,fma")))
 static void taps_avx2(float *restrict acc, int64_t n,
                       const float *const *src, const float *wt,
@@ -289,13 +169,9 @@ static void taps_avx2(float *restrict acc, int64_t n,
         }
 }
 
-__attribute__((target("avx2,fma")))
-static void act_avx2(swarm_act_t act, float a, float b, float *p,
-                     int64_t n) {
-        act_span_inl(act, a, b, p, n);
-}
 #endif
 
+/* The activation over n values on the job's kernel set (cpu_act.c). */
 typedef void (*act_fn_t)(swarm_act_t, float, float, float *, int64_t);
 
 /* ---- the general path: no copy, each tap clipped to its columns ---- */
@@ -415,12 +291,12 @@ ATTR static void plane_##SFX(const dw_job_t *j, const float *xp,              \
                         COPY(yp + oy * w->ow, acc + oy * wd, w->ow);          \
 }
 
-DW_PLANE(c, , cp_c, taps_c, act_c)
+DW_PLANE(c, , cp_c, taps_c, exec_cpu_act_c)
 #if DW_X86
 DW_PLANE(avx512, __attribute__((target("avx512f"))), cp_avx512, taps_avx512,
-         act_avx512)
+         exec_cpu_act_avx512)
 DW_PLANE(avx2, __attribute__((target("avx2,fma"))), cp_avx2, taps_avx2,
-         act_avx2)
+         exec_cpu_act_avx2)
 #endif
 
 typedef void (*plane_fn_t)(const dw_job_t *, const float *, const float *,
@@ -437,15 +313,15 @@ static void dw_part(void *p, int part, int parts) {
         int64_t ph2 = (ph + 1) / 2, pw2 = (pw + 1) / 2;
         const float *src[DW_TAPS_MAX];
         float *buf = NULL, *acc = NULL;
-        act_fn_t act_fn = act_c;
+        act_fn_t act_fn = exec_cpu_act_c;
         plane_fn_t plane_fn = plane_c;
 
 #if DW_X86
         if (j->isa == CPU_ISA_AVX512) {
-                act_fn = act_avx512;
+                act_fn = exec_cpu_act_avx512;
                 plane_fn = plane_avx512;
         } else if (j->isa == CPU_ISA_AVX2) {
-                act_fn = act_avx2;
+                act_fn = exec_cpu_act_avx2;
                 plane_fn = plane_avx2;
         }
 #endif

@@ -10,13 +10,16 @@
  *   batch 1 and > 1, with and without bias, every fused activation the
  *   mobile nets use, and bad windows refused;
  * - the squeeze-excitation channel scale (cpu_se.c): rows of 1 to 200
- *   values (every tail length of 8 and 16), in place and not.
+ *   values (every tail length of 8 and 16), in place and not;
+ * - the activations over a span (cpu_act.c): [-100, 100] and NaN, every
+ *   tail length.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_act.h"
 #include "cpu_dw.h"
 #include "cpu_se.h"
 #include "swarm/backend.h"
@@ -191,6 +194,47 @@ static void run_scale(swarm_backend_t *be, cpu_isa_t isa, int64_t rows,
         free(y);
 }
 
+static void run_act(cpu_isa_t isa) {
+        static const swarm_act_t acts[] = {
+                SWARM_ACT_NONE, SWARM_ACT_RELU, SWARM_ACT_CLIP,
+                SWARM_ACT_SIGMOID, SWARM_ACT_SILU, SWARM_ACT_HARDSIGMOID,
+                SWARM_ACT_HARDSWISH,
+        };
+        void (*fn)(swarm_act_t, float, float, float *, int64_t) =
+                isa == CPU_ISA_AVX512 ? exec_cpu_act_avx512
+                : isa == CPU_ISA_AVX2 ? exec_cpu_act_avx2 : exec_cpu_act_c;
+        enum { N = 2003 };
+        static float x[N + 1], p[N + 1];
+
+        for (int i = 0; i < N; i++)
+                x[i] = -100.0f + 200.0f * (float)i / (N - 1);
+        x[7] = NAN;
+        for (size_t k = 0; k < sizeof(acts) / sizeof(acts[0]); k++)
+                for (int64_t n = 1; n <= N; n += n < 40 ? 1 : 491) {
+                        int bad = 0;
+                        memcpy(p, x, sizeof(p));
+                        p[n] = 12345.0f;
+                        fn(acts[k], 0.2f, 0.5f, p, n);
+                        for (int64_t i = 0; i < n; i++) {
+                                double r = act_ref(acts[k], x[i]);
+                                if (x[i] != x[i]) {
+                                        /* Relu and Clip may map NaN to a
+                                         * bound (as scalar_ops.h does);
+                                         * the others keep it. */
+                                        if (p[i] == p[i] &&
+                                            acts[k] != SWARM_ACT_RELU &&
+                                            acts[k] != SWARM_ACT_CLIP)
+                                                bad++;
+                                } else if (!(fabs(p[i] - r) <=
+                                             2e-6 * (1.0 + fabs(r))))
+                                        bad++;
+                        }
+                        CHECK(bad == 0 && p[n] == 12345.0f,
+                              "%s act %d over %lld values: %d wrong",
+                              isa_name(isa), (int)acts[k], (long long)n, bad);
+                }
+}
+
 int main(void) {
         static const shape_t shapes[] = {
                 /* imgs ch h w kh kw sh sw dh dw pt pl pb pr act bias */
@@ -241,6 +285,8 @@ int main(void) {
                         if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
                                 continue;
                         sets += threads == 1;
+                        if (threads == 1)
+                                run_act((cpu_isa_t)isa);
                         for (int i = 0; i < ns; i++)
                                 run_dw(be, (cpu_isa_t)isa, &shapes[i], i);
                         for (int i = 0; i < nsc; i++)
