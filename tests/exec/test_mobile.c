@@ -80,7 +80,7 @@ static void run_dw(swarm_backend_t *be, cpu_isa_t isa, const shape_t *s,
         /* One guard value past the end catches a write out of bounds. */
         float *y = malloc((size_t)(out_n + 1) * sizeof(float));
         swarm_window_t w;
-        swarm_err_t err;
+        swarm_err_t err = {0};
         double worst = 0.0;
         int rc;
 
@@ -164,7 +164,7 @@ static void run_scale(swarm_backend_t *be, cpu_isa_t isa, int64_t rows,
         float *s = malloc((size_t)(rows ? rows : 1) * sizeof(float));
         float *y = malloc((size_t)(n + 1) * sizeof(float));
         float *out;
-        swarm_err_t err;
+        swarm_err_t err = {0};
         int bad = 0, rc;
 
         REQUIRE(x && s && y);
@@ -276,7 +276,7 @@ int main(void) {
         int sets = 0;
 
         for (int threads = 1; threads <= 2; threads++) {
-                swarm_err_t err;
+                swarm_err_t err = {0};
                 swarm_backend_t *be = NULL;
                 swarm_window_t bad;
                 float v = 0.0f;
