@@ -662,6 +662,18 @@ static void rrow_part(void *p, int part, int parts) {
         int64_t r0, r1;
 
         part_range(j->rows, part, parts, &r0, &r1);
+        if (j->op == SWARM_RED_MEAN || j->op == SWARM_RED_SUM) {
+                /* Global average pooling: vector sums (cpu_se.c). */
+                cpu_isa_t isa = cpu_gemm_best_isa();
+                for (int64_t r = r0; r < r1; r++) {
+                        double v = exec_cpu_sum(isa, j->x + r * j->len,
+                                                j->len);
+                        if (j->op == SWARM_RED_MEAN)
+                                v = j->len ? v / (double)j->len : NAN;
+                        j->y[r] = (float)v;
+                }
+                return;
+        }
         for (int64_t r = r0; r < r1; r++) {
                 const float *xr = j->x + r * j->len;
                 int64_t n = j->len, i = 0;

@@ -103,6 +103,90 @@ static void rows_avx2(const float *x, const float *s, float *y, int64_t r0,
 }
 #endif
 
+static double sum_c(const float *x, int64_t n) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t i = 0;
+
+        for (; i + 4 <= n; i += 4) {
+                s0 += x[i];
+                s1 += x[i + 1];
+                s2 += x[i + 2];
+                s3 += x[i + 3];
+        }
+        for (; i < n; i++)
+                s0 += x[i];
+        return (s0 + s1) + (s2 + s3);
+}
+
+#if SE_X86
+__attribute__((target("avx512f")))
+static double sum_avx512(const float *x, int64_t n) {
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+
+        for (; i + 32 <= n; i += 32) {
+                __m512 v0 = _mm512_loadu_ps(x + i);
+                __m512 v1 = _mm512_loadu_ps(x + i + 16);
+                a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(
+                        _mm512_castps512_ps256(v0)));
+                a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm256_castpd_ps(
+                        _mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1))));
+                a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(
+                        _mm512_castps512_ps256(v1)));
+                a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm256_castpd_ps(
+                        _mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1))));
+        }
+        double t;
+
+        for (; i + 8 <= n; i += 8)
+                a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+        t = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1),
+                                               _mm512_add_pd(a2, a3)));
+        for (; i < n; i++)
+                t += x[i];
+        return t;
+}
+
+__attribute__((target("avx2")))
+static double sum_avx2(const float *x, int64_t n) {
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        double t[4];
+        int64_t i = 0;
+
+        for (; i + 16 <= n; i += 16) {
+                __m256 v0 = _mm256_loadu_ps(x + i);
+                __m256 v1 = _mm256_loadu_ps(x + i + 8);
+                a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(
+                        _mm256_castps256_ps128(v0)));
+                a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(
+                        _mm256_extractf128_ps(v0, 1)));
+                a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(
+                        _mm256_castps256_ps128(v1)));
+                a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(
+                        _mm256_extractf128_ps(v1, 1)));
+        }
+        for (; i + 4 <= n; i += 4)
+                a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+        _mm256_storeu_pd(t, _mm256_add_pd(_mm256_add_pd(a0, a1),
+                                          _mm256_add_pd(a2, a3)));
+        t[0] = (t[0] + t[1]) + (t[2] + t[3]);
+        for (; i < n; i++)
+                t[0] += x[i];
+        return t[0];
+}
+#endif
+
+double exec_cpu_sum(cpu_isa_t isa, const float *x, int64_t n) {
+#if SE_X86
+        if (isa == CPU_ISA_AVX512)
+                return sum_avx512(x, n);
+        if (isa == CPU_ISA_AVX2)
+                return sum_avx2(x, n);
+#endif
+        (void)isa;
+        return sum_c(x, n);
+}
+
 static void se_part(void *p, int part, int parts) {
         const se_job_t *j = p;
         int64_t r0 = j->rows * part / parts, r1 = j->rows * (part + 1) / parts;

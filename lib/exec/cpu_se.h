@@ -25,4 +25,11 @@ int exec_cpu_scale_rows_isa(swarm_backend_t *be, cpu_isa_t isa,
                             const float *x, const float *s, float *y,
                             int64_t rows, int64_t inner, swarm_err_t *err);
 
+/* The sum of x[0 .. n) in double (four or more partial sums, so the
+ * order differs from a plain loop's by rounding only) on kernel set
+ * `isa`, which the caller checked with cpu_gemm_isa_ok: the squeeze of the
+ * block (global average pooling, ReduceMean over H, W), whose generic
+ * loop ran scalar double adds at about one value a cycle. */
+double exec_cpu_sum(cpu_isa_t isa, const float *x, int64_t n);
+
 #endif

@@ -12,7 +12,9 @@
  * - the squeeze-excitation channel scale (cpu_se.c): rows of 1 to 200
  *   values (every tail length of 8 and 16), in place and not;
  * - the activations over a span (cpu_act.c): [-100, 100] and NaN, every
- *   tail length.
+ *   tail length;
+ * - the squeeze's row sum (cpu_se.c exec_cpu_sum): lengths 0 to 70 and a
+ *   112x112 plane, against a long double sum.
  */
 #include <math.h>
 #include <stdio.h>
@@ -235,6 +237,29 @@ static void run_act(cpu_isa_t isa) {
                 }
 }
 
+static void run_sum(cpu_isa_t isa) {
+        enum { N = 112 * 112 };
+        static float x[N];
+        int bad = 0;
+
+        fill(x, N, 99);
+        for (int64_t n = 0;; n = n < 70 ? n + 1 : n == 70 ? 1001 : N) {
+                long double r = 0, mag = 0;
+                double got;
+                for (int64_t i = 0; i < n; i++) {
+                        r += x[i];
+                        mag += fabsl((long double)x[i]);
+                }
+                got = exec_cpu_sum(isa, x, n);
+                /* double partial sums of floats: ~1e-16 per term */
+                if (!(fabsl((long double)got - r) <= 1e-13L * (1 + mag)))
+                        bad++;
+                if (n == N)
+                        break;
+        }
+        CHECK(bad == 0, "%s sum: %d lengths wrong", isa_name(isa), bad);
+}
+
 int main(void) {
         static const shape_t shapes[] = {
                 /* imgs ch h w kh kw sh sw dh dw pt pl pb pr act bias */
@@ -285,8 +310,10 @@ int main(void) {
                         if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
                                 continue;
                         sets += threads == 1;
-                        if (threads == 1)
+                        if (threads == 1) {
                                 run_act((cpu_isa_t)isa);
+                                run_sum((cpu_isa_t)isa);
+                        }
                         for (int i = 0; i < ns; i++)
                                 run_dw(be, (cpu_isa_t)isa, &shapes[i], i);
                         for (int i = 0; i < nsc; i++)
