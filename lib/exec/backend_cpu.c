@@ -15,9 +15,11 @@
 #include "swarm/tensor.h"
 #include "cpu_attn.h"
 #include "cpu_convt.h"
+#include "cpu_dw.h"
 #include "cpu_par.h"
 #include "cpu_pool.h"
 #include "cpu_resize.h"
+#include "cpu_se.h"
 #include "cpu_rnn.h"
 #include "model_internal.h"
 #include "cpu_gemm.h"
@@ -565,6 +567,18 @@ static int cpu_binary(swarm_backend_t *be, swarm_binop_t op, int ndim,
                 as[0] = bs[0] = 0;
                 nd = 1;
         }
+        /* A squeeze-excitation scale, rows times one value per row (either
+         * operand order): its own kernel (cpu_se.c). */
+        if (op == SWARM_BIN_MUL && nd == 2 && as[0] == sh[1] && as[1] == 1 &&
+            bs[0] == 1 && bs[1] == 0) {
+                exec_cpu_scale_rows(be, a, b, c, sh[0], sh[1]);
+                return SWARM_OK;
+        }
+        if (op == SWARM_BIN_MUL && nd == 2 && bs[0] == sh[1] && bs[1] == 1 &&
+            as[0] == 1 && as[1] == 0) {
+                exec_cpu_scale_rows(be, b, a, c, sh[0], sh[1]);
+                return SWARM_OK;
+        }
         for (int d = 0; d < nd - 1; d++)
                 outer *= sh[d];
         total = outer * sh[nd - 1];
@@ -649,6 +663,18 @@ static void rrow_part(void *p, int part, int parts) {
         int64_t r0, r1;
 
         part_range(j->rows, part, parts, &r0, &r1);
+        if (j->op == SWARM_RED_MEAN || j->op == SWARM_RED_SUM) {
+                /* Global average pooling: vector sums (cpu_se.c). */
+                cpu_isa_t isa = cpu_gemm_best_isa();
+                for (int64_t r = r0; r < r1; r++) {
+                        double v = exec_cpu_sum(isa, j->x + r * j->len,
+                                                j->len);
+                        if (j->op == SWARM_RED_MEAN)
+                                v = j->len ? v / (double)j->len : NAN;
+                        j->y[r] = (float)v;
+                }
+                return;
+        }
         for (int64_t r = r0; r < r1; r++) {
                 const float *xr = j->x + r * j->len;
                 int64_t n = j->len, i = 0;
@@ -1093,316 +1119,6 @@ static int cpu_im2col(swarm_backend_t *be, const swarm_window_t *w,
         return SWARM_OK;
 }
 
-/* ---- depthwise convolution ----
- *
- * One filter per plane (EfficientNet's and MobileNet's 3x3 and 5x5
- * depthwise layers): im2col would copy each plane kh * kw times for a GEMM
- * with M = 1, so most of the time went into the copy and into sgemm's
- * per-call overhead.  Here each output row is accumulated in place, tap
- * row by tap row.  For every tap column kx the output columns whose input
- * lies inside the plane are one range [lo, hi) (computed once per call), so
- * no per-element bounds checks are needed and the padding is never read. */
-
-typedef struct dw_job {
-        const swarm_window_t *w;
-        int64_t ch;
-        const float *x, *filt, *bias;
-        swarm_act_t act;
-        float a, b;
-        float *y;
-        const int64_t *lo, *hi;         /* per kx: valid output columns */
-} dw_job_t;
-
-/* yr[ox] += wv * xr[ox * sw + off] over [lo, hi): every index is inside
- * the input row. */
-static inline void dw_tap(float *restrict yr, const float *restrict xr,
-                          float wv, int64_t lo, int64_t hi, int64_t sw,
-                          int64_t off) {
-        if (sw == 1)
-                for (int64_t ox = lo; ox < hi; ox++)
-                        yr[ox] += wv * xr[ox + off];
-        else if (sw == 2)
-                for (int64_t ox = lo; ox < hi; ox++)
-                        yr[ox] += wv * xr[2 * ox + off];
-        else
-                for (int64_t ox = lo; ox < hi; ox++)
-                        yr[ox] += wv * xr[ox * sw + off];
-}
-
-/* The general path: each output row accumulated tap by tap over the
- * columns where that tap is inside the input (no padding copy; used when
- * the padded plane would be too big for the scratch). */
-VEC_CLONES
-static void dw_plane(const dw_job_t *j, const float *restrict xp,
-                     const float *restrict wk, float bv,
-                     float *restrict yp) {
-        const swarm_window_t *w = j->w;
-        int64_t kw = w->kw;
-
-        for (int64_t oy = 0; oy < w->oh; oy++) {
-                float *yr = yp + oy * w->ow;
-                int64_t y0 = oy * w->sh - w->pad_t;
-                for (int64_t ox = 0; ox < w->ow; ox++)
-                        yr[ox] = bv;
-                for (int64_t ky = 0; ky < w->kh; ky++) {
-                        int64_t iy = y0 + ky * w->dh;
-                        if (iy < 0 || iy >= w->h)
-                                continue;
-                        for (int64_t kx = 0; kx < kw; kx++)
-                                dw_tap(yr, xp + iy * w->w, wk[ky * kw + kx],
-                                       j->lo[kx], j->hi[kx], w->sw,
-                                       kx * w->dw - w->pad_l);
-                }
-        }
-        act_span(j->act, j->a, j->b, yp, w->oh * w->ow);
-}
-
-/* y[u] += a * x[u] over n values.  Its own function (a clone per ISA)
- * because written inline, with the accumulator picked from two buffers,
- * GCC lost track of restrict and left the loop scalar. */
-VEC_CLONES
-static void axpy_span(float *restrict y, const float *restrict x, float a,
-                      int64_t n) {
-        for (int64_t u = 0; u < n; u++)
-                y[u] += a * x[u];
-}
-
-/* The wide loops run over blocks of this many outputs, every tap per
- * block, so the accumulators stay in L1 (8 KiB) across the taps instead of
- * streaming the whole plane (up to 50 KB) once per tap. */
-#define DW_BLOCK 2048
-
-/* Padded planes up to this many floats take the fast path below. */
-#define DW_PAD_MAX ((int64_t)1 << 20)
-
-/* The fast path: the plane is copied into a zero-padded buffer pad
- * ([ph, pw], borders zeroed once per part), so every tap reads in bounds.
- * Stride 1: output pixel (oy, ox) at wide index u = oy * pw + ox reads
- * pad[u + ky * dh * pw + kx * dw], so each tap is one long contiguous loop
- * over the plane (oh * pw values; the pw - ow extra columns per row are
- * computed and dropped), which vectorises whatever the width: the 7x7 and
- * 14x14 planes of the late layers would otherwise be a short loop per row
- * and tap.  Other strides: per output row, one loop per tap. */
-VEC_CLONES
-static void dw_plane_padded(const dw_job_t *j, const float *restrict xp,
-                            const float *restrict wk, float bv,
-                            float *restrict pad, float *restrict wide,
-                            int64_t pw, float *restrict yp) {
-        const swarm_window_t *w = j->w;
-        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
-
-        for (int64_t iy = 0; iy < w->h; iy++)
-                memcpy(pad + (iy + w->pad_t) * pw + w->pad_l, xp + iy * w->w,
-                       (size_t)w->w * sizeof(float));
-        if (w->sh == 1 && w->sw == 1) {
-                int64_t n = oh * pw;
-                float *acc = ow == pw ? yp : wide;
-                for (int64_t u = 0; u < n; u++)
-                        acc[u] = bv;
-                for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
-                        for (int64_t ky = 0; ky < kh; ky++)
-                                for (int64_t kx = 0; kx < kw; kx++)
-                                        axpy_span(acc + u0,
-                                                  pad + ky * w->dh * pw +
-                                                  kx * w->dw + u0,
-                                                  wk[ky * kw + kx],
-                                                  n - u0 < DW_BLOCK
-                                                  ? n - u0 : DW_BLOCK);
-                if (acc != yp)
-                        for (int64_t oy = 0; oy < oh; oy++)
-                                memcpy(yp + oy * ow, wide + oy * pw,
-                                       (size_t)ow * sizeof(float));
-        } else {
-                int64_t sw = w->sw;
-                for (int64_t oy = 0; oy < oh; oy++) {
-                        float *restrict yr = yp + oy * ow;
-                        for (int64_t ox = 0; ox < ow; ox++)
-                                yr[ox] = bv;
-                        for (int64_t ky = 0; ky < kh; ky++) {
-                                const float *restrict row =
-                                        pad + (oy * w->sh + ky * w->dh) * pw;
-                                for (int64_t kx = 0; kx < kw; kx++) {
-                                        const float *restrict src =
-                                                row + kx * w->dw;
-                                        float wv = wk[ky * kw + kx];
-                                        if (sw == 2)
-                                                for (int64_t ox = 0; ox < ow;
-                                                     ox++)
-                                                        yr[ox] += wv *
-                                                                  src[2 * ox];
-                                        else
-                                                for (int64_t ox = 0; ox < ow;
-                                                     ox++)
-                                                        yr[ox] += wv *
-                                                                  src[ox * sw];
-                                }
-                        }
-                }
-        }
-        act_span(j->act, j->a, j->b, yp, oh * ow);
-}
-
-/* Stride 2 (and dilation 1), the downsampling layers: the padded plane
- * is split into its four phases (even / odd rows x even / odd columns,
- * each [ph2 + 1, pw2]), after which output (oy, ox) reads phase
- * (ky & 1, kx & 1) at (oy + ky / 2, ox + kx / 2): a stride-1 window, so
- * every tap is again one long contiguous loop over the wide plane
- * (oh x pw2) instead of a strided loop per row.  Reads stay inside each
- * phase: oh + (kh - 1) / 2 <= ph2, and the (kw - 1) / 2 < pw2 columns past
- * the last row land in the spare row. */
-VEC_CLONES
-static void dw_plane_s2(const dw_job_t *j, const float *restrict xp,
-                        const float *restrict wk, float bv,
-                        float *restrict ph4, float *restrict wide,
-                        int64_t ph2, int64_t pw2, float *restrict yp) {
-        const swarm_window_t *w = j->w;
-        int64_t kh = w->kh, kw = w->kw, ow = w->ow, oh = w->oh;
-        int64_t psz = (ph2 + 1) * pw2, n = oh * pw2;
-        float *acc = ow == pw2 ? yp : wide;
-
-        for (int64_t iy = 0; iy < w->h; iy++) {
-                int64_t py = iy + w->pad_t;
-                float *r0 = ph4 + (py & 1) * 2 * psz + (py >> 1) * pw2;
-                float *r1 = r0 + psz;
-                const float *xr = xp + iy * w->w;
-                /* Columns ix with ix + pad_l even go to r0, the others to
-                 * r1: two loops of stride-2 loads that vectorise. */
-                for (int par = 0; par < 2; par++) {
-                        int64_t ix0 = ((w->pad_l & 1) ^ par) ? 1 : 0;
-                        int64_t cnt = ix0 < w->w ? (w->w - ix0 + 1) / 2 : 0;
-                        float *restrict r = (par ? r1 : r0) +
-                                            ((ix0 + w->pad_l) >> 1);
-                        const float *restrict xs = xr + ix0;
-                        for (int64_t k = 0; k < cnt; k++)
-                                r[k] = xs[2 * k];
-                }
-        }
-        for (int64_t u = 0; u < n; u++)
-                acc[u] = bv;
-        for (int64_t u0 = 0; u0 < n; u0 += DW_BLOCK)
-                for (int64_t ky = 0; ky < kh; ky++)
-                        for (int64_t kx = 0; kx < kw; kx++)
-                                axpy_span(acc + u0,
-                                          ph4 + ((ky & 1) * 2 + (kx & 1)) *
-                                          psz + (ky >> 1) * pw2 + (kx >> 1) +
-                                          u0, wk[ky * kw + kx],
-                                          n - u0 < DW_BLOCK ? n - u0
-                                                            : DW_BLOCK);
-        if (acc != yp)
-                for (int64_t oy = 0; oy < oh; oy++)
-                        memcpy(yp + oy * ow, wide + oy * pw2,
-                               (size_t)ow * sizeof(float));
-        act_span(j->act, j->a, j->b, yp, oh * ow);
-}
-
-static void dw_part(void *p, int part, int parts) {
-        const dw_job_t *j = p;
-        const swarm_window_t *w = j->w;
-        /* Parameters are at most WINDOW_PARAM_MAX each and h * w is a
-         * tensor's plane, so these sums and products do not overflow
-         * before the DW_PAD_MAX test bounds them. */
-        int64_t ph = w->h + w->pad_t + w->pad_b, pw = w->w + w->pad_l +
-                     w->pad_r, p0, p1;
-        float *pad = NULL, *wide = NULL;
-
-        part_range(w->n, part, parts, &p0, &p1);
-        if (p0 >= p1)
-                return;
-        if (w->sh == 2 && w->sw == 2 && w->dh == 1 && w->dw == 1 &&
-            ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
-            (ph + 3) * (pw + 1) <= DW_PAD_MAX) {
-                int64_t ph2 = (ph + 1) / 2, pw2 = (pw + 1) / 2;
-                /* 4 * (ph2 + 1) * pw2 <= (ph + 3) * (pw + 1) */
-                pad = calloc((size_t)(4 * (ph2 + 1) * pw2), sizeof(float));
-                wide = malloc((size_t)(w->oh * pw2) * sizeof(float));
-                if (pad && wide) {
-                        for (int64_t q = p0; q < p1; q++) {
-                                int64_t c = q % j->ch;
-                                dw_plane_s2(j, j->x + q * w->h * w->w,
-                                            j->filt + c * w->kh * w->kw,
-                                            j->bias ? j->bias[c] : 0.0f,
-                                            pad, wide, ph2, pw2,
-                                            j->y + q * w->oh * w->ow);
-                        }
-                        free(pad);
-                        free(wide);
-                        return;
-                }
-                free(pad);
-                free(wide);
-                pad = wide = NULL;
-        }
-        if (ph < DW_PAD_MAX && pw <= DW_PAD_MAX &&
-            (ph + 1) * pw <= DW_PAD_MAX && w->oh * pw <= DW_PAD_MAX) {
-                /* One spare row: at stride 1 the wide loop reads up to
-                 * (oh + (kh - 1) * dh) * pw - 1 + (kw - 1) * dw
-                 * = ph * pw - 1 + (kw - 1) * dw, and (kw - 1) * dw < pw
-                 * since the window fits the padded width. */
-                pad = calloc((size_t)((ph + 1) * pw), sizeof(float));
-                wide = malloc((size_t)(w->oh * pw) * sizeof(float));
-                if (!pad || !wide) {    /* the slow path needs no memory */
-                        free(pad);
-                        free(wide);
-                        pad = wide = NULL;
-                }
-        }
-        for (int64_t q = p0; q < p1; q++) {
-                int64_t c = q % j->ch;
-                const float *xp = j->x + q * w->h * w->w;
-                const float *wk = j->filt + c * w->kh * w->kw;
-                float bv = j->bias ? j->bias[c] : 0.0f;
-                float *yp = j->y + q * w->oh * w->ow;
-                if (pad)
-                        dw_plane_padded(j, xp, wk, bv, pad, wide, pw, yp);
-                else
-                        dw_plane(j, xp, wk, bv, yp);
-        }
-        free(pad);
-        free(wide);
-}
-
-static int cpu_conv_dw(swarm_backend_t *be, const swarm_window_t *w,
-                       int64_t channels, const void *x, const void *filt,
-                       const void *bias, swarm_act_t act, float alpha,
-                       float beta, void *y, swarm_err_t *err) {
-        dw_job_t j = {w, channels, x, filt, bias, act, alpha, beta, y,
-                      NULL, NULL};
-        int64_t *r;
-
-        if (channels < 1 || w->kw < 1 || w->sw < 1 || w->n < 0)
-                return swarm_err_set(err, SWARM_ERR_BACKEND,
-                                     "cpu: bad depthwise window");
-        if (w->n == 0 || w->oh == 0 || w->ow == 0)
-                return SWARM_OK;
-        /* kw <= w + pads (the loader's window checks), so this is bounded
-         * by the model's own sizes. */
-        r = malloc((size_t)w->kw * 2 * sizeof(int64_t));
-        if (!r)
-                return swarm_err_set(err, SWARM_ERR_NOMEM,
-                                     "cpu: depthwise: out of memory");
-        /* Column ox reads input x0 = ox * sw - pad_l + kx * dw: inside
-         * [0, w) for ox in [lo, hi).  Parameters are at most
-         * WINDOW_PARAM_MAX each, so none of this overflows. */
-        for (int64_t kx = 0; kx < w->kw; kx++) {
-                int64_t off = kx * w->dw - w->pad_l, lo = 0, hi;
-                if (off < 0)
-                        lo = (-off + w->sw - 1) / w->sw;
-                hi = w->w - 1 - off < 0 ? 0 : (w->w - 1 - off) / w->sw + 1;
-                if (hi > w->ow)
-                        hi = w->ow;
-                if (lo > hi)
-                        lo = hi;
-                r[kx] = lo;
-                r[w->kw + kx] = hi;
-        }
-        j.lo = r;
-        j.hi = r + w->kw;
-        par_run(be, w->n * w->oh * w->ow * w->kh * w->kw >= PAR_MIN_GEMM / 4 &&
-                w->n >= be->threads, dw_part, &j);
-        free(r);
-        return SWARM_OK;
-}
-
 static int cpu_gather(swarm_backend_t *be, const void *x, int64_t outer,
                       int64_t axis_n, int64_t inner, const void *idx,
                       int idx64, int64_t n_idx, void *y, swarm_err_t *err) {
@@ -1707,7 +1423,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->copy_strided = cpu_copy_strided;
         be->channel_affine = cpu_channel_affine;
         be->layer_norm = exec_cpu_layer_norm;
-        be->conv_dw = cpu_conv_dw;
+        be->conv_dw = exec_cpu_conv_dw;
         be->attention = exec_cpu_attention;
         be->rnn = exec_cpu_rnn;
         be->conv_transpose = exec_cpu_conv_transpose;

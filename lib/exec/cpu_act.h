@@ -1,0 +1,31 @@
+/*
+ * cpu_act.h - element-wise activations over a span of floats, one function
+ * per kernel set (cpu_gemm.h's cpu_isa_t), for the CPU kernels that apply
+ * an activation in their own pass or epilogue (cpu_dw.c).  Not a public
+ * header.
+ *
+ * Sigmoid, SiLU, HardSigmoid and HardSwish are written with intrinsics on
+ * AVX-512 and AVX2: GCC's vectorisation of the scalar_ops.h formulas
+ * (masked blends to keep the NaN behaviour of `x > c ? c : x`, a divide per
+ * value) ran at about half their speed (EfficientNet's depthwise layers:
+ * the activation took 9.8% of a batch-1 run, 4.5% after).  Same
+ * polynomial as scalar_ops.h; the reciprocal is rcp + one Newton step
+ * (relative error ~2^-22); NaN in, NaN out.  The other activations take
+ * the scalar_ops.h formula, compiled for the kernel set.
+ */
+#ifndef SWARM_CPU_ACT_H
+#define SWARM_CPU_ACT_H
+
+#include <stdint.h>
+
+#include "swarm/backend.h"
+
+/* p[i] = act(p[i]; a, b) for i < n (a, b as in backend.h).  The AVX-512
+ * and AVX2 ones only on a CPU that runs them (cpu_gemm_isa_ok). */
+void exec_cpu_act_c(swarm_act_t act, float a, float b, float *p, int64_t n);
+void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
+                       int64_t n);
+void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
+                         int64_t n);
+
+#endif
