@@ -53,14 +53,14 @@ typedef struct cpu_backend {
          * the next unclaimed part (low 32): a lane claims a part with one
          * CAS, so a worker that wakes late finds every part taken (the
          * caller ran them) and goes back to wait instead of the caller
-         * waiting for its wake-up; fn/arg/parts are written before the
-         * generation is published (release) and stay fixed until every
-         * claimed part is done.  done counts finished parts; stop ends
-         * the workers. */
+         * waiting for its wake-up; fn/arg are written before the
+         * generation is published (release) and read only after a claim
+         * succeeds, so they stay fixed while read (the job cannot finish
+         * before the claimed part does).  A job has n_th + 1 parts.  done
+         * counts finished parts; stop ends the workers. */
         uint64_t job;
         int done;
         int stop;
-        int parts;
         par_fn_t fn;
         void *arg;
         /* The packed GEMM's workspace, kept between calls (allocating a
@@ -108,16 +108,16 @@ static int64_t mono_ns(void) {
  * many this lane ran. */
 static int pool_claim_run(cpu_backend_t *cb, uint32_t gen) {
         uint64_t j = __atomic_load_n(&cb->job, __ATOMIC_ACQUIRE);
-        int ran = 0;
+        int parts = cb->n_th + 1, ran = 0;
 
         for (;;) {
-                if (JOB_GEN(j) != gen || (int)JOB_NEXT(j) >= cb->parts)
+                if (JOB_GEN(j) != gen || (int)JOB_NEXT(j) >= parts)
                         return ran;
                 if (!__atomic_compare_exchange_n(&cb->job, &j, j + 1, 0,
                                                  __ATOMIC_ACQ_REL,
                                                  __ATOMIC_ACQUIRE))
                         continue;       /* j reloaded */
-                cb->fn(cb->arg, (int)JOB_NEXT(j), cb->parts);
+                cb->fn(cb->arg, (int)JOB_NEXT(j), parts);
                 __atomic_fetch_add(&cb->done, 1, __ATOMIC_RELEASE);
                 ran++;
                 j++;
@@ -185,7 +185,6 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
         parts = cb->n_th + 1;
         cb->fn = fn;
         cb->arg = arg;
-        cb->parts = parts;
         __atomic_store_n(&cb->done, 0, __ATOMIC_RELAXED);
         gen = JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_RELAXED)) + 1;
         /* Publish under mu so a worker going to sleep either sees the new
