@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
@@ -48,10 +49,17 @@ typedef struct cpu_backend {
         struct pool_arg *args;
         int n_th;               /* started workers (threads - 1) */
         int sleepers;
-        /* Atomics: gen is bumped (release) after fn/arg are set; left
-         * counts workers still on the job; stop ends the workers. */
-        unsigned long gen;
-        int left;
+        /* Atomics.  job packs the job's generation (high 32 bits) with
+         * the next unclaimed part (low 32): a lane claims a part with one
+         * CAS, so a worker that wakes late finds every part taken (the
+         * caller ran them) and goes back to wait instead of the caller
+         * waiting for its wake-up; fn/arg are written before the
+         * generation is published (release) and read only after a claim
+         * succeeds, so they stay fixed while read (the job cannot finish
+         * before the claimed part does).  A job has n_th + 1 parts.  done
+         * counts finished parts; stop ends the workers. */
+        uint64_t job;
+        int done;
         int stop;
         par_fn_t fn;
         void *arg;
@@ -68,7 +76,7 @@ typedef struct cpu_backend {
 
 struct pool_arg {
         cpu_backend_t *cb;
-        int me;                 /* part number, 1 .. n_th */
+        int me;                 /* worker number, 1 .. n_th */
 };
 
 static inline void cpu_relax(void) {
@@ -77,30 +85,74 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* How long an idle worker spins for the next job before it sleeps.  Why
- * spin at all: a run is a string of kernel calls microseconds apart, and
- * waking a sleeping thread through the kernel took ~100 us on the test VM,
- * more than most of those calls take; between runs the workers sleep. */
-#define POOL_SPIN 20000
+static int64_t mono_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* How long an idle worker spins for the next job before it sleeps on the
+ * condvar.  Short on purpose: on two cores shared with other processes a
+ * spinning worker takes the core the caller (or someone else) needs; the
+ * old 20000 pauses (~1 ms on this VM) made seg 2-thread runs cost 4x the
+ * CPU of 1-thread ones.  A sleeping worker costs the caller nothing more
+ * than the broadcast: parts it has not claimed yet the caller runs
+ * itself (see job). */
+#define POOL_SPIN_NS ((int64_t)20 * 1000)
+
+#define JOB_GEN(j) ((uint32_t)((j) >> 32))
+#define JOB_NEXT(j) ((uint32_t)(j))
+
+/* Claim and run parts of the posted job until none is left; returns how
+ * many this lane ran. */
+static int pool_claim_run(cpu_backend_t *cb, uint32_t gen) {
+        uint64_t j = __atomic_load_n(&cb->job, __ATOMIC_ACQUIRE);
+        int parts = cb->n_th + 1, ran = 0;
+
+        for (;;) {
+                if (JOB_GEN(j) != gen || (int)JOB_NEXT(j) >= parts)
+                        return ran;
+                if (!__atomic_compare_exchange_n(&cb->job, &j, j + 1, 0,
+                                                 __ATOMIC_ACQ_REL,
+                                                 __ATOMIC_ACQUIRE))
+                        continue;       /* j reloaded */
+                cb->fn(cb->arg, (int)JOB_NEXT(j), parts);
+                __atomic_fetch_add(&cb->done, 1, __ATOMIC_RELEASE);
+                ran++;
+                j++;
+        }
+}
 
 static void *pool_worker(void *p) {
         cpu_backend_t *cb = ((struct pool_arg *)p)->cb;
-        int me = ((struct pool_arg *)p)->me;
         /* Workers start before any job (gen 0): reading gen here instead
          * could miss a job posted before this thread got to run. */
-        unsigned long seen = 0;
+        uint32_t seen = 0;
 
         for (;;) {
+                int64_t until = 0;
                 int spins = 0;
-                while (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) == seen &&
-                       !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE) &&
-                       spins++ < POOL_SPIN)
+                uint32_t gen;
+
+                while (JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE)) ==
+                               seen &&
+                       !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE)) {
                         cpu_relax();
-                if (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) == seen) {
+                        if (++spins % 64)
+                                continue;
+                        if (!until)
+                                until = mono_ns() + POOL_SPIN_NS;
+                        else if (mono_ns() >= until)
+                                break;
+                }
+                if (JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE)) ==
+                    seen) {
                         pthread_mutex_lock(&cb->mu);
                         cb->sleepers++;
-                        while (__atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE) ==
-                               seen &&
+                        while (JOB_GEN(__atomic_load_n(&cb->job,
+                                                       __ATOMIC_ACQUIRE)) ==
+                                       seen &&
                                !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
                                 pthread_cond_wait(&cb->wake, &cb->mu);
                         cb->sleepers--;
@@ -108,37 +160,43 @@ static void *pool_worker(void *p) {
                 }
                 if (__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
                         break;
-                seen = __atomic_load_n(&cb->gen, __ATOMIC_ACQUIRE);
-                cb->fn(cb->arg, me, cb->n_th + 1);
-                __atomic_fetch_sub(&cb->left, 1, __ATOMIC_RELEASE);
+                gen = JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE));
+                seen = gen;
+                pool_claim_run(cb, gen);
         }
         return NULL;
 }
 
 /* Run fn(arg, part, parts) for every part; serially (one part) when the
  * backend has no pool, the work is small (`big` is 0) or the pool is busy
- * with another caller's job. */
+ * with another caller's job.  The parts are always threads of them, each
+ * run once, whichever lane claims it: results do not depend on which
+ * lane ran what. */
 static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
         cpu_backend_t *cb = (cpu_backend_t *)be;
-        int spins = 0;
+        int spins = 0, parts;
+        uint32_t gen;
 
         if (be->threads <= 1 || !big || cb->n_th < 1 ||
             pthread_mutex_trylock(&cb->owner)) {
                 fn(arg, 0, 1);
                 return;
         }
+        parts = cb->n_th + 1;
         cb->fn = fn;
         cb->arg = arg;
-        __atomic_store_n(&cb->left, cb->n_th, __ATOMIC_RELAXED);
-        /* Bump gen under mu so a worker going to sleep either sees the new
-         * gen or is counted in sleepers and gets the broadcast. */
+        __atomic_store_n(&cb->done, 0, __ATOMIC_RELAXED);
+        gen = JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_RELAXED)) + 1;
+        /* Publish under mu so a worker going to sleep either sees the new
+         * job or is counted in sleepers and gets the broadcast. */
         pthread_mutex_lock(&cb->mu);
-        __atomic_store_n(&cb->gen, cb->gen + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&cb->job, (uint64_t)gen << 32, __ATOMIC_RELEASE);
         if (cb->sleepers)
                 pthread_cond_broadcast(&cb->wake);
         pthread_mutex_unlock(&cb->mu);
-        fn(arg, 0, cb->n_th + 1);
-        while (__atomic_load_n(&cb->left, __ATOMIC_ACQUIRE) > 0)
+        pool_claim_run(cb, gen);
+        /* Parts a worker claimed and is still running. */
+        while (__atomic_load_n(&cb->done, __ATOMIC_ACQUIRE) < parts)
                 if (++spins % 1024)
                         cpu_relax();
                 else
@@ -174,9 +232,9 @@ static void part_range(int64_t n, int part, int parts, int64_t *lo,
 
 /* Element count from which splitting a memory-bound kernel pays for the
  * wake-up (tens of microseconds on a VM). */
-#define PAR_MIN_ELEMS ((int64_t)64 * 1024)
+#define PAR_MIN_ELEMS EXEC_CPU_PAR_MIN_ELEMS
 /* Multiply-adds from which splitting a GEMM pays. */
-#define PAR_MIN_GEMM ((int64_t)2 * 1024 * 1024)
+#define PAR_MIN_GEMM EXEC_CPU_PAR_MIN_MACS
 
 static int cpu_alloc(swarm_backend_t *be, size_t bytes, void **out,
                      swarm_err_t *err) {

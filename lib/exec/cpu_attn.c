@@ -32,7 +32,7 @@
 /* Scores a task keeps at once (floats): 128 KiB, well inside L2. */
 #define SCORES_MAX ((int64_t)32 * 1024)
 /* Multiply-adds from which the pool's wake-up pays. */
-#define ATTN_PAR_MIN ((int64_t)256 * 1024)
+#define ATTN_PAR_MIN EXEC_CPU_PAR_MIN_MACS
 
 /* One matrix operand of an sgemm, rows x cols with element strides rs and
  * cs: its transpose flag and leading dimension, or -1 when neither
@@ -397,7 +397,7 @@ int exec_cpu_layer_norm(swarm_backend_t *be, const void *x, const void *scale,
                 return SWARM_OK;
         if (swarm_mul_i64(outer, n, &total))
                 total = INT64_MAX;
-        exec_cpu_par_run(be, total >= (int64_t)64 * 1024 && outer > 1,
+        exec_cpu_par_run(be, total >= EXEC_CPU_PAR_MIN_ELEMS && outer > 1,
                          ln_part, &j);
         return SWARM_OK;
 }

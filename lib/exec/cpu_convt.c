@@ -35,7 +35,7 @@
 /* Floats of columns one lane makes at a time. */
 #define COL_FLOATS ((int64_t)64 * 1024)
 /* Multiply-adds from which splitting across lanes pays. */
-#define CT_PAR_MIN ((int64_t)512 * 1024)
+#define CT_PAR_MIN EXEC_CPU_PAR_MIN_MACS
 
 /* Most output phases (product of the strides) the phase form takes, and
  * the most scratch floats one row of a phase may need. */

@@ -51,7 +51,7 @@
  * run in whole blocks of 128 / 64 / 16). */
 #define DW_SLACK 128
 /* Multiply-adds from which splitting across lanes pays for the wake-up. */
-#define DW_PAR_MIN ((int64_t)512 * 1024)
+#define DW_PAR_MIN EXEC_CPU_PAR_MIN_ELEMS
 
 typedef struct dw_job {
         const swarm_window_t *w;

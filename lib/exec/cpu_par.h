@@ -13,6 +13,17 @@
  * (the caller runs part 0); serially (parts == 1) when `big` is 0, the
  * backend has one lane, or another call holds the pool.  fn may call the
  * backend's kernels: those run serially inside a part. */
+/* The one source for "is this worth a second lane": work below these runs
+ * serially.  Handing a part over costs a broadcast, a claim and, when the
+ * worker slept, its wake-up on a core it shares; on the 2-core test VM ops
+ * of 50-300 us ran slower split than whole (issue 14: seg, EfficientNet,
+ * RegNet at batch 1; bench/exec/README.md has the figures).
+ * ELEMS: elements streamed by a memory-bound kernel (elementwise, pooling,
+ * resize, softmax, depthwise taps); MACS: multiply-adds of a compute-bound
+ * one (GEMM, convolution, attention). */
+#define EXEC_CPU_PAR_MIN_ELEMS ((int64_t)512 * 1024)
+#define EXEC_CPU_PAR_MIN_MACS ((int64_t)8 * 1024 * 1024)
+
 typedef void (*exec_cpu_par_fn_t)(void *arg, int part, int parts);
 void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
                       void *arg);

@@ -27,7 +27,7 @@
 
 /* Output elements from which splitting planes across lanes pays (as the
  * backend's other memory-bound kernels: 64K). */
-#define MP_PAR_MIN ((int64_t)64 * 1024)
+#define MP_PAR_MIN EXEC_CPU_PAR_MIN_ELEMS
 
 typedef struct mp_job {
         const swarm_window_t *w;

@@ -20,7 +20,7 @@
 
 /* Output elements from which splitting across lanes pays for waking them
  * (as the backend's other memory-bound kernels: 64K). */
-#define RS_PAR_MIN ((int64_t)64 * 1024)
+#define RS_PAR_MIN EXEC_CPU_PAR_MIN_ELEMS
 
 /* One dim's taps, checked: indices inside the input (an outside one reads
  * index 0 with weight 0 and sets `out`), t taps per output index. */

@@ -20,7 +20,7 @@
 #endif
 
 /* Values from which splitting across lanes pays for the wake-up. */
-#define SE_PAR_MIN ((int64_t)64 * 1024)
+#define SE_PAR_MIN EXEC_CPU_PAR_MIN_ELEMS
 
 typedef struct se_job {
         cpu_isa_t isa;
