@@ -223,7 +223,8 @@ static void part_range(int64_t n, int part, int parts, int64_t *lo,
  * Not used for pooling: its rows are 7 to 14 outputs of stride-2 reads,
  * and the wide clones measured 2x slower there. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+    defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", \
                                                 "default")))
 #else

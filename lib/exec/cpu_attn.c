@@ -22,7 +22,8 @@
 
 /* Per-ISA clones of the softmax loops (see backend_cpu.c's VEC_CLONES). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+    defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define ATTN_CLONES __attribute__((target_clones("avx512f", "avx2", \
                                                  "default")))
 #else

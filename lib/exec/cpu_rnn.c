@@ -32,7 +32,8 @@
 /* Per-ISA clones of the gate loops, as for backend_cpu.c's element-wise
  * kernels (baseline x86-64 build; ifunc picks the widest at load). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+    defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define RNN_CLONES __attribute__((target_clones("avx512f", "avx2", \
                                                 "default")))
 #else
