@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_act.h"
 #include "cpu_gemm.h"
 #include "scalar_ops.h"
 #include "swarm/tensor.h"
@@ -489,6 +490,43 @@ GEMM_INLINE void epi_loop(swarm_act_t act, float *restrict r, int64_t cnt,
                                                 alpha * r[t] + bc);
 }
 
+/* The activation kernel of the job's kernel set (the driver running it
+ * is that set's, so the CPU runs it). */
+static inline void epi_act(cpu_isa_t isa, swarm_act_t act, float a,
+                           float b, float *r, int64_t cnt) {
+        switch (isa) {
+        case CPU_ISA_AVX512: exec_cpu_act_avx512(act, a, b, r, cnt); break;
+        case CPU_ISA_AVX2: exec_cpu_act_avx2(act, a, b, r, cnt); break;
+        default: exec_cpu_act_c(act, a, b, r, cnt); break;
+        }
+}
+
+/* The activations the drivers leave out of the tile epilogue and apply
+ * with cpu_act's kernel afterwards, over a whole block's rows: GCC's
+ * vectorisation of the scalar_ops.h formulas (a divide per value, masked
+ * blends) ran at about half that kernel's speed, and a call per tile row
+ * (32 values) cost more than it saved (EfficientNet-B0 batch 16: +10%). */
+static inline int act_deferred(swarm_act_t act) {
+        return act == SWARM_ACT_SIGMOID || act == SWARM_ACT_SILU ||
+               act == SWARM_ACT_HARDSWISH || act == SWARM_ACT_HARDSIGMOID;
+}
+
+/* The deferred activation over rows [i0, i1) of band cg, columns [c0, c1)
+ * (split where they cross an image). */
+static void act_block(const cpu_gemm_job_t *j, float *cg, int64_t i0,
+                      int64_t i1, int64_t c0, int64_t c1) {
+        for (int64_t i = i0; i < i1; i++)
+                for (int64_t c = c0; c < c1;) {
+                        int64_t pp = c % j->plane;
+                        int64_t cnt = min64(c1 - c, j->plane - pp);
+                        epi_act(j->isa, j->act, j->act_alpha, j->act_beta,
+                                cg + c / j->plane * j->c_img + pp +
+                                        i * j->ldc,
+                                cnt);
+                        c += cnt;
+                }
+}
+
 /* The epilogue of cnt contiguous values of row i (of group g), columns
  * [col, col + cnt), at r. */
 GEMM_INLINE void epi_row(const cpu_gemm_job_t *j, const float *bias,
@@ -513,10 +551,6 @@ GEMM_INLINE void epi_row(const cpu_gemm_job_t *j, const float *bias,
         EPI_CASE(SWARM_ACT_RELU)
         EPI_CASE(SWARM_ACT_CLIP)
         EPI_CASE(SWARM_ACT_LEAKY_RELU)
-        EPI_CASE(SWARM_ACT_SIGMOID)
-        EPI_CASE(SWARM_ACT_SILU)
-        EPI_CASE(SWARM_ACT_HARDSWISH)
-        EPI_CASE(SWARM_ACT_HARDSIGMOID)
 #undef EPI_CASE
         default:
                 for (int64_t t = 0; t < cnt; t++)
@@ -572,14 +606,21 @@ GEMM_INLINE void tile(const cpu_gemm_job_t *j, const kern_fn *kern,
         }
 }
 
-GEMM_INLINE void drive(const cpu_gemm_job_t *j, int64_t m0, int64_t m1,
+GEMM_INLINE void drive(const cpu_gemm_job_t *jo, int64_t m0, int64_t m1,
                        int64_t n0, int64_t n1, float *ws, int MR, int NR,
                        const kern_fn *kern) {
+        /* tiles take the affine epilogue only when the activation is
+         * deferred to act_block */
+        int defer = act_deferred(jo->act);
+        cpu_gemm_job_t jn = *jo;
+        const cpu_gemm_job_t *j = &jn;
         float *bbuf = ws;
         float *abuf = ws + (j->pb ? 0 : (int64_t)KC * NC);
         run_t runs[NC];
         int64_t k = j->k;
 
+        if (defer)
+                jn.act = SWARM_ACT_NONE;
         for (int64_t jc = n0; jc < n1; jc += NC) {
                 int64_t nc = min64(NC, n1 - jc), n_runs = 0;
                 if (j->x)
@@ -656,6 +697,9 @@ GEMM_INLINE void drive(const cpu_gemm_job_t *j, int64_t m0, int64_t m1,
                                                              bs, kc, first,
                                                              last);
                                         }
+                                        if (last && defer)
+                                                act_block(jo, cg, ic, ic + mc,
+                                                          jc, jc + nc);
                                 }
                                 pc += kc;
                         } while (pc < k);
@@ -768,9 +812,13 @@ T_AVX512 static inline void dir_store(const cpu_gemm_job_t *j, float *d,
  * passes), each 32-column sliver, each 8-row A sliver: one kernel call
  * over the whole K into a tile buffer, whose valid columns go to C with
  * the epilogue. */
-T_AVX512 static void drive_direct(const cpu_gemm_job_t *j, int64_t m0,
+T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                   int64_t m1, int64_t n0, int64_t n1,
                                   float *ws) {
+        /* as in drive: a deferred activation runs after each row block */
+        int defer = act_deferred(jo->act);
+        cpu_gemm_job_t jn = *jo;
+        const cpu_gemm_job_t *j = &jn;
         const swarm_window_t *w = &j->win;
         int64_t k = j->k, taps = w->kh * w->kw, ow = w->ow;
         int64_t *off = (int64_t *)(void *)ws;
@@ -787,6 +835,8 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *j, int64_t m0,
         }
         if (mcd < 8)
                 mcd = 8;
+        if (defer)
+                jn.act = SWARM_ACT_NONE;
         for (int64_t img = n0 / j->vplane; img * j->vplane < n1; img++) {
                 int64_t base = img * j->vplane;
                 int64_t c0 = (n0 > base ? n0 : base) - base;
@@ -827,6 +877,21 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *j, int64_t m0,
                                                 }
                                         }
                                 }
+                        }
+                        if (defer) {
+                                /* virtual columns [c0, c1) hold the real
+                                 * outputs [f(c0), f(c1)), f(v) = the valid
+                                 * columns before v */
+                                int64_t r0 = c0 / j->wp * ow +
+                                             min64(c0 % j->wp, ow);
+                                int64_t r1 = c1 / j->wp * ow +
+                                             min64(c1 % j->wp, ow);
+                                for (int64_t i = ic; i < ic + mc; i++)
+                                        exec_cpu_act_avx512(
+                                                jo->act, jo->act_alpha,
+                                                jo->act_beta,
+                                                cimg + r0 + i * j->ldc,
+                                                r1 - r0);
                         }
                 }
         }
