@@ -11,6 +11,9 @@
  * backend's conv_packed on 1 and 2 lanes, and it checks the job really
  * takes the direct path where it should (and not below DIRECT_MIN_OW,
  * past DIRECT_MAX_STRIDE or DIRECT_MAX_PHASES).
+ * A second pass gives each shape one of Sigmoid, SiLU, HardSwish and
+ * HardSigmoid (ONNX's alpha 0.2 / beta 0.5) in turn: the activations the
+ * drivers apply with cpu_act's kernel after each finished row block.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,14 +24,10 @@
 #include "cpu_gemm.h"
 
 #include "check.h"
+#include "test_fill.h"
+#include "test_gemm_job.h"
+#include "test_window.h"
 
-static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 1;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-        }
-}
 
 typedef struct dshape {
         int64_t imgs, cin, cout, h, w, kh, kw, dh, dw, pt, pl, pb, pr;
@@ -65,11 +64,39 @@ static const dshape_t shapes[] = {
 #define SW(s) ((s)->sw ? (s)->sw : 1)
 
 static float act_ref(swarm_act_t a, double v) {
+        double h;
+
+        if (a == SWARM_ACT_SIGMOID)
+                return (float)(1.0 / (1.0 + exp(-v)));
+        if (a == SWARM_ACT_SILU)
+                return (float)(v / (1.0 + exp(-v)));
+        if (a == SWARM_ACT_HARDSIGMOID) {
+                h = 0.2 * v + 0.5;
+                return (float)(h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h);
+        }
+        if (a == SWARM_ACT_HARDSWISH) {
+                h = v / 6.0 + 0.5;
+                return (float)(v * (h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h));
+        }
         if (a == SWARM_ACT_RELU)
                 return (float)(v > 0.0 ? v : 0.0);
         if (a == SWARM_ACT_CLIP)
                 return (float)(v < 0.0 ? 0.0 : v > 6.0 ? 6.0 : v);
         return (float)v;
+}
+
+/* the second pass's activations, one per shape in turn */
+static const swarm_act_t acts[] = {SWARM_ACT_SIGMOID, SWARM_ACT_SILU,
+                                   SWARM_ACT_HARDSWISH,
+                                   SWARM_ACT_HARDSIGMOID};
+
+/* the act_alpha / act_beta of the job */
+static float act_a(swarm_act_t a) {
+        return a == SWARM_ACT_HARDSIGMOID ? 0.2f : 0.0f;
+}
+
+static float act_b(swarm_act_t a) {
+        return a == SWARM_ACT_HARDSIGMOID ? 0.5f : 6.0f;
 }
 
 /* Naive convolution in double; *mag gets the largest sum of |terms|. */
@@ -126,22 +153,6 @@ static void compare(const float *got, const float *ref, int64_t n,
               si);
 }
 
-static void run_job(cpu_gemm_job_t *j, int parts) {
-        int64_t per = cpu_gemm_ws_floats(j);
-        int used = cpu_gemm_plan_parts(j, parts);
-
-        j->ws_part = per;
-        j->ws = per ? aligned_alloc(64, (size_t)per * sizeof(float) *
-                                        (size_t)parts) : NULL;
-        REQUIRE(!per || j->ws);
-        if (used < 2)
-                parts = 1;
-        for (int p = 0; p < parts; p++)
-                cpu_gemm_part(j, p, parts);
-        free(j->ws);
-        j->ws = NULL;
-}
-
 int main(void) {
         swarm_backend_t *bes[2] = {NULL, NULL};
         swarm_err_t err = {0};
@@ -149,31 +160,18 @@ int main(void) {
 
         REQUIRE_OK(swarm_backend_cpu_new(1, &bes[0], &err), err);
         REQUIRE_OK(swarm_backend_cpu_new(2, &bes[1], &err), err);
-        for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
-                const dshape_t *s = &shapes[si];
+        for (size_t pi = 0; pi < 2 * sizeof(shapes) / sizeof(shapes[0]); pi++) {
+                size_t si = pi % (sizeof(shapes) / sizeof(shapes[0]));
+                int act_pass = pi >= sizeof(shapes) / sizeof(shapes[0]);
+                dshape_t sc = shapes[si];
+                const dshape_t *s = &sc;
                 int64_t k = s->cin * s->kh * s->kw, in_n, out_n;
                 swarm_window_t w;
                 float *x, *f, *bias, *ref, *got;
                 double mag, tol;
 
-                memset(&w, 0, sizeof(w));
-                w.n = s->cin;
-                w.h = s->h;
-                w.w = s->w;
-                w.kh = s->kh;
-                w.kw = s->kw;
-                w.sh = SH(s);
-                w.sw = SW(s);
-                w.dh = s->dh;
-                w.dw = s->dw;
-                w.pad_t = s->pt;
-                w.pad_l = s->pl;
-                w.pad_b = s->pb;
-                w.pad_r = s->pr;
-                w.oh = (s->h + s->pt + s->pb - (s->kh - 1) * s->dh - 1) /
-                       w.sh + 1;
-                w.ow = (s->w + s->pl + s->pr - (s->kw - 1) * s->dw - 1) /
-                       w.sw + 1;
+                w = test_window(s->cin, s->h, s->w, s->kh, s->kw, SH(s), SW(s),
+                                s->dh, s->dw, s->pt, s->pl, s->pb, s->pr);
                 in_n = s->imgs * s->cin * s->h * s->w;
                 out_n = s->imgs * s->cout * w.oh * w.ow;
                 x = malloc((size_t)in_n * sizeof(float));
@@ -182,11 +180,16 @@ int main(void) {
                 ref = malloc((size_t)out_n * sizeof(float));
                 got = malloc((size_t)(out_n + 1) * sizeof(float));
                 REQUIRE(x && f && bias && ref && got);
-                fill(x, in_n, (unsigned)si * 5 + 1);
-                fill(f, s->cout * k, (unsigned)si * 5 + 2);
-                fill(bias, s->cout, (unsigned)si * 5 + 3);
+                if (act_pass)
+                        sc.act = acts[si % 4];
+                test_fill(x, in_n, (unsigned)si * 5 + 1);
+                test_fill(f, s->cout * k, (unsigned)si * 5 + 2);
+                test_fill(bias, s->cout, (unsigned)si * 5 + 3);
                 conv_ref(s, &w, x, f, bias, ref, &mag);
-                tol = 1e-6 * mag * (1.0 + sqrt((double)k)) + 1e-6;
+                /* the hand-made activations add ~2^-22 relative (rcp + one
+                 * Newton step) */
+                tol = 1e-6 * mag * (1.0 + sqrt((double)k)) +
+                      (act_pass ? 1e-5 : 1e-6);
                 for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
                         cpu_packed_t *pk = NULL;
                         if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
@@ -196,19 +199,20 @@ int main(void) {
                                  err);
                         for (int parts = 1; pk && parts <= 3; parts++) {
                                 cpu_gemm_job_t j;
-                                fill(got, out_n, 9);
+                                test_fill(got, out_n, 9);
                                 got[out_n] = 777.0f;
                                 CHECK_OK(cpu_gemm_job_conv(
                                                  &j, &w, s->imgs, 1, s->cout,
-                                                 pk, x, bias, s->act, 0.0f,
-                                                 6.0f, got, &err),
+                                                 pk, x, bias, s->act,
+                                                 act_a(s->act), act_b(s->act),
+                                                 got, &err),
                                          err);
                                 CHECK(j.direct == (isa == CPU_ISA_AVX512 &&
                                                    s->direct),
                                       "shape %zu isa %d: direct %d", si, isa,
                                       j.direct);
                                 directs += j.direct;
-                                run_job(&j, parts);
+                                test_gemm_run_job(&j, parts);
                                 compare(got, ref, out_n, tol, "job", si, isa,
                                         parts);
                                 cases++;
@@ -221,11 +225,12 @@ int main(void) {
                         size_t bytes = 0;
                         CHECK_OK(be->gemm_pack(be, 0, 0, 1, s->cout, k, f, k,
                                                &pk, &bytes, &err), err);
-                        fill(got, out_n, 9);
+                        test_fill(got, out_n, 9);
                         got[out_n] = 777.0f;
                         CHECK_OK(be->conv_packed(be, &w, s->imgs, 1, s->cout,
-                                                 pk, x, bias, s->act, 0.0f,
-                                                 6.0f, got, &err),
+                                                 pk, x, bias, s->act,
+                                                 act_a(s->act), act_b(s->act),
+                                                 got, &err),
                                  err);
                         compare(got, ref, out_n, tol, "backend", si, -1,
                                 l + 1);
