@@ -14,6 +14,7 @@
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
+#include "cpu_act.h"
 #include "cpu_attn.h"
 #include "cpu_convt.h"
 #include "cpu_dw.h"
@@ -268,55 +269,13 @@ static int cpu_memcpy(swarm_backend_t *be, void *dst, const void *src,
         return SWARM_OK;
 }
 
-/* The formulas are shared with the CUDA kernels (scalar_ops.h). */
-static inline float apply_act(swarm_act_t act, float a, float b, float v) {
-        return swarm_act_scalar(act, a, b, v);
-}
-
-/* p[i] = act(p[i]) over n values, with the switch outside the loops so the
- * common activations vectorise (the clamped exp of scalar_ops.h has no
- * call and no branch); the rest take the scalar formula per element. */
+/* p[i] = act(p[i]) over n values: cpu_act.h's loops, compiled per ISA by
+ * the clones (the clamped exp of scalar_ops.h has no call and no branch, so
+ * the common activations vectorise). */
 VEC_CLONES
 static void act_span(swarm_act_t act, float a, float b, float *restrict p,
                      int64_t n) {
-        switch (act) {
-        case SWARM_ACT_NONE:
-                break;
-        case SWARM_ACT_RELU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
-                break;
-        case SWARM_ACT_CLIP:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
-                break;
-        case SWARM_ACT_SIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_SILU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] * swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_HARDSIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
-                                                p[i]);
-                break;
-        case SWARM_ACT_HARDSWISH:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
-                                                p[i]);
-                break;
-        case SWARM_ACT_GELU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_GELU, a, b, p[i]);
-                break;
-        default:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = apply_act(act, a, b, p[i]);
-                break;
-        }
+        exec_act_span_inl(act, a, b, p, n);
 }
 
 typedef struct unary_job {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "cpu_act.h"
+#include "cpu_vexp.h"
 #include "scalar_ops.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -13,47 +14,6 @@
 #define ACT_X86 0
 #endif
 
-/* The scalar_ops.h formulas with the switch outside the loops, compiled
- * into each kernel set's function. */
-static inline __attribute__((always_inline)) void
-act_span_inl(swarm_act_t act, float a, float b, float *restrict p,
-             int64_t n) {
-        switch (act) {
-        case SWARM_ACT_NONE:
-                break;
-        case SWARM_ACT_RELU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
-                break;
-        case SWARM_ACT_CLIP:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
-                break;
-        case SWARM_ACT_SIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_SILU:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = p[i] * swarm_sigmoidf(p[i]);
-                break;
-        case SWARM_ACT_HARDSIGMOID:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
-                                                p[i]);
-                break;
-        case SWARM_ACT_HARDSWISH:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
-                                                p[i]);
-                break;
-        default:
-                for (int64_t i = 0; i < n; i++)
-                        p[i] = swarm_act_scalar(act, a, b, p[i]);
-                break;
-        }
-}
-
 /* The activations the vector code below handles itself. */
 static inline int hand_made(swarm_act_t act) {
         return act == SWARM_ACT_SIGMOID || act == SWARM_ACT_SILU ||
@@ -61,36 +21,10 @@ static inline int hand_made(swarm_act_t act) {
 }
 
 void exec_cpu_act_c(swarm_act_t act, float a, float b, float *p, int64_t n) {
-        act_span_inl(act, a, b, p, n);
+        exec_act_span_inl(act, a, b, p, n);
 }
 
 #if ACT_X86
-__attribute__((target("avx512f")))
-static inline __m512 exp_avx512(__m512 x) {
-        __m512 n, r, p;
-        __m512i bits;
-
-        x = _mm512_min_ps(_mm512_set1_ps(88.37f), x);
-        x = _mm512_max_ps(_mm512_set1_ps(-87.33f), x);
-        n = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f),
-                            _mm512_set1_ps(12582912.0f));
-        n = _mm512_sub_ps(n, _mm512_set1_ps(12582912.0f));
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-        r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-        p = _mm512_set1_ps(1.9875691500e-4f);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-        p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
-                            _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-        bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n),
-                                                  _mm512_set1_epi32(127)),
-                                 23);
-        return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
 __attribute__((target("avx512f")))
 static inline __m512 act_vec512(swarm_act_t act, __m512 a, __m512 b,
                                 __m512 x) {
@@ -105,7 +39,8 @@ static inline __m512 act_vec512(swarm_act_t act, __m512 a, __m512 b,
                 /* 1 / (1 + e^-x) by rcp14 and one Newton step (relative
                  * error ~2^-23): vdivps was half of the activation's time.
                  * d <= 1 + e^87.33, so 1 / d stays a normal float. */
-                d = _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(zero, x)));
+                d = _mm512_add_ps(one,
+                                  exec_exp512(_mm512_sub_ps(zero, x)));
                 r = _mm512_rcp14_ps(d);
                 r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r,
                                                       _mm512_set1_ps(2.0f)));
@@ -128,7 +63,7 @@ void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
         int64_t i = 0;
 
         if (!hand_made(act)) {
-                act_span_inl(act, a, b, p, n);
+                exec_act_span_inl(act, a, b, p, n);
                 return;
         }
         for (; i + 16 <= n; i += 16)
@@ -142,32 +77,6 @@ void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
 }
 
 __attribute__((target("avx2,fma")))
-static inline __m256 exp_avx2(__m256 x) {
-        __m256 n, r, p;
-        __m256i bits;
-
-        x = _mm256_min_ps(_mm256_set1_ps(88.37f), x);
-        x = _mm256_max_ps(_mm256_set1_ps(-87.33f), x);
-        n = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f),
-                            _mm256_set1_ps(12582912.0f));
-        n = _mm256_sub_ps(n, _mm256_set1_ps(12582912.0f));
-        r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-        r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-        p = _mm256_set1_ps(1.9875691500e-4f);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-        p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r),
-                            _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-        bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
-                                                  _mm256_set1_epi32(127)),
-                                 23);
-        return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-__attribute__((target("avx2,fma")))
 static inline __m256 act_vec256(swarm_act_t act, __m256 a, __m256 b,
                                 __m256 x) {
         const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
@@ -177,7 +86,7 @@ static inline __m256 act_vec256(swarm_act_t act, __m256 a, __m256 b,
         case SWARM_ACT_SIGMOID:
         case SWARM_ACT_SILU:
                 /* rcp_ps is good to 2^-11; one Newton step squares it. */
-                d = _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x)));
+                d = _mm256_add_ps(one, exec_exp256(_mm256_sub_ps(zero, x)));
                 r = _mm256_rcp_ps(d);
                 r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r,
                                                       _mm256_set1_ps(2.0f)));
@@ -200,7 +109,7 @@ void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
         int64_t i = 0;
 
         if (!hand_made(act)) {
-                act_span_inl(act, a, b, p, n);
+                exec_act_span_inl(act, a, b, p, n);
                 return;
         }
         for (; i + 8 <= n; i += 8)
@@ -220,11 +129,11 @@ void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
 #else
 void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
                        int64_t n) {
-        act_span_inl(act, a, b, p, n);
+        exec_act_span_inl(act, a, b, p, n);
 }
 
 void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
                          int64_t n) {
-        act_span_inl(act, a, b, p, n);
+        exec_act_span_inl(act, a, b, p, n);
 }
 #endif

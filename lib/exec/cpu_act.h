@@ -19,6 +19,54 @@
 #include <stdint.h>
 
 #include "swarm/backend.h"
+#include "scalar_ops.h"
+
+/* p[i] = act(p[i]; a, b) over n values with the switch outside the loops,
+ * so each loop vectorises for the function it is inlined into (a kernel
+ * set's function here, a target_clones clone in backend_cpu.c); the
+ * scalar_ops.h formulas, the same as the CUDA kernels'. */
+static inline __attribute__((always_inline)) void
+exec_act_span_inl(swarm_act_t act, float a, float b, float *restrict p,
+                  int64_t n) {
+        switch (act) {
+        case SWARM_ACT_NONE:
+                break;
+        case SWARM_ACT_RELU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+                break;
+        case SWARM_ACT_CLIP:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] < a ? a : p[i] > b ? b : p[i];
+                break;
+        case SWARM_ACT_SIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_SILU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = p[i] * swarm_sigmoidf(p[i]);
+                break;
+        case SWARM_ACT_HARDSIGMOID:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSIGMOID, a, b,
+                                                p[i]);
+                break;
+        case SWARM_ACT_HARDSWISH:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_HARDSWISH, a, b,
+                                                p[i]);
+                break;
+        case SWARM_ACT_GELU:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_GELU, a, b, p[i]);
+                break;
+        default:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(act, a, b, p[i]);
+                break;
+        }
+}
 
 /* p[i] = act(p[i]; a, b) for i < n (a, b as in backend.h).  The AVX-512
  * and AVX2 ones only on a CPU that runs them (cpu_gemm_isa_ok). */
