@@ -26,6 +26,7 @@
 
 #include "cpu_par.h"
 #include "cpu_rnn.h"
+#include "cpu_vexp.h"
 #include "scalar_ops.h"
 #include "swarm/tensor.h"
 
@@ -410,37 +411,15 @@ static void rec_mm_512(const float *h, int64_t rows, int64_t H,
 #ifdef RNN_HAVE_512
 /* The gates of the two benchmark cells (LSTM, GRU with
  * linear_before_reset) with the default activations, 16 lanes at a time:
- * e^x by the Cephes polynomial of scalar_ops.h with FMAs and scalef for
- * 2^n, 1 / d by rcp14 and one Newton step (about 2^-28 relative), tanh as
+ * e^x by cpu_vexp.h (scalar_ops.h's polynomial with FMAs), 1 / d by
+ * rcp14 and one Newton step (about 2^-28 relative), tanh as
  * 2 sigmoid(2x) - 1.  The auto-vectorised loops above do each division
  * and every multiply-add separately (no FMA contraction in ISO C mode);
  * these take half the instructions. */
 __attribute__((target("avx512f")))
-static inline __m512 exp512(__m512 x) {
-        __m512 n, r, p;
-        x = _mm512_min_ps(x, _mm512_set1_ps(88.37f));
-        x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
-        n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(
-                                         1.44269504088896341f)),
-                                 _MM_FROUND_TO_NEAREST_INT |
-                                 _MM_FROUND_NO_EXC);
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-        p = _mm512_set1_ps(1.9875691500e-4f);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-        p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r,
-                            _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-        return _mm512_scalef_ps(p, n);
-}
-
-__attribute__((target("avx512f")))
 static inline __m512 sig512(__m512 v) {
         __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f),
-                                 exp512(_mm512_sub_ps(_mm512_setzero_ps(),
+                                 exec_exp512(_mm512_sub_ps(_mm512_setzero_ps(),
                                                       v)));
         __m512 q = _mm512_rcp14_ps(d);
         /* q (2 - d q) */
