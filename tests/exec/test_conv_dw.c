@@ -15,13 +15,10 @@
 #include "swarm/backend.h"
 
 #include "check.h"
+#include "test_fill.h"
 #include "test_window.h"
 
-typedef struct shape {
-        int64_t imgs, ch, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
-        swarm_act_t act;
-        int bias;
-} shape_t;
+typedef test_dw_shape_t shape_t;
 
 static float act_ref(swarm_act_t act, float v) {
         switch (act) {
@@ -32,14 +29,6 @@ static float act_ref(swarm_act_t act, float v) {
         }
 }
 
-/* Deterministic values in [-1, 1) that differ per index. */
-static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 1;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-        }
-}
 
 static double max_diff(const float *a, const float *b, int64_t n) {
         double d = 0.0;
@@ -71,9 +60,9 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
                 printf("out of memory\n");
                 exit(1);
         }
-        fill(x, in_n, (unsigned)idx * 3 + 1);
-        fill(f, s->ch * taps, (unsigned)idx * 3 + 2);
-        fill(b, s->ch, (unsigned)idx * 3 + 3);
+        test_fill(x, in_n, (unsigned)idx * 3 + 1);
+        test_fill(f, s->ch * taps, (unsigned)idx * 3 + 2);
+        test_fill(b, s->ch, (unsigned)idx * 3 + 3);
         memset(y, 0xff, (size_t)out_n * sizeof(float));    /* NaN */
         rc = be->conv_dw(be, &w, s->ch, x, f, s->bias ? b : NULL, s->act,
                          0.0f, 6.0f, y, &err);

@@ -17,14 +17,8 @@
 #include "cpu_pool.h"
 
 #include "check.h"
+#include "test_fill.h"
 
-static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 1;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-        }
-}
 
 /* Max over the taps inside the input; -inf when none is; NaN wins. */
 static float ref_cell(const swarm_window_t *w, const float *xp, int64_t oy,
@@ -126,7 +120,7 @@ static void pool_case(const pshape_t *s, int variant,
         y = malloc((size_t)(yout + 1) * sizeof(float));
         ref = malloc((size_t)(yout + 1) * sizeof(float));
         REQUIRE(x && y && ref);
-        fill(x, xin, seed);
+        test_fill(x, xin, seed);
         /* a NaN in plane 1, a -inf in plane 2, a row of -inf in plane 3 */
         x[1 * w.h * w.w + (w.h / 2) * w.w + w.w / 2] = NAN;
         x[2 * w.h * w.w] = -INFINITY;

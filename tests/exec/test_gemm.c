@@ -24,40 +24,16 @@
 #include "scalar_ops.h"
 
 #include "check.h"
+#include "test_fill.h"
+#include "test_gemm_job.h"
 #include "test_window.h"
 
-/* Deterministic values in [-1, 1) that differ per index. */
-static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 1;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-        }
-}
 
 static float *alloc_f(int64_t n, unsigned seed) {
         float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
         if (p)
-                fill(p, n, seed);
+                test_fill(p, n, seed);
         return p;
-}
-
-/* Run a job on `parts` parts, one after the other (the split is what is
- * tested; real threads are covered through the backend). */
-static void run_job(cpu_gemm_job_t *j, int parts) {
-        int64_t per = cpu_gemm_ws_floats(j);
-        int used = cpu_gemm_plan_parts(j, parts);
-
-        j->ws_part = per;
-        j->ws = per ? aligned_alloc(64, (size_t)per * sizeof(float) *
-                                        (size_t)parts) : NULL;
-        CHECK(!per || j->ws);
-        if (used < 2)
-                parts = 1;
-        for (int p = 0; p < parts; p++)
-                cpu_gemm_part(j, p, parts);
-        free(j->ws);
-        j->ws = NULL;
 }
 
 typedef struct gshape {
@@ -115,7 +91,7 @@ static void gemm_case(cpu_isa_t isa, const gshape_t *s, int side, int ta,
         CHECK_OK(rc, err);
         if (!rc) {
                 CHECK(j.isa == isa);
-                run_job(&j, parts);
+                test_gemm_run_job(&j, parts);
         }
         for (int64_t i = 0; !rc && i < m; i++) {
                 for (int64_t q = 0; q < ldc; q++) {
@@ -319,13 +295,13 @@ static void test_conv(swarm_backend_t *be1, swarm_backend_t *be2) {
                                  err);
                         for (int parts = 1; pk && parts <= 2; parts++) {
                                 double d;
-                                fill(got, out_n, 9);
+                                test_fill(got, out_n, 9);
                                 CHECK_OK(cpu_gemm_job_conv(
                                                  &j, &w, s->imgs, s->group,
                                                  s->cout, pk, x, bias, s->act,
                                                  0.0f, 6.0f, got, &err),
                                          err);
-                                run_job(&j, parts);
+                                test_gemm_run_job(&j, parts);
                                 d = max_rel(got, ref, out_n);
                                 CHECK(d < tol, "conv shape %zu isa %d "
                                       "parts %d: off by %g", si, isa, parts,
@@ -342,7 +318,7 @@ static void test_conv(swarm_backend_t *be1, swarm_backend_t *be2) {
                         CHECK_OK(be->gemm_pack(be, 0, 0, s->group, mg, k, f, k,
                                                &pk, &bytes, &err), err);
                         CHECK(bytes >= (size_t)(s->cout * k) * sizeof(float));
-                        fill(got, out_n, 9);
+                        test_fill(got, out_n, 9);
                         CHECK_OK(be->conv_packed(be, &w, s->imgs, s->group,
                                                  s->cout, pk, x, bias, s->act,
                                                  0.0f, 6.0f, got, &err),

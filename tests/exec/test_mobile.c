@@ -27,12 +27,10 @@
 #include "swarm/backend.h"
 
 #include "check.h"
+#include "test_fill.h"
+#include "test_window.h"
 
-typedef struct shape {
-        int64_t imgs, ch, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
-        swarm_act_t act;
-        int bias;
-} shape_t;
+typedef test_dw_shape_t shape_t;
 
 /* The activations as their ONNX definitions, in double (libm exp); the
  * kernels get alpha 0.2, beta 0.5 (Clip bounds, HardSigmoid slope and
@@ -56,11 +54,7 @@ static double act_ref(swarm_act_t act, double v) {
 
 /* Deterministic values in [-2, 2) that differ per index. */
 static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 7;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 16384.0f - 2.0f;
-        }
+        test_fill_range(p, n, seed, 7, 2.0f);
 }
 
 static const char *isa_name(cpu_isa_t isa) {
@@ -70,18 +64,15 @@ static const char *isa_name(cpu_isa_t isa) {
 
 static void run_dw(swarm_backend_t *be, cpu_isa_t isa, const shape_t *s,
                    int idx) {
-        int64_t oh = (s->h + s->pt + s->pb - ((s->kh - 1) * s->dh + 1)) /
-                     s->sh + 1;
-        int64_t ow = (s->w + s->pl + s->pr - ((s->kw - 1) * s->dw + 1)) /
-                     s->sw + 1;
         int64_t planes = s->imgs * s->ch, taps = s->kh * s->kw;
+        swarm_window_t w = TEST_WINDOW_OF(planes, s);
+        int64_t oh = w.oh, ow = w.ow;
         int64_t in_n = planes * s->h * s->w, out_n = planes * oh * ow;
         float *x = malloc((size_t)in_n * sizeof(float));
         float *f = malloc((size_t)(s->ch * taps) * sizeof(float));
         float *b = malloc((size_t)s->ch * sizeof(float));
         /* One guard value past the end catches a write out of bounds. */
         float *y = malloc((size_t)(out_n + 1) * sizeof(float));
-        swarm_window_t w;
         swarm_err_t err = {0};
         double worst = 0.0;
         int rc;
@@ -92,22 +83,6 @@ static void run_dw(swarm_backend_t *be, cpu_isa_t isa, const shape_t *s,
         fill(b, s->ch, (unsigned)idx + 202);
         for (int64_t i = 0; i <= out_n; i++)
                 y[i] = -777.0f;
-        memset(&w, 0, sizeof(w));
-        w.n = planes;
-        w.h = s->h;
-        w.w = s->w;
-        w.oh = oh;
-        w.ow = ow;
-        w.kh = s->kh;
-        w.kw = s->kw;
-        w.sh = s->sh;
-        w.sw = s->sw;
-        w.dh = s->dh;
-        w.dw = s->dw;
-        w.pad_t = s->pt;
-        w.pad_l = s->pl;
-        w.pad_b = s->pb;
-        w.pad_r = s->pr;
         rc = exec_cpu_conv_dw_isa(be, isa, &w, s->ch, x, f,
                                   s->bias ? b : NULL, s->act, 0.2f, 0.5f, y,
                                   &err);

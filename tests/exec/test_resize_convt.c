@@ -23,16 +23,9 @@
 #include "swarm/model.h"
 
 #include "check.h"
+#include "test_fill.h"
 #include "onnx_build.h"
 
-/* Deterministic values in [-1, 1) that differ per index. */
-static void fill(float *p, int64_t n, unsigned seed) {
-        unsigned s = seed * 2654435761u + 1;
-        for (int64_t i = 0; i < n; i++) {
-                s = s * 1103515245u + 12345u;
-                p[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
-        }
-}
 
 static int64_t prod(const int64_t *d, int n) {
         int64_t p = 1;
@@ -144,10 +137,10 @@ static void ct_model(bld_t *b, const ct_case_t *c, float *w, float *bias) {
                 yd[2 + d] = ct_out(c, d);
         }
         bld_init(b, 18);
-        fill(w, prod(wd, c->sd + 2), 7);
+        test_fill(w, prod(wd, c->sd + 2), 7);
         init(b, "W", c->sd + 2, wd, w, 1);
         if (c->bias) {
-                fill(bias, c->m, 11);
+                test_fill(bias, c->m, 11);
                 init(b, "B", 1, bd, bias, 1);
         }
         vi(b, 0, "x", 1, c->sd + 2, xd);
@@ -175,7 +168,7 @@ static void ct_run(const ct_case_t *c, const char *what) {
         float *w = malloc((size_t)wn * sizeof(float));
         float *bias = malloc((size_t)c->m * sizeof(float));
 
-        fill(x, xn, 3);
+        test_fill(x, xn, 3);
         ct_model(&b, c, w, bias);
         compare(&b, x, what);
         bld_free(&b);
@@ -296,7 +289,7 @@ static void rs_run(const rs_case_t *c, const char *what) {
         int64_t xn = prod(c->in, c->nd);
         float *x = malloc((size_t)xn * sizeof(float));
 
-        fill(x, xn, 5);
+        test_fill(x, xn, 5);
         rs_model(&b, c);
         compare(&b, x, what);
         bld_free(&b);

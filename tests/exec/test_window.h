@@ -1,7 +1,8 @@
 /*
  * test_window.h - the convolution window of a test's shape table
- * (test_conv_dw.c, test_gemm.c): one place for the field fill and the
- * output size, so the kernels' tests cannot disagree on either.
+ * (test_conv_dw.c, test_gemm.c, test_conv_direct.c, test_mobile.c): one
+ * place for the field fill and the output size, so the kernels' tests
+ * cannot disagree on either.
  */
 #ifndef SWARM_TESTS_EXEC_TEST_WINDOW_H
 #define SWARM_TESTS_EXEC_TEST_WINDOW_H
@@ -9,6 +10,15 @@
 #include <stdint.h>
 
 #include "swarm/backend.h"
+
+/* A row of the depthwise tests' shape tables (test_conv_dw.c,
+ * test_mobile.c): images x channels planes, the window, the activation,
+ * and whether a bias is given. */
+typedef struct test_dw_shape {
+        int64_t imgs, ch, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+        swarm_act_t act;
+        int bias;
+} test_dw_shape_t;
 
 /* n planes of h x w under a kh x kw kernel, strides sh / sw, dilations
  * dh / dw, pads top / left / bottom / right; oh and ow as ONNX Conv has
