@@ -4,7 +4,8 @@
  * offset; undecodable input dead-lettered with its bytes and headers;
  * answers counted at delivery, not at produce time; source offsets stored
  * only once delivered; a refused delivery is fatal and its offset is never
- * stored.
+ * stored; every response of one batch on one result partition and the next
+ * batch on the next, unless the operator picked a partitioner.
  */
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,12 @@
 #define REQ_TOPIC "requests"
 #define RES_TOPIC "results"
 #define DLQ_TOPIC "requests.dlq"
+/* result topics of several partitions, for the partitioner checks */
+#define RES4_TOPIC "results.p4"
+#define RESM_TOPIC "results.m4"
+#define RES_PARTS 4
+/* requests after the first four, answered by the partitioner checks */
+#define PART_REQS 12
 
 static mock_kafka_t mk;
 
@@ -45,19 +52,22 @@ static void produce_request(rd_kafka_t *p, swarm_codec_t *codec, const char *id,
         swarm_buf_destroy(&buf);
 }
 
-/* Consume exactly n messages of `topic` with a fresh consumer in `group`. */
-static int consume(const char *topic, const char *group, rd_kafka_message_t **out,
-                   int n, rd_kafka_t **rk_out) {
+/* Consume exactly n messages of partitions 0..parts-1 of `topic` with a
+ * fresh consumer in `group`. */
+static int consume_parts(const char *topic, int parts, const char *group,
+                         rd_kafka_message_t **out, int n, rd_kafka_t **rk_out) {
         const char *kv[] = {"group.id", group, "auto.offset.reset", "earliest",
                             "enable.auto.commit", "false",
                             "enable.auto.offset.store", "false", NULL};
         rd_kafka_t *rk = mock_handle(&mk, RD_KAFKA_CONSUMER, kv);
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
         int got = 0;
         int64_t until = swarm_clock_ms() + 20000;
 
         rd_kafka_poll_set_consumer(rk);
-        rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        for (int p = 0; p < parts; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_assign(rk, l);
         rd_kafka_topic_partition_list_destroy(l);
         while (got < n && swarm_clock_ms() < until) {
@@ -72,6 +82,11 @@ static int consume(const char *topic, const char *group, rd_kafka_message_t **ou
         }
         *rk_out = rk;
         return got;
+}
+
+static int consume(const char *topic, const char *group, rd_kafka_message_t **out,
+                   int n, rd_kafka_t **rk_out) {
+        return consume_parts(topic, 1, group, out, n, rk_out);
 }
 
 static int64_t committed(rd_kafka_t *rk) {
@@ -109,6 +124,141 @@ static const char *header(const rd_kafka_message_t *m, const char *name,
         return buf;
 }
 
+/* Answer msgs[0 .. batches*per) with INVALID_REQUEST errors, `per` to a
+ * batch, through a fresh output producing to `topic` (RES_PARTS
+ * partitions) with `partitioner` (NULL: the worker's own); read the records
+ * back into got[] (batches * per of them).  Returns how many were read. */
+static int answer_batches(swarm_codec_t *codec, models_t *mm, job_fatal_t *fatal,
+                          const swarm_log_t *log, const char *topic,
+                          const char *partitioner, rd_kafka_message_t **msgs,
+                          int batches, int per, rd_kafka_message_t **got,
+                          rd_kafka_t **reader) {
+        output_conf_t oc = {"w-part", REQ_TOPIC, topic, DLQ_TOPIC};
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        swarm_metrics_t *metrics;
+        offtrack_t *track;
+        output_t *out;
+        swarm_err_t err;
+
+        swarm_err_clear(&err);
+        CHECK_OK(offtrack_new(&track, &err), err);
+        CHECK_OK(swarm_metrics_new(&metrics, &err), err);
+        rd_kafka_conf_set(kc, "bootstrap.servers", mk.bootstraps, NULL, 0);
+        rd_kafka_conf_set(kc, "message.timeout.ms", "10000", NULL, 0);
+        if (partitioner)
+                CHECK(rd_kafka_conf_set(kc, "partitioner", partitioner, NULL, 0) ==
+                      RD_KAFKA_CONF_OK);
+        CHECK_OK(output_new(&oc, kc, codec, track, mm, metrics, fatal, log, &out, &err),
+                 err);
+        if (test_failures)
+                return 0;
+        for (int b = 0; b < batches; b++) {
+                batch_t *bt = calloc(1, sizeof(*bt));
+                job_t *prev = NULL;
+                for (int i = 0; i < per; i++) {
+                        rd_kafka_message_t *m = msgs[b * per + i];
+                        job_t *j = new_job(track, m, JOB_ERROR);
+                        CHECK_OK(swarm_codec_decode_request(codec, m->payload, m->len,
+                                                            &j->req, &err), err);
+                        j->status = SWARM_STATUS_INVALID_REQUEST;
+                        snprintf(j->error, sizeof(j->error), "partition check");
+                        if (prev)
+                                prev->it.next = &j->it;
+                        else
+                                bt->jobs = j;
+                        prev = j;
+                }
+                output_emit(out, bt);
+        }
+        output_finish(out);
+        CHECK(output_answered(out, "INVALID_REQUEST") == batches * per,
+              "answered %lld", (long long)output_answered(out, "INVALID_REQUEST"));
+        CHECK(offtrack_inflight(track) == 0);
+        output_destroy(out);
+        swarm_metrics_destroy(metrics);
+        offtrack_destroy(track);
+        return consume_parts(topic, RES_PARTS, topic, got, batches * per, reader);
+}
+
+/* Request ids are "p-<batch>-<i>": the batch a result record answers. */
+static int batch_of(const rd_kafka_message_t *m) {
+        char id[32];
+        int b = -1, i = -1;
+        if (!m->key || m->key_len >= sizeof(id))
+                return -1;
+        memcpy(id, m->key, m->key_len);
+        id[m->key_len] = '\0';
+        return sscanf(id, "p-%d-%d", &b, &i) == 2 ? b : -1;
+}
+
+/* The worker's result partitioner: one batch's responses on one partition,
+ * the next batch's on the next (round robin), so the producer sends one
+ * record batch per worker batch; `-X partitioner=murmur2` still partitions
+ * by request_id. */
+static void check_partitioners(swarm_codec_t *codec, models_t *mm,
+                               const swarm_log_t *log, rd_kafka_message_t **msgs) {
+        enum { BATCHES = 6, PER = PART_REQS / BATCHES };
+        rd_kafka_message_t *got[PART_REQS];
+        int32_t part_of[BATCHES];
+        int seen[BATCHES] = {0}, spread = 0, n;
+        rd_kafka_t *reader;
+        rd_kafka_topic_t *rkt;
+        job_fatal_t fatal_, *fatal = &fatal_;
+
+        job_fatal_init(fatal);
+        for (int b = 0; b < BATCHES; b++)
+                part_of[b] = -1;
+        n = answer_batches(codec, mm, fatal, log, RES4_TOPIC, NULL, msgs, BATCHES, PER,
+                           got, &reader);
+        CHECK(n == PART_REQS, "read %d of %d results", n, PART_REQS);
+        for (int i = 0; i < n; i++) {
+                int b = batch_of(got[i]);
+                CHECK(b >= 0 && b < BATCHES, "unexpected key");
+                if (b < 0 || b >= BATCHES)
+                        continue;
+                seen[b]++;
+                if (part_of[b] < 0)
+                        part_of[b] = got[i]->partition;
+                CHECK(got[i]->partition == part_of[b],
+                      "batch %d on partitions %d and %d", b, (int)part_of[b],
+                      (int)got[i]->partition);
+        }
+        for (int b = 0; b < BATCHES; b++) {
+                CHECK(seen[b] == PER, "batch %d: %d results", b, seen[b]);
+                if (b > 0 && part_of[b - 1] >= 0)
+                        CHECK(part_of[b] == (part_of[b - 1] + 1) % RES_PARTS,
+                              "batch %d on %d after %d", b, (int)part_of[b],
+                              (int)part_of[b - 1]);
+        }
+        for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(got[i]);
+        rd_kafka_destroy(reader);
+
+        /* the operator's partitioner wins: by the key's murmur2 hash (the
+         * Java client's default), whatever the batch */
+        n = answer_batches(codec, mm, fatal, log, RESM_TOPIC, "murmur2", msgs + PART_REQS,
+                           2, PART_REQS / 2, got, &reader);
+        CHECK(n == PART_REQS, "read %d of %d results", n, PART_REQS);
+        rkt = rd_kafka_topic_new(reader, RESM_TOPIC, NULL);
+        for (int i = 0; i < n; i++) {
+                int32_t want = rd_kafka_msg_partitioner_murmur2(rkt, got[i]->key,
+                                                                got[i]->key_len,
+                                                                RES_PARTS, NULL, NULL);
+                CHECK(got[i]->partition == want, "murmur2: partition %d, want %d",
+                      (int)got[i]->partition, (int)want);
+                if (got[i]->partition != got[0]->partition)
+                        spread = 1;
+        }
+        /* 12 keys on one partition would not tell the partitioners apart */
+        CHECK(spread, "murmur2 put every key of the check on one partition");
+        for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(got[i]);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(reader);
+        CHECK(!job_fatal_is_set(fatal), "fatal: %s", fatal->err.msg);
+        job_fatal_fini(fatal);
+}
+
 int main(int argc, char **argv) {
         static const char *const topics[] = {REQ_TOPIC, RES_TOPIC, DLQ_TOPIC, NULL};
         const char *files[1];
@@ -124,7 +274,7 @@ int main(int argc, char **argv) {
         swarm_log_t log = {SWARM_LOG_WARN, "test_output", NULL};
         swarm_err_t err;
         rd_kafka_t *prod, *cons, *reader;
-        rd_kafka_message_t *msgs[4], *res[4], *dlq[2];
+        rd_kafka_message_t *msgs[4 + 2 * PART_REQS], *res[4], *dlq[2];
         rd_kafka_conf_t *kc;
         static float in[2][WIDTH];
         batch_t *b;
@@ -137,6 +287,8 @@ int main(int argc, char **argv) {
         }
         swarm_err_clear(&err);
         mock_kafka_start(&mk, topics, 1);
+        CHECK(!rd_kafka_mock_topic_create(mk.mc, RES4_TOPIC, RES_PARTS, 1));
+        CHECK(!rd_kafka_mock_topic_create(mk.mc, RESM_TOPIC, RES_PARTS, 1));
         CHECK_OK(swarm_codec_new(&codec, &err), err);
         CHECK_OK(offtrack_new(&track, &err), err);
         CHECK_OK(swarm_metrics_new(&metrics, &err), err);
@@ -163,8 +315,17 @@ int main(int argc, char **argv) {
         produce_request(prod, codec, "r-1", in[1], 1);
         produce_raw(prod, "garbage", 7);
         produce_request(prod, codec, "r-3", in[1], 1);
+        /* for the partitioner checks: batch b's i-th request is p-b-i */
+        for (int i = 0; i < 2 * PART_REQS; i++) {
+                char id[32];
+                int per = i < PART_REQS ? 2 : PART_REQS / 2;
+                int bi = i < PART_REQS ? i / per : (i - PART_REQS) / per;
+                snprintf(id, sizeof(id), "p-%d-%d", bi, i % per);
+                produce_request(prod, codec, id, in[0], 1);
+        }
         CHECK(!rd_kafka_flush(prod, 10000));
-        CHECK(consume(REQ_TOPIC, "workers", msgs, 4, &cons) == 4);
+        CHECK(consume(REQ_TOPIC, "workers", msgs, 4 + 2 * PART_REQS, &cons) ==
+              4 + 2 * PART_REQS);
         if (test_failures)
                 return 1;
 
@@ -326,6 +487,7 @@ int main(int argc, char **argv) {
               (long long)committed(cons));
 
         output_destroy(out);
+        check_partitioners(codec, mm, &log, msgs + 4);
         rd_kafka_consumer_close(cons);
         rd_kafka_destroy(cons);
         rd_kafka_destroy(prod);
