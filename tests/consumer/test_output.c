@@ -27,8 +27,10 @@
 #define RES4_TOPIC "results.p4"
 #define RESM_TOPIC "results.m4"
 #define RES_PARTS 4
-/* requests after the first four, answered by the partitioner checks */
+/* requests after the first four, answered by the partitioner checks: twice
+ * a warm-up request, then PART_REQS */
 #define PART_REQS 12
+#define PART_ALL (2 * (1 + PART_REQS))
 
 static mock_kafka_t mk;
 
@@ -124,10 +126,61 @@ static const char *header(const rd_kafka_message_t *m, const char *name,
         return buf;
 }
 
-/* Answer msgs[0 .. batches*per) with INVALID_REQUEST errors, `per` to a
- * batch, through a fresh output producing to `topic` (RES_PARTS
- * partitions) with `partitioner` (NULL: the worker's own); read the records
- * back into got[] (batches * per of them).  Returns how many were read. */
+/* Wait until every partition of `topic` has a leader: the partitioner skips
+ * partitions without one (as Kafka's do), and a freshly created mock topic
+ * can report leaderless partitions for a moment on a loaded machine. */
+static void wait_leaders(rd_kafka_t *rk, const char *topic, int parts) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int64_t until = swarm_clock_ms() + 20000;
+        int ready = 0;
+
+        while (!ready && swarm_clock_ms() < until) {
+                const struct rd_kafka_metadata *md;
+                if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                        continue;
+                ready = md->topic_cnt == 1 && !md->topics[0].err &&
+                        md->topics[0].partition_cnt == parts;
+                for (int i = 0; ready && i < md->topics[0].partition_cnt; i++)
+                        ready = !md->topics[0].partitions[i].err &&
+                                md->topics[0].partitions[i].leader >= 0;
+                rd_kafka_metadata_destroy(md);
+                if (!ready)
+                        usleep(100 * 1000);
+        }
+        rd_kafka_topic_destroy(rkt);
+        CHECK(ready, "%s: %d partitions with leaders not seen in 20 s", topic, parts);
+}
+
+/* One INVALID_REQUEST answer per message of msgs[0 .. n), as one batch. */
+static void emit_errors(output_t *out, offtrack_t *track, swarm_codec_t *codec,
+                        rd_kafka_message_t **msgs, int n) {
+        batch_t *bt = calloc(1, sizeof(*bt));
+        job_t *prev = NULL;
+        swarm_err_t err;
+
+        swarm_err_clear(&err);
+        for (int i = 0; i < n; i++) {
+                job_t *j = new_job(track, msgs[i], JOB_ERROR);
+                CHECK_OK(swarm_codec_decode_request(codec, msgs[i]->payload, msgs[i]->len,
+                                                    &j->req, &err), err);
+                j->status = SWARM_STATUS_INVALID_REQUEST;
+                snprintf(j->error, sizeof(j->error), "partition check");
+                if (prev)
+                        prev->it.next = &j->it;
+                else
+                        bt->jobs = j;
+                prev = j;
+        }
+        output_emit(out, bt);
+}
+
+/* Through a fresh output producing to `topic` (RES_PARTS partitions) with
+ * `partitioner` (NULL: the worker's own), answer msgs[0] (a warm-up, so
+ * that the producer knows the topic's partitions and leaders: before that,
+ * records wait and are partitioned together when the metadata comes, and
+ * partitions whose leader is not known yet are skipped), then
+ * msgs[1 .. 1 + batches*per) with INVALID_REQUEST errors, `per` to a batch;
+ * read all the records back into got[].  Returns how many were read. */
 static int answer_batches(swarm_codec_t *codec, models_t *mm, job_fatal_t *fatal,
                           const swarm_log_t *log, const char *topic,
                           const char *partitioner, rd_kafka_message_t **msgs,
@@ -152,35 +205,22 @@ static int answer_batches(swarm_codec_t *codec, models_t *mm, job_fatal_t *fatal
                  err);
         if (test_failures)
                 return 0;
-        for (int b = 0; b < batches; b++) {
-                batch_t *bt = calloc(1, sizeof(*bt));
-                job_t *prev = NULL;
-                for (int i = 0; i < per; i++) {
-                        rd_kafka_message_t *m = msgs[b * per + i];
-                        job_t *j = new_job(track, m, JOB_ERROR);
-                        CHECK_OK(swarm_codec_decode_request(codec, m->payload, m->len,
-                                                            &j->req, &err), err);
-                        j->status = SWARM_STATUS_INVALID_REQUEST;
-                        snprintf(j->error, sizeof(j->error), "partition check");
-                        if (prev)
-                                prev->it.next = &j->it;
-                        else
-                                bt->jobs = j;
-                        prev = j;
-                }
-                output_emit(out, bt);
-        }
+        emit_errors(out, track, codec, msgs, 1);
         output_finish(out);
-        CHECK(output_answered(out, "INVALID_REQUEST") == batches * per,
+        for (int b = 0; b < batches; b++)
+                emit_errors(out, track, codec, msgs + 1 + b * per, per);
+        output_finish(out);
+        CHECK(output_answered(out, "INVALID_REQUEST") == 1 + batches * per,
               "answered %lld", (long long)output_answered(out, "INVALID_REQUEST"));
         CHECK(offtrack_inflight(track) == 0);
         output_destroy(out);
         swarm_metrics_destroy(metrics);
         offtrack_destroy(track);
-        return consume_parts(topic, RES_PARTS, topic, got, batches * per, reader);
+        return consume_parts(topic, RES_PARTS, topic, got, 1 + batches * per, reader);
 }
 
-/* Request ids are "p-<batch>-<i>": the batch a result record answers. */
+/* Request ids are "p-<batch>-<i>": the batch a result record answers (-1
+ * for the warm-up, "w-<n>"). */
 static int batch_of(const rd_kafka_message_t *m) {
         char id[32];
         int b = -1, i = -1;
@@ -198,7 +238,7 @@ static int batch_of(const rd_kafka_message_t *m) {
 static void check_partitioners(swarm_codec_t *codec, models_t *mm,
                                const swarm_log_t *log, rd_kafka_message_t **msgs) {
         enum { BATCHES = 6, PER = PART_REQS / BATCHES };
-        rd_kafka_message_t *got[PART_REQS];
+        rd_kafka_message_t *got[1 + PART_REQS];
         int32_t part_of[BATCHES];
         int seen[BATCHES] = {0}, spread = 0, n;
         rd_kafka_t *reader;
@@ -210,9 +250,11 @@ static void check_partitioners(swarm_codec_t *codec, models_t *mm,
                 part_of[b] = -1;
         n = answer_batches(codec, mm, fatal, log, RES4_TOPIC, NULL, msgs, BATCHES, PER,
                            got, &reader);
-        CHECK(n == PART_REQS, "read %d of %d results", n, PART_REQS);
+        CHECK(n == 1 + PART_REQS, "read %d of %d results", n, 1 + PART_REQS);
         for (int i = 0; i < n; i++) {
                 int b = batch_of(got[i]);
+                if (b < 0 && got[i]->key_len == 3 && !memcmp(got[i]->key, "w-0", 3))
+                        continue;
                 CHECK(b >= 0 && b < BATCHES, "unexpected key");
                 if (b < 0 || b >= BATCHES)
                         continue;
@@ -236,9 +278,9 @@ static void check_partitioners(swarm_codec_t *codec, models_t *mm,
 
         /* the operator's partitioner wins: by the key's murmur2 hash (the
          * Java client's default), whatever the batch */
-        n = answer_batches(codec, mm, fatal, log, RESM_TOPIC, "murmur2", msgs + PART_REQS,
+        n = answer_batches(codec, mm, fatal, log, RESM_TOPIC, "murmur2", msgs + 1 + PART_REQS,
                            2, PART_REQS / 2, got, &reader);
-        CHECK(n == PART_REQS, "read %d of %d results", n, PART_REQS);
+        CHECK(n == 1 + PART_REQS, "read %d of %d results", n, 1 + PART_REQS);
         rkt = rd_kafka_topic_new(reader, RESM_TOPIC, NULL);
         for (int i = 0; i < n; i++) {
                 int32_t want = rd_kafka_msg_partitioner_murmur2(rkt, got[i]->key,
@@ -274,7 +316,7 @@ int main(int argc, char **argv) {
         swarm_log_t log = {SWARM_LOG_WARN, "test_output", NULL};
         swarm_err_t err;
         rd_kafka_t *prod, *cons, *reader;
-        rd_kafka_message_t *msgs[4 + 2 * PART_REQS], *res[4], *dlq[2];
+        rd_kafka_message_t *msgs[4 + PART_ALL], *res[4], *dlq[2];
         rd_kafka_conf_t *kc;
         static float in[2][WIDTH];
         batch_t *b;
@@ -315,17 +357,20 @@ int main(int argc, char **argv) {
         produce_request(prod, codec, "r-1", in[1], 1);
         produce_raw(prod, "garbage", 7);
         produce_request(prod, codec, "r-3", in[1], 1);
-        /* for the partitioner checks: batch b's i-th request is p-b-i */
-        for (int i = 0; i < 2 * PART_REQS; i++) {
+        /* for the partitioner checks: a warm-up w-k, then batch b's i-th
+         * request p-b-i (2 a batch, then 6) */
+        for (int k = 0; k < 2; k++) {
                 char id[32];
-                int per = i < PART_REQS ? 2 : PART_REQS / 2;
-                int bi = i < PART_REQS ? i / per : (i - PART_REQS) / per;
-                snprintf(id, sizeof(id), "p-%d-%d", bi, i % per);
+                int per = k ? PART_REQS / 2 : 2;
+                snprintf(id, sizeof(id), "w-%d", k);
                 produce_request(prod, codec, id, in[0], 1);
+                for (int i = 0; i < PART_REQS; i++) {
+                        snprintf(id, sizeof(id), "p-%d-%d", i / per, i % per);
+                        produce_request(prod, codec, id, in[0], 1);
+                }
         }
         CHECK(!rd_kafka_flush(prod, 10000));
-        CHECK(consume(REQ_TOPIC, "workers", msgs, 4 + 2 * PART_REQS, &cons) ==
-              4 + 2 * PART_REQS);
+        CHECK(consume(REQ_TOPIC, "workers", msgs, 4 + PART_ALL, &cons) == 4 + PART_ALL);
         if (test_failures)
                 return 1;
 
@@ -487,6 +532,8 @@ int main(int argc, char **argv) {
               (long long)committed(cons));
 
         output_destroy(out);
+        wait_leaders(prod, RES4_TOPIC, RES_PARTS);
+        wait_leaders(prod, RESM_TOPIC, RES_PARTS);
         check_partitioners(codec, mm, &log, msgs + 4);
         rd_kafka_consumer_close(cons);
         rd_kafka_destroy(cons);
