@@ -16,6 +16,7 @@
  * at the line after the one it started on.
  */
 #include "score_input.h"
+#include "score_csv_split.h"
 #include "score_num.h"
 
 #include <csv.h>
@@ -240,7 +241,8 @@ static int read_line(csv_reader_t *c, swarm_err_t *err) {
                 if (c->line_len + n > c->max_row + 1) {
                         c->line_too_long = 1;
                 } else {
-                        if (reserve(&c->line, &c->line_cap, c->line_len + n)) {
+                        if (reserve(&c->line, &c->line_cap,
+                                    c->line_len + n + SCORE_CSV_SPLIT_PAD)) {
                                 swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                                 return -1;
                         }
@@ -304,7 +306,7 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
         c->raw_len = 0;
         for (;;) {
                 uint64_t line_off = file_pos(c);
-                size_t n;
+                size_t n, k;
 
                 r = read_line(c, err);
                 if (r < 0)
@@ -347,7 +349,20 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
                 }
                 if (raw_append(c, c->line, c->line_len))
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                n = csv_parse(&c->p, c->line, c->line_len, on_field, on_row, c);
+                /* the first line of a data row: its plain fields (all of
+                 * them, or those before the first quote) without libcsv's
+                 * per-byte state machine, and libcsv from there */
+                k = 0;
+                if (c->direct && !second_line_off &&
+                    (k = score_csv_split(c->line, c->line_len,
+                                         (unsigned char)c->delim, on_field,
+                                         on_row, c)) == c->line_len) {
+                        raw_trim(c);
+                        *got = GOT_ROW;
+                        return SWARM_OK;
+                }
+                n = k + csv_parse(&c->p, c->line + k, c->line_len - k, on_field,
+                                  on_row, c);
                 if (c->mem_failed)
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 if (n != c->line_len) {
