@@ -16,6 +16,8 @@
  * at the line after the one it started on.
  */
 #include "score_input.h"
+#include "score_csv_split.h"
+#include "score_num.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -86,9 +88,6 @@ typedef struct csv_reader {
         char bad_reason[256];
 } csv_reader_t;
 
-static int convert(csv_reader_t *c, int t, int64_t k, const char *f,
-                   const char *col, uint8_t *dst, char *reason, size_t rsize);
-
 /* A data field: into its elements (and the id). */
 static void on_data_field(csv_reader_t *c, const char *s) {
         int i = c->n_f++;
@@ -103,8 +102,9 @@ static void on_data_field(csv_reader_t *c, const char *s) {
                 char reason[256];
                 if (c->bad && key > c->bad_key)
                         continue;
-                if (convert(c, cu->t, cu->k, s, c->names[i], c->dst[cu->t],
-                            reason, sizeof(reason))) {
+                if (score_num_store(c->base.t[cu->t].dtype, s, c->names[i],
+                                    c->dst[cu->t], cu->k, reason,
+                                    sizeof(reason))) {
                         c->bad = 1;
                         c->bad_key = key;
                         memcpy(c->bad_reason, reason, sizeof(reason));
@@ -241,7 +241,8 @@ static int read_line(csv_reader_t *c, swarm_err_t *err) {
                 if (c->line_len + n > c->max_row + 1) {
                         c->line_too_long = 1;
                 } else {
-                        if (reserve(&c->line, &c->line_cap, c->line_len + n)) {
+                        if (reserve(&c->line, &c->line_cap,
+                                    c->line_len + n + SCORE_CSV_SPLIT_PAD)) {
                                 swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                                 return -1;
                         }
@@ -305,7 +306,7 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
         c->raw_len = 0;
         for (;;) {
                 uint64_t line_off = file_pos(c);
-                size_t n;
+                size_t n, k;
 
                 r = read_line(c, err);
                 if (r < 0)
@@ -348,7 +349,20 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
                 }
                 if (raw_append(c, c->line, c->line_len))
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
-                n = csv_parse(&c->p, c->line, c->line_len, on_field, on_row, c);
+                /* the first line of a data row: its plain fields (all of
+                 * them, or those before the first quote) without libcsv's
+                 * per-byte state machine, and libcsv from there */
+                k = 0;
+                if (c->direct && !second_line_off &&
+                    (k = score_csv_split(c->line, c->line_len,
+                                         (unsigned char)c->delim, on_field,
+                                         on_row, c)) == c->line_len) {
+                        raw_trim(c);
+                        *got = GOT_ROW;
+                        return SWARM_OK;
+                }
+                n = k + csv_parse(&c->p, c->line + k, c->line_len - k, on_field,
+                                  on_row, c);
                 if (c->mem_failed)
                         return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
                 if (n != c->line_len) {
@@ -375,96 +389,6 @@ static int parse_row(csv_reader_t *c, got_t *got, uint64_t *first_line,
 
 static const char *field(const csv_reader_t *c, int i) {
         return c->fbuf + c->foff[i];
-}
-
-/* Decimal text to double without strtod when the answer is exact: up to 19
- * significant digits that fit 2^53 and a power of ten up to 22 make one
- * correctly rounded IEEE multiply or divide (Clinger's fast path), so the
- * result is strtod's.  Anything else (more digits, hex, inf, nan, spaces)
- * returns -1 and goes to strtod.  Parsing is most of a wide CSV's cost. */
-static int fast_double(const char *s, double *out) {
-        static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        const char *p = s;
-        uint64_t m = 0;
-        int neg = 0, sig = 0, any = 0, e = 0;
-        double v;
-
-        if (*p == '-' || *p == '+')
-                neg = *p++ == '-';
-        for (; *p >= '0' && *p <= '9'; p++, any = 1) {
-                if (m || *p != '0') {
-                        if (++sig > 19)
-                                return -1;
-                        m = m * 10 + (uint64_t)(*p - '0');
-                }
-        }
-        if (*p == '.')
-                for (p++; *p >= '0' && *p <= '9'; p++, any = 1) {
-                        if (m || *p != '0') {
-                                if (++sig > 19)
-                                        return -1;
-                                m = m * 10 + (uint64_t)(*p - '0');
-                        }
-                        e--;
-                }
-        if (!any)
-                return -1;
-        if (*p == 'e' || *p == 'E') {
-                int en = 0, eneg = 0, ed = 0;
-                p++;
-                if (*p == '-' || *p == '+')
-                        eneg = *p++ == '-';
-                for (; *p >= '0' && *p <= '9'; p++, ed++)
-                        if (en < 1000)
-                                en = en * 10 + (*p - '0');
-                if (!ed)
-                        return -1;
-                e += eneg ? -en : en;
-        }
-        if (*p || m > (1ull << 53) || e < -22 || e > 22)
-                return -1;
-        v = (double)m;
-        v = e < 0 ? v / p10[-e] : v * p10[e];
-        *out = neg ? -v : v;
-        return 0;
-}
-
-/* One field into element k of tensor t's row. */
-static int convert(csv_reader_t *c, int t, int64_t k, const char *f,
-                   const char *col, uint8_t *dst, char *reason, size_t rsize) {
-        swarm_dtype_t dt = c->base.t[t].dtype;
-        char *end;
-
-        if (!*f) {
-                snprintf(reason, rsize, "column %s: empty value", col);
-                return -1;
-        }
-        errno = 0;
-        if (dt != SWARM_DTYPE_FLOAT32) {
-                long long v = strtoll(f, &end, 10);
-                if (!*end && !errno)
-                        return score_store_i64(dt, dst, k, v, reason, rsize) ? -1 : 0;
-                errno = 0;
-        }
-        {
-                double v;
-                if (fast_double(f, &v) &&
-                    ((v = strtod(f, &end)), *end || end == f ||
-                                                    (errno == ERANGE &&
-                                                     dt != SWARM_DTYPE_FLOAT32))) {
-                        snprintf(reason, rsize, "column %s: \"%.40s\" is not a "
-                                 "number", col, f);
-                        return -1;
-                }
-                if (score_store_double(dt, dst, k, v, reason, rsize)) {
-                        size_t l = strlen(reason);
-                        snprintf(reason + l, rsize - l, " (column %s)", col);
-                        return -1;
-                }
-        }
-        return 0;
 }
 
 static int csv_next(score_reader_t *base, score_row_t *row, swarm_err_t *err) {

@@ -12,6 +12,11 @@
 #   bash bench/score/run.sh [--rows N] [--rate R] [--seconds S] [--build DIR]
 #                           [--batch-worker "ARGS"]
 #
+# BENCH_BASE=DIR: also time DIR/producer/swarm-producer (an older build's
+# scorer) on each format of part 2, just before the current one, against
+# the same broker and worker.  BENCH_COMPRESS="lz4 zstd": also score the
+# .npy with -X compression.type=C (the requests compressed by the scorer).
+#
 # Defaults: 200,000 rows (the Fashion-MNIST test set tiled), online rate
 # 200 requests/s for 20 s.  The scoring worker runs with the scoring fleet's
 # settings of docs/scoring.md (--batch-worker, default "--max-batch-rows 1024
@@ -71,6 +76,7 @@ clk=$(getconf CLK_TCK)
 cpu_s() { awk -v c="$clk" '{printf "%.2f", ($14 + $15) / c}' "/proc/$1/stat"; }
 jvm=$(pgrep -P "${pids[0]}" | head -1)
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== 1. online path: one row per request, window 4096, $rows rows"
 reps=$(( (rows + 9999) / 10000 ))
 b0=$(cpu_s "$jvm") w0=$(cpu_s "${pids[1]}")
@@ -82,18 +88,33 @@ echo "online: cpu_s broker=$(echo "$(cpu_s "$jvm") - $b0" | bc) worker=$(echo "$
 online=$(field throughput_rps <<<"$out")
 
 echo "== 2. score: .npy, CSV, Avro ($rows rows)"
-declare -A sc
-for f in npy csv avro; do
-  extra=()
+declare -A sc scb
+score_pass() { # label scorer format [extra options]: one pass, its figures
+  local label=$1 bin=$2 f=$3 extra=(); shift 3
   [ $f = avro ] && extra=(--tensor input=pixels --id-column id)
   [ $f = csv ] && extra=(--features px0..px783 --id-column id)
   b0=$(cpu_s "$jvm") w0=$(cpu_s "$batch_pid")
-  out=$(/usr/bin/time -f "scorer_cpu_s=%U+%S" "$P" score -b "$brokers" --model fashion --input "$work/rows.$f" \
-          --output "$work/out-$f.avro" --progress-interval 3600 "${extra[@]}" 2>"$work/score-$f.log" | grep '^summary')
-  echo "$f: $out"
-  echo "$f: cpu_s broker=$(echo "$(cpu_s "$jvm") - $b0" | bc) worker=$(echo "$(cpu_s "$batch_pid") - $w0" | bc)" \
-       "$(grep -o 'scorer_cpu_s=.*' "$work/score-$f.log")"
-  sc[$f]=$(field rows_per_s <<<"$out")
+  out=$(/usr/bin/time -f "scorer_cpu_s=%U+%S" "$bin" score -b "$brokers" --model fashion --input "$work/rows.$f" \
+          --output "$work/out-$label.avro" --progress-interval 3600 "${extra[@]}" "$@" 2>"$work/score-$label.log" | grep '^summary')
+  echo "$label: $out"
+  echo "$label: cpu_s broker=$(echo "$(cpu_s "$jvm") - $b0" | bc) worker=$(echo "$(cpu_s "$batch_pid") - $w0" | bc)" \
+       "$(grep -o 'scorer_cpu_s=.*' "$work/score-$label.log")"
+  rps=$(field rows_per_s <<<"$out")
+}
+for f in npy csv avro; do
+  if [ -n "${BENCH_BASE:-}" ]; then
+    score_pass "$f-base" "$BENCH_BASE/producer/swarm-producer" $f
+    scb[$f]=$rps
+  fi
+  score_pass $f "$P" $f
+  sc[$f]=$rps
+  if [ -n "${BENCH_BASE:-}" ]; then
+    cmp -s "$work/out-$f-base.avro" "$work/out-$f.avro" && echo "$f: output byte-identical to the base scorer's" ||
+      echo "$f: OUTPUT DIFFERS from the base scorer's"
+  fi
+done
+for c in ${BENCH_COMPRESS:-}; do
+  score_pass "npy-$c" "$P" npy -X compression.type="$c"
 done
 
 echo "== 2b. score .npy against a scoring worker with the online defaults (--max-batch-rows 256)"
@@ -146,11 +167,14 @@ shared=$(online_p99 "backfill on requests (shared)"); echo "$shared"
 backfill_stop
 
 echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| path | rows/s | vs online |"
 echo "|---|---|---|"
 echo "| online, 1 row/request | $online | 1.0x |"
 for f in npy csv avro; do
   printf '| score, %s input | %s | %.1fx |\n' "$f" "${sc[$f]}" "$(echo "${sc[$f]} / $online" | bc -l)"
+  [ -n "${BENCH_BASE:-}" ] &&
+    printf '| score, %s input, base scorer | %s | %.1fx |\n' "$f" "${scb[$f]}" "$(echo "${scb[$f]} / $online" | bc -l)"
 done
 printf '| score, npy input, scoring worker at the online defaults | %s | %.1fx |\n' "$npy_default" "$(echo "$npy_default / $online" | bc -l)"
 echo

@@ -327,6 +327,128 @@ static void test_avro_in(void) {
         }
 }
 
+/* The reader's array<float> sink (score_avro_in.c): an array longer than the
+ * first record's is counted and rejected, the next record reads again; an
+ * array count the block cannot back is an error, not a crash or a row. */
+static void test_avro_sink(void) {
+        static const char schema_json[] =
+                "{\"type\":\"record\",\"name\":\"S\",\"fields\":["
+                "{\"name\":\"key\",\"type\":\"long\"},"
+                "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":\"float\"}}]}";
+        static const int lens[3] = {3, 1500, 3};
+        avro_schema_t schema;
+        avro_file_writer_t w;
+        avro_value_iface_t *iface;
+        avro_value_t rec;
+        score_tensor_spec_t spec;
+        char b[32];
+        score_input_opts_t o;
+        score_reader_t *r = NULL;
+        swarm_err_t err;
+        uint8_t t1[16];
+        score_row_t row;
+        const char *p = path_of("sink.avro");
+        char *img = NULL;
+        size_t n = 0;
+        int rc = 0, kinds[3] = {-1, -1, -1};
+
+        if (avro_schema_from_json_length(schema_json, sizeof(schema_json) - 1,
+                                         &schema)) {
+                CHECK(0, "schema: %s", avro_strerror());
+                return;
+        }
+        unlink(p);
+        CHECK(!avro_file_writer_create(p, schema, &w), "writer: %s", avro_strerror());
+        iface = avro_generic_class_from_schema(schema);
+        avro_generic_value_new(iface, &rec);
+        for (int i = 0; i < 3; i++) {
+                avro_value_t f, e;
+                avro_value_reset(&rec);
+                avro_value_get_by_name(&rec, "key", &f, NULL);
+                avro_value_set_long(&f, 7 + i);
+                avro_value_get_by_name(&rec, "arr", &f, NULL);
+                for (int k = 0; k < lens[i]; k++) {
+                        avro_value_append(&f, &e, NULL);
+                        avro_value_set_float(&e, (float)(i * 100 + k));
+                }
+                CHECK(!avro_file_writer_append_value(w, &rec), "append: %s",
+                      avro_strerror());
+        }
+        avro_file_writer_close(w);
+        avro_value_decref(&rec);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+
+        snprintf(b, sizeof(b), "x=arr");
+        swarm_err_clear(&err);
+        score_tensor_spec_parse(b, &spec, &err);
+        memset(&o, 0, sizeof(o));
+        o.path = p;
+        o.tensors = &spec;
+        o.n_tensors = 1;
+        CHECK(!score_reader_open(&o, &r, &err), "sink open: %s", err.msg);
+        if (!r)
+                return;
+        memset(&row, 0, sizeof(row));
+        row.dst[0] = t1;
+        for (int i = 0; i < 3; i++) {
+                CHECK(!score_reader_next(r, &row, &err), "sink next: %s", err.msg);
+                kinds[i] = row.kind;
+                if (i == 1)
+                        CHECK(row.kind == SCORE_ROW_REJECT &&
+                                      strstr(row.reason, "1500 elements, the first "
+                                                         "record had 3"),
+                              "long array: kind %d reason %s", row.kind, row.reason);
+                else
+                        CHECK(row.kind == SCORE_ROW_OK && f32_at(t1, 0) == i * 100 &&
+                                      f32_at(t1, 2) == i * 100 + 2,
+                              "record %d: kind %d %g", i, row.kind,
+                              (double)f32_at(t1, 0));
+        }
+        CHECK(kinds[2] == SCORE_ROW_OK, "the record after the long one");
+        score_reader_destroy(r);
+        r = NULL;
+
+        /* the last record's array count (zig-zag 3 = 0x06 after key 9 =
+         * 0x12) becomes 63: more floats than the rest of the block holds */
+        {
+                FILE *f = fopen(p, "rb");
+                if (f) {
+                        img = malloc(1 << 16);
+                        n = img ? fread(img, 1, 1 << 16, f) : 0;
+                        fclose(f);
+                }
+        }
+        for (size_t i = 0; i + 1 < n; i++)
+                if (img[i] == 0x12 && img[i + 1] == 0x06) {
+                        img[i + 1] = 0x7E;
+                        rc = 1;
+                        break;
+                }
+        CHECK(rc, "record 0 not found in the file");
+        write_file(p, img, n);
+        free(img);
+        swarm_err_clear(&err);
+        CHECK(!score_reader_open(&o, &r, &err), "sink reopen: %s", err.msg);
+        if (r) {
+                int n_t;
+                const score_tensor_t *t = score_reader_tensors(r, &n_t);
+                CHECK(t[0].elems == 3, "elements %lld", (long long)t[0].elems);
+                rc = 0;
+                for (int i = 0; i < 3; i++) {
+                        rc = score_reader_next(r, &row, &err);
+                        kinds[i] = row.kind;
+                        if (rc)
+                                break;
+                }
+                CHECK(kinds[0] == SCORE_ROW_OK && kinds[1] == SCORE_ROW_REJECT,
+                      "records before the bad one: %d %d", kinds[0], kinds[1]);
+                CHECK(rc == SWARM_ERR_PARSE && strstr(err.msg, "record 2"),
+                      "the bad count: %d %s", rc, err.msg);
+        }
+        score_reader_destroy(r);
+}
+
 /* ------------------------------------------------------------ npy */
 
 /* A .npy v1 file: header dict `dict`, then n bytes of data; returns the
@@ -720,6 +842,7 @@ int main(void) {
         }
         test_csv();
         test_avro_in();
+        test_avro_sink();
         test_npy();
         test_npy_raw();
         test_output();
