@@ -1,8 +1,8 @@
 /*
- * test_score_num.c - the CSV reader's number conversion (score_num.h)
- * against the conversion it replaced, copied below as it was in
- * producer/score_csv.c at 84d638b (Clinger's fast path, then strtoll /
- * strtod): for every string, both give the same return code, the same
+ * test_score_num.c - the CSV reader's inline number conversion
+ * (score_num_store) against the conversion it sits in front of
+ * (score_num_store_slow: producer/score_csv.c's of 84d638b, unchanged:
+ * Clinger's fast path, then strtoll / strtod): for every string, both give the same return code, the same
  * element bytes and the same reason; and the fast path's double is
  * strtod's, bit for bit, for every plain decimal.
  *
@@ -16,7 +16,6 @@
  * quarter of the rest also into int64, int32 or uint8 (2.2 million
  * conversions, about 3 s, 7 s under ASan).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,93 +25,9 @@
 
 #include "check.h"
 
-/* ---- the conversion of 84d638b, verbatim but for its signature ---- */
-
-static int old_fast_double(const char *s, double *out) {
-        static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        const char *p = s;
-        uint64_t m = 0;
-        int neg = 0, sig = 0, any = 0, e = 0;
-        double v;
-
-        if (*p == '-' || *p == '+')
-                neg = *p++ == '-';
-        for (; *p >= '0' && *p <= '9'; p++, any = 1) {
-                if (m || *p != '0') {
-                        if (++sig > 19)
-                                return -1;
-                        m = m * 10 + (uint64_t)(*p - '0');
-                }
-        }
-        if (*p == '.')
-                for (p++; *p >= '0' && *p <= '9'; p++, any = 1) {
-                        if (m || *p != '0') {
-                                if (++sig > 19)
-                                        return -1;
-                                m = m * 10 + (uint64_t)(*p - '0');
-                        }
-                        e--;
-                }
-        if (!any)
-                return -1;
-        if (*p == 'e' || *p == 'E') {
-                int en = 0, eneg = 0, ed = 0;
-                p++;
-                if (*p == '-' || *p == '+')
-                        eneg = *p++ == '-';
-                for (; *p >= '0' && *p <= '9'; p++, ed++)
-                        if (en < 1000)
-                                en = en * 10 + (*p - '0');
-                if (!ed)
-                        return -1;
-                e += eneg ? -en : en;
-        }
-        if (*p || m > (1ull << 53) || e < -22 || e > 22)
-                return -1;
-        v = (double)m;
-        v = e < 0 ? v / p10[-e] : v * p10[e];
-        *out = neg ? -v : v;
-        return 0;
-}
-
-static int old_convert(swarm_dtype_t dt, int64_t k, const char *f,
-                       const char *col, uint8_t *dst, char *reason,
-                       size_t rsize) {
-        char *end;
-
-        if (!*f) {
-                snprintf(reason, rsize, "column %s: empty value", col);
-                return -1;
-        }
-        errno = 0;
-        if (dt != SWARM_DTYPE_FLOAT32) {
-                long long v = strtoll(f, &end, 10);
-                if (!*end && !errno)
-                        return score_store_i64(dt, dst, k, v, reason, rsize) ? -1 : 0;
-                errno = 0;
-        }
-        {
-                double v;
-                if (old_fast_double(f, &v) &&
-                    ((v = strtod(f, &end)), *end || end == f ||
-                                                    (errno == ERANGE &&
-                                                     dt != SWARM_DTYPE_FLOAT32))) {
-                        snprintf(reason, rsize, "column %s: \"%.40s\" is not a "
-                                 "number", col, f);
-                        return -1;
-                }
-                if (score_store_double(dt, dst, k, v, reason, rsize)) {
-                        size_t l = strlen(reason);
-                        snprintf(reason + l, rsize - l, " (column %s)", col);
-                        return -1;
-                }
-        }
-        return 0;
-}
-
-/* ---------------------------------------------------------------- */
+/* The reference is score_num_store_slow(): the conversion as it was before
+ * the inline fast path (84d638b's, unchanged), which score_num_store() falls
+ * back to; the inline path must give the same bytes, codes and reasons. */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -153,7 +68,7 @@ static void one(const char *s, swarm_dtype_t dt) {
                               "strtod %.17g", s, v, w);
                 }
         }
-        xa = old_convert(dt, 3, s, "px7", a, ra, sizeof(ra));
+        xa = score_num_store_slow(dt, s, "px7", a, 3, ra, sizeof(ra));
         xb = score_num_store(dt, s, "px7", b, 3, rb, sizeof(rb));
         n_checked++;
         n_fast_ok += xb == 0;
