@@ -55,9 +55,15 @@ wait_log() { # file pattern seconds
 
 worker() { # config name -> pid in $wpid
   local c=$1 n=$2 x=()
+  local off=(-X swarm.fast.rejoin=false -X swarm.fetch.wake=false -X swarm.heartbeat.pace.ms=0)
   case $c in
-    before) x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0) ;;
-    defer*) x=(-X "swarm.revoke.defer.ms=${c#defer}") ;;   # e.g. defer900
+    before) x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0
+               "${off[@]}") ;;
+    prev) x=("${off[@]}" -X heartbeat.interval.ms=250) ;;  # main before consumer/rejoin.h
+    norejoin) x=(-X swarm.fast.rejoin=false) ;;
+    nowake) x=(-X swarm.fetch.wake=false) ;;
+    nopace) x=(-X swarm.heartbeat.pace.ms=0) ;;
+    defer*) x=(-X "swarm.revoke.defer.ms=${c#defer}" "${off[@]}") ;;   # e.g. defer900
   esac
   # WORKER_ARGS: more worker options for experiments (both configs)
   x+=(${WORKER_ARGS:-})
