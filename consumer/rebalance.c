@@ -26,6 +26,7 @@ struct rebalance {
         int64_t defer_ms;
         int fast_rejoin, wake_fetch;
         rejoin_t rj;
+        rd_kafka_topic_partition_list_t *woken; /* last wake_fetch()'s seeks */
         /* a cooperative revocation held back (rebalance_tick) */
         rd_kafka_topic_partition_list_t *pending;
         int64_t pending_since_us;
@@ -77,6 +78,8 @@ void rebalance_destroy(rebalance_t *rb) {
                 return;
         if (rb->pending)
                 rd_kafka_topic_partition_list_destroy(rb->pending);
+        if (rb->woken)
+                rd_kafka_topic_partition_list_destroy(rb->woken);
         free(rb);
 }
 
@@ -118,14 +121,18 @@ static void wake_fetch(rebalance_t *rb, rd_kafka_t *rk) {
         if (!rb->wake_fetch || rd_kafka_assignment(rk, &pos) || !pos)
                 return;
         if (pos->cnt > 0 && !rd_kafka_position(rk, pos) &&
-            (to = rejoin_wake_targets(pos))) {
+            (to = rejoin_wake_targets(pos, rb->woken))) {
                 /* asynchronous (timeout 0): a partition that cannot seek
                  * (being stopped) is simply not woken */
                 if ((e = rd_kafka_seek_partitions(rk, to, 0)))
                         rd_kafka_error_destroy(e);
                 SWARM_DEBUG(rb->log, "rebalance: woke the fetch of %d kept partitions",
                             to->cnt);
-                rd_kafka_topic_partition_list_destroy(to);
+                /* the seek forgot their position: the next event's wake
+                 * takes it from here until a message comes */
+                if (rb->woken)
+                        rd_kafka_topic_partition_list_destroy(rb->woken);
+                rb->woken = to;
         }
         rd_kafka_topic_partition_list_destroy(pos);
 }
@@ -154,6 +161,7 @@ static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
                       rd_kafka_topic_partition_list_t *parts) {
         char list[LIST_MAX_CHARS];
 
+        rejoin_forget(rb->woken, parts);
         if (rejoin_after_assign(&rb->rj, coop, parts->cnt, swarm_clock_us()) &&
             rb->fast_rejoin && !rb->stopping)
                 rejoin_now(rb, rk);
@@ -186,6 +194,7 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
         char list[LIST_MAX_CHARS];
 
         rejoin_note(&rb->rj, t0);
+        rejoin_forget(rb->woken, parts);
         /* Finish what was consumed and commit it, so the next owner starts
          * exactly where we stopped.  The drain waits for all work in
          * flight (the exec queue does not sort rows by partition); an

@@ -70,13 +70,22 @@ void rejoin_note(rejoin_t *rj, int64_t now_us);
  * the first event or the previous one at least REJOIN_QUIET_MS ago. */
 int rejoin_after_assign(rejoin_t *rj, int coop, int added, int64_t now_us);
 
-/* The partitions of `positions` (rd_kafka_position()'s answer) that have a
- * concrete offset, with it: what to seek so the fetcher wakes.  A partition
- * not consumed yet has none and is left out (its resume starts a fetch).
- * NULL when none qualifies, or out of memory (then nothing is woken: the
- * fetcher wakes on its own within a second). */
+/* What to seek so the fetcher wakes: the partitions of `positions`
+ * (rd_kafka_position()'s answer) with their offset.  A seek forgets the
+ * position until the next message, so a partition without one takes the
+ * offset `woken` (the previous call's answer, may be NULL) sought it to:
+ * nothing was delivered since.  The caller drops from `woken` what it was
+ * assigned or revoked since (a new ownership starts from the committed
+ * offset).  A partition in neither is left out (not consumed yet: its
+ * resume starts a fetch).  NULL when none qualifies, or out of memory
+ * (then nothing is woken: the fetcher wakes on its own within a second). */
 rd_kafka_topic_partition_list_t *
-rejoin_wake_targets(const rd_kafka_topic_partition_list_t *positions);
+rejoin_wake_targets(const rd_kafka_topic_partition_list_t *positions,
+                    const rd_kafka_topic_partition_list_t *woken);
+
+/* Drops `parts` from `woken` (NULL accepted). */
+void rejoin_forget(rd_kafka_topic_partition_list_t *woken,
+                   const rd_kafka_topic_partition_list_t *parts);
 
 /* 1 at most once per pace_ms. */
 int rejoin_pace_due(rejoin_t *rj, int64_t now_us);

@@ -53,15 +53,15 @@ static void test_wake_targets(void) {
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(4), *w;
 
         REQUIRE(pos);
-        CHECK(!rejoin_wake_targets(NULL), "NULL");
-        CHECK(!rejoin_wake_targets(pos), "empty list");
+        CHECK(!rejoin_wake_targets(NULL, NULL), "NULL");
+        CHECK(!rejoin_wake_targets(pos, NULL), "empty list");
         /* kept and consumed (offsets 120, 0), just assigned or never
          * consumed (RD_KAFKA_OFFSET_INVALID), a logical one */
         rd_kafka_topic_partition_list_add(pos, "requests", 4)->offset = 120;
         rd_kafka_topic_partition_list_add(pos, "requests", 0)->offset = RD_KAFKA_OFFSET_INVALID;
         rd_kafka_topic_partition_list_add(pos, "requests", 5)->offset = 0;
         rd_kafka_topic_partition_list_add(pos, "requests", 1)->offset = RD_KAFKA_OFFSET_END;
-        w = rejoin_wake_targets(pos);
+        w = rejoin_wake_targets(pos, NULL);
         REQUIRE(w);
         CHECK(w->cnt == 2, "%d targets, want 2", w->cnt);
         CHECK(w->cnt >= 2 && w->elems[0].partition == 4 && w->elems[0].offset == 120 &&
@@ -69,12 +69,40 @@ static void test_wake_targets(void) {
               "first target %d@%lld", (int)w->elems[0].partition, (long long)w->elems[0].offset);
         CHECK(w->cnt >= 2 && w->elems[1].partition == 5 && w->elems[1].offset == 0,
               "second target %d@%lld", (int)w->elems[1].partition, (long long)w->elems[1].offset);
+        /* the next event, before any message: the seek forgot 4's and
+         * 5's positions, the previous wake's offsets stand in; 0 is still
+         * unconsumed, 1 still logical */
+        pos->elems[0].offset = RD_KAFKA_OFFSET_INVALID;
+        pos->elems[2].offset = RD_KAFKA_OFFSET_INVALID;
+        {
+                rd_kafka_topic_partition_list_t *w2 = rejoin_wake_targets(pos, w);
+                REQUIRE(w2);
+                CHECK(w2->cnt == 2 && w2->elems[0].partition == 4 &&
+                              w2->elems[0].offset == 120 && w2->elems[1].partition == 5 &&
+                              w2->elems[1].offset == 0,
+                      "after a wake: %d targets", w2->cnt);
+                /* 4 revoked (and assigned again later): its old offset
+                 * must not be sought; a message of 5 gave it a position */
+                rd_kafka_topic_partition_list_t *gone = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(gone, "requests", 4);
+                rejoin_forget(w2, gone);
+                rejoin_forget(NULL, gone);
+                pos->elems[2].offset = 7;
+                rd_kafka_topic_partition_list_t *w3 = rejoin_wake_targets(pos, w2);
+                REQUIRE(w3);
+                CHECK(w3->cnt == 1 && w3->elems[0].partition == 5 && w3->elems[0].offset == 7,
+                      "after forget: %d targets, first %d@%lld", w3->cnt,
+                      (int)w3->elems[0].partition, (long long)w3->elems[0].offset);
+                rd_kafka_topic_partition_list_destroy(w3);
+                rd_kafka_topic_partition_list_destroy(gone);
+                rd_kafka_topic_partition_list_destroy(w2);
+        }
         rd_kafka_topic_partition_list_destroy(w);
         /* only unconsumed partitions: nothing to wake */
         rd_kafka_topic_partition_list_destroy(pos);
         pos = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(pos, "requests", 2)->offset = RD_KAFKA_OFFSET_INVALID;
-        CHECK(!rejoin_wake_targets(pos), "no partition with a position");
+        CHECK(!rejoin_wake_targets(pos, NULL), "no partition with a position");
         rd_kafka_topic_partition_list_destroy(pos);
 }
 
