@@ -127,6 +127,20 @@ static const swarm_opt_t opts[] = {
          "partition: measured worse, see bench/scaling; 0: at once)", "0", 0,
          SWARM_OPT_INT, 0,
          60000, .field = F(revoke_defer_ms)},
+        {"fast-rejoin", 0, "swarm.fast.rejoin", NULL,
+         "after a rebalance that gives this worker nothing new, rejoin at once, so "
+         "the cooperative protocol's second round (a joiner's partitions) starts "
+         "without librdkafka's 1 s join interval (consumer/rejoin.h)", "true", 0,
+         SWARM_OPT_BOOL, .field = F(fast_rejoin)},
+        {"fetch-wake", 0, "swarm.fetch.wake", NULL,
+         "after a rebalance, seek the partitions kept to their position, so their "
+         "fetch resumes at once instead of within a second (consumer/rejoin.h)",
+         "true", 0, SWARM_OPT_BOOL, .field = F(fetch_wake)},
+        {"heartbeat-pace-ms", 0, "swarm.heartbeat.pace.ms", "MS",
+         "wake librdkafka's main thread this often, so heartbeats keep "
+         "heartbeat.interval.ms and a departure is noticed in time (0: off; "
+         "consumer/rejoin.h)", "25", 0, SWARM_OPT_INT, 0, 10000,
+         .field = F(heartbeat_pace_ms)},
         SWARM_OPT_END,
 };
 #undef F

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rejoin.h"
 #include "swarm/clock.h"
 
 static void skip_drain(void *ctx) {
@@ -23,6 +24,9 @@ struct rebalance {
         swarm_series_t *s_assigned, *s_revoked, *s_lost;
         int owned;
         int64_t defer_ms;
+        int fast_rejoin, wake_fetch;
+        rejoin_t rj;
+        rd_kafka_topic_partition_list_t *woken; /* last wake_fetch()'s seeks */
         /* a cooperative revocation held back (rebalance_tick) */
         rd_kafka_topic_partition_list_t *pending;
         int64_t pending_since_us;
@@ -32,7 +36,7 @@ struct rebalance {
         int stopping;           /* no more deferrals */
 };
 
-int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
+int rebalance_new(const rebalance_ops_t *ops, const rebalance_opts_t *opts,
                   swarm_metrics_t *metrics, const swarm_log_t *log,
                   rebalance_t **out, swarm_err_t *err) {
         rebalance_t *rb = calloc(1, sizeof(*rb));
@@ -46,7 +50,10 @@ int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         rb->ops = *ops;
         rb->log = log;
-        rb->defer_ms = defer_ms > 0 ? defer_ms : 0;
+        rb->defer_ms = opts->defer_ms > 0 ? opts->defer_ms : 0;
+        rb->fast_rejoin = opts->fast_rejoin;
+        rb->wake_fetch = opts->wake_fetch;
+        rejoin_init(&rb->rj, opts->pace_ms);
         if ((r = swarm_metrics_counter(metrics, "swarm_worker_partitions_assigned_total",
                                        "Request topic partitions this worker was assigned",
                                        NULL, &f, err)))
@@ -71,6 +78,8 @@ void rebalance_destroy(rebalance_t *rb) {
                 return;
         if (rb->pending)
                 rd_kafka_topic_partition_list_destroy(rb->pending);
+        if (rb->woken)
+                rd_kafka_topic_partition_list_destroy(rb->woken);
         free(rb);
 }
 
@@ -100,9 +109,62 @@ static void report(rebalance_t *rb, const char *what, rd_kafka_error_t *error) {
         rd_kafka_error_destroy(error);
 }
 
+/* rejoin.h 2: the partitions this worker kept were paused for the
+ * callback; seeking them to their position wakes the fetcher now rather
+ * than within a second.  The position is the message after the last one
+ * poll() gave us (nothing is delivered during the callback), where the
+ * fetch would resume anyway: nothing is skipped or read twice. */
+static void wake_fetch(rebalance_t *rb, rd_kafka_t *rk) {
+        rd_kafka_topic_partition_list_t *pos = NULL, *to = NULL;
+        rd_kafka_error_t *e;
+
+        if (!rb->wake_fetch || rd_kafka_assignment(rk, &pos) || !pos)
+                return;
+        if (pos->cnt > 0 && !rd_kafka_position(rk, pos) &&
+            (to = rejoin_wake_targets(pos, rb->woken))) {
+                /* asynchronous (timeout 0): a partition that cannot seek
+                 * (being stopped) is simply not woken */
+                if ((e = rd_kafka_seek_partitions(rk, to, 0)))
+                        rd_kafka_error_destroy(e);
+                SWARM_DEBUG(rb->log, "rebalance: woke the fetch of %d kept partitions",
+                            to->cnt);
+                /* the seek forgot their position: the next event's wake
+                 * takes it from here until a message comes */
+                if (rb->woken)
+                        rd_kafka_topic_partition_list_destroy(rb->woken);
+                rb->woken = to;
+        }
+        rd_kafka_topic_partition_list_destroy(pos);
+}
+
+/* rejoin.h 1: must run inside the callback, before the assign call:
+ * librdkafka then postpones the subscribe and applies it, with an
+ * immediate JoinGroup, once the assignment is done (a subscribe to the
+ * same topics outside a rebalance changes nothing and sends nothing). */
+static void rejoin_now(rebalance_t *rb, rd_kafka_t *rk) {
+        rd_kafka_topic_partition_list_t *sub = NULL;
+        rd_kafka_resp_err_t e;
+
+        if ((e = rd_kafka_subscription(rk, &sub)) || !sub) {
+                SWARM_WARN(rb->log, "rebalance: no subscription to rejoin with: %s",
+                           rd_kafka_err2str(e));
+                return;
+        }
+        if ((e = rd_kafka_subscribe(rk, sub)))
+                SWARM_WARN(rb->log, "rebalance: rejoin: %s", rd_kafka_err2str(e));
+        else
+                SWARM_INFO(rb->log, "rebalance: rejoining at once (assignment added nothing)");
+        rd_kafka_topic_partition_list_destroy(sub);
+}
+
 static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
                       rd_kafka_topic_partition_list_t *parts) {
         char list[LIST_MAX_CHARS];
+
+        rejoin_forget(rb->woken, parts);
+        if (rejoin_after_assign(&rb->rj, coop, parts->cnt, swarm_clock_us()) &&
+            rb->fast_rejoin && !rb->stopping)
+                rejoin_now(rb, rk);
 
         /* a new owner's tracking starts empty: what an earlier ownership
          * left (a drain that hit its deadline) is not ours any more */
@@ -111,6 +173,7 @@ static void on_assign(rebalance_t *rb, rd_kafka_t *rk, int coop,
         if (coop) {
                 report(rb, "incremental assign", rd_kafka_incremental_assign(rk, parts));
                 rb->owned += parts->cnt;
+                wake_fetch(rb, rk);
         } else {
                 rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
                 if (e)
@@ -130,6 +193,8 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
         int64_t t0 = swarm_clock_us();
         char list[LIST_MAX_CHARS];
 
+        rejoin_note(&rb->rj, t0);
+        rejoin_forget(rb->woken, parts);
         /* Finish what was consumed and commit it, so the next owner starts
          * exactly where we stopped.  The drain waits for all work in
          * flight (the exec queue does not sort rows by partition); an
@@ -150,6 +215,8 @@ static void finish_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,
                 }
                 report(rb, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
                 rb->owned = rb->owned > parts->cnt ? rb->owned - parts->cnt : 0;
+                if (!rb->stopping)
+                        wake_fetch(rb, rk);
         } else {
                 rd_kafka_assign(rk, NULL);
                 rb->owned = 0;
@@ -219,6 +286,14 @@ void rebalance_tick(rebalance_t *rb, rd_kafka_t *rk, int stopping) {
         if (stopping)
                 rb->stopping = 1;
         flush_pending(rb, rk, stopping);
+        if (!rb->stopping && rejoin_pace_due(&rb->rj, swarm_clock_us())) {
+                /* rejoin.h 3: a request to the group's queue wakes
+                 * librdkafka's main thread, which then sends the heartbeat
+                 * that is due */
+                rd_kafka_topic_partition_list_t *a = NULL;
+                if (!rd_kafka_assignment(rk, &a) && a)
+                        rd_kafka_topic_partition_list_destroy(a);
+        }
 }
 
 static void on_revoke(rebalance_t *rb, rd_kafka_t *rk, int coop,

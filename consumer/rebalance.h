@@ -54,27 +54,41 @@ typedef struct rebalance_ops {
         int64_t drain_deadline_ms;      /* as for ops->drain */
 } rebalance_ops_t;
 
-/* Registers the counters on `metrics`; ops is copied, log borrowed.
- * defer_ms 0: the callback drains, commits and gives the partitions up at
- * once.  defer_ms > 0: a cooperative revocation is completed by
- * rebalance_tick(), between polls, defer_ms later: then the revoked
- * partitions are paused, and once their own messages are
- * answered and stored (ops->inflight, ops->store_round; at most
- * drain_deadline_ms) the offsets are committed and the partitions given
- * up, without the blocking drain of everything in flight.
- * Why defer_ms exists, and why it is 0 by default: a joiner is given the
- * partitions in the rebalance's second round, which librdkafka 2.0.2
- * starts no earlier than 1 s after the joiner's first JoinGroup, so the
- * moved partitions wait for nobody for up to that second.  Holding the
- * revocation back was meant to serve them meanwhile, but librdkafka
- * delivers no message of any partition while an unassign call is
- * outstanding: every partition stalled instead (bench/scaling, defer900). */
-int rebalance_new(const rebalance_ops_t *ops, int64_t defer_ms,
+/* How the worker takes part in a rebalance (worker options). */
+typedef struct rebalance_opts {
+        /* 0: the callback drains, commits and gives the partitions up at
+         * once.  > 0: a cooperative revocation is completed by
+         * rebalance_tick(), between polls, defer_ms later: then the
+         * revoked partitions are paused, and once their own messages are
+         * answered and stored (ops->inflight, ops->store_round; at most
+         * drain_deadline_ms) the offsets are committed and the partitions
+         * given up, without the blocking drain of everything in flight.
+         * Why it is 0 by default: librdkafka delivers no message of any
+         * partition while a rebalance callback is outstanding, so every
+         * partition stalled instead (bench/scaling, defer900). */
+        int64_t defer_ms;
+        /* rejoin.h 1: subscribe again after an assignment that adds
+         * nothing, so the cooperative protocol's second round starts at
+         * once instead of up to 1 s later */
+        int fast_rejoin;
+        /* rejoin.h 2: after a cooperative rebalance event, seek the
+         * partitions kept to their position so their fetch resumes now */
+        int wake_fetch;
+        /* rejoin.h 3: from rebalance_tick(), ask the group's queue for
+         * the assignment this often, so heartbeats keep their interval
+         * (0: never) */
+        int64_t pace_ms;
+} rebalance_opts_t;
+
+/* Registers the counters on `metrics`; ops and opts are copied, log
+ * borrowed. */
+int rebalance_new(const rebalance_ops_t *ops, const rebalance_opts_t *opts,
                   swarm_metrics_t *metrics, const swarm_log_t *log,
                   rebalance_t **out, swarm_err_t *err);
 void rebalance_destroy(rebalance_t *rb);
 
-/* Complete a held-back revocation once its time has come; with `stopping`
+/* Complete a held-back revocation once its time has come (and pace the
+ * group's heartbeats: opts->pace_ms); with `stopping`
  * (the worker stops: before its final drain and the group leave) at once,
  * and defer none after it.  Call it from the consumer loop between polls.
  * NULL is accepted. */

@@ -221,8 +221,11 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                  * leaving) at its next heartbeat, and the moved partitions
                  * are served by nobody until every member has rejoined:
                  * librdkafka's 3 s default was most of a scale event's
-                 * latency spike (bench/scaling). */
-                "heartbeat.interval.ms", "250",
+                 * latency spike, 250 ms still 0.1-0.25 s of a leave
+                 * (bench/scaling).  Ten small requests a second per
+                 * worker; --heartbeat-pace-ms keeps them that frequent
+                 * (rejoin.h 3). */
+                "heartbeat.interval.ms", "100",
                 /* Bound the prefetch (librdkafka's default is 64 MB and
                  * 100k messages per worker): the exec queue already holds
                  * the next batches, and memory must stay flat on backlog. */
@@ -246,6 +249,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                           .max_records = w->o.txn_max_records};
         rebalance_ops_t ops = {w, rb_drain, rb_commit, rb_forget, rb_owned,
                                rb_inflight, rb_store_round, w->drain_deadline_ms};
+        rebalance_opts_t rbo = {w->o.revoke_defer_ms, w->o.fast_rejoin, w->o.fetch_wake,
+                                w->o.heartbeat_pace_ms};
         rd_kafka_conf_t *kc;
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t e;
@@ -259,8 +264,7 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                             &w->fatal, w->log, &w->out, err)))
                 return r;
 
-        if ((r = rebalance_new(&ops, w->o.revoke_defer_ms, w->metrics, w->log, &w->rb,
-                               err)) ||
+        if ((r = rebalance_new(&ops, &rbo, w->metrics, w->log, &w->rb, err)) ||
             (r = swarm_kafka_conf(w->conf, cons_defaults, &w->kop, &kc, err)))
                 return r;
         /* the offsets we store are the truth: never store on poll */

@@ -52,6 +52,8 @@ typedef struct worker_opts {
         int warmup;                     /* run each model before joining */
         int64_t stop_timeout_ms;        /* > 0: a stop exits within it; 0: unbounded */
         int64_t revoke_defer_ms;        /* rebalance.h; 0: at once */
+        int fast_rejoin, fetch_wake;    /* rebalance.h, rejoin.h */
+        int64_t heartbeat_pace_ms;      /* rejoin.h; 0: off */
         const char *reply_topics;       /* reply.h allowlist regex; NULL: none */
         int64_t max_inflight_messages;  /* 0: max_queue_rows as resolved */
         int64_t max_inflight_mb;        /* >= 1 */

@@ -2,14 +2,16 @@
 # Latency across scale events: the producer sends at a fixed rate while a
 # second worker joins the group (1 -> 2) and later leaves it on SIGTERM
 # (2 -> 1), as the scaler's local actuator does.  Prints p50/p99/max of the
-# requests sent before, during and after each event, for two worker
+# requests sent before, during and after each event, for worker
 # configurations in the same run on the same broker:
-#   before  the worker as it was: no warm-up, librdkafka's 3 s heartbeat, a
-#           revocation completed at once (-X swarm.warmup=false
-#           -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0)
-#   after   the defaults: warm-up before joining, 250 ms heartbeat, a
-#           revocation completed in the callback (--revoke-defer-ms 0)
-#   deferN  "after" with --revoke-defer-ms N (e.g. --configs "after defer900")
+#   before    the worker before issue 14: no warm-up, librdkafka's 3 s
+#             heartbeat, none of consumer/rejoin.h
+#   prev      warm-up, 250 ms heartbeat, none of consumer/rejoin.h
+#   after     the defaults: warm-up, 100 ms heartbeat, rejoin.h's fast
+#             rejoin, fetch wake-up and heartbeat pacing
+#   norejoin, nowake, nopace   "after" without one of the three
+#   eager     "after" with the eager roundrobin strategy (one round)
+#   deferN    --revoke-defer-ms N, none of rejoin.h (e.g. --configs "prev defer900")
 #
 #   bash bench/scaling/run.sh [--rate R] [--phase S] [--build DIR] [--configs "before after"]
 #
@@ -55,9 +57,16 @@ wait_log() { # file pattern seconds
 
 worker() { # config name -> pid in $wpid
   local c=$1 n=$2 x=()
+  local off=(-X swarm.fast.rejoin=false -X swarm.fetch.wake=false -X swarm.heartbeat.pace.ms=0)
   case $c in
-    before) x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0) ;;
-    defer*) x=(-X "swarm.revoke.defer.ms=${c#defer}") ;;   # e.g. defer900
+    before) x=(-X swarm.warmup=false -X heartbeat.interval.ms=3000 -X swarm.revoke.defer.ms=0
+               "${off[@]}") ;;
+    prev) x=("${off[@]}" -X heartbeat.interval.ms=250) ;;  # main before consumer/rejoin.h
+    norejoin) x=(-X swarm.fast.rejoin=false) ;;
+    nowake) x=(-X swarm.fetch.wake=false) ;;
+    nopace) x=(-X swarm.heartbeat.pace.ms=0) ;;
+    eager) x=(-X partition.assignment.strategy=roundrobin) ;;  # one round, all revoked
+    defer*) x=(-X "swarm.revoke.defer.ms=${c#defer}" "${off[@]}") ;;   # e.g. defer900
   esac
   # WORKER_ARGS: more worker options for experiments (both configs)
   x+=(${WORKER_ARGS:-})

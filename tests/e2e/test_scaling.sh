@@ -76,7 +76,16 @@ arevoke=$(grep "revoked partitions=[1-9]" "$work/A.log")
 [ "$(parts "$arevoke")" = "$(parts "$bassign")" ] ||
   fail "A revoked [$(parts "$arevoke" | tr '\n' ' ')], B got [$(parts "$bassign" | tr '\n' ' ')]"
 grep -q "owned=$((6 - nb)) lost=0" <<<"$arevoke" || fail "A after the join: $arevoke"
-echo "join: B assigned $nb of 6 partitions, A revoked exactly those and kept $((6 - nb))"
+# round 1 gave B nothing: B rejoined at once (consumer/rejoin.h) rather than
+# a second after its first JoinGroup
+nempty=$(grep -n -m1 "assigned partitions=0 " "$work/B.log" | cut -d: -f1)
+nrejoin=$(grep -n -m1 "rebalance: rejoining at once" "$work/B.log" | cut -d: -f1)
+nfull=$(grep -n -m1 "assigned partitions=[1-9]" "$work/B.log" | cut -d: -f1)
+[ -n "$nempty" ] && [ -n "$nrejoin" ] && [ "$nrejoin" -lt "$nempty" ] && [ "$nempty" -lt "$nfull" ] ||
+  fail "B: empty assignment line ${nempty:-none}, rejoin ${nrejoin:-none}, partitions ${nfull:-none}"
+ms() { date -d "$(sed -n "$1{s/ .*//;p}" "$work/B.log")" +%s%3N; }
+echo "join: B assigned $nb of 6 partitions $(( $(ms "$nfull") - $(ms "$nempty") )) ms after" \
+  "its empty first round, A revoked exactly those and kept $((6 - nb))"
 
 # 2. B leaves under load
 sleep 3
