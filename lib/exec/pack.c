@@ -63,6 +63,21 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                         return SWARM_OK;        /* depthwise kernel */
                 if (n->group > CONV_PACK_GROUPS)
                         return SWARM_OK;
+                /* 3x3 stride 1: Winograd where the backend measured it
+                 * faster (it declines the others). */
+                if (be->conv_wino_pack && n->group == 1 && w->ndim == 4 &&
+                    w->shape[1] == n->win.n && w->shape[2] == 3 &&
+                    w->shape[3] == 3) {
+                        rc = be->conv_wino_pack(be, &n->win, cout, w->host,
+                                                &n->packed, &n->packed_bytes,
+                                                err);
+                        if (rc || n->packed) {
+                                n->wino = n->packed != NULL;
+                                n->scratch = 0;
+                                n->chunk = 1;
+                                return rc;
+                        }
+                }
                 if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
                     swarm_mul_i64(k, n->win.kw, &k))
                         return node_err(err, SWARM_ERR_INVALID, n,
