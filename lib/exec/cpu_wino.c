@@ -102,6 +102,18 @@ static void filt_1d(const double *g, int gs, double *u, int us) {
         u[5 * us] = g2;
 }
 
+/* G f G^T of one 3 x 3 filter, row-major 6 x 6. */
+static void filt_2d(const float *f, double *u) {
+        double g[9], t[18];
+
+        for (int i = 0; i < 9; i++)
+                g[i] = f[i];
+        for (int c = 0; c < 3; c++)
+                filt_1d(g + c, 3, t + c, 3);
+        for (int r = 0; r < 6; r++)
+                filt_1d(t + r * 3, 1, u + r * 6, 1);
+}
+
 int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
                   cpu_wino_t **out, swarm_err_t *err) {
         cpu_wino_t *p;
@@ -143,21 +155,20 @@ int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
         p->cin = cin;
         p->cout = cout;
         p->coutp = coutp;
-        for (int64_t co = 0; co < cout; co++)
-                for (int64_t ci = 0; ci < cin; ci++) {
-                        const float *f = w + (co * cin + ci) * 9;
-                        double g[9], t[18], u[36];
-                        for (int i = 0; i < 9; i++)
-                                g[i] = f[i];
-                        /* G g (6 x 3), then (G g) G^T (6 x 6). */
-                        for (int c = 0; c < 3; c++)
-                                filt_1d(g + c, 3, t + c, 3);
-                        for (int r = 0; r < 6; r++)
-                                filt_1d(t + r * 3, 1, u + r * 6, 1);
-                        for (int xi = 0; xi < NPOS; xi++)
-                                p->u[((xi * (coutp / MR) + co / MR) * cin +
-                                      ci) * MR + co % MR] = (float)u[xi];
-                }
+        /* Sliver by sliver, channel by channel: each position's writes
+         * then move forward through memory (36 streams), not 36 scattered
+         * floats per filter. */
+        for (int64_t s = 0; s < coutp / MR; s++)
+                for (int64_t ci = 0; ci < cin; ci++)
+                        for (int64_t co = s * MR;
+                             co < s * MR + MR && co < cout; co++) {
+                                double u[NPOS];
+                                float *dst = p->u + (s * cin + ci) * MR +
+                                             co % MR;
+                                filt_2d(w + (co * cin + ci) * 9, u);
+                                for (int xi = 0; xi < NPOS; xi++)
+                                        dst[xi * coutp * cin] = (float)u[xi];
+                        }
         *out = p;
         return SWARM_OK;
 }
@@ -223,6 +234,11 @@ typedef struct wino_job {
         int64_t cin, cout, coutp;
         int64_t h, w, oh, ow, pad_t, pad_l;
         int64_t th, tw, tiles, groups, bg, blocks;
+        /* Floats from one position's V (M) block to the next: a block
+         * plus 16, so that the 36 positions' rows do not fall in one
+         * L1 set (blocks are multiples of 4 KiB: 36 loads 64 KiB apart
+         * evicted each other). */
+        int64_t vstr, mstr;
         int64_t img_in, img_out;        /* floats per image */
         const float *x, *bias;
         float *y;
@@ -238,6 +254,7 @@ typedef struct wino_group {
         int64_t img0;
         int32_t in_off[LANES], out_off[LANES];
         uint16_t in_mask[NPOS], out_mask[16];
+        uint16_t full;          /* lanes whose 4x4 output is all inside */
 } wino_group_t;
 
 static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
@@ -246,6 +263,7 @@ static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
         gi->img0 = t0 / per;
         memset(gi->in_mask, 0, sizeof(gi->in_mask));
         memset(gi->out_mask, 0, sizeof(gi->out_mask));
+        gi->full = 0;
         for (int l = 0; l < LANES; l++) {
                 int64_t t = t0 + l, img, r, ty, tx, iy, ix, oy, ox;
                 if (t >= j->tiles) {
@@ -277,6 +295,8 @@ static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
                                 if (oy + a < j->oh && ox + b < j->ow)
                                         gi->out_mask[a * 4 + b] |=
                                                 (uint16_t)(1u << l);
+                if (oy + 4 <= j->oh && ox + 4 <= j->ow)
+                        gi->full |= (uint16_t)(1u << l);
         }
 }
 
@@ -324,8 +344,8 @@ static void gemm_c(const wino_job_t *j, const float *v, float *m,
 
         for (int xi = 0; xi < NPOS; xi++) {
                 const float *u = j->p->u + xi * coutp * cin;
-                const float *vx = v + xi * bg * cin * LANES;
-                float *mx = m + xi * coutp * cols;
+                const float *vx = v + xi * j->vstr;
+                float *mx = m + xi * j->mstr;
                 for (int64_t s = 0; s < coutp / MR; s++)
                         for (int64_t g = 0; g < ng; g++) {
                                 float acc[MR][LANES];
@@ -450,8 +470,8 @@ T_AVX512 static void gemm_avx512(const wino_job_t *j, const float *v,
 
         for (int xi = 0; xi < NPOS; xi++) {
                 const float *u = j->p->u + xi * coutp * cin;
-                const float *vx = v + xi * bg * cin * LANES;
-                float *mx = m + xi * coutp * cols;
+                const float *vx = v + xi * j->vstr;
+                float *mx = m + xi * j->mstr;
                 for (int64_t s = 0; s < coutp / MR; s++) {
                         const float *us = u + s * cin * MR;
                         float *ms = mx + s * MR * cols;
@@ -464,6 +484,50 @@ T_AVX512 static void gemm_avx512(const wino_job_t *j, const float *v,
                                 kern_8x16(us, vx + g * cin * LANES, cin,
                                           ms + g * LANES, cols);
                 }
+        }
+}
+
+/* The 16 lanes' full 4x4 tiles: o[q] holds position q of every lane;
+ * transposed (16 x 16, in registers: unpack ps, unpack pd, two 128-bit
+ * shuffles) each lane's tile is one vector whose 128-bit lane a is output
+ * row a.  Four plain stores per lane instead of 16 scatters. */
+T_AVX512 static void store_tiles_avx512(const v16 *o, const wino_group_t *gi,
+                                        float *yc, int64_t ow) {
+        __m512 t[16], u[16], v[16], c[16];
+
+        for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_ps((__m512)o[i], (__m512)o[i + 1]);
+                t[i + 1] = _mm512_unpackhi_ps((__m512)o[i], (__m512)o[i + 1]);
+        }
+        /* u[4k + j]: rows 4k..4k+3, 128-bit lane m holding column 4m + j. */
+        for (int i = 0; i < 16; i += 4) {
+                __m512d a = _mm512_castps_pd(t[i]);
+                __m512d b = _mm512_castps_pd(t[i + 2]);
+                __m512d cc = _mm512_castps_pd(t[i + 1]);
+                __m512d d = _mm512_castps_pd(t[i + 3]);
+                u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+                u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+                u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(cc, d));
+                u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(cc, d));
+        }
+        for (int j = 0; j < 4; j++) {
+                v[j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+                v[4 + j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+                v[8 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+                v[12 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        }
+        for (int j = 0; j < 4; j++) {
+                c[j] = _mm512_shuffle_f32x4(v[j], v[8 + j], 0x88);
+                c[8 + j] = _mm512_shuffle_f32x4(v[j], v[8 + j], 0xdd);
+                c[4 + j] = _mm512_shuffle_f32x4(v[4 + j], v[12 + j], 0x88);
+                c[12 + j] = _mm512_shuffle_f32x4(v[4 + j], v[12 + j], 0xdd);
+        }
+        for (int l = 0; l < LANES; l++) {
+                float *p = yc + gi->out_off[l];
+                _mm_storeu_ps(p, _mm512_extractf32x4_ps(c[l], 0));
+                _mm_storeu_ps(p + ow, _mm512_extractf32x4_ps(c[l], 1));
+                _mm_storeu_ps(p + 2 * ow, _mm512_extractf32x4_ps(c[l], 2));
+                _mm_storeu_ps(p + 3 * ow, _mm512_extractf32x4_ps(c[l], 3));
         }
 }
 
@@ -498,6 +562,10 @@ T_AVX512 static void out_avx512(const wino_job_t *j, const wino_group_t *gi,
                                 exec_cpu_act_avx512(j->act, j->a, j->b,
                                                     (float *)o, 16 * LANES);
                 }
+                if (gi->full == 0xffff) {
+                        store_tiles_avx512(o, gi, yc, j->ow);
+                        continue;
+                }
                 for (int q = 0; q < 16; q++)
                         _mm512_mask_i32scatter_ps(yc,
                                                   (__mmask16)gi->out_mask[q],
@@ -514,7 +582,7 @@ static void wino_part(void *arg, int part, int parts) {
         int64_t b0 = j->blocks * part / parts;
         int64_t b1 = j->blocks * (part + 1) / parts;
         int64_t cols = j->bg * LANES;
-        int64_t vfl = NPOS * j->cin * cols, mfl = NPOS * j->coutp * cols;
+        int64_t vfl = NPOS * j->vstr, mfl = NPOS * j->mstr;
         float *v, *m;
 
 #if WINO_X86
@@ -536,14 +604,12 @@ static void wino_part(void *arg, int part, int parts) {
                 wino_group_t gi;
                 for (int64_t g = 0; g < ng; g++) {
                         group_info(j, g0 + g, &gi);
-                        ops->in(j, &gi, v + g * j->cin * LANES,
-                                j->bg * j->cin * LANES);
+                        ops->in(j, &gi, v + g * j->cin * LANES, j->vstr);
                 }
                 ops->gemm(j, v, m, ng, j->bg);
                 for (int64_t g = 0; g < ng; g++) {
                         group_info(j, g0 + g, &gi);
-                        ops->out(j, &gi, m + g * LANES, j->coutp * cols,
-                                 cols);
+                        ops->out(j, &gi, m + g * LANES, j->mstr, cols);
                 }
         }
         free(v);
@@ -602,6 +668,8 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
         if (j.bg < 2)
                 j.bg = 2;
         j.blocks = (j.groups + j.bg - 1) / j.bg;
+        j.vstr = j.bg * LANES * p->cin + LANES;
+        j.mstr = j.bg * LANES * p->coutp + LANES;
         j.x = x;
         j.bias = bias;
         j.y = y;
@@ -617,16 +685,29 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
 }
 
 /* Where Winograd beats the direct / packed kernels (AVX-512 only: the C
- * set is for tests and reference).  Measured: TODO. */
+ * set is for tests and reference).  Measured with bench_wino (1 thread,
+ * process CPU, min of 3; packed-path ms / Winograd ms, > 1: Winograd
+ * faster): ResNet-18's 64x64 56x56 2.09 (batch 1) / 1.77 (16), 128x128
+ * 28x28 2.26, 256x256 14x14 3.38, 512x512 7x7 0.60 / 1.13 (2) / 2.00 (4) /
+ * 3.11 (16); the seg net's 64 -> 16 24x32 2.41 / 1.23; the fashion CNN's
+ * 16 -> 32 14x14 2.09 / 1.69; 32x32 8x8 1.24.  Few channels lose (the
+ * transforms are per channel, the products too short): 1 -> 16 28x28
+ * 0.49, 4 -> 16 0.72, 8 -> 8 0.72-0.77.  Too few tiles lose too (each
+ * group of 16 costs the same, and U, 4x the filters, is read whole):
+ * 512x512 7x7 at batch 1 (4 tiles) 0.60, 128x128 4x4 (1 tile) 0.67 at
+ * batch 1, 1.25 at 4: runs under WINO_MIN_TILES take the packed path. */
 #define WINO_MIN_CIN 16
 #define WINO_MIN_COUT 16
-#define WINO_MIN_PLANE 64
+#define WINO_MIN_TILES 8
 
 static int wino_worth(const swarm_window_t *w, int64_t cout) {
         if (!cpu_wino_isa_ok(CPU_ISA_AVX512))
                 return 0;
-        return w->n >= WINO_MIN_CIN && cout >= WINO_MIN_COUT &&
-               w->oh * w->ow >= WINO_MIN_PLANE;
+        return w->n >= WINO_MIN_CIN && cout >= WINO_MIN_COUT;
+}
+
+static int64_t tiles_per_img(const swarm_window_t *w) {
+        return ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
 }
 
 int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
@@ -635,7 +716,6 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
         cpu_wino_t *p;
         int rc;
 
-        (void)be;
         *packed = NULL;
         *bytes = 0;
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
@@ -643,8 +723,15 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
         rc = cpu_wino_pack(CPU_ISA_AVX512, cout, w->n, filt, &p, err);
         if (rc)
                 return rc;
+        /* cpu_wino_pack checked cout * cin * 36 floats: k = cin * 9 fits. */
+        if (tiles_per_img(w) < WINO_MIN_TILES &&
+            (rc = be->gemm_pack(be, 0, 0, 1, cout, w->n * 9, filt, w->n * 9,
+                                &p->small, &p->small_bytes, err))) {
+                cpu_wino_free(p);
+                return rc;
+        }
         *packed = p;
-        *bytes = p->bytes + sizeof(*p);
+        *bytes = p->bytes + p->small_bytes + sizeof(*p);
         return SWARM_OK;
 }
 
@@ -653,15 +740,23 @@ int exec_cpu_conv_wino(swarm_backend_t *be, const swarm_window_t *w,
                        const void *x, const void *bias, swarm_act_t act,
                        float alpha, float beta, void *y, swarm_err_t *err) {
         const cpu_wino_t *p = packed;
+        int64_t tpi = tiles_per_img(w);
 
         if (!p || p->cout != cout)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "winograd: filters do not match");
+        if (p->small && tpi > 0 && imgs >= 0 &&
+            imgs < (WINO_MIN_TILES + tpi - 1) / tpi)
+                return be->conv_packed(be, w, imgs, 1, cout, p->small, x,
+                                       bias, act, alpha, beta, y, err);
         return cpu_wino_run(be, p, w, imgs, x, bias, act, alpha, beta, y,
                             EXEC_CPU_PAR_MIN_MACS, err);
 }
 
 void exec_cpu_conv_wino_free(swarm_backend_t *be, void *packed) {
-        (void)be;
-        cpu_wino_free(packed);
+        cpu_wino_t *p = packed;
+
+        if (p && p->small)
+                be->gemm_pack_free(be, p->small);
+        cpu_wino_free(p);
 }

@@ -28,6 +28,11 @@ typedef struct cpu_wino {
         int64_t cin, cout, coutp;
         size_t bytes;           /* of the whole allocation */
         float *u;               /* 64-byte aligned */
+        /* The backend entry's: the same filters packed by the backend's
+         * gemm_pack, for runs with too few tiles (NULL when the plane has
+         * enough for a batch of one); freed by exec_cpu_conv_wino_free. */
+        void *small;
+        size_t small_bytes;
 } cpu_wino_t;
 
 /* Non-zero when `isa` has a Winograd kernel set here (C and AVX-512). */

@@ -8,7 +8,8 @@
  * a guard value after the output.  Then ResNet-sized layers (64-256
  * channels), where it prints the Winograd error and the packed / direct
  * kernel's (backend conv_packed) on the same data, relative to the largest
- * output: the figures behind cpu_wino.c's choice of F(4x4).  Last, the
+ * output: the figures behind cpu_wino.c's choice of F(4x4).  The backend
+ * entries on a 7x7 plane (the packed fallback below 2 images).  Last, the
  * refusals: bad kernel sets, sizes that overflow, windows it does not run,
  * filters that do not match the window, and the backend entry declining
  * windows it does not take.
@@ -269,6 +270,65 @@ static void resnet_shapes(swarm_backend_t *be) {
         }
 }
 
+/* The backend entries: a 7x7 plane has 4 tiles, so its filters are also
+ * packed for the backend's conv_packed, which runs batches under 2
+ * images; from 2 images on, Winograd.  Both against the reference. */
+static void backend_entry(swarm_backend_t *be1, swarm_backend_t *be2) {
+        wshape_t s = {3, 32, 24, 7, 7, 1, 1, 1, 1};
+        swarm_window_t w = window(&s);
+        int64_t nx = s.imgs * s.cin * 49, nw = s.cout * s.cin * 9;
+        int64_t ny = s.imgs * s.cout * 49;
+        float *x = malloc((size_t)nx * sizeof(float));
+        float *wt = malloc((size_t)nw * sizeof(float));
+        float *bias = malloc((size_t)s.cout * sizeof(float));
+        float *y = malloc((size_t)(ny + 1) * sizeof(float));
+        double *ref = malloc((size_t)ny * sizeof(double));
+        swarm_err_t err = {0};
+        void *pk = NULL;
+        size_t bytes = 0;
+
+        REQUIRE(x && wt && bias && y && ref);
+        test_fill(x, nx, 3);
+        test_fill_range(wt, nw, 4, 7, 0.25f);
+        test_fill(bias, s.cout, 5);
+        ref_conv(&s, x, wt, bias, SWARM_ACT_RELU, ref);
+        CHECK_OK(be1->conv_wino_pack(be1, &w, s.cout, wt, &pk, &bytes, &err),
+                 err);
+        if (!cpu_wino_isa_ok(CPU_ISA_AVX512)) {
+                CHECK(pk == NULL, "no AVX-512: the entry declines");
+                goto out;
+        }
+        REQUIRE(pk);
+        CHECK(((cpu_wino_t *)pk)->small != NULL);
+        CHECK(bytes == ((cpu_wino_t *)pk)->bytes +
+                       ((cpu_wino_t *)pk)->small_bytes + sizeof(cpu_wino_t));
+        for (int lanes = 1; lanes <= 2; lanes++)
+                for (int64_t imgs = 1; imgs <= 3; imgs++) {
+                        swarm_backend_t *be = lanes == 1 ? be1 : be2;
+                        double worst = 0.0;
+                        int64_t n = imgs * s.cout * 49;
+                        for (int64_t i = 0; i <= ny; i++)
+                                y[i] = GUARD;
+                        CHECK_OK(be->conv_wino(be, &w, imgs, s.cout, pk, x,
+                                               bias, SWARM_ACT_RELU, 0, 0, y,
+                                               &err), err);
+                        for (int64_t i = 0; i < n; i++) {
+                                double e = fabs((double)y[i] - ref[i]);
+                                worst = e > worst || isnan(e) ? e : worst;
+                        }
+                        CHECK(worst < 1e-4, "entry %lld images: off by %g",
+                              (long long)imgs, worst);
+                        CHECK(y[n] == GUARD);
+                }
+out:
+        be1->conv_wino_free(be1, pk);
+        free(x);
+        free(wt);
+        free(bias);
+        free(y);
+        free(ref);
+}
+
 static void refusals(swarm_backend_t *be) {
         swarm_err_t err = {0};
         cpu_wino_t *p = NULL;
@@ -355,6 +415,7 @@ int main(void) {
         REQUIRE(be1->conv_wino_pack && be1->conv_wino && be1->conv_wino_free);
         small_shapes(be1, be2);
         resnet_shapes(be2);
+        backend_entry(be1, be2);
         refusals(be1);
         swarm_backend_destroy(be1);
         swarm_backend_destroy(be2);
