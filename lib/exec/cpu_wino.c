@@ -94,11 +94,16 @@ int cpu_wino_window_ok(const swarm_window_t *w, int64_t cout) {
 static void filt_1d(const double *g, int gs, double *u, int us) {
         double g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
 
-        u[0] = g0 / 4.0;
-        u[us] = -(g0 + g1 + g2) / 6.0;
-        u[2 * us] = -(g0 - g1 + g2) / 6.0;
-        u[3 * us] = g0 / 24.0 + g1 / 12.0 + g2 / 6.0;
-        u[4 * us] = g0 / 24.0 - g1 / 12.0 + g2 / 6.0;
+        /* Products with the reciprocals: divisions made the load of
+         * ResNet-18 (2.4M filters) take about a second. */
+        const double r4 = 1.0 / 4.0, r6 = 1.0 / 6.0, r12 = 1.0 / 12.0;
+        const double r24 = 1.0 / 24.0;
+
+        u[0] = g0 * r4;
+        u[us] = -(g0 + g1 + g2) * r6;
+        u[2 * us] = -(g0 - g1 + g2) * r6;
+        u[3 * us] = g0 * r24 + g1 * r12 + g2 * r6;
+        u[4 * us] = g0 * r24 - g1 * r12 + g2 * r6;
         u[5 * us] = g2;
 }
 
