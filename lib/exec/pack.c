@@ -7,6 +7,8 @@
  * scratch).  What gets packed, and why (measured, bench/exec/README.md):
  * - Conv with group 1 (CONV_PACK_GROUPS): the filters become the A side, the image is read straight into B
  *   panels (no columns matrix).  Depthwise convolutions keep conv_dw.
+ *   3x3 stride-1 ones go to the backend's conv_wino_pack first (Winograd,
+ *   cpu_wino.c), which declines the shapes its other paths run faster.
  * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
  *   B is packed; A, the activations, is packed per call.
  * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
