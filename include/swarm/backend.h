@@ -418,6 +418,21 @@ struct swarm_backend {
                            const void *bias, swarm_act_t act, float alpha,
                            float beta, void *y, swarm_err_t *err);
 
+        /* ---- Winograd 3x3 convolution (optional) ----
+         * conv_wino_pack: transform filters (host [cout, w->n, 3, 3]) at
+         * load for the window w (group 1); leaves *packed NULL (and
+         * returns SWARM_OK) where the backend has no Winograd kernel for
+         * it or measured its other paths faster.  conv_wino: as
+         * conv_packed with group 1 and those filters.  NULL on CUDA. */
+        int (*conv_wino_pack)(swarm_backend_t *be, const swarm_window_t *w,
+                              int64_t cout, const void *filt, void **packed,
+                              size_t *bytes, swarm_err_t *err);
+        int (*conv_wino)(swarm_backend_t *be, const swarm_window_t *w,
+                         int64_t imgs, int64_t cout, const void *packed,
+                         const void *x, const void *bias, swarm_act_t act,
+                         float alpha, float beta, void *y, swarm_err_t *err);
+        void (*conv_wino_free)(swarm_backend_t *be, void *packed);
+
         void (*destroy)(swarm_backend_t *be);
 };
 

@@ -23,6 +23,7 @@
 #include "cpu_resize.h"
 #include "cpu_se.h"
 #include "cpu_rnn.h"
+#include "cpu_wino.h"
 #include "model_internal.h"
 #include "cpu_gemm.h"
 #include "scalar_ops.h"
@@ -1451,6 +1452,9 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
         be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
+        be->conv_wino_pack = exec_cpu_conv_wino_pack;
+        be->conv_wino = exec_cpu_conv_wino;
+        be->conv_wino_free = exec_cpu_conv_wino_free;
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

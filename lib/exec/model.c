@@ -28,7 +28,9 @@ void swarm_model_destroy(swarm_model_t *m) {
                         m->be->free_buf(m->be, v->dev);
         }
         for (int i = 0; i < m->n_nodes; i++) {
-                if (m->nodes[i].packed)
+                if (m->nodes[i].packed && m->nodes[i].wino)
+                        m->be->conv_wino_free(m->be, m->nodes[i].packed);
+                else if (m->nodes[i].packed)
                         m->be->gemm_pack_free(m->be, m->nodes[i].packed);
                 exec_node_free(&m->nodes[i]);
         }
@@ -511,6 +513,10 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         }
         /* Filters packed at load: the image is read straight into the
          * GEMM's panels. */
+        if (n->packed && n->wino)
+                return be->conv_wino(be, &win, imgs, mout, n->packed, x->dev,
+                                     b ? b->dev : NULL, n->act, n->act_alpha,
+                                     n->act_beta, o->dev, err);
         if (n->packed)
                 return be->conv_packed(be, &win, imgs, n->group, mout,
                                        n->packed, x->dev, b ? b->dev : NULL,

@@ -198,6 +198,7 @@ typedef struct xnode {
          * the backend's gemm_pack (pack.c; NULL: the plain path) */
         void *packed;
         size_t packed_bytes;
+        int wino;       /* OP_CONV: packed by conv_wino_pack (Winograd) */
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];

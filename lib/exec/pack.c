@@ -7,6 +7,8 @@
  * scratch).  What gets packed, and why (measured, bench/exec/README.md):
  * - Conv with group 1 (CONV_PACK_GROUPS): the filters become the A side, the image is read straight into B
  *   panels (no columns matrix).  Depthwise convolutions keep conv_dw.
+ *   3x3 stride-1 ones go to the backend's conv_wino_pack first (Winograd,
+ *   cpu_wino.c), which declines the shapes its other paths run faster.
  * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
  *   B is packed; A, the activations, is packed per call.
  * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
@@ -63,6 +65,21 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                         return SWARM_OK;        /* depthwise kernel */
                 if (n->group > CONV_PACK_GROUPS)
                         return SWARM_OK;
+                /* 3x3 stride 1: Winograd where the backend measured it
+                 * faster (it declines the others). */
+                if (be->conv_wino_pack && n->group == 1 && w->ndim == 4 &&
+                    w->shape[1] == n->win.n && w->shape[2] == 3 &&
+                    w->shape[3] == 3) {
+                        rc = be->conv_wino_pack(be, &n->win, cout, w->host,
+                                                &n->packed, &n->packed_bytes,
+                                                err);
+                        if (rc || n->packed) {
+                                n->wino = n->packed != NULL;
+                                n->scratch = 0;
+                                n->chunk = 1;
+                                return rc;
+                        }
+                }
                 if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
                     swarm_mul_i64(k, n->win.kw, &k))
                         return node_err(err, SWARM_ERR_INVALID, n,
