@@ -200,6 +200,34 @@ static void test_csv(void) {
 
 /* ------------------------------------------------------------ Avro in */
 
+/* An Avro object container file being written: schema, writer and one
+ * generic record value reused for every record. */
+typedef struct avro_out {
+        avro_schema_t schema;
+        avro_file_writer_t w;
+        avro_value_iface_t *iface;
+        avro_value_t rec;
+} avro_out_t;
+
+static int avro_out_open(avro_out_t *a, const char *json, size_t len, const char *path) {
+        if (avro_schema_from_json_length(json, len, &a->schema)) {
+                CHECK(0, "schema: %s", avro_strerror());
+                return -1;
+        }
+        unlink(path);
+        CHECK(!avro_file_writer_create(path, a->schema, &a->w), "writer: %s", avro_strerror());
+        a->iface = avro_generic_class_from_schema(a->schema);
+        avro_generic_value_new(a->iface, &a->rec);
+        return 0;
+}
+
+static void avro_out_close(avro_out_t *a) {
+        avro_file_writer_close(a->w);
+        avro_value_decref(&a->rec);
+        avro_value_iface_decref(a->iface);
+        avro_schema_decref(a->schema);
+}
+
 static void test_avro_in(void) {
         static const char schema_json[] =
                 "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
@@ -208,10 +236,7 @@ static void test_avro_in(void) {
                 "{\"name\":\"raw\",\"type\":\"bytes\"},"
                 "{\"name\":\"f1\",\"type\":\"double\"},"
                 "{\"name\":\"f2\",\"type\":[\"null\",\"int\"]}]}";
-        avro_schema_t schema;
-        avro_file_writer_t w;
-        avro_value_iface_t *iface;
-        avro_value_t rec;
+        avro_out_t ao;
         score_tensor_spec_t spec[3];
         char b[3][64];
         score_input_opts_t o;
@@ -221,43 +246,33 @@ static void test_avro_in(void) {
         score_row_t row;
         const char *p = path_of("in.avro");
 
-        if (avro_schema_from_json_length(schema_json, sizeof(schema_json) - 1,
-                                         &schema)) {
-                CHECK(0, "schema: %s", avro_strerror());
+        if (avro_out_open(&ao, schema_json, sizeof(schema_json) - 1, p))
                 return;
-        }
-        unlink(p);
-        CHECK(!avro_file_writer_create(p, schema, &w), "writer: %s", avro_strerror());
-        iface = avro_generic_class_from_schema(schema);
-        avro_generic_value_new(iface, &rec);
         for (int i = 0; i < 4; i++) {
                 avro_value_t f, e, br;
                 float raw[2] = {(float)i + 0.25f, (float)i + 0.5f};
-                avro_value_reset(&rec);
-                avro_value_get_by_name(&rec, "key", &f, NULL);
+                avro_value_reset(&ao.rec);
+                avro_value_get_by_name(&ao.rec, "key", &f, NULL);
                 avro_value_set_long(&f, 100 + i);
-                avro_value_get_by_name(&rec, "arr", &f, NULL);
+                avro_value_get_by_name(&ao.rec, "arr", &f, NULL);
                 for (int k = 0; k < (i == 2 ? 2 : 3); k++) { /* record 2: short */
                         avro_value_append(&f, &e, NULL);
                         avro_value_set_float(&e, (float)(10 * i + k));
                 }
-                avro_value_get_by_name(&rec, "raw", &f, NULL);
+                avro_value_get_by_name(&ao.rec, "raw", &f, NULL);
                 avro_value_set_bytes(&f, raw, sizeof(raw));
-                avro_value_get_by_name(&rec, "f1", &f, NULL);
+                avro_value_get_by_name(&ao.rec, "f1", &f, NULL);
                 avro_value_set_double(&f, i * 1.5);
-                avro_value_get_by_name(&rec, "f2", &f, NULL);
+                avro_value_get_by_name(&ao.rec, "f2", &f, NULL);
                 avro_value_set_branch(&f, i == 1 ? 0 : 1, &br); /* 1: null */
                 if (i != 1)
                         avro_value_set_int(&br, -i);
                 else
                         avro_value_set_null(&br);
-                CHECK(!avro_file_writer_append_value(w, &rec), "append: %s",
+                CHECK(!avro_file_writer_append_value(ao.w, &ao.rec), "append: %s",
                       avro_strerror());
         }
-        avro_file_writer_close(w);
-        avro_value_decref(&rec);
-        avro_value_iface_decref(iface);
-        avro_schema_decref(schema);
+        avro_out_close(&ao);
 
         snprintf(b[0], 64, "a=arr");
         snprintf(b[1], 64, "b=raw");
@@ -336,10 +351,7 @@ static void test_avro_sink(void) {
                 "{\"name\":\"key\",\"type\":\"long\"},"
                 "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":\"float\"}}]}";
         static const int lens[3] = {3, 1500, 3};
-        avro_schema_t schema;
-        avro_file_writer_t w;
-        avro_value_iface_t *iface;
-        avro_value_t rec;
+        avro_out_t ao;
         score_tensor_spec_t spec;
         char b[32];
         score_input_opts_t o;
@@ -352,32 +364,22 @@ static void test_avro_sink(void) {
         size_t n = 0;
         int rc = 0, kinds[3] = {-1, -1, -1};
 
-        if (avro_schema_from_json_length(schema_json, sizeof(schema_json) - 1,
-                                         &schema)) {
-                CHECK(0, "schema: %s", avro_strerror());
+        if (avro_out_open(&ao, schema_json, sizeof(schema_json) - 1, p))
                 return;
-        }
-        unlink(p);
-        CHECK(!avro_file_writer_create(p, schema, &w), "writer: %s", avro_strerror());
-        iface = avro_generic_class_from_schema(schema);
-        avro_generic_value_new(iface, &rec);
         for (int i = 0; i < 3; i++) {
                 avro_value_t f, e;
-                avro_value_reset(&rec);
-                avro_value_get_by_name(&rec, "key", &f, NULL);
+                avro_value_reset(&ao.rec);
+                avro_value_get_by_name(&ao.rec, "key", &f, NULL);
                 avro_value_set_long(&f, 7 + i);
-                avro_value_get_by_name(&rec, "arr", &f, NULL);
+                avro_value_get_by_name(&ao.rec, "arr", &f, NULL);
                 for (int k = 0; k < lens[i]; k++) {
                         avro_value_append(&f, &e, NULL);
                         avro_value_set_float(&e, (float)(i * 100 + k));
                 }
-                CHECK(!avro_file_writer_append_value(w, &rec), "append: %s",
+                CHECK(!avro_file_writer_append_value(ao.w, &ao.rec), "append: %s",
                       avro_strerror());
         }
-        avro_file_writer_close(w);
-        avro_value_decref(&rec);
-        avro_value_iface_decref(iface);
-        avro_schema_decref(schema);
+        avro_out_close(&ao);
 
         snprintf(b, sizeof(b), "x=arr");
         swarm_err_clear(&err);
