@@ -20,6 +20,7 @@
 #include "cpu_dw.h"
 #include "cpu_par.h"
 #include "cpu_pool.h"
+#include "cpu_pw.h"
 #include "cpu_resize.h"
 #include "cpu_se.h"
 #include "cpu_rnn.h"
@@ -1390,9 +1391,13 @@ static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
                               const void *bias, swarm_act_t act, float alpha,
                               float beta, void *y, swarm_err_t *err) {
         cpu_gemm_job_t j;
-        int rc = cpu_gemm_job_conv(&j, w, imgs, group, cout, packed, x, bias,
-                                   act, alpha, beta, y, err);
+        int rc;
 
+        if (exec_cpu_pw_fits(w, group, packed, imgs, act))
+                return exec_cpu_pw_conv(be, w, imgs, cout, packed, x, NULL,
+                                        bias, act, alpha, beta, y, err);
+        rc = cpu_gemm_job_conv(&j, w, imgs, group, cout, packed, x, bias, act,
+                               alpha, beta, y, err);
         if (rc || j.m == 0 || j.n == 0)
                 return rc;
         return run_gemm_job(be, &j, err);
