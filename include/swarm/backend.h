@@ -417,6 +417,18 @@ struct swarm_backend {
                            const void *packed, const void *x,
                            const void *bias, swarm_act_t act, float alpha,
                            float beta, void *y, swarm_err_t *err);
+        /* conv_packed of x scaled per image and input channel, x[i, c, ..]
+         * * s[i * group * w->n + c] (s: [imgs, group * w->n]), without
+         * writing the scaled x anywhere: a squeeze-excitation block's Mul
+         * that the loader folded into the 1x1 convolution after it
+         * (fuse_se.c).  Optional: NULL keeps the Mul as its own step. */
+        int (*conv_packed_scaled)(swarm_backend_t *be,
+                                  const swarm_window_t *w, int64_t imgs,
+                                  int64_t group, int64_t cout,
+                                  const void *packed, const void *x,
+                                  const void *s, const void *bias,
+                                  swarm_act_t act, float alpha, float beta,
+                                  void *y, swarm_err_t *err);
 
         void (*destroy)(swarm_backend_t *be);
 };

@@ -1403,6 +1403,40 @@ static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
         return run_gemm_job(be, &j, err);
 }
 
+/* conv_packed of x scaled per (image, channel): the pointwise kernel
+ * scales as it loads; anything else (not reached while the entry is only
+ * set with AVX-512, see below) scales into a temporary first. */
+static int cpu_conv_packed_scaled_be(swarm_backend_t *be,
+                                     const swarm_window_t *w, int64_t imgs,
+                                     int64_t group, int64_t cout,
+                                     const void *packed, const void *x,
+                                     const void *s, const void *bias,
+                                     swarm_act_t act, float alpha, float beta,
+                                     void *y, swarm_err_t *err) {
+        int64_t ch, plane, n;
+        float *t;
+        int rc;
+
+        if (exec_cpu_pw_fits(w, group, packed, 0, act))
+                return exec_cpu_pw_conv(be, w, imgs, cout, packed, x, s, bias,
+                                        act, alpha, beta, y, err);
+        if (swarm_mul_i64(w->n, group, &ch) ||
+            swarm_mul_i64(w->h, w->w, &plane) ||
+            swarm_mul_i64(ch, imgs, &n) || swarm_mul_i64(n, plane, &n) ||
+            n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "scaled conv: input size overflows");
+        t = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!t)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "scaled conv: out of memory");
+        exec_cpu_scale_rows(be, x, s, t, ch * imgs, plane);
+        rc = cpu_conv_packed_be(be, w, imgs, group, cout, packed, t, bias,
+                                act, alpha, beta, y, err);
+        free(t);
+        return rc;
+}
+
 static void cpu_destroy(swarm_backend_t *be) {
         cpu_backend_t *cb = (cpu_backend_t *)be;
 
@@ -1455,6 +1489,10 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_pack_free = cpu_gemm_pack_free_be;
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
+        /* Only where the pointwise kernel runs (AVX-512): elsewhere the
+         * Mul stays its own step. */
+        be->conv_packed_scaled = cpu_gemm_best_isa() == CPU_ISA_AVX512
+                                 ? cpu_conv_packed_scaled_be : NULL;
         be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;

@@ -198,6 +198,10 @@ typedef struct xnode {
          * the backend's gemm_pack (pack.c; NULL: the plain path) */
         void *packed;
         size_t packed_bytes;
+        /* OP_CONV: index in in[] of a per-(image, channel) scale of x
+         * ([N, C, 1, 1], a squeeze-excitation Mul fuse_se.c folded in);
+         * 0: none */
+        int scale_in;
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];

@@ -8,7 +8,9 @@
  * and without the per-(image, channel) scale, on 1 and 2 lanes (one shape
  * large enough to split); then the backend's conv_packed on 1 and 2 lanes
  * for filters packed by every kernel set the CPU runs (AVX-512 may take
- * this kernel, C and AVX2 the packed GEMM: same answers).  A guard value
+ * this kernel, C and AVX2 the packed GEMM: same answers), and its
+ * conv_packed_scaled (the kernel, or scale-then-conv for filters packed
+ * for another kernel set).  A guard value
  * after each output must stay.  Hostile calls (wrong filters, a window it
  * does not run, an activation it has no vector form of, sizes that
  * overflow) are refused with an error.
@@ -227,7 +229,7 @@ static void hostile(swarm_backend_t *be) {
 int main(void) {
         swarm_backend_t *bes[2] = {NULL, NULL};
         swarm_err_t err = {0};
-        int direct = 0, through = 0;
+        int direct = 0, through = 0, scaled_runs = 0;
 
         REQUIRE_OK(swarm_backend_cpu_new(1, &bes[0], &err), err);
         REQUIRE_OK(swarm_backend_cpu_new(2, &bes[1], &err), err);
@@ -308,6 +310,35 @@ int main(void) {
                                 cpu_gemm_pack_free(pk);
                         }
                 }
+                /* the backend's scaled entry (fuse_se.c): the kernel with
+                 * AVX-512 filters, the scale-then-conv fallback with the
+                 * others */
+                pw_ref(s, x, f, bp, sc, ref, &mag);
+                tol = 1e-6 * mag * (1.0 + sqrt((double)s->cin)) + 1e-5;
+                for (int isa = 0; bes[0]->conv_packed_scaled &&
+                                  isa < CPU_ISA_COUNT; isa++) {
+                        if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
+                                continue;
+                        for (int l = 0; l < 2; l++) {
+                                cpu_packed_t *pk = NULL;
+                                REQUIRE_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0,
+                                                         1, s->cout, s->cin,
+                                                         f, s->cin, &pk, &err),
+                                           err);
+                                for (int64_t i = 0; i <= out_n; i++)
+                                        got[i] = 777.0f;
+                                CHECK_OK(bes[l]->conv_packed_scaled(
+                                                 bes[l], &w, s->imgs, 1,
+                                                 s->cout, pk, x, sc, bp,
+                                                 s->act, act_a(s->act),
+                                                 act_b(s->act), got, &err),
+                                         err);
+                                compare(got, ref, out_n, tol, "scaled", si,
+                                        isa, l + 1);
+                                scaled_runs++;
+                                cpu_gemm_pack_free(pk);
+                        }
+                }
                 free(x);
                 free(f);
                 free(bias);
@@ -316,9 +347,13 @@ int main(void) {
                 free(got);
         }
         hostile(bes[0]);
-        printf("pointwise: %d direct runs, %d through conv_packed\n", direct,
-               through);
+        printf("pointwise: %d direct runs, %d through conv_packed, %d "
+               "through conv_packed_scaled\n", direct, through, scaled_runs);
         CHECK(through >= (int)N_SHAPES * 2);
+        /* the scaled entry exactly where the kernel runs */
+        CHECK(!bes[0]->conv_packed_scaled ==
+              !cpu_gemm_isa_ok(CPU_ISA_AVX512));
+        CHECK(!bes[0]->conv_packed_scaled || scaled_runs >= (int)N_SHAPES * 2);
         swarm_backend_destroy(bes[0]);
         swarm_backend_destroy(bes[1]);
         TEST_DONE();
