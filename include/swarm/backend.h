@@ -230,6 +230,12 @@ struct swarm_backend {
          * (the CPU backend's direct AVX-512 path), so the loader packs them
          * whatever their filter count; 0: no such path. */
         int conv_direct_min_ow;
+        /* ... and strided group-1 windows (not 1x1) from the same width
+         * with both strides at most conv_direct_max_stride and channels <=
+         * conv_direct_max_phases / (sh * sw) (the phase planes the direct
+         * path splits the image into); 0: no such path. */
+        int conv_direct_max_stride;
+        int conv_direct_max_phases;
         /* Lanes the backend's own kernels run on (the CPU backend's thread
          * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
          * so that each kernel call has enough work to split. */

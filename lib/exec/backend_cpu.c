@@ -1494,6 +1494,8 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->conv_packed_scaled = cpu_gemm_best_isa() == CPU_ISA_AVX512
                                  ? cpu_conv_packed_scaled_be : NULL;
         be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
+        be->conv_direct_max_stride = (int)cpu_gemm_direct_max_stride();
+        be->conv_direct_max_phases = (int)cpu_gemm_direct_max_phases();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }
