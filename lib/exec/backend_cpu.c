@@ -1404,8 +1404,11 @@ static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
 }
 
 /* conv_packed of x scaled per (image, channel): the pointwise kernel
- * scales as it loads; anything else (not reached while the entry is only
- * set with AVX-512, see below) scales into a temporary first. */
+ * scales as it loads, also where exec_cpu_pw_fits prefers the packed GEMM
+ * for the plain convolution (EfficientNet's 7 x 7 projections): the Mul it
+ * saves is a pass over x.  Anything else (an activation without a vector
+ * form; the entry is only set with AVX-512, see below) scales into a
+ * temporary first. */
 static int cpu_conv_packed_scaled_be(swarm_backend_t *be,
                                      const swarm_window_t *w, int64_t imgs,
                                      int64_t group, int64_t cout,
@@ -1417,7 +1420,7 @@ static int cpu_conv_packed_scaled_be(swarm_backend_t *be,
         float *t;
         int rc;
 
-        if (exec_cpu_pw_fits(w, group, packed, 0, act))
+        if (exec_cpu_pw_runs(w, group, packed, act))
                 return exec_cpu_pw_conv(be, w, imgs, cout, packed, x, s, bias,
                                         act, alpha, beta, y, err);
         if (swarm_mul_i64(w->n, group, &ch) ||

@@ -64,8 +64,8 @@ static int pw_window_ok(const swarm_window_t *w) {
                w->n >= 1;
 }
 
-static int pw_runs(const swarm_window_t *w, int64_t group,
-                   const cpu_packed_t *p, swarm_act_t act) {
+int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
+                     const cpu_packed_t *p, swarm_act_t act) {
         return PW_X86 && group == 1 && p && p->isa == CPU_ISA_AVX512 &&
                p->side == 0 && p->groups == 1 && p->k == w->n &&
                cpu_gemm_isa_ok(CPU_ISA_AVX512) && pw_window_ok(w) &&
@@ -111,7 +111,7 @@ static int pw_faster(int64_t k, int64_t m, int64_t plane, int64_t imgs) {
 
 int exec_cpu_pw_fits(const swarm_window_t *w, int64_t group,
                      const cpu_packed_t *p, int64_t imgs, swarm_act_t act) {
-        return pw_runs(w, group, p, act) && imgs >= 0 &&
+        return exec_cpu_pw_runs(w, group, p, act) && imgs >= 0 &&
                pw_faster(w->n, p->rows, w->h * w->w, imgs);
 }
 
@@ -366,7 +366,7 @@ int exec_cpu_pw_conv(swarm_backend_t *be, const swarm_window_t *w,
         pw_job_t j;
         int64_t plane, units, items, macs;
 
-        if (!pw_runs(w, 1, p, act) || imgs < 0 || cout < 1 ||
+        if (!exec_cpu_pw_runs(w, 1, p, act) || imgs < 0 || cout < 1 ||
             p->rows != cout)
                 return swarm_err_set(err, pw_act_ok(act)
                                      ? SWARM_ERR_INVALID

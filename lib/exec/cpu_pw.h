@@ -26,6 +26,12 @@
 #include "swarm/backend.h"
 #include "swarm/err.h"
 
+/* Non-zero when exec_cpu_pw_conv can run this convolution: a 1x1 stride-1
+ * unpadded group-1 window, filters packed for AVX-512 on a CPU that runs
+ * it, an activation the kernel applies itself. */
+int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
+                     const cpu_packed_t *p, swarm_act_t act);
+
 /* Non-zero when exec_cpu_pw_conv runs this convolution (a 1x1 stride-1
  * unpadded group-1 window, filters packed for AVX-512 on a CPU that runs
  * it, an activation the kernel applies itself) and is the faster path for
