@@ -77,24 +77,26 @@ int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
                pw_act_ok(act);
 }
 
-/* Where this kernel beats cpu_gemm.c's packed path (1 thread, process
- * CPU, min of 10, MobileNetV3-small's and EfficientNet-B0's 1x1 layers
- * at batch 1 and 16; bench/exec/README.md):
+/* Where this kernel beats cpu_gemm.c's packed path (1 thread, thread
+ * CPU, min of 10, the 1x1 layers of MobileNetV3-small, EfficientNet-B0
+ * and RegNetY-400MF at batch 1 and 16; bench/exec/README.md):
  * - a 1 x 1 plane always (0.08-0.38x the time);
- * - expanding layers (k <= m) from 8 x 8 up: 0.3-0.9x (16 -> 96 at 112 x
- *   112, batch 16: 0.30x), never above 1.02x;
- * - reducing layers (k > m) read their larger input once per sliver, with
- *   strided rows, where the packed path streams it once into panels: they
- *   win up to k = 128 (0.63-0.77x), up to 256 at 14 x 14 and below
- *   (0.82x), and whenever input and output fit in L2 (batch 1: 480 -> 80
- *   at 14 x 14, 0.87x), and lose otherwise (144 -> 24 at 56 x 56, batch
- *   16: 1.13x; 672 -> 112 at 14 x 14: 1.16x);
+ * - from 8 x 8 up, up to k = 128 input channels, expanding or reducing:
+ *   0.3-0.9x (16 -> 96 at 112 x 112, batch 16: 0.28x), never above 1.02x;
+ * - past k = 128 the layer reads its larger input once per sliver, with
+ *   strided rows, where the packed path streams it once into panels:
+ *   reducing layers still win up to k = 256 at 14 x 14 and below (240 ->
+ *   40: 0.68-0.88x) and whenever input and output fit in L2 (batch 1: 480
+ *   -> 80 at 14 x 14, 0.88x), and lose otherwise (144 -> 24 at 56 x 56,
+ *   batch 16: 1.13x; 672 -> 112 at 14 x 14: 1.14x); the others lose (208
+ *   -> 208 and 208 -> 440 at 14 x 14: 1.00-1.12x, at batch 1 too);
  * - 7 x 7 planes fill 49 of the 64 lanes of their two tiles where the
  *   packed path's columns span images: only up to k + m = 672 (288 -> 96,
- *   96 -> 576: 0.83-0.92x), not 672 -> 192 or 1152 -> 320 (1.0-1.4x). */
+ *   96 -> 576: 0.77-0.89x), not 672 -> 192, 440 -> 440 or 1152 -> 320
+ *   (1.05-1.4x). */
 #define PW_SMALL_PLANE 64
 #define PW_SMALL_MAX_KM 672
-#define PW_REDUCE_MAX_K 128
+#define PW_MAX_K 128
 #define PW_REDUCE_MID_K 256
 #define PW_REDUCE_MID_PLANE 196
 #define PW_FIT_BYTES ((int64_t)1 << 20)
@@ -110,8 +112,10 @@ static int pw_faster(int64_t k, int64_t m, int64_t plane, int64_t imgs) {
               ws <= PW_FIT_BYTES / (int64_t)sizeof(float);
         if (plane < PW_SMALL_PLANE)
                 return k + m <= PW_SMALL_MAX_KM && (k <= m || fit);
-        return k <= m || k <= PW_REDUCE_MAX_K ||
-               (k <= PW_REDUCE_MID_K && plane <= PW_REDUCE_MID_PLANE) || fit;
+        if (k <= PW_MAX_K)
+                return 1;
+        return k > m && ((k <= PW_REDUCE_MID_K &&
+                          plane <= PW_REDUCE_MID_PLANE) || fit);
 }
 
 int exec_cpu_pw_fits(const swarm_window_t *w, int64_t group,

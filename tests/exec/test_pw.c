@@ -222,6 +222,19 @@ static void hostile(swarm_backend_t *be) {
                 w = pw_window(1152, 7, 7);
                 CHECK(!exec_cpu_pw_fits(&w, 1, pk, 16, SWARM_ACT_NONE));
                 cpu_gemm_pack_free(pk);
+                /* expanding past k = 128 at 14 x 14 (RegNet): no */
+                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 320, 208,
+                                         big, 208, &pk, &err), err);
+                w = pw_window(208, 14, 14);
+                CHECK(!exec_cpu_pw_fits(&w, 1, pk, 1, SWARM_ACT_NONE));
+                cpu_gemm_pack_free(pk);
+                /* reducing 240 -> 40 at 14 x 14: yes, batch 1 and 16 */
+                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 40, 240,
+                                         big, 240, &pk, &err), err);
+                w = pw_window(240, 14, 14);
+                CHECK(exec_cpu_pw_fits(&w, 1, pk, 1, SWARM_ACT_NONE));
+                CHECK(exec_cpu_pw_fits(&w, 1, pk, 16, SWARM_ACT_NONE));
+                cpu_gemm_pack_free(pk);
                 free(big);
         }
 }
