@@ -230,6 +230,12 @@ struct swarm_backend {
          * (the CPU backend's direct AVX-512 path), so the loader packs them
          * whatever their filter count; 0: no such path. */
         int conv_direct_min_ow;
+        /* ... and strided group-1 windows (not 1x1) from the same width
+         * with both strides at most conv_direct_max_stride and channels <=
+         * conv_direct_max_phases / (sh * sw) (the phase planes the direct
+         * path splits the image into); 0: no such path. */
+        int conv_direct_max_stride;
+        int conv_direct_max_phases;
         /* Lanes the backend's own kernels run on (the CPU backend's thread
          * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
          * so that each kernel call has enough work to split. */
@@ -417,6 +423,18 @@ struct swarm_backend {
                            const void *packed, const void *x,
                            const void *bias, swarm_act_t act, float alpha,
                            float beta, void *y, swarm_err_t *err);
+        /* conv_packed of x scaled per image and input channel, x[i, c, ..]
+         * * s[i * group * w->n + c] (s: [imgs, group * w->n]), without
+         * writing the scaled x anywhere: a squeeze-excitation block's Mul
+         * that the loader folded into the 1x1 convolution after it
+         * (fuse_se.c).  Optional: NULL keeps the Mul as its own step. */
+        int (*conv_packed_scaled)(swarm_backend_t *be,
+                                  const swarm_window_t *w, int64_t imgs,
+                                  int64_t group, int64_t cout,
+                                  const void *packed, const void *x,
+                                  const void *s, const void *bias,
+                                  swarm_act_t act, float alpha, float beta,
+                                  void *y, swarm_err_t *err);
 
         /* ---- Winograd 3x3 convolution (optional) ----
          * conv_wino_pack: transform filters (host [cout, w->n, 3, 3]) at

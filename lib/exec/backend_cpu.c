@@ -20,6 +20,7 @@
 #include "cpu_dw.h"
 #include "cpu_par.h"
 #include "cpu_pool.h"
+#include "cpu_pw.h"
 #include "cpu_resize.h"
 #include "cpu_se.h"
 #include "cpu_rnn.h"
@@ -1391,12 +1392,53 @@ static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
                               const void *bias, swarm_act_t act, float alpha,
                               float beta, void *y, swarm_err_t *err) {
         cpu_gemm_job_t j;
-        int rc = cpu_gemm_job_conv(&j, w, imgs, group, cout, packed, x, bias,
-                                   act, alpha, beta, y, err);
+        int rc;
 
+        if (exec_cpu_pw_fits(w, group, packed, imgs, act))
+                return exec_cpu_pw_conv(be, w, imgs, cout, packed, x, NULL,
+                                        bias, act, alpha, beta, y, err);
+        rc = cpu_gemm_job_conv(&j, w, imgs, group, cout, packed, x, bias, act,
+                               alpha, beta, y, err);
         if (rc || j.m == 0 || j.n == 0)
                 return rc;
         return run_gemm_job(be, &j, err);
+}
+
+/* conv_packed of x scaled per (image, channel): the pointwise kernel
+ * scales as it loads, also where exec_cpu_pw_fits prefers the packed GEMM
+ * for the plain convolution (EfficientNet's 7 x 7 projections): the Mul it
+ * saves is a pass over x.  Anything else (an activation without a vector
+ * form; the entry is only set with AVX-512, see below) scales into a
+ * temporary first. */
+static int cpu_conv_packed_scaled_be(swarm_backend_t *be,
+                                     const swarm_window_t *w, int64_t imgs,
+                                     int64_t group, int64_t cout,
+                                     const void *packed, const void *x,
+                                     const void *s, const void *bias,
+                                     swarm_act_t act, float alpha, float beta,
+                                     void *y, swarm_err_t *err) {
+        int64_t ch, plane, n;
+        float *t;
+        int rc;
+
+        if (exec_cpu_pw_runs(w, group, packed, act))
+                return exec_cpu_pw_conv(be, w, imgs, cout, packed, x, s, bias,
+                                        act, alpha, beta, y, err);
+        if (swarm_mul_i64(w->n, group, &ch) ||
+            swarm_mul_i64(w->h, w->w, &plane) ||
+            swarm_mul_i64(ch, imgs, &n) || swarm_mul_i64(n, plane, &n) ||
+            n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "scaled conv: input size overflows");
+        t = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!t)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "scaled conv: out of memory");
+        exec_cpu_scale_rows(be, x, s, t, ch * imgs, plane);
+        rc = cpu_conv_packed_be(be, w, imgs, group, cout, packed, t, bias,
+                                act, alpha, beta, y, err);
+        free(t);
+        return rc;
 }
 
 static void cpu_destroy(swarm_backend_t *be) {
@@ -1451,10 +1493,16 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_pack_free = cpu_gemm_pack_free_be;
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
+        /* Only where the pointwise kernel runs (AVX-512): elsewhere the
+         * Mul stays its own step. */
+        be->conv_packed_scaled = cpu_gemm_best_isa() == CPU_ISA_AVX512
+                                 ? cpu_conv_packed_scaled_be : NULL;
         be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
         be->conv_wino_pack = exec_cpu_conv_wino_pack;
         be->conv_wino = exec_cpu_conv_wino;
         be->conv_wino_free = exec_cpu_conv_wino_free;
+        be->conv_direct_max_stride = (int)cpu_gemm_direct_max_stride();
+        be->conv_direct_max_phases = (int)cpu_gemm_direct_max_phases();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

@@ -1035,6 +1035,14 @@ int64_t cpu_gemm_direct_min_ow(void) {
         return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MIN_OW : 0;
 }
 
+int64_t cpu_gemm_direct_max_stride(void) {
+        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MAX_STRIDE : 0;
+}
+
+int64_t cpu_gemm_direct_max_phases(void) {
+        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MAX_PHASES : 0;
+}
+
 static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
                      int64_t imgs) {
         int64_t hp, wp, span, vplane, n, pp, ws;

@@ -133,6 +133,10 @@ void cpu_gemm_part(void *job, int part, int parts);
 /* Output width from which this CPU's conv jobs take the direct path for
  * stride-1 group-1 windows (not 1x1); 0 when it has none (no AVX-512). */
 int64_t cpu_gemm_direct_min_ow(void);
+/* The largest stride, and channel phases (channels x sh x sw), of the
+ * strided windows those jobs take the direct path for; 0 when none. */
+int64_t cpu_gemm_direct_max_stride(void);
+int64_t cpu_gemm_direct_max_phases(void);
 /* Pick split_m for `parts` parts; returns how many parts have work. */
 int cpu_gemm_plan_parts(cpu_gemm_job_t *j, int parts);
 

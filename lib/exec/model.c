@@ -517,6 +517,23 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 return be->conv_wino(be, &win, imgs, mout, n->packed, x->dev,
                                      b ? b->dev : NULL, n->act, n->act_alpha,
                                      n->act_beta, o->dev, err);
+        if (n->packed && n->scale_in > 0) {
+                /* a squeeze-excitation scale folded in (fuse_se.c) */
+                const xvalue_t *s = &m->vals[n->in[n->scale_in]];
+                if (s->celems != imgs * cin)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "conv '%s': channel scale has "
+                                             "%lld values for %lld x %lld",
+                                             n->name ? n->name : "",
+                                             (long long)s->celems,
+                                             (long long)imgs,
+                                             (long long)cin);
+                return be->conv_packed_scaled(be, &win, imgs, n->group, mout,
+                                              n->packed, x->dev, s->dev,
+                                              b ? b->dev : NULL, n->act,
+                                              n->act_alpha, n->act_beta,
+                                              o->dev, err);
+        }
         if (n->packed)
                 return be->conv_packed(be, &win, imgs, n->group, mout,
                                        n->packed, x->dev, b ? b->dev : NULL,

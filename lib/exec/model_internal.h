@@ -199,6 +199,10 @@ typedef struct xnode {
         void *packed;
         size_t packed_bytes;
         int wino;       /* OP_CONV: packed by conv_wino_pack (Winograd) */
+        /* OP_CONV: index in in[] of a per-(image, channel) scale of x
+         * ([N, C, 1, 1], a squeeze-excitation Mul fuse_se.c folded in);
+         * 0: none */
+        int scale_in;
         /* OP_HOST: kernel, its operator and integer parameters */
         int hk, hop;
         int64_t hi[4];

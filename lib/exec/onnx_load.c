@@ -16,6 +16,7 @@
 
 #include "onnx.pb-c.h"
 #include "model_internal.h"
+#include "fuse_se.h"
 #include "node_err.h"
 #include "tensor_decode.h"
 
@@ -1005,8 +1006,10 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
                 }
         }
         exec_fuse(m);
-        if ((rc = exec_pack_weights(m, err)) || (rc = plan_slots(m, err)) ||
-            (rc = upload_consts(m, err)))
+        if ((rc = exec_pack_weights(m, err)))
+                goto out;
+        exec_fuse_se(m);
+        if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
                 goto out;
 
         m->in_io = calloc((size_t)m->n_in + 1, sizeof(swarm_model_io_t));
