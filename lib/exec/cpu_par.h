@@ -10,7 +10,7 @@
 #include "swarm/backend.h"
 
 /* Run fn(arg, part, parts) for part 0 .. parts - 1 on the backend's lanes
- * (the caller runs part 0); serially (parts == 1) when `big` is 0, the
+ * (each part claimed by whichever lane gets it first); serially (parts == 1) when `big` is 0, the
  * backend has one lane, or another call holds the pool.  fn may call the
  * backend's kernels: those run serially inside a part. */
 /* The one source for "is this worth a second lane": work below these runs
@@ -27,5 +27,24 @@
 typedef void (*exec_cpu_par_fn_t)(void *arg, int part, int parts);
 void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
                       void *arg);
+
+/* The pool's state, for tests and tuning.  workers: started workers
+ * (threads - 1); sleeping: those asleep on the condvar now; held: those
+ * waiting on exec_cpu_par_hold; runs: model runs in progress (run_begin
+ * less run_end); sleeps: times a worker went to sleep; worker_parts:
+ * parts run by workers (the caller ran the rest); late: times a worker
+ * saw a job and found every part claimed; worker_cpu_ns: the workers' CPU
+ * time so far.  Returns -1 (all 0) for a backend that is not the CPU
+ * one. */
+typedef struct exec_cpu_par_stats {
+        int workers, sleeping, held, runs;
+        uint64_t sleeps, worker_parts, late;
+        int64_t worker_cpu_ns;
+} exec_cpu_par_stats_t;
+int exec_cpu_par_stats(swarm_backend_t *be, exec_cpu_par_stats_t *st);
+/* Test hook: while `on`, a worker that saw a job waits before claiming a
+ * part, so the caller claims and runs all of them (the late-worker path);
+ * clearing it lets the held worker try its claim. */
+void exec_cpu_par_hold(swarm_backend_t *be, int on);
 
 #endif
