@@ -21,8 +21,8 @@
  * ELEMS: elements streamed by a memory-bound kernel (elementwise, pooling,
  * resize, softmax, depthwise taps); MACS: multiply-adds of a compute-bound
  * one (GEMM, convolution, attention). */
-#define EXEC_CPU_PAR_MIN_ELEMS ((int64_t)512 * 1024)
-#define EXEC_CPU_PAR_MIN_MACS ((int64_t)8 * 1024 * 1024)
+#define EXEC_CPU_PAR_MIN_ELEMS ((int64_t)64 * 1024)
+#define EXEC_CPU_PAR_MIN_MACS ((int64_t)512 * 1024)
 
 typedef void (*exec_cpu_par_fn_t)(void *arg, int part, int parts);
 void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
