@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
@@ -1547,6 +1548,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
 int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
                           swarm_err_t *err) {
         cpu_backend_t *cb = calloc(1, sizeof(*cb));
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
         *out = NULL;
         if (!cb)
@@ -1575,7 +1577,10 @@ int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
                         cb->n_th++;
                 }
                 cb->be.threads = cb->n_th + 1;
-                if (cb->n_th) {
+                /* More lanes than cores: workers spinning through a run
+                 * would take the cores from the caller's serial kernels;
+                 * they keep the short spin only. */
+                if (cb->n_th && (cpus < 1 || cb->be.threads <= cpus)) {
                         cb->be.run_begin = cpu_run_begin;
                         cb->be.run_end = cpu_run_end;
                 }

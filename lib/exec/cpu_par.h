@@ -14,10 +14,15 @@
  * backend has one lane, or another call holds the pool.  fn may call the
  * backend's kernels: those run serially inside a part. */
 /* The one source for "is this worth a second lane": work below these runs
- * serially.  Handing a part over costs a broadcast, a claim and, when the
- * worker slept, its wake-up on a core it shares; on the 2-core test VM ops
- * of 50-300 us ran slower split than whole (issue 14: seg, EfficientNet,
- * RegNet at batch 1; bench/exec/README.md has the figures).
+ * serially.  Handing a part over costs a store, a claim (one CAS) and the
+ * wait for the other lane's part; inside a model run the worker spins (see
+ * the pool in backend_cpu.c), so there is no wake-up to pay and a part of
+ * ~10 us pays for itself: 64 Ki elements is ~25-50 us of streaming, 512 Ki
+ * multiply-adds ~5-10 us of GEMM at one lane's speed.  The old bounds
+ * (512 Ki / 8 Mi, set while the worker slept between kernels) left
+ * MobileNetV3 at batch 1 12% splittable, the 784-1024-1024-10 MLP, seg
+ * and the fashion CNN at batch 1-16 0%; these make it 64-97% (issue 14,
+ * bench/exec/README.md has the profile and the figures).
  * ELEMS: elements streamed by a memory-bound kernel (elementwise, pooling,
  * resize, softmax, depthwise taps); MACS: multiply-adds of a compute-bound
  * one (GEMM, convolution, attention). */
