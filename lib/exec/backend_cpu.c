@@ -39,7 +39,15 @@
  *
  * One job at a time: a second thread calling in while a job runs (models on
  * different threads sharing the backend) does its work serially instead of
- * waiting, so sharing stays safe and never slower than one lane. */
+ * waiting, so sharing stays safe and never slower than one lane.
+ *
+ * When workers spin: swarm_model_run brackets its nodes with run_begin /
+ * run_end.  Inside a run an idle worker spins (pause, then yielding after
+ * POOL_RUN_YIELD_NS) for up to POOL_RUN_SPIN_NS after its last job, so the
+ * next kernel finds it awake; outside a run it spins POOL_SPIN_NS and
+ * sleeps on the condvar, so an idle backend costs no CPU.  A worker that
+ * comes late finds its parts claimed by the caller and goes back to wait
+ * (see job below). */
 typedef void (*par_fn_t)(void *arg, int part, int parts);
 
 typedef struct cpu_backend {
@@ -120,6 +128,7 @@ static int64_t mono_ns(void) {
  * (a big serial operator) puts the worker back to sleep so it does not
  * hold a core for nothing. */
 #define POOL_RUN_SPIN_NS ((int64_t)2 * 1000 * 1000)
+#define POOL_RUN_YIELD_NS ((int64_t)100 * 1000)
 
 #define JOB_GEN(j) ((uint32_t)((j) >> 32))
 #define JOB_NEXT(j) ((uint32_t)(j))
@@ -167,6 +176,12 @@ static int pool_spin(cpu_backend_t *cb, uint32_t seen) {
                         run_t = now;
                         if (now - job_t >= POOL_RUN_SPIN_NS)
                                 return 1;
+                        /* A long serial stretch: on a loaded machine let
+                         * whoever waits for this core run (on an idle one
+                         * this returns at once, a syscall of under a
+                         * microsecond); between close jobs stay on it. */
+                        if (now - job_t >= POOL_RUN_YIELD_NS)
+                                sched_yield();
                 } else if (now - run_t >= POOL_SPIN_NS) {
                         return 1;
                 }
