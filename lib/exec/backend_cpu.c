@@ -344,6 +344,8 @@ static void part_range(int64_t n, int part, int parts, int64_t *lo,
 #define PAR_MIN_ELEMS EXEC_CPU_PAR_MIN_ELEMS
 /* Multiply-adds from which splitting a GEMM pays. */
 #define PAR_MIN_GEMM EXEC_CPU_PAR_MIN_MACS
+/* ... and one that OpenBLAS runs on operands not packed at load. */
+#define PAR_MIN_BLAS_GEMM EXEC_CPU_PAR_MIN_BLAS_MACS
 
 static int cpu_alloc(swarm_backend_t *be, size_t bytes, void **out,
                      swarm_err_t *err) {
@@ -553,7 +555,7 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
          * columns: all of A). */
         {
                 gemm_job_t j = {g, a, b, bias, c, m >= n};
-                par_run(be, m * n * (k ? k : 1) >= PAR_MIN_GEMM &&
+                par_run(be, m * n * (k ? k : 1) >= PAR_MIN_BLAS_GEMM &&
                         (j.split_m ? m : n / 16) >= be->threads,
                         gemm_part, &j);
         }

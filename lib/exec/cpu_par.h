@@ -28,6 +28,12 @@
  * one (GEMM, convolution, attention). */
 #define EXEC_CPU_PAR_MIN_ELEMS ((int64_t)64 * 1024)
 #define EXEC_CPU_PAR_MIN_MACS ((int64_t)512 * 1024)
+/* GEMMs that go to OpenBLAS (operands not packed at load: the fashion
+ * CNN's per-image 32x196x144 convolutions, products of two activations)
+ * keep the old bound: each part repacks its operands inside sgemm, and
+ * split in two halves the fashion CNN at 2 threads ran 1.2-1.4x slower
+ * (0.93 -> 1.29 ms at batch 16, load 1.1-1.5). */
+#define EXEC_CPU_PAR_MIN_BLAS_MACS ((int64_t)8 * 1024 * 1024)
 
 typedef void (*exec_cpu_par_fn_t)(void *arg, int part, int parts);
 void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
