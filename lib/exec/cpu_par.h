@@ -20,9 +20,9 @@
  * ~10 us pays for itself: 64 Ki elements is ~25-50 us of streaming, 512 Ki
  * multiply-adds ~5-10 us of GEMM at one lane's speed.  The old bounds
  * (512 Ki / 8 Mi, set while the worker slept between kernels) left
- * MobileNetV3 at batch 1 12% splittable, the 784-1024-1024-10 MLP, seg
- * and the fashion CNN at batch 1-16 0%; these make it 64-97% (issue 14,
- * bench/exec/README.md has the profile and the figures).
+ * MobileNetV3 at batch 1 12% splittable and the 784-1024-1024-10 MLP and
+ * seg at batch 1 0%; these make it 73-97% (issue 14, bench/exec/README.md
+ * has the profile and the figures).
  * ELEMS: elements streamed by a memory-bound kernel (elementwise, pooling,
  * resize, softmax, depthwise taps); MACS: multiply-adds of a compute-bound
  * one (GEMM, convolution, attention). */
