@@ -451,6 +451,15 @@ struct swarm_backend {
                          float alpha, float beta, void *y, swarm_err_t *err);
         void (*conv_wino_free)(swarm_backend_t *be, void *packed);
 
+        /* Optional (NULL: nothing to do).  swarm_model_run calls
+         * run_begin before a run's first node and run_end after its last
+         * (error or not), so a backend with a thread pool keeps its
+         * workers awake for the run and lets them sleep between runs.
+         * Runs on several threads sharing the backend overlap: each
+         * run_begin has one run_end, in any order. */
+        void (*run_begin)(swarm_backend_t *be);
+        void (*run_end)(swarm_backend_t *be);
+
         void (*destroy)(swarm_backend_t *be);
 };
 
@@ -463,9 +472,10 @@ struct swarm_backend {
  * the library default because a process may run several executor threads;
  * the worker runs one exec stage and passes --blas-threads (default: the
  * cores less one, which its consumer and output stages and librdkafka
- * share).  Idle workers spin briefly
- * after each kernel, then sleep.  A call that arrives while another
- * thread's call holds the pool runs serially, so sharing stays safe.
+ * share).  Idle workers spin while a model run is on (up to 2 ms after
+ * their last kernel) and briefly after it, then sleep.  A call that
+ * arrives while another thread's call holds the pool runs serially, so
+ * sharing stays safe.
  *
  * On success *out is the caller's (swarm_backend_destroy, which joins the
  * workers); on failure it is NULL.  Errors: SWARM_ERR_NOMEM. */

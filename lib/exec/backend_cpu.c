@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "swarm/backend.h"
 #include "swarm/tensor.h"
@@ -40,7 +41,15 @@
  *
  * One job at a time: a second thread calling in while a job runs (models on
  * different threads sharing the backend) does its work serially instead of
- * waiting, so sharing stays safe and never slower than one lane. */
+ * waiting, so sharing stays safe and never slower than one lane.
+ *
+ * When workers spin: swarm_model_run brackets its nodes with run_begin /
+ * run_end.  Inside a run an idle worker spins (pause, then yielding after
+ * POOL_RUN_YIELD_NS) for up to POOL_RUN_SPIN_NS after its last job, so the
+ * next kernel finds it awake; outside a run it spins POOL_SPIN_NS and
+ * sleeps on the condvar, so an idle backend costs no CPU.  A worker that
+ * comes late finds its parts claimed by the caller and goes back to wait
+ * (see job below). */
 typedef void (*par_fn_t)(void *arg, int part, int parts);
 
 typedef struct cpu_backend {
@@ -66,6 +75,16 @@ typedef struct cpu_backend {
         int stop;
         par_fn_t fn;
         void *arg;
+        /* Model runs in progress (run_begin / run_end, atomic): while one
+         * is, an idle worker keeps spinning for the next job (up to
+         * POOL_RUN_SPIN_NS after its last one) instead of going to sleep,
+         * so mid-sized kernels find it awake. */
+        int runs;
+        /* Test hook (exec_cpu_par_hold): while set, a worker that saw a
+         * job waits before claiming, so the caller runs every part. */
+        int hold, st_held;      /* st_held: workers waiting on it */
+        /* Counters for tests and tuning (atomic, relaxed). */
+        uint64_t st_sleeps, st_worker_parts, st_late;
         /* The packed GEMM's workspace, kept between calls (allocating a
          * few hundred KiB per call cost page faults: small convolutions
          * ran up to 2.6x slower), grown to the largest call's need (at
@@ -96,20 +115,29 @@ static int64_t mono_ns(void) {
 }
 
 /* How long an idle worker spins for the next job before it sleeps on the
- * condvar.  Short on purpose: on two cores shared with other processes a
- * spinning worker takes the core the caller (or someone else) needs; the
- * old 20000 pauses (~1 ms on this VM) made seg 2-thread runs cost 4x the
- * CPU of 1-thread ones.  A sleeping worker costs the caller nothing more
- * than the broadcast: parts it has not claimed yet the caller runs
- * itself (see job). */
+ * condvar, outside a model run.  Short on purpose: on two cores shared
+ * with other processes a spinning worker takes the core the caller (or
+ * someone else) needs; the old 20000 pauses (~1 ms on this VM) made seg
+ * 2-thread runs cost 4x the CPU of 1-thread ones.  A sleeping worker costs
+ * the caller nothing more than the broadcast: parts it has not claimed yet
+ * the caller runs itself (see job). */
 #define POOL_SPIN_NS ((int64_t)20 * 1000)
+/* Inside a model run (runs > 0) the worker spins this long after its last
+ * job.  A sleeping worker woke too late for most kernels of 50-500 us: the
+ * caller had run both parts by then, so 2 threads ran like 1 (RegNet,
+ * MobileNetV3, the fashion CNN; bench/exec/README.md).  The gaps between
+ * split kernels are the serial ones, mostly well under 1 ms; a longer gap
+ * (a big serial operator) puts the worker back to sleep so it does not
+ * hold a core for nothing. */
+#define POOL_RUN_SPIN_NS ((int64_t)2 * 1000 * 1000)
+#define POOL_RUN_YIELD_NS ((int64_t)100 * 1000)
 
 #define JOB_GEN(j) ((uint32_t)((j) >> 32))
 #define JOB_NEXT(j) ((uint32_t)(j))
 
 /* Claim and run parts of the posted job until none is left; returns how
  * many this lane ran. */
-static int pool_claim_run(cpu_backend_t *cb, uint32_t gen) {
+static int pool_claim_run(cpu_backend_t *cb, uint32_t gen, int worker) {
         uint64_t j = __atomic_load_n(&cb->job, __ATOMIC_ACQUIRE);
         int parts = cb->n_th + 1, ran = 0;
 
@@ -121,10 +149,46 @@ static int pool_claim_run(cpu_backend_t *cb, uint32_t gen) {
                                                  __ATOMIC_ACQUIRE))
                         continue;       /* j reloaded */
                 cb->fn(cb->arg, (int)JOB_NEXT(j), parts);
+                if (worker)     /* before done: the job ends with done */
+                        __atomic_fetch_add(&cb->st_worker_parts, 1,
+                                           __ATOMIC_RELAXED);
                 __atomic_fetch_add(&cb->done, 1, __ATOMIC_RELEASE);
                 ran++;
                 j++;
         }
+}
+
+/* Spin for a job newer than `seen`; returns 0 when one came (or stop),
+ * 1 when the worker should sleep: POOL_SPIN_NS after the last job or the
+ * last run, POOL_RUN_SPIN_NS after the last job while a run is on. */
+static int pool_spin(cpu_backend_t *cb, uint32_t seen) {
+        int64_t job_t = 0, run_t = 0, now;
+        int spins = 0;
+
+        while (JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE)) == seen) {
+                if (__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
+                        return 0;
+                cpu_relax();
+                if (++spins % 64)
+                        continue;
+                now = mono_ns();
+                if (!job_t)
+                        job_t = run_t = now;
+                if (__atomic_load_n(&cb->runs, __ATOMIC_RELAXED) > 0) {
+                        run_t = now;
+                        if (now - job_t >= POOL_RUN_SPIN_NS)
+                                return 1;
+                        /* A long serial stretch: on a loaded machine let
+                         * whoever waits for this core run (on an idle one
+                         * this returns at once, a syscall of under a
+                         * microsecond); between close jobs stay on it. */
+                        if (now - job_t >= POOL_RUN_YIELD_NS)
+                                sched_yield();
+                } else if (now - run_t >= POOL_SPIN_NS) {
+                        return 1;
+                }
+        }
+        return 0;
 }
 
 static void *pool_worker(void *p) {
@@ -134,24 +198,16 @@ static void *pool_worker(void *p) {
         uint32_t seen = 0;
 
         for (;;) {
-                int64_t until = 0;
-                int spins = 0;
                 uint32_t gen;
 
-                while (JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE)) ==
-                               seen &&
-                       !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE)) {
-                        cpu_relax();
-                        if (++spins % 64)
-                                continue;
-                        if (!until)
-                                until = mono_ns() + POOL_SPIN_NS;
-                        else if (mono_ns() >= until)
-                                break;
-                }
-                if (JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE)) ==
-                    seen) {
+                if (pool_spin(cb, seen)) {
                         pthread_mutex_lock(&cb->mu);
+                        if (JOB_GEN(__atomic_load_n(&cb->job,
+                                                    __ATOMIC_ACQUIRE)) ==
+                                    seen &&
+                            !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
+                                __atomic_fetch_add(&cb->st_sleeps, 1,
+                                                   __ATOMIC_RELAXED);
                         cb->sleepers++;
                         while (JOB_GEN(__atomic_load_n(&cb->job,
                                                        __ATOMIC_ACQUIRE)) ==
@@ -165,7 +221,15 @@ static void *pool_worker(void *p) {
                         break;
                 gen = JOB_GEN(__atomic_load_n(&cb->job, __ATOMIC_ACQUIRE));
                 seen = gen;
-                pool_claim_run(cb, gen);
+                if (__atomic_load_n(&cb->hold, __ATOMIC_ACQUIRE)) {
+                        __atomic_fetch_add(&cb->st_held, 1, __ATOMIC_RELAXED);
+                        while (__atomic_load_n(&cb->hold, __ATOMIC_ACQUIRE) &&
+                               !__atomic_load_n(&cb->stop, __ATOMIC_ACQUIRE))
+                                sched_yield();
+                        __atomic_fetch_sub(&cb->st_held, 1, __ATOMIC_RELAXED);
+                }
+                if (!pool_claim_run(cb, gen, 1))
+                        __atomic_fetch_add(&cb->st_late, 1, __ATOMIC_RELAXED);
         }
         return NULL;
 }
@@ -197,7 +261,7 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
         if (cb->sleepers)
                 pthread_cond_broadcast(&cb->wake);
         pthread_mutex_unlock(&cb->mu);
-        pool_claim_run(cb, gen);
+        pool_claim_run(cb, gen, 0);
         /* Parts a worker claimed and is still running. */
         while (__atomic_load_n(&cb->done, __ATOMIC_ACQUIRE) < parts)
                 if (++spins % 1024)
@@ -210,6 +274,49 @@ static void par_run(swarm_backend_t *be, int big, par_fn_t fn, void *arg) {
 void exec_cpu_par_run(swarm_backend_t *be, int big, exec_cpu_par_fn_t fn,
                       void *arg) {
         par_run(be, big, fn, arg);
+}
+
+static void cpu_destroy(swarm_backend_t *be);
+
+static void cpu_run_begin(swarm_backend_t *be) {
+        __atomic_fetch_add(&((cpu_backend_t *)be)->runs, 1, __ATOMIC_RELAXED);
+}
+
+static void cpu_run_end(swarm_backend_t *be) {
+        __atomic_fetch_sub(&((cpu_backend_t *)be)->runs, 1, __ATOMIC_RELAXED);
+}
+
+int exec_cpu_par_stats(swarm_backend_t *be, exec_cpu_par_stats_t *st) {
+        cpu_backend_t *cb = (cpu_backend_t *)be;
+
+        memset(st, 0, sizeof(*st));
+        if (be->destroy != cpu_destroy)
+                return -1;
+        st->workers = cb->n_th;
+        pthread_mutex_lock(&cb->mu);
+        st->sleeping = cb->sleepers;
+        pthread_mutex_unlock(&cb->mu);
+        st->sleeps = __atomic_load_n(&cb->st_sleeps, __ATOMIC_RELAXED);
+        st->worker_parts = __atomic_load_n(&cb->st_worker_parts,
+                                           __ATOMIC_RELAXED);
+        st->late = __atomic_load_n(&cb->st_late, __ATOMIC_RELAXED);
+        st->held = __atomic_load_n(&cb->st_held, __ATOMIC_RELAXED);
+        st->runs = __atomic_load_n(&cb->runs, __ATOMIC_RELAXED);
+        for (int i = 0; i < cb->n_th; i++) {
+                clockid_t c;
+                struct timespec ts;
+                if (!pthread_getcpuclockid(cb->th[i], &c) &&
+                    !clock_gettime(c, &ts))
+                        st->worker_cpu_ns += (int64_t)ts.tv_sec * 1000000000 +
+                                             ts.tv_nsec;
+        }
+        return 0;
+}
+
+void exec_cpu_par_hold(swarm_backend_t *be, int on) {
+        if (be->destroy == cpu_destroy)
+                __atomic_store_n(&((cpu_backend_t *)be)->hold, on,
+                                 __ATOMIC_RELEASE);
 }
 
 /* [*lo, *hi) of n items for one part. */
@@ -239,6 +346,8 @@ static void part_range(int64_t n, int part, int parts, int64_t *lo,
 #define PAR_MIN_ELEMS EXEC_CPU_PAR_MIN_ELEMS
 /* Multiply-adds from which splitting a GEMM pays. */
 #define PAR_MIN_GEMM EXEC_CPU_PAR_MIN_MACS
+/* ... and one that OpenBLAS runs on operands not packed at load. */
+#define PAR_MIN_BLAS_GEMM EXEC_CPU_PAR_MIN_BLAS_MACS
 
 static int cpu_alloc(swarm_backend_t *be, size_t bytes, void **out,
                      swarm_err_t *err) {
@@ -448,7 +557,7 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
          * columns: all of A). */
         {
                 gemm_job_t j = {g, a, b, bias, c, m >= n};
-                par_run(be, m * n * (k ? k : 1) >= PAR_MIN_GEMM &&
+                par_run(be, m * n * (k ? k : 1) >= PAR_MIN_BLAS_GEMM &&
                         (j.split_m ? m : n / 16) >= be->threads,
                         gemm_part, &j);
         }
@@ -1313,8 +1422,6 @@ static void cpu_gemm_pack_free_be(swarm_backend_t *be, void *packed) {
         cpu_gemm_pack_free(packed);
 }
 
-static void cpu_destroy(swarm_backend_t *be);
-
 /* Run a prepared job on the pool: one workspace per lane, the backend's
  * cached one when it is free (see cpu_backend_t). */
 static int run_gemm_job(swarm_backend_t *be, cpu_gemm_job_t *j,
@@ -1510,6 +1617,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
 int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
                           swarm_err_t *err) {
         cpu_backend_t *cb = calloc(1, sizeof(*cb));
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
         *out = NULL;
         if (!cb)
@@ -1538,6 +1646,13 @@ int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
                         cb->n_th++;
                 }
                 cb->be.threads = cb->n_th + 1;
+                /* More lanes than cores: workers spinning through a run
+                 * would take the cores from the caller's serial kernels;
+                 * they keep the short spin only. */
+                if (cb->n_th && (cpus < 1 || cb->be.threads <= cpus)) {
+                        cb->be.run_begin = cpu_run_begin;
+                        cb->be.run_end = cpu_run_end;
+                }
         }
         /* Our pool does the splitting (see the pool above); OpenBLAS'
          * own threads would only compete with it.  Process-wide: the last

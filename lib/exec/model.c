@@ -870,16 +870,21 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                                      value_bytes(v, rows), err)))
                         goto out;
         }
-        for (int i = 0; i < m->n_nodes; i++) {
+        /* The pool's workers stay awake from here to run_end. */
+        if (be->run_begin)
+                be->run_begin(be);
+        for (int i = 0; i < m->n_nodes && !rc; i++) {
                 const xnode_t *n = &m->nodes[i];
                 if (n->dead)
                         continue;
-                if ((rc = exec_run_node(m, be, n, err))) {
+                if ((rc = exec_run_node(m, be, n, err)))
                         swarm_err_prefix(err, "node '%s' (%s): ", n->name,
                                          n->op_type);
-                        goto out;
-                }
         }
+        if (be->run_end)
+                be->run_end(be);
+        if (rc)
+                goto out;
         for (int i = 0; i < m->n_out; i++) {
                 xvalue_t *v = &m->vals[m->out_vals[i]];
                 if (be->host_mem) {
