@@ -44,6 +44,11 @@
 #define RESUME_PCT 75
 /* How long a stop waits for the first assignment (wait_first_assignment). */
 #define FIRST_ASSIGN_WAIT_MS 15000
+/* How long the last commit of a stop waits for a rebalance in progress to
+ * end (commit_final); the stop guard bounds the whole stop anyway. */
+#define FINAL_COMMIT_WAIT_MS 10000
+/* commit_final's consumer poll while it waits. */
+#define FINAL_COMMIT_POLL_MS 50
 
 /* /readyz: ready once it owns a partition. */
 static int ready_cb(void *opaque) {
@@ -169,6 +174,52 @@ static void commit_sync(worker_t *w) {
         rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, NULL, 0);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 SWARM_WARN(w->log, "commit failed: %s", rd_kafka_err2str(e));
+}
+
+/* The stop's last commit.  A commit made while the group rebalances (a
+ * worker stopped just before this one, so it left a moment ago) is refused
+ * for its old generation; it used to be given up, and the next owner read
+ * the last delivered batches of every partition again.  Instead, serve the
+ * rebalance (consumer polls run its callbacks) until the commit is
+ * accepted.  A message such a poll returns is not processed: its offset is
+ * never stored, so the next owner reads it. */
+static void commit_final(worker_t *w) {
+        int64_t until = swarm_clock_ms() + FINAL_COMMIT_WAIT_MS;
+        int retried = 0;
+
+        for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, NULL, 0);
+                if (!e || e == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                        /* NO_OFFSET after a retry: librdkafka declared the
+                         * assignment lost (an old generation's commit) and
+                         * dropped its stored offsets */
+                        if (retried)
+                                SWARM_INFO(w->log, "%s after the rebalance (%d polls)",
+                                           e ? "nothing left to commit (assignment "
+                                               "lost: its next owner reads the last "
+                                               "batches again)"
+                                             : "committed",
+                                           retried);
+                        return;
+                }
+                if ((e != RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION &&
+                     e != RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) ||
+                    swarm_clock_ms() >= until) {
+                        SWARM_WARN(w->log, "commit failed: %s", rd_kafka_err2str(e));
+                        return;
+                }
+                if (!retried)
+                        SWARM_INFO(w->log, "commit refused (%s): serving the "
+                                   "rebalance before committing again",
+                                   rd_kafka_err2str(e));
+                retried++;
+                {
+                        rd_kafka_message_t *m =
+                                rd_kafka_consumer_poll(w->consumer, FINAL_COMMIT_POLL_MS);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                }
+        }
 }
 
 /* rebalance.h's hooks: the drain and commit above, the offset tracker and
@@ -464,7 +515,7 @@ int worker_run(worker_t *w, volatile sig_atomic_t *stop, swarm_err_t *err) {
         pthread_join(exec_t, NULL);
         pthread_join(out_t, NULL);
         if (!job_fatal_is_set(&w->fatal))
-                commit_sync(w);
+                commit_final(w);
         rd_kafka_consumer_close(w->consumer);
         if (job_fatal_is_set(&w->fatal)) {
                 /* the first cause, with its own code */

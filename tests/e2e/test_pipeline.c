@@ -37,6 +37,7 @@
 #include "test_request.h"
 #include "swarm/arrayio.h"
 #include "swarm/client.h"
+#include "swarm/clock.h"
 #include "swarm/codec.h"
 #include "swarm/conf.h"
 #include "swarm/kafka.h"
@@ -237,6 +238,39 @@ static int64_t check_dlq(const char *bootstrap, int64_t want) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         return got;
+}
+
+/* Wait until `group` is Stable with `members` members (DescribeGroups
+ * through rd_kafka_list_groups): a worker stopped while the group still
+ * rebalances after the previous one left finds its last commit refused
+ * for a generation that is gone, and the next owner reads its last
+ * batches again (at-least-once).  Stopping the workers "a rebalance apart"
+ * is what this test asserts committed offsets for. */
+static void wait_group_stable(const char *bootstrap, const char *group, int members) {
+        char errstr[256];
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        int64_t until = swarm_clock_ms() + 30000;
+        int ok = 0;
+
+        rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+        CHECK(rk != NULL, "rd_kafka_new: %s", errstr);
+        while (rk && !ok && swarm_clock_ms() < until) {
+                const struct rd_kafka_group_list *gl = NULL;
+                if (!rd_kafka_list_groups(rk, group, &gl, 5000) && gl) {
+                        ok = gl->group_cnt == 1 && gl->groups[0].state &&
+                             !strcmp(gl->groups[0].state, "Stable") &&
+                             gl->groups[0].member_cnt == members;
+                }
+                if (gl)
+                        rd_kafka_group_list_destroy(gl);
+                if (!ok)
+                        usleep(100 * 1000);
+        }
+        CHECK(ok, "group %s not Stable with %d member(s) within 30 s", group, members);
+        if (rk)
+                rd_kafka_destroy(rk);
 }
 
 /* Committed offsets of `group` must equal the high watermarks. */
@@ -441,6 +475,8 @@ int main(int argc, char **argv) {
                 kill(workers[i], SIGTERM);
                 rc = proc_wait_exit(workers[i], 60);
                 CHECK(rc == 0, "worker %d exited %d (see worker-%d.log)", i, rc, i);
+                if (i + 1 < NWORKERS)
+                        wait_group_stable(bootstrap, group, NWORKERS - 1 - i);
         }
         {
                 int64_t dlq = check_dlq(bootstrap, n_malformed);
