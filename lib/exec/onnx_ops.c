@@ -1360,7 +1360,8 @@ static int h_depth_space(OPARGS) {
 
 /* Bound on every window parameter taken from a model (see window_dim). */
 #define WINDOW_PARAM_MAX INT32_MAX
-/* Output cells x window taps of one pooled plane (see h_pool). */
+/* Output cells x window taps of one pooled plane, and of all the channels
+ * of one image (see h_pool). */
 #define POOL_MAX_TAPS ((int64_t)1 << 30)
 
 static int h_convt(OPARGS) {
@@ -3114,6 +3115,16 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
                                         "%" PRId64 " window taps per plane "
                                         "(at most %" PRId64 ")", taps,
                                         (int64_t)POOL_MAX_TAPS);
+                /* and per image: a thousand channels of such planes ran
+                 * for minutes (fuzz_onnx, a 65536-wide window over a
+                 * 1-wide input) */
+                if (x->shape[1] > 0 &&
+                    ((rc = ck_mul(n, taps, x->shape[1], &taps, err)) ||
+                     taps > POOL_MAX_TAPS))
+                        return rc ? rc : node_err(err, SWARM_ERR_INVALID, n,
+                                                  "%" PRId64 " window taps per "
+                                                  "image (at most %" PRId64 ")",
+                                                  taps, (int64_t)POOL_MAX_TAPS);
         }
         memset(&n->win, 0, sizeof(n->win));
         /* 1-D windows run as 2-D ones over a single row. */
