@@ -26,37 +26,6 @@ void exec_cpu_act_c(swarm_act_t act, float a, float b, float *p, int64_t n) {
 
 #if ACT_X86
 __attribute__((target("avx512f")))
-static inline __m512 act_vec512(swarm_act_t act, __m512 a, __m512 b,
-                                __m512 x) {
-        const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-        __m512 h;
-
-        __m512 d, r;
-
-        switch (act) {
-        case SWARM_ACT_SIGMOID:
-        case SWARM_ACT_SILU:
-                /* 1 / (1 + e^-x) by rcp14 and one Newton step (relative
-                 * error ~2^-23): vdivps was half of the activation's time.
-                 * d <= 1 + e^87.33, so 1 / d stays a normal float. */
-                d = _mm512_add_ps(one,
-                                  exec_exp512(_mm512_sub_ps(zero, x)));
-                r = _mm512_rcp14_ps(d);
-                r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r,
-                                                      _mm512_set1_ps(2.0f)));
-                return act == SWARM_ACT_SILU ? _mm512_mul_ps(x, r) : r;
-        case SWARM_ACT_HARDSIGMOID:
-                h = _mm512_fmadd_ps(a, x, b);
-                return _mm512_min_ps(one, _mm512_max_ps(zero, h));
-        default:                /* SWARM_ACT_HARDSWISH */
-                h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f),
-                                    _mm512_set1_ps(0.5f));
-                h = _mm512_min_ps(_mm512_max_ps(h, zero), one);
-                return _mm512_mul_ps(x, h);
-        }
-}
-
-__attribute__((target("avx512f")))
 void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
                          int64_t n) {
         __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
@@ -67,12 +36,12 @@ void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
                 return;
         }
         for (; i + 16 <= n; i += 16)
-                _mm512_storeu_ps(p + i, act_vec512(act, va, vb,
-                                                   _mm512_loadu_ps(p + i)));
+                _mm512_storeu_ps(p + i, exec_act_vec512(
+                        act, _mm512_loadu_ps(p + i), va, vb));
         if (i < n) {
                 __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-                _mm512_mask_storeu_ps(p + i, m, act_vec512(
-                        act, va, vb, _mm512_maskz_loadu_ps(m, p + i)));
+                _mm512_mask_storeu_ps(p + i, m, exec_act_vec512(
+                        act, _mm512_maskz_loadu_ps(m, p + i), va, vb));
         }
 }
 

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu_act.h"
 #include "cpu_par.h"
 #include "cpu_pw.h"
-#include "cpu_vexp.h"
 #include "swarm/tensor.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -140,42 +140,6 @@ typedef struct pw_job {
 #define T512 __attribute__((target("avx512f,fma,avx2")))
 #define PW_INLINE static inline __attribute__((always_inline))
 
-/* The activations of backend.h on one vector; the Sigmoid / SiLU /
- * HardSigmoid / HardSwish formulas are cpu_act.c's (same polynomial,
- * rcp14 + one Newton step), so this path and the tile path agree. */
-PW_INLINE T512 __m512 pw_act(swarm_act_t act, __m512 x, __m512 a, __m512 b) {
-        const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-        __m512 h, d, r;
-
-        switch (act) {
-        case SWARM_ACT_RELU:
-                return _mm512_max_ps(x, zero);  /* NaN -> 0, as x > 0 ? x : 0 */
-        case SWARM_ACT_CLIP:
-                /* max / min return their second operand on NaN: NaN stays */
-                return _mm512_min_ps(b, _mm512_max_ps(a, x));
-        case SWARM_ACT_LEAKY_RELU:
-                return _mm512_mask_mul_ps(
-                        x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x, a);
-        case SWARM_ACT_HARDSIGMOID:
-                h = _mm512_fmadd_ps(a, x, b);
-                return _mm512_min_ps(one, _mm512_max_ps(zero, h));
-        case SWARM_ACT_HARDSWISH:
-                h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f),
-                                    _mm512_set1_ps(0.5f));
-                h = _mm512_min_ps(_mm512_max_ps(h, zero), one);
-                return _mm512_mul_ps(x, h);
-        case SWARM_ACT_SIGMOID:
-        case SWARM_ACT_SILU:
-                d = _mm512_add_ps(one, exec_exp512(_mm512_sub_ps(zero, x)));
-                r = _mm512_rcp14_ps(d);
-                r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r,
-                                                      _mm512_set1_ps(2.0f)));
-                return act == SWARM_ACT_SILU ? _mm512_mul_ps(x, r) : r;
-        default:
-                return x;
-        }
-}
-
 /* One tile: rows [0, rows) of the sliver a (k x 8) times pixels x (input
  * channel p at x + p * ldx; lanes in m0 / m1, nv vectors) scaled by sc[p]
  * when `scaled`, into y (row r at y + r * ldx). */
@@ -222,10 +186,12 @@ PW_INLINE T512 void pw_tile(int nv, int scaled, int pf, int64_t k,
                 if (r >= rows)
                         break;
                 _mm512_mask_storeu_ps(y + r * ldx, m0,
-                                      pw_act(act, c0[r], va, vb));
+                                      exec_act_vec512(act, c0[r], va,
+                                                      vb));
                 if (nv > 1)
                         _mm512_mask_storeu_ps(y + r * ldx + 16, m1,
-                                              pw_act(act, c1[r], va, vb));
+                                              exec_act_vec512(act, c1[r],
+                                                              va, vb));
         }
 }
 
@@ -277,7 +243,8 @@ PW_INLINE T512 void pw_col(int64_t k, const float *restrict a,
                 if (i >= ni)
                         break;
                 _mm512_mask_storeu_ps(y + i * ldy, rm,
-                                      pw_act(act, acc[i], va, vb));
+                                      exec_act_vec512(act, acc[i], va,
+                                                      vb));
         }
 }
 

@@ -27,6 +27,7 @@
 
 #include "check.h"
 #include "test_fill.h"
+#include "test_window.h"
 
 typedef struct pshape {
         int64_t imgs, cin, cout, h, w;
@@ -135,15 +136,37 @@ static void compare(const float *got, const float *ref, int64_t n,
               "the output", what, si, scaled, lanes);
 }
 
+/* cin planes of h x w under a 1 x 1 kernel, stride 1, no pads. */
 static swarm_window_t pw_window(int64_t cin, int64_t h, int64_t w) {
-        swarm_window_t win;
+        return test_window(cin, h, w, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+}
 
-        memset(&win, 0, sizeof(win));
-        win.n = cin;
-        win.h = win.oh = h;
-        win.w = win.ow = w;
-        win.kh = win.kw = win.sh = win.sw = win.dh = win.dw = 1;
-        return win;
+/* One run of the backend's conv_packed (sc NULL) or conv_packed_scaled
+ * on filters f packed for kernel set isa, checked against ref. */
+static void through_entry(swarm_backend_t *be, const pshape_t *s,
+                          const swarm_window_t *w, int isa, const float *f,
+                          const float *x, const float *sc, const float *bp,
+                          const float *ref, float *got, int64_t out_n,
+                          double tol, size_t si, int lanes) {
+        swarm_err_t err = {0};
+        cpu_packed_t *pk = NULL;
+        int rc;
+
+        REQUIRE_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0, 1, s->cout, s->cin, f,
+                                 s->cin, &pk, &err),
+                   err);
+        for (int64_t i = 0; i <= out_n; i++)
+                got[i] = 777.0f;
+        rc = sc ? be->conv_packed_scaled(be, w, s->imgs, 1, s->cout, pk, x,
+                                         sc, bp, s->act, act_a(s->act),
+                                         act_b(s->act), got, &err)
+                : be->conv_packed(be, w, s->imgs, 1, s->cout, pk, x, bp,
+                                  s->act, act_a(s->act), act_b(s->act), got,
+                                  &err);
+        CHECK_OK(rc, err);
+        compare(got, ref, out_n, tol, sc ? "scaled" : "conv_packed", si, isa,
+                lanes);
+        cpu_gemm_pack_free(pk);
 }
 
 static void hostile(swarm_backend_t *be) {
@@ -297,59 +320,30 @@ int main(void) {
                                 cpu_gemm_pack_free(pk);
                         }
                 }
-                /* the backend's entry, whichever path it picks */
-                pw_ref(s, x, f, bp, NULL, ref, &mag);
-                tol = 1e-6 * mag * (1.0 + sqrt((double)s->cin)) + 1e-5;
-                for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
-                        if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
-                                continue;
-                        for (int l = 0; l < 2; l++) {
-                                cpu_packed_t *pk = NULL;
-                                REQUIRE_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0,
-                                                         1, s->cout, s->cin,
-                                                         f, s->cin, &pk, &err),
-                                           err);
-                                for (int64_t i = 0; i <= out_n; i++)
-                                        got[i] = 777.0f;
-                                CHECK_OK(bes[l]->conv_packed(
-                                                 bes[l], &w, s->imgs, 1,
-                                                 s->cout, pk, x, bp, s->act,
-                                                 act_a(s->act), act_b(s->act),
-                                                 got, &err),
-                                         err);
-                                compare(got, ref, out_n, tol, "conv_packed",
-                                        si, isa, l + 1);
-                                through++;
-                                cpu_gemm_pack_free(pk);
-                        }
-                }
-                /* the backend's scaled entry (fuse_se.c): the kernel with
-                 * AVX-512 filters, the scale-then-conv fallback with the
-                 * others */
-                pw_ref(s, x, f, bp, sc, ref, &mag);
-                tol = 1e-6 * mag * (1.0 + sqrt((double)s->cin)) + 1e-5;
-                for (int isa = 0; bes[0]->conv_packed_scaled &&
-                                  isa < CPU_ISA_COUNT; isa++) {
-                        if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
-                                continue;
-                        for (int l = 0; l < 2; l++) {
-                                cpu_packed_t *pk = NULL;
-                                REQUIRE_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0,
-                                                         1, s->cout, s->cin,
-                                                         f, s->cin, &pk, &err),
-                                           err);
-                                for (int64_t i = 0; i <= out_n; i++)
-                                        got[i] = 777.0f;
-                                CHECK_OK(bes[l]->conv_packed_scaled(
-                                                 bes[l], &w, s->imgs, 1,
-                                                 s->cout, pk, x, sc, bp,
-                                                 s->act, act_a(s->act),
-                                                 act_b(s->act), got, &err),
-                                         err);
-                                compare(got, ref, out_n, tol, "scaled", si,
-                                        isa, l + 1);
-                                scaled_runs++;
-                                cpu_gemm_pack_free(pk);
+                /* the backend's entries, whichever path they pick:
+                 * conv_packed, then conv_packed_scaled (fuse_se.c; the
+                 * kernel with AVX-512 filters, scale-then-conv with the
+                 * others) where the backend has it */
+                for (int scaled = 0; scaled < 2; scaled++) {
+                        const float *scp = scaled ? sc : NULL;
+
+                        if (scaled && !bes[0]->conv_packed_scaled)
+                                break;
+                        pw_ref(s, x, f, bp, scp, ref, &mag);
+                        tol = 1e-6 * mag * (1.0 + sqrt((double)s->cin)) +
+                              1e-5;
+                        for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
+                                if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
+                                        continue;
+                                for (int l = 0; l < 2; l++) {
+                                        through_entry(bes[l], s, &w, isa, f,
+                                                      x, scp, bp, ref, got,
+                                                      out_n, tol, si, l + 1);
+                                        if (scaled)
+                                                scaled_runs++;
+                                        else
+                                                through++;
+                                }
                         }
                 }
                 free(x);
