@@ -811,6 +811,8 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                 return exec_attn_run(m, be, n, err);
         case OP_RNN:
                 return run_rnn(m, be, n, err);
+        case OP_ALIAS:
+                return SWARM_OK;
         case OP_FOLDED:
                 break;
         }

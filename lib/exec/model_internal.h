@@ -80,6 +80,8 @@ enum xop {
         OP_HOST,        /* hk: a host kernel of any dtype (host_ops.c) */
         OP_ATTN,        /* fused attention (fuse_attn.c) */
         OP_FOLDED,      /* computed at load: output is a constant */
+        OP_ALIAS,       /* an OP_COPY whose output shares its input's slot
+                           (onnx_load.c plan_slots): nothing to run */
         OP_RNN          /* RNN / GRU / LSTM through be->rnn: HK_RNN's
                            parameters (hi, hp, hf, act_alpha) */
 };

@@ -228,14 +228,37 @@ static int check_output(const Onnx__ValueInfoProto *vi, const xvalue_t *v,
 }
 
 
+/* A copy whose output can share its input's buffer: a byte copy (Reshape,
+ * Flatten, Squeeze, Identity, a zero Pad ...) with no activation, of a
+ * value the run computes into a slot, to a value of the same dtype and
+ * size.  Kernels never write their inputs, so the two names can stay on
+ * one buffer for as long as either is live. */
+static int copy_aliases(const swarm_model_t *m, const xnode_t *n) {
+        const xvalue_t *x, *o;
+
+        if (n->op != OP_COPY || n->act != SWARM_ACT_NONE || n->n_in < 1 ||
+            n->in[0] < 0 || n->n_xo > 0)
+                return 0;
+        x = &m->vals[n->in[0]];
+        o = &m->vals[n->out];
+        return x->kind == V_TEMP && x->slot >= 0 && x->dtype == o->dtype &&
+               x->batched == o->batched &&
+               swarm_shape_elems(x->shape, x->ndim) ==
+                       swarm_shape_elems(o->shape, o->ndim);
+}
+
+/* A slot for each value the run computes, reused once every value in it
+ * is dead.  busy[s] counts the live values in slot s (more than one where a
+ * copy aliases, above); done[v] marks a value already released, since a
+ * value can appear twice among one node's inputs. */
 static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
         int *busy = calloc((size_t)m->n_vals + 1, sizeof(int));
+        char *done = calloc((size_t)m->n_vals + 1, 1);
 
-        if (!busy)
-                return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         m->slots = calloc((size_t)m->n_vals + 1, sizeof(xslot_t));
-        if (!m->slots) {
+        if (!busy || !done || !m->slots) {
                 free(busy);
+                free(done);
                 return swarm_err_set(err, SWARM_ERR_NOMEM, "out of memory");
         }
         m->n_steps = 0;
@@ -247,14 +270,20 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                         continue;
                 m->n_steps++;
                 o = &m->vals[n->out];
-                /* Outputs of a node never share with its own inputs, so
-                 * kernels need not be in-place safe. */
-                for (s = 0; s < m->n_slots && busy[s]; s++)
-                        ;
-                if (s == m->n_slots)
-                        m->n_slots++;
-                busy[s] = 1;
-                o->slot = s;
+                if (copy_aliases(m, n)) {
+                        n->op = OP_ALIAS;
+                        o->slot = m->vals[n->in[0]].slot;
+                        busy[o->slot]++;
+                } else {
+                        /* Outputs of a node never share with its own
+                         * inputs, so kernels need not be in-place safe. */
+                        for (s = 0; s < m->n_slots && busy[s]; s++)
+                                ;
+                        if (s == m->n_slots)
+                                m->n_slots++;
+                        busy[s] = 1;
+                        o->slot = s;
+                }
                 for (int k = 0; k < n->n_xo; k++) {
                         if (n->xo[k] < 0)
                                 continue;
@@ -269,19 +298,22 @@ static int plan_slots(swarm_model_t *m, swarm_err_t *err) {
                 if (n->op == OP_CONV && n->scratch > m->scratch_elems)
                         m->scratch_elems = n->scratch;
                 for (int j = -1 - n->n_xo; j < n->n_in; j++) {
+                        int id, xk = -2 - j;    /* j < -1: xo[xk] */
                         xvalue_t *v;
-                        int xk = -2 - j;        /* j < -1: xo[xk] */
                         if ((j >= 0 && n->in[j] < 0) ||
                             (j < -1 && n->xo[xk] < 0))
                                 continue;
-                        v = j < -1 ? &m->vals[n->xo[xk]]
-                            : j < 0 ? o : &m->vals[n->in[j]];
+                        id = j < -1 ? n->xo[xk] : j < 0 ? n->out : n->in[j];
+                        v = &m->vals[id];
                         if (v->kind == V_TEMP && !v->is_output &&
-                            v->slot >= 0 && v->last_use <= i)
-                                busy[v->slot] = 0;
+                            v->slot >= 0 && v->last_use <= i && !done[id]) {
+                                done[id] = 1;
+                                busy[v->slot]--;
+                        }
                 }
         }
         free(busy);
+        free(done);
         return SWARM_OK;
 }
 

@@ -1282,6 +1282,65 @@ static void test_external_data(swarm_backend_t *be) {
         rmdir(dir);
 }
 
+/* Copies that alias (onnx_load.c plan_slots): Flatten and Identity of a
+ * computed value share its buffer, and that buffer stays theirs while any
+ * of them is live.  y1 = Flatten(a) is a graph output made from a = Relu(x)
+ * early on; a and b = Identity(a) die at the Add, after which two more
+ * values are computed: were the shared slot released with a, Sigmoid's
+ * output would land on y1.  Three slots of 12 floats a row (a with its
+ * two aliases, s, c; y2 reuses s's), where copying takes four. */
+static void test_copy_alias(swarm_backend_t *be) {
+        static const int64_t xd[] = {-1, 12};
+        static const int64_t rows_seq[] = {1, 5, 64};
+        bld_t b;
+        swarm_model_t *m;
+        swarm_err_t err;
+
+        bld_init(&b, 13);
+        vi(&b, 0, "x", 1, 2, xd);
+        vi(&b, 1, "y1", 1, 2, xd);
+        vi(&b, 1, "y2", 1, 2, xd);
+        node(&b, "r", "Relu", "x", "a");
+        attr_i(&b, node(&b, "f", "Flatten", "a", "y1"), "axis", 1);
+        node(&b, "i", "Identity", "a", "b");
+        node(&b, "s", "Add", "a,b", "s");
+        node(&b, "g", "Sigmoid", "s", "c");
+        node(&b, "n", "Neg", "c", "y2");
+        m = build_load(&b, be);
+        if (!m)
+                return;
+        CHECK(swarm_model_work_row_bytes(m) == 3 * 12 * sizeof(float),
+              "%zu work bytes a row", swarm_model_work_row_bytes(m));
+        for (size_t t = 0; t < sizeof(rows_seq) / sizeof(rows_seq[0]); t++) {
+                int64_t rows = rows_seq[t], bad = 0;
+                float *x = malloc((size_t)rows * 12 * sizeof(float));
+                const void *in[1] = {x};
+                const void *outp[2] = {NULL, NULL};
+
+                REQUIRE(x);
+                for (int64_t i = 0; i < rows * 12; i++)
+                        x[i] = frand() * 4 - 2;
+                swarm_err_clear(&err);
+                CHECK(swarm_model_run(m, rows, in, outp, &err) == SWARM_OK,
+                      "%s", err.msg);
+                for (int64_t i = 0; outp[0] && outp[1] && i < rows * 12;
+                     i++) {
+                        double a = x[i] > 0 ? x[i] : 0;
+                        double y2 = -1.0 / (1.0 + exp(-2.0 * a));
+                        if (((const float *)outp[0])[i] != (float)a ||
+                            fabs(((const float *)outp[1])[i] - y2) > 1e-6)
+                                bad++;
+                }
+                CHECK(outp[0] && outp[1] && bad == 0,
+                      "rows %lld: %lld values off", (long long)rows,
+                      (long long)bad);
+                free(x);
+        }
+        printf("ok copies alias: %zu work bytes a row\n",
+               swarm_model_work_row_bytes(m));
+        swarm_model_destroy(m);
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -1318,6 +1377,7 @@ int main(void) {
         test_symbolic_seq(be);
         test_gru_batch(be);
         test_batch_chain(be);
+        test_copy_alias(be);
         {
                 /* the same runs through the staging (device) path */
                 swarm_backend_t st = mb_staged_backend(be);
@@ -1326,6 +1386,7 @@ int main(void) {
                 test_gru_batch(&st);
                 test_batch_chain(&st);
                 test_mlp(&st, 0);
+                test_copy_alias(&st);
         }
         test_empty_nodes(be);
         test_garbage(be);
