@@ -50,6 +50,7 @@ typedef struct worker_opts {
         const char *state_dir;
         int start_from_state;
         int warmup;                     /* run each model before joining */
+        int winograd;                   /* 0: swarm_backend_no_winograd */
         int64_t stop_timeout_ms;        /* > 0: a stop exits within it; 0: unbounded */
         int64_t revoke_defer_ms;        /* rebalance.h; 0: at once */
         int fast_rejoin, fetch_wake;    /* rebalance.h, rejoin.h */

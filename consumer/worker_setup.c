@@ -147,6 +147,8 @@ int worker_new(const worker_opts_t *o, const swarm_conf_t *conf,
             (r = swarm_backend_select_prec(o->device, prec, w->blas_threads, log,
                                            &w->backend, err)))
                 goto fail;
+        if (!o->winograd)
+                swarm_backend_no_winograd(w->backend);
         if ((r = start_models(w, err)) ||
             (r = start_metrics(w, err)))
                 goto fail;

@@ -482,6 +482,14 @@ struct swarm_backend {
 int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
                           swarm_err_t *err);
 
+/* Turn Winograd off for the models loaded on `be` from now on: their 3x3
+ * convolutions keep the packed direct path.  Winograd's transformed
+ * filters take about 4x the filters' memory (ResNet-18: 105 -> 246 MB
+ * resident), so a host short of memory trades that speed for it (the
+ * worker's --winograd=false).  Models loaded before keep what they have.
+ * A backend without Winograd is left as it is. */
+void swarm_backend_no_winograd(swarm_backend_t *be);
+
 /* Destroy any backend; NULL is accepted.  Models using it must be gone. */
 void swarm_backend_destroy(swarm_backend_t *be);
 

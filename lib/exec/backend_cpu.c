@@ -1662,6 +1662,13 @@ int swarm_backend_cpu_new(int threads, swarm_backend_t **out,
         return SWARM_OK;
 }
 
+void swarm_backend_no_winograd(swarm_backend_t *be) {
+        /* pack.c asks conv_wino_pack only; conv_wino and conv_wino_free
+         * stay for the models that hold transformed filters already. */
+        if (be)
+                be->conv_wino_pack = NULL;
+}
+
 void swarm_backend_destroy(swarm_backend_t *be) {
         if (be && be->destroy)
                 be->destroy(be);

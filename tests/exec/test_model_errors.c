@@ -1341,6 +1341,80 @@ static void test_copy_alias(swarm_backend_t *be) {
         swarm_model_destroy(m);
 }
 
+/* swarm_backend_no_winograd: a 32 -> 32 3x3 convolution loads with
+ * Winograd's transformed filters (36 floats a filter pair, against 9) on a
+ * default AVX-512 backend and without them after the call, and both plans
+ * give the same answers. */
+static void test_no_winograd(void) {
+        static const int64_t xd[] = {-1, 32, 24, 24}, wd[] = {32, 32, 3, 3};
+        static const int64_t bd[] = {32}, pads[] = {1, 1, 1, 1};
+        enum { ROWS = 3, IN = 32 * 24 * 24, W = 32 * 32 * 9 };
+        swarm_backend_t *be[2] = {NULL, NULL};
+        swarm_model_t *m[2] = {NULL, NULL};
+        const void *outp[2] = {NULL, NULL};
+        float *w = malloc(W * sizeof(float)), bias[32];
+        float *x = malloc(ROWS * IN * sizeof(float));
+        size_t fixed[2] = {0, 0};
+        swarm_err_t err;
+        double worst = 0.0, big = 0.0;
+
+        REQUIRE(w && x);
+        for (int i = 0; i < W; i++)
+                w[i] = frand() - 0.5f;
+        for (int i = 0; i < 32; i++)
+                bias[i] = frand() - 0.5f;
+        for (int i = 0; i < ROWS * IN; i++)
+                x[i] = frand() * 2 - 1;
+        for (int k = 0; k < 2; k++) {
+                const void *in[1] = {x};
+                bld_t b;
+                swarm_err_clear(&err);
+                REQUIRE_OK(swarm_backend_cpu_new(1, &be[k], &err), err);
+                if (k)
+                        swarm_backend_no_winograd(be[k]);
+                bld_xy(&b, 4, xd, 4, xd);
+                init(&b, "w", 4, wd, w, 1);
+                init(&b, "b", 1, bd, bias, 1);
+                attr_is(&b, node(&b, "conv", "Conv", "x,w,b", "y"), "pads",
+                        4, pads);
+                m[k] = build_load(&b, be[k]);
+                if (!m[k])
+                        goto out;
+                fixed[k] = swarm_model_work_fixed_bytes(m[k]);
+                CHECK(swarm_model_run(m[k], ROWS, in, &outp[k], &err) ==
+                      SWARM_OK, "%s", err.msg);
+        }
+        for (int i = 0; outp[0] && outp[1] && i < ROWS * IN; i++) {
+                double e = fabs((double)((const float *)outp[0])[i] -
+                                ((const float *)outp[1])[i]);
+                if (!(e <= worst))
+                        worst = e;
+                if (fabs(((const float *)outp[1])[i]) > big)
+                        big = fabs(((const float *)outp[1])[i]);
+        }
+        /* Winograd's error is ~1e-5 of the largest output (test_wino.c) */
+        CHECK(outp[0] && outp[1] && worst <= 1e-4 * big, "off by %g of %g",
+              worst, big);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (__builtin_cpu_supports("avx512f"))
+                CHECK(fixed[0] >= fixed[1] + (size_t)W * 3 * sizeof(float),
+                      "fixed bytes %zu with Winograd, %zu without", fixed[0],
+                      fixed[1]);
+        else
+#endif
+                CHECK(fixed[0] == fixed[1], "fixed bytes %zu / %zu",
+                      fixed[0], fixed[1]);
+        printf("ok no_winograd: %zu fixed bytes with Winograd, %zu without, "
+               "off by %g\n", fixed[0], fixed[1], worst);
+out:
+        for (int k = 0; k < 2; k++) {
+                swarm_model_destroy(m[k]);
+                swarm_backend_destroy(be[k]);
+        }
+        free(w);
+        free(x);
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be;
@@ -1363,6 +1437,7 @@ int main(void) {
                 CB2[i] = frand() - 0.5f;
         test_conv_batch(1);
         test_conv_batch(2);
+        test_no_winograd();
         swarm_err_clear(&err);
         if (swarm_backend_cpu_new(1, &be, &err)) {
                 printf("backend: %s\n", err.msg);
