@@ -7,7 +7,8 @@
  * ids, images ...) with its rows repeated to the batch size.  Each batch
  * size is warmed up, then run for at least ~0.5 s.  Prints one line per
  * batch: "batch=B ms_per_run=T rows_per_s=R".  BENCH_CPU_TIME=1 times
- * with the process's CPU time (see now_s).
+ * with the process's CPU time (see now_s); BENCH_NO_WINOGRAD=1 loads
+ * with swarm_backend_no_winograd (the worker's -X swarm.winograd=false).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,8 @@ int main(int argc, char **argv) {
         threads = atoi(argv[2]);
         swarm_err_clear(&err);
         (void)swarm_backend_cpu_new(threads, &be, &err);
+        if (be && getenv("BENCH_NO_WINOGRAD"))
+                swarm_backend_no_winograd(be);
         if (!be || swarm_model_load_file(argv[1], be, &m, &err)) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
