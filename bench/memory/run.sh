@@ -44,10 +44,12 @@ bench_workdir swarm-bench-memory
 model_paths() {
   case "$1" in
     fashion-mlp|fashion-cnn)
+      # each fixture's own data script: [N,784] rows for the MLP,
+      # [N,1,28,28] images for the CNN
       file=$root/tests/fixtures/$1/model.onnx
-      [ -s "$work/fashion/test.npy" ] ||
-        /usr/bin/python3 tests/fixtures/fashion-mlp/make_data.py "$work/fashion" >/dev/null
-      input=$work/fashion/test.npy iname=input ;;
+      [ -s "$work/$1/test.npy" ] ||
+        /usr/bin/python3 "tests/fixtures/$1/make_data.py" "$work/$1" >/dev/null
+      input=$work/$1/test.npy iname=input ;;
     *)
       local d=$root/tests/fixtures/families/$1
       [ -d "$d" ] || d=$build/data/families/$1
