@@ -75,6 +75,11 @@ static const swarm_opt_t score_opts[] = {
          "a model input from input columns (names, FIRST..LAST, #N..#M, *); "
          "repeat for several inputs; DTYPE float32 (default), int64, int32, "
          "uint8", NULL, 1},
+        {"shape", 0, "swarm.shape", "[NAME=]D1,D2,...",
+         "a tensor's row shape in the requests, as the model's input has it "
+         "(default: [columns] for CSV and Avro, the file's for .npy; \"\": a "
+         "scalar row, user_id= for an input of shape [N]); NAME can be left "
+         "out with one input; repeat for several", NULL, 1},
         {"features", 0, "swarm.features", "COLUMNS",
          "columns of the single input (without --tensor)", "*", 0},
         {"input-name", 0, "swarm.input.name", "NAME",
@@ -567,7 +572,7 @@ static void on_done(const char *id, const swarm_response_t *resp,
                          * model, and every chunk would be rejected alike */
                         s->state = S_FILLED;
                         set_fatal(rn, "the model refuses the input: %s%s", why,
-                                  " (check --tensor / --features)");
+                                  " (check --tensor / --features / --shape)");
                         return;
                 }
                 break;
@@ -776,6 +781,26 @@ static int parse_opts(const swarm_conf_t *conf, opts_t *o) {
                 o->specs[0].columns = swarm_conf_get(conf, "swarm.features");
                 o->n_specs = 1;
         }
+        n = swarm_conf_count(conf, "swarm.shape");
+        for (size_t i = 0; i < n; i++) {
+                const char *sv = swarm_conf_get_nth(conf, "swarm.shape", i);
+                const char *eq = strchr(sv, '=');
+                int at = -1;
+                for (int k = 0; eq && k < o->n_specs; k++)
+                        if (strlen(o->specs[k].name) == (size_t)(eq - sv) &&
+                            !memcmp(o->specs[k].name, sv, (size_t)(eq - sv)))
+                                at = k;
+                if (!eq && o->n_specs == 1)
+                        at = 0;
+                if (at < 0)
+                        return usage_err("--shape %s: name one of the inputs "
+                                         "(NAME=D1,D2,...)", sv);
+                if (o->specs[at].shape_given)
+                        return usage_err("--shape %s: that input has a shape "
+                                         "already", sv);
+                if (score_shape_parse(eq ? eq + 1 : sv, &o->specs[at], &err))
+                        return usage_err("--shape: %s", err.msg);
+        }
         o->id_col = swarm_conf_get(conf, "swarm.id.column");
         if (o->id_col && !*o->id_col)
                 o->id_col = NULL;
@@ -822,11 +847,20 @@ static void settings_text(const opts_t *o, char *buf, size_t size) {
                 o->model_name, (int)o->version, (int)o->in_fmt, (int)o->out_fmt,
                 o->id_col ? o->id_col : "", o->delim, o->label, (long long)o->top_k,
                 (long long)o->rpr);
-        for (int i = 0; i < o->n_specs && len < size; i++)
+        for (int i = 0; i < o->n_specs && len < size; i++) {
                 len += (size_t)snprintf(buf + len, size - len, " tensor=%s:%d:%d=%s",
                                         o->specs[i].name, (int)o->specs[i].dtype,
                                         o->specs[i].dtype_given,
                                         o->specs[i].columns ? o->specs[i].columns : "*");
+                /* the row shape changes the requests, not the output's
+                 * bytes, but a resumed run must send what the first did */
+                if (o->specs[i].shape_given && len < size)
+                        len += (size_t)snprintf(buf + len, size - len, " shape=");
+                for (int d = 0; o->specs[i].shape_given && d < o->specs[i].ndim &&
+                     len < size; d++)
+                        len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? "," : "",
+                                                (long long)o->specs[i].shape[d]);
+        }
 }
 
 /* Topics from the registry's deployment of the model, where set. */

@@ -219,9 +219,63 @@ int score_store_i64(swarm_dtype_t dtype, uint8_t *row, int64_t i, int64_t v,
         return -1;
 }
 
+int score_shape_parse(const char *dims, score_tensor_spec_t *spec,
+                      swarm_err_t *err) {
+        const char *p = dims;
+        int64_t total = 1;
+
+        spec->ndim = 0;
+        spec->shape_given = 1;
+        while (*p) {
+                char *end;
+                long long v;
+                errno = 0;
+                v = strtoll(p, &end, 10);
+                if (end == p || errno || v < 1 || (*end && *end != ',') ||
+                    spec->ndim == SWARM_MAX_DIMS - 1 ||
+                    swarm_mul_i64(total, v, &total))
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "shape \"%s\": at most %d "
+                                             "dimensions, each a number >= 1 "
+                                             "(\"\" for a scalar row), with a "
+                                             "product that fits 64 bits",
+                                             dims, SWARM_MAX_DIMS - 1);
+                spec->shape[spec->ndim++] = v;
+                p = *end ? end + 1 : end;
+                if (*end && !*p)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "shape \"%s\": ends in a comma",
+                                             dims);
+        }
+        return SWARM_OK;
+}
+
+/* Give the tensors their --shape, where one was given, once the reader has
+ * counted each row's elements. */
+static int apply_shapes(const score_input_opts_t *o, score_reader_t *r,
+                        swarm_err_t *err) {
+        for (int i = 0; i < o->n_tensors && i < r->n_t; i++) {
+                const score_tensor_spec_t *s = &o->tensors[i];
+                score_tensor_t *t = &r->t[i];
+                int64_t e = swarm_shape_elems(s->shape, s->ndim);
+                if (!s->shape_given)
+                        continue;
+                if (e != t->elems)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "tensor %s: --shape has %lld "
+                                             "elements, a row of the input "
+                                             "%lld", t->name, (long long)e,
+                                             (long long)t->elems);
+                t->ndim = s->ndim;
+                memcpy(t->shape, s->shape, sizeof(t->shape));
+        }
+        return SWARM_OK;
+}
+
 int score_reader_open(const score_input_opts_t *o, score_reader_t **out,
                       swarm_err_t *err) {
         score_format_t f = o->format ? o->format : score_format_of(o->path);
+        int rc;
 
         *out = NULL;
         if (o->n_tensors < 1 || o->n_tensors > SWARM_MAX_INPUTS)
@@ -230,16 +284,24 @@ int score_reader_open(const score_input_opts_t *o, score_reader_t **out,
                                      SWARM_MAX_INPUTS, o->n_tensors);
         switch (f) {
         case SCORE_FMT_CSV:
-                return score_csv_open(o, out, err);
+                rc = score_csv_open(o, out, err);
+                break;
         case SCORE_FMT_AVRO:
-                return score_avro_open(o, out, err);
+                rc = score_avro_open(o, out, err);
+                break;
         case SCORE_FMT_NPY:
-                return score_npy_open(o, out, err);
+                rc = score_npy_open(o, out, err);
+                break;
         default:
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "%s: cannot tell the format from the name; "
                                      "give --format csv|avro|npy", o->path);
         }
+        if (!rc && (rc = apply_shapes(o, *out, err))) {
+                score_reader_destroy(*out);
+                *out = NULL;
+        }
+        return rc;
 }
 
 void score_reader_destroy(score_reader_t *r) {

@@ -43,12 +43,23 @@ typedef struct score_tensor_spec {
         swarm_dtype_t dtype;
         int dtype_given;        /* 0: float32 (CSV, Avro) or the file's (.npy) */
         const char *columns;    /* borrowed; NULL or "" means "*" */
+        /* --shape: the row's shape in the request (a request adds N), in
+         * place of the reader's ([elements] for CSV and Avro, the file's
+         * for .npy); ndim 0 is a scalar row (a request of shape [N]). */
+        int shape_given;
+        int ndim;
+        int64_t shape[SWARM_MAX_DIMS - 1];
 } score_tensor_spec_t;
 
 /* Parse "NAME[:DTYPE]=COLUMNS" (NAME alone means COLUMNS "*").  The spec
  * borrows from `buf`, which the call modifies. */
 int score_tensor_spec_parse(char *buf, score_tensor_spec_t *out,
                             swarm_err_t *err);
+
+/* Parse --shape's "D1,D2,..." (each >= 1, at most SWARM_MAX_DIMS - 1 of
+ * them; "" is a scalar row) into spec->ndim / shape. */
+int score_shape_parse(const char *dims, score_tensor_spec_t *spec,
+                      swarm_err_t *err);
 
 typedef struct score_input_opts {
         const char *path;

@@ -13,12 +13,18 @@
 #
 #   bash bench/memory/run.sh [--requests N] [--models "M ..."] [--warmup PCT]
 #                            [--build DIR]
+# BENCH_KEEP=1 copies each multi-input model's producer log to /tmp/mem-producer-M.log.
 #
 # Models: fashion-mlp, fashion-cnn, and the families of
-# tests/fixtures/families (gru, lstm, bert inputs are int64 pairs and are not
-# sendable by swarm-producer, so they are not offered here), each with the
-# first case of its family.txt; the large CNNs (resnet18 ...) come from
-# BUILD/data/families (made by tests/fixtures/families/make.sh).
+# tests/fixtures/families, each with the first case of its family.txt; the
+# large CNNs (resnet18 ...) come from BUILD/data/families (made by
+# tests/fixtures/families/make.sh).  A model of one input is sent with
+# `swarm-producer --input ROWS.npy --repeat`; one of several (DLRM: a
+# float32 and three int64 inputs) with `swarm-producer score
+# --rows-per-request 1 --tensor ...` over a CSV of its rows repeated, the
+# same one-row requests through the same worker.  Its scored file is
+# written too, so a model with a large output per row (BERT's hidden
+# states: 16 KB a row, 16 GB a million) needs the disk for it.
 # N=1000000 is the issue's figure; on a 2-core machine the heavy CNNs take
 # hours at that count, so pass a smaller one for them and say so.
 set -euo pipefail
@@ -42,6 +48,7 @@ bench_workdir swarm-bench-memory
 # model_paths NAME: sets $file (model.onnx), $input (a .npy of rows) and
 # $iname (the model's input name).
 model_paths() {
+  inames=""
   case "$1" in
     fashion-mlp|fashion-cnn)
       # each fixture's own data script: [N,784] rows for the MLP,
@@ -55,8 +62,10 @@ model_paths() {
       [ -d "$d" ] || d=$build/data/families/$1
       [ -s "$d/family.txt" ] || { echo "no family $1 (in tests/fixtures/families or $build/data/families)" >&2; return 1; }
       file=$d/model.onnx
-      input=$d/$(awk 'NR == 1 { print $1 }' "$d/family.txt")/input_0.npy
-      iname=$(awk '$1 == "inputs" { print $2 }' "$d/io.txt") ;;
+      case_dir=$d/$(awk 'NR == 1 { print $1 }' "$d/family.txt")
+      input=$case_dir/input_0.npy
+      iname=$(awk '$1 == "inputs" { print $2 }' "$d/io.txt")
+      inames=$(awk '$1 == "inputs" { $1 = ""; print }' "$d/io.txt") ;;
   esac
 }
 
@@ -64,6 +73,57 @@ model_paths() {
 # start, and another model's million requests there would be its backlog
 tops=(); for m in $models; do tops+=(--topic "requests.$m:4"); done
 bench_broker "${tops[@]}" --topic results:4 --topic requests.dlq:1
+
+# score_csv CASE_DIR NAMES ROWS OUT: the case's inputs (input_K.npy, one per
+# name) as CSV columns NAME_0.. (each row flattened), its rows repeated to
+# ROWS rows; prints the --tensor arguments (int64 inputs say so).
+score_csv() {
+  /usr/bin/python3 - "$@" <<'PY'
+import sys, numpy as np
+d, names, rows, out = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), sys.argv[4]
+arrs = [np.load("%s/input_%d.npy" % (d, k)) for k in range(len(names))]
+n = arrs[0].shape[0]
+flat = [a.reshape(n, -1) for a in arrs]
+cols, args = [], []
+for name, a in zip(names, flat):
+    cols += ["%s_%d" % (name, j) for j in range(a.shape[1])]
+    dt = "int64" if a.dtype.kind in "iu" else "float32"
+    args.append("--tensor %s:%s=%s_0..%s_%d" % (name, dt, name, name, a.shape[1] - 1))
+for name, a in zip(names, arrs):
+    args.append("--shape %s=%s" % (name, ",".join(str(d) for d in a.shape[1:])))
+lines = []
+for r in range(n):
+    lines.append(",".join(",".join(("%d" % v) if a.dtype.kind in "iu" else repr(float(v))
+                                   for v in a[r]) for a in flat))
+block = "\n".join(lines) + "\n"
+with open(out, "w") as f:
+    f.write(",".join(cols) + "\n")
+    f.write(block * (rows // n))
+    f.write("".join(l + "\n" for l in lines[:rows % n]))
+print(" ".join(args))
+PY
+}
+
+# send M ROWS PREFIX: ROWS one-row requests of model M with --wait; prints
+# swarm-producer's summary line.
+send() {
+  local m=$1 rows=$2 prefix=$3
+  if [ -z "$inames" ] || [ "$(wc -w <<< "$inames")" -eq 1 ]; then
+    "$build/producer/swarm-producer" -b "$brokers" -t "requests.$m" -r results --model model \
+      --input "$input" --input-name "$iname" --repeat $(( (rows + n - 1) / n )) --window 1024 \
+      --wait --timeout 600 --id-prefix "$prefix$m-" 2>>"$work/producer-$m.log" | grep '^summary'
+    return
+  fi
+  local targs
+  targs=$(score_csv "$case_dir" "$inames" "$rows" "$work/$prefix$m.csv")
+  # shellcheck disable=SC2086
+  "$build/producer/swarm-producer" score -b "$brokers" -t "requests.$m" -r results --model model \
+    --input "$work/$prefix$m.csv" --output "$work/$prefix$m.out.avro" $targs \
+    --rows-per-request 1 --window 1024 --restart --progress-interval 3600 \
+    2>>"$work/producer-$m.log" | grep '^summary' | sed 's/\brows=/sent=/; s/\bscored=/answered=/'
+  [ -z "${BENCH_KEEP:-}" ] || cp "$work/producer-$m.log" /tmp/mem-producer-$m.log
+  rm -f "$work/$prefix$m.csv" "$work/$prefix$m.out.avro"
+}
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 rows_of() { /usr/bin/python3 -c 'import sys, numpy as np; print(np.load(sys.argv[1], mmap_mode="r").shape[0])' "$1"; }
@@ -85,15 +145,11 @@ for m in $models; do
     done ) > "$work/rss-$m" &
   spid=$!
   wreps=$(( reps * warmup / 100 )); [ "$wreps" -ge 1 ] || wreps=1
-  if ! "$build/producer/swarm-producer" -b "$brokers" -t "requests.$m" -r results --model model \
-         --input "$input" --input-name "$iname" --repeat "$wreps" --window 1024 --wait \
-         --timeout 600 --id-prefix "warm-$m-" >/dev/null 2>"$work/warmup-$m.log"; then
-    echo "$m: warm-up failed" >&2; tail -5 "$work/warmup-$m.log" >&2; status=1
+  if ! send "$m" $(( wreps * n )) warm- >/dev/null; then
+    echo "$m: warm-up failed" >&2; tail -5 "$work/producer-$m.log" >&2; status=1
   fi
   t0=$(date +%s.%N)
-  if ! out=$("$build/producer/swarm-producer" -b "$brokers" -t "requests.$m" -r results --model model \
-               --input "$input" --input-name "$iname" --repeat "$reps" --window 1024 --wait --timeout 600 \
-               --id-prefix "$m-" 2>"$work/producer-$m.log" | grep '^summary'); then
+  if ! out=$(send "$m" $(( reps * n )) ""); then
     echo "$m: producer failed" >&2; tail -5 "$work/producer-$m.log" >&2; status=1
   fi
   t1=$(date +%s.%N)

@@ -834,6 +834,79 @@ static void test_ckpt(void) {
               "malformed checkpoint accepted: %s", err.msg);
 }
 
+/* --shape: parsed with its limits, and given to the tensor by the reader
+ * only where the element counts agree (in.csv of test_csv: x = a..c, 3
+ * columns). */
+static void test_shape(void) {
+        static const struct {
+                const char *dims;
+                int ok, ndim;
+                int64_t d0, d1;
+        } cases[] = {
+                {"", 1, 0, 0, 0},               /* a scalar row: [N] */
+                {"3", 1, 1, 3, 0},
+                {"1,3", 1, 2, 1, 3},
+                {"0", 0, 0, 0, 0},
+                {"-3", 0, 0, 0, 0},
+                {"1,,3", 0, 0, 0, 0},
+                {"3,", 0, 0, 0, 0},
+                {"a", 0, 0, 0, 0},
+                {"1,2,3,4,5,6,7,8", 0, 0, 0, 0},        /* 8 dims: one too many */
+                {"4294967296,4294967296", 0, 0, 0, 0},  /* 2^64 elements */
+                {"99999999999999999999", 0, 0, 0, 0},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                score_tensor_spec_t s;
+                swarm_err_t err;
+                int rc;
+                memset(&s, 0, sizeof(s));
+                swarm_err_clear(&err);
+                rc = score_shape_parse(cases[i].dims, &s, &err);
+                CHECK((rc == 0) == cases[i].ok, "shape \"%s\": rc %d (%s)", cases[i].dims, rc,
+                      err.msg);
+                if (rc || !cases[i].ok)
+                        continue;
+                CHECK(s.shape_given && s.ndim == cases[i].ndim &&
+                              (s.ndim < 1 || s.shape[0] == cases[i].d0) &&
+                              (s.ndim < 2 || s.shape[1] == cases[i].d1),
+                      "shape \"%s\": ndim %d", cases[i].dims, s.ndim);
+        }
+        for (int k = 0; k < 3; k++) {
+                static const char *const dims[] = {"1,3", "", "2,2"};
+                score_tensor_spec_t spec;
+                score_input_opts_t o;
+                score_reader_t *r = NULL;
+                swarm_err_t err;
+                char b1[32];
+                int rc;
+                snprintf(b1, sizeof(b1), "x=a..c");
+                swarm_err_clear(&err);
+                CHECK(!score_tensor_spec_parse(b1, &spec, &err) &&
+                              !score_shape_parse(dims[k], &spec, &err),
+                      "spec: %s", err.msg);
+                memset(&o, 0, sizeof(o));
+                o.path = path_of("in.csv");
+                o.tensors = &spec;
+                o.n_tensors = 1;
+                o.id_column = "id";
+                rc = score_reader_open(&o, &r, &err);
+                if (k == 0) {
+                        int n;
+                        const score_tensor_t *t = rc ? NULL : score_reader_tensors(r, &n);
+                        CHECK(t && t[0].ndim == 2 && t[0].shape[0] == 1 &&
+                                      t[0].shape[1] == 3 && t[0].elems == 3,
+                              "shape 1,3: %s", err.msg);
+                } else {
+                        /* 1 and 4 elements against 3 columns */
+                        CHECK(rc == SWARM_ERR_INVALID && !r &&
+                                      strstr(err.msg, "--shape has") &&
+                                      strstr(err.msg, "a row of the input 3"),
+                              "shape \"%s\": rc %d: %s", dims[k], rc, err.msg);
+                }
+                score_reader_destroy(r);
+        }
+}
+
 int main(void) {
         char cmd[300];
         snprintf(dir, sizeof(dir), "%s/score-files-XXXXXX",
@@ -843,6 +916,7 @@ int main(void) {
                 return 1;
         }
         test_csv();
+        test_shape();
         test_avro_in();
         test_avro_sink();
         test_npy();
