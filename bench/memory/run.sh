@@ -13,7 +13,8 @@
 #
 #   bash bench/memory/run.sh [--requests N] [--models "M ..."] [--warmup PCT]
 #                            [--build DIR]
-# BENCH_KEEP=1 copies each multi-input model's producer log to /tmp/mem-producer-M.log.
+# BENCH_KEEP=1 keeps each model's RSS samples (/tmp/mem-rss-M.txt: time, KB)
+# and a multi-input model's producer log (/tmp/mem-producer-M.log).
 #
 # Models: fashion-mlp, fashion-cnn, and the families of
 # tests/fixtures/families, each with the first case of its family.txt; the
@@ -155,6 +156,7 @@ for m in $models; do
   t1=$(date +%s.%N)
   kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
+  [ -z "${BENCH_KEEP:-}" ] || cp "$work/rss-$m" "/tmp/mem-rss-$m.txt"
   echo "$m: $out"
   # Flat means no trend: the median RSS of the last tenth of the measured
   # run within +-5% of the first tenth's.  The band (max - min) is printed
