@@ -25,6 +25,7 @@
 
 #include "cpu_wino.h"
 #include "cpu_act.h"
+#include "cpu_sconv.h"
 #include "cpu_par.h"
 #include "swarm/tensor.h"
 
@@ -182,6 +183,7 @@ int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
 void cpu_wino_free(cpu_wino_t *p) {
         if (!p)
                 return;
+        cpu_sconv_free(p->sconv);
         free(p->u);
         free(p);
 }
@@ -775,6 +777,31 @@ static int64_t tiles_per_img(const swarm_window_t *w) {
         return ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
 }
 
+/* Few input channels (a first layer): the direct kernel of cpu_sconv.c,
+ * under this entry so that the loader needs no new path.  Measured (1
+ * thread, the fashion CNN's 1 -> 16 at 28 x 28, see bench/exec/README.md)
+ * against im2col + OpenBLAS, which these windows took before. */
+static int sconv_pack(const swarm_window_t *w, int64_t cout, const void *filt,
+                      void **packed, size_t *bytes, swarm_err_t *err) {
+        cpu_wino_t *p = calloc(1, sizeof(*p));
+        int rc;
+
+        if (!p)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "sconv: out of memory");
+        rc = cpu_sconv_pack(CPU_ISA_AVX512, cout, w->n, filt, &p->sconv, err);
+        if (rc) {
+                free(p);
+                return rc;
+        }
+        p->isa = CPU_ISA_AVX512;
+        p->cin = w->n;
+        p->cout = cout;
+        *packed = p;
+        *bytes = sizeof(*p) + p->sconv->bytes;
+        return SWARM_OK;
+}
+
 int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
                             int64_t cout, const void *filt, void **packed,
                             size_t *bytes, swarm_err_t *err) {
@@ -783,6 +810,8 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
 
         *packed = NULL;
         *bytes = 0;
+        if (cpu_sconv_isa_ok(CPU_ISA_AVX512) && cpu_sconv_window_ok(w, cout))
+                return sconv_pack(w, cout, filt, packed, bytes, err);
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
                 return SWARM_OK;
         rc = cpu_wino_pack(CPU_ISA_AVX512, cout, w->n, filt, &p, err);
@@ -810,6 +839,10 @@ int exec_cpu_conv_wino(swarm_backend_t *be, const swarm_window_t *w,
         if (!p || p->cout != cout)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "winograd: filters do not match");
+        if (p->sconv)
+                return cpu_sconv_run(be, p->sconv, w, imgs, x, bias, act,
+                                     alpha, beta, y, EXEC_CPU_PAR_MIN_MACS,
+                                     err);
         if (p->small && tpi > 0 && imgs >= 0 &&
             imgs < (WINO_MIN_TILES + tpi - 1) / tpi)
                 return be->conv_packed(be, w, imgs, 1, cout, p->small, x,
