@@ -1075,6 +1075,8 @@ static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
 
         if (kind == SWARM_POOL_MAX)     /* separable, vectorised */
                 return exec_cpu_maxpool(be, w, x, y, err);
+        if (exec_cpu_avgpool2_ok(w))    /* 2x2 / 2: vectorised */
+                return exec_cpu_avgpool2(be, w, x, y, err);
         par_run(be, w->n * w->oh * w->ow >= PAR_MIN_ELEMS &&
                 w->n >= be->threads, pool_part, &j);
         return SWARM_OK;

@@ -150,12 +150,14 @@ T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
 /* Windows 2 wide at stride 2 (VGG-style 2x2 pooling) that lie wholly
  * inside the input: both passes fused, no row buffer.  Each 16 outputs
  * read 32 input columns per tap row with masked loads (never past the
- * row's end), the max of the rows, then even against odd lanes. */
-T_AVX512 static void pool2_512(const swarm_window_t *w, const float *xp,
-                               float *yp) {
+ * row's end), the max (avg: the sum) of the rows, then even against odd
+ * lanes.  avg is a constant at each call site (always inlined). */
+T_AVX512 static inline __attribute__((always_inline)) void
+pool2_body(const swarm_window_t *w, const float *xp, float *yp, int avg) {
         __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12,
                                       10, 8, 6, 4, 2, 0);
         __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+        __m512 inv = _mm512_set1_ps(1.0f / (float)(w->kh * 2));
 
         for (int64_t oy = 0; oy < w->oh; oy++) {
                 float *yr = yp + oy * w->ow;
@@ -168,25 +170,52 @@ T_AVX512 static void pool2_512(const swarm_window_t *w, const float *xp,
                         __mmask16 k1 = in >= 32 ? (__mmask16)0xffff
                                        : in <= 16 ? (__mmask16)0
                                        : (__mmask16)((1u << (in - 16)) - 1u);
-                        __m512 lo = _mm512_set1_ps(-INFINITY), hi = lo;
+                        __m512 lo = avg ? _mm512_setzero_ps()
+                                        : _mm512_set1_ps(-INFINITY);
+                        __m512 hi = lo, e, o;
                         for (int64_t ky = 0; ky < w->kh; ky++) {
                                 const float *r = xp + (oy * w->sh +
                                                        ky * w->dh) * w->w +
                                                  2 * ox;
-                                lo = max_nan512(lo,
-                                                _mm512_maskz_loadu_ps(k0, r));
-                                hi = max_nan512(
-                                        hi, _mm512_maskz_loadu_ps(k1, r + 16));
+                                __m512 a = _mm512_maskz_loadu_ps(k0, r);
+                                __m512 b = _mm512_maskz_loadu_ps(k1, r + 16);
+                                if (avg) {
+                                        lo = _mm512_add_ps(lo, a);
+                                        hi = _mm512_add_ps(hi, b);
+                                } else {
+                                        lo = max_nan512(lo, a);
+                                        hi = max_nan512(hi, b);
+                                }
                         }
+                        e = _mm512_permutex2var_ps(lo, ev, hi);
+                        o = _mm512_permutex2var_ps(lo, od, hi);
                         _mm512_mask_storeu_ps(
                                 yr + ox, k,
-                                max_nan512(_mm512_permutex2var_ps(lo, ev, hi),
-                                           _mm512_permutex2var_ps(lo, od,
-                                                                  hi)));
+                                avg ? _mm512_mul_ps(_mm512_add_ps(e, o), inv)
+                                    : max_nan512(e, o));
                 }
         }
 }
+
+T_AVX512 static void pool2_512(const swarm_window_t *w, const float *xp,
+                               float *yp) {
+        pool2_body(w, xp, yp, 0);
+}
+
+T_AVX512 static void avg2_512(const swarm_window_t *w, const float *xp,
+                              float *yp) {
+        pool2_body(w, xp, yp, 1);
+}
 #endif
+
+/* The windows pool2_512 / avg2_512 take: 2 wide at stride 2, no left or
+ * top padding, every window inside the input. */
+static int pool2_window(const swarm_window_t *w) {
+        return w->kw == 2 && w->sw == 2 && w->dw == 1 && !w->pad_t &&
+               !w->pad_l && w->ow >= 1 && w->oh >= 1 &&
+               (w->ow - 1) * 2 + 1 < w->w &&
+               (w->oh - 1) * w->sh + (w->kh - 1) * w->dh < w->h;
+}
 
 static void mp_part(void *arg, int part, int parts) {
         const mp_job_t *j = arg;
@@ -195,9 +224,7 @@ static void mp_part(void *arg, int part, int parts) {
         int64_t p0 = w->n * part / parts, p1 = w->n * (part + 1) / parts;
 
 #if POOL_X86
-        if (j->wide && w->kw == 2 && w->sw == 2 && w->dw == 1 &&
-            !w->pad_t && !w->pad_l && (w->ow - 1) * 2 + 1 < w->w &&
-            (w->oh - 1) * w->sh + (w->kh - 1) * w->dh < w->h) {
+        if (j->wide && pool2_window(w)) {
                 for (int64_t p = p0; p < p1; p++)
                         pool2_512(w, j->x + p * w->h * w->w,
                                   j->y + p * w->oh * w->ow);
@@ -326,5 +353,91 @@ int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
                 return rc;
         mp_part(&j, 0, 1);
         free(j.rows);
+        return SWARM_OK;
+}
+
+/* ---- average pooling, 2-wide stride-2 windows inside the input ---- */
+
+typedef struct ap_job {
+        const swarm_window_t *w;
+        const float *x;
+        float *y;
+        int wide;
+} ap_job_t;
+
+static void avg2_c(const swarm_window_t *w, const float *xp, float *yp) {
+        float inv = 1.0f / (float)(w->kh * 2);
+
+        for (int64_t oy = 0; oy < w->oh; oy++)
+                for (int64_t ox = 0; ox < w->ow; ox++) {
+                        const float *r = xp + oy * w->sh * w->w + 2 * ox;
+                        float acc = 0.0f;
+                        for (int64_t ky = 0; ky < w->kh; ky++) {
+                                const float *q = r + ky * w->dh * w->w;
+                                acc += q[0] + q[1];
+                        }
+                        yp[oy * w->ow + ox] = acc * inv;
+                }
+}
+
+static void ap_part(void *arg, int part, int parts) {
+        const ap_job_t *j = arg;
+        const swarm_window_t *w = j->w;
+        int64_t p0 = w->n * part / parts, p1 = w->n * (part + 1) / parts;
+
+        for (int64_t p = p0; p < p1; p++) {
+                const float *xp = j->x + p * w->h * w->w;
+                float *yp = j->y + p * w->oh * w->ow;
+#if POOL_X86
+                if (j->wide) {
+                        avg2_512(w, xp, yp);
+                        continue;
+                }
+#endif
+                avg2_c(w, xp, yp);
+        }
+}
+
+int exec_cpu_avgpool2_ok(const swarm_window_t *w) {
+        int64_t outs;
+
+        return w->n >= 0 && w->h >= 1 && w->w >= 1 && w->kh >= 1 &&
+               w->kh <= 64 && w->sh >= 1 && w->dh >= 1 && w->pad_t >= 0 &&
+               w->pad_l >= 0 && w->h <= INT32_MAX && w->w <= INT32_MAX &&
+               !swarm_mul_i64(w->oh, w->ow, &outs) && pool2_window(w);
+}
+
+static int ap_check(const swarm_window_t *w, swarm_err_t *err) {
+        if (!exec_cpu_avgpool2_ok(w))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "avgpool: window not 2 wide at stride "
+                                     "2 inside the input");
+        return SWARM_OK;
+}
+
+int exec_cpu_avgpool2(swarm_backend_t *be, const swarm_window_t *w,
+                      const float *x, float *y, swarm_err_t *err) {
+        ap_job_t j = {w, x, y, wide_ok()};
+        int64_t outs;
+        int rc = ap_check(w, err);
+
+        if (rc || w->n == 0)
+                return rc;
+        if (swarm_mul_i64(w->oh, w->ow, &outs) ||
+            swarm_mul_i64(outs, w->n, &outs))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "avgpool: output size overflows");
+        exec_cpu_par_run(be, outs >= MP_PAR_MIN && w->n >= 2, ap_part, &j);
+        return SWARM_OK;
+}
+
+int exec_cpu_avgpool2_isa(const swarm_window_t *w, const float *x, float *y,
+                          int force_c, swarm_err_t *err) {
+        ap_job_t j = {w, x, y, !force_c && wide_ok()};
+        int rc = ap_check(w, err);
+
+        if (rc || w->n == 0)
+                return rc;
+        ap_part(&j, 0, 1);
         return SWARM_OK;
 }

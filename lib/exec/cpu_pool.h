@@ -19,4 +19,15 @@ int exec_cpu_maxpool(swarm_backend_t *be, const swarm_window_t *w,
 int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
                          int force_c, swarm_err_t *err);
 
+/* Average pooling (count_include_pad either way: the same here) of
+ * windows 2 wide at stride 2 with no left or top padding and every tap
+ * inside the input (nearly every CNN's 2x2 AveragePool);
+ * exec_cpu_avgpool2_ok says whether w is one.  Planes split across the
+ * backend's lanes; the _isa twin as exec_cpu_maxpool_isa. */
+int exec_cpu_avgpool2_ok(const swarm_window_t *w);
+int exec_cpu_avgpool2(swarm_backend_t *be, const swarm_window_t *w,
+                      const float *x, float *y, swarm_err_t *err);
+int exec_cpu_avgpool2_isa(const swarm_window_t *w, const float *x, float *y,
+                          int force_c, swarm_err_t *err);
+
 #endif

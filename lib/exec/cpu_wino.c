@@ -25,6 +25,7 @@
 
 #include "cpu_wino.h"
 #include "cpu_act.h"
+#include "cpu_sconv.h"
 #include "cpu_par.h"
 #include "swarm/tensor.h"
 
@@ -182,6 +183,7 @@ int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
 void cpu_wino_free(cpu_wino_t *p) {
         if (!p)
                 return;
+        cpu_sconv_free(p->sconv);
         free(p->u);
         free(p);
 }
@@ -250,6 +252,7 @@ typedef struct wino_job {
         float *y;
         swarm_act_t act;
         float a, b;
+        int vl;                 /* AVX-512VL: masked 128-bit row stores */
         int oom;
 } wino_job_t;
 
@@ -261,17 +264,23 @@ typedef struct wino_group {
         int32_t in_off[LANES], out_off[LANES];
         uint16_t in_mask[NPOS], out_mask[16];
         uint16_t full;          /* lanes whose 4x4 output is all inside */
+        /* Lane l's output row a: the columns inside (bit b: column b),
+         * for the masked row stores of partial tiles. */
+        uint8_t row_cols[LANES][4];
 } wino_group_t;
 
+/* Tap masks from the rows and columns that lie inside: a tap is inside
+ * when both are, so 12 + 8 checks per lane instead of 36 + 16 (this ran
+ * twice per group, 4% of the fashion CNN). */
 static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
         int64_t per = j->th * j->tw, t0 = g * LANES;
+        uint16_t irow[6] = {0}, icol[6] = {0}, orow[4] = {0}, ocol[4] = {0};
 
         gi->img0 = t0 / per;
-        memset(gi->in_mask, 0, sizeof(gi->in_mask));
-        memset(gi->out_mask, 0, sizeof(gi->out_mask));
-        gi->full = 0;
+        memset(gi->row_cols, 0, sizeof(gi->row_cols));
         for (int l = 0; l < LANES; l++) {
                 int64_t t = t0 + l, img, r, ty, tx, iy, ix, oy, ox;
+                uint16_t bit = (uint16_t)(1u << l);
                 if (t >= j->tiles) {
                         gi->in_off[l] = 0;
                         gi->out_off[l] = 0;
@@ -290,20 +299,30 @@ static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
                                           iy * j->w + ix);
                 gi->out_off[l] = (int32_t)((img - gi->img0) * j->img_out +
                                            oy * j->ow + ox);
-                for (int a = 0; a < 6; a++)
-                        for (int b = 0; b < 6; b++)
-                                if (iy + a >= 0 && iy + a < j->h &&
-                                    ix + b >= 0 && ix + b < j->w)
-                                        gi->in_mask[a * 6 + b] |=
-                                                (uint16_t)(1u << l);
-                for (int a = 0; a < 4; a++)
-                        for (int b = 0; b < 4; b++)
-                                if (oy + a < j->oh && ox + b < j->ow)
-                                        gi->out_mask[a * 4 + b] |=
-                                                (uint16_t)(1u << l);
-                if (oy + 4 <= j->oh && ox + 4 <= j->ow)
-                        gi->full |= (uint16_t)(1u << l);
+                for (int a = 0; a < 6; a++) {
+                        if (iy + a >= 0 && iy + a < j->h)
+                                irow[a] |= bit;
+                        if (ix + a >= 0 && ix + a < j->w)
+                                icol[a] |= bit;
+                }
+                for (int a = 0; a < 4; a++) {
+                        if (oy + a < j->oh)
+                                orow[a] |= bit;
+                        if (ox + a < j->ow)
+                                ocol[a] |= bit;
+                }
+                for (int a = 0; a < 4 && oy + a < j->oh; a++)
+                        gi->row_cols[l][a] =
+                                (uint8_t)((1u << (j->ow - ox < 4 ? j->ow - ox
+                                                                 : 4)) - 1u);
         }
+        for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++)
+                        gi->in_mask[a * 6 + b] = irow[a] & icol[b];
+        for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++)
+                        gi->out_mask[a * 4 + b] = orow[a] & ocol[b];
+        gi->full = orow[3] & ocol[3];
 }
 
 /* Kernel sets: input transform of one group (all channels) into
@@ -493,13 +512,12 @@ T_AVX512 static void gemm_avx512(const wino_job_t *j, const float *v,
         }
 }
 
-/* The 16 lanes' full 4x4 tiles: o[q] holds position q of every lane;
+/* The 16 lanes' 4x4 tiles: o[q] holds position q of every lane;
  * transposed (16 x 16, in registers: unpack ps, unpack pd, two 128-bit
- * shuffles) each lane's tile is one vector whose 128-bit lane a is output
- * row a.  Four plain stores per lane instead of 16 scatters. */
-T_AVX512 static void store_tiles_avx512(const v16 *o, const wino_group_t *gi,
-                                        float *yc, int64_t ow) {
-        __m512 t[16], u[16], v[16], c[16];
+ * shuffles) each lane's tile is one vector c[l] whose 128-bit lane a is
+ * output row a. */
+T_AVX512 static inline void tiles_t_avx512(const v16 *o, __m512 *c) {
+        __m512 t[16], u[16], v[16];
 
         for (int i = 0; i < 16; i += 2) {
                 t[i] = _mm512_unpacklo_ps((__m512)o[i], (__m512)o[i + 1]);
@@ -528,12 +546,49 @@ T_AVX512 static void store_tiles_avx512(const v16 *o, const wino_group_t *gi,
                 c[4 + j] = _mm512_shuffle_f32x4(v[4 + j], v[12 + j], 0x88);
                 c[12 + j] = _mm512_shuffle_f32x4(v[4 + j], v[12 + j], 0xdd);
         }
+}
+
+/* Full tiles: four plain stores per lane instead of 16 scatters. */
+T_AVX512 static void store_tiles_avx512(const v16 *o, const wino_group_t *gi,
+                                        float *yc, int64_t ow) {
+        __m512 c[16];
+
+        tiles_t_avx512(o, c);
         for (int l = 0; l < LANES; l++) {
                 float *p = yc + gi->out_off[l];
                 _mm_storeu_ps(p, _mm512_extractf32x4_ps(c[l], 0));
                 _mm_storeu_ps(p + ow, _mm512_extractf32x4_ps(c[l], 1));
                 _mm_storeu_ps(p + 2 * ow, _mm512_extractf32x4_ps(c[l], 2));
                 _mm_storeu_ps(p + 3 * ow, _mm512_extractf32x4_ps(c[l], 3));
+        }
+}
+
+/* Partial tiles (the right and bottom edges of planes not a multiple of 4,
+ * and a group's lanes past the last tile): the same rows with a column
+ * mask each, skipped when empty.  Scatters here cost the fashion CNN's
+ * 14 x 14 layer, where every group has edge lanes, a third of its run. */
+__attribute__((target("avx512f,avx512vl,fma,avx2"))) static void
+store_part_avx512(const v16 *o, const wino_group_t *gi, float *yc,
+                  int64_t ow) {
+        __m512 c[16];
+
+        tiles_t_avx512(o, c);
+        for (int l = 0; l < LANES; l++) {
+                float *p = yc + gi->out_off[l];
+                const uint8_t *rc = gi->row_cols[l];
+                /* (extract's lane must be an immediate) */
+                if (rc[0])
+                        _mm_mask_storeu_ps(p, rc[0],
+                                           _mm512_extractf32x4_ps(c[l], 0));
+                if (rc[1])
+                        _mm_mask_storeu_ps(p + ow, rc[1],
+                                           _mm512_extractf32x4_ps(c[l], 1));
+                if (rc[2])
+                        _mm_mask_storeu_ps(p + 2 * ow, rc[2],
+                                           _mm512_extractf32x4_ps(c[l], 2));
+                if (rc[3])
+                        _mm_mask_storeu_ps(p + 3 * ow, rc[3],
+                                           _mm512_extractf32x4_ps(c[l], 3));
         }
 }
 
@@ -572,6 +627,10 @@ T_AVX512 static void out_avx512(const wino_job_t *j, const wino_group_t *gi,
                         store_tiles_avx512(o, gi, yc, j->ow);
                         continue;
                 }
+                if (j->vl) {
+                        store_part_avx512(o, gi, yc, j->ow);
+                        continue;
+                }
                 for (int q = 0; q < 16; q++)
                         _mm512_mask_i32scatter_ps(yc,
                                                   (__mmask16)gi->out_mask[q],
@@ -607,16 +666,15 @@ static void wino_part(void *arg, int part, int parts) {
         for (int64_t blk = b0; blk < b1; blk++) {
                 int64_t g0 = blk * j->bg;
                 int64_t ng = j->groups - g0 < j->bg ? j->groups - g0 : j->bg;
-                wino_group_t gi;
+                /* Once per block for both transforms (bg <= WINO_MAX_BG) */
+                wino_group_t gi[WINO_MAX_BG];
                 for (int64_t g = 0; g < ng; g++) {
-                        group_info(j, g0 + g, &gi);
-                        ops->in(j, &gi, v + g * j->cin * LANES, j->vstr);
+                        group_info(j, g0 + g, &gi[g]);
+                        ops->in(j, &gi[g], v + g * j->cin * LANES, j->vstr);
                 }
                 ops->gemm(j, v, m, ng, j->bg);
-                for (int64_t g = 0; g < ng; g++) {
-                        group_info(j, g0 + g, &gi);
-                        ops->out(j, &gi, m + g * LANES, j->mstr, cols);
-                }
+                for (int64_t g = 0; g < ng; g++)
+                        ops->out(j, &gi[g], m + g * LANES, j->mstr, cols);
         }
         free(v);
 }
@@ -682,6 +740,9 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
         j.act = act;
         j.a = alpha;
         j.b = beta;
+#if WINO_X86
+        j.vl = __builtin_cpu_supports("avx512vl");
+#endif
         exec_cpu_par_run(be, lanes > 1 && j.blocks > 1, wino_part, &j);
         if (j.oom)
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
@@ -716,6 +777,31 @@ static int64_t tiles_per_img(const swarm_window_t *w) {
         return ((w->oh + 3) / 4) * ((w->ow + 3) / 4);
 }
 
+/* Few input channels (a first layer): the direct kernel of cpu_sconv.c,
+ * under this entry so that the loader needs no new path.  Measured (1
+ * thread, the fashion CNN's 1 -> 16 at 28 x 28, see bench/exec/README.md)
+ * against im2col + OpenBLAS, which these windows took before. */
+static int sconv_pack(const swarm_window_t *w, int64_t cout, const void *filt,
+                      void **packed, size_t *bytes, swarm_err_t *err) {
+        cpu_wino_t *p = calloc(1, sizeof(*p));
+        int rc;
+
+        if (!p)
+                return swarm_err_set(err, SWARM_ERR_NOMEM,
+                                     "sconv: out of memory");
+        rc = cpu_sconv_pack(CPU_ISA_AVX512, cout, w->n, filt, &p->sconv, err);
+        if (rc) {
+                free(p);
+                return rc;
+        }
+        p->isa = CPU_ISA_AVX512;
+        p->cin = w->n;
+        p->cout = cout;
+        *packed = p;
+        *bytes = sizeof(*p) + p->sconv->bytes;
+        return SWARM_OK;
+}
+
 int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
                             int64_t cout, const void *filt, void **packed,
                             size_t *bytes, swarm_err_t *err) {
@@ -724,6 +810,8 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
 
         *packed = NULL;
         *bytes = 0;
+        if (cpu_sconv_isa_ok(CPU_ISA_AVX512) && cpu_sconv_window_ok(w, cout))
+                return sconv_pack(w, cout, filt, packed, bytes, err);
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
                 return SWARM_OK;
         rc = cpu_wino_pack(CPU_ISA_AVX512, cout, w->n, filt, &p, err);
@@ -751,6 +839,10 @@ int exec_cpu_conv_wino(swarm_backend_t *be, const swarm_window_t *w,
         if (!p || p->cout != cout)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "winograd: filters do not match");
+        if (p->sconv)
+                return cpu_sconv_run(be, p->sconv, w, imgs, x, bias, act,
+                                     alpha, beta, y, EXEC_CPU_PAR_MIN_MACS,
+                                     err);
         if (p->small && tpi > 0 && imgs >= 0 &&
             imgs < (WINO_MIN_TILES + tpi - 1) / tpi)
                 return be->conv_packed(be, w, imgs, 1, cout, p->small, x,

@@ -33,6 +33,9 @@ typedef struct cpu_wino {
          * enough for a batch of one); freed by exec_cpu_conv_wino_free. */
         void *small;
         size_t small_bytes;
+        /* The backend entry's: set (and u NULL) for windows with too few
+         * input channels for Winograd, run by cpu_sconv instead. */
+        struct cpu_sconv *sconv;
 } cpu_wino_t;
 
 /* Non-zero when `isa` has a Winograd kernel set here (C and AVX-512). */

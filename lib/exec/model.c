@@ -42,6 +42,7 @@ void swarm_model_destroy(swarm_model_t *m) {
                 m->be->free_buf(m->be, m->in_dev[i].dev);
         for (int i = 0; m->out_host && i < m->n_out; i++)
                 free(m->out_host[i].dev);
+        exec_chunk_free(m);
         free(m->in_dev);
         free(m->out_host);
         free(m->slots);
@@ -822,9 +823,6 @@ int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
 int swarm_model_run(swarm_model_t *m, int64_t rows,
                     const void *const *inputs, const void **outputs,
                     swarm_err_t *err) {
-        swarm_backend_t *be = m->be;
-        int rc;
-
         if (rows < 1)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "run: rows must be >= 1 (got %lld)",
@@ -854,6 +852,18 @@ int swarm_model_run(swarm_model_t *m, int64_t rows,
                         return swarm_err_set(err, SWARM_ERR_INVALID,
                                              "run: input %d ('%s') is NULL",
                                              i, m->in_io[i].name);
+        /* Large batches of small images in slices that stay in cache
+         * (run_chunk.c). */
+        if (exec_chunk_rows(m, rows) < rows)
+                return exec_run_chunked(m, rows, inputs, outputs, err);
+        return exec_run_rows(m, rows, inputs, outputs, err);
+}
+
+int exec_run_rows(swarm_model_t *m, int64_t rows, const void *const *inputs,
+                  const void **outputs, swarm_err_t *err) {
+        swarm_backend_t *be = m->be;
+        int rc;
+
         if ((rc = reserve(m, rows, err)))
                 goto out;
         resolve(m, rows);

@@ -271,6 +271,10 @@ struct swarm_model {
         /* Loading only: nodes control.c has expanded Loop / If bodies
          * into (bounded by EXEC_CTL_MAX_NODES). */
         int64_t ctl_nodes;
+        /* run_chunk.c: the whole batch's outputs of a run made in
+         * slices (n_out buffers of chunk_cap[i] bytes; NULL until one). */
+        void **chunk_out;
+        size_t *chunk_cap;
 };
 
 /* A symbolic non-batch dim of a graph input, and its value in a plan. */
@@ -381,6 +385,18 @@ int exec_ctl_captures(const struct Onnx__NodeProto *np, const char ***names,
 int exec_ctl_flatten(swarm_model_t *m, swarm_err_t *err);
 /* Free a node's fields and its expansion. */
 void exec_node_free(xnode_t *n);
+
+/* model.c: one run of `rows` rows, swarm_model_run's checks done. */
+int exec_run_rows(swarm_model_t *m, int64_t rows, const void *const *inputs,
+                  const void **outputs, swarm_err_t *err);
+/* run_chunk.c: the rows a slice of a `rows`-row run takes (rows: no
+ * slicing), the sliced run (outputs in buffers the model owns, freed by
+ * exec_chunk_free). */
+int64_t exec_chunk_rows(const swarm_model_t *m, int64_t rows);
+int exec_run_chunked(swarm_model_t *m, int64_t rows,
+                     const void *const *inputs, const void **outputs,
+                     swarm_err_t *err);
+void exec_chunk_free(swarm_model_t *m);
 
 /* backend_cpu.c: fill `be` with the CPU kernels without touching OpenBLAS'
  * thread setting (the loader folds constants with it). */

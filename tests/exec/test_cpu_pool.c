@@ -6,7 +6,10 @@
  * vector, the fused 2-wide stride-2 loop, NaN and -inf inputs; for the
  * portable loops and the widest ones this CPU runs, and through the
  * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
- * with an error.
+ * with an error.  Average pooling (both padding counts) against a double
+ * reference: the 2-wide stride-2 kernels (exec_cpu_avgpool2, portable and
+ * widest) and the backend's entry on the same shapes, which takes the
+ * per-cell loop for the others.
  */
 #include <math.h>
 #include <stdio.h>
@@ -153,6 +156,89 @@ static void pool_case(const pshape_t *s, int variant,
         free(ref);
 }
 
+/* Mean over the taps inside the input, in double; include_pad counts the
+ * taps inside the declared pads too (not ceil_mode's extra ones). */
+static double ref_avg(const swarm_window_t *w, const float *xp, int64_t oy,
+                      int64_t ox, int include_pad) {
+        double sum = 0.0;
+        int64_t cnt = 0, padded = 0;
+
+        for (int64_t ky = 0; ky < w->kh; ky++)
+                for (int64_t kx = 0; kx < w->kw; kx++) {
+                        int64_t iy = oy * w->sh - w->pad_t + ky * w->dh;
+                        int64_t ix = ox * w->sw - w->pad_l + kx * w->dw;
+                        if (iy < w->h + w->pad_b && ix < w->w + w->pad_r)
+                                padded++;
+                        if (iy < 0 || iy >= w->h || ix < 0 || ix >= w->w)
+                                continue;
+                        sum += xp[iy * w->w + ix];
+                        cnt++;
+                }
+        if (include_pad)
+                return padded ? sum / (double)padded : 0.0;
+        return cnt ? sum / (double)cnt : 0.0;
+}
+
+/* variant 0: avgpool2 portable, 1: widest, 2: backend AVG on 1 lane,
+ * 3: on 2 lanes, 4: backend AVG_PAD on 2 lanes.  n planes. */
+static void avg_case(const pshape_t *s, int variant, int64_t n,
+                     swarm_backend_t *const *bes, unsigned seed) {
+        swarm_window_t w;
+        int64_t xin, yout, bad = 0;
+        int inc = variant == 4;
+        float *x, *y;
+        double *ref;
+        swarm_err_t err = {0};
+        int rc;
+
+        set_window(&w, s, n);
+        if (variant < 2 && !exec_cpu_avgpool2_ok(&w)) {
+                float d[4] = {0};
+                CHECK_ERR(exec_cpu_avgpool2_isa(&w, d, d, variant == 0, &err),
+                          err, SWARM_ERR_INVALID, "avgpool");
+                return;
+        }
+        xin = n * w.h * w.w;
+        yout = n * w.oh * w.ow;
+        x = malloc((size_t)xin * sizeof(float));
+        y = malloc((size_t)(yout + 1) * sizeof(float));
+        ref = malloc((size_t)(yout + 1) * sizeof(double));
+        REQUIRE(x && y && ref);
+        test_fill(x, xin, seed);
+        x[(n / 2) * w.h * w.w + w.w / 2] = NAN;   /* one NaN plane */
+        for (int64_t p = 0; p < n; p++)
+                for (int64_t oy = 0; oy < w.oh; oy++)
+                        for (int64_t ox = 0; ox < w.ow; ox++)
+                                ref[(p * w.oh + oy) * w.ow + ox] = ref_avg(
+                                        &w, x + p * w.h * w.w, oy, ox, inc);
+        for (int64_t i = 0; i <= yout; i++)
+                y[i] = 12345.0f;
+        if (variant < 2)
+                rc = exec_cpu_avgpool2_isa(&w, x, y, variant == 0, &err);
+        else
+                rc = bes[variant == 2 ? 0 : 1]->pool(
+                        bes[variant == 2 ? 0 : 1],
+                        inc ? SWARM_POOL_AVG_PAD : SWARM_POOL_AVG, &w, x, y,
+                        &err);
+        CHECK_OK(rc, err);
+        for (int64_t i = 0; i < yout; i++) {
+                double e = fabs((double)y[i] - ref[i]);
+                int ok = isnan(ref[i]) ? isnan(y[i]) : e <= 1e-6;
+                if (!ok && bad++ < 3)
+                        CHECK(0, "avg %lldx%lld k%lldx%lld s%lld,%lld n%lld "
+                              "variant %d: y[%lld] = %g, want %g",
+                              (long long)s->h, (long long)s->w,
+                              (long long)s->kh, (long long)s->kw,
+                              (long long)s->sh, (long long)s->sw,
+                              (long long)n, variant, (long long)i,
+                              (double)y[i], ref[i]);
+        }
+        CHECK(y[yout] == 12345.0f, "wrote past the output");
+        free(x);
+        free(y);
+        free(ref);
+}
+
 int main(void) {
         swarm_backend_t *bes[2] = {NULL, NULL};
         swarm_err_t err = {0};
@@ -164,6 +250,15 @@ int main(void) {
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
                 for (int v = 0; v < 4; v++)
                         pool_case(&shapes[i], v, bes, (unsigned)(i + 1));
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+                for (int v = 0; v < 5; v++)
+                        avg_case(&shapes[i], v, 5, bes, (unsigned)(i + 7));
+        /* the fashion CNN's 14 x 14 -> 7 x 7, enough planes to split */
+        {
+                pshape_t f = {14, 14, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0};
+                for (int v = 0; v < 5; v++)
+                        avg_case(&f, v, 1400, bes, 99);
+        }
 
         /* hostile windows: an error, no crash */
         set_window(&w, &shapes[2], 1);
