@@ -267,14 +267,17 @@ dw_block512(int nv, const dw_out_t *o, int64_t u, const float *const *src,
                                         a[v]);
         }
         /* the switch once per block, each case with its activation
-         * folded (a switch per vector cost more than the compress) */
+         * folded (a switch per vector cost more than the compress); each
+         * vector's activation right before its store, so the SiLU
+         * constants and eight accumulators need not be live at once */
 #define DW_ACT_ALL(ACT)                                                   \
         do {                                                              \
                 _Pragma("GCC unroll 8")                                   \
                 for (int v = 0; v < 8; v++)                               \
                         if (v < nv)                                       \
-                                a[v] = exec_act_vec512(ACT, a[v], o->va,  \
-                                                       o->vb);            \
+                                dw_store512(o, exec_act_vec512(           \
+                                        ACT, a[v], o->va, o->vb),         \
+                                        u + 16 * v, &row, &col);          \
         } while (0)
         switch (o->act) {
         case SWARM_ACT_RELU: DW_ACT_ALL(SWARM_ACT_RELU); break;
@@ -284,13 +287,9 @@ dw_block512(int nv, const dw_out_t *o, int64_t u, const float *const *src,
         case SWARM_ACT_HARDSWISH: DW_ACT_ALL(SWARM_ACT_HARDSWISH); break;
         case SWARM_ACT_SIGMOID: DW_ACT_ALL(SWARM_ACT_SIGMOID); break;
         case SWARM_ACT_SILU: DW_ACT_ALL(SWARM_ACT_SILU); break;
-        default: break;         /* NONE (dw_vec_act_ok) */
+        default: DW_ACT_ALL(SWARM_ACT_NONE); break; /* dw_vec_act_ok */
         }
 #undef DW_ACT_ALL
-#pragma GCC unroll 8
-        for (int v = 0; v < 8; v++)
-                if (v < nv)
-                        dw_store512(o, a[v], u + 16 * v, &row, &col);
 }
 
 #define DW_BLOCK_FN(NV)                                                   \
