@@ -19,7 +19,9 @@
  * variants are chosen at run time like cpu_gemm.c's (target attributes, no
  * global -march); the portable C one is the reference shape.  Bias is the
  * accumulators' start value and the activation runs over the wide buffer
- * while it is in cache, before the rows are copied out.
+ * while it is in cache, before the rows are copied out; on AVX-512 at
+ * stride 2 and on narrow or wide planes (dw_fused) the activation runs on
+ * the registers and they go to y directly (taps_out_avx512).
  *
  * Other strides, stride 2 with dilation, more than DW_TAPS_MAX taps and
  * padded planes past DW_PAD_MAX floats (hostile pads) take a path with no
@@ -173,13 +175,13 @@ static void taps_avx2(float *restrict acc, int64_t n,
  *
  * Blocks of NV vectors of wide outputs (acc in registers across the
  * taps, as taps_avx512), the activation on the registers, then each vector
- * compressed to its valid lanes (wide column < ow, wide index < n) and
- * stored straight into y: valid lanes are consecutive outputs, so one
- * masked store of popcount lanes at y + row * ow + min(col, ow) writes
- * them.  That drops the separate activation and copy-out passes over the
- * wide buffer, and the tail runs ceil(rest / 16) vectors, not a whole
- * 128 block (7 x 7 planes with a 5 x 5 kernel: 5 vectors for 77 wide
- * outputs, not 8). */
+ * stored straight into y, only its valid lanes (wide column < ow, wide
+ * index < n): on planes narrower than a vector compressed (valid lanes are
+ * consecutive outputs, one masked store of popcount lanes at y + row * ow
+ * + min(col, ow)), else one masked store per row it touches.  That drops
+ * the separate activation and copy-out passes over the wide buffer, and
+ * the tail runs ceil(rest / 16) vectors, not a whole 128 block (7 x 7
+ * planes with a 5 x 5 kernel: 5 vectors for 77 wide outputs, not 8). */
 
 /* The activations exec_act_vec512 computes; the others run over the
  * plane in y afterwards. */

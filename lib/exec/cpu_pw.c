@@ -5,10 +5,12 @@
  * input channel) x up to 32 pixels of one image (two vectors, the last
  * one masked at the plane's end).  The accumulators start at the bias,
  * take one broadcast filter value and one or two image loads per input
- * channel, and get the activation before the one masked store to y.  The
- * tiles of a part are (image, 32-pixel block, sliver), sliver innermost,
- * so the block's K x 32 pixels stay in L1 / L2 while every sliver passes
- * over them.
+ * channel, and get the activation before the one masked store to y.  A
+ * part's items are (image, block of up to 512 pixels, sliver); each sliver
+ * passes over the whole block (its rows of K x span pixels in L2, long
+ * streams for the prefetchers), or, where input and output fit in L2
+ * (pw_tile_major), each 32-pixel tile goes through every sliver while its
+ * K x 32 pixels stay in L1.
  */
 #include <stdint.h>
 #include <string.h>
@@ -317,8 +319,7 @@ T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
         if (j->plane == 1) {
                 for (int64_t it = lo; it < hi; it++) {
                         int64_t sl = it % j->slivers, unit = it / j->slivers;
-                        int rows = (int)(j->m - sl * PW_MR < PW_MR
-                                         ? j->m - sl * PW_MR : PW_MR);
+                        int rows = pw_rows(j, sl);
                         const float *a = j->a + sl * k * PW_MR;
                         const float *bias = j->bias ? j->bias + sl * PW_MR
                                                     : NULL;
