@@ -19,7 +19,9 @@
  * variants are chosen at run time like cpu_gemm.c's (target attributes, no
  * global -march); the portable C one is the reference shape.  Bias is the
  * accumulators' start value and the activation runs over the wide buffer
- * while it is in cache, before the rows are copied out.
+ * while it is in cache, before the rows are copied out; on AVX-512 at
+ * stride 2 and on narrow or wide planes (dw_fused) the activation runs on
+ * the registers and they go to y directly (taps_out_avx512).
  *
  * Other strides, stride 2 with dilation, more than DW_TAPS_MAX taps and
  * padded planes past DW_PAD_MAX floats (hostile pads) take a path with no
@@ -169,6 +171,207 @@ static void taps_avx2(float *restrict acc, int64_t n,
         }
 }
 
+/* ---- AVX-512: taps, activation and store to y in one pass ----
+ *
+ * Blocks of NV vectors of wide outputs (acc in registers across the
+ * taps, as taps_avx512), the activation on the registers, then each vector
+ * stored straight into y, only its valid lanes (wide column < ow, wide
+ * index < n): on planes narrower than a vector compressed (valid lanes are
+ * consecutive outputs, one masked store of popcount lanes at y + row * ow
+ * + min(col, ow)), else one masked store per row it touches.  That drops
+ * the separate activation and copy-out passes over the wide buffer, and
+ * the tail runs ceil(rest / 16) vectors, not a whole 128 block (7 x 7
+ * planes with a 5 x 5 kernel: 5 vectors for 77 wide outputs, not 8). */
+
+/* The activations exec_act_vec512 computes; the others run over the
+ * plane in y afterwards. */
+static int dw_vec_act_ok(swarm_act_t act) {
+        switch (act) {
+        case SWARM_ACT_NONE:
+        case SWARM_ACT_RELU:
+        case SWARM_ACT_CLIP:
+        case SWARM_ACT_LEAKY_RELU:
+        case SWARM_ACT_HARDSIGMOID:
+        case SWARM_ACT_HARDSWISH:
+        case SWARM_ACT_SIGMOID:
+        case SWARM_ACT_SILU:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+typedef struct dw_out {
+        float *y;
+        int64_t n, wd, ow;
+        const __mmask16 *cmask;         /* [wd]: lanes col + i valid */
+        __m512 va, vb;
+        swarm_act_t act;
+} dw_out_t;
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+dw_store512(const dw_out_t *o, __m512 v, int64_t u, int64_t *row,
+            int64_t *col) {
+        __mmask16 m = o->cmask[*col];
+        int64_t off = (*row + 1) * o->ow - (o->wd - *col), wrap;
+
+        if (u + 16 > o->n)
+                m = (__mmask16)(m & ((1u << (o->n - u)) - 1u));
+        if (o->wd >= 16 && off >= 0) {
+                /* At most two rows: lanes [0, ow - col) are row `row` at
+                 * y + row * ow + col + lane, the valid ones from wd - col
+                 * on row + 1 at y + off + lane.  Two masked stores, no
+                 * compress (a port-5 shuffle the FMAs share) and no
+                 * branch on the masks (their pattern follows col, which
+                 * the predictor missed: 14 x 14 planes ran 1.1x the old
+                 * kernel with both). */
+                int64_t a = o->ow - *col;
+                __mmask16 ma = a <= 0 ? 0 : a >= 16 ? 0xffff
+                               : (__mmask16)((1u << a) - 1u);
+                _mm512_mask_storeu_ps(o->y + *row * o->ow +
+                                      (a > 0 ? *col : o->ow),
+                                      (__mmask16)(ma & m), v);
+                _mm512_mask_storeu_ps(o->y + off, (__mmask16)(m & ~ma), v);
+        } else {
+                int64_t c = *col < o->ow ? *col : o->ow;
+                v = _mm512_maskz_compress_ps(m, v);
+                _mm512_mask_storeu_ps(
+                        o->y + *row * o->ow + c,
+                        (__mmask16)((1u << __builtin_popcount(m)) - 1u), v);
+        }
+        *col += 16;
+        wrap = *col >= o->wd;
+        *col -= wrap * o->wd;
+        *row += wrap;
+        while (*col >= o->wd) {         /* wd < 16 only */
+                *col -= o->wd;
+                (*row)++;
+        }
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+dw_block512(int nv, const dw_out_t *o, int64_t u, const float *const *src,
+            const float *wt, int64_t taps, float bias) {
+        __m512 a[8];
+        int64_t row = u / o->wd, col = u % o->wd;
+
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; v++)
+                a[v] = _mm512_set1_ps(bias);
+        for (int64_t t = 0; t < taps; t++) {
+                const float *s = src[t] + u;
+                __m512 wv = _mm512_set1_ps(wt[t]);
+#pragma GCC unroll 8
+                for (int v = 0; v < 8; v++)
+                        if (v < nv)
+                                a[v] = _mm512_fmadd_ps(
+                                        wv, _mm512_loadu_ps(s + 16 * v),
+                                        a[v]);
+        }
+        /* the switch once per block, each case with its activation
+         * folded (a switch per vector cost more than the compress); each
+         * vector's activation right before its store, so the SiLU
+         * constants and eight accumulators need not be live at once */
+#define DW_ACT_ALL(ACT)                                                   \
+        do {                                                              \
+                _Pragma("GCC unroll 8")                                   \
+                for (int v = 0; v < 8; v++)                               \
+                        if (v < nv)                                       \
+                                dw_store512(o, exec_act_vec512(           \
+                                        ACT, a[v], o->va, o->vb),         \
+                                        u + 16 * v, &row, &col);          \
+        } while (0)
+        switch (o->act) {
+        case SWARM_ACT_RELU: DW_ACT_ALL(SWARM_ACT_RELU); break;
+        case SWARM_ACT_CLIP: DW_ACT_ALL(SWARM_ACT_CLIP); break;
+        case SWARM_ACT_LEAKY_RELU: DW_ACT_ALL(SWARM_ACT_LEAKY_RELU); break;
+        case SWARM_ACT_HARDSIGMOID: DW_ACT_ALL(SWARM_ACT_HARDSIGMOID); break;
+        case SWARM_ACT_HARDSWISH: DW_ACT_ALL(SWARM_ACT_HARDSWISH); break;
+        case SWARM_ACT_SIGMOID: DW_ACT_ALL(SWARM_ACT_SIGMOID); break;
+        case SWARM_ACT_SILU: DW_ACT_ALL(SWARM_ACT_SILU); break;
+        default: DW_ACT_ALL(SWARM_ACT_NONE); break; /* dw_vec_act_ok */
+        }
+#undef DW_ACT_ALL
+}
+
+#define DW_BLOCK_FN(NV)                                                   \
+        __attribute__((target("avx512f"))) static void dw_block512_##NV(  \
+                const dw_out_t *o, int64_t u, const float *const *src,   \
+                const float *wt, int64_t taps, float bias) {              \
+                dw_block512(NV, o, u, src, wt, taps, bias);               \
+        }
+DW_BLOCK_FN(1) DW_BLOCK_FN(2) DW_BLOCK_FN(3) DW_BLOCK_FN(4)
+DW_BLOCK_FN(5) DW_BLOCK_FN(6) DW_BLOCK_FN(7) DW_BLOCK_FN(8)
+
+typedef void (*dw_block_fn_t)(const dw_out_t *, int64_t,
+                              const float *const *, const float *, int64_t,
+                              float);
+
+/* Wide outputs [0, n) of one plane; reads up to n + 15 of each tap. */
+__attribute__((target("avx512f")))
+static void taps_out_avx512(const dw_out_t *o, const float *const *src,
+                            const float *wt, int64_t taps, float bias) {
+        static const dw_block_fn_t fn[9] = {
+                NULL, dw_block512_1, dw_block512_2, dw_block512_3,
+                dw_block512_4, dw_block512_5, dw_block512_6, dw_block512_7,
+                dw_block512_8};
+        int64_t u = 0;
+
+        for (; u + 128 <= o->n; u += 128)
+                dw_block512_8(o, u, src, wt, taps, bias);
+        if (u < o->n)
+                fn[(o->n - u + 15) / 16](o, u, src, wt, taps, bias);
+}
+
+/* Stride 2 on AVX-512: fill_s2 with the even / odd columns of 32 input
+ * floats split by two permutes (the scalar loop took as long as the 3x3
+ * taps on the 112 x 112 planes). */
+__attribute__((target("avx512f")))
+static void fill_s2_avx512(const swarm_window_t *w, const float *xp,
+                           float *ph4, int64_t ph2, int64_t pw2) {
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+                                             18, 20, 22, 24, 26, 28, 30);
+        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17,
+                                             19, 21, 23, 25, 27, 29, 31);
+        int64_t psz = (ph2 + 1) * pw2;
+        /* even input columns go to phase column parity pe, at
+         * (ix + pad_l) >> 1; odd ones to the other parity */
+        int pe = (int)(w->pad_l & 1);
+        int64_t oe = w->pad_l >> 1, oo = (w->pad_l + 1) >> 1;
+
+        for (int64_t iy = 0; iy < w->h; iy++) {
+                int64_t py = iy + w->pad_t;
+                float *r0 = ph4 + (py & 1) * 2 * psz + (py >> 1) * pw2;
+                float *re = r0 + pe * psz, *ro = r0 + (1 - pe) * psz;
+                const float *xr = xp + iy * w->w;
+                for (int64_t ix = 0; ix < w->w; ix += 32) {
+                        int64_t left = w->w - ix, ne, no;
+                        __mmask16 m0, m1;
+                        __m512 lo, hi;
+                        if (left > 32)
+                                left = 32;
+                        m0 = left >= 16 ? 0xffff
+                                        : (__mmask16)((1u << left) - 1u);
+                        m1 = left >= 32 ? 0xffff
+                             : left > 16 ? (__mmask16)((1u << (left - 16)) - 1u)
+                             : 0;
+                        lo = _mm512_maskz_loadu_ps(m0, xr + ix);
+                        hi = _mm512_maskz_loadu_ps(m1, xr + ix + 16);
+                        ne = (left + 1) / 2;
+                        no = left / 2;
+                        _mm512_mask_storeu_ps(
+                                re + (ix >> 1) + oe,
+                                (__mmask16)((1u << ne) - 1u),
+                                _mm512_permutex2var_ps(lo, ie, hi));
+                        if (no)
+                                _mm512_mask_storeu_ps(
+                                        ro + (ix >> 1) + oo,
+                                        (__mmask16)((1u << no) - 1u),
+                                        _mm512_permutex2var_ps(lo, io, hi));
+                }
+        }
+}
+
 #endif
 
 /* The activation over n values on the job's kernel set (cpu_act.c). */
@@ -293,11 +496,51 @@ ATTR static void plane_##SFX(const dw_job_t *j, const float *xp,              \
 
 DW_PLANE(c, , cp_c, taps_c, exec_cpu_act_c)
 #if DW_X86
-DW_PLANE(avx512, __attribute__((target("avx512f"))), cp_avx512, taps_avx512,
-         exec_cpu_act_avx512)
+DW_PLANE(avx512_acc, __attribute__((target("avx512f"))), cp_avx512,
+         taps_avx512, exec_cpu_act_avx512)
+
+/* AVX-512 at stride 2 and on planes narrower than a vector (wd < 16): the
+ * plane in (stride 2 by fill_s2_avx512), then taps_out_avx512 writes y
+ * itself; cmask: dw_part's table.  Stride 1 on wider planes keeps
+ * plane_avx512_acc: there the fused store ran 1.05-1.2x the separate
+ * activation and copy passes (14 x 14 and 28 x 28, SiLU; /tmp driver,
+ * bench/exec/README.md). */
+__attribute__((target("avx512f")))
+static void plane_avx512(const dw_job_t *j, int vec_act, const float *xp,
+                         const float *wk, float bv, float *buf,
+                         const __mmask16 *cmask, const float *const *src,
+                         int64_t wd, float *yp) {
+        const swarm_window_t *w = j->w;
+        dw_out_t o = {.y = yp, .n = w->oh * wd, .wd = wd, .ow = w->ow,
+                      .cmask = cmask, .va = _mm512_set1_ps(j->a),
+                      .vb = _mm512_set1_ps(j->b),
+                      .act = vec_act ? j->act : SWARM_ACT_NONE};
+
+        if (j->fast == 1) {
+                for (int64_t iy = 0; iy < w->h; iy++)
+                        cp_avx512(buf + (iy + w->pad_t) * wd + w->pad_l,
+                                  xp + iy * w->w, w->w);
+        } else {
+                int64_t ph = w->h + w->pad_t + w->pad_b;
+                fill_s2_avx512(w, xp, buf, (ph + 1) / 2, wd);
+        }
+        taps_out_avx512(&o, src, wk, w->kh * w->kw, bv);
+}
 DW_PLANE(avx2, __attribute__((target("avx2,fma"))), cp_avx2, taps_avx2,
          exec_cpu_act_avx2)
 #endif
+
+/* Where the AVX-512 fused path beats taps + activation + copy passes
+ * (the layers of MobileNetV3-small and EfficientNet-B0, 1 thread, thread
+ * CPU, min of 10): stride 2 always (0.50-0.75x, most of it fill_s2_avx512);
+ * stride 1 on planes narrower than a vector (7 x 7: 0.77-0.94x) and on
+ * wide ones (56 x 56, 112 x 112: 0.84-0.96x); not at 14 x 14 and 28 x 28
+ * (wd 16-32, most vectors straddle two rows: 1.00-1.2x). */
+#define DW_FUSED_MIN_WD 48
+
+static int dw_fused(int fast, int64_t wd) {
+        return fast == 2 || wd < 16 || wd >= DW_FUSED_MIN_WD;
+}
 
 typedef void (*plane_fn_t)(const dw_job_t *, const float *, const float *,
                            float, float *, float *, const float *const *,
@@ -319,7 +562,7 @@ static void dw_part(void *p, int part, int parts) {
 #if DW_X86
         if (j->isa == CPU_ISA_AVX512) {
                 act_fn = exec_cpu_act_avx512;
-                plane_fn = plane_avx512;
+                plane_fn = plane_avx512_acc;
         } else if (j->isa == CPU_ISA_AVX2) {
                 act_fn = exec_cpu_act_avx2;
                 plane_fn = plane_avx2;
@@ -347,7 +590,8 @@ static void dw_part(void *p, int part, int parts) {
                 bufn = 4 * (ph2 + 1) * pw2 + DW_SLACK;
         }
         buf = calloc((size_t)bufn, sizeof(float));
-        acc = malloc((size_t)(w->oh * wd + DW_SLACK) * sizeof(float));
+        /* the wide outputs, or (AVX-512 fused path) the store masks */
+        acc = malloc((size_t)(w->oh * wd + DW_SLACK + wd) * sizeof(float));
         if (!buf || !acc) {
                 free(buf);
                 free(acc);
@@ -365,6 +609,36 @@ static void dw_part(void *p, int part, int parts) {
                                       (kx >> 1);
                         src[ky * w->kw + kx] = buf + off;
                 }
+#if DW_X86
+        if (j->isa == CPU_ISA_AVX512 && dw_fused(j->fast, wd)) {
+                /* acc holds the store masks: lane i of a vector starting
+                 * at wide column col is an output when (col + i) mod wd
+                 * < ow */
+                __mmask16 *cm = (__mmask16 *)(void *)acc;
+                int vec_act = dw_vec_act_ok(j->act);
+                for (int64_t col = 0; col < wd; col++) {
+                        unsigned m = 0;
+                        for (int i = 0; i < 16; i++)
+                                if ((col + i) % wd < w->ow)
+                                        m |= 1u << i;
+                        cm[col] = (__mmask16)m;
+                }
+                for (int64_t q = q0; q < q1; q++) {
+                        int64_t c = q % j->ch;
+                        float *yq = j->y + q * w->oh * w->ow;
+                        plane_avx512(j, vec_act, j->x + q * w->h * w->w,
+                                     j->filt + c * taps,
+                                     j->bias ? j->bias[c] : 0.0f, buf, cm,
+                                     src, wd, yq);
+                        if (!vec_act)
+                                act_fn(j->act, j->a, j->b, yq,
+                                       w->oh * w->ow);
+                }
+                free(buf);
+                free(acc);
+                return;
+        }
+#endif
         for (int64_t q = q0; q < q1; q++) {
                 int64_t c = q % j->ch;
                 plane_fn(j, j->x + q * w->h * w->w, j->filt + c * taps,

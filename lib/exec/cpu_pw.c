@@ -5,10 +5,12 @@
  * input channel) x up to 32 pixels of one image (two vectors, the last
  * one masked at the plane's end).  The accumulators start at the bias,
  * take one broadcast filter value and one or two image loads per input
- * channel, and get the activation before the one masked store to y.  The
- * tiles of a part are (image, 32-pixel block, sliver), sliver innermost,
- * so the block's K x 32 pixels stay in L1 / L2 while every sliver passes
- * over them.
+ * channel, and get the activation before the one masked store to y.  A
+ * part's items are (image, block of up to 512 pixels, sliver); each sliver
+ * passes over the whole block (its rows of K x span pixels in L2, long
+ * streams for the prefetchers), or, where input and output fit in L2
+ * (pw_tile_major), each 32-pixel tile goes through every sliver while its
+ * K x 32 pixels stay in L1.
  */
 #include <stdint.h>
 #include <string.h>
@@ -124,6 +126,28 @@ int exec_cpu_pw_fits(const swarm_window_t *w, int64_t group,
                pw_faster(w->n, p->rows, w->h * w->w, imgs);
 }
 
+/* Tile-major order (each 32-pixel tile through every sliver) where one
+ * tile's input, k x 32 floats, stays in L1 and the tile's outputs, cout
+ * rows a plane apart, stay few pages: 1 thread, thread CPU, min of 20,
+ * the layers above at batch 1: 0.75-0.94x the block-major time from
+ * 14 x 14 and 28 x 28 (24 -> 96 at 28 x 28: 0.75x, 112 -> 672 at 14 x
+ * 14: 0.86x), 1.30x at 24 -> 144 @ 56 x 56 (cout * plane 451 Ki) and 3.2x
+ * at 16 -> 96 @ 112 x 112 (the tile's 96 output rows 49 KiB apart);
+ * neutral past k = 256.  Only where input and output fit in L2 together:
+ * at batch 16 the input comes from DRAM, and k rows of 128 bytes per tile
+ * ran 1.3-3.3x slower than block-major's long rows (24 -> 96 at 28 x 28:
+ * 2.4x). */
+#define PW_TM_MAX_K 256
+#define PW_TM_MAX_OUT ((int64_t)256 * 1024)
+
+static int pw_tile_major(int64_t k, int64_t m, int64_t plane, int64_t imgs) {
+        int64_t ws;
+        return k <= PW_TM_MAX_K && m <= PW_TM_MAX_OUT / plane &&
+               !swarm_mul_i64(imgs, plane, &ws) &&
+               !swarm_mul_i64(ws, k + m, &ws) &&
+               ws <= PW_FIT_BYTES / (int64_t)sizeof(float);
+}
+
 typedef struct pw_job {
         const float *a;         /* packed filters: sliver s at a + s*k*8 */
         const float *x, *s, *bias;
@@ -132,6 +156,7 @@ typedef struct pw_job {
         int64_t slivers;        /* filter slivers */
         int64_t span, blocks;   /* pixels per block, blocks per image */
         int64_t items;
+        int tile_major;         /* see pw_part_avx512 */
         swarm_act_t act;
         float aa, ab;
 } pw_job_t;
@@ -248,6 +273,11 @@ PW_INLINE T512 void pw_col(int64_t k, const float *restrict a,
         }
 }
 
+/* Filter rows of sliver sl (8 but in the last one). */
+static inline int pw_rows(const pw_job_t *j, int64_t sl) {
+        return (int)(j->m - sl * PW_MR < PW_MR ? j->m - sl * PW_MR : PW_MR);
+}
+
 /* The tile of sliver sl, image img, pixels [c0, c0 + wdt). */
 T512 static inline void pw_tile_at(const pw_job_t *j, const float *a,
                                    const float *sc, const float *bias,
@@ -286,14 +316,13 @@ T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
         __m512 va = _mm512_set1_ps(j->aa), vb = _mm512_set1_ps(j->ab);
         int64_t k = j->k;
 
-        for (int64_t it = lo; it < hi; it++) {
-                int64_t sl = it % j->slivers, unit = it / j->slivers;
-                int rows = (int)(j->m - sl * PW_MR < PW_MR ? j->m - sl * PW_MR
-                                                            : PW_MR);
-                const float *a = j->a + sl * k * PW_MR;
-                const float *bias = j->bias ? j->bias + sl * PW_MR : NULL;
-
-                if (j->plane == 1) {
+        if (j->plane == 1) {
+                for (int64_t it = lo; it < hi; it++) {
+                        int64_t sl = it % j->slivers, unit = it / j->slivers;
+                        int rows = pw_rows(j, sl);
+                        const float *a = j->a + sl * k * PW_MR;
+                        const float *bias = j->bias ? j->bias + sl * PW_MR
+                                                    : NULL;
                         /* unit: a block of PW_NI images */
                         int64_t i0 = unit * PW_NI;
                         int ni = (int)(j->imgs - i0 < PW_NI ? j->imgs - i0
@@ -302,21 +331,48 @@ T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
                                j->s ? j->s + i0 * k : NULL, ni, bias, rows,
                                j->act, va, vb, j->y + i0 * j->m + sl * PW_MR,
                                j->m);
-                } else {
-                        /* unit: (image, block of j->span pixels), its
-                         * tiles of PW_NB pixels in turn */
-                        int64_t img = unit / j->blocks;
-                        int64_t b0 = unit % j->blocks * j->span;
-                        int64_t b1 = b0 + j->span < j->plane ? b0 + j->span
-                                                             : j->plane;
-                        const float *sc = j->s ? j->s + img * k : NULL;
-                        for (int64_t c0 = b0; c0 < b1; c0 += PW_NB)
-                                pw_tile_at(j, a, sc, bias, rows, img, sl, c0,
-                                           b1 - c0 < PW_NB ? b1 - c0 : PW_NB,
-                                           PW_PREFETCH && sl
-                                           == 0 && c0 + 2 * PW_NB <= b1,
-                                           va, vb);
                 }
+                return;
+        }
+        /* unit: (image, block of j->span pixels); this part's slivers
+         * [s0, s1) of it.  With j->tile_major each 32-pixel tile takes
+         * all of them in turn while its k x 32 pixels stay in L1; else
+         * each sliver passes over the whole block (from L2). */
+        for (int64_t it = lo; it < hi;) {
+                int64_t unit = it / j->slivers, s0 = it % j->slivers;
+                int64_t s1 = s0 + (hi - it) < j->slivers ? s0 + (hi - it)
+                                                         : j->slivers;
+                int64_t img = unit / j->blocks;
+                int64_t b0 = unit % j->blocks * j->span;
+                int64_t b1 = b0 + j->span < j->plane ? b0 + j->span
+                                                     : j->plane;
+                const float *sc = j->s ? j->s + img * k : NULL;
+                if (j->tile_major) {
+                        for (int64_t c0 = b0; c0 < b1; c0 += PW_NB)
+                                for (int64_t sl = s0; sl < s1; sl++)
+                                        pw_tile_at(j, j->a + sl * k * PW_MR,
+                                                   sc, j->bias ? j->bias +
+                                                   sl * PW_MR : NULL,
+                                                   pw_rows(j, sl), img, sl,
+                                                   c0, b1 - c0 < PW_NB
+                                                   ? b1 - c0 : PW_NB,
+                                                   PW_PREFETCH && sl == s0 &&
+                                                   c0 + 2 * PW_NB <= b1,
+                                                   va, vb);
+                } else {
+                        for (int64_t sl = s0; sl < s1; sl++)
+                                for (int64_t c0 = b0; c0 < b1; c0 += PW_NB)
+                                        pw_tile_at(j, j->a + sl * k * PW_MR,
+                                                   sc, j->bias ? j->bias +
+                                                   sl * PW_MR : NULL,
+                                                   pw_rows(j, sl), img, sl,
+                                                   c0, b1 - c0 < PW_NB
+                                                   ? b1 - c0 : PW_NB,
+                                                   PW_PREFETCH && sl == 0 &&
+                                                   c0 + 2 * PW_NB <= b1,
+                                                   va, vb);
+                }
+                it += s1 - s0;
         }
 }
 #endif
@@ -387,6 +443,7 @@ int exec_cpu_pw_conv(swarm_backend_t *be, const swarm_window_t *w,
         units = plane == 1 ? (imgs + PW_NI - 1) / PW_NI : imgs * j.blocks;
         items = units * j.slivers;      /* <= macs: no overflow */
         j.items = items;
+        j.tile_major = pw_tile_major(w->n, cout, plane, imgs);
         j.act = act;
         j.aa = alpha;
         j.ab = beta;

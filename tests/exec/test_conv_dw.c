@@ -20,12 +20,42 @@
 
 typedef test_dw_shape_t shape_t;
 
-static float act_ref(swarm_act_t act, float v) {
+#define GUARD 64
+
+/* The activation's alpha / beta in these tests (CLIP's bounds, LEAKY_RELU's
+ * slope, HARDSIGMOID's line). */
+static void act_ab(swarm_act_t act, float *a, float *b) {
+        *a = 0.0f;
+        *b = 6.0f;
+        if (act == SWARM_ACT_LEAKY_RELU) {
+                *a = 0.1f;
+                *b = 0.0f;
+        } else if (act == SWARM_ACT_HARDSIGMOID) {
+                *a = 0.2f;
+                *b = 0.5f;
+        }
+}
+
+/* In double: an independent formula, not scalar_ops.h's. */
+static float act_ref(swarm_act_t act, double v) {
+        float a, b;
+        double h;
+
+        act_ab(act, &a, &b);
         switch (act) {
-        case SWARM_ACT_RELU: return v > 0.0f ? v : 0.0f;
-        case SWARM_ACT_CLIP: return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
-        case SWARM_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
-        default: return v;
+        case SWARM_ACT_RELU: return v > 0.0 ? (float)v : 0.0f;
+        case SWARM_ACT_CLIP: return (float)(v < a ? a : v > b ? b : v);
+        case SWARM_ACT_SIGMOID: return (float)(1.0 / (1.0 + exp(-v)));
+        case SWARM_ACT_SILU: return (float)(v / (1.0 + exp(-v)));
+        case SWARM_ACT_TANH: return (float)tanh(v);
+        case SWARM_ACT_LEAKY_RELU: return (float)(v < 0.0 ? a * v : v);
+        case SWARM_ACT_HARDSIGMOID:
+                h = a * v + b;
+                return (float)(h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h);
+        case SWARM_ACT_HARDSWISH:
+                h = v / 6.0 + 0.5;
+                return (float)(v * (h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h));
+        default: return (float)v;
         }
 }
 
@@ -48,12 +78,15 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
         float *x = malloc((size_t)in_n * sizeof(float));
         float *f = malloc((size_t)(s->ch * taps) * sizeof(float));
         float *b = malloc((size_t)s->ch * sizeof(float));
-        float *y = malloc((size_t)out_n * sizeof(float));
+        /* guard values after the output: the kernels store whole
+         * vectors, masked */
+        float *y = malloc((size_t)(out_n + GUARD) * sizeof(float));
         float *yg = malloc((size_t)out_n * sizeof(float));
         float *yn = malloc((size_t)out_n * sizeof(float));
         float *col = malloc((size_t)(taps * oh * ow) * sizeof(float));
         swarm_err_t err;
         double dg, dn;
+        float aa, ab;
         int rc;
 
         if (!x || !f || !b || !y || !yg || !yn || !col) {
@@ -64,9 +97,16 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
         test_fill(f, s->ch * taps, (unsigned)idx * 3 + 2);
         test_fill(b, s->ch, (unsigned)idx * 3 + 3);
         memset(y, 0xff, (size_t)out_n * sizeof(float));    /* NaN */
+        for (int g = 0; g < GUARD; g++)
+                y[out_n + g] = 12345.0f;
+        act_ab(s->act, &aa, &ab);
         rc = be->conv_dw(be, &w, s->ch, x, f, s->bias ? b : NULL, s->act,
-                         0.0f, 6.0f, y, &err);
+                         aa, ab, y, &err);
         CHECK(rc == 0, "shape %d: conv_dw failed: %s", idx, err.msg);
+        for (int g = 0; g < GUARD; g++)
+                CHECK(y[out_n + g] == 12345.0f,
+                      "shape %d: guard value %d after the output overwritten",
+                      idx, g);
 
         /* The generic path: per plane, im2col of one channel and a
          * [1, taps] x [taps, oh * ow] GEMM with the bias and activation in
@@ -86,7 +126,7 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
                         .bias = s->bias ? b : NULL, .bias_off = c,
                         .bias_mode = s->bias ? SWARM_BIAS_COL
                                              : SWARM_BIAS_NONE,
-                        .act = s->act, .act_alpha = 0.0f, .act_beta = 6.0f};
+                        .act = s->act, .act_alpha = aa, .act_beta = ab};
                 rc = be->gemm(be, &g, &err);
                 CHECK(rc == 0, "shape %d: gemm failed", idx);
         }
@@ -115,7 +155,7 @@ static int run_shape(swarm_backend_t *be, const shape_t *s, int idx) {
                                                          ky * s->kw + kx];
                                         }
                                 yn[(p * oh + oy) * ow + ox] =
-                                        act_ref(s->act, (float)acc);
+                                        act_ref(s->act, acc);
                         }
         }
         dg = max_diff(y, yg, out_n);
@@ -186,6 +226,29 @@ int main(void) {
                  SWARM_ACT_NONE, 1},
                 {1, 2, 4, 5, 2, 2, 2, 2, 1, 1, 1040, 1041, 1039, 1040,
                  SWARM_ACT_RELU, 1},
+                /* the AVX-512 fused path (stride 2, planes narrower than
+                 * a vector, wide planes): 7 x 7 under 5 x 5 and 3 x 3
+                 * (wide tails of 77 and 63), odd widths past 32 with odd
+                 * and even left pads at stride 2, each activation it
+                 * computes in registers, and one it does not (tanh) */
+                {2, 19, 7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2,
+                 SWARM_ACT_SILU, 1},
+                {3, 5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_HARDSWISH, 1},
+                {1, 3, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_LEAKY_RELU, 0},
+                {2, 5, 13, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_HARDSIGMOID, 1},
+                {1, 4, 11, 67, 5, 5, 2, 2, 1, 1, 2, 3, 2, 1,
+                 SWARM_ACT_SILU, 1},
+                {2, 3, 9, 33, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1,
+                 SWARM_ACT_TANH, 1},
+                {1, 3, 9, 49, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_HARDSWISH, 1},
+                {2, 3, 6, 61, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2,
+                 SWARM_ACT_TANH, 0},
+                {1, 2, 3, 15, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0,
+                 SWARM_ACT_CLIP, 1},
                 /* large enough for the pool to split it across lanes */
                 {4, 24, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1,
                  SWARM_ACT_RELU, 1},

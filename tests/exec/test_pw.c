@@ -52,6 +52,10 @@ static const pshape_t shapes[] = {
         {1, 9, 16, 1, 33, 0, SWARM_ACT_HARDSIGMOID},
         /* 2 x 900 x 64 x 72 = 8.3 Mi multiply-adds: splits on 2 lanes */
         {2, 64, 72, 30, 30, 1, SWARM_ACT_HARDSWISH},
+        /* tile-major (input and output fit in L2) with 7 slivers on one
+         * 20 x 20 block per image: on 2 lanes the 21 items split inside
+         * image 1's slivers (10 / 11) */
+        {3, 37, 50, 20, 20, 1, SWARM_ACT_SILU},
 };
 #define N_SHAPES (sizeof(shapes) / sizeof(shapes[0]))
 
