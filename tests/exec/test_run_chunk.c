@@ -1,12 +1,14 @@
 /*
  * test_run_chunk.c - a large batch run in slices (lib/exec/run_chunk.c)
  * gives the rows the whole-batch and one-row runs give.  The fashion-cnn
- * fixture (75 KiB of work per row: sliced from 40 rows on 1 lane, 80 on
- * 2) at 70 and 41 rows on 1 lane, 90 on 2, against each row
- * run alone, with distinct rows (a slice that read or wrote the wrong
- * rows fails), twice in a row (the output buffers reused), then a batch
- * too small to slice and the fashion MLP (a few hundred bytes per row:
- * whole batches up to thousands of rows) left whole.
+ * fixture (tens of KiB of work per row: sliced from a few dozen rows, the
+ * count depending on the plan's bytes per row and the lanes, so the test
+ * finds it) at the first sliced batch, one and a half times it and twice
+ * it plus 3, against each row run alone, with distinct rows (a slice that
+ * read or wrote the wrong rows fails), twice in a row (the output buffers
+ * reused), then a batch too small to slice and the fashion MLP (a few
+ * hundred bytes per row: whole batches up to thousands of rows) left
+ * whole.
  *
  * Usage: test_run_chunk FASHION_CNN_DIR FASHION_MLP_DIR
  */
@@ -79,6 +81,14 @@ static void sliced_vs_rows(swarm_model_t *m, int64_t rows, int lanes) {
         free(got);
 }
 
+/* The smallest batch run_chunk.c slices, -1 when none up to 4096. */
+static int64_t first_sliced(const swarm_model_t *m) {
+        for (int64_t r = 1; r <= 4096; r++)
+                if (exec_chunk_rows(m, r) < r)
+                        return r;
+        return -1;
+}
+
 int main(int argc, char **argv) {
         if (argc < 3) {
                 fprintf(stderr, "usage: test_run_chunk FASHION_CNN_DIR "
@@ -91,10 +101,21 @@ int main(int argc, char **argv) {
                 swarm_model_t *m;
                 REQUIRE_OK(swarm_backend_cpu_new(lanes, &be, &err), err);
                 m = load(argv[1], be);
-                /* 1 lane: slices of up to 20 rows; 2 lanes: 40 */
-                sliced_vs_rows(m, lanes == 1 ? 70 : 90, lanes);
-                if (lanes == 1)
-                        sliced_vs_rows(m, 41, lanes);
+                {
+                        int64_t f = first_sliced(m);
+                        printf("fashion-cnn, %d lane(s): %zu work bytes a "
+                               "row, sliced from %lld rows\n", lanes,
+                               swarm_model_work_row_bytes(m), (long long)f);
+                        /* at least 16 rows a slice, two slices; at most
+                         * 1.5 MiB a lane of well over 16 KiB a row */
+                        CHECK(f >= 32 && f <= 200 * lanes, "first sliced "
+                              "batch %lld", (long long)f);
+                        if (f > 0) {
+                                sliced_vs_rows(m, f, lanes);
+                                sliced_vs_rows(m, f + f / 2, lanes);
+                                sliced_vs_rows(m, 2 * f + 3, lanes);
+                        }
+                }
                 CHECK(exec_chunk_rows(m, 16) == 16, "16 rows: one run");
                 swarm_model_destroy(m);
                 m = load(argv[2], be);
