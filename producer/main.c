@@ -94,8 +94,9 @@ static const swarm_opt_t producer_opts[] = {
          "deadline of each request, MS after it is sent", NULL, 0,
          SWARM_OPT_INT, 0, 1e12, .field = F(deadline_ms)},
         {"timeout", 0, "swarm.timeout", "S",
-         "bounds the start (broker and topic lookups) and, after the last "
-         "send, the wait for responses (deliveries without --wait)", "60", 0,
+         "bounds the start (broker and topic lookups), a full window that "
+         "frees no slot, and, after the last send, the wait for responses "
+         "(deliveries without --wait)", "60", 0,
          SWARM_OPT_INT, 0, 1e6, .field = F(timeout_s)},
         {"output", 'o', "swarm.output", "FILE",
          "write the first output tensor, row-aligned with the input "
@@ -499,12 +500,33 @@ int main(int argc, char **argv) {
                                              (size_t)first * rb;
                         req.inputs[0].size = (size_t)rows * rb;
                         /* sends give up every SEND_SLICE_MS while the window
-                         * stays full, so SIGINT still ends the run */
-                        while ((r = swarm_client_send(cl, &req, meta, n_meta,
-                                                      on_done, &rn, &err)) ==
-                                       SWARM_ERR_TIMEOUT &&
-                               !stop_requested)
-                                swarm_err_clear(&err);
+                         * stays full, so SIGINT still ends the run; a window
+                         * that frees no slot for --timeout (the broker or
+                         * every worker gone) ends it too, as the final wait
+                         * does */
+                        {
+                                int64_t stalled = swarm_clock_us();
+                                while ((r = swarm_client_send(cl, &req, meta, n_meta,
+                                                              on_done, &rn, &err)) ==
+                                               SWARM_ERR_TIMEOUT &&
+                                       !stop_requested) {
+                                        swarm_err_clear(&err);
+                                        if (po.timeout_s > 0 &&
+                                            swarm_clock_us() - stalled >
+                                                    po.timeout_s * 1000000) {
+                                                SWARM_ERROR(&ps.lg,
+                                                            "no request completed "
+                                                            "for %llds with the "
+                                                            "window full "
+                                                            "(in_flight=%lld): "
+                                                            "giving up",
+                                                            (long long)po.timeout_s,
+                                                            (long long)swarm_client_in_flight(cl));
+                                                send_failed++;
+                                                stop_requested = 1;
+                                        }
+                                }
+                        }
                         if (r == SWARM_ERR_TIMEOUT)
                                 break;
                         if (r) {
