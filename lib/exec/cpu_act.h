@@ -68,6 +68,26 @@ exec_act_span_inl(swarm_act_t act, float a, float b, float *restrict p,
         }
 }
 
+/* 1 when exec_act_vec512 computes `act` in registers (NONE passes x
+ * through); the kernels that fuse the activation into their stores check
+ * this and run the others over their output afterwards.  Outside the
+ * x86 block: the check is the same on every build. */
+static inline int exec_act_vec_ok(swarm_act_t act) {
+        switch (act) {
+        case SWARM_ACT_NONE:
+        case SWARM_ACT_RELU:
+        case SWARM_ACT_CLIP:
+        case SWARM_ACT_LEAKY_RELU:
+        case SWARM_ACT_HARDSIGMOID:
+        case SWARM_ACT_HARDSWISH:
+        case SWARM_ACT_SIGMOID:
+        case SWARM_ACT_SILU:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 

@@ -183,24 +183,6 @@ static void taps_avx2(float *restrict acc, int64_t n,
  * the tail runs ceil(rest / 16) vectors, not a whole 128 block (7 x 7
  * planes with a 5 x 5 kernel: 5 vectors for 77 wide outputs, not 8). */
 
-/* The activations exec_act_vec512 computes; the others run over the
- * plane in y afterwards. */
-static int dw_vec_act_ok(swarm_act_t act) {
-        switch (act) {
-        case SWARM_ACT_NONE:
-        case SWARM_ACT_RELU:
-        case SWARM_ACT_CLIP:
-        case SWARM_ACT_LEAKY_RELU:
-        case SWARM_ACT_HARDSIGMOID:
-        case SWARM_ACT_HARDSWISH:
-        case SWARM_ACT_SIGMOID:
-        case SWARM_ACT_SILU:
-                return 1;
-        default:
-                return 0;
-        }
-}
-
 typedef struct dw_out {
         float *y;
         int64_t n, wd, ow;
@@ -289,7 +271,7 @@ dw_block512(int nv, const dw_out_t *o, int64_t u, const float *const *src,
         case SWARM_ACT_HARDSWISH: DW_ACT_ALL(SWARM_ACT_HARDSWISH); break;
         case SWARM_ACT_SIGMOID: DW_ACT_ALL(SWARM_ACT_SIGMOID); break;
         case SWARM_ACT_SILU: DW_ACT_ALL(SWARM_ACT_SILU); break;
-        default: DW_ACT_ALL(SWARM_ACT_NONE); break; /* dw_vec_act_ok */
+        default: DW_ACT_ALL(SWARM_ACT_NONE); break; /* exec_act_vec_ok */
         }
 #undef DW_ACT_ALL
 }
@@ -615,7 +597,7 @@ static void dw_part(void *p, int part, int parts) {
                  * at wide column col is an output when (col + i) mod wd
                  * < ow */
                 __mmask16 *cm = (__mmask16 *)(void *)acc;
-                int vec_act = dw_vec_act_ok(j->act);
+                int vec_act = exec_act_vec_ok(j->act);
                 for (int64_t col = 0; col < wd; col++) {
                         unsigned m = 0;
                         for (int i = 0; i < 16; i++)

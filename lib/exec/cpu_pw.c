@@ -46,22 +46,6 @@
 /* Images per accumulator set of the 1 x 1 plane kernel. */
 #define PW_NI 8
 
-static int pw_act_ok(swarm_act_t act) {
-        switch (act) {
-        case SWARM_ACT_NONE:
-        case SWARM_ACT_RELU:
-        case SWARM_ACT_CLIP:
-        case SWARM_ACT_LEAKY_RELU:
-        case SWARM_ACT_HARDSIGMOID:
-        case SWARM_ACT_HARDSWISH:
-        case SWARM_ACT_SIGMOID:
-        case SWARM_ACT_SILU:
-                return 1;
-        default:
-                return 0;
-        }
-}
-
 static int pw_window_ok(const swarm_window_t *w) {
         return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
                !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
@@ -76,7 +60,7 @@ int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
                p->group_floats ==
                        (p->rows + PW_MR - 1) / PW_MR * PW_MR * p->k &&
                cpu_gemm_isa_ok(CPU_ISA_AVX512) && pw_window_ok(w) &&
-               pw_act_ok(act);
+               exec_act_vec_ok(act);
 }
 
 /* Where this kernel beats cpu_gemm.c's packed path (1 thread, thread
