@@ -331,31 +331,25 @@ T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
                 int64_t b1 = b0 + j->span < j->plane ? b0 + j->span
                                                      : j->plane;
                 const float *sc = j->s ? j->s + img * k : NULL;
-                if (j->tile_major) {
-                        for (int64_t c0 = b0; c0 < b1; c0 += PW_NB)
-                                for (int64_t sl = s0; sl < s1; sl++)
-                                        pw_tile_at(j, j->a + sl * k * PW_MR,
-                                                   sc, j->bias ? j->bias +
-                                                   sl * PW_MR : NULL,
-                                                   pw_rows(j, sl), img, sl,
-                                                   c0, b1 - c0 < PW_NB
-                                                   ? b1 - c0 : PW_NB,
-                                                   PW_PREFETCH && sl == s0 &&
-                                                   c0 + 2 * PW_NB <= b1,
-                                                   va, vb);
-                } else {
-                        for (int64_t sl = s0; sl < s1; sl++)
-                                for (int64_t c0 = b0; c0 < b1; c0 += PW_NB)
-                                        pw_tile_at(j, j->a + sl * k * PW_MR,
-                                                   sc, j->bias ? j->bias +
-                                                   sl * PW_MR : NULL,
-                                                   pw_rows(j, sl), img, sl,
-                                                   c0, b1 - c0 < PW_NB
-                                                   ? b1 - c0 : PW_NB,
-                                                   PW_PREFETCH && sl == 0 &&
-                                                   c0 + 2 * PW_NB <= b1,
-                                                   va, vb);
-                }
+                /* tile-major: outer loop over tiles, inner over slivers;
+                 * else the other way round.  The first sliver of the pass
+                 * prefetches (s0 tile-major, 0 else: a part that starts
+                 * mid-block leaves its block's prefetch to sliver 0's). */
+                int tm = j->tile_major;
+                int64_t nt = (b1 - b0 + PW_NB - 1) / PW_NB, ns = s1 - s0;
+                int64_t pf_sl = tm ? s0 : 0;
+                for (int64_t o = 0; o < (tm ? nt : ns); o++)
+                        for (int64_t i = 0; i < (tm ? ns : nt); i++) {
+                                int64_t sl = s0 + (tm ? i : o);
+                                int64_t c0 = b0 + (tm ? o : i) * PW_NB;
+                                pw_tile_at(j, j->a + sl * k * PW_MR, sc,
+                                           j->bias ? j->bias + sl * PW_MR
+                                                   : NULL,
+                                           pw_rows(j, sl), img, sl, c0,
+                                           b1 - c0 < PW_NB ? b1 - c0 : PW_NB,
+                                           PW_PREFETCH && sl == pf_sl &&
+                                           c0 + 2 * PW_NB <= b1, va, vb);
+                        }
                 it += s1 - s0;
         }
 }
@@ -385,7 +379,7 @@ int exec_cpu_pw_conv(swarm_backend_t *be, const swarm_window_t *w,
 
         if (!exec_cpu_pw_runs(w, 1, p, act) || imgs < 0 || cout < 1 ||
             p->rows != cout)
-                return swarm_err_set(err, pw_act_ok(act)
+                return swarm_err_set(err, exec_act_vec_ok(act)
                                      ? SWARM_ERR_INVALID
                                      : SWARM_ERR_UNSUPPORTED,
                                      "pointwise conv: window, filters or "
