@@ -294,8 +294,9 @@ static void resolve(swarm_model_t *m, int64_t rows) {
 /* Bytes of the planned slots for one row: a slot holds, over the run, the
  * largest value planned into it.  `batched` picks the values that grow with
  * rows (per-row bytes) or those that do not (fixed bytes).  Returns 0 when
- * out of memory, which callers read as "unknown". */
-static size_t slot_bytes(const swarm_model_t *m, int batched) {
+ * out of memory, which callers read as "unknown".  The loader keeps the
+ * per-row figure in work_row_bytes (run_chunk.c reads it on every run). */
+size_t exec_slot_bytes(const swarm_model_t *m, int batched) {
         size_t *per = calloc((size_t)m->n_slots + 1, sizeof(size_t));
         size_t total = 0;
 
@@ -317,11 +318,11 @@ static size_t slot_bytes(const swarm_model_t *m, int batched) {
 }
 
 size_t swarm_model_work_row_bytes(const swarm_model_t *m) {
-        return slot_bytes(m, 1);
+        return m->work_row_bytes;
 }
 
 size_t swarm_model_work_fixed_bytes(const swarm_model_t *m) {
-        return (size_t)m->scratch_elems * sizeof(float) + slot_bytes(m, 0) +
+        return (size_t)m->scratch_elems * sizeof(float) + exec_slot_bytes(m, 0) +
                m->packed_bytes;
 }
 

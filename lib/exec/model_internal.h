@@ -247,6 +247,10 @@ struct swarm_model {
         xslot_t scratch;        /* im2col columns, sized at load */
         int64_t scratch_elems;
         size_t packed_bytes;    /* all nodes' packed operands */
+        /* Slot bytes per batch row (exec_slot_bytes(m, 1)), fixed once the
+         * slots are planned: run_chunk.c sizes slices from it on every
+         * run, so it is kept rather than walked each time. */
+        size_t work_row_bytes;
         int64_t cap_rows;       /* rows the buffers are sized for */
         int64_t cur_rows;       /* rows the cshapes are resolved for */
         /* Loading only: directory external tensor data is read from
@@ -386,6 +390,10 @@ int exec_ctl_flatten(swarm_model_t *m, swarm_err_t *err);
 /* Free a node's fields and its expansion. */
 void exec_node_free(xnode_t *n);
 
+/* model.c: bytes of the planned slots for one row, of the values that
+ * grow with the batch (batched 1) or of the others (0); 0 when out of
+ * memory. */
+size_t exec_slot_bytes(const swarm_model_t *m, int batched);
 /* model.c: one run of `rows` rows, swarm_model_run's checks done. */
 int exec_run_rows(swarm_model_t *m, int64_t rows, const void *const *inputs,
                   const void **outputs, swarm_err_t *err);

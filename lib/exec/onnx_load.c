@@ -1043,6 +1043,7 @@ static int build(swarm_model_t *m, const Onnx__ModelProto *mp,
         exec_fuse_se(m);
         if ((rc = plan_slots(m, err)) || (rc = upload_consts(m, err)))
                 goto out;
+        m->work_row_bytes = exec_slot_bytes(m, 1);
 
         m->in_io = calloc((size_t)m->n_in + 1, sizeof(swarm_model_io_t));
         m->out_io = calloc((size_t)m->n_out + 1, sizeof(swarm_model_io_t));

@@ -7,7 +7,7 @@
  * first convolution writes 50 KiB per image: at batch 64 that is 3.2 MiB,
  * past this machine's 2 MiB of L2 per core, and per image the model ran
  * 1.1x (batch 64), 1.6x (256) and 1.8x (1024) its time at batch 16.  Run
- * in slices whose working set (swarm_model_work_row_bytes per row) fits
+ * in slices whose working set (work_row_bytes per row) fits
  * in CHUNK_CACHE_BYTES per lane, each tensor is read back from L2.
  *
  * Safe only because a plan with a symbolic batch keeps every row its own:
@@ -42,7 +42,7 @@ int64_t exec_chunk_rows(const swarm_model_t *m, int64_t rows) {
         if (!m->be->host_mem || m->fixed_rows >= 0 || m->sh ||
             rows < 2 * CHUNK_MIN_ROWS)
                 return rows;
-        per = swarm_model_work_row_bytes(m);
+        per = m->work_row_bytes;
         if (per == 0)
                 return rows;
         lanes = m->be->threads > 1 ? m->be->threads : 1;
