@@ -63,6 +63,11 @@ int cpu_gemm_isa_ok(cpu_isa_t isa) {
         }
 }
 
+int cpu_gemm_c512_ok(cpu_isa_t isa) {
+        return isa == CPU_ISA_C ||
+               (isa == CPU_ISA_AVX512 && cpu_gemm_isa_ok(isa));
+}
+
 cpu_isa_t cpu_gemm_best_isa(void) {
         if (cpu_gemm_isa_ok(CPU_ISA_AVX512))
                 return CPU_ISA_AVX512;

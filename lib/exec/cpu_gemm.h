@@ -34,6 +34,9 @@ typedef enum cpu_isa {
 cpu_isa_t cpu_gemm_best_isa(void);
 /* Non-zero when this CPU (and this build) can run `isa`. */
 int cpu_gemm_isa_ok(cpu_isa_t isa);
+/* The same for the kernels written for C and AVX-512 only (cpu_wino.c,
+ * cpu_sconv.c): 0 for AVX2, which they have no set for. */
+int cpu_gemm_c512_ok(cpu_isa_t isa);
 
 /* A constant operand in panel layout.  side 0: op(A), `rows` = M, split in
  * slivers of the kernel's MR rows; side 1: op(B), `rows` = N, slivers of NR

@@ -30,16 +30,6 @@
 #define MR 8            /* output channels per packed sliver */
 #define NTAP 9
 
-int cpu_sconv_isa_ok(cpu_isa_t isa) {
-        if (isa == CPU_ISA_C)
-                return 1;
-#if SCONV_X86
-        if (isa == CPU_ISA_AVX512)
-                return cpu_gemm_isa_ok(CPU_ISA_AVX512);
-#endif
-        return 0;
-}
-
 /* Padded geometry: rows of ws floats (the 32-column loads of the last
  * block, taps 0-2 to its right, stay in the row), hp rows per channel,
  * buf floats in all with a vector of slack.  Non-zero on overflow. */
@@ -82,7 +72,7 @@ int cpu_sconv_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
         int64_t coutp, floats;
 
         *out = NULL;
-        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_sconv_isa_ok(isa))
+        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_c512_ok(isa))
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "sconv: kernel set %d not available",
                                      (int)isa);
@@ -297,7 +287,7 @@ int cpu_sconv_run(swarm_backend_t *be, const cpu_sconv_t *p,
         int64_t macs;
 
         if (!p || !cpu_sconv_window_ok(w, p->cout) || w->n != p->cin ||
-            imgs < 0 || !cpu_sconv_isa_ok(p->isa))
+            imgs < 0 || !cpu_gemm_c512_ok(p->isa))
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "sconv: window does not match the "
                                      "packed filters");

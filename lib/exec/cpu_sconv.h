@@ -32,9 +32,7 @@ typedef struct cpu_sconv {
         float *f;
 } cpu_sconv_t;
 
-/* Non-zero when `isa` has a kernel set here (C always; AVX-512 where the
- * CPU runs it). */
-int cpu_sconv_isa_ok(cpu_isa_t isa);
+/* Kernel sets: C, and AVX-512 where the CPU runs it (cpu_gemm_c512_ok). */
 /* Non-zero for windows this kernel runs: 3x3, stride 1, dilation 1, pads
  * 0-2, output = input + pads - 2, 1 <= cin <= CPU_SCONV_MAX_CIN, sizes
  * whose offsets fit (checked arithmetic). */

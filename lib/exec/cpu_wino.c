@@ -57,16 +57,6 @@ static inline int64_t rup(int64_t v, int64_t to) {
         return (v + to - 1) / to * to;
 }
 
-int cpu_wino_isa_ok(cpu_isa_t isa) {
-        if (isa == CPU_ISA_C)
-                return 1;
-#if WINO_X86
-        if (isa == CPU_ISA_AVX512)
-                return cpu_gemm_isa_ok(CPU_ISA_AVX512);
-#endif
-        return 0;
-}
-
 int cpu_wino_window_ok(const swarm_window_t *w, int64_t cout) {
         int64_t img, oimg, ph, pw, pp, big;
 
@@ -127,7 +117,7 @@ int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
         int64_t coutp, floats, bytes;
 
         *out = NULL;
-        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_wino_isa_ok(isa))
+        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_c512_ok(isa))
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "winograd: kernel set %d not available",
                                      (int)isa);
@@ -687,7 +677,7 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
         int64_t per, macs, lanes;
 
         if (!p || !cpu_wino_window_ok(w, p->cout) || w->n != p->cin ||
-            imgs < 0 || !cpu_wino_isa_ok(p->isa))
+            imgs < 0 || !cpu_gemm_c512_ok(p->isa))
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "winograd: window does not match the "
                                      "packed filters");
@@ -768,7 +758,7 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
 #define WINO_MIN_TILES 8
 
 static int wino_worth(const swarm_window_t *w, int64_t cout) {
-        if (!cpu_wino_isa_ok(CPU_ISA_AVX512))
+        if (!cpu_gemm_c512_ok(CPU_ISA_AVX512))
                 return 0;
         return w->n >= WINO_MIN_CIN && cout >= WINO_MIN_COUT;
 }
@@ -810,7 +800,7 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
 
         *packed = NULL;
         *bytes = 0;
-        if (cpu_sconv_isa_ok(CPU_ISA_AVX512) && cpu_sconv_window_ok(w, cout))
+        if (cpu_gemm_c512_ok(CPU_ISA_AVX512) && cpu_sconv_window_ok(w, cout))
                 return sconv_pack(w, cout, filt, packed, bytes, err);
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
                 return SWARM_OK;

@@ -20,15 +20,12 @@
 #include "cpu_wino.h"
 
 #include "check.h"
+#include "test_conv3.h"
 #include "test_fill.h"
 
 #define GUARD 12345.0f
 
-typedef struct sshape {
-        int64_t imgs, cin, cout, h, w, pt, pl, pb, pr;
-} sshape_t;
-
-static const sshape_t shapes[] = {
+static const test_c3_shape_t shapes[] = {
         {1, 1, 1, 1, 1, 1, 1, 1, 1},
         {2, 1, 16, 28, 28, 1, 1, 1, 1},         /* the fashion CNN's */
         {1, 3, 7, 5, 14, 1, 1, 1, 1},
@@ -40,70 +37,13 @@ static const sshape_t shapes[] = {
         {1, 4, 1, 3, 3, 0, 0, 0, 0},
 };
 
-static double ref_act(swarm_act_t act, double v) {
-        switch (act) {
-        case SWARM_ACT_RELU:
-                return v > 0 ? v : 0;
-        case SWARM_ACT_CLIP:
-                return v < -0.5 ? -0.5 : v > 0.75 ? 0.75 : v;
-        case SWARM_ACT_SILU:
-                return v / (1.0 + exp(-v));
-        default:
-                return v;
-        }
-}
-
-/* y = conv + bias (no activation) in double. */
-static void ref_conv(const sshape_t *s, const float *x, const float *wt,
-                     const float *bias, double *y) {
-        int64_t oh = s->h + s->pt + s->pb - 2, ow = s->w + s->pl + s->pr - 2;
-
-        for (int64_t i = 0; i < s->imgs; i++)
-                for (int64_t co = 0; co < s->cout; co++)
-                        for (int64_t oy = 0; oy < oh; oy++)
-                                for (int64_t ox = 0; ox < ow; ox++) {
-                                        double acc = bias ? bias[co] : 0.0;
-                                        for (int64_t ci = 0; ci < s->cin; ci++)
-                                                for (int ky = 0; ky < 3; ky++)
-                                                        for (int kx = 0; kx < 3; kx++) {
-                                                                int64_t iy = oy + ky - s->pt;
-                                                                int64_t ix = ox + kx - s->pl;
-                                                                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
-                                                                        continue;
-                                                                acc += (double)x[((i * s->cin + ci) * s->h + iy) * s->w + ix] *
-                                                                       wt[((co * s->cin + ci) * 3 + ky) * 3 + kx];
-                                                        }
-                                        y[((i * s->cout + co) * oh + oy) * ow + ox] = acc;
-                                }
-}
-
-static swarm_window_t window(const sshape_t *s) {
-        swarm_window_t w;
-
-        memset(&w, 0, sizeof(w));
-        w.n = s->cin;
-        w.h = s->h;
-        w.w = s->w;
-        w.kh = w.kw = 3;
-        w.sh = w.sw = w.dh = w.dw = 1;
-        w.pad_t = s->pt;
-        w.pad_l = s->pl;
-        w.pad_b = s->pb;
-        w.pad_r = s->pr;
-        w.oh = s->h + s->pt + s->pb - 2;
-        w.ow = s->w + s->pl + s->pr - 2;
-        w.imgs = s->imgs;
-        w.img_str = s->cin * s->h * s->w;
-        return w;
-}
-
 /* Max |got - want| / scale; checks the guard.  entry: through the
  * backend's conv_wino_pack / conv_wino instead of cpu_sconv. */
 static double run_one(swarm_backend_t *be, cpu_isa_t isa, int entry,
-                      const sshape_t *s, const float *x, const float *wt,
-                      const float *bias, swarm_act_t act, const double *want,
-                      int64_t ny, double scale) {
-        swarm_window_t w = window(s);
+                      const test_c3_shape_t *s, const float *x,
+                      const float *wt, const float *bias, swarm_act_t act,
+                      const double *want, int64_t ny, double scale) {
+        swarm_window_t w = test_c3_window(s);
         swarm_err_t err = {0};
         float *y = malloc((size_t)(ny + 1) * sizeof(float));
         float a = act == SWARM_ACT_CLIP ? -0.5f : 0.0f;
@@ -151,7 +91,7 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
         int cases = 0;
 
         for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
-                const sshape_t *s = &shapes[si];
+                const test_c3_shape_t *s = &shapes[si];
                 int64_t nx = s->imgs * s->cin * s->h * s->w;
                 int64_t nw = s->cout * s->cin * 9;
                 int64_t plane = (s->h + s->pt + s->pb - 2) *
@@ -166,7 +106,7 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                 test_fill(x, nx, (unsigned)si + 3);
                 test_fill_range(wt, nw, (unsigned)si, 11, 0.5f);
                 test_fill(bias, s->cout, (unsigned)si + 200);
-                ref_conv(s, x, wt, NULL, ref0);
+                test_c3_ref(s, x, wt, NULL, SWARM_ACT_NONE, ref0);
                 for (int ai = 0; ai < 8; ai++) {
                         swarm_act_t act = acts[ai % 4];
                         const float *bp = ai >= 4 ? bias : NULL;
@@ -175,10 +115,10 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                                 double v = ref0[i] +
                                            (bp ? bp[i / plane % s->cout] : 0.0);
                                 scale = fabs(v) > scale ? fabs(v) : scale;
-                                want[i] = ref_act(act, v);
+                                want[i] = test_c3_act(act, v);
                         }
                         for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
-                                if (!cpu_sconv_isa_ok((cpu_isa_t)isa))
+                                if (!cpu_gemm_c512_ok((cpu_isa_t)isa))
                                         continue;
                                 for (int lanes = 1; lanes <= 2; lanes++) {
                                         double e = run_one(
@@ -192,7 +132,7 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                                 }
                         }
                         /* The backend entry (AVX-512 only takes it). */
-                        if (cpu_sconv_isa_ok(CPU_ISA_AVX512)) {
+                        if (cpu_gemm_c512_ok(CPU_ISA_AVX512)) {
                                 double e = run_one(be2, CPU_ISA_AVX512, 1, s,
                                                    x, wt, bp, act, want, ny,
                                                    scale);
@@ -211,8 +151,8 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
 }
 
 static void refusals(swarm_backend_t *be) {
-        sshape_t s = {1, 2, 3, 4, 5, 1, 1, 1, 1};
-        swarm_window_t w = window(&s), bad;
+        test_c3_shape_t s = {1, 2, 3, 4, 5, 1, 1, 1, 1};
+        swarm_window_t w = test_c3_window(&s), bad;
         swarm_err_t err = {0};
         float wt[3 * 5 * 9] = {0}, x[5 * 4 * 5] = {0}, y[3 * 4 * 5 + 1];
         cpu_sconv_t *p = NULL;
@@ -266,7 +206,7 @@ static void refusals(swarm_backend_t *be) {
         cpu_sconv_free(NULL);
         /* 5 channels: neither this kernel nor Winograd (fewer than 16). */
         s.cin = 5;
-        w = window(&s);
+        w = test_c3_window(&s);
         pk = (void *)&err;
         CHECK_OK(be->conv_wino_pack(be, &w, 3, wt, &pk, &bytes, &err), err);
         CHECK(pk == NULL && bytes == 0,

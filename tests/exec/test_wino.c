@@ -24,15 +24,12 @@
 #include "cpu_wino.h"
 
 #include "check.h"
+#include "test_conv3.h"
 #include "test_fill.h"
 
 #define GUARD 12345.0f
 
-typedef struct wshape {
-        int64_t imgs, cin, cout, h, w, pt, pl, pb, pr;
-} wshape_t;
-
-static const wshape_t shapes[] = {
+static const test_c3_shape_t shapes[] = {
         {1, 1, 1, 1, 1, 1, 1, 1, 1},
         {1, 3, 5, 4, 4, 1, 1, 1, 1},
         {2, 5, 9, 7, 9, 1, 1, 1, 1},
@@ -46,71 +43,14 @@ static const wshape_t shapes[] = {
         {1, 31, 19, 29, 23, 1, 1, 1, 1},
 };
 
-static double ref_act(swarm_act_t act, double v) {
-        switch (act) {
-        case SWARM_ACT_RELU:
-                return v > 0 ? v : 0;
-        case SWARM_ACT_CLIP:
-                return v < -0.5 ? -0.5 : v > 0.75 ? 0.75 : v;
-        case SWARM_ACT_SILU:
-                return v / (1.0 + exp(-v));
-        default:
-                return v;
-        }
-}
-
-/* y = act(conv + bias) in double. */
-static void ref_conv(const wshape_t *s, const float *x, const float *wt,
-                     const float *bias, swarm_act_t act, double *y) {
-        int64_t oh = s->h + s->pt + s->pb - 2, ow = s->w + s->pl + s->pr - 2;
-
-        for (int64_t i = 0; i < s->imgs; i++)
-                for (int64_t co = 0; co < s->cout; co++)
-                        for (int64_t oy = 0; oy < oh; oy++)
-                                for (int64_t ox = 0; ox < ow; ox++) {
-                                        double acc = bias ? bias[co] : 0.0;
-                                        for (int64_t ci = 0; ci < s->cin; ci++)
-                                                for (int ky = 0; ky < 3; ky++)
-                                                        for (int kx = 0; kx < 3; kx++) {
-                                                                int64_t iy = oy + ky - s->pt;
-                                                                int64_t ix = ox + kx - s->pl;
-                                                                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
-                                                                        continue;
-                                                                acc += (double)x[((i * s->cin + ci) * s->h + iy) * s->w + ix] *
-                                                                       wt[((co * s->cin + ci) * 3 + ky) * 3 + kx];
-                                                        }
-                                        y[((i * s->cout + co) * oh + oy) * ow + ox] = ref_act(act, acc);
-                                }
-}
-
-static swarm_window_t window(const wshape_t *s) {
-        swarm_window_t w;
-
-        memset(&w, 0, sizeof(w));
-        w.n = s->cin;
-        w.h = s->h;
-        w.w = s->w;
-        w.kh = w.kw = 3;
-        w.sh = w.sw = w.dh = w.dw = 1;
-        w.pad_t = s->pt;
-        w.pad_l = s->pl;
-        w.pad_b = s->pb;
-        w.pad_r = s->pr;
-        w.oh = s->h + s->pt + s->pb - 2;
-        w.ow = s->w + s->pl + s->pr - 2;
-        w.imgs = s->imgs;
-        w.img_str = s->cin * s->h * s->w;
-        return w;
-}
-
 /* Max |got - ref| / scale over the output; checks the guard.  scale: the
  * largest |output| before the activation (at least 1), so that Clip's
  * small outputs are judged by the sums' size, as the others are. */
-static double run_one(swarm_backend_t *be, cpu_isa_t isa, const wshape_t *s,
-                      const float *x, const float *wt, const float *bias,
-                      swarm_act_t act, const double *ref, int64_t ny,
-                      double scale) {
-        swarm_window_t w = window(s);
+static double run_one(swarm_backend_t *be, cpu_isa_t isa,
+                      const test_c3_shape_t *s, const float *x,
+                      const float *wt, const float *bias, swarm_act_t act,
+                      const double *ref, int64_t ny, double scale) {
+        swarm_window_t w = test_c3_window(s);
         cpu_wino_t *p = NULL;
         swarm_err_t err = {0};
         float *y = malloc((size_t)(ny + 1) * sizeof(float));
@@ -144,12 +84,12 @@ static void small_shapes(swarm_backend_t *be1, swarm_backend_t *be2) {
         int cases = 0;
 
         for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
-                const wshape_t *s0 = &shapes[si];
+                const test_c3_shape_t *s0 = &shapes[si];
                 /* Every pad combination of 0 / 1 on the 1-pad shapes. */
                 int combos = s0->pt == 1 && s0->pl == 1 && s0->pb == 1 &&
                              s0->pr == 1 ? 16 : 1;
                 for (int pc = 0; pc < combos; pc++) {
-                        wshape_t s = *s0;
+                        test_c3_shape_t s = *s0;
                         int64_t nx, nw, ny;
                         float *x, *wt, *bias;
                         double *ref, *ref0;
@@ -174,7 +114,7 @@ static void small_shapes(swarm_backend_t *be1, swarm_backend_t *be2) {
                         test_fill(x, nx, (unsigned)(si * 31 + (size_t)pc));
                         test_fill_range(wt, nw, (unsigned)si, 7, 0.5f);
                         test_fill(bias, s.cout, (unsigned)si + 100);
-                        ref_conv(&s, x, wt, NULL, SWARM_ACT_NONE, ref0);
+                        test_c3_ref(&s, x, wt, NULL, SWARM_ACT_NONE, ref0);
                         for (int ai = 0; ai < 4; ai++) {
                                 swarm_act_t act = acts[(ai + pc) % 4];
                                 const float *bp = (ai + pc) & 1 ? bias : NULL;
@@ -185,10 +125,10 @@ static void small_shapes(swarm_backend_t *be1, swarm_backend_t *be2) {
                                         double v = ref0[i] +
                                                    (bp ? bp[i / plane % s.cout] : 0.0);
                                         scale = fabs(v) > scale ? fabs(v) : scale;
-                                        ref[i] = ref_act(act, v);
+                                        ref[i] = test_c3_act(act, v);
                                 }
                                 for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
-                                        if (!cpu_wino_isa_ok((cpu_isa_t)isa))
+                                        if (!cpu_gemm_c512_ok((cpu_isa_t)isa))
                                                 continue;
                                         for (int lanes = 1; lanes <= 2; lanes++) {
                                                 double e = run_one(
@@ -221,14 +161,14 @@ static void small_shapes(swarm_backend_t *be1, swarm_backend_t *be2) {
 
 /* ResNet-sized layers: Winograd's error next to the packed kernel's. */
 static void resnet_shapes(swarm_backend_t *be) {
-        static const wshape_t big[] = {
+        static const test_c3_shape_t big[] = {
                 {1, 64, 64, 20, 20, 1, 1, 1, 1},
                 {1, 128, 128, 14, 14, 1, 1, 1, 1},
                 {1, 256, 256, 7, 7, 1, 1, 1, 1},
         };
         for (size_t si = 0; si < sizeof(big) / sizeof(big[0]); si++) {
-                const wshape_t *s = &big[si];
-                swarm_window_t w = window(s);
+                const test_c3_shape_t *s = &big[si];
+                swarm_window_t w = test_c3_window(s);
                 int64_t nx = s->imgs * s->cin * s->h * s->w;
                 int64_t nw = s->cout * s->cin * 9;
                 int64_t ny = s->imgs * s->cout * w.oh * w.ow;
@@ -245,7 +185,7 @@ static void resnet_shapes(swarm_backend_t *be) {
                 test_fill(x, nx, (unsigned)si + 7);
                 test_fill_range(wt, nw, (unsigned)si, 9,
                                 (float)sqrt(6.0 / (double)(s->cin * 9)));
-                ref_conv(s, x, wt, NULL, SWARM_ACT_NONE, ref);
+                test_c3_ref(s, x, wt, NULL, SWARM_ACT_NONE, ref);
                 for (int64_t i = 0; i < ny; i++)
                         if (fabs(ref[i]) > scale)
                                 scale = fabs(ref[i]);
@@ -281,8 +221,8 @@ static void resnet_shapes(swarm_backend_t *be) {
  * packed for the backend's conv_packed, which runs batches under 2
  * images; from 2 images on, Winograd.  Both against the reference. */
 static void backend_entry(swarm_backend_t *be1, swarm_backend_t *be2) {
-        wshape_t s = {3, 32, 24, 7, 7, 1, 1, 1, 1};
-        swarm_window_t w = window(&s);
+        test_c3_shape_t s = {3, 32, 24, 7, 7, 1, 1, 1, 1};
+        swarm_window_t w = test_c3_window(&s);
         int64_t nx = s.imgs * s.cin * 49, nw = s.cout * s.cin * 9;
         int64_t ny = s.imgs * s.cout * 49;
         float *x = malloc((size_t)nx * sizeof(float));
@@ -298,10 +238,10 @@ static void backend_entry(swarm_backend_t *be1, swarm_backend_t *be2) {
         test_fill(x, nx, 3);
         test_fill_range(wt, nw, 4, 7, 0.25f);
         test_fill(bias, s.cout, 5);
-        ref_conv(&s, x, wt, bias, SWARM_ACT_RELU, ref);
+        test_c3_ref(&s, x, wt, bias, SWARM_ACT_RELU, ref);
         CHECK_OK(be1->conv_wino_pack(be1, &w, s.cout, wt, &pk, &bytes, &err),
                  err);
-        if (!cpu_wino_isa_ok(CPU_ISA_AVX512)) {
+        if (!cpu_gemm_c512_ok(CPU_ISA_AVX512)) {
                 CHECK(pk == NULL, "no AVX-512: the entry declines");
                 goto out;
         }
@@ -340,8 +280,8 @@ static void refusals(swarm_backend_t *be) {
         swarm_err_t err = {0};
         cpu_wino_t *p = NULL;
         float wt[9 * 4] = {0}, x[16] = {0}, y[16];
-        wshape_t s = {1, 2, 2, 4, 2, 1, 1, 1, 1};
-        swarm_window_t w = window(&s), bad;
+        test_c3_shape_t s = {1, 2, 2, 4, 2, 1, 1, 1, 1};
+        swarm_window_t w = test_c3_window(&s), bad;
         void *pk = (void *)&err;
         size_t bytes = 1;
 
@@ -411,7 +351,7 @@ static void refusals(swarm_backend_t *be) {
         CHECK_OK(be->conv_wino_pack(be, &w, 2, wt, &pk, &bytes, &err), err);
         /* 2 channels: not Winograd; the direct kernel of cpu_sconv.c
          * where it runs (test_sconv.c), else the packed path. */
-        if (cpu_sconv_isa_ok(CPU_ISA_AVX512))
+        if (cpu_gemm_c512_ok(CPU_ISA_AVX512))
                 CHECK(pk && ((cpu_wino_t *)pk)->sconv &&
                       ((cpu_wino_t *)pk)->u == NULL,
                       "2 channels should take the direct kernel");
