@@ -8,7 +8,10 @@
  * size is warmed up, then run for at least ~0.5 s.  Prints one line per
  * batch: "batch=B ms_per_run=T rows_per_s=R".  BENCH_CPU_TIME=1 times
  * with the process's CPU time (see now_s); BENCH_NO_WINOGRAD=1 loads
- * with swarm_backend_no_winograd (the worker's -X swarm.winograd=false).
+ * with swarm_backend_no_winograd (the worker's -X swarm.winograd=false);
+ * BENCH_POOL_STATS=1 adds the thread pool's counters of each batch's timed
+ * runs to stderr (exec_cpu_par_stats: parts the workers ran, their sleeps
+ * and late claims, their CPU time against the wall time).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 
 #include "swarm/arrayio.h"
 #include "swarm/model.h"
+#include "cpu_par.h"
 
 /* OpenBLAS: which kernel set its dispatch picked (OPENBLAS_CORETYPE). */
 char *openblas_get_corename(void);
@@ -147,6 +151,8 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "%s\n", err.msg);
                                 return 1;
                         }
+                exec_cpu_par_stats_t st0, st1;
+                (void)exec_cpu_par_stats(be, &st0);
                 t0 = now_s();
                 do {
                         if (run(m, rows, shp, ip, op, &err)) {
@@ -158,6 +164,19 @@ int main(int argc, char **argv) {
                 } while (t < 0.5 || iters < 3);
                 printf("batch=%lld ms_per_run=%.4f rows_per_s=%.0f\n",
                        (long long)rows, t * 1e3 / iters, rows * iters / t);
+                if (getenv("BENCH_POOL_STATS") &&
+                    !exec_cpu_par_stats(be, &st1))
+                        fprintf(stderr, "pool batch=%lld: per run %.1f "
+                                "worker parts, %.2f sleeps, %.2f late; "
+                                "worker CPU %.0f%% of the wall time\n",
+                                (long long)rows,
+                                (double)(st1.worker_parts -
+                                         st0.worker_parts) / iters,
+                                (double)(st1.sleeps - st0.sleeps) / iters,
+                                (double)(st1.late - st0.late) / iters,
+                                100.0 * (double)(st1.worker_cpu_ns -
+                                                 st0.worker_cpu_ns) /
+                                        (t * 1e9));
                 for (int i = 0; i < n_in; i++)
                         free(x[i]);
         }
