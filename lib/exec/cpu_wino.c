@@ -45,10 +45,20 @@
 #define NPOS 36         /* transform positions (6 x 6) */
 #define MR 8            /* output channels per packed sliver */
 
-/* Groups per block: the V[xi] slice a product reads for every sliver,
- * cin x block floats, kept under 512 KiB (L2), and the whole workspace of
- * a part (V and M) under 16 MiB; at least 2 (the product kernel's 32
- * columns), at most 16 (256 tiles). */
+/* Groups per block.  Where a block of at least 2 groups keeps its whole
+ * workspace (V and M of all 36 positions) within WINO_L2_FLOATS, as many
+ * groups as fit: M is written by the products and read back by the output
+ * transform, and past L2 both go to L3 (the fashion CNN's 16 -> 32 at 16
+ * groups held 1.8 MB).  Else (many channels) U, read whole for every
+ * block, is the larger stream and blocks grow instead: the V[xi] slice a
+ * product reads for every sliver, cin x block floats, kept under 512 KiB,
+ * the workspace of a part under 16 MiB.  At least 2 (the product kernel's
+ * 32 columns), at most 16 (256 tiles).  Measured with bench_wino (1
+ * thread, CPU time, min of 3; block of 16 / 8 / 4 / 2 groups, ms): 16 -> 32
+ * 14x14 b64 1.14 / 1.08 / 1.09 / 1.01; 64 -> 64 56x56 b16 17.0 / 16.6 /
+ * 15.5 / 15.1; 128 -> 128 28x28 b16 14.0 / 14.6 / 12.7 / 12.7; 256 -> 256
+ * 14x14 b16 16.1 / 17.7 / 19.6 / 17.5. */
+#define WINO_L2_FLOATS ((int64_t)192 * 1024)
 #define WINO_V_SLICE_FLOATS ((int64_t)128 * 1024)
 #define WINO_WS_FLOATS ((int64_t)4 * 1024 * 1024)
 #define WINO_MAX_BG 16
@@ -731,7 +741,7 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
                  const float *bias, swarm_act_t act, float alpha, float beta,
                  float *y, int64_t par_min, swarm_err_t *err) {
         wino_job_t j;
-        int64_t per, macs, lanes;
+        int64_t per, macs, lanes, gfl;
 
         if (!p || !cpu_wino_window_ok(w, p->cout) || w->n != p->cin ||
             imgs < 0 || !cpu_gemm_c512_ok(p->isa))
@@ -765,11 +775,16 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
                                      "winograd: %lld images overflow",
                                      (long long)imgs);
         j.groups = (j.tiles + LANES - 1) / LANES;
-        /* Block: see WINO_V_SLICE_FLOATS; never more groups than a lane's
+        /* Block: see WINO_L2_FLOATS; never more groups than a lane's
          * share, so that every lane gets a block. */
-        j.bg = WINO_V_SLICE_FLOATS / (p->cin * LANES);
-        if (j.bg > WINO_WS_FLOATS / (NPOS * (p->cin + p->coutp) * LANES))
-                j.bg = WINO_WS_FLOATS / (NPOS * (p->cin + p->coutp) * LANES);
+        gfl = NPOS * LANES * (p->cin + p->coutp);   /* one group's V + M */
+        if (2 * gfl <= WINO_L2_FLOATS) {
+                j.bg = WINO_L2_FLOATS / gfl;
+        } else {
+                j.bg = WINO_V_SLICE_FLOATS / (p->cin * LANES);
+                if (j.bg > WINO_WS_FLOATS / gfl)
+                        j.bg = WINO_WS_FLOATS / gfl;
+        }
         if (j.bg > WINO_MAX_BG)
                 j.bg = WINO_MAX_BG;
         lanes = be->threads > 1 && macs >= par_min
