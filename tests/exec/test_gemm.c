@@ -49,7 +49,8 @@ static const gshape_t gshapes[] = {
 
 static const swarm_act_t acts[] = {SWARM_ACT_NONE, SWARM_ACT_RELU,
                                    SWARM_ACT_SILU, SWARM_ACT_CLIP,
-                                   SWARM_ACT_TANH, SWARM_ACT_HARDSWISH};
+                                   SWARM_ACT_TANH, SWARM_ACT_HARDSWISH,
+                                   SWARM_ACT_GELU};
 
 /* One GEMM case: side 0 packs A, side 1 packs B. */
 static void gemm_case(cpu_isa_t isa, const gshape_t *s, int side, int ta,
@@ -119,8 +120,15 @@ static void gemm_case(cpu_isa_t isa, const gshape_t *s, int side, int ta,
                         default: break;
                         }
                         ref = alpha * acc + beta * bt;
-                        ref = swarm_act_scalar(act, g.act_alpha, g.act_beta,
-                                               (float)ref);
+                        /* GELU against libm's erf in double: the
+                                         * epilogue's own formula is not
+                                         * the reference */
+                        if (act == SWARM_ACT_GELU)
+                                ref = 0.5 * ref * (1.0 + erf(ref * M_SQRT1_2));
+                        else
+                                ref = swarm_act_scalar(act, g.act_alpha,
+                                                       g.act_beta,
+                                                       (float)ref);
                         tol = 1e-5 * (fabs(alpha) * mag + fabs(beta * bt)) +
                               1e-5;
                         if (!(fabs(ref - got) <= tol) &&
