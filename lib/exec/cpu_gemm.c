@@ -345,6 +345,82 @@ GEMM_INLINE void pack_a(float *restrict dst, const float *restrict a,
         }
 }
 
+#if CPU_GEMM_X86
+/* pack_a for the AVX-512 kernel (mr 8) of a row-major A (ks 1): 8 rows x
+ * 16 values at a time through registers (an 8 x 16 transpose, 32
+ * shuffles), the rest as pack_a.  Element by element, the packing of the
+ * activations was most of drive_avx512's time left in BERT (N = 64-256:
+ * one scalar store per value against N / 16 multiply-adds a cycle). */
+T_AVX512 static void pack_a8_avx512(float *restrict dst,
+                                    const float *restrict a, int64_t rs,
+                                    int64_t rows, int64_t kc) {
+        static const int32_t ilo[16] = {0, 1, 2, 3, 16, 17, 18, 19,
+                                        4, 5, 6, 7, 20, 21, 22, 23};
+        static const int32_t ihi[16] = {8, 9, 10, 11, 24, 25, 26, 27,
+                                        12, 13, 14, 15, 28, 29, 30, 31};
+        const __m512i vlo = _mm512_loadu_si512(ilo);
+        const __m512i vhi = _mm512_loadu_si512(ihi);
+        int64_t full = rows / 8 * 8, kv = kc / 16 * 16;
+
+        for (int64_t s = 0; s < full; s += 8) {
+                float *d = dst + s / 8 * kc * 8;
+                const float *src = a + s * rs;
+                for (int64_t p = 0; p < kv; p += 16) {
+                        __m512 r[8], t[8], u[8], xl[4], xh[4];
+                        for (int q = 0; q < 8; q++)
+                                r[q] = _mm512_loadu_ps(src + q * rs + p);
+                        for (int q = 0; q < 8; q += 2) {
+                                t[q] = _mm512_unpacklo_ps(r[q], r[q + 1]);
+                                t[q + 1] = _mm512_unpackhi_ps(r[q],
+                                                              r[q + 1]);
+                        }
+                        /* u[c] (u[4 + c]), 128-bit block b: column 4b + c
+                         * of rows 0-3 (4-7) */
+                        for (int q = 0; q < 8; q += 4) {
+                                u[q] = _mm512_shuffle_ps(t[q], t[q + 2],
+                                                         0x44);
+                                u[q + 1] = _mm512_shuffle_ps(t[q], t[q + 2],
+                                                             0xee);
+                                u[q + 2] = _mm512_shuffle_ps(t[q + 1],
+                                                             t[q + 3], 0x44);
+                                u[q + 3] = _mm512_shuffle_ps(t[q + 1],
+                                                             t[q + 3], 0xee);
+                        }
+                        /* xl[c]: columns c and 4 + c of rows 0-7 (one
+                         * 256-bit half each); xh[c]: 8 + c and 12 + c */
+                        for (int c = 0; c < 4; c++) {
+                                xl[c] = _mm512_permutex2var_ps(u[c], vlo,
+                                                               u[4 + c]);
+                                xh[c] = _mm512_permutex2var_ps(u[c], vhi,
+                                                               u[4 + c]);
+                        }
+                        /* two columns (16 floats) per store */
+                        for (int c = 0; c < 4; c += 2) {
+                                float *o = d + p * 8;
+                                _mm512_storeu_ps(o + c * 8,
+                                        _mm512_shuffle_f32x4(xl[c], xl[c + 1],
+                                                             0x44));
+                                _mm512_storeu_ps(o + (4 + c) * 8,
+                                        _mm512_shuffle_f32x4(xl[c], xl[c + 1],
+                                                             0xee));
+                                _mm512_storeu_ps(o + (8 + c) * 8,
+                                        _mm512_shuffle_f32x4(xh[c], xh[c + 1],
+                                                             0x44));
+                                _mm512_storeu_ps(o + (12 + c) * 8,
+                                        _mm512_shuffle_f32x4(xh[c], xh[c + 1],
+                                                             0xee));
+                        }
+                }
+                for (int64_t q = 0; q < 8; q++)
+                        for (int64_t p = kv; p < kc; p++)
+                                d[p * 8 + q] = src[q * rs + p];
+        }
+        if (full < rows)
+                pack_a(dst + full / 8 * kc * 8, a + full * rs, rs, 1,
+                       rows - full, kc, 8);
+}
+#endif
+
 /* A B block: kc x cols of element (p, j) = b[p * ks + j * cs], into
  * slivers of nr columns. */
 GEMM_INLINE void pack_b(float *restrict dst, const float *restrict b,
@@ -675,6 +751,16 @@ GEMM_INLINE void drive(const cpu_gemm_job_t *jo, int64_t m0, int64_t m1,
                                                        pc * MR;
                                                 astr = k * MR;
                                         } else {
+#if CPU_GEMM_X86
+                                                if (MR == 8 && NR == 32 &&
+                                                    j->a_ks == 1)
+                                                        pack_a8_avx512(
+                                                            abuf, j->a +
+                                                            ic * j->a_rs +
+                                                            pc, j->a_rs, mc,
+                                                            kc);
+                                                else
+#endif
                                                 pack_a(abuf, j->a +
                                                        ic * j->a_rs +
                                                        pc * j->a_ks,
