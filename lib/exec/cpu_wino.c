@@ -259,15 +259,16 @@ typedef struct wino_job {
 } wino_job_t;
 
 /* Per group: the 16 lanes' input offsets (from the group's first image's
- * base, tile origin included) and output offsets, and the lane masks of
- * each input tap (36) and output position (16). */
+ * base, tile origin included) and output offsets, each lane's input taps
+ * inside (per row) and the lane masks of each output position (16). */
 typedef struct wino_group {
         int64_t img0;
         int32_t in_off[LANES], out_off[LANES];
-        uint16_t in_mask[NPOS], out_mask[16];
+        uint16_t out_mask[16];
         uint16_t full;          /* lanes whose 4x4 output is all inside */
         /* Lane l's input row a: the columns inside (bit b: column b, 0
-         * when the row is outside), for the AVX-512 masked row loads. */
+         * when the row is outside): the AVX-512 set's masked row loads,
+         * the C set's per-tap test. */
         uint16_t row_taps[6][LANES];
         /* Lane l's output row a: the columns inside (bit b: column b),
          * for the masked row stores of partial tiles. */
@@ -279,13 +280,13 @@ typedef struct wino_group {
  * twice per group, 4% of the fashion CNN). */
 static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
         int64_t per = j->th * j->tw, t0 = g * LANES;
-        uint16_t irow[6] = {0}, icol[6] = {0}, orow[4] = {0}, ocol[4] = {0};
+        uint16_t orow[4] = {0}, ocol[4] = {0};
 
         gi->img0 = t0 / per;
         memset(gi->row_cols, 0, sizeof(gi->row_cols));
         for (int l = 0; l < LANES; l++) {
                 int64_t t = t0 + l, img, r, ty, tx, iy, ix, oy, ox;
-                uint16_t bit = (uint16_t)(1u << l);
+                uint16_t bit = (uint16_t)(1u << l), cols = 0;
                 if (t >= j->tiles) {
                         gi->in_off[l] = 0;
                         gi->out_off[l] = 0;
@@ -306,34 +307,23 @@ static void group_info(const wino_job_t *j, int64_t g, wino_group_t *gi) {
                                           iy * j->w + ix);
                 gi->out_off[l] = (int32_t)((img - gi->img0) * j->img_out +
                                            oy * j->ow + ox);
-                for (int a = 0; a < 6; a++) {
-                        if (iy + a >= 0 && iy + a < j->h)
-                                irow[a] |= bit;
-                        if (ix + a >= 0 && ix + a < j->w)
-                                icol[a] |= bit;
-                }
+                for (int b = 0; b < 6; b++)
+                        if (ix + b >= 0 && ix + b < j->w)
+                                cols |= (uint16_t)(1u << b);
+                for (int a = 0; a < 6; a++)
+                        gi->row_taps[a][l] = iy + a >= 0 && iy + a < j->h
+                                             ? cols : 0;
                 for (int a = 0; a < 4; a++) {
                         if (oy + a < j->oh)
                                 orow[a] |= bit;
                         if (ox + a < j->ow)
                                 ocol[a] |= bit;
                 }
-                for (int a = 0; a < 6; a++) {
-                        uint16_t cols = 0;
-                        for (int b = 0; b < 6; b++)
-                                if (ix + b >= 0 && ix + b < j->w)
-                                        cols |= (uint16_t)(1u << b);
-                        gi->row_taps[a][l] = iy + a >= 0 && iy + a < j->h
-                                             ? cols : 0;
-                }
                 for (int a = 0; a < 4 && oy + a < j->oh; a++)
                         gi->row_cols[l][a] =
                                 (uint8_t)((1u << (j->ow - ox < 4 ? j->ow - ox
                                                                  : 4)) - 1u);
         }
-        for (int a = 0; a < 6; a++)
-                for (int b = 0; b < 6; b++)
-                        gi->in_mask[a * 6 + b] = irow[a] & icol[b];
         for (int a = 0; a < 4; a++)
                 for (int b = 0; b < 4; b++)
                         gi->out_mask[a * 4 + b] = orow[a] & ocol[b];
@@ -363,10 +353,9 @@ static void in_c(const wino_job_t *j, const wino_group_t *gi, float *v,
                 const float *xc = x0 + ci * j->h * j->w;
                 for (int a = 0; a < 6; a++)
                         for (int b = 0; b < 6; b++) {
-                                unsigned mk = gi->in_mask[a * 6 + b];
                                 for (int l = 0; l < LANES; l++)
                                         d[a * 6 + b][l] =
-                                                (mk >> l & 1u)
+                                                (gi->row_taps[a][l] >> b & 1u)
                                                 ? xc[gi->in_off[l] +
                                                      a * j->w + b]
                                                 : 0.0f;

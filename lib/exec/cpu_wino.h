@@ -41,7 +41,7 @@ typedef struct cpu_wino {
 /* Kernel sets: C, and AVX-512 where the CPU runs it (cpu_gemm_c512_ok). */
 /* Non-zero when the window is one cpu_wino runs (3x3, stride 1,
  * dilation 1, pads < 3, output = input + pads - 2) and its tile offsets
- * fit the kernels' 32-bit gather indices. */
+ * fit the kernels' 32-bit lane offsets. */
 int cpu_wino_window_ok(const swarm_window_t *w, int64_t cout);
 /* Transform filters w ([cout, cin, 3, 3], host floats) for `isa`.  Sizes
  * come from model files: checked, an overflow or a bad size fails with
