@@ -22,6 +22,7 @@
 
 #include "cpu_act.h"
 #include "cpu_gemm.h"
+#include "cpu_xpose.h"
 #include "scalar_ops.h"
 #include "swarm/tensor.h"
 
@@ -366,26 +367,12 @@ T_AVX512 static void pack_a8_avx512(float *restrict dst,
                 float *d = dst + s / 8 * kc * 8;
                 const float *src = a + s * rs;
                 for (int64_t p = 0; p < kv; p += 16) {
-                        __m512 r[8], t[8], u[8], xl[4], xh[4];
+                        __m512 r[8], u[8], xl[4], xh[4];
                         for (int q = 0; q < 8; q++)
                                 r[q] = _mm512_loadu_ps(src + q * rs + p);
-                        for (int q = 0; q < 8; q += 2) {
-                                t[q] = _mm512_unpacklo_ps(r[q], r[q + 1]);
-                                t[q + 1] = _mm512_unpackhi_ps(r[q],
-                                                              r[q + 1]);
-                        }
                         /* u[c] (u[4 + c]), 128-bit block b: column 4b + c
                          * of rows 0-3 (4-7) */
-                        for (int q = 0; q < 8; q += 4) {
-                                u[q] = _mm512_shuffle_ps(t[q], t[q + 2],
-                                                         0x44);
-                                u[q + 1] = _mm512_shuffle_ps(t[q], t[q + 2],
-                                                             0xee);
-                                u[q + 2] = _mm512_shuffle_ps(t[q + 1],
-                                                             t[q + 3], 0x44);
-                                u[q + 3] = _mm512_shuffle_ps(t[q + 1],
-                                                             t[q + 3], 0xee);
-                        }
+                        exec_xpose4x4_blocks512(r, u);
                         /* xl[c]: columns c and 4 + c of rows 0-7 (one
                          * 256-bit half each); xh[c]: 8 + c and 12 + c */
                         for (int c = 0; c < 4; c++) {

@@ -28,6 +28,7 @@
 #include "cpu_wino.h"
 #include "cpu_act.h"
 #include "cpu_sconv.h"
+#include "cpu_xpose.h"
 #include "cpu_par.h"
 #include "swarm/tensor.h"
 
@@ -446,8 +447,9 @@ T_AVX512 static inline void in_row_avx512(const float *xc,
                                        8, 9, 10, 11, 24, 25, 26, 27};
         static const int32_t hi[16] = {4, 5, 6, 7, 20, 21, 22, 23,
                                        12, 13, 14, 15, 28, 29, 30, 31};
-        const __m512i ilo = _mm512_loadu_si512(lo), ihi = _mm512_loadu_si512(hi);
-        __m512 q[8], t[8], u[8];
+        const __m512i ilo = _mm512_loadu_si512(lo);
+        const __m512i ihi = _mm512_loadu_si512(hi);
+        __m512 q[8], u[8];
 
         for (int l = 0; l < 8; l++) {
                 const uint16_t m0 = gi->row_taps[a][l];
@@ -458,16 +460,7 @@ T_AVX512 static inline void in_row_avx512(const float *xc,
                         m1, m1 ? xc + gi->in_off[l + 8] + a * w : xc);
                 q[l] = _mm512_shuffle_f32x4(v0, v1, 0x44);
         }
-        for (int l = 0; l < 8; l += 2) {
-                t[l] = _mm512_unpacklo_ps(q[l], q[l + 1]);
-                t[l + 1] = _mm512_unpackhi_ps(q[l], q[l + 1]);
-        }
-        for (int l = 0; l < 8; l += 4) {
-                u[l] = _mm512_shuffle_ps(t[l], t[l + 2], 0x44);
-                u[l + 1] = _mm512_shuffle_ps(t[l], t[l + 2], 0xee);
-                u[l + 2] = _mm512_shuffle_ps(t[l + 1], t[l + 3], 0x44);
-                u[l + 3] = _mm512_shuffle_ps(t[l + 1], t[l + 3], 0xee);
-        }
+        exec_xpose4x4_blocks512(q, u);
         /* u[c] (u[4 + c]): column c in its 128-bit blocks 0 and 2,
          * column c + 4 in 1 and 3, for lanes 0-3 and 8-11 (4-7, 12-15) */
         for (int c = 0; c < 4; c++)
