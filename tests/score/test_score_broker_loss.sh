@@ -41,7 +41,7 @@ score() { # output [extra]
   local out=$1; shift
   "$producer" score -b "$bs" --model fashion --input "$work/in.npy" --output "$out" \
     -n 64 -w 2 --request-timeout 2 --retries 2 -X message.timeout.ms=3000 \
-    -X socket.timeout.ms=2000 --progress-interval 3600 "$@"
+    -X socket.timeout.ms=2000 --progress-interval 3600 --checkpoint-interval 0.1 "$@"
 }
 
 start 1
