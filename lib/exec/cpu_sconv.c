@@ -1,6 +1,6 @@
 /*
- * cpu_sconv.c - direct 3x3 stride-1 convolution for 1-4 input channels
- * (cpu_sconv.h).
+ * cpu_sconv.c - direct 3x3 convolution, stride 1 or 2, for 1-4 input
+ * channels (cpu_sconv.h).
  *
  * One part takes a range of output rows of the whole batch.  For each
  * image it meets, it copies the image's channels into a zero-bordered
@@ -10,6 +10,14 @@
  * end, 16) columns at a time: 8 x 2 accumulators, for each of the
  * cin x 9 taps two input loads, 8 filter broadcasts, 16 FMAs.  Bias and
  * activation are applied before the (masked) stores.
+ *
+ * Stride 2 (the stems of MobileNet, EfficientNet and RegNet) keeps every
+ * tap a plain load too: each padded row is dealt into its even and odd
+ * columns (two phase rows of ws floats), so output column ox reads tap
+ * kx = 0 at even[ox], 1 at odd[ox] and 2 at even[ox + 1].  Before, these
+ * layers went to the packed GEMM with K = 27: its B panels are copied out
+ * of the image with stride 2, and the layer ran at a third of the FMA
+ * peak (bench/exec/README.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +38,11 @@
 #define MR 8            /* output channels per packed sliver */
 #define NTAP 9
 
-/* Padded geometry: rows of ws floats (the 32-column loads of the last
- * block, taps 0-2 to its right, stay in the row), hp rows per channel,
- * buf floats in all with a vector of slack.  Non-zero on overflow. */
+/* Padded geometry: phase rows of ws floats (the 32-column loads of the
+ * last block, shifted by up to 2, stay in the row; a padded row of
+ * ow + 2 (stride 1) or 2 * ow + 2 columns (stride 2: ow + 1 per phase)
+ * fits), sw phase rows per padded row, hp padded rows per channel, buf
+ * floats in all with a vector of slack.  Non-zero on overflow. */
 static int geometry(const swarm_window_t *w, int64_t *ws, int64_t *hp,
                     int64_t *buf) {
         if (swarm_add_i64(w->ow, 31, ws))
@@ -40,6 +50,7 @@ static int geometry(const swarm_window_t *w, int64_t *ws, int64_t *hp,
         *ws = *ws / 32 * 32 + 2;
         return swarm_add_i64(w->h, w->pad_t + w->pad_b, hp) ||
                swarm_mul_i64(*hp, *ws, buf) ||
+               swarm_mul_i64(*buf, w->sw, buf) ||
                swarm_mul_i64(*buf, w->n, buf) ||
                swarm_add_i64(*buf, 32, buf);
 }
@@ -47,16 +58,17 @@ static int geometry(const swarm_window_t *w, int64_t *ws, int64_t *hp,
 int cpu_sconv_window_ok(const swarm_window_t *w, int64_t cout) {
         int64_t ws, hp, buf, img, oimg;
 
-        if (w->kh != 3 || w->kw != 3 || w->sh != 1 || w->sw != 1 ||
-            w->dh != 1 || w->dw != 1 || w->n < 1 ||
+        if (w->kh != 3 || w->kw != 3 || w->sh != w->sw || w->sh < 1 ||
+            w->sh > 2 || w->dh != 1 || w->dw != 1 || w->n < 1 ||
             w->n > CPU_SCONV_MAX_CIN || cout < 1 || w->h < 1 || w->w < 1 ||
             w->pad_t < 0 || w->pad_l < 0 || w->pad_b < 0 || w->pad_r < 0 ||
             w->pad_t > 2 || w->pad_l > 2 || w->pad_b > 2 || w->pad_r > 2 ||
             w->h > INT32_MAX || w->w > INT32_MAX)
                 return 0;
-        if (w->oh != w->h + w->pad_t + w->pad_b - 2 ||
-            w->ow != w->w + w->pad_l + w->pad_r - 2 || w->oh < 1 ||
-            w->ow < 1)
+        /* pads <= 2 and sizes <= INT32_MAX: no overflow here */
+        if (w->h + w->pad_t + w->pad_b < 3 || w->w + w->pad_l + w->pad_r < 3 ||
+            w->oh != (w->h + w->pad_t + w->pad_b - 3) / w->sh + 1 ||
+            w->ow != (w->w + w->pad_l + w->pad_r - 3) / w->sw + 1)
                 return 0;
         return !geometry(w, &ws, &hp, &buf) &&
                !swarm_mul_i64(w->n, w->h, &img) &&
@@ -128,16 +140,74 @@ typedef struct sconv_job {
         int oom;
 } sconv_job_t;
 
-/* Copy image img's channels into the zeroed buffer t. */
+/* Phase row of padded row py of channel ci, and where tap (ky, kx) of
+ * output (oy, ox) reads in it. */
+static inline const float *tap_at(const sconv_job_t *j, const float *t,
+                                  int64_t ci, int64_t oy, int64_t ox,
+                                  int ky, int kx, int sw) {
+        int64_t py = oy * sw + ky;
+        return t + ((ci * j->hp + py) * sw + kx % sw) * j->ws + ox + kx / sw;
+}
+
+/* Deal n floats of src into e (even indices) and o (odd ones). */
+static void deal_c(const float *src, int64_t n, float *e, float *o) {
+        for (int64_t i = 0; i + 1 < n; i += 2) {
+                e[i / 2] = src[i];
+                o[i / 2] = src[i + 1];
+        }
+        if (n & 1)
+                e[n / 2] = src[n - 1];
+}
+
+#if SCONV_X86
+T_AVX512 static void deal_512(const float *src, int64_t n, float *e,
+                              float *o) {
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+                                             18, 20, 22, 24, 26, 28, 30);
+        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17,
+                                             19, 21, 23, 25, 27, 29, 31);
+        int64_t i = 0;
+
+        for (; i + 32 <= n; i += 32) {
+                __m512 a = _mm512_loadu_ps(src + i);
+                __m512 b = _mm512_loadu_ps(src + i + 16);
+                _mm512_storeu_ps(e + i / 2, _mm512_permutex2var_ps(a, ie, b));
+                _mm512_storeu_ps(o + i / 2, _mm512_permutex2var_ps(a, io, b));
+        }
+        deal_c(src + i, n - i, e + i / 2, o + i / 2);
+}
+#endif
+
+/* Copy image img's channels into the zeroed buffer t (stride 2: each row
+ * dealt into its two phase rows; padded column pc = ix + pad_l goes to
+ * phase pc % 2 at pc / 2). */
 static void pad_image(const sconv_job_t *j, int64_t img, float *t) {
         const swarm_window_t *w = j->w;
         const float *xi = j->x + img * w->n * w->h * w->w;
 
         for (int64_t ci = 0; ci < w->n; ci++)
-                for (int64_t iy = 0; iy < w->h; iy++)
-                        memcpy(t + (ci * j->hp + iy + w->pad_t) * j->ws +
-                               w->pad_l, xi + (ci * w->h + iy) * w->w,
-                               (size_t)w->w * sizeof(float));
+                for (int64_t iy = 0; iy < w->h; iy++) {
+                        const float *src = xi + (ci * w->h + iy) * w->w;
+                        float *row = t + (ci * j->hp + iy + w->pad_t) *
+                                                 w->sw * j->ws;
+                        float *ev, *od;
+                        if (w->sw == 1) {
+                                memcpy(row + w->pad_l, src,
+                                       (size_t)w->w * sizeof(float));
+                                continue;
+                        }
+                        /* the phase that takes src[0], and the other */
+                        ev = row + (w->pad_l & 1) * j->ws + w->pad_l / 2;
+                        od = row + (1 - (w->pad_l & 1)) * j->ws +
+                             (w->pad_l + 1) / 2;
+#if SCONV_X86
+                        if (j->p->isa == CPU_ISA_AVX512) {
+                                deal_512(src, w->w, ev, od);
+                                continue;
+                        }
+#endif
+                        deal_c(src, w->w, ev, od);
+                }
 }
 
 /* Output row oy of one image, portable: the reference set. */
@@ -155,8 +225,9 @@ static void row_c(const sconv_job_t *j, const float *t, int64_t img,
                         for (int64_t ci = 0; ci < p->cin; ci++)
                                 for (int k = 0; k < NTAP; k++)
                                         acc += f[(ci * NTAP + k) * MR] *
-                                               t[(ci * j->hp + oy + k / 3) *
-                                                 j->ws + ox + k % 3];
+                                               *tap_at(j, t, ci, oy, ox,
+                                                       k / 3, k % 3,
+                                                       (int)w->sw);
                         yr[ox] = acc + bv;
                 }
                 exec_act_span_inl(j->act, j->a, j->b, yr, w->ow);
@@ -164,11 +235,11 @@ static void row_c(const sconv_job_t *j, const float *t, int64_t img,
 }
 
 #if SCONV_X86
-/* 8 channels (sliver s) x nv vectors of 16 columns from ox; nv is a
- * constant at each call (always inlined). */
+/* 8 channels (sliver s) x nv vectors of 16 columns from ox; nv and the
+ * stride sw are constants at each call (always inlined). */
 T_AVX512 static inline __attribute__((always_inline)) void
 tile_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
-         int64_t s, int64_t ox, int nv) {
+         int64_t s, int64_t ox, int nv, int sw) {
         const swarm_window_t *w = j->w;
         const cpu_sconv_t *p = j->p;
         const float *f = p->f + s * p->cin * NTAP * MR;
@@ -184,14 +255,13 @@ tile_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
                 c[r][0] = c[r][1] = _mm512_setzero_ps();
         for (int64_t ci = 0; ci < p->cin; ci++)
                 for (int ky = 0; ky < 3; ky++) {
-                        const float *q = t + (ci * j->hp + oy + ky) * j->ws +
-                                         ox;
                         for (int kx = 0; kx < 3; kx++) {
+                                const float *q = tap_at(j, t, ci, oy, ox, ky,
+                                                        kx, sw);
                                 const float *fr =
                                         f + (ci * NTAP + ky * 3 + kx) * MR;
-                                __m512 v0 = _mm512_loadu_ps(q + kx);
-                                __m512 v1 = nv > 1 ? _mm512_loadu_ps(q + kx +
-                                                                     16)
+                                __m512 v0 = _mm512_loadu_ps(q);
+                                __m512 v1 = nv > 1 ? _mm512_loadu_ps(q + 16)
                                                    : v0;
                                 for (int r = 0; r < MR; r++) {
                                         __m512 a = _mm512_set1_ps(fr[r]);
@@ -207,6 +277,11 @@ tile_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
          * j's fields after each one cost a third of the run. */
         {
                 swarm_act_t act = j->act;
+                /* in registers where cpu_act.h can (MobileNetV3's stem is
+                 * HardSwish: a pass over the stored tile cost more than
+                 * the convolution) */
+                int vec = exec_act_vec_ok(act);
+                __m512 va = _mm512_set1_ps(j->a), vb = _mm512_set1_ps(j->b);
                 int64_t cout = p->cout, plane = w->oh * w->ow;
                 int nr = cout - s * MR < MR ? (int)(cout - s * MR) : MR;
                 float *y0 = j->y + ((img * cout + s * MR) * w->oh + oy) *
@@ -220,13 +295,12 @@ tile_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
                                 break;
                         for (int v = 0; v < nv; v++) {
                                 __m512 o = _mm512_add_ps(c[r][v], bv);
-                                if (act == SWARM_ACT_RELU)
-                                        o = _mm512_max_ps(o,
-                                                          _mm512_setzero_ps());
+                                if (vec)
+                                        o = exec_act_vec512(act, o, va, vb);
                                 _mm512_mask_storeu_ps(yr + 16 * v,
                                                       v ? k1 : k0, o);
                         }
-                        if (act != SWARM_ACT_NONE && act != SWARM_ACT_RELU)
+                        if (!vec)
                                 exec_cpu_act_avx512(act, j->a, j->b, yr,
                                                     left < 16 * nv
                                                     ? left : 16 * nv);
@@ -234,17 +308,28 @@ tile_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
         }
 }
 
-T_AVX512 static void row_512(const sconv_job_t *j, const float *t,
-                             int64_t img, int64_t oy) {
+T_AVX512 static inline __attribute__((always_inline)) void
+row_512(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
+        int sw) {
         const swarm_window_t *w = j->w;
 
         for (int64_t s = 0; s < j->p->coutp / MR; s++) {
                 int64_t ox = 0;
                 for (; ox + 16 < w->ow; ox += 32)
-                        tile_512(j, t, img, oy, s, ox, 2);
+                        tile_512(j, t, img, oy, s, ox, 2, sw);
                 if (ox < w->ow)
-                        tile_512(j, t, img, oy, s, ox, 1);
+                        tile_512(j, t, img, oy, s, ox, 1, sw);
         }
+}
+
+T_AVX512 static void row_512_s1(const sconv_job_t *j, const float *t,
+                                int64_t img, int64_t oy) {
+        row_512(j, t, img, oy, 1);
+}
+
+T_AVX512 static void row_512_s2(const sconv_job_t *j, const float *t,
+                                int64_t img, int64_t oy) {
+        row_512(j, t, img, oy, 2);
 }
 #endif
 
@@ -270,7 +355,10 @@ static void sconv_part(void *arg, int part, int parts) {
                 }
 #if SCONV_X86
                 if (j->p->isa == CPU_ISA_AVX512) {
-                        row_512(j, t, img, oy);
+                        if (j->w->sw == 1)
+                                row_512_s1(j, t, img, oy);
+                        else
+                                row_512_s2(j, t, img, oy);
                         continue;
                 }
 #endif

@@ -1,6 +1,7 @@
 /*
- * cpu_sconv.h - direct 3x3 stride-1 convolution for few input channels
- * (a network's first layer: 1 to 4 channels, K = cin * 9 at most 36).
+ * cpu_sconv.h - direct 3x3 convolution, stride 1 or 2, for few input
+ * channels (a network's first layer: 1 to 4 channels, K = cin * 9 at
+ * most 36).
  * There, im2col + sgemm spends its time copying the columns and in
  * OpenBLAS' small-matrix path, and Winograd's transforms (per input
  * channel) outweigh its savings.  This kernel keeps 8 output channels x
@@ -33,9 +34,10 @@ typedef struct cpu_sconv {
 } cpu_sconv_t;
 
 /* Kernel sets: C, and AVX-512 where the CPU runs it (cpu_gemm_c512_ok). */
-/* Non-zero for windows this kernel runs: 3x3, stride 1, dilation 1, pads
- * 0-2, output = input + pads - 2, 1 <= cin <= CPU_SCONV_MAX_CIN, sizes
- * whose offsets fit (checked arithmetic). */
+/* Non-zero for windows this kernel runs: 3x3, stride 1 or 2 (the same
+ * both ways), dilation 1, pads 0-2, output = (input + pads - 3) / stride
+ * + 1, 1 <= cin <= CPU_SCONV_MAX_CIN, sizes whose offsets fit (checked
+ * arithmetic). */
 int cpu_sconv_window_ok(const swarm_window_t *w, int64_t cout);
 /* Pack filters w ([cout, cin, 3, 3]); *out freed by cpu_sconv_free
  * (accepts NULL).  Bad sizes: SWARM_ERR_INVALID. */

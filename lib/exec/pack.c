@@ -7,8 +7,10 @@
  * scratch).  What gets packed, and why (measured, bench/exec/README.md):
  * - Conv with group 1 (CONV_PACK_GROUPS): the filters become the A side, the image is read straight into B
  *   panels (no columns matrix).  Depthwise convolutions keep conv_dw.
- *   3x3 stride-1 ones go to the backend's conv_wino_pack first (Winograd,
- *   cpu_wino.c), which declines the shapes its other paths run faster.
+ *   3x3 ones go to the backend's conv_wino_pack first (Winograd for
+ *   stride 1, cpu_wino.c; cpu_sconv.c's direct kernel for 1-4 input
+ *   channels, stride 1 or 2), which declines the shapes its other paths
+ *   run faster.
  * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
  *   B is packed; A, the activations, is packed per call.
  * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
@@ -81,8 +83,9 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                         return SWARM_OK;        /* depthwise kernel */
                 if (n->group > CONV_PACK_GROUPS)
                         return SWARM_OK;
-                /* 3x3 stride 1: Winograd where the backend measured it
-                 * faster (it declines the others). */
+                /* 3x3: Winograd or the few-channel direct kernel where
+                 * the backend measured them faster (it declines the
+                 * others, strides Winograd does not take among them). */
                 if (be->conv_wino_pack && n->group == 1 && w->ndim == 4 &&
                     w->shape[1] == n->win.n && w->shape[2] == 3 &&
                     w->shape[3] == 3) {

@@ -3,9 +3,12 @@
  * (lib/exec/cpu_sconv.c) against a double-precision reference: 1 to 4
  * channels, filter counts that are not multiples of 8, widths below, at
  * and past the 16 / 32-column blocks (1, 14, 16, 17, 28, 33, 40), pads 0,
- * 1 and 2 (asymmetric too), batch 1-3, with and without bias, no
- * activation, ReLU, Clip and SiLU; on every kernel set this CPU runs, on 1
- * lane and split across 2 (rows of one image on both lanes); the output
+ * 1 and 2 (asymmetric too), stride 1 and 2 (odd and even widths and left
+ * pads: the phase split; outputs of 1 to 40 columns, a MobileNet stem at
+ * 224 x 224), batch 1-3, with and without bias, no activation, ReLU,
+ * Clip, SiLU, HardSwish and Tanh (the one not fused into the stores); on
+ * every kernel set this CPU runs, on 1 lane and split across 2 (rows of
+ * one image on both lanes); the output
  * prefilled with NaN (an unwritten cell fails) and a guard value after it.
  * Then the backend's entry (conv_wino_pack picks this kernel for the
  * fashion CNN's first layer) and the refusals.
@@ -35,6 +38,15 @@ static const test_c3_shape_t shapes[] = {
         {1, 1, 24, 7, 40, 2, 2, 2, 2},
         {1, 2, 5, 9, 13, 2, 0, 1, 2},
         {1, 4, 1, 3, 3, 0, 0, 0, 0},
+        /* stride 2 */
+        {1, 3, 16, 224, 224, 1, 1, 1, 1, 2},    /* MobileNetV3's stem */
+        {2, 3, 32, 15, 65, 1, 1, 1, 1, 2},
+        {1, 1, 9, 8, 66, 0, 1, 0, 1, 2},
+        {3, 2, 17, 9, 33, 1, 2, 2, 0, 2},
+        {1, 4, 8, 7, 80, 2, 2, 1, 1, 2},
+        {1, 1, 1, 3, 3, 0, 0, 0, 0, 2},
+        {1, 2, 5, 4, 34, 0, 0, 0, 0, 2},
+        {2, 3, 24, 5, 63, 1, 1, 0, 0, 2},
 };
 
 /* Max |got - want| / scale; checks the guard.  entry: through the
@@ -86,16 +98,20 @@ static double run_one(swarm_backend_t *be, cpu_isa_t isa, int entry,
 }
 
 static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
+        /* Tanh: not computed in registers (exec_act_vec_ok), the pass
+         * over the stored tile */
         static const swarm_act_t acts[] = {SWARM_ACT_NONE, SWARM_ACT_RELU,
-                                           SWARM_ACT_CLIP, SWARM_ACT_SILU};
+                                           SWARM_ACT_CLIP, SWARM_ACT_SILU,
+                                           SWARM_ACT_HARDSWISH,
+                                           SWARM_ACT_TANH};
+        const int nact = (int)(sizeof(acts) / sizeof(acts[0]));
         int cases = 0;
 
         for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
                 const test_c3_shape_t *s = &shapes[si];
                 int64_t nx = s->imgs * s->cin * s->h * s->w;
                 int64_t nw = s->cout * s->cin * 9;
-                int64_t plane = (s->h + s->pt + s->pb - 2) *
-                                (s->w + s->pl + s->pr - 2);
+                int64_t plane = test_c3_oh(s) * test_c3_ow(s);
                 int64_t ny = s->imgs * s->cout * plane;
                 float *x = malloc((size_t)nx * sizeof(float));
                 float *wt = malloc((size_t)nw * sizeof(float));
@@ -107,9 +123,9 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                 test_fill_range(wt, nw, (unsigned)si, 11, 0.5f);
                 test_fill(bias, s->cout, (unsigned)si + 200);
                 test_c3_ref(s, x, wt, NULL, SWARM_ACT_NONE, ref0);
-                for (int ai = 0; ai < 8; ai++) {
-                        swarm_act_t act = acts[ai % 4];
-                        const float *bp = ai >= 4 ? bias : NULL;
+                for (int ai = 0; ai < 2 * nact; ai++) {
+                        swarm_act_t act = acts[ai % nact];
+                        const float *bp = ai >= nact ? bias : NULL;
                         double scale = 1.0;
                         for (int64_t i = 0; i < ny; i++) {
                                 double v = ref0[i] +
@@ -165,7 +181,16 @@ static void refusals(swarm_backend_t *be) {
         bad.n = CPU_SCONV_MAX_CIN + 1;
         CHECK(!cpu_sconv_window_ok(&bad, 3));
         bad = w;
-        bad.sh = 2;
+        bad.sh = 2;     /* not the same both ways */
+        CHECK(!cpu_sconv_window_ok(&bad, 3));
+        bad.sw = 2;     /* the output is not the stride's */
+        CHECK(!cpu_sconv_window_ok(&bad, 3));
+        bad.oh = (w.h + 2 - 3) / 2 + 1;
+        bad.ow = (w.w + 2 - 3) / 2 + 1;
+        CHECK(cpu_sconv_window_ok(&bad, 3));
+        bad.sh = bad.sw = 3;
+        bad.oh = (w.h + 2 - 3) / 3 + 1;
+        bad.ow = (w.w + 2 - 3) / 3 + 1;
         CHECK(!cpu_sconv_window_ok(&bad, 3));
         bad = w;
         bad.kw = 5;
