@@ -34,6 +34,7 @@
 #include "cpu_act.h"
 #include "cpu_dw.h"
 #include "cpu_par.h"
+#include "cpu_xpose.h"
 #include "scalar_ops.h"
 #include "swarm/tensor.h"
 
@@ -325,10 +326,6 @@ static void taps_out_avx512(const dw_out_t *o, const float *const *src,
 __attribute__((target("avx512f")))
 static void fill_s2_avx512(const swarm_window_t *w, const float *xp,
                            float *ph4, int64_t ph2, int64_t pw2) {
-        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
-                                             18, 20, 22, 24, 26, 28, 30);
-        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17,
-                                             19, 21, 23, 25, 27, 29, 31);
         int64_t psz = (ph2 + 1) * pw2;
         /* even input columns go to phase column parity pe, at
          * (ix + pad_l) >> 1; odd ones to the other parity */
@@ -343,7 +340,7 @@ static void fill_s2_avx512(const swarm_window_t *w, const float *xp,
                 for (int64_t ix = 0; ix < w->w; ix += 32) {
                         int64_t left = w->w - ix, ne, no;
                         __mmask16 m0, m1;
-                        __m512 lo, hi;
+                        __m512 lo, hi, ve, vo;
                         if (left > 32)
                                 left = 32;
                         m0 = left >= 16 ? 0xffff
@@ -355,15 +352,14 @@ static void fill_s2_avx512(const swarm_window_t *w, const float *xp,
                         hi = _mm512_maskz_loadu_ps(m1, xr + ix + 16);
                         ne = (left + 1) / 2;
                         no = left / 2;
-                        _mm512_mask_storeu_ps(
-                                re + (ix >> 1) + oe,
-                                (__mmask16)((1u << ne) - 1u),
-                                _mm512_permutex2var_ps(lo, ie, hi));
+                        exec_deal512(lo, hi, &ve, &vo);
+                        _mm512_mask_storeu_ps(re + (ix >> 1) + oe,
+                                              (__mmask16)((1u << ne) - 1u),
+                                              ve);
                         if (no)
                                 _mm512_mask_storeu_ps(
                                         ro + (ix >> 1) + oo,
-                                        (__mmask16)((1u << no) - 1u),
-                                        _mm512_permutex2var_ps(lo, io, hi));
+                                        (__mmask16)((1u << no) - 1u), vo);
                 }
         }
 }

@@ -25,6 +25,7 @@
 #include "cpu_sconv.h"
 #include "cpu_act.h"
 #include "cpu_par.h"
+#include "cpu_xpose.h"
 #include "swarm/tensor.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -162,17 +163,14 @@ static void deal_c(const float *src, int64_t n, float *e, float *o) {
 #if SCONV_X86
 T_AVX512 static void deal_512(const float *src, int64_t n, float *e,
                               float *o) {
-        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
-                                             18, 20, 22, 24, 26, 28, 30);
-        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17,
-                                             19, 21, 23, 25, 27, 29, 31);
         int64_t i = 0;
 
         for (; i + 32 <= n; i += 32) {
-                __m512 a = _mm512_loadu_ps(src + i);
-                __m512 b = _mm512_loadu_ps(src + i + 16);
-                _mm512_storeu_ps(e + i / 2, _mm512_permutex2var_ps(a, ie, b));
-                _mm512_storeu_ps(o + i / 2, _mm512_permutex2var_ps(a, io, b));
+                __m512 ve, vo;
+                exec_deal512(_mm512_loadu_ps(src + i),
+                             _mm512_loadu_ps(src + i + 16), &ve, &vo);
+                _mm512_storeu_ps(e + i / 2, ve);
+                _mm512_storeu_ps(o + i / 2, vo);
         }
         deal_c(src + i, n - i, e + i / 2, o + i / 2);
 }
