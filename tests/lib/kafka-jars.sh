@@ -32,9 +32,12 @@ kafka_jars() {
 }
 
 # kafka_java_opts HEAP: the JVM options swarm-broker uses (tests/broker/
-# kraft.c: serial GC, C1 only, a small heap), for one broker JVM.
+# kraft.c: serial GC, C1 only, CRC32C left to the interpreter's intrinsic,
+# a small heap), for one broker JVM.
 kafka_java_opts() {
-  echo "-Xmx$1 -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Djava.awt.headless=true"
+  echo "-Xmx$1 -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData" \
+    "-XX:CompileCommand=quiet -XX:CompileCommand=exclude,java/util/zip/CRC32C.updateBytes" \
+    "-XX:CompileCommand=exclude,java/util/zip/CRC32C.updateDirectByteBuffer -Djava.awt.headless=true"
 }
 
 # free_port: a TCP port on 127.0.0.1 that was free a moment ago.
