@@ -56,7 +56,7 @@ const batcher_item_t *batcher_head(const batcher_t *q) {
 }
 
 int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b) {
-        return a->key == b->key && a->n_dims == b->n_dims &&
+        return !a->alone && !b->alone && a->key == b->key && a->n_dims == b->n_dims &&
                (a->n_dims <= 0 ||
                 !memcmp(a->dims, b->dims, (size_t)a->n_dims * sizeof(*a->dims)));
 }
@@ -92,7 +92,12 @@ batcher_state_t batcher_next(batcher_t *q, batcher_limits_fn limits, void *ctx,
                                 continue;
                         c[nc].first = j;
                         c[nc].rows = 0;
-                        c[nc].lim = limits(ctx, j);
+                        if (j->alone) { /* a full batch of its own */
+                                c[nc].lim.max_rows = j->rows;
+                                c[nc].lim.max_delay_us = 0;
+                        } else {
+                                c[nc].lim = limits(ctx, j);
+                        }
                         if (c[nc].lim.max_rows < 1)
                                 c[nc].lim.max_rows = 1;
                         nc++;
@@ -117,14 +122,16 @@ batcher_state_t batcher_next(batcher_t *q, batcher_limits_fn limits, void *ctx,
         }
         /* Unlink the rows of the picked batch key, oldest first, up to max
          * rows (an item bigger than that runs alone); other items keep
-         * their order. */
+         * their order.  An alone item's batch is that item. */
         h = pick->first;
         tailp = &out->items;
         exp_tail = &out->expired;
         for (prev = NULL, j = q->head; j; j = next) {
                 next = j->next;
-                if (!batcher_same_batch(j, h) ||
-                    (out->rows > 0 && out->rows + j->rows > pick->lim.max_rows)) {
+                if (h->alone ? j != h
+                             : (!batcher_same_batch(j, h) ||
+                                (out->rows > 0 &&
+                                 out->rows + j->rows > pick->lim.max_rows))) {
                         prev = j;
                         continue;
                 }

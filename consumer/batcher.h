@@ -13,8 +13,12 @@
  * its max rows.  So a full batch of one sequence length does not wait for
  * the delay of an older, emptier length, and the oldest item still goes once
  * its own delay has passed.  An item bigger than max rows runs alone and
- * whole; items of other batch keys keep their order; an item whose deadline
- * has passed is handed back as expired instead of being batched.
+ * whole; so does an item marked `alone` (the request asked for it: its
+ * outputs then depend on its own rows only, since BLAS kernels round a row
+ * differently with the batch around it), at once and in its turn, without
+ * waiting for a delay.  Items of other batch keys keep their order; an item
+ * whose deadline has passed is handed back as expired instead of being
+ * batched.
  *
  * The limits of a key (deployment settings over the worker's defaults, the
  * row cap from the memory budget, a fixed batch size) come from
@@ -35,6 +39,7 @@ typedef struct batcher_item {
         const int64_t *dims;    /* nor resolved non-batch dims: n_dims values */
         int n_dims;             /* (0 for a model without symbolic dims) */
         int64_t rows;           /* >= 1 */
+        int alone;              /* a batch of its own, taken without delay */
         int64_t recv_us;        /* monotonic arrival time */
         int has_deadline;
         int64_t deadline_ms;    /* wall clock, as in the request */
@@ -113,7 +118,8 @@ typedef batcher_limits_t (*batcher_limits_fn)(void *ctx,
  * wait until older keys drain (this bounds the scan to O(items x this)). */
 #define BATCHER_SCAN_KEYS 32
 
-/* Whether two items may run in one batch (same key and dims). */
+/* Whether two items may run in one batch (same key and dims, neither
+ * alone). */
 int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b);
 
 /* Form the next batch: the oldest ready batch key, with the limits `limits`

@@ -107,6 +107,34 @@ int match_request(const models_ref_t *ref, const swarm_request_t *req,
         return SWARM_OK;
 }
 
+int match_batch_mode(const swarm_request_t *req, int *alone, swarm_err_t *err) {
+        static const char key[] = SWARM_META_BATCH;
+        swarm_str_t k, v;
+        size_t pos = 0;
+        int64_t idx;
+        int seen = 0;
+
+        *alone = 0;
+        while (swarm_request_metadata_next(req, &pos, &idx, &k, &v)) {
+                if (k.len != sizeof(key) - 1 || memcmp(k.ptr, key, k.len))
+                        continue;
+                if (seen++)
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "metadata \"%s\" given twice", key);
+                if (v.len == sizeof(SWARM_META_BATCH_ALONE) - 1 &&
+                    !memcmp(v.ptr, SWARM_META_BATCH_ALONE, v.len))
+                        *alone = 1;
+                else if (!(v.len == sizeof(SWARM_META_BATCH_MERGE) - 1 &&
+                           !memcmp(v.ptr, SWARM_META_BATCH_MERGE, v.len)))
+                        return swarm_err_set(err, SWARM_ERR_INVALID,
+                                             "metadata \"%s\" is \"%.*s\": want "
+                                             "\"" SWARM_META_BATCH_ALONE "\" or \""
+                                             SWARM_META_BATCH_MERGE "\"", key,
+                                             (int)(v.len > 64 ? 64 : v.len), v.ptr);
+        }
+        return SWARM_OK;
+}
+
 int match_batch_dims(const models_ref_t *ref, const swarm_request_t *req,
                      const int *in_map, int64_t *dims) {
         const swarm_model_t *m = ref->m;

@@ -25,6 +25,11 @@
 int match_request(const models_ref_t *ref, const swarm_request_t *req,
                   int *in_map, int64_t *rows, swarm_err_t *err);
 
+/* The request's batching (SWARM_META_BATCH in its metadata): *alone = 1 for
+ * "alone", 0 for "merge" or no such key.  Any other value, or the key twice,
+ * is SWARM_ERR_INVALID with the text an INVALID_REQUEST answer carries. */
+int match_batch_mode(const swarm_request_t *req, int *alone, swarm_err_t *err);
+
 /* Room match_batch_dims() needs. */
 #define MATCH_MAX_DIMS (SWARM_MAX_INPUTS * (SWARM_MAX_DIMS - 1))
 

@@ -111,6 +111,14 @@ static int dispatch(worker_t *w, job_t *j, int final) {
                 answer_now(w, j);
                 return 0;
         }
+        swarm_err_clear(&err);
+        if (match_batch_mode(&j->req, &j->it.alone, &err)) {
+                j->kind = JOB_ERROR;
+                j->status = SWARM_STATUS_INVALID_REQUEST;
+                snprintf(j->error, sizeof(j->error), "%s", err.msg);
+                answer_now(w, j);
+                return 0;
+        }
         j->kind = JOB_INFER;
         j->it.key = j->model;
         j->it.has_deadline = j->req.has_deadline;

@@ -395,6 +395,9 @@ static void on_done(const char *id, const swarm_response_t *resp,
                     const swarm_err_t *err, int64_t latency_us, void *opaque);
 
 static int send_chunk(run_t *rn, slot_t *s, swarm_err_t *err) {
+        static const swarm_str_t batch_alone[2] = {
+                {SWARM_META_BATCH, sizeof(SWARM_META_BATCH) - 1},
+                {SWARM_META_BATCH_ALONE, sizeof(SWARM_META_BATCH_ALONE) - 1}};
         swarm_request_t req;
         char id[64];
         int r;
@@ -423,7 +426,11 @@ static int send_chunk(run_t *rn, slot_t *s, swarm_err_t *err) {
                 x->data = s->in[t];
                 x->size = (size_t)s->n_rows * rn->t[t].row_bytes;
         }
-        while ((r = swarm_client_send(rn->cl, &req, NULL, 0, on_done, rn, err)) ==
+        /* a batch of its own at the worker: a row's outputs then do not
+         * depend on which other requests were queued beside it, so a
+         * resumed run writes the bytes an uninterrupted one would */
+        while ((r = swarm_client_send(rn->cl, &req, batch_alone, 1, on_done, rn,
+                                      err)) ==
                        SWARM_ERR_TIMEOUT &&
                !stop_requested && !rn->fatal)
                 swarm_err_clear(err);

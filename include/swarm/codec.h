@@ -150,6 +150,17 @@ int swarm_codec_decode_request(const swarm_codec_t *c, const void *msg,
 /* Free what decoding allocated in `req` (not `req`).  NULL is accepted. */
 void swarm_request_destroy(swarm_request_t *req);
 
+/* The one request metadata key the worker reads (the rest is the
+ * application's): SWARM_META_BATCH = "alone" runs the request as a batch of
+ * its own, never merged with other requests, so each output row depends only
+ * on the request's rows, the model version and the worker's settings (BLAS
+ * kernels round a row differently with other rows around it).  `swarm-producer
+ * score` sends it: its resumed runs must write the same bytes.  "merge", the
+ * default, lets the worker micro-batch it. */
+#define SWARM_META_BATCH "swarm.batch"
+#define SWARM_META_BATCH_ALONE "alone"
+#define SWARM_META_BATCH_MERGE "merge"
+
 /* Iterate metadata entries; *pos starts at 0.  Returns 1 with key/value set,
  * 0 at the end. */
 int swarm_request_metadata_next(const swarm_request_t *req, size_t *pos,

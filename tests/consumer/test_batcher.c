@@ -1,7 +1,8 @@
 /*
  * test_batcher.c - batch formation without Kafka, threads or a real clock:
  * max rows, max delay, fixed-batch models, oversized requests alone,
- * interleaved models keeping their order, deadlines, the memory-budget cap
+ * interleaved models keeping their order, requests that asked to run alone,
+ * deadlines, the memory-budget cap
  * and the exec queue bound; mixed sequence lengths of one model: batches
  * never mix shapes, order within a shape is kept, max rows and max delay
  * per shape, a full shape does not wait for an older, emptier one.
@@ -141,6 +142,54 @@ static void test_oversized_alone(void) {
         CHECK(!strcmp(list(bb.items), "0") && bb.rows == 7, "batch %s",
               list(bb.items));
         CHECK(idx(batcher_head(&q)) == 1);
+}
+
+/* Requests marked alone (swarm.batch=alone): each is a batch of its own,
+ * taken at once in its turn; the others batch around them in order. */
+static void test_marked_alone(void) {
+        batcher_t q;
+        batcher_limits_t lim = {64, 5000};
+        batcher_batch_t bb;
+
+        reset(&q);
+        push_rows(&q, A, 0, "3,20,20,5,4");
+        items[1].alone = items[2].alone = 1;
+        /* the oldest, 3 merge rows, waits for its delay; the alone ones
+         * behind it are full batches, so they go first, one by one */
+        CHECK(batcher_next(&q, same_limits, &lim, 10, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1") && bb.rows == 20, "batch %s rows %lld",
+              list(bb.items), (long long)bb.rows);
+        CHECK(batcher_next(&q, same_limits, &lim, 10, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2") && bb.rows == 20, "batch %s", list(bb.items));
+        CHECK(q.rows == 12, "left %lld", (long long)q.rows);
+        /* the merge rows were never pulled into them, and still batch */
+        CHECK(batcher_next(&q, same_limits, &lim, 10, 0, 0, &bb) == BATCHER_WAIT);
+        CHECK(batcher_next(&q, same_limits, &lim, 5000, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0,3,4") && bb.rows == 12, "batch %s",
+              list(bb.items));
+
+        /* an alone item at the head goes at once, even when tiny, and does
+         * not take the same-key item after it; a flush takes it alone too */
+        reset(&q);
+        push_rows(&q, A, 0, "1,1,1");
+        items[0].alone = 1;
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "0") && bb.rows == 1, "batch %s", list(bb.items));
+        items[2].alone = 1;
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 1, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "1"), "flush %s", list(bb.items));
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 0, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!strcmp(list(bb.items), "2") && q.rows == 0 && !q.head);
+
+        /* an expired alone item is handed back as expired, alone */
+        reset(&q);
+        push_deadline(&q, A, 8, 100);
+        push_rows(&q, A, 0, "2");
+        items[0].alone = 1;
+        CHECK(batcher_next(&q, same_limits, &lim, 0, 200, 0, &bb) == BATCHER_TAKEN);
+        CHECK(!bb.items && bb.expired && idx(bb.expired) == 0 && !bb.expired->next,
+              "expired %s", list(bb.expired));
+        CHECK(q.rows == 2 && idx(batcher_head(&q)) == 1);
 }
 
 static void test_interleaved_models(void) {
@@ -425,6 +474,7 @@ static void test_queue_bound(void) {
 int main(void) {
         test_max_rows_and_delay();
         test_oversized_alone();
+        test_marked_alone();
         test_interleaved_models();
         test_fixed_batch();
         test_limits();

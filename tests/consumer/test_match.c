@@ -3,7 +3,9 @@
  * dims (tests/fixtures/shaped/model.onnx: ids:INT64[batch,seq],
  * mask:FLOAT32[batch,seq], bias:FLOAT32[batch,8]): any length accepted,
  * ids and mask must agree on it, the fixed 8 must be kept, dtypes must be
- * the model's; the batch key (match_batch_dims) is the two lengths.
+ * the model's; the batch key (match_batch_dims) is the two lengths; the
+ * batching a request's metadata asks for (match_batch_mode), through a real
+ * encode and decode.
  * Usage: test_match MODEL.onnx
  */
 #include <string.h>
@@ -29,6 +31,66 @@ static void request(swarm_request_t *r, int64_t rows, int64_t seq, int64_t mseq,
                                         {rows, bw}, bias, (size_t)(rows * bw) * 4};
 }
 
+/* Encode a one-tensor request with the metadata pairs kv (n pairs), decode
+ * it into *r (borrowing from *buf) and return match_batch_mode()'s code. */
+static int batch_mode(swarm_codec_t *c, swarm_buf_t *buf, const swarm_str_t *kv,
+                      size_t n, swarm_request_t *r, int *alone, swarm_err_t *err) {
+        swarm_request_t q;
+        int rc;
+
+        request(&q, 1, 8, 8, 8);
+        q.request_id = SWARM_STR("r1");
+        q.model = SWARM_STR("shaped");
+        buf->len = 0;
+        swarm_err_clear(err);
+        if ((rc = swarm_codec_encode_request(c, &q, kv, n, buf, err)) ||
+            (rc = swarm_codec_decode_request(c, buf->data, buf->len, r, err)))
+                return rc;
+        rc = match_batch_mode(r, alone, err);
+        swarm_request_destroy(r);
+        return rc;
+}
+
+static void test_batch_mode(void) {
+        const swarm_str_t alone[] = {SWARM_STR("trace"), SWARM_STR("x"),
+                                     SWARM_STR(SWARM_META_BATCH), SWARM_STR("alone")};
+        const swarm_str_t merge[] = {SWARM_STR(SWARM_META_BATCH), SWARM_STR("merge")};
+        const swarm_str_t bad[] = {SWARM_STR(SWARM_META_BATCH), SWARM_STR("Alone")};
+        const swarm_str_t twice[] = {SWARM_STR(SWARM_META_BATCH), SWARM_STR("alone"),
+                                     SWARM_STR(SWARM_META_BATCH), SWARM_STR("alone")};
+        const swarm_str_t near[] = {SWARM_STR("swarm.batchx"), SWARM_STR("alone"),
+                                    SWARM_STR("swarm.batc"), SWARM_STR("alone")};
+        swarm_codec_t *c = NULL;
+        swarm_buf_t buf = {0};
+        swarm_request_t r;
+        swarm_err_t err;
+        int a = -1;
+
+        swarm_err_clear(&err);
+        CHECK_OK(swarm_codec_new(&c, &err), err);
+        if (!c)
+                return;
+        CHECK_OK(batch_mode(c, &buf, NULL, 0, &r, &a, &err), err);
+        CHECK(a == 0, "no metadata: alone=%d", a);
+        a = -1;
+        CHECK_OK(batch_mode(c, &buf, alone, 2, &r, &a, &err), err);
+        CHECK(a == 1, "alone after another key: alone=%d", a);
+        a = -1;
+        CHECK_OK(batch_mode(c, &buf, merge, 1, &r, &a, &err), err);
+        CHECK(a == 0, "merge: alone=%d", a);
+        a = -1;
+        CHECK_OK(batch_mode(c, &buf, near, 2, &r, &a, &err), err);
+        CHECK(a == 0, "other keys: alone=%d", a);
+        CHECK(batch_mode(c, &buf, bad, 1, &r, &a, &err) == SWARM_ERR_INVALID &&
+                      strstr(err.msg, "\"Alone\"") && strstr(err.msg, SWARM_META_BATCH),
+              "bad value: %s", err.msg);
+        CHECK(batch_mode(c, &buf, twice, 2, &r, &a, &err) == SWARM_ERR_INVALID &&
+                      strstr(err.msg, "twice"),
+              "twice: %s", err.msg);
+        swarm_buf_destroy(&buf);
+        swarm_codec_destroy(c);
+}
+
 int main(int argc, char **argv) {
         swarm_backend_t *be;
         swarm_model_t *m = NULL;
@@ -41,6 +103,7 @@ int main(int argc, char **argv) {
 
         if (argc < 2)
                 return 2;
+        test_batch_mode();
         swarm_err_clear(&err);
         (void)swarm_backend_cpu_new(1, &be, &err);
         CHECK(be != NULL, "%s", err.msg);
