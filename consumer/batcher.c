@@ -56,7 +56,8 @@ const batcher_item_t *batcher_head(const batcher_t *q) {
 }
 
 int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b) {
-        return !a->alone && !b->alone && a->key == b->key && a->n_dims == b->n_dims &&
+        return !a->alone && !b->alone && a->key == b->key &&
+               a->n_dims == b->n_dims &&
                (a->n_dims <= 0 ||
                 !memcmp(a->dims, b->dims, (size_t)a->n_dims * sizeof(*a->dims)));
 }

@@ -953,20 +953,21 @@ static float pool_cell(swarm_pool_kind_t kind, const swarm_window_t *w,
                        const float *xp, int64_t oy, int64_t ox) {
         int64_t y0 = oy * w->sh - w->pad_t, x0 = ox * w->sw - w->pad_l;
         float mx = -INFINITY, sum = 0.0f;
-        int64_t cnt = 0, padded = 0;
+        int64_t cnt = 0, padded, py, px, ky0, ky1, kx0, kx1, unused;
 
-        for (int64_t ky = 0; ky < w->kh; ky++) {
+        /* Taps inside the declared pads (not ceil_mode's extra rows) count
+         * for count_include_pad: every tap from the window's start (never
+         * before -pad) up to h + pad_b, w + pad_r. */
+        exec_pool_taps(y0, w->kh, w->dh, y0, w->h + w->pad_b, &unused, &py);
+        exec_pool_taps(x0, w->kw, w->dw, x0, w->w + w->pad_r, &unused, &px);
+        padded = py * px;
+        /* only the taps inside the input are visited (exec_pool_taps) */
+        exec_pool_taps(y0, w->kh, w->dh, 0, w->h, &ky0, &ky1);
+        exec_pool_taps(x0, w->kw, w->dw, 0, w->w, &kx0, &kx1);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
                 int64_t iy = y0 + ky * w->dh;
-                for (int64_t kx = 0; kx < w->kw; kx++) {
-                        int64_t ix = x0 + kx * w->dw;
-                        float v;
-                        /* Inside the declared pads (not ceil_mode's extra
-                         * rows) counts for count_include_pad. */
-                        if (iy < w->h + w->pad_b && ix < w->w + w->pad_r)
-                                padded++;
-                        if (iy < 0 || iy >= w->h || ix < 0 || ix >= w->w)
-                                continue;
-                        v = xp[iy * w->w + ix];
+                for (int64_t kx = kx0; kx < kx1; kx++) {
+                        float v = xp[iy * w->w + x0 + kx * w->dw];
                         if (v > mx || v != v)
                                 mx = v;
                         sum += v;

@@ -55,7 +55,11 @@ static void horiz_c(const mp_job_t *j, const float *restrict t,
         for (int64_t ox = 0; ox < w->ow; ox++) {
                 const float *p = t + ox * w->sw;
                 float m = -INFINITY;
-                for (int64_t kx = 0; kx < w->kw; kx++)
+                int64_t k0, k1;
+                /* the buffer's input columns are [pad_l, pad_l + w) */
+                exec_pool_taps(ox * w->sw, w->kw, w->dw, w->pad_l,
+                               w->pad_l + w->w, &k0, &k1);
+                for (int64_t kx = k0; kx < k1; kx++)
                         m = max_nan(m, p[kx * w->dw]);
                 yr[ox] = m;
         }
@@ -86,6 +90,23 @@ T_AVX512 static void vert_512(float *restrict t, const float *restrict r,
         }
 }
 
+/* The taps that land in the input for any of the outputs ox .. ox + n - 1
+ * (n <= 16, one vector): the first of the last output's, up to the end of
+ * the first one's.  The rest of a lane's taps read the buffer's -inf. */
+static void lanes_taps(const swarm_window_t *w, int64_t ox, int64_t n,
+                       int *first, int *end) {
+        int64_t f, e, unused;
+
+        n = n < 16 ? n : 16;
+        exec_pool_taps((ox + n - 1) * w->sw, w->kw, w->dw, w->pad_l,
+                       w->pad_l + w->w, &f, &unused);
+        exec_pool_taps(ox * w->sw, w->kw, w->dw, w->pad_l, w->pad_l + w->w,
+                       &unused, &e);
+        /* tlen < 2^31 (mp_prepare), and so are the taps that reach it */
+        *first = (int)(f < e ? f : e);
+        *end = (int)e;
+}
+
 T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
                                float *restrict yr) {
         const swarm_window_t *w = j->w;
@@ -108,9 +129,11 @@ T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
                                       : (__mmask16)((1u << left) - 1u);
                         const float *p = t + ox * 2;
                         __m512 m = _mm512_set1_ps(-INFINITY);
+                        int k0, k1;
+                        lanes_taps(w, ox, left, &k0, &k1);
                         /* the buffer's 32 floats of slack cover the loads
                          * of the last lanes (mp_prepare) */
-                        for (int kx = 0; kx < (int)w->kw; kx++) {
+                        for (int kx = k0; kx < k1; kx++) {
                                 const float *q = p + (kx & ~1);
                                 __m512 lo = _mm512_loadu_ps(q);
                                 __m512 hi = _mm512_loadu_ps(q + 16);
@@ -128,7 +151,9 @@ T_AVX512 static void horiz_512(const mp_job_t *j, const float *restrict t,
                               : (__mmask16)((1u << left) - 1u);
                 const float *p = t + ox * w->sw;
                 __m512 m = _mm512_set1_ps(-INFINITY);
-                for (int kx = 0; kx < (int)w->kw; kx++) {
+                int k0, k1;
+                lanes_taps(w, ox, left, &k0, &k1);
+                for (int kx = k0; kx < k1; kx++) {
                         __m512 v;
                         if (sw == 1)
                                 v = _mm512_maskz_loadu_ps(k, p + kx * dw);
@@ -239,12 +264,11 @@ static void mp_part(void *arg, int part, int parts) {
                 for (int64_t oy = 0; oy < w->oh; oy++) {
                         float *row = t + w->pad_l;
                         int64_t iy0 = oy * w->sh - w->pad_t, seen = 0;
-                        for (int64_t ky = 0; ky < w->kh; ky++) {
+                        int64_t k0, k1;
+                        exec_pool_taps(iy0, w->kh, w->dh, 0, w->h, &k0, &k1);
+                        for (int64_t ky = k0; ky < k1; ky++) {
                                 int64_t iy = iy0 + ky * w->dh;
-                                const float *r;
-                                if (iy < 0 || iy >= w->h)
-                                        continue;
-                                r = xp + iy * w->w;
+                                const float *r = xp + iy * w->w;
                                 if (!seen++) {
                                         for (int64_t q = 0; q < w->w; q++)
                                                 row[q] = r[q];

@@ -5,8 +5,29 @@
 #ifndef SWARM_CPU_POOL_H
 #define SWARM_CPU_POOL_H
 
+#include <stdint.h>
+
 #include "swarm/backend.h"
 #include "swarm/err.h"
+
+/* The taps k in [*first, *end) of a window whose taps sit at start + k * d
+ * (k < taps, d >= 1) that land in [lo, hi): the others are padding.  Pool
+ * loops run over these alone, so a kernel far wider than its input (a
+ * model's 2 x 65536 window over 64 x 1 planes, found by fuzz_onnx) costs
+ * its taps inside, not its width, per output. */
+static inline void exec_pool_taps(int64_t start, int64_t taps, int64_t d,
+                                  int64_t lo, int64_t hi, int64_t *first,
+                                  int64_t *end) {
+        int64_t f = 0, e;
+
+        if (start < lo)
+                f = (lo - start) / d + ((lo - start) % d != 0);
+        e = hi <= start ? 0 : (hi - 1 - start) / d + 1;
+        if (e > taps)
+                e = taps;
+        *first = f < e ? f : e;
+        *end = e;
+}
 
 /* y = max pooling of w->n contiguous h x w planes of x into oh x ow planes
  * (taps in the padding are ignored; a window with no tap inside gives

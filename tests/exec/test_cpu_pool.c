@@ -3,7 +3,8 @@
  * against a naive per-cell reference with every bounds check: kernels
  * 1x1 to 7x5, strides 1-3, dilations, asymmetric pads, ceil_mode's
  * windows past the right / bottom edge, widths below, at and past one
- * vector, the fused 2-wide stride-2 loop, NaN and -inf inputs; for the
+ * vector, the fused 2-wide stride-2 loop, kernels thousands of taps wider
+ * than the input (all but a few in the padding), NaN and -inf inputs; for the
  * portable loops and the widest ones this CPU runs, and through the
  * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
  * with an error.  Average pooling (both padding counts) against a double
@@ -69,6 +70,12 @@ static const pshape_t shapes[] = {
         {29, 29, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0},
         {11, 70, 3, 2, 1, 2, 2, 1, 0, 0, 0, 0, 0},
         {9, 17, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+        /* kernels far wider or taller than the input, nearly all padding
+         * (fuzz_onnx's timeout: the loops visit only the taps inside) */
+        {64, 1, 2, 65536, 12, 2, 1, 1, 0, 0, 1, 65535, 0},
+        {1, 3, 1, 4001, 1, 1, 1, 1, 0, 4000, 0, 4000, 0},
+        {3, 5, 3, 901, 1, 3, 2, 2, 2, 900, 2, 900, 0},
+        {200, 2, 150, 3, 1, 1, 1, 1, 149, 1, 149, 1, 1},
 };
 
 static int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t d,
