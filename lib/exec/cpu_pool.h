@@ -35,20 +35,22 @@ static inline void exec_pool_taps(int64_t start, int64_t taps, int64_t d,
 int exec_cpu_maxpool(swarm_backend_t *be, const swarm_window_t *w,
                      const float *x, float *y, swarm_err_t *err);
 
-/* The same on one lane with the portable loops only (force_c) or the
- * widest ones this CPU runs: the test's handle on each variant. */
+/* The same on one lane with the loops of at most `isa`: 0 the portable
+ * ones, 1 AVX2 (the fused 2-wide stride-2 window), 2 the widest this CPU
+ * runs (AVX-512): the test's handle on each variant. */
 int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
-                         int force_c, swarm_err_t *err);
+                         int isa, swarm_err_t *err);
 
 /* Average pooling (count_include_pad either way: the same here) of
  * windows 2 wide at stride 2 with no left or top padding and every tap
  * inside the input (nearly every CNN's 2x2 AveragePool);
  * exec_cpu_avgpool2_ok says whether w is one.  Planes split across the
- * backend's lanes; the _isa twin as exec_cpu_maxpool_isa. */
+ * backend's lanes; the _isa twin as exec_cpu_maxpool_isa (AVX2 and
+ * AVX-512 have a loop each). */
 int exec_cpu_avgpool2_ok(const swarm_window_t *w);
 int exec_cpu_avgpool2(swarm_backend_t *be, const swarm_window_t *w,
                       const float *x, float *y, swarm_err_t *err);
 int exec_cpu_avgpool2_isa(const swarm_window_t *w, const float *x, float *y,
-                          int force_c, swarm_err_t *err);
+                          int isa, swarm_err_t *err);
 
 #endif
