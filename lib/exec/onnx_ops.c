@@ -3156,11 +3156,15 @@ static int window_attrs(swarm_model_t *m, xnode_t *n,
  * and below), and only up to this width. */
 #define CONV_MIN_N 192
 /* With a backend that splits each kernel across threads, a per-image call
- * is too small to split, so chunks until each lane gets this many columns
- * were tried: on the fashion CNN at 2 threads the split GEMM only won back
- * what the wider columns matrix lost (see CONV_MIN_N), so the same plan is
- * used whatever the thread count; 0 turns the threaded chunking off. */
-#define CONV_PAR_N 0
+ * is too small to split (under EXEC_CPU_PAR_MIN_BLAS_MACS), so images are
+ * chunked until each lane gets this many columns.  On Zen 4 the fashion
+ * CNN's split GEMM only won back what the wider columns matrix lost (its
+ * 3x3 convolutions have since gone to cpu_sconv.c, AVX-512 only); on Zen 3
+ * (AVX2: these convolutions take im2col + OpenBLAS) 2 threads ran no
+ * faster than 1 without it, and with it the CNN at 2 threads went 1.52 ->
+ * 0.93 ms at batch 16, 5.28 -> 3.50 at 64, 17.8 -> 14.9 at 256 (min of 3,
+ * with the AVX2 pooling loop).  0 turns the threaded chunking off. */
+#define CONV_PAR_N 1024
 /* Columns-plus-product floats one chunk may use: a fixed bound, so the
  * scratch is part of work_fixed_bytes and does not grow with the batch. */
 #define CONV_CHUNK_FLOATS ((int64_t)512 * 1024)
