@@ -56,6 +56,8 @@ const batcher_item_t *batcher_head(const batcher_t *q) {
 }
 
 int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b) {
+        if (a == b)
+                return 1;
         return !a->alone && !b->alone && a->key == b->key &&
                a->n_dims == b->n_dims &&
                (a->n_dims <= 0 ||
@@ -123,16 +125,15 @@ batcher_state_t batcher_next(batcher_t *q, batcher_limits_fn limits, void *ctx,
         }
         /* Unlink the rows of the picked batch key, oldest first, up to max
          * rows (an item bigger than that runs alone); other items keep
-         * their order.  An alone item's batch is that item. */
+         * their order.  An alone item's batch is that item: it batches
+         * with nothing but itself. */
         h = pick->first;
         tailp = &out->items;
         exp_tail = &out->expired;
         for (prev = NULL, j = q->head; j; j = next) {
                 next = j->next;
-                if (h->alone ? j != h
-                             : (!batcher_same_batch(j, h) ||
-                                (out->rows > 0 &&
-                                 out->rows + j->rows > pick->lim.max_rows))) {
+                if (!batcher_same_batch(j, h) ||
+                    (out->rows > 0 && out->rows + j->rows > pick->lim.max_rows)) {
                         prev = j;
                         continue;
                 }

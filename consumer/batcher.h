@@ -118,8 +118,8 @@ typedef batcher_limits_t (*batcher_limits_fn)(void *ctx,
  * wait until older keys drain (this bounds the scan to O(items x this)). */
 #define BATCHER_SCAN_KEYS 32
 
-/* Whether two items may run in one batch (same key and dims, neither
- * alone). */
+/* Whether two items may run in one batch: the same item, or two with the
+ * same key and dims, neither alone. */
 int batcher_same_batch(const batcher_item_t *a, const batcher_item_t *b);
 
 /* Form the next batch: the oldest ready batch key, with the limits `limits`

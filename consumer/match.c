@@ -107,8 +107,13 @@ int match_request(const models_ref_t *ref, const swarm_request_t *req,
         return SWARM_OK;
 }
 
+/* Whether a borrowed string is exactly the NUL-terminated `lit`. */
+static int str_is(swarm_str_t s, const char *lit) {
+        size_t n = strlen(lit);
+        return s.len == n && !memcmp(s.ptr, lit, n);
+}
+
 int match_batch_mode(const swarm_request_t *req, int *alone, swarm_err_t *err) {
-        static const char key[] = SWARM_META_BATCH;
         swarm_str_t k, v;
         size_t pos = 0;
         int64_t idx;
@@ -116,20 +121,20 @@ int match_batch_mode(const swarm_request_t *req, int *alone, swarm_err_t *err) {
 
         *alone = 0;
         while (swarm_request_metadata_next(req, &pos, &idx, &k, &v)) {
-                if (k.len != sizeof(key) - 1 || memcmp(k.ptr, key, k.len))
+                if (!str_is(k, SWARM_META_BATCH))
                         continue;
                 if (seen++)
                         return swarm_err_set(err, SWARM_ERR_INVALID,
-                                             "metadata \"%s\" given twice", key);
-                if (v.len == sizeof(SWARM_META_BATCH_ALONE) - 1 &&
-                    !memcmp(v.ptr, SWARM_META_BATCH_ALONE, v.len))
+                                             "metadata \"" SWARM_META_BATCH
+                                             "\" given twice");
+                if (str_is(v, SWARM_META_BATCH_ALONE))
                         *alone = 1;
-                else if (!(v.len == sizeof(SWARM_META_BATCH_MERGE) - 1 &&
-                           !memcmp(v.ptr, SWARM_META_BATCH_MERGE, v.len)))
+                else if (!str_is(v, SWARM_META_BATCH_MERGE))
                         return swarm_err_set(err, SWARM_ERR_INVALID,
-                                             "metadata \"%s\" is \"%.*s\": want "
-                                             "\"" SWARM_META_BATCH_ALONE "\" or \""
-                                             SWARM_META_BATCH_MERGE "\"", key,
+                                             "metadata \"" SWARM_META_BATCH
+                                             "\" is \"%.*s\": want \""
+                                             SWARM_META_BATCH_ALONE "\" or \""
+                                             SWARM_META_BATCH_MERGE "\"",
                                              (int)(v.len > 64 ? 64 : v.len), v.ptr);
         }
         return SWARM_OK;

@@ -20,6 +20,13 @@ static inline void exec_pool_taps(int64_t start, int64_t taps, int64_t d,
                                   int64_t *end) {
         int64_t f = 0, e;
 
+        /* the common case, every tap inside, without a division (the
+         * callers' windows have (taps - 1) * d checked against overflow) */
+        if (start >= lo && start + (taps - 1) * d < hi) {
+                *first = 0;
+                *end = taps;
+                return;
+        }
         if (start < lo)
                 f = (lo - start) / d + ((lo - start) % d != 0);
         e = hi <= start ? 0 : (hi - 1 - start) / d + 1;
