@@ -56,10 +56,23 @@ stop_worker worker.log 94
 # online-style requests merge, and past the deployment's 32 rows (they would
 # stay at 32 under its limit): 94 requests of 32 rows, 64 in flight
 worker worker2.log
+# a batching the worker does not know: answered INVALID_REQUEST, and the
+# worker goes on with the requests after it
+/usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[:1])" \
+  "$data/test.npy" "$work/one.npy"
+"$producer" -b "$SWARM_BOOTSTRAP" -t requests.scoring -r results.scoring --model fashion \
+  --input "$work/one.npy" --meta swarm.batch=together --wait >"$work/bad.out" 2>"$work/bad.err" || true
+grep -q "answered=1 ok=0 invalid_request=1 " "$work/bad.out" \
+  || fail "swarm.batch=together: $(grep summary "$work/bad.out")"
+grep -qF 'status=INVALID_REQUEST error="metadata "swarm.batch" is "together": want "alone" or "merge"' "$work/bad.err" \
+  || fail "no reason for swarm.batch=together: $(grep 'not served' "$work/bad.err")"
 "$producer" -b "$SWARM_BOOTSTRAP" -t requests.scoring -r results.scoring --model fashion \
   --input "$work/in.npy" --rows-per-request 32 --window 64 --wait >"$work/p.out" 2>"$work/p.err" \
   || fail "producer: $(tail -3 "$work/p.err")"
-stop_worker worker2.log 94
+kill -TERM "$wpid"; wait "$wpid" || fail "worker exit"; wpid=
+grep -q "summary messages=95 ok=94 invalid_request=1 " "$work/worker2.log" \
+  || fail "worker: $(grep ' summary ' "$work/worker2.log")"
+b=$(sed -n 's/.* summary .* batches=\([0-9]*\).*/\1/p' "$work/worker2.log")
 [ -n "$b" ] && [ "$b" -lt 94 ] || fail "94 merge requests of 32 rows ran in $b batches, want fewer"
 echo "scoring worker: the scorer's 94 requests in 94 batches, 94 merge requests in $b" \
   "(deployment max_batch_rows=32, worker --max-batch-rows 1024)"
