@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_gemm.h"
 #include "cpu_par.h"
 #include "cpu_rnn.h"
 #include "cpu_vexp.h"
@@ -301,7 +302,8 @@ static void fast_rnn(int64_t H, float cl, const float *restrict g,
  * of one step with Rt = R^T ([H, ldr]) packed once per call.  Why not
  * sgemm: at these sizes (a few rows, H of tens) OpenBLAS re-packed R on
  * every step and its call overhead was most of the product.  The portable
- * loop; rec_mm_512 below is the one x86-64 machines with AVX-512 run. */
+ * loop; rec_mm_512 and rec_mm_256 below are the ones x86-64 machines with
+ * AVX-512 or AVX2 run. */
 RNN_CLONES
 static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
                        const float *restrict Rt, int64_t ldr, int64_t n,
@@ -323,7 +325,7 @@ static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
-#define RNN_HAVE_512 1
+#define RNN_X86 1
 
 static inline __mmask16 tail_mask(int64_t left) {
         return left >= 16 ? (__mmask16)0xffff
@@ -408,7 +410,7 @@ static void rec_mm_512(const float *h, int64_t rows, int64_t H,
 }
 #endif
 
-#ifdef RNN_HAVE_512
+#ifdef RNN_X86
 /* The gates of the two benchmark cells (LSTM, GRU with
  * linear_before_reset) with the default activations, 16 lanes at a time:
  * e^x by cpu_vexp.h (scalar_ops.h's polynomial with FMAs), 1 / d by
@@ -497,18 +499,234 @@ static void gru1_512(int64_t H, float clf, const float *g, const float *xw,
         }
 }
 #undef LD
+
+/* ---- the same kernels on 8 lanes (AVX2 + FMA machines: Zen 2 / 3,
+ * Haswell to Alder Lake) ----
+ * Without them these machines ran rec_mm_any and the auto-vectorised gate
+ * loops: the GRU and LSTM classifiers at 0.19-0.32 times onnxruntime's
+ * speed at batch 16 and 64 (bench/exec/README.md, Zen 3).  Four rows
+ * times 16 columns (8 accumulators) and one row times 32; tails by
+ * vmaskmov, full blocks by plain loads (the masked form is slower on
+ * Zen). */
+#define T_AVX2 __attribute__((target("avx2,fma")))
+
+T_AVX2 static inline __m256i mask8(int64_t left) {
+        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Load / store 8 floats, masked when `full` is 0 (a constant at each
+ * call: the inlined bodies below take one path). */
+T_AVX2 static inline __attribute__((always_inline)) __m256
+ld8(const float *p, int full, __m256i m) {
+        return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+st8(float *p, int full, __m256i m, __m256 v) {
+        if (full)
+                _mm256_storeu_ps(p, v);
+        else
+                _mm256_maskstore_ps(p, m, v);
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+rec_4x16_body(const float *h, int64_t H, const float *Rt, int64_t ldr,
+              const float *bias, float *out, int64_t ldo, int full,
+              __m256i m0, __m256i m1) {
+        __m256 b0 = bias ? ld8(bias, full, m0) : _mm256_setzero_ps();
+        __m256 b1 = bias ? ld8(bias + 8, full, m1) : _mm256_setzero_ps();
+        __m256 a[8];
+
+        for (int v = 0; v < 8; v++)
+                a[v] = v % 2 ? b1 : b0;
+        for (int64_t k = 0; k < H; k++) {
+                const float *rk = Rt + k * ldr;
+                __m256 r0 = ld8(rk, full, m0), r1 = ld8(rk + 8, full, m1);
+                for (int i = 0; i < 4; i++) {
+                        __m256 x = _mm256_broadcast_ss(h + i * H + k);
+                        a[2 * i] = _mm256_fmadd_ps(x, r0, a[2 * i]);
+                        a[2 * i + 1] = _mm256_fmadd_ps(x, r1, a[2 * i + 1]);
+                }
+        }
+        for (int i = 0; i < 4; i++) {
+                st8(out + i * ldo, full, m0, a[2 * i]);
+                st8(out + i * ldo + 8, full, m1, a[2 * i + 1]);
+        }
+}
+
+T_AVX2 static void rec_4x16(const float *h, int64_t H, const float *Rt,
+                            int64_t ldr, int64_t n, const float *bias,
+                            float *out, int64_t ldo) {
+        __m256i ones = _mm256_set1_epi32(-1);
+        int64_t q = 0;
+
+        for (; q + 16 <= n; q += 16)
+                rec_4x16_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
+                              out + q, ldo, 1, ones, ones);
+        if (q < n)
+                rec_4x16_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
+                              out + q, ldo, 0, mask8(n - q),
+                              mask8(n - q - 8));
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+rec_1x32_body(const float *h, int64_t H, const float *Rt, int64_t ldr,
+              const float *bias, float *out, int full, const __m256i *m) {
+        __m256 a[4];
+
+        for (int v = 0; v < 4; v++)
+                a[v] = bias ? ld8(bias + 8 * v, full, m[v])
+                            : _mm256_setzero_ps();
+        for (int64_t k = 0; k < H; k++) {
+                const float *rk = Rt + k * ldr;
+                __m256 x = _mm256_broadcast_ss(h + k);
+                for (int v = 0; v < 4; v++)
+                        a[v] = _mm256_fmadd_ps(x, ld8(rk + 8 * v, full, m[v]),
+                                               a[v]);
+        }
+        for (int v = 0; v < 4; v++)
+                st8(out + 8 * v, full, m[v], a[v]);
+}
+
+T_AVX2 static void rec_1x32(const float *h, int64_t H, const float *Rt,
+                            int64_t ldr, int64_t n, const float *bias,
+                            float *out) {
+        __m256i m[4];
+        int64_t q = 0;
+
+        for (int v = 0; v < 4; v++)
+                m[v] = _mm256_set1_epi32(-1);
+        for (; q + 32 <= n; q += 32)
+                rec_1x32_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
+                              out + q, 1, m);
+        if (q < n) {
+                for (int v = 0; v < 4; v++)
+                        m[v] = mask8(n - q - 8 * v);
+                rec_1x32_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
+                              out + q, 0, m);
+        }
+}
+
+T_AVX2 static void rec_mm_256(const float *h, int64_t rows, int64_t H,
+                              const float *Rt, int64_t ldr, int64_t n,
+                              const float *bias, float *out, int64_t ldo) {
+        int64_t b = 0;
+        for (; b + 4 <= rows; b += 4)
+                rec_4x16(h + b * H, H, Rt, ldr, n, bias, out + b * ldo, ldo);
+        for (; b < rows; b++)
+                rec_1x32(h + b * H, H, Rt, ldr, n, bias, out + b * ldo);
+}
+
+/* The gates as sig512 / tanh512 above; 1 / d by rcp (12 bits) and one
+ * Newton step (about 2^-23 relative). */
+T_AVX2 static inline __m256 sig256(__m256 v) {
+        __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                 exec_exp256(_mm256_sub_ps(_mm256_setzero_ps(),
+                                                           v)));
+        __m256 q = _mm256_rcp_ps(d);
+        return _mm256_mul_ps(q, _mm256_fnmadd_ps(d, q,
+                                                 _mm256_set1_ps(2.0f)));
+}
+
+T_AVX2 static inline __m256 tanh256(__m256 v) {
+        __m256 s = sig256(_mm256_add_ps(v, v));
+        return _mm256_sub_ps(_mm256_add_ps(s, s), _mm256_set1_ps(1.0f));
+}
+
+T_AVX2 static inline __m256 clamp256(__m256 v, __m256 cl, __m256 ncl) {
+        return _mm256_min_ps(_mm256_max_ps(v, ncl), cl);
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+lstm_256_body(int64_t H, int64_t k, __m256 cl, __m256 ncl, int ifg,
+              const float *g, const float *xw, const float *P, float *h,
+              float *c, int full, __m256i m) {
+        __m256 one = _mm256_set1_ps(1.0f);
+        __m256 ck = ld8(c + k, full, m), it, ft, cn, vo;
+        __m256 vi = _mm256_add_ps(ld8(g + k, full, m), ld8(xw + k, full, m));
+        __m256 vf = _mm256_add_ps(ld8(g + 2 * H + k, full, m),
+                                  ld8(xw + 2 * H + k, full, m));
+        __m256 vc = _mm256_add_ps(ld8(g + 3 * H + k, full, m),
+                                  ld8(xw + 3 * H + k, full, m));
+
+        vi = _mm256_fmadd_ps(ld8(P + k, full, m), ck, vi);
+        vf = _mm256_fmadd_ps(ld8(P + 2 * H + k, full, m), ck, vf);
+        it = sig256(clamp256(vi, cl, ncl));
+        ft = ifg ? _mm256_sub_ps(one, it) : sig256(clamp256(vf, cl, ncl));
+        cn = _mm256_fmadd_ps(ft, ck, _mm256_mul_ps(
+                                     it, tanh256(clamp256(vc, cl, ncl))));
+        vo = _mm256_add_ps(ld8(g + H + k, full, m), ld8(xw + H + k, full, m));
+        vo = _mm256_fmadd_ps(ld8(P + H + k, full, m), cn, vo);
+        st8(c + k, full, m, cn);
+        st8(h + k, full, m, _mm256_mul_ps(sig256(clamp256(vo, cl, ncl)),
+                                          tanh256(cn)));
+}
+
+T_AVX2 static void lstm_256(int64_t H, float clf, int ifg, const float *g,
+                            const float *xw, const float *P, float *h,
+                            float *c) {
+        __m256 cl = _mm256_set1_ps(clf), ncl = _mm256_set1_ps(-clf);
+        int64_t k = 0;
+
+        for (; k + 8 <= H; k += 8)
+                lstm_256_body(H, k, cl, ncl, ifg, g, xw, P, h, c, 1,
+                              _mm256_set1_epi32(-1));
+        if (k < H)
+                lstm_256_body(H, k, cl, ncl, ifg, g, xw, P, h, c, 0,
+                              mask8(H - k));
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+gru1_256_body(int64_t H, int64_t k, __m256 cl, __m256 ncl, const float *g,
+              const float *xw, const float *rbh, float *h, int full,
+              __m256i m) {
+        __m256 z = sig256(clamp256(_mm256_add_ps(ld8(g + k, full, m),
+                                                 ld8(xw + k, full, m)),
+                                   cl, ncl));
+        __m256 r = sig256(clamp256(_mm256_add_ps(ld8(g + H + k, full, m),
+                                                 ld8(xw + H + k, full, m)),
+                                   cl, ncl));
+        __m256 hg = _mm256_add_ps(ld8(g + 2 * H + k, full, m),
+                                  ld8(rbh + k, full, m));
+        __m256 hh = tanh256(clamp256(
+                _mm256_fmadd_ps(r, hg, ld8(xw + 2 * H + k, full, m)), cl,
+                ncl));
+        __m256 hk = ld8(h + k, full, m);
+
+        st8(h + k, full, m, _mm256_fmadd_ps(z, _mm256_sub_ps(hk, hh), hh));
+}
+
+T_AVX2 static void gru1_256(int64_t H, float clf, const float *g,
+                            const float *xw, const float *rbh, float *h) {
+        __m256 cl = _mm256_set1_ps(clf), ncl = _mm256_set1_ps(-clf);
+        int64_t k = 0;
+
+        for (; k + 8 <= H; k += 8)
+                gru1_256_body(H, k, cl, ncl, g, xw, rbh, h, 1,
+                              _mm256_set1_epi32(-1));
+        if (k < H)
+                gru1_256_body(H, k, cl, ncl, g, xw, rbh, h, 0, mask8(H - k));
+}
+#undef T_AVX2
 #endif
 
 /* out = h Rt (+ bias, n values, when not NULL) over rows rows. */
-static void rec_mm(const float *h, int64_t rows, int64_t H, const float *Rt,
-                   int64_t ldr, int64_t n, const float *bias, float *out,
-                   int64_t ldo) {
-#ifdef RNN_HAVE_512
-        if (__builtin_cpu_supports("avx512f")) {
+static void rec_mm(cpu_isa_t isa, const float *h, int64_t rows, int64_t H,
+                   const float *Rt, int64_t ldr, int64_t n, const float *bias,
+                   float *out, int64_t ldo) {
+#ifdef RNN_X86
+        if (isa == CPU_ISA_AVX512) {
                 rec_mm_512(h, rows, H, Rt, ldr, n, bias, out, ldo);
                 return;
         }
+        if (isa == CPU_ISA_AVX2) {
+                rec_mm_256(h, rows, H, Rt, ldr, n, bias, out, ldo);
+                return;
+        }
 #endif
+        (void)isa;
         rec_mm_any(h, rows, H, Rt, ldr, n, bias, out, ldo);
 }
 
@@ -595,24 +813,28 @@ typedef struct rnn_buf {
  * hidden 32) rec_mm, with no per-call packing. */
 #define REC_SGEMM_MACS ((int64_t)1 << 20)
 /* Multiply-adds of the whole recurrence from which its rows are split
- * across the pool's lanes.  High on purpose: the split is one wait for the
- * slowest lane per node, and on the loaded 2-core test VM (load 9-10) a
- * lane that lost its core made split batch-1 and batch-16 LSTMs 2-6 times
- * slower than serial ones; at batch 64 (13M multiply-adds) split and
- * serial measured the same within the noise (7.3-9.9 ms either way).  So
- * only nodes several times larger than the classifiers' split. */
-#define REC_PAR_MACS ((int64_t)64 * 1024 * 1024)
+ * across the pool's lanes.  The split is one wait for the slowest lane per
+ * node: on the loaded 2-core test VM (load 9-10) a lane that lost its core
+ * made split batch-1 and batch-16 LSTMs 2-6 times slower than serial
+ * ones, so small nodes stay serial.  With the AVX2 / AVX-512 kernels the
+ * recurrence is 5-6 times faster than when this was first measured (the
+ * steps, not the split, were the time then); on Zen 3 at 2 threads
+ * (bench/exec/README.md) splitting the batch-64 classifiers (the LSTM's
+ * 13M multiply-adds, the GRU layers' 4.9M) took them from 1.26 / 1.12 ms
+ * to 1.13 / 0.76, and the batch-16 ones (3.3M, 1.2M) gained nothing. */
+#define REC_PAR_MACS ((int64_t)4 * 1024 * 1024)
 
 /* The recurrent product of one step for rows [b0, b1) of direction d:
  * gate columns [c0, c0 + n) from the rows' states a. */
-static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
+static int rec_step(swarm_backend_t *be, cpu_isa_t isa, const swarm_rnn_t *r,
+                    int d,
                     int64_t GH, const float *rt, const float *a, float *hr,
                     int64_t rows, int64_t c0, int64_t n, swarm_err_t *err) {
         int64_t H = r->hidden;
         swarm_gemm_t g;
 
         if (rows * n * H < REC_SGEMM_MACS) {
-                rec_mm(a, rows, H, rt + c0, GH, n, NULL, hr + c0, GH);
+                rec_mm(isa, a, rows, H, rt + c0, GH, n, NULL, hr + c0, GH);
                 return SWARM_OK;
         }
         memset(&g, 0, sizeof(g));
@@ -635,8 +857,8 @@ static int rec_step(swarm_backend_t *be, const swarm_rnn_t *r, int d,
 /* Before the steps of direction d: the input projection of every step
  * (biases included), R^T, the initial states, and the zeros of y past
  * each row's length. */
-static int prep_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
-                    const rnn_buf_t *w, swarm_err_t *err) {
+static int prep_dir(swarm_backend_t *be, cpu_isa_t isa, const swarm_rnn_t *r,
+                    int d, int G, const rnn_buf_t *w, swarm_err_t *err) {
         int64_t H = r->hidden, GH = G * H, B = r->batch, T = r->seq;
         int64_t I = r->input;
         const float *Bd = r->b ? (const float *)r->b + d * 2 * GH : NULL;
@@ -657,7 +879,7 @@ static int prep_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                 for (int64_t q = 0; q < GH; q++)
                         for (int64_t i = 0; i < I; i++)
                                 wt[i * GH + q] = Wd[q * I + i];
-                rec_mm(r->x, T * B, I, wt, GH, GH, Bd ? w->bias : NULL,
+                rec_mm(isa, r->x, T * B, I, wt, GH, GH, Bd ? w->bias : NULL,
                        w->xw + d * w->n_xw, GH);
         } else {
                 memset(&g, 0, sizeof(g));
@@ -704,8 +926,8 @@ static int prep_dir(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
 /* Every step of rows [b0, b1) of direction d: rows never read each
  * other's state, so a part of the pool can run its rows through the whole
  * sequence without waiting for the others at each step. */
-static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
-                    const rnn_buf_t *w, int64_t b0, int64_t b1,
+static int run_rows(swarm_backend_t *be, cpu_isa_t isa, const swarm_rnn_t *r,
+                    int d, int G, const rnn_buf_t *w, int64_t b0, int64_t b1,
                     swarm_err_t *err) {
         int64_t H = r->hidden, GH = G * H, rows = b1 - b0, maxlen = 0;
         int rev = r->dirs == 2 ? d == 1 : r->reverse;
@@ -726,9 +948,6 @@ static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
         const float *P, *rbh;
         rnn_dir_t j;
         int rc;
-#ifdef RNN_HAVE_512
-        int avx512 = __builtin_cpu_supports("avx512f");
-#endif
 
         memset(&j, 0, sizeof(j));
         j.r = r;
@@ -748,7 +967,7 @@ static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                 maxlen = l > maxlen ? l : maxlen;
         }
         for (int64_t s = 0; s < maxlen; s++) {
-                if ((rc = rec_step(be, r, d, GH, rt, h, hr, rows, 0,
+                if ((rc = rec_step(be, isa, r, d, GH, rt, h, hr, rows, 0,
                                    gru0 ? 2 * H : GH, err)))
                         return rc;
                 if (gru0) {
@@ -767,8 +986,8 @@ static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                                         row_gru_zr(&j, hr + i * GH, xr,
                                                    h + i * H, rh + i * H);
                         }
-                        if ((rc = rec_step(be, r, d, GH, rt, rh, hr, rows,
-                                           2 * H, H, err)))
+                        if ((rc = rec_step(be, isa, r, d, GH, rt, rh, hr,
+                                           rows, 2 * H, H, err)))
                                 return rc;
                 }
                 for (int64_t i = 0; i < rows; i++) {
@@ -780,12 +999,19 @@ static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
                                 continue;
                         if (!fast)
                                 row_gates(&j, gr, xr, hb, c + i * H);
-#ifdef RNN_HAVE_512
-                        else if (r->kind == 2 && avx512)
+#ifdef RNN_X86
+                        else if (r->kind == 2 && isa == CPU_ISA_AVX512)
                                 lstm_512(H, cl, r->input_forget, gr, xr, P,
                                          hb, c + i * H);
-                        else if (r->kind == 1 && !gru0 && avx512)
+                        else if (r->kind == 1 && !gru0 &&
+                                 isa == CPU_ISA_AVX512)
                                 gru1_512(H, cl, gr, xr, rbh, hb);
+                        else if (r->kind == 2 && isa == CPU_ISA_AVX2)
+                                lstm_256(H, cl, r->input_forget, gr, xr, P,
+                                         hb, c + i * H);
+                        else if (r->kind == 1 && !gru0 &&
+                                 isa == CPU_ISA_AVX2)
+                                gru1_256(H, cl, gr, xr, rbh, hb);
 #endif
                         else if (r->kind == 2)
                                 fast_lstm(H, cl, r->input_forget, gr, xr, P,
@@ -816,6 +1042,7 @@ static int run_rows(swarm_backend_t *be, const swarm_rnn_t *r, int d, int G,
  * pool's parts; a part's units may span the two directions. */
 typedef struct rows_job {
         swarm_backend_t *be;
+        cpu_isa_t isa;
         const swarm_rnn_t *r;
         int G;
         const rnn_buf_t *w;
@@ -834,13 +1061,18 @@ static void rows_part(void *arg, int part, int parts) {
                 b0 = b0 < 0 ? 0 : b0;
                 b1 = b1 > B ? B : b1;
                 if (b0 < b1)
-                        j->rc[part] = run_rows(j->be, j->r, d, j->G, j->w,
-                                               b0, b1, &j->errs[part]);
+                        j->rc[part] = run_rows(j->be, j->isa, j->r, d, j->G,
+                                               j->w, b0, b1, &j->errs[part]);
         }
 }
 
 int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
                  swarm_err_t *err) {
+        return exec_cpu_rnn_isa(be, cpu_gemm_best_isa(), r, err);
+}
+
+int exec_cpu_rnn_isa(swarm_backend_t *be, cpu_isa_t isa,
+                     const swarm_rnn_t *r, swarm_err_t *err) {
         int G = r ? (r->kind == 0 ? 1 : r->kind == 1 ? 3 : 4) : 1;
         int lanes = be->threads > 1 ? be->threads : 1;
         rnn_sizes_t s = {0, 0, 0, 0, 0, 0};
@@ -853,6 +1085,10 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
         if (!r)
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "rnn: no descriptor");
+        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_isa_ok(isa))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "rnn: kernel set %d not available",
+                                     (int)isa);
         if ((rc = check(r, G, &s, err)))
                 return rc;
         /* per direction: xw, hr, h, c, rh, rt, wt; then bias and zeros; +1
@@ -894,9 +1130,10 @@ int exec_cpu_rnn(swarm_backend_t *be, const swarm_rnn_t *r,
         w.zeros = w.bias + (s.bias - 4 * r->hidden);
         memset(w.zeros, 0, (size_t)(4 * r->hidden) * sizeof(float));
         for (int d = 0; d < r->dirs && !rc; d++)
-                rc = prep_dir(be, r, d, G, &w, err);
+                rc = prep_dir(be, isa, r, d, G, &w, err);
         if (!rc) {
                 job.be = be;
+                job.isa = isa;
                 job.r = r;
                 job.G = G;
                 job.w = &w;

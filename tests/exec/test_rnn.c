@@ -28,6 +28,7 @@
 #include "swarm/model.h"
 
 #include "check.h"
+#include "cpu_rnn.h"
 #include "onnx_build.h"
 
 /* The two attribute kinds onnx_build.h has no helper for. */
@@ -334,8 +335,8 @@ static void desc_of(const cfg_t *c, const data_t *dt, swarm_rnn_t *r) {
         r->seq_lens = dt->lens;
 }
 
-/* 1. the kernel against the reference, on be */
-static void kernel_case(swarm_backend_t *be, const cfg_t *c) {
+/* 1. the kernel against the reference, on be with kernel set isa */
+static void kernel_case(swarm_backend_t *be, cpu_isa_t isa, const cfg_t *c) {
         data_t dt;
         swarm_rnn_t r;
         swarm_err_t err;
@@ -360,7 +361,7 @@ static void kernel_case(swarm_backend_t *be, const cfg_t *c) {
         r.yh = yh;
         r.yc = c->kind == 2 ? yc : NULL;
         swarm_err_clear(&err);
-        CHECK_OK(be->rnn(be, &r, &err), err);
+        CHECK_OK(exec_cpu_rnn_isa(be, isa, &r, &err), err);
         compare("Y", c, y, Y, dt.ny);
         compare("Y_h", c, yh, Yh, dt.ns);
         if (c->kind == 2)
@@ -369,7 +370,7 @@ static void kernel_case(swarm_backend_t *be, const cfg_t *c) {
         for (int64_t i = 0; i < dt.ns; i++)
                 yh[i] = NAN;
         r.y = NULL;
-        CHECK_OK(be->rnn(be, &r, &err), err);
+        CHECK_OK(exec_cpu_rnn_isa(be, isa, &r, &err), err);
         compare("Y_h without Y", c, yh, Yh, dt.ns);
         free(Y);
         free(Yh);
@@ -620,6 +621,9 @@ static void refuse_kernel(swarm_backend_t *be) {
         r.x = NULL;
         CHECK_ERR(be->rnn(be, &r, &err), err, SWARM_ERR_INVALID,
                   "bad descriptor");
+        r.x = dummy;
+        CHECK_ERR(exec_cpu_rnn_isa(be, CPU_ISA_COUNT, &r, &err), err,
+                  SWARM_ERR_INVALID, "kernel set 3 not available");
 }
 
 int main(void) {
@@ -690,6 +694,7 @@ int main(void) {
         };
         swarm_backend_t *be1, *be2, *be3, *low;
         swarm_err_t err;
+        int sets = 0;
 
         swarm_err_clear(&err);
         (void)swarm_backend_cpu_new(1, &be1, &err);
@@ -701,11 +706,22 @@ int main(void) {
                 return 1;
         }
         low->rnn = NULL;        /* the host-kernel lowering */
+        /* every kernel set this CPU runs (portable, AVX2, AVX-512) */
+        for (int k = 0; k < CPU_ISA_COUNT; k++)
+                if (cpu_gemm_isa_ok((cpu_isa_t)k))
+                        sets++;
+        printf("kernel sets run: %d\n", sets);
+        CHECK(sets >= 1, "no kernel set runs");
         for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++) {
-                kernel_case(be1, &C[i]);
-                kernel_case(be2, &C[i]);
-                /* 3 lanes: a part's rows span both directions */
-                kernel_case(be3, &C[i]);
+                for (int k = 0; k < CPU_ISA_COUNT; k++) {
+                        cpu_isa_t isa = (cpu_isa_t)k;
+                        if (!cpu_gemm_isa_ok(isa))
+                                continue;
+                        kernel_case(be1, isa, &C[i]);
+                        kernel_case(be2, isa, &C[i]);
+                        /* 3 lanes: a part's rows span both directions */
+                        kernel_case(be3, isa, &C[i]);
+                }
                 if (C[i].I > 0)
                         model_case(i % 2 ? be2 : be1, low, &C[i]);
         }
