@@ -1518,8 +1518,8 @@ static int cpu_conv_packed_be(swarm_backend_t *be, const swarm_window_t *w,
  * scales as it loads, also where exec_cpu_pw_fits prefers the packed GEMM
  * for the plain convolution (EfficientNet's 7 x 7 projections): the Mul it
  * saves is a pass over x.  Anything else (an activation without a vector
- * form; the entry is only set with AVX-512, see below) scales into a
- * temporary first. */
+ * form; the entry is only set where that kernel runs, see below) scales
+ * into a temporary first. */
 static int cpu_conv_packed_scaled_be(swarm_backend_t *be,
                                      const swarm_window_t *w, int64_t imgs,
                                      int64_t group, int64_t cout,
@@ -1603,9 +1603,9 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->gemm_pack_free = cpu_gemm_pack_free_be;
         be->gemm_packed = cpu_gemm_packed_be;
         be->conv_packed = cpu_conv_packed_be;
-        /* Only where the pointwise kernel runs (AVX-512): elsewhere the
-         * Mul stays its own step. */
-        be->conv_packed_scaled = cpu_gemm_best_isa() == CPU_ISA_AVX512
+        /* Only where the pointwise kernel runs (AVX-512, AVX2): elsewhere
+         * the Mul stays its own step. */
+        be->conv_packed_scaled = exec_cpu_pw_isa_ok(cpu_gemm_best_isa())
                                  ? cpu_conv_packed_scaled_be : NULL;
         be->conv_direct_min_ow = cpu_gemm_direct_min_ow();
         be->conv_wino_pack = exec_cpu_conv_wino_pack;

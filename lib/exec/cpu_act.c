@@ -46,32 +46,6 @@ void exec_cpu_act_avx512(swarm_act_t act, float a, float b, float *p,
 }
 
 __attribute__((target("avx2,fma")))
-static inline __m256 act_vec256(swarm_act_t act, __m256 a, __m256 b,
-                                __m256 x) {
-        const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-        __m256 h, d, r;
-
-        switch (act) {
-        case SWARM_ACT_SIGMOID:
-        case SWARM_ACT_SILU:
-                /* rcp_ps is good to 2^-11; one Newton step squares it. */
-                d = _mm256_add_ps(one, exec_exp256(_mm256_sub_ps(zero, x)));
-                r = _mm256_rcp_ps(d);
-                r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r,
-                                                      _mm256_set1_ps(2.0f)));
-                return act == SWARM_ACT_SILU ? _mm256_mul_ps(x, r) : r;
-        case SWARM_ACT_HARDSIGMOID:
-                h = _mm256_fmadd_ps(a, x, b);
-                return _mm256_min_ps(one, _mm256_max_ps(zero, h));
-        default:                /* SWARM_ACT_HARDSWISH */
-                h = _mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f),
-                                    _mm256_set1_ps(0.5f));
-                h = _mm256_min_ps(_mm256_max_ps(h, zero), one);
-                return _mm256_mul_ps(x, h);
-        }
-}
-
-__attribute__((target("avx2,fma")))
 void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
                        int64_t n) {
         __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
@@ -82,15 +56,15 @@ void exec_cpu_act_avx2(swarm_act_t act, float a, float b, float *p,
                 return;
         }
         for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(p + i, act_vec256(act, va, vb,
-                                                   _mm256_loadu_ps(p + i)));
+                _mm256_storeu_ps(p + i, exec_act_vec256(
+                        act, _mm256_loadu_ps(p + i), va, vb));
         if (i < n) {
                 /* The tail through a zeroed buffer. */
                 float t[8] = {0};
                 for (int64_t k = i; k < n; k++)
                         t[k - i] = p[k];
-                _mm256_storeu_ps(t, act_vec256(act, va, vb,
-                                               _mm256_loadu_ps(t)));
+                _mm256_storeu_ps(t, exec_act_vec256(act, _mm256_loadu_ps(t),
+                                                    va, vb));
                 for (int64_t k = i; k < n; k++)
                         p[k] = t[k - i];
         }

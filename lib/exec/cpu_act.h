@@ -133,6 +133,43 @@ exec_act_vec512(swarm_act_t act, __m512 x, __m512 a, __m512 b) {
                 return x;
         }
 }
+
+/* The same on 8 lanes (AVX2 + FMA; cpu_pw.c's AVX2 epilogue, cpu_act.c's
+ * AVX2 span): rcp is good to 2^-11, one Newton step squares it.  NaN
+ * behaviour as exec_act_vec512's (max / min return their second operand
+ * on NaN). */
+static inline __attribute__((target("avx2,fma"), always_inline)) __m256
+exec_act_vec256(swarm_act_t act, __m256 x, __m256 a, __m256 b) {
+        const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+        __m256 h, d, r;
+
+        switch (act) {
+        case SWARM_ACT_RELU:
+                return _mm256_max_ps(x, zero);
+        case SWARM_ACT_CLIP:
+                return _mm256_min_ps(b, _mm256_max_ps(a, x));
+        case SWARM_ACT_LEAKY_RELU:
+                return _mm256_blendv_ps(x, _mm256_mul_ps(x, a),
+                                        _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+        case SWARM_ACT_HARDSIGMOID:
+                h = _mm256_fmadd_ps(a, x, b);
+                return _mm256_min_ps(one, _mm256_max_ps(zero, h));
+        case SWARM_ACT_HARDSWISH:
+                h = _mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f),
+                                    _mm256_set1_ps(0.5f));
+                h = _mm256_min_ps(_mm256_max_ps(h, zero), one);
+                return _mm256_mul_ps(x, h);
+        case SWARM_ACT_SIGMOID:
+        case SWARM_ACT_SILU:
+                d = _mm256_add_ps(one, exec_exp256(_mm256_sub_ps(zero, x)));
+                r = _mm256_rcp_ps(d);
+                r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r,
+                                                      _mm256_set1_ps(2.0f)));
+                return act == SWARM_ACT_SILU ? _mm256_mul_ps(x, r) : r;
+        default:
+                return x;
+        }
+}
 #endif
 
 /* p[i] = act(p[i]; a, b) for i < n (a, b as in backend.h).  The AVX-512

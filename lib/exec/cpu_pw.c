@@ -1,9 +1,10 @@
 /*
- * cpu_pw.c - pointwise convolution on AVX-512 (see cpu_pw.h).
+ * cpu_pw.c - pointwise convolution on AVX-512 and AVX2 (see cpu_pw.h).
  *
  * Tiles: 8 output channels (one sliver of the packed filters, 8 floats per
  * input channel) x up to 32 pixels of one image (two vectors, the last
- * one masked at the plane's end).  The accumulators start at the bias,
+ * one masked at the plane's end); on AVX2, cpu_gemm.c's 6-row slivers x
+ * 16 pixels (12 accumulators, the classic 6 x 16 register tile).  The accumulators start at the bias,
  * take one broadcast filter value and one or two image loads per input
  * channel, and get the activation before the one masked store to y.  A
  * part's items are (image, block of up to 512 pixels, sliver); each sliver
@@ -27,11 +28,13 @@
 #define PW_X86 0
 #endif
 
-/* Pixels per tile: two 16-float vectors. */
+/* Pixels per tile: two 16-float vectors (AVX2: two of 8). */
 #define PW_NB 32
-/* Filter rows per sliver: cpu_gemm.c's AVX-512 MR (the packing's;
- * exec_cpu_pw_runs checks the packed size against it). */
+#define PW_NB2 16
+/* Filter rows per sliver: cpu_gemm.c's AVX-512 MR, and its AVX2 one (the
+ * packing's; exec_cpu_pw_runs checks the packed size against it). */
 #define PW_MR 8
+#define PW_MR2 6
 /* Floats of one block's input (k x span pixels) and the most pixels a
  * block spans. */
 #define PW_SPAN_FLOATS ((int64_t)32 * 1024)
@@ -53,14 +56,26 @@ static int pw_window_ok(const swarm_window_t *w) {
                w->n >= 1;
 }
 
+/* Rows per sliver of filters packed for isa; 0 where this kernel has no
+ * code for it. */
+static int pw_mr(cpu_isa_t isa) {
+        return !PW_X86 ? 0 : isa == CPU_ISA_AVX512 ? PW_MR
+                           : isa == CPU_ISA_AVX2 ? PW_MR2 : 0;
+}
+
 int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
                      const cpu_packed_t *p, swarm_act_t act) {
-        return PW_X86 && group == 1 && p && p->isa == CPU_ISA_AVX512 &&
-               p->side == 0 && p->groups == 1 && p->k == w->n &&
-               p->group_floats ==
-                       (p->rows + PW_MR - 1) / PW_MR * PW_MR * p->k &&
-               cpu_gemm_isa_ok(CPU_ISA_AVX512) && pw_window_ok(w) &&
+        int mr = p ? pw_mr(p->isa) : 0;
+
+        return mr && group == 1 && p->side == 0 && p->groups == 1 &&
+               p->k == w->n && p->rows >= 1 &&
+               p->group_floats == (p->rows + mr - 1) / mr * mr * p->k &&
+               cpu_gemm_isa_ok(p->isa) && pw_window_ok(w) &&
                exec_act_vec_ok(act);
+}
+
+int exec_cpu_pw_isa_ok(cpu_isa_t isa) {
+        return pw_mr(isa) && cpu_gemm_isa_ok(isa);
 }
 
 /* Where this kernel beats cpu_gemm.c's packed path (1 thread, thread
@@ -133,7 +148,9 @@ static int pw_tile_major(int64_t k, int64_t m, int64_t plane, int64_t imgs) {
 }
 
 typedef struct pw_job {
-        const float *a;         /* packed filters: sliver s at a + s*k*8 */
+        cpu_isa_t isa;
+        int mr, nb;             /* rows per sliver, pixels per tile */
+        const float *a;         /* packed filters: sliver s at a + s*k*mr */
         const float *x, *s, *bias;
         float *y;
         int64_t k, m, plane, imgs;
@@ -257,17 +274,12 @@ PW_INLINE T512 void pw_col(int64_t k, const float *restrict a,
         }
 }
 
-/* Filter rows of sliver sl (8 but in the last one). */
-static inline int pw_rows(const pw_job_t *j, int64_t sl) {
-        return (int)(j->m - sl * PW_MR < PW_MR ? j->m - sl * PW_MR : PW_MR);
-}
-
 /* The tile of sliver sl, image img, pixels [c0, c0 + wdt). */
-T512 static inline void pw_tile_at(const pw_job_t *j, const float *a,
-                                   const float *sc, const float *bias,
-                                   int rows, int64_t img, int64_t sl,
-                                   int64_t c0, int64_t wdt, int pf,
-                                   __m512 va, __m512 vb) {
+T512 static void pw_tile_at512(const pw_job_t *j, const float *a,
+                               const float *sc, const float *bias, int rows,
+                               int64_t img, int64_t sl, int64_t c0,
+                               int64_t wdt, int pf) {
+        __m512 va = _mm512_set1_ps(j->aa), vb = _mm512_set1_ps(j->ab);
         __mmask16 m0 = wdt >= 16 ? 0xffff : (__mmask16)((1u << wdt) - 1u);
         __mmask16 m1 = wdt >= 32 ? 0xffff
                        : wdt > 16 ? (__mmask16)((1u << (wdt - 16)) - 1u)
@@ -296,32 +308,220 @@ T512 static inline void pw_tile_at(const pw_job_t *j, const float *a,
                               j->act, va, vb, y);
 }
 
-T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
-        __m512 va = _mm512_set1_ps(j->aa), vb = _mm512_set1_ps(j->ab);
+T512 static void pw_col_at512(const pw_job_t *j, const float *a,
+                              const float *x, const float *sc, int ni,
+                              const float *bias, int rows, float *y) {
+        pw_col(j->k, a, x, sc, ni, bias, rows, j->act,
+               _mm512_set1_ps(j->aa), _mm512_set1_ps(j->ab), y, j->m);
+}
+
+/* ---- AVX2: 6 rows (cpu_gemm.c's AVX2 slivers) x 16 pixels ----
+ * Without it AVX2 machines ran every 1x1 layer on the packed GEMM, which
+ * copies the image into panels and makes a second pass for the
+ * epilogue: on Zen 3 the pointwise layers were half of MobileNetV3's and
+ * RegNet's time (bench/exec/README.md).  Full tiles load and store
+ * plainly, the last one of a row by vmaskmov (slower on Zen, so only
+ * there). */
+#define T256 __attribute__((target("avx2,fma")))
+
+PW_INLINE T256 __m256i pw_mask8(int64_t left) {
+        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+PW_INLINE T256 __m256 pw_ld8(const float *p, int full, __m256i m) {
+        return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+
+PW_INLINE T256 void pw_st8(float *p, int full, __m256i m, __m256 v) {
+        if (full)
+                _mm256_storeu_ps(p, v);
+        else
+                _mm256_maskstore_ps(p, m, v);
+}
+
+/* As pw_tile, on 8-lane vectors; `full`: 16 pixels, no masks. */
+PW_INLINE T256 void pw_tile2(int nv, int full, int scaled, int pf, int64_t k,
+                             const float *restrict a, const float *x,
+                             int64_t ldx, const float *restrict sc,
+                             __m256i m0, __m256i m1, const float *bias,
+                             int rows, swarm_act_t act, __m256 va, __m256 vb,
+                             float *y) {
+        __m256 c0[PW_MR2], c1[PW_MR2];
+
+#pragma GCC unroll 6
+        for (int r = 0; r < PW_MR2; r++) {
+                c0[r] = bias && r < rows ? _mm256_set1_ps(bias[r])
+                                         : _mm256_setzero_ps();
+                c1[r] = c0[r];
+        }
+        for (int64_t p = 0; p < k; p++) {
+                const float *xp = x + p * ldx;
+                __m256 b0 = pw_ld8(xp, full, m0);
+                __m256 b1 = nv > 1 ? pw_ld8(xp + 8, full, m1)
+                                   : _mm256_setzero_ps();
+                if (pf)
+                        _mm_prefetch((const char *)(xp + PW_NB2),
+                                     _MM_HINT_T0);
+                if (scaled) {
+                        __m256 sv = _mm256_broadcast_ss(sc + p);
+                        b0 = _mm256_mul_ps(b0, sv);
+                        if (nv > 1)
+                                b1 = _mm256_mul_ps(b1, sv);
+                }
+#pragma GCC unroll 6
+                for (int r = 0; r < PW_MR2; r++) {
+                        __m256 ar = _mm256_broadcast_ss(a + p * PW_MR2 + r);
+                        c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+                        if (nv > 1)
+                                c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+                }
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < PW_MR2; r++) {
+                if (r >= rows)
+                        break;
+                pw_st8(y + r * ldx, full, m0,
+                       exec_act_vec256(act, c0[r], va, vb));
+                if (nv > 1)
+                        pw_st8(y + r * ldx + 8, full, m1,
+                               exec_act_vec256(act, c1[r], va, vb));
+        }
+}
+
+#define PW_TILE2_FN(NV, FULL, SC, PF)                                     \
+        T256 static void pw_tile2_##NV##_##FULL##_##SC##_##PF(            \
+                int64_t k, const float *a, const float *x, int64_t ldx,   \
+                const float *sc, __m256i m0, __m256i m1,                  \
+                const float *bias, int rows, swarm_act_t act, __m256 va,  \
+                __m256 vb, float *y) {                                    \
+                pw_tile2(NV, FULL, SC, PF, k, a, x, ldx, sc, m0, m1,      \
+                         bias, rows, act, va, vb, y);                     \
+        }
+PW_TILE2_FN(2, 1, 0, 0) PW_TILE2_FN(2, 1, 1, 0) PW_TILE2_FN(2, 1, 0, 1)
+PW_TILE2_FN(2, 1, 1, 1) PW_TILE2_FN(1, 0, 0, 0) PW_TILE2_FN(1, 0, 1, 0)
+PW_TILE2_FN(2, 0, 0, 0) PW_TILE2_FN(2, 0, 1, 0)
+
+T256 static void pw_tile_at256(const pw_job_t *j, const float *a,
+                               const float *sc, const float *bias, int rows,
+                               int64_t img, int64_t sl, int64_t c0,
+                               int64_t wdt, int pf) {
+        __m256 va = _mm256_set1_ps(j->aa), vb = _mm256_set1_ps(j->ab);
+        __m256i m0 = pw_mask8(wdt), m1 = pw_mask8(wdt - 8);
         int64_t k = j->k;
+        const float *x = j->x + img * k * j->plane + c0;
+        float *y = j->y + (img * j->m + sl * PW_MR2) * j->plane + c0;
+
+        if (wdt >= PW_NB2 && pf && sc)
+                pw_tile2_2_1_1_1(k, a, x, j->plane, sc, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (wdt >= PW_NB2 && pf)
+                pw_tile2_2_1_0_1(k, a, x, j->plane, NULL, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (wdt >= PW_NB2 && sc)
+                pw_tile2_2_1_1_0(k, a, x, j->plane, sc, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (wdt >= PW_NB2)
+                pw_tile2_2_1_0_0(k, a, x, j->plane, NULL, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (wdt > 8 && sc)
+                pw_tile2_2_0_1_0(k, a, x, j->plane, sc, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (wdt > 8)
+                pw_tile2_2_0_0_0(k, a, x, j->plane, NULL, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else if (sc)
+                pw_tile2_1_0_1_0(k, a, x, j->plane, sc, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+        else
+                pw_tile2_1_0_0_0(k, a, x, j->plane, NULL, m0, m1, bias, rows,
+                                 j->act, va, vb, y);
+}
+
+/* As pw_col: the 6 rows of a sliver in the low lanes. */
+T256 static void pw_col_at256(const pw_job_t *j, const float *a,
+                              const float *x, const float *sc, int ni,
+                              const float *bias, int rows, float *y) {
+        __m256 va = _mm256_set1_ps(j->aa), vb = _mm256_set1_ps(j->ab);
+        __m256i rm = pw_mask8(rows), m6 = pw_mask8(PW_MR2);
+        __m256 acc[PW_NI], b0;
+        int64_t k = j->k;
+
+        b0 = bias ? _mm256_maskload_ps(bias, rm) : _mm256_setzero_ps();
+#pragma GCC unroll 8
+        for (int i = 0; i < PW_NI; i++)
+                acc[i] = b0;
+        for (int64_t p = 0; p < k; p++) {
+                __m256 av = _mm256_maskload_ps(a + p * PW_MR2, m6);
+#pragma GCC unroll 8
+                for (int i = 0; i < PW_NI; i++) {
+                        float xv;
+                        if (i >= ni)
+                                break;
+                        xv = x[i * k + p];
+                        if (sc)
+                                xv *= sc[i * k + p];
+                        acc[i] = _mm256_fmadd_ps(av, _mm256_set1_ps(xv),
+                                                 acc[i]);
+                }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < PW_NI; i++) {
+                if (i >= ni)
+                        break;
+                _mm256_maskstore_ps(y + i * j->m, rm,
+                                    exec_act_vec256(j->act, acc[i], va, vb));
+        }
+}
+#undef T256
+
+/* Filter rows of sliver sl (mr but in the last one). */
+static inline int pw_rows(const pw_job_t *j, int64_t sl) {
+        return (int)(j->m - sl * j->mr < j->mr ? j->m - sl * j->mr : j->mr);
+}
+
+static void pw_tile_at(const pw_job_t *j, int64_t sl, const float *sc,
+                       int64_t img, int64_t c0, int64_t wdt, int pf) {
+        const float *a = j->a + sl * j->k * j->mr;
+        const float *bias = j->bias ? j->bias + sl * j->mr : NULL;
+
+        if (j->isa == CPU_ISA_AVX512)
+                pw_tile_at512(j, a, sc, bias, pw_rows(j, sl), img, sl, c0,
+                              wdt, pf);
+        else
+                pw_tile_at256(j, a, sc, bias, pw_rows(j, sl), img, sl, c0,
+                              wdt, pf);
+}
+
+static void pw_part_x86(const pw_job_t *j, int64_t lo, int64_t hi) {
+        int64_t k = j->k, nb = j->nb;
 
         if (j->plane == 1) {
                 for (int64_t it = lo; it < hi; it++) {
                         int64_t sl = it % j->slivers, unit = it / j->slivers;
                         int rows = pw_rows(j, sl);
-                        const float *a = j->a + sl * k * PW_MR;
-                        const float *bias = j->bias ? j->bias + sl * PW_MR
+                        const float *a = j->a + sl * k * j->mr;
+                        const float *bias = j->bias ? j->bias + sl * j->mr
                                                     : NULL;
                         /* unit: a block of PW_NI images */
                         int64_t i0 = unit * PW_NI;
                         int ni = (int)(j->imgs - i0 < PW_NI ? j->imgs - i0
                                                              : PW_NI);
-                        pw_col(k, a, j->x + i0 * k,
-                               j->s ? j->s + i0 * k : NULL, ni, bias, rows,
-                               j->act, va, vb, j->y + i0 * j->m + sl * PW_MR,
-                               j->m);
+                        const float *x = j->x + i0 * k;
+                        const float *sc = j->s ? j->s + i0 * k : NULL;
+                        float *y = j->y + i0 * j->m + sl * j->mr;
+                        if (j->isa == CPU_ISA_AVX512)
+                                pw_col_at512(j, a, x, sc, ni, bias, rows, y);
+                        else
+                                pw_col_at256(j, a, x, sc, ni, bias, rows, y);
                 }
                 return;
         }
         /* unit: (image, block of j->span pixels); this part's slivers
-         * [s0, s1) of it.  With j->tile_major each 32-pixel tile takes
-         * all of them in turn while its k x 32 pixels stay in L1; else
-         * each sliver passes over the whole block (from L2). */
+         * [s0, s1) of it.  With j->tile_major each tile takes all of them
+         * in turn while its k x nb pixels stay in L1; else each sliver
+         * passes over the whole block (from L2). */
         for (int64_t it = lo; it < hi;) {
                 int64_t unit = it / j->slivers, s0 = it % j->slivers;
                 int64_t s1 = s0 + (hi - it) < j->slivers ? s0 + (hi - it)
@@ -336,19 +536,16 @@ T512 static void pw_part_avx512(const pw_job_t *j, int64_t lo, int64_t hi) {
                  * prefetches (s0 tile-major, 0 else: a part that starts
                  * mid-block leaves its block's prefetch to sliver 0's). */
                 int tm = j->tile_major;
-                int64_t nt = (b1 - b0 + PW_NB - 1) / PW_NB, ns = s1 - s0;
+                int64_t nt = (b1 - b0 + nb - 1) / nb, ns = s1 - s0;
                 int64_t pf_sl = tm ? s0 : 0;
                 for (int64_t o = 0; o < (tm ? nt : ns); o++)
                         for (int64_t i = 0; i < (tm ? ns : nt); i++) {
                                 int64_t sl = s0 + (tm ? i : o);
-                                int64_t c0 = b0 + (tm ? o : i) * PW_NB;
-                                pw_tile_at(j, j->a + sl * k * PW_MR, sc,
-                                           j->bias ? j->bias + sl * PW_MR
-                                                   : NULL,
-                                           pw_rows(j, sl), img, sl, c0,
-                                           b1 - c0 < PW_NB ? b1 - c0 : PW_NB,
+                                int64_t c0 = b0 + (tm ? o : i) * nb;
+                                pw_tile_at(j, sl, sc, img, c0,
+                                           b1 - c0 < nb ? b1 - c0 : nb,
                                            PW_PREFETCH && sl == pf_sl &&
-                                           c0 + 2 * PW_NB <= b1, va, vb);
+                                           c0 + 2 * nb <= b1);
                         }
                 it += s1 - s0;
         }
@@ -362,7 +559,7 @@ static void pw_part(void *arg, int part, int parts) {
 
 #if PW_X86
         if (lo < hi)
-                pw_part_avx512(j, lo, hi);
+                pw_part_x86(j, lo, hi);
 #else
         (void)lo;
         (void)hi;
@@ -396,6 +593,9 @@ int exec_cpu_pw_conv(swarm_backend_t *be, const swarm_window_t *w,
         if (imgs == 0)
                 return SWARM_OK;
         memset(&j, 0, sizeof(j));
+        j.isa = p->isa;
+        j.mr = pw_mr(p->isa);
+        j.nb = p->isa == CPU_ISA_AVX512 ? PW_NB : PW_NB2;
         j.a = p->data;
         j.x = x;
         j.s = s;
@@ -405,7 +605,7 @@ int exec_cpu_pw_conv(swarm_backend_t *be, const swarm_window_t *w,
         j.m = cout;
         j.plane = plane;
         j.imgs = imgs;
-        j.slivers = (cout + PW_MR - 1) / PW_MR;
+        j.slivers = (cout + j.mr - 1) / j.mr;
         /* A block's pixels of every input channel (k * span floats) stay
          * in L2 while each sliver passes over them; each sliver's pass
          * then reads and writes rows of span pixels, long enough for the

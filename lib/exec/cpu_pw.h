@@ -1,7 +1,7 @@
 /*
  * cpu_pw.h - the pointwise (1x1, stride 1, unpadded, group 1) convolution
- * of the CPU backend on AVX-512, over filters packed at load by
- * cpu_gemm_pack (side 0).  Not a public header: backend_cpu.c's
+ * of the CPU backend on AVX-512 and AVX2, over filters packed at load by
+ * cpu_gemm_pack (side 0) for either kernel set.  Not a public header: backend_cpu.c's
  * conv_packed hands such windows here when exec_cpu_pw_fits says so;
  * tests/exec/test_pw.c drives it directly.
  *
@@ -26,15 +26,17 @@
 #include "swarm/backend.h"
 #include "swarm/err.h"
 
+/* Non-zero when this kernel has code for filters packed for isa (AVX-512,
+ * AVX2) and the CPU runs it. */
+int exec_cpu_pw_isa_ok(cpu_isa_t isa);
+
 /* Non-zero when exec_cpu_pw_conv can run this convolution: a 1x1 stride-1
- * unpadded group-1 window, filters packed for AVX-512 on a CPU that runs
- * it, an activation the kernel applies itself. */
+ * unpadded group-1 window, filters packed for AVX-512 or AVX2 on a CPU
+ * that runs it, an activation the kernel applies itself. */
 int exec_cpu_pw_runs(const swarm_window_t *w, int64_t group,
                      const cpu_packed_t *p, swarm_act_t act);
 
-/* Non-zero when exec_cpu_pw_conv runs this convolution (a 1x1 stride-1
- * unpadded group-1 window, filters packed for AVX-512 on a CPU that runs
- * it, an activation the kernel applies itself) and is the faster path for
+/* Non-zero when exec_cpu_pw_runs and this kernel is the faster path for
  * it at `imgs` images (thresholds measured, see cpu_pw.c). */
 int exec_cpu_pw_fits(const swarm_window_t *w, int64_t group,
                      const cpu_packed_t *p, int64_t imgs, swarm_act_t act);

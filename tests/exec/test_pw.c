@@ -1,14 +1,14 @@
 /*
- * test_pw.c - the pointwise convolution of lib/exec/cpu_pw.c (AVX-512:
- * the image read in place, bias, input-channel scale and activation in
+ * test_pw.c - the pointwise convolution of lib/exec/cpu_pw.c (AVX-512 and
+ * AVX2, each where the CPU runs it: the image read in place, bias, input-channel scale and activation in
  * registers; 1 x 1 planes as filters x images) against a double-precision
  * reference: channels that are not multiples of 8 or 16, planes 1x1 to
  * 30x30 (tails of 1-31 pixels), 1-11 images (past the 8-image blocks of
  * the 1 x 1 kernel), with and without bias, every activation it takes, with
  * and without the per-(image, channel) scale, on 1 and 2 lanes (one shape
  * large enough to split); then the backend's conv_packed on 1 and 2 lanes
- * for filters packed by every kernel set the CPU runs (AVX-512 may take
- * this kernel, C and AVX2 the packed GEMM: same answers), and its
+ * for filters packed by every kernel set the CPU runs (AVX-512 and AVX2
+ * may take this kernel, C the packed GEMM: same answers), and its
  * conv_packed_scaled (the kernel, or scale-then-conv for filters packed
  * for another kernel set).  A guard value
  * after each output must stay.  Hostile calls (wrong filters, a window it
@@ -173,21 +173,24 @@ static void through_entry(swarm_backend_t *be, const pshape_t *s,
         cpu_gemm_pack_free(pk);
 }
 
-static void hostile(swarm_backend_t *be) {
+static void hostile(swarm_backend_t *be, cpu_isa_t isa) {
         swarm_err_t err = {0};
         cpu_packed_t *pk = NULL;
         float f[8 * 4], x[4 * 4], y[8 * 4];
         swarm_window_t w = pw_window(4, 2, 2);
 
-        if (!cpu_gemm_isa_ok(CPU_ISA_AVX512)) {
-                /* nothing runs it here: the test of fits must say no */
-                CHECK(!exec_cpu_pw_fits(&w, 1, NULL, 1, SWARM_ACT_NONE));
-                return;
-        }
+        CHECK(!exec_cpu_pw_fits(&w, 1, NULL, 1, SWARM_ACT_NONE));
+        /* filters packed for the portable GEMM: not this kernel's */
         test_fill(f, 32, 99);
         test_fill(x, 16, 98);
-        REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 8, 4, f, 4, &pk,
-                                 &err), err);
+        REQUIRE_OK(cpu_gemm_pack(CPU_ISA_C, 0, 0, 1, 8, 4, f, 4, &pk, &err),
+                   err);
+        CHECK(!exec_cpu_pw_runs(&w, 1, pk, SWARM_ACT_NONE));
+        CHECK_ERR(exec_cpu_pw_conv(be, &w, 1, 8, pk, x, NULL, NULL,
+                                   SWARM_ACT_NONE, 0, 0, y, &err),
+                  err, SWARM_ERR_INVALID, "pointwise");
+        cpu_gemm_pack_free(pk);
+        REQUIRE_OK(cpu_gemm_pack(isa, 0, 0, 1, 8, 4, f, 4, &pk, &err), err);
         CHECK_OK(exec_cpu_pw_conv(be, &w, 1, 8, pk, x, NULL, NULL,
                                   SWARM_ACT_NONE, 0, 0, y, &err), err);
         /* filters of another size */
@@ -242,7 +245,7 @@ static void hostile(swarm_backend_t *be) {
                 float *big = malloc(sizeof(float) * 320 * 1152);
                 REQUIRE(big);
                 test_fill(big, 320 * 1152, 7);
-                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 320, 1152,
+                REQUIRE_OK(cpu_gemm_pack(isa, 0, 0, 1, 320, 1152,
                                          big, 1152, &pk, &err), err);
                 w = pw_window(1152, 1, 1);
                 CHECK(exec_cpu_pw_fits(&w, 1, pk, 16, SWARM_ACT_NONE));
@@ -250,13 +253,13 @@ static void hostile(swarm_backend_t *be) {
                 CHECK(!exec_cpu_pw_fits(&w, 1, pk, 16, SWARM_ACT_NONE));
                 cpu_gemm_pack_free(pk);
                 /* expanding past k = 128 at 14 x 14 (RegNet): no */
-                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 320, 208,
+                REQUIRE_OK(cpu_gemm_pack(isa, 0, 0, 1, 320, 208,
                                          big, 208, &pk, &err), err);
                 w = pw_window(208, 14, 14);
                 CHECK(!exec_cpu_pw_fits(&w, 1, pk, 1, SWARM_ACT_NONE));
                 cpu_gemm_pack_free(pk);
                 /* reducing 240 -> 40 at 14 x 14: yes, batch 1 and 16 */
-                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0, 1, 40, 240,
+                REQUIRE_OK(cpu_gemm_pack(isa, 0, 0, 1, 40, 240,
                                          big, 240, &pk, &err), err);
                 w = pw_window(240, 14, 14);
                 CHECK(exec_cpu_pw_fits(&w, 1, pk, 1, SWARM_ACT_NONE));
@@ -269,7 +272,7 @@ static void hostile(swarm_backend_t *be) {
 int main(void) {
         swarm_backend_t *bes[2] = {NULL, NULL};
         swarm_err_t err = {0};
-        int direct = 0, through = 0, scaled_runs = 0;
+        int direct = 0, through = 0, scaled_runs = 0, sets = 0;
 
         REQUIRE_OK(swarm_backend_cpu_new(1, &bes[0], &err), err);
         REQUIRE_OK(swarm_backend_cpu_new(2, &bes[1], &err), err);
@@ -302,24 +305,28 @@ int main(void) {
                          * relative */
                         tol = 1e-6 * mag * (1.0 + sqrt((double)s->cin)) +
                               1e-5;
-                        if (!cpu_gemm_isa_ok(CPU_ISA_AVX512))
-                                break;
-                        for (int l = 0; l < 2; l++) {
+                        for (int l = 0; l < 2 * CPU_ISA_COUNT; l++) {
+                                cpu_isa_t isa = (cpu_isa_t)(l / 2);
                                 cpu_packed_t *pk = NULL;
-                                REQUIRE_OK(cpu_gemm_pack(CPU_ISA_AVX512, 0, 0,
+                                if (!exec_cpu_pw_isa_ok(isa))
+                                        continue;
+                                REQUIRE_OK(cpu_gemm_pack(isa, 0, 0,
                                                          1, s->cout, s->cin,
                                                          f, s->cin, &pk, &err),
                                            err);
                                 for (int64_t i = 0; i <= out_n; i++)
                                         got[i] = 777.0f;
                                 CHECK_OK(exec_cpu_pw_conv(
-                                                 bes[l], &w, s->imgs, s->cout,
+                                                 bes[l % 2], &w, s->imgs,
+                                                 s->cout,
                                                  pk, x, scaled ? sc : NULL,
                                                  bp, s->act, act_a(s->act),
                                                  act_b(s->act), got, &err),
                                          err);
-                                compare(got, ref, out_n, tol, "pw", si,
-                                        scaled, l + 1);
+                                compare(got, ref, out_n, tol,
+                                        isa == CPU_ISA_AVX2 ? "pw avx2"
+                                                            : "pw avx512",
+                                        si, scaled, l % 2 + 1);
                                 direct++;
                                 cpu_gemm_pack_free(pk);
                         }
@@ -357,13 +364,24 @@ int main(void) {
                 free(ref);
                 free(got);
         }
-        hostile(bes[0]);
+        for (int isa = 0; isa < CPU_ISA_COUNT; isa++)
+                if (exec_cpu_pw_isa_ok((cpu_isa_t)isa)) {
+                        hostile(bes[0], (cpu_isa_t)isa);
+                        sets++;
+                }
+        printf("pointwise kernel sets: %d\n", sets);
+        /* x86-64 machines with AVX2 or AVX-512 run it */
+#if defined(__x86_64__)
+        CHECK(sets == (cpu_gemm_isa_ok(CPU_ISA_AVX512) ? 1 : 0) +
+                      (cpu_gemm_isa_ok(CPU_ISA_AVX2) ? 1 : 0),
+              "kernel sets");
+#endif
         printf("pointwise: %d direct runs, %d through conv_packed, %d "
                "through conv_packed_scaled\n", direct, through, scaled_runs);
         CHECK(through >= (int)N_SHAPES * 2);
         /* the scaled entry exactly where the kernel runs */
         CHECK(!bes[0]->conv_packed_scaled ==
-              !cpu_gemm_isa_ok(CPU_ISA_AVX512));
+              !exec_cpu_pw_isa_ok(cpu_gemm_best_isa()));
         CHECK(!bes[0]->conv_packed_scaled || scaled_runs >= (int)N_SHAPES * 2);
         swarm_backend_destroy(bes[0]);
         swarm_backend_destroy(bes[1]);
