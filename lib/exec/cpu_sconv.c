@@ -32,6 +32,7 @@
 #define SCONV_X86 1
 #include <immintrin.h>
 #define T_AVX512 __attribute__((target("avx512f,fma,avx2")))
+#define T_AVX2 __attribute__((target("avx2,fma")))
 #else
 #define SCONV_X86 0
 #endif
@@ -79,13 +80,18 @@ int cpu_sconv_window_ok(const swarm_window_t *w, int64_t cout) {
                (uint64_t)buf <= SIZE_MAX / sizeof(float);
 }
 
+int cpu_sconv_isa_ok(cpu_isa_t isa) {
+        return (int)isa >= 0 && isa < CPU_ISA_COUNT &&
+               (isa == CPU_ISA_C || (SCONV_X86 && cpu_gemm_isa_ok(isa)));
+}
+
 int cpu_sconv_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
                    cpu_sconv_t **out, swarm_err_t *err) {
         cpu_sconv_t *p;
         int64_t coutp, floats;
 
         *out = NULL;
-        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_c512_ok(isa))
+        if (!cpu_sconv_isa_ok(isa))
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "sconv: kernel set %d not available",
                                      (int)isa);
@@ -329,6 +335,107 @@ T_AVX512 static void row_512_s2(const sconv_job_t *j, const float *t,
                                 int64_t img, int64_t oy) {
         row_512(j, t, img, oy, 2);
 }
+
+/* AVX2: 4 output channels (half hf of sliver s) x nv vectors of 8
+ * columns from ox, 8 accumulators: per tap two input loads (nv 2), four
+ * filter broadcasts, eight FMAs.  An 8-channel tile would need 16
+ * accumulators, all of AVX2's registers. */
+T_AVX2 static inline __m256i mask8(int64_t left) {
+        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+tile_256(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
+         int64_t s, int hf, int64_t ox, int nv, int sw) {
+        const swarm_window_t *w = j->w;
+        const cpu_sconv_t *p = j->p;
+        const float *f = p->f + s * p->cin * NTAP * MR + hf * 4;
+        int64_t left = w->ow - ox;
+        __m256i k0 = mask8(left), k1 = mask8(left - 8);
+        __m256 c[4][2];
+
+        for (int r = 0; r < 4; r++)
+                c[r][0] = c[r][1] = _mm256_setzero_ps();
+        for (int64_t ci = 0; ci < p->cin; ci++)
+                for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                                const float *q = tap_at(j, t, ci, oy, ox, ky,
+                                                        kx, sw);
+                                const float *fr =
+                                        f + (ci * NTAP + ky * 3 + kx) * MR;
+                                __m256 v0 = _mm256_loadu_ps(q);
+                                __m256 v1 = nv > 1 ? _mm256_loadu_ps(q + 8)
+                                                   : v0;
+                                for (int r = 0; r < 4; r++) {
+                                        __m256 a = _mm256_broadcast_ss(fr + r);
+                                        c[r][0] = _mm256_fmadd_ps(a, v0,
+                                                                  c[r][0]);
+                                        if (nv > 1)
+                                                c[r][1] = _mm256_fmadd_ps(
+                                                        a, v1, c[r][1]);
+                                }
+                        }
+        /* Locals, as in tile_512: the stores through y could alias *j. */
+        {
+                swarm_act_t act = j->act;
+                int vec = exec_act_vec_ok(act);
+                __m256 va = _mm256_set1_ps(j->a), vb = _mm256_set1_ps(j->b);
+                int64_t cout = p->cout, plane = w->oh * w->ow;
+                int64_t c0 = s * MR + hf * 4;
+                int nr = cout - c0 < 4 ? (int)(cout - c0) : 4;
+                float *y0 = j->y + ((img * cout + c0) * w->oh + oy) * w->ow +
+                            ox;
+                const float *bias = j->bias ? j->bias + c0 : NULL;
+                for (int r = 0; r < nr; r++) {
+                        float *yr = y0 + r * plane;
+                        __m256 bv = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+                        for (int v = 0; v < nv; v++) {
+                                __m256 o = _mm256_add_ps(c[r][v], bv);
+                                if (vec)
+                                        o = exec_act_vec256(act, o, va, vb);
+                                /* vmaskmov stores are slow on Zen:
+                                 * only at the row's end */
+                                if (left >= 8 * (v + 1))
+                                        _mm256_storeu_ps(yr + 8 * v, o);
+                                else
+                                        _mm256_maskstore_ps(yr + 8 * v,
+                                                            v ? k1 : k0, o);
+                        }
+                        if (!vec)
+                                exec_cpu_act_avx2(act, j->a, j->b, yr,
+                                                  left < 8 * nv ? left
+                                                                : 8 * nv);
+                }
+        }
+}
+
+T_AVX2 static inline __attribute__((always_inline)) void
+row_256(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
+        int sw) {
+        const swarm_window_t *w = j->w;
+        int64_t cout = j->p->cout;
+
+        for (int64_t s = 0; s < j->p->coutp / MR; s++)
+                for (int hf = 0; hf < 2 && s * MR + hf * 4 < cout; hf++) {
+                        int64_t ox = 0;
+                        for (; ox + 8 < w->ow; ox += 16)
+                                tile_256(j, t, img, oy, s, hf, ox, 2, sw);
+                        if (ox < w->ow)
+                                tile_256(j, t, img, oy, s, hf, ox, 1, sw);
+                }
+}
+
+T_AVX2 static void row_256_s1(const sconv_job_t *j, const float *t,
+                              int64_t img, int64_t oy) {
+        row_256(j, t, img, oy, 1);
+}
+
+T_AVX2 static void row_256_s2(const sconv_job_t *j, const float *t,
+                              int64_t img, int64_t oy) {
+        row_256(j, t, img, oy, 2);
+}
 #endif
 
 static void sconv_part(void *arg, int part, int parts) {
@@ -359,6 +466,13 @@ static void sconv_part(void *arg, int part, int parts) {
                                 row_512_s2(j, t, img, oy);
                         continue;
                 }
+                if (j->p->isa == CPU_ISA_AVX2) {
+                        if (j->w->sw == 1)
+                                row_256_s1(j, t, img, oy);
+                        else
+                                row_256_s2(j, t, img, oy);
+                        continue;
+                }
 #endif
                 row_c(j, t, img, oy);
         }
@@ -373,7 +487,7 @@ int cpu_sconv_run(swarm_backend_t *be, const cpu_sconv_t *p,
         int64_t macs;
 
         if (!p || !cpu_sconv_window_ok(w, p->cout) || w->n != p->cin ||
-            imgs < 0 || !cpu_gemm_c512_ok(p->isa))
+            imgs < 0 || !cpu_sconv_isa_ok(p->isa))
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "sconv: window does not match the "
                                      "packed filters");

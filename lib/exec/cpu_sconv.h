@@ -7,8 +7,8 @@
  * channel) outweigh its savings.  This kernel keeps 8 output channels x
  * 32 output columns of one row in registers and reads the (zero padded)
  * input rows directly: 16 multiply-adds per input load and 8 filter
- * broadcasts.  AVX-512 only (the backend keeps its other paths without
- * it); the portable loop is the reference set for tests.  Not a public
+ * broadcasts (AVX2: 4 channels x 16 columns, 8 accumulators).  AVX-512
+ * and AVX2; the portable loop is the reference set for tests.  Not a public
  * header: cpu_wino.c's pack entry picks it for these windows.
  */
 #ifndef SWARM_EXEC_CPU_SCONV_H
@@ -27,13 +27,14 @@
 /* Filters f[co / 8][ci][tap][co % 8] (cout zero padded to a multiple of
  * 8). */
 typedef struct cpu_sconv {
-        cpu_isa_t isa;          /* CPU_ISA_C or CPU_ISA_AVX512 */
+        cpu_isa_t isa;
         int64_t cin, cout, coutp;
         size_t bytes;
         float *f;
 } cpu_sconv_t;
 
-/* Kernel sets: C, and AVX-512 where the CPU runs it (cpu_gemm_c512_ok). */
+/* Kernel sets: C, and AVX2 / AVX-512 where the CPU runs them. */
+int cpu_sconv_isa_ok(cpu_isa_t isa);
 /* Non-zero for windows this kernel runs: 3x3, stride 1 or 2 (the same
  * both ways), dilation 1, pads 0-2, output = (input + pads - 3) / stride
  * + 1, 1 <= cin <= CPU_SCONV_MAX_CIN, sizes whose offsets fit (checked

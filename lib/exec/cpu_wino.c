@@ -825,25 +825,44 @@ static int64_t tiles_per_img(const swarm_window_t *w) {
  * under this entry so that the loader needs no new path.  Measured (1
  * thread, the fashion CNN's 1 -> 16 at 28 x 28, see bench/exec/README.md)
  * against im2col + OpenBLAS, which these windows took before. */
-static int sconv_pack(const swarm_window_t *w, int64_t cout, const void *filt,
-                      void **packed, size_t *bytes, swarm_err_t *err) {
+static int sconv_pack(cpu_isa_t isa, const swarm_window_t *w, int64_t cout,
+                      const void *filt, void **packed, size_t *bytes,
+                      swarm_err_t *err) {
         cpu_wino_t *p = calloc(1, sizeof(*p));
         int rc;
 
         if (!p)
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
                                      "sconv: out of memory");
-        rc = cpu_sconv_pack(CPU_ISA_AVX512, cout, w->n, filt, &p->sconv, err);
+        rc = cpu_sconv_pack(isa, cout, w->n, filt, &p->sconv, err);
         if (rc) {
                 free(p);
                 return rc;
         }
-        p->isa = CPU_ISA_AVX512;
+        p->isa = isa;
         p->cin = w->n;
         p->cout = cout;
         *packed = p;
         *bytes = sizeof(*p) + p->sconv->bytes;
         return SWARM_OK;
+}
+
+/* The direct kernel on AVX-512 for every window it takes; on AVX2 (4
+ * channels x 16 columns a tile) from SCONV_AVX2_MIN_CIN input channels.
+ * Measured on Zen 3, 1 thread (bench/exec/README.md): the 3-channel
+ * stride-2 stems went faster (MobileNetV3's 1.41 -> 0.94 ms at batch 1,
+ * the model 0.75 -> 0.85 times onnxruntime at batch 1, 0.76 -> 0.94 at
+ * 16), while the fashion CNN's 1 -> 16 at 28 x 28 (9 taps, so the
+ * epilogue is a large share of a tile) went 5-10% slower than im2col +
+ * OpenBLAS.  The portable kernel is for tests only. */
+#define SCONV_AVX2_MIN_CIN 3
+
+static int sconv_worth(const swarm_window_t *w, int64_t cout) {
+        cpu_isa_t isa = cpu_gemm_best_isa();
+
+        return cpu_sconv_window_ok(w, cout) &&
+               (isa == CPU_ISA_AVX512 ||
+                (isa == CPU_ISA_AVX2 && w->n >= SCONV_AVX2_MIN_CIN));
 }
 
 int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
@@ -854,8 +873,9 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
 
         *packed = NULL;
         *bytes = 0;
-        if (cpu_gemm_c512_ok(CPU_ISA_AVX512) && cpu_sconv_window_ok(w, cout))
-                return sconv_pack(w, cout, filt, packed, bytes, err);
+        if (sconv_worth(w, cout))
+                return sconv_pack(cpu_gemm_best_isa(), w, cout, filt, packed,
+                                  bytes, err);
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
                 return SWARM_OK;
         rc = cpu_wino_pack(CPU_ISA_AVX512, cout, w->n, filt, &p, err);

@@ -134,7 +134,7 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                                 want[i] = test_c3_act(act, v);
                         }
                         for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
-                                if (!cpu_gemm_c512_ok((cpu_isa_t)isa))
+                                if (!cpu_sconv_isa_ok((cpu_isa_t)isa))
                                         continue;
                                 for (int lanes = 1; lanes <= 2; lanes++) {
                                         double e = run_one(
@@ -147,9 +147,13 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                                         cases++;
                                 }
                         }
-                        /* The backend entry (AVX-512 only takes it). */
-                        if (cpu_gemm_c512_ok(CPU_ISA_AVX512)) {
-                                double e = run_one(be2, CPU_ISA_AVX512, 1, s,
+                        /* The backend entry: with AVX-512, and with AVX2
+                         * from 3 input channels (cpu_wino.c's
+                         * SCONV_AVX2_MIN_CIN, measured) */
+                        if (cpu_gemm_best_isa() == CPU_ISA_AVX512 ||
+                            (cpu_gemm_best_isa() == CPU_ISA_AVX2 &&
+                             s->cin >= 3)) {
+                                double e = run_one(be2, cpu_gemm_best_isa(), 1, s,
                                                    x, wt, bp, act, want, ny,
                                                    scale);
                                 CHECK(e < 1e-5, "shape %zu act %d entry: "
