@@ -298,6 +298,54 @@ static const kdir_fn kdir_avx512[8] = {
         kdir_avx512_1, kdir_avx512_2, kdir_avx512_3, kdir_avx512_4,
         kdir_avx512_5, kdir_avx512_6, kdir_avx512_7, kdir_avx512_8};
 
+/* The same on AVX2: rows (<= 6) x 16 into t (row stride 16), 12
+ * accumulators, the AVX2 packing's 6-row slivers. */
+GEMM_INLINE T_AVX2 void kdir_avx2_body(int rows, int64_t k,
+                                       const float *restrict a,
+                                       const float *b,
+                                       const int64_t *restrict off,
+                                       float *restrict t) {
+        __m256 c0[6], c1[6];
+
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+                c0[r] = _mm256_setzero_ps();
+                c1[r] = _mm256_setzero_ps();
+        }
+        for (int64_t p = 0; p < k; p++) {
+                const float *bp = b + off[p];
+                __m256 b0 = _mm256_loadu_ps(bp);
+                __m256 b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 6
+                for (int r = 0; r < 6; r++) {
+                        if (r < rows) {
+                                __m256 ar = _mm256_broadcast_ss(a + r);
+                                c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+                                c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
+                        }
+                }
+                a += 6;
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+                if (r < rows) {
+                        _mm256_storeu_ps(t + r * 16, c0[r]);
+                        _mm256_storeu_ps(t + r * 16 + 8, c1[r]);
+                }
+        }
+}
+
+#define KDIR_AVX2(R)                                                      \
+        T_AVX2 static void kdir_avx2_##R(                                 \
+                int64_t k, const float *restrict a, const float *b,       \
+                const int64_t *restrict off, float *restrict t) {         \
+                kdir_avx2_body(R, k, a, b, off, t);                       \
+        }
+KDIR_AVX2(1) KDIR_AVX2(2) KDIR_AVX2(3) KDIR_AVX2(4) KDIR_AVX2(5)
+KDIR_AVX2(6)
+static const kdir_fn kdir_avx2[6] = {kdir_avx2_1, kdir_avx2_2, kdir_avx2_3,
+                                     kdir_avx2_4, kdir_avx2_5, kdir_avx2_6};
+
 /* d[q] = lo <= q < hi ? s[q] : 0 for q < len, with masked loads (lanes
  * outside [lo, hi) are never read) instead of the memset / memmove calls
  * the compiler makes of the plain loops: packing copies runs of at most
@@ -809,8 +857,8 @@ T_AVX512 static void drive_avx512(const cpu_gemm_job_t *j, int64_t m0,
 
 /* Image img of x, zero padded, into xp: channel planes of hp x wp, then
  * wp + 32 zeros (the last sliver's dropped columns read that far). */
-T_AVX512 static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
-                             float *restrict xp) {
+static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
+                    float *restrict xp) {
         const swarm_window_t *w = &j->win;
         const float *x = j->x + img * j->x_img;
         int64_t hw = w->h * w->w, ph = j->hp * j->wp;
@@ -888,15 +936,45 @@ T_AVX512 static inline void dir_store(const cpu_gemm_job_t *j, float *d,
         epi_row(j, j->bias, d, i, 0, cnt);
 }
 
+/* dir_store on AVX2: full vectors plain, the tail of a row scalar
+ * (vmaskmov stores are slow on Zen). */
+T_AVX2 static inline void dir_store256(const cpu_gemm_job_t *j, float *d,
+                                       const float *t, int64_t i,
+                                       int64_t cnt) {
+        if ((j->act == SWARM_ACT_NONE || j->act == SWARM_ACT_RELU) &&
+            j->alpha == 1.0f &&
+            (!j->bias || j->bias_mode == SWARM_BIAS_COL)) {
+                float bs = j->bias ? j->beta * j->bias[i] : 0.0f;
+                __m256 b = _mm256_set1_ps(bs);
+                int64_t q = 0;
+                for (; q + 8 <= cnt; q += 8) {
+                        __m256 v = _mm256_add_ps(_mm256_loadu_ps(t + q), b);
+                        if (j->act == SWARM_ACT_RELU)
+                                v = _mm256_max_ps(v, _mm256_setzero_ps());
+                        _mm256_storeu_ps(d + q, v);
+                }
+                for (; q < cnt; q++) {
+                        float v = t[q] + bs;
+                        d[q] = j->act == SWARM_ACT_RELU && !(v > 0.0f)
+                               ? 0.0f : v;
+                }
+                return;
+        }
+        memcpy(d, t, (size_t)cnt * sizeof(float));
+        epi_row(j, j->bias, d, i, 0, cnt);
+}
+
 /* Rows [m0, m1), virtual columns [n0, n1) (see cpu_gemm_job_t.direct).
  * Per image: pad it, then for each block of A rows (at most ~512 KiB of
  * packed filters, so they stay in L2 while every sliver of the image
- * passes), each 32-column sliver, each 8-row A sliver: one kernel call
+ * passes), each NR-column sliver, each MR-row A sliver: one kernel call
  * over the whole K into a tile buffer, whose valid columns go to C with
- * the epilogue. */
-T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
-                                  int64_t m1, int64_t n0, int64_t n1,
-                                  float *ws) {
+ * the epilogue.  MR x NR: 8 x 32 (AVX-512), 6 x 16 (AVX2); constants at
+ * each (always inlined) use. */
+GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
+                              int64_t m1, int64_t n0, int64_t n1, float *ws,
+                              const int MR, const int NR,
+                              const kdir_fn *kdir, int wide) {
         /* as in drive: a deferred activation runs after each row block */
         int defer = act_deferred(jo->act);
         cpu_gemm_job_t jn = *jo;
@@ -905,7 +983,7 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
         int64_t k = j->k, taps = w->kh * w->kw, ow = w->ow;
         int64_t *off = (int64_t *)(void *)ws;
         float *xp = ws + dir_off_floats(k);
-        int64_t mcd = round_up(131072 / (k > 0 ? k : 1), 8);
+        int64_t mcd = round_up(131072 / (k > 0 ? k : 1), MR);
         float tmp[8 * 32];
 
         for (int64_t p = 0; p < k; p++) {
@@ -915,8 +993,8 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                  j->hp * j->wp +
                          dy / w->sh * j->wp + dx / w->sw;
         }
-        if (mcd < 8)
-                mcd = 8;
+        if (mcd < MR)
+                mcd = MR;
         if (defer)
                 jn.act = SWARM_ACT_NONE;
         for (int64_t img = n0 / j->vplane; img * j->vplane < n1; img++) {
@@ -927,12 +1005,13 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                 dir_pad(j, img, xp);
                 for (int64_t ic = m0; ic < m1; ic += mcd) {
                         int64_t mc = min64(mcd, m1 - ic);
-                        for (int64_t jr = c0; jr < c1; jr += 32) {
-                                int64_t nr = min64(32, c1 - jr);
-                                for (int64_t ir = ic; ir < ic + mc; ir += 8) {
-                                        int64_t mr = min64(8, ic + mc - ir);
-                                        kdir_avx512[mr - 1](
-                                                k, j->pa->data + ir / 8 * k * 8,
+                        for (int64_t jr = c0; jr < c1; jr += NR) {
+                                int64_t nr = min64(NR, c1 - jr);
+                                for (int64_t ir = ic; ir < ic + mc; ir += MR) {
+                                        int64_t mr = min64(MR, ic + mc - ir);
+                                        kdir[mr - 1](
+                                                k, j->pa->data +
+                                                   ir / MR * k * MR,
                                                 xp + jr, off, tmp);
                                         for (int64_t r = 0; r < mr; r++) {
                                                 int64_t q = 0;
@@ -951,10 +1030,18 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                                         d = cimg + oy * ow +
                                                             ox + (ir + r) *
                                                             j->ldc;
-                                                        dir_store(j, d,
-                                                                  tmp + r * 32 +
-                                                                  q, ir + r,
-                                                                  cnt);
+                                                        if (wide)
+                                                                dir_store(
+                                                                j, d,
+                                                                tmp + r * NR +
+                                                                q, ir + r,
+                                                                cnt);
+                                                        else
+                                                                dir_store256(
+                                                                j, d,
+                                                                tmp + r * NR +
+                                                                q, ir + r,
+                                                                cnt);
                                                         q += cnt;
                                                 }
                                         }
@@ -969,14 +1056,25 @@ T_AVX512 static void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                 int64_t r1 = c1 / j->wp * ow +
                                              min64(c1 % j->wp, ow);
                                 for (int64_t i = ic; i < ic + mc; i++)
-                                        exec_cpu_act_avx512(
-                                                jo->act, jo->act_alpha,
-                                                jo->act_beta,
+                                        epi_act(jo->isa, jo->act,
+                                                jo->act_alpha, jo->act_beta,
                                                 cimg + r0 + i * j->ldc,
                                                 r1 - r0);
                         }
                 }
         }
+}
+
+T_AVX512 static void drive_direct512(const cpu_gemm_job_t *j, int64_t m0,
+                                     int64_t m1, int64_t n0, int64_t n1,
+                                     float *ws) {
+        drive_direct(j, m0, m1, n0, n1, ws, 8, 32, kdir_avx512, 1);
+}
+
+T_AVX2 static void drive_direct256(const cpu_gemm_job_t *j, int64_t m0,
+                                   int64_t m1, int64_t n0, int64_t n1,
+                                   float *ws) {
+        drive_direct(j, m0, m1, n0, n1, ws, 6, 16, kdir_avx2, 0);
 }
 #endif
 
@@ -1113,23 +1211,29 @@ int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
  * many channel phases (channels x sh x sw). */
 #define DIRECT_MAX_PHASES 16
 
+/* Kernel sets with a direct path. */
+static int dir_isa(cpu_isa_t isa) {
+        return isa == CPU_ISA_AVX512 || isa == CPU_ISA_AVX2;
+}
+
 int64_t cpu_gemm_direct_min_ow(void) {
-        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MIN_OW : 0;
+        return dir_isa(cpu_gemm_best_isa()) ? DIRECT_MIN_OW : 0;
 }
 
 int64_t cpu_gemm_direct_max_stride(void) {
-        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MAX_STRIDE : 0;
+        return dir_isa(cpu_gemm_best_isa()) ? DIRECT_MAX_STRIDE : 0;
 }
 
 int64_t cpu_gemm_direct_max_phases(void) {
-        return cpu_gemm_best_isa() == CPU_ISA_AVX512 ? DIRECT_MAX_PHASES : 0;
+        return dir_isa(cpu_gemm_best_isa()) ? DIRECT_MAX_PHASES : 0;
 }
 
 static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
                      int64_t imgs) {
         int64_t hp, wp, span, vplane, n, pp, ws;
 
-        if (j->isa != CPU_ISA_AVX512 || j->groups != 1 || w->sh < 1 ||
+        if (!CPU_GEMM_X86 || !dir_isa(j->isa) || j->groups != 1 ||
+            w->sh < 1 ||
             w->sw < 1 || w->sh > DIRECT_MAX_STRIDE ||
             w->sw > DIRECT_MAX_STRIDE || (w->kh == 1 && w->kw == 1) ||
             ((w->sh > 1 || w->sw > 1) &&
@@ -1286,12 +1390,15 @@ void cpu_gemm_part(void *job, int part, int parts) {
 #if CPU_GEMM_X86
         case CPU_ISA_AVX512:
                 if (j->direct)
-                        drive_direct(j, m0, m1, n0, n1, ws);
+                        drive_direct512(j, m0, m1, n0, n1, ws);
                 else
                         drive_avx512(j, m0, m1, n0, n1, ws);
                 break;
         case CPU_ISA_AVX2:
-                drive_avx2(j, m0, m1, n0, n1, ws);
+                if (j->direct)
+                        drive_direct256(j, m0, m1, n0, n1, ws);
+                else
+                        drive_avx2(j, m0, m1, n0, n1, ws);
                 break;
 #endif
         default:

@@ -1,13 +1,13 @@
 /*
  * test_conv_direct.c - the direct convolution of lib/exec/cpu_gemm.c
- * (AVX-512: B read in place from a zero-padded copy of the image, phase
- * planes for strides, no packing) against a double-precision naive
+ * (AVX-512 and AVX2: B read in place from a zero-padded copy of the
+ * image, phase planes for strides, no packing) against a double-precision naive
  * convolution with bias and activation: ResNet-like 3x3, the 7x7 / 2
  * stem, strides 2-4 and mixed, cin 1 and 3, dilations,
  * asymmetric and even kernels, 1-D, Cout not a multiple of 8, K past the
  * A row block (two A blocks), several images whose virtual columns split
  * mid-image across parts; on 1, 2 and 3 parts for every kernel family the
- * CPU runs (C and AVX2 take the packed path: same answers), through the
+ * CPU runs (C takes the packed path: same answers), through the
  * backend's conv_packed on 1 and 2 lanes, and it checks the job really
  * takes the direct path where it should (and not below DIRECT_MIN_OW,
  * past DIRECT_MAX_STRIDE or DIRECT_MAX_PHASES).
@@ -32,7 +32,7 @@
 typedef struct dshape {
         int64_t imgs, cin, cout, h, w, kh, kw, dh, dw, pt, pl, pb, pr;
         swarm_act_t act;
-        int direct;     /* expected on AVX-512 */
+        int direct;     /* expected on AVX-512 and AVX2 */
         int64_t sh, sw;         /* 0: 1 */
 } dshape_t;
 
@@ -207,7 +207,8 @@ int main(void) {
                                                  act_a(s->act), act_b(s->act),
                                                  got, &err),
                                          err);
-                                CHECK(j.direct == (isa == CPU_ISA_AVX512 &&
+                                CHECK(j.direct == ((isa == CPU_ISA_AVX512 ||
+                                                    isa == CPU_ISA_AVX2) &&
                                                    s->direct),
                                       "shape %zu isa %d: direct %d", si, isa,
                                       j.direct);
@@ -245,8 +246,13 @@ int main(void) {
         }
         printf("direct conv: %d cases over %zu shapes, %d direct jobs%s\n",
                cases, sizeof(shapes) / sizeof(shapes[0]), directs,
-               cpu_gemm_isa_ok(CPU_ISA_AVX512) ? ""
-                                               : " (no AVX-512 here)");
+               cpu_gemm_isa_ok(CPU_ISA_AVX2) ? ""
+                                             : " (no AVX2 here)");
+        /* every x86-64 CI machine has AVX2: the direct path must have run */
+#if defined(__x86_64__)
+        CHECK(!cpu_gemm_isa_ok(CPU_ISA_AVX2) || directs > 0,
+              "no direct job ran");
+#endif
         swarm_backend_destroy(bes[0]);
         swarm_backend_destroy(bes[1]);
         TEST_DONE();
