@@ -124,13 +124,18 @@ static void filt_2d(const float *f, double *u) {
                 filt_1d(t + r * 3, 1, u + r * 6, 1);
 }
 
+int cpu_wino_isa_ok(cpu_isa_t isa) {
+        return (int)isa >= 0 && isa < CPU_ISA_COUNT &&
+               (isa == CPU_ISA_C || (WINO_X86 && cpu_gemm_isa_ok(isa)));
+}
+
 int cpu_wino_pack(cpu_isa_t isa, int64_t cout, int64_t cin, const float *w,
                   cpu_wino_t **out, swarm_err_t *err) {
         cpu_wino_t *p;
         int64_t coutp, floats, bytes;
 
         *out = NULL;
-        if ((int)isa < 0 || isa >= CPU_ISA_COUNT || !cpu_gemm_c512_ok(isa))
+        if (!cpu_wino_isa_ok(isa))
                 return swarm_err_set(err, SWARM_ERR_INVALID,
                                      "winograd: kernel set %d not available",
                                      (int)isa);
@@ -345,27 +350,39 @@ typedef struct wino_ops {
 
 /* ---- portable C ---- */
 
-static void in_c(const wino_job_t *j, const wino_group_t *gi, float *v,
-                 int64_t vstride) {
+/* The input transform with per-tap loads: the C set's, and (inlined with
+ * the AVX2 target, the transforms then on ymm pairs) the AVX2 set's, with
+ * the rows wholly inside taken without a test per tap. */
+WINO_INLINE void in_body(const wino_job_t *j, const wino_group_t *gi,
+                         float *v, int64_t vstride) {
         const float *x0 = j->x + gi->img0 * j->img_in;
         v16 d[NPOS];
 
         for (int64_t ci = 0; ci < j->cin; ci++) {
                 const float *xc = x0 + ci * j->h * j->w;
-                for (int a = 0; a < 6; a++)
-                        for (int b = 0; b < 6; b++) {
-                                for (int l = 0; l < LANES; l++)
-                                        d[a * 6 + b][l] =
-                                                (gi->row_taps[a][l] >> b & 1u)
-                                                ? xc[gi->in_off[l] +
-                                                     a * j->w + b]
-                                                : 0.0f;
+                for (int l = 0; l < LANES; l++)
+                        for (int a = 0; a < 6; a++) {
+                                unsigned tm = gi->row_taps[a][l];
+                                int64_t o = gi->in_off[l] + a * j->w;
+                                if (tm == 0x3fu) {
+                                        for (int b = 0; b < 6; b++)
+                                                d[a * 6 + b][l] = xc[o + b];
+                                        continue;
+                                }
+                                for (int b = 0; b < 6; b++)
+                                        d[a * 6 + b][l] = (tm >> b & 1u)
+                                                          ? xc[o + b] : 0.0f;
                         }
                 in_2d(d);
                 for (int xi = 0; xi < NPOS; xi++)
                         memcpy(v + xi * vstride + ci * LANES, &d[xi],
                                sizeof(v16));
         }
+}
+
+static void in_c(const wino_job_t *j, const wino_group_t *gi, float *v,
+                 int64_t vstride) {
+        in_body(j, gi, v, vstride);
 }
 
 static void gemm_c(const wino_job_t *j, const float *v, float *m,
@@ -396,8 +413,9 @@ static void gemm_c(const wino_job_t *j, const float *v, float *m,
         }
 }
 
-static void out_c(const wino_job_t *j, const wino_group_t *gi,
-                  const float *m, int64_t mstride, int64_t mrow) {
+/* The output transform with per-lane stores (C; AVX2 as in_body). */
+WINO_INLINE void out_body(const wino_job_t *j, const wino_group_t *gi,
+                          const float *m, int64_t mstride, int64_t mrow) {
         float *y0 = j->y + gi->img0 * j->img_out;
         v16 d[NPOS], o[16];
         float ob[16 * LANES];
@@ -426,7 +444,77 @@ static void out_c(const wino_job_t *j, const wino_group_t *gi,
         }
 }
 
+static void out_c(const wino_job_t *j, const wino_group_t *gi,
+                  const float *m, int64_t mstride, int64_t mrow) {
+        out_body(j, gi, m, mstride, mrow);
+}
+
 static const wino_ops_t ops_c = {in_c, gemm_c, out_c};
+
+/* ---- AVX2 ----
+ * The transforms of in_body / out_body compiled for AVX2, and the
+ * products on 4 output channels (half a sliver) x 16 tiles, 8
+ * accumulators: per input channel two V loads, four U broadcasts, eight
+ * FMAs.  Without this set AVX2 machines ran 3x3 layers on the packed or
+ * direct GEMM at about 29 GMAC/s on Zen 3 (bench/exec/README.md). */
+#if WINO_X86
+#define T_AVX2 __attribute__((target("avx2,fma")))
+
+T_AVX2 static void in_avx2(const wino_job_t *j, const wino_group_t *gi,
+                           float *v, int64_t vstride) {
+        in_body(j, gi, v, vstride);
+}
+
+T_AVX2 static void kern_4x16_avx2(const float *us, const float *v0,
+                                  int64_t cin, float *m, int64_t cols) {
+        __m256 c[4][2];
+
+        for (int r = 0; r < 4; r++)
+                c[r][0] = c[r][1] = _mm256_setzero_ps();
+        for (int64_t ci = 0; ci < cin; ci++) {
+                __m256 b0 = _mm256_load_ps(v0 + ci * LANES);
+                __m256 b1 = _mm256_load_ps(v0 + ci * LANES + 8);
+                for (int r = 0; r < 4; r++) {
+                        __m256 a = _mm256_broadcast_ss(us + ci * MR + r);
+                        c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+                        c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+                }
+        }
+        for (int r = 0; r < 4; r++) {
+                _mm256_store_ps(m + r * cols, c[r][0]);
+                _mm256_store_ps(m + r * cols + 8, c[r][1]);
+        }
+}
+
+T_AVX2 static void gemm_avx2(const wino_job_t *j, const float *v, float *m,
+                             int64_t ng, int64_t bg) {
+        int64_t cin = j->cin, coutp = j->coutp, cols = bg * LANES;
+
+        for (int xi = 0; xi < NPOS; xi++) {
+                const float *u = j->p->u + xi * coutp * cin;
+                const float *vx = v + xi * j->vstr;
+                float *mx = m + xi * j->mstr;
+                for (int64_t s = 0; s < coutp / MR; s++)
+                        for (int hf = 0; hf < 2; hf++) {
+                                const float *us = u + s * cin * MR + hf * 4;
+                                float *ms = mx + (s * MR + hf * 4) * cols;
+                                for (int64_t g = 0; g < ng; g++)
+                                        kern_4x16_avx2(us,
+                                                       vx + g * cin * LANES,
+                                                       cin, ms + g * LANES,
+                                                       cols);
+                        }
+        }
+}
+
+T_AVX2 static void out_avx2(const wino_job_t *j, const wino_group_t *gi,
+                            const float *m, int64_t mstride, int64_t mrow) {
+        out_body(j, gi, m, mstride, mrow);
+}
+
+static const wino_ops_t ops_avx2 = {in_avx2, gemm_avx2, out_avx2};
+#undef T_AVX2
+#endif
 
 /* ---- AVX-512 ---- */
 #if WINO_X86
@@ -692,6 +780,8 @@ static void wino_part(void *arg, int part, int parts) {
 #if WINO_X86
         if (j->p->isa == CPU_ISA_AVX512)
                 ops = &ops_avx512;
+        else if (j->p->isa == CPU_ISA_AVX2)
+                ops = &ops_avx2;
 #endif
         if (b0 >= b1)
                 return;
@@ -726,7 +816,7 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
         int64_t per, macs, lanes, gfl;
 
         if (!p || !cpu_wino_window_ok(w, p->cout) || w->n != p->cin ||
-            imgs < 0 || !cpu_gemm_c512_ok(p->isa))
+            imgs < 0 || !cpu_wino_isa_ok(p->isa))
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "winograd: window does not match the "
                                      "packed filters");
@@ -812,7 +902,7 @@ int cpu_wino_run(swarm_backend_t *be, const cpu_wino_t *p,
 #define WINO_MIN_TILES 8
 
 static int wino_worth(const swarm_window_t *w, int64_t cout) {
-        if (!cpu_gemm_c512_ok(CPU_ISA_AVX512))
+        if (cpu_gemm_best_isa() == CPU_ISA_C)
                 return 0;
         return w->n >= WINO_MIN_CIN && cout >= WINO_MIN_COUT;
 }
@@ -847,22 +937,20 @@ static int sconv_pack(cpu_isa_t isa, const swarm_window_t *w, int64_t cout,
         return SWARM_OK;
 }
 
-/* The direct kernel on AVX-512 for every window it takes; on AVX2 (4
- * channels x 16 columns a tile) from SCONV_AVX2_MIN_CIN input channels.
- * Measured on Zen 3, 1 thread (bench/exec/README.md): the 3-channel
- * stride-2 stems went faster (MobileNetV3's 1.41 -> 0.94 ms at batch 1,
- * the model 0.75 -> 0.85 times onnxruntime at batch 1, 0.76 -> 0.94 at
- * 16), while the fashion CNN's 1 -> 16 at 28 x 28 (9 taps, so the
- * epilogue is a large share of a tile) went 5-10% slower than im2col +
- * OpenBLAS.  The portable kernel is for tests only. */
-#define SCONV_AVX2_MIN_CIN 3
-
+/* The direct kernel, with AVX-512 or AVX2, for every window it takes (the
+ * portable one is for tests only).  On AVX2 (Zen 3, 1 thread,
+ * bench/exec/README.md) the 3-channel stride-2 stems went faster
+ * (MobileNetV3's 1.41 -> 0.94 ms at batch 1), while the fashion CNN's
+ * 1 -> 16 at 28 x 28 alone was 5-10% slower than im2col + OpenBLAS (9
+ * taps: the epilogue is a large share of a tile).  It is taken there too:
+ * both kernel sets accumulate the taps in the same order, so the layer
+ * gives the AVX-512 machines' values, and with the im2col rounding in
+ * front of the AVX2 Winograd layer one of the 100,000 fashion CNN
+ * probabilities came out 1.08e-5 from the trainer's (the test allows
+ * 1e-5; it is within it with this kernel, as on AVX-512). */
 static int sconv_worth(const swarm_window_t *w, int64_t cout) {
-        cpu_isa_t isa = cpu_gemm_best_isa();
-
         return cpu_sconv_window_ok(w, cout) &&
-               (isa == CPU_ISA_AVX512 ||
-                (isa == CPU_ISA_AVX2 && w->n >= SCONV_AVX2_MIN_CIN));
+               cpu_gemm_best_isa() != CPU_ISA_C;
 }
 
 int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
@@ -878,7 +966,7 @@ int exec_cpu_conv_wino_pack(swarm_backend_t *be, const swarm_window_t *w,
                                   bytes, err);
         if (!cpu_wino_window_ok(w, cout) || !wino_worth(w, cout))
                 return SWARM_OK;
-        rc = cpu_wino_pack(CPU_ISA_AVX512, cout, w->n, filt, &p, err);
+        rc = cpu_wino_pack(cpu_gemm_best_isa(), cout, w->n, filt, &p, err);
         if (rc)
                 return rc;
         /* cpu_wino_pack checked cout * cin * 36 floats: k = cin * 9 fits. */

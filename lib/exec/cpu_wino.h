@@ -38,7 +38,8 @@ typedef struct cpu_wino {
         struct cpu_sconv *sconv;
 } cpu_wino_t;
 
-/* Kernel sets: C, and AVX-512 where the CPU runs it (cpu_gemm_c512_ok). */
+/* Kernel sets: C, and AVX2 / AVX-512 where the CPU runs them. */
+int cpu_wino_isa_ok(cpu_isa_t isa);
 /* Non-zero when the window is one cpu_wino runs (3x3, stride 1,
  * dilation 1, pads < 3, output = input + pads - 2) and its tile offsets
  * fit the kernels' 32-bit lane offsets. */

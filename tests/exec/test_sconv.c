@@ -147,12 +147,8 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                                         cases++;
                                 }
                         }
-                        /* The backend entry: with AVX-512, and with AVX2
-                         * from 3 input channels (cpu_wino.c's
-                         * SCONV_AVX2_MIN_CIN, measured) */
-                        if (cpu_gemm_best_isa() == CPU_ISA_AVX512 ||
-                            (cpu_gemm_best_isa() == CPU_ISA_AVX2 &&
-                             s->cin >= 3)) {
+                        /* The backend entry (with AVX-512 or AVX2). */
+                        if (cpu_gemm_best_isa() != CPU_ISA_C) {
                                 double e = run_one(be2, cpu_gemm_best_isa(), 1, s,
                                                    x, wt, bp, act, want, ny,
                                                    scale);

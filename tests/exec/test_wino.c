@@ -128,7 +128,7 @@ static void small_shapes(swarm_backend_t *be1, swarm_backend_t *be2) {
                                         ref[i] = test_c3_act(act, v);
                                 }
                                 for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
-                                        if (!cpu_gemm_c512_ok((cpu_isa_t)isa))
+                                        if (!cpu_wino_isa_ok((cpu_isa_t)isa))
                                                 continue;
                                         for (int lanes = 1; lanes <= 2; lanes++) {
                                                 double e = run_one(
@@ -189,8 +189,7 @@ static void resnet_shapes(swarm_backend_t *be) {
                 for (int64_t i = 0; i < ny; i++)
                         if (fabs(ref[i]) > scale)
                                 scale = fabs(ref[i]);
-                ew = run_one(be, cpu_gemm_best_isa() == CPU_ISA_AVX512
-                                 ? CPU_ISA_AVX512 : CPU_ISA_C,
+                ew = run_one(be, cpu_gemm_best_isa(),
                              s, x, wt, NULL, SWARM_ACT_NONE, ref, ny, scale);
                 CHECK_OK(be->gemm_pack(be, 0, 0, 1, s->cout, s->cin * 9, wt,
                                        s->cin * 9, &pk, &pkb, &err), err);
@@ -241,8 +240,8 @@ static void backend_entry(swarm_backend_t *be1, swarm_backend_t *be2) {
         test_c3_ref(&s, x, wt, bias, SWARM_ACT_RELU, ref);
         CHECK_OK(be1->conv_wino_pack(be1, &w, s.cout, wt, &pk, &bytes, &err),
                  err);
-        if (!cpu_gemm_c512_ok(CPU_ISA_AVX512)) {
-                CHECK(pk == NULL, "no AVX-512: the entry declines");
+        if (cpu_gemm_best_isa() == CPU_ISA_C) {
+                CHECK(pk == NULL, "no AVX2 or AVX-512: the entry declines");
                 goto out;
         }
         REQUIRE(pk);
@@ -350,9 +349,8 @@ static void refusals(swarm_backend_t *be) {
         pk = (void *)&err;
         CHECK_OK(be->conv_wino_pack(be, &w, 2, wt, &pk, &bytes, &err), err);
         /* 2 channels: not Winograd; the direct kernel of cpu_sconv.c
-         * with AVX-512 (test_sconv.c; on AVX2 it takes 3 channels and
-         * more), else the packed path. */
-        if (cpu_gemm_best_isa() == CPU_ISA_AVX512)
+         * where it runs (test_sconv.c), else the packed path. */
+        if (cpu_gemm_best_isa() != CPU_ISA_C)
                 CHECK(pk && ((cpu_wino_t *)pk)->sconv &&
                       ((cpu_wino_t *)pk)->u == NULL,
                       "2 channels should take the direct kernel");
