@@ -863,12 +863,14 @@ static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
         const float *x = j->x + img * j->x_img;
         int64_t hw = w->h * w->w, ph = j->hp * j->wp;
         int64_t pp = ph * w->sh * w->sw;
+        /* every group's channels, one after the other (x_grp apart) */
+        int64_t nch = w->n * j->groups;
 
         if (w->sh > 1 || w->sw > 1) {
                 /* strided: deinterleave into sh x sw phase planes */
-                memset(xp, 0, (size_t)(pp * w->n + j->wp + 32) *
+                memset(xp, 0, (size_t)(pp * nch + j->wp + 32) *
                                       sizeof(float));
-                for (int64_t ch = 0; ch < w->n; ch++)
+                for (int64_t ch = 0; ch < nch; ch++)
                         for (int64_t y = 0; y < w->h; y++) {
                                 int64_t py = y + w->pad_t;
                                 float *d = xp + ch * pp +
@@ -889,7 +891,7 @@ static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
                         }
                 return;
         }
-        for (int64_t ch = 0; ch < w->n; ch++) {
+        for (int64_t ch = 0; ch < nch; ch++) {
                 float *d = xp + ch * pp;
                 const float *sc = x + ch * hw;
                 memset(d, 0, (size_t)(w->pad_t * j->wp) * sizeof(float));
@@ -906,7 +908,7 @@ static void dir_pad(const cpu_gemm_job_t *j, int64_t img,
                        (size_t)((j->hp - w->pad_t - w->h) * j->wp) *
                                sizeof(float));
         }
-        memset(xp + w->n * pp, 0, (size_t)(j->wp + 32) * sizeof(float));
+        memset(xp + nch * pp, 0, (size_t)(j->wp + 32) * sizeof(float));
 }
 
 /* cnt (<= 32) values of row i from the tile buffer to C with the
@@ -984,6 +986,8 @@ GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
         int64_t *off = (int64_t *)(void *)ws;
         float *xp = ws + dir_off_floats(k);
         int64_t mcd = round_up(131072 / (k > 0 ? k : 1), MR);
+        /* floats from one channel's (phase) planes to the next */
+        int64_t pp = j->hp * j->wp * w->sh * w->sw, nblk;
         float tmp[8 * 32];
 
         for (int64_t p = 0; p < k; p++) {
@@ -995,6 +999,7 @@ GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
         }
         if (mcd < MR)
                 mcd = MR;
+        nblk = (m1 - m0 + mcd - 1) / mcd;
         if (defer)
                 jn.act = SWARM_ACT_NONE;
         for (int64_t img = n0 / j->vplane; img * j->vplane < n1; img++) {
@@ -1003,16 +1008,22 @@ GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                 int64_t c1 = min64(n1, base + j->vplane) - base;
                 float *cimg = j->c + img * j->c_img;
                 dir_pad(j, img, xp);
-                for (int64_t ic = m0; ic < m1; ic += mcd) {
+                /* each group's blocks of A rows in turn */
+                for (int64_t u = 0; u < j->groups * nblk; u++) {
+                        /* group g: its filters, channels and output rows */
+                        int64_t g = u / nblk, ic = m0 + u % nblk * mcd;
+                        const float *ag = j->pa->data +
+                                          g * j->pa->group_floats;
+                        const float *xg = xp + g * w->n * pp;
+                        int64_t gr = g * j->m;
                         int64_t mc = min64(mcd, m1 - ic);
                         for (int64_t jr = c0; jr < c1; jr += NR) {
                                 int64_t nr = min64(NR, c1 - jr);
                                 for (int64_t ir = ic; ir < ic + mc; ir += MR) {
                                         int64_t mr = min64(MR, ic + mc - ir);
                                         kdir[mr - 1](
-                                                k, j->pa->data +
-                                                   ir / MR * k * MR,
-                                                xp + jr, off, tmp);
+                                                k, ag + ir / MR * k * MR,
+                                                xg + jr, off, tmp);
                                         for (int64_t r = 0; r < mr; r++) {
                                                 int64_t q = 0;
                                                 while (q < nr) {
@@ -1028,19 +1039,19 @@ GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                                         cnt = min64(nr - q,
                                                                     ow - ox);
                                                         d = cimg + oy * ow +
-                                                            ox + (ir + r) *
+                                                            ox + (gr + ir + r) *
                                                             j->ldc;
                                                         if (wide)
                                                                 dir_store(
                                                                 j, d,
                                                                 tmp + r * NR +
-                                                                q, ir + r,
+                                                                q, gr + ir + r,
                                                                 cnt);
                                                         else
                                                                 dir_store256(
                                                                 j, d,
                                                                 tmp + r * NR +
-                                                                q, ir + r,
+                                                                q, gr + ir + r,
                                                                 cnt);
                                                         q += cnt;
                                                 }
@@ -1055,7 +1066,7 @@ GEMM_INLINE void drive_direct(const cpu_gemm_job_t *jo, int64_t m0,
                                              min64(c0 % j->wp, ow);
                                 int64_t r1 = c1 / j->wp * ow +
                                              min64(c1 % j->wp, ow);
-                                for (int64_t i = ic; i < ic + mc; i++)
+                                for (int64_t i = gr + ic; i < gr + ic + mc; i++)
                                         epi_act(jo->isa, jo->act,
                                                 jo->act_alpha, jo->act_beta,
                                                 cimg + r0 + i * j->ldc,
@@ -1208,8 +1219,13 @@ int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
  * with many channels they fall out of L1 (ResNet's 3x3 / 2 at 64
  * channels: 74 GF/s against 87 packed) while the 7x7 / 2 stem on 3
  * channels went from 57 to 97.  Strided windows go direct up to this
- * many channel phases (channels x sh x sw). */
-#define DIRECT_MAX_PHASES 16
+ * many channel phases (channels x sh x sw; of a group, for grouped
+ * windows).  32, not 16 since RegNet's stride-2 3x3 layers (groups of 8
+ * channels: 32 phases) went direct: on Zen 3 (AVX2, 1 thread, batch 16,
+ * per-node minimum, two runs each) the 48-channel one at 112 x 112 from
+ * 29 / 41 to 21 / 23 ms on im2col + OpenBLAS, the 104-channel one at 56 x
+ * 56 from 15 / 15 to 13 / 10. */
+#define DIRECT_MAX_PHASES 32
 
 /* Kernel sets with a direct path. */
 static int dir_isa(cpu_isa_t isa) {
@@ -1232,7 +1248,7 @@ static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
                      int64_t imgs) {
         int64_t hp, wp, span, vplane, n, pp, ws;
 
-        if (!CPU_GEMM_X86 || !dir_isa(j->isa) || j->groups != 1 ||
+        if (!CPU_GEMM_X86 || !dir_isa(j->isa) || j->groups < 1 ||
             w->sh < 1 ||
             w->sw < 1 || w->sh > DIRECT_MAX_STRIDE ||
             w->sw > DIRECT_MAX_STRIDE || (w->kh == 1 && w->kw == 1) ||
@@ -1259,6 +1275,7 @@ static void dir_plan(cpu_gemm_job_t *j, const swarm_window_t *w,
             swarm_mul_i64(hp, wp, &pp) ||
             swarm_mul_i64(pp, w->sh * w->sw, &pp) ||
             swarm_mul_i64(pp, w->n, &ws) ||
+            swarm_mul_i64(ws, j->groups, &ws) ||
             swarm_add_i64(ws, wp + 32, &ws) ||
             swarm_add_i64(ws, dir_off_floats(j->k), &ws) ||
             ws > ((int64_t)1 << 40))

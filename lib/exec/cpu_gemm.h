@@ -100,7 +100,8 @@ typedef struct cpu_gemm_job {
         swarm_bias_t bias_mode;
         swarm_act_t act;
         float act_alpha, act_beta;
-        /* Direct convolution (AVX-512, group 1): B is never packed; each
+        /* Direct convolution (AVX-512 and AVX2; groups: each group's
+         * filters over its channels): B is never packed; each
          * part copies an image, zero padded, into hp x wp planes (stride
          * 1: one per channel; stride sh x sw: the padded plane's sh * sw
          * phases, each ceil(H / sh) x ceil(W / sw)), and the kernel reads

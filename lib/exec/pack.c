@@ -28,8 +28,12 @@
  * RegNet's groups of 8 and 16 filters, K 72-144, planes 7x7 to 56x56) the
  * packed path ran 1.3-3.6x slower there, its packing being per output row
  * while im2col copies whole shifted planes; with group 1 it ran 0.5-1.05x
- * the old time (bench/exec/README.md). */
+ * the old time (bench/exec/README.md).  Except where the backend runs
+ * them directly (no packing per call; grouped_direct below). */
 #define CONV_PACK_GROUPS 1
+/* Filters per group from which a grouped window that the backend runs
+ * directly is packed: a whole AVX-512 sliver (RegNet's groups of 8). */
+#define CONV_GROUP_DIRECT_MIN_M 8
 /* The packing copies one output row at a time, so narrow planes with few
  * filters to share each packed value lost to im2col + OpenBLAS (the
  * fashion CNN, 1 thread: 32 filters x 28 columns 1.5-2x, 64 x 14
@@ -52,12 +56,27 @@ static int direct_strided(const swarm_backend_t *be, const xnode_t *n) {
         const swarm_window_t *w = &n->win;
 
         return be->conv_direct_min_ow > 0 && be->conv_direct_max_stride > 0 &&
-               n->group == 1 && (w->sh > 1 || w->sw > 1) && w->sh >= 1 &&
+               n->group >= 1 && (w->sh > 1 || w->sw > 1) && w->sh >= 1 &&
                w->sw >= 1 && w->sh <= be->conv_direct_max_stride &&
                w->sw <= be->conv_direct_max_stride &&
                !(w->kh == 1 && w->kw == 1) &&
                w->ow >= be->conv_direct_min_ow &&
                w->n <= be->conv_direct_max_phases / (w->sh * w->sw);
+}
+
+/* A grouped window the backend runs directly: stride 1 with K (taps per
+ * output, k) from CONV_DIRECT_MIN_K, or strided within its phase limit;
+ * not 1x1; at least CONV_GROUP_DIRECT_MIN_M filters a group. */
+static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
+                          int64_t mg, int64_t k) {
+        const swarm_window_t *w = &n->win;
+
+        if (be->conv_direct_min_ow <= 0 || mg < CONV_GROUP_DIRECT_MIN_M ||
+            (w->kh == 1 && w->kw == 1) || w->ow < be->conv_direct_min_ow)
+                return 0;
+        if (w->sh == 1 && w->sw == 1)
+                return k >= CONV_DIRECT_MIN_K;
+        return direct_strided(be, n);
 }
 
 static int const_f32(const xvalue_t *v) {
@@ -81,7 +100,12 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                 if (be->conv_dw && n->win.n == 1 && mg == 1 &&
                     n->group == x->shape[1])
                         return SWARM_OK;        /* depthwise kernel */
-                if (n->group > CONV_PACK_GROUPS)
+                if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
+                    swarm_mul_i64(k, n->win.kw, &k))
+                        return node_err(err, SWARM_ERR_INVALID, n,
+                                        "filter size overflows");
+                if (n->group > CONV_PACK_GROUPS &&
+                    !grouped_direct(be, n, mg, k))
                         return SWARM_OK;
                 /* 3x3: Winograd or the few-channel direct kernel where
                  * the backend measured them faster (it declines the
@@ -99,11 +123,9 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                                 return rc;
                         }
                 }
-                if (swarm_mul_i64(n->win.n, n->win.kh, &k) ||
-                    swarm_mul_i64(k, n->win.kw, &k))
-                        return node_err(err, SWARM_ERR_INVALID, n,
-                                        "filter size overflows");
-                if (!(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
+                /* (grouped ones got here only when run directly) */
+                if (n->group == 1 &&
+                    !(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
                       n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
                       !n->win.pad_b && !n->win.pad_r) &&
                     !(be->conv_direct_min_ow > 0 && n->group == 1 &&

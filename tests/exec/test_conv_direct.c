@@ -34,6 +34,7 @@ typedef struct dshape {
         swarm_act_t act;
         int direct;     /* expected on AVX-512 and AVX2 */
         int64_t sh, sw;         /* 0: 1 */
+        int64_t groups;         /* 0: 1; cin is per group, cout in all */
 } dshape_t;
 
 static const dshape_t shapes[] = {
@@ -57,10 +58,24 @@ static const dshape_t shapes[] = {
         {1, 4, 5, 5, 90, 1, 5, 1, 1, 0, 2, 0, 2, SWARM_ACT_NONE, 1, 1, 4},
         /* past the stride and phase limits: packed */
         {1, 1, 6, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 5, 2},
-        {1, 5, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 2, 2},
+        {1, 9, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 2, 2},
+        /* 8 channels at stride 2 (32 phases): direct */
+        {1, 8, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 2, 2},
+        /* grouped (RegNet's groups of 8 channels): each group its own
+         * filters, channels and output rows; rows per group not a
+         * multiple of the slivers */
+        {2, 8, 48, 12, 28, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 1, 1,
+         6},
+        {1, 3, 10, 7, 30, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_NONE, 1, 1, 1,
+         5},
+        {3, 2, 9, 9, 41, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_CLIP, 1, 2, 2,
+         3},
+        {1, 4, 14, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 1, 1,
+         2},    /* under DIRECT_MIN_OW: the packed path's groups */
 };
 
 #define SH(s) ((s)->sh ? (s)->sh : 1)
+#define GR(s) ((s)->groups ? (s)->groups : 1)
 #define SW(s) ((s)->sw ? (s)->sw : 1)
 
 static float act_ref(swarm_act_t a, double v) {
@@ -103,12 +118,16 @@ static float act_b(swarm_act_t a) {
 static void conv_ref(const dshape_t *s, const swarm_window_t *w,
                      const float *x, const float *f, const float *bias,
                      float *y, double *mag) {
+        /* output o reads group o / (cout / groups)'s cin channels */
+        int64_t xc = s->cin * GR(s), og = s->cout / GR(s);
+
         *mag = 0.0;
         for (int64_t i = 0; i < s->imgs; i++)
                 for (int64_t o = 0; o < s->cout; o++)
                         for (int64_t oy = 0; oy < w->oh; oy++)
                                 for (int64_t ox = 0; ox < w->ow; ox++) {
                                         double acc = bias[o], m = fabs(acc);
+                                        int64_t c0 = o / og * s->cin;
                                         for (int64_t c = 0; c < s->cin; c++)
                                                 for (int64_t ky = 0;
                                                      ky < s->kh; ky++)
@@ -123,7 +142,7 @@ static void conv_ref(const dshape_t *s, const swarm_window_t *w,
                                                                 if (iy < 0 || iy >= s->h ||
                                                                     ix < 0 || ix >= s->w)
                                                                         continue;
-                                                                t = (double)x[((i * s->cin + c) * s->h + iy) * s->w + ix] *
+                                                                t = (double)x[((i * xc + c0 + c) * s->h + iy) * s->w + ix] *
                                                                     f[((o * s->cin + c) * s->kh + ky) * s->kw + kx];
                                                                 acc += t;
                                                                 m += fabs(t);
@@ -172,7 +191,7 @@ int main(void) {
 
                 w = test_window(s->cin, s->h, s->w, s->kh, s->kw, SH(s), SW(s),
                                 s->dh, s->dw, s->pt, s->pl, s->pb, s->pr);
-                in_n = s->imgs * s->cin * s->h * s->w;
+                in_n = s->imgs * s->cin * GR(s) * s->h * s->w;
                 out_n = s->imgs * s->cout * w.oh * w.ow;
                 x = malloc((size_t)in_n * sizeof(float));
                 f = malloc((size_t)(s->cout * k) * sizeof(float));
@@ -194,15 +213,17 @@ int main(void) {
                         cpu_packed_t *pk = NULL;
                         if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
                                 continue;
-                        CHECK_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0, 1,
-                                               s->cout, k, f, k, &pk, &err),
+                        CHECK_OK(cpu_gemm_pack((cpu_isa_t)isa, 0, 0, GR(s),
+                                               s->cout / GR(s), k, f, k, &pk,
+                                               &err),
                                  err);
                         for (int parts = 1; pk && parts <= 3; parts++) {
                                 cpu_gemm_job_t j;
                                 test_fill(got, out_n, 9);
                                 got[out_n] = 777.0f;
                                 CHECK_OK(cpu_gemm_job_conv(
-                                                 &j, &w, s->imgs, 1, s->cout,
+                                                 &j, &w, s->imgs, GR(s),
+                                                 s->cout,
                                                  pk, x, bias, s->act,
                                                  act_a(s->act), act_b(s->act),
                                                  got, &err),
@@ -224,11 +245,13 @@ int main(void) {
                         swarm_backend_t *be = bes[l];
                         void *pk = NULL;
                         size_t bytes = 0;
-                        CHECK_OK(be->gemm_pack(be, 0, 0, 1, s->cout, k, f, k,
+                        CHECK_OK(be->gemm_pack(be, 0, 0, GR(s),
+                                               s->cout / GR(s), k, f, k,
                                                &pk, &bytes, &err), err);
                         test_fill(got, out_n, 9);
                         got[out_n] = 777.0f;
-                        CHECK_OK(be->conv_packed(be, &w, s->imgs, 1, s->cout,
+                        CHECK_OK(be->conv_packed(be, &w, s->imgs, GR(s),
+                                                 s->cout,
                                                  pk, x, bias, s->act,
                                                  act_a(s->act), act_b(s->act),
                                                  got, &err),
