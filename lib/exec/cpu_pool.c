@@ -20,6 +20,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define POOL_X86 1
 #include <immintrin.h>
+#include "cpu_lanes.h"
 #define T_AVX512 __attribute__((target("avx512f")))
 #define T_AVX2 __attribute__((target("avx2")))
 #else
@@ -244,13 +245,6 @@ T_AVX2 static inline __m256 max_nan256(__m256 a, __m256 b) {
                                 _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
 }
 
-/* The first n (0..8) lanes. */
-T_AVX2 static inline __m256i lanes256(int64_t n) {
-        n = n < 0 ? 0 : n > 8 ? 8 : n;
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* pool2_body for AVX2 machines (Zen 2 / 3, Haswell .. Alder Lake), where
  * the portable row passes took the fashion CNN's one 2x2 MaxPool to 40% of
  * its run at batch 16: 8 outputs from 16 columns a tap row, masked loads
@@ -263,7 +257,8 @@ pool2_body256(const swarm_window_t *w, const float *xp, float *yp, int avg) {
                 float *yr = yp + oy * w->ow;
                 for (int64_t ox = 0; ox < w->ow; ox += 8) {
                         int64_t left = w->ow - ox, in = w->w - 2 * ox;
-                        __m256i k0 = lanes256(in), k1 = lanes256(in - 8);
+                        __m256i k0 = exec_lanes256(in);
+                        __m256i k1 = exec_lanes256(in - 8);
                         __m256 lo = avg ? _mm256_setzero_ps()
                                         : _mm256_set1_ps(-INFINITY);
                         __m256 hi = lo, e, o, r;
@@ -292,7 +287,8 @@ pool2_body256(const swarm_window_t *w, const float *xp, float *yp, int avg) {
                         if (left >= 8)
                                 _mm256_storeu_ps(yr + ox, r);
                         else
-                                _mm256_maskstore_ps(yr + ox, lanes256(left), r);
+                                _mm256_maskstore_ps(yr + ox,
+                                                    exec_lanes256(left), r);
                 }
         }
 }

@@ -24,6 +24,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PW_X86 1
 #include <immintrin.h>
+#include "cpu_lanes.h"
 #else
 #define PW_X86 0
 #endif
@@ -324,12 +325,6 @@ T512 static void pw_col_at512(const pw_job_t *j, const float *a,
  * there). */
 #define T256 __attribute__((target("avx2,fma")))
 
-PW_INLINE T256 __m256i pw_mask8(int64_t left) {
-        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 PW_INLINE T256 __m256 pw_ld8(const float *p, int full, __m256i m) {
         return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
 }
@@ -408,7 +403,7 @@ T256 static void pw_tile_at256(const pw_job_t *j, const float *a,
                                int64_t img, int64_t sl, int64_t c0,
                                int64_t wdt, int pf) {
         __m256 va = _mm256_set1_ps(j->aa), vb = _mm256_set1_ps(j->ab);
-        __m256i m0 = pw_mask8(wdt), m1 = pw_mask8(wdt - 8);
+        __m256i m0 = exec_lanes256(wdt), m1 = exec_lanes256(wdt - 8);
         int64_t k = j->k;
         const float *x = j->x + img * k * j->plane + c0;
         float *y = j->y + (img * j->m + sl * PW_MR2) * j->plane + c0;
@@ -444,7 +439,7 @@ T256 static void pw_col_at256(const pw_job_t *j, const float *a,
                               const float *x, const float *sc, int ni,
                               const float *bias, int rows, float *y) {
         __m256 va = _mm256_set1_ps(j->aa), vb = _mm256_set1_ps(j->ab);
-        __m256i rm = pw_mask8(rows), m6 = pw_mask8(PW_MR2);
+        __m256i rm = exec_lanes256(rows), m6 = exec_lanes256(PW_MR2);
         __m256 acc[PW_NI], b0;
         int64_t k = j->k;
 

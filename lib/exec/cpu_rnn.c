@@ -325,6 +325,7 @@ static void rec_mm_any(const float *restrict h, int64_t rows, int64_t H,
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include "cpu_lanes.h"
 #define RNN_X86 1
 
 static inline __mmask16 tail_mask(int64_t left) {
@@ -510,12 +511,6 @@ static void gru1_512(int64_t H, float clf, const float *g, const float *xw,
  * Zen). */
 #define T_AVX2 __attribute__((target("avx2,fma")))
 
-T_AVX2 static inline __m256i mask8(int64_t left) {
-        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* Load / store 8 floats, masked when `full` is 0 (a constant at each
  * call: the inlined bodies below take one path). */
 T_AVX2 static inline __attribute__((always_inline)) __m256
@@ -567,8 +562,8 @@ T_AVX2 static void rec_4x16(const float *h, int64_t H, const float *Rt,
                               out + q, ldo, 1, ones, ones);
         if (q < n)
                 rec_4x16_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
-                              out + q, ldo, 0, mask8(n - q),
-                              mask8(n - q - 8));
+                              out + q, ldo, 0, exec_lanes256(n - q),
+                              exec_lanes256(n - q - 8));
 }
 
 T_AVX2 static inline __attribute__((always_inline)) void
@@ -603,7 +598,7 @@ T_AVX2 static void rec_1x32(const float *h, int64_t H, const float *Rt,
                               out + q, 1, m);
         if (q < n) {
                 for (int v = 0; v < 4; v++)
-                        m[v] = mask8(n - q - 8 * v);
+                        m[v] = exec_lanes256(n - q - 8 * v);
                 rec_1x32_body(h, H, Rt + q, ldr, bias ? bias + q : NULL,
                               out + q, 0, m);
         }
@@ -675,7 +670,7 @@ T_AVX2 static void lstm_256(int64_t H, float clf, int ifg, const float *g,
                               _mm256_set1_epi32(-1));
         if (k < H)
                 lstm_256_body(H, k, cl, ncl, ifg, g, xw, P, h, c, 0,
-                              mask8(H - k));
+                              exec_lanes256(H - k));
 }
 
 T_AVX2 static inline __attribute__((always_inline)) void
@@ -707,7 +702,8 @@ T_AVX2 static void gru1_256(int64_t H, float clf, const float *g,
                 gru1_256_body(H, k, cl, ncl, g, xw, rbh, h, 1,
                               _mm256_set1_epi32(-1));
         if (k < H)
-                gru1_256_body(H, k, cl, ncl, g, xw, rbh, h, 0, mask8(H - k));
+                gru1_256_body(H, k, cl, ncl, g, xw, rbh, h, 0,
+                              exec_lanes256(H - k));
 }
 #undef T_AVX2
 #endif

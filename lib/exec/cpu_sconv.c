@@ -31,6 +31,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SCONV_X86 1
 #include <immintrin.h>
+#include "cpu_lanes.h"
 #define T_AVX512 __attribute__((target("avx512f,fma,avx2")))
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #else
@@ -340,12 +341,6 @@ T_AVX512 static void row_512_s2(const sconv_job_t *j, const float *t,
  * columns from ox, 8 accumulators: per tap two input loads (nv 2), four
  * filter broadcasts, eight FMAs.  An 8-channel tile would need 16
  * accumulators, all of AVX2's registers. */
-T_AVX2 static inline __m256i mask8(int64_t left) {
-        int64_t l = left < 0 ? 0 : left > 8 ? 8 : left;
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)l),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 T_AVX2 static inline __attribute__((always_inline)) void
 tile_256(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
          int64_t s, int hf, int64_t ox, int nv, int sw) {
@@ -353,7 +348,7 @@ tile_256(const sconv_job_t *j, const float *t, int64_t img, int64_t oy,
         const cpu_sconv_t *p = j->p;
         const float *f = p->f + s * p->cin * NTAP * MR + hf * 4;
         int64_t left = w->ow - ox;
-        __m256i k0 = mask8(left), k1 = mask8(left - 8);
+        __m256i k0 = exec_lanes256(left), k1 = exec_lanes256(left - 8);
         __m256 c[4][2];
 
         for (int r = 0; r < 4; r++)
