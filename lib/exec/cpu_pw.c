@@ -4,9 +4,10 @@
  * Tiles: 8 output channels (one sliver of the packed filters, 8 floats per
  * input channel) x up to 32 pixels of one image (two vectors, the last
  * one masked at the plane's end); on AVX2, cpu_gemm.c's 6-row slivers x
- * 16 pixels (12 accumulators, the classic 6 x 16 register tile).  The accumulators start at the bias,
- * take one broadcast filter value and one or two image loads per input
- * channel, and get the activation before the one masked store to y.  A
+ * 16 pixels (12 accumulators, the classic 6 x 16 register tile).  The
+ * accumulators start at the bias, take one broadcast filter value and one
+ * or two image loads per input channel, and get the activation before the
+ * one (masked) store to y.  A
  * part's items are (image, block of up to 512 pixels, sliver); each sliver
  * passes over the whole block (its rows of K x span pixels in L2, long
  * streams for the prefetchers), or, where input and output fit in L2

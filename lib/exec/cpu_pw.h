@@ -1,8 +1,9 @@
 /*
  * cpu_pw.h - the pointwise (1x1, stride 1, unpadded, group 1) convolution
  * of the CPU backend on AVX-512 and AVX2, over filters packed at load by
- * cpu_gemm_pack (side 0) for either kernel set.  Not a public header: backend_cpu.c's
- * conv_packed hands such windows here when exec_cpu_pw_fits says so;
+ * cpu_gemm_pack (side 0) for either kernel set.  Not a public header:
+ * backend_cpu.c's conv_packed hands such windows here when
+ * exec_cpu_pw_fits says so;
  * tests/exec/test_pw.c drives it directly.
  *
  * Why not cpu_gemm.c's packed path: that one copies the image into B

@@ -142,7 +142,8 @@ static void conv_ref(const dshape_t *s, const swarm_window_t *w,
                                                                 if (iy < 0 || iy >= s->h ||
                                                                     ix < 0 || ix >= s->w)
                                                                         continue;
-                                                                t = (double)x[((i * xc + c0 + c) * s->h + iy) * s->w + ix] *
+                                                                t = (double)x[((i * xc + c0 + c) * s->h +
+                                                                               iy) * s->w + ix] *
                                                                     f[((o * s->cin + c) * s->kh + ky) * s->kw + kx];
                                                                 acc += t;
                                                                 m += fabs(t);

@@ -1,7 +1,8 @@
 /*
  * test_pw.c - the pointwise convolution of lib/exec/cpu_pw.c (AVX-512 and
- * AVX2, each where the CPU runs it: the image read in place, bias, input-channel scale and activation in
- * registers; 1 x 1 planes as filters x images) against a double-precision
+ * AVX2, each where the CPU runs it: the image read in place, bias,
+ * input-channel scale and activation in registers; 1 x 1 planes as
+ * filters x images) against a double-precision
  * reference: channels that are not multiples of 8 or 16, planes 1x1 to
  * 30x30 (tails of 1-31 pixels), 1-11 images (past the 8-image blocks of
  * the 1 x 1 kernel), with and without bias, every activation it takes, with

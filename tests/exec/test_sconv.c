@@ -149,9 +149,9 @@ static void shapes_all(swarm_backend_t *be1, swarm_backend_t *be2) {
                         }
                         /* The backend entry (with AVX-512 or AVX2). */
                         if (cpu_gemm_best_isa() != CPU_ISA_C) {
-                                double e = run_one(be2, cpu_gemm_best_isa(), 1, s,
-                                                   x, wt, bp, act, want, ny,
-                                                   scale);
+                                double e = run_one(be2, cpu_gemm_best_isa(),
+                                                   1, s, x, wt, bp, act,
+                                                   want, ny, scale);
                                 CHECK(e < 1e-5, "shape %zu act %d entry: "
                                       "error %g", si, (int)act, e);
                                 cases++;
