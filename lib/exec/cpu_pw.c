@@ -326,17 +326,6 @@ T512 static void pw_col_at512(const pw_job_t *j, const float *a,
  * there). */
 #define T256 __attribute__((target("avx2,fma")))
 
-PW_INLINE T256 __m256 pw_ld8(const float *p, int full, __m256i m) {
-        return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
-}
-
-PW_INLINE T256 void pw_st8(float *p, int full, __m256i m, __m256 v) {
-        if (full)
-                _mm256_storeu_ps(p, v);
-        else
-                _mm256_maskstore_ps(p, m, v);
-}
-
 /* As pw_tile, on 8-lane vectors; `full`: 16 pixels, no masks. */
 PW_INLINE T256 void pw_tile2(int nv, int full, int scaled, int pf, int64_t k,
                              const float *restrict a, const float *x,
@@ -354,8 +343,8 @@ PW_INLINE T256 void pw_tile2(int nv, int full, int scaled, int pf, int64_t k,
         }
         for (int64_t p = 0; p < k; p++) {
                 const float *xp = x + p * ldx;
-                __m256 b0 = pw_ld8(xp, full, m0);
-                __m256 b1 = nv > 1 ? pw_ld8(xp + 8, full, m1)
+                __m256 b0 = exec_ld8(xp, full, m0);
+                __m256 b1 = nv > 1 ? exec_ld8(xp + 8, full, m1)
                                    : _mm256_setzero_ps();
                 if (pf)
                         _mm_prefetch((const char *)(xp + PW_NB2),
@@ -378,10 +367,10 @@ PW_INLINE T256 void pw_tile2(int nv, int full, int scaled, int pf, int64_t k,
         for (int r = 0; r < PW_MR2; r++) {
                 if (r >= rows)
                         break;
-                pw_st8(y + r * ldx, full, m0,
+                exec_st8(y + r * ldx, full, m0,
                        exec_act_vec256(act, c0[r], va, vb));
                 if (nv > 1)
-                        pw_st8(y + r * ldx + 8, full, m1,
+                        exec_st8(y + r * ldx + 8, full, m1,
                                exec_act_vec256(act, c1[r], va, vb));
         }
 }

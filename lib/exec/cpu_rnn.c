@@ -511,34 +511,20 @@ static void gru1_512(int64_t H, float clf, const float *g, const float *xw,
  * Zen). */
 #define T_AVX2 __attribute__((target("avx2,fma")))
 
-/* Load / store 8 floats, masked when `full` is 0 (a constant at each
- * call: the inlined bodies below take one path). */
-T_AVX2 static inline __attribute__((always_inline)) __m256
-ld8(const float *p, int full, __m256i m) {
-        return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
-}
-
-T_AVX2 static inline __attribute__((always_inline)) void
-st8(float *p, int full, __m256i m, __m256 v) {
-        if (full)
-                _mm256_storeu_ps(p, v);
-        else
-                _mm256_maskstore_ps(p, m, v);
-}
-
 T_AVX2 static inline __attribute__((always_inline)) void
 rec_4x16_body(const float *h, int64_t H, const float *Rt, int64_t ldr,
               const float *bias, float *out, int64_t ldo, int full,
               __m256i m0, __m256i m1) {
-        __m256 b0 = bias ? ld8(bias, full, m0) : _mm256_setzero_ps();
-        __m256 b1 = bias ? ld8(bias + 8, full, m1) : _mm256_setzero_ps();
+        __m256 b0 = bias ? exec_ld8(bias, full, m0) : _mm256_setzero_ps();
+        __m256 b1 = bias ? exec_ld8(bias + 8, full, m1) : _mm256_setzero_ps();
         __m256 a[8];
 
         for (int v = 0; v < 8; v++)
                 a[v] = v % 2 ? b1 : b0;
         for (int64_t k = 0; k < H; k++) {
                 const float *rk = Rt + k * ldr;
-                __m256 r0 = ld8(rk, full, m0), r1 = ld8(rk + 8, full, m1);
+                __m256 r0 = exec_ld8(rk, full, m0);
+                __m256 r1 = exec_ld8(rk + 8, full, m1);
                 for (int i = 0; i < 4; i++) {
                         __m256 x = _mm256_broadcast_ss(h + i * H + k);
                         a[2 * i] = _mm256_fmadd_ps(x, r0, a[2 * i]);
@@ -546,8 +532,8 @@ rec_4x16_body(const float *h, int64_t H, const float *Rt, int64_t ldr,
                 }
         }
         for (int i = 0; i < 4; i++) {
-                st8(out + i * ldo, full, m0, a[2 * i]);
-                st8(out + i * ldo + 8, full, m1, a[2 * i + 1]);
+                exec_st8(out + i * ldo, full, m0, a[2 * i]);
+                exec_st8(out + i * ldo + 8, full, m1, a[2 * i + 1]);
         }
 }
 
@@ -572,17 +558,18 @@ rec_1x32_body(const float *h, int64_t H, const float *Rt, int64_t ldr,
         __m256 a[4];
 
         for (int v = 0; v < 4; v++)
-                a[v] = bias ? ld8(bias + 8 * v, full, m[v])
+                a[v] = bias ? exec_ld8(bias + 8 * v, full, m[v])
                             : _mm256_setzero_ps();
         for (int64_t k = 0; k < H; k++) {
                 const float *rk = Rt + k * ldr;
                 __m256 x = _mm256_broadcast_ss(h + k);
                 for (int v = 0; v < 4; v++)
-                        a[v] = _mm256_fmadd_ps(x, ld8(rk + 8 * v, full, m[v]),
+                        a[v] = _mm256_fmadd_ps(x, exec_ld8(rk + 8 * v, full,
+                                                           m[v]),
                                                a[v]);
         }
         for (int v = 0; v < 4; v++)
-                st8(out + 8 * v, full, m[v], a[v]);
+                exec_st8(out + 8 * v, full, m[v], a[v]);
 }
 
 T_AVX2 static void rec_1x32(const float *h, int64_t H, const float *Rt,
@@ -639,23 +626,25 @@ lstm_256_body(int64_t H, int64_t k, __m256 cl, __m256 ncl, int ifg,
               const float *g, const float *xw, const float *P, float *h,
               float *c, int full, __m256i m) {
         __m256 one = _mm256_set1_ps(1.0f);
-        __m256 ck = ld8(c + k, full, m), it, ft, cn, vo;
-        __m256 vi = _mm256_add_ps(ld8(g + k, full, m), ld8(xw + k, full, m));
-        __m256 vf = _mm256_add_ps(ld8(g + 2 * H + k, full, m),
-                                  ld8(xw + 2 * H + k, full, m));
-        __m256 vc = _mm256_add_ps(ld8(g + 3 * H + k, full, m),
-                                  ld8(xw + 3 * H + k, full, m));
+        __m256 ck = exec_ld8(c + k, full, m), it, ft, cn, vo;
+        __m256 vi = _mm256_add_ps(exec_ld8(g + k, full, m),
+                                  exec_ld8(xw + k, full, m));
+        __m256 vf = _mm256_add_ps(exec_ld8(g + 2 * H + k, full, m),
+                                  exec_ld8(xw + 2 * H + k, full, m));
+        __m256 vc = _mm256_add_ps(exec_ld8(g + 3 * H + k, full, m),
+                                  exec_ld8(xw + 3 * H + k, full, m));
 
-        vi = _mm256_fmadd_ps(ld8(P + k, full, m), ck, vi);
-        vf = _mm256_fmadd_ps(ld8(P + 2 * H + k, full, m), ck, vf);
+        vi = _mm256_fmadd_ps(exec_ld8(P + k, full, m), ck, vi);
+        vf = _mm256_fmadd_ps(exec_ld8(P + 2 * H + k, full, m), ck, vf);
         it = sig256(clamp256(vi, cl, ncl));
         ft = ifg ? _mm256_sub_ps(one, it) : sig256(clamp256(vf, cl, ncl));
         cn = _mm256_fmadd_ps(ft, ck, _mm256_mul_ps(
                                      it, tanh256(clamp256(vc, cl, ncl))));
-        vo = _mm256_add_ps(ld8(g + H + k, full, m), ld8(xw + H + k, full, m));
-        vo = _mm256_fmadd_ps(ld8(P + H + k, full, m), cn, vo);
-        st8(c + k, full, m, cn);
-        st8(h + k, full, m, _mm256_mul_ps(sig256(clamp256(vo, cl, ncl)),
+        vo = _mm256_add_ps(exec_ld8(g + H + k, full, m),
+                           exec_ld8(xw + H + k, full, m));
+        vo = _mm256_fmadd_ps(exec_ld8(P + H + k, full, m), cn, vo);
+        exec_st8(c + k, full, m, cn);
+        exec_st8(h + k, full, m, _mm256_mul_ps(sig256(clamp256(vo, cl, ncl)),
                                           tanh256(cn)));
 }
 
@@ -677,20 +666,20 @@ T_AVX2 static inline __attribute__((always_inline)) void
 gru1_256_body(int64_t H, int64_t k, __m256 cl, __m256 ncl, const float *g,
               const float *xw, const float *rbh, float *h, int full,
               __m256i m) {
-        __m256 z = sig256(clamp256(_mm256_add_ps(ld8(g + k, full, m),
-                                                 ld8(xw + k, full, m)),
+        __m256 z = sig256(clamp256(_mm256_add_ps(exec_ld8(g + k, full, m),
+                                                 exec_ld8(xw + k, full, m)),
                                    cl, ncl));
-        __m256 r = sig256(clamp256(_mm256_add_ps(ld8(g + H + k, full, m),
-                                                 ld8(xw + H + k, full, m)),
+        __m256 r = sig256(clamp256(_mm256_add_ps(exec_ld8(g + H + k, full, m),
+                                                 exec_ld8(xw + H + k, full, m)),
                                    cl, ncl));
-        __m256 hg = _mm256_add_ps(ld8(g + 2 * H + k, full, m),
-                                  ld8(rbh + k, full, m));
+        __m256 hg = _mm256_add_ps(exec_ld8(g + 2 * H + k, full, m),
+                                  exec_ld8(rbh + k, full, m));
         __m256 hh = tanh256(clamp256(
-                _mm256_fmadd_ps(r, hg, ld8(xw + 2 * H + k, full, m)), cl,
+                _mm256_fmadd_ps(r, hg, exec_ld8(xw + 2 * H + k, full, m)), cl,
                 ncl));
-        __m256 hk = ld8(h + k, full, m);
+        __m256 hk = exec_ld8(h + k, full, m);
 
-        st8(h + k, full, m, _mm256_fmadd_ps(z, _mm256_sub_ps(hk, hh), hh));
+        exec_st8(h + k, full, m, _mm256_fmadd_ps(z, _mm256_sub_ps(hk, hh), hh));
 }
 
 T_AVX2 static void gru1_256(int64_t H, float clf, const float *g,
