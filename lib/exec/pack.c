@@ -56,7 +56,7 @@ static int direct_strided(const swarm_backend_t *be, const xnode_t *n) {
         const swarm_window_t *w = &n->win;
 
         return be->conv_direct_min_ow > 0 && be->conv_direct_max_stride > 0 &&
-               n->group >= 1 && (w->sh > 1 || w->sw > 1) && w->sh >= 1 &&
+               (w->sh > 1 || w->sw > 1) && w->sh >= 1 &&
                w->sw >= 1 && w->sh <= be->conv_direct_max_stride &&
                w->sw <= be->conv_direct_max_stride &&
                !(w->kh == 1 && w->kw == 1) &&
@@ -64,19 +64,24 @@ static int direct_strided(const swarm_backend_t *be, const xnode_t *n) {
                w->n <= be->conv_direct_max_phases / (w->sh * w->sw);
 }
 
-/* A grouped window the backend runs directly: stride 1 with K (taps per
- * output, k) from CONV_DIRECT_MIN_K, or strided within its phase limit;
- * not 1x1; at least CONV_GROUP_DIRECT_MIN_M filters a group. */
+/* Stride-1 windows packed for the backend's direct path: wide enough
+ * for it, and K (taps per output, k) from CONV_DIRECT_MIN_K. */
+static int direct_stride1(const swarm_backend_t *be, const xnode_t *n,
+                          int64_t k) {
+        const swarm_window_t *w = &n->win;
+
+        return be->conv_direct_min_ow > 0 && w->sh == 1 && w->sw == 1 &&
+               w->ow >= be->conv_direct_min_ow && k >= CONV_DIRECT_MIN_K;
+}
+
+/* A grouped window the backend runs directly (either of the above, not
+ * 1x1), with at least CONV_GROUP_DIRECT_MIN_M filters a group. */
 static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
                           int64_t mg, int64_t k) {
         const swarm_window_t *w = &n->win;
 
-        if (be->conv_direct_min_ow <= 0 || mg < CONV_GROUP_DIRECT_MIN_M ||
-            (w->kh == 1 && w->kw == 1) || w->ow < be->conv_direct_min_ow)
-                return 0;
-        if (w->sh == 1 && w->sw == 1)
-                return k >= CONV_DIRECT_MIN_K;
-        return direct_strided(be, n);
+        return mg >= CONV_GROUP_DIRECT_MIN_M && !(w->kh == 1 && w->kw == 1) &&
+               (direct_stride1(be, n, k) || direct_strided(be, n));
 }
 
 static int const_f32(const xvalue_t *v) {
@@ -128,11 +133,7 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                     !(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
                       n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
                       !n->win.pad_b && !n->win.pad_r) &&
-                    !(be->conv_direct_min_ow > 0 && n->group == 1 &&
-                      n->win.sh == 1 && n->win.sw == 1 &&
-                      n->win.ow >= be->conv_direct_min_ow &&
-                      k >= CONV_DIRECT_MIN_K) &&
-                    !direct_strided(be, n) &&
+                    !direct_stride1(be, n, k) && !direct_strided(be, n) &&
                     (n->win.ow < 1 ||
                      mg < (CONV_PACK_MIN_MW + n->win.ow - 1) / n->win.ow))
                         return SWARM_OK;
