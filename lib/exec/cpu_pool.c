@@ -11,7 +11,9 @@
  * them): ResNet-18's one 3x3 stride-2 MaxPool was 10-15% of its run.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu_par.h"
 #include "cpu_pool.h"
@@ -35,8 +37,13 @@ typedef struct mp_job {
         const swarm_window_t *w;
         const float *x;
         float *y;
-        float *rows;            /* one row buffer of tlen floats per part */
+        float *rows;            /* per part: the row buffer (tlen floats),
+                                 * then the block maxima's (vlen, hlen) */
         int64_t tlen;
+        int64_t vlen;           /* 2 h w when the vertical pass takes the
+                                 * block maxima (vh_worth), else 0 */
+        int64_t hlen;           /* 2 w when the horizontal one does */
+        int32_t *hblk;          /* then each column's block (horiz_vh) */
         int wide;               /* ISA_* */
 } mp_job_t;
 
@@ -49,9 +56,11 @@ static inline float max_nan(float a, float b) {
         return a > b || a != a ? a : b;
 }
 
-static void vert_c(float *restrict t, const float *restrict r, int64_t n) {
+/* t = max(a, b) over n floats; t may be a (the row passes accumulate in
+ * place), never b. */
+static void vert_c(float *t, const float *a, const float *restrict b, int64_t n) {
         for (int64_t q = 0; q < n; q++)
-                t[q] = max_nan(t[q], r[q]);
+                t[q] = max_nan(a[q], b[q]);
 }
 
 static void horiz_c(const mp_job_t *j, const float *restrict t,
@@ -80,19 +89,19 @@ T_AVX512 static inline __m512 max_nan512(__m512 a, __m512 b) {
                                   a);
 }
 
-T_AVX512 static void vert_512(float *restrict t, const float *restrict r,
-                              int64_t n) {
+T_AVX512 static void vert_512(float *t, const float *a,
+                              const float *restrict b, int64_t n) {
         int64_t q = 0;
 
         for (; q + 16 <= n; q += 16)
-                _mm512_storeu_ps(t + q, max_nan512(_mm512_loadu_ps(t + q),
-                                                   _mm512_loadu_ps(r + q)));
+                _mm512_storeu_ps(t + q, max_nan512(_mm512_loadu_ps(a + q),
+                                                   _mm512_loadu_ps(b + q)));
         if (q < n) {
                 __mmask16 k = (__mmask16)((1u << (n - q)) - 1u);
                 _mm512_mask_storeu_ps(
                         t + q, k,
-                        max_nan512(_mm512_maskz_loadu_ps(k, t + q),
-                                   _mm512_maskz_loadu_ps(k, r + q)));
+                        max_nan512(_mm512_maskz_loadu_ps(k, a + q),
+                                   _mm512_maskz_loadu_ps(k, b + q)));
         }
 }
 
@@ -300,14 +309,14 @@ T_AVX2 static void pool2_256(const swarm_window_t *w, const float *xp,
 
 /* The row passes of other windows on AVX2 (ResNet's 3x3 stride-2 MaxPool
  * was 51 of 1,250 ms at batch 16 on Zen 3 in the portable loops). */
-T_AVX2 static void vert_256(float *restrict t, const float *restrict r,
+T_AVX2 static void vert_256(float *t, const float *a, const float *restrict b,
                             int64_t n) {
         int64_t q = 0;
 
         for (; q + 8 <= n; q += 8)
-                _mm256_storeu_ps(t + q, max_nan256(_mm256_loadu_ps(t + q),
-                                                   _mm256_loadu_ps(r + q)));
-        vert_c(t + q, r + q, n - q);
+                _mm256_storeu_ps(t + q, max_nan256(_mm256_loadu_ps(a + q),
+                                                   _mm256_loadu_ps(b + q)));
+        vert_c(t + q, a + q, b + q, n - q);
 }
 
 /* Stride 2, dilation 1 (every CNN pool): 8 outputs, taps 2 ox + kx the
@@ -359,6 +368,141 @@ T_AVX2 static void avg2_256(const swarm_window_t *w, const float *xp,
 }
 #endif
 
+/* t = max(a, b) over n floats with the job's loops (t may be a). */
+static void row_max(int wide, float *t, const float *a, const float *b,
+                    int64_t n) {
+#if POOL_X86
+        if (wide == ISA_AVX512) {
+                vert_512(t, a, b, n);
+                return;
+        }
+        if (wide == ISA_AVX2) {
+                vert_256(t, a, b, n);
+                return;
+        }
+#endif
+        vert_c(t, a, b, n);
+}
+
+/* Block maxima (van Herk / Gil-Werman).  A window's taps e, e + d, ...
+ * are consecutive elements of one residue class mod d.  Cut each class
+ * into blocks of k: g[e] is the max from e's block's first element to e,
+ * h[e] from e to its block's last (or its class's last).  A window of at
+ * most k elements is then the max of one h and one g (vh_window), so
+ * the pass costs 2 len + outputs element maxima whatever the kernel:
+ * the direct loops cost outputs x taps, which fuzz_onnx found at 32,000
+ * rows x 1,000 taps of a 65,535-row plane (15 s on AVX2 under the
+ * sanitizers).  Elements are n floats (a row, or 1 for the horizontal
+ * pass), element e at x + e n. */
+static void vh_blocks(int wide, const float *x, int64_t len, int64_t n,
+                      int64_t d, int64_t k, float *g, float *h) {
+        size_t bytes = (size_t)n * sizeof(float);
+
+        for (int64_t e = 0; e < len; e++) {
+                if ((e / d) % k == 0)
+                        memcpy(g + e * n, x + e * n, bytes);
+                else
+                        row_max(wide, g + e * n, g + (e - d) * n, x + e * n,
+                                n);
+        }
+        for (int64_t e = len - 1; e >= 0; e--) {
+                if ((e / d) % k == k - 1 || e + d >= len)
+                        memcpy(h + e * n, x + e * n, bytes);
+                else
+                        row_max(wide, h + e * n, h + (e + d) * n, x + e * n,
+                                n);
+        }
+}
+
+/* t = the max of elements a, a + d, ..., b (a <= b, at most k of them)
+ * from vh_blocks' g and h. */
+static void vh_window(int wide, const float *g, const float *h,
+                      const float *x, int64_t len, int64_t n, int64_t d,
+                      int64_t k, int64_t a, int64_t b, float *t) {
+        int64_t ia = a / d, ib = b / d;
+        size_t bytes = (size_t)n * sizeof(float);
+
+        if (ia / k != ib / k) {
+                row_max(wide, t, h + a * n, g + b * n, n);
+        } else if (ia % k == 0) {
+                memcpy(t, g + b * n, bytes);
+        } else if (ib % k == k - 1 || b + d >= len) {
+                /* a window cut short by the input's end: h runs to b */
+                memcpy(t, h + a * n, bytes);
+        } else {
+                /* not a window of the pool's (never so): tap by tap */
+                memcpy(t, x + a * n, bytes);
+                for (int64_t e = a + d; e <= b; e += d)
+                        row_max(wide, t, t, x + e * n, n);
+        }
+}
+
+/* Whether a pass takes the block maxima: when its direct loops would do
+ * several times their element maxima (outputs x the taps inside the
+ * input, against 2 len + outputs).  `factor` is how many direct taps
+ * cost one block-maxima element: more where the direct loop is in
+ * vectors across outputs and the block maxima are not (the horizontal
+ * pass). */
+static int vh_worth(int64_t outs, int64_t len, int64_t k, int64_t d,
+                    double factor) {
+        int64_t inside = (len + d - 1) / d;
+        int64_t taps = k < inside ? k : inside;
+
+        return taps >= 4 && (double)outs * (double)taps >
+                                    factor * (2.0 * (double)len + (double)outs);
+}
+
+/* Direct vertical taps per block-maxima row: both are row maxima. */
+#define VH_VERT_FACTOR 2.0
+/* Horizontal: the direct loops run 8 or 16 outputs a vector where they
+ * have vector loops (AVX-512; AVX2 at stride 2), one float where not. */
+#define VH_HORIZ_FACTOR_VEC 16.0
+#define VH_HORIZ_FACTOR_C 4.0
+
+/* The horizontal pass from the block maxima of the row buffer's inside
+ * columns (hg, hh: w floats each), in scalars: blk[e] is column e's block
+ * (vh_blocks' (e / dw) / kw, mp_alloc), so a block's ends are where blk
+ * changes between e and e -+ dw, without a division per column. */
+static void horiz_vh(const mp_job_t *j, const float *t, float *restrict hg,
+                     float *restrict hh, float *restrict yr) {
+        const swarm_window_t *w = j->w;
+        const float *x = t + w->pad_l;
+        const int32_t *blk = j->hblk;
+        int64_t n = w->w, d = w->dw;
+
+        for (int64_t e = 0; e < n; e++)
+                hg[e] = e < d || blk[e - d] != blk[e] ? x[e]
+                                                      : max_nan(hg[e - d], x[e]);
+        for (int64_t e = n - 1; e >= 0; e--)
+                hh[e] = e + d >= n || blk[e + d] != blk[e]
+                                ? x[e]
+                                : max_nan(hh[e + d], x[e]);
+        for (int64_t ox = 0; ox < w->ow; ox++) {
+                int64_t k0, k1, a, b;
+                exec_pool_taps(ox * w->sw, w->kw, d, w->pad_l, w->pad_l + n,
+                               &k0, &k1);
+                if (k0 >= k1) {
+                        yr[ox] = -INFINITY;
+                        continue;
+                }
+                a = ox * w->sw + k0 * d - w->pad_l;
+                b = a + (k1 - 1 - k0) * d;
+                if (blk[a] != blk[b]) {
+                        yr[ox] = max_nan(hh[a], hg[b]);
+                } else if (a < d || blk[a - d] != blk[a]) {
+                        yr[ox] = hg[b];
+                } else if (b + d >= n || blk[b + d] != blk[b]) {
+                        yr[ox] = hh[a];
+                } else {
+                        /* not a window of the pool's (never so) */
+                        float m = x[a];
+                        for (int64_t e = a + d; e <= b; e += d)
+                                m = max_nan(m, x[e]);
+                        yr[ox] = m;
+                }
+        }
+}
+
 /* The windows pool2_512 / avg2_512 take: 2 wide at stride 2, no left or
  * top padding, every window inside the input. */
 static int pool2_window(const swarm_window_t *w) {
@@ -371,11 +515,15 @@ static int pool2_window(const swarm_window_t *w) {
 static void mp_part(void *arg, int part, int parts) {
         const mp_job_t *j = arg;
         const swarm_window_t *w = j->w;
-        float *t = j->rows + part * j->tlen;
+        float *t = j->rows + part * (j->tlen + j->vlen + j->hlen);
+        float *vg = t + j->tlen, *vh = vg + j->vlen / 2;
+        float *hg = vg + j->vlen, *hh = hg + j->hlen / 2;
         int64_t p0 = w->n * part / parts, p1 = w->n * (part + 1) / parts;
 
 #if POOL_X86
-        if (j->wide && pool2_window(w)) {
+        /* the fused loop visits every tap: not for the tall windows the
+         * block maxima take */
+        if (j->wide && !j->vlen && pool2_window(w)) {
                 for (int64_t p = p0; p < p1; p++)
                         (j->wide == ISA_AVX512 ? pool2_512 : pool2_256)(
                                 w, j->x + p * w->h * w->w,
@@ -388,34 +536,33 @@ static void mp_part(void *arg, int part, int parts) {
         for (int64_t p = p0; p < p1; p++) {
                 const float *xp = j->x + p * w->h * w->w;
                 float *yp = j->y + p * w->oh * w->ow;
+                if (j->vlen)
+                        vh_blocks(j->wide, xp, w->h, w->w, w->dh, w->kh, vg,
+                                  vh);
                 for (int64_t oy = 0; oy < w->oh; oy++) {
                         float *row = t + w->pad_l;
-                        int64_t iy0 = oy * w->sh - w->pad_t, seen = 0;
+                        int64_t iy0 = oy * w->sh - w->pad_t;
                         int64_t k0, k1;
                         exec_pool_taps(iy0, w->kh, w->dh, 0, w->h, &k0, &k1);
-                        for (int64_t ky = k0; ky < k1; ky++) {
-                                int64_t iy = iy0 + ky * w->dh;
-                                const float *r = xp + iy * w->w;
-                                if (!seen++) {
-                                        for (int64_t q = 0; q < w->w; q++)
-                                                row[q] = r[q];
-                                        continue;
-                                }
-#if POOL_X86
-                                if (j->wide == ISA_AVX512) {
-                                        vert_512(row, r, w->w);
-                                        continue;
-                                }
-                                if (j->wide == ISA_AVX2) {
-                                        vert_256(row, r, w->w);
-                                        continue;
-                                }
-#endif
-                                vert_c(row, r, w->w);
-                        }
-                        if (!seen)
+                        if (k0 >= k1) {
                                 for (int64_t q = 0; q < w->w; q++)
                                         row[q] = -INFINITY;
+                        } else if (j->vlen) {
+                                vh_window(j->wide, vg, vh, xp, w->h, w->w,
+                                          w->dh, w->kh, iy0 + k0 * w->dh,
+                                          iy0 + (k1 - 1) * w->dh, row);
+                        } else {
+                                memcpy(row, xp + (iy0 + k0 * w->dh) * w->w,
+                                       (size_t)w->w * sizeof(float));
+                                for (int64_t ky = k0 + 1; ky < k1; ky++)
+                                        row_max(j->wide, row, row,
+                                                xp + (iy0 + ky * w->dh) * w->w,
+                                                w->w);
+                        }
+                        if (j->hlen) {
+                                horiz_vh(j, t, hg, hh, yp + oy * w->ow);
+                                continue;
+                        }
 #if POOL_X86
                         if (j->wide == ISA_AVX512) {
                                 horiz_512(j, t, yp + oy * w->ow);
@@ -455,17 +602,58 @@ static int mp_prepare(mp_job_t *j, const swarm_window_t *w, const float *x,
         j->x = x;
         j->y = y;
         j->tlen = tlen;
+        j->vlen = 0;
+        j->hlen = 0;
+        j->hblk = NULL;
         j->rows = NULL;
         j->wide = 0;
         return SWARM_OK;
 }
 
+/* Which passes take the block maxima (vh_worth) with the loops `wide`:
+ * bit 1 the vertical, bit 2 the horizontal. */
+static int vh_passes(const swarm_window_t *w, int wide) {
+        int vec_h = wide == ISA_AVX512 ||
+                    (wide == ISA_AVX2 && w->sw == 2 && w->dw == 1);
+
+        return vh_worth(w->oh, w->h, w->kh, w->dh, VH_VERT_FACTOR) |
+               vh_worth(w->ow, w->w, w->kw, w->dw,
+                        vec_h ? VH_HORIZ_FACTOR_VEC : VH_HORIZ_FACTOR_C) << 1;
+}
+
+/* The passes' choice for the loops in j->wide, and the buffers of
+ * `parts` parts. */
 static int mp_alloc(mp_job_t *j, int parts, swarm_err_t *err) {
-        j->rows = malloc((size_t)j->tlen * (size_t)parts * sizeof(float));
-        if (!j->rows)
+        const swarm_window_t *w = j->w;
+        int passes = vh_passes(w, j->wide);
+        int64_t v = 0, per = 0, all = 0;
+
+        j->vlen = 0;
+        j->hlen = 0;
+        /* h w: one input plane's floats, which exist */
+        if ((passes & 1) && !swarm_mul_i64(w->h, w->w, &v) &&
+            !swarm_mul_i64(v, 2, &v))
+                j->vlen = v;
+        if (passes & 2) {
+                /* w < 2^31 (mp_prepare) */
+                if (!(j->hblk = malloc((size_t)w->w * sizeof(int32_t))))
+                        return swarm_err_set(err, SWARM_ERR_NOMEM, "maxpool: "
+                                             "out of memory");
+                for (int64_t e = 0; e < w->w; e++)
+                        j->hblk[e] = (int32_t)(e / w->dw / w->kw);
+                j->hlen = 2 * w->w;
+        }
+        if (swarm_add_i64(j->tlen, j->vlen, &per) ||
+            swarm_add_i64(per, j->hlen, &per) ||
+            swarm_mul_i64(per, parts, &all) ||
+            (uint64_t)all > SIZE_MAX / sizeof(float) ||
+            !(j->rows = malloc((size_t)all * sizeof(float)))) {
+                free(j->hblk);
+                j->hblk = NULL;
                 return swarm_err_set(err, SWARM_ERR_NOMEM,
-                                     "maxpool: out of memory for %lld row "
-                                     "floats", (long long)j->tlen);
+                                     "maxpool: out of memory for %lld "
+                                     "floats of row buffers", (long long)all);
+        }
         return SWARM_OK;
 }
 
@@ -501,7 +689,12 @@ int exec_cpu_maxpool(swarm_backend_t *be, const swarm_window_t *w,
                 return rc;
         exec_cpu_par_run(be, outs >= MP_PAR_MIN && w->n >= 2, mp_part, &j);
         free(j.rows);
+        free(j.hblk);
         return SWARM_OK;
+}
+
+int exec_cpu_maxpool_blocks(const swarm_window_t *w, int isa) {
+        return vh_passes(w, wide_ok(isa));
 }
 
 int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
@@ -517,6 +710,7 @@ int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
                 return rc;
         mp_part(&j, 0, 1);
         free(j.rows);
+        free(j.hblk);
         return SWARM_OK;
 }
 

@@ -48,6 +48,13 @@ int exec_cpu_maxpool(swarm_backend_t *be, const swarm_window_t *w,
 int exec_cpu_maxpool_isa(const swarm_window_t *w, const float *x, float *y,
                          int isa, swarm_err_t *err);
 
+/* Which of a window's passes run on block maxima (van Herk / Gil-Werman,
+ * a cost per output independent of the kernel) with the loops of at most
+ * `isa`: bit 1 the vertical, bit 2 the horizontal; 0 for the usual CNN
+ * pools, which take the direct loops.  The test's check that tall and
+ * wide windows do. */
+int exec_cpu_maxpool_blocks(const swarm_window_t *w, int isa);
+
 /* Average pooling (count_include_pad either way: the same here) of
  * windows 2 wide at stride 2 with no left or top padding and every tap
  * inside the input (nearly every CNN's 2x2 AveragePool);

@@ -4,7 +4,9 @@
  * 1x1 to 7x5, strides 1-3, dilations, asymmetric pads, ceil_mode's
  * windows past the right / bottom edge, widths below, at and past one
  * vector, the fused 2-wide stride-2 loop, kernels thousands of taps wider
- * than the input (all but a few in the padding), NaN and -inf inputs; for the
+ * than the input (all but a few in the padding), tall and wide windows on
+ * block maxima (SPP's 13 x 13, fuzz_onnx's 1,000-row window, dilated and
+ * cut by the edges), NaN and -inf inputs; for the
  * portable loops and the widest ones this CPU runs, and through the
  * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
  * with an error.  Average pooling (both padding counts) against a double
@@ -76,6 +78,30 @@ static const pshape_t shapes[] = {
         {1, 3, 1, 4001, 1, 1, 1, 1, 0, 4000, 0, 4000, 0},
         {3, 5, 3, 901, 1, 3, 2, 2, 2, 900, 2, 900, 0},
         {200, 2, 150, 3, 1, 1, 1, 1, 149, 1, 149, 1, 1},
+};
+
+/* Windows whose passes take the block maxima (cpu_pool.c vh_blocks): the
+ * expected exec_cpu_maxpool_blocks() of the portable loops (bit 1 the
+ * vertical pass, bit 2 the horizontal); the vertical choice is the same
+ * for every kernel set. */
+static const struct {
+        pshape_t s;
+        int blocks;
+} tall[] = {
+        /* YOLO's SPP pools, 13 x 13 and 9 x 9 at stride 1 */
+        {{20, 20, 13, 13, 1, 1, 1, 1, 6, 6, 6, 6, 0}, 3},
+        {{19, 21, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 0}, 1},
+        /* fuzz_onnx's timeout, smaller: 500 x 8 taps, dilation 2 across */
+        {{3000, 14, 500, 8, 2, 2, 1, 2, 0, 2, 1, 2, 0}, 1},
+        /* dilated rows, ceil_mode past the bottom edge */
+        {{400, 6, 30, 3, 3, 1, 7, 1, 20, 1, 9, 1, 1}, 1},
+        /* wide rows, dilated and strided wide rows */
+        {{3, 2000, 1, 300, 1, 1, 1, 1, 0, 150, 0, 149, 0}, 2},
+        {{2, 1500, 2, 100, 1, 3, 1, 4, 0, 200, 1, 200, 1}, 2},
+        /* both, windows cut short by the edges */
+        {{150, 150, 40, 40, 2, 1, 1, 1, 20, 20, 19, 19, 1}, 3},
+        /* 2-wide stride-2 columns (the fused loop's window) 300 rows tall */
+        {{400, 30, 300, 2, 1, 2, 1, 1, 0, 0, 0, 0, 0}, 1},
 };
 
 static int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t d,
@@ -266,6 +292,24 @@ int main(void) {
                 for (int v = 0; v < 6; v++)
                         if (v != 4)
                                 pool_case(&shapes[i], v, bes, (unsigned)(i + 1));
+        for (size_t i = 0; i < sizeof(tall) / sizeof(tall[0]); i++) {
+                set_window(&w, &tall[i].s, 1);
+                CHECK(exec_cpu_maxpool_blocks(&w, 0) == tall[i].blocks,
+                      "tall[%zu]: passes %d on block maxima, want %d", i,
+                      exec_cpu_maxpool_blocks(&w, 0), tall[i].blocks);
+                CHECK((exec_cpu_maxpool_blocks(&w, 2) & 1) == (tall[i].blocks & 1),
+                      "tall[%zu]: the widest loops' vertical choice", i);
+                for (int v = 0; v < 6; v++)
+                        if (v != 4)
+                                pool_case(&tall[i].s, v, bes, (unsigned)(i + 40));
+        }
+        /* the CNN pools keep the direct loops */
+        for (size_t i = 0; i < 2; i++) {
+                set_window(&w, &shapes[i], 1);
+                CHECK(exec_cpu_maxpool_blocks(&w, 0) == 0 &&
+                      exec_cpu_maxpool_blocks(&w, 2) == 0,
+                      "shapes[%zu] on block maxima", i);
+        }
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
                 for (int v = 0; v < 6; v++)
                         avg_case(&shapes[i], v, 5, bes, (unsigned)(i + 7));
