@@ -589,6 +589,111 @@ static int test_poison(const char *bin, const char *tiny, const char *ident, int
         return 0;
 }
 
+/* ---- what a run that lost requests looks like */
+
+/* The worker log's last `keep` warnings, each cut to 220 characters. */
+static void log_warnings(const char *path, int keep) {
+        char line[1024], last[8][224];
+        int n = 0;
+        FILE *f = fopen(path, "r");
+
+        if (!f)
+                return;
+        keep = keep > 8 ? 8 : keep;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, " WARN ") || strstr(line, " ERROR "))
+                        snprintf(last[n++ % keep], sizeof(last[0]), "%.220s", line);
+        fclose(f);
+        printf("fault diag: %s warnings=%d, the last:\n", path, n);
+        for (int i = n > keep ? n - keep : 0; i < n; i++) {
+                char *l = last[i % keep];
+                l[strcspn(l, "\n")] = 0;
+                printf("  %s\n", l);
+        }
+}
+
+/* Says where the missing requests went, in a few lines a CI log keeps:
+ * each one's partition and offset in the request topic, the group's
+ * committed offset and the end of each request partition, how far the
+ * read_committed reader got in each result partition against its end (a
+ * transaction left open holds it back), and the workers' last
+ * warnings. */
+static void explain_missing(rd_kafka_t *reader, const tally_t *t, int n) {
+        static const char *const kv[] = {"group.id", "fault", "enable.auto.commit",
+                                         "false", "enable.partition.eof", "true",
+                                         "isolation.level", "read_committed", NULL};
+        rd_kafka_t *rk = handle(RD_KAFKA_CONSUMER, kv);
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_topic_partition_list_t *l, *pos = NULL;
+        int want[8], nwant = 0, np = 0, eofs = 0;
+        double until;
+
+        for (int i = 0; i < n && nwant < 8; i++)
+                if (!t->good[i])
+                        want[nwant++] = i;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                for (int i = 0; i < md->topic_cnt; i++)
+                        if (!strcmp(md->topics[i].topic, REQ))
+                                np = md->topics[i].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        l = rd_kafka_topic_partition_list_new(np > 0 ? np : 1);
+        for (int p = 0; p < np; p++)
+                rd_kafka_topic_partition_list_add(l, REQ, p);
+        if (np > 0 && !rd_kafka_committed(rk, l, 10000)) {
+                for (int p = 0; p < np; p++) {
+                        int64_t lo = 0, hi = -1;
+                        rd_kafka_query_watermark_offsets(rk, REQ, p, &lo, &hi, 5000);
+                        printf("fault diag: %s[%d] committed=%" PRId64 " end=%" PRId64 "\n",
+                               REQ, p, l->elems[p].offset, hi);
+                }
+        }
+        for (int p = 0; p < np; p++)
+                l->elems[p].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (np > 0 && !rd_kafka_assign(rk, l)) {
+                until = swarm_clock_s() + 20;
+                while (eofs < np && swarm_clock_s() < until) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                        char kind = 0;
+                        int id;
+                        if (!m)
+                                continue;
+                        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                                eofs++;
+                        } else if (!m->err && m->key &&
+                                   (id = parse_id((const char *)m->key, m->key_len, &kind)) >= 0 &&
+                                   kind == 'g') {
+                                for (int k = 0; k < nwant; k++)
+                                        if (want[k] == id)
+                                                printf("fault diag: missing g-%d at %s[%d] "
+                                                       "offset %" PRId64 "\n", id, REQ,
+                                                       (int)m->partition, m->offset);
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (!rd_kafka_assignment(reader, &pos) && pos && !rd_kafka_position(reader, pos)) {
+                for (int i = 0; i < pos->cnt; i++) {
+                        int64_t lo = 0, hi = -1;
+                        if (strcmp(pos->elems[i].topic, res_topic))
+                                continue;
+                        rd_kafka_query_watermark_offsets(reader, res_topic,
+                                                         pos->elems[i].partition, &lo, &hi,
+                                                         5000);
+                        printf("fault diag: reader at %s[%d] %" PRId64 " of end %" PRId64
+                               "\n", res_topic, (int)pos->elems[i].partition,
+                               pos->elems[i].offset, hi);
+                }
+        }
+        if (pos)
+                rd_kafka_topic_partition_list_destroy(pos);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        log_warnings("fault-worker-0.log", 6);
+        log_warnings("fault-worker-1.log", 6);
+}
+
 /* ---- SIGKILL during a run */
 
 static int test_kill(const char *bin, const char *tiny, int n, int kills, int eos) {
@@ -720,6 +825,8 @@ static int test_kill(const char *bin, const char *tiny, int n, int kills, int eo
                        wrong,
                        (long long)duplicates(&t), recover_max,
                        done_kills ? recover_sum / done_kills : 0.0, swarm_clock_s() - t0);
+                if (missing > 0)
+                        explain_missing(rk, &t, n);
                 CHECK(missing == 0 && wrong == 0);
                 CHECK(done_kills >= kills);
                 if (eos)
