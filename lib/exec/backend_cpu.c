@@ -17,6 +17,7 @@
 #include "swarm/tensor.h"
 #include "cpu_act.h"
 #include "cpu_attn.h"
+#include "cpu_avgsum.h"
 #include "cpu_convt.h"
 #include "cpu_dw.h"
 #include "cpu_par.h"
@@ -1076,6 +1077,9 @@ static int cpu_pool(swarm_backend_t *be, swarm_pool_kind_t kind,
 
         if (kind == SWARM_POOL_MAX)     /* separable, vectorised */
                 return exec_cpu_maxpool(be, w, x, y, err);
+        if (exec_cpu_avgsum_ok(w))      /* large windows: prefix sums */
+                return exec_cpu_avgsum(be, w, kind == SWARM_POOL_AVG_PAD, x,
+                                       y, err);
         if (exec_cpu_avgpool2_ok(w))    /* 2x2 / 2: vectorised */
                 return exec_cpu_avgpool2(be, w, x, y, err);
         par_run(be, w->n * w->oh * w->ow >= PAR_MIN_ELEMS &&

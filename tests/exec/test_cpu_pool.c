@@ -6,13 +6,14 @@
  * vector, the fused 2-wide stride-2 loop, kernels thousands of taps wider
  * than the input (all but a few in the padding), tall and wide windows on
  * block maxima (SPP's 13 x 13, fuzz_onnx's 1,000-row window, dilated and
- * cut by the edges), NaN and -inf inputs; for the
- * portable loops and the widest ones this CPU runs, and through the
- * backend's `pool` entry on 1 and 2 lanes.  Hostile windows are refused
- * with an error.  Average pooling (both padding counts) against a double
- * reference: the 2-wide stride-2 kernels (exec_cpu_avgpool2, portable and
- * widest) and the backend's entry on the same shapes, which takes the
- * per-cell loop for the others.
+ * cut by the edges), NaN and -inf inputs; for the portable loops and the
+ * widest ones this CPU runs, and through the backend's `pool` entry on 1
+ * and 2 lanes.  Hostile windows are refused with an error.  Average
+ * pooling (both padding counts) against a double reference, with a NaN,
+ * a +inf and both infinities in a window: the 2-wide stride-2 kernels
+ * (exec_cpu_avgpool2, portable and widest) and the backend's entry on the
+ * same shapes, which takes the per-cell loop for the others, and prefix
+ * sums (lib/exec/cpu_avgsum.c) for the tall and wide ones.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "swarm/backend.h"
+#include "cpu_avgsum.h"
 #include "cpu_pool.h"
 
 #include "check.h"
@@ -247,6 +249,17 @@ static void avg_case(const pshape_t *s, int variant, int64_t n,
         REQUIRE(x && y && ref);
         test_fill(x, xin, seed);
         x[(n / 2) * w.h * w.w + w.w / 2] = NAN;   /* one NaN plane */
+        /* one with +inf, one with both infinities side by side */
+        if (n > 3)
+                x[(n / 2 + 1) * w.h * w.w + (w.h / 3) * w.w] = INFINITY;
+        if (n > 4) {
+                float *p4 = x + (n / 2 + 2) * w.h * w.w +
+                            ((w.h - 1) / 2) * w.w;
+                p4[0] = INFINITY;
+                p4[w.w > 1 ? 1 : 0] = -INFINITY;
+                if (w.h > 1)
+                        p4[w.w] = -INFINITY;
+        }
         for (int64_t p = 0; p < n; p++)
                 for (int64_t oy = 0; oy < w.oh; oy++)
                         for (int64_t ox = 0; ox < w.ow; ox++)
@@ -264,7 +277,9 @@ static void avg_case(const pshape_t *s, int variant, int64_t n,
         CHECK_OK(rc, err);
         for (int64_t i = 0; i < yout; i++) {
                 double e = fabs((double)y[i] - ref[i]);
-                int ok = isnan(ref[i]) ? isnan(y[i]) : e <= 1e-6;
+                int ok = isnan(ref[i])   ? isnan(y[i])
+                         : isinf(ref[i]) ? (double)y[i] == ref[i]
+                                         : e <= 1e-6;
                 if (!ok && bad++ < 3)
                         CHECK(0, "avg %lldx%lld k%lldx%lld s%lld,%lld n%lld "
                               "variant %d: y[%lld] = %g, want %g",
@@ -303,12 +318,20 @@ int main(void) {
                         if (v != 4)
                                 pool_case(&tall[i].s, v, bes, (unsigned)(i + 40));
         }
+        for (size_t i = 0; i < sizeof(tall) / sizeof(tall[0]); i++) {
+                set_window(&w, &tall[i].s, 1);
+                CHECK(exec_cpu_avgsum_ok(&w), "tall[%zu]: average pooling "
+                      "not on prefix sums", i);
+                for (int v = 2; v < 5; v++)
+                        avg_case(&tall[i].s, v, 5, bes, (unsigned)(i + 60));
+        }
         /* the CNN pools keep the direct loops */
         for (size_t i = 0; i < 2; i++) {
                 set_window(&w, &shapes[i], 1);
                 CHECK(exec_cpu_maxpool_blocks(&w, 0) == 0 &&
                       exec_cpu_maxpool_blocks(&w, 2) == 0,
                       "shapes[%zu] on block maxima", i);
+                CHECK(!exec_cpu_avgsum_ok(&w), "shapes[%zu] on prefix sums", i);
         }
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
                 for (int v = 0; v < 6; v++)
