@@ -1224,8 +1224,15 @@ int cpu_gemm_job_gemm(cpu_gemm_job_t *jp, const swarm_gemm_t *g,
  * channels: 32 phases) went direct: on Zen 3 (AVX2, 1 thread, batch 16,
  * per-node minimum, two runs each) the 48-channel one at 112 x 112 from
  * 29 / 41 to 21 / 23 ms on im2col + OpenBLAS, the 104-channel one at 56 x
- * 56 from 15 / 15 to 13 / 10. */
-#define DIRECT_MAX_PHASES 32
+ * 56 from 15 / 15 to 13 / 10.  128 (32 channels at stride 2), not 32,
+ * since the segmentation net's 16- and 32-channel 3x3 / 2 encoder layers
+ * (64 and 128 phases, which took the packed path or im2col + OpenBLAS)
+ * went direct: Zen 5, 1 thread, batch 16 at 192 x 256, per-node mean,
+ * AVX-512 7.2 -> 4.3 and 4.7 -> 2.0 ms, the AVX2 kernel set 11.9 -> 7.5
+ * and 5.3 -> 3.8 ms.  ResNet-18's 64-channel one (256 phases) measured
+ * the same either way (16.5 packed, 15.3 direct; AVX2 27.0 / 23.6): left
+ * on the packed path. */
+#define DIRECT_MAX_PHASES 128
 
 /* Kernel sets with a direct path. */
 static int dir_isa(cpu_isa_t isa) {

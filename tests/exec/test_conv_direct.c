@@ -58,9 +58,12 @@ static const dshape_t shapes[] = {
         {1, 4, 5, 5, 90, 1, 5, 1, 1, 0, 2, 0, 2, SWARM_ACT_NONE, 1, 1, 4},
         /* past the stride and phase limits: packed */
         {1, 1, 6, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 5, 2},
-        {1, 9, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 2, 2},
-        /* 8 channels at stride 2 (32 phases): direct */
+        {1, 33, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 2, 2},
+        /* 8, 16 and 32 channels at stride 2 (32 to 128 phases; the
+         * segmentation net's encoder): direct */
         {1, 8, 6, 9, 44, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 2, 2},
+        {2, 16, 32, 12, 48, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 2, 2},
+        {1, 32, 20, 8, 42, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_NONE, 1, 2, 2},
         /* grouped (RegNet's groups of 8 channels): each group its own
          * filters, channels and output rows; rows per group not a
          * multiple of the slivers */
