@@ -236,6 +236,11 @@ struct swarm_backend {
          * path splits the image into); 0: no such path. */
         int conv_direct_max_stride;
         int conv_direct_max_phases;
+        /* ... and grouped windows (not 1x1; each group's filters over its
+         * channels, strides and phases as above) from this many output
+         * columns: narrower planes than group-1 ones, whose alternative
+         * is one im2col and one small GEMM a group; 0: no such path. */
+        int conv_direct_grouped_min_ow;
         /* Lanes the backend's own kernels run on (the CPU backend's thread
          * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
          * so that each kernel call has enough work to split. */

@@ -1617,6 +1617,7 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->conv_wino_free = exec_cpu_conv_wino_free;
         be->conv_direct_max_stride = (int)cpu_gemm_direct_max_stride();
         be->conv_direct_max_phases = (int)cpu_gemm_direct_max_phases();
+        be->conv_direct_grouped_min_ow = (int)cpu_gemm_direct_grouped_min_ow();
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

@@ -115,6 +115,11 @@ typedef struct cpu_gemm_job {
         float *ws;
         int64_t ws_part;
         int split_m;            /* parts split rows (else columns) */
+        /* direct, grouped: parts split the groups instead (each pads only
+         * its groups' channels); g0 .. g1 - 1 the groups a part runs, set
+         * in its copy of the job (0 .. groups otherwise) */
+        int split_g;
+        int64_t g0, g1;
 } cpu_gemm_job_t;
 
 /* Fill *j for backend.h's gemm_packed (one of a / b packed, the other
@@ -137,6 +142,7 @@ void cpu_gemm_part(void *job, int part, int parts);
 /* Output width from which this CPU's conv jobs take the direct path for
  * stride-1 group-1 windows (not 1x1); 0 when it has none (no AVX-512). */
 int64_t cpu_gemm_direct_min_ow(void);
+int64_t cpu_gemm_direct_grouped_min_ow(void);
 /* The largest stride, and channel phases (channels x sh x sw), of the
  * strided windows those jobs take the direct path for; 0 when none. */
 int64_t cpu_gemm_direct_max_stride(void);

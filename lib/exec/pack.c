@@ -74,14 +74,23 @@ static int direct_stride1(const swarm_backend_t *be, const xnode_t *n,
                w->ow >= be->conv_direct_min_ow && k >= CONV_DIRECT_MIN_K;
 }
 
-/* A grouped window the backend runs directly (either of the above, not
- * 1x1), with at least CONV_GROUP_DIRECT_MIN_M filters a group. */
+/* A grouped window the backend runs directly (not 1x1; stride 1 with K
+ * from CONV_DIRECT_MIN_K, or strided within the phase limit; from
+ * conv_direct_grouped_min_ow columns), with at least
+ * CONV_GROUP_DIRECT_MIN_M filters a group. */
 static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
                           int64_t mg, int64_t k) {
         const swarm_window_t *w = &n->win;
 
-        return mg >= CONV_GROUP_DIRECT_MIN_M && !(w->kh == 1 && w->kw == 1) &&
-               (direct_stride1(be, n, k) || direct_strided(be, n));
+        if (mg < CONV_GROUP_DIRECT_MIN_M || (w->kh == 1 && w->kw == 1) ||
+            be->conv_direct_grouped_min_ow < 1 ||
+            w->ow < be->conv_direct_grouped_min_ow || w->sh < 1 || w->sw < 1)
+                return 0;
+        if (w->sh == 1 && w->sw == 1)
+                return k >= CONV_DIRECT_MIN_K;
+        return w->sh <= be->conv_direct_max_stride &&
+               w->sw <= be->conv_direct_max_stride &&
+               w->n <= be->conv_direct_max_phases / (w->sh * w->sw);
 }
 
 static int const_f32(const xvalue_t *v) {

@@ -73,8 +73,13 @@ static const dshape_t shapes[] = {
          5},
         {3, 2, 9, 9, 41, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_CLIP, 1, 2, 2,
          3},
-        {1, 4, 14, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 0, 1, 1,
-         2},    /* under DIRECT_MIN_OW: the packed path's groups */
+        /* grouped windows go direct at any width (RegNet's 14 x 14 and
+         * 7 x 7 groups of 8), strided too */
+        {1, 4, 14, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 1, 1,
+         2},
+        {1, 8, 24, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1, 1, 1, 3},
+        {1, 8, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_NONE, 1, 2, 2,
+         4},
 };
 
 #define SH(s) ((s)->sh ? (s)->sh : 1)
@@ -179,7 +184,7 @@ static void compare(const float *got, const float *ref, int64_t n,
 int main(void) {
         swarm_backend_t *bes[2] = {NULL, NULL};
         swarm_err_t err = {0};
-        int cases = 0, directs = 0;
+        int cases = 0, directs = 0, split_g = 0;
 
         REQUIRE_OK(swarm_backend_cpu_new(1, &bes[0], &err), err);
         REQUIRE_OK(swarm_backend_cpu_new(2, &bes[1], &err), err);
@@ -239,6 +244,8 @@ int main(void) {
                                       j.direct);
                                 directs += j.direct;
                                 test_gemm_run_job(&j, parts);
+                                /* one image's groups split across parts */
+                                split_g += j.split_g;
                                 compare(got, ref, out_n, tol, "job", si, isa,
                                         parts);
                                 cases++;
@@ -275,8 +282,11 @@ int main(void) {
                cases, sizeof(shapes) / sizeof(shapes[0]), directs,
                cpu_gemm_isa_ok(CPU_ISA_AVX2) ? ""
                                              : " (no AVX2 here)");
-        /* every x86-64 CI machine has AVX2: the direct path must have run */
+        /* every x86-64 CI machine has AVX2: the direct path must have run,
+         * and the grouped one-image jobs split by groups */
 #if defined(__x86_64__)
+        CHECK(!cpu_gemm_isa_ok(CPU_ISA_AVX2) || split_g > 0,
+              "no grouped job split its groups across parts");
         CHECK(!cpu_gemm_isa_ok(CPU_ISA_AVX2) || directs > 0,
               "no direct job ran");
 #endif
