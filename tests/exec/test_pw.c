@@ -5,7 +5,7 @@
  * filters x images) against a double-precision
  * reference: channels that are not multiples of 8 or 16, planes 1x1 to
  * 30x30 (tails of 1-31 pixels), 1-11 images (past the 8-image blocks of
- * the 1 x 1 kernel), with and without bias, every activation it takes, with
+ * the 1 x 1 kernel; one image, its own loop), with and without bias, every activation it takes, with
  * and without the per-(image, channel) scale, on 1 and 2 lanes (one shape
  * large enough to split); then the backend's conv_packed on 1 and 2 lanes
  * for filters packed by every kernel set the CPU runs (AVX-512 and AVX2
@@ -43,6 +43,10 @@ static const pshape_t shapes[] = {
         {11, 33, 21, 1, 1, 0, SWARM_ACT_RELU},
         {9, 576, 19, 1, 1, 1, SWARM_ACT_NONE},
         {1, 1, 1, 1, 1, 0, SWARM_ACT_NONE},
+        /* one image (batch 1's squeeze-excitation FCs): k in steps of 16,
+         * then an odd tail */
+        {1, 37, 13, 1, 1, 1, SWARM_ACT_HARDSIGMOID},
+        {1, 576, 144, 1, 1, 1, SWARM_ACT_RELU},
         {2, 5, 3, 4, 4, 1, SWARM_ACT_SIGMOID},
         {1, 40, 50, 14, 14, 1, SWARM_ACT_SILU},
         {2, 72, 24, 28, 28, 1, SWARM_ACT_NONE},
