@@ -491,6 +491,36 @@ T256 static void pw_tile_at256(const pw_job_t *j, const float *a,
                                  j->act, va, vb, y);
 }
 
+/* pw_col1 on AVX2 (see there): four accumulators take turns over the k
+ * steps and the filters are prefetched 3 KiB ahead; a k step is still one
+ * 6-row load (the AVX2 slivers' rows do not pair into a vector). */
+T256 static void pw_col1_256(const pw_job_t *j, const float *a,
+                             const float *x, const float *sc,
+                             const float *bias, int rows, float *y) {
+        __m256 va = _mm256_set1_ps(j->aa), vb = _mm256_set1_ps(j->ab);
+        __m256i rm = exec_lanes256(rows), m6 = exec_lanes256(PW_MR2);
+        __m256 acc[4], v;
+        int64_t k = j->k;
+
+        for (int i = 0; i < 4; i++)
+                acc[i] = _mm256_setzero_ps();
+        for (int64_t p = 0; p < k; p++) {
+                float xv = sc ? x[p] * sc[p] : x[p];
+                if (!(p & 1))
+                        _mm_prefetch((const char *)(a + (p + PW_COL1_AHEAD) *
+                                                            PW_MR2),
+                                     _MM_HINT_T0);
+                acc[p & 3] = _mm256_fmadd_ps(
+                        _mm256_maskload_ps(a + p * PW_MR2, m6),
+                        _mm256_set1_ps(xv), acc[p & 3]);
+        }
+        v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                          _mm256_add_ps(acc[2], acc[3]));
+        if (bias)
+                v = _mm256_add_ps(v, _mm256_maskload_ps(bias, rm));
+        _mm256_maskstore_ps(y, rm, exec_act_vec256(j->act, v, va, vb));
+}
+
 /* As pw_col: the 6 rows of a sliver in the low lanes. */
 T256 static void pw_col_at256(const pw_job_t *j, const float *a,
                               const float *x, const float *sc, int ni,
@@ -500,6 +530,10 @@ T256 static void pw_col_at256(const pw_job_t *j, const float *a,
         __m256 acc[PW_NI], b0;
         int64_t k = j->k;
 
+        if (ni == 1) {
+                pw_col1_256(j, a, x, sc, bias, rows, y);
+                return;
+        }
         b0 = bias ? _mm256_maskload_ps(bias, rm) : _mm256_setzero_ps();
 #pragma GCC unroll 8
         for (int i = 0; i < PW_NI; i++)
