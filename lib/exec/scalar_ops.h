@@ -59,10 +59,12 @@ static inline SWARM_HD float swarm_expf_range(float x) {
         p = p * r + 1.6666665459e-1f;
         p = p * r + 5.0000001201e-1f;
         p = p * r * r + r + 1.0f;
-        /* Shifted unsigned: a NaN x gives a negative n + 127 here, and
-         * shifting that as a signed value is undefined (UBSan stops the
-         * run); the product below is NaN either way. */
-        bits = (int32_t)((uint32_t)((int32_t)n + 127) << 23);
+        /* Shifted unsigned: n + 127 may be negative here, and shifting
+         * that as a signed value is undefined; a NaN n is converted as 0
+         * (converting NaN to int is undefined too, UBSan flagged it in
+         * test_mobile): p is NaN then and so is the product below. */
+        bits = (int32_t)((uint32_t)((int32_t)(n == n ? n : 0.0f) + 127)
+                         << 23);
 #ifdef __CUDA_ARCH__
         return p * __int_as_float(bits);
 #else
