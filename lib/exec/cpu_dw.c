@@ -25,7 +25,9 @@
  *
  * Other strides, stride 2 with dilation, more than DW_TAPS_MAX taps and
  * padded planes past DW_PAD_MAX floats (hostile pads) take a path with no
- * copy that clips each tap to its valid columns.
+ * copy that clips each tap to its valid columns.  On AVX-512 the windows
+ * of small planes (up to 60 x 60 padded, any stride) go to cpu_dwc.c,
+ * which vectorises across channels instead.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@
 
 #include "cpu_act.h"
 #include "cpu_dw.h"
+#include "cpu_dwc.h"
 #include "cpu_par.h"
 #include "cpu_xpose.h"
 #include "scalar_ops.h"
@@ -664,6 +667,11 @@ int exec_cpu_conv_dw_isa(swarm_backend_t *be, cpu_isa_t isa,
                                      "cpu: bad depthwise window");
         if (w->n == 0 || w->oh == 0 || w->ow == 0)
                 return SWARM_OK;
+        /* AVX-512 on small planes: 16 channels to a vector (cpu_dwc.c)
+         * instead of a plane's wide rows */
+        if (exec_cpu_dwc_fits(isa, w, channels))
+                return exec_cpu_dwc(be, isa, w, channels, x, filt, bias, act,
+                                    alpha, beta, y, err);
         /* The window fits the padded plane: (oh - 1) * sh + (kh - 1) * dh
          * < h + pads, which the loader checked; every sum below is of
          * values bounded by the model's own tensor sizes and pads of at

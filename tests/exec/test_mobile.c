@@ -8,7 +8,10 @@
  *   pads (some wider than the kernel), planes from 1x1 to 113x113 with
  *   widths and channel counts that are not multiples of any vector width,
  *   batch 1 and > 1, with and without bias, every fused activation the
- *   mobile nets use, and bad windows refused;
+ *   mobile nets use, and bad windows refused; on AVX-512 the small planes
+ *   go to the 16-channel kernel (cpu_dwc.c): which windows it takes
+ *   (hostile sizes not), and its outputs bit for bit the AVX2 plane
+ *   kernel's where both sum the taps in the same order;
  * - the squeeze-excitation channel scale (cpu_se.c): rows of 1 to 200
  *   values (every tail length of 8 and 16), in place and not;
  * - the activations over a span (cpu_act.c): [-100, 100] and NaN, every
@@ -23,6 +26,7 @@
 
 #include "cpu_act.h"
 #include "cpu_dw.h"
+#include "cpu_dwc.h"
 #include "cpu_se.h"
 #include "swarm/backend.h"
 
@@ -31,6 +35,9 @@
 #include "test_window.h"
 
 typedef test_dw_shape_t shape_t;
+
+/* Shapes whose 16-channel outputs run_dw compared bit for bit. */
+static int dwc_bitwise;
 
 /* The activations as their ONNX definitions, in double (libm exp); the
  * kernels get alpha 0.2, beta 0.5 (Clip bounds, HardSigmoid slope and
@@ -128,10 +135,86 @@ static void run_dw(swarm_backend_t *be, cpu_isa_t isa, const shape_t *s,
               (long long)s->sh, (long long)s->dh);
         CHECK(y[out_n] == -777.0f, "%s shape %d: wrote past the output",
               isa_name(isa), idx);
+        /* The 16-channel kernel and the AVX2 plane kernel (its fast paths:
+         * stride 1, stride 2 undilated) both start from the bias and add
+         * the taps in raster order by FMA: with no activation or ReLU
+         * (exact in both) the outputs agree to the bit. */
+        if (isa == CPU_ISA_AVX512 && cpu_gemm_isa_ok(CPU_ISA_AVX2) &&
+            exec_cpu_dwc_fits(isa, &w, s->ch) &&
+            (s->act == SWARM_ACT_NONE || s->act == SWARM_ACT_RELU) &&
+            ((s->sh == 1 && s->sw == 1) ||
+             (s->sh == 2 && s->sw == 2 && s->dh == 1 && s->dw == 1))) {
+                float *y2 = malloc((size_t)out_n * sizeof(float));
+                int64_t diff = 0;
+                REQUIRE(y2);
+                rc = exec_cpu_conv_dw_isa(be, CPU_ISA_AVX2, &w, s->ch, x, f,
+                                          s->bias ? b : NULL, s->act, 0.2f,
+                                          0.5f, y2, &err);
+                CHECK_OK(rc, err);
+                for (int64_t i = 0; i < out_n; i++)
+                        diff += memcmp(&y[i], &y2[i], sizeof(float)) != 0;
+                CHECK(diff == 0, "shape %d: 16-channel kernel and AVX2 differ "
+                      "in %lld of %lld outputs", idx, (long long)diff,
+                      (long long)out_n);
+                dwc_bitwise++;
+                free(y2);
+        }
         free(x);
         free(f);
         free(b);
         free(y);
+}
+
+/* Which windows the 16-channel kernel takes: the mobile nets' small
+ * planes; not the big ones, other kernel sets, planes that are not whole
+ * images, nor hostile sizes (each past the bound on its own, and sums
+ * that would overflow). */
+static void run_dwc_fits(void) {
+        swarm_window_t w = test_window(576, 7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2,
+                                       2);
+        swarm_window_t v;
+        int avx512 = cpu_gemm_isa_ok(CPU_ISA_AVX512) != 0;
+
+        CHECK(exec_cpu_dwc_fits(CPU_ISA_AVX512, &w, 576) == avx512,
+              "576 x 7 x 7 5x5: 16-channel kernel %s", avx512 ? "not taken"
+              : "taken without AVX-512");
+        CHECK(exec_cpu_dwc_fits(CPU_ISA_AVX512, &w, 96) == avx512,
+              "six images of 96 channels");
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX2, &w, 576), "AVX2 taken");
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_C, &w, 576), "C taken");
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &w, 575),
+              "planes not whole images taken");
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &w, 0), "0 channels");
+        /* MobileNetV3's 56 x 56 stride 2 (58 x 58 padded) is in, its 112 x
+         * 112 planes are not */
+        v = test_window(72, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1);
+        CHECK(exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 72) == avx512,
+              "56 x 56 stride 2");
+        v = test_window(16, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1);
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 16), "112 x 112 taken");
+        v = w;
+        v.kh = v.kw = 17;
+        v.pad_t = v.pad_b = v.pad_l = v.pad_r = 8;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "289 taps taken");
+        v = w;
+        v.pad_t = INT64_MAX - 3;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "huge pad taken");
+        v = w;
+        v.pad_l = -1;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "negative pad");
+        v = w;
+        v.sh = INT64_MAX;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "huge stride");
+        v = w;
+        v.dw = INT64_MAX / 2;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "huge dilation");
+        v = w;
+        v.oh = 8;               /* the last row's taps past the plane */
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576),
+              "window past the plane");
+        v = w;
+        v.ow = INT64_MAX;
+        CHECK(!exec_cpu_dwc_fits(CPU_ISA_AVX512, &v, 576), "huge output");
 }
 
 static void run_scale(swarm_backend_t *be, cpu_isa_t isa, int64_t rows,
@@ -260,6 +343,28 @@ int main(void) {
                 {1, 6, 17, 16, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, SWARM_ACT_SILU, 1},
                 {2, 3, 8, 15, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1},
                 {1, 4, 15, 15, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, SWARM_ACT_NONE, 0},
+                /* the 16-channel kernel (AVX-512): whole blocks, a block
+                 * and a tail, MobileNetV3's 14 x 14 and 7 x 7 layers,
+                 * stride 3 and dilation (which its loads take like any
+                 * other), asymmetric pads, several images */
+                {1, 16, 7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, SWARM_ACT_NONE, 1},
+                {2, 32, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, SWARM_ACT_RELU, 1},
+                {1, 576, 7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2,
+                 SWARM_ACT_HARDSWISH, 1},
+                {1, 40, 14, 14, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2,
+                 SWARM_ACT_RELU, 0},
+                {3, 21, 14, 14, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2,
+                 SWARM_ACT_NONE, 1},
+                {1, 18, 19, 17, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_SILU, 1},
+                {2, 17, 12, 13, 3, 3, 1, 1, 2, 3, 3, 1, 0, 4,
+                 SWARM_ACT_RELU, 1},
+                {1, 20, 15, 15, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                 SWARM_ACT_SIGMOID, 1},
+                {1, 33, 9, 11, 3, 5, 2, 1, 1, 1, 0, 2, 1, 2,
+                 SWARM_ACT_CLIP, 0},
+                {1, 24, 57, 57, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1,
+                 SWARM_ACT_HARDSIGMOID, 1},
                 /* big enough to split across two lanes */
                 {4, 33, 28, 28, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2,
                  SWARM_ACT_SILU, 1},
@@ -286,6 +391,8 @@ int main(void) {
                                 continue;
                         sets += threads == 1;
                         if (threads == 1) {
+                                if (isa == 0)
+                                        run_dwc_fits();
                                 run_act((cpu_isa_t)isa);
                                 run_sum((cpu_isa_t)isa);
                         }
@@ -315,8 +422,13 @@ int main(void) {
                           err, SWARM_ERR_INVALID, "scale rows");
                 swarm_backend_destroy(be);
         }
-        printf("%d kernel sets x 2 lane counts: %d depthwise shapes, %d "
-               "scale shapes, %d failures\n", sets, ns, nsc * 2,
-               test_failures);
+        /* the shapes above that are NONE / ReLU at stride 1 or 2, on the
+         * 16-channel kernel, on both lane counts */
+        if (cpu_gemm_isa_ok(CPU_ISA_AVX512))
+                CHECK(dwc_bitwise >= 2 * 6, "only %d shapes compared bit "
+                      "for bit", dwc_bitwise);
+        printf("%d kernel sets x 2 lane counts: %d depthwise shapes (%d "
+               "compared bit for bit), %d scale shapes, %d failures\n",
+               sets, ns, dwc_bitwise, nsc * 2, test_failures);
         TEST_DONE();
 }
