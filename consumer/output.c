@@ -899,6 +899,10 @@ void output_rewind(output_t *o) {
                         SWARM_DEBUG(o->log, "rewind seek partition=%d: %s (revoked?)",
                                     (int)l->elems[i].partition,
                                     rd_kafka_err2str(l->elems[i].err));
+        /* the seek forgot their positions: the next rebalance event's
+         * wake-up must seek them here, not where an earlier one did */
+        if (o->c.sought)
+                o->c.sought(o->c.sought_ctx, l);
         SWARM_INFO(o->log, "exactly-once: rewound partitions=%d to the last committed "
                    "offsets", l->cnt);
         rd_kafka_topic_partition_list_destroy(l);

@@ -45,6 +45,12 @@ typedef struct output_conf {
         const txn_opts_t *txn;  /* exactly-once mode (copied); NULL or not
                                    enabled: at least once, offsets stored */
         job_pool_t *pool;       /* delivered jobs go back here (NULL: freed) */
+        /* exactly once: told of each rewind's seeks (output_rewind(), on
+         * the consumer thread), so the rebalance's fetch wake-up seeks
+         * those partitions to where the rewind put them
+         * (rebalance_sought()); NULL: nobody is told */
+        void (*sought)(void *ctx, const rd_kafka_topic_partition_list_t *l);
+        void *sought_ctx;
 } output_conf_t;
 
 /* Create the producer from `kc` (taken on success and on failure) with the

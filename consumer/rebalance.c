@@ -26,7 +26,7 @@ struct rebalance {
         int64_t defer_ms;
         int fast_rejoin, wake_fetch;
         rejoin_t rj;
-        rd_kafka_topic_partition_list_t *woken; /* last wake_fetch()'s seeks */
+        rd_kafka_topic_partition_list_t *woken; /* the last seeks: wake_fetch()'s, rebalance_sought()'s */
         /* a cooperative revocation held back (rebalance_tick) */
         rd_kafka_topic_partition_list_t *pending;
         int64_t pending_since_us;
@@ -135,6 +135,11 @@ static void wake_fetch(rebalance_t *rb, rd_kafka_t *rk) {
                 rb->woken = to;
         }
         rd_kafka_topic_partition_list_destroy(pos);
+}
+
+void rebalance_sought(rebalance_t *rb, const rd_kafka_topic_partition_list_t *sought) {
+        if (rb)
+                rejoin_sought(&rb->woken, sought);
 }
 
 /* rejoin.h 1: must run inside the callback, before the assign call:

@@ -98,6 +98,12 @@ void rebalance_tick(rebalance_t *rb, rd_kafka_t *rk, int stopping);
 void rebalance_handle(rebalance_t *rb, rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts);
 
+/* A seek made outside this module (the exactly-once rewind) on the
+ * consumer thread: the next wake seeks those partitions to these offsets
+ * until a message gives them a position again (rejoin_sought()).  NULL rb
+ * accepted. */
+void rebalance_sought(rebalance_t *rb, const rd_kafka_topic_partition_list_t *sought);
+
 /* Partitions owned now (consumer thread). */
 int rebalance_owned(const rebalance_t *rb);
 

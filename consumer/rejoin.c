@@ -65,6 +65,22 @@ void rejoin_forget(rd_kafka_topic_partition_list_t *woken,
                                                   parts->elems[i].partition);
 }
 
+void rejoin_sought(rd_kafka_topic_partition_list_t **woken,
+                   const rd_kafka_topic_partition_list_t *sought) {
+        if (!sought || sought->cnt == 0)
+                return;
+        /* forget first: what cannot be recorded must not stay stale */
+        rejoin_forget(*woken, sought);
+        if (!*woken && !(*woken = rd_kafka_topic_partition_list_new(sought->cnt)))
+                return;
+        for (int i = 0; i < sought->cnt; i++) {
+                const rd_kafka_topic_partition_t *p = &sought->elems[i];
+                if (!p->err && p->offset >= 0)
+                        rd_kafka_topic_partition_list_add(*woken, p->topic, p->partition)
+                                ->offset = p->offset;
+        }
+}
+
 int rejoin_pace_due(rejoin_t *rj, int64_t now_us) {
         if (!rj->pace_ms || now_us - rj->last_pace_us < rj->pace_ms * 1000)
                 return 0;

@@ -87,6 +87,17 @@ rejoin_wake_targets(const rd_kafka_topic_partition_list_t *positions,
 void rejoin_forget(rd_kafka_topic_partition_list_t *woken,
                    const rd_kafka_topic_partition_list_t *parts);
 
+/* A seek made elsewhere (the exactly-once rewind, output.h) forgot the
+ * positions of `sought` too: from now on their offsets, not an earlier
+ * wake's, stand in for the missing positions.  An earlier wake's offset
+ * left in place would seek such a partition forward past the messages the
+ * rewind is to replay, and their offsets would be committed unanswered.
+ * Elements whose seek failed (err set) or that carry no offset are only
+ * forgotten.  *woken may be NULL (a list is made); out of memory forgets
+ * them all (a partition in neither list is not woken: nothing is skipped). */
+void rejoin_sought(rd_kafka_topic_partition_list_t **woken,
+                   const rd_kafka_topic_partition_list_t *sought);
+
 /* 1 at most once per pace_ms. */
 int rejoin_pace_due(rejoin_t *rj, int64_t now_us);
 

@@ -253,6 +253,11 @@ static void rb_owned(void *ctx, int n) {
         swarm_metrics_set(w->s_assigned, n);
 }
 
+/* output.h: the exactly-once rewind's seeks, for the fetch wake-up */
+static void out_sought(void *ctx, const rd_kafka_topic_partition_list_t *l) {
+        rebalance_sought(((worker_t *)ctx)->rb, l);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         worker_t *w = opaque;
@@ -294,7 +299,8 @@ static int start_kafka(worker_t *w, swarm_err_t *err) {
                  * then pauses fetching */
                 "queue.buffering.max.kbytes", "262144",
                 NULL};
-        output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq, NULL, &w->jobs};
+        output_conf_t oc = {w->name, w->o.topic, w->o.results, w->o.dlq, NULL, &w->jobs,
+                            out_sought, w};
         txn_opts_t txo = {.enabled = w->o.exactly_once,  /* txn.h; output copies it */
                           .window_ms = w->o.txn_ms,
                           .max_records = w->o.txn_max_records};

@@ -106,6 +106,59 @@ static void test_wake_targets(void) {
         rd_kafka_topic_partition_list_destroy(pos);
 }
 
+/* CI's fault_eos lost requests this way: a wake sought partitions 5-7 to
+ * their positions, messages came, an abort's rewind sought them back to
+ * the last committed offsets (forgetting their positions), and the next
+ * rebalance event, 8 ms later, woke them with the first wake's offsets:
+ * forward, past the messages the rewind was to replay, whose offsets the
+ * next transaction then committed unanswered. */
+static void test_sought(void) {
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(3), *w, *w2;
+        rd_kafka_topic_partition_list_t *rew = rd_kafka_topic_partition_list_new(3);
+        rd_kafka_topic_partition_list_t *fresh = NULL;
+
+        REQUIRE(pos && rew);
+        rd_kafka_topic_partition_list_add(pos, "requests", 5)->offset = 1379;
+        rd_kafka_topic_partition_list_add(pos, "requests", 6)->offset = 1379;
+        rd_kafka_topic_partition_list_add(pos, "requests", 7)->offset = 1380;
+        w = rejoin_wake_targets(pos, NULL);
+        REQUIRE(w && w->cnt == 3);
+        /* the rewind: 5 and 6 back to 1374, 7's seek refused (revoked
+         * meanwhile); every position forgotten */
+        rd_kafka_topic_partition_list_add(rew, "requests", 5)->offset = 1374;
+        rd_kafka_topic_partition_list_add(rew, "requests", 6)->offset = 1377;
+        rd_kafka_topic_partition_t *r7 = rd_kafka_topic_partition_list_add(rew, "requests", 7);
+        r7->offset = 1375;
+        r7->err = RD_KAFKA_RESP_ERR__STATE;
+        rejoin_sought(&w, rew);
+        for (int i = 0; i < pos->cnt; i++)
+                pos->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        w2 = rejoin_wake_targets(pos, w);
+        REQUIRE(w2);
+        CHECK(w2->cnt == 2, "%d targets after the rewind, want 2 (7's seek failed)", w2->cnt);
+        for (int i = 0; i < w2->cnt; i++) {
+                int64_t want = w2->elems[i].partition == 5 ? 1374 : 1377;
+                CHECK(w2->elems[i].partition != 7 && w2->elems[i].offset == want,
+                      "partition %d woken at %lld, want %lld (where the rewind put it)",
+                      (int)w2->elems[i].partition, (long long)w2->elems[i].offset,
+                      (long long)want);
+        }
+        /* no wake before: a list is made */
+        rejoin_sought(&fresh, rew);
+        REQUIRE(fresh);
+        CHECK(fresh->cnt == 2 && fresh->elems[0].partition == 5 &&
+                      fresh->elems[0].offset == 1374 && fresh->elems[1].partition == 6 &&
+                      fresh->elems[1].offset == 1377,
+              "from none: %d entries", fresh->cnt);
+        rejoin_sought(&fresh, NULL);
+        CHECK(fresh->cnt == 2, "NULL seeks change nothing");
+        rd_kafka_topic_partition_list_destroy(fresh);
+        rd_kafka_topic_partition_list_destroy(w2);
+        rd_kafka_topic_partition_list_destroy(w);
+        rd_kafka_topic_partition_list_destroy(rew);
+        rd_kafka_topic_partition_list_destroy(pos);
+}
+
 static void test_pace(void) {
         rejoin_t rj;
         int n = 0;
@@ -128,6 +181,7 @@ static void test_pace(void) {
 
 int main(void) {
         test_after_assign();
+        test_sought();
         test_wake_targets();
         test_pace();
         printf("%s\n", test_failures ? "FAILED" : "rejoin: all checks passed");
