@@ -1155,8 +1155,12 @@ static void im2col_plane_same(const swarm_window_t *w, const float *xp,
         int64_t oy_lo = dy < 0 ? -dy : 0, oy_hi = w->h - dy;
         int64_t t_lo, t_hi;
 
+        /* a dilated tap can lie wholly above or below the plane (DeepLab's
+         * ASPP: dilation 36 on a 6 x 6 map): both ends stay in [0, oh] */
         if (oy_hi > w->oh)
                 oy_hi = w->oh;
+        if (oy_hi < 0)
+                oy_hi = 0;
         if (oy_lo > oy_hi)
                 oy_lo = oy_hi;
         t_lo = oy_lo * ow;

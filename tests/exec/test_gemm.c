@@ -9,7 +9,7 @@
  *    (forced through the job's ISA, so the C kernel is tested on an
  *    AVX-512 machine too).
  * 2. Convolution from packed filters with implicit im2col against the old
- *    path (im2col + gemm through the same backend) at 24 shapes: pads,
+ *    path (im2col + gemm through the same backend) at 27 shapes: pads,
  *    strides, dilations, groups, 1x1, 7x7 stride 2, several images, for
  *    every ISA and through the backend's own entries on 1 and 2 lanes.
  * 3. Hostile sizes: packing refuses what overflows.
@@ -221,6 +221,16 @@ static const cshape_t cshapes[] = {
         {17, 4, 12, 1, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, SWARM_ACT_RELU, 1},
         {1, 16, 16, 2, 33, 31, 3, 3, 1, 1, 3, 3, 3, 3, 3, 3, SWARM_ACT_NONE,
          1},
+        /* DeepLab's ASPP at a 96 x 96 input: dilations 12, 24, 36 on a
+         * 6 x 6 map, every tap but the centre wholly above, below or
+         * beside the plane (the "same" im2col once zeroed a negative
+         * length there and crashed at load) */
+        {1, 8, 8, 1, 6, 6, 3, 3, 1, 1, 36, 36, 36, 36, 36, 36,
+         SWARM_ACT_RELU, 1},
+        {2, 8, 4, 1, 6, 6, 3, 3, 1, 1, 12, 12, 12, 12, 12, 12,
+         SWARM_ACT_NONE, 1},
+        {1, 4, 4, 1, 6, 7, 3, 3, 1, 1, 5, 24, 5, 24, 5, 24,
+         SWARM_ACT_NONE, 0},
 };
 
 /* The old path: one im2col and one gemm per image and group. */
