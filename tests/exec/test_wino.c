@@ -8,7 +8,8 @@
  * a guard value after the output.  Then ResNet-sized layers (64-256
  * channels), where it prints the Winograd error and the packed / direct
  * kernel's (backend conv_packed) on the same data, relative to the largest
- * output: the figures behind cpu_wino.c's choice of F(4x4).  The backend
+ * output: the figures behind cpu_wino.c's choice of F(4x4) and of its
+ * points (bounded: the integer points' error fails).  The backend
  * entries on a 7x7 plane (the packed fallback below 2 images).  Last, the
  * refusals: bad kernel sets, sizes that overflow, windows it does not run,
  * filters that do not match the window, and the backend entry declining
@@ -208,7 +209,9 @@ static void resnet_shapes(swarm_backend_t *be) {
                        "winograd %.2e, packed %.2e\n", (long long)s->cin,
                        (long long)s->cout, (long long)s->h, (long long)s->w,
                        ew, ep);
-                CHECK(ew < 2e-5, "winograd error %g", ew);
+                /* the points 0, +-2/3, +-3/2 (cpu_wino.c in_1d): 1.2e-6 -
+                 * 2.4e-6 here; the integer points gave 6.1e-6 - 1.2e-5 */
+                CHECK(ew < 5e-6, "winograd error %g", ew);
                 free(x);
                 free(wt);
                 free(y);
