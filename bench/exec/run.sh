@@ -5,7 +5,8 @@
 # first use (ONNXRUNTIME_NODE_INSTALL=skip: CPU only).
 # BENCH_SET=base (the MLPs and the fashion CNN), families (the model-family
 # fixtures of tests/fixtures/families, made with the local wheels on first
-# use) or all (default).  BENCH_ONLY: an extended regex; only models whose
+# use), all (default: both), or zoo (tests/fixtures/families/zoo.py's
+# architectures, one case each).  BENCH_ONLY: an extended regex; only models whose
 # name matches run.  BENCH_THREADS: thread counts (default "1 2");
 # BENCH_FAMILY_BATCHES: batch sizes of the families (default "1 16 64");
 # BENCH_BATCHES: those of the MLPs and the CNN (default "1 16 64 256 1024").
@@ -31,13 +32,26 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # name=model.onnx[=inputs folder]
 models=""
-if [ "$set_" != families ]; then
+if [ "$set_" != families ] && [ "$set_" != zoo ]; then
   /usr/bin/python3 "$here/make_mlp.py" "$work/mlp-1024.onnx"
   models="fashion-mlp=$root/tests/fixtures/fashion-mlp/model.onnx
 fashion-cnn=$root/tests/fixtures/fashion-cnn/model.onnx
 mlp-784-1024-1024-10=$work/mlp-1024.onnx"
 fi
-if [ "$set_" != base ]; then
+if [ "$set_" = zoo ]; then
+  # zoo.py's architectures (default exporter; the CRNN from TorchScript),
+  # each on its first case
+  fam_gen="$build/data/families"
+  bash "$root/tests/fixtures/families/make.sh" "$build/venv-families" "$fam_gen" large,zoo >&2
+  for f in squeezenet shufflenet mobilenet_v2 mnasnet densenet121 googlenet \
+           efficientnet_b3 convnext swin vit lraspp deeplabv3_mnv3 gpt2 distilbert \
+           roberta albert electra t5enc deberta mobilebert bart wav2vec2 textcnn \
+           crnn_ts tenc; do
+    d="$fam_gen/$f" c=$(head -1 "$fam_gen/$f/family.txt" | cut -d' ' -f1)
+    models="${models:+$models
+}$f-$c=$d/model.onnx=$d/$c"
+  done
+elif [ "$set_" != base ]; then
   fam_src="$root/tests/fixtures/families"
   fam_gen="$build/data/families"
   bash "$fam_src/make.sh" "$build/venv-families" "$fam_gen" large >&2
