@@ -5,7 +5,7 @@
 # first use (ONNXRUNTIME_NODE_INSTALL=skip: CPU only).
 # BENCH_SET=base (the MLPs and the fashion CNN), families (the model-family
 # fixtures of tests/fixtures/families, made with the local wheels on first
-# use), all (default: both), or zoo (tests/fixtures/families/zoo.py's
+# use), all (default: both), or zoo (tests/fixtures/families/zoo.txt's
 # architectures, one case each).  BENCH_ONLY: an extended regex; only models whose
 # name matches run.  BENCH_THREADS: thread counts (default "1 2");
 # BENCH_FAMILY_BATCHES: batch sizes of the families (default "1 16 64");
@@ -39,14 +39,11 @@ fashion-cnn=$root/tests/fixtures/fashion-cnn/model.onnx
 mlp-784-1024-1024-10=$work/mlp-1024.onnx"
 fi
 if [ "$set_" = zoo ]; then
-  # zoo.py's architectures (default exporter; the CRNN from TorchScript),
-  # each on its first case
+  # zoo.txt's architectures, each once (NAME, or NAME_ts where it has no
+  # NAME), on its first case
   fam_gen="$build/data/families"
   bash "$root/tests/fixtures/families/make.sh" "$build/venv-families" "$fam_gen" large,zoo >&2
-  for f in squeezenet shufflenet mobilenet_v2 mnasnet densenet121 googlenet \
-           efficientnet_b3 convnext swin vit lraspp deeplabv3_mnv3 gpt2 distilbert \
-           roberta albert electra t5enc deberta mobilebert bart wav2vec2 textcnn \
-           crnn_ts tenc; do
+  for f in $(grep -v '^#' "$root/tests/fixtures/families/zoo.txt" | awk '{ print $1 }'); do
     d="$fam_gen/$f" c=$(head -1 "$fam_gen/$f/family.txt" | cut -d' ' -f1)
     models="${models:+$models
 }$f-$c=$d/model.onnx=$d/$c"
