@@ -27,6 +27,7 @@
 #include "fuse_attn.h"
 #include "model_internal.h"
 #include "bcast.h"
+#include "conv_taps.h"
 #include "node_err.h"
 #include "tensor_decode.h"
 
@@ -3211,6 +3212,55 @@ static int conv_plan(const swarm_backend_t *be, xnode_t *n, int64_t mg,
         return SWARM_OK;
 }
 
+/* Taps of a constant-weight convolution that read only padding for every
+ * output cell are dropped at load (conv_taps.h): the node gets a smaller
+ * window, its pads moved, and a sliced copy of the weights (the original
+ * may be shared).  The result is the same up to the order of the sums. */
+static int trim_taps(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
+        const xvalue_t *w = &m->vals[n->in[1]];
+        swarm_window_t *v = &n->win;
+        exec_taps_t th = {0, v->kh, v->pad_t, v->pad_b};
+        exec_taps_t tw = {0, v->kw, v->pad_l, v->pad_r};
+        int64_t shape[SWARM_MAX_DIMS], filters, e;
+        int cut_h, cut_w, id;
+        float *nw;
+
+        if (!is_const(w) || w->dtype != SWARM_DTYPE_FLOAT32 ||
+            (w->ndim != 3 && w->ndim != 4))
+                return SWARM_OK;
+        cut_h = exec_conv_taps(v->h, v->oh, v->kh, v->sh, v->dh, v->pad_t,
+                               v->pad_b, &th);
+        cut_w = exec_conv_taps(v->w, v->ow, v->kw, v->sw, v->dw, v->pad_l,
+                               v->pad_r, &tw);
+        if (!cut_h && !cut_w)
+                return SWARM_OK;
+        /* fewer elements than w's, which exist */
+        filters = w->shape[0] * w->shape[1];
+        e = filters * th.count * tw.count;
+        memcpy(shape, w->shape, sizeof(int64_t) * (size_t)w->ndim);
+        shape[w->ndim - 1] = tw.count;
+        if (w->ndim == 4)
+                shape[2] = th.count;
+        nw = malloc((size_t)e * sizeof(float) + 1);
+        if (!nw)
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        exec_conv_taps_slice(w->host, filters, v->kh, v->kw, &th, &tw, nw);
+        id = exec_new_const(m, n->name, SWARM_DTYPE_FLOAT32, w->ndim, shape,
+                            nw);
+        if (id < 0) {
+                free(nw);
+                return node_err(err, SWARM_ERR_NOMEM, n, "out of memory");
+        }
+        n->in[1] = id;
+        v->kh = th.count;
+        v->pad_t = th.pad_lo;
+        v->pad_b = th.pad_hi;
+        v->kw = tw.count;
+        v->pad_l = tw.pad_lo;
+        v->pad_r = tw.pad_hi;
+        return SWARM_OK;
+}
+
 static int h_conv(OPARGS) {
         static const char *const allowed[] = {"auto_pad", "dilations", "group",
                                               "kernel_shape", "pads",
@@ -3243,8 +3293,10 @@ static int h_conv(OPARGS) {
                                 "bias has %lld values for %lld filters",
                                 (long long)elems_of(VAL(2)),
                                 (long long)w->shape[0]);
-        if ((rc = window_attrs(m, n, np, x, w->shape + 2, 0, &oh, &ow, err)))
+        if ((rc = window_attrs(m, n, np, x, w->shape + 2, 0, &oh, &ow, err)) ||
+            (rc = trim_taps(m, n, err)))
                 return rc;
+        w = VAL(1);     /* the trimmed weights, if any */
         out_like(o, x);
         o->shape[1] = w->shape[0];
         o->shape[2] = oh;

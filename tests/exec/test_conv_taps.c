@@ -1,0 +1,339 @@
+/*
+ * test_conv_taps.c - convolution taps that read only padding, dropped at
+ * load (lib/exec/conv_taps.c, h_conv in onnx_ops.c).
+ *
+ * First exec_conv_taps against a brute force over every small window
+ * (in 1..9, k 1..4, stride 1..3, dilation 1..5, pads 0..12): the taps it
+ * keeps must be exactly those between the leading and trailing taps that
+ * read nothing for any output cell (as far as non-negative pads allow),
+ * the output length must not change, and every kept tap must read the
+ * cells it read before.  Then one-Conv models (with and without a
+ * BatchNormalization and Relu folded in; groups; 1-D; strides; asymmetric
+ * pads; DeepLabV3's ASPP windows) loaded on the CPU backend with 1 and 2
+ * lanes: the node's window must be the trimmed one, and the output must
+ * equal a double reference convolution of the untrimmed weights.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swarm/backend.h"
+#include "swarm/model.h"
+
+#include "check.h"
+#include "conv_taps.h"
+#include "model_internal.h"
+#include "onnx_build.h"
+#include "test_fill.h"
+
+/* ---- the pure function ---- */
+
+/* Does tap r of the window read an input cell for some output cell? */
+static int tap_live(int64_t in, int64_t out, int64_t s, int64_t d,
+                    int64_t plo, int64_t r) {
+        for (int64_t o = 0; o < out; o++) {
+                int64_t p = o * s - plo + r * d;
+                if (p >= 0 && p < in)
+                        return 1;
+        }
+        return 0;
+}
+
+/* Do all tap r's reads lie before the input (-1), after it (1), or
+ * neither (0)?  The taps exec_conv_taps drops are those of -1 at the
+ * front and 1 at the back.  (A stride wider than the input can also step
+ * over it; such taps are kept, which costs time, not correctness.) */
+static int tap_side(int64_t in, int64_t out, int64_t s, int64_t d,
+                    int64_t plo, int64_t r) {
+        int below = 1, above = 1;
+        for (int64_t o = 0; o < out; o++) {
+                int64_t p = o * s - plo + r * d;
+                below &= p < 0;
+                above &= p >= in;
+        }
+        return below ? -1 : above ? 1 : 0;
+}
+
+static void test_brute(void) {
+        int64_t windows = 0, trimmed = 0;
+
+        for (int64_t in = 1; in <= 9; in++)
+        for (int64_t k = 1; k <= 4; k++)
+        for (int64_t s = 1; s <= 3; s++)
+        for (int64_t d = 1; d <= 5; d++)
+        for (int64_t plo = 0; plo <= 12; plo++)
+        for (int64_t phi = 0; phi <= 12; phi++) {
+                int64_t span = in + plo + phi - ((k - 1) * d + 1);
+                int64_t out, lead = 0, trail = 0, any = 0;
+                exec_taps_t t = {-1, -1, -1, -1};
+                int got;
+
+                if (span < 0)
+                        continue;
+                out = span / s + 1;
+                windows++;
+                for (int64_t r = 0; r < k; r++)
+                        any |= tap_side(in, out, s, d, plo, r) == 0;
+                /* expected: the taps wholly outside the input at each end,
+                 * no more than the pads can give up */
+                while (any && tap_side(in, out, s, d, plo, lead) < 0)
+                        lead++;
+                while (any && tap_side(in, out, s, d, plo, k - 1 - trail) > 0)
+                        trail++;
+                if (lead > plo / d)
+                        lead = plo / d;
+                if (trail > phi / d)
+                        trail = phi / d;
+                got = exec_conv_taps(in, out, k, s, d, plo, phi, &t);
+                CHECK(got == (lead + trail > 0),
+                      "in %lld k %lld s %lld d %lld pads %lld/%lld: %d, "
+                      "expected lead %lld trail %lld", (long long)in,
+                      (long long)k, (long long)s, (long long)d,
+                      (long long)plo, (long long)phi, got, (long long)lead,
+                      (long long)trail);
+                if (!got)
+                        continue;
+                trimmed++;
+                CHECK(t.first == lead && t.count == k - lead - trail,
+                      "in %lld k %lld s %lld d %lld pads %lld/%lld: taps "
+                      "%lld+%lld", (long long)in, (long long)k, (long long)s,
+                      (long long)d, (long long)plo, (long long)phi,
+                      (long long)t.first, (long long)t.count);
+                CHECK(t.pad_lo >= 0 && t.pad_hi >= 0 && t.count >= 1);
+                CHECK((in + t.pad_lo + t.pad_hi - ((t.count - 1) * d + 1)) /
+                      s + 1 == out, "output length changed");
+                /* a kept tap reads where it read: the same first cell */
+                CHECK(-t.pad_lo == -plo + t.first * d);
+                /* and every dropped tap read nothing */
+                for (int64_t r = 0; r < k; r++)
+                        if (r < t.first || r >= t.first + t.count)
+                                CHECK(!tap_live(in, out, s, d, plo, r));
+        }
+        printf("exec_conv_taps: %lld windows, %lld trimmed\n",
+               (long long)windows, (long long)trimmed);
+        CHECK(trimmed > 1000, "only %lld windows trimmed",
+              (long long)trimmed);
+}
+
+static void test_fixed(void) {
+        exec_taps_t t;
+
+        /* DeepLabV3-MobileNetV3 at 96 x 96: the 6 x 6 ASPP map */
+        for (int64_t d = 12; d <= 36; d += 12) {
+                REQUIRE(exec_conv_taps(6, 6, 3, 1, d, d, d, &t) == 1);
+                CHECK(t.first == 1 && t.count == 1 && t.pad_lo == 0 &&
+                      t.pad_hi == 0);
+        }
+        /* at 513 x 513 (33 x 33): only dilation 36 has dead taps */
+        CHECK(exec_conv_taps(33, 33, 3, 1, 24, 24, 24, &t) == 0);
+        CHECK(exec_conv_taps(33, 33, 3, 1, 36, 36, 36, &t) == 1 &&
+              t.first == 1 && t.count == 1);
+        /* one end only */
+        REQUIRE(exec_conv_taps(6, 6, 3, 1, 4, 8, 0, &t) == 1);
+        CHECK(t.first == 1 && t.count == 2 && t.pad_lo == 4 &&
+              t.pad_hi == 0);
+        /* no pads, 1 tap, no live tap, a crop needed: nothing */
+        CHECK(exec_conv_taps(6, 4, 3, 1, 1, 0, 0, &t) == 0);
+        CHECK(exec_conv_taps(6, 8, 1, 1, 1, 1, 1, &t) == 0);
+        CHECK(exec_conv_taps(2, 1, 2, 1, 10, 5, 4, &t) == 0);
+        CHECK(exec_conv_taps(6, 1, 3, 1, 3, 1, 0, &t) == 0);
+        /* extents past int64_t, nonsense: nothing, no UB */
+        CHECK(exec_conv_taps(INT64_MAX, 3, 3, INT64_MAX, 1, 1, 1, &t) == 0);
+        CHECK(exec_conv_taps(5, 5, INT64_MAX, 1, INT64_MAX, 1, 1, &t) == 0);
+        CHECK(exec_conv_taps(0, 1, 3, 1, 1, 1, 1, &t) == 0);
+        CHECK(exec_conv_taps(5, 5, 3, 0, 1, 1, 1, &t) == 0);
+        CHECK(exec_conv_taps(5, 5, 3, 1, 1, -1, 1, &t) == 0);
+}
+
+/* ---- whole models ---- */
+
+typedef struct tap_case {
+        const char *what;
+        int sd;                         /* 1 or 2 spatial dims */
+        int64_t n, c, m, group, h, w, kh, kw, sh, sw, dh, dw;
+        int64_t pt, pl, pb, pr;
+        int bn_relu;                    /* Conv -> BatchNorm -> Relu */
+        int64_t want_kh, want_kw;       /* the window after load */
+} tap_case_t;
+
+static const tap_case_t CASES[] = {
+        {"aspp d12", 2, 2, 12, 5, 1, 6, 6, 3, 3, 1, 1, 12, 12,
+         12, 12, 12, 12, 1, 1, 1},
+        {"aspp d24", 2, 1, 16, 7, 1, 6, 6, 3, 3, 1, 1, 24, 24,
+         24, 24, 24, 24, 0, 1, 1},
+        {"aspp d36 grouped", 2, 3, 8, 6, 2, 6, 6, 3, 3, 1, 1, 36, 36,
+         36, 36, 36, 36, 0, 1, 1},
+        {"513 input, d36 on 33x33", 2, 1, 4, 3, 1, 33, 33, 3, 3, 1, 1, 36,
+         36, 36, 36, 36, 36, 1, 1, 1},
+        {"d24 on 33x33: nothing dead", 2, 1, 4, 3, 1, 33, 33, 3, 3, 1, 1,
+         24, 24, 24, 24, 24, 24, 0, 3, 3},
+        {"rows only, strided", 2, 2, 5, 4, 1, 5, 7, 3, 3, 2, 2, 6, 1,
+         6, 1, 6, 1, 1, 1, 3},
+        {"asymmetric, one end", 2, 1, 6, 4, 1, 6, 6, 3, 3, 1, 1, 4, 4,
+         8, 0, 0, 8, 0, 2, 2},
+        {"5x5 d7 on 8x8", 2, 2, 3, 5, 1, 8, 8, 5, 5, 1, 1, 7, 7,
+         14, 14, 14, 14, 1, 3, 3},
+        {"1-d", 1, 2, 6, 3, 3, 1, 10, 1, 3, 1, 1, 1, 6,
+         0, 12, 0, 0, 1, 1, 2},
+        {"same-size 3x3 pad 1", 2, 2, 4, 4, 1, 5, 5, 3, 3, 1, 1, 1, 1,
+         1, 1, 1, 1, 0, 3, 3},
+};
+
+/* A double reference of the untrimmed convolution, then BN and Relu. */
+static void reference(const tap_case_t *c, const float *x, const float *w,
+                      const float *bias, const float *bn, int64_t oh,
+                      int64_t ow, double *y) {
+        int64_t cg = c->c / c->group, mg = c->m / c->group;
+
+        for (int64_t i = 0; i < c->n; i++)
+        for (int64_t f = 0; f < c->m; f++)
+        for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+                double s = bias[f];
+                int64_t g = f / mg;
+                for (int64_t ch = 0; ch < cg; ch++)
+                for (int64_t r = 0; r < c->kh; r++)
+                for (int64_t q = 0; q < c->kw; q++) {
+                        int64_t iy = oy * c->sh - c->pt + r * c->dh;
+                        int64_t ix = ox * c->sw - c->pl + q * c->dw;
+                        if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w)
+                                continue;
+                        s += (double)w[((f * cg + ch) * c->kh + r) * c->kw +
+                                       q] *
+                             x[((i * c->c + g * cg + ch) * c->h + iy) *
+                               c->w + ix];
+                }
+                if (c->bn_relu) {
+                        /* scale, B, mean, var, eps 1e-5 */
+                        s = (s - bn[2 * c->m + f]) /
+                            sqrt((double)bn[3 * c->m + f] + 1e-5) *
+                            bn[f] + bn[c->m + f];
+                        s = s > 0 ? s : 0;
+                }
+                y[((i * c->m + f) * oh + oy) * ow + ox] = s;
+        }
+}
+
+static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
+        int64_t oh = (c->h + c->pt + c->pb - ((c->kh - 1) * c->dh + 1)) /
+                     c->sh + 1;
+        int64_t ow = (c->w + c->pl + c->pr - ((c->kw - 1) * c->dw + 1)) /
+                     c->sw + 1;
+        int64_t xd[4] = {c->n, c->c, c->h, c->w};
+        int64_t wd[4] = {c->m, c->c / c->group, c->kh, c->kw};
+        int64_t yd[4] = {c->n, c->m, oh, ow};
+        int64_t bd[1] = {c->m};
+        int64_t xe = c->n * c->c * c->h * c->w, we = wd[0] * wd[1] * c->kh *
+                     c->kw, ye = c->n * c->m * oh * ow;
+        float *x = malloc((size_t)xe * sizeof(float));
+        float *w = malloc((size_t)we * sizeof(float));
+        float bias[16], bn[4 * 16];
+        double *ref = malloc((size_t)ye * sizeof(double));
+        const void *in[1], *out[1] = {NULL};
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        Onnx__NodeProto *nd;
+        const xnode_t *conv = NULL;
+        uint8_t *buf;
+        size_t len;
+        bld_t b;
+        double worst = 0, big = 0;
+
+        REQUIRE(x && w && ref && c->m <= 16);
+        test_fill(x, xe, 11);
+        test_fill(w, we, 12);
+        test_fill(bias, c->m, 13);
+        test_fill(bn, 4 * c->m, 14);
+        for (int64_t f = 0; f < c->m; f++)
+                bn[3 * c->m + f] = 0.5f + fabsf(bn[3 * c->m + f]);
+        if (c->sd == 1) {       /* [n, c, w] */
+                xd[2] = c->w;
+                wd[2] = c->kw;
+                yd[2] = ow;
+        }
+        bld_xy(&b, c->sd + 2, xd, c->sd + 2, yd);
+        init(&b, "w", c->sd + 2, wd, w, 1);
+        init(&b, "b", 1, bd, bias, 0);
+        nd = node(&b, "conv", "Conv", "x,w,b", c->bn_relu ? "t" : "y");
+        attr_i(&b, nd, "group", c->group);
+        if (c->sd == 2) {
+                attr_is(&b, nd, "dilations", 2, (int64_t[]){c->dh, c->dw});
+                attr_is(&b, nd, "strides", 2, (int64_t[]){c->sh, c->sw});
+                attr_is(&b, nd, "pads", 4,
+                        (int64_t[]){c->pt, c->pl, c->pb, c->pr});
+        } else {
+                attr_is(&b, nd, "dilations", 1, &c->dw);
+                attr_is(&b, nd, "strides", 1, &c->sw);
+                attr_is(&b, nd, "pads", 2, (int64_t[]){c->pl, c->pr});
+        }
+        if (c->bn_relu) {
+                init(&b, "s", 1, bd, bn, 1);
+                init(&b, "o", 1, bd, bn + c->m, 1);
+                init(&b, "mu", 1, bd, bn + 2 * c->m, 1);
+                init(&b, "var", 1, bd, bn + 3 * c->m, 1);
+                node(&b, "bn", "BatchNormalization", "t,s,o,mu,var", "u");
+                node(&b, "relu", "Relu", "u", "y");
+        }
+        buf = pack(&b, &len);
+        reference(c, x, w, bias, bn, oh, ow, ref);
+
+        swarm_err_clear(&err);
+        if (swarm_model_load_mem(buf, len, be, &m, &err)) {
+                CHECK(0, "%s: load: %s", c->what, err.msg);
+                goto out;
+        }
+        for (int i = 0; i < m->n_nodes; i++)
+                if (!m->nodes[i].dead && m->nodes[i].op == OP_CONV)
+                        conv = &m->nodes[i];
+        REQUIRE(conv);
+        CHECK(conv->win.kh == (c->sd == 2 ? c->want_kh : 1) &&
+              conv->win.kw == c->want_kw && conv->win.oh ==
+              (c->sd == 2 ? oh : 1) && conv->win.ow == ow,
+              "%s: window %lldx%lld -> %lldx%lld", c->what,
+              (long long)conv->win.kh, (long long)conv->win.kw,
+              (long long)conv->win.oh, (long long)conv->win.ow);
+        in[0] = x;
+        if (swarm_model_run(m, swarm_model_fixed_rows(m), in, out, &err)) {
+                CHECK(0, "%s: run: %s", c->what, err.msg);
+                goto out;
+        }
+        for (int64_t i = 0; i < ye; i++) {
+                double d = fabs(((const float *)out[0])[i] - ref[i]);
+                if (!(d <= worst))
+                        worst = d;
+                if (fabs(ref[i]) > big)
+                        big = fabs(ref[i]);
+        }
+        CHECK(big > 0.1 && worst <= 1e-5 * (1 + big),
+              "%s (%d lanes): worst %g, max %g", c->what, lanes, worst, big);
+out:
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
+        free(x);
+        free(w);
+        free(ref);
+}
+
+int main(void) {
+        swarm_backend_t *be[2] = {NULL, NULL};
+        swarm_err_t err;
+
+        test_fixed();
+        test_brute();
+        swarm_err_clear(&err);
+        for (int l = 0; l < 2; l++)
+                if (swarm_backend_cpu_new(l + 1, &be[l], &err)) {
+                        fprintf(stderr, "backend: %s\n", err.msg);
+                        return 1;
+                }
+        for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
+                for (int l = 0; l < 2; l++)
+                        run_case(be[l], &CASES[i], l + 1);
+        printf("%zu models on 1 and 2 lanes\n",
+               sizeof(CASES) / sizeof(CASES[0]));
+        swarm_backend_destroy(be[0]);
+        swarm_backend_destroy(be[1]);
+        TEST_DONE();
+}
