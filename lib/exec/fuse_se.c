@@ -17,12 +17,6 @@
 
 #include "fuse_se.h"
 
-static int pw_window(const swarm_window_t *w) {
-        return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
-               !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
-               w->oh == w->h && w->ow == w->w;
-}
-
 /* x [N, C, H, W] and s [N, C, 1, 1], both with the batch as dim 0. */
 static int se_shapes(const xvalue_t *x, const xvalue_t *s,
                      const xvalue_t *y) {
@@ -72,7 +66,7 @@ void exec_fuse_se(swarm_model_t *m) {
                 int p, xi, si, yi, *in;
                 if (c->dead || c->op != OP_CONV || !c->packed ||
                     c->group != 1 || c->scale_in || c->n_in < 2 ||
-                    c->in[0] < 0 || !pw_window(&c->win))
+                    c->in[0] < 0 || !exec_win_pointwise(&c->win))
                         continue;
                 yi = c->in[0];
                 y = &m->vals[yi];
@@ -108,6 +102,14 @@ void exec_fuse_se(swarm_model_t *m) {
                 c->in[c->n_in++] = si;
                 c->in[0] = xi;
                 mul->dead = 1;
+                /* the scaled product runs conv_packed_scaled only */
+                if (c->packed_t) {
+                        m->be->gemm_pack_free(m->be, c->packed_t);
+                        m->packed_bytes -= c->packed_t_bytes;
+                        c->packed_t = NULL;
+                        c->packed_t_bytes = 0;
+                        c->scratch = 0;
+                }
                 /* x lost the Mul and gained the Conv; s moved from the Mul
                  * to the Conv (later: it lives longer); y is gone. */
                 x = &m->vals[xi];

@@ -32,6 +32,8 @@ void swarm_model_destroy(swarm_model_t *m) {
                         m->be->conv_wino_free(m->be, m->nodes[i].packed);
                 else if (m->nodes[i].packed)
                         m->be->gemm_pack_free(m->be, m->nodes[i].packed);
+                if (m->nodes[i].packed_t)
+                        m->be->gemm_pack_free(m->be, m->nodes[i].packed_t);
                 exec_node_free(&m->nodes[i]);
         }
         if (m->scratch.dev)
@@ -491,6 +493,63 @@ static int run_conv_chunked(swarm_model_t *m, swarm_backend_t *be,
         return SWARM_OK;
 }
 
+/* A convolution over a small plane, transposed (pack.c, packed_t): per
+ * image, the columns (im2col, or the image itself for a 1x1 window) as
+ * op(A) = [pixels, k], the filters packed as B = [k, cout], bias and
+ * activation in the GEMM's epilogue, into the scratch as [pixels, cout],
+ * then a strided copy to NCHW.  A 6 x 6 plane is 36 columns of the normal
+ * orientation, two 32-wide panels of which 28 columns are padding; as rows
+ * it is five 8-row slivers, 4 rows short. */
+static int run_conv_t(swarm_model_t *m, swarm_backend_t *be,
+                      const xnode_t *n, swarm_err_t *err) {
+        const xvalue_t *x = &m->vals[n->in[0]], *o = &m->vals[n->out];
+        const xvalue_t *b = n->bias >= 0 ? &m->vals[n->bias] : NULL;
+        int64_t imgs = x->cshape[0], mout = o->cshape[1];
+        int64_t plane = n->win.oh * n->win.ow;
+        int64_t k = n->win.n * n->win.kh * n->win.kw;
+        int64_t in_img = x->celems / (imgs ? imgs : 1);
+        int64_t cols = exec_win_pointwise(&n->win) ? 0 : k * plane;
+        int64_t shape[2] = {mout, plane}, ts[2] = {1, mout},
+                ys[2] = {plane, 1};
+        swarm_gemm_t g;
+        int rc;
+
+        memset(&g, 0, sizeof(g));
+        g.trans_a = 1;
+        g.m = plane;
+        g.n = mout;
+        g.k = k;
+        g.alpha = 1.0f;
+        g.beta = 1.0f;
+        g.lda = plane;
+        g.c = m->scratch.dev;
+        g.c_off = cols;
+        g.ldc = mout;
+        g.act = n->act;
+        g.act_alpha = n->act_alpha;
+        g.act_beta = n->act_beta;
+        g.bias = b ? b->dev : NULL;
+        g.bias_mode = b ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
+        for (int64_t i = 0; i < imgs; i++) {
+                if (cols) {
+                        if ((rc = be->im2col(be, &n->win, x->dev, i * in_img,
+                                             m->scratch.dev, err)))
+                                return rc;
+                        g.a = m->scratch.dev;
+                        g.a_off = 0;
+                } else {
+                        g.a = x->dev;
+                        g.a_off = i * in_img;
+                }
+                if ((rc = be->gemm_packed(be, &g, NULL, n->packed_t, err)) ||
+                    (rc = be->copy_strided(be, 2, shape, m->scratch.dev, cols,
+                                           ts, o->dev, i * mout * plane, ys,
+                                           err)))
+                        return rc;
+        }
+        return SWARM_OK;
+}
+
 static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                     swarm_err_t *err) {
         const xvalue_t *x = &m->vals[n->in[0]], *w = &m->vals[n->in[1]];
@@ -513,6 +572,9 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                    b ? b->dev : NULL, n->act, n->act_alpha,
                                    n->act_beta, o->dev, err);
         }
+        /* A small plane at a small batch: pixels as the GEMM's rows. */
+        if (n->packed_t && exec_conv_t_wins(&n->win, imgs, mout))
+                return run_conv_t(m, be, n, err);
         /* Filters packed at load: the image is read straight into the
          * GEMM's panels. */
         if (n->packed && n->wino)

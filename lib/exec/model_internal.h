@@ -200,6 +200,10 @@ typedef struct xnode {
          * the backend's gemm_pack (pack.c; NULL: the plain path) */
         void *packed;
         size_t packed_bytes;
+        /* OP_CONV with a small output plane: the filters packed again as
+         * the GEMM's B side, for exec_conv_t_wins (pack.c) */
+        void *packed_t;
+        size_t packed_t_bytes;
         int wino;       /* OP_CONV: packed by conv_wino_pack (Winograd) */
         /* OP_CONV: index in in[] of a per-(image, channel) scale of x
          * ([N, C, 1, 1], a squeeze-excitation Mul fuse_se.c folded in);
@@ -341,6 +345,17 @@ void exec_count_uses(swarm_model_t *m);
 /* pack.c: pack constant GEMM operands (after exec_fuse, before slot
  * planning) where the backend has gemm_pack. */
 int exec_pack_weights(swarm_model_t *m, swarm_err_t *err);
+/* A 1x1 window of stride 1 without pads: the image is its own columns
+ * matrix. */
+static inline int exec_win_pointwise(const swarm_window_t *w) {
+        return w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
+               !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
+               w->oh == w->h && w->ow == w->w;
+}
+/* pack.c: 1 when a convolution of `imgs` images through window w into
+ * cout filters should run transposed (pixels as the GEMM's rows, filters
+ * as its columns, n->packed_t) rather than as conv_packed. */
+int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout);
 
 /* model.c: run one live node on `be` with values' dev and cshape set. */
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,

@@ -18,6 +18,7 @@
  * in swarm_model_work_fixed_bytes; filters that only the packed
  * convolution reads are not uploaded at all, so the plan holds one copy.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,68 @@ static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
                w->n <= be->conv_direct_max_phases / (w->sh * w->sw);
 }
 
+/* Output planes of at most this many pixels (8 x 8) have their filters
+ * packed a second time, as the GEMM's B side, for the transposed run
+ * (model.c run_conv_t) at the batch sizes exec_conv_t_wins picks.  The
+ * CPU GEMM's AVX-512 tile is 8 rows (filters) by 32 columns (pixels):
+ * batch 1 on a 6 x 6 plane fills 36 of 64 columns, transposed 36 of 40
+ * rows.  Measured 1 thread, thread CPU, min of 200, batch 1, the GEMM and
+ * the copy back (transposed / conv_packed): 960 -> 256 and 1280 -> 256 at
+ * 6 x 6 (DeepLabV3's ASPP) 0.57-0.58, 672 -> 160, 960 -> 256, 1024 ->
+ * 128 at 7 x 7 0.80-0.82, 512 -> 512 at 7 x 7 0.91; 256 -> 256 at 14 x
+ * 14 1.08 (not taken).  The copy costs memory: filters of such layers
+ * are held twice. */
+#define CONV_T_MAX_PLANE 64
+/* A 1 x 1 plane stays on the pointwise kernel's (cpu_pw.c), which shares
+ * each filter across 8 images: transposed it was 1.31x slower (960 ->
+ * 240, batch 1).  So do short products, where that kernel takes the
+ * expanding layers: 96 -> 576 at 6 x 6 ran 1.14-1.21x slower transposed,
+ * while from 160 taps the layers measured 0.36-1.0 (below). */
+#define CONV_T_MIN_PLANE 2
+#define CONV_T_MIN_K 128
+#define CONV_T_ROWS 8           /* the tile's rows */
+#define CONV_T_COLS 32          /* and columns */
+
+static double fill(double used, double tile) {
+        return used / (ceil(used / tile) * tile);
+}
+
+int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout) {
+        double plane = (double)w->oh * (double)w->ow;
+        double k = (double)w->n * (double)w->kh * (double)w->kw;
+
+        if (plane < CONV_T_MIN_PLANE || plane > CONV_T_MAX_PLANE ||
+            k < CONV_T_MIN_K || imgs < 1 || cout < 1)
+                return 0;
+        /* the share of the tiles' lanes that hold results, either way */
+        return fill(plane, CONV_T_ROWS) * fill((double)cout, CONV_T_COLS) >
+               fill(plane * (double)imgs, CONV_T_COLS);
+}
+
+/* The transposed copy of a group-1 convolution's filters (see
+ * CONV_T_MAX_PLANE), and its scratch: the columns (none for a pointwise
+ * window) and the [pixels, cout] product of one image.  Also for windows
+ * left to im2col + OpenBLAS (which then reads the plain filters at the
+ * batch sizes exec_conv_t_wins declines). */
+static int pack_t(swarm_backend_t *be, xnode_t *n, int64_t cout, int64_t k,
+                  const float *w, swarm_err_t *err) {
+        int64_t plane = n->win.oh * n->win.ow;  /* <= k * plane, checked */
+        int64_t need;
+        int rc;
+
+        if (n->group != 1 || !be->gemm_packed || !be->copy_strided ||
+            !be->im2col || !exec_conv_t_wins(&n->win, 1, cout))
+                return SWARM_OK;
+        rc = be->gemm_pack(be, 1, 1, 1, cout, k, w, k, &n->packed_t,
+                           &n->packed_t_bytes, err);
+        if (rc)
+                return rc;
+        need = (exec_win_pointwise(&n->win) ? 0 : k * plane) + plane * cout;
+        if (n->scratch < need)
+                n->scratch = need;
+        return SWARM_OK;
+}
+
 static int const_f32(const xvalue_t *v) {
         return v->kind == V_CONST && v->dtype == SWARM_DTYPE_FLOAT32 &&
                v->host && !v->batched &&
@@ -134,25 +197,24 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                                 n->wino = n->packed != NULL;
                                 n->scratch = 0;
                                 n->chunk = 1;
-                                return rc;
+                                return rc ? rc : pack_t(be, n, cout, k,
+                                                        w->host, err);
                         }
                 }
                 /* (grouped ones got here only when run directly) */
-                if (n->group == 1 &&
-                    !(n->win.kh == 1 && n->win.kw == 1 && n->win.sh == 1 &&
-                      n->win.sw == 1 && !n->win.pad_t && !n->win.pad_l &&
-                      !n->win.pad_b && !n->win.pad_r) &&
+                if (n->group == 1 && !exec_win_pointwise(&n->win) &&
                     !direct_stride1(be, n, k) && !direct_strided(be, n) &&
                     (n->win.ow < 1 ||
                      mg < (CONV_PACK_MIN_MW + n->win.ow - 1) / n->win.ow))
-                        return SWARM_OK;
+                        /* im2col + OpenBLAS, or transposed */
+                        return pack_t(be, n, cout, k, w->host, err);
                 rc = be->gemm_pack(be, 0, 0, n->group, mg, k, w->host, k,
                                    &n->packed, &n->packed_bytes, err);
                 if (rc)
                         return rc;
                 n->scratch = 0;
                 n->chunk = 1;
-                return SWARM_OK;
+                return pack_t(be, n, cout, k, w->host, err);
         }
         if (n->op == OP_GEMM || n->op == OP_MATMUL) {
                 const xvalue_t *a = &m->vals[n->in[0]];
@@ -197,6 +259,7 @@ int exec_pack_weights(swarm_model_t *m, swarm_err_t *err) {
                         swarm_err_prefix(err, "packing weights: ");
                         break;
                 }
+                m->packed_bytes += n->packed_t_bytes;
                 if (!n->packed)
                         continue;
                 m->packed_bytes += n->packed_bytes;

@@ -1,6 +1,8 @@
 /*
- * test_conv_taps.c - convolution taps that read only padding, dropped at
- * load (lib/exec/conv_taps.c, h_conv in onnx_ops.c).
+ * test_conv_plan.c - how the loader plans a convolution: taps that read
+ * only padding dropped (lib/exec/conv_taps.c, h_conv in onnx_ops.c), and
+ * small planes run transposed (pack.c's exec_conv_t_wins, model.c's
+ * run_conv_t).
  *
  * First exec_conv_taps against a brute force over every small window
  * (in 1..9, k 1..4, stride 1..3, dilation 1..5, pads 0..12): the taps it
@@ -11,7 +13,11 @@
  * BatchNormalization and Relu folded in; groups; 1-D; strides; asymmetric
  * pads; DeepLabV3's ASPP windows) loaded on the CPU backend with 1 and 2
  * lanes: the node's window must be the trimmed one, and the output must
- * equal a double reference convolution of the untrimmed weights.
+ * equal a double reference convolution of the untrimmed weights.  Then
+ * the transposed run's rule at the batch sizes where it flips, and
+ * models whose planes take it (1x1, 3x3 under Winograd, strided, 5x5
+ * with a BatchNormalization folded in, 1-D, odd filter counts) or do not
+ * (an 8 x 8 plane, a grouped window) against the same reference.
  */
 #include <math.h>
 #include <stdio.h>
@@ -155,6 +161,7 @@ typedef struct tap_case {
         int64_t pt, pl, pb, pr;
         int bn_relu;                    /* Conv -> BatchNorm -> Relu */
         int64_t want_kh, want_kw;       /* the window after load */
+        int want_t;     /* transposed copy made, and taken at batch n */
 } tap_case_t;
 
 static const tap_case_t CASES[] = {
@@ -178,6 +185,29 @@ static const tap_case_t CASES[] = {
          0, 12, 0, 0, 1, 1, 2},
         {"same-size 3x3 pad 1", 2, 2, 4, 4, 1, 5, 5, 3, 3, 1, 1, 1, 1,
          1, 1, 1, 1, 0, 3, 3},
+};
+
+static const tap_case_t T_CASES[] = {
+        {"1x1 6x6", 2, 1, 128, 48, 1, 6, 6, 1, 1, 1, 1, 1, 1,
+         0, 0, 0, 0, 0, 1, 1, 1},
+        {"1x1 6x6, 2 images", 2, 2, 160, 64, 1, 6, 6, 1, 1, 1, 1, 1, 1,
+         0, 0, 0, 0, 1, 1, 1, 1},
+        {"3x3 6x6 (Winograd's plane)", 2, 1, 24, 48, 1, 6, 6, 3, 3, 1, 1,
+         1, 1, 1, 1, 1, 1, 0, 3, 3, 1},
+        {"3x3 6x6, 2 images: Winograd", 2, 2, 24, 48, 1, 6, 6, 3, 3, 1, 1,
+         1, 1, 1, 1, 1, 1, 0, 3, 3, 0},
+        {"3x3 /2 13x13 -> 7x7", 2, 1, 16, 32, 1, 13, 13, 3, 3, 2, 2, 1, 1,
+         1, 1, 1, 1, 1, 3, 3, 1},
+        {"5x5 4x4, 33 filters", 2, 1, 8, 33, 1, 4, 4, 5, 5, 1, 1, 1, 1,
+         2, 2, 2, 2, 1, 5, 5, 1},
+        {"1-d, 20 wide", 1, 2, 48, 32, 1, 1, 20, 1, 3, 1, 1, 1, 1,
+         0, 1, 0, 1, 0, 1, 3, 1},
+        {"1x1 6x6, 96 taps: not taken", 2, 1, 96, 64, 1, 6, 6, 1, 1, 1, 1,
+         1, 1, 0, 0, 0, 0, 0, 1, 1, 0},
+        {"3x3 8x8: not small", 2, 1, 32, 64, 1, 8, 8, 3, 3, 1, 1, 1, 1,
+         1, 1, 1, 1, 0, 3, 3, 0},
+        {"grouped 6x6: not packed", 2, 1, 32, 32, 2, 6, 6, 3, 3, 1, 1, 1,
+         1, 1, 1, 1, 1, 0, 3, 3, 0},
 };
 
 /* A double reference of the untrimmed convolution, then BN and Relu. */
@@ -228,7 +258,7 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
                      c->kw, ye = c->n * c->m * oh * ow;
         float *x = malloc((size_t)xe * sizeof(float));
         float *w = malloc((size_t)we * sizeof(float));
-        float bias[16], bn[4 * 16];
+        float bias[96], bn[4 * 96];
         double *ref = malloc((size_t)ye * sizeof(double));
         const void *in[1], *out[1] = {NULL};
         swarm_model_t *m = NULL;
@@ -240,7 +270,7 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
         bld_t b;
         double worst = 0, big = 0;
 
-        REQUIRE(x && w && ref && c->m <= 16);
+        REQUIRE(x && w && ref && c->m <= 96);
         test_fill(x, xe, 11);
         test_fill(w, we, 12);
         test_fill(bias, c->m, 13);
@@ -293,6 +323,9 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
               "%s: window %lldx%lld -> %lldx%lld", c->what,
               (long long)conv->win.kh, (long long)conv->win.kw,
               (long long)conv->win.oh, (long long)conv->win.ow);
+        CHECK((conv->packed_t && exec_conv_t_wins(&conv->win, c->n, c->m)) ==
+              c->want_t, "%s: transposed copy %p, taken %d", c->what,
+              conv->packed_t, exec_conv_t_wins(&conv->win, c->n, c->m));
         in[0] = x;
         if (swarm_model_run(m, swarm_model_fixed_rows(m), in, out, &err)) {
                 CHECK(0, "%s: run: %s", c->what, err.msg);
@@ -316,6 +349,33 @@ out:
         free(ref);
 }
 
+/* Where the rule flips (AVX-512 tiles of 8 rows by 32 columns). */
+static void test_rule(void) {
+#define RW(o, ch) {.n = (ch), .kh = 1, .kw = 1, .oh = (o), .ow = (o)}
+        swarm_window_t w6 = RW(6, 960), w7 = RW(7, 512), w8 = RW(8, 256);
+        swarm_window_t w14 = RW(14, 256), w1 = RW(1, 960), w2 = RW(2, 576);
+        swarm_window_t short6 = RW(6, 96);
+#undef RW
+
+        /* 6 x 6: 36 of 40 rows against 36 of 64, 72 of 96, 144 of 160 */
+        CHECK(exec_conv_t_wins(&w6, 1, 256) && exec_conv_t_wins(&w6, 2, 256));
+        CHECK(!exec_conv_t_wins(&w6, 4, 256) &&
+              !exec_conv_t_wins(&w6, 16, 256));
+        /* 40 filters fill 40 of 64 columns: 0.56 against 0.56 at 1 */
+        CHECK(!exec_conv_t_wins(&w6, 1, 40));
+        CHECK(exec_conv_t_wins(&w7, 1, 512) && exec_conv_t_wins(&w7, 2, 512));
+        CHECK(!exec_conv_t_wins(&w7, 4, 512));
+        /* full tiles, or planes too large */
+        CHECK(!exec_conv_t_wins(&w8, 1, 256));
+        CHECK(!exec_conv_t_wins(&w14, 1, 256));
+        CHECK(!exec_conv_t_wins(&w6, 0, 256) && !exec_conv_t_wins(&w6, 1, 0));
+        /* a 1 x 1 plane and short products stay on the pointwise kernel;
+         * a 2 x 2 plane does not */
+        CHECK(!exec_conv_t_wins(&w1, 1, 240));
+        CHECK(!exec_conv_t_wins(&short6, 1, 576));
+        CHECK(exec_conv_t_wins(&w2, 1, 96));
+}
+
 int main(void) {
         swarm_backend_t *be[2] = {NULL, NULL};
         swarm_err_t err;
@@ -331,8 +391,13 @@ int main(void) {
         for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
                 for (int l = 0; l < 2; l++)
                         run_case(be[l], &CASES[i], l + 1);
-        printf("%zu models on 1 and 2 lanes\n",
-               sizeof(CASES) / sizeof(CASES[0]));
+        test_rule();
+        for (size_t i = 0; i < sizeof(T_CASES) / sizeof(T_CASES[0]); i++)
+                for (int l = 0; l < 2; l++)
+                        run_case(be[l], &T_CASES[i], l + 1);
+        printf("%zu + %zu models on 1 and 2 lanes\n",
+               sizeof(CASES) / sizeof(CASES[0]),
+               sizeof(T_CASES) / sizeof(T_CASES[0]));
         swarm_backend_destroy(be[0]);
         swarm_backend_destroy(be[1]);
         TEST_DONE();
