@@ -113,6 +113,12 @@ static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
  * while from 160 taps the layers measured 0.36-1.0 (below). */
 #define CONV_T_MIN_PLANE 2
 #define CONV_T_MIN_K 128
+/* The copy costs memory (the filters of such layers are held twice), so
+ * it is made only where batch 1 gains this much fill: 2 x 2 to 4 x 4
+ * planes (2-4x), 6 x 6 (1.6x), not 7 x 7 (1.14x: 0.80-0.91 of the time
+ * a layer, but ResNet-18's last stage at 224 x 224 alone is 35 MB of
+ * filters, DenseNet-121 at 64 x 64 went from 65 to 87 MB of plan). */
+#define CONV_T_PACK_GAIN 1.25
 #define CONV_T_ROWS 8           /* the tile's rows */
 #define CONV_T_COLS 32          /* and columns */
 
@@ -120,7 +126,10 @@ static double fill(double used, double tile) {
         return used / (ceil(used / tile) * tile);
 }
 
-int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout) {
+/* How much fuller the transposed tiles are than conv_packed's for this
+ * run (0: not a window for it). */
+static double conv_t_gain(const swarm_window_t *w, int64_t imgs,
+                          int64_t cout) {
         double plane = (double)w->oh * (double)w->ow;
         double k = (double)w->n * (double)w->kh * (double)w->kw;
 
@@ -128,8 +137,12 @@ int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout) {
             k < CONV_T_MIN_K || imgs < 1 || cout < 1)
                 return 0;
         /* the share of the tiles' lanes that hold results, either way */
-        return fill(plane, CONV_T_ROWS) * fill((double)cout, CONV_T_COLS) >
+        return fill(plane, CONV_T_ROWS) * fill((double)cout, CONV_T_COLS) /
                fill(plane * (double)imgs, CONV_T_COLS);
+}
+
+int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout) {
+        return conv_t_gain(w, imgs, cout) > 1.0;
 }
 
 /* The transposed copy of a group-1 convolution's filters (see
@@ -144,7 +157,7 @@ static int pack_t(swarm_backend_t *be, xnode_t *n, int64_t cout, int64_t k,
         int rc;
 
         if (n->group != 1 || !be->gemm_packed || !be->copy_strided ||
-            !be->im2col || !exec_conv_t_wins(&n->win, 1, cout))
+            !be->im2col || conv_t_gain(&n->win, 1, cout) < CONV_T_PACK_GAIN)
                 return SWARM_OK;
         rc = be->gemm_pack(be, 1, 1, 1, cout, k, w, k, &n->packed_t,
                            &n->packed_t_bytes, err);

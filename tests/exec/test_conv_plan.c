@@ -17,7 +17,8 @@
  * the transposed run's rule at the batch sizes where it flips, and
  * models whose planes take it (1x1, 3x3 under Winograd, strided, 5x5
  * with a BatchNormalization folded in, 1-D, odd filter counts) or do not
- * (an 8 x 8 plane, a grouped window) against the same reference.
+ * (7 x 7 and 8 x 8 planes, short products, a grouped window, Winograd at
+ * 4 images) against the same reference.
  */
 #include <math.h>
 #include <stdio.h>
@@ -188,17 +189,19 @@ static const tap_case_t CASES[] = {
 };
 
 static const tap_case_t T_CASES[] = {
-        {"1x1 6x6", 2, 1, 128, 48, 1, 6, 6, 1, 1, 1, 1, 1, 1,
+        {"1x1 6x6", 2, 1, 128, 64, 1, 6, 6, 1, 1, 1, 1, 1, 1,
          0, 0, 0, 0, 0, 1, 1, 1},
         {"1x1 6x6, 2 images", 2, 2, 160, 64, 1, 6, 6, 1, 1, 1, 1, 1, 1,
          0, 0, 0, 0, 1, 1, 1, 1},
-        {"3x3 6x6 (Winograd's plane)", 2, 1, 24, 48, 1, 6, 6, 3, 3, 1, 1,
+        {"3x3 6x6 (Winograd's plane)", 2, 1, 24, 64, 1, 6, 6, 3, 3, 1, 1,
          1, 1, 1, 1, 1, 1, 0, 3, 3, 1},
-        {"3x3 6x6, 2 images: Winograd", 2, 2, 24, 48, 1, 6, 6, 3, 3, 1, 1,
+        {"3x3 6x6, 4 images: Winograd", 2, 4, 24, 64, 1, 6, 6, 3, 3, 1, 1,
          1, 1, 1, 1, 1, 1, 0, 3, 3, 0},
-        {"3x3 /2 13x13 -> 7x7", 2, 1, 16, 32, 1, 13, 13, 3, 3, 2, 2, 1, 1,
+        {"3x3 /2 7x7 -> 4x4", 2, 1, 16, 32, 1, 7, 7, 3, 3, 2, 2, 1, 1,
          1, 1, 1, 1, 1, 3, 3, 1},
-        {"5x5 4x4, 33 filters", 2, 1, 8, 33, 1, 4, 4, 5, 5, 1, 1, 1, 1,
+        {"3x3 /2 13x13 -> 7x7: too little gain", 2, 1, 16, 32, 1, 13, 13,
+         3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 3, 3, 0},
+        {"5x5 4x4, 31 filters", 2, 1, 8, 31, 1, 4, 4, 5, 5, 1, 1, 1, 1,
          2, 2, 2, 2, 1, 5, 5, 1},
         {"1-d, 20 wide", 1, 2, 48, 32, 1, 1, 20, 1, 3, 1, 1, 1, 1,
          0, 1, 0, 1, 0, 1, 3, 1},
