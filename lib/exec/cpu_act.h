@@ -61,6 +61,15 @@ exec_act_span_inl(swarm_act_t act, float a, float b, float *restrict p,
                 for (int64_t i = 0; i < n; i++)
                         p[i] = swarm_act_scalar(SWARM_ACT_GELU, a, b, p[i]);
                 break;
+        case SWARM_ACT_TANH:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_tanhf_fast(p[i]);
+                break;
+        case SWARM_ACT_GELU_TANH:
+                for (int64_t i = 0; i < n; i++)
+                        p[i] = swarm_act_scalar(SWARM_ACT_GELU_TANH, a, b,
+                                                p[i]);
+                break;
         default:
                 for (int64_t i = 0; i < n; i++)
                         p[i] = swarm_act_scalar(act, a, b, p[i]);

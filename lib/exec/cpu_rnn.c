@@ -42,15 +42,9 @@
 #define RNN_CLONES
 #endif
 
-/* tanh without a libm call so the loops vectorise: 1 - 2 / (e^2x + 1)
- * through the clamped exp of scalar_ops.h, and the odd series near 0,
- * where that form loses the relative precision of small values. */
+/* tanh without a libm call so the loops vectorise (scalar_ops.h). */
 static inline float rnn_tanhf(float x) {
-        float x2 = x * x;
-        float small = x * (1.0f + x2 * (-0.333333333f + x2 *
-                                         (0.133333333f - x2 * 0.053968254f)));
-        float big = 1.0f - 2.0f / (swarm_expf_clamped(2.0f * x) + 1.0f);
-        return x2 < 0.00390625f ? small : big;
+        return swarm_tanhf_fast(x);
 }
 
 /* p[i] = act(p[i]) over n values, after clamping to +-clip (clip > 0).

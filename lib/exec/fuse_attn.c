@@ -188,6 +188,129 @@ static int fuse_gelu_at(swarm_model_t *m, xnode_t *d) {
         return 1;
 }
 
+/* The tanh form of GELU as Hugging Face's NewGELUActivation (GPT-2,
+ * "gelu_new") writes it, and both exporters keep it:
+ *   h = x * 0.5;  p = Pow(x, 3) (or (x * x) * x);  q = p * 0.044715;
+ *   r = x + q;  s = r * sqrt(2 / pi);  t = Tanh(s);  u = t + 1;  y = h * u
+ * (each product and sum in either operand order; or y = (x * u) * 0.5):
+ * eight passes over the FFN's widest tensor become one GELU_TANH unary.
+ * Anchored on the Tanh; every node but the Tanh is dropped, so each of
+ * their outputs but y must be read only inside the pattern. */
+
+/* The live binary `op` (no activation) that writes v, read only by
+ * `reader`; NULL otherwise. */
+static xnode_t *bin_writer(swarm_model_t *m, const int *prod, int v,
+                           swarm_binop_t op, const xnode_t *reader) {
+        xnode_t *n;
+
+        if (v < 0 || prod[v] < 0 || sole(m, v) != reader)
+                return NULL;
+        n = &m->nodes[prod[v]];
+        return n->op == OP_BINARY && n->sub == (int)op && n->n_in == 2 &&
+               n->act == SWARM_ACT_NONE && n->in[0] >= 0 && n->in[1] >= 0
+               ? n : NULL;
+}
+
+/* n = a * c or c * a with c a constant near `want`: a, else -1. */
+static int times_const(swarm_model_t *m, const xnode_t *n, float want) {
+        float c;
+
+        if (const_scalar(m, n->in[1], &c) && near(c, want))
+                return n->in[0];
+        if (const_scalar(m, n->in[0], &c) && near(c, want))
+                return n->in[1];
+        return -1;
+}
+
+static int fuse_gelu_tanh_at(swarm_model_t *m, const int *prod, xnode_t *t) {
+        xnode_t *nd[10], *s, *r, *q = NULL, *u, *y, *h;
+        float c;
+        int x = -1, o, nk = 0;
+
+        if (t->op != OP_UNARY || t->act != SWARM_ACT_TANH || t->n_in != 1)
+                return 0;
+        if (!(s = bin_writer(m, prod, t->in[0], SWARM_BIN_MUL, t)) ||
+            !(r = bin_writer(m, prod, times_const(m, s, 0.797884561f),
+                             SWARM_BIN_ADD, s)))
+                return 0;
+        nd[nk++] = s;
+        nd[nk++] = r;
+        /* r = x + q, q = cube(x) * 0.044715 */
+        for (int i = 0; i < 2 && !q; i++) {
+                xnode_t *cand = bin_writer(m, prod, r->in[i], SWARM_BIN_MUL,
+                                           r), *p, *sq;
+                int cube = cand ? times_const(m, cand, 0.044715f) : -1;
+                int cx = r->in[1 - i];
+                if (cube < 0)
+                        continue;
+                if ((p = bin_writer(m, prod, cube, SWARM_BIN_POW, cand)) &&
+                    p->in[0] == cx && const_scalar(m, p->in[1], &c) &&
+                    c == 3.0f) {
+                        nd[nk++] = p;
+                } else if ((p = bin_writer(m, prod, cube, SWARM_BIN_MUL,
+                                           cand))) {
+                        /* (x * x) * x, either order */
+                        int sqv = p->in[0] == cx ? p->in[1] : p->in[0];
+                        if ((p->in[0] != cx && p->in[1] != cx) ||
+                            !(sq = bin_writer(m, prod, sqv, SWARM_BIN_MUL,
+                                              p)) ||
+                            sq->in[0] != cx || sq->in[1] != cx)
+                                continue;
+                        nd[nk++] = p;
+                        nd[nk++] = sq;
+                } else {
+                        continue;
+                }
+                q = cand;
+                x = cx;
+        }
+        if (!q || !is_f32(m, x) || m->vals[x].kind == V_CONST)
+                return 0;
+        nd[nk++] = q;
+        u = sole(m, t->out);
+        if (!u || !bin_other(u, SWARM_BIN_ADD, t->out, &o) ||
+            !const_scalar(m, o, &c) || c != 1.0f)
+                return 0;
+        nd[nk++] = u;
+        y = sole(m, u->out);
+        if (!y || !bin_other(y, SWARM_BIN_MUL, u->out, &o))
+                return 0;
+        if (o == x) {
+                /* y = (x * u) * 0.5 */
+                h = sole(m, y->out);
+                if (!h || !bin_other(h, SWARM_BIN_MUL, y->out, &o) ||
+                    !const_scalar(m, o, &c) || c != 0.5f)
+                        return 0;
+                nd[nk++] = y;
+                y = h;
+        } else {
+                /* y = h * u, h = x * 0.5 */
+                if (!(h = bin_writer(m, prod, o, SWARM_BIN_MUL, y)) ||
+                    times_const(m, h, 0.5f) != x)
+                        return 0;
+                nd[nk++] = h;
+        }
+        {
+                const xvalue_t *xv = &m->vals[x];
+                for (int i = 0; i < nk; i++)
+                        if (!same_shape(xv, &m->vals[nd[i]->out]) ||
+                            !is_f32(m, nd[i]->out))
+                                return 0;
+                if (!same_shape(xv, &m->vals[y->out]) || !is_f32(m, y->out))
+                        return 0;
+        }
+        t->act = SWARM_ACT_GELU_TANH;
+        t->act_alpha = 0.0f;
+        t->act_beta = 0.0f;
+        t->in[0] = x;
+        t->out = y->out;
+        for (int i = 0; i < nk; i++)
+                nd[i]->dead = 1;
+        y->dead = 1;
+        rename_op(t, "Gelu");
+        return 1;
+}
+
 /* ---- attention ---- */
 
 static void contig(const int64_t *shape, int nd, int64_t *str) {
@@ -515,7 +638,8 @@ void exec_fuse_attn(swarm_model_t *m) {
                 return;         /* no memory: the plan stays unfused */
         for (int i = 0; i < m->n_nodes; i++) {
                 xnode_t *n = &m->nodes[i];
-                if (!n->dead && fuse_gelu_at(m, n)) {
+                if (!n->dead && (fuse_gelu_at(m, n) ||
+                                 fuse_gelu_tanh_at(m, prod, n))) {
                         free(prod);
                         if (!(prod = live_uses(m)))
                                 return;

@@ -111,6 +111,33 @@ static inline SWARM_HD float swarm_erff_fast(float x) {
         return p / q;
 }
 
+/* tanh as a rational function (odd degree-13 over even degree-6
+ * polynomial in x, the form Eigen and XNNPACK use), x clamped to
+ * +-7.90531 where it reaches 1 in float: within 3.5e-7 relative of tanh
+ * over the reals (checked against a double tanh on 2.2M points, small
+ * values included), NaN stays NaN.  No call and no branch, so loops of it
+ * vectorise: libm's tanhf over GPT-2's FFN (GELU, tanh form) was a third
+ * of a batch-16 run. */
+static inline SWARM_HD float swarm_tanhf_fast(float x) {
+        float x2, p, q;
+        x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
+        x = x < -7.90531110763549805f ? -7.90531110763549805f : x;
+        x2 = x * x;
+        p = -2.76076847742355e-16f;
+        p = p * x2 + 2.00018790482477e-13f;
+        p = p * x2 + -8.60467152213735e-11f;
+        p = p * x2 + 5.12229709037114e-08f;
+        p = p * x2 + 1.48572235717979e-05f;
+        p = p * x2 + 6.37261928875436e-04f;
+        p = p * x2 + 4.89352455891786e-03f;
+        p = p * x;
+        q = 1.19825839466702e-06f;
+        q = q * x2 + 1.18534705686654e-04f;
+        q = q * x2 + 2.26843463243900e-03f;
+        q = q * x2 + 4.89352518554385e-03f;
+        return p / q;
+}
+
 /* act(v; a, b): a and b are the parameters named in backend.h. */
 static inline SWARM_HD float swarm_act_scalar(swarm_act_t act, float a,
                                               float b, float v) {
@@ -120,7 +147,7 @@ static inline SWARM_HD float swarm_act_scalar(swarm_act_t act, float a,
         case SWARM_ACT_SIGMOID:
                 return swarm_sigmoidf(v);
         case SWARM_ACT_TANH:
-                return tanhf(v);
+                return swarm_tanhf_fast(v);
         case SWARM_ACT_LEAKY_RELU:
                 return v < 0.0f ? a * v : v;
         case SWARM_ACT_CLIP:
@@ -130,7 +157,8 @@ static inline SWARM_HD float swarm_act_scalar(swarm_act_t act, float a,
                 return 0.5f * v *
                        (1.0f + swarm_erff_fast(v * 0.70710678118654752f));
         case SWARM_ACT_GELU_TANH:
-                return 0.5f * v * (1.0f + tanhf(0.79788456080286536f *
+                return 0.5f * v *
+                       (1.0f + swarm_tanhf_fast(0.79788456080286536f *
                                                 (v + 0.044715f * v * v * v)));
         case SWARM_ACT_ERF:
                 return erff(v);

@@ -22,9 +22,10 @@
  *    backend, same values): the softmax's output also a graph output,
  *    Softmax over another axis, a scale that is not one scalar;
  *  - GELU: MatMul + bias -> Div(sqrt 2) -> Erf -> Add(1) -> Mul -> Mul(0.5)
- *    in both exporters' orders becomes one GEMM step with the activation
- *    in its epilogue; with 0.6 instead of 0.5 it stays six steps, values
- *    still right.
+ *    in both exporters' orders, and its tanh form (Pow(x, 3) or x * x *
+ *    x, both product orders), becomes one GEMM step with the activation
+ *    in its epilogue; with 0.6 instead of 0.5 it stays six steps (the
+ *    tanh form nine or ten), values still right.
  * Usage: test_attn (exit 0 pass, 1 fail).
  */
 #include <math.h>
@@ -472,6 +473,88 @@ static void test_gelu(swarm_backend_t *be, int order, float half,
         bld_free(b);
 }
 
+/* The tanh form (GPT-2's NewGELUActivation): cube 0 Pow(h, 3), 1
+ * (h * h) * h; order 0 y = (h * half) * u (both exporters), 1 y = (h * u)
+ * * half.  half: the constant (0.5 fuses, with the MatMul + bias and the
+ * GELU in one step). */
+static void test_gelu_tanh(swarm_backend_t *be, int cube, int order,
+                           float half, int want_steps) {
+        enum { K = 8, N = 16, R = 3 };
+        bld_t bl, *b = &bl;
+        swarm_model_t *m = NULL;
+        swarm_err_t err;
+        float w[K * N], bias[N], x[R * K];
+        const void *in[1] = {x}, *out[1] = {NULL};
+        int64_t xd[2] = {-1, K}, wd[2] = {K, N}, nd = N, yd[2] = {-1, N};
+        uint32_t seed = 77u;
+        int bad = 0;
+
+        bld_init(b, 17);
+        for (int i = 0; i < K * N; i++)
+                w[i] = pr(&seed) * 1.5f;
+        for (int i = 0; i < N; i++)
+                bias[i] = pr(&seed);
+        for (int i = 0; i < R * K; i++)
+                x[i] = pr(&seed) * 2.0f;
+        vi(b, 0, "x", 1, 2, xd);
+        init(b, "w", 2, wd, w, 1);
+        init(b, "b", 1, &nd, bias, 1);
+        scalar_f(b, "three", 3.0f);
+        scalar_f(b, "c2", 0.044715f);
+        scalar_f(b, "c1", 0.7978845608f);
+        scalar_f(b, "one", 1.0f);
+        scalar_f(b, "half", half);
+        node(b, NULL, "MatMul", "x,w", "mm");
+        node(b, NULL, "Add", "mm,b", "h");
+        if (order == 0)
+                node(b, NULL, "Mul", "h,half", "hh");
+        if (cube == 0) {
+                node(b, NULL, "Pow", "h,three", "p");
+        } else {
+                node(b, NULL, "Mul", "h,h", "sq");
+                node(b, NULL, "Mul", "sq,h", "p");
+        }
+        node(b, NULL, "Mul", "c2,p", "q");
+        node(b, NULL, "Add", "h,q", "r");
+        node(b, NULL, "Mul", "r,c1", "s");
+        node(b, NULL, "Tanh", "s", "t");
+        node(b, NULL, "Add", "one,t", "u");
+        if (order == 0) {
+                node(b, NULL, "Mul", "hh,u", "y");
+        } else {
+                node(b, NULL, "Mul", "u,h", "hu");
+                node(b, NULL, "Mul", "hu,half", "y");
+        }
+        vi(b, 1, "y", 1, 2, yd);
+        CHECK(load(b, be, &m, &err) == SWARM_OK, "gelu tanh: %s", err.msg);
+        if (m) {
+                CHECK(swarm_model_n_steps(m) == want_steps,
+                      "gelu tanh cube %d order %d half %g: %d steps, want "
+                      "%d", cube, order, (double)half,
+                      swarm_model_n_steps(m), want_steps);
+                swarm_err_clear(&err);
+                CHECK_OK(swarm_model_run(m, R, in, out, &err), err);
+                for (int r = 0; out[0] && r < R; r++)
+                        for (int j = 0; j < N; j++) {
+                                double hv = bias[j], y;
+                                for (int k = 0; k < K; k++)
+                                        hv += (double)x[r * K + k] *
+                                              w[k * N + j];
+                                y = half * hv *
+                                    (1.0 + tanh(0.7978845608 *
+                                                (hv + 0.044715 * hv * hv *
+                                                          hv)));
+                                bad += !(fabs(((const float *)out[0])
+                                              [r * N + j] - y) <= 1e-5 +
+                                         1e-5 * fabs(y));
+                        }
+                CHECK(out[0] && bad == 0, "gelu tanh cube %d order %d half "
+                      "%g: %d off", cube, order, (double)half, bad);
+        }
+        swarm_model_destroy(m);
+        bld_free(b);
+}
+
 int main(void) {
         swarm_err_t err;
         swarm_backend_t *be1, *be2, plain;
@@ -498,6 +581,12 @@ int main(void) {
                 test_gelu(be1, order, 0.5f, 1);
                 test_gelu(be2, order, 0.5f, 1);
                 test_gelu(be1, order, 0.6f, 6);
+                for (int cube = 0; cube < 2; cube++) {
+                        test_gelu_tanh(be1, cube, order, 0.5f, 1);
+                        test_gelu_tanh(be2, cube, order, 0.5f, 1);
+                        /* not GELU: the nine (ten) steps stay */
+                        test_gelu_tanh(be1, cube, order, 0.6f, 9 + cube);
+                }
         }
         swarm_backend_destroy(be1);
         swarm_backend_destroy(be2);
