@@ -154,6 +154,10 @@ typedef struct swarm_attn {
         void *y;
         int64_t q_off, k_off, v_off, mask_off, y_off;
         int64_t q_str[4], k_str[4], v_str[4], mask_str[4], y_str[4];
+        /* 1: a query row whose softmax is NaN (every score masked to
+         * -inf, or a NaN among them) gives zeros, as the exporters'
+         * Where(IsNaN(p), 0, p) guard after the softmax has it */
+        int nan_rows_zero;
 } swarm_attn_t;
 
 /* Activations of the recurrent operators (ONNX RNN / GRU / LSTM

@@ -131,10 +131,12 @@ static inline float exp_kept(float d) {
 /* Mask, then the unnormalised softmax, over `rows` rows of n scores (row
  * stride n): row = exp(row + mask - max), inv[r] = 1 / its sum.  The
  * division waits for the product by V, whose rows are dv wide instead of
- * n (two passes over the scores instead of four). */
+ * n (two passes over the scores instead of four).  nan_zero: see
+ * swarm_attn_t.nan_rows_zero. */
 ATTN_CLONES
 static void attn_softmax(float *s, float *inv, int64_t rows, int64_t n,
-                         const float *mp, int64_t m_ri, int64_t m_j) {
+                         const float *mp, int64_t m_ri, int64_t m_j,
+                         int nan_zero) {
         for (int64_t r = 0; r < rows; r++) {
                 float *restrict row = s + r * n;
                 const float *restrict mr = mp ? mp + r * m_ri : NULL;
@@ -186,6 +188,12 @@ static void attn_softmax(float *s, float *inv, int64_t rows, int64_t n,
                         sum += row[j];
                 }
                 inv[r] = 1.0f / sum;
+                /* Any NaN in the row made every value of its softmax NaN
+                 * (the sum is NaN): zeros, for the guard (backend.h). */
+                if (nan_zero && sum != sum) {
+                        memset(row, 0, (size_t)n * sizeof(float));
+                        inv[r] = 0.0f;
+                }
         }
 }
 
@@ -259,7 +267,8 @@ static void attn_part(void *p, int part, int parts) {
                             (blasint)j->lq, kp, (blasint)lk, 0.0f, s,
                             (blasint)a->sk);
                 attn_softmax(s, s + j->ib * a->sk, ni, a->sk, mp,
-                             a->mask_str[2], a->mask_str[3]);
+                             a->mask_str[2], a->mask_str[3],
+                             a->nan_rows_zero);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans,
                             j->tv ? CblasTrans : CblasNoTrans, (blasint)ni,
                             (blasint)a->dv, (blasint)a->sk, 1.0f, s,

@@ -39,6 +39,7 @@
 #define A_BATCHED(n) ((n)->xstr[2])
 #define A_RANK(n) ((n)->xstr[3])
 #define A_STR(n, op) (&(n)->hp[4 * (op)])
+#define A_NAN0(n) ((n)->sub)    /* swarm_attn_t.nan_rows_zero */
 
 /* Uses and producers of the live plan: n_uses / consumer as onnx_ops.c
  * keeps them, prod[v] the live node that writes v (-1 for none); the
@@ -484,9 +485,38 @@ static void out_view(swarm_model_t *m, int o, int nd, int64_t *ys, int *out,
         *out = cur;
 }
 
+/* p -> IsNaN -> Where(., 0, p), p read by those two only, the Where's
+ * output p's shape: the torch.onnx (dynamo) export of
+ * scaled_dot_product_attention guards the softmax so that a fully masked
+ * row gives zeros.  Returns the Where's output with guard[] the IsNaN and
+ * the Where, or p itself when there is no such guard. */
+static int nan_guard(swarm_model_t *m, int p, xnode_t *guard[2]) {
+        xnode_t *isn = NULL, *wh;
+        const xvalue_t *pv = &m->vals[p];
+        float z;
+
+        if (pv->is_output || pv->n_uses != 2)
+                return p;
+        for (int i = 0; i < m->n_nodes && !isn; i++) {
+                xnode_t *n = &m->nodes[i];
+                if (!n->dead && n->op == OP_HOST && n->hk == HK_UNARY &&
+                    n->hop == HU_ISNAN && n->n_in == 1 && n->in[0] == p)
+                        isn = n;
+        }
+        if (!isn || !(wh = sole(m, isn->out)) || wh->op != OP_HOST ||
+            wh->hk != HK_WHERE || wh->n_in != 3 || wh->in[0] != isn->out ||
+            wh->in[2] != p || !const_scalar(m, wh->in[1], &z) || z != 0.0f ||
+            !same_shape(&m->vals[wh->out], pv) || !is_f32(m, wh->out))
+                return p;
+        guard[0] = isn;
+        guard[1] = wh;
+        return wh->out;
+}
+
 static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
         const xvalue_t *qv, *kv, *vv, *sv;
         xnode_t *c, *sm, *m2, *steps[2] = {NULL, NULL};
+        xnode_t *guard[2] = {NULL, NULL};
         int64_t dims[6], qs[4], ks[4], vs[4], ys[4];
         int nd, cur, mask = -1, qb, kb, vb, out, kill[8], *in;
         float scale = 1.0f, f;
@@ -509,6 +539,7 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
         if (c && c->op == OP_BINARY && c->n_in == 2 &&
             c->act == SWARM_ACT_NONE && same_shape(&m->vals[c->out], sv) &&
             is_f32(m, c->out)) {
+                int scaled = 1;
                 if (c->sub == SWARM_BIN_MUL && c->in[0] == cur &&
                     const_scalar(m, c->in[1], &f)) {
                         scale = f;
@@ -519,11 +550,11 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
                            const_scalar(m, c->in[1], &f) && f != 0.0f) {
                         scale = 1.0f / f;
                 } else {
-                        c = NULL;
+                        scaled = 0;     /* c may be the mask's Add */
                 }
-                if (c && !isfinite(scale))
+                if (scaled && !isfinite(scale))
                         return 0;
-                if (c) {
+                if (scaled) {
                         steps[0] = c;
                         cur = c->out;
                         c = sole(m, cur);
@@ -548,12 +579,13 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
             sm->in[0] != cur || sm->axis != nd - 1 ||
             sm->act != SWARM_ACT_NONE || !same_shape(&m->vals[sm->out], sv))
                 return 0;
-        m2 = sole(m, sm->out);
+        cur = nan_guard(m, sm->out, guard);
+        m2 = sole(m, cur);
         if (!m2 || m2->op != OP_MATMUL || m2->n_in != 2 ||
-            m2->in[0] != sm->out || m2->bias >= 0 ||
+            m2->in[0] != cur || m2->bias >= 0 ||
             m2->act != SWARM_ACT_NONE || m2->trans_a || m2->trans_b ||
             !is_f32(m, m2->in[1]) || !is_f32(m, m2->out) ||
-            m2->in[1] == sm->out)
+            m2->in[1] == cur)
                 return 0;
         vv = &m->vals[m2->in[1]];
         if (!same_lead(qv, vv, nd) ||
@@ -619,11 +651,15 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
         memcpy(A_STR(m2, 1), ks, sizeof(ks));
         memcpy(A_STR(m2, 2), vs, sizeof(vs));
         memcpy(A_STR(m2, 3), ys, sizeof(ys));
+        A_NAN0(m2) = guard[0] != NULL;
         m1->dead = 1;
         sm->dead = 1;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
                 if (steps[i])
                         steps[i]->dead = 1;
+                if (guard[i])
+                        guard[i]->dead = 1;
+        }
         for (int i = 0; i < 8; i++)
                 if (kill[i] >= 0)
                         m->nodes[kill[i]].dead = 1;
@@ -680,6 +716,7 @@ int exec_attn_run(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         a.k = m->vals[n->in[1]].dev;
         a.v = m->vals[n->in[2]].dev;
         a.y = m->vals[n->out].dev;
+        a.nan_rows_zero = (int)A_NAN0(n);
         memcpy(a.q_str, A_STR(n, 0), sizeof(a.q_str));
         memcpy(a.k_str, A_STR(n, 1), sizeof(a.k_str));
         memcpy(a.v_str, A_STR(n, 2), sizeof(a.v_str));

@@ -90,6 +90,9 @@ typedef struct acase {
         int rank3;      /* q, k, v inputs [N, S, D], no projections */
         enum brk brk;
         int fused_steps; /* expected with `attention`; 0: as unfused */
+        int guard;      /* Where(IsNaN(p), 0, p) after the softmax (the
+                           dynamo export of scaled_dot_product_attention);
+                           batch row 2 then has every key masked to -inf */
 } acase_t;
 
 static const acase_t CASES[] = {
@@ -104,6 +107,10 @@ static const acase_t CASES[] = {
         {"softmax axis 2", 4, 4, 7, 1, 1, 0, 0, B_AXIS, 0},
         {"vector scale", 4, 4, 7, 1, 1, 0, 0, B_VEC_SCALE, 0},
         {"mask per query h4 s7", 4, 4, 7, 1, 1, 0, 0, B_ROW_MASK, 4},
+        {"mask, no scale h4 s7", 4, 4, 7, 1, 0, 0, 0, B_NONE, 4},
+        {"NaN guard h4 s7", 4, 4, 7, 1, 1, 0, 0, B_NONE, 4, 1},
+        {"NaN guard, no scale h2 s5", 2, 3, 5, 1, 0, 0, 0, B_NONE, 4, 1},
+        {"NaN guard, rank 3 s7", 1, 5, 7, 1, 1, 0, 1, B_NONE, 1, 1},
 };
 
 #define MAXR 3
@@ -182,11 +189,16 @@ static void build_attn(bld_t *b, const acase_t *c, const adata_t *d) {
         }
         attr_i(b, node(b, NULL, "Softmax", sc, "p"), "axis",
                c->brk == B_AXIS ? 2 : -1);
+        if (c->guard) {
+                scalar_f(b, "zero", 0.0f);
+                node(b, NULL, "IsNaN", "p", "pn");
+                node(b, NULL, "Where", "pn,zero,p", "pg");
+        }
         if (c->rank3) {
-                node(b, NULL, "MatMul", "p,v", "y");
+                node(b, NULL, "MatMul", c->guard ? "pg,v" : "p,v", "y");
                 vi(b, 1, "y", 1, 3, (const int64_t[]){-1, s, c->dh});
         } else {
-                node(b, NULL, "MatMul", "p,v", "o");
+                node(b, NULL, "MatMul", c->guard ? "pg,v" : "p,v", "o");
                 attr_perm(b, node(b, NULL, "Transpose", "o", "o2"), 4, p0213);
                 node(b, NULL, "Reshape", "o2,ms", "y");
                 vi(b, 1, "y", 1, 3, yd);
@@ -272,6 +284,10 @@ static void ref_attn(const acase_t *c, const adata_t *d, int rows,
                                 for (int j = 0; j < s; j++)
                                         *(c->brk == B_AXIS ? &sc[j * s + i]
                                           : &sc[i * s + j]) /= sum;
+                                /* every key at -inf: NaN, the guard's 0 */
+                                for (int j = 0; c->guard && sum != sum &&
+                                     j < s; j++)
+                                        sc[i * s + j] = 0;
                         }
                         for (int i = 0; i < s; i++)
                                 for (int dd = 0; dd < hd; dd++) {
@@ -334,6 +350,8 @@ static void run_case(const acase_t *c, swarm_backend_t *be1,
                 for (int j = 0; j < s; j++)
                         mask[r * s + j] = j < (s - r > 1 ? s - r : 1)
                                           ? 0.0f : -3.4028234664e38f;
+        for (int j = 0; c->guard && j < s; j++)
+                mask[(MAXR - 1) * s + j] = -INFINITY;
         for (int rows = 1; rows <= MAXR; rows += 2) {
                 double mx = 0;
                 ref_attn(c, &d, rows, x, q3, k3, v3, mask, want);
