@@ -671,6 +671,10 @@ GEMM_INLINE void epi_row(const cpu_gemm_job_t *j, const float *bias,
          * (swarm_erff_fast) and vectorises once `act` is a constant; in
          * the default loop below it ran scalar, 23% of a BERT run. */
         EPI_CASE(SWARM_ACT_GELU)
+        /* GPT-2 and ALBERT's: the tanh form, with scalar_ops.h's rational
+         * tanh, vectorises the same way */
+        EPI_CASE(SWARM_ACT_GELU_TANH)
+        EPI_CASE(SWARM_ACT_TANH)
 #undef EPI_CASE
         default:
                 for (int64_t t = 0; t < cnt; t++)

@@ -513,12 +513,29 @@ static int nan_guard(swarm_model_t *m, int p, xnode_t *guard[2]) {
         return wh->out;
 }
 
+/* May the Add a1 (scores + m1) become m1 + m2, ahead of where the second
+ * Add read m2?  m2 a FLOAT32 mask that broadcasts to the scores (sv),
+ * written before a1 runs (or a graph input or constant), and the sum as
+ * batched as the scores it stands for. */
+static int two_masks(swarm_model_t *m, const int *prod, const xnode_t *a1,
+                     int m1, int m2, const xvalue_t *sv) {
+        const xvalue_t *v1 = &m->vals[m1], *v2 = &m->vals[m2];
+        int at = prod[a1->out];
+
+        return m2 >= 0 && m2 != m1 && is_f32(m, m2) && v2->ndim <= sv->ndim &&
+               !v2->nsym && at >= 0 && prod[m2] < at &&
+               (!v2->batched || (v2->ndim == sv->ndim && sv->batched &&
+                                 v2->shape[0] == sv->shape[0])) &&
+               (v1->batched || v2->batched) == sv->batched;
+}
+
 static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
         const xvalue_t *qv, *kv, *vv, *sv;
         xnode_t *c, *sm, *m2, *steps[2] = {NULL, NULL};
-        xnode_t *guard[2] = {NULL, NULL};
+        xnode_t *guard[2] = {NULL, NULL}, *msum = NULL;
         int64_t dims[6], qs[4], ks[4], vs[4], ys[4];
-        int nd, cur, mask = -1, qb, kb, vb, out, kill[8], *in;
+        int nd, cur, mask = -1, mask1 = -1, mask2 = -1, qb, kb, vb, out;
+        int kill[8], *in;
         float scale = 1.0f, f;
 
         if (m1->op != OP_MATMUL || m1->n_in != 2 || m1->bias >= 0 ||
@@ -571,6 +588,20 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
                 steps[1] = c;
                 cur = c->out;
                 c = sole(m, cur);
+                /* [+ mask2] (T5: the position bias, then the padding
+                 * mask): the first Add is rewritten to sum the two
+                 * masks, its output (the scores' shape) the one mask */
+                if (c && bin_other(c, SWARM_BIN_ADD, cur, &mask2) &&
+                    two_masks(m, prod, steps[1], mask, mask2, sv) &&
+                    same_shape(&m->vals[c->out], sv) && is_f32(m, c->out)) {
+                        /* rewritten once nothing below can refuse */
+                        msum = steps[1];
+                        mask1 = mask;
+                        mask = msum->out;
+                        steps[1] = c;
+                        cur = c->out;
+                        c = sole(m, cur);
+                }
         } else {
                 mask = -1;
         }
@@ -652,6 +683,10 @@ static int fuse_attn_at(swarm_model_t *m, const int *prod, xnode_t *m1) {
         memcpy(A_STR(m2, 2), vs, sizeof(vs));
         memcpy(A_STR(m2, 3), ys, sizeof(ys));
         A_NAN0(m2) = guard[0] != NULL;
+        if (msum) {
+                msum->in[0] = mask1;
+                msum->in[1] = mask2;
+        }
         m1->dead = 1;
         sm->dead = 1;
         for (int i = 0; i < 2; i++) {

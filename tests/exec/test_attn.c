@@ -18,6 +18,8 @@
  *  - K transposed twice (0 2 1 3, then 0 1 3 2), and rank-3 operands
  *    [N, S, D] straight from the inputs;
  *  - a mask [N, 1, S, 1] (one value per query row, broadcast over keys);
+ *  - a constant position bias added before the mask (T5): the two summed
+ *    into one mask;
  *  - chains that must stay unfused (same step count as the unfused
  *    backend, same values): the softmax's output also a graph output,
  *    Softmax over another axis, a scale that is not one scalar;
@@ -93,6 +95,8 @@ typedef struct acase {
         int guard;      /* Where(IsNaN(p), 0, p) after the softmax (the
                            dynamo export of scaled_dot_product_attention);
                            batch row 2 then has every key masked to -inf */
+        int pbias;      /* scores + a constant [1, H, S, S] bias, then the
+                           mask (T5's position bias) */
 } acase_t;
 
 static const acase_t CASES[] = {
@@ -111,6 +115,9 @@ static const acase_t CASES[] = {
         {"NaN guard h4 s7", 4, 4, 7, 1, 1, 0, 0, B_NONE, 4, 1},
         {"NaN guard, no scale h2 s5", 2, 3, 5, 1, 0, 0, 0, B_NONE, 4, 1},
         {"NaN guard, rank 3 s7", 1, 5, 7, 1, 1, 0, 1, B_NONE, 1, 1},
+        {"position bias, mask h4 s7", 4, 4, 7, 1, 0, 0, 0, B_NONE, 5, 0, 1},
+        {"position bias, scale, mask, guard h2 s6", 2, 3, 6, 1, 1, 0, 0,
+         B_NONE, 5, 1, 1},
 };
 
 #define MAXR 3
@@ -118,6 +125,7 @@ static const acase_t CASES[] = {
 typedef struct adata {
         int e, s;
         float *wq, *wk, *wv;    /* [E, E] */
+        float *pb;              /* [H, S, S] (pbias) */
         float scale;
         float *vscale;          /* [S] (B_VEC_SCALE) */
 } adata_t;
@@ -180,6 +188,14 @@ static void build_attn(bld_t *b, const acase_t *c, const adata_t *d) {
                 node(b, NULL, c->scale == 2 ? "Div" : "Mul",
                      c->scale == 3 ? "c,mm" : "mm,c", "sc");
                 sc = "sc";
+        }
+        if (c->pbias) {
+                int64_t pd[4] = {1, c->heads, s, s};
+                char in[32];
+                init(b, "pb", 4, pd, d->pb, 1);
+                snprintf(in, sizeof(in), "%s,pb", sc);
+                node(b, NULL, "Add", in, "sc_pb");
+                sc = "sc_pb";
         }
         if (c->mask) {
                 char in[32];
@@ -260,6 +276,8 @@ static void ref_attn(const acase_t *c, const adata_t *d, int rows,
                                                 a /= (double)(1.0f / d->scale);
                                         else if (c->scale)
                                                 a *= d->scale;
+                                        if (c->pbias)
+                                                a += d->pb[(h * s + i) * s + j];
                                         if (c->mask && c->brk == B_ROW_MASK)
                                                 a += mask[r * s + i];
                                         else if (c->mask)
@@ -328,9 +346,13 @@ static void run_case(const acase_t *c, swarm_backend_t *be1,
         d.wk = calloc((size_t)e * (size_t)e, sizeof(float));
         d.wv = calloc((size_t)e * (size_t)e, sizeof(float));
         d.vscale = calloc((size_t)s, sizeof(float));
+        d.pb = calloc((size_t)c->heads * (size_t)s * (size_t)s,
+                      sizeof(float));
         if (!x || !q3 || !k3 || !v3 || !mask || !want || !d.wq || !d.wk ||
-            !d.wv || !d.vscale)
+            !d.wv || !d.vscale || !d.pb)
                 abort();
+        for (int i = 0; i < c->heads * s * s; i++)
+                d.pb[i] = pr(&seed) * 2.0f;
         for (int i = 0; i < e * e; i++) {
                 d.wq[i] = pr(&seed);
                 d.wk[i] = pr(&seed);
@@ -422,6 +444,7 @@ static void run_case(const acase_t *c, swarm_backend_t *be1,
         free(d.wk);
         free(d.wv);
         free(d.vscale);
+        free(d.pb);
 }
 
 /* ---- GELU ---- */
