@@ -427,6 +427,21 @@ static int run_gemm(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         }
 }
 
+/* A convolution's GEMM: g cleared, then its epilogue (bias one value per
+ * filter, in `mode`: per row of the product, or per column when it is
+ * transposed; the node's activation). */
+static void conv_gemm_init(swarm_gemm_t *g, const xnode_t *n,
+                           const xvalue_t *bias, swarm_bias_t mode) {
+        memset(g, 0, sizeof(*g));
+        g->alpha = 1.0f;
+        g->beta = 1.0f;
+        g->act = n->act;
+        g->act_alpha = n->act_alpha;
+        g->act_beta = n->act_beta;
+        g->bias = bias ? bias->dev : NULL;
+        g->bias_mode = bias ? mode : SWARM_BIAS_NONE;
+}
+
 /* Convolution over chunks of images: one im2col unfolds n->chunk images
  * side by side into [k, chunk * oh * ow], one GEMM per group multiplies the
  * filters by it (N = chunk * oh * ow instead of oh * ow: far fewer, far
@@ -448,20 +463,13 @@ static int run_conv_chunked(swarm_model_t *m, swarm_backend_t *be,
         swarm_gemm_t g;
         int rc;
 
-        memset(&g, 0, sizeof(g));
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
+        conv_gemm_init(&g, n, b, SWARM_BIAS_COL);
         g.m = mg;
         g.k = k;
         g.a = w->dev;
         g.lda = k;
         g.b = m->scratch.dev;
         g.c = m->scratch.dev;
-        g.act = n->act;
-        g.act_alpha = n->act_alpha;
-        g.act_beta = n->act_beta;
-        g.bias = b ? b->dev : NULL;
-        g.bias_mode = b ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
         win.img_str = in_img;
         for (int64_t i0 = 0; i0 < imgs; i0 += n->chunk) {
                 int64_t cn = imgs - i0 < n->chunk ? imgs - i0 : n->chunk;
@@ -514,22 +522,15 @@ static int run_conv_t(swarm_model_t *m, swarm_backend_t *be,
         swarm_gemm_t g;
         int rc;
 
-        memset(&g, 0, sizeof(g));
+        conv_gemm_init(&g, n, b, SWARM_BIAS_ROW);
         g.trans_a = 1;
         g.m = plane;
         g.n = mout;
         g.k = k;
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
         g.lda = plane;
         g.c = m->scratch.dev;
         g.c_off = cols;
         g.ldc = mout;
-        g.act = n->act;
-        g.act_alpha = n->act_alpha;
-        g.act_beta = n->act_beta;
-        g.bias = b ? b->dev : NULL;
-        g.bias_mode = b ? SWARM_BIAS_ROW : SWARM_BIAS_NONE;
         for (int64_t i = 0; i < imgs; i++) {
                 if (cols) {
                         if ((rc = be->im2col(be, &n->win, x->dev, i * in_img,
@@ -605,9 +606,7 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                        o->dev, err);
         if (n->chunk > 1 && be->im2col_imgs)
                 return run_conv_chunked(m, be, n, err);
-        memset(&g, 0, sizeof(g));
-        g.alpha = 1.0f;
-        g.beta = 1.0f;
+        conv_gemm_init(&g, n, b, SWARM_BIAS_COL);
         g.m = mg;
         g.n = plane;
         g.k = k;
@@ -615,11 +614,6 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
         g.lda = k;
         g.c = o->dev;
         g.ldc = plane;
-        g.act = n->act;
-        g.act_alpha = n->act_alpha;
-        g.act_beta = n->act_beta;
-        g.bias = b ? b->dev : NULL;
-        g.bias_mode = b ? SWARM_BIAS_COL : SWARM_BIAS_NONE;
         g.ldb = plane;
         /* One GEMM per image and group: filters [mg, k] times the unfolded
          * columns [k, oh*ow] land directly in NCHW order. */
