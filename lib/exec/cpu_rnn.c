@@ -42,11 +42,6 @@
 #define RNN_CLONES
 #endif
 
-/* tanh without a libm call so the loops vectorise (scalar_ops.h). */
-static inline float rnn_tanhf(float x) {
-        return swarm_tanhf_fast(x);
-}
-
 /* p[i] = act(p[i]) over n values, after clamping to +-clip (clip > 0).
  * The switch is outside the loops so each loop vectorises. */
 RNN_CLONES
@@ -63,7 +58,7 @@ static void act_span(swarm_rnn_act_t k, float a, float b, float clip,
                 break;
         case SWARM_RNN_TANH:
                 for (int64_t i = 0; i < n; i++)
-                        p[i] = rnn_tanhf(p[i]);
+                        p[i] = swarm_tanhf_fast(p[i]);
                 break;
         case SWARM_RNN_SIGMOID:
                 for (int64_t i = 0; i < n; i++)
@@ -83,7 +78,7 @@ static void act_span(swarm_rnn_act_t k, float a, float b, float clip,
                 break;
         case SWARM_RNN_SCALED_TANH:
                 for (int64_t i = 0; i < n; i++)
-                        p[i] = a * rnn_tanhf(b * p[i]);
+                        p[i] = a * swarm_tanhf_fast(b * p[i]);
                 break;
         case SWARM_RNN_HARD_SIGMOID:
                 for (int64_t i = 0; i < n; i++) {
@@ -240,10 +235,10 @@ static void fast_lstm(int64_t H, float cl, int ifg, const float *restrict g,
                 float vc = clampf(g[3 * H + k] + xw[3 * H + k], cl);
                 float it = swarm_sigmoidf(vi);
                 float ft = ifg ? 1.0f - it : swarm_sigmoidf(vf);
-                float cn = ft * ck + it * rnn_tanhf(vc);
+                float cn = ft * ck + it * swarm_tanhf_fast(vc);
                 float vo = clampf(g[H + k] + xw[H + k] + P[H + k] * cn, cl);
                 c[k] = cn;
-                h[k] = swarm_sigmoidf(vo) * rnn_tanhf(cn);
+                h[k] = swarm_sigmoidf(vo) * swarm_tanhf_fast(cn);
         }
 }
 
@@ -255,7 +250,7 @@ static void fast_gru1(int64_t H, float cl, const float *restrict g,
         for (int64_t k = 0; k < H; k++) {
                 float z = swarm_sigmoidf(clampf(g[k] + xw[k], cl));
                 float r = swarm_sigmoidf(clampf(g[H + k] + xw[H + k], cl));
-                float hh = rnn_tanhf(clampf(xw[2 * H + k] +
+                float hh = swarm_tanhf_fast(clampf(xw[2 * H + k] +
                                             r * (g[2 * H + k] + rbh[k]), cl));
                 h[k] = hh + z * (h[k] - hh);
         }
@@ -279,7 +274,7 @@ static void fast_gru0_h(int64_t H, float cl, const float *restrict g,
                         const float *restrict xw, const float *restrict rbh,
                         float *restrict h) {
         for (int64_t k = 0; k < H; k++) {
-                float hh = rnn_tanhf(clampf(xw[2 * H + k] + g[2 * H + k] +
+                float hh = swarm_tanhf_fast(clampf(xw[2 * H + k] + g[2 * H + k] +
                                             rbh[k], cl));
                 h[k] = hh + g[k] * (h[k] - hh);
         }
@@ -289,7 +284,7 @@ RNN_CLONES
 static void fast_rnn(int64_t H, float cl, const float *restrict g,
                      const float *restrict xw, float *restrict h) {
         for (int64_t k = 0; k < H; k++)
-                h[k] = rnn_tanhf(clampf(g[k] + xw[k], cl));
+                h[k] = swarm_tanhf_fast(clampf(g[k] + xw[k], cl));
 }
 
 /* out[b, 0..n) = h[b, :] Rt[:, 0..n) for b < rows: the recurrent product

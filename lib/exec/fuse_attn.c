@@ -125,6 +125,17 @@ static void rename_op(xnode_t *n, const char *op_type) {
 
 /* ---- GELU ---- */
 
+/* n = a * c or c * a with c a constant near `want`: a, else -1. */
+static int times_const(swarm_model_t *m, const xnode_t *n, float want) {
+        float c;
+
+        if (const_scalar(m, n->in[1], &c) && near(c, want))
+                return n->in[0];
+        if (const_scalar(m, n->in[0], &c) && near(c, want))
+                return n->in[1];
+        return -1;
+}
+
 /* x -> Div(sqrt 2) (or Mul(1 / sqrt 2)) -> Erf -> Add(1) -> Mul(x) ->
  * Mul(0.5), the two products in either order, as both exporters write
  * nn.GELU(): five passes over the FFN's widest tensor become one unary,
@@ -139,13 +150,8 @@ static int fuse_gelu_at(swarm_model_t *m, xnode_t *d) {
         if (d->sub == SWARM_BIN_DIV && const_scalar(m, d->in[1], &c) &&
             near(c, 1.41421356f)) {
                 x = d->in[0];
-        } else if (d->sub == SWARM_BIN_MUL && const_scalar(m, d->in[1], &c) &&
-                   near(c, 0.707106781f)) {
-                x = d->in[0];
-        } else if (d->sub == SWARM_BIN_MUL && const_scalar(m, d->in[0], &c) &&
-                   near(c, 0.707106781f)) {
-                x = d->in[1];
-        } else {
+        } else if (d->sub != SWARM_BIN_MUL ||
+                   (x = times_const(m, d, 0.707106781f)) < 0) {
                 return 0;
         }
         if (!is_f32(m, x) || m->vals[x].kind == V_CONST)
@@ -210,17 +216,6 @@ static xnode_t *bin_writer(swarm_model_t *m, const int *prod, int v,
         return n->op == OP_BINARY && n->sub == (int)op && n->n_in == 2 &&
                n->act == SWARM_ACT_NONE && n->in[0] >= 0 && n->in[1] >= 0
                ? n : NULL;
-}
-
-/* n = a * c or c * a with c a constant near `want`: a, else -1. */
-static int times_const(swarm_model_t *m, const xnode_t *n, float want) {
-        float c;
-
-        if (const_scalar(m, n->in[1], &c) && near(c, want))
-                return n->in[0];
-        if (const_scalar(m, n->in[0], &c) && near(c, want))
-                return n->in[1];
-        return -1;
 }
 
 static int fuse_gelu_tanh_at(swarm_model_t *m, const int *prod, xnode_t *t) {
