@@ -59,9 +59,10 @@ int exec_cpu_dwc_fits(cpu_isa_t isa, const swarm_window_t *w,
                       int64_t channels) {
         int64_t ph, pw;
 
-        /* w->n counts planes: whole images of `channels` each */
-        if (!DWC_X86 || isa != CPU_ISA_AVX512 || channels < 1 ||
-            w->n % channels != 0)
+        /* w->n counts planes: whole images of `channels` each; and never
+         * on a CPU without AVX-512, whatever the caller asks */
+        if (!DWC_X86 || isa != CPU_ISA_AVX512 || !cpu_gemm_isa_ok(isa) ||
+            channels < 1 || w->n % channels != 0)
                 return 0;
         if (w->n < 1 || w->kh < 1 || w->kw < 1 || w->sh < 1 || w->sw < 1 ||
             w->dh < 1 || w->dw < 1 || w->h < 1 || w->w < 1 || w->oh < 1 ||
