@@ -132,6 +132,17 @@ typedef struct swarm_gemm {
         int64_t c_off, ldc;
         swarm_act_t act;
         float act_alpha, act_beta;      /* parameters of act, see above */
+        /* gemm_packed with A unpacked only (the other entries fail on a
+         * non-zero a_blk_rows): A's rows come in blocks of a_blk_rows, block
+         * b's starting b * a_blk_off elements after block 0's, so that the
+         * pixels of several NCHW images make one operand (a convolution
+         * run transposed, model.c run_conv_t).  0: one matrix. */
+        int64_t a_blk_rows, a_blk_off;
+        /* With row blocks: op(A)'s element (i, p) is taken times
+         * a_scale[a_scale_off + i / a_blk_rows * k + p] (a squeeze-excitation
+         * scale per image and channel, fuse_se.c); NULL: none. */
+        const void *a_scale;
+        int64_t a_scale_off;
 } swarm_gemm_t;
 
 /* Scaled dot-product attention over batch x heads (backend.h
@@ -245,6 +256,12 @@ struct swarm_backend {
          * columns: narrower planes than group-1 ones, whose alternative
          * is one im2col and one small GEMM a group; 0: no such path. */
         int conv_direct_grouped_min_ow;
+        /* The register tile of gemm_packed's kernel: rows of op(A) by
+         * columns of op(B) each of its steps computes (the CPU backend's
+         * 8 x 32 AVX-512, 6 x 16 AVX2, 4 x 16 C), from which the loader
+         * rates how full a product's tiles run either way round (pack.c,
+         * convolutions run transposed); 0: none, nothing runs transposed. */
+        int gemm_tile_rows, gemm_tile_cols;
         /* Lanes the backend's own kernels run on (the CPU backend's thread
          * pool); 0 or 1: serial.  The loader sizes convolution chunks by it
          * so that each kernel call has enough work to split. */

@@ -598,6 +598,9 @@ static int cu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
         plan_t *p = NULL;
         int rc = SWARM_OK;
 
+        if (g->a_blk_rows || g->a_scale)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cuda: gemm takes no row blocks of A");
         if (m < 0 || n < 0 || k < 0 || m > INT32_MAX || n > INT32_MAX ||
             k > INT32_MAX || g->ldc < n ||
             (m && k && (g->lda < ac || g->ldb < bc)) ||

@@ -545,6 +545,10 @@ static int cpu_gemm(swarm_backend_t *be, const swarm_gemm_t *g,
             g->ldc > INT32_MAX)
                 return swarm_err_set(err, SWARM_ERR_BACKEND,
                                      "cpu: gemm dimensions out of range");
+        if (g->a_blk_rows || g->a_scale)
+                return swarm_err_set(err, SWARM_ERR_BACKEND,
+                                     "cpu: gemm takes no row blocks of A "
+                                     "(gemm_packed does)");
         if (m == 0 || n == 0)
                 return SWARM_OK;
         if (g->bias_mode == SWARM_BIAS_NONE || g->beta == 0.0f)
@@ -1635,6 +1639,8 @@ void exec_cpu_backend_init(swarm_backend_t *be) {
         be->conv_direct_max_stride = (int)cpu_gemm_direct_max_stride();
         be->conv_direct_max_phases = (int)cpu_gemm_direct_max_phases();
         be->conv_direct_grouped_min_ow = (int)cpu_gemm_direct_grouped_min_ow();
+        cpu_gemm_tile(cpu_gemm_best_isa(), &be->gemm_tile_rows,
+                      &be->gemm_tile_cols);
         be->threads = 1;        /* no pool: a stack backend for folding */
         be->destroy = NULL;
 }

@@ -34,6 +34,9 @@ typedef enum cpu_isa {
 cpu_isa_t cpu_gemm_best_isa(void);
 /* Non-zero when this CPU (and this build) can run `isa`. */
 int cpu_gemm_isa_ok(cpu_isa_t isa);
+/* The register tile of isa's kernel: *mr rows of op(A) by *nr columns of
+ * op(B) (8 x 32 AVX-512, 6 x 16 AVX2, 4 x 16 C). */
+void cpu_gemm_tile(cpu_isa_t isa, int *mr, int *nr);
 /* The same for the kernels written for C and AVX-512 only (cpu_wino.c,
  * cpu_sconv.c): 0 for AVX2, which they have no set for. */
 int cpu_gemm_c512_ok(cpu_isa_t isa);
@@ -74,10 +77,14 @@ typedef struct cpu_gemm_job {
         cpu_isa_t isa;
         int64_t m, n, k;
         float alpha, beta;
-        /* A: packed, or element (i, p) = a[i * a_rs + p * a_ks] */
+        /* A: packed, or element (i, p) = a[i * a_rs + p * a_ks]; with
+         * a_blk_rows > 0, row i is row i % a_blk_rows of block
+         * i / a_blk_rows, which starts a_blk_off floats after the previous
+         * one (swarm_gemm_t.a_blk_rows), and with a_scale its element
+         * (i, p) is taken times a_scale[i / a_blk_rows * k + p] */
         const cpu_packed_t *pa;
-        const float *a;
-        int64_t a_rs, a_ks;
+        const float *a, *a_scale;
+        int64_t a_rs, a_ks, a_blk_rows, a_blk_off;
         /* B: packed, element (p, j) = b[p * b_ks + j * b_cs], or the image
          * x of a convolution (win, x_img: floats per image; x_grp: floats
          * per channel group) */

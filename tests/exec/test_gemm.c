@@ -392,6 +392,116 @@ static void test_backend_gemm(swarm_backend_t *be) {
         free(c2);
 }
 
+/* A in row blocks (swarm_gemm_t.a_blk_rows): the pixels of imgs NCHW
+ * images, k channels of a plane each, img floats apart, as the rows of
+ * one product against packed filters (model.c run_conv_t).  Planes that
+ * are not a multiple of the tile's rows make slivers straddle images.
+ * scaled: each image's channels times their own scale (a_scale). */
+static void blk_case(cpu_isa_t isa, int64_t plane, int64_t imgs, int64_t k,
+                     int64_t n, int parts, int scaled, unsigned seed) {
+        int64_t img = k * plane + 5, m = imgs * plane, ldc = n + 3;
+        float *x = alloc_f(imgs * img, seed), *w = alloc_f(n * k, seed + 1);
+        float *c = alloc_f(m * ldc, seed + 2);
+        float *sc = alloc_f(imgs * k + 2, seed + 3);
+        cpu_packed_t *pk = NULL;
+        cpu_gemm_job_t j;
+        swarm_gemm_t g;
+        swarm_err_t err = {0};
+        double worst = 0.0;
+        int rc;
+
+        g = (swarm_gemm_t){.trans_a = 1, .trans_b = 1, .m = m, .n = n,
+                           .k = k, .alpha = 1.0f, .a = x, .lda = plane,
+                           .ldb = k, .c = c, .ldc = ldc,
+                           .act = SWARM_ACT_RELU, .a_blk_rows = plane,
+                           .a_blk_off = img, .a_scale = scaled ? sc : NULL,
+                           .a_scale_off = 2};
+        rc = cpu_gemm_pack(isa, 1, 1, 1, n, k, w, k, &pk, &err);
+        CHECK_OK(rc, err);
+        if (!rc)
+                rc = cpu_gemm_job_gemm(&j, &g, NULL, pk, &err);
+        CHECK_OK(rc, err);
+        if (!rc)
+                test_gemm_run_job(&j, parts);
+        for (int64_t i = 0; !rc && i < m; i++)
+                for (int64_t q = 0; q < n; q++) {
+                        const float *px = x + i / plane * img + i % plane;
+                        const float *ps = sc + 2 + i / plane * k;
+                        double acc = 0.0, mag = 0.0;
+                        for (int64_t p = 0; p < k; p++) {
+                                double v = (double)px[p * plane] *
+                                           w[q * k + p] * (scaled ? ps[p] : 1);
+                                acc += v;
+                                mag += fabs(v);
+                        }
+                        acc = acc > 0 ? acc : 0;
+                        if (fabs(acc - c[i * ldc + q]) > 1e-5 * mag + 1e-6 &&
+                            fabs(acc - c[i * ldc + q]) > worst)
+                                worst = fabs(acc - c[i * ldc + q]);
+                }
+        CHECK(worst == 0.0, "isa %d: %lld images of %lld pixels, k %lld, "
+              "n %lld, parts %d, scaled %d: off by %g", (int)isa,
+              (long long)imgs, (long long)plane, (long long)k, (long long)n,
+              parts, scaled, worst);
+        cpu_gemm_pack_free(pk);
+        free(sc);
+        free(x);
+        free(w);
+        free(c);
+}
+
+static void test_blk_rows(swarm_backend_t *be) {
+        static const int64_t shapes[][4] = {
+                /* plane, images, k, n */
+                {49, 5, 136, 64}, {36, 7, 128, 70}, {25, 10, 130, 33},
+                {7, 3, 40, 9}, {16, 16, 144, 40}, {4, 1, 17, 31}};
+        float one = 1.0f, out = 0.0f;
+        cpu_packed_t *pk = NULL;
+        cpu_gemm_job_t j;
+        swarm_gemm_t g;
+        swarm_err_t err = {0};
+        unsigned seed = 300;
+
+        for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
+                if (!cpu_gemm_isa_ok((cpu_isa_t)isa))
+                        continue;
+                for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]);
+                     i++)
+                        for (int scaled = 0; scaled < 2; scaled++)
+                                blk_case((cpu_isa_t)isa, shapes[i][0],
+                                         shapes[i][1], shapes[i][2],
+                                         shapes[i][3], 1 + (int)(i & 1),
+                                         scaled, seed++);
+        }
+        /* only an unpacked A comes in blocks, and only through
+         * gemm_packed */
+        g = (swarm_gemm_t){.m = 1, .n = 1, .k = 1, .alpha = 1.0f, .a = &one,
+                           .lda = 1, .b = &one, .ldb = 1, .c = &out,
+                           .ldc = 1, .a_blk_rows = 1, .a_blk_off = 1};
+        CHECK_ERR(be->gemm(be, &g, &err), err, SWARM_ERR_BACKEND,
+                  "row blocks");
+        CHECK_OK(cpu_gemm_pack(CPU_ISA_C, 0, 0, 1, 1, 1, &one, 1, &pk, &err),
+                 err);
+        CHECK_ERR(cpu_gemm_job_gemm(&j, &g, pk, NULL, &err), err,
+                  SWARM_ERR_BACKEND, "A packed");
+        cpu_gemm_pack_free(pk);
+        pk = NULL;
+        CHECK_OK(cpu_gemm_pack(CPU_ISA_C, 1, 0, 1, 1, 1, &one, 1, &pk, &err),
+                 err);
+        CHECK_OK(cpu_gemm_job_gemm(&j, &g, NULL, pk, &err), err);
+        g.a_blk_rows = -1;
+        CHECK_ERR(cpu_gemm_job_gemm(&j, &g, NULL, pk, &err), err,
+                  SWARM_ERR_BACKEND, "row blocks");
+        /* a scale needs the blocks it is per */
+        g.a_blk_rows = 0;
+        g.a_scale = &one;
+        CHECK_ERR(cpu_gemm_job_gemm(&j, &g, NULL, pk, &err), err,
+                  SWARM_ERR_BACKEND, "scaled");
+        CHECK_ERR(be->gemm(be, &g, &err), err, SWARM_ERR_BACKEND,
+                  "row blocks");
+        cpu_gemm_pack_free(pk);
+}
+
 static void test_hostile(void) {
         cpu_packed_t *pk = NULL;
         swarm_err_t err = {0};
@@ -424,6 +534,7 @@ int main(void) {
         test_gemm_shapes();
         test_conv(be1, be2);
         test_backend_gemm(be2);
+        test_blk_rows(be2);
         test_hostile();
         swarm_backend_destroy(be1);
         swarm_backend_destroy(be2);
