@@ -127,6 +127,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         fprintf(stderr, "openblas core: %s\n", openblas_get_corename());
+        /* the plan's fixed memory (packed filters, scratch, constants'
+         * slots): what a layout choice that copies filters costs */
+        fprintf(stderr, "work fixed: %.1f MB\n",
+                (double)swarm_model_work_fixed_bytes(m) / 1e6);
         n_in = swarm_model_n_inputs(m);
         if (n_in > MAX_IN || (!dir && n_in != 1) ||
             swarm_model_n_outputs(m) > MAX_IN) {

@@ -7,7 +7,9 @@
  * the Mul reads x and writes a tensor of x's size that the Conv then
  * reads again: one pass over the block's widest activation (3.5% of
  * MobileNetV3-small at batch 16, perf).  The pointwise kernel (cpu_pw.c)
- * multiplies each image row it loads by s instead.
+ * multiplies each image row it loads by s instead; a 1x1 layer packed
+ * only to run transposed (pack.c t_only) has the GEMM scale its A (the
+ * image) as it packs it.
  *
  * Runs after packing, so it sees which convolutions are packed; it keeps
  * the use counts itself (exec_count_uses would count the packed filters'
@@ -64,7 +66,8 @@ void exec_fuse_se(swarm_model_t *m) {
                 xnode_t *c = &m->nodes[i], *mul;
                 xvalue_t *y, *x, *s;
                 int p, xi, si, yi, *in;
-                if (c->dead || c->op != OP_CONV || !c->packed ||
+                if (c->dead || c->op != OP_CONV ||
+                    (!c->packed && !c->t_only) ||
                     c->group != 1 || c->scale_in || c->n_in < 2 ||
                     c->in[0] < 0 || !exec_win_pointwise(&c->win))
                         continue;
@@ -102,8 +105,9 @@ void exec_fuse_se(swarm_model_t *m) {
                 c->in[c->n_in++] = si;
                 c->in[0] = xi;
                 mul->dead = 1;
-                /* the scaled product runs conv_packed_scaled only */
-                if (c->packed_t) {
+                /* the scaled product runs conv_packed_scaled only, or
+                 * (transposed only) gemm_packed with a_scale */
+                if (c->packed_t && !c->t_only) {
                         m->be->gemm_pack_free(m->be, c->packed_t);
                         m->packed_bytes -= c->packed_t_bytes;
                         c->packed_t = NULL;

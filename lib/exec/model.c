@@ -501,50 +501,79 @@ static int run_conv_chunked(swarm_model_t *m, swarm_backend_t *be,
         return SWARM_OK;
 }
 
-/* A convolution over a small plane, transposed (pack.c, packed_t): per
- * image, the columns (im2col, or the image itself for a 1x1 window) as
- * op(A) = [pixels, k], the filters packed as B = [k, cout], bias and
- * activation in the GEMM's epilogue, into the scratch as [pixels, cout],
- * then a strided copy to NCHW.  A 6 x 6 plane is 36 columns of the normal
- * orientation, two 32-wide panels of which 28 columns are padding; as rows
- * it is five 8-row slivers, 4 rows short. */
+/* A convolution over a small plane, transposed (pack.c, packed_t): the
+ * pixels of n->t_imgs images at a time as the rows of op(A) = [pixels, k]
+ * (the images themselves for a 1x1 window, read in place as row blocks;
+ * else their columns, unfolded side by side), the filters packed as B =
+ * [k, cout], bias and activation in the GEMM's epilogue, into the scratch
+ * as [pixels, cout], then a strided copy to NCHW.  A 7 x 7 plane is 49
+ * columns of the normal orientation, two 32-wide panels of which 15
+ * columns are padding; as rows of one image it is seven 8-row slivers, 7
+ * rows short, and five images make 31 slivers, 3 rows short. */
 static int run_conv_t(swarm_model_t *m, swarm_backend_t *be,
                       const xnode_t *n, swarm_err_t *err) {
         const xvalue_t *x = &m->vals[n->in[0]], *o = &m->vals[n->out];
         const xvalue_t *b = n->bias >= 0 ? &m->vals[n->bias] : NULL;
+        const xvalue_t *s = n->scale_in > 0 ? &m->vals[n->in[n->scale_in]]
+                                            : NULL;
         int64_t imgs = x->cshape[0], mout = o->cshape[1];
         int64_t plane = n->win.oh * n->win.ow;
         int64_t k = n->win.n * n->win.kh * n->win.kw;
         int64_t in_img = x->celems / (imgs ? imgs : 1);
-        int64_t cols = exec_win_pointwise(&n->win) ? 0 : k * plane;
-        int64_t shape[2] = {mout, plane}, ts[2] = {1, mout},
-                ys[2] = {plane, 1};
+        int pw = exec_win_pointwise(&n->win);
+        int64_t step = n->t_imgs > 0 ? n->t_imgs : 1;
+        swarm_window_t win = n->win;
         swarm_gemm_t g;
         int rc;
 
+        /* a squeeze-excitation scale (fuse_se.c) only on a 1x1 window,
+         * whose channels are the GEMM's k */
+        if (s && (!pw || s->celems != imgs * k))
+                return swarm_err_set(err, SWARM_ERR_INVALID,
+                                     "conv '%s': channel scale has %lld "
+                                     "values for %lld x %lld",
+                                     n->name ? n->name : "",
+                                     (long long)s->celems, (long long)imgs,
+                                     (long long)k);
         conv_gemm_init(&g, n, b, SWARM_BIAS_ROW);
         g.trans_a = 1;
-        g.m = plane;
         g.n = mout;
         g.k = k;
-        g.lda = plane;
         g.c = m->scratch.dev;
-        g.c_off = cols;
         g.ldc = mout;
-        for (int64_t i = 0; i < imgs; i++) {
-                if (cols) {
-                        if ((rc = be->im2col(be, &n->win, x->dev, i * in_img,
+        win.img_str = in_img;
+        for (int64_t i0 = 0; i0 < imgs; i0 += step) {
+                int64_t cn = imgs - i0 < step ? imgs - i0 : step;
+                int64_t cols = pw ? 0 : k * cn * plane;
+                int64_t shape[3] = {cn, mout, plane};
+                int64_t ts[3] = {plane * mout, 1, mout};
+                int64_t ys[3] = {mout * plane, plane, 1};
+                g.m = cn * plane;
+                g.c_off = cols;
+                if (pw) {
+                        /* image j's pixels: rows [j * plane, (j + 1) *
+                         * plane), channel stride plane */
+                        g.a = x->dev;
+                        g.a_off = i0 * in_img;
+                        g.lda = plane;
+                        g.a_blk_rows = plane;
+                        g.a_blk_off = in_img;
+                        if (s) {
+                                g.a_scale = s->dev;
+                                g.a_scale_off = i0 * k;
+                        }
+                } else {
+                        win.imgs = cn;
+                        if ((rc = be->im2col(be, &win, x->dev, i0 * in_img,
                                              m->scratch.dev, err)))
                                 return rc;
                         g.a = m->scratch.dev;
                         g.a_off = 0;
-                } else {
-                        g.a = x->dev;
-                        g.a_off = i * in_img;
+                        g.lda = cn * plane;
                 }
                 if ((rc = be->gemm_packed(be, &g, NULL, n->packed_t, err)) ||
-                    (rc = be->copy_strided(be, 2, shape, m->scratch.dev, cols,
-                                           ts, o->dev, i * mout * plane, ys,
+                    (rc = be->copy_strided(be, 3, shape, m->scratch.dev, cols,
+                                           ts, o->dev, i0 * mout * plane, ys,
                                            err)))
                         return rc;
         }
@@ -574,7 +603,7 @@ static int run_conv(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,
                                    n->act_beta, o->dev, err);
         }
         /* A small plane at a small batch: pixels as the GEMM's rows. */
-        if (n->packed_t && exec_conv_t_wins(&n->win, imgs, mout))
+        if (exec_conv_t_wins(be, n, imgs, mout))
                 return run_conv_t(m, be, n, err);
         /* Filters packed at load: the image is read straight into the
          * GEMM's panels. */

@@ -204,6 +204,10 @@ typedef struct xnode {
          * the GEMM's B side, for exec_conv_t_wins (pack.c) */
         void *packed_t;
         size_t packed_t_bytes;
+        int64_t t_imgs;         /* images per transposed GEMM (>= 1) */
+        /* packed_t is the only packed form: the node always runs
+         * transposed (a 1x1 window, pack.c CONV_T_ONLY_GAIN) */
+        int t_only;
         int wino;       /* OP_CONV: packed by conv_wino_pack (Winograd) */
         /* OP_CONV: index in in[] of a per-(image, channel) scale of x
          * ([N, C, 1, 1], a squeeze-excitation Mul fuse_se.c folded in);
@@ -352,10 +356,12 @@ static inline int exec_win_pointwise(const swarm_window_t *w) {
                !w->pad_t && !w->pad_l && !w->pad_b && !w->pad_r &&
                w->oh == w->h && w->ow == w->w;
 }
-/* pack.c: 1 when a convolution of `imgs` images through window w into
- * cout filters should run transposed (pixels as the GEMM's rows, filters
- * as its columns, n->packed_t) rather than as conv_packed. */
-int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout);
+/* pack.c: 1 when convolution n of `imgs` images into cout filters should
+ * run transposed (pixels as the GEMM's rows, filters as its columns,
+ * n->packed_t) rather than as conv_packed: always where that is its only
+ * packing (t_only), else where the tiles fill better that way. */
+int exec_conv_t_wins(const swarm_backend_t *be, const xnode_t *n,
+                     int64_t imgs, int64_t cout);
 
 /* model.c: run one live node on `be` with values' dev and cshape set. */
 int exec_run_node(swarm_model_t *m, swarm_backend_t *be, const xnode_t *n,

@@ -94,78 +94,166 @@ static int grouped_direct(const swarm_backend_t *be, const xnode_t *n,
                w->n <= be->conv_direct_max_phases / (w->sh * w->sw);
 }
 
-/* Output planes of at most this many pixels (8 x 8) have their filters
- * packed a second time, as the GEMM's B side, for the transposed run
- * (model.c run_conv_t) at the batch sizes exec_conv_t_wins picks.  The
- * CPU GEMM's AVX-512 tile is 8 rows (filters) by 32 columns (pixels):
- * batch 1 on a 6 x 6 plane fills 36 of 64 columns, transposed 36 of 40
- * rows.  Measured 1 thread, thread CPU, min of 200, batch 1, the GEMM and
- * the copy back (transposed / conv_packed): 960 -> 256 and 1280 -> 256 at
- * 6 x 6 (DeepLabV3's ASPP) 0.57-0.58, 672 -> 160, 960 -> 256, 1024 ->
- * 128 at 7 x 7 0.80-0.82, 512 -> 512 at 7 x 7 0.91; 256 -> 256 at 14 x
- * 14 1.08 (not taken).  The copy costs memory: filters of such layers
- * are held twice. */
+/* Output planes of at most this many pixels (8 x 8) may run transposed
+ * (model.c run_conv_t): pixels as the GEMM's rows, the filters packed as
+ * its B side.  Which fills the GEMM's tiles better is rated on the
+ * backend's tile (gemm_tile_rows x gemm_tile_cols: the CPU's AVX-512 one
+ * is 8 rows by 32 columns, AVX2's 6 by 16).  Run the usual way, filters
+ * are the rows and pixels the columns: batch 1 on a 7 x 7 plane fills 49
+ * of 64 columns; transposed, 49 of 56 rows, and the last 1-row sliver
+ * costs about half an 8-row one (its multiply-adds wait on each other),
+ * not a whole one.  Measured on AVX-512 (1 thread, CPU time, min of 3;
+ * regular / transposed, ms, batch 1, 2, 4, 16, 64; bench/exec/make_conv.py
+ * layers):
+ *   1152 -> 192 at 7 x 7:  0.356 / 0.273, 0.560 / 0.413, 1.01 / 0.816,
+ *                          3.74 / 3.54, 15.4 / 14.8
+ *   320 -> 1280 at 7 x 7:  0.626 / 0.532, 1.00 / 0.832, 1.84 / 1.66,
+ *                          6.66 / 6.85, 27.2 / 27.4
+ *   960 -> 256 at 6 x 6:   0.378 / 0.211, 0.465 / 0.334, 0.782 / 0.658,
+ *                          2.86 / 2.93, 11.9 / 11.8
+ *   480 -> 192 at 5 x 5:   0.071 / 0.060 ... 3.47 / 3.21 (all faster)
+ *   1024 -> 256 at 3 x 3:  0.206 / 0.071 ... 3.52 / 2.99
+ *   576 -> 160 at 4 x 4:   0.078 / 0.036 ... 2.00 / 1.82
+ *   512 -> 512 at 8 x 8:   0.385 / 0.447 ... 20.3 / 24.2 (slower: the
+ *                          tiles are full either way)
+ *   256 -> 256 at 14 x 14: 0.342 / 0.345 ... 19.2 / 19.8 (not taken)
+ * On AVX2 (an EPYC, the same layers, transposed-only against the commit
+ * before, alternated): 1152 -> 192 at 7 x 7 0.73-0.98 of the time, 960 ->
+ * 256 at 6 x 6 0.86-0.96, 480 -> 192 at 5 x 5 0.83-1.08 (batch 1 noise).
+ * So 1x1 layers that do not expand and whose batch-1 tiles fill better
+ * transposed run that way at every batch size, their filters packed only
+ * that way (t_only).  Other windows (3x3: Winograd or the direct kernel are 2-3x
+ * faster from batch 2 on, 64 -> 256 at 7 x 7) keep their packing and
+ * get the transposed copy as well, for the batch sizes exec_conv_t_wins
+ * picks, where batch 1 gains CONV_T_PACK_GAIN. */
 #define CONV_T_MAX_PLANE 64
 /* A 1 x 1 plane stays on the pointwise kernel's (cpu_pw.c), which shares
  * each filter across 8 images: transposed it was 1.31x slower (960 ->
  * 240, batch 1).  So do short products, where that kernel takes the
  * expanding layers: 96 -> 576 at 6 x 6 ran 1.14-1.21x slower transposed,
- * while from 160 taps the layers measured 0.36-1.0 (below). */
+ * while from 160 taps the layers measured 0.36-1.0. */
 #define CONV_T_MIN_PLANE 2
 #define CONV_T_MIN_K 128
-/* The copy costs memory (the filters of such layers are held twice), so
- * it is made only where batch 1 gains this much fill: 2 x 2 to 4 x 4
- * planes (2-4x), 6 x 6 (1.6x), not 7 x 7 (1.14x: 0.80-0.91 of the time
- * a layer, but ResNet-18's last stage at 224 x 224 alone is 35 MB of
- * filters, DenseNet-121 at 64 x 64 went from 65 to 87 MB of plan). */
-#define CONV_T_PACK_GAIN 1.25
-#define CONV_T_ROWS 8           /* the tile's rows */
-#define CONV_T_COLS 32          /* and columns */
+/* A second copy costs memory (the filters of such layers are held
+ * twice), so other layers get it only where batch 1 gains this much
+ * fill: 2 x 2 to 4 x 4 planes (2-4x), 6 x 6 (AVX-512 1.6x, AVX2 1.33x),
+ * not 7 x 7 (AVX-512 1.14-1.23x, AVX2 1.18-1.25x: ResNet-18's last stage
+ * at 224 x 224 alone is 35 MB of filters, EfficientNet-B0's expanding
+ * 7 x 7 layers 6.4 MB for 0.96-0.98 of the time). */
+#define CONV_T_PACK_GAIN 1.3
+/* 1x1 layers that do not expand (taps >= filters) go transposed-only
+ * from this batch-1 gain (AVX-512's tile: 7 x 7 1.23, 5 x 5 1.14, 8 x 8
+ * 1.0).  Expanding ones run the pointwise kernel well from a few images
+ * on: 160 -> 960 at 7 x 7 (AVX2) ran 1.08-1.13x slower transposed at
+ * batch 16 and 64, 0.96-0.98 at 1 to 4; so they keep their packing and
+ * get the copy by CONV_T_PACK_GAIN, as other windows. */
+#define CONV_T_ONLY_GAIN 1.1
+/* Rows a transposed GEMM takes at most (images times their pixels): about
+ * the CPU GEMM's row block (MC 240), enough for its slivers to come out
+ * nearly full, and few enough that the scratch stays small. */
+#define CONV_T_GEMM_ROWS 256
+/* and floats of scratch its images may take (columns and product): 1
+ * MiB, so that batching images adds little to the plan (EfficientNet-B3
+ * at 96 x 96, 1536 filters on a 3 x 3 plane: 18 images, not 28) */
+#define CONV_T_SCRATCH (1 << 18)
 
 static double fill(double used, double tile) {
         return used / (ceil(used / tile) * tile);
 }
 
-/* How much fuller the transposed tiles are than conv_packed's for this
- * run (0: not a window for it). */
-static double conv_t_gain(const swarm_window_t *w, int64_t imgs,
-                          int64_t cout) {
-        double plane = (double)w->oh * (double)w->ow;
-        double k = (double)w->n * (double)w->kh * (double)w->kw;
+/* The same for rows: a last sliver of fewer than half a tile's rows
+ * costs half a tile (its accumulators are too few to hide the
+ * multiply-add latency; measured with 8-row tiles). */
+static double fill_rows(double used, double tile) {
+        double full = floor(used / tile);
+        double rest = used - full * tile, half = floor(tile / 2);
 
-        if (plane < CONV_T_MIN_PLANE || plane > CONV_T_MAX_PLANE ||
-            k < CONV_T_MIN_K || imgs < 1 || cout < 1)
-                return 0;
-        /* the share of the tiles' lanes that hold results, either way */
-        return fill(plane, CONV_T_ROWS) * fill((double)cout, CONV_T_COLS) /
-               fill(plane * (double)imgs, CONV_T_COLS);
+        if (rest > 0 && rest < half)
+                rest = half;
+        else if (rest > 0)
+                rest = tile;
+        return used / (full * tile + rest);
 }
 
-int exec_conv_t_wins(const swarm_window_t *w, int64_t imgs, int64_t cout) {
-        return conv_t_gain(w, imgs, cout) > 1.0;
+/* Other windows are rated on AVX-512's tile whatever the backend's, as
+ * measured: their alternative on AVX2 is im2col + OpenBLAS, not the
+ * direct kernel, and 3x3 128 -> 32 and 256 -> 64 at 4 x 4 (6 x 16: 16 of
+ * 18 rows against 16 of 16 columns) still ran 0.83-0.86 of the time
+ * transposed at batch 1. */
+#define CONV_T_WIN_ROWS 8
+#define CONV_T_WIN_COLS 32
+
+/* How much fuller the transposed tiles are than conv_packed's for a run
+ * of imgs images (0: not a window for it).  1x1 windows run t_imgs images
+ * per GEMM, on the backend's tile (on AVX2 1x1 layers at 4 x 4 and 8 x 8
+ * ran 1.0-1.27x slower transposed at batch 1-16: 16 of 18 rows, 64 of
+ * 66); the others are rated one image a GEMM, as measured (their choice
+ * against Winograd and the direct kernel was made that way). */
+static double conv_t_gain(const swarm_backend_t *be,
+                          const swarm_window_t *w, int64_t imgs,
+                          int64_t t_imgs, int64_t cout) {
+        double plane = (double)w->oh * (double)w->ow;
+        double k = (double)w->n * (double)w->kh * (double)w->kw;
+        double tr = be->gemm_tile_rows, tc = be->gemm_tile_cols, rows;
+
+        if (plane < CONV_T_MIN_PLANE || plane > CONV_T_MAX_PLANE ||
+            k < CONV_T_MIN_K || imgs < 1 || cout < 1 || t_imgs < 1 ||
+            tr < 1 || tc < 1)
+                return 0;
+        if (!exec_win_pointwise(w))
+                return fill(plane, CONV_T_WIN_ROWS) *
+                       fill((double)cout, CONV_T_WIN_COLS) /
+                       fill(plane * (double)imgs, CONV_T_WIN_COLS);
+        rows = plane * (double)(imgs < t_imgs ? imgs : t_imgs);
+        return fill_rows(rows, tr) * fill((double)cout, tc) /
+               fill(plane * (double)imgs, tc);
+}
+
+int exec_conv_t_wins(const swarm_backend_t *be, const xnode_t *n,
+                     int64_t imgs, int64_t cout) {
+        if (!n->packed_t)
+                return 0;
+        return n->t_only ||
+               conv_t_gain(be, &n->win, imgs, n->t_imgs, cout) > 1.0;
+}
+
+/* Whether the backend runs convolutions transposed at all. */
+static int conv_t_backend(const swarm_backend_t *be, const xnode_t *n) {
+        return n->group == 1 && be->gemm_packed && be->copy_strided &&
+               be->im2col && be->gemm_tile_rows > 0 &&
+               be->gemm_tile_cols > 0;
 }
 
 /* The transposed copy of a group-1 convolution's filters (see
- * CONV_T_MAX_PLANE), and its scratch: the columns (none for a pointwise
- * window) and the [pixels, cout] product of one image.  Also for windows
- * left to im2col + OpenBLAS (which then reads the plain filters at the
- * batch sizes exec_conv_t_wins declines). */
+ * CONV_T_MAX_PLANE) where batch 1 gains `gain`, and its scratch: the
+ * columns (none for a pointwise window) and the [pixels, cout] product of
+ * t_imgs images.  Also for windows left to im2col + OpenBLAS (which then
+ * read the plain filters at the batch sizes exec_conv_t_wins declines). */
 static int pack_t(swarm_backend_t *be, xnode_t *n, int64_t cout, int64_t k,
-                  const float *w, swarm_err_t *err) {
+                  const float *w, double gain, swarm_err_t *err) {
         int64_t plane = n->win.oh * n->win.ow;  /* <= k * plane, checked */
-        int64_t need;
+        int64_t per, t;
+        int pw = exec_win_pointwise(&n->win);
         int rc;
 
-        if (n->group != 1 || !be->gemm_packed || !be->copy_strided ||
-            !be->im2col || conv_t_gain(&n->win, 1, cout) < CONV_T_PACK_GAIN)
+        if (!conv_t_backend(be, n) ||
+            conv_t_gain(be, &n->win, 1, 1, cout) < gain)
                 return SWARM_OK;
         rc = be->gemm_pack(be, 1, 1, 1, cout, k, w, k, &n->packed_t,
                            &n->packed_t_bytes, err);
         if (rc)
                 return rc;
-        need = (exec_win_pointwise(&n->win) ? 0 : k * plane) + plane * cout;
-        if (n->scratch < need)
-                n->scratch = need;
+        /* plane <= CONV_T_MAX_PLANE: k * plane and plane * cout fit (the
+         * packing above did k * cout) */
+        per = (pw ? 0 : k * plane) + plane * cout;
+        t = CONV_T_GEMM_ROWS / plane;
+        if (t > CONV_T_SCRATCH / per)
+                t = CONV_T_SCRATCH / per;
+        if (t < 1 || (!pw && !be->im2col_imgs))
+                t = 1;
+        n->t_imgs = t;
+        if (n->scratch < per * t)
+                n->scratch = per * t;
         return SWARM_OK;
 }
 
@@ -211,7 +299,8 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                                 n->scratch = 0;
                                 n->chunk = 1;
                                 return rc ? rc : pack_t(be, n, cout, k,
-                                                        w->host, err);
+                                                        w->host,
+                                                        CONV_T_PACK_GAIN, err);
                         }
                 }
                 /* (grouped ones got here only when run directly) */
@@ -220,14 +309,26 @@ static int pack_node(swarm_model_t *m, xnode_t *n, swarm_err_t *err) {
                     (n->win.ow < 1 ||
                      mg < (CONV_PACK_MIN_MW + n->win.ow - 1) / n->win.ow))
                         /* im2col + OpenBLAS, or transposed */
-                        return pack_t(be, n, cout, k, w->host, err);
+                        return pack_t(be, n, cout, k, w->host,
+                                      CONV_T_PACK_GAIN, err);
+                n->scratch = 0;
+                n->chunk = 1;
+                /* a 1x1 layer faster transposed at every batch size: one
+                 * that does not expand (CONV_T_ONLY_GAIN) */
+                if (exec_win_pointwise(&n->win) && k >= cout &&
+                    conv_t_backend(be, n) &&
+                    conv_t_gain(be, &n->win, 1, 1, cout) >= CONV_T_ONLY_GAIN) {
+                        rc = pack_t(be, n, cout, k, w->host, CONV_T_ONLY_GAIN,
+                                    err);
+                        n->t_only = n->packed_t != NULL;
+                        if (rc || n->t_only)
+                                return rc;
+                }
                 rc = be->gemm_pack(be, 0, 0, n->group, mg, k, w->host, k,
                                    &n->packed, &n->packed_bytes, err);
                 if (rc)
                         return rc;
-                n->scratch = 0;
-                n->chunk = 1;
-                return pack_t(be, n, cout, k, w->host, err);
+                return pack_t(be, n, cout, k, w->host, CONV_T_PACK_GAIN, err);
         }
         if (n->op == OP_GEMM || n->op == OP_MATMUL) {
                 const xvalue_t *a = &m->vals[n->in[0]];
@@ -273,7 +374,7 @@ int exec_pack_weights(swarm_model_t *m, swarm_err_t *err) {
                         break;
                 }
                 m->packed_bytes += n->packed_t_bytes;
-                if (!n->packed)
+                if (!n->packed && !n->t_only)
                         continue;
                 m->packed_bytes += n->packed_bytes;
                 /* Nobody else reads the plain filters: do not upload them.

@@ -163,6 +163,7 @@ typedef struct tap_case {
         int bn_relu;                    /* Conv -> BatchNorm -> Relu */
         int64_t want_kh, want_kw;       /* the window after load */
         int want_t;     /* transposed copy made, and taken at batch n */
+        int want_only;  /* the transposed copy is its only packing */
 } tap_case_t;
 
 static const tap_case_t CASES[] = {
@@ -189,10 +190,32 @@ static const tap_case_t CASES[] = {
 };
 
 static const tap_case_t T_CASES[] = {
+        /* 1x1 layers: transposed only, t_imgs = 256 / plane images a
+         * GEMM (6 x 6: 7, 7 x 7: 5, 5 x 5: 10, 4 x 4: 16), read in place */
         {"1x1 6x6", 2, 1, 128, 64, 1, 6, 6, 1, 1, 1, 1, 1, 1,
-         0, 0, 0, 0, 0, 1, 1, 1},
+         0, 0, 0, 0, 0, 1, 1, 1, 1},
         {"1x1 6x6, 2 images", 2, 2, 160, 64, 1, 6, 6, 1, 1, 1, 1, 1, 1,
-         0, 0, 0, 0, 1, 1, 1, 1},
+         0, 0, 0, 0, 1, 1, 1, 1, 1},
+        {"1x1 6x6, 7 images: one whole GEMM", 2, 7, 128, 64, 1, 6, 6, 1, 1,
+         1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+        {"1x1 7x7, 3 images", 2, 3, 128, 96, 1, 7, 7, 1, 1, 1, 1, 1, 1,
+         0, 0, 0, 0, 0, 1, 1, 1, 1},
+        {"1x1 7x7, 16 images: 5 + 5 + 5 + 1", 2, 16, 136, 64, 1, 7, 7, 1,
+         1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+        {"1x1 5x5, 11 images: 10 + 1", 2, 11, 128, 64, 1, 5, 5, 1, 1, 1, 1,
+         1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1},
+        {"1x1 4x4, 40 filters, 17 images", 2, 17, 144, 40, 1, 4, 4, 1, 1,
+         1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+        /* expanding: both copies, transposed at the batch sizes that
+         * fill better (4: 144 of 144 rows against 144 of 160 columns) */
+        {"1x1 6x6 expanding, 4 images", 2, 4, 128, 192, 1, 6, 6, 1, 1, 1,
+         1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0},
+        {"1x1 6x6 expanding, 16 images: regular", 2, 16, 128, 160, 1, 6, 6,
+         1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0},
+        {"1x1 8x8: full tiles either way", 2, 1, 128, 64, 1, 8, 8, 1, 1, 1,
+         1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0},
+        {"1x1 /2 12x12 -> 6x6: im2col, both copies", 2, 1, 128, 64, 1, 12,
+         12, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0},
         {"3x3 6x6 (Winograd's plane)", 2, 1, 24, 64, 1, 6, 6, 3, 3, 1, 1,
          1, 1, 1, 1, 1, 1, 0, 3, 3, 1},
         {"3x3 6x6, 4 images: Winograd", 2, 4, 24, 64, 1, 6, 6, 3, 3, 1, 1,
@@ -261,7 +284,7 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
                      c->kw, ye = c->n * c->m * oh * ow;
         float *x = malloc((size_t)xe * sizeof(float));
         float *w = malloc((size_t)we * sizeof(float));
-        float bias[96], bn[4 * 96];
+        float bias[192], bn[4 * 192];
         double *ref = malloc((size_t)ye * sizeof(double));
         const void *in[1], *out[1] = {NULL};
         swarm_model_t *m = NULL;
@@ -273,7 +296,7 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
         bld_t b;
         double worst = 0, big = 0;
 
-        REQUIRE(x && w && ref && c->m <= 96);
+        REQUIRE(x && w && ref && c->m <= 192);
         test_fill(x, xe, 11);
         test_fill(w, we, 12);
         test_fill(bias, c->m, 13);
@@ -326,9 +349,13 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
               "%s: window %lldx%lld -> %lldx%lld", c->what,
               (long long)conv->win.kh, (long long)conv->win.kw,
               (long long)conv->win.oh, (long long)conv->win.ow);
-        CHECK((conv->packed_t && exec_conv_t_wins(&conv->win, c->n, c->m)) ==
+        CHECK((conv->packed_t && exec_conv_t_wins(be, conv, c->n, c->m)) ==
               c->want_t, "%s: transposed copy %p, taken %d", c->what,
-              conv->packed_t, exec_conv_t_wins(&conv->win, c->n, c->m));
+              conv->packed_t, exec_conv_t_wins(be, conv, c->n, c->m));
+        CHECK(conv->t_only == c->want_only &&
+              (!c->want_only || !conv->packed),
+              "%s: transposed only %d, packed %p", c->what, conv->t_only,
+              conv->packed);
         in[0] = x;
         if (swarm_model_run(m, swarm_model_fixed_rows(m), in, out, &err)) {
                 CHECK(0, "%s: run: %s", c->what, err.msg);
@@ -352,31 +379,187 @@ out:
         free(ref);
 }
 
+/* Relu -> squeeze-excitation (GlobalAveragePool, Sigmoid, Mul) -> a 1x1
+ * Conv that runs transposed only: fuse_se.c folds the Mul into it and the
+ * GEMM scales each image's channels as it packs them (a_scale), across
+ * the GEMMs' image boundaries (imgs of a plane of hw x hw). */
+static void run_se_case(swarm_backend_t *be, int64_t imgs, int64_t c,
+                        int64_t cout, int64_t hw) {
+        /* a batch dim N: fuse_se.c takes batched tensors only */
+        int64_t plane = hw * hw, xd[4] = {-1, c, hw, hw};
+        int64_t yd[4] = {-1, cout, hw, hw}, wd[4] = {cout, c, 1, 1};
+        int64_t bd[1] = {cout}, xe = imgs * c * plane;
+        float *x = malloc((size_t)xe * sizeof(float));
+        float *w = malloc((size_t)(cout * c) * sizeof(float));
+        float *bias = malloc((size_t)cout * sizeof(float));
+        double *sc = malloc((size_t)(imgs * c) * sizeof(double));
+        const void *in[1], *out[1] = {NULL};
+        swarm_model_t *m = NULL;
+        const xnode_t *conv = NULL;
+        swarm_err_t err;
+        uint8_t *buf;
+        size_t len;
+        bld_t b;
+        double worst = 0, big = 0;
+        int muls = 0;
+
+        REQUIRE(x && w && bias && sc);
+        test_fill(x, xe, 21);
+        test_fill(w, cout * c, 22);
+        test_fill(bias, cout, 23);
+        bld_xy(&b, 4, xd, 4, yd);
+        init(&b, "w", 4, wd, w, 1);
+        init(&b, "b", 1, bd, bias, 1);
+        node(&b, "relu", "Relu", "x", "r");
+        node(&b, "gap", "GlobalAveragePool", "r", "p");
+        node(&b, "sig", "Sigmoid", "p", "s");
+        node(&b, "mul", "Mul", "r,s", "t");
+        node(&b, "conv", "Conv", "t,w,b", "y");
+        buf = pack(&b, &len);
+        for (int64_t i = 0; i < imgs; i++)
+                for (int64_t ch = 0; ch < c; ch++) {
+                        double sum = 0;
+                        for (int64_t q = 0; q < plane; q++)
+                                sum += fmax(0, x[(i * c + ch) * plane + q]);
+                        sc[i * c + ch] = 1 / (1 + exp(-sum / plane));
+                }
+        swarm_err_clear(&err);
+        if (swarm_model_load_mem(buf, len, be, &m, &err)) {
+                CHECK(0, "se: load: %s", err.msg);
+                goto out;
+        }
+        for (int i = 0; i < m->n_nodes; i++) {
+                if (!m->nodes[i].dead && m->nodes[i].op == OP_CONV)
+                        conv = &m->nodes[i];
+                if (!m->nodes[i].dead && m->nodes[i].op == OP_BINARY)
+                        muls++;
+        }
+        REQUIRE(conv);
+        /* (only where the backend has the pointwise kernel's scaled
+         * entry: fuse_se.c runs there) */
+        CHECK(conv->t_only && (conv->scale_in > 0) ==
+              (be->conv_packed_scaled != NULL) && muls == !conv->scale_in,
+              "se %lld x %lld: transposed only %d, scale in %d, %d Muls",
+              (long long)imgs, (long long)plane, conv->t_only,
+              conv->scale_in, muls);
+        in[0] = x;
+        if (swarm_model_run(m, imgs, in, out, &err)) {
+                CHECK(0, "se: run: %s", err.msg);
+                goto out;
+        }
+        for (int64_t i = 0; i < imgs; i++)
+                for (int64_t f = 0; f < cout; f++)
+                        for (int64_t q = 0; q < plane; q++) {
+                                double r = bias[f], d;
+                                for (int64_t ch = 0; ch < c; ch++)
+                                        r += (double)w[f * c + ch] *
+                                             fmax(0, x[(i * c + ch) * plane +
+                                                       q]) * sc[i * c + ch];
+                                d = fabs(((const float *)out[0])
+                                         [(i * cout + f) * plane + q] - r);
+                                if (!(d <= worst))
+                                        worst = d;
+                                if (fabs(r) > big)
+                                        big = fabs(r);
+                        }
+        CHECK(big > 0.1 && worst <= 1e-5 * (1 + big),
+              "se %lld x %lld: worst %g, max %g", (long long)imgs,
+              (long long)plane, worst, big);
+out:
+        swarm_model_destroy(m);
+        free(buf);
+        bld_free(&b);
+        free(x);
+        free(w);
+        free(bias);
+        free(sc);
+}
+
+/* exec_conv_t_wins on a node holding a transposed copy (t_imgs images a
+ * GEMM) of a 1x1 window over an o x o plane: pointwise, or (strided, with
+ * the same output plane) left to im2col, which is rated one image a GEMM. */
+static int t_wins_on(int tr, int tc, int pw, int64_t o, int64_t ch,
+                     int64_t t_imgs, int64_t imgs, int64_t cout) {
+        swarm_backend_t be;
+        xnode_t n;
+
+        memset(&be, 0, sizeof(be));
+        be.gemm_tile_rows = tr;
+        be.gemm_tile_cols = tc;
+
+        memset(&n, 0, sizeof(n));
+        n.win = (swarm_window_t){.n = ch, .kh = 1, .kw = 1, .oh = o, .ow = o,
+                                 .h = pw ? o : 2 * o, .w = pw ? o : 2 * o,
+                                 .sh = pw ? 1 : 2, .sw = pw ? 1 : 2,
+                                 .dh = 1, .dw = 1};
+        n.packed_t = &n;
+        n.t_imgs = t_imgs;
+        return exec_conv_t_wins(&be, &n, imgs, cout);
+}
+
+/* on AVX-512's tile, 8 rows by 32 columns */
+static int t_wins(int pw, int64_t o, int64_t ch, int64_t t_imgs,
+                  int64_t imgs, int64_t cout) {
+        return t_wins_on(8, 32, pw, o, ch, t_imgs, imgs, cout);
+}
+
 /* Where the rule flips (AVX-512 tiles of 8 rows by 32 columns). */
 static void test_rule(void) {
-#define RW(o, ch) {.n = (ch), .kh = 1, .kw = 1, .oh = (o), .ow = (o)}
-        swarm_window_t w6 = RW(6, 960), w7 = RW(7, 512), w8 = RW(8, 256);
-        swarm_window_t w14 = RW(14, 256), w1 = RW(1, 960), w2 = RW(2, 576);
-        swarm_window_t short6 = RW(6, 96);
-#undef RW
+        swarm_backend_t be;
+        xnode_t none, only;
 
-        /* 6 x 6: 36 of 40 rows against 36 of 64, 72 of 96, 144 of 160 */
-        CHECK(exec_conv_t_wins(&w6, 1, 256) && exec_conv_t_wins(&w6, 2, 256));
-        CHECK(!exec_conv_t_wins(&w6, 4, 256) &&
-              !exec_conv_t_wins(&w6, 16, 256));
+        /* im2col windows, one image a GEMM: 6 x 6 fills 36 of 40 rows
+         * against 36 of 64, 72 of 96, 144 of 160 columns */
+        CHECK(t_wins(0, 6, 960, 1, 1, 256) && t_wins(0, 6, 960, 1, 2, 256));
+        CHECK(!t_wins(0, 6, 960, 1, 4, 256) &&
+              !t_wins(0, 6, 960, 1, 16, 256));
         /* 40 filters fill 40 of 64 columns: 0.56 against 0.56 at 1 */
-        CHECK(!exec_conv_t_wins(&w6, 1, 40));
-        CHECK(exec_conv_t_wins(&w7, 1, 512) && exec_conv_t_wins(&w7, 2, 512));
-        CHECK(!exec_conv_t_wins(&w7, 4, 512));
+        CHECK(!t_wins(0, 6, 960, 1, 1, 40));
+        CHECK(t_wins(0, 7, 512, 1, 1, 512) && t_wins(0, 7, 512, 1, 2, 512));
+        CHECK(!t_wins(0, 7, 512, 1, 4, 512));
         /* full tiles, or planes too large */
-        CHECK(!exec_conv_t_wins(&w8, 1, 256));
-        CHECK(!exec_conv_t_wins(&w14, 1, 256));
-        CHECK(!exec_conv_t_wins(&w6, 0, 256) && !exec_conv_t_wins(&w6, 1, 0));
+        CHECK(!t_wins(0, 8, 256, 1, 1, 256));
+        CHECK(!t_wins(1, 8, 256, 8, 1, 256));
+        CHECK(!t_wins(1, 14, 256, 1, 1, 256));
+        CHECK(!t_wins(0, 6, 960, 1, 0, 256) && !t_wins(0, 6, 960, 1, 1, 0));
         /* a 1 x 1 plane and short products stay on the pointwise kernel;
          * a 2 x 2 plane does not */
-        CHECK(!exec_conv_t_wins(&w1, 1, 240));
-        CHECK(!exec_conv_t_wins(&short6, 1, 576));
-        CHECK(exec_conv_t_wins(&w2, 1, 96));
+        CHECK(!t_wins(1, 1, 960, 256, 1, 240));
+        CHECK(!t_wins(1, 6, 96, 7, 1, 576));
+        CHECK(t_wins(1, 2, 576, 64, 1, 96));
+        /* pointwise, t_imgs images a GEMM: 16 images of 7 x 7 in GEMMs of
+         * 5 (245 of 248 rows) against 784 of 800 columns; of 1 image, 49
+         * of 52 rows (the last sliver costs 4) */
+        CHECK(t_wins(1, 7, 512, 5, 16, 256));
+        CHECK(!t_wins(1, 7, 512, 1, 16, 256));
+        CHECK(t_wins(1, 7, 512, 1, 1, 256));
+        /* 5 x 5: 25 of 28 rows against 25 of 32 columns at batch 1 */
+        CHECK(t_wins(1, 5, 512, 10, 1, 256));
+        /* AVX2's 6 x 16: 7 x 7 fills 49 of 51 rows (a 1-row sliver costs
+         * 3) against 49 of 64 columns; 4 x 4 into 40 filters 16 of 18 rows
+         * and 40 of 48 columns against 16 of 16; no tile, no rule */
+        CHECK(t_wins_on(6, 16, 1, 7, 512, 5, 1, 256));
+        CHECK(!t_wins_on(6, 16, 1, 4, 512, 16, 1, 40));
+        CHECK(t_wins_on(8, 32, 1, 4, 512, 16, 1, 40));
+        CHECK(!t_wins_on(0, 0, 1, 6, 960, 7, 1, 256));
+        /* a node without the copy never runs transposed; one with only
+         * that copy always does */
+        memset(&none, 0, sizeof(none));
+        none.win = (swarm_window_t){.n = 960, .kh = 1, .kw = 1, .oh = 6,
+                                    .ow = 6, .h = 6, .w = 6, .sh = 1,
+                                    .sw = 1, .dh = 1, .dw = 1};
+        none.t_imgs = 7;
+        memset(&be, 0, sizeof(be));
+        be.gemm_tile_rows = 8;
+        be.gemm_tile_cols = 32;
+        CHECK(!exec_conv_t_wins(&be, &none, 1, 256));
+        only = none;
+        only.win.oh = only.win.ow = only.win.h = only.win.w = 8;
+        only.packed_t = &only;
+        only.t_imgs = 4;
+        only.t_only = 1;
+        CHECK(exec_conv_t_wins(&be, &only, 1, 256) &&
+              exec_conv_t_wins(&be, &only, 64, 256));
 }
 
 int main(void) {
@@ -391,10 +574,21 @@ int main(void) {
                         fprintf(stderr, "backend: %s\n", err.msg);
                         return 1;
                 }
+        /* The cases' plans are those of AVX-512's tile, whatever this CPU
+         * runs: its kernels compute the same values either way round. */
+        for (int l = 0; l < 2; l++) {
+                be[l]->gemm_tile_rows = 8;
+                be[l]->gemm_tile_cols = 32;
+        }
         for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
                 for (int l = 0; l < 2; l++)
                         run_case(be[l], &CASES[i], l + 1);
         test_rule();
+        for (int l = 0; l < 2; l++) {
+                run_se_case(be[l], 1, 136, 64, 7);
+                run_se_case(be[l], 7, 136, 64, 7);      /* 5 + 2 */
+                run_se_case(be[l], 9, 144, 40, 4);      /* 9 of 16 */
+        }
         for (size_t i = 0; i < sizeof(T_CASES) / sizeof(T_CASES[0]); i++)
                 for (int l = 0; l < 2; l++)
                         run_case(be[l], &T_CASES[i], l + 1);
