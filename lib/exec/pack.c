@@ -182,6 +182,12 @@ static double fill_rows(double used, double tile) {
  * transposed at batch 1. */
 #define CONV_T_WIN_ROWS 8
 #define CONV_T_WIN_COLS 32
+/* A Winograd layer runs Winograd, not transposed, from this many 4 x 4
+ * output tiles a run, whatever the fill: 3x3 64 -> 256 and 256 -> 256 at
+ * 6 x 6 (AVX2, 1 thread) ran 1.35-1.44x slower transposed at batch 3 (12
+ * tiles), 0.86-0.94 of Winograd's time at batch 2 (8), 0.67-0.70 of its
+ * small-run path's at batch 1. */
+#define CONV_T_WINO_TILES 12
 
 /* How much fuller the transposed tiles are than conv_packed's for a run
  * of imgs images (0: not a window for it).  1x1 windows run t_imgs images
@@ -211,7 +217,10 @@ static double conv_t_gain(const swarm_backend_t *be,
 
 int exec_conv_t_wins(const swarm_backend_t *be, const xnode_t *n,
                      int64_t imgs, int64_t cout) {
-        if (!n->packed_t)
+        double tiles = ceil((double)n->win.oh / 4) *
+                       ceil((double)n->win.ow / 4) * (double)imgs;
+
+        if (!n->packed_t || (n->wino && tiles >= CONV_T_WINO_TILES))
                 return 0;
         return n->t_only ||
                conv_t_gain(be, &n->win, imgs, n->t_imgs, cout) > 1.0;

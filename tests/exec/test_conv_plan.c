@@ -220,6 +220,12 @@ static const tap_case_t T_CASES[] = {
          1, 1, 1, 1, 1, 1, 0, 3, 3, 1},
         {"3x3 6x6, 4 images: Winograd", 2, 4, 24, 64, 1, 6, 6, 3, 3, 1, 1,
          1, 1, 1, 1, 1, 1, 0, 3, 3, 0},
+        /* fills 108 of 128 columns against 36 of 40 rows, but 12 tiles
+         * run Winograd */
+        {"3x3 6x6, 3 images: Winograd's 12 tiles", 2, 3, 24, 64, 1, 6, 6, 3,
+         3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 3, 3, 0},
+        {"3x3 6x6, 2 images: 8 tiles, transposed", 2, 2, 24, 64, 1, 6, 6, 3,
+         3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 1},
         {"3x3 /2 7x7 -> 4x4", 2, 1, 16, 32, 1, 7, 7, 3, 3, 2, 2, 1, 1,
          1, 1, 1, 1, 1, 3, 3, 1},
         {"3x3 /2 13x13 -> 7x7: too little gain", 2, 1, 16, 32, 1, 13, 13,
