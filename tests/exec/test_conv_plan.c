@@ -277,6 +277,22 @@ static void reference(const tap_case_t *c, const float *x, const float *w,
         }
 }
 
+/* The largest |got - ref| over n values, and in *big the largest |ref|. */
+static double worst_off(const float *got, const double *ref, int64_t n,
+                        double *big) {
+        double worst = 0;
+
+        *big = 0;
+        for (int64_t i = 0; i < n; i++) {
+                double d = fabs(got[i] - ref[i]);
+                if (!(d <= worst))
+                        worst = d;
+                if (fabs(ref[i]) > *big)
+                        *big = fabs(ref[i]);
+        }
+        return worst;
+}
+
 static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
         int64_t oh = (c->h + c->pt + c->pb - ((c->kh - 1) * c->dh + 1)) /
                      c->sh + 1;
@@ -367,13 +383,7 @@ static void run_case(swarm_backend_t *be, const tap_case_t *c, int lanes) {
                 CHECK(0, "%s: run: %s", c->what, err.msg);
                 goto out;
         }
-        for (int64_t i = 0; i < ye; i++) {
-                double d = fabs(((const float *)out[0])[i] - ref[i]);
-                if (!(d <= worst))
-                        worst = d;
-                if (fabs(ref[i]) > big)
-                        big = fabs(ref[i]);
-        }
+        worst = worst_off(out[0], ref, ye, &big);
         CHECK(big > 0.1 && worst <= 1e-5 * (1 + big),
               "%s (%d lanes): worst %g, max %g", c->what, lanes, worst, big);
 out:
@@ -399,6 +409,7 @@ static void run_se_case(swarm_backend_t *be, int64_t imgs, int64_t c,
         float *w = malloc((size_t)(cout * c) * sizeof(float));
         float *bias = malloc((size_t)cout * sizeof(float));
         double *sc = malloc((size_t)(imgs * c) * sizeof(double));
+        double *ref = malloc((size_t)(imgs * cout * plane) * sizeof(double));
         const void *in[1], *out[1] = {NULL};
         swarm_model_t *m = NULL;
         const xnode_t *conv = NULL;
@@ -409,7 +420,7 @@ static void run_se_case(swarm_backend_t *be, int64_t imgs, int64_t c,
         double worst = 0, big = 0;
         int muls = 0;
 
-        REQUIRE(x && w && bias && sc);
+        REQUIRE(x && w && bias && sc && ref);
         test_fill(x, xe, 21);
         test_fill(w, cout * c, 22);
         test_fill(bias, cout, 23);
@@ -456,18 +467,14 @@ static void run_se_case(swarm_backend_t *be, int64_t imgs, int64_t c,
         for (int64_t i = 0; i < imgs; i++)
                 for (int64_t f = 0; f < cout; f++)
                         for (int64_t q = 0; q < plane; q++) {
-                                double r = bias[f], d;
+                                double r = bias[f];
                                 for (int64_t ch = 0; ch < c; ch++)
                                         r += (double)w[f * c + ch] *
                                              fmax(0, x[(i * c + ch) * plane +
                                                        q]) * sc[i * c + ch];
-                                d = fabs(((const float *)out[0])
-                                         [(i * cout + f) * plane + q] - r);
-                                if (!(d <= worst))
-                                        worst = d;
-                                if (fabs(r) > big)
-                                        big = fabs(r);
+                                ref[(i * cout + f) * plane + q] = r;
                         }
+        worst = worst_off(out[0], ref, imgs * cout * plane, &big);
         CHECK(big > 0.1 && worst <= 1e-5 * (1 + big),
               "se %lld x %lld: worst %g, max %g", (long long)imgs,
               (long long)plane, worst, big);
@@ -479,6 +486,7 @@ out:
         free(w);
         free(bias);
         free(sc);
+        free(ref);
 }
 
 /* exec_conv_t_wins on a node holding a transposed copy (t_imgs images a
