@@ -2,7 +2,8 @@
  * test_sconv.c - the direct 3x3 convolution for 1-4 input channels
  * (lib/exec/cpu_sconv.c) against a double-precision reference: 1 to 4
  * channels, filter counts that are not multiples of 8, widths below, at
- * and past the 16 / 32-column blocks (1, 14, 16, 17, 28, 33, 40), pads 0,
+ * and past the 16 / 32-column blocks (1, 14, 16, 17, 24, 25, 28, 33,
+ * 40, 49), pads 0,
  * 1 and 2 (asymmetric too), stride 1 and 2 (odd and even widths and left
  * pads: the phase split; outputs of 1 to 40 columns, a MobileNet stem at
  * 224 x 224), batch 1-3, with and without bias, no activation, ReLU,
@@ -38,7 +39,12 @@ static const test_c3_shape_t shapes[] = {
         {1, 1, 24, 7, 40, 2, 2, 2, 2},
         {1, 2, 5, 9, 13, 2, 0, 1, 2},
         {1, 4, 1, 3, 3, 0, 0, 0, 0},
+        /* more widths across the 8 / 16-column vectors */
+        {1, 3, 12, 4, 24, 1, 1, 1, 1},
+        {2, 2, 9, 3, 25, 0, 1, 0, 1},
+        {1, 3, 16, 5, 49, 1, 1, 1, 1},
         /* stride 2 */
+        {1, 3, 8, 6, 48, 1, 1, 1, 1, 2},
         {1, 3, 16, 224, 224, 1, 1, 1, 1, 2},    /* MobileNetV3's stem */
         {2, 3, 32, 15, 65, 1, 1, 1, 1, 2},
         {1, 1, 9, 8, 66, 0, 1, 0, 1, 2},
