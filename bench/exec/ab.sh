@@ -6,6 +6,13 @@
 # alternating keeps a load change on this shared machine from landing on
 # one side only.  BENCH_CPU_TIME passes through to bench_exec.
 set -euo pipefail
+# OpenBLAS (the pthreads build) starts its own worker threads when it is
+# loaded, and they spin on sched_yield for about 0.1 s before they sleep:
+# 17% of the samples of a short bench_exec run (perf, one thread), in the
+# first cells, where they take the second core from a 2-lane run and count
+# in BENCH_CPU_TIME.  swarm never uses them (the CPU backend calls
+# openblas_set_num_threads(1)), so none are started here.
+export OPENBLAS_NUM_THREADS=1
 here=$(cd "$(dirname "$0")" && pwd)
 new=$1 base=$2 model=$3 inputs=$4 threads=$5 batches=$6 rounds=${7:-3}
 declare -A best

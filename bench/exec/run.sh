@@ -15,6 +15,13 @@
 # more columns show its time and ort/base, so before and after come from
 # one run under the same load.
 set -euo pipefail
+# OpenBLAS (the pthreads build) starts its own worker threads when it is
+# loaded, and they spin on sched_yield for about 0.1 s before they sleep:
+# 17% of the samples of a short bench_exec run (perf, one thread), in the
+# first cells, where they take the second core from a 2-lane run and count
+# in BENCH_CPU_TIME.  swarm never uses them (the CPU backend calls
+# openblas_set_num_threads(1)), so none are started here.
+export OPENBLAS_NUM_THREADS=1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bench/exec"
 build=${1:-$root/build-bench}
