@@ -28,6 +28,7 @@
 #include "cpu_dw.h"
 #include "cpu_dwc.h"
 #include "cpu_se.h"
+#include "scalar_ops.h"
 #include "swarm/backend.h"
 
 #include "check.h"
@@ -318,6 +319,30 @@ static void run_sum(cpu_isa_t isa) {
         CHECK(bad == 0, "%s sum: %d lengths wrong", isa_name(isa), bad);
 }
 
+/* scalar_ops.h's e^x (SiLU, sigmoid, the attention softmax), 2^n taken
+ * from the rounding sum's bits: against exp() in double over its whole
+ * range in 2^21 steps, exact at 0, NaN through, the clamps. */
+static void run_expf(void) {
+        double worst = 0;
+        const int steps = 1 << 21;
+
+        for (int i = 0; i <= steps; i++) {
+                float x = -87.33f + (float)((88.37 + 87.33) * i / steps);
+                double want = exp((double)x);
+                double rel = fabs(swarm_expf_range(x) - want) / want;
+                if (rel > worst)
+                        worst = rel;
+        }
+        CHECK(worst < 4e-7, "expf: worst relative error %g", worst);
+        CHECK(swarm_expf_range(0.0f) == 1.0f);
+        CHECK(isnan(swarm_expf_range(NAN)) && isnan(swarm_expf_clamped(NAN)));
+        CHECK(isfinite(swarm_expf_clamped(1000.0f)) &&
+              swarm_expf_clamped(1000.0f) > 1e38f);
+        CHECK(swarm_expf_clamped(-1000.0f) >= 0.0f &&
+              swarm_expf_clamped(-1000.0f) < 1e-37f);
+        printf("expf: worst relative error %.3g\n", worst);
+}
+
 int main(void) {
         static const shape_t shapes[] = {
                 /* imgs ch h w kh kw sh sw dh dw pt pl pb pr act bias */
@@ -430,5 +455,6 @@ int main(void) {
         printf("%d kernel sets x 2 lane counts: %d depthwise shapes (%d "
                "compared bit for bit), %d scale shapes, %d failures\n",
                sets, ns, dwc_bitwise, nsc * 2, test_failures);
+        run_expf();
         TEST_DONE();
 }
