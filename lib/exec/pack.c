@@ -10,7 +10,9 @@
  *   3x3 ones go to the backend's conv_wino_pack first (Winograd for
  *   stride 1, cpu_wino.c; cpu_sconv.c's direct kernel for 1-4 input
  *   channels, stride 1 or 2), which declines the shapes its other paths
- *   run faster.
+ *   run faster.  Small output planes may run transposed (pixels as the
+ *   rows, the filters packed as B; CONV_T_MAX_PLANE below): 1x1 layers
+ *   that do not expand, only that way; others with a second copy.
  * - Gemm, and MatMul with a 2-D B, whose B is a constant and A is not:
  *   B is packed; A, the activations, is packed per call.
  * Products of two run-time operands stay on the backend's gemm (OpenBLAS).
